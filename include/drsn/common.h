@@ -1,0 +1,45 @@
+/*
+ * drsn/common.h - conventions shared by the whole drsn API.
+ *
+ *  - Every public symbol starts with drsn_ and is marked DRSN_API.
+ *  - Functions return 0 on success or a negative errno value (-EINVAL, -ENOENT,
+ *    -EIO, -ENOMEM, ...). drsn_strerror() turns one into text.
+ *  - Objects are opaque handles with a create/destroy (or open/close) pair.
+ *  - Functions that can fail for a reason a user must read take an optional
+ *    drsn_error *: on failure it holds the code and a message that names the
+ *    file, field or value at fault ("x.wav: truncated header"). Pass NULL if
+ *    you only want the code.
+ */
+#ifndef DRSN_COMMON_H
+#define DRSN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define DRSN_API __attribute__((visibility("default")))
+#else
+#define DRSN_API
+#endif
+
+#define DRSN_ERROR_MSG_MAX 512
+
+typedef struct drsn_error {
+	int code;                       /* negative errno, 0 if no error */
+	char msg[DRSN_ERROR_MSG_MAX];   /* human-readable, names what is wrong */
+} drsn_error;
+
+/* Library version as "MAJOR.MINOR.PATCH". */
+DRSN_API const char *drsn_version(void);
+
+/* Text for a negative errno returned by a drsn_ function. */
+DRSN_API const char *drsn_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

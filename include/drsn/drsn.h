@@ -1,0 +1,16 @@
+/*
+ * drsn.h - the whole public API of libdrsn.
+ *
+ * Include this one header. See each sub-header for its part:
+ *   drsn/common.h    conventions, errors, version
+ *   drsn/audio.h     reading audio files as mono float at the model's rate
+ *   drsn/features.h  streaming log-mel front end
+ *   drsn/model.h     DRSN model files and the inference engine
+ *   drsn/denoise.h   streaming spectral-shrinkage denoiser
+ */
+#ifndef DRSN_DRSN_H
+#define DRSN_DRSN_H
+
+#include "drsn/common.h"
+
+#endif

@@ -1,0 +1,58 @@
+/* drsn: the command-line tool. Dispatches to one subcommand. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "drsn/drsn.h"
+
+static const struct drsn__cmd commands[] = {
+	{"version", drsn__cmd_version, "print the version"},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+void drsn__cli_err(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("drsn: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int drsn__cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("drsn %s\n", drsn_version());
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: drsn COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'drsn COMMAND --help' describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return drsn__cmd_version(0, NULL);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	drsn__cli_err("unknown command '%s' (try 'drsn --help')", argv[1]);
+	return 2;
+}

@@ -39,6 +39,11 @@ DRSN_API const char *drsn_version(void);
 /* Text for a negative errno returned by a drsn_ function. */
 DRSN_API const char *drsn_strerror(int err);
 
+/* FFTW wisdom: load once at start-up (before creating front ends or
+ * denoisers) to get measured plans; save to keep them for the next run. */
+DRSN_API int drsn_fft_wisdom_load(const char *path, drsn_error *err);
+DRSN_API int drsn_fft_wisdom_save(const char *path, drsn_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,20 @@
+/*
+ * Thread-safe FFTW3f plan creation. FFTW's planner is not thread-safe; plan
+ * execution (fftwf_execute_dft_r2c & co. on new arrays) is. Every module
+ * creates and destroys its plans through these calls, which hold one
+ * process-wide mutex, and imports FFTW wisdom once if a wisdom file was set.
+ */
+#ifndef DRSN_SRC_COMMON_FFT_H
+#define DRSN_SRC_COMMON_FFT_H
+
+#include <fftw3.h>
+
+/* n-point real-to-complex / complex-to-real plans: FFTW_MEASURE if wisdom was
+ * loaded (drsn_fft_wisdom_load), else FFTW_ESTIMATE. MEASURE may scribble on
+ * in/out while planning, so plan before filling them. in/out must come from
+ * fftwf_malloc (or be equally aligned). NULL on failure. */
+fftwf_plan drsn__fft_plan_r2c(int n, float *in, fftwf_complex *out);
+fftwf_plan drsn__fft_plan_c2r(int n, fftwf_complex *in, float *out);
+void drsn__fft_destroy(fftwf_plan p);
+
+#endif

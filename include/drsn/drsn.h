@@ -12,5 +12,6 @@
 #define DRSN_DRSN_H
 
 #include "drsn/common.h"
+#include "drsn/audio.h"
 
 #endif

@@ -1,0 +1,162 @@
+/*
+ * drsn/audio.h - reading audio as float at the model's rate, and a streaming
+ * resampler for live capture.
+ *
+ * Files are decoded with libsndfile (WAV, FLAC, OGG/Vorbis, AIFF, AU, CAF,
+ * W64, MP3 when libsndfile has it, ... and headerless raw PCM when
+ * opts.raw_format is set). Any source rate and channel count goes in; out
+ * comes float32 in [-1, 1], by default mono (the average of the channels) at
+ * 16000 Hz. Resampling uses libsoxr (see docs/resampler.md for why).
+ *
+ *     drsn_audio_opts o;
+ *     drsn_audio_opts_default(&o);          // 16000 Hz, mono
+ *     drsn_audio *a;
+ *     drsn_error e;
+ *     if (drsn_audio_open(&a, "x.wav", &o, &e) < 0) { puts(e.msg); ... }
+ *     float buf[4096];
+ *     long n;
+ *     while ((n = drsn_audio_read(a, buf, 4096, &e)) > 0) use(buf, n);
+ *     if (n < 0) puts(e.msg);               // "x.wav: ..." - never silent truncation
+ *     drsn_audio_close(a);
+ *
+ * Errors name the file (or the name given for an fd) and the reason:
+ *   -ENOENT   missing file                  -EACCES  not readable / a directory
+ *   -ENODATA  zero-length file, or a valid header with zero frames
+ *   -ENOTSUP  not an audio format libsndfile knows (text, random bytes)
+ *   -EBADMSG  corrupt or truncated header, truncated data section, decode error
+ *   -ERANGE   absurd sample rate or channel count in the header or options
+ *   -EINVAL   bad options (unknown raw format, ...)
+ *   -EIO      an I/O error from the operating system while reading
+ * No partial garbage: a file whose data section is shorter than its header
+ * declares fails at open, and a decode error mid-file fails the read.
+ */
+#ifndef DRSN_AUDIO_H
+#define DRSN_AUDIO_H
+
+#include <stdint.h>
+
+#include "drsn/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Limits on what a file (or raw options) may declare; outside -> -ERANGE. */
+#define DRSN_AUDIO_MIN_RATE 1000
+#define DRSN_AUDIO_MAX_RATE 768000
+#define DRSN_AUDIO_MAX_CHANNELS 64
+
+typedef struct drsn_audio drsn_audio;
+
+typedef struct drsn_audio_opts {
+	/* Rate of the delivered samples, Hz. Default 16000.
+	 * 0 = keep the source rate (no resampling). */
+	int target_rate;
+	/* 0 (default): deliver mono, the average of all channels.
+	 * 1: deliver the source channels interleaved (frame = channels floats). */
+	int keep_channels;
+	/* Headerless raw PCM: NULL (default) = detect the format from the header.
+	 * Otherwise one of "u8", "s8", "s16le", "s16be", "s24le", "s24be",
+	 * "s32le", "s32be", "f32le", "f32be", "f64le", "f64be", and raw_rate /
+	 * raw_channels must be set too. */
+	const char *raw_format;
+	int raw_rate;      /* Hz, for raw_format only */
+	int raw_channels;  /* for raw_format only */
+} drsn_audio_opts;
+
+/* Fill o with the defaults (16000 Hz, mono, detect format). Start from this:
+ * a zeroed struct means target_rate = 0, i.e. "keep the source rate". */
+DRSN_API void drsn_audio_opts_default(drsn_audio_opts *o);
+
+typedef struct drsn_audio_info {
+	int source_rate;         /* Hz, as in the file (or raw_rate) */
+	int source_channels;     /* as in the file (or raw_channels) */
+	int64_t source_frames;   /* frames in the file, -1 if unknown (pipes) */
+	char format[48];         /* e.g. "WAV pcm_16", "FLAC pcm_24", "OGG vorbis", "RAW f32le" */
+	int sndfile_format;      /* libsndfile SF_FORMAT_* code of the source, to
+				    write output in the same container/encoding */
+	int out_rate;            /* Hz of what drsn_audio_read delivers */
+	int out_channels;        /* 1, or source_channels with keep_channels */
+	int64_t out_frames;      /* frames drsn_audio_read will deliver in total,
+				    -1 if unknown; exact for files */
+} drsn_audio_info;
+
+/* Open a file. opts may be NULL (defaults). On failure *out is NULL, the
+ * return value is a negative errno and err (if not NULL) says why. */
+DRSN_API int drsn_audio_open(drsn_audio **out, const char *path,
+			     const drsn_audio_opts *opts, drsn_error *err);
+
+/* Open an already-open file descriptor: a file, or a pipe such as stdin
+ * (pipes need opts->raw_format, or a format libsndfile can read from a pipe,
+ * e.g. WAV). name is used in messages ("stdin", "fd:3"; NULL -> "fd:N").
+ * The fd stays open after drsn_audio_close; the caller closes it. Reads
+ * block until max_frames are available or the stream ends. */
+DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
+				const drsn_audio_opts *opts, drsn_error *err);
+
+/* Source and output description. */
+DRSN_API void drsn_audio_get_info(const drsn_audio *a, drsn_audio_info *info);
+
+/* Read up to max_frames output frames (max_frames * out_channels floats) into
+ * buf. Returns the number of frames written (> 0), 0 at the end, or a negative
+ * errno with err naming the file. Never allocates. */
+DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames,
+			      drsn_error *err);
+
+/* Close and free a (NULL is fine). Does not close a caller's fd. */
+DRSN_API void drsn_audio_close(drsn_audio *a);
+
+/* Whole file in one malloc'd buffer (*out: *n_frames * out_channels floats;
+ * free() it). On failure *out is NULL and *n_frames 0. */
+DRSN_API int drsn_audio_read_all(const char *path, const drsn_audio_opts *opts,
+				 float **out, size_t *n_frames, drsn_error *err);
+
+/*
+ * Streaming mono resampler (libsoxr, chosen quality; see docs/resampler.md)
+ * for live capture. Pass-through copy when in_rate == out_rate.
+ *
+ *     drsn_resampler *r;
+ *     drsn_resampler_create(&r, 48000, 16000, 480, &e);
+ *     size_t cap = drsn_resampler_max_out(r);
+ *     float *out = malloc(cap * sizeof *out);                // once
+ *     drsn_resampler_process(r, in, 480, out, cap, &n_out);  // any n_in <= 480
+ *     ...
+ *     drsn_resampler_flush(r, out, cap, &n_out);             // at end of stream
+ *
+ * The output is time-aligned with the input (no leading filter delay);
+ * samples still inside the filter come out at flush.
+ */
+typedef struct drsn_resampler drsn_resampler;
+
+/* Rates in Hz within [DRSN_AUDIO_MIN_RATE, DRSN_AUDIO_MAX_RATE]; max_in_chunk
+ * is the most input samples any one process call will pass (> 0). */
+DRSN_API int drsn_resampler_create(drsn_resampler **out, double in_rate,
+				   double out_rate, size_t max_in_chunk,
+				   drsn_error *err);
+
+/* Output capacity (samples) that is always enough for process(n_in <=
+ * max_in_chunk) and for flush. */
+DRSN_API size_t drsn_resampler_max_out(const drsn_resampler *r);
+
+/* Consume all n_in (<= max_in_chunk) samples, write *n_out samples to out.
+ * Returns 0, -EINVAL (n_in too large, NULL pointers) or -ENOSPC (out_cap <
+ * drsn_resampler_max_out). Does not allocate. */
+DRSN_API int drsn_resampler_process(drsn_resampler *r, const float *in,
+				    size_t n_in, float *out, size_t out_cap,
+				    size_t *n_out);
+
+/* End of stream: write the samples still held in the filter to out. After a
+ * flush the resampler is ready for a new stream (as if just created). */
+DRSN_API int drsn_resampler_flush(drsn_resampler *r, float *out,
+				  size_t out_cap, size_t *n_out);
+
+/* Samples (at the output rate) the resampler currently holds back: how far
+ * the output lags the input. 0 when passing through. */
+DRSN_API double drsn_resampler_latency(const drsn_resampler *r);
+
+DRSN_API void drsn_resampler_destroy(drsn_resampler *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

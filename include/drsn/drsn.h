@@ -12,6 +12,8 @@
 #define DRSN_DRSN_H
 
 #include "drsn/common.h"
+#include "drsn/simd.h"
 #include "drsn/audio.h"
+#include "drsn/model.h"
 
 #endif

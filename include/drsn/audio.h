@@ -20,15 +20,19 @@
  *     drsn_audio_close(a);
  *
  * Errors name the file (or the name given for an fd) and the reason:
- *   -ENOENT   missing file                  -EACCES  not readable / a directory
+ *   -ENOENT   missing file (or a path component)
+ *   -EACCES   no permission to read      -EISDIR  a directory, not a file
  *   -ENODATA  zero-length file, or a valid header with zero frames
  *   -ENOTSUP  not an audio format libsndfile knows (text, random bytes)
  *   -EBADMSG  corrupt or truncated header, truncated data section, decode error
  *   -ERANGE   absurd sample rate or channel count in the header or options
  *   -EINVAL   bad options (unknown raw format, ...)
  *   -EIO      an I/O error from the operating system while reading
- * No partial garbage: a file whose data section is shorter than its header
- * declares fails at open, and a decode error mid-file fails the read.
+ * No partial garbage: a WAV/AIFF whose data section is shorter than its
+ * header declares fails at open; a file that decodes fewer frames than its
+ * header promises, or hits a decode error, fails the read that meets it
+ * (the frames before it were real audio). From pipes the length is unknown
+ * (source_frames -1) and the stream simply ends.
  */
 #ifndef DRSN_AUDIO_H
 #define DRSN_AUDIO_H
@@ -121,7 +125,8 @@ DRSN_API int drsn_audio_read_all(const char *path, const drsn_audio_opts *opts,
  *     float *out = malloc(cap * sizeof *out);                // once
  *     drsn_resampler_process(r, in, 480, out, cap, &n_out);  // any n_in <= 480
  *     ...
- *     drsn_resampler_flush(r, out, cap, &n_out);             // at end of stream
+ *     do drsn_resampler_flush(r, out, cap, &n_out);          // at end of stream
+ *     while (n_out > 0);
  *
  * The output is time-aligned with the input (no leading filter delay);
  * samples still inside the filter come out at flush.
@@ -145,8 +150,10 @@ DRSN_API int drsn_resampler_process(drsn_resampler *r, const float *in,
 				    size_t n_in, float *out, size_t out_cap,
 				    size_t *n_out);
 
-/* End of stream: write the samples still held in the filter to out. After a
- * flush the resampler is ready for a new stream (as if just created). */
+/* End of stream: write up to out_cap (>= drsn_resampler_max_out) of the
+ * samples still held in the filter to out. Call until *n_out == 0; then the
+ * resampler is ready for a new stream (as if just created). A stream of N
+ * input samples yields round(N * out_rate / in_rate) output samples in all. */
 DRSN_API int drsn_resampler_flush(drsn_resampler *r, float *out,
 				  size_t out_cap, size_t *n_out);
 

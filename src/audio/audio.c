@@ -1,0 +1,548 @@
+/* Audio file input: libsndfile decode -> downmix -> libsoxr resample. */
+#include "drsn/audio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sndfile.h>
+
+#include "audio/resample.h"
+#include "common/error.h"
+
+/* Source frames decoded per libsndfile call; every buffer is sized from it. */
+#define CHUNK 4096
+
+struct drsn_audio {
+	SNDFILE *sf;
+	char *name;             /* for messages */
+	drsn_audio_info info;
+	int downmix;            /* average channels to mono */
+	drsn_resampler *rs;     /* NULL: no rate change */
+	float *src;             /* CHUNK * source_channels */
+	float *mix;             /* CHUNK * out_channels (downmix target) */
+	float *pend;            /* output frames ready to hand out */
+	size_t pend_cap, pend_n, pend_pos;   /* frames */
+	int64_t src_read;       /* source frames decoded so far */
+	int src_eof;            /* libsndfile is done */
+	int done;               /* nothing more will come */
+	int failed;             /* sticky error code, 0 if none */
+	char failmsg[DRSN_ERROR_MSG_MAX];
+};
+
+DRSN_API void drsn_audio_opts_default(drsn_audio_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->target_rate = 16000;
+}
+
+/* ---- raw formats ------------------------------------------------------ */
+
+static const struct {
+	const char *name;
+	int sf;
+} raw_formats[] = {
+	{"u8", SF_FORMAT_PCM_U8},
+	{"s8", SF_FORMAT_PCM_S8},
+	{"s16le", SF_FORMAT_PCM_16 | SF_ENDIAN_LITTLE},
+	{"s16be", SF_FORMAT_PCM_16 | SF_ENDIAN_BIG},
+	{"s24le", SF_FORMAT_PCM_24 | SF_ENDIAN_LITTLE},
+	{"s24be", SF_FORMAT_PCM_24 | SF_ENDIAN_BIG},
+	{"s32le", SF_FORMAT_PCM_32 | SF_ENDIAN_LITTLE},
+	{"s32be", SF_FORMAT_PCM_32 | SF_ENDIAN_BIG},
+	{"f32le", SF_FORMAT_FLOAT | SF_ENDIAN_LITTLE},
+	{"f32be", SF_FORMAT_FLOAT | SF_ENDIAN_BIG},
+	{"f64le", SF_FORMAT_DOUBLE | SF_ENDIAN_LITTLE},
+	{"f64be", SF_FORMAT_DOUBLE | SF_ENDIAN_BIG},
+};
+
+static const char *subtype_name(int format)
+{
+	static const struct { int sf; const char *name; } t[] = {
+		{SF_FORMAT_PCM_S8, "pcm_s8"}, {SF_FORMAT_PCM_U8, "pcm_u8"},
+		{SF_FORMAT_PCM_16, "pcm_16"}, {SF_FORMAT_PCM_24, "pcm_24"},
+		{SF_FORMAT_PCM_32, "pcm_32"}, {SF_FORMAT_FLOAT, "float"},
+		{SF_FORMAT_DOUBLE, "double"}, {SF_FORMAT_ULAW, "ulaw"},
+		{SF_FORMAT_ALAW, "alaw"}, {SF_FORMAT_IMA_ADPCM, "ima_adpcm"},
+		{SF_FORMAT_MS_ADPCM, "ms_adpcm"}, {SF_FORMAT_GSM610, "gsm610"},
+		{SF_FORMAT_VORBIS, "vorbis"}, {SF_FORMAT_OPUS, "opus"},
+		{SF_FORMAT_MPEG_LAYER_III, "mp3"},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if ((format & SF_FORMAT_SUBMASK) == t[i].sf)
+			return t[i].name;
+	return "other";
+}
+
+static void describe_format(drsn_audio_info *info, int format)
+{
+	SF_FORMAT_INFO fi = {.format = format & SF_FORMAT_TYPEMASK};
+	char major[16] = "?";
+	if (sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof fi) == 0 && fi.extension) {
+		snprintf(major, sizeof major, "%s", fi.extension);
+		for (char *c = major; *c; c++)
+			if (*c >= 'a' && *c <= 'z')
+				*c = (char)(*c - 'a' + 'A');
+	}
+	if (!strcmp(major, "OGA"))
+		strcpy(major, "OGG");
+	snprintf(info->format, sizeof info->format, "%s %s", major, subtype_name(format));
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+/* After a failed sf_open: libsndfile's parse log of it, to find the field. */
+static long log_field(const char *log, const char *key)
+{
+	const char *p = log;
+	while ((p = strstr(p, key)) != NULL) {
+		p += strlen(key);
+		while (*p == ' ')
+			p++;
+		if (*p == ':') {
+			p++;
+			return strtol(p, NULL, 10);
+		}
+	}
+	return -1;
+}
+
+/* A WAV/AIFF data chunk longer than the file: libsndfile logs
+ * "data : 32000 (should be 2000)" and quietly shortens it. Streaming writers
+ * put a placeholder size (0xFFFFFFFF, 0x7FFFF000...) there, which is fine. */
+static int data_truncated(const char *log, long long *declared, long long *actual)
+{
+	static const char *keys[] = {"\ndata : ", "\n SSND : ", "\nSSND : "};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const char *p = strstr(log, keys[i]);
+		long long d, a;
+		if (p && sscanf(p + strlen(keys[i]), "%lld (should be %lld)", &d, &a) == 2) {
+			if (d >= 0x7FFF0000LL || d <= a)
+				return 0;
+			*declared = d;
+			*actual = a;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int open_fail(drsn_error *err, const char *name, long long size, int code)
+{
+	const char *why = sf_error_number(code);
+	char log[2048] = "";
+	long v;
+
+	sf_command(NULL, SFC_GET_LOG_INFO, log, sizeof log);
+	switch (code) {
+	case SF_ERR_UNRECOGNISED_FORMAT:
+		return drsn__fail(err, -ENOTSUP, "%s: unsupported format: not an audio file libsndfile "
+				  "recognises (%s)", name, why);
+	case SF_ERR_SYSTEM:
+		return drsn__fail(err, -EIO, "%s: read error: %s", name, why);
+	case SF_ERR_UNSUPPORTED_ENCODING:
+		return drsn__fail(err, -ENOTSUP, "%s: unsupported encoding (%s)", name, why);
+	default:
+		break;
+	}
+	/* libsndfile parsed the header but refused its values ("SF_INFO struct
+	 * incomplete", "Channel count is zero."): name the field from its log.
+	 * Not for other errors: a cut-off header logs zeros it never read. */
+	if (strstr(why, "SF_INFO") || strstr(why, "Channel count")) {
+		v = log_field(log, "Sample Rate");
+		if (v >= 0 && (v < DRSN_AUDIO_MIN_RATE || v > DRSN_AUDIO_MAX_RATE))
+			return drsn__fail(err, -ERANGE, "%s: absurd sample rate %ld Hz in header "
+					  "(supported %d..%d Hz)", name, v, DRSN_AUDIO_MIN_RATE,
+					  DRSN_AUDIO_MAX_RATE);
+		v = log_field(log, "Channels");
+		if (v == 0 || v > DRSN_AUDIO_MAX_CHANNELS)
+			return drsn__fail(err, -ERANGE, "%s: absurd channel count %ld in header "
+					  "(supported 1..%d)", name, v, DRSN_AUDIO_MAX_CHANNELS);
+	}
+	return drsn__fail(err, -EBADMSG, "%s: corrupt or truncated header or stream (%lld bytes): %s",
+			  name, size, why);
+}
+
+static int check_opts(const drsn_audio_opts *o, const char *name, int *raw_sf, drsn_error *err)
+{
+	*raw_sf = 0;
+	if (o->target_rate != 0 &&
+	    (o->target_rate < DRSN_AUDIO_MIN_RATE || o->target_rate > DRSN_AUDIO_MAX_RATE))
+		return drsn__fail(err, -ERANGE, "%s: target_rate %d Hz outside %d..%d (or 0 = source rate)",
+				  name, o->target_rate, DRSN_AUDIO_MIN_RATE, DRSN_AUDIO_MAX_RATE);
+	if (!o->raw_format)
+		return 0;
+	for (size_t i = 0; i < sizeof raw_formats / sizeof raw_formats[0]; i++)
+		if (!strcmp(o->raw_format, raw_formats[i].name))
+			*raw_sf = SF_FORMAT_RAW | raw_formats[i].sf;
+	if (!*raw_sf)
+		return drsn__fail(err, -EINVAL, "%s: unknown raw_format '%s' (u8, s8, s16le, s16be, "
+				  "s24le, s24be, s32le, s32be, f32le, f32be, f64le, f64be)",
+				  name, o->raw_format);
+	if (o->raw_rate < DRSN_AUDIO_MIN_RATE || o->raw_rate > DRSN_AUDIO_MAX_RATE)
+		return drsn__fail(err, -ERANGE, "%s: raw_rate %d Hz outside %d..%d", name,
+				  o->raw_rate, DRSN_AUDIO_MIN_RATE, DRSN_AUDIO_MAX_RATE);
+	if (o->raw_channels < 1 || o->raw_channels > DRSN_AUDIO_MAX_CHANNELS)
+		return drsn__fail(err, -ERANGE, "%s: raw_channels %d outside 1..%d", name,
+				  o->raw_channels, DRSN_AUDIO_MAX_CHANNELS);
+	return 0;
+}
+
+/* Takes over fd when own_fd (closed on failure too). */
+static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
+		       const drsn_audio_opts *opts, drsn_error *err)
+{
+	drsn_audio_opts defaults;
+	drsn_audio *a = NULL;
+	SF_INFO sfi;
+	int raw_sf = 0, rc = 0, ch;
+	char log[2048] = "";
+	long long declared, actual;
+	struct stat st = {0};
+
+	fstat(fd, &st);
+	if (!opts) {
+		drsn_audio_opts_default(&defaults);
+		opts = &defaults;
+	}
+	rc = check_opts(opts, name, &raw_sf, err);
+	if (rc < 0)
+		goto cleanup;
+
+	a = calloc(1, sizeof *a);
+	if (!a || !(a->name = strdup(name))) {
+		rc = drsn__fail(err, -ENOMEM, "%s: out of memory", name);
+		goto cleanup;
+	}
+
+	memset(&sfi, 0, sizeof sfi);
+	if (raw_sf) {
+		sfi.format = raw_sf;
+		sfi.samplerate = opts->raw_rate;
+		sfi.channels = opts->raw_channels;
+	}
+	a->sf = sf_open_fd(fd, SFM_READ, &sfi, own_fd ? SF_TRUE : SF_FALSE);
+	own_fd = 0;   /* libsndfile closes it from here on, even on failure */
+	if (!a->sf) {
+		rc = open_fail(err, name, (long long)st.st_size, sf_error(NULL));
+		goto cleanup;
+	}
+	sf_command(a->sf, SFC_GET_LOG_INFO, log, sizeof log);
+
+	if (sfi.samplerate < DRSN_AUDIO_MIN_RATE || sfi.samplerate > DRSN_AUDIO_MAX_RATE) {
+		rc = drsn__fail(err, -ERANGE, "%s: absurd sample rate %d Hz in header (supported %d..%d Hz)",
+				name, sfi.samplerate, DRSN_AUDIO_MIN_RATE, DRSN_AUDIO_MAX_RATE);
+		goto cleanup;
+	}
+	if (sfi.channels < 1 || sfi.channels > DRSN_AUDIO_MAX_CHANNELS) {
+		rc = drsn__fail(err, -ERANGE, "%s: absurd channel count %d in header (supported 1..%d)",
+				name, sfi.channels, DRSN_AUDIO_MAX_CHANNELS);
+		goto cleanup;
+	}
+	if (!raw_sf && data_truncated(log, &declared, &actual)) {
+		rc = drsn__fail(err, -EBADMSG, "%s: truncated data section: header declares %lld "
+				"bytes of audio, the file holds %lld", name, declared, actual);
+		goto cleanup;
+	}
+	if (sfi.seekable && sfi.frames == 0) {
+		rc = drsn__fail(err, -ENODATA, "%s: no audio: the header is valid but declares "
+				"zero frames", name);
+		goto cleanup;
+	}
+
+	ch = sfi.channels;
+	a->info.source_rate = sfi.samplerate;
+	a->info.source_channels = ch;
+	a->info.source_frames = sfi.seekable ? (int64_t)sfi.frames : -1;
+	a->info.sndfile_format = sfi.format;
+	if (raw_sf)
+		snprintf(a->info.format, sizeof a->info.format, "RAW %s", opts->raw_format);
+	else
+		describe_format(&a->info, sfi.format);
+	a->info.out_rate = opts->target_rate ? opts->target_rate : sfi.samplerate;
+	a->info.out_channels = opts->keep_channels ? ch : 1;
+	a->downmix = !opts->keep_channels && ch > 1;
+
+	if (a->info.out_rate != a->info.source_rate) {
+		rc = drsn__resampler_create(&a->rs, a->info.source_rate, a->info.out_rate,
+					    a->info.out_channels, CHUNK, err);
+		if (rc < 0) {
+			drsn_error inner = *err;  /* keep the reason, add the file */
+			if (err)
+				drsn__fail(err, rc, "%s: %s", name, inner.msg);
+			goto cleanup;
+		}
+		a->pend_cap = drsn_resampler_max_out(a->rs);
+	} else {
+		a->pend_cap = CHUNK;
+	}
+	a->info.out_frames = a->info.source_frames < 0 ? -1 :
+		a->rs ? drsn__resampler_total_out(a->rs, a->info.source_frames) : a->info.source_frames;
+
+	a->src = malloc(sizeof(float) * CHUNK * (size_t)ch);
+	a->mix = malloc(sizeof(float) * CHUNK * (size_t)a->info.out_channels);
+	a->pend = malloc(sizeof(float) * a->pend_cap * (size_t)a->info.out_channels);
+	if (!a->src || !a->mix || !a->pend) {
+		rc = drsn__fail(err, -ENOMEM, "%s: out of memory", name);
+		goto cleanup;
+	}
+	*out = a;
+	a = NULL;
+cleanup:
+	if (own_fd)
+		close(fd);
+	drsn_audio_close(a);
+	return rc;
+}
+
+DRSN_API int drsn_audio_open(drsn_audio **out, const char *path, const drsn_audio_opts *opts,
+			     drsn_error *err)
+{
+	struct stat st;
+	int fd;
+
+	if (!out)
+		return drsn__fail(err, -EINVAL, "drsn_audio_open: NULL output pointer");
+	*out = NULL;
+	if (!path)
+		return drsn__fail(err, -EINVAL, "drsn_audio_open: NULL path");
+	drsn__error_clear(err);
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return drsn__fail(err, -ENOENT, "%s: no such file", path);
+		if (e == EACCES)
+			return drsn__fail(err, -EACCES, "%s: unreadable: permission denied", path);
+		return drsn__fail(err, -e, "%s: cannot open: %s", path, strerror(e));
+	}
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return drsn__fail(err, -e, "%s: cannot stat: %s", path, strerror(e));
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return drsn__fail(err, -EISDIR, "%s: unreadable: is a directory, not an audio file", path);
+	}
+	if (S_ISREG(st.st_mode) && st.st_size == 0) {
+		close(fd);
+		return drsn__fail(err, -ENODATA, "%s: empty file (zero length)", path);
+	}
+	return open_common(out, fd, 1, path, opts, err);
+}
+
+DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
+				const drsn_audio_opts *opts, drsn_error *err)
+{
+	char fdname[32];
+	struct stat st;
+
+	if (!out)
+		return drsn__fail(err, -EINVAL, "drsn_audio_open_fd: NULL output pointer");
+	*out = NULL;
+	if (!name) {
+		snprintf(fdname, sizeof fdname, "fd:%d", fd);
+		name = fdname;
+	}
+	drsn__error_clear(err);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return drsn__fail(err, -EBADF, "%s: not an open file descriptor", name);
+	if (S_ISDIR(st.st_mode))
+		return drsn__fail(err, -EISDIR, "%s: is a directory, not an audio stream", name);
+	if (S_ISREG(st.st_mode) && st.st_size == 0)
+		return drsn__fail(err, -ENODATA, "%s: empty file (zero length)", name);
+	return open_common(out, fd, 0, name, opts, err);
+}
+
+DRSN_API void drsn_audio_get_info(const drsn_audio *a, drsn_audio_info *info)
+{
+	*info = a->info;
+}
+
+/* ---- read ------------------------------------------------------------- */
+
+static long read_fail(drsn_audio *a, drsn_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static long read_fail(drsn_audio *a, drsn_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(a->failmsg, sizeof a->failmsg, "%s: ", a->name);
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < sizeof a->failmsg)
+		vsnprintf(a->failmsg + n, sizeof a->failmsg - (size_t)n, fmt, ap);
+	va_end(ap);
+	a->failed = code;
+	return drsn__fail(err, code, "%s", a->failmsg);
+}
+
+/* Decode one chunk and turn it into output frames in pend. */
+static long refill(drsn_audio *a, drsn_error *err)
+{
+	const int ch = a->info.source_channels;
+	const int och = a->info.out_channels;
+	sf_count_t n = 0;
+	float *frames;
+	int e;
+
+	a->pend_n = a->pend_pos = 0;
+	if (!a->src_eof) {
+		n = sf_readf_float(a->sf, a->src, CHUNK);
+		e = sf_error(a->sf);
+		if (e == SF_ERR_SYSTEM)
+			return read_fail(a, err, -EIO, "read error after %" PRId64 " frames: %s",
+					 a->src_read, sf_strerror(a->sf));
+		if (e != SF_ERR_NO_ERROR || n < 0)
+			return read_fail(a, err, -EBADMSG, "corrupt data after %" PRId64 " frames: %s",
+					 a->src_read, sf_strerror(a->sf));
+		a->src_read += n;
+		if (n < CHUNK) {
+			a->src_eof = 1;
+			if (a->info.source_frames >= 0 && a->src_read != a->info.source_frames)
+				return read_fail(a, err, -EBADMSG, "truncated data: the audio ends after "
+						 "%" PRId64 " of the %" PRId64 " frames the header declares",
+						 a->src_read, a->info.source_frames);
+		}
+	}
+
+	frames = a->src;
+	if (n > 0 && a->downmix) {
+		const float scale = 1.0f / (float)ch;
+		for (sf_count_t i = 0; i < n; i++) {
+			const float *f = a->src + i * ch;
+			float s = 0.0f;
+			for (int c = 0; c < ch; c++)
+				s += f[c];
+			a->mix[i] = s * scale;
+		}
+		frames = a->mix;
+	}
+
+	if (!a->rs) {
+		if (n > 0)
+			memcpy(a->pend, frames, sizeof(float) * (size_t)n * (size_t)och);
+		a->pend_n = (size_t)n;
+		if (a->src_eof && n == 0)
+			a->done = 1;
+		return 0;
+	}
+	if (n > 0) {
+		size_t got = 0;
+		int rc = drsn_resampler_process(a->rs, frames, (size_t)n, a->pend, a->pend_cap, &got);
+		if (rc < 0)
+			return read_fail(a, err, rc, "resampler failed: %s", drsn_strerror(rc));
+		a->pend_n = got;
+	} else {
+		size_t got = 0;
+		int rc = drsn_resampler_flush(a->rs, a->pend, a->pend_cap, &got);
+		if (rc < 0)
+			return read_fail(a, err, rc, "resampler failed: %s", drsn_strerror(rc));
+		a->pend_n = got;
+		if (got == 0)
+			a->done = 1;
+	}
+	return 0;
+}
+
+DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames, drsn_error *err)
+{
+	size_t got = 0;
+	const size_t och = a ? (size_t)a->info.out_channels : 1;
+
+	if (!a || (!buf && max_frames))
+		return drsn__fail(err, -EINVAL, "drsn_audio_read: NULL argument");
+	if (a->failed)
+		return drsn__fail(err, a->failed, "%s", a->failmsg);
+	if (max_frames > (size_t)LONG_MAX)
+		max_frames = (size_t)LONG_MAX;
+	while (got < max_frames) {
+		if (a->pend_pos < a->pend_n) {
+			size_t k = a->pend_n - a->pend_pos;
+			if (k > max_frames - got)
+				k = max_frames - got;
+			memcpy(buf + got * och, a->pend + a->pend_pos * och, k * och * sizeof *buf);
+			a->pend_pos += k;
+			got += k;
+			continue;
+		}
+		if (a->done)
+			break;
+		long rc = refill(a, err);
+		if (rc < 0)
+			return rc;
+	}
+	return (long)got;
+}
+
+DRSN_API void drsn_audio_close(drsn_audio *a)
+{
+	if (!a)
+		return;
+	if (a->sf)
+		sf_close(a->sf);
+	drsn_resampler_destroy(a->rs);
+	free(a->src);
+	free(a->mix);
+	free(a->pend);
+	free(a->name);
+	free(a);
+}
+
+DRSN_API int drsn_audio_read_all(const char *path, const drsn_audio_opts *opts, float **out,
+				 size_t *n_frames, drsn_error *err)
+{
+	drsn_audio *a = NULL;
+	float *buf = NULL;
+	size_t n = 0, cap = 0, och;
+	int rc;
+
+	if (!out || !n_frames)
+		return drsn__fail(err, -EINVAL, "drsn_audio_read_all: NULL output pointer");
+	*out = NULL;
+	*n_frames = 0;
+	rc = drsn_audio_open(&a, path, opts, err);
+	if (rc < 0)
+		goto cleanup;
+	och = (size_t)a->info.out_channels;
+	cap = a->info.out_frames > 0 ? (size_t)a->info.out_frames : 16000;
+	for (;;) {
+		if (n == cap) {
+			float *nb;
+			cap *= 2;
+			nb = realloc(buf, cap * och * sizeof *buf);
+			if (!nb) {
+				rc = drsn__fail(err, -ENOMEM, "%s: out of memory", path);
+				goto cleanup;
+			}
+			buf = nb;
+		}
+		if (!buf && !(buf = malloc(cap * och * sizeof *buf))) {
+			rc = drsn__fail(err, -ENOMEM, "%s: out of memory", path);
+			goto cleanup;
+		}
+		long k = drsn_audio_read(a, buf + n * och, cap - n, err);
+		if (k < 0) {
+			rc = (int)k;
+			goto cleanup;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	*out = buf;
+	*n_frames = n;
+	buf = NULL;
+cleanup:
+	free(buf);
+	drsn_audio_close(a);
+	return rc;
+}

@@ -1,0 +1,41 @@
+/* Internal state of drsn_denoise (the benchmark tunes a few fields). */
+#ifndef DRSN_SRC_DENOISE_DENOISE_INTERNAL_H
+#define DRSN_SRC_DENOISE_DENOISE_INTERNAL_H
+
+#include <fftw3.h>
+#include <stdint.h>
+
+#include "drsn/denoise.h"
+
+/* Defaults chosen by measurement (docs/denoise.md). */
+#define DRSN__DENOISE_DEFAULT_STRENGTH_DB 20.0f
+#define DRSN__DENOISE_ALPHA_DD 0.92f      /* decision-directed weight per 8 ms hop */
+#define DRSN__DENOISE_XI_MIN_DB (-25.0f)  /* a-priori SNR floor */
+#define DRSN__DENOISE_THRESHOLD 1.0f      /* soft-threshold scale */
+
+struct drsn_denoise {
+	drsn_denoise_opts opts;
+	int sample_rate;
+	int n, hop, nbins;        /* frame (= latency), hop = n / 4, n / 2 + 1 bins */
+	float gmin;               /* attenuation floor, linear */
+	float alpha_s, alpha_d, alpha_dd;   /* per-hop smoothing constants */
+	float xi_min, thr;
+	int v_frames;             /* frames per minimum-search sub-window */
+	int vad_lo, vad_hi;       /* bins averaged into the speech value */
+	float out_scale;
+
+	fftwf_plan fwd, inv;
+	float *mem;               /* one block holding every float array below */
+	fftwf_complex *spec;
+	float *win, *hist, *ola, *frame, *fft_out, *outq;
+	float *ypow, *s, *smin, *ssub, *st, *stmin, *stsub;
+	float *lbar, *lambda, *ghat2, *gamma_prev, *prob, *ind;
+	float *sminbuf, *stminbuf;   /* IMCRA_U sub-window minima per bin */
+
+	int pos;                  /* samples of the current hop received */
+	int sub_count, sub_idx;
+	uint64_t frames;
+	float speech;
+};
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * drsnd's configuration: defaults, the INI file (config/drsnd.conf documents
+ * every key), command-line overrides, and validation.
+ *
+ * The file is parsed with libinih. Every problem is reported with its place,
+ * "drsnd.conf:12: [detect] threshold: 1.7 is not in [0, 1]", and all of them
+ * are collected (not only the first) so `drsnd --check-config` lists them
+ * all. Command-line flags go through the same setter as the file, with the
+ * place "command line", after the file: they override it.
+ *
+ * A config is a plain value: reload builds a fresh one and swaps it in only
+ * if it is valid.
+ */
+#ifndef DRSN_DAEMON_CONFIG_H
+#define DRSN_DAEMON_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define DRSN_CFG_MAX_THRESHOLDS 64
+#define DRSN_CFG_MAX_ERRORS 32
+#define DRSN_CFG_DEFAULT_PATH "/etc/drsnd/drsnd.conf"
+
+struct drsn__cfg_threshold {
+	char label[64];
+	float value;
+	char where[96];            /* "drsnd.conf:40", for errors found later */
+};
+
+struct drsn__config {
+	/* [daemon] */
+	int log_level;             /* enum drsn__log_level */
+	int status_interval_ms;    /* STATUS= to systemd and "status" broadcast; 0 = off */
+
+	/* [socket] */
+	char socket_path[108];     /* sun_path size */
+	unsigned socket_mode;
+	char socket_group[64];     /* "" = keep the process's group */
+	int max_clients;
+	int max_line;              /* bytes per command line, newline excluded */
+	int client_queue;          /* bytes of unsent output per client */
+	int flood_errors;          /* protocol errors per 10 s before disconnect */
+
+	/* [model] */
+	char model_path[PATH_MAX]; /* "" = no model: level/vad events only */
+
+	/* [audio] */
+	char source[PATH_MAX + 8]; /* pa:[DEVICE] | file:PATH | stdin | fd:N */
+	int realtime;              /* file: pace at real time */
+	int on_eof_exit;           /* file/stdin/fd end: 1 = exit, 0 = keep serving */
+	char raw_format[16];       /* stdin/fd: sample format */
+	int raw_rate;
+	int raw_channels;
+	int device_rate;           /* pa: capture rate, 0 = the device's default */
+	int latency_ms;            /* pa: suggested input latency, 0 = device's low default */
+	int ring_ms;               /* callback -> loop ring size */
+	int retry_min_ms;          /* pa: first retry after a failure */
+	int retry_max_ms;          /* pa: backoff cap */
+	int stall_ms;              /* pa: no callback for this long = device lost */
+
+	/* [detect] */
+	int inference_hop_ms;
+	int smoothing_ms;
+	float threshold;
+	int refractory_ms;
+	int vad;                   /* skip inference on silence */
+	float vad_threshold_db;    /* frame RMS (dBFS) above this = voice */
+	int vad_hangover_ms;
+	int level_interval_ms;     /* "level" events */
+
+	/* [thresholds] label = value */
+	int n_thresholds;
+	struct drsn__cfg_threshold thresholds[DRSN_CFG_MAX_THRESHOLDS];
+};
+
+/* Problems found while building a config. */
+struct drsn__cfg_errors {
+	int n;
+	char msg[DRSN_CFG_MAX_ERRORS][256];
+};
+
+/* Built-in defaults (the values config/drsnd.conf documents). */
+void drsn__config_defaults(struct drsn__config *c);
+
+/* Set one key. where names the place for messages ("file:12" or "command
+ * line"). Returns 0, or -EINVAL after appending a message to errs. */
+int drsn__config_set(struct drsn__config *c, const char *section, const char *key,
+		     const char *value, const char *where, struct drsn__cfg_errors *errs);
+
+/* "section.key=value" (the --set form). */
+int drsn__config_set_arg(struct drsn__config *c, const char *arg,
+			 struct drsn__cfg_errors *errs);
+
+/* Parse an INI file into c (on top of what c holds). Returns 0 or a negative
+ * errno (-ENOENT if missing: errs says so too). Keeps going after an error so
+ * every bad line is reported. */
+int drsn__config_load_file(struct drsn__config *c, const char *path,
+			   struct drsn__cfg_errors *errs);
+
+/* Same from a string (tests); name is used in messages. */
+int drsn__config_load_string(struct drsn__config *c, const char *text, const char *name,
+			     struct drsn__cfg_errors *errs);
+
+/* Cross-key checks (e.g. retry_min <= retry_max). 0 or -EINVAL. */
+int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *errs);
+
+/* Threshold for label: its override, else the global one. */
+float drsn__config_threshold(const struct drsn__config *c, const char *label);
+
+/* Print the effective config as INI (drsnd --print-config). */
+void drsn__config_print(const struct drsn__config *c, FILE *f);
+
+void drsn__cfg_error(struct drsn__cfg_errors *errs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

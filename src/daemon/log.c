@@ -1,0 +1,55 @@
+#include "daemon/log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Atomic int g_level = DRSN_LOG_WARNING;
+
+static const char *const names[] = {"error", "warning", "info", "debug"};
+/* sd-daemon priorities: LOG_ERR 3, LOG_WARNING 4, LOG_INFO 6, LOG_DEBUG 7. */
+static const int prio[] = {3, 4, 6, 7};
+
+void drsn__log_set_level(enum drsn__log_level l)
+{
+	atomic_store(&g_level, (int)l);
+}
+
+enum drsn__log_level drsn__log_get_level(void)
+{
+	return (enum drsn__log_level)atomic_load(&g_level);
+}
+
+int drsn__log_level_parse(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	if (!strcmp(s, "warn"))
+		return DRSN_LOG_WARNING;
+	return -1;
+}
+
+const char *drsn__log_level_name(enum drsn__log_level l)
+{
+	return (unsigned)l < 4 ? names[l] : "?";
+}
+
+void drsn__log(enum drsn__log_level l, const char *fmt, ...)
+{
+	if ((int)l > atomic_load(&g_level))
+		return;
+	char line[1024];
+	int off;
+	if (getenv("JOURNAL_STREAM"))
+		off = snprintf(line, sizeof line, "<%d>", prio[l]);
+	else
+		off = snprintf(line, sizeof line, "drsnd: %s: ", names[l]);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + off, sizeof line - (size_t)off, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s\n", line);
+}

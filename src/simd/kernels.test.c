@@ -1,0 +1,326 @@
+/*
+ * Every kernel path this machine has against the scalar reference, on
+ * random inputs of many shapes (odd sizes, channel counts that are not
+ * multiples of the vector width, stride 1 and 2, k 1/3/5/9, t 1..200, no
+ * shortcut, zero thresholds). The scalar conv1d and fc are themselves
+ * checked against a double-precision sum.
+ *
+ * Error measure: max |path - ref| / max(1, max |ref|) over one output
+ * tensor (the L-inf norm of the error relative to that of the output),
+ * which must be <= 1e-5. Buffers are allocated to their exact size, with
+ * sentinels around the output, so a kernel that reads or writes out of
+ * bounds fails here (and under ASan).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd/tables.h"
+
+#define TOL 1e-5
+#define GUARD 16
+#define SENTINEL 12345.0f
+
+static const struct drsn__kernels *paths[8];
+static int n_paths;
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 11);
+}
+
+static float urand(float lo, float hi)
+{
+	return lo + (hi - lo) * (float)(rnd() & 0xffffff) / (float)0x1000000;
+}
+
+static int pick(const int *v, int n)
+{
+	return v[rnd() % (unsigned)n];
+}
+
+static float *rand_buf(size_t n, float lo, float hi)
+{
+	float *p = malloc(n * sizeof *p + 1);
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = urand(lo, hi);
+	return p;
+}
+
+/* An output buffer of n floats with GUARD sentinels on each side. */
+static float *out_buf(size_t n)
+{
+	float *p = malloc((n + 2 * GUARD) * sizeof *p);
+	assert_non_null(p);
+	for (size_t i = 0; i < n + 2 * GUARD; i++)
+		p[i] = SENTINEL;
+	return p + GUARD;
+}
+
+static void out_check_free(float *p, size_t n, const char *what)
+{
+	for (int i = 0; i < GUARD; i++) {
+		if (p[-1 - i] != SENTINEL || p[n + (size_t)i] != SENTINEL)
+			fail_msg("%s wrote outside its output", what);
+	}
+	free(p - GUARD);
+}
+
+static double rel_err(const float *a, const float *ref, size_t n)
+{
+	double num = 0, den = 1;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)a[i] - (double)ref[i]);
+		if (!(d <= num)) /* also catches NaN */
+			num = isnan(d) ? INFINITY : d;
+		if (fabs(ref[i]) > den)
+			den = fabs(ref[i]);
+	}
+	return num / den;
+}
+
+static double worst[8][5]; /* per path, per kernel: the largest error seen */
+
+static void check(int path, int kernel, const float *a, const float *ref, size_t n,
+		  const char *what)
+{
+	double e = rel_err(a, ref, n);
+	if (e > worst[path][kernel])
+		worst[path][kernel] = e;
+	if (!(e <= TOL))
+		fail_msg("%s: %s relative error %.3g > %g", paths[path]->name, what, e, TOL);
+}
+
+static const int T_VALS[] = {1, 2, 3, 4, 5, 6, 7, 11, 13, 25, 49, 50, 98, 101, 200};
+static const int C_VALS[] = {1, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 24, 31, 32, 33, 40, 48, 63, 64, 96};
+static const int K_VALS[] = {1, 3, 5, 9};
+#define NV(a) ((int)(sizeof(a) / sizeof(a)[0]))
+
+static void test_conv1d(void **state)
+{
+	(void)state;
+	for (int it = 0; it < 300; it++) {
+		const int t_out = pick(T_VALS, NV(T_VALS)), cin = pick(C_VALS, NV(C_VALS));
+		const int cout = pick(C_VALS, NV(C_VALS)), k = pick(K_VALS, NV(K_VALS));
+		const int stride = 1 + (int)(rnd() & 1), has_b = (rnd() % 4) != 0;
+		const int kk = k * cin;
+		const size_t nx = ((size_t)(t_out - 1) * stride + k) * cin, ny = (size_t)t_out * cout;
+		const float ws = 1.0f / sqrtf((float)kk);
+		float *x = rand_buf(nx, -1, 1), *w = rand_buf((size_t)kk * cout, -ws, ws);
+		float *b = has_b ? rand_buf(cout, -1, 1) : NULL;
+		float *ref = out_buf(ny), *dref = malloc(ny * sizeof *dref);
+		char what[128];
+		snprintf(what, sizeof what, "conv1d t_out=%d cin=%d cout=%d k=%d stride=%d bias=%d",
+			 t_out, cin, cout, k, stride, has_b);
+
+		drsn__kernels_scalar.conv1d(ref, x, w, b, t_out, cin, cout, k, stride);
+		for (int t = 0; t < t_out; t++)
+			for (int co = 0; co < cout; co++) {
+				double s = b ? b[co] : 0;
+				for (int r = 0; r < kk; r++)
+					s += (double)x[(size_t)t * stride * cin + r] * w[(size_t)r * cout + co];
+				dref[(size_t)t * cout + co] = (float)s;
+			}
+		check(0, 0, ref, dref, ny, what);
+		for (int p = 1; p < n_paths; p++) {
+			float *y = out_buf(ny);
+			paths[p]->conv1d(y, x, w, b, t_out, cin, cout, k, stride);
+			check(p, 0, y, ref, ny, what);
+			out_check_free(y, ny, what);
+		}
+		out_check_free(ref, ny, what);
+		free(dref);
+		free(x);
+		free(w);
+		free(b);
+	}
+}
+
+static void test_fc(void **state)
+{
+	(void)state;
+	static const int sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 32, 33, 35, 40, 64, 96, 97, 130};
+	for (int it = 0; it < 200; it++) {
+		const int nin = pick(sizes, NV(sizes)), nout = pick(sizes, NV(sizes));
+		const int has_b = (rnd() % 4) != 0;
+		const float ws = 1.0f / sqrtf((float)nin);
+		float *x = rand_buf(nin, -1, 1), *w = rand_buf((size_t)nin * nout, -ws, ws);
+		float *b = has_b ? rand_buf(nout, -1, 1) : NULL;
+		float *ref = out_buf(nout), *dref = malloc(nout * sizeof *dref);
+		char what[96];
+		snprintf(what, sizeof what, "fc nin=%d nout=%d bias=%d", nin, nout, has_b);
+		drsn__kernels_scalar.fc(ref, x, w, b, nin, nout);
+		for (int o = 0; o < nout; o++) {
+			double s = b ? b[o] : 0;
+			for (int i = 0; i < nin; i++)
+				s += (double)x[i] * w[(size_t)i * nout + o];
+			dref[o] = (float)s;
+		}
+		check(0, 1, ref, dref, nout, what);
+		for (int p = 1; p < n_paths; p++) {
+			float *y = out_buf(nout);
+			paths[p]->fc(y, x, w, b, nin, nout);
+			check(p, 1, y, ref, nout, what);
+			out_check_free(y, nout, what);
+		}
+		out_check_free(ref, nout, what);
+		free(dref);
+		free(x);
+		free(w);
+		free(b);
+	}
+}
+
+static void test_affine_relu(void **state)
+{
+	(void)state;
+	for (int it = 0; it < 200; it++) {
+		const int t = pick(T_VALS, NV(T_VALS)), c = pick(C_VALS, NV(C_VALS));
+		const size_t n = (size_t)t * c;
+		float *x = rand_buf(n, -2, 2), *sc = rand_buf(c, -2, 2), *sh = rand_buf(c, -1, 1);
+		float *ref = out_buf(n);
+		char what[64];
+		snprintf(what, sizeof what, "affine_relu t=%d c=%d", t, c);
+		drsn__kernels_scalar.affine_relu(ref, x, sc, sh, t, c);
+		for (size_t i = 0; i < n; i++) {
+			float v = x[i] * sc[i % c] + sh[i % c];
+			assert_true(fabsf(ref[i] - (v > 0 ? v : 0)) <= 1e-6f);
+		}
+		for (int p = 1; p < n_paths; p++) {
+			float *y = out_buf(n);
+			paths[p]->affine_relu(y, x, sc, sh, t, c);
+			check(p, 2, y, ref, n, what);
+			out_check_free(y, n, what);
+			/* in place (y == x) */
+			float *xi = malloc(n * sizeof *xi);
+			memcpy(xi, x, n * sizeof *xi);
+			paths[p]->affine_relu(xi, xi, sc, sh, t, c);
+			check(p, 2, xi, ref, n, what);
+			free(xi);
+		}
+		out_check_free(ref, n, what);
+		free(x);
+		free(sc);
+		free(sh);
+	}
+}
+
+static void test_mean_time(void **state)
+{
+	(void)state;
+	for (int it = 0; it < 200; it++) {
+		const int t = pick(T_VALS, NV(T_VALS)), c = pick(C_VALS, NV(C_VALS));
+		const int absval = (int)(rnd() & 1);
+		float *x = rand_buf((size_t)t * c, -3, 2), *ref = out_buf(c);
+		char what[64];
+		snprintf(what, sizeof what, "mean_time t=%d c=%d abs=%d", t, c, absval);
+		drsn__kernels_scalar.mean_time(ref, x, t, c, absval);
+		for (int j = 0; j < c; j++) {
+			double s = 0;
+			for (int i = 0; i < t; i++)
+				s += absval ? fabs(x[(size_t)i * c + j]) : x[(size_t)i * c + j];
+			assert_true(fabs(s / t - ref[j]) <= 1e-5 * fmax(1, fabs(s / t)));
+		}
+		for (int p = 1; p < n_paths; p++) {
+			float *m = out_buf(c);
+			paths[p]->mean_time(m, x, t, c, absval);
+			check(p, 3, m, ref, c, what);
+			out_check_free(m, c, what);
+		}
+		out_check_free(ref, c, what);
+		free(x);
+	}
+}
+
+static void test_shrink_add(void **state)
+{
+	(void)state;
+	for (int it = 0; it < 300; it++) {
+		const int t = pick(T_VALS, NV(T_VALS)), c = pick(C_VALS, NV(C_VALS));
+		const int mode = (int)(rnd() % 4); /* 0: no shortcut, else with */
+		const int cin = mode ? 1 + (int)(rnd() % (unsigned)c) : c;
+		const int pad = mode ? (int)(rnd() % (unsigned)(c - cin + 1)) : 0;
+		const int x_step = 1 + (int)(rnd() % 2);
+		const int zero_tau = (rnd() % 4) == 0;
+		const size_t n = (size_t)t * c;
+		float *f = rand_buf(n, -2, 2), *tau = rand_buf(c, 0, 1.5f);
+		float *x = mode ? rand_buf(((size_t)(t - 1) * x_step + 1) * cin, -1, 1) : NULL;
+		float *ref = out_buf(n);
+		char what[128];
+		snprintf(what, sizeof what, "shrink_add t=%d c=%d cin=%d pad=%d x_step=%d x=%s tau0=%d",
+			 t, c, cin, pad, x_step, x ? "yes" : "NULL", zero_tau);
+		if (zero_tau)
+			memset(tau, 0, c * sizeof *tau);
+		drsn__kernels_scalar.shrink_add(ref, f, tau, x, t, c, cin, x_step, pad);
+		for (int i = 0; i < t; i++)
+			for (int j = 0; j < c; j++) {
+				float v = f[(size_t)i * c + j], a = fabsf(v) - tau[j];
+				float e = a > 0 ? (v < 0 ? -a : a) : 0;
+				if (x && j >= pad && j < pad + cin)
+					e += x[(size_t)i * x_step * cin + j - pad];
+				assert_true(fabsf(e - ref[(size_t)i * c + j]) <= 1e-6f);
+			}
+		for (int p = 1; p < n_paths; p++) {
+			float *y = out_buf(n);
+			paths[p]->shrink_add(y, f, tau, x, t, c, cin, x_step, pad);
+			check(p, 4, y, ref, n, what);
+			out_check_free(y, n, what);
+		}
+		out_check_free(ref, n, what);
+		free(f);
+		free(tau);
+		free(x);
+	}
+}
+
+static int report(void **state)
+{
+	(void)state;
+	static const char *kn[5] = {"conv1d", "fc", "affine_relu", "mean_time", "shrink_add"};
+	for (int p = 0; p < n_paths; p++) {
+		printf("%-6s vs %s:", paths[p]->name, p ? "scalar" : "double sum");
+		for (int k = 0; k < 5; k++)
+			if (p || k < 2)
+				printf(" %s %.2g", kn[k], worst[p][k]);
+		printf("  (max relative error, tolerance %g)\n", TOL);
+	}
+	return 0;
+}
+
+int main(void)
+{
+	const char *seed = getenv("DRSN_TEST_SEED");
+	if (seed)
+		rng_state = strtoull(seed, NULL, 0) | 1;
+	n_paths = drsn__kernels_available(paths, 8);
+	printf("comparing %d path(s) against scalar:", n_paths - 1);
+	for (int p = 1; p < n_paths; p++)
+		printf(" %s", paths[p]->name);
+	printf("\n");
+#if DRSN_TEST_SIMD
+	if (n_paths < 2) {
+		fprintf(stderr, "simd-kernels: this build has SIMD kernels but none is usable here\n");
+		return 1;
+	}
+#endif
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conv1d),
+		cmocka_unit_test(test_fc),
+		cmocka_unit_test(test_affine_relu),
+		cmocka_unit_test(test_mean_time),
+		cmocka_unit_test(test_shrink_add),
+	};
+	return cmocka_run_group_tests_name("simd-kernels", tests, NULL, report);
+}

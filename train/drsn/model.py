@@ -1,0 +1,203 @@
+"""The DRSN reference network (Zhao et al. 2020, 1-D form) in PyTorch.
+
+Input: log-mel features [batch, frames, bands] (time-major, as the C front end
+produces them); the bands are the input channels of 1-D convolutions over time.
+
+    stem  Conv1d(bands -> C0, k, stride, pad k//2, bias)
+    units RSBU(cin -> cout, k, s):
+            f = Conv(k,1) . ReLU . BN . Conv(k,s) . ReLU . BN (x)   (convs without bias)
+            threshold branch: a = GAP_t |f|; alpha = sigmoid(FC2(ReLU(BN(FC1(a)))))
+              CW: tau_c = alpha_c * a_c      (FC2: C -> C)
+              CS: tau   = alpha * mean_c a_c (FC2: C -> 1)
+              resnet: no branch, tau = 0
+            y = sign(f) * max(|f| - tau, 0) + shortcut(x)      (no activation after)
+            shortcut "zero_pad": x[:, :, ::s], channels zero-padded with
+              (cout-cin)//2 in front and the rest (one more when odd) behind;
+            shortcut "projection": Conv1d(cin, cout, 1, stride s, bias) when
+              cin != cout or s != 1, else identity.
+    head  BN -> ReLU -> mean over time -> Linear(C_last -> classes) = logits
+
+The C engine (src/engine) runs exactly this from the state_dict names below.
+"""
+import copy
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+VARIANTS = ("cw", "cs", "resnet")
+
+# Architectures by name. "default" is the shipped keyword spotter size
+# (~222k parameters, ~6.2 M MACs per 1 s window); "small" exercises k=5, odd
+# channel growth and two downsamplings; "tiny" makes small files (fuzz seeds).
+ARCHS = {
+    "default": {"stem": {"channels": 32, "kernel": 3, "stride": 1},
+                "units": [(32, 3, 1), (32, 3, 1), (64, 3, 2), (64, 3, 1), (96, 3, 2), (96, 3, 1)]},
+    "small": {"stem": {"channels": 16, "kernel": 5, "stride": 1},
+              "units": [(16, 3, 1), (27, 5, 2), (40, 3, 2)]},
+    "tiny": {"stem": {"channels": 4, "kernel": 3, "stride": 1},
+             "units": [(4, 3, 1), (7, 3, 2)]},
+}
+
+
+def make_arch(name="default", variant="cw", bands=40, frames=98, classes=12,
+              shortcut="zero_pad", bn_eps=1e-5):
+    """The architecture dict (exactly what goes into the model metadata)."""
+    if variant not in VARIANTS:
+        raise ValueError("variant must be one of %s, not %r" % (VARIANTS, variant))
+    base = ARCHS[name]
+    return {
+        "variant": variant,
+        "bands": int(bands),
+        "frames": int(frames),
+        "stem": dict(base["stem"]),
+        "units": [{"channels": c, "kernel": k, "stride": s} for c, k, s in base["units"]],
+        "shortcut": shortcut,
+        "bn_eps": float(bn_eps),
+        "classes": int(classes),
+    }
+
+
+class Shrink(nn.Module):
+    """Threshold branch + soft thresholding of an RSBU (CW or CS)."""
+
+    def __init__(self, c, variant, eps):
+        super().__init__()
+        self.variant = variant
+        self.fc1 = nn.Linear(c, c)
+        self.bn = nn.BatchNorm1d(c, eps=eps)
+        self.fc2 = nn.Linear(c, c if variant == "cw" else 1)
+
+    def forward(self, f):                     # f: [B, C, T]
+        a = f.abs().mean(dim=2)               # [B, C]
+        alpha = torch.sigmoid(self.fc2(F.relu(self.bn(self.fc1(a)))))
+        if self.variant == "cw":
+            tau = alpha * a
+        else:
+            tau = alpha * a.mean(dim=1, keepdim=True)
+        return torch.sign(f) * F.relu(f.abs() - tau.unsqueeze(2))
+
+
+class RSBU(nn.Module):
+    def __init__(self, cin, cout, k, s, variant, shortcut, eps):
+        super().__init__()
+        if k % 2 != 1:
+            raise ValueError("kernel sizes must be odd (got %d)" % k)
+        if cout < cin:
+            raise ValueError("a unit cannot shrink channels (%d -> %d)" % (cin, cout))
+        self.cin, self.cout, self.stride = cin, cout, s
+        self.bn1 = nn.BatchNorm1d(cin, eps=eps)
+        self.conv1 = nn.Conv1d(cin, cout, k, stride=s, padding=k // 2, bias=False)
+        self.bn2 = nn.BatchNorm1d(cout, eps=eps)
+        self.conv2 = nn.Conv1d(cout, cout, k, stride=1, padding=k // 2, bias=False)
+        self.shrink = Shrink(cout, variant, eps) if variant != "resnet" else None
+        self.proj = None
+        if shortcut == "projection" and (cin != cout or s != 1):
+            self.proj = nn.Conv1d(cin, cout, 1, stride=s, bias=True)
+        elif shortcut not in ("zero_pad", "projection"):
+            raise ValueError("unknown shortcut %r" % shortcut)
+
+    def forward(self, x):                     # x: [B, Cin, T]
+        f = self.conv1(F.relu(self.bn1(x)))
+        f = self.conv2(F.relu(self.bn2(f)))
+        if self.shrink is not None:
+            f = self.shrink(f)
+        if self.proj is not None:
+            sc = self.proj(x)
+        else:
+            sc = x[:, :, ::self.stride]
+            extra = self.cout - self.cin
+            if extra:
+                sc = F.pad(sc, (0, 0, extra // 2, extra - extra // 2))
+        return f + sc
+
+
+class DRSN(nn.Module):
+    def __init__(self, arch):
+        super().__init__()
+        self.arch = copy.deepcopy(arch)
+        eps = arch["bn_eps"]
+        st = arch["stem"]
+        self.stem = nn.Conv1d(arch["bands"], st["channels"], st["kernel"], stride=st["stride"],
+                              padding=st["kernel"] // 2, bias=True)
+        units, c = [], st["channels"]
+        for u in arch["units"]:
+            units.append(RSBU(c, u["channels"], u["kernel"], u["stride"], arch["variant"],
+                              arch["shortcut"], eps))
+            c = u["channels"]
+        self.units = nn.ModuleList(units)
+        self.bn = nn.BatchNorm1d(c, eps=eps)
+        self.fc = nn.Linear(c, arch["classes"])
+
+    def forward(self, x):                     # x: [B, frames, bands] -> logits [B, classes]
+        h = self.stem(x.transpose(1, 2))
+        for u in self.units:
+            h = u(h)
+        h = F.relu(self.bn(h)).mean(dim=2)
+        return self.fc(h)
+
+    def n_params(self):
+        return sum(p.numel() for p in self.parameters())
+
+    def macs(self):
+        """Multiply-accumulates per window (convs + FCs), as drsn_model_macs()."""
+        a = self.arch
+        t = (a["frames"] - 1) // a["stem"]["stride"] + 1
+        total = t * a["bands"] * a["stem"]["channels"] * a["stem"]["kernel"]
+        for u in self.units:
+            k = u.conv1.kernel_size[0]
+            t = (t - 1) // u.stride + 1
+            total += t * u.cin * u.cout * k + t * u.cout * u.cout * k
+            if u.proj is not None:
+                total += t * u.cin * u.cout
+            if u.shrink is not None:
+                total += u.cout * u.cout + u.cout * u.shrink.fc2.out_features
+        total += self.fc.in_features * self.fc.out_features
+        return total
+
+    def state_tensors(self):
+        """state_dict without BN's integer num_batches_tracked (not exported)."""
+        return {k: v for k, v in self.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+def randomize_bn(model, generator):
+    """Give every BatchNorm non-trivial affine parameters and running stats, so
+    that a random-init model exercises BN folding (parity tests)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                n = m.num_features
+                m.weight.copy_(0.5 + torch.rand(n, generator=generator))
+                m.bias.copy_(0.2 * torch.randn(n, generator=generator))
+                m.running_mean.copy_(0.3 * torch.randn(n, generator=generator))
+                m.running_var.copy_(0.5 + torch.rand(n, generator=generator))
+
+
+def build_random(arch, seed):
+    """A random-init model (deterministic for a seed), in eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = DRSN(arch)
+    randomize_bn(model, g)
+    return model.eval()
+
+
+def load_state(model, tensors):
+    """Load name -> numpy array (a safetensors file) into model (strict)."""
+    sd = model.state_dict()
+    missing = [k for k in sd if not k.endswith("num_batches_tracked") and k not in tensors]
+    extra = [k for k in tensors if k not in sd]
+    if missing or extra:
+        raise ValueError("state mismatch: missing %s, unexpected %s" % (missing, extra))
+    with torch.no_grad():
+        for k, v in tensors.items():
+            sd[k].copy_(torch.from_numpy(v).reshape(sd[k].shape))
+    return model
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    for name in ARCHS:
+        for v in VARIANTS:
+            m = DRSN(make_arch(name, v))
+            print("%-8s %-6s params %7d  MACs/window %9d" % (name, v, m.n_params(), m.macs()))

@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Export a DRSN model (trained checkpoint or random init) to .safetensors.
+
+  /usr/bin/python3 train/export.py --random --variant cw --arch default --seed 1 -o m.safetensors
+  /usr/bin/python3 train/export.py --checkpoint ckpt.pt -o m.safetensors
+
+A checkpoint is a torch.save()d dict with "arch" (the architecture dict of
+drsn.model.make_arch), "state_dict", "labels", and optionally "frontend"
+(front-end params dict) and "provenance" (dict). The file's __metadata__ is
+described in include/drsn/model.h; the C loader validates all of it.
+"""
+import argparse
+import datetime
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import torch  # noqa: E402
+
+from drsn import model as M  # noqa: E402
+from drsn import safetensors  # noqa: E402
+
+FORMAT_VERSION = "1"
+
+# Speech Commands style keyword set, used when a random model needs labels.
+DEFAULT_LABELS = ["_silence_", "_unknown_", "yes", "no", "up", "down",
+                  "left", "right", "on", "off", "stop", "go"]
+
+
+def default_frontend():
+    """The front end's default params (drsn_features_params_default)."""
+    try:
+        from drsn import frontend
+        for name in ("default_params", "DEFAULT_PARAMS", "defaults"):
+            p = getattr(frontend, name, None)
+            if p is not None:
+                p = p() if callable(p) else p
+                return dict(p.__dict__ if hasattr(p, "__dict__") else p)
+    except ImportError:
+        pass
+    return {"sample_rate": 16000, "win_length": 400, "hop_length": 160, "n_fft": 512,
+            "n_mels": 40, "f_min": 20.0, "f_max": 8000.0, "log_offset": 1e-6}
+
+
+def metadata(arch, frontend, labels, provenance):
+    if len(labels) != arch["classes"]:
+        raise ValueError("%d labels for %d classes" % (len(labels), arch["classes"]))
+    if frontend["n_mels"] != arch["bands"]:
+        raise ValueError("front end n_mels %d != model bands %d" % (frontend["n_mels"], arch["bands"]))
+    j = lambda o: json.dumps(o, separators=(",", ":"))  # noqa: E731
+    return {
+        "format": "drsn-model",
+        "format_version": FORMAT_VERSION,
+        "architecture": j(arch),
+        "frontend": j(frontend),
+        "labels": j(list(labels)),
+        "provenance": j(provenance),
+    }
+
+
+def export(model, path, frontend, labels, provenance):
+    safetensors.save(path, model.state_tensors(),
+                     metadata(model.arch, frontend, labels, provenance))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--random", action="store_true", help="random init (BN stats randomised too)")
+    src.add_argument("--checkpoint", help="torch.save()d training checkpoint")
+    ap.add_argument("--variant", default="cw", choices=M.VARIANTS)
+    ap.add_argument("--arch", default="default", help="%s, or a JSON file" % "|".join(M.ARCHS))
+    ap.add_argument("--shortcut", default="zero_pad", choices=("zero_pad", "projection"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--frames", type=int, default=98)
+    ap.add_argument("--labels", help="comma-separated labels (random init; default: 12 Speech Commands classes)")
+    ap.add_argument("--frontend", help="front-end params JSON file (default: the front end's defaults)")
+    ap.add_argument("-o", "--output", required=True)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(2)
+
+    frontend = default_frontend()
+    if a.frontend:
+        with open(a.frontend) as f:
+            frontend.update(json.load(f))
+    cmd = " ".join([os.path.basename(sys.argv[0])] + list(sys.argv[1:] if argv is None else argv))
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if a.random:
+        labels = a.labels.split(",") if a.labels else DEFAULT_LABELS
+        if a.arch in M.ARCHS:
+            arch = M.make_arch(a.arch, a.variant, bands=frontend["n_mels"], frames=a.frames,
+                               classes=len(labels), shortcut=a.shortcut)
+        else:
+            with open(a.arch) as f:
+                arch = json.load(f)
+        model = M.build_random(arch, a.seed)
+        prov = {"training_data": "none (random initialisation)", "command": cmd,
+                "seed": a.seed, "date": date, "accuracy": None}
+    else:
+        ck = torch.load(a.checkpoint, map_location="cpu")
+        arch, labels = ck["arch"], list(ck["labels"])
+        frontend.update(ck.get("frontend", {}))
+        model = M.DRSN(arch)
+        model.load_state_dict(ck["state_dict"])
+        model.eval()
+        prov = {"command": cmd, "date": date, "seed": None,
+                "training_data": None, "accuracy": None}
+        prov.update(ck.get("provenance", {}))
+    export(model, a.output, frontend, labels, prov)
+    print("%s: %s/%s, %d params, %d MACs/window, %d labels"
+          % (a.output, arch["variant"], a.arch, model.n_params(), model.macs(), len(labels)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,7 +25,9 @@
 #define SECONDS 0.5
 
 /* libsndfile 1.2.0 leaks libvorbisenc setup memory when writing Ogg (the
- * test writes its Ogg files with libsndfile); ignore exactly that site. */
+ * test writes its Ogg files with libsndfile); ignore exactly that site.
+ * Exported because the project builds with -fvisibility=hidden. */
+__attribute__((visibility("default"), used))
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {

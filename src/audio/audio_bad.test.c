@@ -21,7 +21,9 @@
 
 /* libsndfile 1.2.0 leaks libvorbis's vorbis_info (~17 kB) when it rejects a
  * malformed Ogg file (truncated.ogg); not ours, so LeakSanitizer (used by the
- * ASan build) is told to ignore exactly that allocation site. */
+ * ASan build) is told to ignore exactly that allocation site. The hook is
+ * exported because the project builds with -fvisibility=hidden. */
+__attribute__((visibility("default"), used))
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {

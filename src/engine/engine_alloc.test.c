@@ -1,0 +1,97 @@
+/* drsn_ctx_run allocates nothing: every allocation function is wrapped
+ * (-Wl,--wrap=..., see meson.build) and counted around the run calls, on
+ * every SIMD path. The same counter must see the allocations of load and
+ * ctx_create, which proves the wrapping works. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "drsn/model.h"
+#include "drsn/simd.h"
+#include "engine/fixture.h"
+
+static int counting;
+static long n_alloc, n_free;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t s);
+void *__real_realloc(void *p, size_t n);
+void __real_free(void *p);
+int __real_posix_memalign(void **p, size_t a, size_t n);
+void *__real_aligned_alloc(size_t a, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t s);
+void *__wrap_realloc(void *p, size_t n);
+void __wrap_free(void *p);
+int __wrap_posix_memalign(void **p, size_t a, size_t n);
+void *__wrap_aligned_alloc(size_t a, size_t n);
+
+void *__wrap_malloc(size_t n) { n_alloc += counting; return __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t s) { n_alloc += counting; return __real_calloc(n, s); }
+void *__wrap_realloc(void *p, size_t n) { n_alloc += counting; return __real_realloc(p, n); }
+void __wrap_free(void *p) { n_free += counting && p; __real_free(p); }
+int __wrap_posix_memalign(void **p, size_t a, size_t n) { n_alloc += counting; return __real_posix_memalign(p, a, n); }
+void *__wrap_aligned_alloc(size_t a, size_t n) { n_alloc += counting; return __real_aligned_alloc(a, n); }
+
+static void test_run_never_allocates(void **state)
+{
+	(void)state;
+	static const struct fx_arch archs[] = {
+		{"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12},
+		{"cs", 13, 37, 9, 5, 2, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "projection", 5},
+	};
+	const char *paths[8];
+	int n_paths = drsn_simd_available(paths, 8);
+	for (int ai = 0; ai < 2; ai++) {
+		struct fx_model *fx = malloc(sizeof *fx);
+		fx_init(fx, &archs[ai], 3);
+		size_t len;
+		unsigned char *buf = fx_serialize(fx, &len);
+		drsn_model *m = NULL;
+		drsn_ctx *c = NULL;
+
+		counting = 1;
+		n_alloc = 0;
+		assert_int_equal(drsn_model_load_memory(&m, buf, len, NULL), 0);
+		assert_int_equal(drsn_ctx_create(&c, m, NULL), 0);
+		counting = 0;
+		assert_true(n_alloc > 0);   /* the wrapping sees the library's allocations */
+
+		float *x = malloc((size_t)archs[ai].frames * archs[ai].bands * sizeof *x), probs[16];
+		uint32_t s = 9;
+		for (int i = 0; i < archs[ai].frames * archs[ai].bands; i++)
+			x[i] = fx_uniform(&s, -5, 1);
+		for (int p = 0; p < n_paths && p < 8; p++) {
+			assert_int_equal(drsn_simd_select(paths[p]), 0);
+			drsn_ctx_run(c, x, probs);   /* first call: lazy init anywhere must happen here, not later */
+			counting = 1;
+			n_alloc = n_free = 0;
+			for (int r = 0; r < 5; r++)
+				assert_int_equal(drsn_ctx_run(c, x, r & 1 ? NULL : probs), 0);
+			counting = 0;
+			printf("arch %d, path %s: %ld allocations, %ld frees in 5 runs\n", ai, paths[p], n_alloc, n_free);
+			assert_int_equal(n_alloc, 0);
+			assert_int_equal(n_free, 0);
+		}
+		drsn_simd_select(NULL);
+		free(x);
+		free(buf);
+		drsn_ctx_destroy(c);
+		drsn_model_free(m);
+		fx_free(fx);
+		free(fx);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_run_never_allocates),
+	};
+	return cmocka_run_group_tests_name("engine-alloc", tests, NULL, NULL);
+}

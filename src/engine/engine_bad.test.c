@@ -1,0 +1,384 @@
+/* The loader against a corpus of broken model files: each must fail with a
+ * clear message naming the field or tensor at fault (checked here), and
+ * never crash (run this under ASan: the buffers are exact-size). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drsn/model.h"
+#include "engine/fixture.h"
+
+static const struct fx_arch def_arch = {
+	"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}},
+	"zero_pad", 12};
+static const struct fx_arch tiny_arch = {"cs", 6, 9, 4, 3, 1, 2, {{4, 3, 1}, {7, 3, 2}}, "projection", 3};
+
+/* ---- mutations of the fixture before serialising ---------------------- */
+
+static void m_missing(struct fx_model *m) { fx_remove(m, "units.2.conv1.weight"); }
+static void m_shape(struct fx_model *m)
+{
+	struct fx_tensor *t = fx_find(m, "units.2.conv1.weight");   /* [64,32,3] -> [32,64,3] */
+	t->shape[0] = 32;
+	t->shape[1] = 64;
+}
+static void m_rank(struct fx_model *m)
+{
+	struct fx_tensor *t = fx_find(m, "fc.weight");              /* [12,96] -> [1152] */
+	t->ndim = 1;
+	t->shape[0] = 12 * 96;
+}
+static void m_nan(struct fx_model *m) { fx_find(m, "units.3.bn2.weight")->data[5] = NAN; }
+static void m_inf(struct fx_model *m) { fx_find(m, "stem.weight")->data[100] = -INFINITY; }
+static void m_negvar(struct fx_model *m) { fx_find(m, "units.0.bn1.running_var")->data[2] = -1; }
+static void m_overlap(struct fx_model *m)
+{
+	struct fx_tensor *a = fx_find(m, "bn.weight"), *b = fx_find(m, "bn.bias");
+	int64_t pos = 0;
+	for (struct fx_tensor *t = m->t; t < a; t++)
+		pos += 4 * t->numel;
+	a->off[0] = b->off[0] = pos;
+	a->off[1] = b->off[1] = pos + 4 * a->numel;
+}
+static void m_offsets_size(struct fx_model *m)
+{
+	struct fx_tensor *t = m->t;            /* stem.weight: first in the data */
+	t->off[0] = 0;
+	t->off[1] = 4;
+}
+static void m_f16(struct fx_model *m) { fx_find(m, "fc.bias")->dtype = "F16"; }
+static void m_extra(struct fx_model *m)
+{
+	struct fx_tensor *t = &m->t[m->n++];
+	memset(t, 0, sizeof *t);
+	snprintf(t->name, sizeof t->name, "extra.weight");
+	t->ndim = 1;
+	t->shape[0] = t->numel = 2;
+	t->data = calloc(2, sizeof(float));
+	t->off[0] = t->off[1] = -1;
+}
+static void m_dup(struct fx_model *m) { snprintf(fx_find(m, "bn.bias")->name, 64, "bn.weight"); }
+static void m_labels_count(struct fx_model *m)
+{
+	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\"]");
+}
+static void m_labels_type(struct fx_model *m) { fx_set(&m->meta_labels, "{\"a\":1}"); }
+static void m_labels_empty(struct fx_model *m)
+{
+	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"\",\"i\",\"j\",\"k\",\"l\"]");
+}
+static void m_no_arch(struct fx_model *m) { fx_set(&m->meta_arch, NULL); }
+static void m_no_frontend(struct fx_model *m) { fx_set(&m->meta_frontend, NULL); }
+static void m_version(struct fx_model *m) { fx_set(&m->meta_version, "2"); }
+static void m_format(struct fx_model *m) { fx_set(&m->meta_format, "onnx"); }
+
+/* Replace the first `from` in the architecture JSON. */
+static void arch_edit(struct fx_model *m, const char *from, const char *to)
+{
+	char buf[4096];
+	char *p = strstr(m->meta_arch, from);
+	assert_non_null(p);
+	snprintf(buf, sizeof buf, "%.*s%s%s", (int)(p - m->meta_arch), m->meta_arch, to, p + strlen(from));
+	fx_set(&m->meta_arch, buf);
+}
+static void m_even_kernel(struct fx_model *m)
+{
+	arch_edit(m, "{\"channels\":32,\"kernel\":3,\"stride\":1},{\"channels\":64",
+		  "{\"channels\":32,\"kernel\":4,\"stride\":1},{\"channels\":64");
+}
+static void m_absurd_channels(struct fx_model *m)
+{
+	arch_edit(m, "\"units\":[{\"channels\":32", "\"units\":[{\"channels\":100000");
+}
+static void m_absurd_frames(struct fx_model *m) { arch_edit(m, "\"frames\":98", "\"frames\":1e9"); }
+static void m_frac_stride(struct fx_model *m) { arch_edit(m, "\"stride\":2", "\"stride\":1.5"); }
+static void m_shrink(struct fx_model *m)
+{
+	arch_edit(m, "{\"channels\":96,\"kernel\":3,\"stride\":1}]", "{\"channels\":90,\"kernel\":3,\"stride\":1}]");
+}
+static void m_variant(struct fx_model *m) { arch_edit(m, "\"variant\":\"cw\"", "\"variant\":\"se\""); }
+static void m_arch_key(struct fx_model *m) { arch_edit(m, "\"bn_eps\"", "\"bn_epsilon\""); }
+static void m_arch_json(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12"); }
+static void m_eps(struct fx_model *m) { arch_edit(m, "\"bn_eps\":1e-05", "\"bn_eps\":-1"); }
+static void m_many_units(struct fx_model *m)
+{
+	char u[4096] = "\"units\":[";
+	for (int i = 0; i < 65; i++)
+		strcat(u, "{\"channels\":32,\"kernel\":3,\"stride\":1},");
+	arch_edit(m, "\"units\":[", u);
+}
+static void m_fe_mels(struct fx_model *m)
+{
+	fx_set(&m->meta_frontend, "{\"sample_rate\":16000,\"win_length\":400,\"hop_length\":160,\"n_fft\":512,"
+				  "\"n_mels\":64,\"f_min\":20.0,\"f_max\":8000.0,\"log_offset\":1e-06}");
+}
+static void m_fe_rate(struct fx_model *m) { fx_set(&m->meta_frontend, "{\"sample_rate\":-5}"); }
+static void m_fe_key(struct fx_model *m) { fx_set(&m->meta_frontend, "{\"hop_size\":160}"); }
+
+struct bad_case {
+	const char *what;
+	void (*mutate)(struct fx_model *m);
+	int code;
+	const char *expect;   /* substring of the message */
+};
+
+static const struct bad_case cases[] = {
+	{"missing tensor", m_missing, -EBADMSG, "<memory>: missing tensor 'units.2.conv1.weight'"},
+	{"wrong shape", m_shape, -EBADMSG, "tensor 'units.2.conv1.weight': shape [32,64,3] does not match the architecture's [64,32,3]"},
+	{"wrong rank", m_rank, -EBADMSG, "tensor 'fc.weight': shape [1152] does not match the architecture's [12,96]"},
+	{"NaN", m_nan, -EBADMSG, "tensor 'units.3.bn2.weight': element 5 is not finite (nan)"},
+	{"Inf", m_inf, -EBADMSG, "tensor 'stem.weight': element 100 is not finite (-inf)"},
+	{"negative variance", m_negvar, -EBADMSG, "tensor 'units.0.bn1.running_var': element 2 = -1 (a variance must be >= 0)"},
+	{"overlapping offsets", m_overlap, -EBADMSG, "overlap tensor 'bn."},
+	{"offsets vs shape", m_offsets_size, -EBADMSG, "tensor 'stem.weight': 4 bytes at data_offsets but shape [32,40,3] needs 15360"},
+	{"F16", m_f16, -ENOTSUP, "tensor 'fc.bias': dtype 'F16' is not supported (F32 only)"},
+	{"extra tensor", m_extra, -EBADMSG, "unexpected tensor 'extra.weight' (not part of the cw architecture)"},
+	{"duplicate name", m_dup, -EBADMSG, "tensor 'bn.weight' appears twice"},
+	{"label count", m_labels_count, -EBADMSG, "__metadata__.labels has 11 labels but the model has 12 classes"},
+	{"labels type", m_labels_type, -EBADMSG, "__metadata__.labels must be a JSON array of strings"},
+	{"empty label", m_labels_empty, -EBADMSG, "__metadata__.labels[7] must be a non-empty string"},
+	{"no architecture", m_no_arch, -EBADMSG, "__metadata__ has no 'architecture'"},
+	{"no frontend", m_no_frontend, -EBADMSG, "__metadata__ has no 'frontend'"},
+	{"format version", m_version, -ENOTSUP, "__metadata__.format_version '2' is not supported (this build reads 1)"},
+	{"format", m_format, -ENOTSUP, "__metadata__.format is 'onnx', not 'drsn-model'"},
+	{"even kernel", m_even_kernel, -EBADMSG, "architecture: units[1].kernel must be odd (got 4)"},
+	{"absurd channels", m_absurd_channels, -EBADMSG, "architecture: units[0].channels = 100000 is out of range [1, 1024]"},
+	{"absurd frames", m_absurd_frames, -EBADMSG, "architecture: frames = 1e+09 is out of range [1, 4096]"},
+	{"fractional stride", m_frac_stride, -EBADMSG, "architecture: units[2].stride must be an integer"},
+	{"shrinking unit", m_shrink, -EBADMSG, "architecture: units[5].channels = 90 is fewer than its input's 96"},
+	{"variant", m_variant, -ENOTSUP, "architecture: variant 'se' is not one of cw, cs, resnet"},
+	{"unknown arch key", m_arch_key, -EBADMSG, "architecture: unknown key 'bn_epsilon'"},
+	{"arch JSON", m_arch_json, -EBADMSG, "__metadata__.architecture is not valid JSON"},
+	{"bn_eps", m_eps, -EBADMSG, "architecture: bn_eps must be a number in (0, 1)"},
+	{"too many units", m_many_units, -EBADMSG, "architecture: more than 64 units"},
+	{"front end n_mels", m_fe_mels, -EBADMSG, "__metadata__.frontend.n_mels = 64 but the architecture has 40 bands"},
+	{"front end value", m_fe_rate, -EINVAL, "__metadata__.frontend: "},
+	{"front end key", m_fe_key, -EINVAL, "hop_size"},
+};
+
+static void expect_fail(const unsigned char *buf, size_t len, int code, const char *expect, const char *what)
+{
+	unsigned char *copy = malloc(len ? len : 1);   /* exact size: ASan sees any over-read */
+	memcpy(copy, buf, len);
+	drsn_model *m = (drsn_model *)1;
+	drsn_error err = {0};
+	int rc = drsn_model_load_memory(&m, copy, len, &err);
+	free(copy);
+	printf("  %-20s -> %s\n", what, err.msg);
+	if (rc == 0)
+		fail_msg("%s: loaded a broken model", what);
+	assert_null(m);
+	assert_int_equal(err.code, rc);
+	if (code)
+		assert_int_equal(rc, code);
+	if (!strstr(err.msg, expect))
+		fail_msg("%s: message '%s' lacks '%s'", what, err.msg, expect);
+}
+
+static void test_broken_models(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct fx_model *fx = malloc(sizeof *fx);
+		fx_init(fx, &def_arch, 4);
+		cases[i].mutate(fx);
+		size_t len;
+		unsigned char *buf = fx_serialize(fx, &len);
+		expect_fail(buf, len, cases[i].code, cases[i].expect, cases[i].what);
+		free(buf);
+		fx_free(fx);
+		free(fx);
+	}
+}
+
+/* Edits of the raw bytes: header length, JSON text, data section size. */
+static unsigned char *header_edit(const unsigned char *buf, size_t len, const char *from, const char *to,
+				  size_t *out_len)
+{
+	uint64_t hl = 0;
+	for (int i = 7; i >= 0; i--)
+		hl = hl << 8 | buf[i];
+	char *h = strndup((const char *)buf + 8, hl);
+	char *p = strstr(h, from);
+	assert_non_null(p);
+	size_t nl = hl - strlen(from) + strlen(to);
+	*out_len = len - hl + nl;
+	unsigned char *o = malloc(*out_len);
+	for (int i = 0; i < 8; i++)
+		o[i] = (unsigned char)((uint64_t)nl >> (8 * i));
+	size_t pre = (size_t)(p - h);
+	memcpy(o + 8, h, pre);
+	memcpy(o + 8 + pre, to, strlen(to));
+	memcpy(o + 8 + pre + strlen(to), p + strlen(from), hl - pre - strlen(from));
+	memcpy(o + 8 + nl, buf + 8 + hl, len - 8 - hl);
+	free(h);
+	return o;
+}
+
+static void test_broken_bytes(void **state)
+{
+	(void)state;
+	struct fx_model *fx = malloc(sizeof *fx);
+	fx_init(fx, &def_arch, 5);
+	size_t len, l2;
+	unsigned char *buf = fx_serialize(fx, &len), *b2;
+
+	expect_fail(buf, 0, -EBADMSG, "<memory>: 0 bytes is too short for a safetensors file", "empty");
+	expect_fail(buf, 7, -EBADMSG, "7 bytes is too short", "7 bytes");
+	b2 = malloc(len);
+	memcpy(b2, buf, len);
+	b2[5] = 0x01;
+	expect_fail(b2, len, -EBADMSG, "exceeds the file size", "header length");
+	memcpy(b2, buf, len);
+	b2[8] = 'x';
+	expect_fail(b2, len, -EBADMSG, "header is not valid JSON (error near byte 0", "header JSON");
+	memcpy(b2, buf, len);
+	b2[100] = '\0';
+	expect_fail(b2, len, -EBADMSG, "header contains a NUL byte", "NUL in header");
+	free(b2);
+	expect_fail(buf, len - 1, -EBADMSG, "run past the data section", "data truncated");
+	b2 = calloc(len + 4, 1);
+	memcpy(b2, buf, len);
+	expect_fail(b2, len + 4, -EBADMSG, "data section has", "data too long");
+	free(b2);
+
+	b2 = header_edit(buf, len, "\"format_version\":\"1\"", "\"format_version\":1", &l2);
+	expect_fail(b2, l2, -EBADMSG, "__metadata__.format_version must be a string", "metadata number");
+	free(b2);
+	b2 = header_edit(buf, len, "\"dtype\":\"F32\"", "\"dtype\":\"F32\",\"extra\":1", &l2);
+	expect_fail(b2, l2, -EBADMSG, "tensor 'stem.weight': unknown key 'extra'", "tensor key");
+	free(b2);
+	b2 = header_edit(buf, len, "\"shape\":[", "\"shape\":[-1,", &l2);
+	expect_fail(b2, l2, -EBADMSG, "shape[0] is not an integer", "negative dim");
+	free(b2);
+	b2 = header_edit(buf, len, "\"data_offsets\":[0,", "\"data_offsets\":[1e300,", &l2);
+	expect_fail(b2, l2, -EBADMSG, "data_offsets must be integers with begin <= end", "huge offset");
+	free(b2);
+	b2 = header_edit(buf, len, "{\"__metadata__\"", "[{\"__metadata__\"", &l2);
+	expect_fail(b2, l2, -EBADMSG, "header is not valid JSON", "header array");
+	free(b2);
+	b2 = header_edit(buf, len, "\"__metadata__\":{", "\"__metadata__\":[{", &l2);
+	expect_fail(b2, l2, -EBADMSG, "header is not valid JSON", "metadata array");
+	free(b2);
+	b2 = header_edit(buf, len, "{\"__metadata__\"", "[1] {\"__metadata__\"", &l2);
+	expect_fail(b2, l2, -EBADMSG, "trailing bytes after the JSON object", "two JSON values");
+	free(b2);
+	b2 = header_edit(buf, len, "{\"__metadata__\":{", "{\"__metadata__\":7,\"x\":{", &l2);
+	expect_fail(b2, l2, -EBADMSG, "__metadata__ must be an object of strings", "metadata type");
+	free(b2);
+	b2 = header_edit(buf, len, "{\"__metadata__\":{", "{\"__metadata__\":{\"labels\":\"[]\",", &l2);
+	expect_fail(b2, l2, -EBADMSG, "__metadata__.labels appears twice", "duplicate metadata");
+	free(b2);
+	free(buf);
+	fx_free(fx);
+	free(fx);
+}
+
+/* Every prefix of a small model fails cleanly; single-byte changes anywhere
+ * either load (then run) or fail with a message. */
+static void test_truncation_and_flips(void **state)
+{
+	(void)state;
+	struct fx_model *fx = malloc(sizeof *fx);
+	fx_init(fx, &tiny_arch, 6);
+	size_t len;
+	unsigned char *buf = fx_serialize(fx, &len);
+	drsn_model *m = NULL;
+	assert_int_equal(drsn_model_load_memory(&m, buf, len, NULL), 0);
+	drsn_model_free(m);
+	for (size_t n = 0; n < len; n++) {
+		unsigned char *p = malloc(n ? n : 1);
+		memcpy(p, buf, n);
+		drsn_error err = {0};
+		m = NULL;
+		int rc = drsn_model_load_memory(&m, p, n, &err);
+		free(p);
+		if (rc == 0 || m || strncmp(err.msg, "<memory>: ", 10))
+			fail_msg("prefix of %zu/%zu bytes: rc %d, message '%s'", n, len, rc, err.msg);
+	}
+	uint32_t s = 77;
+	int loaded = 0, failed = 0;
+	float *x = calloc(9 * 6, sizeof *x);
+	for (int it = 0; it < 3000; it++) {
+		unsigned char *p = malloc(len);
+		memcpy(p, buf, len);
+		size_t at = (size_t)fx_uniform(&s, 0, (float)len);
+		at = at < len ? at : len - 1;
+		p[at] ^= (unsigned char)(1u << (it % 8));
+		drsn_error err = {0};
+		m = NULL;
+		if (drsn_model_load_memory(&m, p, len, &err) == 0) {
+			drsn_ctx *c = NULL;
+			assert_int_equal(drsn_ctx_create(&c, m, NULL), 0);
+			drsn_ctx_run(c, x, NULL);
+			drsn_ctx_destroy(c);
+			drsn_model_free(m);
+			loaded++;
+		} else {
+			assert_true(err.msg[0] != '\0');
+			failed++;
+		}
+		free(p);
+	}
+	printf("  %zu truncations rejected; 3000 bit flips: %d loaded (weights changed), %d rejected\n",
+	       len, loaded, failed);
+	free(x);
+	free(buf);
+	fx_free(fx);
+	free(fx);
+}
+
+static void test_files(void **state)
+{
+	(void)state;
+	drsn_model *m = NULL;
+	drsn_error err = {0};
+	assert_int_equal(drsn_model_load(&m, "/nonexistent/x.safetensors", &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "/nonexistent/x.safetensors: cannot open"));
+	assert_int_equal(drsn_model_load(&m, "/", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "/: not a regular file"));
+
+	char path[] = "/tmp/drsn-engine-test-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(drsn_model_load(&m, path, &err), -EBADMSG);   /* empty file */
+	assert_non_null(strstr(err.msg, path));
+	struct fx_model *fx = malloc(sizeof *fx);
+	fx_init(fx, &tiny_arch, 8);
+	size_t len;
+	unsigned char *buf = fx_serialize(fx, &len);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+	assert_int_equal(drsn_model_load(&m, path, &err), 0);
+	assert_int_equal(drsn_model_n_labels(m), 3);
+	assert_string_equal(drsn_model_variant(m), "cs");
+	drsn_model_free(m);
+	assert_int_equal(truncate(path, (off_t)len - 3), 0);
+	assert_int_equal(drsn_model_load(&m, path, &err), -EBADMSG);
+	printf("  truncated file -> %s\n", err.msg);
+	assert_non_null(strstr(err.msg, "truncated file?"));
+	unlink(path);
+	free(buf);
+	fx_free(fx);
+	free(fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_broken_models),
+		cmocka_unit_test(test_broken_bytes),
+		cmocka_unit_test(test_truncation_and_flips),
+		cmocka_unit_test(test_files),
+	};
+	return cmocka_run_group_tests_name("engine-bad-models", tests, NULL, NULL);
+}

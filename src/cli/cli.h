@@ -16,5 +16,8 @@ void drsn__cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Subcommands (add yours here and in the table in main.c). */
 int drsn__cmd_version(int argc, char **argv);
+int drsn__cmd_info(int argc, char **argv);
+int drsn__cmd_features(int argc, char **argv);
+int drsn__cmd_denoise(int argc, char **argv);
 
 #endif

@@ -8,6 +8,9 @@
 
 static const struct drsn__cmd commands[] = {
 	{"version", drsn__cmd_version, "print the version"},
+	{"info", drsn__cmd_info, "a model's architecture, size, MACs, labels, front end, provenance"},
+	{"features", drsn__cmd_features, "log-mel features of an audio file (.npy or a summary)"},
+	{"denoise", drsn__cmd_denoise, "remove background noise from an audio file"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -74,3 +74,20 @@ void drsn__fft_destroy(fftwf_plan p)
 	fftwf_destroy_plan(p);
 	pthread_mutex_unlock(&planner_lock);
 }
+
+fftw_plan drsn__fft_plan_r2c_f64(int n, double *in, fftw_complex *out)
+{
+	pthread_mutex_lock(&planner_lock);
+	fftw_plan p = fftw_plan_dft_r2c_1d(n, in, out, plan_flags());
+	pthread_mutex_unlock(&planner_lock);
+	return p;
+}
+
+void drsn__fft_destroy_f64(fftw_plan p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&planner_lock);
+	fftw_destroy_plan(p);
+	pthread_mutex_unlock(&planner_lock);
+}

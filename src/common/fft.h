@@ -17,4 +17,10 @@ fftwf_plan drsn__fft_plan_r2c(int n, float *in, fftwf_complex *out);
 fftwf_plan drsn__fft_plan_c2r(int n, fftwf_complex *in, float *out);
 void drsn__fft_destroy(fftwf_plan p);
 
+/* Double precision (libfftw3) r2c, same locking and flags. The front end uses
+ * it: a float32 FFT's rounding noise (~1e-7 of the frame's energy) swamps
+ * quiet bands of loud frames at a 1e-6 log floor (see features.c). */
+fftw_plan drsn__fft_plan_r2c_f64(int n, double *in, fftw_complex *out);
+void drsn__fft_destroy_f64(fftw_plan p);
+
 #endif

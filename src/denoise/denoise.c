@@ -36,6 +36,10 @@
 #define IN_CLIP 65536.0f
 #define IN_TINY 1e-20f       /* flushed to zero: keeps denormals out */
 
+/* fminf/fmaxf are libm calls without -ffast-math; no NaN reaches these. */
+static inline float minf(float a, float b) { return a < b ? a : b; }
+static inline float maxf(float a, float b) { return a > b ? a : b; }
+
 DRSN_API void drsn_denoise_opts_default(drsn_denoise_opts *o)
 {
 	memset(o, 0, sizeof *o);
@@ -109,6 +113,7 @@ DRSN_API int drsn_denoise_create(drsn_denoise **out, int sample_rate,
 		d->v_frames = 1;
 	d->xi_min = powf(10.0f, DRSN__DENOISE_XI_MIN_DB / 10.0f);
 	d->thr = DRSN__DENOISE_THRESHOLD;
+	d->beta = BETA;
 
 	/* Speech band for the per-frame speech value. */
 	d->vad_lo = (int)ceilf(300.0f * (float)d->n / (float)sample_rate);
@@ -218,16 +223,16 @@ static void init_state(drsn_denoise *d)
 {
 	int nb = d->nbins;
 	for (int k = 0; k < nb; k++) {
-		float sf = fmaxf(fsmooth(d->ypow, k, nb), POW_FLOOR);
+		float sf = maxf(fsmooth(d->ypow, k, nb), POW_FLOOR);
 		d->s[k] = d->smin[k] = d->ssub[k] = sf;
 		d->st[k] = d->stmin[k] = d->stsub[k] = sf;
 		for (int u = 0; u < IMCRA_U; u++) {
 			d->sminbuf[u * nb + k] = sf;
 			d->stminbuf[u * nb + k] = sf;
 		}
-		float y = fmaxf(d->ypow[k], POW_FLOOR);
+		float y = maxf(d->ypow[k], POW_FLOOR);
 		d->lbar[k] = y;
-		d->lambda[k] = BETA * y;
+		d->lambda[k] = d->beta * y;
 		d->ghat2[k] = 1.0f;
 		d->gamma_prev[k] = 1.0f;
 		d->prob[k] = 0.0f;
@@ -241,10 +246,10 @@ static void track_minima(drsn_denoise *d)
 {
 	int nb = d->nbins;
 	for (int k = 0; k < nb; k++) {
-		d->smin[k] = fminf(d->smin[k], d->s[k]);
-		d->ssub[k] = fminf(d->ssub[k], d->s[k]);
-		d->stmin[k] = fminf(d->stmin[k], d->st[k]);
-		d->stsub[k] = fminf(d->stsub[k], d->st[k]);
+		d->smin[k] = minf(d->smin[k], d->s[k]);
+		d->ssub[k] = minf(d->ssub[k], d->s[k]);
+		d->stmin[k] = minf(d->stmin[k], d->st[k]);
+		d->stsub[k] = minf(d->stsub[k], d->st[k]);
 	}
 	if (++d->sub_count < d->v_frames)
 		return;
@@ -257,8 +262,8 @@ static void track_minima(drsn_denoise *d)
 	for (int k = 0; k < nb; k++) {
 		float m = d->sminbuf[k], mt = d->stminbuf[k];
 		for (int u = 1; u < IMCRA_U; u++) {
-			m = fminf(m, d->sminbuf[u * nb + k]);
-			mt = fminf(mt, d->stminbuf[u * nb + k]);
+			m = minf(m, d->sminbuf[u * nb + k]);
+			mt = minf(mt, d->stminbuf[u * nb + k]);
 		}
 		d->smin[k] = m;
 		d->stmin[k] = mt;
@@ -287,10 +292,9 @@ static void analyse_frame(drsn_denoise *d)
 	/* Pass 1: smoothed power, rough speech indicator from its minimum. */
 	for (int k = 0; k < nb; k++) {
 		float sf = fsmooth(d->ypow, k, nb);
-		d->s[k] = fmaxf(a_s * d->s[k] + (1.0f - a_s) * sf, POW_FLOOR);
-		float gmn = d->ypow[k] / (B_MIN * d->smin[k]);
-		float zeta = d->s[k] / (B_MIN * d->smin[k]);
-		d->ind[k] = (gmn < GAMMA0 && zeta < ZETA0) ? 1.0f : 0.0f;
+		d->s[k] = maxf(a_s * d->s[k] + (1.0f - a_s) * sf, POW_FLOOR);
+		float m = B_MIN * d->smin[k];   /* gamma_min < GAMMA0, zeta < ZETA0 */
+		d->ind[k] = (d->ypow[k] < GAMMA0 * m && d->s[k] < ZETA0 * m) ? 1.0f : 0.0f;
 	}
 	/* Pass 2: smoothing over the bins pass 1 judged noise only. */
 	for (int k = 0; k < nb; k++) {
@@ -302,7 +306,7 @@ static void analyse_frame(drsn_denoise *d)
 			      + 0.25f * d->ind[kr] * d->ypow[kr]) / w;
 		else
 			sf = d->st[k];
-		d->st[k] = fmaxf(a_s * d->st[k] + (1.0f - a_s) * sf, POW_FLOOR);
+		d->st[k] = maxf(a_s * d->st[k] + (1.0f - a_s) * sf, POW_FLOOR);
 	}
 	track_minima(d);
 
@@ -310,35 +314,34 @@ static void analyse_frame(drsn_denoise *d)
 	for (int k = 0; k < nb; k++) {
 		const float y2 = d->ypow[k];
 		const float lam = d->lambda[k];
-		float gamma = fminf(y2 / lam, SNR_MAX);
+		float gamma = minf(y2 / lam, SNR_MAX);
 		/* Decision-directed a-priori SNR (Ephraim & Malah): the previous
 		 * frame's clean estimate blended with the current ML estimate. */
 		float xi = a_dd * d->ghat2[k] * d->gamma_prev[k]
-			+ (1.0f - a_dd) * fmaxf(gamma - 1.0f, 0.0f);
-		xi = fminf(fmaxf(xi, d->xi_min), SNR_MAX);
+			+ (1.0f - a_dd) * maxf(gamma - 1.0f, 0.0f);
+		xi = minf(maxf(xi, d->xi_min), SNR_MAX);
 
 		/* Soft threshold on the magnitude, tau = thr * sqrt(lambda / (1 + xi)):
 		 * the bin's own noise level scaled down as its a-priori SNR rises
 		 * (thr = 1 matches the Wiener gain where |Y|^2 = lambda (1 + xi)).
 		 * G = 1 - tau / |Y|. */
-		float g1 = 1.0f - d->thr / sqrtf(fmaxf(gamma, 1e-30f) * (1.0f + xi));
-		g1 = fmaxf(g1, gmin);
+		float g1 = 1.0f - d->thr / sqrtf(maxf(gamma, 1e-30f) * (1.0f + xi));
+		g1 = maxf(g1, gmin);
 
 		/* Speech-presence probability (IMCRA a-priori absence q). */
-		float gtm = y2 / (B_MIN * d->stmin[k]);
-		float zt = d->s[k] / (B_MIN * d->stmin[k]);
+		float mt = B_MIN * d->stmin[k];
 		float q;
-		if (zt >= ZETA0 || gtm >= GAMMA1)
+		if (d->s[k] >= ZETA0 * mt || y2 >= GAMMA1 * mt)
 			q = 0.0f;
-		else if (gtm <= 1.0f)
+		else if (y2 <= mt)
 			q = 1.0f;
 		else
-			q = (GAMMA1 - gtm) / (GAMMA1 - 1.0f);
+			q = (GAMMA1 - y2 / mt) / (GAMMA1 - 1.0f);
 		float pr;
 		if (q >= 1.0f) {
 			pr = 0.0f;
 		} else {
-			float v = fminf(gamma * xi / (1.0f + xi), 80.0f);
+			float v = minf(gamma * xi / (1.0f + xi), 80.0f);
 			pr = 1.0f / (1.0f + q / (1.0f - q) * (1.0f + xi) * expf(-v));
 		}
 		d->prob[k] = pr;
@@ -348,7 +351,8 @@ static void analyse_frame(drsn_denoise *d)
 		}
 
 		/* Where speech is absent the gain goes to the floor. */
-		float g = expf(pr * (logf(g1) - lg_min) + lg_min);
+		float g = pr > 0.999f ? g1 : pr < 0.001f ? gmin
+			: expf(pr * (logf(g1) - lg_min) + lg_min);
 		Y[k][0] *= g;
 		Y[k][1] *= g;
 
@@ -357,10 +361,10 @@ static void analyse_frame(drsn_denoise *d)
 
 		/* Noise: recursive average, slowed where speech is present. */
 		float ad = d->alpha_d + (1.0f - d->alpha_d) * pr;
-		d->lbar[k] = fmaxf(ad * d->lbar[k] + (1.0f - ad) * y2, POW_FLOOR);
-		d->lambda[k] = BETA * d->lbar[k];
+		d->lbar[k] = maxf(ad * d->lbar[k] + (1.0f - ad) * y2, POW_FLOOR);
+		d->lambda[k] = d->beta * d->lbar[k];
 	}
-	d->speech = band_pow > 0.0f ? fminf(speech_sum / band_pow, 1.0f) : 0.0f;
+	d->speech = band_pow > 0.0f ? minf(speech_sum / band_pow, 1.0f) : 0.0f;
 
 	fftwf_execute_dft_c2r(d->inv, Y, d->fft_out);
 	const float sc = d->out_scale;
@@ -383,7 +387,7 @@ static inline float sanitize(float x)
 		return 0.0f;
 	if (fabsf(x) < IN_TINY)
 		return 0.0f;
-	return fminf(fmaxf(x, -IN_CLIP), IN_CLIP);
+	return minf(maxf(x, -IN_CLIP), IN_CLIP);
 }
 
 /* in == NULL pushes zeros (flush). */

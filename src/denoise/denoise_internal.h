@@ -19,7 +19,7 @@ struct drsn_denoise {
 	int n, hop, nbins;        /* frame (= latency), hop = n / 4, n / 2 + 1 bins */
 	float gmin;               /* attenuation floor, linear */
 	float alpha_s, alpha_d, alpha_dd;   /* per-hop smoothing constants */
-	float xi_min, thr;
+	float xi_min, thr, beta;
 	int v_frames;             /* frames per minimum-search sub-window */
 	int vad_lo, vad_hi;       /* bins averaged into the speech value */
 	float out_scale;

@@ -1,0 +1,242 @@
+/* drsn denoise: denoise an audio file (see drsn/denoise.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <sndfile.h>
+
+#include "cli/cli.h"
+#include "drsn/audio.h"
+#include "drsn/denoise.h"
+
+#define CHUNK 4096
+
+static void usage(FILE *f)
+{
+	drsn_denoise_opts o;
+	drsn_denoise_opts_default(&o);
+	fprintf(f,
+		"usage: drsn denoise [--strength DB] [--frame-ms MS] [--vad OUT.csv] IN OUT\n"
+		"\n"
+		"Removes background noise from IN (any format libsndfile reads; '-' is stdin)\n"
+		"and writes OUT at the same rate and channel count, each channel denoised on\n"
+		"its own, time-aligned with IN (the denoiser's one-frame delay is removed).\n"
+		"OUT's container follows its extension (.wav .flac .ogg .aiff .au .caf .w64),\n"
+		"else IN's; the sample encoding is IN's where OUT's container allows it.\n"
+		"  --strength DB   most attenuation of any time-frequency bin, dB (default %g;\n"
+		"                  0 passes the audio through unchanged)\n"
+		"  --frame-ms MS   analysis frame, 8..64 ms (default %g); also the delay of the\n"
+		"                  streaming API\n"
+		"  --vad OUT.csv   write 'time_s,speech' per frame of the first channel: the\n"
+		"                  denoiser's speech-presence probability in [0, 1]\n",
+		(double)o.strength_db, (double)o.frame_ms);
+}
+
+static const struct { const char *ext; int major; int subtype; } containers[] = {
+	{"wav", SF_FORMAT_WAV, SF_FORMAT_PCM_16}, {"flac", SF_FORMAT_FLAC, SF_FORMAT_PCM_16},
+	{"ogg", SF_FORMAT_OGG, SF_FORMAT_VORBIS}, {"oga", SF_FORMAT_OGG, SF_FORMAT_VORBIS},
+	{"aiff", SF_FORMAT_AIFF, SF_FORMAT_PCM_16}, {"aif", SF_FORMAT_AIFF, SF_FORMAT_PCM_16},
+	{"au", SF_FORMAT_AU, SF_FORMAT_PCM_16}, {"caf", SF_FORMAT_CAF, SF_FORMAT_PCM_16},
+	{"w64", SF_FORMAT_W64, SF_FORMAT_PCM_16},
+};
+
+/* The libsndfile format to write: container from OUT's extension (else the
+ * input's), encoding from the input where that container takes it. */
+static int out_format(const char *path, int in_format, int rate, int channels)
+{
+	const char *dot = strrchr(path, '.');
+	int major = in_format & SF_FORMAT_TYPEMASK, fallback = SF_FORMAT_PCM_16;
+	if (dot) {
+		for (size_t i = 0; i < sizeof containers / sizeof containers[0]; i++)
+			if (!strcasecmp(dot + 1, containers[i].ext)) {
+				major = containers[i].major;
+				fallback = containers[i].subtype;
+			}
+	}
+	SF_INFO si = {.samplerate = rate, .channels = channels};
+	si.format = major | (in_format & SF_FORMAT_SUBMASK);
+	if (sf_format_check(&si))
+		return si.format;
+	si.format = major | fallback;
+	if (sf_format_check(&si))
+		return si.format;
+	si.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+	return si.format;
+}
+
+struct vad_out { FILE *f; int rate, hop, lat; int failed; };
+
+static void on_frame(void *user, uint64_t frame, float speech)
+{
+	struct vad_out *v = user;
+	/* Frame f covers input [(f + 1) * hop - lat, (f + 1) * hop): report its centre. */
+	double t = ((double)(frame + 1) * v->hop - v->lat / 2.0) / v->rate;
+	if (t >= 0 && fprintf(v->f, "%.4f,%.4f\n", t, (double)speech) < 0)
+		v->failed = 1;
+}
+
+int drsn__cmd_denoise(int argc, char **argv)
+{
+	drsn_denoise_opts o;
+	drsn_denoise_opts_default(&o);
+	const char *in_path = NULL, *out_path = NULL, *vad_path = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if ((!strcmp(a, "--strength") || !strcmp(a, "--frame-ms")) && i + 1 < argc) {
+			char *end;
+			float v = strtof(argv[++i], &end);
+			if (end == argv[i] || *end) {
+				drsn__cli_err("denoise: %s '%s' is not a number", a, argv[i]);
+				return 2;
+			}
+			if (a[2] == 's')
+				o.strength_db = v;
+			else
+				o.frame_ms = v;
+		} else if (!strcmp(a, "--vad") && i + 1 < argc) {
+			vad_path = argv[++i];
+		} else if (a[0] == '-' && a[1]) {
+			drsn__cli_err("denoise: unknown option '%s' (try 'drsn denoise --help')", a);
+			return 2;
+		} else if (!in_path) {
+			in_path = a;
+		} else if (!out_path) {
+			out_path = a;
+		} else {
+			drsn__cli_err("denoise: one input and one output file (got '%s' too)", a);
+			return 2;
+		}
+	}
+	if (!in_path || !out_path) {
+		usage(stderr);
+		return 2;
+	}
+
+	int rc = 1, nch = 0;
+	drsn_error e;
+	drsn_audio *a = NULL;
+	drsn_denoise **dn = NULL;
+	SNDFILE *out = NULL;
+	float *buf = NULL, *ch = NULL, *res = NULL;
+	struct vad_out vad = {0};
+
+	drsn_audio_opts ao;
+	drsn_audio_opts_default(&ao);
+	ao.target_rate = 0;       /* keep the source rate */
+	ao.keep_channels = 1;
+	int orc = !strcmp(in_path, "-") ? drsn_audio_open_fd(&a, 0, "stdin", &ao, &e)
+					 : drsn_audio_open(&a, in_path, &ao, &e);
+	if (orc < 0) {
+		drsn__cli_err("%s", e.msg);
+		goto cleanup;
+	}
+	drsn_audio_info info;
+	drsn_audio_get_info(a, &info);
+	nch = info.out_channels;
+
+	dn = calloc((size_t)nch, sizeof *dn);
+	if (!dn)
+		goto nomem;
+	if (vad_path) {
+		vad.f = fopen(vad_path, "w");
+		if (!vad.f) {
+			drsn__cli_err("%s: cannot create: %s", vad_path, strerror(errno));
+			goto cleanup;
+		}
+		fprintf(vad.f, "time_s,speech\n");
+	}
+	for (int c = 0; c < nch; c++) {
+		drsn_denoise_opts oc = o;
+		if (c == 0 && vad.f) {
+			oc.on_frame = on_frame;
+			oc.user = &vad;
+		}
+		if (drsn_denoise_create(&dn[c], info.out_rate, &oc, &e) < 0) {
+			drsn__cli_err("%s: %s", in_path, e.msg);
+			goto cleanup;
+		}
+	}
+	int lat = drsn_denoise_latency(dn[0]);
+	vad.rate = info.out_rate;
+	vad.hop = drsn_denoise_hop(dn[0]);
+	vad.lat = lat;
+
+	size_t cap = CHUNK > (size_t)lat ? CHUNK : (size_t)lat;
+	buf = malloc(cap * (size_t)nch * sizeof *buf);
+	ch = malloc(cap * sizeof *ch);
+	res = malloc(cap * (size_t)nch * sizeof *res);
+	if (!buf || !ch || !res)
+		goto nomem;
+
+	SF_INFO si = {.samplerate = info.out_rate, .channels = nch};
+	si.format = out_format(out_path, info.sndfile_format, info.out_rate, nch);
+	out = sf_open(out_path, SFM_WRITE, &si);
+	if (!out) {
+		drsn__cli_err("%s: cannot write: %s", out_path, sf_strerror(NULL));
+		goto cleanup;
+	}
+	sf_command(out, SFC_SET_CLIPPING, NULL, SF_TRUE);
+
+	size_t skip = (size_t)lat;   /* the first lat output frames precede the input */
+	for (int done = 0; !done;) {
+		long n = drsn_audio_read(a, buf, CHUNK, &e);
+		if (n < 0) {
+			drsn__cli_err("%s", e.msg);
+			goto cleanup;
+		}
+		if (n == 0) {
+			n = lat;   /* flush */
+			done = 1;
+		}
+		for (int c = 0; c < nch; c++) {
+			if (done) {
+				drsn_denoise_flush(dn[c], ch);
+			} else {
+				for (long i = 0; i < n; i++)
+					ch[i] = buf[i * nch + c];
+				drsn_denoise_process(dn[c], ch, (size_t)n, ch);
+			}
+			for (long i = 0; i < n; i++)
+				res[i * nch + c] = ch[i];
+		}
+		size_t from = skip < (size_t)n ? skip : (size_t)n;
+		skip -= from;
+		sf_count_t m = (sf_count_t)((size_t)n - from);
+		if (m > 0 && sf_writef_float(out, res + from * (size_t)nch, m) != m) {
+			drsn__cli_err("%s: write failed: %s", out_path, sf_strerror(out));
+			goto cleanup;
+		}
+	}
+	if (vad.f && (vad.failed || fflush(vad.f) != 0)) {
+		drsn__cli_err("%s: write failed", vad_path);
+		goto cleanup;
+	}
+	rc = 0;
+	goto cleanup;
+
+nomem:
+	drsn__cli_err("denoise: out of memory");
+cleanup:
+	if (out && sf_close(out) != 0 && rc == 0) {
+		drsn__cli_err("%s: write failed", out_path);
+		rc = 1;
+	}
+	if (vad.f && fclose(vad.f) != 0 && rc == 0) {
+		drsn__cli_err("%s: write failed", vad_path);
+		rc = 1;
+	}
+	for (int c = 0; dn && c < nch; c++)
+		drsn_denoise_destroy(dn[c]);
+	free(dn);
+	free(buf);
+	free(ch);
+	free(res);
+	drsn_audio_close(a);
+	return rc;
+}

@@ -103,7 +103,9 @@ DRSN_API void drsn_audio_get_info(const drsn_audio *a, drsn_audio_info *info);
 
 /* Read up to max_frames output frames (max_frames * out_channels floats) into
  * buf. Returns the number of frames written (> 0), 0 at the end, or a negative
- * errno with err naming the file. Never allocates. */
+ * errno with err naming the file. drsn code never allocates here; libsoxr
+ * (when resampling) sets up inside the first few reads and at the end of the
+ * stream, and allocates nothing in between (src/audio/alloc.test.c). */
 DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames,
 			      drsn_error *err);
 
@@ -145,7 +147,9 @@ DRSN_API size_t drsn_resampler_max_out(const drsn_resampler *r);
 
 /* Consume all n_in (<= max_in_chunk) samples, write *n_out samples to out.
  * Returns 0, -EINVAL (n_in too large, NULL pointers) or -ENOSPC (out_cap <
- * drsn_resampler_max_out). Does not allocate. */
+ * drsn_resampler_max_out). libsoxr finishes its set-up inside the first
+ * few calls (about 10 measured) and re-does it after a flush; after that a
+ * call allocates nothing. */
 DRSN_API int drsn_resampler_process(drsn_resampler *r, const float *in,
 				    size_t n_in, float *out, size_t out_cap,
 				    size_t *n_out);

@@ -205,7 +205,7 @@ int main(int argc, char **argv)
 			struct result r = measure(&methods[i], pairs[p][0], pairs[p][1], runs, secs);
 			if (i == 0)
 				base = r.xrt;
-			printf("| %.0f->%.0f | %s | %.1f | %.3f | %.1f | %.0f | %.2f |\n",
+			printf("| %.0f->%.0f | %s | %.1f | %.3f | %.1f | %.0f | %.3f |\n",
 			       pairs[p][0], pairs[p][1], methods[i].name, r.snr_db, r.edge_db,
 			       r.alias_db, r.xrt, r.xrt / base);
 			fflush(stdout);

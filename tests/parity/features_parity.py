@@ -96,8 +96,20 @@ def main():
     with open(alt_path, "w") as f:
         json.dump(ALT, f)
 
-    worst = 0.0
     failures = []
+    # C reads the alternative set and prints it back as Python would.
+    c_alt = frontend.FrontEndParams.from_json(run([a.drsn, "features", "-p", alt_path, "--params"]))
+    if c_alt != frontend.FrontEndParams.from_dict(ALT):
+        failures.append("C read %s as %s" % (ALT, c_alt))
+    # Training feeds batches: each row of a batch equals that waveform alone.
+    with torch.no_grad():
+        fe = frontend.FrontEnd()
+        rows = [features_wavs.mono(features_wavs.read_wav(wavs[n])[1])[:16000] for n in ("noise", "vowels", "dc")]
+        batch = fe(torch.stack(rows))
+        if batch.shape != (3, 98, 40) or any(not torch.equal(batch[i], fe(r)) for i, r in enumerate(rows)):
+            failures.append("FrontEnd on a batch differs from FrontEnd on each waveform")
+
+    worst = 0.0
     # "f32 path" is the same definition computed in float32 throughout (the
     # module after .float()): shown to document why both sides use float64.
     print("%-8s %-8s %12s %10s %14s %9s" % ("params", "file", "shape", "max|C-Py|",

@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 
+from drsn import frontend  # noqa: E402
 from drsn import model as M  # noqa: E402
 from drsn import safetensors  # noqa: E402
 
@@ -29,40 +30,35 @@ DEFAULT_LABELS = ["_silence_", "_unknown_", "yes", "no", "up", "down",
                   "left", "right", "on", "off", "stop", "go"]
 
 
-def default_frontend():
-    """The front end's default params (drsn_features_params_default)."""
-    try:
-        from drsn import frontend
-        for name in ("default_params", "DEFAULT_PARAMS", "defaults"):
-            p = getattr(frontend, name, None)
-            if p is not None:
-                p = p() if callable(p) else p
-                return dict(p.__dict__ if hasattr(p, "__dict__") else p)
-    except ImportError:
-        pass
-    return {"sample_rate": 16000, "win_length": 400, "hop_length": 160, "n_fft": 512,
-            "n_mels": 40, "f_min": 20.0, "f_max": 8000.0, "log_offset": 1e-6}
+def frontend_params(path=None, overrides=None):
+    """The front-end params dict for the metadata: the front end's defaults
+    (train/drsn/frontend.py, the same as drsn_features_params_default), or a
+    params JSON file, updated with overrides; validated like the C loader does."""
+    p = frontend.load_params(path) if path else frontend.default_params()
+    if overrides:
+        p = frontend.FrontEndParams.from_dict(overrides, base=p)
+    return p.to_dict()
 
 
-def metadata(arch, frontend, labels, provenance):
+def metadata(arch, fe, labels, provenance):
     if len(labels) != arch["classes"]:
         raise ValueError("%d labels for %d classes" % (len(labels), arch["classes"]))
-    if frontend["n_mels"] != arch["bands"]:
-        raise ValueError("front end n_mels %d != model bands %d" % (frontend["n_mels"], arch["bands"]))
+    if fe["n_mels"] != arch["bands"]:
+        raise ValueError("front end n_mels %d != model bands %d" % (fe["n_mels"], arch["bands"]))
     j = lambda o: json.dumps(o, separators=(",", ":"))  # noqa: E731
     return {
         "format": "drsn-model",
         "format_version": FORMAT_VERSION,
         "architecture": j(arch),
-        "frontend": j(frontend),
+        "frontend": j(fe),
         "labels": j(list(labels)),
         "provenance": j(provenance),
     }
 
 
-def export(model, path, frontend, labels, provenance):
+def export(model, path, fe, labels, provenance):
     safetensors.save(path, model.state_tensors(),
-                     metadata(model.arch, frontend, labels, provenance))
+                     metadata(model.arch, fe, labels, provenance))
 
 
 def main(argv=None):
@@ -81,16 +77,13 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
 
-    frontend = default_frontend()
-    if a.frontend:
-        with open(a.frontend) as f:
-            frontend.update(json.load(f))
+    fe = frontend_params(a.frontend)
     cmd = " ".join([os.path.basename(sys.argv[0])] + list(sys.argv[1:] if argv is None else argv))
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if a.random:
         labels = a.labels.split(",") if a.labels else DEFAULT_LABELS
         if a.arch in M.ARCHS:
-            arch = M.make_arch(a.arch, a.variant, bands=frontend["n_mels"], frames=a.frames,
+            arch = M.make_arch(a.arch, a.variant, bands=fe["n_mels"], frames=a.frames,
                                classes=len(labels), shortcut=a.shortcut)
         else:
             with open(a.arch) as f:
@@ -101,14 +94,14 @@ def main(argv=None):
     else:
         ck = torch.load(a.checkpoint, map_location="cpu")
         arch, labels = ck["arch"], list(ck["labels"])
-        frontend.update(ck.get("frontend", {}))
+        fe = frontend_params(a.frontend, ck.get("frontend"))
         model = M.DRSN(arch)
         model.load_state_dict(ck["state_dict"])
         model.eval()
         prov = {"command": cmd, "date": date, "seed": None,
                 "training_data": None, "accuracy": None}
         prov.update(ck.get("provenance", {}))
-    export(model, a.output, frontend, labels, prov)
+    export(model, a.output, fe, labels, prov)
     print("%s: %s/%s, %d params, %d MACs/window, %d labels"
           % (a.output, arch["variant"], a.arch, model.n_params(), model.macs(), len(labels)))
     return 0

@@ -1,0 +1,112 @@
+/*
+ * drsn/pipeline.h - streaming keyword detection: audio in, detections out.
+ *
+ * The one pipeline that both drsnd (live) and `drsn detect` (offline) run,
+ * so they give the same detections on the same audio:
+ *
+ *   audio --> log-mel front end, one frame per hop (drsn_features), kept in a
+ *             ring of the model's window of frames
+ *         --> every inference hop (default 100 ms): the network over the
+ *             last window (drsn_ctx_run) -> label probabilities
+ *         --> smoothing: mean of the probabilities over the last smoothing
+ *             span (default 300 ms)
+ *         --> a label fires when its smoothed probability reaches its
+ *             threshold (a global default, per-label overrides), unless it
+ *             fired within its refractory time (default 1 s). When several
+ *             labels cross at once only the most probable fires. Labels
+ *             whose name starts with '_' ("_silence_", "_unknown_") never fire.
+ *
+ * Before the first full window the ring holds digital-silence frames, so a
+ * keyword at the very start of a stream can still be found.
+ *
+ * Optional voice-activity gating (opts.vad): a 10 ms block whose RMS is above
+ * vad_threshold_db (dBFS) is voice; inference is skipped (and the smoothing
+ * history cleared) while no voice was seen for vad_hangover_ms.
+ *
+ * Times are seconds of stream time (samples pushed / sample rate). A
+ * detection's [start, end] is the model window (window length, e.g. 0.985 s)
+ * that gave the label its highest raw probability within the smoothing span.
+ *
+ * All memory is allocated by create: push never allocates.
+ */
+#ifndef DRSN_PIPELINE_H
+#define DRSN_PIPELINE_H
+
+#include <stdint.h>
+
+#include "drsn/common.h"
+#include "drsn/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct drsn_pipeline drsn_pipeline;
+
+typedef struct drsn_pipeline_opts {
+	int inference_hop_ms;     /* run the network this often [100] */
+	int smoothing_ms;         /* mean of probabilities over this span [300]; 0 = none */
+	float threshold;          /* default per-label threshold [0.8] */
+	const float *thresholds;  /* NULL, or n_labels values (< 0 = use threshold) */
+	int refractory_ms;        /* [1000] */
+	int vad;                  /* voice-activity gating [0] */
+	float vad_threshold_db;   /* [-50] */
+	int vad_hangover_ms;      /* [500] */
+} drsn_pipeline_opts;
+
+DRSN_API void drsn_pipeline_opts_default(drsn_pipeline_opts *o);
+
+typedef struct drsn_detection {
+	int label;                /* index into the model's labels */
+	const char *name;         /* the label */
+	float score;              /* smoothed probability that fired */
+	double start, end;        /* stream time, seconds */
+	double time;              /* stream time of the inference that fired */
+} drsn_detection;
+
+/* Callbacks, each may be NULL. Pointers are valid during the call only. */
+typedef struct drsn_pipeline_events {
+	void (*detection)(void *user, const drsn_detection *d);
+	/* After every inference: t = stream time of the window's end. */
+	void (*scores)(void *user, double t, const float *probs, const float *smoothed, int n_labels);
+	/* When the voice-activity state changes (only with opts.vad). */
+	void (*vad)(void *user, double t, int active);
+} drsn_pipeline_events;
+
+typedef struct drsn_pipeline_stats {
+	int64_t samples;          /* pushed */
+	int64_t frames;           /* feature frames computed */
+	int64_t inferences;       /* network runs */
+	int64_t vad_skipped;      /* inferences skipped as silence */
+	int64_t detections;
+	double inference_cpu_s;   /* thread CPU time in the network */
+} drsn_pipeline_stats;
+
+/* The model must outlive the pipeline. Options are validated (err names the
+ * field); the model's front end is created from its metadata. */
+DRSN_API int drsn_pipeline_create(drsn_pipeline **out, const drsn_model *m,
+				  const drsn_pipeline_opts *o, drsn_error *err);
+DRSN_API void drsn_pipeline_destroy(drsn_pipeline *p);
+
+/* Feed n mono samples at the model's sample rate; callbacks run for what
+ * they complete. 0, or -EINVAL (NULL args). */
+DRSN_API int drsn_pipeline_push(drsn_pipeline *p, const float *x, size_t n,
+				const drsn_pipeline_events *ev, void *user);
+
+/* Start a new stream: forget audio, frames, smoothing and refractory state;
+ * stream time restarts at 0. Counters are kept. */
+DRSN_API void drsn_pipeline_reset(drsn_pipeline *p);
+
+DRSN_API void drsn_pipeline_get_stats(const drsn_pipeline *p, drsn_pipeline_stats *st);
+
+/* Stream time of the samples pushed so far, seconds. */
+DRSN_API double drsn_pipeline_time(const drsn_pipeline *p);
+
+/* Model window length and inference hop, seconds (for clients). */
+DRSN_API double drsn_pipeline_window_s(const drsn_pipeline *p);
+DRSN_API double drsn_pipeline_hop_s(const drsn_pipeline *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

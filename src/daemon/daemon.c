@@ -1,0 +1,687 @@
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "common/error.h"
+#include "daemon/log.h"
+#include "daemon/notify.h"
+#include "daemon/proto.h"
+#include "daemon/server.h"
+#include "daemon/source.h"
+#include "drsn/drsn.h"
+
+#ifndef DRSND_CONFIG_PATH
+#define DRSND_CONFIG_PATH DRSN_CFG_DEFAULT_PATH
+#endif
+
+#define DEFAULT_RATE 16000   /* without a model */
+#define STOP_FLUSH_MS 2000
+
+struct daemon {
+	uv_loop_t *loop;
+	const struct drsn__daemon_args *args;
+	struct drsn__config cfg;
+	drsn_model *model;
+	drsn_pipeline *pipe;
+	char model_name[256];
+	int rate;
+
+	struct drsn__server *srv;
+	struct drsn__source *src;
+	struct drsn__notify notify;
+	uv_signal_t sig[3];
+	uv_timer_t status_timer;
+
+	/* level meter */
+	double lvl_sumsq;
+	float lvl_peak;
+	int lvl_n, lvl_every;
+	uint64_t samples;
+
+	uint64_t reloads, reload_failures;
+	uint64_t detections;
+	uint64_t start_ms;
+	int stopping;
+	int exit_code;
+	int pending_closes;
+};
+
+/* ---- config + detector --------------------------------------------------- */
+
+int drsn__daemon_config(struct drsn__config *c, const struct drsn__daemon_args *a,
+			struct drsn__cfg_errors *errs)
+{
+	drsn__config_defaults(c);
+	int rc = 0;
+	const char *path = a->config_path;
+	if (path) {
+		rc = drsn__config_load_file(c, path, errs);
+	} else if (access(DRSND_CONFIG_PATH, F_OK) == 0) {
+		rc = drsn__config_load_file(c, DRSND_CONFIG_PATH, errs);
+	} else {
+		log_info("no %s: using the built-in defaults", DRSND_CONFIG_PATH);
+	}
+	for (int i = 0; i < a->n_overrides; i++)
+		if (drsn__config_set_arg(c, a->overrides[i], errs) < 0)
+			rc = -EINVAL;
+	if (drsn__config_check(c, errs) < 0)
+		rc = -EINVAL;
+	return rc;
+}
+
+int drsn__daemon_detector(const struct drsn__config *c, drsn_model **m, drsn_pipeline **p,
+			  drsn_error *err)
+{
+	*m = NULL;
+	*p = NULL;
+	if (!c->model_path[0])
+		return 0;
+	int rc = drsn_model_load(m, c->model_path, err);
+	if (rc < 0)
+		return rc;
+	int nl = drsn_model_n_labels(*m);
+	float *thr = malloc((size_t)nl * sizeof *thr);
+	if (!thr) {
+		rc = drsn__fail(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (int l = 0; l < nl; l++)
+		thr[l] = -1;   /* the global threshold */
+	for (int i = 0; i < c->n_thresholds; i++) {
+		int found = -1;
+		for (int l = 0; l < nl; l++)
+			if (!strcmp(drsn_model_label(*m, l), c->thresholds[i].label))
+				found = l;
+		if (found < 0) {
+			char known[256] = "";
+			for (int l = 0; l < nl && strlen(known) < 200; l++)
+				snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+					 l ? ", " : "", drsn_model_label(*m, l));
+			rc = drsn__fail(err, -EINVAL, "%s: [thresholds] %s: no such label in %s (labels: %s)",
+					c->thresholds[i].where, c->thresholds[i].label, c->model_path, known);
+			goto fail;
+		}
+		thr[found] = c->thresholds[i].value;
+	}
+	drsn_pipeline_opts o;
+	drsn_pipeline_opts_default(&o);
+	o.inference_hop_ms = c->inference_hop_ms;
+	o.smoothing_ms = c->smoothing_ms;
+	o.threshold = c->threshold;
+	o.thresholds = thr;
+	o.refractory_ms = c->refractory_ms;
+	o.vad = c->vad;
+	o.vad_threshold_db = c->vad_threshold_db;
+	o.vad_hangover_ms = c->vad_hangover_ms;
+	drsn_error e2;
+	rc = drsn_pipeline_create(p, *m, &o, &e2);
+	if (rc < 0)
+		drsn__fail(err, rc, "%s: %s", c->model_path, e2.msg);
+fail:
+	free(thr);
+	if (rc < 0) {
+		drsn_model_free(*m);
+		*m = NULL;
+	}
+	return rc;
+}
+
+static void model_name(const char *path, char *out, size_t n)
+{
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	snprintf(out, n, "%s", b);
+	char *dot = strstr(out, ".safetensors");
+	if (dot && dot[12] == '\0')
+		*dot = '\0';
+}
+
+/* ---- events to clients --------------------------------------------------- */
+
+static void broadcast(struct daemon *d, int ev, cJSON *o)
+{
+	size_t len;
+	char *line = drsn__proto_line(o, &len);
+	if (line)
+		drsn__server_broadcast(d->srv, ev, line, len);
+	free(line);
+}
+
+static void send_to(struct drsn__client *c, cJSON *o, const cJSON *id)
+{
+	if (!o)
+		return;
+	if (id)
+		cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
+	size_t len;
+	char *line = drsn__proto_line(o, &len);
+	if (line)
+		drsn__client_send(c, line, len);
+	free(line);
+}
+
+static double stream_time(const struct daemon *d)
+{
+	return (double)d->samples / d->rate;
+}
+
+static cJSON *hello(struct daemon *d)
+{
+	cJSON *o = drsn__proto_new("hello");
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "daemon", "drsnd");
+	cJSON_AddStringToObject(o, "daemon_version", drsn_version());
+	cJSON_AddStringToObject(o, "source", drsn__source_name(d->src));
+	cJSON_AddNumberToObject(o, "sample_rate", d->rate);
+	if (d->model) {
+		cJSON *m = cJSON_AddObjectToObject(o, "model");
+		cJSON_AddStringToObject(m, "name", d->model_name);
+		cJSON_AddStringToObject(m, "variant", drsn_model_variant(d->model));
+		cJSON *l = cJSON_AddArrayToObject(m, "labels");
+		for (int i = 0; i < drsn_model_n_labels(d->model); i++)
+			cJSON_AddItemToArray(l, cJSON_CreateString(drsn_model_label(d->model, i)));
+		const drsn_features_params *fp = drsn_model_features_params(d->model);
+		cJSON_AddNumberToObject(m, "sample_rate", fp->sample_rate);
+		cJSON_AddNumberToObject(m, "window", drsn_pipeline_window_s(d->pipe));
+		cJSON_AddNumberToObject(m, "hop", (double)fp->hop_length / fp->sample_rate);
+		cJSON_AddNumberToObject(m, "inference_hop", drsn_pipeline_hop_s(d->pipe));
+	} else {
+		cJSON_AddNullToObject(o, "model");
+	}
+	cJSON *ev = cJSON_AddArrayToObject(o, "events");
+	for (int i = 0; i < DRSN_EV_COUNT; i++)
+		cJSON_AddItemToArray(ev, cJSON_CreateString(drsn__event_name(i)));
+	return o;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, rss = 0;
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static cJSON *status(struct daemon *d)
+{
+	cJSON *o = drsn__proto_new("status");
+	if (!o)
+		return NULL;
+	struct drsn__server_stats ss;
+	drsn__server_get_stats(d->srv, &ss);
+	struct drsn__source_stats src;
+	drsn__source_get_stats(d->src, &src);
+	drsn_pipeline_stats ps = {0};
+	if (d->pipe)
+		drsn_pipeline_get_stats(d->pipe, &ps);
+	cJSON_AddNumberToObject(o, "uptime", (double)(uv_now(d->loop) - d->start_ms) / 1000.0);
+	cJSON_AddNumberToObject(o, "stream_time", stream_time(d));
+	cJSON *s = cJSON_AddObjectToObject(o, "source");
+	cJSON_AddStringToObject(s, "name", drsn__source_name(d->src));
+	cJSON_AddStringToObject(s, "state", drsn__source_state_name(src.state));
+	cJSON_AddNumberToObject(s, "samples", (double)src.samples);
+	cJSON_AddNumberToObject(s, "overflows", (double)src.overflows);
+	cJSON_AddNumberToObject(s, "overflow_samples", (double)src.overflow_samples);
+	cJSON_AddNumberToObject(s, "device_overflows", (double)src.device_overflows);
+	cJSON_AddNumberToObject(s, "restarts", (double)src.restarts);
+	cJSON_AddNumberToObject(o, "frames", (double)ps.frames);
+	cJSON_AddNumberToObject(o, "inferences", (double)ps.inferences);
+	cJSON_AddNumberToObject(o, "vad_skipped", (double)ps.vad_skipped);
+	cJSON_AddNumberToObject(o, "detections", (double)d->detections);
+	cJSON_AddNumberToObject(o, "overflows", (double)(src.overflows + src.device_overflows));
+	cJSON_AddNumberToObject(o, "clients", (double)ss.clients);
+	cJSON_AddNumberToObject(o, "dropped_clients", (double)(ss.dropped_slow + ss.dropped_flood));
+	cJSON_AddNumberToObject(o, "dropped_slow", (double)ss.dropped_slow);
+	cJSON_AddNumberToObject(o, "dropped_flood", (double)ss.dropped_flood);
+	cJSON_AddNumberToObject(o, "rejected_clients", (double)ss.rejected);
+	cJSON_AddNumberToObject(o, "protocol_errors", (double)ss.protocol_errors);
+	cJSON_AddNumberToObject(o, "cpu_time", cpu_seconds());
+	cJSON_AddNumberToObject(o, "inference_cpu_time", ps.inference_cpu_s);
+	cJSON_AddNumberToObject(o, "rss_kb", (double)rss_kb());
+	cJSON_AddNumberToObject(o, "reloads", (double)d->reloads);
+	cJSON_AddNumberToObject(o, "reload_failures", (double)d->reload_failures);
+	if (d->model)
+		cJSON_AddStringToObject(o, "model", d->model_name);
+	else
+		cJSON_AddNullToObject(o, "model");
+	return o;
+}
+
+/* ---- pipeline callbacks -------------------------------------------------- */
+
+static void on_detection(void *user, const drsn_detection *det)
+{
+	struct daemon *d = user;
+	d->detections++;
+	log_info("detection: %s %.3f [%.2f, %.2f] s", det->name, det->score, det->start, det->end);
+	if (!drsn__server_subscribers(d->srv, DRSN_EV_DETECTION))
+		return;
+	cJSON *o = drsn__proto_new("detection");
+	cJSON_AddStringToObject(o, "label", det->name);
+	cJSON_AddNumberToObject(o, "score", det->score);
+	cJSON_AddStringToObject(o, "stream", drsn__source_name(d->src));
+	cJSON_AddNumberToObject(o, "start", det->start);
+	cJSON_AddNumberToObject(o, "end", det->end);
+	cJSON_AddNumberToObject(o, "stream_time", det->time);
+	cJSON_AddNumberToObject(o, "time", drsn__wall_time());
+	broadcast(d, DRSN_EV_DETECTION, o);
+}
+
+static void on_scores(void *user, double t, const float *probs, const float *smoothed, int n)
+{
+	struct daemon *d = user;
+	if (!drsn__server_subscribers(d->srv, DRSN_EV_SCORES))
+		return;
+	cJSON *o = drsn__proto_new("scores");
+	cJSON_AddStringToObject(o, "stream", drsn__source_name(d->src));
+	cJSON_AddNumberToObject(o, "stream_time", t);
+	cJSON *a = cJSON_AddArrayToObject(o, "scores");
+	cJSON *b = cJSON_AddArrayToObject(o, "smoothed");
+	for (int i = 0; i < n; i++) {
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(round(probs[i] * 1e5) / 1e5));
+		cJSON_AddItemToArray(b, cJSON_CreateNumber(round(smoothed[i] * 1e5) / 1e5));
+	}
+	broadcast(d, DRSN_EV_SCORES, o);
+}
+
+static void on_vad(void *user, double t, int active)
+{
+	struct daemon *d = user;
+	log_debug("vad: %s at %.2f s", active ? "voice" : "silence", t);
+	if (!drsn__server_subscribers(d->srv, DRSN_EV_VAD))
+		return;
+	cJSON *o = drsn__proto_new("vad");
+	cJSON_AddStringToObject(o, "stream", drsn__source_name(d->src));
+	cJSON_AddNumberToObject(o, "stream_time", t);
+	cJSON_AddBoolToObject(o, "active", active);
+	broadcast(d, DRSN_EV_VAD, o);
+}
+
+static const drsn_pipeline_events pipe_events = {on_detection, on_scores, on_vad};
+
+/* ---- audio ----------------------------------------------------------------- */
+
+static void on_audio(void *user, const float *x, size_t n)
+{
+	struct daemon *d = user;
+	if (d->pipe)
+		drsn_pipeline_push(d->pipe, x, n, &pipe_events, d);
+	for (size_t i = 0; i < n; i++) {
+		float a = fabsf(x[i]);
+		d->lvl_sumsq += (double)x[i] * x[i];
+		if (a > d->lvl_peak)
+			d->lvl_peak = a;
+		d->samples++;
+		if (++d->lvl_n < d->lvl_every)
+			continue;
+		if (drsn__server_subscribers(d->srv, DRSN_EV_LEVEL)) {
+			double rms = sqrt(d->lvl_sumsq / d->lvl_n);
+			cJSON *o = drsn__proto_new("level");
+			cJSON_AddStringToObject(o, "stream", drsn__source_name(d->src));
+			cJSON_AddNumberToObject(o, "stream_time", stream_time(d));
+			cJSON_AddNumberToObject(o, "rms_dbfs", round(20 * log10(rms + 1e-10) * 100) / 100);
+			cJSON_AddNumberToObject(o, "peak_dbfs", round(20 * log10(d->lvl_peak + 1e-10) * 100) / 100);
+			broadcast(d, DRSN_EV_LEVEL, o);
+		}
+		d->lvl_sumsq = 0;
+		d->lvl_peak = 0;
+		d->lvl_n = 0;
+	}
+}
+
+static void begin_stop(struct daemon *d, int code);
+
+static void on_source_state(void *user, enum drsn__source_state st, const char *detail)
+{
+	struct daemon *d = user;
+	switch (st) {
+	case DRSN_SRC_RETRYING:
+	case DRSN_SRC_FAILED:
+		log_warn("%s", detail);
+		break;
+	default:
+		log_info("%s", detail);
+	}
+	drsn__notify_status("%s", detail);
+	if (d->srv && (st == DRSN_SRC_FAILED || st == DRSN_SRC_RETRYING)) {
+		size_t len;
+		char *line = drsn__proto_error_line(DRSN_ERR_SOURCE, detail, NULL, &len);
+		if (line)
+			drsn__server_broadcast(d->srv, -1, line, len);
+		free(line);
+	}
+	if (d->srv && drsn__server_subscribers(d->srv, DRSN_EV_STATUS))
+		broadcast(d, DRSN_EV_STATUS, status(d));
+	if ((st == DRSN_SRC_ENDED || st == DRSN_SRC_FAILED) && d->cfg.on_eof_exit)
+		begin_stop(d, st == DRSN_SRC_FAILED ? 1 : 0);
+}
+
+/* ---- reload ---------------------------------------------------------------- */
+
+static int restart_keys_changed(const struct drsn__config *a, const struct drsn__config *b)
+{
+	return strcmp(a->socket_path, b->socket_path) || a->socket_mode != b->socket_mode ||
+	       strcmp(a->socket_group, b->socket_group) || strcmp(a->source, b->source) ||
+	       a->realtime != b->realtime || strcmp(a->raw_format, b->raw_format) ||
+	       a->raw_rate != b->raw_rate || a->raw_channels != b->raw_channels ||
+	       a->device_rate != b->device_rate || a->ring_ms != b->ring_ms ||
+	       a->latency_ms != b->latency_ms || a->max_line != b->max_line ||
+	       a->client_queue != b->client_queue || a->max_clients != b->max_clients;
+}
+
+/* 0 on success; on failure the old config/model stay and msg says why. */
+static int reload(struct daemon *d, char *msg, size_t msg_size)
+{
+	drsn__notify_reloading();
+	struct drsn__config *nc = malloc(sizeof *nc);
+	struct drsn__cfg_errors *errs = calloc(1, sizeof *errs);
+	int rc = -ENOMEM;
+	snprintf(msg, msg_size, "out of memory");
+	if (!nc || !errs)
+		goto out;
+	rc = drsn__daemon_config(nc, d->args, errs);
+	if (rc < 0) {
+		int off = snprintf(msg, msg_size, "config not reloaded, keeping the old one: ");
+		for (int i = 0; i < errs->n && off < (int)msg_size; i++)
+			off += snprintf(msg + off, msg_size - (size_t)off, "%s%s", i ? "; " : "", errs->msg[i]);
+		goto out;
+	}
+	drsn_model *m;
+	drsn_pipeline *p;
+	drsn_error e;
+	rc = drsn__daemon_detector(nc, &m, &p, &e);
+	if (rc < 0) {
+		snprintf(msg, msg_size, "model not reloaded, keeping the old one: %s", e.msg);
+		goto out;
+	}
+	int new_rate = m ? drsn_model_features_params(m)->sample_rate : DEFAULT_RATE;
+	if (new_rate != d->rate) {
+		snprintf(msg, msg_size, "model not reloaded, keeping the old one: %.1000s runs at %d Hz but the audio source delivers %d Hz (restart drsnd to change rate)",
+			 nc->model_path, new_rate, d->rate);
+		drsn_pipeline_destroy(p);
+		drsn_model_free(m);
+		rc = -EINVAL;
+		goto out;
+	}
+	/* Everything is ready: swap. */
+	int restart = restart_keys_changed(&d->cfg, nc);
+	drsn_pipeline_destroy(d->pipe);
+	drsn_model_free(d->model);
+	d->model = m;
+	d->pipe = p;
+	if (m)
+		model_name(nc->model_path, d->model_name, sizeof d->model_name);
+	struct drsn__config old = d->cfg;
+	d->cfg = *nc;
+	/* Keys that need a restart keep their running values. */
+	snprintf(d->cfg.socket_path, sizeof d->cfg.socket_path, "%s", old.socket_path);
+	snprintf(d->cfg.source, sizeof d->cfg.source, "%s", old.source);
+	drsn__log_set_level(d->cfg.log_level);
+	d->lvl_every = d->rate * d->cfg.level_interval_ms / 1000;
+	snprintf(msg, msg_size, "reloaded config and model%s%s",
+		 m ? " " : " (no model)", m ? d->model_name : "");
+	if (restart)
+		log_warn("reload: [socket]/[audio] changes take effect only after a restart");
+	rc = 0;
+out:
+	free(nc);
+	free(errs);
+	if (rc < 0) {
+		d->reload_failures++;
+		log_err("%s", msg);
+	} else {
+		d->reloads++;
+		log_info("%s", msg);
+	}
+	drsn__notify_ready(rc < 0 ? "running (reload failed: kept the old config and model)" : "running (reloaded)");
+	return rc;
+}
+
+static void do_reload(struct daemon *d, struct drsn__client *asker, const cJSON *id)
+{
+	char msg[2048];
+	int rc = reload(d, msg, sizeof msg);
+	if (rc < 0) {
+		/* every client learns that the daemon runs on the old setup */
+		size_t len;
+		char *line = drsn__proto_error_line(DRSN_ERR_RELOAD_FAILED, msg, NULL, &len);
+		if (line)
+			drsn__server_broadcast(d->srv, -1, line, len);
+		free(line);
+	} else {
+		broadcast(d, -1, hello(d));   /* labels may have changed */
+	}
+	if (asker) {
+		cJSON *o = drsn__proto_new("reload");
+		cJSON_AddBoolToObject(o, "ok", rc == 0);
+		cJSON_AddStringToObject(o, "message", msg);
+		send_to(asker, o, id);
+	}
+}
+
+/* ---- server callbacks ------------------------------------------------------ */
+
+static void on_connect(void *user, struct drsn__client *c)
+{
+	struct daemon *d = user;
+	send_to(c, hello(d), NULL);
+}
+
+static void on_command(void *user, struct drsn__client *c, const struct drsn__command *cmd)
+{
+	struct daemon *d = user;
+	switch (cmd->kind) {
+	case DRSN_CMD_PING: {
+		cJSON *o = drsn__proto_new("pong");
+		cJSON_AddNumberToObject(o, "time", drsn__wall_time());
+		send_to(c, o, cmd->id);
+		break;
+	}
+	case DRSN_CMD_STATUS:
+		send_to(c, status(d), cmd->id);
+		break;
+	case DRSN_CMD_SUBSCRIBE: {
+		drsn__client_set_events(c, cmd->events);
+		cJSON *o = drsn__proto_new("subscribed");
+		cJSON *a = cJSON_AddArrayToObject(o, "events");
+		for (int i = 0; i < DRSN_EV_COUNT; i++)
+			if (cmd->events & (1u << i))
+				cJSON_AddItemToArray(a, cJSON_CreateString(drsn__event_name(i)));
+		send_to(c, o, cmd->id);
+		break;
+	}
+	case DRSN_CMD_RELOAD:
+		do_reload(d, c, cmd->id);
+		break;
+	}
+}
+
+/* ---- signals, timers, stop ------------------------------------------------- */
+
+static void on_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void on_part_done(void *user)
+{
+	struct daemon *d = user;
+	d->pending_closes--;
+}
+
+static void begin_stop(struct daemon *d, int code)
+{
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	d->exit_code = code;
+	drsn__notify_stopping();
+	for (int i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)&d->sig[i], on_closed);
+	uv_close((uv_handle_t *)&d->status_timer, on_closed);
+	drsn__notify_close(&d->notify);
+	d->pending_closes = 2;
+	drsn__source_stop(d->src, on_part_done, d);
+	drsn__server_stop(d->srv, STOP_FLUSH_MS, on_part_done, d);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	if (signum == SIGHUP) {
+		log_info("SIGHUP: reloading");
+		do_reload(d, NULL, NULL);
+		return;
+	}
+	log_info("%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	begin_stop(d, 0);
+}
+
+static void on_status_timer(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	struct drsn__server_stats ss;
+	drsn__server_get_stats(d->srv, &ss);
+	struct drsn__source_stats src;
+	drsn__source_get_stats(d->src, &src);
+	drsn__notify_status("%s: %s, %.0f s of audio, %llu detections, %llu clients, %llu overflows",
+			    drsn__source_name(d->src), drsn__source_state_name(src.state), stream_time(d),
+			    (unsigned long long)d->detections, (unsigned long long)ss.clients,
+			    (unsigned long long)(src.overflows + src.device_overflows));
+	if (drsn__server_subscribers(d->srv, DRSN_EV_STATUS))
+		broadcast(d, DRSN_EV_STATUS, status(d));
+}
+
+/* ---- run ------------------------------------------------------------------- */
+
+int drsn__daemon_run(const struct drsn__daemon_args *a)
+{
+	struct daemon *d = calloc(1, sizeof *d);
+	if (!d)
+		return 1;
+	int code = 1;
+	d->args = a;
+	struct drsn__cfg_errors *errs = calloc(1, sizeof *errs);
+	if (!errs)
+		goto out;
+	if (drsn__daemon_config(&d->cfg, a, errs) < 0) {
+		for (int i = 0; i < errs->n; i++)
+			log_err("%s", errs->msg[i]);
+		goto out;
+	}
+	drsn__log_set_level(d->cfg.log_level);
+
+	drsn_error e;
+	if (drsn__daemon_detector(&d->cfg, &d->model, &d->pipe, &e) < 0) {
+		log_err("%s", e.msg);
+		goto out;
+	}
+	if (d->model) {
+		model_name(d->cfg.model_path, d->model_name, sizeof d->model_name);
+		d->rate = drsn_model_features_params(d->model)->sample_rate;
+		log_info("model %s: %s, %d labels, %d Hz", d->model_name, drsn_model_variant(d->model),
+			 drsn_model_n_labels(d->model), d->rate);
+	} else {
+		d->rate = DEFAULT_RATE;
+		log_warn("no model configured: serving level/vad events only");
+	}
+	d->lvl_every = d->rate * d->cfg.level_interval_ms / 1000;
+
+	signal(SIGPIPE, SIG_IGN);
+	d->loop = uv_default_loop();
+	d->start_ms = uv_now(d->loop);
+
+	struct drsn__source_opts so = {
+		.spec = d->cfg.source,
+		.target_rate = d->rate,
+		.chunk = d->rate / 10,
+		.realtime = d->cfg.realtime,
+		.raw_format = d->cfg.raw_format,
+		.raw_rate = d->cfg.raw_rate,
+		.raw_channels = d->cfg.raw_channels,
+		.device_rate = d->cfg.device_rate,
+		.latency_ms = d->cfg.latency_ms,
+		.ring_ms = d->cfg.ring_ms,
+		.retry_min_ms = d->cfg.retry_min_ms,
+		.retry_max_ms = d->cfg.retry_max_ms,
+		.stall_ms = d->cfg.stall_ms,
+	};
+	static const struct drsn__source_events sev = {on_audio, on_source_state};
+	if (drsn__source_create(&d->src, d->loop, &so, &sev, d, &e) < 0) {
+		log_err("%s", e.msg);
+		goto out_loop;
+	}
+
+	struct drsn__server_opts svo = {
+		.path = d->cfg.socket_path,
+		.mode = d->cfg.socket_mode,
+		.group = d->cfg.socket_group,
+		.max_clients = d->cfg.max_clients,
+		.max_line = d->cfg.max_line,
+		.client_queue = d->cfg.client_queue,
+		.flood_errors = d->cfg.flood_errors,
+	};
+	static const struct drsn__server_ops sops = {on_connect, on_command};
+	if (drsn__server_start(&d->srv, d->loop, &svo, &sops, d, &e) < 0) {
+		log_err("%s", e.msg);
+		d->pending_closes = 1;
+		drsn__source_stop(d->src, on_part_done, d);
+		uv_run(d->loop, UV_RUN_DEFAULT);
+		goto out_loop;
+	}
+
+	const int signums[3] = {SIGINT, SIGTERM, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(d->loop, &d->sig[i]);
+		d->sig[i].data = d;
+		uv_signal_start(&d->sig[i], on_signal, signums[i]);
+	}
+	uv_timer_init(d->loop, &d->status_timer);
+	d->status_timer.data = d;
+	if (d->cfg.status_interval_ms > 0)
+		uv_timer_start(&d->status_timer, on_status_timer, (uint64_t)d->cfg.status_interval_ms,
+			       (uint64_t)d->cfg.status_interval_ms);
+	drsn__notify_init(&d->notify, d->loop);
+
+	char ready[512];
+	snprintf(ready, sizeof ready, "listening on %s; source %.200s; model %.100s", d->cfg.socket_path,
+		 d->cfg.source, d->model ? d->model_name : "(none)");
+	drsn__notify_ready(ready);
+	log_info("%s", ready);
+	drsn__source_start(d->src);
+
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	code = d->exit_code;
+	log_info("stopped");
+out_loop:
+	uv_loop_close(d->loop);
+out:
+	drsn_pipeline_destroy(d->pipe);
+	drsn_model_free(d->model);
+	free(errs);
+	free(d);
+	return code;
+}

@@ -1,0 +1,171 @@
+#include "daemon/proto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const event_names[DRSN_EV_COUNT] = {
+	"detection", "scores", "level", "vad", "status",
+};
+
+int drsn__event_parse(const char *name)
+{
+	for (int i = 0; i < DRSN_EV_COUNT; i++)
+		if (!strcmp(name, event_names[i]))
+			return i;
+	return -1;
+}
+
+const char *drsn__event_name(int ev)
+{
+	return ev >= 0 && ev < DRSN_EV_COUNT ? event_names[ev] : "?";
+}
+
+void drsn__command_clear(struct drsn__command *cmd)
+{
+	cJSON_Delete(cmd->id);
+	cmd->id = NULL;
+}
+
+static int fail(const char **code, const char *c, char *msg, size_t n, const char *text)
+{
+	*code = c;
+	snprintf(msg, n, "%s", text);
+	return -EINVAL;
+}
+
+int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
+		      const char **code, char *msg, size_t msg_size, cJSON **id)
+{
+	memset(cmd, 0, sizeof *cmd);
+	*id = NULL;
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+	int rc = 0;
+	if (!root) {
+		size_t at = end && end >= line ? (size_t)(end - line) : 0;
+		*code = DRSN_ERR_BAD_JSON;
+		snprintf(msg, msg_size, "not valid JSON (near byte %zu)", at);
+		return -EINVAL;
+	}
+	/* Anything but whitespace after the object is an error too. */
+	if (end) {
+		while ((size_t)(end - line) < len && (*end == ' ' || *end == '\t' || *end == '\r'))
+			end++;
+		if ((size_t)(end - line) < len) {
+			rc = fail(code, DRSN_ERR_BAD_JSON, msg, msg_size, "trailing bytes after the JSON object");
+			goto out;
+		}
+	}
+	if (!cJSON_IsObject(root)) {
+		rc = fail(code, DRSN_ERR_BAD_REQUEST, msg, msg_size, "a command must be a JSON object");
+		goto out;
+	}
+	cJSON *jid = cJSON_GetObjectItemCaseSensitive(root, "id");
+	if (jid)
+		*id = cJSON_Duplicate(jid, 1);
+	cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+	if (!cJSON_IsString(type)) {
+		rc = fail(code, DRSN_ERR_BAD_REQUEST, msg, msg_size, "missing string field \"type\"");
+		goto out;
+	}
+	cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (ver && (!cJSON_IsNumber(ver) || ver->valuedouble != DRSN_PROTO_VERSION)) {
+		rc = fail(code, DRSN_ERR_BAD_REQUEST, msg, msg_size, "unsupported \"version\" (this server speaks 1)");
+		goto out;
+	}
+	const char *t = type->valuestring;
+	if (!strcmp(t, "ping")) {
+		cmd->kind = DRSN_CMD_PING;
+	} else if (!strcmp(t, "status")) {
+		cmd->kind = DRSN_CMD_STATUS;
+	} else if (!strcmp(t, "reload")) {
+		cmd->kind = DRSN_CMD_RELOAD;
+	} else if (!strcmp(t, "subscribe")) {
+		cmd->kind = DRSN_CMD_SUBSCRIBE;
+		cJSON *ev = cJSON_GetObjectItemCaseSensitive(root, "events");
+		if (!cJSON_IsArray(ev)) {
+			rc = fail(code, DRSN_ERR_BAD_REQUEST, msg, msg_size,
+				  "subscribe needs \"events\": an array of event names");
+			goto out;
+		}
+		cJSON *e;
+		cJSON_ArrayForEach(e, ev) {
+			int k = cJSON_IsString(e) ? drsn__event_parse(e->valuestring) : -1;
+			if (k < 0) {
+				*code = DRSN_ERR_BAD_REQUEST;
+				snprintf(msg, msg_size,
+					 "unknown event %s%.64s%s (known: detection, scores, level, vad, status)",
+					 cJSON_IsString(e) ? "'" : "", cJSON_IsString(e) ? e->valuestring : "(not a string)",
+					 cJSON_IsString(e) ? "'" : "");
+				rc = -EINVAL;
+				goto out;
+			}
+			cmd->events |= 1u << k;
+		}
+	} else {
+		*code = DRSN_ERR_UNKNOWN_COMMAND;
+		snprintf(msg, msg_size, "unknown command '%.64s' (known: ping, status, subscribe, reload)", t);
+		rc = -EINVAL;
+		goto out;
+	}
+	cmd->id = *id;
+	*id = NULL;
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+cJSON *drsn__proto_new(const char *type)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	if (!cJSON_AddStringToObject(o, "type", type) ||
+	    !cJSON_AddNumberToObject(o, "version", DRSN_PROTO_VERSION)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+char *drsn__proto_line(cJSON *obj, size_t *len)
+{
+	if (!obj)
+		return NULL;
+	char *s = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	if (!s)
+		return NULL;
+	size_t n = strlen(s);
+	char *line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	*len = n + 1;
+	return line;
+}
+
+char *drsn__proto_error_line(const char *code, const char *msg, const cJSON *id, size_t *len)
+{
+	cJSON *o = drsn__proto_new("error");
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "code", code);
+	cJSON_AddStringToObject(o, "message", msg);
+	if (id)
+		cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
+	return drsn__proto_line(o, len);
+}
+
+double drsn__wall_time(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}

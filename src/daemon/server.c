@@ -1,0 +1,553 @@
+#include "daemon/server.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "daemon/log.h"
+
+#define FLOOD_WINDOW_MS 10000
+#define SCRATCH_SIZE 65536
+
+struct drsn__client {
+	uv_pipe_t pipe;                 /* first: handle->data is unused, we cast */
+	struct drsn__server *srv;
+	struct drsn__client *prev, *next;
+	uint64_t id;
+	unsigned events;
+	int closing;
+	int counted;                    /* in srv->n_clients */
+
+	char *in;                       /* max_line bytes */
+	size_t in_len;
+	int discarding;                 /* inside an overlong line */
+
+	char *out;                      /* client_queue bytes, a ring */
+	size_t out_cap;
+	uint64_t out_head, out_tail;    /* free-running byte counters */
+	size_t inflight;
+	int writing;
+	int finishing;                  /* shut down once the ring is empty */
+	uv_write_t wreq;
+	uv_shutdown_t sreq;
+
+	uint64_t flood_start;
+	int flood_count;
+};
+
+struct drsn__server {
+	uv_loop_t *loop;
+	uv_pipe_t listener;
+	struct drsn__server_opts o;
+	char path[108];
+	struct drsn__server_ops ops;
+	void *user;
+	struct drsn__client *clients;   /* doubly linked list */
+	int n_clients;
+	int subscribers[DRSN_EV_COUNT];
+	uint64_t next_id;
+	struct drsn__server_stats st;
+	char *scratch;
+
+	int stopping;
+	int open_handles;               /* listener + clients + timer */
+	uv_timer_t stop_timer;
+	int timer_open;
+	void (*done)(void *user);
+	void *done_user;
+};
+
+static void maybe_done(struct drsn__server *s);
+
+/* ---- output ------------------------------------------------------------ */
+
+static void close_client(struct drsn__client *c);
+
+static void kick_write(struct drsn__client *c);
+static void do_shutdown(struct drsn__client *c);
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct drsn__client *c = req->data;
+	c->writing = 0;
+	c->out_tail += c->inflight;
+	c->inflight = 0;
+	if (status < 0) {
+		if (status != UV_ECANCELED)
+			log_debug("client %llu: write failed: %s", (unsigned long long)c->id,
+				  uv_strerror(status));
+		close_client(c);
+		return;
+	}
+	if (c->out_head != c->out_tail)
+		kick_write(c);
+	else if (c->finishing)
+		do_shutdown(c);
+}
+
+static void kick_write(struct drsn__client *c)
+{
+	if (c->writing || c->out_head == c->out_tail || uv_is_closing((uv_handle_t *)&c->pipe))
+		return;
+	size_t at = (size_t)(c->out_tail % c->out_cap);
+	size_t used = (size_t)(c->out_head - c->out_tail);
+	size_t n = c->out_cap - at < used ? c->out_cap - at : used;
+	uv_buf_t b = uv_buf_init(c->out + at, (unsigned)n);
+	c->wreq.data = c;
+	c->inflight = n;
+	c->writing = 1;
+	int rc = uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &b, 1, on_write);
+	if (rc < 0) {
+		c->writing = 0;
+		c->inflight = 0;
+		close_client(c);
+	}
+}
+
+int drsn__client_send(struct drsn__client *c, const char *line, size_t len)
+{
+	if (c->closing)
+		return -EPIPE;
+	size_t free_bytes = c->out_cap - (size_t)(c->out_head - c->out_tail);
+	if (len > free_bytes) {
+		c->srv->st.dropped_slow++;
+		log_info("client %llu: output queue full (%zu bytes unsent), dropping it",
+			 (unsigned long long)c->id, (size_t)(c->out_head - c->out_tail));
+		close_client(c);
+		return -EPIPE;
+	}
+	size_t at = (size_t)(c->out_head % c->out_cap);
+	size_t first = c->out_cap - at < len ? c->out_cap - at : len;
+	memcpy(c->out + at, line, first);
+	memcpy(c->out, line + first, len - first);
+	c->out_head += len;
+	c->srv->st.lines_out++;
+	c->srv->st.bytes_out += len;
+	kick_write(c);
+	return 0;
+}
+
+void drsn__client_error(struct drsn__client *c, const char *code, const char *msg, const cJSON *id)
+{
+	size_t len;
+	char *line = drsn__proto_error_line(code, msg, id, &len);
+	if (line)
+		drsn__client_send(c, line, len);
+	free(line);
+}
+
+void drsn__client_set_events(struct drsn__client *c, unsigned mask)
+{
+	for (int e = 0; e < DRSN_EV_COUNT; e++) {
+		int was = !!(c->events & (1u << e)), now = !!(mask & (1u << e));
+		c->srv->subscribers[e] += now - was;
+	}
+	c->events = mask;
+}
+
+unsigned drsn__client_events(const struct drsn__client *c)
+{
+	return c->events;
+}
+
+uint64_t drsn__client_id(const struct drsn__client *c)
+{
+	return c->id;
+}
+
+void drsn__server_broadcast(struct drsn__server *s, int ev, const char *line, size_t len)
+{
+	struct drsn__client *c = s->clients, *next;
+	for (; c; c = next) {
+		next = c->next;   /* send may close c (it stays in the list until its close cb) */
+		if (ev < 0 || (c->events & (1u << ev)))
+			drsn__client_send(c, line, len);
+	}
+}
+
+int drsn__server_subscribers(const struct drsn__server *s, int ev)
+{
+	return ev >= 0 && ev < DRSN_EV_COUNT ? s->subscribers[ev] : s->n_clients;
+}
+
+void drsn__server_get_stats(const struct drsn__server *s, struct drsn__server_stats *st)
+{
+	*st = s->st;
+	st->clients = (uint64_t)s->n_clients;
+}
+
+/* ---- closing ----------------------------------------------------------- */
+
+static void on_client_closed(uv_handle_t *h)
+{
+	struct drsn__client *c = (struct drsn__client *)h;
+	struct drsn__server *s = c->srv;
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (s->clients == c)
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->in);
+	free(c->out);
+	free(c);
+	s->open_handles--;
+	maybe_done(s);
+}
+
+static void close_client(struct drsn__client *c)
+{
+	if (uv_is_closing((uv_handle_t *)&c->pipe))
+		return;
+	c->closing = 1;
+	if (c->counted) {
+		c->counted = 0;
+		c->srv->n_clients--;
+		drsn__client_set_events(c, 0);
+	}
+	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	close_client(req->data);
+}
+
+static void do_shutdown(struct drsn__client *c)
+{
+	c->finishing = 0;
+	c->sreq.data = c;
+	if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->pipe, on_shutdown) < 0)
+		close_client(c);
+}
+
+/* Stop reading, send what is queued, then close. */
+static void finish_client(struct drsn__client *c)
+{
+	if (uv_is_closing((uv_handle_t *)&c->pipe) || c->closing)
+		return;
+	c->closing = 1;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	if (c->out_head == c->out_tail && !c->writing) {
+		do_shutdown(c);
+	} else {
+		/* on_write shuts down when the ring is empty */
+		c->finishing = 1;
+		kick_write(c);
+	}
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+static void protocol_error(struct drsn__client *c, const char *code, const char *msg, const cJSON *id)
+{
+	struct drsn__server *s = c->srv;
+	s->st.protocol_errors++;
+	uint64_t now = uv_now(s->loop);
+	if (now - c->flood_start > FLOOD_WINDOW_MS) {
+		c->flood_start = now;
+		c->flood_count = 0;
+	}
+	if (++c->flood_count > s->o.flood_errors) {
+		s->st.dropped_flood++;
+		log_info("client %llu: more than %d protocol errors in 10 s, disconnecting",
+			 (unsigned long long)c->id, s->o.flood_errors);
+		drsn__client_error(c, DRSN_ERR_FLOOD, "too many bad requests: disconnecting", NULL);
+		finish_client(c);
+		return;
+	}
+	drsn__client_error(c, code, msg, id);
+}
+
+static void handle_line(struct drsn__client *c, const char *line, size_t len)
+{
+	while (len && (line[len - 1] == '\r'))
+		len--;
+	if (len == 0)
+		return;   /* blank lines are keep-alives */
+	struct drsn__command cmd;
+	const char *code;
+	char msg[256];
+	cJSON *id = NULL;
+	if (drsn__proto_parse(line, len, &cmd, &code, msg, sizeof msg, &id) < 0) {
+		protocol_error(c, code, msg, id);
+		cJSON_Delete(id);
+		return;
+	}
+	c->srv->ops.on_command(c->srv->user, c, &cmd);
+	drsn__command_clear(&cmd);
+}
+
+static void feed(struct drsn__client *c, const char *p, size_t n)
+{
+	size_t cap = (size_t)c->srv->o.max_line;
+	while (n && !c->closing) {
+		const char *nl = memchr(p, '\n', n);
+		size_t chunk = nl ? (size_t)(nl - p) : n;
+		if (c->discarding) {
+			if (nl)
+				c->discarding = 0;
+		} else if (c->in_len + chunk > cap) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "line longer than %zu bytes: discarded", cap);
+			c->in_len = 0;
+			c->discarding = !nl;
+			protocol_error(c, DRSN_ERR_LINE_TOO_LONG, msg, NULL);
+		} else {
+			memcpy(c->in + c->in_len, p, chunk);
+			c->in_len += chunk;
+			if (nl) {
+				handle_line(c, c->in, c->in_len);
+				c->in_len = 0;
+			}
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+		n -= chunk + 1;
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)suggested;
+	struct drsn__client *c = (struct drsn__client *)h;
+	*buf = uv_buf_init(c->srv->scratch, SCRATCH_SIZE);
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct drsn__client *c = (struct drsn__client *)st;
+	if (n < 0) {
+		/* EOF or error: the peer is gone (a half-written line is dropped). */
+		log_debug("client %llu: %s", (unsigned long long)c->id,
+			  n == UV_EOF ? "disconnected" : uv_strerror((int)n));
+		close_client(c);
+		return;
+	}
+	feed(c, buf->base, (size_t)n);
+}
+
+/* ---- accept ------------------------------------------------------------ */
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct drsn__server *s = l->data;
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	struct drsn__client *c = calloc(1, sizeof *c);
+	if (!c)
+		return;
+	c->srv = s;
+	c->id = ++s->next_id;
+	c->out_cap = (size_t)s->o.client_queue;
+	c->in = malloc((size_t)s->o.max_line);
+	c->out = malloc(c->out_cap);
+	uv_pipe_init(s->loop, &c->pipe, 0);
+	s->open_handles++;
+	/* link first: on_client_closed unlinks */
+	c->next = s->clients;
+	if (s->clients)
+		s->clients->prev = c;
+	s->clients = c;
+	if (uv_accept(l, (uv_stream_t *)&c->pipe) < 0 || !c->in || !c->out) {
+		close_client(c);
+		return;
+	}
+	s->st.accepted++;
+	if (s->n_clients >= s->o.max_clients || s->stopping) {
+		s->st.rejected++;
+		char msg[96];
+		snprintf(msg, sizeof msg, "server full (%d clients)", s->o.max_clients);
+		drsn__client_error(c, DRSN_ERR_TOO_MANY_CLIENTS, msg, NULL);
+		finish_client(c);
+		return;
+	}
+	c->counted = 1;
+	s->n_clients++;
+	drsn__client_set_events(c, DRSN_EV_DEFAULT_MASK);
+	log_debug("client %llu connected (%d now)", (unsigned long long)c->id, s->n_clients);
+	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+	s->ops.on_connect(s->user, c);
+}
+
+/* ---- start / stop ------------------------------------------------------ */
+
+/* Is someone accepting connections on path? 1 yes, 0 no (stale), <0 errno. */
+static int probe_socket(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+	int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+	int e = errno;
+	close(fd);
+	if (rc == 0)
+		return 1;
+	if (e == ECONNREFUSED)
+		return 0;
+	return -e;
+}
+
+int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
+		       const struct drsn__server_opts *o,
+		       const struct drsn__server_ops *ops, void *user, drsn_error *err)
+{
+	*out = NULL;
+	struct drsn__server *s = calloc(1, sizeof *s);
+	int rc;
+	if (!s)
+		return drsn__fail(err, -ENOMEM, "out of memory");
+	if (strlen(o->path) >= sizeof s->path) {
+		free(s);
+		return drsn__fail(err, -ENAMETOOLONG, "%s: socket path too long (max %zu bytes)",
+				  o->path, sizeof s->path - 1);
+	}
+	snprintf(s->path, sizeof s->path, "%s", o->path);
+	s->o = *o;
+	s->o.path = s->path;
+	s->o.group = NULL;
+	s->ops = *ops;
+	s->user = user;
+	s->loop = loop;
+	s->scratch = malloc(SCRATCH_SIZE);
+	if (!s->scratch) {
+		free(s);
+		return drsn__fail(err, -ENOMEM, "out of memory");
+	}
+
+	struct stat st;
+	if (lstat(s->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			rc = drsn__fail(err, -EEXIST, "%s: exists and is not a socket; not touching it", s->path);
+			goto fail;
+		}
+		int live = probe_socket(s->path);
+		if (live > 0) {
+			rc = drsn__fail(err, -EADDRINUSE, "%s: another daemon is listening there", s->path);
+			goto fail;
+		}
+		if (live < 0) {
+			rc = drsn__fail(err, live, "%s: cannot probe the existing socket: %s", s->path,
+					strerror(-live));
+			goto fail;
+		}
+		if (unlink(s->path) < 0) {
+			rc = drsn__fail(err, -errno, "%s: cannot remove the stale socket: %s", s->path,
+					strerror(errno));
+			goto fail;
+		}
+		log_info("%s: removed a stale socket (no daemon answered)", s->path);
+	}
+
+	gid_t gid = (gid_t)-1;
+	if (o->group && o->group[0]) {
+		struct group *g = getgrnam(o->group);
+		if (!g) {
+			rc = drsn__fail(err, -ENOENT, "[socket] group: no group named '%s'", o->group);
+			goto fail;
+		}
+		gid = g->gr_gid;
+	}
+
+	uv_pipe_init(loop, &s->listener, 0);
+	s->listener.data = s;
+	s->open_handles = 1;
+	rc = uv_pipe_bind(&s->listener, s->path);
+	if (rc < 0) {
+		drsn__fail(err, rc, "%s: cannot bind: %s", s->path, uv_strerror(rc));
+		goto fail_handle;
+	}
+	if (chmod(s->path, o->mode) < 0) {
+		rc = drsn__fail(err, -errno, "%s: chmod %04o: %s", s->path, o->mode, strerror(errno));
+		goto fail_bound;
+	}
+	if (gid != (gid_t)-1 && chown(s->path, (uid_t)-1, gid) < 0) {
+		rc = drsn__fail(err, -errno, "%s: chown to group '%s': %s", s->path, o->group,
+				strerror(errno));
+		goto fail_bound;
+	}
+	rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+	if (rc < 0) {
+		drsn__fail(err, rc, "%s: cannot listen: %s", s->path, uv_strerror(rc));
+		goto fail_bound;
+	}
+	*out = s;
+	return 0;
+
+fail_bound:
+	unlink(s->path);
+fail_handle:
+	/* The handle must be closed before s is freed: run the loop once. */
+	uv_close((uv_handle_t *)&s->listener, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+fail:
+	free(s->scratch);
+	free(s);
+	return rc;
+}
+
+static void on_handle_closed(uv_handle_t *h);
+
+static void maybe_done(struct drsn__server *s)
+{
+	if (!s->stopping)
+		return;
+	if (!s->clients && s->timer_open) {
+		s->timer_open = 0;
+		uv_timer_stop(&s->stop_timer);
+		uv_close((uv_handle_t *)&s->stop_timer, on_handle_closed);
+	}
+	if (s->open_handles > 0)
+		return;
+	void (*done)(void *) = s->done;
+	void *user = s->done_user;
+	free(s->scratch);
+	free(s);
+	if (done)
+		done(user);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct drsn__server *s = h->data;
+	s->open_handles--;
+	maybe_done(s);
+}
+
+static void on_stop_timeout(uv_timer_t *t)
+{
+	struct drsn__server *s = t->data;
+	for (struct drsn__client *c = s->clients; c; c = c->next)
+		close_client(c);
+}
+
+void drsn__server_stop(struct drsn__server *s, int timeout_ms, void (*done)(void *), void *user)
+{
+	s->stopping = 1;
+	s->done = done;
+	s->done_user = user;
+	unlink(s->path);
+	s->open_handles++;   /* the timer; held until maybe_done closes it */
+	uv_timer_init(s->loop, &s->stop_timer);
+	s->stop_timer.data = s;
+	s->timer_open = 1;
+	uv_timer_start(&s->stop_timer, on_stop_timeout, (uint64_t)timeout_ms, 0);
+	for (struct drsn__client *c = s->clients, *next; c; c = next) {
+		next = c->next;
+		finish_client(c);
+	}
+	uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+}

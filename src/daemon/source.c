@@ -1,0 +1,362 @@
+#include "daemon/source_impl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "daemon/log.h"
+
+static const char *const state_names[] = {"starting", "running", "retrying", "ended", "failed"};
+
+const char *drsn__source_state_name(int st)
+{
+	return st >= 0 && st <= DRSN_SRC_FAILED ? state_names[st] : "?";
+}
+
+const char *drsn__source_name(const struct drsn__source *s)
+{
+	return s->spec;
+}
+
+void drsn__source_set_state(struct drsn__source *s, enum drsn__source_state st, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	s->st.state = st;
+	if (s->ev.on_state)
+		s->ev.on_state(s->user, st, detail);
+}
+
+void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n)
+{
+	size_t chunk = (size_t)s->o.chunk;
+	while (n && !s->stopping) {
+		size_t k = n < chunk ? n : chunk;
+		s->st.samples += k;
+		s->ev.on_audio(s->user, x, k);
+		x += k;
+		n -= k;
+	}
+}
+
+static void maybe_done(struct drsn__source *s)
+{
+	if (!s->stopping || s->open_handles > 0)
+		return;
+	if (s->thread_running) {
+		pthread_join(s->thread, NULL);
+		s->thread_running = 0;
+	}
+	drsn_audio_close(s->audio);
+	drsn__pa_free(s);
+	drsn__ring_free(&s->ring);
+	free(s->buf);
+	void (*done)(void *) = s->done;
+	void *user = s->done_user;
+	free(s);
+	if (done)
+		done(user);
+}
+
+void drsn__source_handle_closed(uv_handle_t *h)
+{
+	struct drsn__source *s = h->data;
+	s->open_handles--;
+	maybe_done(s);
+}
+
+static void close_handle(struct drsn__source *s, uv_handle_t *h)
+{
+	h->data = s;
+	s->open_handles++;
+	uv_close(h, drsn__source_handle_closed);
+}
+
+/* ---- file: -------------------------------------------------------------- */
+
+static void file_end(struct drsn__source *s, long rc, const drsn_error *e)
+{
+	if (s->pace_open)
+		uv_timer_stop(&s->pace);
+	if (s->idle_open)
+		uv_idle_stop(&s->idle);
+	if (rc < 0)
+		drsn__source_set_state(s, DRSN_SRC_FAILED, "%s", e->msg);
+	else
+		drsn__source_set_state(s, DRSN_SRC_ENDED, "%s: end of file after %.3f s", s->spec + 5,
+				       (double)s->st.samples / s->o.target_rate);
+}
+
+/* Read and deliver up to n samples; 1 if the file goes on. */
+static int file_pump(struct drsn__source *s, uint64_t n)
+{
+	while (n > 0 && !s->stopping) {
+		size_t want = n < (uint64_t)s->o.chunk ? (size_t)n : (size_t)s->o.chunk;
+		drsn_error e;
+		long got = drsn_audio_read(s->audio, s->buf, want, &e);
+		if (got <= 0) {
+			file_end(s, got, &e);
+			return 0;
+		}
+		drsn__source_deliver(s, s->buf, (size_t)got);
+		n -= (uint64_t)got;
+	}
+	return 1;
+}
+
+static void on_pace(uv_timer_t *t)
+{
+	struct drsn__source *s = t->data;
+	uint64_t elapsed = uv_hrtime() - s->t0_ns;
+	uint64_t due = elapsed * (uint64_t)s->o.target_rate / 1000000000u;
+	if (due > s->st.samples)
+		file_pump(s, due - s->st.samples);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+	struct drsn__source *s = h->data;
+	file_pump(s, (uint64_t)s->o.chunk);
+}
+
+static int file_create(struct drsn__source *s, const char *path, drsn_error *err)
+{
+	drsn_audio_opts ao;
+	drsn_audio_opts_default(&ao);
+	ao.target_rate = s->o.target_rate;
+	int rc = drsn_audio_open(&s->audio, path, &ao, err);
+	if (rc < 0)
+		return rc;
+	if (s->o.realtime) {
+		uv_timer_init(s->loop, &s->pace);
+		s->pace.data = s;
+		s->pace_open = 1;
+	} else {
+		uv_idle_init(s->loop, &s->idle);
+		s->idle.data = s;
+		s->idle_open = 1;
+	}
+	return 0;
+}
+
+/* ---- stdin / fd:N --------------------------------------------------------- */
+
+/* 1 at the end of the stream, 2 on a read error. */
+static int reader_loop(struct drsn__source *s, float *buf)
+{
+	size_t chunk = (size_t)s->o.chunk;
+	for (;;) {
+		drsn_error e;
+		long n = drsn_audio_read(s->audio, buf, chunk, &e);
+		if (n == 0)
+			return 1;
+		if (n < 0) {
+			snprintf(s->reader_err, sizeof s->reader_err, "%s", e.msg);
+			return 2;
+		}
+		/* A pipe has no real-time deadline: wait for room, lose nothing.
+		 * We are the only producer, so the space can only grow. */
+		while (drsn__ring_space(&s->ring) < (size_t)n) {
+			uv_async_send(&s->async);
+			struct timespec ts = {0, 2000000};
+			nanosleep(&ts, NULL);
+		}
+		drsn__ring_write(&s->ring, buf, (size_t)n);
+		uv_async_send(&s->async);
+	}
+}
+
+static void *reader_main(void *arg)
+{
+	struct drsn__source *s = arg;
+	float *buf = malloc((size_t)s->o.chunk * sizeof *buf);
+	int done = 2;
+	if (buf) {
+		/* drsn__source_stop cancels us in read(2) or nanosleep: free buf then. */
+		pthread_cleanup_push(free, buf);
+		done = reader_loop(s, buf);
+		pthread_cleanup_pop(1);
+	} else {
+		snprintf(s->reader_err, sizeof s->reader_err, "%.400s: out of memory", s->spec);
+	}
+	atomic_store(&s->reader_done, done);
+	uv_async_send(&s->async);
+	return NULL;
+}
+
+static int fd_create(struct drsn__source *s, int fd, drsn_error *err)
+{
+	drsn_audio_opts ao;
+	drsn_audio_opts_default(&ao);
+	ao.target_rate = s->o.target_rate;
+	ao.raw_format = s->o.raw_format;
+	ao.raw_rate = s->o.raw_rate;
+	ao.raw_channels = s->o.raw_channels;
+	s->fd = fd;
+	return drsn_audio_open_fd(&s->audio, fd, s->spec, &ao, err);
+}
+
+/* ---- ring drain (fd reader and pa callback) ------------------------------ */
+
+static void on_async(uv_async_t *a)
+{
+	struct drsn__source *s = a->data;
+	if (s->kind == SRC_PA)
+		return;   /* source_pa.c installs its own callback */
+	size_t n;
+	while (!s->stopping && (n = drsn__ring_read(&s->ring, s->buf, (size_t)s->o.chunk)) > 0)
+		drsn__source_deliver(s, s->buf, n);
+	int d = atomic_load(&s->reader_done);
+	if (d && drsn__ring_used(&s->ring) == 0 && s->st.state == DRSN_SRC_RUNNING) {
+		if (d == 1)
+			drsn__source_set_state(s, DRSN_SRC_ENDED, "%s: end of stream after %.3f s", s->spec,
+					       (double)s->st.samples / s->o.target_rate);
+		else
+			drsn__source_set_state(s, DRSN_SRC_FAILED, "%s", s->reader_err);
+	}
+}
+
+/* ---- common -------------------------------------------------------------- */
+
+int drsn__source_create(struct drsn__source **out, uv_loop_t *loop,
+			const struct drsn__source_opts *o,
+			const struct drsn__source_events *ev, void *user, drsn_error *err)
+{
+	*out = NULL;
+	if (o->target_rate <= 0 || o->chunk <= 0)
+		return drsn__fail(err, -EINVAL, "audio source: bad target rate or chunk");
+	struct drsn__source *s = calloc(1, sizeof *s);
+	if (!s)
+		return drsn__fail(err, -ENOMEM, "out of memory");
+	int rc;
+	s->loop = loop;
+	s->o = *o;
+	s->ev = *ev;
+	s->user = user;
+	s->fd = -1;
+	snprintf(s->spec, sizeof s->spec, "%s", o->spec);
+	s->o.spec = s->spec;
+	s->buf = malloc((size_t)o->chunk * sizeof *s->buf);
+	if (!s->buf) {
+		rc = drsn__fail(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	const char *spec = s->spec;
+	if (!strncmp(spec, "file:", 5)) {
+		s->kind = SRC_FILE;
+		rc = file_create(s, spec + 5, err);
+	} else if (!strcmp(spec, "stdin") || !strncmp(spec, "fd:", 3)) {
+		s->kind = SRC_FD;
+		int fd = 0;
+		if (spec[0] == 'f') {
+			char *end;
+			long v = strtol(spec + 3, &end, 10);
+			if (end == spec + 3 || *end || v < 0 || v > 1 << 20) {
+				rc = drsn__fail(err, -EINVAL, "audio source '%s': fd:N needs a descriptor number", spec);
+				goto fail;
+			}
+			fd = (int)v;
+		}
+		rc = fd_create(s, fd, err);
+	} else if (!strncmp(spec, "pa:", 3)) {
+		s->kind = SRC_PA;
+		rc = drsn__pa_create(s, spec + 3, err);
+	} else {
+		rc = drsn__fail(err, -EINVAL, "audio source '%s': not pa:[DEVICE], file:PATH, stdin or fd:N", spec);
+	}
+	if (rc < 0)
+		goto fail;
+	if (s->kind == SRC_FD) {
+		/* ring_ms of audio between the reader thread and the loop */
+		size_t cap = (size_t)s->o.target_rate * (size_t)s->o.ring_ms / 1000;
+		if (cap < (size_t)s->o.chunk * 2)
+			cap = (size_t)s->o.chunk * 2;
+		rc = drsn__ring_init(&s->ring, cap);
+		if (rc < 0) {
+			drsn__fail(err, rc, "out of memory");
+			goto fail;
+		}
+		uv_async_init(loop, &s->async, on_async);
+		s->async.data = s;
+		s->async_open = 1;
+	}
+	s->st.state = DRSN_SRC_STARTING;
+	*out = s;
+	return 0;
+fail:
+	drsn_audio_close(s->audio);
+	drsn__ring_free(&s->ring);
+	free(s->buf);
+	free(s);
+	return rc;
+}
+
+int drsn__source_start(struct drsn__source *s)
+{
+	switch (s->kind) {
+	case SRC_FILE:
+		drsn__source_set_state(s, DRSN_SRC_RUNNING, "%s: reading%s", s->spec,
+				       s->o.realtime ? " at real time" : " as fast as possible");
+		s->t0_ns = uv_hrtime();
+		if (s->o.realtime)
+			uv_timer_start(&s->pace, on_pace, 10, 10);
+		else
+			uv_idle_start(&s->idle, on_idle);
+		return 0;
+	case SRC_FD:
+		drsn__source_set_state(s, DRSN_SRC_RUNNING, "%s: reading raw %s, %d Hz, %d channel(s)",
+				       s->spec, s->o.raw_format, s->o.raw_rate, s->o.raw_channels);
+		if (pthread_create(&s->thread, NULL, reader_main, s) != 0) {
+			drsn__source_set_state(s, DRSN_SRC_FAILED, "%s: cannot start the reader thread", s->spec);
+			return -EAGAIN;
+		}
+		s->thread_running = 1;
+		return 0;
+	case SRC_PA:
+		return drsn__pa_start(s);
+	}
+	return -EINVAL;
+}
+
+void drsn__source_stop(struct drsn__source *s, void (*done)(void *), void *user)
+{
+	s->stopping = 1;
+	s->done = done;
+	s->done_user = user;
+	s->open_handles++;   /* held while closing, so done cannot run early */
+	if (s->thread_running) {
+		/* The reader may be blocked in read(2) on a pipe: cancel it (read
+		 * and nanosleep are cancellation points; it holds no locks). */
+		pthread_cancel(s->thread);
+		pthread_join(s->thread, NULL);
+		s->thread_running = 0;
+	}
+	if (s->kind == SRC_PA)
+		drsn__pa_stop(s);
+	if (s->async_open)
+		close_handle(s, (uv_handle_t *)&s->async);
+	if (s->pace_open)
+		close_handle(s, (uv_handle_t *)&s->pace);
+	if (s->idle_open)
+		close_handle(s, (uv_handle_t *)&s->idle);
+	s->open_handles--;
+	maybe_done(s);
+}
+
+void drsn__source_get_stats(const struct drsn__source *s, struct drsn__source_stats *st)
+{
+	*st = s->st;
+	if (s->kind == SRC_FD) {
+		st->overflows = atomic_load(&s->ring.overflows);
+		st->overflow_samples = atomic_load(&s->ring.overflow_samples);
+	}
+	if (s->kind == SRC_PA)
+		drsn__pa_stats(s, st);
+}

@@ -1,0 +1,83 @@
+/*
+ * Audio sources for drsnd. Each delivers mono float samples at the model's
+ * rate to on_audio, on the loop thread, in chunks of at most `chunk` samples.
+ *
+ *   pa:[DEVICE]  PortAudio capture (source_pa.c). DEVICE: empty = default
+ *                input, a number = device index, else a case-insensitive
+ *                name substring. The device's native rate (or device_rate)
+ *                is resampled with drsn_resampler. The real-time callback
+ *                only copies into a lock-free ring and calls uv_async_send.
+ *                When the device fails or stalls: close, retry with
+ *                exponential backoff; the daemon stays up.
+ *   file:PATH    any file libsndfile reads (drsn_audio_*): paced at real
+ *                time with a uv timer, or as fast as possible (one chunk per
+ *                loop turn, so clients are still served).
+ *   stdin, fd:N  raw PCM (raw_format/raw_rate/raw_channels) read by a helper
+ *                thread with drsn_audio_open_fd into the same kind of ring.
+ *                The reader waits when the ring is full (no loss on pipes).
+ */
+#ifndef DRSN_DAEMON_SOURCE_H
+#define DRSN_DAEMON_SOURCE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <uv.h>
+
+#include "drsn/common.h"
+
+struct drsn__source;
+
+struct drsn__source_opts {
+	const char *spec;        /* "pa:", "pa:USB", "file:x.wav", "stdin", "fd:3" */
+	int target_rate;         /* Hz, the model's */
+	int chunk;               /* most samples per on_audio call */
+	int realtime;            /* file: pace */
+	const char *raw_format;  /* stdin/fd */
+	int raw_rate, raw_channels;
+	int device_rate;         /* pa: 0 = default */
+	int latency_ms;          /* pa: 0 = device low default */
+	int ring_ms;
+	int retry_min_ms, retry_max_ms, stall_ms;
+};
+
+enum drsn__source_state {
+	DRSN_SRC_STARTING,
+	DRSN_SRC_RUNNING,
+	DRSN_SRC_RETRYING,       /* pa: device failed, waiting to retry */
+	DRSN_SRC_ENDED,          /* file/stdin/fd: end of stream reached */
+	DRSN_SRC_FAILED,         /* file/stdin/fd: read error (see detail) */
+};
+
+struct drsn__source_events {
+	void (*on_audio)(void *user, const float *x, size_t n);
+	/* State changes; detail is a sentence for logs and clients. */
+	void (*on_state)(void *user, enum drsn__source_state st, const char *detail);
+};
+
+struct drsn__source_stats {
+	uint64_t samples;            /* delivered, at the target rate */
+	uint64_t overflows;          /* blocks dropped: ring full */
+	uint64_t overflow_samples;
+	uint64_t device_overflows;   /* PortAudio paInputOverflow */
+	uint64_t restarts;           /* pa: successful reopenings after a failure */
+	int state;                   /* enum drsn__source_state */
+};
+
+/* Parse the spec, open what can be opened now (files are opened here, so a
+ * missing file is reported at start-up). A pa: device that is absent at
+ * start is not an error: the source retries. */
+int drsn__source_create(struct drsn__source **out, uv_loop_t *loop,
+			const struct drsn__source_opts *o,
+			const struct drsn__source_events *ev, void *user, drsn_error *err);
+int drsn__source_start(struct drsn__source *s);
+/* Stop producing and close all handles; done(user) runs once closed. */
+void drsn__source_stop(struct drsn__source *s, void (*done)(void *user), void *user);
+void drsn__source_get_stats(const struct drsn__source *s, struct drsn__source_stats *st);
+const char *drsn__source_name(const struct drsn__source *s);
+const char *drsn__source_state_name(int st);
+
+/* Print PortAudio's input devices (drsnd --list-devices). 0 or -errno. */
+int drsn__source_list_devices(FILE *f);
+
+#endif

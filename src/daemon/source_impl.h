@@ -1,0 +1,66 @@
+/* Internals shared by source.c (file, stdin/fd) and source_pa.c. */
+#ifndef DRSN_DAEMON_SOURCE_IMPL_H
+#define DRSN_DAEMON_SOURCE_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "daemon/ring.h"
+#include "daemon/source.h"
+#include "drsn/audio.h"
+
+enum src_kind { SRC_PA, SRC_FILE, SRC_FD };
+
+struct drsn__source {
+	enum src_kind kind;
+	uv_loop_t *loop;
+	struct drsn__source_opts o;
+	char spec[4200];
+	struct drsn__source_events ev;
+	void *user;
+	struct drsn__source_stats st;
+	float *buf;                 /* chunk samples: loop-side work buffer */
+
+	/* ring + wake-up: pa callback or fd reader thread -> loop */
+	struct drsn__ring ring;
+	uv_async_t async;
+	int async_open;
+
+	/* file */
+	drsn_audio *audio;
+	uv_timer_t pace;            /* realtime */
+	uv_idle_t idle;             /* as fast as possible */
+	int pace_open, idle_open;
+	uint64_t t0_ns;
+
+	/* stdin / fd */
+	int fd;
+	pthread_t thread;
+	int thread_running;
+	_Atomic int reader_done;    /* 1 = end, 2 = error */
+	char reader_err[DRSN_ERROR_MSG_MAX];
+
+	/* pa (source_pa.c) */
+	struct drsn__pa *pa;
+
+	int stopping;
+	int open_handles;
+	void (*done)(void *user);
+	void *done_user;
+};
+
+void drsn__source_set_state(struct drsn__source *s, enum drsn__source_state st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Account for and hand over samples to the daemon, in chunks. */
+void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n);
+/* A libuv handle owned by the source was closed (counts toward done). */
+void drsn__source_handle_closed(uv_handle_t *h);
+
+/* source_pa.c */
+int drsn__pa_create(struct drsn__source *s, const char *device, drsn_error *err);
+int drsn__pa_start(struct drsn__source *s);
+void drsn__pa_stop(struct drsn__source *s);   /* closes its handles via drsn__source_handle_closed */
+void drsn__pa_free(struct drsn__source *s);     /* after all handles closed */
+void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st);
+
+#endif

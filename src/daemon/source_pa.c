@@ -1,0 +1,426 @@
+/* pa:[DEVICE]: live capture with PortAudio (see source.h). */
+#include "daemon/source_impl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "daemon/log.h"
+#include "drsn_config.h"
+
+#if DRSN_HAVE_PORTAUDIO
+#include <portaudio.h>
+
+#define DRAIN 1024                 /* device-rate samples per resampler call */
+#define MIX 4096                   /* callback downmix piece */
+#define STALL_CHECK_MS 250
+#define HEALTHY_MS 10000           /* running this long resets the backoff */
+
+struct drsn__pa {
+	char device[256];
+	PaStream *stream;
+	int pa_inited;
+	int channels;
+	double rate;
+	float mix[MIX];                /* callback-side downmix buffer */
+	_Atomic uint64_t callbacks;
+	_Atomic uint64_t device_overflows;
+	_Atomic int finished;
+
+	drsn_resampler *rs;
+	double rs_rate;
+	float *rs_out;
+	size_t rs_cap;
+	float drain[DRAIN];
+
+	uv_timer_t retry, watch;
+	int timers_open;
+	int backoff_ms;
+	uint64_t seen_callbacks;
+	uint64_t last_progress_ms;
+	uint64_t running_since_ms;
+	int failures;                  /* since the last healthy run */
+	int ever_ran;
+};
+
+/* The real-time callback: copy (downmixing if needed) into the ring, wake the
+ * loop. No allocation, lock, log or I/O; a full ring is counted by the ring. */
+static int pa_callback(const void *input, void *output, unsigned long frames,
+		       const PaStreamCallbackTimeInfo *ti, PaStreamCallbackFlags flags, void *user)
+{
+	(void)output;
+	(void)ti;
+	struct drsn__source *s = user;
+	struct drsn__pa *p = s->pa;
+	if (flags & paInputOverflow)
+		atomic_fetch_add_explicit(&p->device_overflows, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->callbacks, 1, memory_order_relaxed);
+	if (!input)
+		return paContinue;
+	const float *x = input;
+	if (p->channels == 1) {
+		drsn__ring_write(&s->ring, x, frames);
+	} else {
+		const int ch = p->channels;
+		const float g = 1.0f / (float)ch;
+		while (frames) {
+			unsigned long n = frames < MIX ? frames : MIX;
+			for (unsigned long i = 0; i < n; i++) {
+				float acc = 0;
+				for (int c = 0; c < ch; c++)
+					acc += x[i * (unsigned long)ch + (unsigned long)c];
+				p->mix[i] = acc * g;
+			}
+			drsn__ring_write(&s->ring, p->mix, n);
+			x += n * (unsigned long)ch;
+			frames -= n;
+		}
+	}
+	uv_async_send(&s->async);
+	return paContinue;
+}
+
+static void pa_finished(void *user)
+{
+	struct drsn__source *s = user;
+	atomic_store(&s->pa->finished, 1);
+	uv_async_send(&s->async);
+}
+
+/* Index of the input device matching spec, or -1 (msg says why). */
+static int find_device(const char *spec, char *msg, size_t msg_size)
+{
+	int n = Pa_GetDeviceCount();
+	if (n < 0) {
+		snprintf(msg, msg_size, "PortAudio: %s", Pa_GetErrorText(n));
+		return -1;
+	}
+	if (!spec[0]) {
+		int d = Pa_GetDefaultInputDevice();
+		if (d == paNoDevice)
+			snprintf(msg, msg_size, "no default input device (%d devices)", n);
+		return d == paNoDevice ? -1 : d;
+	}
+	char *end;
+	long idx = strtol(spec, &end, 10);
+	if (end != spec && !*end) {
+		const PaDeviceInfo *di = idx >= 0 && idx < n ? Pa_GetDeviceInfo((int)idx) : NULL;
+		if (!di || di->maxInputChannels < 1) {
+			snprintf(msg, msg_size, "no input device number %ld (see drsnd --list-devices)", idx);
+			return -1;
+		}
+		return (int)idx;
+	}
+	for (int i = 0; i < n; i++) {
+		const PaDeviceInfo *di = Pa_GetDeviceInfo(i);
+		if (di && di->maxInputChannels > 0 && di->name && strcasestr(di->name, spec))
+			return i;
+	}
+	snprintf(msg, msg_size, "no input device whose name contains '%s' (see drsnd --list-devices)", spec);
+	return -1;
+}
+
+static void pa_close(struct drsn__source *s)
+{
+	struct drsn__pa *p = s->pa;
+	if (p->stream) {
+		Pa_AbortStream(p->stream);
+		Pa_CloseStream(p->stream);
+		p->stream = NULL;
+	}
+	if (p->pa_inited) {
+		Pa_Terminate();
+		p->pa_inited = 0;
+	}
+}
+
+static void schedule_retry(struct drsn__source *s, const char *why);
+
+/* Open and start the device; 0 or -1 with msg. */
+static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
+{
+	struct drsn__pa *p = s->pa;
+	PaError e = Pa_Initialize();   /* again each time: rescans the devices */
+	if (e != paNoError) {
+		snprintf(msg, msg_size, "PortAudio: %s", Pa_GetErrorText(e));
+		return -1;
+	}
+	p->pa_inited = 1;
+	int dev = find_device(p->device, msg, msg_size);
+	if (dev < 0)
+		goto fail;
+	const PaDeviceInfo *di = Pa_GetDeviceInfo(dev);
+	double rate = s->o.device_rate > 0 ? s->o.device_rate : di->defaultSampleRate;
+	PaStreamParameters in = {
+		.device = dev,
+		.channelCount = 1,
+		.sampleFormat = paFloat32,
+		.suggestedLatency = s->o.latency_ms > 0 ? s->o.latency_ms / 1000.0 : di->defaultLowInputLatency,
+	};
+	if (Pa_IsFormatSupported(&in, NULL, rate) != paFormatIsSupported && di->maxInputChannels > 1)
+		in.channelCount = di->maxInputChannels < 2 ? di->maxInputChannels : 2;
+	p->channels = in.channelCount;
+	p->rate = rate;
+
+	/* ring_ms of device-rate audio; reallocated only if the rate grew */
+	size_t need = (size_t)(rate * s->o.ring_ms / 1000.0);
+	if (need < 4 * DRAIN)
+		need = 4 * DRAIN;
+	if (s->ring.cap < need) {
+		drsn__ring_free(&s->ring);
+		if (drsn__ring_init(&s->ring, need) < 0) {
+			snprintf(msg, msg_size, "out of memory");
+			goto fail;
+		}
+	} else {
+		drsn__ring_reset(&s->ring);
+	}
+	if (!p->rs || p->rs_rate != rate) {
+		drsn_resampler_destroy(p->rs);
+		free(p->rs_out);
+		p->rs = NULL;
+		p->rs_out = NULL;
+		drsn_error err;
+		if (drsn_resampler_create(&p->rs, rate, s->o.target_rate, DRAIN, &err) < 0) {
+			snprintf(msg, msg_size, "%s", err.msg);
+			goto fail;
+		}
+		p->rs_cap = drsn_resampler_max_out(p->rs);
+		p->rs_out = malloc(p->rs_cap * sizeof *p->rs_out);
+		if (!p->rs_out) {
+			snprintf(msg, msg_size, "out of memory");
+			goto fail;
+		}
+		p->rs_rate = rate;
+	} else {
+		size_t n;
+		drsn_resampler_flush(p->rs, p->rs_out, p->rs_cap, &n);   /* new stream: drop the tail */
+	}
+	atomic_store(&p->finished, 0);
+	e = Pa_OpenStream(&p->stream, &in, NULL, rate, paFramesPerBufferUnspecified, paNoFlag,
+			  pa_callback, s);
+	if (e != paNoError) {
+		p->stream = NULL;
+		snprintf(msg, msg_size, "'%s': cannot open at %.0f Hz: %s", di->name, rate, Pa_GetErrorText(e));
+		goto fail;
+	}
+	Pa_SetStreamFinishedCallback(p->stream, pa_finished);
+	e = Pa_StartStream(p->stream);
+	if (e != paNoError) {
+		snprintf(msg, msg_size, "'%s': cannot start: %s", di->name, Pa_GetErrorText(e));
+		goto fail;
+	}
+	p->seen_callbacks = atomic_load(&p->callbacks);
+	p->last_progress_ms = uv_now(s->loop);
+	p->running_since_ms = p->last_progress_ms;
+	if (p->ever_ran)
+		s->st.restarts++;
+	p->ever_ran = 1;
+	drsn__source_set_state(s, DRSN_SRC_RUNNING, "%s: capturing from '%s' at %.0f Hz, %d channel(s)%s",
+			       s->spec, di->name, rate, p->channels,
+			       rate != s->o.target_rate ? ", resampled" : "");
+	return 0;
+fail:
+	pa_close(s);
+	return -1;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	struct drsn__source *s = t->data;
+	char msg[512];
+	if (s->stopping)
+		return;
+	if (pa_open(s, msg, sizeof msg) < 0)
+		schedule_retry(s, msg);
+}
+
+static void schedule_retry(struct drsn__source *s, const char *why)
+{
+	struct drsn__pa *p = s->pa;
+	pa_close(s);
+	int delay = p->backoff_ms;
+	p->failures++;
+	drsn__source_set_state(s, DRSN_SRC_RETRYING, "%s: %s; retrying in %.1f s", s->spec, why, delay / 1000.0);
+	uv_timer_start(&p->retry, on_retry, (uint64_t)delay, 0);
+	p->backoff_ms = delay * 2 > s->o.retry_max_ms ? s->o.retry_max_ms : delay * 2;
+}
+
+static void pa_drain(struct drsn__source *s)
+{
+	struct drsn__pa *p = s->pa;
+	size_t n;
+	while (!s->stopping && (n = drsn__ring_read(&s->ring, p->drain, DRAIN)) > 0) {
+		size_t out;
+		if (drsn_resampler_process(p->rs, p->drain, n, p->rs_out, p->rs_cap, &out) == 0)
+			drsn__source_deliver(s, p->rs_out, out);
+	}
+}
+
+static void on_pa_async(uv_async_t *a)
+{
+	struct drsn__source *s = a->data;
+	if (s->stopping || !s->pa->stream)
+		return;
+	pa_drain(s);
+	if (atomic_load(&s->pa->finished))
+		schedule_retry(s, "the stream stopped (device error or removed)");
+}
+
+/* Every STALL_CHECK_MS: a device that stopped calling back is lost. */
+static void on_watch(uv_timer_t *t)
+{
+	struct drsn__source *s = t->data;
+	struct drsn__pa *p = s->pa;
+	if (!p->stream || s->stopping)
+		return;
+	uint64_t now = uv_now(s->loop);
+	uint64_t cb = atomic_load(&p->callbacks);
+	if (cb != p->seen_callbacks) {
+		p->seen_callbacks = cb;
+		p->last_progress_ms = now;
+		if (p->failures && now - p->running_since_ms > HEALTHY_MS) {
+			p->failures = 0;
+			p->backoff_ms = s->o.retry_min_ms;
+		}
+		return;
+	}
+	if (now - p->last_progress_ms >= (uint64_t)s->o.stall_ms) {
+		char why[96];
+		snprintf(why, sizeof why, "no audio for %d ms (device lost?)", s->o.stall_ms);
+		schedule_retry(s, why);
+	} else if (Pa_IsStreamActive(p->stream) != 1) {
+		schedule_retry(s, "the stream is no longer active");
+	}
+}
+
+int drsn__pa_create(struct drsn__source *s, const char *device, drsn_error *err)
+{
+	struct drsn__pa *p = calloc(1, sizeof *p);
+	if (!p)
+		return drsn__fail(err, -ENOMEM, "out of memory");
+	snprintf(p->device, sizeof p->device, "%s", device);
+	p->backoff_ms = s->o.retry_min_ms;
+	s->pa = p;
+	uv_async_init(s->loop, &s->async, on_pa_async);
+	s->async.data = s;
+	s->async_open = 1;
+	uv_timer_init(s->loop, &p->retry);
+	uv_timer_init(s->loop, &p->watch);
+	p->retry.data = p->watch.data = s;
+	p->timers_open = 1;
+	return 0;
+}
+
+int drsn__pa_start(struct drsn__source *s)
+{
+	struct drsn__pa *p = s->pa;
+	char msg[512];
+	uv_timer_start(&p->watch, on_watch, STALL_CHECK_MS, STALL_CHECK_MS);
+	if (pa_open(s, msg, sizeof msg) < 0)
+		schedule_retry(s, msg);   /* not fatal: the device may appear later */
+	return 0;
+}
+
+static void pa_timer_closed(uv_handle_t *h)
+{
+	drsn__source_handle_closed(h);
+}
+
+void drsn__pa_stop(struct drsn__source *s)
+{
+	struct drsn__pa *p = s->pa;
+	if (!p)
+		return;
+	pa_close(s);                 /* no callbacks after this */
+	drsn_resampler_destroy(p->rs);
+	free(p->rs_out);
+	p->rs = NULL;
+	p->rs_out = NULL;
+	if (p->timers_open) {
+		p->timers_open = 0;
+		s->open_handles += 2;
+		p->retry.data = p->watch.data = s;
+		uv_close((uv_handle_t *)&p->retry, pa_timer_closed);
+		uv_close((uv_handle_t *)&p->watch, pa_timer_closed);
+	}
+}
+
+void drsn__pa_free(struct drsn__source *s)
+{
+	free(s->pa);
+	s->pa = NULL;
+}
+
+void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st)
+{
+	st->overflows = atomic_load(&s->ring.overflows);
+	st->overflow_samples = atomic_load(&s->ring.overflow_samples);
+	st->device_overflows = s->pa ? atomic_load(&s->pa->device_overflows) : 0;
+}
+
+int drsn__source_list_devices(FILE *f)
+{
+	PaError e = Pa_Initialize();
+	if (e != paNoError) {
+		fprintf(stderr, "drsnd: PortAudio: %s\n", Pa_GetErrorText(e));
+		return -EIO;
+	}
+	int n = Pa_GetDeviceCount();
+	int def = Pa_GetDefaultInputDevice();
+	fprintf(f, "PortAudio input devices (use pa:INDEX or pa:NAME-SUBSTRING):\n");
+	int shown = 0;
+	for (int i = 0; i < n; i++) {
+		const PaDeviceInfo *di = Pa_GetDeviceInfo(i);
+		if (!di || di->maxInputChannels < 1)
+			continue;
+		const PaHostApiInfo *hi = Pa_GetHostApiInfo(di->hostApi);
+		fprintf(f, "%c %3d  %-40s  %s, %d ch, %.0f Hz\n", i == def ? '*' : ' ', i, di->name,
+			hi ? hi->name : "?", di->maxInputChannels, di->defaultSampleRate);
+		shown++;
+	}
+	if (!shown)
+		fprintf(f, "  (none)\n");
+	Pa_Terminate();
+	return 0;
+}
+
+#else /* !DRSN_HAVE_PORTAUDIO */
+
+int drsn__pa_create(struct drsn__source *s, const char *device, drsn_error *err)
+{
+	(void)s;
+	(void)device;
+	return drsn__fail(err, -ENOTSUP, "audio source pa:: this drsnd was built without PortAudio (-Dportaudio=disabled)");
+}
+
+int drsn__pa_start(struct drsn__source *s)
+{
+	(void)s;
+	return -ENOTSUP;
+}
+
+void drsn__pa_stop(struct drsn__source *s)
+{
+	(void)s;
+}
+
+void drsn__pa_free(struct drsn__source *s)
+{
+	(void)s;
+}
+
+void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st)
+{
+	(void)s;
+	(void)st;
+}
+
+int drsn__source_list_devices(FILE *f)
+{
+	(void)f;
+	fprintf(stderr, "drsnd: built without PortAudio: no devices to list\n");
+	return -ENOTSUP;
+}
+#endif

@@ -1,0 +1,311 @@
+/* The streaming detection pipeline on a random model (engine test fixture):
+ * chunking does not change anything, push never allocates, inference timing,
+ * thresholds + refractory, labels starting with '_' never fire, VAD gating. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drsn/pipeline.h"
+#include "engine/fixture.h"
+
+/* ---- allocation counting (link_args: -Wl,--wrap=...) ---- */
+static long n_allocs;
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t a, size_t b);
+void *__real_realloc(void *p, size_t n);
+void __real_free(void *p);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t a, size_t b);
+void *__wrap_realloc(void *p, size_t n);
+void __wrap_free(void *p);
+void *__wrap_malloc(size_t n) { n_allocs++; return __real_malloc(n); }
+void *__wrap_calloc(size_t a, size_t b) { n_allocs++; return __real_calloc(a, b); }
+void *__wrap_realloc(void *p, size_t n) { n_allocs++; return __real_realloc(p, n); }
+void __wrap_free(void *p) { if (p) n_allocs++; __real_free(p); }
+
+#define N_LABELS 6
+static const char *labels_json = "[\"_silence_\",\"_unknown_\",\"yes\",\"no\",\"up\",\"down\"]";
+
+static drsn_model *make_model(uint32_t seed)
+{
+	struct fx_arch a = {
+		.variant = "cw", .bands = 40, .frames = 98,
+		.c0 = 8, .k0 = 3, .s0 = 1,
+		.n_units = 2, .units = {{8, 3, 1}, {12, 3, 2}},
+		.shortcut = "zero_pad", .classes = N_LABELS,
+	};
+	struct fx_model *fx = calloc(1, sizeof *fx);
+	fx_init(fx, &a, seed);
+	fx_set(&fx->meta_labels, labels_json);
+	size_t len;
+	unsigned char *buf = fx_serialize(fx, &len);
+	drsn_model *m = NULL;
+	drsn_error e;
+	int rc = drsn_model_load_memory(&m, buf, len, &e);
+	if (rc < 0)
+		print_message("load: %s\n", e.msg);
+	assert_int_equal(rc, 0);
+	free(buf);
+	fx_free(fx);
+	free(fx);
+	return m;
+}
+
+/* A test signal: noise bursts of varying loudness over silence. */
+static float *make_audio(size_t n, uint32_t seed)
+{
+	float *x = malloc(n * sizeof *x);
+	uint32_t s = seed;
+	for (size_t i = 0; i < n; i++) {
+		s = s * 1664525u + 1013904223u;
+		float white = ((float)(s >> 8) / 16777216.0f) * 2 - 1;
+		double t = (double)i / 16000;
+		float env = (fmod(t, 1.3) < 0.5) ? 0.3f * (float)(1 + sin(t * 7)) : 0.0f;
+		x[i] = env * (white + 0.5f * (float)sin(2 * M_PI * 440 * t));
+	}
+	return x;
+}
+
+#define MAX_REC 4096
+struct rec {
+	int n_scores;
+	double t[MAX_REC];
+	float probs[MAX_REC][N_LABELS];
+	int n_det;
+	drsn_detection det[MAX_REC];
+	int n_vad;
+	double vad_t[64];
+	int vad_on[64];
+};
+
+static void on_scores(void *u, double t, const float *probs, const float *sm, int n)
+{
+	(void)sm;
+	struct rec *r = u;
+	assert_int_equal(n, N_LABELS);
+	if (r->n_scores < MAX_REC) {
+		r->t[r->n_scores] = t;
+		memcpy(r->probs[r->n_scores], probs, sizeof r->probs[0]);
+		r->n_scores++;
+	}
+}
+
+static void on_det(void *u, const drsn_detection *d)
+{
+	struct rec *r = u;
+	if (r->n_det < MAX_REC)
+		r->det[r->n_det++] = *d;
+}
+
+static void on_vad(void *u, double t, int on)
+{
+	struct rec *r = u;
+	if (r->n_vad < 64) {
+		r->vad_t[r->n_vad] = t;
+		r->vad_on[r->n_vad++] = on;
+	}
+}
+
+static const drsn_pipeline_events events = {on_det, on_scores, on_vad};
+
+static void run(drsn_pipeline *p, const float *x, size_t n, size_t chunk, struct rec *r, uint32_t seed)
+{
+	size_t i = 0;
+	while (i < n) {
+		size_t k = chunk;
+		if (chunk == 0) {   /* random sizes */
+			seed = seed * 1664525u + 1013904223u;
+			k = 1 + (seed >> 16) % 3000;
+		}
+		if (k > n - i)
+			k = n - i;
+		assert_int_equal(drsn_pipeline_push(p, x + i, k, &events, r), 0);
+		i += k;
+	}
+}
+
+static void test_chunking_invariance_and_no_alloc(void **state)
+{
+	(void)state;
+	drsn_model *m = make_model(1);
+	drsn_pipeline_opts o;
+	drsn_pipeline_opts_default(&o);
+	o.threshold = 0.3f;
+	o.refractory_ms = 500;
+	size_t n = 16000 * 4;
+	float *x = make_audio(n, 7);
+	struct rec *ref = calloc(1, sizeof *ref), *r = calloc(1, sizeof *r);
+	drsn_pipeline *p;
+	assert_int_equal(drsn_pipeline_create(&p, m, &o, NULL), 0);
+
+	long before = n_allocs;
+	run(p, x, n, n, ref, 0);
+	assert_int_equal(n_allocs, before);   /* push never allocates */
+
+	/* 4 s: frames = 1 + (64000-400)/160 = 398; inference every 10 frames */
+	drsn_pipeline_stats st;
+	drsn_pipeline_get_stats(p, &st);
+	assert_int_equal(st.frames, 398);
+	assert_int_equal(st.inferences, 39);
+	assert_int_equal(ref->n_scores, 39);
+	assert_true(fabs(ref->t[0] - (9 * 160 + 400) / 16000.0) < 1e-9);
+	for (int i = 1; i < ref->n_scores; i++)
+		assert_true(fabs(ref->t[i] - ref->t[i - 1] - 0.1) < 1e-9);
+	assert_true(fabs(drsn_pipeline_time(p) - 4.0) < 1e-9);
+	assert_true(fabs(drsn_pipeline_hop_s(p) - 0.1) < 1e-9);
+	assert_true(fabs(drsn_pipeline_window_s(p) - (97 * 160 + 400) / 16000.0) < 1e-9);
+
+	size_t chunks[] = {1, 7, 160, 1600, 0};
+	for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+		drsn_pipeline_reset(p);
+		memset(r, 0, sizeof *r);
+		run(p, x, n, chunks[c], r, 99);
+		assert_int_equal(r->n_scores, ref->n_scores);
+		for (int i = 0; i < r->n_scores; i++) {
+			assert_true(r->t[i] == ref->t[i]);
+			for (int l = 0; l < N_LABELS; l++)
+				assert_true(fabsf(r->probs[i][l] - ref->probs[i][l]) <= 1e-6f);
+		}
+		assert_int_equal(r->n_det, ref->n_det);
+		for (int i = 0; i < r->n_det; i++) {
+			assert_int_equal(r->det[i].label, ref->det[i].label);
+			assert_true(r->det[i].end == ref->det[i].end);
+		}
+	}
+	drsn_pipeline_destroy(p);
+	drsn_model_free(m);
+	free(x);
+	free(ref);
+	free(r);
+}
+
+static void test_threshold_refractory_and_underscore_labels(void **state)
+{
+	(void)state;
+	drsn_model *m = make_model(2);
+	/* Only "up" (index 4) can fire: threshold 0; all others 1 (a softmax of
+	 * a random model never reaches exactly 1). _silence_ gets 0 too, but
+	 * labels starting with '_' never fire. */
+	float thr[N_LABELS] = {0, 0, 1, 1, 0, 1};
+	drsn_pipeline_opts o;
+	drsn_pipeline_opts_default(&o);
+	o.thresholds = thr;
+	o.refractory_ms = 1000;
+	o.smoothing_ms = 300;
+	size_t n = 16000 * 5;
+	float *x = make_audio(n, 3);
+	struct rec *r = calloc(1, sizeof *r);
+	drsn_pipeline *p;
+	assert_int_equal(drsn_pipeline_create(&p, m, &o, NULL), 0);
+	run(p, x, n, 1600, r, 0);
+	/* inferences at t0 = 0.1025 s + k*0.1 s; "up" fires at the first one,
+	 * then every 1.0 s (10 hops): t0, t0+1, ... up to 4.9 s -> 5 events */
+	assert_int_equal(r->n_det, 5);
+	for (int i = 0; i < r->n_det; i++) {
+		assert_int_equal(r->det[i].label, 4);
+		assert_string_equal(r->det[i].name, "up");
+		assert_true(fabs(r->det[i].time - (r->t[0] + i * 1.0)) < 1e-6);
+		/* the window end is one of the last 3 inferences (smoothing span) */
+		assert_true(r->det[i].end <= r->det[i].time + 1e-9);
+		assert_true(r->det[i].end >= r->det[i].time - 0.2 - 1e-9);
+		assert_true(r->det[i].start == fmax(0, r->det[i].end - drsn_pipeline_window_s(p)));
+		assert_true(r->det[i].score >= 0 && r->det[i].score <= 1);
+	}
+	drsn_pipeline_stats st;
+	drsn_pipeline_get_stats(p, &st);
+	assert_int_equal(st.detections, 5);
+	drsn_pipeline_destroy(p);
+
+	/* Refractory 0: fires at every inference. */
+	o.refractory_ms = 0;
+	assert_int_equal(drsn_pipeline_create(&p, m, &o, NULL), 0);
+	memset(r, 0, sizeof *r);
+	run(p, x, n, 1600, r, 0);
+	assert_int_equal(r->n_det, r->n_scores);
+	drsn_pipeline_destroy(p);
+
+	drsn_model_free(m);
+	free(x);
+	free(r);
+}
+
+static void test_vad_gating(void **state)
+{
+	(void)state;
+	drsn_model *m = make_model(3);
+	drsn_pipeline_opts o;
+	drsn_pipeline_opts_default(&o);
+	o.vad = 1;
+	o.vad_threshold_db = -40;
+	o.vad_hangover_ms = 300;
+	/* 2 s silence, 1 s of loud noise, 2 s silence */
+	size_t n = 16000 * 5;
+	float *x = calloc(n, sizeof *x);
+	uint32_t s = 5;
+	for (size_t i = 32000; i < 48000; i++) {
+		s = s * 1664525u + 1013904223u;
+		x[i] = 0.1f * (((float)(s >> 8) / 16777216.0f) * 2 - 1);   /* about -25 dBFS */
+	}
+	struct rec *r = calloc(1, sizeof *r);
+	drsn_pipeline *p;
+	assert_int_equal(drsn_pipeline_create(&p, m, &o, NULL), 0);
+	run(p, x, n, 777, r, 0);
+	assert_int_equal(r->n_vad, 2);
+	assert_int_equal(r->vad_on[0], 1);
+	assert_true(fabs(r->vad_t[0] - 2.01) < 1e-6);      /* first voiced 10 ms block ends */
+	assert_int_equal(r->vad_on[1], 0);
+	assert_true(fabs(r->vad_t[1] - 3.31) < 1e-6);      /* + 300 ms hangover */
+	drsn_pipeline_stats st;
+	drsn_pipeline_get_stats(p, &st);
+	/* inferences only while active: window ends in (2.01, 3.31] */
+	assert_true(st.inferences >= 12 && st.inferences <= 14);
+	assert_int_equal(st.inferences + st.vad_skipped, 49);
+	for (int i = 0; i < r->n_scores; i++)
+		assert_true(r->t[i] > 2.0 && r->t[i] < 3.4);
+	drsn_pipeline_destroy(p);
+	drsn_model_free(m);
+	free(x);
+	free(r);
+}
+
+static void test_bad_options(void **state)
+{
+	(void)state;
+	drsn_model *m = make_model(4);
+	drsn_pipeline_opts o;
+	drsn_pipeline *p = (drsn_pipeline *)&o;
+	drsn_error e;
+	drsn_pipeline_opts_default(&o);
+	o.threshold = 1.5f;
+	assert_int_equal(drsn_pipeline_create(&p, m, &o, &e), -EINVAL);
+	assert_null(p);
+	assert_non_null(strstr(e.msg, "threshold: 1.5"));
+	drsn_pipeline_opts_default(&o);
+	o.inference_hop_ms = 0;
+	assert_int_equal(drsn_pipeline_create(&p, m, &o, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "inference_hop_ms"));
+	assert_int_equal(drsn_pipeline_create(&p, NULL, &o, &e), -EINVAL);
+	assert_int_equal(drsn_pipeline_create(&p, m, NULL, &e), 0);   /* defaults */
+	assert_int_equal(drsn_pipeline_push(p, NULL, 5, NULL, NULL), -EINVAL);
+	assert_int_equal(drsn_pipeline_push(p, NULL, 0, NULL, NULL), 0);
+	drsn_pipeline_destroy(p);
+	drsn_model_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_chunking_invariance_and_no_alloc),
+		cmocka_unit_test(test_threshold_refractory_and_underscore_labels),
+		cmocka_unit_test(test_vad_gating),
+		cmocka_unit_test(test_bad_options),
+	};
+	return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
+}

@@ -1,0 +1,235 @@
+"""Helpers for drsnd's integration tests (standard library only).
+
+Environment (set by tests/daemon/meson.build): DRSND, DRSN (executables),
+DRSN_TEST_MODEL (a random-init model from train/export.py), DRSN_SOURCE_ROOT.
+"""
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+
+DRSND = os.environ.get("DRSND", "drsnd")
+DRSN = os.environ.get("DRSN", "drsn")
+MODEL = os.environ.get("DRSN_TEST_MODEL", "")
+ROOT = os.environ.get("DRSN_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def write_wav(path, samples, rate=16000):
+    """samples: floats in [-1, 1] -> 16-bit mono WAV."""
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", max(-32767, min(32767, int(x * 32767)))) for x in samples))
+
+
+def noise_bursts(seconds, rate=16000, seed=1):
+    """Deterministic test audio: noisy tone bursts over quiet noise."""
+    import math
+    import random
+    r = random.Random(seed)
+    out = []
+    for i in range(int(seconds * rate)):
+        t = i / rate
+        env = 0.3 if (t % 1.3) < 0.5 else 0.01
+        out.append(env * (r.uniform(-1, 1) * 0.7 + 0.3 * math.sin(2 * math.pi * (300 + 200 * (t % 2)) * t)))
+    return out
+
+
+class Daemon:
+    """A drsnd in a private temp dir. Extra args are appended."""
+
+    def __init__(self, *args, model=None, source=None, config=None, env=None, tmp=None,
+                 sock_name="drsnd.sock", log_level="info"):
+        self.tmp = tmp or tempfile.mkdtemp(prefix="drsnd-test-")
+        self.sock = os.path.join(self.tmp, sock_name)
+        cmd = [DRSND, "--socket", self.sock, "--log-level", log_level,
+               "--set", "daemon.status_interval_ms=0"]
+        if config is not None:
+            cmd += ["--config", config]
+        cmd += ["--model", model if model is not None else MODEL]
+        if source is not None:
+            cmd += ["--source", source]
+        cmd += list(args)
+        self.cmd = cmd
+        self.errpath = os.path.join(self.tmp, "stderr-%d.txt" % int(time.time() * 1000))
+        self.err = open(self.errpath, "wb")
+        e = dict(os.environ)
+        e.pop("NOTIFY_SOCKET", None)
+        e.pop("WATCHDOG_USEC", None)
+        if env:
+            e.update(env)
+        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=self.err, env=e)
+
+    def wait_listening(self, timeout=20):
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.p.poll() is not None:
+                raise AssertionError("drsnd exited with %s:\n%s" % (self.p.returncode, self.stderr()))
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.sock)
+                s.close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("drsnd did not listen within %ss:\n%s" % (timeout, self.stderr()))
+
+    def stderr(self):
+        if not self.err.closed:
+            self.err.flush()
+        with open(self.errpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.p.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return -1
+
+    def signal(self, sig):
+        self.p.send_signal(sig)
+
+    def stop(self, timeout=15):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise AssertionError("drsnd did not stop on SIGTERM:\n" + self.stderr())
+        self.err.close()
+        return rc
+
+    def client(self, **kw):
+        return Client(self.sock, **kw)
+
+
+class Client:
+    def __init__(self, path, read_hello=True):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.buf = b""
+        self.eof = False
+        self.hello = self.recv(5) if read_hello else None
+        if read_hello:
+            assert self.hello and self.hello["type"] == "hello", self.hello
+
+    def fileno(self):
+        return self.s.fileno()
+
+    def send(self, obj):
+        data = obj if isinstance(obj, bytes) else (json.dumps(obj) + "\n").encode()
+        self.s.sendall(data)
+
+    def pump(self):
+        """Read what is available (non-blocking); False at EOF."""
+        try:
+            data = self.s.recv(1 << 16, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def lines(self):
+        out = []
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            msg = json.loads(line)
+            assert "type" in msg and msg.get("version") == 1, msg
+            out.append(msg)
+        return out
+
+    def recv(self, timeout=5):
+        """The next message, or None on timeout/EOF."""
+        end = time.time() + timeout
+        while True:
+            if b"\n" in self.buf:
+                return self.lines_one()
+            left = end - time.time()
+            if left <= 0 or self.eof:
+                return None
+            r, _, _ = select.select([self.s], [], [], left)
+            if r and not self.pump():
+                if b"\n" not in self.buf:
+                    return None
+
+    def lines_one(self):
+        line, self.buf = self.buf.split(b"\n", 1)
+        msg = json.loads(line)
+        assert "type" in msg and msg.get("version") == 1, msg
+        return msg
+
+    def wait_for(self, pred, timeout=10, what="message"):
+        """Read until pred(msg); return (msg, skipped messages)."""
+        end = time.time() + timeout
+        seen = []
+        while time.time() < end:
+            m = self.recv(max(0.01, end - time.time()))
+            if m is None:
+                if self.eof:
+                    break
+                continue
+            if pred(m):
+                return m, seen
+            seen.append(m)
+        raise AssertionError("no %s within %ss (eof=%s); got %s" % (what, timeout, self.eof, seen[-5:]))
+
+    def request(self, obj, timeout=5):
+        """Send a command with an id and wait for the reply carrying it."""
+        rid = obj.setdefault("id", int(time.time() * 1e6) % 1000000007)
+        self.send(obj)
+        m, _ = self.wait_for(lambda m: m.get("id") == rid, timeout, "reply to %s" % obj["type"])
+        return m
+
+    def close(self):
+        self.s.close()
+
+
+def run_detect(*args):
+    """drsn detect ... -> list of detection dicts."""
+    r = subprocess.run([DRSN, "detect"] + list(args), capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise AssertionError("drsn detect failed (%d): %s" % (r.returncode, r.stderr))
+    return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+
+
+def main(tests):
+    """Run test functions in order; print a summary; exit 1 on failure."""
+    failed = 0
+    tmp = tempfile.TemporaryDirectory(prefix="drsnd-it-")
+    os.environ["TMPDIR"] = tmp.name
+    tempfile.tempdir = tmp.name
+    for t in tests:
+        log("=== %s" % t.__name__)
+        t0 = time.time()
+        try:
+            t()
+            log("--- ok %s (%.1f s)" % (t.__name__, time.time() - t0))
+        except Exception:
+            import traceback
+            traceback.print_exc(file=sys.stdout)
+            log("--- FAIL %s" % t.__name__)
+            failed += 1
+    log("%d/%d passed" % (len(tests) - failed, len(tests)))
+    tmp.cleanup()
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""drsnd life cycle: systemd notifications through a fake NOTIFY_SOCKET
+(READY=1 once the socket listens, WATCHDOG=1 at half WATCHDOG_USEC,
+RELOADING=1/READY=1 on SIGHUP, STOPPING=1), and SIGHUP/reload with a corrupt
+model or a bad config keeping the old ones while the daemon keeps serving."""
+import os
+import shutil
+import signal
+import socket
+import time
+
+from drsndtest import MODEL, Daemon, Client, main, log, write_wav, noise_bursts
+
+
+def wav(seconds):
+    path = os.path.join(os.environ["TMPDIR"], "in-%d.wav" % seconds)
+    if not os.path.exists(path):
+        write_wav(path, noise_bursts(seconds))
+    return path
+
+
+def test_notify_ready_watchdog_reload_stop():
+    tmp = os.environ["TMPDIR"]
+    npath = os.path.join(tmp, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(npath)
+    ns.settimeout(10)
+    d = Daemon(source="file:" + wav(20), env={"NOTIFY_SOCKET": npath, "WATCHDOG_USEC": "200000"})
+    msgs = []
+
+    def next_msg(timeout=10):
+        ns.settimeout(timeout)
+        m = ns.recv(4096).decode()
+        msgs.append((time.time(), m))
+        return m
+
+    m = next_msg()
+    assert m.startswith("READY=1\nSTATUS=listening on " + d.sock), m
+    # READY=1 means the socket already listens: connect must work now
+    c = Client(d.sock)
+    # watchdog: every 100 ms (half of 200 ms)
+    t0 = time.time()
+    pings = []
+    while time.time() - t0 < 1.2:
+        m = next_msg(2)
+        if m == "WATCHDOG=1":
+            pings.append(time.time())
+    gaps = [b - a for a, b in zip(pings, pings[1:])]
+    log("watchdog pings: %d in 1.2 s, gaps %.3f..%.3f s" % (len(pings), min(gaps), max(gaps)))
+    assert 8 <= len(pings) <= 15, len(pings)
+    assert max(gaps) < 0.35, gaps
+    # SIGHUP: RELOADING=1 then READY=1
+    d.signal(signal.SIGHUP)
+    seen = []
+    while not any(s.startswith("READY=1") for s in seen):
+        m = next_msg(5)
+        if m != "WATCHDOG=1":
+            seen.append(m)
+    assert seen[0].startswith("RELOADING=1"), seen
+    assert "reloaded" in seen[-1], seen
+    h, _ = c.wait_for(lambda m: m["type"] == "hello", 5, "hello after reload")
+    # SIGTERM: STOPPING=1
+    d.signal(signal.SIGTERM)
+    while True:
+        m = next_msg(5)
+        if m.startswith("STOPPING=1"):
+            break
+    assert d.p.wait(10) == 0
+    c.close()
+    ns.close()
+    # Without NOTIFY_SOCKET nothing is sent and nothing breaks (covered by
+    # every other test); a NOTIFY_SOCKET nobody listens on is harmless too.
+    d = Daemon(source="file:" + wav(20), env={"NOTIFY_SOCKET": npath + ".none", "WATCHDOG_USEC": "100000"})
+    d.wait_listening()
+    time.sleep(0.3)
+    assert d.stop() == 0
+
+
+def status(c):
+    return c.request({"type": "status"})
+
+
+def test_reload_keeps_old_on_errors():
+    tmp = os.environ["TMPDIR"]
+    model = os.path.join(tmp, "model.safetensors")
+    shutil.copy(MODEL, model)
+    conf = os.path.join(tmp, "drsnd.conf")
+    good = "[detect]\nthreshold = 0.0\nrefractory_ms = 300\n"
+    with open(conf, "w") as f:
+        f.write(good)
+    d = Daemon(source="file:" + wav(40), model=model, config=conf).wait_listening()
+    try:
+        c = d.client()
+        assert c.hello["model"]["name"] == "model"
+        # threshold 0: something fires every refractory period
+        c.wait_for(lambda m: m["type"] == "detection", 5, "detection")
+
+        # 1. corrupt model + SIGHUP: old model stays, everyone is told
+        with open(model, "r+b") as f:
+            f.seek(0)
+            f.write(b"\xff" * 64)
+        d.signal(signal.SIGHUP)
+        e, _ = c.wait_for(lambda m: m["type"] == "error", 10, "reload_failed error")
+        log("corrupt model:", e["message"])
+        assert e["code"] == "reload_failed" and "model not reloaded" in e["message"] and model in e["message"], e
+        n0 = status(c)["inferences"]
+        c.wait_for(lambda m: m["type"] == "detection", 5, "detection after failed reload")
+        st = status(c)
+        assert st["reload_failures"] == 1 and st["reloads"] == 0 and st["inferences"] > n0, st
+        assert st["model"] == "model"
+
+        # 2. bad config + reload command: old config stays
+        shutil.copy(MODEL, model)
+        with open(conf, "w") as f:
+            f.write("[detect]\nthreshold = banana\n")
+        r = c.request({"type": "reload"}, timeout=10)
+        log("bad config:", r["message"])
+        assert r["type"] == "reload" and r["ok"] is False, r
+        assert conf + ":2: [detect] threshold: 'banana'" in r["message"], r
+        c.wait_for(lambda m: m["type"] == "detection", 5, "detection after bad config")
+        assert status(c)["reload_failures"] == 2
+
+        # 3. a threshold for a label the model does not have
+        with open(conf, "w") as f:
+            f.write(good + "[thresholds]\nbanana = 0.5\n")
+        r = c.request({"type": "reload"}, timeout=10)
+        assert r["ok"] is False and "banana: no such label" in r["message"], r
+
+        # 4. a good config: threshold 1.0 silences detections; hello re-sent
+        with open(conf, "w") as f:
+            f.write("[detect]\nthreshold = 1.0\n")
+        c.send({"type": "reload", "id": "r4"})
+        r, before = c.wait_for(lambda m: m.get("id") == "r4", 10, "reload reply")
+        assert r["ok"] is True, r
+        assert any(m["type"] == "hello" for m in before), "no hello after reload"
+        st = status(c)
+        assert st["reloads"] == 1 and st["reload_failures"] == 3, st
+        n = st["detections"]
+        time.sleep(1.0)
+        assert status(c)["detections"] == n, "threshold 1.0 still detects"
+        # the daemon never dropped the client or stopped the audio
+        assert status(c)["source"]["state"] == "running"
+        c.close()
+    finally:
+        assert d.stop() == 0
+    err = d.stderr()
+    assert "model not reloaded" in err and "config not reloaded" in err
+
+
+if __name__ == "__main__":
+    main([test_notify_ready_watchdog_reload_stop, test_reload_keeps_old_on_errors])

@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""drsnd's socket protocol: hello, commands, errors, limits, socket file
+handling, --check-config, graceful stop."""
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+from drsndtest import DRSND, MODEL, Daemon, Client, main, log, write_wav, noise_bursts
+
+
+def setup_wav(tmp, seconds=4):
+    path = os.path.join(tmp, "in.wav")
+    write_wav(path, noise_bursts(seconds))
+    return path
+
+
+def test_hello_and_commands():
+    d = Daemon(source="file:/dev/null", model=MODEL)
+    # /dev/null is not audio: drsnd must refuse to start and say why
+    rc = d.p.wait(20)
+    assert rc != 0 and "/dev/null" in d.stderr(), d.stderr()
+    wav = setup_wav(d.tmp)
+    d = Daemon(source="file:" + wav, tmp=d.tmp).wait_listening()
+    try:
+        c = d.client()
+        h = c.hello
+        log("hello:", h)
+        assert h["daemon"] == "drsnd" and h["daemon_version"]
+        m = h["model"]
+        assert m["labels"][:3] == ["_silence_", "_unknown_", "yes"], m
+        assert m["sample_rate"] == 16000 and abs(m["hop"] - 0.01) < 1e-9
+        assert abs(m["window"] - 0.995) < 1e-6 and abs(m["inference_hop"] - 0.1) < 1e-9
+        assert set(h["events"]) == {"detection", "scores", "level", "vad", "status"}
+
+        r = c.request({"type": "ping", "id": "p1"})
+        assert r["type"] == "pong" and r["id"] == "p1"
+        r = c.request({"type": "ping", "id": {"nested": [1, 2]}})
+        assert r["id"] == {"nested": [1, 2]}
+        r = c.request({"type": "status", "id": 7})
+        assert r["type"] == "status" and r["clients"] == 1 and r["source"]["name"] == "file:" + wav, r
+        for k in ("frames", "inferences", "overflows", "dropped_clients", "cpu_time", "rss_kb"):
+            assert k in r, k
+        r = c.request({"type": "subscribe", "events": ["scores", "level"], "id": 8})
+        assert r["type"] == "subscribed" and sorted(r["events"]) == ["level", "scores"], r
+        sc, _ = c.wait_for(lambda m: m["type"] == "scores", 5, "scores event")
+        assert len(sc["scores"]) == 12 and abs(sum(sc["scores"]) - 1) < 1e-3, sc
+        lv, _ = c.wait_for(lambda m: m["type"] == "level", 5, "level event")
+        assert lv["rms_dbfs"] < 0 and lv["peak_dbfs"] >= lv["rms_dbfs"], lv
+        r = c.request({"type": "subscribe", "events": [], "id": 9})
+        assert r["events"] == []
+
+        # errors: each gets an error event, the connection stays up
+        cases = [
+            (b"this is not json\n", "bad_json"),
+            (b'{"type":"ping"} trailing\n', "bad_json"),
+            (b'[1,2,3]\n', "bad_request"),
+            (b'{"notype":1}\n', "bad_request"),
+            (b'{"type":"frobnicate","id":3}\n', "unknown_command"),
+            (b'{"type":"subscribe","events":["nosuch"]}\n', "bad_request"),
+            (b'{"type":"subscribe"}\n', "bad_request"),
+            (b'{"type":"ping","version":99}\n', "bad_request"),
+            (b"x" * 5000 + b"\n", "line_too_long"),
+        ]
+        for raw, code in cases:
+            c.send(raw)
+            e, _ = c.wait_for(lambda m: m["type"] == "error", 5, "error for %r" % raw[:30])
+            assert e["code"] == code, (raw[:40], e)
+            assert e["message"]
+        e = c.request({"type": "nosuch", "id": 41})
+        assert e["type"] == "error" and e["code"] == "unknown_command" and e["id"] == 41
+        # a long line split over many writes, then a good command
+        for _ in range(10):
+            c.send(b"y" * 1000)
+        c.send(b"\n")
+        e, _ = c.wait_for(lambda m: m["type"] == "error", 5)
+        assert e["code"] == "line_too_long"
+        r = c.request({"type": "ping", "id": "after"})
+        assert r["type"] == "pong"
+        # blank lines and CRLF are fine
+        c.send(b"\n\r\n")
+        c.send(b'{"type":"ping","id":"crlf"}\r\n')
+        r, _ = c.wait_for(lambda m: m.get("id") == "crlf", 5)
+        assert r["type"] == "pong"
+        c.close()
+    finally:
+        assert d.stop() == 0
+
+
+def test_flood_and_max_clients():
+    d = Daemon("--set", "socket.max_clients=3", "--set", "socket.flood_errors=5",
+               source="file:" + setup_wav(os.environ.get("TMPDIR", "/tmp"))).wait_listening()
+    time.sleep(0.3)   # let the daemon notice wait_listening's probe went away
+    try:
+        a, b = d.client(), d.client()
+        c3 = d.client()
+        # a 4th is refused with an error, then closed
+        x = Client(d.sock, read_hello=False)
+        e = x.recv(5)
+        assert e and e["type"] == "error" and e["code"] == "too_many_clients", e
+        assert x.recv(2) is None and x.eof
+        x.close()
+        c3.close()
+        time.sleep(0.2)
+        y = d.client()   # a slot is free again
+        # flood: 5 errors within 10 s are answered, the 6th disconnects
+        for i in range(8):
+            try:
+                a.send(b"bad\n")
+            except OSError:
+                break
+        codes = []
+        while True:
+            m = a.recv(3)
+            if m is None:
+                break
+            codes.append(m.get("code"))
+        assert codes[:5] == ["bad_json"] * 5 and codes[5] == "flood", codes
+        assert a.eof
+        st = b.request({"type": "status"})
+        assert st["dropped_flood"] == 1 and st["rejected_clients"] == 1, st
+        assert st["protocol_errors"] >= 5
+        y.close()
+    finally:
+        assert d.stop() == 0
+
+
+def test_socket_file_handling():
+    wav = setup_wav(os.environ.get("TMPDIR", "/tmp"))
+    d = Daemon(source="file:" + wav).wait_listening()
+    try:
+        st = os.stat(d.sock)
+        assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660, oct(st.st_mode)
+        # a second daemon on a live socket refuses and leaves it alone
+        d2 = Daemon(source="file:" + wav, tmp=d.tmp)
+        rc = d2.p.wait(20)
+        assert rc == 1 and "another daemon is listening" in d2.stderr(), d2.stderr()
+        c = d.client()
+        assert c.request({"type": "ping"})["type"] == "pong"
+        c.close()
+    finally:
+        d.p.kill()   # no cleanup: leaves a stale socket
+        d.p.wait()
+    assert os.path.exists(d.sock)
+    d3 = Daemon("--set", "socket.mode=0600", source="file:" + wav, tmp=d.tmp).wait_listening()
+    try:
+        assert "removed a stale socket" in d3.stderr(), d3.stderr()
+        assert stat.S_IMODE(os.stat(d3.sock).st_mode) == 0o600
+    finally:
+        assert d3.stop() == 0
+    assert not os.path.exists(d3.sock), "socket not removed at stop"
+    # a regular file in the way is never removed
+    with open(d.sock, "w") as f:
+        f.write("precious")
+    d4 = Daemon(source="file:" + wav, tmp=d.tmp)
+    assert d4.p.wait(20) == 1 and "is not a socket" in d4.stderr()
+    assert open(d.sock).read() == "precious"
+    os.unlink(d.sock)
+    # an unknown group is an error naming it
+    d5 = Daemon("--set", "socket.group=nosuchgroup-drsnd", source="file:" + wav, tmp=d.tmp)
+    assert d5.p.wait(20) == 1 and "nosuchgroup-drsnd" in d5.stderr()
+
+
+def test_graceful_stop_flushes_clients():
+    wav = setup_wav(os.environ.get("TMPDIR", "/tmp"), 30)
+    d = Daemon(source="file:" + wav).wait_listening()
+    cs = [d.client() for _ in range(5)]
+    for c in cs:
+        assert c.request({"type": "ping"})["type"] == "pong"
+    d.signal(signal.SIGTERM)
+    assert d.p.wait(10) == 0
+    for c in cs:
+        assert c.recv(5) is None and c.eof, "client not closed"
+    assert not os.path.exists(d.sock)
+    assert "SIGTERM: stopping" in d.stderr()
+    d.err.close()
+    # SIGINT too
+    d = Daemon(source="file:" + wav).wait_listening()
+    d.signal(signal.SIGINT)
+    assert d.p.wait(10) == 0
+
+
+def test_check_config():
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    conf = os.path.join(tmp, "drsnd-test-bad.conf")
+    with open(conf, "w") as f:
+        f.write("[detect]\nthreshold = 2\n[socket]\nmode = 9\nbogus = 1\n[thresholds]\nnosuchlabel = 0.5\n")
+    r = subprocess.run([DRSND, "--config", conf, "--check-config", "--model", MODEL],
+                       capture_output=True, text=True, timeout=60)
+    log(r.stderr)
+    assert r.returncode == 1
+    assert conf + ":2: [detect] threshold: '2'" in r.stderr
+    assert conf + ":4: [socket] mode: '9'" in r.stderr
+    assert conf + ":5: [socket] unknown key 'bogus'" in r.stderr
+    # the label problem is found against the model only when the rest is valid
+    with open(conf, "w") as f:
+        f.write("[thresholds]\nyes = 0.5\nnosuchlabel = 0.5\n")
+    r = subprocess.run([DRSND, "--config", conf, "--check-config", "--model", MODEL],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and conf + ":3: [thresholds] nosuchlabel: no such label" in r.stderr, r.stderr
+    # the shipped config is valid (with the test model)
+    shipped = os.path.join(os.environ["DRSN_SOURCE_ROOT"], "config", "drsnd.conf")
+    r = subprocess.run([DRSND, "--config", shipped, "--check-config", "--model", MODEL],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "OK" in r.stdout, r.stderr
+    # command-line flags override the file
+    r = subprocess.run([DRSND, "--config", shipped, "--print-config", "--set", "detect.threshold=0.5",
+                        "--source", "stdin", "-v"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "threshold = 0.5\n" in r.stdout and "source = stdin\n" in r.stdout and "log_level = info" in r.stdout
+    r = subprocess.run([DRSND, "--set", "detect.nokey=1", "--check-config"], capture_output=True, text=True)
+    assert r.returncode == 1 and "command line: [detect] unknown key 'nokey'" in r.stderr
+    r = subprocess.run([DRSND, "--bogus-flag"], capture_output=True, text=True)
+    assert r.returncode == 2
+    r = subprocess.run([DRSND, "--config", "/nonexistent.conf", "--check-config"], capture_output=True, text=True)
+    assert r.returncode == 1 and "/nonexistent.conf: cannot open" in r.stderr
+
+
+if __name__ == "__main__":
+    main([test_hello_and_commands, test_flood_and_max_clients, test_socket_file_handling,
+          test_graceful_stop_flushes_clients, test_check_config])

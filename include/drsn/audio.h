@@ -76,7 +76,8 @@ typedef struct drsn_audio_info {
 	int source_rate;         /* Hz, as in the file (or raw_rate) */
 	int source_channels;     /* as in the file (or raw_channels) */
 	int64_t source_frames;   /* frames in the file, -1 if unknown (pipes) */
-	char format[48];         /* e.g. "WAV pcm_16", "FLAC pcm_24", "OGG vorbis", "RAW f32le" */
+	char format[48];         /* e.g. "WAV pcm_16", "FLAC pcm_24", "OGG vorbis",
+				    "MPEG layer3", "RAW f32le" */
 	int sndfile_format;      /* libsndfile SF_FORMAT_* code of the source, to
 				    write output in the same container/encoding */
 	int out_rate;            /* Hz of what drsn_audio_read delivers */
@@ -101,8 +102,8 @@ DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
 /* Source and output description. */
 DRSN_API void drsn_audio_get_info(const drsn_audio *a, drsn_audio_info *info);
 
-/* Read up to max_frames output frames (max_frames * out_channels floats) into
- * buf. Returns the number of frames written (> 0), 0 at the end, or a negative
+/* Read up to max_frames (> 0) output frames (max_frames * out_channels floats)
+ * into buf. Returns the number of frames written (> 0), 0 at the end, or a negative
  * errno with err naming the file. drsn code never allocates here; libsoxr
  * (when resampling) sets up inside the first few reads and at the end of the
  * stream, and allocates nothing in between (src/audio/alloc.test.c). */

@@ -73,7 +73,8 @@ static const char *subtype_name(int format)
 		{SF_FORMAT_ALAW, "alaw"}, {SF_FORMAT_IMA_ADPCM, "ima_adpcm"},
 		{SF_FORMAT_MS_ADPCM, "ms_adpcm"}, {SF_FORMAT_GSM610, "gsm610"},
 		{SF_FORMAT_VORBIS, "vorbis"}, {SF_FORMAT_OPUS, "opus"},
-		{SF_FORMAT_MPEG_LAYER_III, "mp3"},
+		{SF_FORMAT_MPEG_LAYER_I, "layer1"}, {SF_FORMAT_MPEG_LAYER_II, "layer2"},
+		{SF_FORMAT_MPEG_LAYER_III, "layer3"},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
 		if ((format & SF_FORMAT_SUBMASK) == t[i].sf)
@@ -93,6 +94,8 @@ static void describe_format(drsn_audio_info *info, int format)
 	}
 	if (!strcmp(major, "OGA"))
 		strcpy(major, "OGG");
+	else if (!strcmp(major, "M1A"))
+		strcpy(major, "MPEG");
 	snprintf(info->format, sizeof info->format, "%s %s", major, subtype_name(format));
 }
 
@@ -458,8 +461,8 @@ DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames, drsn
 	size_t got = 0;
 	const size_t och = a ? (size_t)a->info.out_channels : 1;
 
-	if (!a || (!buf && max_frames))
-		return drsn__fail(err, -EINVAL, "drsn_audio_read: NULL argument");
+	if (!a || !buf || max_frames == 0)
+		return drsn__fail(err, -EINVAL, "drsn_audio_read: NULL buffer or max_frames 0");
 	if (a->failed)
 		return drsn__fail(err, a->failed, "%s", a->failmsg);
 	if (max_frames > (size_t)LONG_MAX)

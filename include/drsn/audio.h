@@ -162,6 +162,10 @@ DRSN_API int drsn_resampler_process(drsn_resampler *r, const float *in,
 DRSN_API int drsn_resampler_flush(drsn_resampler *r, float *out,
 				  size_t out_cap, size_t *n_out);
 
+/* Drop whatever the resampler holds and start a new stream (no output).
+ * One flush call is not a reset: flush until *n_out == 0, or call this. */
+DRSN_API int drsn_resampler_reset(drsn_resampler *r);
+
 /* Samples (at the output rate) the resampler currently holds back: how far
  * the output lags the input. 0 when passing through. */
 DRSN_API double drsn_resampler_latency(const drsn_resampler *r);

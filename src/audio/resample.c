@@ -128,9 +128,16 @@ DRSN_API int drsn_resampler_flush(drsn_resampler *r, float *out, size_t out_cap,
 		r->n_out += (int64_t)odone;
 		if (odone)
 			return 0;
-		if (soxr_clear(r->soxr))
-			return -EIO;
 	}
+	return drsn_resampler_reset(r);
+}
+
+DRSN_API int drsn_resampler_reset(drsn_resampler *r)
+{
+	if (!r)
+		return -EINVAL;
+	if (r->soxr && soxr_clear(r->soxr))
+		return -EIO;
 	r->n_in = 0;
 	r->n_out = 0;
 	return 0;

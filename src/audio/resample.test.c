@@ -178,6 +178,31 @@ static void test_latency_is_what_flush_returns(void **state)
 	drsn_resampler_destroy(r);
 }
 
+/* reset drops the tail: the next stream's output is what a new object gives */
+static void test_reset_starts_a_new_stream(void **state)
+{
+	(void)state;
+	float *x = make_tone(4800, 48000, 440, 0.5), *y, *z;
+	float junk[2000];
+	size_t n;
+	drsn_resampler *r;
+	assert_int_equal(drsn_resampler_create(&r, 48000, 16000, 1000, NULL), 0);
+	assert_int_equal(drsn_resampler_process(r, x + 100, 1000, junk, 2000, &n), 0);
+	assert_true(drsn_resampler_latency(r) > 0);
+	assert_int_equal(drsn_resampler_reset(r), 0);
+	size_t m = run(r, x, 4800, 1000, &y);
+	drsn_resampler_destroy(r);
+	assert_int_equal(drsn_resampler_create(&r, 48000, 16000, 1000, NULL), 0);
+	assert_int_equal(run(r, x, 4800, 1000, &z), m);
+	assert_int_equal(m, 1600);
+	assert_memory_equal(y, z, m * sizeof(float));
+	assert_int_equal(drsn_resampler_reset(NULL), -EINVAL);
+	drsn_resampler_destroy(r);
+	free(x);
+	free(y);
+	free(z);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -212,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_tone_quality_and_aliasing),
 		cmocka_unit_test(test_pass_through),
 		cmocka_unit_test(test_latency_is_what_flush_returns),
+		cmocka_unit_test(test_reset_starts_a_new_stream),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests_name("resample", tests, NULL, NULL);

@@ -4,7 +4,7 @@
  * The DRSN idea applied to the short-time spectrum: every STFT bin's
  * magnitude is soft-thresholded, |S| = max(|Y| - tau, floor * |Y|), with a
  * threshold tau that adapts to that bin's own noise in that frame:
- * tau = alpha(xi) * sqrt(noise power), where the noise power comes from an
+ * tau = 2 sqrt(noise power / (1 + xi)), where the noise power comes from an
  * IMCRA estimator (improved minima-controlled recursive averaging) and the
  * factor alpha from the decision-directed a-priori SNR xi. docs/denoise.md
  * has the details and the measurements.

@@ -11,7 +11,7 @@
 #define DRSN__DENOISE_DEFAULT_STRENGTH_DB 20.0f
 #define DRSN__DENOISE_ALPHA_DD 0.92f      /* decision-directed weight per 8 ms hop */
 #define DRSN__DENOISE_XI_MIN_DB (-25.0f)  /* a-priori SNR floor */
-#define DRSN__DENOISE_THRESHOLD 1.0f      /* soft-threshold scale */
+#define DRSN__DENOISE_THRESHOLD 2.0f      /* soft-threshold scale */
 
 struct drsn_denoise {
 	drsn_denoise_opts opts;
@@ -19,7 +19,7 @@ struct drsn_denoise {
 	int n, hop, nbins;        /* frame (= latency), hop = n / 4, n / 2 + 1 bins */
 	float gmin;               /* attenuation floor, linear */
 	float alpha_s, alpha_d, alpha_dd;   /* per-hop smoothing constants */
-	float xi_min, thr, beta;
+	float xi_min, thr, beta, bmin;
 	int v_frames;             /* frames per minimum-search sub-window */
 	int vad_lo, vad_hi;       /* bins averaged into the speech value */
 	float out_scale;

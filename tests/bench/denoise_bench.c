@@ -18,7 +18,7 @@
  * improvement (dB, mean over clips) per noise x SNR at --rate (default
  * 16000), the averages, the targets, and speed (x real time on one core,
  * thread CPU time, median of --runs) at 16 and 48 kHz for every system.
- * --set tunes an internal parameter for experiments (thr, alpha_dd, xi_min_db, beta).
+ * --set tunes an internal parameter for experiments (thr, alpha_dd, xi_min_db, beta, bmin, v_frames).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -150,6 +150,10 @@ static drsn_denoise *drsn_new(int rate)
 			d->thr = t->value;
 		else if (!strcmp(t->name, "alpha_dd"))
 			d->alpha_dd = powf(t->value, hop_ms / 8.0f);
+		else if (!strcmp(t->name, "bmin"))
+			d->bmin = t->value;
+		else if (!strcmp(t->name, "v_frames"))
+			d->v_frames = (int)t->value;
 		else if (!strcmp(t->name, "beta"))
 			d->beta = t->value;
 		else if (!strcmp(t->name, "xi_min_db"))

@@ -1,0 +1,192 @@
+/* drsn denoise end to end: rate, channels, length and alignment of OUT,
+ * per-channel processing, pass-through at --strength 0, the --vad CSV, and
+ * errors that name the file. argv[1] is the drsn executable. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sndfile.h>
+
+static const char *drsn;
+static char dir[64];
+
+static void path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
+
+static void write_wav(const char *p, int rate, int ch, int format, const float *x, sf_count_t frames)
+{
+	SF_INFO si = {.samplerate = rate, .channels = ch, .format = format};
+	SNDFILE *f = sf_open(p, SFM_WRITE, &si);
+	assert_non_null(f);
+	assert_int_equal(sf_writef_float(f, x, frames), frames);
+	sf_close(f);
+}
+
+static float *read_wav(const char *p, SF_INFO *si)
+{
+	memset(si, 0, sizeof *si);
+	SNDFILE *f = sf_open(p, SFM_READ, si);
+	if (!f)
+		fail_msg("%s: %s", p, sf_strerror(NULL));
+	float *x = malloc((size_t)si->frames * (size_t)si->channels * sizeof *x);
+	assert_int_equal(sf_readf_float(f, x, si->frames), si->frames);
+	sf_close(f);
+	return x;
+}
+
+static int run(const char *args, char *err, size_t errn)
+{
+	char cmd[2048], ep[128];
+	path(ep, sizeof ep, "stderr.txt");
+	snprintf(cmd, sizeof cmd, "'%s' denoise %s 2>'%s'", drsn, args, ep);
+	int rc = system(cmd);
+	FILE *f = fopen(ep, "r");
+	size_t n = f ? fread(err, 1, errn - 1, f) : 0;
+	err[n] = '\0';
+	if (f)
+		fclose(f);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Run drsn denoise ARGS, which must succeed and write out with the input's
+ * rate, channels, length and format; returns out's samples (free them). */
+static float *denoise_file(const char *args, const char *out, int rate, int ch, int frames, int format)
+{
+	char err[1024];
+	int rc = run(args, err, sizeof err);
+	if (rc != 0)
+		fail_msg("drsn denoise %s: exit %d: %s", args, rc, err);
+	SF_INFO si;
+	float *y = read_wav(out, &si);
+	assert_int_equal(si.samplerate, rate);
+	assert_int_equal(si.channels, ch);
+	assert_int_equal(si.frames, frames);
+	assert_int_equal(si.format, format);
+	return y;
+}
+
+static uint64_t rs = 12345;
+static float gauss(void)
+{
+	double u, v;
+	rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+	u = ((double)(rs >> 11) + 0.5) / 9007199254740992.0;
+	rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+	v = ((double)(rs >> 11) + 0.5) / 9007199254740992.0;
+	return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
+}
+
+static void test_stereo_each_channel(void **state)
+{
+	(void)state;
+	const int rate = 16000, n = rate * 6;
+	float *x = malloc(2 * (size_t)n * sizeof *x), *clean = malloc((size_t)n * sizeof *clean);
+	for (int i = 0; i < n; i++) {
+		double t = (double)i / rate;
+		clean[i] = fmod(t, 0.8) < 0.3 ? 0.2f * (float)sin(2 * M_PI * 700 * t) : 0.0f;
+		x[2 * i] = clean[i] + 0.1f * gauss();
+		x[2 * i + 1] = 0.0f;   /* a silent second channel stays silent */
+	}
+	char in[128], out[128], args[512];
+	path(in, sizeof in, "stereo.wav");
+	path(out, sizeof out, "stereo_out.wav");
+	write_wav(in, rate, 2, SF_FORMAT_WAV | SF_FORMAT_PCM_16, x, n);
+	snprintf(args, sizeof args, "'%s' '%s'", in, out);
+	float *y = denoise_file(args, out, rate, 2, n, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+	double s = 0, e_in = 0, e_out = 0;
+	for (int i = rate * 2; i < n; i++) {   /* after the noise estimate settles */
+		s += (double)clean[i] * clean[i];
+		e_in += pow(x[2 * i] - clean[i], 2);
+		e_out += pow(y[2 * i] - clean[i], 2);
+		assert_true(y[2 * i + 1] == 0.0f);
+	}
+	double before = 10 * log10(s / e_in), after = 10 * log10(s / e_out);
+	print_message("drsn denoise, tone bursts in noise: SNR %.2f -> %.2f dB (aligned with IN)\n", before, after);
+	assert_true(after > before + 6);
+	free(x);
+	free(clean);
+	free(y);
+}
+
+static void test_strength_zero_passes_through_48k_float(void **state)
+{
+	(void)state;
+	const int rate = 48000, n = rate * 2 + 17;
+	float *x = malloc((size_t)n * sizeof *x);
+	for (int i = 0; i < n; i++)
+		x[i] = 0.3f * gauss();
+	char in[128], out[128], vad[128], args[512];
+	path(in, sizeof in, "mono48.wav");
+	path(out, sizeof out, "mono48_out.wav");
+	path(vad, sizeof vad, "vad.csv");
+	write_wav(in, rate, 1, SF_FORMAT_WAV | SF_FORMAT_FLOAT, x, n);
+	snprintf(args, sizeof args, "--strength 0 --vad '%s' '%s' '%s'", vad, in, out);
+	float *y = denoise_file(args, out, rate, 1, n, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+	for (int i = 0; i < n; i++)
+		assert_true(fabsf(y[i] - x[i]) < 1e-5f);
+
+	FILE *f = fopen(vad, "r");
+	assert_non_null(f);
+	char line[128];
+	assert_non_null(fgets(line, sizeof line, f));
+	assert_string_equal(line, "time_s,speech\n");
+	int rows = 0;
+	double t, p, last = -1;
+	while (fscanf(f, "%lf,%lf", &t, &p) == 2) {
+		assert_true(p >= 0 && p <= 1 && t > last);
+		last = t;
+		rows++;
+	}
+	fclose(f);
+	assert_true(rows > 2.0 / 0.008 - 5);   /* one row per 8 ms hop */
+	free(x);
+	free(y);
+}
+
+static void test_errors_name_the_file(void **state)
+{
+	(void)state;
+	char args[512], err[1024], out[128];
+	path(out, sizeof out, "never.wav");
+	snprintf(args, sizeof args, "'%s/missing.wav' '%s'", dir, out);
+	assert_int_not_equal(run(args, err, sizeof err), 0);
+	assert_non_null(strstr(err, "missing.wav"));
+	assert_int_equal(access(out, F_OK), -1);
+	assert_int_not_equal(run("--strength -5 a.wav b.wav", err, sizeof err), 0);
+	assert_int_not_equal(run("--strength loud a.wav b.wav", err, sizeof err), 0);
+	assert_non_null(strstr(err, "loud"));
+	assert_int_not_equal(run("only-one.wav", err, sizeof err), 0);
+	assert_int_equal(run("--help", err, sizeof err), 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s PATH/TO/drsn\n", argv[0]);
+		return 2;
+	}
+	drsn = argv[1];
+	snprintf(dir, sizeof dir, "/tmp/drsn-denoise-cli-XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stereo_each_channel),
+		cmocka_unit_test(test_strength_zero_passes_through_48k_float),
+		cmocka_unit_test(test_errors_name_the_file),
+	};
+	int rc = cmocka_run_group_tests_name("denoise-cli", tests, NULL, NULL);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		rc = 1;
+	return rc;
+}

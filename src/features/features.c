@@ -132,6 +132,11 @@ cleanup:
 }
 
 /* One frame from f->buf (win_length samples) into f->mel. */
+/* The loops have run-time trip counts, which GCC -O2's very cheap vectoriser
+ * model declines; allow it here: 17% fewer instructions per push (callgrind).
+ * Element-wise loops only change speed; the mel sums stay in order (no
+ * reassociation without -ffast-math), so results are unchanged. */
+__attribute__((optimize("vect-cost-model=dynamic")))
 static void compute_frame(drsn_features *f)
 {
 	const int win = f->p.win_length, n_fft = f->p.n_fft, n_bins = f->n_bins;

@@ -94,8 +94,10 @@ DRSN_API int drsn_audio_open(drsn_audio **out, const char *path,
 /* Open an already-open file descriptor: a file, or a pipe such as stdin
  * (pipes need opts->raw_format, or a format libsndfile can read from a pipe,
  * e.g. WAV). name is used in messages ("stdin", "fd:3"; NULL -> "fd:N").
- * The fd stays open after drsn_audio_close; the caller closes it. Reads
- * block until max_frames are available or the stream ends. */
+ * The fd stays open after drsn_audio_close; the caller closes it. On a pipe
+ * a read blocks until about max_frames output frames' worth of input has
+ * arrived (plus the resampler's delay) or the stream ends: ask for small
+ * chunks (e.g. 160) to keep a live stream's latency low. */
 DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
 				const drsn_audio_opts *opts, drsn_error *err);
 

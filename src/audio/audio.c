@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,9 +278,10 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 		rc = drsn__resampler_create(&a->rs, a->info.source_rate, a->info.out_rate,
 					    a->info.out_channels, CHUNK, err);
 		if (rc < 0) {
-			drsn_error inner = *err;  /* keep the reason, add the file */
-			if (err)
+			if (err) {   /* keep the reason, add the file */
+				drsn_error inner = *err;
 				drsn__fail(err, rc, "%s: %s", name, inner.msg);
+			}
 			goto cleanup;
 		}
 		a->pend_cap = drsn_resampler_max_out(a->rs);
@@ -388,8 +390,12 @@ static long read_fail(drsn_audio *a, drsn_error *err, int code, const char *fmt,
 	return drsn__fail(err, code, "%s", a->failmsg);
 }
 
-/* Decode one chunk and turn it into output frames in pend. */
-static long refill(drsn_audio *a, drsn_error *err)
+/* Decode a chunk of source frames and turn it into output frames in pend.
+ * Files: always CHUNK frames, so libsoxr sees one steady pattern (its FIFOs
+ * stop growing after the first reads: see alloc.test.c). Pipes: only about
+ * enough for `need` output frames, since libsndfile blocks until it has what
+ * was asked or the stream ends, and a live stream's latency matters. */
+static long refill(drsn_audio *a, size_t need, drsn_error *err)
 {
 	const int ch = a->info.source_channels;
 	const int och = a->info.out_channels;
@@ -399,7 +405,11 @@ static long refill(drsn_audio *a, drsn_error *err)
 
 	a->pend_n = a->pend_pos = 0;
 	if (!a->src_eof) {
-		n = sf_readf_float(a->sf, a->src, CHUNK);
+		double want = ceil((double)need * a->info.source_rate / a->info.out_rate);
+		sf_count_t req = want < 1 ? 1 : want > CHUNK ? CHUNK : (sf_count_t)want;
+		if (a->info.source_frames >= 0)
+			req = CHUNK;
+		n = sf_readf_float(a->sf, a->src, req);
 		e = sf_error(a->sf);
 		if (e == SF_ERR_SYSTEM)
 			return read_fail(a, err, -EIO, "read error after %" PRId64 " frames: %s",
@@ -408,7 +418,7 @@ static long refill(drsn_audio *a, drsn_error *err)
 			return read_fail(a, err, -EBADMSG, "corrupt data after %" PRId64 " frames: %s",
 					 a->src_read, sf_strerror(a->sf));
 		a->src_read += n;
-		if (n < CHUNK) {
+		if (n < req) {
 			a->src_eof = 1;
 			if (a->info.source_frames >= 0 && a->src_read != a->info.source_frames)
 				return read_fail(a, err, -EBADMSG, "truncated data: the audio ends after "
@@ -479,7 +489,7 @@ DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames, drsn
 		}
 		if (a->done)
 			break;
-		long rc = refill(a, err);
+		long rc = refill(a, max_frames - got, err);
 		if (rc < 0)
 			return rc;
 	}

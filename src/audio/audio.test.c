@@ -409,6 +409,61 @@ static void test_raw_pipe(void **state)
 	free(pcm);
 }
 
+/* A live pipe: a small read returns as soon as enough has arrived, without
+ * waiting for the writer to send a whole internal chunk or to close. */
+static void test_pipe_small_reads_do_not_wait(void **state)
+{
+	(void)state;
+	static const int rates_in[] = {16000, 48000};
+	for (int k = 0; k < 2; k++) {
+		int data[2], go[2];
+		assert_int_equal(pipe(data), 0);
+		assert_int_equal(pipe(go), 0);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {   /* 100 ms of audio, then wait for "go" before closing */
+			close(data[0]);
+			close(go[1]);
+			int16_t pcm[4800];
+			int n = rates_in[k] / 10;
+			for (int i = 0; i < n; i++)
+				pcm[i] = (int16_t)(10000 * sin(2 * M_PI * FREQ * i / rates_in[k]));
+			if (write(data[1], pcm, sizeof(int16_t) * (size_t)n) < 0)
+				_exit(1);
+			char c;
+			if (read(go[0], &c, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+		close(data[1]);
+		close(go[0]);
+		drsn_audio_opts o;
+		drsn_audio_opts_default(&o);
+		o.raw_format = "s16le";
+		o.raw_rate = rates_in[k];
+		o.raw_channels = 1;
+		drsn_audio *a = NULL;
+		drsn_error e;
+		float buf[160];
+		assert_int_equal(drsn_audio_open_fd(&a, data[0], "live", &o, &e), 0);
+		alarm(10);   /* a read that waits for the writer to close would hang */
+		assert_int_equal(drsn_audio_read(a, buf, 160, &e), 160);
+		assert_int_equal(drsn_audio_read(a, buf, 160, &e), 160);
+		alarm(0);
+		assert_int_equal(write(go[1], "x", 1), 1);
+		close(go[1]);
+		long r, total = 320;
+		while ((r = drsn_audio_read(a, buf, 160, &e)) > 0)
+			total += r;
+		assert_int_equal(r, 0);
+		assert_int_equal(total, 1600);
+		drsn_audio_close(a);
+		close(data[0]);
+		int st;
+		waitpid(pid, &st, 0);
+	}
+}
+
 static void test_wav_pipe_and_fd(void **state)
 {
 	(void)state;
@@ -462,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_keep_channels_and_source_rate),
 		cmocka_unit_test(test_streamed_wav_placeholder_sizes),
 		cmocka_unit_test(test_raw_pipe),
+		cmocka_unit_test(test_pipe_small_reads_do_not_wait),
 		cmocka_unit_test(test_wav_pipe_and_fd),
 	};
 	return cmocka_run_group_tests_name("audio", tests, setup, teardown);

@@ -420,8 +420,8 @@ static int load(drsn_model **out, const void *buf, size_t len, const char *what,
 	drsn_error fe_err;
 	drsn__error_clear(&fe_err);
 	drsn_features_params_default(&m->fe);
-	if ((rc = drsn_features_params_from_json(&m->fe, s, strlen(s), &fe_err)) ||
-	    (rc = drsn_features_params_validate(&m->fe, &fe_err))) {
+	/* from_json also validates (drsn_features_params_validate) */
+	if ((rc = drsn_features_params_from_json(&m->fe, s, strlen(s), &fe_err))) {
 		rc = drsn__fail(err, rc, "%s: __metadata__.frontend: %s", what, fe_err.msg);
 		goto fail;
 	}

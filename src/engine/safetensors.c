@@ -321,12 +321,3 @@ const char *drsn__st_meta(const struct drsn__st_file *f, const char *key)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(f->metadata, key);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
-
-float drsn__st_get(const struct drsn__st_tensor *t, int64_t i)
-{
-	const unsigned char *p = t->data + 4 * i;
-	uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-	float v;
-	memcpy(&v, &u, sizeof v);
-	return v;
-}

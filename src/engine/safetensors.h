@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "drsn/common.h"
 
@@ -49,7 +50,17 @@ const struct drsn__st_tensor *drsn__st_find(const struct drsn__st_file *f, const
 const char *drsn__st_meta(const struct drsn__st_file *f, const char *key);
 
 /* Element i of t as a float (byte order and alignment handled). */
-float drsn__st_get(const struct drsn__st_tensor *t, int64_t i);
+static inline float drsn__st_get(const struct drsn__st_tensor *t, int64_t i)
+{
+	uint32_t u;
+	float v;
+	memcpy(&u, t->data + 4 * i, sizeof u);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	u = __builtin_bswap32(u);
+#endif
+	memcpy(&v, &u, sizeof v);
+	return v;
+}
 
 /* "[a,b,c]" into s (n bytes). */
 void drsn__st_shape_str(char *s, size_t n, int ndim, const int64_t *shape);

@@ -1,15 +1,17 @@
 #!/usr/bin/python3
 """C engine vs the PyTorch reference (train/drsn/model.py) on random models.
 
-usage: model_parity.py MODEL_RUN_EXE
+usage: model_parity.py MODEL_RUN_EXE DRSN_EXE
 
 For each variant (cw, cs, resnet) x architecture (default, small) x shortcut
 (zero_pad; plus projection on small): export a random-init model (BN running
 stats randomised) with train/export.py, run it on random inputs with the C
 program (every SIMD path in DRSN_SIMD_PATHS, default "scalar" and the
 automatic choice) and in PyTorch eval mode from the same .safetensors file.
-Fails when the max abs logit difference exceeds 1e-4.
+Fails when the max abs logit difference exceeds 1e-4, or when `drsn info
+--json` disagrees with PyTorch on the parameter count, MACs or labels.
 """
+import json
 import os
 import subprocess
 import sys
@@ -31,7 +33,7 @@ N_WINDOWS = 6
 
 
 def main():
-    exe = sys.argv[1]
+    exe, drsn = sys.argv[1], sys.argv[2]
     torch.set_num_threads(1)
     cases = [(v, a, "zero_pad") for a in ("default", "small") for v in M.VARIANTS]
     cases += [(v, "small", "projection") for v in M.VARIANTS]
@@ -42,8 +44,15 @@ def main():
             export.main(["--random", "--variant", variant, "--arch", arch, "--shortcut", shortcut,
                          "--seed", str(seed), "-o", path])
             tensors, meta = safetensors.load(path)
-            import json
             model = M.load_state(M.DRSN(json.loads(meta["architecture"])), tensors).eval()
+            r = subprocess.run([drsn, "info", "--json", path], capture_output=True, text=True)
+            info = json.loads(r.stdout) if r.returncode == 0 else {}
+            want = {"parameters": model.n_params(), "macs_per_window": model.macs(),
+                    "labels": json.loads(meta["labels"]), "variant": variant}
+            got = {k: info.get(k) for k in want}
+            if got != want:
+                print("FAIL %s/%s/%s: drsn info %s, PyTorch %s %s" % (variant, arch, shortcut, got, want, r.stderr))
+                failed.append((variant, arch, shortcut, "info"))
             rng = np.random.default_rng(seed)
             a = model.arch
             # log-mel-like inputs: offset and scale vary per window

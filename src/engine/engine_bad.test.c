@@ -40,6 +40,11 @@ static void m_rank(struct fx_model *m)
 static void m_nan(struct fx_model *m) { fx_find(m, "units.3.bn2.weight")->data[5] = NAN; }
 static void m_inf(struct fx_model *m) { fx_find(m, "stem.weight")->data[100] = -INFINITY; }
 static void m_negvar(struct fx_model *m) { fx_find(m, "units.0.bn1.running_var")->data[2] = -1; }
+static void m_fold_overflow(struct fx_model *m)
+{
+	fx_find(m, "units.1.bn2.weight")->data[0] = 3e38f;
+	fx_find(m, "units.1.bn2.running_var")->data[0] = 0;
+}
 static void m_overlap(struct fx_model *m)
 {
 	struct fx_tensor *a = fx_find(m, "bn.weight"), *b = fx_find(m, "bn.bias");
@@ -138,6 +143,7 @@ static const struct bad_case cases[] = {
 	{"NaN", m_nan, -EBADMSG, "tensor 'units.3.bn2.weight': element 5 is not finite (nan)"},
 	{"Inf", m_inf, -EBADMSG, "tensor 'stem.weight': element 100 is not finite (-inf)"},
 	{"negative variance", m_negvar, -EBADMSG, "tensor 'units.0.bn1.running_var': element 2 = -1 (a variance must be >= 0)"},
+	{"BN fold overflow", m_fold_overflow, -EBADMSG, "<memory>: units.1.bn1/conv1/bn2: folding BatchNorm into the weights overflows float32"},
 	{"overlapping offsets", m_overlap, -EBADMSG, "overlap tensor 'bn."},
 	{"offsets vs shape", m_offsets_size, -EBADMSG, "tensor 'stem.weight': 4 bytes at data_offsets but shape [32,40,3] needs 15360"},
 	{"F16", m_f16, -ENOTSUP, "tensor 'fc.bias': dtype 'F16' is not supported (F32 only)"},

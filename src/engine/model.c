@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -136,7 +137,23 @@ static int find_tensors(struct loader *L, const struct drsn__arch *a, struct ten
 struct bump {
 	float *base;    /* NULL: only count */
 	size_t n;
+	const char *part;      /* what is being folded now, for messages */
+	int part_idx;
+	char overflow[64];     /* first part whose folded value overflows float32 */
 };
+
+/* v as float32; records an overflow (|v| > FLT_MAX after BN folding). */
+static float f32(struct bump *B, double v)
+{
+	if (!(fabs(v) <= FLT_MAX)) {
+		if (!B->overflow[0] && B->part_idx < 0)
+			snprintf(B->overflow, sizeof B->overflow, "%s", B->part);
+		else if (!B->overflow[0])
+			snprintf(B->overflow, sizeof B->overflow, "units.%d.%s", B->part_idx, B->part);
+		return 0;
+	}
+	return (float)v;
+}
 
 static float *take(struct bump *B, size_t n)
 {
@@ -154,25 +171,25 @@ static void bn_affine(const struct bn_t *bn, int i, double eps, double *scale, d
 }
 
 /* torch conv weight [cout][cin][k] -> [k][cin][cout], times scale[cout] (NULL: 1). */
-static void relayout_conv(float *dst, const struct drsn__st_tensor *w, const double *scale)
+static void relayout_conv(struct bump *B, float *dst, const struct drsn__st_tensor *w, const double *scale)
 {
 	int64_t co = w->shape[0], ci = w->shape[1], k = w->shape[2];
 	for (int64_t o = 0; o < co; o++)
 		for (int64_t i = 0; i < ci; i++)
 			for (int64_t j = 0; j < k; j++) {
 				double v = drsn__st_get(w, (o * ci + i) * k + j);
-				dst[(j * ci + i) * co + o] = (float)(scale ? v * scale[o] : v);
+				dst[(j * ci + i) * co + o] = f32(B, scale ? v * scale[o] : v);
 			}
 }
 
 /* torch linear weight [nout][nin] -> [nin][nout], times scale[nout] (NULL: 1). */
-static void relayout_fc(float *dst, const struct drsn__st_tensor *w, const double *scale)
+static void relayout_fc(struct bump *B, float *dst, const struct drsn__st_tensor *w, const double *scale)
 {
 	int64_t no = w->shape[0], ni = w->shape[1];
 	for (int64_t o = 0; o < no; o++)
 		for (int64_t i = 0; i < ni; i++) {
 			double v = drsn__st_get(w, o * ni + i);
-			dst[i * no + o] = (float)(scale ? v * scale[o] : v);
+			dst[i * no + o] = f32(B, scale ? v * scale[o] : v);
 		}
 }
 
@@ -192,9 +209,11 @@ static void build(struct drsn_model *m, struct bump *B, const struct tensors_t *
 		cmax = a->u[i].cout > cmax ? a->u[i].cout : cmax;
 
 	float *p;
+	B->part = "stem";
+	B->part_idx = -1;
 	m->stem_w = p = take(B, (size_t)a->k0 * a->bands * a->c0);
 	if (T)
-		relayout_conv(p, T->stem_w, NULL);
+		relayout_conv(B, p, T->stem_w, NULL);
 	m->stem_b = p = take(B, (size_t)a->c0);
 	if (T)
 		copy_vec(p, T->stem_b);
@@ -205,6 +224,8 @@ static void build(struct drsn_model *m, struct bump *B, const struct tensors_t *
 		struct drsn__unit_plan *up = &m->units[i];
 		float *s1, *h1, *w1, *b1, *w2;
 		up->a = u;
+		B->part = "bn1/conv1/bn2";
+		B->part_idx = i;
 		up->bn1_scale = s1 = take(B, (size_t)u->cin);
 		up->bn1_shift = h1 = take(B, (size_t)u->cin);
 		up->w1 = w1 = take(B, (size_t)u->k * u->cin * u->cout);
@@ -213,19 +234,20 @@ static void build(struct drsn_model *m, struct bump *B, const struct tensors_t *
 		if (t) {
 			for (int c = 0; c < u->cin; c++) {
 				bn_affine(&t->bn1, c, a->eps, &sc[0], &sh[0]);
-				s1[c] = (float)sc[0];
-				h1[c] = (float)sh[0];
+				s1[c] = f32(B, sc[0]);
+				h1[c] = f32(B, sh[0]);
 			}
 			for (int c = 0; c < u->cout; c++)
 				bn_affine(&t->bn2, c, a->eps, &sc[c], &sh[c]);
-			relayout_conv(w1, t->conv1, sc);     /* BN2 folded into conv1 */
+			relayout_conv(B, w1, t->conv1, sc);     /* BN2 folded into conv1 */
 			for (int c = 0; c < u->cout; c++)
-				b1[c] = (float)sh[c];
-			relayout_conv(w2, t->conv2, NULL);
+				b1[c] = f32(B, sh[c]);
+			relayout_conv(B, w2, t->conv2, NULL);
 		}
 		up->n2 = a->variant == DRSN__RESNET ? 0 : a->variant == DRSN__CW ? u->cout : 1;
 		if (up->n2) {
 			float *f1w, *f1b, *f2w, *f2b;
+			B->part = "shrink";
 			up->fc1_w = f1w = take(B, (size_t)u->cout * u->cout);
 			up->fc1_b = f1b = take(B, (size_t)u->cout);
 			up->fc2_w = f2w = take(B, (size_t)u->cout * up->n2);
@@ -233,10 +255,10 @@ static void build(struct drsn_model *m, struct bump *B, const struct tensors_t *
 			if (t) {
 				for (int c = 0; c < u->cout; c++)
 					bn_affine(&t->sbn, c, a->eps, &sc[c], &sh[c]);
-				relayout_fc(f1w, t->fc1w, sc);   /* threshold BN folded into FC1 */
+				relayout_fc(B, f1w, t->fc1w, sc);   /* threshold BN folded into FC1 */
 				for (int c = 0; c < u->cout; c++)
-					f1b[c] = (float)(drsn__st_get(t->fc1b, c) * sc[c] + sh[c]);
-				relayout_fc(f2w, t->fc2w, NULL);
+					f1b[c] = f32(B, drsn__st_get(t->fc1b, c) * sc[c] + sh[c]);
+				relayout_fc(B, f2w, t->fc2w, NULL);
 				copy_vec(f2b, t->fc2b);
 			}
 		}
@@ -245,13 +267,15 @@ static void build(struct drsn_model *m, struct bump *B, const struct tensors_t *
 			up->pw = pw = take(B, (size_t)u->cin * u->cout);
 			up->pb = pb = take(B, (size_t)u->cout);
 			if (t) {
-				relayout_conv(pw, t->pw, NULL);
+				relayout_conv(B, pw, t->pw, NULL);
 				copy_vec(pb, t->pb);
 			}
 		}
 	}
 
 	float *hs, *hh, *fw, *fb, *ones, *zeros;
+	B->part = "bn/fc";
+	B->part_idx = -1;
 	m->head_scale = hs = take(B, (size_t)a->c_last);
 	m->head_shift = hh = take(B, (size_t)a->c_last);
 	m->fc_w = fw = take(B, (size_t)a->c_last * a->classes);
@@ -261,10 +285,10 @@ static void build(struct drsn_model *m, struct bump *B, const struct tensors_t *
 	if (T) {
 		for (int c = 0; c < a->c_last; c++) {
 			bn_affine(&T->bn, c, a->eps, &sc[0], &sh[0]);
-			hs[c] = (float)sc[0];
-			hh[c] = (float)sh[0];
+			hs[c] = f32(B, sc[0]);
+			hh[c] = f32(B, sh[0]);
 		}
-		relayout_fc(fw, T->fc_w, NULL);
+		relayout_fc(B, fw, T->fc_w, NULL);
 		copy_vec(fb, T->fc_b);
 		for (int c = 0; c < cmax; c++) {
 			ones[c] = 1.0f;
@@ -465,7 +489,7 @@ static int load(drsn_model **out, const void *buf, size_t len, const char *what,
 		}
 	}
 
-	struct bump B = {NULL, 0};
+	struct bump B = {0};
 	build(m, &B, NULL);
 	m->weights = aligned_alloc(64, B.n * sizeof(float));
 	if (!m->weights) {
@@ -475,6 +499,11 @@ static int load(drsn_model **out, const void *buf, size_t len, const char *what,
 	B.base = m->weights;
 	B.n = 0;
 	build(m, &B, T);
+	if (B.overflow[0]) {
+		rc = drsn__fail(err, -EBADMSG, "%s: %s: folding BatchNorm into the weights overflows float32 (running_var ~ 0 with huge weights?)",
+				what, B.overflow);
+		goto fail;
+	}
 	plan_buffers(m);
 	m->n_params = drsn__arch_params(&m->arch);
 	m->macs = drsn__arch_macs(&m->arch);

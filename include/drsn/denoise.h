@@ -52,8 +52,8 @@ typedef struct drsn_denoise_opts {
 	 * the input through unchanged (delayed); larger values remove more noise
 	 * and risk more speech damage. */
 	float strength_db;
-	/* Analysis frame, ms (default 32; 8..64). The hop is a quarter of it
-	 * (75 % overlap, square-root Hann analysis and synthesis windows). */
+	/* Analysis frame, ms (default 32; 8..64). The hop is half of it
+	 * (50 % overlap, square-root Hann analysis and synthesis windows). */
 	float frame_ms;
 	drsn_denoise_frame_fn on_frame;   /* optional, may be NULL */
 	void *user;                       /* passed to on_frame */
@@ -77,7 +77,8 @@ DRSN_API void drsn_denoise_destroy(drsn_denoise *d);
 DRSN_API void drsn_denoise_reset(drsn_denoise *d);
 
 /* Push n input samples and receive n output samples (delayed by the
- * latency). in and out may be the same array. Never fails, never allocates. */
+ * latency). in and out may be the same array (neither may be NULL unless
+ * n is 0). Never fails, never allocates. */
 DRSN_API void drsn_denoise_process(drsn_denoise *d, const float *in, size_t n, float *out);
 
 /* End of stream: writes the last drsn_denoise_latency(d) output samples to

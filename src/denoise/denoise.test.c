@@ -104,11 +104,11 @@ static void test_latency_is_one_frame(void **state)
 	(void)state;
 	drsn_denoise *d = make(16000, 20.0f);
 	assert_int_equal(drsn_denoise_latency(d), 512);
-	assert_int_equal(drsn_denoise_hop(d), 128);
+	assert_int_equal(drsn_denoise_hop(d), 256);
 	drsn_denoise_destroy(d);
 	d = make(48000, 20.0f);
 	assert_int_equal(drsn_denoise_latency(d), 1536);
-	assert_int_equal(drsn_denoise_hop(d), 384);
+	assert_int_equal(drsn_denoise_hop(d), 768);
 	drsn_denoise_destroy(d);
 }
 

@@ -16,7 +16,7 @@
 struct drsn_denoise {
 	drsn_denoise_opts opts;
 	int sample_rate;
-	int n, hop, nbins;        /* frame (= latency), hop = n / 4, n / 2 + 1 bins */
+	int n, hop, nbins;        /* frame (= latency), hop = n / 2, n / 2 + 1 bins */
 	float gmin;               /* attenuation floor, linear */
 	float alpha_s, alpha_d, alpha_dd;   /* per-hop smoothing constants */
 	float xi_min, thr, beta, bmin;

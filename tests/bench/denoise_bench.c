@@ -2,7 +2,8 @@
  * bench-denoise: drsn's denoiser against SpeexDSP's preprocessor, in one run.
  *
  *   bench-denoise --material DIR --noise FILE [--seed N] [--runs N]
- *                 [--strength DB] [--rate HZ] [--set NAME=VALUE]...
+ *                 [--strength DB] [--frame-ms MS] [--rate HZ] [--no-speed]
+ *                 [--set NAME=VALUE]...
  *
  * DIR holds clean speech clips (tests/bench/denoise_material.sh writes
  * them); FILE is a recording of real background noise. Every clip is mixed
@@ -54,7 +55,7 @@ struct clips {
 struct tune { char name[32]; float value; };
 
 static struct {
-	float strength;
+	float strength, frame_ms;
 	int n_sets;
 	struct tune sets[MAX_SETS];
 } cfg;
@@ -137,6 +138,8 @@ static drsn_denoise *drsn_new(int rate)
 	drsn_denoise_opts_default(&o);
 	if (cfg.strength >= 0)
 		o.strength_db = cfg.strength;
+	if (cfg.frame_ms > 0)
+		o.frame_ms = cfg.frame_ms;
 	drsn_denoise *d;
 	drsn_error e;
 	if (drsn_denoise_create(&d, rate, &o, &e) < 0) {
@@ -419,6 +422,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--runs") && v) { runs = atoi(v); i++; }
 		else if (!strcmp(a, "--rate") && v) { rate = atoi(v); i++; }
 		else if (!strcmp(a, "--strength") && v) { cfg.strength = (float)atof(v); i++; }
+		else if (!strcmp(a, "--frame-ms") && v) { cfg.frame_ms = (float)atof(v); i++; }
 		else if (!strcmp(a, "--no-speed")) { do_speed = 0; }
 		else if (!strcmp(a, "--set") && v && cfg.n_sets < MAX_SETS) {
 			struct tune *t = &cfg.sets[cfg.n_sets++];
@@ -433,7 +437,7 @@ int main(int argc, char **argv)
 			i++;
 		} else {
 			fprintf(stderr, "usage: bench-denoise --material DIR --noise FILE [--seed N] [--runs N] "
-				"[--rate HZ] [--strength DB] [--no-speed] [--set NAME=VALUE]...\n");
+				"[--rate HZ] [--strength DB] [--frame-ms MS] [--no-speed] [--set NAME=VALUE]...\n");
 			return 2;
 		}
 	}

@@ -145,7 +145,7 @@ static void test_strength_zero_passes_through_48k_float(void **state)
 		rows++;
 	}
 	fclose(f);
-	assert_true(rows > 2.0 / 0.008 - 5);   /* one row per 8 ms hop */
+	assert_true(rows > 2.0 / 0.016 - 5);   /* one row per 16 ms hop */
 	free(x);
 	free(y);
 }

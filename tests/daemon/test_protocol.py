@@ -218,6 +218,35 @@ def test_check_config():
     assert r.returncode == 1 and "/nonexistent.conf: cannot open" in r.stderr
 
 
+def test_documented_python_client():
+    """The ~20-line client in docs/protocol.md works as shown."""
+    doc = open(os.path.join(os.environ["DRSN_SOURCE_ROOT"], "docs", "protocol.md")).read()
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 15 <= len(code.strip().splitlines()) <= 25, len(code.splitlines())
+    tmp = os.environ["TMPDIR"]
+    client_py = os.path.join(tmp, "client.py")
+    with open(client_py, "w") as f:
+        f.write(code)
+    sock = os.path.join(tmp, "doc.sock")
+    d = subprocess.Popen([DRSND, "--socket", sock, "--model", MODEL, "--source", "stdin", "--exit-on-eof",
+                          "--set", "detect.threshold=0"], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    for _ in range(500):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.02)
+    cl = subprocess.Popen(["/usr/bin/python3", client_py, sock], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    import struct
+    d.stdin.write(b"".join(struct.pack("<h", int(8000 * ((i * 7919) % 200 - 100) / 100)) for i in range(48000)))
+    d.stdin.close()
+    out, _ = cl.communicate(timeout=30)
+    assert d.wait(10) == 0
+    lines = out.splitlines()
+    log("documented client printed:", lines[:3])
+    assert lines[0].startswith("connected to drsnd") and "source stdin" in lines[0], lines
+    assert len(lines) >= 3 and all(" at " in l and l.rstrip().endswith(" s") for l in lines[1:]), lines
+
+
 if __name__ == "__main__":
-    main([test_hello_and_commands, test_flood_and_max_clients, test_socket_file_handling,
+    main([test_documented_python_client, test_hello_and_commands, test_flood_and_max_clients, test_socket_file_handling,
           test_graceful_stop_flushes_clients, test_check_config])

@@ -1,0 +1,249 @@
+/* drsn detect [--model M] [options] FILE...: the streaming keyword pipeline
+ * (include/drsn/pipeline.h, exactly what drsnd runs) over audio files,
+ * offline. One JSON line per detection on stdout:
+ *   {"file":"x.wav","label":"yes","score":0.93,"start":0.31,"end":1.30}
+ * (seconds of stream time from the start of each file). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "drsn/drsn.h"
+#include "drsn_config.h"
+
+#define CHUNK 1600
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: drsn detect [--model M] [OPTIONS] FILE...\n\n"
+		"Runs drsnd's streaming detection pipeline over each file and prints one JSON\n"
+		"line per detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds).\n"
+		"The options are drsnd.conf's [detect] keys, with the same defaults:\n"
+		"  -m, --model PATH            (default %s/models/default.safetensors)\n"
+		"  -t, --threshold P           global threshold [0.8]\n"
+		"      --label-threshold L=P   per-label threshold (repeatable)\n"
+		"      --inference-hop-ms N    [100]\n"
+		"      --smoothing-ms N        [300]\n"
+		"      --refractory-ms N       [1000]\n"
+		"      --vad                   voice-activity gating\n"
+		"      --vad-threshold-db DB   [-50]\n"
+		"      --vad-hangover-ms N     [500]\n"
+		"  -q, --quiet                 no progress bar (shown on a terminal for long batches)\n",
+		DRSN_DATADIR);
+}
+
+struct run {
+	const char *file;
+	int n;
+};
+
+static void on_detection(void *user, const drsn_detection *d)
+{
+	struct run *r = user;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "file", r->file);
+	cJSON_AddStringToObject(o, "label", d->name);
+	cJSON_AddNumberToObject(o, "score", round(d->score * 1e4) / 1e4);
+	cJSON_AddNumberToObject(o, "start", round(d->start * 1e4) / 1e4);
+	cJSON_AddNumberToObject(o, "end", round(d->end * 1e4) / 1e4);
+	char *s = cJSON_PrintUnformatted(o);
+	if (s)
+		printf("%s\n", s);
+	fflush(stdout);
+	free(s);
+	cJSON_Delete(o);
+	r->n++;
+}
+
+static void progress(double done, double total, int file, int n_files)
+{
+	const int width = 30;
+	double f = total > 0 ? done / total : 1;
+	if (f > 1)
+		f = 1;
+	int fill = (int)(f * width);
+	fprintf(stderr, "\r[%.*s%*s] %3d%%  file %d/%d", fill, "##############################",
+		width - fill, "", (int)(f * 100), file, n_files);
+}
+
+static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (end == v || *end || x < lo || x > hi) {
+		drsn__cli_err("detect: %s: '%s' is not an integer in [%d, %d]", opt, v, lo, hi);
+		return -1;
+	}
+	*out = (int)x;
+	return 0;
+}
+
+static int parse_float(const char *opt, const char *v, float lo, float hi, float *out)
+{
+	char *end;
+	float x = strtof(v, &end);
+	if (end == v || *end || !(x >= lo && x <= hi)) {
+		drsn__cli_err("detect: %s: '%s' is not a number in [%g, %g]", opt, v, lo, hi);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+int drsn__cmd_detect(int argc, char **argv)
+{
+	enum { O_LT = 256, O_HOP, O_SMOOTH, O_REFR, O_VAD, O_VADDB, O_VADH };
+	static const struct option opts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"threshold", required_argument, NULL, 't'},
+		{"label-threshold", required_argument, NULL, O_LT},
+		{"inference-hop-ms", required_argument, NULL, O_HOP},
+		{"smoothing-ms", required_argument, NULL, O_SMOOTH},
+		{"refractory-ms", required_argument, NULL, O_REFR},
+		{"vad", no_argument, NULL, O_VAD},
+		{"vad-threshold-db", required_argument, NULL, O_VADDB},
+		{"vad-hangover-ms", required_argument, NULL, O_VADH},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char default_model[4096];
+	snprintf(default_model, sizeof default_model, "%s/models/default.safetensors", DRSN_DATADIR);
+	const char *model_path = default_model;
+	const char *lt[64];
+	int n_lt = 0, quiet = 0, c, code = 1;
+	drsn_pipeline_opts o;
+	drsn_pipeline_opts_default(&o);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "m:t:qh", opts, NULL)) != -1) {
+		int bad = 0;
+		switch (c) {
+		case 'm': model_path = optarg; break;
+		case 't': bad = parse_float("--threshold", optarg, 0, 1, &o.threshold); break;
+		case O_LT:
+			if (n_lt == 64 || !strchr(optarg, '=')) {
+				drsn__cli_err("detect: --label-threshold '%s': expected LABEL=P (at most 64)", optarg);
+				bad = 1;
+			} else {
+				lt[n_lt++] = optarg;
+			}
+			break;
+		case O_HOP: bad = parse_int("--inference-hop-ms", optarg, 1, 10000, &o.inference_hop_ms); break;
+		case O_SMOOTH: bad = parse_int("--smoothing-ms", optarg, 0, 10000, &o.smoothing_ms); break;
+		case O_REFR: bad = parse_int("--refractory-ms", optarg, 0, 600000, &o.refractory_ms); break;
+		case O_VAD: o.vad = 1; break;
+		case O_VADDB: bad = parse_float("--vad-threshold-db", optarg, -150, 0, &o.vad_threshold_db); break;
+		case O_VADH: bad = parse_int("--vad-hangover-ms", optarg, 0, 600000, &o.vad_hangover_ms); break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (bad)
+			return 2;
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	drsn_model *m = NULL;
+	drsn_pipeline *p = NULL;
+	float *thr = NULL, *buf = NULL;
+	drsn_audio *a = NULL;
+	drsn_error e;
+	if (drsn_model_load(&m, model_path, &e) < 0) {
+		drsn__cli_err("detect: %s", e.msg);
+		goto out;
+	}
+	int nl = drsn_model_n_labels(m);
+	thr = malloc((size_t)nl * sizeof *thr);
+	buf = malloc(CHUNK * sizeof *buf);
+	if (!thr || !buf) {
+		drsn__cli_err("detect: out of memory");
+		goto out;
+	}
+	for (int l = 0; l < nl; l++)
+		thr[l] = -1;
+	for (int i = 0; i < n_lt; i++) {
+		const char *eq = strchr(lt[i], '=');
+		int found = -1;
+		for (int l = 0; l < nl; l++)
+			if (strlen(drsn_model_label(m, l)) == (size_t)(eq - lt[i]) &&
+			    !strncmp(drsn_model_label(m, l), lt[i], (size_t)(eq - lt[i])))
+				found = l;
+		if (found < 0) {
+			drsn__cli_err("detect: --label-threshold '%s': no such label in %s", lt[i], model_path);
+			goto out;
+		}
+		if (parse_float("--label-threshold", eq + 1, 0, 1, &thr[found]) < 0)
+			goto out;
+	}
+	o.thresholds = thr;
+	if (drsn_pipeline_create(&p, m, &o, &e) < 0) {
+		drsn__cli_err("detect: %s", e.msg);
+		goto out;
+	}
+	int rate = drsn_model_features_params(m)->sample_rate;
+	int n_files = argc - optind;
+	int bar = !quiet && isatty(2);
+	/* total audio, for the progress bar (only when it will be shown) */
+	double total = 0, done = 0;
+	if (bar) {
+		for (int i = optind; i < argc; i++) {
+			drsn_audio_opts ao;
+			drsn_audio_opts_default(&ao);
+			ao.target_rate = rate;
+			if (drsn_audio_open(&a, argv[i], &ao, NULL) == 0) {
+				drsn_audio_info info;
+				drsn_audio_get_info(a, &info);
+				total += info.out_frames > 0 ? (double)info.out_frames : 0;
+				drsn_audio_close(a);
+				a = NULL;
+			}
+		}
+		bar = total > 30.0 * rate;   /* long batches only */
+	}
+	code = 0;
+	for (int i = optind; i < argc; i++) {
+		struct run r = {argv[i], 0};
+		drsn_audio_opts ao;
+		drsn_audio_opts_default(&ao);
+		ao.target_rate = rate;
+		if (drsn_audio_open(&a, argv[i], &ao, &e) < 0) {
+			drsn__cli_err("detect: %s", e.msg);
+			code = 1;
+			continue;
+		}
+		drsn_pipeline_reset(p);
+		static const drsn_pipeline_events ev = {on_detection, NULL, NULL};
+		long n;
+		while ((n = drsn_audio_read(a, buf, CHUNK, &e)) > 0) {
+			drsn_pipeline_push(p, buf, (size_t)n, &ev, &r);
+			done += (double)n;
+			if (bar && ((long)done / n) % 50 == 0)
+				progress(done, total, i - optind + 1, n_files);
+		}
+		if (n < 0) {
+			drsn__cli_err("detect: %s", e.msg);
+			code = 1;
+		}
+		drsn_audio_close(a);
+		a = NULL;
+	}
+	if (bar) {
+		progress(total, total, n_files, n_files);
+		fputc('\n', stderr);
+	}
+out:
+	drsn_pipeline_destroy(p);
+	drsn_model_free(m);
+	free(thr);
+	free(buf);
+	return code;
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""Audio sources through the daemon, compared with `drsn detect` on the same
+audio (the same pipeline must give the same detections): file: at real time,
+stdin raw s16le as fast as it comes, fd:N raw f32le 48 kHz stereo."""
+import array
+import os
+import socket
+import struct
+import subprocess
+import time
+import wave
+
+from drsndtest import DRSND, MODEL, ROOT, Daemon, Client, main, log, run_detect, write_wav
+
+SAMPLE = os.path.join(ROOT, "samples", "keywords-clean.wav")
+DET = ["--set", "detect.threshold=0.2", "--set", "detect.refractory_ms=500"]
+DET_CLI = ["--model", MODEL, "--threshold", "0.2", "--refractory-ms", "500"]
+
+
+def collect(c, timeout=60):
+    """Detections until the daemon closes the connection."""
+    out = []
+    end = time.time() + timeout
+    while time.time() < end:
+        m = c.recv(max(0.01, end - time.time()))
+        if m is None:
+            if c.eof:
+                return out
+            continue
+        if m["type"] == "detection":
+            out.append(m)
+    raise AssertionError("daemon did not finish within %ss" % timeout)
+
+
+def same(daemon_dets, cli_dets, t_min=0.0):
+    """The detections whose window ends at or after t_min agree."""
+    key = lambda d: (d["label"], round(d["start"], 3), round(d["end"], 3))  # noqa: E731
+    a = [key(d) for d in daemon_dets if d["end"] >= t_min]
+    b = [key(d) for d in cli_dets if d["end"] >= t_min]
+    assert a == b, "daemon %s\n  !=  drsn detect %s" % (a, b)
+    for d in daemon_dets:
+        for c in cli_dets:
+            if key(c) == key(d):
+                assert abs(c["score"] - d["score"]) < 1e-3, (c, d)
+    return len(a)
+
+
+def test_file_realtime_matches_drsn_detect():
+    ref = run_detect(*DET_CLI, SAMPLE)
+    assert len(ref) >= 3, ref   # threshold 0.2 on the random model: enough events to compare
+    for d in ref:
+        assert d["file"] == SAMPLE and d["end"] - d["start"] <= 0.9951 and d["score"] >= 0.2, d
+    d = Daemon(*DET, "--exit-on-eof", source="file:" + SAMPLE).wait_listening()
+    c = d.client()
+    t0 = time.time()
+    dets = collect(c)
+    wall = time.time() - t0
+    assert d.p.wait(10) == 0
+    n = same(dets, ref, t_min=0.6)   # the client connects within ~0.1 s
+    log("file: %d detections equal to drsn detect's; %.1f s of audio took %.1f s" % (n, 10.2, wall))
+    assert n >= 3
+    assert 9.0 < wall < 14, "not paced at real time: %.1f s" % wall
+    for m in dets:
+        assert m["stream"] == "file:" + SAMPLE and abs(m["time"] - time.time()) < 30, m
+
+
+def raw_s16(path):
+    with wave.open(path) as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1 and w.getframerate() == 16000
+        return w.readframes(w.getnframes())
+
+
+def test_stdin_matches_drsn_detect():
+    ref = run_detect(*DET_CLI, SAMPLE)
+    tmp = os.environ["TMPDIR"]
+    sock = os.path.join(tmp, "stdin.sock")
+    p = subprocess.Popen([DRSND, "--socket", sock, "--model", MODEL, "--source", "stdin",
+                          "--set", "audio.raw_format=s16le", "--exit-on-eof"] + DET,
+                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(500):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.02)
+    c = Client(sock)
+    assert c.hello["source"] == "stdin"
+    # the audio starts only now: every detection reaches the client
+    p.stdin.write(raw_s16(SAMPLE))
+    p.stdin.close()
+    dets = collect(c)
+    assert p.wait(10) == 0, p.stderr.read()
+    n = same(dets, ref)
+    assert n == len(ref), (n, len(ref))
+    log("stdin: all %d detections equal to drsn detect's" % n)
+
+
+def test_fd_f32_48k_stereo():
+    tmp = os.environ["TMPDIR"]
+    # 48 kHz stereo version of the sample (sox), and its raw f32le interleaved samples
+    wav48 = os.path.join(tmp, "k48.wav")
+    subprocess.run(["sox", SAMPLE, "-r", "48000", "-c", "2", "-b", "32", "-e", "floating-point", wav48],
+                   check=True)
+    with wave.open(SAMPLE) as w:
+        n16 = w.getnframes()
+    raw = subprocess.run(["sox", wav48, "-t", "f32", "-"], check=True, capture_output=True).stdout
+    assert len(raw) == 8 * (n16 * 3), (len(raw), n16)
+    ref = run_detect(*DET_CLI, wav48)
+    r, w = os.pipe()
+    sock = os.path.join(tmp, "fd.sock")
+    p = subprocess.Popen([DRSND, "--socket", sock, "--model", MODEL, "--source", "fd:%d" % r,
+                          "--set", "audio.raw_format=f32le", "--set", "audio.raw_rate=48000",
+                          "--set", "audio.raw_channels=2", "--exit-on-eof"] + DET,
+                         pass_fds=(r,), stderr=subprocess.PIPE)
+    os.close(r)
+    for _ in range(500):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.02)
+    c = Client(sock)
+    c.request({"type": "subscribe", "events": ["detection", "status"]})
+    with os.fdopen(w, "wb") as f:
+        f.write(raw)
+    dets = collect(c)
+    assert p.wait(10) == 0, p.stderr.read()
+    n = same(dets, ref)
+    assert n == len(ref) and n >= 3, (n, len(ref))
+    log("fd:N 48 kHz stereo f32: all %d detections equal to drsn detect's on the same audio" % n)
+
+
+def test_bad_sources():
+    for src, needle in [("file:/nonexistent.wav", "/nonexistent.wav"), ("mic", "not pa:[DEVICE]"),
+                        ("fd:notanumber", "fd:N")]:
+        r = subprocess.run([DRSND, "--socket", os.path.join(os.environ["TMPDIR"], "x.sock"),
+                            "--model", MODEL, "--source", src], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1 and needle in r.stderr, (src, r.stderr)
+    # a raw stream that ends in the middle of a sample: the daemon reports the
+    # end (or the error) and, with on_eof = stay, keeps serving
+    tmp = os.environ["TMPDIR"]
+    sock = os.path.join(tmp, "odd.sock")
+    p = subprocess.Popen([DRSND, "--socket", sock, "--model", MODEL, "--source", "stdin",
+                          "--set", "audio.raw_format=s16le"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(500):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.02)
+    c = Client(sock)
+    c.request({"type": "subscribe", "events": ["status"]})
+    p.stdin.write(b"\x01\x02" * 8000 + b"\x03")
+    p.stdin.close()
+    st, _ = c.wait_for(lambda m: m["type"] == "status" and m["source"]["state"] in ("ended", "failed"), 10)
+    log("stdin ended:", st["source"])
+    assert c.request({"type": "ping"})["type"] == "pong"
+    p.terminate()
+    assert p.wait(10) == 0
+
+
+if __name__ == "__main__":
+    main([test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
+          test_file_realtime_matches_drsn_detect])

@@ -13,7 +13,12 @@
  *            4096-sample chunks, create..flush included; and that speed as a
  *            ratio to soxr HQ measured in the same run
  *
- * usage: bench-resample [RUNS (default 7)] [SECONDS (default 10)]
+ * usage: bench-resample [RUNS (default 7)] [SECONDS (default 10)] [ONLY]
+ *
+ * ONLY (e.g. "soxr HQ") runs one resampler: with valgrind it gives repeatable
+ * instruction counts of just the timed runs, whatever the machine's load:
+ *   valgrind --tool=callgrind --toggle-collect=timed_run \
+ *       build/src/bench-resample 1 1 "soxr HQ"
  */
 #include <math.h>
 #include <samplerate.h>
@@ -101,6 +106,15 @@ static size_t resample(const struct method *m, double in, double out, const floa
 	return produced;
 }
 
+/* The speed runs, kept out of line so callgrind can count only them. */
+__attribute__((noinline)) size_t timed_run(const struct method *m, double in, double out,
+					   const float *x, size_t n, float *y, size_t cap);
+__attribute__((noinline)) size_t timed_run(const struct method *m, double in, double out,
+					   const float *x, size_t n, float *y, size_t cap)
+{
+	return resample(m, in, out, x, n, y, cap);
+}
+
 static double cpu_now(void)
 {
 	struct timespec t;
@@ -173,7 +187,7 @@ static struct result measure(const struct method *m, double in, double out, int 
 	double *t = malloc(sizeof(double) * (size_t)runs);
 	for (int k = 0; k < runs; k++) {
 		double t0 = cpu_now();
-		resample(m, in, out, x, ns, y, cap);
+		timed_run(m, in, out, x, ns, y, cap);
 		t[k] = cpu_now() - t0;
 	}
 	qsort(t, (size_t)runs, sizeof *t, cmp_double);
@@ -188,6 +202,7 @@ int main(int argc, char **argv)
 {
 	int runs = argc > 1 ? atoi(argv[1]) : 7;
 	double secs = argc > 2 ? atof(argv[2]) : 10.0;
+	const char *only = argc > 3 ? argv[3] : NULL;
 	static const double pairs[][2] = {{44100, 16000}, {48000, 16000}, {8000, 16000}};
 
 	if (runs < 1 || secs <= 0) {
@@ -202,8 +217,10 @@ int main(int argc, char **argv)
 	for (size_t p = 0; p < 3; p++) {
 		double base = 0;
 		for (size_t i = 0; i < N_METHODS; i++) {
+			if (only && strcmp(only, methods[i].name))
+				continue;
 			struct result r = measure(&methods[i], pairs[p][0], pairs[p][1], runs, secs);
-			if (i == 0)
+			if (i == 0 || base == 0)
 				base = r.xrt;
 			printf("| %.0f->%.0f | %s | %.1f | %.3f | %.1f | %.0f | %.3f |\n",
 			       pairs[p][0], pairs[p][1], methods[i].name, r.snr_db, r.edge_db,

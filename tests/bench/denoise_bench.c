@@ -17,7 +17,8 @@
  * known delay (drsn_denoise_latency; SpeexDSP: one frame, checked here by
  * cross-correlation with DENOISE off) before SI-SDR. Printed: SI-SDR
  * improvement (dB, mean over clips) per noise x SNR at --rate (default
- * 16000), the averages, the targets, and speed (x real time on one core,
+ * 16000), the averages, the targets, how well drsn's per-frame speech value
+ * separates speech frames from pauses (ROC AUC), and speed (x real time on one core,
  * thread CPU time, median of --runs) at 16 and 48 kHz for every system.
  * --set tunes an internal parameter for experiments (thr, alpha_dd, xi_min_db, beta, bmin, v_frames).
  */
@@ -59,6 +60,9 @@ static struct {
 	int n_sets;
 	struct tune sets[MAX_SETS];
 } cfg;
+
+/* Per-frame speech values of the last run_drsn, for the VAD figure. */
+static struct { float *v; size_t n, cap; } vad;
 
 /* ---- seeded noise ------------------------------------------------------ */
 static uint64_t rs;
@@ -116,6 +120,73 @@ static double si_sdr(const float *ref, const float *est, size_t n)
 	return 10 * log10(s / (e + 1e-30) + 1e-30);
 }
 
+/* Frame labels for the VAD figure: frame f (covering input
+ * [(f + 1) * hop - n, (f + 1) * hop)) is speech when the clean signal's
+ * energy in its middle hop is within 30 dB of the clip's loudest hop. */
+struct scored { float score; int speech; };
+static struct scored *scored;
+static size_t n_scored, cap_scored;
+
+static void label_frames(const float *clean, size_t len, int frame_n, int hop)
+{
+	double emax = 0;
+	for (size_t i = 0; i + (size_t)hop <= len; i += (size_t)hop) {
+		double e = 0;
+		for (int j = 0; j < hop; j++)
+			e += (double)clean[i + (size_t)j] * clean[i + (size_t)j];
+		emax = e > emax ? e : emax;
+	}
+	for (size_t f = 0; f < vad.n && f < vad.cap; f++) {
+		long start = (long)((f + 1) * (size_t)hop) - frame_n + (frame_n - hop) / 2;
+		if (start < 0 || start + hop > (long)len)
+			continue;
+		double e = 0;
+		for (int j = 0; j < hop; j++)
+			e += (double)clean[start + j] * clean[start + j];
+		if (n_scored == cap_scored) {
+			cap_scored = cap_scored ? 2 * cap_scored : 4096;
+			scored = realloc(scored, cap_scored * sizeof *scored);
+		}
+		scored[n_scored].score = vad.v[f];
+		scored[n_scored].speech = e > emax * 1e-3;
+		n_scored++;
+	}
+}
+
+static int cmp_scored(const void *a, const void *b)
+{
+	float x = ((const struct scored *)a)->score, y = ((const struct scored *)b)->score;
+	return x < y ? -1 : x > y;
+}
+
+/* Area under the ROC curve of the pooled frames (ties count half), and the
+ * balanced accuracy at threshold 0.5; resets the pool. */
+static void vad_figures(double *auc, double *bacc)
+{
+	qsort(scored, n_scored, sizeof *scored, cmp_scored);
+	double pos = 0, neg = 0, rank_sum = 0, tp = 0, tn = 0;
+	for (size_t i = 0; i < n_scored;) {
+		size_t j = i;
+		while (j < n_scored && scored[j].score == scored[i].score)
+			j++;
+		double avg_rank = (double)(i + j + 1) / 2.0;   /* 1-based ranks i+1..j */
+		for (size_t k = i; k < j; k++) {
+			if (scored[k].speech) {
+				pos++;
+				rank_sum += avg_rank;
+				tp += scored[k].score >= 0.5f;
+			} else {
+				neg++;
+				tn += scored[k].score < 0.5f;
+			}
+		}
+		i = j;
+	}
+	*auc = pos > 0 && neg > 0 ? (rank_sum - pos * (pos + 1) / 2) / (pos * neg) : NAN;
+	*bacc = pos > 0 && neg > 0 ? 0.5 * (tp / pos + tn / neg) : NAN;
+	n_scored = 0;
+}
+
 static double energy(const float *x, size_t n)
 {
 	double e = 0;
@@ -169,10 +240,20 @@ static drsn_denoise *drsn_new(int rate)
 	return d;
 }
 
+static void on_frame(void *user, uint64_t frame, float speech)
+{
+	(void)user;
+	if (frame < vad.cap)
+		vad.v[frame] = speech;
+	vad.n = frame + 1;
+}
+
 /* out gets n samples aligned with in. work holds n + latency floats. */
 static void run_drsn(int rate, const float *in, size_t n, float *out, float *work)
 {
 	drsn_denoise *d = drsn_new(rate);
+	d->opts.on_frame = on_frame;
+	vad.n = 0;
 	size_t lat = (size_t)drsn_denoise_latency(d);
 	drsn_denoise_process(d, in, n, work);
 	drsn_denoise_flush(d, work + n);
@@ -306,8 +387,14 @@ static void quality(const char *mat, const float *real, size_t real_n, int rate,
 		printf("warning: SpeexDSP delay %zu is not one frame\n", delay);
 
 	double imp[N_NOISES][N_SNRS][N_SYS] = {{{0}}}, base[N_NOISES][N_SNRS] = {{0}};
+	double auc[N_NOISES][N_SNRS], bacc[N_NOISES][N_SNRS];
+	drsn_denoise *probe = drsn_new(rate);
+	int frame_n = drsn_denoise_latency(probe), hop = drsn_denoise_hop(probe);
+	drsn_denoise_destroy(probe);
+	vad.cap = cap / (size_t)hop + 2;
+	vad.v = malloc(vad.cap * sizeof *vad.v);
 	for (int t = 0; t < N_NOISES; t++)
-		for (int s = 0; s < N_SNRS; s++)
+		for (int s = 0; s < N_SNRS; s++) {
 			for (int k = 0; k < c.n; k++) {
 				size_t n = c.len[k];
 				mix(c.x[k], n, t, snrs[s], real, real_n,
@@ -315,14 +402,17 @@ static void quality(const char *mat, const float *real, size_t real_n, int rate,
 				double b = si_sdr(clean, noisy, n);
 				base[t][s] += b / c.n;
 				for (int y = 0; y < N_SYS; y++) {
-					if (y == 0)
+					if (y == 0) {
 						run_drsn(rate, noisy, n, out, work);
-					else
+						label_frames(clean, n, frame_n, hop);
+					} else {
 						run_spx(rate, 1, y == 2 ? -25 : 0, noisy, n, out, buf, delay);
+					}
 					imp[t][s][y] += (si_sdr(clean, out, n) - b) / c.n;
 				}
 			}
-
+			vad_figures(&auc[t][s], &bacc[t][s]);
+		}
 	printf("\nSI-SDR improvement, dB (mean over clips), %d Hz, drsn strength %s\n", rate,
 	       cfg.strength >= 0 ? "set" : "default");
 	printf("%-8s %5s %8s | %7s %7s %7s | %s\n", "noise", "SNR", "noisy", sys_names[0], sys_names[1], sys_names[2],
@@ -343,6 +433,16 @@ static void quality(const char *mat, const float *real, size_t real_n, int rate,
 	printf("target: average >= best SpeexDSP + 2 dB: %s (%+.2f dB); no cell below SpeexDSP: %s (worst cell %+.2f dB)\n",
 	       avg[0] - fmax(avg[1], avg[2]) >= 2 ? "MET" : "NOT MET", avg[0] - fmax(avg[1], avg[2]),
 	       worst >= 0 ? "MET" : "NOT MET", worst);
+
+	printf("\ndrsn speech value as a VAD (frames labelled speech within 30 dB of the clip's loudest hop):\n");
+	printf("%-8s %5s %6s %16s\n", "noise", "SNR", "AUC", "bal.acc. at 0.5");
+	for (int t = 0; t < N_NOISES; t++)
+		for (int s = 0; s < N_SNRS; s++)
+			printf("%-8s %5.0f %6.3f %16.3f\n", noise_names[t], snrs[s], auc[t][s], bacc[t][s]);
+	free(vad.v);
+	free(scored);
+	scored = NULL;
+	cap_scored = n_scored = 0;
 	free(noisy); free(clean); free(out); free(work); free(buf);
 	free_clips(&c);
 }

@@ -7,8 +7,9 @@
  * environments: improved minima controlled recursive averaging", IEEE TSAP
  * 11(5), 2003. Two passes of frequency+time smoothing and minimum tracking
  * over U sub-windows of V frames; the second pass excludes bins the first
- * flagged as speech. Its constants are the paper's, given there for a hop of
- * 8 ms; the time constants are rescaled for other hops.
+ * flagged as speech. Its constants are the paper's (given there per 8 ms
+ * hop and rescaled here to the actual hop) except the sub-window length and
+ * the bias BETA, which were measured (docs/denoise.md).
  */
 #include "drsn/denoise.h"
 
@@ -24,7 +25,7 @@
 #define OVERLAP 2            /* hop = n / 2 (75 % overlap measured 0.06 dB
 				      better SI-SDR at twice the cost) */
 #define IMCRA_U 8            /* sub-windows of the minimum search */
-#define IMCRA_V_MS 64.0f     /* one sub-window (paper: 15 frames of 8 ms; 8 frames measured better, docs/denoise.md) */
+#define IMCRA_V_MS 64.0f     /* one sub-window (paper: 15 frames of 8 ms = 120 ms) */
 #define REF_HOP_MS 8.0f      /* hop the smoothing constants below are for */
 #define ALPHA_S 0.9f         /* time smoothing of the power spectrum */
 #define ALPHA_D 0.85f        /* noise recursive averaging */

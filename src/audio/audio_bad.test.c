@@ -32,6 +32,15 @@ const char *__lsan_default_suppressions(void)
 
 static char bad_dir[1024];
 
+/* The lowest free descriptor: unchanged across a test = no fd leaked. */
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
 static const char *bad_path(const char *name)
 {
 	static char p[2048];
@@ -88,9 +97,11 @@ static const struct {
 static void test_corpus_open(void **state)
 {
 	(void)state;
+	int fd0 = lowest_free_fd();
 	for (size_t i = 0; i < sizeof open_cases / sizeof open_cases[0]; i++)
 		expect_open_fail(bad_path(open_cases[i].file), NULL, open_cases[i].code,
 				 open_cases[i].why1, open_cases[i].why2);
+	assert_int_equal(lowest_free_fd(), fd0);
 }
 
 /* Files whose damage only shows while decoding: open works, a read fails
@@ -125,8 +136,10 @@ static void expect_read_fail(const char *name, const char *why)
 static void test_corpus_read(void **state)
 {
 	(void)state;
+	int fd0 = lowest_free_fd();
 	expect_read_fail("truncated.flac", "corrupt data after");
 	expect_read_fail("corrupt_data.flac", "corrupt data after");
+	assert_int_equal(lowest_free_fd(), fd0);
 }
 
 static void test_bad_paths(void **state)

@@ -56,6 +56,16 @@ static unsigned char *make_file(const char *path, int format, int rate, int ch, 
 
 static long n_ok, n_open_err, n_read_err;
 
+/* The lowest free descriptor: unchanged across a test = no fd leaked. */
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+
 static void try_bytes(const char *path, const unsigned char *b, size_t len)
 {
 	FILE *fp = fopen(path, "wb");
@@ -109,6 +119,7 @@ static void test_mutations(void **state)
 		{"wav", SF_FORMAT_WAV | SF_FORMAT_IMA_ADPCM, 16000, 1},
 	};
 	unsigned seed = 20261128;
+	int fd0 = lowest_free_fd();
 	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
 		char src[256], path[256];
 		size_t len;
@@ -137,6 +148,7 @@ static void test_mutations(void **state)
 	print_message("  %ld opened and read to the announced end, %ld refused at open, "
 		      "%ld failed while reading\n", n_ok, n_open_err, n_read_err);
 	assert_true(n_ok > 0 && n_open_err > 0 && n_read_err > 0);
+	assert_int_equal(lowest_free_fd(), fd0);   /* no descriptor leaked */
 }
 
 int main(void)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -199,6 +200,8 @@ static int check_opts(const drsn_audio_opts *o, const char *name, int *raw_sf, d
 	return 0;
 }
 
+static pthread_mutex_t sf_open_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Takes over fd when own_fd (closed on failure too). */
 static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 		       const drsn_audio_opts *opts, drsn_error *err)
@@ -232,12 +235,16 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 		sfi.samplerate = opts->raw_rate;
 		sfi.channels = opts->raw_channels;
 	}
+	/* A failed sf_open leaves its code and parse log in libsndfile globals:
+	 * serialise so that concurrent opens cannot swap their reasons. */
+	pthread_mutex_lock(&sf_open_lock);
 	a->sf = sf_open_fd(fd, SFM_READ, &sfi, own_fd ? SF_TRUE : SF_FALSE);
 	own_fd = 0;   /* libsndfile closes it from here on, even on failure */
-	if (!a->sf) {
+	if (!a->sf)
 		rc = open_fail(err, name, (long long)st.st_size, sf_error(NULL));
+	pthread_mutex_unlock(&sf_open_lock);
+	if (!a->sf)
 		goto cleanup;
-	}
 	sf_command(a->sf, SFC_GET_LOG_INFO, log, sizeof log);
 
 	if (sfi.samplerate < DRSN_AUDIO_MIN_RATE || sfi.samplerate > DRSN_AUDIO_MAX_RATE) {

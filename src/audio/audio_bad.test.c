@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,48 @@ static void test_corpus_read(void **state)
 	assert_int_equal(lowest_free_fd(), fd0);
 }
 
+/* Opens from several threads at once each get their own file's reason
+ * (libsndfile reports open failures through globals). */
+struct opener {
+	size_t first;
+	int failures;
+};
+
+static void *open_many(void *arg)
+{
+	struct opener *o = arg;
+	for (int k = 0; k < 200; k++) {
+		size_t i = (o->first + (size_t)k) % (sizeof open_cases / sizeof open_cases[0]);
+		drsn_audio *a = NULL;
+		drsn_error e;
+		const char *path;
+		char p[2048];
+		snprintf(p, sizeof p, "%s/%s", bad_dir, open_cases[i].file);
+		path = p;
+		int rc = drsn_audio_open(&a, path, NULL, &e);
+		if (rc != open_cases[i].code || !strstr(e.msg, path) || !strstr(e.msg, open_cases[i].why1))
+			o->failures++;
+		drsn_audio_close(a);
+	}
+	return NULL;
+}
+
+static void test_concurrent_opens(void **state)
+{
+	(void)state;
+	pthread_t t[4];
+	struct opener o[4];
+	for (int i = 0; i < 4; i++) {
+		o[i].first = (size_t)i * 3;
+		o[i].failures = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, open_many, &o[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(o[i].failures, 0);
+	}
+}
+
 static void test_bad_paths(void **state)
 {
 	(void)state;
@@ -273,6 +316,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_corpus_open),
 		cmocka_unit_test(test_corpus_read),
+		cmocka_unit_test(test_concurrent_opens),
 		cmocka_unit_test(test_bad_paths),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_bad_options),

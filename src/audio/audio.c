@@ -236,13 +236,18 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 		sfi.channels = opts->raw_channels;
 	}
 	/* A failed sf_open leaves its code and parse log in libsndfile globals:
-	 * serialise so that concurrent opens cannot swap their reasons. */
-	pthread_mutex_lock(&sf_open_lock);
+	 * serialise file opens so that concurrent ones cannot swap their reasons.
+	 * Not pipes: their header read may block for as long as the writer
+	 * likes, and must not hold up every other open. */
+	int lock = S_ISREG(st.st_mode);
+	if (lock)
+		pthread_mutex_lock(&sf_open_lock);
 	a->sf = sf_open_fd(fd, SFM_READ, &sfi, own_fd ? SF_TRUE : SF_FALSE);
 	own_fd = 0;   /* libsndfile closes it from here on, even on failure */
 	if (!a->sf)
 		rc = open_fail(err, name, (long long)st.st_size, sf_error(NULL));
-	pthread_mutex_unlock(&sf_open_lock);
+	if (lock)
+		pthread_mutex_unlock(&sf_open_lock);
 	if (!a->sf)
 		goto cleanup;
 	sf_command(a->sf, SFC_GET_LOG_INFO, log, sizeof log);

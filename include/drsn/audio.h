@@ -33,6 +33,9 @@
  * header promises, or hits a decode error, fails the read that meets it
  * (the frames before it were real audio). From pipes the length is unknown
  * (source_frames -1) and the stream simply ends.
+ *
+ * Threads: separate handles may be used from separate threads at once; one
+ * handle (drsn_audio or drsn_resampler) by one thread at a time.
  */
 #ifndef DRSN_AUDIO_H
 #define DRSN_AUDIO_H

@@ -1,0 +1,292 @@
+#!/usr/bin/python3
+"""Tests of the keyword corpus generator (train/gen_corpus.py, train/corpusgen/).
+
+Run: /usr/bin/python3 tests/train/test_corpusgen.py  (meson: suite 'train').
+Needs the synthesizers and recordings listed in .ci/deps (espeak-ng, flite,
+festival + festvox voices, lincity-ng-data).
+"""
+import csv
+import filecmp
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import wave
+
+ROOT = os.environ.get('DRSN_SOURCE_ROOT') or os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, os.path.join(ROOT, 'train'))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+import gen_corpus  # noqa: E402
+from corpusgen import augment, noise, recipe, voices, wavio, words  # noqa: E402
+
+TINY = ['--words', 'yes,no', '--per-word', '12', '--max-voices', '2',
+        '--unknown-words', 'yet,cup,heaven', '--renderings', '1', '--eval-renderings', '1', '--quiet']
+
+
+def phonemes(ws, accent):
+    """espeak-ng's phonemes of each word said alone (one clause per line,
+    one process for all), stress marks dropped."""
+    out = subprocess.run(['espeak-ng', '-q', '-x', '-v', accent], input=''.join(w + '.\n' for w in ws),
+                         capture_output=True, text=True, check=True).stdout.split('\n')
+    out = [ln.strip().replace("'", '').replace(',', '') for ln in out if ln.strip()]
+    assert len(out) == len(ws), (accent, len(out), len(ws))
+    return out
+
+
+class Words(unittest.TestCase):
+    def test_labels(self):
+        self.assertEqual(len(words.LABELS), 22)
+        self.assertEqual(words.LABELS[:2], ['_silence_', '_unknown_'])
+        self.assertFalse(set(words.UNKNOWN_WORDS) & set(words.TARGETS))
+        self.assertTrue(set(words.SC_AUXILIARY) <= set(words.UNKNOWN_WORDS))
+
+    def test_no_unknown_word_sounds_like_a_target(self):
+        # every accent we synthesize with: a homophone would be label noise
+        for acc in voices.ESPEAK_ACCENTS:
+            targets = dict(zip(phonemes(words.TARGETS, acc), words.TARGETS))
+            for w, p in zip(words.UNKNOWN_WORDS, phonemes(words.UNKNOWN_WORDS, acc)):
+                self.assertNotIn(p, targets, f'{acc}: "{w}" sounds like "{targets.get(p)}" ({p})')
+        # and the check itself can see a homophone
+        self.assertEqual(*phonemes(['know', 'no'], 'en-us'))
+
+
+class Voices(unittest.TestCase):
+    def test_split_is_speaker_disjoint(self):
+        vs = voices.voices_by_split()
+        seen = {}
+        for s, l in vs.items():
+            self.assertTrue(l, f'no voices in {s}')
+            for v in l:
+                self.assertNotIn(v, seen)
+                seen[v] = s
+        for v, s in seen.items():
+            eng, name = v.split(':', 1)
+            if eng == 'espeak':
+                acc, var = name.split('+', 1)
+                # neither the accent nor the variant of a held-out voice is trained on
+                self.assertEqual(voices.ESPEAK_ACCENTS[acc], s, v)
+                self.assertEqual(voices.variant_split(var), s, v)
+            else:
+                person = (voices.FLITE_VOICES if eng == 'flite' else voices.FESTIVAL_VOICES)[name]
+                self.assertEqual(voices.PERSON_SPLIT[person], s, v)
+        for s in ('validation', 'testing'):
+            self.assertTrue(any(not v.startswith('espeak:') for v in vs[s]))
+        self.assertGreaterEqual(len(vs['training']), 300)
+
+    def test_every_engine_renders(self):
+        flite_has = subprocess.run(['flite', '-lv'], capture_output=True, text=True).stdout.split()
+        for v in voices.FLITE_VOICES:
+            self.assertIn(v, flite_has)
+        reqs = [('espeak:en-us+m3', 'seven', {'rate': 100, 'pitch': 0}),
+                ('espeak:en-us+m3', 'nine', {'rate': 100, 'pitch': 0}),
+                ('espeak:en+f1', 'stop', {'rate': 90, 'pitch': 10})]
+        reqs += [(f'flite:{v}', 'seven', voices.render_params(f'flite:{v}', 'seven', 0, 1))
+                 for v in voices.FLITE_VOICES]
+        reqs += [(f'festival:{v}', 'seven', {'stretch': 1.0}) for v in voices.FESTIVAL_VOICES]
+        out = voices.synthesize(reqs)
+        for (v, w, _), x in zip(reqs, out):
+            t = augment.trim(x)
+            self.assertTrue(0.15 < t.size / 16000 < 1.5, f'{v} "{w}": {t.size} samples')
+            self.assertGreater(np.max(np.abs(t)), 0.01, v)
+        # batched espeak-ng (one process, cut at the breaks) equals one process per word
+        one = voices._espeak_one('en-us+m3', 'nine', {'rate': 100, 'pitch': 0})[0]
+        a, b = augment.trim(wavio.resample(one, 22050)), augment.trim(out[1])
+        self.assertLess(abs(a.size - b.size), 1600)
+
+    def test_pause_split(self):
+        sr = 22050
+        tone = lambda n: 0.5 * np.sin(np.arange(n) * 0.1)   # noqa: E731
+        gap = np.zeros(int(0.7 * sr))
+        closure = np.zeros(int(0.08 * sr))                   # a stop consonant's silence
+        x = np.concatenate([tone(5000), closure, tone(3000), gap, tone(6000), gap, tone(4000), gap])
+        segs = voices._split_on_pauses(x, 3, int(0.42 * sr))
+        self.assertEqual(len(segs), 3)
+        self.assertEqual([int(np.sum(np.abs(s) > 0)) > 0 for s in segs], [True] * 3)
+        self.assertIsNone(voices._split_on_pauses(x, 5, int(0.42 * sr)))
+
+
+class Noise(unittest.TestCase):
+    def test_kinds(self):
+        rng = np.random.default_rng(0)
+        n = 64000
+        for k in noise.KINDS:
+            x = noise.make(k, n, rng)
+            self.assertEqual(x.shape, (n,))
+            self.assertAlmostEqual(float(np.sqrt(np.mean(x.astype(np.float64) ** 2))), 1.0, places=3)
+        lap = noise.laplacian(n, rng)
+        kurt = np.mean(lap ** 4) / np.mean(lap ** 2) ** 2
+        self.assertTrue(5.0 < kurt < 7.0, kurt)          # Laplacian: 6, Gaussian: 3
+        g = noise.gaussian(n, rng)
+        self.assertTrue(2.7 < np.mean(g ** 4) < 3.3)
+        # pink: power per octave band constant, i.e. -3 dB/octave per Hz
+        p = np.abs(np.fft.rfft(noise.pink(1 << 18, rng))) ** 2
+        f = np.fft.rfftfreq(1 << 18, 1 / 16000)
+        band = lambda lo: p[(f >= lo) & (f < 2 * lo)].sum()   # noqa: E731
+        self.assertLess(abs(10 * np.log10(band(2000) / band(250))), 1.5)
+        w = np.abs(np.fft.rfft(g)) ** 2
+        fw = np.fft.rfftfreq(n, 1 / 16000)
+        bw = lambda lo: w[(fw >= lo) & (fw < 2 * lo)].sum()   # noqa: E731
+        self.assertGreater(10 * np.log10(bw(2000) / bw(250)), 7.0)   # white: +3 dB/octave per band
+
+    def test_real_noise_split(self):
+        bank = noise.real_bank()
+        names = {s: {n for n, _ in fl} for s, fl in bank.files.items()}
+        self.assertFalse(names['training'] & names['testing'])
+        self.assertFalse(names['training'] & names['validation'])
+        self.assertGreaterEqual(sum(len(v) for v in names.values()), 100)
+        self.assertTrue(all(not n.startswith('Click') for v in names.values() for n in v))
+
+    def test_mix_at_snr(self):
+        rng = np.random.default_rng(1)
+        speech = np.zeros(16000, np.float32)
+        speech[4000:9000] = 0.1 * np.sin(np.arange(5000) * 0.05)
+        for snr in (-5, 0, 20):
+            nz = noise.gaussian(16000, rng)
+            y = noise.mix_at_snr(speech, nz, snr, (4000, 9000))
+            self.assertAlmostEqual(noise.snr_db(speech, y - speech, (4000, 9000)), snr, places=3)
+
+
+class Augment(unittest.TestCase):
+    def test_ops(self):
+        rng = np.random.default_rng(2)
+        x = np.concatenate([np.zeros(4000), 0.3 * np.sin(np.arange(8000) * 0.2), np.zeros(4000)]).astype(np.float32)
+        t = augment.trim(x)
+        self.assertTrue(8000 <= t.size <= 8000 + 2 * 320 + 160, t.size)
+        fast = augment.speed(t, 1.25)
+        self.assertAlmostEqual(fast.size / t.size, 0.8, delta=0.01)
+        win, a, b = augment.place(t, rng)
+        self.assertEqual(win.size, 16000)
+        self.assertTrue(np.array_equal(win[a:b], t))
+        self.assertEqual(np.count_nonzero(win[:a]) + np.count_nonzero(win[b:]), 0)
+        self.assertAlmostEqual(augment.rms_db(augment.set_level(win, -20, (a, b))[a:b]), -20, places=4)
+        r = augment.reverb(win, rng, rt60=0.5)
+        self.assertEqual(r.size, 16000 + 8000 - 1)
+        self.assertGreater(np.abs(r[b + 1600:b + 3200]).max(), 1e-4)   # a tail after the word ends
+        self.assertEqual(augment.fit(np.ones(20000, np.float32)).size <= 16000 - 480, True)
+
+    def test_condition(self):
+        x = np.zeros(16000, np.float32)
+        x[3000:9000] = 0.05 * np.sin(np.arange(6000) * 0.3)
+        y1 = recipe.make_condition(x, (3000, 9000), 'pink', 0, 1, 'k')
+        y2 = recipe.make_condition(x, (3000, 9000), 'pink', 0, 1, 'k')
+        self.assertTrue(np.array_equal(y1, y2))
+        self.assertAlmostEqual(noise.snr_db(x, y1 - x, (3000, 9000)), 0.0, places=3)
+        self.assertTrue(np.array_equal(recipe.make_condition(x, (3000, 9000), 'clean', None, 1, 'k'), x))
+        s = recipe.make_condition(np.zeros(16000, np.float32), None, 'gaussian', 10, 1, 'k')
+        self.assertAlmostEqual(augment.rms_db(s), recipe.REF_SPEECH_DB - 10, places=2)
+
+
+class Corpus(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix='drsn-corpus-test-')
+        cls.a = os.path.join(cls.tmp.name, 'a')
+        cls.b = os.path.join(cls.tmp.name, 'b')
+        assert gen_corpus.main(['--out', cls.a, '--seed', '7', '--workers', '2'] + TINY) == 0
+        assert gen_corpus.main(['--out', cls.b, '--seed', '7', '--workers', '1'] + TINY) == 0
+        with open(os.path.join(cls.a, 'clips.csv')) as f:
+            cls.rows = list(csv.DictReader(f))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_same_seed_same_bytes(self):
+        cmp = filecmp.dircmp(self.a, self.b)
+        files = []
+
+        def walk(c, pre=''):
+            self.assertEqual(c.left_only + c.right_only, [], pre)
+            self.assertEqual(c.diff_files, [], pre)
+            files.extend(c.same_files)
+            for name, sub in c.subdirs.items():
+                walk(sub, pre + name + '/')
+        walk(cmp)
+        # dircmp compares by stat unless told; compare the bytes of every WAV
+        for r in self.rows:
+            with open(os.path.join(self.a, r['path']), 'rb') as f1, open(os.path.join(self.b, r['path']), 'rb') as f2:
+                self.assertEqual(f1.read(), f2.read(), r['path'])
+
+    def test_other_seed_other_corpus(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, 'c')
+            gen_corpus.main(['--out', out, '--seed', '8', '--workers', '1', '--words', 'yes', '--per-word', '3',
+                             '--max-voices', '1', '--unknown-words', 'yet', '--eval-renderings', '1', '--quiet'])
+            with open(os.path.join(out, 'clips.csv')) as f:
+                r = [x for x in csv.DictReader(f) if x['split'] == 'training' and x['label'] == 'yes']
+            with open(os.path.join(out, r[0]['path']), 'rb') as f:
+                other = f.read()
+            with open(os.path.join(self.a, r[0]['path']), 'rb') as f:
+                self.assertNotEqual(f.read(), other)
+
+    def test_layout(self):
+        self.assertTrue({'yes', 'no', 'yet', 'cup', 'heaven', '_silence_'} <= set(os.listdir(self.a)))
+        for r in self.rows:
+            with wave.open(os.path.join(self.a, r['path'])) as w:
+                self.assertEqual((w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()),
+                                 (1, 2, 16000, 16000), r['path'])
+        lists = {}
+        for s, name in (('validation', 'validation_list.txt'), ('testing', 'testing_list.txt')):
+            with open(os.path.join(self.a, name)) as f:
+                lists[s] = f.read().split()
+            self.assertEqual(sorted(lists[s]), sorted(r['path'] for r in self.rows if r['split'] == s))
+            self.assertTrue(lists[s])
+        self.assertFalse(set(lists['validation']) & set(lists['testing']))
+
+    def test_speakers_held_out(self):
+        split_of = dict(voices.all_voices())
+        seen = {}
+        for r in self.rows:
+            if r['voice']:
+                self.assertEqual(split_of[r['voice']], r['split'], r['path'])
+                seen.setdefault(r['split'], set()).add(r['voice'])
+        self.assertFalse(seen['training'] & (seen['validation'] | seen['testing']))
+        # a file name's speaker hash never spans two splits (Speech Commands convention)
+        pre = {}
+        for r in self.rows:
+            if r['voice']:
+                p = r['path'].split('/')[1].split('_nohash_')[0]
+                self.assertEqual(pre.setdefault(p, r['split']), r['split'])
+
+    def test_augmentation_recorded(self):
+        tr = [r for r in self.rows if r['split'] == 'training' and r['voice']]
+        te = [r for r in self.rows if r['split'] == 'testing' and r['voice']]
+        self.assertTrue(any(r['noise'] for r in tr) and any(r['rt60'] for r in tr))
+        self.assertTrue(all(not r['noise'] and not r['rt60'] for r in te))    # test split is clean
+        for r in tr:
+            if r['snr']:
+                self.assertTrue(-5 <= float(r['snr']) <= 30)
+            a, b = int(r['start']), int(r['end'])
+            self.assertTrue(0 <= a < b <= 16000)
+        # the recorded span is where the speech is, in a clean test clip
+        r = te[0]
+        x = wavio.read_audio(os.path.join(self.a, r['path']))
+        a, b = int(r['start']), int(r['end'])
+        self.assertGreater(augment.rms_db(x[a:b]), augment.rms_db(np.concatenate([x[:a], x[b:]]) if a or b < 16000 else np.zeros(1)) + 20)
+
+    def test_counts(self):
+        c = {}
+        for r in self.rows:
+            if r['split'] == 'training':
+                c[r['label']] = c.get(r['label'], 0) + 1
+        self.assertEqual(c['yes'], 12)
+        self.assertEqual(c['no'], 12)
+        self.assertEqual(c['_silence_'], 12)
+        self.assertEqual(c.get('yet', 0) + c.get('cup', 0) + c.get('heaven', 0), 24)
+
+    def test_refuses_to_overwrite(self):
+        with tempfile.TemporaryDirectory() as d:
+            open(os.path.join(d, 'mine.txt'), 'w').close()
+            with self.assertRaises(SystemExit):
+                gen_corpus.main(['--out', d, '--force'] + TINY)
+            self.assertTrue(os.path.exists(os.path.join(d, 'mine.txt')))
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)

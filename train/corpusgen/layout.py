@@ -1,0 +1,125 @@
+"""Reading a Speech Commands layout: ours (gen_corpus.py) or a real download.
+
+  DIR/<word>/<speaker>_nohash_<n>.wav   one folder per word, any audio format
+  DIR/validation_list.txt               paths (relative to DIR) of validation clips
+  DIR/testing_list.txt                  paths of test clips; every other clip trains
+  DIR/_silence_/                        (ours) noise-only clips
+  DIR/_background_noise_/               (real Speech Commands) long noise
+                                        recordings, cut into _silence_ clips
+A folder named as a keyword gives that label; _silence_ gives _silence_;
+any other word folder is _unknown_. Clips are read as mono float at 16 kHz
+(any rate/format -> torchaudio resampling) and centre-padded or cropped to
+1 s, the model's window.
+"""
+import csv
+import os
+import wave
+
+import numpy as np
+
+from . import augment, wavio
+from .words import SILENCE, TARGETS, UNKNOWN
+
+AUDIO_EXT = ('.wav', '.flac', '.ogg', '.mp3', '.opus')
+BACKGROUND = '_background_noise_'
+
+
+def label_of(folder, keywords):
+    if folder in keywords:
+        return folder
+    if folder == SILENCE:
+        return SILENCE
+    return UNKNOWN
+
+
+def scan(root, keywords=TARGETS):
+    """{'training'|'validation'|'testing': [(relpath, label)]}, sorted."""
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f'{root}: no such corpus folder')
+    lists = {}
+    for split, name in (('validation', 'validation_list.txt'), ('testing', 'testing_list.txt')):
+        p = os.path.join(root, name)
+        if not os.path.exists(p):
+            raise FileNotFoundError(f'{p}: missing (a Speech Commands layout lists its validation and test clips)')
+        with open(p) as f:
+            lists[split] = {ln.strip() for ln in f if ln.strip()}
+    out = {'training': [], 'validation': [], 'testing': []}
+    for folder in sorted(os.listdir(root)):
+        d = os.path.join(root, folder)
+        if not os.path.isdir(d) or folder == BACKGROUND or folder.startswith('.'):
+            continue
+        lab = label_of(folder, keywords)
+        for fn in sorted(os.listdir(d)):
+            if not fn.lower().endswith(AUDIO_EXT):
+                continue
+            rel = f'{folder}/{fn}'
+            split = 'validation' if rel in lists['validation'] else 'testing' if rel in lists['testing'] else 'training'
+            out[split].append((rel, lab))
+    if not out['training']:
+        raise ValueError(f'{root}: no training clips found')
+    return out
+
+
+def spans(root):
+    """{relpath: (start, end)} of the word in each clip, from clips.csv (our
+    corpus); {} for a corpus without it."""
+    p = os.path.join(root, 'clips.csv')
+    if not os.path.exists(p):
+        return {}
+    out = {}
+    with open(p) as f:
+        for r in csv.DictReader(f):
+            if r.get('start') and r.get('end') and int(r['end']) > int(r['start']):
+                out[r['path']] = (int(r['start']), int(r['end']))
+    return out
+
+
+def estimate_span(x, floor_db=30.0):
+    """Where the word is in a clean clip (for corpora without clips.csv)."""
+    hop = 160
+    n = x.size // hop
+    e = 10 * np.log10(np.mean(x[:n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
+    on = np.nonzero(e > e.max() - floor_db)[0]
+    return (int(on[0] * hop), int((on[-1] + 1) * hop))
+
+
+def fit_window(x, n=augment.WINDOW):
+    """Centre-pad or centre-crop to n samples."""
+    if x.size == n:
+        return x
+    if x.size > n:
+        a = (x.size - n) // 2
+        return x[a:a + n]
+    out = np.zeros(n, dtype=np.float32)
+    a = (n - x.size) // 2
+    out[a:a + x.size] = x
+    return out
+
+
+def read_clip(path):
+    """One clip as float32 [16000]: 16 kHz mono PCM16 WAV read directly (fast
+    path), anything else through torchaudio."""
+    try:
+        with wave.open(path, 'rb') as w:
+            if w.getframerate() == wavio.RATE and w.getsampwidth() == 2 and w.getnchannels() == 1:
+                x = np.frombuffer(w.readframes(w.getnframes()), dtype='<i2').astype(np.float32) / 32768.0
+                return fit_window(x)
+    except (wave.Error, EOFError):
+        pass
+    return fit_window(wavio.read_audio(path))
+
+
+def background_clips(root, n, rng):
+    """n 1 s _silence_ clips cut from DIR/_background_noise_ (real Speech
+    Commands), at random gains; [] if that folder does not exist."""
+    d = os.path.join(root, BACKGROUND)
+    if not os.path.isdir(d) or n <= 0:
+        return []
+    recs = [wavio.read_audio(os.path.join(d, f)) for f in sorted(os.listdir(d)) if f.lower().endswith(AUDIO_EXT)]
+    recs = [r for r in recs if r.size >= augment.WINDOW]
+    out = []
+    for _ in range(n if recs else 0):
+        r = recs[int(rng.integers(len(recs)))]
+        off = int(rng.integers(r.size - augment.WINDOW + 1))
+        out.append((r[off:off + augment.WINDOW] * float(rng.uniform(0.0, 1.0))).astype(np.float32))
+    return out

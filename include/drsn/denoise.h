@@ -4,10 +4,11 @@
  * The DRSN idea applied to the short-time spectrum: every STFT bin's
  * magnitude is soft-thresholded, |S| = max(|Y| - tau, floor * |Y|), with a
  * threshold tau that adapts to that bin's own noise in that frame:
- * tau = 2 sqrt(noise power / (1 + xi)), where the noise power comes from an
- * IMCRA estimator (improved minima-controlled recursive averaging) and the
- * factor alpha from the decision-directed a-priori SNR xi. docs/denoise.md
- * has the details and the measurements.
+ * tau = 2 sqrt(noise power / (1 + xi)), the noise power from an IMCRA
+ * estimator (improved minima-controlled recursive averaging) and xi the
+ * decision-directed a-priori SNR. Where the estimator's speech-presence
+ * probability is low the gain moves to the floor (10^(-strength/20)).
+ * docs/denoise.md has the details and the measurements.
  *
  * Use:
  *     drsn_denoise *d;
@@ -21,7 +22,7 @@
  *
  * Timing: output sample i of the stream is input sample i - L, with
  * L = drsn_denoise_latency(d) samples (one analysis frame); the first L
- * output samples are zeros. flush() returns the last L samples. Pushing the
+ * output samples are (near) zero. flush() returns the last L samples. Pushing the
  * input in chunks of any sizes gives bit-identical output to pushing it
  * whole. Nothing allocates after create(). One handle per channel; a handle
  * is not thread-safe, different handles are independent.

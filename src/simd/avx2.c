@@ -25,10 +25,9 @@ static inline __m256i lane_mask(int n)
 #define v_add _mm256_add_ps
 #define v_sub _mm256_sub_ps
 #define v_mul _mm256_mul_ps
+#define v_min _mm256_min_ps
 #define v_max _mm256_max_ps
 #define v_fma(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define v_abs(a) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), (a))
-#define v_copysign(m, s) _mm256_or_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), (m)), \
-				      _mm256_and_ps(_mm256_set1_ps(-0.0f), (s)))
 
 #include "simd/template.h"

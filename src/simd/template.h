@@ -9,16 +9,35 @@
  *                       fit in the register file with room for NV + 1 more)
  *   TABLE, TABLE_NAME   the struct drsn__kernels to define and its name
  *   v_zero() v_set1(f) v_load(p) v_store(p, v)         unaligned
- *   v_load_n(p, n) v_store_n(p, v, n)                   first n < VW lanes
- *   v_add v_sub v_mul v_max v_fma(a, b, c) = a * b + c
- *   v_abs(a)  v_copysign(m, s) = |m| with the sign of s
+ *   v_load_n(p, n) v_store_n(p, v, n)   first n < VW lanes (optional: the
+ *                       default goes through a small stack buffer)
+ *   v_add v_sub v_mul v_min v_max v_fma(a, b, c) = a * b + c   v_abs(a)
  *
  * The results equal the scalar reference's up to summation order and FMA
  * rounding (conv1d, fc), and bit for bit elsewhere.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "simd/kernels.h"
+
+#ifndef v_load_n
+static inline V load_part(const float *p, int n)
+{
+	float t[VW] = {0.0f};
+	memcpy(t, p, (size_t)n * sizeof *p);
+	return v_load(t);
+}
+
+static inline void store_part(float *p, V v, int n)
+{
+	float t[VW];
+	v_store(t, v);
+	memcpy(p, t, (size_t)n * sizeof *p);
+}
+#define v_load_n(p, n) load_part((p), (n))
+#define v_store_n(p, v, n) store_part((p), (v), (n))
+#endif
 
 #define FORCE_INLINE static inline __attribute__((always_inline))
 
@@ -207,25 +226,33 @@ FORCE_INLINE V load_abs(const float *p, int absval)
 	return absval ? v_abs(v_load(p)) : v_load(p);
 }
 
-/* Sums over t in the scalar reference's order (so the result is identical);
- * four channel vectors at a time give four independent add chains. */
-static void mean_time(float *m, const float *x, int t, int c, int absval)
+/* Four channel vectors at a time, even and odd rows summed apart: eight
+ * independent add chains, so the loop runs at load speed, not add latency. */
+FORCE_INLINE void mean_time_impl(float *m, const float *x, int t, int c, const int absval)
 {
 	const V inv = v_set1(t > 0 ? 1.0f / (float)t : 0.0f);
 	int j = 0;
 	for (; j + 4 * VW <= c; j += 4 * VW) {
-		V s0 = v_zero(), s1 = v_zero(), s2 = v_zero(), s3 = v_zero();
-		for (int i = 0; i < t; i++) {
+		V s[8];
+#pragma GCC unroll 8
+		for (int l = 0; l < 8; l++)
+			s[l] = v_zero();
+		int i = 0;
+		for (; i + 2 <= t; i += 2) {
 			const float *p = x + (size_t)i * c + j;
-			s0 = v_add(s0, load_abs(p, absval));
-			s1 = v_add(s1, load_abs(p + VW, absval));
-			s2 = v_add(s2, load_abs(p + 2 * VW, absval));
-			s3 = v_add(s3, load_abs(p + 3 * VW, absval));
+#pragma GCC unroll 8
+			for (int l = 0; l < 8; l++)
+				s[l] = v_add(s[l], load_abs(p + (l >= 4 ? c : 0) + (l & 3) * VW, absval));
 		}
-		v_store(m + j, v_mul(s0, inv));
-		v_store(m + j + VW, v_mul(s1, inv));
-		v_store(m + j + 2 * VW, v_mul(s2, inv));
-		v_store(m + j + 3 * VW, v_mul(s3, inv));
+		if (i < t) {
+			const float *p = x + (size_t)i * c + j;
+#pragma GCC unroll 4
+			for (int l = 0; l < 4; l++)
+				s[l] = v_add(s[l], load_abs(p + l * VW, absval));
+		}
+#pragma GCC unroll 4
+		for (int l = 0; l < 4; l++)
+			v_store(m + j + l * VW, v_mul(v_add(s[l], s[l + 4]), inv));
 	}
 	for (; j + VW <= c; j += VW) {
 		V s = v_zero();
@@ -244,41 +271,78 @@ static void mean_time(float *m, const float *x, int t, int c, int absval)
 	}
 }
 
-/* The shortcut's lanes for channels [j, j + n): x_row[c - pad] where
- * pad <= c < pad + cin, else 0. */
-FORCE_INLINE V shortcut_at(const float *xr, int j, int n, int cin, int pad)
+static void mean_time(float *m, const float *x, int t, int c, int absval)
 {
-	if (!xr || j + n <= pad || j >= pad + cin)
-		return v_zero();
-	if (j >= pad && j + n <= pad + cin)
-		return n == VW ? v_load(xr + j - pad) : v_load_n(xr + j - pad, n);
-	float tmp[VW];
-	for (int l = 0; l < VW; l++)
-		tmp[l] = (l < n && j + l >= pad && j + l < pad + cin) ? xr[j + l - pad] : 0.0f;
-	return v_load(tmp);
+	if (absval)
+		mean_time_impl(m, x, t, c, 1);
+	else
+		mean_time_impl(m, x, t, c, 0);
 }
 
-FORCE_INLINE V shrink(V f, V tau)
+/* ---- shrink_add ------------------------------------------------------------
+ * sign(f) * max(|f| - tau, 0) is computed as f - clamp(f, -tau, tau): three
+ * operations instead of five, the same value (both subtract tau exactly once;
+ * only the sign of a zero result may differ). */
+
+/* One strip of n channels (n = VW, or fewer when part) down all t rows:
+ * tau is loaded once per strip, and whether the strip gets the shortcut is
+ * decided once (has_x) rather than per element. */
+FORCE_INLINE void shrink_strip(float *y, const float *f, const float *tau, const float *x,
+			       int t, int c, int x_row, int n, const int has_x, const int part)
 {
-	return v_copysign(v_max(v_sub(v_abs(f), tau), v_zero()), f);
+	const V tv = part ? v_load_n(tau, n) : v_load(tau);
+	const V ntv = v_sub(v_zero(), tv);
+	for (int i = 0; i < t; i++) {
+		const V fv = part ? v_load_n(f, n) : v_load(f);
+		V v = v_sub(fv, v_min(v_max(fv, ntv), tv));
+		if (has_x) {
+			v = v_add(v, part ? v_load_n(x, n) : v_load(x));
+			x += x_row;
+		}
+		if (part)
+			v_store_n(y, v, n);
+		else
+			v_store(y, v);
+		f += c;
+		y += c;
+	}
+}
+
+/* A strip that straddles an edge of the shortcut's channels [lo, hi) (only
+ * when the zero padding is not a multiple of VW): its lanes gathered per row. */
+static void shrink_strip_edge(float *y, const float *f, const float *tau, const float *x,
+			      int t, int c, int x_row, int j, int n, int lo, int hi)
+{
+	for (int i = 0; i < t; i++) {
+		float s[VW] = {0.0f};
+		for (int l = 0; l < n; l++)
+			if (j + l >= lo && j + l < hi)
+				s[l] = x[(size_t)i * x_row + j + l - lo];
+		const V fv = v_load_n(f + (size_t)i * c, n), tv = v_load_n(tau, n);
+		const V v = v_sub(fv, v_min(v_max(fv, v_sub(v_zero(), tv)), tv));
+		v_store_n(y + (size_t)i * c, v_add(v, v_load(s)), n);
+	}
 }
 
 static void shrink_add(float *y, const float *f, const float *tau, const float *x,
 		       int t, int c, int cin, int x_step, int pad)
 {
-	for (int i = 0; i < t; i++) {
-		const float *fr = f + (size_t)i * c;
-		const float *xr = x ? x + (size_t)i * x_step * cin : NULL;
-		float *yr = y + (size_t)i * c;
-		int j = 0;
-		for (; j + VW <= c; j += VW)
-			v_store(yr + j, v_add(shrink(v_load(fr + j), v_load(tau + j)),
-					      shortcut_at(xr, j, VW, cin, pad)));
-		if (j < c) {
-			const int n = c - j;
-			v_store_n(yr + j, v_add(shrink(v_load_n(fr + j, n), v_load_n(tau + j, n)),
-						shortcut_at(xr, j, n, cin, pad)), n);
-		}
+	const int lo = pad, hi = pad + cin, x_row = x_step * cin;
+	for (int j = 0; j < c; j += VW) {
+		const int n = c - j < VW ? c - j : VW;
+		const int outside = !x || j + n <= lo || j >= hi;
+		const int inside = !outside && j >= lo && j + n <= hi;
+		const float *xs = inside ? x + (j - lo) : NULL;
+		if (n == VW && outside)
+			shrink_strip(y + j, f + j, tau + j, NULL, t, c, 0, n, 0, 0);
+		else if (n == VW && inside)
+			shrink_strip(y + j, f + j, tau + j, xs, t, c, x_row, n, 1, 0);
+		else if (outside)
+			shrink_strip(y + j, f + j, tau + j, NULL, t, c, 0, n, 0, 1);
+		else if (inside)
+			shrink_strip(y + j, f + j, tau + j, xs, t, c, x_row, n, 1, 1);
+		else
+			shrink_strip_edge(y + j, f + j, tau + j, x, t, c, x_row, j, n, lo, hi);
 	}
 }
 

@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""Test accuracy per noise type x SNR on the held-out voices.
+
+  /usr/bin/python3 train/evaluate.py --data train/corpus \
+      train/runs/kws20-drsn-cw/best.pt train/runs/kws20-drsn-cs/best.pt train/runs/kws20-resnet/best.pt
+
+Each model (a train.py checkpoint .pt or an exported .safetensors) is scored
+on the test split (testing_list.txt: only voices never heard in training)
+under every condition: clean, and Gaussian, pink, Laplacian and recorded
+noise (lincity-ng-data files held out from training) at 20, 10, 5, 0 and
+-5 dB SNR. The noise is added here, seeded by (--seed, clip, condition), to
+the clean test clips, so every model hears exactly the same audio. SNR is
+speech power over the word (clips.csv's span; estimated from the clean clip
+for other corpora) against noise power over the window; _silence_ test clips
+get the noise at -25 dBFS - SNR.
+
+Prints the tables and writes <out-dir>/<name>.eval.md and .json per model
+(default out-dir: models/), and comparison.eval.md/.json when given several.
+"""
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from corpusgen import layout, noise, recipe  # noqa: E402
+from drsn import frontend  # noqa: E402
+from drsn import model as M  # noqa: E402
+from drsn import safetensors  # noqa: E402
+
+CONDITIONS = recipe.EVAL_CONDITIONS
+KIND_TITLE = {'clean': 'clean', 'gaussian': 'Gaussian', 'pink': 'pink', 'laplacian': 'Laplacian', 'real': 'recorded'}
+
+
+def load_model(path):
+    """(model in eval mode, labels, front-end params dict, name, provenance)."""
+    if path.endswith('.safetensors'):
+        tensors, meta = safetensors.load(path)
+        arch = json.loads(meta['architecture'])
+        m = M.load_state(M.DRSN(arch), tensors)
+        labels, fe = json.loads(meta['labels']), json.loads(meta['frontend'])
+        prov = json.loads(meta.get('provenance', '{}'))
+        name = os.path.basename(path)[:-len('.safetensors')]
+    else:
+        ck = torch.load(path, map_location='cpu')
+        m = M.DRSN(ck['arch'])
+        m.load_state_dict(ck['state_dict'])
+        labels, fe, prov = list(ck['labels']), ck.get('frontend'), ck.get('provenance', {})
+        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return m.eval(), labels, fe, name, prov
+
+
+def test_set(root, labels):
+    keywords = [lab for lab in labels if not lab.startswith('_')]
+    items = layout.scan(root, keywords)['testing']
+    if not items:
+        raise ValueError(f'{root}: testing_list.txt lists no clips')
+    spans = layout.spans(root)
+    x = np.stack([layout.read_clip(os.path.join(root, rel)) for rel, _ in items])
+    sp = []
+    for (rel, lab), xi in zip(items, x):
+        if lab == '_silence_':
+            sp.append(None)
+        else:
+            sp.append(spans.get(rel) or layout.estimate_span(xi))
+    y = np.array([labels.index(lab) for _, lab in items])
+    return [rel for rel, _ in items], x, sp, y
+
+
+def condition_audio(x, spans, paths, kind, snr, seed):
+    if kind == 'clean':
+        return x
+    return np.stack([recipe.make_condition(xi, s, kind, snr, seed, p)
+                     for xi, s, p in zip(x, spans, paths)])
+
+
+def predict(model, fe, audio, batch=256):
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(audio), batch):
+            xb = torch.from_numpy(np.ascontiguousarray(audio[i:i + batch], dtype=np.float32))
+            out.append(model(fe(xb)).argmax(1).numpy())
+    return np.concatenate(out)
+
+
+def table_md(res, snrs):
+    """Markdown table: noise type rows x SNR columns, accuracy in %."""
+    head = '| noise | ' + ' | '.join(f'{s} dB' for s in snrs) + ' |'
+    lines = [f'clean: **{100 * res["clean"]:.2f}%**', '', head, '|' + '---|' * (len(snrs) + 1)]
+    for k in noise.KINDS:
+        lines.append(f'| {KIND_TITLE[k]} | ' + ' | '.join(f'{100 * res[f"{k}@{s}"]:.2f}' for s in snrs) + ' |')
+    lines.append('| **mean of noises** | ' + ' | '.join(
+        f'**{100 * np.mean([res[f"{k}@{s}"] for k in noise.KINDS]):.2f}**' for s in snrs) + ' |')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__.split('\n\n', 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('models', nargs='+', help='train.py checkpoints (.pt) or exported .safetensors')
+    ap.add_argument('--data', default=os.path.join(here, 'corpus'))
+    ap.add_argument('--out-dir', default=os.path.join(os.path.dirname(here), 'models'))
+    ap.add_argument('--seed', type=int, default=1, help='noise seed (default 1)')
+    ap.add_argument('--threads', type=int, default=2)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    t0 = time.time()
+    models = [load_model(p) for p in a.models]
+    labels = models[0][1]
+    for m, lab, fe_d, name, _ in models[1:]:
+        if lab != labels:
+            sys.exit(f'evaluate: {name}: labels differ from {models[0][3]}\'s; evaluate them separately')
+    paths, x, spans, y = test_set(a.data, labels)
+    snrs = list(recipe.EVAL_SNRS)
+    res = [dict() for _ in models]
+    fes = [frontend.FrontEnd(fe_d) for _, _, fe_d, _, _ in models]
+    for kind, snr in CONDITIONS:
+        audio = condition_audio(x, spans, paths, kind, snr, a.seed)
+        key = 'clean' if kind == 'clean' else f'{kind}@{snr}'
+        for i, (m, _, _, name, _) in enumerate(models):
+            res[i][key] = float(np.mean(predict(m, fes[i], audio) == y))
+    n_by = {lab: int(np.sum(y == i)) for i, lab in enumerate(labels)}
+    corpus_meta = {}
+    cj = os.path.join(a.data, 'corpus.json')
+    if os.path.exists(cj):
+        with open(cj) as f:
+            c = json.load(f)
+        corpus_meta = {'seed': c.get('seed'), 'test_voices': c.get('voices', {}).get('testing'),
+                       'test_noise_files': c.get('noise', {}).get('recorded_files', {}).get('testing')}
+    date = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    os.makedirs(a.out_dir, exist_ok=True)
+    cmd = ' '.join(['evaluate.py'] + list(sys.argv[1:] if argv is None else argv))
+    for (m, _, _, name, prov), r in zip(models, res):
+        body = {'model': name, 'variant': m.arch['variant'], 'params': m.n_params(), 'macs': m.macs(),
+                'test_clips': int(len(y)), 'test_clips_per_label': n_by, 'accuracy': r,
+                'mean_over_noises': {str(s): float(np.mean([r[f'{k}@{s}'] for k in noise.KINDS])) for s in snrs},
+                'noise_seed': a.seed, 'data': os.path.abspath(a.data), 'corpus': corpus_meta,
+                'provenance': prov, 'command': cmd, 'date': date}
+        with open(os.path.join(a.out_dir, name + '.eval.json'), 'w') as f:
+            json.dump(body, f, indent=1, sort_keys=True)
+            f.write('\n')
+        md = (f'# {name}: test accuracy by noise type and SNR\n\n'
+              f'{m.arch["variant"]}, {m.n_params()} parameters, {m.macs()} MACs per 1 s window. '
+              f'{len(y)} test clips from held-out voices ({a.data}), noise seed {a.seed}.\n'
+              f'Command: `{cmd}`\n\n' + table_md(r, snrs) + '\n')
+        with open(os.path.join(a.out_dir, name + '.eval.md'), 'w') as f:
+            f.write(md)
+        print(md)
+    if len(models) > 1:
+        head = '| model | clean | ' + ' | '.join(f'noise mean {s} dB' for s in snrs) + ' |'
+        lines = ['# Comparison (same test audio)', '', head, '|' + '---|' * (len(snrs) + 2)]
+        for (m, _, _, name, _), r in zip(models, res):
+            lines.append(f'| {name} | {100 * r["clean"]:.2f} | ' + ' | '.join(
+                f'{100 * np.mean([r[f"{k}@{s}"] for k in noise.KINDS]):.2f}' for s in snrs) + ' |')
+        md = '\n'.join(lines) + '\n'
+        with open(os.path.join(a.out_dir, 'comparison.eval.md'), 'w') as f:
+            f.write(md)
+        with open(os.path.join(a.out_dir, 'comparison.eval.json'), 'w') as f:
+            json.dump({name: r for (_, _, _, name, _), r in zip(models, res)}, f, indent=1, sort_keys=True)
+            f.write('\n')
+        print(md)
+    print(f'evaluate: {len(models)} model(s), {len(CONDITIONS)} conditions, {len(y)} clips, '
+          f'{time.time() - t0:.1f} s', file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""Train a keyword spotter: DRSN-CW (default), DRSN-CS or the plain ResNet
+baseline, from the same code, data, schedule and seed.
+
+  /usr/bin/python3 train/train.py --data train/corpus --variant cw
+  /usr/bin/python3 train/train.py --data train/corpus --variant cw --resume
+  /usr/bin/python3 train/train.py --data ~/speech_commands_v0.02 --variant resnet --noise-p 0.8
+
+Reads a Speech Commands layout (train/gen_corpus.py's, or a real download:
+any rate/format, resampled to 16 kHz; see train/corpusgen/layout.py);
+features are train/drsn/frontend.py's log-mels, the ones the C front end
+computes. Writes into --out (default train/runs/<name>/): last.pt (a
+checkpoint after every epoch, what --resume continues from), best.pt (best
+validation accuracy), log.jsonl (one line per epoch) and, at the end,
+<name>.safetensors exported from best.pt by train/export.py.
+
+Resuming gives the same model as an uninterrupted run: each epoch's batch
+order and augmentation are drawn from generators seeded by (seed, epoch).
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from corpusgen import layout, noise, recipe, words  # noqa: E402
+from drsn import frontend  # noqa: E402
+from drsn import model as M  # noqa: E402
+
+try:
+    from tqdm import tqdm   # Debian python3-tqdm
+except ImportError:          # pragma: no cover - .ci/deps installs it
+    tqdm = None
+
+NAMES = {'cw': 'drsn-cw', 'cs': 'drsn-cs', 'resnet': 'resnet'}
+
+
+def progress(it, total, desc, quiet):
+    if quiet or tqdm is None:
+        return it
+    return tqdm(it, total=total, desc=desc, unit='batch', leave=False, dynamic_ncols=True)
+
+
+# ---------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------
+def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet):
+    """{split: (audio int16 [N, 16000], targets int64 [N], relpaths)}."""
+    items = layout.scan(root, keywords)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split in ('training', 'validation', 'testing'):
+        its = items[split]
+        n_kw = [sum(1 for _, lab in its if lab == k) for k in keywords]
+        mean_kw = max(1, int(np.mean(n_kw))) if its else 0
+        unk = [i for i, (_, lab) in enumerate(its) if lab == words.UNKNOWN]
+        if max_unknown_ratio and len(unk) > max_unknown_ratio * mean_kw:
+            keep = set(rng.choice(unk, int(max_unknown_ratio * mean_kw), replace=False).tolist())
+            its = [it for i, it in enumerate(its) if i not in unk or i in keep]
+        audio = np.zeros((len(its), 16000), dtype=np.int16)
+        for i, (rel, _) in enumerate(progress(its, len(its), f'read {split}', quiet)):
+            audio[i] = np.clip(np.rint(layout.read_clip(os.path.join(root, rel)) * 32768.0), -32768, 32767)
+        tg = [labels.index(lab) for _, lab in its]
+        paths = [rel for rel, _ in its]
+        if not any(lab == words.SILENCE for _, lab in its):
+            bg = layout.background_clips(root, mean_kw, rng)
+            if bg:
+                audio = np.concatenate([audio, np.clip(np.rint(np.stack(bg) * 32768.0), -32768, 32767).astype(np.int16)])
+                tg += [labels.index(words.SILENCE)] * len(bg)
+                paths += [f'{layout.BACKGROUND}/cut_{i}' for i in range(len(bg))]
+        out[split] = (torch.from_numpy(audio), torch.tensor(tg, dtype=torch.int64), paths)
+    return out
+
+
+def features(fe, audio, batch=512):
+    """log-mels [N, frames, bands] of int16 audio [N, samples]."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, audio.shape[0], batch):
+            out.append(fe(audio[i:i + batch].to(torch.float32) / 32768.0))
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+class OnlineNoise:
+    """Training-time augmentation for corpora without noise in them (a real
+    Speech Commands download): random shift of up to +-100 ms and, with
+    probability p, noise of a random kind at an SNR in [-5, 30] dB."""
+
+    def __init__(self, p, seed):
+        self.p, self.seed = p, seed
+
+    def __call__(self, x, epoch, step):
+        rng = recipe.clip_rng(self.seed, f'online|{epoch}|{step}')
+        x = x.to(torch.float32) / 32768.0
+        out = torch.empty_like(x)
+        kinds = list(recipe.NOISE_P)
+        pk = list(recipe.NOISE_P.values())
+        for i in range(x.shape[0]):
+            s = int(rng.integers(-1600, 1601))
+            out[i] = torch.roll(x[i], s)
+            if s > 0:
+                out[i, :s] = 0
+            elif s < 0:
+                out[i, s:] = 0
+            if rng.random() < self.p:
+                xi = out[i].numpy()
+                k = kinds[int(rng.choice(len(kinds), p=pk))]
+                span = layout.estimate_span(xi) if np.any(xi) else None
+                nz = noise.make(k, xi.size, rng, 'training')
+                out[i] = torch.from_numpy(noise.mix_at_snr(xi, nz, float(rng.uniform(*recipe.SNR_RANGE)), span))
+        return out.clamp(-1, 1)
+
+
+# ---------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------
+def accuracy(model, feats, targets, batch=512):
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, feats.shape[0], batch):
+            correct += (model(feats[i:i + batch]).argmax(1) == targets[i:i + batch]).sum().item()
+    return correct / max(1, feats.shape[0])
+
+
+def lr_at(step, total, warmup, base):
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def save(path, obj):
+    tmp = path + '.tmp'
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                 epilog=__doc__.split('\n\n', 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--data', default=os.path.join(here, 'corpus'), help='Speech Commands layout (default train/corpus)')
+    ap.add_argument('--variant', default='cw', choices=M.VARIANTS, help='cw (default), cs, or resnet (the baseline)')
+    ap.add_argument('--arch', default='default', choices=sorted(M.ARCHS))
+    ap.add_argument('--keywords', help='comma-separated keywords (default: the 20 of the 22-class task)')
+    ap.add_argument('--epochs', type=int, default=30)
+    ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--weight-decay', type=float, default=1e-2)
+    ap.add_argument('--warmup-epochs', type=float, default=1.0)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--noise-p', type=float, default=0.0,
+                    help='online noise augmentation probability (default 0: our corpus has noise in it)')
+    ap.add_argument('--max-unknown-ratio', type=float, default=2.0,
+                    help='keep at most this many _unknown_ clips per keyword clip (default 2)')
+    ap.add_argument('--name', help='run name (default kws<N>-<variant name>)')
+    ap.add_argument('--out', help='run folder (default train/runs/<name>)')
+    ap.add_argument('--resume', action='store_true', help='continue from <out>/last.pt')
+    ap.add_argument('--stop-after', type=int, default=0,
+                    help='stop (resumably) after this epoch, e.g. to split a long run over sessions')
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--no-export', action='store_true')
+    ap.add_argument('--quiet', action='store_true', help='no progress bars')
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+
+    keywords = a.keywords.split(',') if a.keywords else list(words.TARGETS)
+    labels = [words.SILENCE, words.UNKNOWN] + keywords
+    name = a.name or f'kws{len(keywords)}-{NAMES[a.variant]}'
+    out = a.out or os.path.join(here, 'runs', name)
+    os.makedirs(out, exist_ok=True)
+    last = os.path.join(out, 'last.pt')
+    cmd = ' '.join(['train.py'] + list(sys.argv[1:] if argv is None else argv))
+
+    fe_params = frontend.default_params()
+    fe = frontend.FrontEnd(fe_params)
+    frames = fe_params.frames_for(16000)
+    arch = M.make_arch(a.arch, a.variant, bands=fe_params.n_mels, frames=frames, classes=len(labels))
+    torch.manual_seed(a.seed)
+    model = M.DRSN(arch)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    start, best, history = 0, -1.0, []
+    if a.resume:
+        if not os.path.exists(last):
+            sys.exit(f'train: --resume: {last}: no checkpoint')
+        ck = torch.load(last, map_location='cpu')
+        if ck['arch'] != arch or ck['labels'] != labels:
+            sys.exit(f'train: --resume: {last} was trained with another architecture or label set')
+        model.load_state_dict(ck['state_dict'])
+        opt.load_state_dict(ck['optimizer'])
+        start, best, history = ck['epoch'] + 1, ck['best_val'], ck['history']
+        print(f'train: resuming {name} after epoch {start} (best validation accuracy {best:.4f})', file=sys.stderr)
+
+    t0 = time.time()
+    data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet)
+    tr_audio, tr_y, _ = data['training']
+    va_feats = features(fe, data['validation'][0])
+    va_y = data['validation'][1]
+    online = OnlineNoise(a.noise_p, a.seed) if a.noise_p > 0 else None
+    tr_feats = None if online else features(fe, tr_audio)
+    n = tr_y.shape[0]
+    print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '
+          f'{n} training / {va_y.shape[0]} validation clips, {len(labels)} labels; '
+          f'data ready in {time.time() - t0:.1f} s', file=sys.stderr)
+    steps_per_epoch = (n + a.batch - 1) // a.batch
+    total = steps_per_epoch * a.epochs
+    warmup = int(a.warmup_epochs * steps_per_epoch)
+    prov_base = {'training_data': os.path.abspath(a.data), 'command': cmd, 'seed': a.seed,
+                 'variant': a.variant, 'epochs': a.epochs}
+    corpus_json = os.path.join(a.data, 'corpus.json')
+    if os.path.exists(corpus_json):
+        with open(corpus_json) as f:
+            cj = json.load(f)
+        prov_base['corpus'] = {k: cj.get(k) for k in ('generator', 'seed', 'per_word', 'synthesizers')}
+
+    for epoch in range(start, a.epochs):
+        te = time.time()
+        model.train()
+        g = torch.Generator().manual_seed(a.seed * 100003 + epoch)
+        perm = torch.randperm(n, generator=g)
+        tot_loss, tot_ok, seen = 0.0, 0, 0
+        bar = progress(range(steps_per_epoch), steps_per_epoch, f'{name} epoch {epoch + 1}/{a.epochs}', a.quiet)
+        for step in bar:
+            idx = perm[step * a.batch:(step + 1) * a.batch]
+            if online:
+                with torch.no_grad():
+                    xb = fe(online(tr_audio[idx], epoch, step))
+            else:
+                xb = tr_feats[idx]
+            yb = tr_y[idx]
+            for grp in opt.param_groups:
+                grp['lr'] = lr_at(epoch * steps_per_epoch + step, total, warmup, a.lr)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            tot_loss += loss.item() * yb.shape[0]
+            tot_ok += (logits.argmax(1) == yb).sum().item()
+            seen += yb.shape[0]
+            if hasattr(bar, 'set_postfix') and step % 20 == 0:
+                bar.set_postfix(loss=f'{tot_loss / seen:.3f}', acc=f'{tot_ok / seen:.3f}')
+        va = accuracy(model, va_feats, va_y)
+        rec = {'epoch': epoch + 1, 'train_loss': round(tot_loss / seen, 5), 'train_acc': round(tot_ok / seen, 5),
+               'val_acc': round(va, 5), 'seconds': round(time.time() - te, 1)}
+        history.append(rec)
+        print(f'train: {name} epoch {epoch + 1}/{a.epochs}: loss {rec["train_loss"]:.4f} '
+              f'train acc {rec["train_acc"]:.4f} val acc {va:.4f} ({rec["seconds"]} s)', file=sys.stderr)
+        with open(os.path.join(out, 'log.jsonl'), 'a') as f:
+            f.write(json.dumps(rec) + '\n')
+        prov = dict(prov_base, date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+                    accuracy={'validation': round(va, 5), 'epoch': epoch + 1})
+        ck = {'arch': arch, 'state_dict': model.state_dict(), 'labels': labels,
+              'frontend': fe_params.to_dict(), 'provenance': prov,
+              'optimizer': opt.state_dict(), 'epoch': epoch, 'best_val': max(best, va),
+              'history': history, 'args': vars(a)}
+        if va > best:
+            best = va
+            save(os.path.join(out, 'best.pt'), ck)
+        save(last, ck)
+        if a.stop_after and epoch + 1 >= a.stop_after and epoch + 1 < a.epochs:
+            print(f'train: stopped after epoch {epoch + 1} (--stop-after); continue with --resume', file=sys.stderr)
+            return 0
+
+    if not a.no_export:
+        import export
+        best_path = os.path.join(out, 'best.pt')
+        ck = torch.load(best_path, map_location='cpu')
+        m = M.DRSN(ck['arch'])
+        m.load_state_dict(ck['state_dict'])
+        m.eval()
+        path = os.path.join(out, name + '.safetensors')
+        export.export(m, path, ck['frontend'], ck['labels'], ck['provenance'])
+        print(f'train: exported {path} (best validation accuracy {ck["best_val"]:.4f}, epoch {ck["epoch"] + 1})',
+              file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

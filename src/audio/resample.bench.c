@@ -13,6 +13,9 @@
  *            4096-sample chunks, create..flush included; and that speed as a
  *            ratio to soxr HQ measured in the same run
  *
+ * Then the whole reader (drsn_audio_read_all: libsndfile decode, downmix,
+ * soxr) on SECONDS of stereo noise in a few containers, x real time.
+ *
  * usage: bench-resample [RUNS (default 7)] [SECONDS (default 10)] [ONLY]
  *
  * ONLY (e.g. "soxr HQ") runs one resampler: with valgrind it gives repeatable
@@ -28,7 +31,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <sndfile.h>
+#include <unistd.h>
+
 #include "audio/tone_fit.h"
+#include "drsn/audio.h"
 
 #define CHUNK 4096
 
@@ -198,6 +205,49 @@ static struct result measure(const struct method *m, double in, double out, int 
 	return r;
 }
 
+/* drsn_audio_read_all of a SECONDS-long stereo file at rate, x real time. */
+static void bench_reader(const char *ext, int format, int rate, int runs, double secs)
+{
+	char path[] = "/tmp/drsn-bench-reader-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return;
+	close(fd);
+	SF_INFO si = {.samplerate = rate, .channels = 2, .format = format};
+	SNDFILE *f = sf_open(path, SFM_WRITE, &si);
+	if (!f) {
+		unlink(path);
+		return;
+	}
+	float buf[2 * 1000];
+	unsigned s = 777;
+	for (long k = 0; k < (long)(secs * rate) / 1000; k++) {
+		for (int i = 0; i < 2000; i++) {
+			s = s * 1103515245u + 12345u;
+			buf[i] = (float)((double)(s >> 8) / (double)(1u << 24) - 0.5) * 0.5f;
+		}
+		sf_writef_float(f, buf, 1000);
+	}
+	sf_close(f);
+	double *t = malloc(sizeof(double) * (size_t)runs);
+	for (int k = 0; k < runs; k++) {
+		float *x = NULL;
+		size_t n = 0;
+		drsn_error e;
+		double t0 = cpu_now();
+		if (drsn_audio_read_all(path, NULL, &x, &n, &e) < 0) {
+			fprintf(stderr, "%s\n", e.msg);
+			exit(1);
+		}
+		t[k] = cpu_now() - t0;
+		free(x);
+	}
+	qsort(t, (size_t)runs, sizeof *t, cmp_double);
+	printf("| %s stereo %d Hz -> 16000 mono | %.0f |\n", ext, rate, secs / t[runs / 2]);
+	free(t);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	int runs = argc > 1 ? atoi(argv[1]) : 7;
@@ -228,5 +278,13 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 	}
+	if (only)
+		return 0;
+	printf("\ndrsn_audio_read_all (decode + downmix + soxr HQ), CPU time of one thread:\n");
+	printf("| file | x real time |\n|---|---|\n");
+	bench_reader("WAV pcm_16", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, runs, secs);
+	bench_reader("WAV pcm_16", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, runs, secs);
+	bench_reader("FLAC pcm_16", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 48000, runs, secs);
+	bench_reader("OGG vorbis", SF_FORMAT_OGG | SF_FORMAT_VORBIS, 44100, runs, secs);
 	return 0;
 }

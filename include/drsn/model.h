@@ -49,9 +49,11 @@ typedef struct drsn_ctx drsn_ctx;       /* per-stream activations */
 
 /* Load a .safetensors model (the file is mmap'd while loading and unmapped
  * before return: the model keeps its own re-laid-out, BN-folded weights).
- * Errors: -ENOENT/-EACCES/-EIO opening the file, -EBADMSG for a malformed
- * file, -ENOTSUP for an unsupported dtype/format version/front end, -ENOMEM.
- * err->msg starts with the path. */
+ * Errors: -ENOENT/-EACCES/-EIO opening the file (-EINVAL: not a regular
+ * file), -EBADMSG for a malformed or inconsistent file, -ENOTSUP for an
+ * unsupported dtype (F32 only), format version or variant, -EINVAL for
+ * front-end parameters the C front end does not support, -ENOMEM.
+ * err->msg starts with the path and names the field or tensor at fault. */
 DRSN_API int drsn_model_load(drsn_model **out, const char *path, drsn_error *err);
 
 /* The same from a buffer (len bytes; not kept after return). Messages start

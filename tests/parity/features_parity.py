@@ -74,6 +74,38 @@ def cli_checks(drsn, wavs, work):
     return bad
 
 
+# Parameter sets both sides must reject, and the key the message must name.
+BAD_PARAMS = [
+    ('{"n_mel": 40}', '"n_mel"'), ('{"n_mels": "40"}', '"n_mels"'), ('{"n_mels": 40.5}', '"n_mels"'),
+    ('{"n_mels": 200}', "n_mels"), ('{"n_fft": 256}', "win_length"), ('{"hop_length": 0}', "hop_length"),
+    ('{"sample_rate": 500}', "sample_rate"), ('{"f_min": -5}', "f_min"), ('{"f_max": 8001}', "f_max"),
+    ('{"f_min": 9000}', "f_max"), ('{"log_offset": 0}', "log_offset"), ('{"window": "hamming"}', '"window"'),
+    ('{"mel_scale": "slaney"}', '"mel_scale"'), ('{"power": 1}', '"power"'), ('[40]', "object"),
+]
+
+
+def params_checks(drsn, work):
+    """C (drsn_features_params_from_json) and Python (FrontEndParams.from_json)
+    reject the same bad parameters and name the same key."""
+    bad = []
+    path = os.path.join(work, "bad.json")
+    for text, key in BAD_PARAMS:
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([drsn, "features", "-p", path, "--params"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        if r.returncode == 0 or key not in r.stderr:
+            bad.append("C accepted %s or did not name %s: %r" % (text, key, r.stderr.strip()))
+        try:
+            frontend.FrontEndParams.from_json(text)
+            bad.append("Python accepted %s" % text)
+        except ValueError as e:
+            if key not in str(e):
+                bad.append("Python's message for %s does not name %s: %s" % (text, key, e))
+    print("params: %d bad sets rejected by both sides, %d problem(s)" % (len(BAD_PARAMS), len(bad)))
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--drsn", default=os.path.join(os.environ.get("DRSN_BUILD_ROOT", "build"), "src", "cli", "drsn"))
@@ -141,6 +173,7 @@ def main():
                 failures.append("%s/%s: max |C - Python| = %.3g > %g" % (pname, name, d, TOL))
     print("max |C - Python| over all files = %.3e (log domain, tolerance %g)" % (worst, TOL))
     failures += cli_checks(a.drsn, wavs, work)
+    failures += params_checks(a.drsn, work)
     if failures:
         print("FAIL:\n  " + "\n  ".join(failures))
         return 1

@@ -23,30 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "simd/bench_util.h"
 #include "simd/kernels.h"
 
 #define NOMINAL_PEAK 100.0 /* GFLOP/s fp32 per core: 2 FMA ports x 8 lanes x 2 x ~3.1 GHz */
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#define now drsn__bench_cpu
+#define median drsn__bench_median
 
 /* ---- the FMA peak of this core, measured -------------------------------- */
 #if defined(__x86_64__)

@@ -1,0 +1,387 @@
+/* drsn bench [--model M] [--json]: per-window latency of the engine on every
+ * SIMD path this machine has, GFLOP/s and fraction of the core's peak, model
+ * load time, and the same model's PyTorch latency measured in the same run
+ * (train/bench_torch.py), one thread, batch 1. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <glob.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "drsn/drsn.h"
+#include "drsn_config.h"
+#include "simd/bench_util.h"
+
+extern char **environ;
+
+/* fp32 FMA peak of one core of the target machine: 2 FMA ports x 8 lanes x
+ * 2 flops x ~3.1 GHz. */
+#define PEAK_GFLOPS 100.0
+#define LOAD_RUNS 21
+#define MAX_PATHS 8
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: drsn bench [--model M.safetensors] [--json] [--runs N] [--no-torch]\n\n"
+		"Times one window of the model (median of N runs, default 200, one thread, thread\n"
+		"CPU time) on every SIMD path available here, prints GFLOP/s (2 x MACs / latency)\n"
+		"and the fraction of the core's %.0f GFLOP/s fp32 peak for the path drsn would use,\n"
+		"the model load time (median of %d loads), and the same model's PyTorch CPU\n"
+		"latency at batch 1 with one thread, measured now by train/bench_torch.py, with\n"
+		"the speed-up. Without --model: the shipped models/default.safetensors if there\n"
+		"is one, else a random-init default-architecture DRSN-CW exported on the fly by\n"
+		"train/export.py --random. --no-torch skips PyTorch.\n",
+		PEAK_GFLOPS, LOAD_RUNS);
+}
+
+static const char *source_root(void)
+{
+	const char *r = getenv("DRSN_SOURCE_ROOT");
+	return r && *r ? r : DRSN_SOURCE_ROOT;
+}
+
+static const char *python(void)
+{
+	const char *p = getenv("PYTHON");
+	return p && *p ? p : "/usr/bin/python3";
+}
+
+/* Run argv (stderr passes through); its stdout goes to out (NUL-terminated,
+ * truncated to cap - 1). Returns the exit status, or -errno if it could not
+ * be started; a child killed by a signal counts as status 128 + signal. */
+static int run_capture(char *const argv[], char *out, size_t cap)
+{
+	int fd[2], rc;
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	if (pipe(fd))
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclose(&fa, fd[0]);
+	posix_spawn_file_actions_addclose(&fa, fd[1]);
+	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fd[1]);
+	if (rc) {
+		close(fd[0]);
+		return -rc;
+	}
+	size_t len = 0;
+	char sink[512];
+	for (;;) {
+		ssize_t n = len + 1 < cap ? read(fd[0], out + len, cap - 1 - len)
+					  : read(fd[0], sink, sizeof sink);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len + 1 < cap)
+			len += (size_t)n;
+	}
+	out[len] = '\0';
+	close(fd[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The shipped default model: ./models, the source tree's models/, the
+ * installed data directory; then any *.safetensors in the source tree's models/. */
+static int find_shipped(char *path, size_t n)
+{
+	const char *dirs[] = {".", source_root(), DRSN_DATADIR};
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		snprintf(path, n, "%s/models/default.safetensors", dirs[i]);
+		if (!access(path, R_OK))
+			return 0;
+	}
+	char pat[1024];
+	glob_t g;
+	snprintf(pat, sizeof pat, "%s/models/*.safetensors", source_root());
+	int rc = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0 ? 0 : -ENOENT;
+	if (!rc)
+		snprintf(path, n, "%s", g.gl_pathv[0]);
+	globfree(&g);
+	return rc;
+}
+
+/* A random-init default DRSN-CW exported to a fresh directory dir. */
+static int export_random(char *path, size_t n, char *dir)
+{
+	if (!mkdtemp(dir)) {
+		drsn__cli_err("bench: cannot create a temporary directory from %s: %s", dir,
+			      strerror(errno));
+		return -errno;
+	}
+	char script[1024], out[4096];
+	snprintf(script, sizeof script, "%s/train/export.py", source_root());
+	snprintf(path, n, "%s/default-cw-random.safetensors", dir);
+	char *argv[] = {(char *)python(), script, "--random", "--variant", "cw", "--arch", "default",
+			"--seed", "1", "-o", path, NULL};
+	int rc = run_capture(argv, out, sizeof out);
+	if (rc) {
+		drsn__cli_err("bench: %s %s --random failed (%s)", python(), script,
+			      rc < 0 ? strerror(-rc) : "non-zero exit");
+		return -EIO;
+	}
+	return 0;
+}
+
+struct timing {
+	const char *name;
+	double cpu_ms, wall_ms; /* medians per window */
+};
+
+/* Median per-window times of drsn_ctx_run on the path selected now. */
+static int time_windows(drsn_ctx *c, const float *x, int runs, struct timing *t, double *buf)
+{
+	double *wall = buf + runs;
+	const int warm = runs / 10 > 5 ? runs / 10 : 5;
+	for (int i = 0; i < warm; i++)
+		if (drsn_ctx_run(c, x, NULL))
+			return -EINVAL;
+	for (int i = 0; i < runs; i++) {
+		const double c0 = drsn__bench_cpu(), w0 = drsn__bench_wall();
+		if (drsn_ctx_run(c, x, NULL))
+			return -EINVAL;
+		wall[i] = 1e3 * (drsn__bench_wall() - w0);
+		buf[i] = 1e3 * (drsn__bench_cpu() - c0);
+	}
+	t->cpu_ms = drsn__bench_median(buf, runs);
+	t->wall_ms = drsn__bench_median(wall, runs);
+	return 0;
+}
+
+struct torch_result {
+	int ok;
+	char version[64];
+	double cpu_ms, wall_ms;
+};
+
+static int run_torch(const char *model, int runs, struct torch_result *r)
+{
+	char script[1024], nruns[16], out[8192];
+	snprintf(script, sizeof script, "%s/train/bench_torch.py", source_root());
+	snprintf(nruns, sizeof nruns, "%d", runs);
+	char *argv[] = {(char *)python(), script, (char *)model, "--runs", nruns, "--json", NULL};
+	int rc = run_capture(argv, out, sizeof out);
+	if (rc) {
+		drsn__cli_err("bench: %s %s failed (%s); --no-torch skips PyTorch", python(), script,
+			      rc < 0 ? strerror(-rc) : "non-zero exit");
+		return -EIO;
+	}
+	cJSON *o = cJSON_Parse(out);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "torch");
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "cpu_ms_median");
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "wall_ms_median");
+	if (!cJSON_IsString(v) || !cJSON_IsNumber(c) || !cJSON_IsNumber(w) || !(c->valuedouble > 0)) {
+		drsn__cli_err("bench: %s printed no usable JSON result: %.200s", script, out);
+		cJSON_Delete(o);
+		return -EPROTO;
+	}
+	snprintf(r->version, sizeof r->version, "%s", v->valuestring);
+	r->cpu_ms = c->valuedouble;
+	r->wall_ms = w->valuedouble;
+	r->ok = 1;
+	cJSON_Delete(o);
+	return 0;
+}
+
+static void print_text(const char *path, const char *source, const drsn_model *m, double load_ms,
+		       int runs, const struct timing *t, int np, const struct timing *chosen,
+		       const struct torch_result *tr)
+{
+	const double macs = (double)drsn_model_macs(m);
+	printf("model      %s (%s)\n", path, source);
+	printf("           %s, %d x %d input, %lld parameters, %.2f M MACs per window\n",
+	       drsn_model_variant(m), drsn_model_frames(m), drsn_model_bands(m),
+	       (long long)drsn_model_n_params(m), macs * 1e-6);
+	printf("load       %.3f ms (median of %d loads; target < 5 ms)\n\n", load_ms, LOAD_RUNS);
+	printf("per window, one thread, median of %d runs (thread CPU time; wall in brackets):\n", runs);
+	for (int i = 0; i < np; i++)
+		printf("  %-7s %9.3f ms  [%8.3f ms]  %7.2f GFLOP/s  %5.1fx scalar%s\n", t[i].name,
+		       t[i].cpu_ms, t[i].wall_ms, 2 * macs / (t[i].cpu_ms * 1e6),
+		       t[0].cpu_ms / t[i].cpu_ms, &t[i] == chosen ? "   <- in use" : "");
+	const double gf = 2 * macs / (chosen->cpu_ms * 1e6);
+	printf("\n%s: %.2f GFLOP/s = %.1f%% of the %.0f GFLOP/s fp32 peak of one core\n",
+	       chosen->name, gf, 100 * gf / PEAK_GFLOPS, PEAK_GFLOPS);
+	if (tr->ok)
+		printf("PyTorch %s, 1 thread, batch 1: %.3f ms [%.3f ms wall] per window\n"
+		       "speed-up over PyTorch: %.1fx (thread CPU), %.1fx (wall); target >= 5x\n",
+		       tr->version, tr->cpu_ms, tr->wall_ms, tr->cpu_ms / chosen->cpu_ms,
+		       tr->wall_ms / chosen->wall_ms);
+}
+
+static int print_json(const char *path, const char *source, const drsn_model *m, double load_ms,
+		      int runs, const struct timing *t, int np, const struct timing *chosen,
+		      const struct torch_result *tr)
+{
+	const double macs = (double)drsn_model_macs(m);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "model", path);
+	cJSON_AddStringToObject(o, "model_source", source);
+	cJSON_AddStringToObject(o, "variant", drsn_model_variant(m));
+	cJSON_AddNumberToObject(o, "parameters", (double)drsn_model_n_params(m));
+	cJSON_AddNumberToObject(o, "macs_per_window", macs);
+	cJSON_AddNumberToObject(o, "load_ms_median", load_ms);
+	cJSON_AddNumberToObject(o, "runs", runs);
+	cJSON_AddNumberToObject(o, "peak_gflops", PEAK_GFLOPS);
+	cJSON *paths = cJSON_AddArrayToObject(o, "paths");
+	for (int i = 0; i < np; i++) {
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "name", t[i].name);
+		cJSON_AddNumberToObject(p, "cpu_ms_median", t[i].cpu_ms);
+		cJSON_AddNumberToObject(p, "wall_ms_median", t[i].wall_ms);
+		cJSON_AddNumberToObject(p, "gflops", 2 * macs / (t[i].cpu_ms * 1e6));
+		cJSON_AddItemToArray(paths, p);
+	}
+	const double gf = 2 * macs / (chosen->cpu_ms * 1e6);
+	cJSON_AddStringToObject(o, "path", chosen->name);
+	cJSON_AddNumberToObject(o, "gflops", gf);
+	cJSON_AddNumberToObject(o, "fraction_of_peak", gf / PEAK_GFLOPS);
+	if (tr->ok) {
+		cJSON *p = cJSON_AddObjectToObject(o, "torch");
+		cJSON_AddStringToObject(p, "version", tr->version);
+		cJSON_AddNumberToObject(p, "threads", 1);
+		cJSON_AddNumberToObject(p, "batch", 1);
+		cJSON_AddNumberToObject(p, "cpu_ms_median", tr->cpu_ms);
+		cJSON_AddNumberToObject(p, "wall_ms_median", tr->wall_ms);
+		cJSON_AddNumberToObject(o, "speedup_vs_torch", tr->cpu_ms / chosen->cpu_ms);
+		cJSON_AddNumberToObject(o, "speedup_vs_torch_wall", tr->wall_ms / chosen->wall_ms);
+	} else {
+		cJSON_AddNullToObject(o, "torch");
+		cJSON_AddNullToObject(o, "speedup_vs_torch");
+	}
+	char *s = cJSON_Print(o);
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	cJSON_Delete(o);
+	return s ? 0 : 1;
+}
+
+int drsn__cmd_bench(int argc, char **argv)
+{
+	const char *model_arg = NULL;
+	int json = 0, torch = 1, runs = 200, status = 1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "--no-torch")) {
+			torch = 0;
+		} else if ((!strcmp(argv[i], "--model") || !strcmp(argv[i], "-m")) && i + 1 < argc) {
+			model_arg = argv[++i];
+		} else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+			if (*end || v < 1 || v > 100000) {
+				drsn__cli_err("bench: --runs '%s': expected an integer in 1..100000", argv[i]);
+				return 2;
+			}
+			runs = (int)v;
+		} else {
+			drsn__cli_err("bench: unknown or incomplete argument '%s' (try 'drsn bench --help')",
+				      argv[i]);
+			return 2;
+		}
+	}
+
+	char path[1024] = "", tmpdir[] = "/tmp/drsn-bench-XXXXXX";
+	const char *source = "given";
+	int random_model = 0;
+	if (model_arg) {
+		snprintf(path, sizeof path, "%s", model_arg);
+	} else if (!find_shipped(path, sizeof path)) {
+		source = "shipped";
+	} else {
+		random_model = 1;
+		source = "random init, default architecture, DRSN-CW";
+		if (export_random(path, sizeof path, tmpdir))
+			goto cleanup_tmp;
+	}
+
+	drsn_model *m = NULL;
+	drsn_ctx *ctx = NULL;
+	float *x = NULL;
+	double *buf = NULL;
+	drsn_error err = {0};
+	double load_ms[LOAD_RUNS];
+	for (int i = 0; i < LOAD_RUNS; i++) {
+		drsn_model_free(m);
+		m = NULL;
+		const double w0 = drsn__bench_wall();
+		if (drsn_model_load(&m, path, &err)) {
+			drsn__cli_err("bench: %s", err.msg);
+			goto cleanup;
+		}
+		load_ms[i] = 1e3 * (drsn__bench_wall() - w0);
+	}
+	const double load_med = drsn__bench_median(load_ms, LOAD_RUNS);
+	if (drsn_ctx_create(&ctx, m, &err)) {
+		drsn__cli_err("bench: %s", err.msg);
+		goto cleanup;
+	}
+
+	/* A deterministic, log-mel-like input window. */
+	const size_t n_in = (size_t)drsn_model_frames(m) * drsn_model_bands(m);
+	x = malloc(n_in * sizeof *x);
+	buf = malloc(2 * (size_t)runs * sizeof *buf);
+	if (!x || !buf) {
+		drsn__cli_err("bench: out of memory");
+		goto cleanup;
+	}
+	uint32_t s = 12345;
+	for (size_t i = 0; i < n_in; i++) {
+		s = s * 1664525u + 1013904223u;
+		x[i] = -6.0f + 8.0f * (float)(s >> 8) / 16777216.0f;
+	}
+
+	const char *names[MAX_PATHS];
+	struct timing t[MAX_PATHS];
+	int np = drsn_simd_available(names, MAX_PATHS);
+	np = np < MAX_PATHS ? np : MAX_PATHS;
+	for (int i = 0; i < np; i++) {
+		t[i].name = names[i];
+		if (drsn_simd_select(names[i]) || time_windows(ctx, x, runs, &t[i], buf)) {
+			drsn__cli_err("bench: running %s on the %s path failed", path, names[i]);
+			drsn_simd_select(NULL);
+			goto cleanup;
+		}
+	}
+	drsn_simd_select(NULL); /* back to what drsn uses: CPU flags, then DRSN_SIMD */
+	const struct timing *chosen = &t[np - 1];
+	for (int i = 0; i < np; i++)
+		if (!strcmp(t[i].name, drsn_simd_name()))
+			chosen = &t[i];
+
+	struct torch_result tr = {0};
+	if (torch && run_torch(path, runs, &tr))
+		goto cleanup;
+
+	status = json ? print_json(path, source, m, load_med, runs, t, np, chosen, &tr)
+		      : (print_text(path, source, m, load_med, runs, t, np, chosen, &tr), 0);
+
+cleanup:
+	free(x);
+	free(buf);
+	drsn_ctx_destroy(ctx);
+	drsn_model_free(m);
+cleanup_tmp:
+	if (random_model) { /* also after a failed export: whatever it left */
+		unlink(path);
+		rmdir(tmpdir);
+	}
+	return status;
+}

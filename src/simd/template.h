@@ -201,24 +201,33 @@ static void fc(float *y, const float *x, const float *w, const float *b, int nin
 	}
 }
 
-/* ---- element-wise kernels: full vectors, then one partial vector --------- */
+/* ---- affine_relu: channel strips down the rows, scale and shift loaded once
+ * per strip --------------------------------------------------------------- */
+FORCE_INLINE void affine_strip(float *y, const float *x, const float *scale, const float *shift,
+			       int t, int c, int n, const int part)
+{
+	const V sc = part ? v_load_n(scale, n) : v_load(scale);
+	const V sh = part ? v_load_n(shift, n) : v_load(shift);
+	const V zero = v_zero();
+#pragma GCC unroll 4
+	for (int i = 0; i < t; i++) {
+		const size_t o = (size_t)i * c;
+		const V v = v_max(v_add(v_mul(part ? v_load_n(x + o, n) : v_load(x + o), sc), sh), zero);
+		if (part)
+			v_store_n(y + o, v, n);
+		else
+			v_store(y + o, v);
+	}
+}
+
 static void affine_relu(float *y, const float *x, const float *scale, const float *shift,
 			int t, int c)
 {
-	const V zero = v_zero();
-	for (int i = 0; i < t; i++) {
-		const float *xr = x + (size_t)i * c;
-		float *yr = y + (size_t)i * c;
-		int j = 0;
-		for (; j + VW <= c; j += VW)
-			v_store(yr + j, v_max(v_add(v_mul(v_load(xr + j), v_load(scale + j)),
-						    v_load(shift + j)), zero));
-		if (j < c) {
-			const int n = c - j;
-			v_store_n(yr + j, v_max(v_add(v_mul(v_load_n(xr + j, n), v_load_n(scale + j, n)),
-						      v_load_n(shift + j, n)), zero), n);
-		}
-	}
+	int j = 0;
+	for (; j + VW <= c; j += VW)
+		affine_strip(y + j, x + j, scale + j, shift + j, t, c, VW, 0);
+	if (j < c)
+		affine_strip(y + j, x + j, scale + j, shift + j, t, c, c - j, 1);
 }
 
 FORCE_INLINE V load_abs(const float *p, int absval)
@@ -292,6 +301,7 @@ FORCE_INLINE void shrink_strip(float *y, const float *f, const float *tau, const
 {
 	const V tv = part ? v_load_n(tau, n) : v_load(tau);
 	const V ntv = v_sub(v_zero(), tv);
+#pragma GCC unroll 4
 	for (int i = 0; i < t; i++) {
 		const V fv = part ? v_load_n(f, n) : v_load(f);
 		V v = v_sub(fv, v_min(v_max(fv, ntv), tv));

@@ -151,7 +151,11 @@ static int file_create(struct drsn__source *s, const char *path, drsn_error *err
 /* 1 at the end of the stream, 2 on a read error. */
 static int reader_loop(struct drsn__source *s, float *buf)
 {
-	size_t chunk = (size_t)s->o.chunk;
+	/* drsn_audio_read blocks until it has this many: read 10 ms at a time,
+	 * so a live pipe (arecord | drsnd) adds at most 10 ms of latency. */
+	size_t chunk = (size_t)s->o.target_rate / 100;
+	if (chunk < 1 || chunk > (size_t)s->o.chunk)
+		chunk = (size_t)s->o.chunk;
 	for (;;) {
 		drsn_error e;
 		long n = drsn_audio_read(s->audio, buf, chunk, &e);

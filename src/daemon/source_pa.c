@@ -16,6 +16,7 @@
 #define MIX 4096                   /* callback downmix piece */
 #define STALL_CHECK_MS 250
 #define HEALTHY_MS 10000           /* running this long resets the backoff */
+#define STARTUP_MS 5000            /* a new stream may take this long to deliver (ALSA pulse: ~1.2 s) */
 
 struct drsn__pa {
 	char device[256];
@@ -40,6 +41,7 @@ struct drsn__pa {
 	uint64_t seen_callbacks;
 	uint64_t last_progress_ms;
 	uint64_t running_since_ms;
+	int got_audio;                 /* this stream has called back at least once */
 	int failures;                  /* since the last healthy run */
 	int ever_ran;
 };
@@ -194,8 +196,7 @@ static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
 		}
 		p->rs_rate = rate;
 	} else {
-		size_t n;
-		drsn_resampler_flush(p->rs, p->rs_out, p->rs_cap, &n);   /* new stream: drop the tail */
+		drsn_resampler_reset(p->rs);   /* a new stream: drop the old tail */
 	}
 	atomic_store(&p->finished, 0);
 	e = Pa_OpenStream(&p->stream, &in, NULL, rate, paFramesPerBufferUnspecified, paNoFlag,
@@ -212,6 +213,7 @@ static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
 		goto fail;
 	}
 	p->seen_callbacks = atomic_load(&p->callbacks);
+	p->got_audio = 0;
 	p->last_progress_ms = uv_now(s->loop);
 	p->running_since_ms = p->last_progress_ms;
 	if (p->ever_ran)
@@ -279,6 +281,7 @@ static void on_watch(uv_timer_t *t)
 	uint64_t cb = atomic_load(&p->callbacks);
 	if (cb != p->seen_callbacks) {
 		p->seen_callbacks = cb;
+		p->got_audio = 1;
 		p->last_progress_ms = now;
 		if (p->failures && now - p->running_since_ms > HEALTHY_MS) {
 			p->failures = 0;
@@ -286,9 +289,12 @@ static void on_watch(uv_timer_t *t)
 		}
 		return;
 	}
-	if (now - p->last_progress_ms >= (uint64_t)s->o.stall_ms) {
+	uint64_t limit = (uint64_t)s->o.stall_ms;
+	if (!p->got_audio && limit < STARTUP_MS)
+		limit = STARTUP_MS;
+	if (now - p->last_progress_ms >= limit) {
 		char why[96];
-		snprintf(why, sizeof why, "no audio for %d ms (device lost?)", s->o.stall_ms);
+		snprintf(why, sizeof why, "no audio for %llu ms (device lost?)", (unsigned long long)limit);
 		schedule_retry(s, why);
 	} else if (Pa_IsStreamActive(p->stream) != 1) {
 		schedule_retry(s, "the stream is no longer active");

@@ -47,6 +47,9 @@ def noise_bursts(seconds, rate=16000, seed=1):
     return out
 
 
+RUNNING = []   # every process a test started; killed after each test
+
+
 class Daemon:
     """A drsnd in a private temp dir. Extra args are appended."""
 
@@ -72,6 +75,7 @@ class Daemon:
             e.update(env)
         self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=self.err, env=e)
+        RUNNING.append(self.p)
 
     def wait_listening(self, timeout=20):
         end = time.time() + timeout
@@ -230,6 +234,11 @@ def main(tests):
             traceback.print_exc(file=sys.stdout)
             log("--- FAIL %s" % t.__name__)
             failed += 1
+        for p in RUNNING:   # a failed test may leave its processes behind
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        del RUNNING[:]
     log("%d/%d passed" % (len(tests) - failed, len(tests)))
     tmp.cleanup()
     sys.exit(1 if failed else 0)

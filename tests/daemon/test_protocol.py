@@ -8,7 +8,7 @@ import stat
 import subprocess
 import time
 
-from drsndtest import DRSND, MODEL, Daemon, Client, main, log, write_wav, noise_bursts
+from drsndtest import RUNNING, DRSND, MODEL, Daemon, Client, main, log, write_wav, noise_bursts
 
 
 def setup_wav(tmp, seconds=4):
@@ -230,6 +230,7 @@ def test_documented_python_client():
     sock = os.path.join(tmp, "doc.sock")
     d = subprocess.Popen([DRSND, "--socket", sock, "--model", MODEL, "--source", "stdin", "--exit-on-eof",
                           "--set", "detect.threshold=0"], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    RUNNING.append(d)
     for _ in range(500):
         if os.path.exists(sock):
             break

@@ -10,7 +10,7 @@ import subprocess
 import time
 import wave
 
-from drsndtest import DRSND, MODEL, ROOT, Daemon, Client, main, log, run_detect, write_wav
+from drsndtest import RUNNING, DRSND, MODEL, ROOT, Daemon, Client, main, log, run_detect, write_wav
 
 SAMPLE = os.path.join(ROOT, "samples", "keywords-clean.wav")
 DET = ["--set", "detect.threshold=0.2", "--set", "detect.refractory_ms=500"]
@@ -77,6 +77,7 @@ def test_stdin_matches_drsn_detect():
     p = subprocess.Popen([DRSND, "--socket", sock, "--model", MODEL, "--source", "stdin",
                           "--set", "audio.raw_format=s16le", "--exit-on-eof"] + DET,
                          stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    RUNNING.append(p)
     for _ in range(500):
         if os.path.exists(sock):
             break
@@ -110,6 +111,7 @@ def test_fd_f32_48k_stereo():
                           "--set", "audio.raw_format=f32le", "--set", "audio.raw_rate=48000",
                           "--set", "audio.raw_channels=2", "--exit-on-eof"] + DET,
                          pass_fds=(r,), stderr=subprocess.PIPE)
+    RUNNING.append(p)
     os.close(r)
     for _ in range(500):
         if os.path.exists(sock):
@@ -138,6 +140,7 @@ def test_bad_sources():
     sock = os.path.join(tmp, "odd.sock")
     p = subprocess.Popen([DRSND, "--socket", sock, "--model", MODEL, "--source", "stdin",
                           "--set", "audio.raw_format=s16le"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    RUNNING.append(p)
     for _ in range(500):
         if os.path.exists(sock):
             break

@@ -33,6 +33,7 @@ struct daemon {
 	struct drsn__config cfg;
 	drsn_model *model;
 	drsn_pipeline *pipe;
+	double pipe_t0;            /* stream time at which pipe started (reloads) */
 	char model_name[256];
 	int rate;
 
@@ -276,16 +277,17 @@ static void on_detection(void *user, const drsn_detection *det)
 {
 	struct daemon *d = user;
 	d->detections++;
-	log_info("detection: %s %.3f [%.2f, %.2f] s", det->name, det->score, det->start, det->end);
+	log_info("detection: %s %.3f [%.2f, %.2f] s", det->name, det->score, d->pipe_t0 + det->start,
+		 d->pipe_t0 + det->end);
 	if (!drsn__server_subscribers(d->srv, DRSN_EV_DETECTION))
 		return;
 	cJSON *o = drsn__proto_new("detection");
 	cJSON_AddStringToObject(o, "label", det->name);
 	cJSON_AddNumberToObject(o, "score", det->score);
 	cJSON_AddStringToObject(o, "stream", drsn__source_name(d->src));
-	cJSON_AddNumberToObject(o, "start", det->start);
-	cJSON_AddNumberToObject(o, "end", det->end);
-	cJSON_AddNumberToObject(o, "stream_time", det->time);
+	cJSON_AddNumberToObject(o, "start", d->pipe_t0 + det->start);
+	cJSON_AddNumberToObject(o, "end", d->pipe_t0 + det->end);
+	cJSON_AddNumberToObject(o, "stream_time", d->pipe_t0 + det->time);
 	cJSON_AddNumberToObject(o, "time", drsn__wall_time());
 	broadcast(d, DRSN_EV_DETECTION, o);
 }
@@ -297,7 +299,7 @@ static void on_scores(void *user, double t, const float *probs, const float *smo
 		return;
 	cJSON *o = drsn__proto_new("scores");
 	cJSON_AddStringToObject(o, "stream", drsn__source_name(d->src));
-	cJSON_AddNumberToObject(o, "stream_time", t);
+	cJSON_AddNumberToObject(o, "stream_time", d->pipe_t0 + t);
 	cJSON *a = cJSON_AddArrayToObject(o, "scores");
 	cJSON *b = cJSON_AddArrayToObject(o, "smoothed");
 	for (int i = 0; i < n; i++) {
@@ -315,7 +317,7 @@ static void on_vad(void *user, double t, int active)
 		return;
 	cJSON *o = drsn__proto_new("vad");
 	cJSON_AddStringToObject(o, "stream", drsn__source_name(d->src));
-	cJSON_AddNumberToObject(o, "stream_time", t);
+	cJSON_AddNumberToObject(o, "stream_time", d->pipe_t0 + t);
 	cJSON_AddBoolToObject(o, "active", active);
 	broadcast(d, DRSN_EV_VAD, o);
 }
@@ -432,6 +434,8 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	drsn_model_free(d->model);
 	d->model = m;
 	d->pipe = p;
+	/* the new pipeline counts from 0: its times are offset by now */
+	d->pipe_t0 = stream_time(d);
 	if (m)
 		model_name(nc->model_path, d->model_name, sizeof d->model_name);
 	struct drsn__config old = d->cfg;

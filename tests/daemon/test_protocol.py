@@ -89,6 +89,39 @@ def test_hello_and_commands():
         assert d.stop() == 0
 
 
+def test_vad_and_periodic_status():
+    wav = setup_wav(os.environ["TMPDIR"], 6)
+    d = Daemon("--set", "detect.vad=yes", "--set", "detect.vad_threshold_db=-30",
+               "--set", "detect.vad_hangover_ms=200", "--set", "daemon.status_interval_ms=300",
+               source="file:" + wav).wait_listening()
+    try:
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["vad", "status"]})
+        vads, statuses = [], []
+        end = time.time() + 4
+        while time.time() < end:
+            m = c.recv(0.5)
+            if m and m["type"] == "vad":
+                vads.append((m["stream_time"], m["active"]))
+            elif m and m["type"] == "status":
+                statuses.append(m)
+        log("vad:", vads)
+        # noise_bursts: loud 0.5 s every 1.3 s, quiet (-40 dBFS) between
+        # (the very first change may predate the subscription)
+        assert len(vads) >= 4 and all(a != b for (_, a), (_, b) in zip(vads, vads[1:])), vads
+        on = [t for t, a in vads if a]
+        assert abs(on[1] - on[0] - 1.3) < 0.05, on
+        # voice lasts the 0.5 s burst plus the 200 ms hangover
+        for (t, a), (t2, _) in zip(vads, vads[1:]):
+            if a:
+                assert abs(t2 - t - 0.7) < 0.05, vads
+        assert len(statuses) >= 8, len(statuses)      # every 300 ms
+        st = statuses[-1]
+        assert st["vad_skipped"] > 0 and st["inferences"] > 0, st
+    finally:
+        assert d.stop() == 0
+
+
 def test_flood_and_max_clients():
     d = Daemon("--set", "socket.max_clients=3", "--set", "socket.flood_errors=5",
                source="file:" + setup_wav(os.environ.get("TMPDIR", "/tmp"))).wait_listening()
@@ -249,5 +282,5 @@ def test_documented_python_client():
 
 
 if __name__ == "__main__":
-    main([test_documented_python_client, test_hello_and_commands, test_flood_and_max_clients, test_socket_file_handling,
+    main([test_documented_python_client, test_hello_and_commands, test_vad_and_periodic_status, test_flood_and_max_clients, test_socket_file_handling,
           test_graceful_stop_flushes_clients, test_check_config])

@@ -538,7 +538,8 @@ DRSN_API int drsn_audio_read_all(const char *path, const drsn_audio_opts *opts, 
 	if (rc < 0)
 		goto cleanup;
 	och = (size_t)a->info.out_channels;
-	cap = a->info.out_frames > 0 ? (size_t)a->info.out_frames : 16000;
+	/* exact for files: +1 so the read that meets the end needs no growth */
+	cap = a->info.out_frames > 0 ? (size_t)a->info.out_frames + 1 : 16000;
 	for (;;) {
 		if (n == cap) {
 			float *nb;

@@ -21,7 +21,7 @@ def test_abuse():
     # flow to check. Scores every 20 ms and levels every 10 ms give the
     # non-reader ~25 kB/s to choke on; its queue is 16 kB.
     d = Daemon("--set", "socket.max_clients=70", "--set", "socket.client_queue=16384",
-               "--set", "detect.threshold=0", "--set", "detect.refractory_ms=200",
+               "--set", "detect.threshold=0", "--set", "detect.refractory_ms=1000",
                "--set", "detect.inference_hop_ms=20", "--set", "detect.level_interval_ms=10",
                source="file:" + wav).wait_listening()
     time.sleep(0.2)
@@ -61,7 +61,8 @@ def test_abuse():
     counts = [0] * N_GOOD
     last_t = [0.0] * N_GOOD
     t_end = time.time() + 12
-    while time.time() < t_end:
+    # read for 12 s, and on until the flooder has sent its 10 MB (slow under ASan)
+    while time.time() < t_end or (th.is_alive() and time.time() < t_end + 60):
         r, _, _ = select.select([c.s for c in good], [], [], 0.2)
         for i, c in enumerate(good):
             if c.s in r:
@@ -93,7 +94,7 @@ def test_abuse():
         % (min(counts), max(counts), min(last_t), max(last_t)))
     assert st["dropped_slow"] == 1, st
     assert st["clients"] == N_GOOD + 2, st
-    assert min(counts) >= 20, counts
+    assert min(counts) >= 10, counts
     assert max(last_t) - min(last_t) < 0.5, last_t
     # 12 s of audio were processed in ~12 s: nobody held the loop back
     assert st["stream_time"] > 11, st

@@ -160,5 +160,35 @@ def test_live_capture_and_device_loss():
     assert rc == 0, d.stderr()[-2000:]
 
 
+def test_device_selection():
+    tmp = os.environ["TMPDIR"]
+    pulse = Pulse(tmp)
+    pulse.start()
+    try:
+        r = subprocess.run([os.environ["DRSND"], "--list-devices"], env=pulse.env, capture_output=True,
+                           text=True, timeout=30)
+        log(r.stdout)
+        assert r.returncode == 0 and "pulse" in r.stdout, r.stdout
+        index = [l.split()[1] if l.startswith("*") else l.split()[0] for l in r.stdout.splitlines()[1:]
+                 if "pulse" in l][0]
+        # by index: captures
+        d = Daemon(source="pa:" + index, env=pulse.env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["level"]})
+        c.wait_for(lambda m: m["type"] == "level", 15, "level from pa:%s" % index)
+        assert d.stop() == 0
+        # a device that does not exist: drsnd starts anyway, says why, retries
+        d = Daemon("--set", "audio.retry_min_ms=100", source="pa:nosuchdevice", env=pulse.env).wait_listening()
+        c = d.client()
+        st = c.request({"type": "status"})
+        assert st["source"]["state"] == "retrying", st
+        c.request({"type": "subscribe", "events": ["status"]})
+        e, _ = c.wait_for(lambda m: m["type"] == "error", 5, "source error")
+        assert e["code"] == "source" and "no input device whose name contains 'nosuchdevice'" in e["message"], e
+        assert d.stop() == 0
+    finally:
+        pulse.kill()
+
+
 if __name__ == "__main__":
-    main([test_live_capture_and_device_loss])
+    main([test_device_selection, test_live_capture_and_device_loss])

@@ -70,7 +70,7 @@ static void test_reference_every_path(void **state)
 		drsn_ctx *c = NULL;
 		assert_int_equal(drsn_ctx_create(&c, m, NULL), 0);
 		double ref[64];
-		for (int w = 0; w < 3; w++) {
+		for (int w = 0; w < 2; w++) {
 			float *x = random_input(&archs[ai], 7 * ai + w);
 			fx_forward(fx, x, ref);
 			for (int p = 0; p < n_paths && p < 8; p++) {
@@ -149,10 +149,12 @@ static void test_getters_and_softmax(void **state)
 	free(fx);
 }
 
+enum { WINDOWS = 4, REPS = 3 };   /* small: this also runs under qemu-user */
+
 struct job {
 	const drsn_model *m;
-	const float *x;   /* 8 windows */
-	float logits[8][12];
+	const float *x;   /* WINDOWS windows */
+	float logits[WINDOWS][12];
 	int rc;
 };
 
@@ -161,8 +163,8 @@ static void *worker(void *p)
 	struct job *j = p;
 	drsn_ctx *c = NULL;
 	j->rc = drsn_ctx_create(&c, j->m, NULL);
-	for (int rep = 0; rep < 20 && !j->rc; rep++)
-		for (int w = 0; w < 8 && !j->rc; w++) {
+	for (int rep = 0; rep < REPS && !j->rc; rep++)
+		for (int w = 0; w < WINDOWS && !j->rc; w++) {
 			j->rc = drsn_ctx_run(c, j->x + (size_t)w * 98 * 40, NULL);
 			memcpy(j->logits[w], drsn_ctx_logits(c), sizeof j->logits[w]);
 		}
@@ -176,8 +178,8 @@ static void test_threads_share_one_model(void **state)
 	struct fx_model *fx = malloc(sizeof *fx);
 	fx_init(fx, &archs[0], 2);
 	drsn_model *m = load_fixture(fx);
-	float *x = malloc(8 * 98 * 40 * sizeof *x);
-	for (int w = 0; w < 8; w++) {
+	float *x = malloc(WINDOWS * 98 * 40 * sizeof *x);
+	for (int w = 0; w < WINDOWS; w++) {
 		float *xi = random_input(&archs[0], 900 + w);
 		memcpy(x + w * 98 * 40, xi, 98 * 40 * sizeof *x);
 		free(xi);

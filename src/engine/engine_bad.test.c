@@ -301,7 +301,10 @@ static void test_truncation_and_flips(void **state)
 	drsn_model *m = NULL;
 	assert_int_equal(drsn_model_load_memory(&m, buf, len, NULL), 0);
 	drsn_model_free(m);
-	for (size_t n = 0; n < len; n++) {
+	/* every prefix through the first 256 bytes, then every 7th (also under
+	 * qemu-user and ASan this stays within seconds) */
+	size_t n_prefixes = 0;
+	for (size_t n = 0; n < len; n += n < 256 ? 1 : 7, n_prefixes++) {
 		unsigned char *p = malloc(n ? n : 1);
 		memcpy(p, buf, n);
 		drsn_error err = {0};
@@ -314,7 +317,7 @@ static void test_truncation_and_flips(void **state)
 	uint32_t s = 77;
 	int loaded = 0, failed = 0;
 	float *x = calloc(9 * 6, sizeof *x);
-	for (int it = 0; it < 3000; it++) {
+	for (int it = 0; it < 500; it++) {
 		unsigned char *p = malloc(len);
 		memcpy(p, buf, len);
 		size_t at = (size_t)fx_uniform(&s, 0, (float)len);
@@ -335,8 +338,8 @@ static void test_truncation_and_flips(void **state)
 		}
 		free(p);
 	}
-	printf("  %zu truncations rejected; 3000 bit flips: %d loaded (weights changed), %d rejected\n",
-	       len, loaded, failed);
+	printf("  %zu truncations of %zu bytes rejected; 500 bit flips: %d loaded (weights changed), %d rejected\n",
+	       n_prefixes, len, loaded, failed);
 	free(x);
 	free(buf);
 	fx_free(fx);

@@ -254,22 +254,29 @@ static void bn(const struct fx_model *m, double *x, int c, int t, const char *p,
 		}
 }
 
-/* torch Conv1d: y[co][to], w[co][ci][k], pad k/2. */
+/* torch Conv1d: y[co][to], w[co][ci][k], pad k/2 (zero padding: taps that
+ * fall outside [0, t) are skipped). */
 static void conv(double *y, const double *x, const float *w, const float *b, int ci, int t, int co,
 		 int k, int s, int *t_out)
 {
 	int p = k / 2, to = (t + 2 * p - k) / s + 1;
-	for (int o = 0; o < co; o++)
-		for (int tt = 0; tt < to; tt++) {
-			double acc = b ? b[o] : 0;
-			for (int i = 0; i < ci; i++)
-				for (int j = 0; j < k; j++) {
-					int ti = tt * s + j - p;
-					if (ti >= 0 && ti < t)
-						acc += (double)w[(o * ci + i) * k + j] * x[i * t + ti];
-				}
-			y[o * to + tt] = acc;
-		}
+	for (int o = 0; o < co; o++) {
+		double *yo = y + (size_t)o * to;
+		for (int tt = 0; tt < to; tt++)
+			yo[tt] = b ? b[o] : 0;
+		for (int i = 0; i < ci; i++)
+			for (int j = 0; j < k; j++) {
+				double wv = w[((size_t)o * ci + i) * k + j];
+				const double *xi = x + (size_t)i * t + j - p;   /* xi[tt*s] = x[i][tt*s + j - p] */
+				int lo = 0, hi = to;
+				while (lo < to && lo * s + j - p < 0)
+					lo++;
+				while (hi > lo && (hi - 1) * s + j - p >= t)
+					hi--;
+				for (int tt = lo; tt < hi; tt++)
+					yo[tt] += wv * xi[tt * s];
+			}
+	}
 	*t_out = to;
 }
 

@@ -80,13 +80,17 @@ def condition_audio(x, spans, paths, kind, snr, seed):
                      for xi, s, p in zip(x, spans, paths)])
 
 
-def predict(model, fe, audio, batch=256):
+def features(fe, audio, batch=256):
     out = []
     with torch.no_grad():
         for i in range(0, len(audio), batch):
-            xb = torch.from_numpy(np.ascontiguousarray(audio[i:i + batch], dtype=np.float32))
-            out.append(model(fe(xb)).argmax(1).numpy())
-    return np.concatenate(out)
+            out.append(fe(torch.from_numpy(np.ascontiguousarray(audio[i:i + batch], dtype=np.float32))))
+    return torch.cat(out)
+
+
+def predict(model, feats, batch=256):
+    with torch.no_grad():
+        return torch.cat([model(feats[i:i + batch]).argmax(1) for i in range(0, len(feats), batch)]).numpy()
 
 
 def table_md(res, snrs):
@@ -120,12 +124,15 @@ def main(argv=None):
     paths, x, spans, y = test_set(a.data, labels)
     snrs = list(recipe.EVAL_SNRS)
     res = [dict() for _ in models]
-    fes = [frontend.FrontEnd(fe_d) for _, _, fe_d, _, _ in models]
+    # models with the same front-end parameters share one feature computation
+    fe_key = [json.dumps(fe_d, sort_keys=True) for _, _, fe_d, _, _ in models]
+    fes = {k: frontend.FrontEnd(json.loads(k)) for k in fe_key}
     for kind, snr in CONDITIONS:
         audio = condition_audio(x, spans, paths, kind, snr, a.seed)
         key = 'clean' if kind == 'clean' else f'{kind}@{snr}'
+        feats = {k: features(fe, audio) for k, fe in fes.items()}
         for i, (m, _, _, name, _) in enumerate(models):
-            res[i][key] = float(np.mean(predict(m, fes[i], audio) == y))
+            res[i][key] = float(np.mean(predict(m, feats[fe_key[i]]) == y))
     n_by = {lab: int(np.sum(y == i)) for i, lab in enumerate(labels)}
     corpus_meta = {}
     cj = os.path.join(a.data, 'corpus.json')

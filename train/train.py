@@ -43,10 +43,10 @@ except ImportError:          # pragma: no cover - .ci/deps installs it
 NAMES = {'cw': 'drsn-cw', 'cs': 'drsn-cs', 'resnet': 'resnet'}
 
 
-def progress(it, total, desc, quiet):
+def progress(it, total, desc, quiet, unit='batch'):
     if quiet or tqdm is None:
         return it
-    return tqdm(it, total=total, desc=desc, unit='batch', leave=False, dynamic_ncols=True)
+    return tqdm(it, total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
 
 
 # ---------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet):
             keep = set(rng.choice(unk, int(max_unknown_ratio * mean_kw), replace=False).tolist())
             its = [it for i, it in enumerate(its) if i not in unk or i in keep]
         audio = np.zeros((len(its), 16000), dtype=np.int16)
-        for i, (rel, _) in enumerate(progress(its, len(its), f'read {split}', quiet)):
+        for i, (rel, _) in enumerate(progress(its, len(its), f'read {split}', quiet, 'clip')):
             audio[i] = np.clip(np.rint(layout.read_clip(os.path.join(root, rel)) * 32768.0), -32768, 32767)
         tg = [labels.index(lab) for _, lab in its]
         paths = [rel for rel, _ in its]

@@ -11,7 +11,8 @@ recorded background sound:
              sports crowds, trains, farms, water, industry, schools, wind
              mills, ~8 minutes in 140 files; its interface clicks are left
              out). Files are split by a stable hash of their name: ~20% are
-             heard only in testing, ~10% only in validation.
+             heard only in testing, ~10% only in validation. Most of them
+             are 11025 Hz recordings, so they hold no sound above 5.5 kHz.
 
 Every noise returned has unit RMS. SNR is speech power over the utterance
 span (where the word is, not the whole 1 s window) against noise power over

@@ -43,6 +43,8 @@ struct drsn__pa {
 	uint64_t running_since_ms;
 	int got_audio;                 /* this stream has called back at least once */
 	int failures;                  /* since the last healthy run */
+	uint64_t logged_overflows;     /* ring + device overflows already reported */
+	uint64_t last_overflow_log_ms;
 	int ever_ran;
 };
 
@@ -170,11 +172,15 @@ static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
 	if (need < 4 * DRAIN)
 		need = 4 * DRAIN;
 	if (s->ring.cap < need) {
+		/* keep the overflow counts across the reallocation */
+		uint64_t ov = atomic_load(&s->ring.overflows), ovs = atomic_load(&s->ring.overflow_samples);
 		drsn__ring_free(&s->ring);
 		if (drsn__ring_init(&s->ring, need) < 0) {
 			snprintf(msg, msg_size, "out of memory");
 			goto fail;
 		}
+		atomic_store(&s->ring.overflows, ov);
+		atomic_store(&s->ring.overflow_samples, ovs);
 	} else {
 		drsn__ring_reset(&s->ring);
 	}
@@ -278,6 +284,16 @@ static void on_watch(uv_timer_t *t)
 	if (!p->stream || s->stopping)
 		return;
 	uint64_t now = uv_now(s->loop);
+	/* Lost audio is never silent: log it, at most once a second. */
+	uint64_t lost = atomic_load(&s->ring.overflows) + atomic_load(&p->device_overflows);
+	if (lost != p->logged_overflows && now - p->last_overflow_log_ms >= 1000) {
+		log_warn("%s: audio lost: %llu ring overflows (%llu samples), %llu device overflows so far",
+			 s->spec, (unsigned long long)atomic_load(&s->ring.overflows),
+			 (unsigned long long)atomic_load(&s->ring.overflow_samples),
+			 (unsigned long long)atomic_load(&p->device_overflows));
+		p->logged_overflows = lost;
+		p->last_overflow_log_ms = now;
+	}
 	uint64_t cb = atomic_load(&p->callbacks);
 	if (cb != p->seen_callbacks) {
 		p->seen_callbacks = cb;

@@ -125,8 +125,18 @@ class Daemon:
 
 class Client:
     def __init__(self, path, read_hello=True):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
+        # the socket file appears at bind(), a moment before listen(): retry
+        end = time.time() + 20
+        while True:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.s.connect(path)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                self.s.close()
+                if time.time() > end:
+                    raise
+                time.sleep(0.02)
         self.buf = b""
         self.eof = False
         self.hello = self.recv(5) if read_hello else None

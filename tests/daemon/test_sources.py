@@ -3,6 +3,7 @@
 audio (the same pipeline must give the same detections): file: at real time,
 stdin raw s16le as fast as it comes, fd:N raw f32le 48 kHz stereo."""
 import array
+import json
 import os
 import socket
 import struct
@@ -156,6 +157,32 @@ def test_bad_sources():
     assert p.wait(10) == 0
 
 
+def test_drsn_detect_errors():
+    from drsndtest import DRSN
+    def run(*args):
+        r = subprocess.run([DRSN, "detect"] + list(args), capture_output=True, text=True, timeout=120)
+        return r.returncode, r.stdout, r.stderr
+    rc, out, err = run("--model", MODEL, "/nonexistent.wav")
+    assert rc == 1 and "/nonexistent.wav" in err and out == "", (rc, err)
+    rc, out, err = run("--model", "/nonexistent.safetensors", SAMPLE)
+    assert rc == 1 and "/nonexistent.safetensors" in err, err
+    rc, out, err = run("--model", MODEL, "--label-threshold", "banana=0.5", SAMPLE)
+    assert rc == 1 and "banana" in err, err
+    rc, out, err = run("--model", MODEL, "--threshold", "2", SAMPLE)
+    assert rc == 2 and "--threshold" in err, err
+    rc, out, err = run("--model", MODEL)
+    assert rc == 2 and "usage" in err
+    # one good and one missing file: the good one's detections, exit 1
+    rc, out, err = run("--model", MODEL, "--threshold", "0.2", SAMPLE, "/nonexistent.wav")
+    assert rc == 1 and out.count("\n") >= 3 and "/nonexistent.wav" in err
+    # per-label thresholds: only "yes" may fire, and never below 0.05
+    rc, out, err = run("--model", MODEL, "--threshold", "1", "--label-threshold", "yes=0.05", SAMPLE)
+    assert rc == 0 and all(json.loads(l)["label"] == "yes" and json.loads(l)["score"] >= 0.05
+                           for l in out.splitlines()), out
+    # not a terminal: no progress bar
+    assert "[" not in err
+
+
 if __name__ == "__main__":
-    main([test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
+    main([test_drsn_detect_errors, test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_realtime_matches_drsn_detect])

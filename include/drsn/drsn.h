@@ -7,6 +7,7 @@
  *   drsn/features.h  streaming log-mel front end
  *   drsn/model.h     DRSN model files and the inference engine
  *   drsn/denoise.h   streaming spectral-shrinkage denoiser
+ *   drsn/pipeline.h  streaming keyword detection (drsnd, drsn detect)
  */
 #ifndef DRSN_DRSN_H
 #define DRSN_DRSN_H
@@ -14,6 +15,9 @@
 #include "drsn/common.h"
 #include "drsn/simd.h"
 #include "drsn/audio.h"
+#include "drsn/features.h"
 #include "drsn/model.h"
+#include "drsn/denoise.h"
+#include "drsn/pipeline.h"
 
 #endif

@@ -19,6 +19,7 @@ int drsn__cmd_version(int argc, char **argv);
 int drsn__cmd_info(int argc, char **argv);
 int drsn__cmd_features(int argc, char **argv);
 int drsn__cmd_denoise(int argc, char **argv);
+int drsn__cmd_detect(int argc, char **argv);
 int drsn__cmd_bench(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const struct drsn__cmd commands[] = {
 	{"info", drsn__cmd_info, "a model's architecture, size, MACs, labels, front end, provenance"},
 	{"features", drsn__cmd_features, "log-mel features of an audio file (.npy or a summary)"},
 	{"denoise", drsn__cmd_denoise, "remove background noise from an audio file"},
+	{"detect", drsn__cmd_detect, "spot keywords in audio files (drsnd's streaming pipeline, offline)"},
 	{"bench", drsn__cmd_bench, "engine latency per SIMD path, GFLOP/s, load time, and PyTorch in the same run"},
 };
 

@@ -44,7 +44,7 @@ static const struct key keys[] = {
 	{"audio", "raw_channels", K_INT, O(raw_channels), 0, 1, 64},
 	{"audio", "device_rate", K_INT, O(device_rate), 0, 0, 768000},
 	{"audio", "latency_ms", K_INT, O(latency_ms), 0, 0, 2000},
-	{"audio", "ring_ms", K_INT, O(ring_ms), 0, 100, 60000},
+	{"audio", "ring_ms", K_INT, O(ring_ms), 0, 10, 60000},
 	{"audio", "retry_min_ms", K_INT, O(retry_min_ms), 0, 10, 3600000},
 	{"audio", "retry_max_ms", K_INT, O(retry_max_ms), 0, 10, 3600000},
 	{"audio", "stall_ms", K_INT, O(stall_ms), 0, 100, 600000},

@@ -167,10 +167,17 @@ static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
 	p->channels = in.channelCount;
 	p->rate = rate;
 
-	/* ring_ms of device-rate audio; reallocated only if the rate grew */
+	/* Callbacks bring 10 ms blocks; the ring holds ring_ms of device-rate
+	 * audio, and never fewer than 4 blocks (a block is written whole or
+	 * not at all). Reallocated only if the rate grew. */
+	unsigned long block = (unsigned long)(rate / 100);
+	if (block < 1)
+		block = 1;
 	size_t need = (size_t)(rate * s->o.ring_ms / 1000.0);
-	if (need < 4 * DRAIN)
-		need = 4 * DRAIN;
+	if (need < 4 * block)
+		need = 4 * block;
+	if (need < DRAIN)
+		need = DRAIN;
 	if (s->ring.cap < need) {
 		/* keep the overflow counts across the reallocation */
 		uint64_t ov = atomic_load(&s->ring.overflows), ovs = atomic_load(&s->ring.overflow_samples);
@@ -205,8 +212,7 @@ static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
 		drsn_resampler_reset(p->rs);   /* a new stream: drop the old tail */
 	}
 	atomic_store(&p->finished, 0);
-	e = Pa_OpenStream(&p->stream, &in, NULL, rate, paFramesPerBufferUnspecified, paNoFlag,
-			  pa_callback, s);
+	e = Pa_OpenStream(&p->stream, &in, NULL, rate, block, paNoFlag, pa_callback, s);
 	if (e != paNoError) {
 		p->stream = NULL;
 		snprintf(msg, msg_size, "'%s': cannot open at %.0f Hz: %s", di->name, rate, Pa_GetErrorText(e));

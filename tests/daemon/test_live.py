@@ -191,25 +191,34 @@ def test_device_selection():
 
 
 def test_lost_audio_is_counted_and_logged():
-    """Stop drsnd for 1.5 s: the backlog PulseAudio delivers after SIGCONT
-    does not fit a 100 ms ring; the loss is counted, logged and reported."""
+    """Stop drsnd (SIGSTOP) for a moment: the backlog PulseAudio delivers
+    after SIGCONT does not fit a 20 ms ring; the loss is counted, logged and
+    reported, and capture goes on. (Whether a given stop overflows depends on
+    how the backlog arrives, so up to 5 stops are tried.)"""
     tmp = os.environ["TMPDIR"]
     pulse = Pulse(tmp)
     pulse.start()
     try:
-        d = Daemon("--set", "audio.ring_ms=100", source="pa:pulse", env=pulse.env).wait_listening()
+        d = Daemon("--set", "audio.ring_ms=20", source="pa:pulse", env=pulse.env).wait_listening()
         c = d.client()
         c.request({"type": "subscribe", "events": ["level"]})
         c.wait_for(lambda m: m["type"] == "level", 15, "first level event")
-        assert c.request({"type": "status"})["overflows"] == 0
-        d.signal(signal.SIGSTOP)
-        time.sleep(1.5)
-        d.signal(signal.SIGCONT)
-        time.sleep(2.0)
+        time.sleep(1.0)
         st = c.request({"type": "status"})
-        log("after a 1.5 s stop:", st["source"])
-        assert st["overflows"] > 0 and st["overflows"] == st["source"]["overflows"] + st["source"]["device_overflows"]
+        assert st["overflows"] == 0, st   # a small ring is enough while the loop keeps up
+        for attempt in range(5):
+            d.signal(signal.SIGSTOP)
+            time.sleep(1.0)
+            d.signal(signal.SIGCONT)
+            time.sleep(1.5)
+            st = c.request({"type": "status"})
+            log("after stop %d: %s" % (attempt + 1, st["source"]))
+            if st["overflows"] > 0:
+                break
+        assert st["overflows"] > 0, st
+        assert st["overflows"] == st["source"]["overflows"] + st["source"]["device_overflows"], st
         assert st["source"]["state"] == "running"
+        c.lines()
         c.wait_for(lambda m: m["type"] == "level", 5, "levels after the stop")
         assert d.stop() == 0
         assert "audio lost:" in d.stderr(), d.stderr()[-2000:]

@@ -1,60 +1,173 @@
 /*
- * drsnd: the keyword-spotting daemon.
- *
- * For now this is the process skeleton: a libuv loop, clean shutdown on
- * SIGINT/SIGTERM, SIGPIPE ignored. Audio sources, the Unix socket and the
- * systemd integration are added by the daemon issue.
+ * drsnd: the keyword-spotting daemon. Command line -> daemon.c.
+ * See `drsnd --help`, config/drsnd.conf and docs/protocol.md.
  */
-#include <signal.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <uv.h>
 
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "daemon/source.h"
 #include "drsn/drsn.h"
 
-static void on_signal(uv_signal_t *h, int signum)
-{
-	fprintf(stderr, "drsnd: %s, stopping\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
-	uv_stop(h->loop);
-}
+#define MAX_OVERRIDES 256
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: drsnd [--version] [--help]\n"
-		"Runs the drsnd event loop until SIGINT or SIGTERM.\n");
+		"usage: drsnd [OPTIONS]\n"
+		"Listens to an audio source, spots keywords with a DRSN model and tells the\n"
+		"clients of a Unix socket (NDJSON, see docs/protocol.md).\n"
+		"\n"
+		"  -c, --config FILE       config file (default %s if it exists)\n"
+		"      --check-config      validate the config (and load the model), print\n"
+		"                          every error with its line number, exit 0/1\n"
+		"      --print-config      print the effective config and exit\n"
+		"      --list-devices      list PortAudio input devices and exit\n"
+		"  -s, --socket PATH       [socket] path\n"
+		"  -m, --model PATH        [model] path ('' = no model)\n"
+		"  -i, --source SPEC       [audio] source: pa:[DEVICE] | file:PATH | stdin | fd:N\n"
+		"      --realtime          [audio] realtime = yes (pace file: sources)\n"
+		"      --no-realtime       [audio] realtime = no (as fast as possible)\n"
+		"      --exit-on-eof       [audio] on_eof = exit\n"
+		"      --set SECTION.KEY=VALUE   any config key (repeatable)\n"
+		"  -l, --log-level LEVEL   error | warning | info | debug\n"
+		"  -v, --verbose           log more (-v info, -vv debug)\n"
+		"  -q, --quiet             errors only\n"
+		"      --version, -h --help\n"
+		"Command-line options override the config file, also across reloads (SIGHUP).\n",
+		DRSND_CONFIG_PATH);
+}
+
+static char *kv(const char *key, const char *value)
+{
+	size_t n = strlen(key) + strlen(value) + 2;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s=%s", key, value);
+	return s;
 }
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--version")) {
+	enum { O_CHECK = 256, O_PRINT, O_LIST, O_RT, O_NORT, O_EOF, O_SET, O_VERSION };
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, O_CHECK},
+		{"print-config", no_argument, NULL, O_PRINT},
+		{"list-devices", no_argument, NULL, O_LIST},
+		{"socket", required_argument, NULL, 's'},
+		{"model", required_argument, NULL, 'm'},
+		{"source", required_argument, NULL, 'i'},
+		{"realtime", no_argument, NULL, O_RT},
+		{"no-realtime", no_argument, NULL, O_NORT},
+		{"exit-on-eof", no_argument, NULL, O_EOF},
+		{"set", required_argument, NULL, O_SET},
+		{"log-level", required_argument, NULL, 'l'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"version", no_argument, NULL, O_VERSION},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char *ov[MAX_OVERRIDES];
+	int n_ov = 0, check = 0, print = 0, list = 0, verbose = 0, quiet = 0, code = 2;
+	struct drsn__daemon_args a = {0};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:s:m:i:l:vqh", opts, NULL)) != -1) {
+		char *o = NULL;
+		switch (c) {
+		case 'c': a.config_path = optarg; continue;
+		case O_CHECK: check = 1; continue;
+		case O_PRINT: print = 1; continue;
+		case O_LIST: list = 1; continue;
+		case 's': o = kv("socket.path", optarg); break;
+		case 'm': o = kv("model.path", optarg); break;
+		case 'i': o = kv("audio.source", optarg); break;
+		case O_RT: o = kv("audio.realtime", "yes"); break;
+		case O_NORT: o = kv("audio.realtime", "no"); break;
+		case O_EOF: o = kv("audio.on_eof", "exit"); break;
+		case O_SET: o = kv("", optarg) ; if (o) memmove(o, o + 1, strlen(o)); break;
+		case 'l': o = kv("daemon.log_level", optarg); break;
+		case 'v': verbose++; continue;
+		case 'q': quiet = 1; continue;
+		case O_VERSION:
 			printf("drsnd %s (libuv %s)\n", drsn_version(), uv_version_string());
-			return 0;
-		}
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			code = 0;
+			goto out;
+		case 'h':
 			usage(stdout);
-			return 0;
+			code = 0;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
 		}
-		fprintf(stderr, "drsnd: unknown option '%s'\n", argv[i]);
-		usage(stderr);
-		return 2;
+		if (!o || n_ov == MAX_OVERRIDES) {
+			fprintf(stderr, "drsnd: too many options\n");
+			free(o);
+			goto out;
+		}
+		ov[n_ov++] = o;
 	}
+	if (optind < argc) {
+		fprintf(stderr, "drsnd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		goto out;
+	}
+	if (verbose || quiet) {
+		const char *lv = quiet ? "error" : verbose == 1 ? "info" : "debug";
+		char *o = kv("daemon.log_level", lv);
+		if (!o || n_ov == MAX_OVERRIDES) {
+			free(o);
+			goto out;
+		}
+		ov[n_ov++] = o;
+	}
+	a.overrides = (const char *const *)ov;
+	a.n_overrides = n_ov;
 
-	signal(SIGPIPE, SIG_IGN);
-	uv_loop_t *loop = uv_default_loop();
-	uv_signal_t sigint, sigterm;
-	uv_signal_init(loop, &sigint);
-	uv_signal_init(loop, &sigterm);
-	uv_signal_start(&sigint, on_signal, SIGINT);
-	uv_signal_start(&sigterm, on_signal, SIGTERM);
-
-	uv_run(loop, UV_RUN_DEFAULT);
-
-	uv_close((uv_handle_t *)&sigint, NULL);
-	uv_close((uv_handle_t *)&sigterm, NULL);
-	uv_run(loop, UV_RUN_DEFAULT);
-	uv_loop_close(loop);
-	return 0;
+	if (list) {
+		code = drsn__source_list_devices(stdout) < 0 ? 1 : 0;
+		goto out;
+	}
+	if (check || print) {
+		struct drsn__config *cfg = malloc(sizeof *cfg);
+		struct drsn__cfg_errors *errs = calloc(1, sizeof *errs);
+		code = 1;
+		if (!cfg || !errs)
+			goto check_out;
+		int rc = drsn__daemon_config(cfg, &a, errs);
+		if (rc == 0 && check) {
+			drsn_model *m;
+			drsn_pipeline *p;
+			drsn_error e;
+			if (drsn__daemon_detector(cfg, &m, &p, &e) < 0) {
+				drsn__cfg_error(errs, "[model] path: %s", e.msg);
+				rc = -1;
+			}
+			drsn_pipeline_destroy(p);
+			drsn_model_free(m);
+		}
+		for (int i = 0; i < errs->n; i++)
+			fprintf(stderr, "%s\n", errs->msg[i]);
+		if (rc == 0 && print)
+			drsn__config_print(cfg, stdout);
+		if (rc == 0 && check)
+			printf("%s: OK\n", a.config_path ? a.config_path : "configuration");
+		code = rc == 0 ? 0 : 1;
+check_out:
+		free(cfg);
+		free(errs);
+		goto out;
+	}
+	code = drsn__daemon_run(&a);
+out:
+	for (int i = 0; i < n_ov; i++)
+		free(ov[i]);
+	return code;
 }

@@ -1,6 +1,6 @@
 /* The engine against an independent by-the-book reference (fixture.c: torch
  * layouts, no BN folding, double precision) on every SIMD path this machine
- * has, plus getters, softmax, and one model shared by several threads. */
+ * has, plus getters and softmax. (Threads: engine_threads.test.c.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,15 +34,8 @@ static const struct fx_arch archs[] = {
 
 static drsn_model *load_fixture(const struct fx_model *fx)
 {
-	size_t len;
-	unsigned char *buf = fx_serialize(fx, &len);
-	drsn_model *m = NULL;
-	drsn_error err = {0};
-	int rc = drsn_model_load_memory(&m, buf, len, &err);
-	if (rc)
-		fprintf(stderr, "load failed: %s\n", err.msg);
-	assert_int_equal(rc, 0);
-	free(buf);
+	drsn_model *m = fx_load(fx);
+	assert_non_null(m);
 	return m;
 }
 
@@ -149,68 +141,11 @@ static void test_getters_and_softmax(void **state)
 	free(fx);
 }
 
-enum { WINDOWS = 4, REPS = 3 };   /* small: this also runs under qemu-user */
-
-struct job {
-	const drsn_model *m;
-	const float *x;   /* WINDOWS windows */
-	float logits[WINDOWS][12];
-	int rc;
-};
-
-static void *worker(void *p)
-{
-	struct job *j = p;
-	drsn_ctx *c = NULL;
-	j->rc = drsn_ctx_create(&c, j->m, NULL);
-	for (int rep = 0; rep < REPS && !j->rc; rep++)
-		for (int w = 0; w < WINDOWS && !j->rc; w++) {
-			j->rc = drsn_ctx_run(c, j->x + (size_t)w * 98 * 40, NULL);
-			memcpy(j->logits[w], drsn_ctx_logits(c), sizeof j->logits[w]);
-		}
-	drsn_ctx_destroy(c);
-	return NULL;
-}
-
-static void test_threads_share_one_model(void **state)
-{
-	(void)state;
-	struct fx_model *fx = malloc(sizeof *fx);
-	fx_init(fx, &archs[0], 2);
-	drsn_model *m = load_fixture(fx);
-	float *x = malloc(WINDOWS * 98 * 40 * sizeof *x);
-	for (int w = 0; w < WINDOWS; w++) {
-		float *xi = random_input(&archs[0], 900 + w);
-		memcpy(x + w * 98 * 40, xi, 98 * 40 * sizeof *x);
-		free(xi);
-	}
-	struct job single = {m, x, {{0}}, 0};
-	worker(&single);
-	assert_int_equal(single.rc, 0);
-	enum { N = 4 };
-	struct job jobs[N];
-	pthread_t th[N];
-	for (int i = 0; i < N; i++) {
-		jobs[i] = (struct job){m, x, {{0}}, 0};
-		assert_int_equal(pthread_create(&th[i], NULL, worker, &jobs[i]), 0);
-	}
-	for (int i = 0; i < N; i++) {
-		pthread_join(th[i], NULL);
-		assert_int_equal(jobs[i].rc, 0);
-		assert_memory_equal(jobs[i].logits, single.logits, sizeof single.logits);
-	}
-	free(x);
-	drsn_model_free(m);
-	fx_free(fx);
-	free(fx);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reference_every_path),
 		cmocka_unit_test(test_getters_and_softmax),
-		cmocka_unit_test(test_threads_share_one_model),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

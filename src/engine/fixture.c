@@ -1,6 +1,8 @@
 /* Test-only model builder + by-the-book reference network (see fixture.h). */
 #include "engine/fixture.h"
 
+#include "drsn/model.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -220,6 +222,18 @@ unsigned char *fx_serialize(const struct fx_model *m, size_t *len)
 		d += m->t[i].numel * 4;
 	}
 	return out;
+}
+
+drsn_model *fx_load(const struct fx_model *m)
+{
+	size_t len;
+	unsigned char *buf = fx_serialize(m, &len);
+	drsn_model *model = NULL;
+	drsn_error err = {0};
+	if (drsn_model_load_memory(&model, buf, len, &err))
+		fprintf(stderr, "fixture: load failed: %s\n", err.msg);
+	free(buf);
+	return model;
 }
 
 /* ---- reference forward pass -------------------------------------------- */

@@ -50,6 +50,11 @@ void fx_set(char **field, const char *value);
 /* The safetensors bytes (malloc'd; *len set). */
 unsigned char *fx_serialize(const struct fx_model *m, size_t *len);
 
+/* Serialise and load with drsn_model_load_memory; NULL (message on stderr)
+ * on failure. */
+struct drsn_model;
+struct drsn_model *fx_load(const struct fx_model *m);
+
 /* Reference forward pass: logits[classes] for x[frames][bands]. */
 void fx_forward(const struct fx_model *m, const float *x, double *logits);
 

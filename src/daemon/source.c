@@ -46,21 +46,29 @@ void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n)
 	}
 }
 
-static void maybe_done(struct drsn__source *s)
+static void source_free(struct drsn__source *s)
 {
-	if (!s->stopping || s->open_handles > 0)
-		return;
-	if (s->thread_running) {
-		pthread_join(s->thread, NULL);
-		s->thread_running = 0;
-	}
 	drsn_audio_close(s->audio);
 	drsn__pa_free(s);
 	drsn__ring_free(&s->ring);
 	free(s->buf);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static void maybe_done(struct drsn__source *s)
+{
+	if (!s->stopping || s->open_handles > 0)
+		return;
 	void (*done)(void *) = s->done;
 	void *user = s->done_user;
-	free(s);
+	/* An abandoned reader may still wake: the last of the two frees. */
+	pthread_mutex_lock(&s->lock);
+	s->loop_released = 1;
+	int free_it = !s->abandoned || s->reader_exited;
+	pthread_mutex_unlock(&s->lock);
+	if (free_it)
+		source_free(s);
 	if (done)
 		done(user);
 }
@@ -148,7 +156,19 @@ static int file_create(struct drsn__source *s, const char *path, drsn_error *err
 
 /* ---- stdin / fd:N --------------------------------------------------------- */
 
-/* 1 at the end of the stream, 2 on a read error. */
+/* Wake the loop, unless drsn__source_stop has begun (the handle may be
+ * closed). 0 if the reader must stop. */
+static int reader_wake(struct drsn__source *s)
+{
+	pthread_mutex_lock(&s->lock);
+	int stop = s->stop_reader;
+	if (!stop)
+		uv_async_send(&s->async);
+	pthread_mutex_unlock(&s->lock);
+	return !stop;
+}
+
+/* 1 at the end of the stream, 2 on a read error, 0 when told to stop. */
 static int reader_loop(struct drsn__source *s, float *buf)
 {
 	/* drsn_audio_read blocks until it has this many: read 10 ms at a time,
@@ -168,12 +188,14 @@ static int reader_loop(struct drsn__source *s, float *buf)
 		/* A pipe has no real-time deadline: wait for room, lose nothing.
 		 * We are the only producer, so the space can only grow. */
 		while (drsn__ring_space(&s->ring) < (size_t)n) {
-			uv_async_send(&s->async);
+			if (!reader_wake(s))
+				return 0;
 			struct timespec ts = {0, 2000000};
 			nanosleep(&ts, NULL);
 		}
 		drsn__ring_write(&s->ring, buf, (size_t)n);
-		uv_async_send(&s->async);
+		if (!reader_wake(s))
+			return 0;
 	}
 }
 
@@ -182,16 +204,21 @@ static void *reader_main(void *arg)
 	struct drsn__source *s = arg;
 	float *buf = malloc((size_t)s->o.chunk * sizeof *buf);
 	int done = 2;
-	if (buf) {
-		/* drsn__source_stop cancels us in read(2) or nanosleep: free buf then. */
-		pthread_cleanup_push(free, buf);
+	if (buf)
 		done = reader_loop(s, buf);
-		pthread_cleanup_pop(1);
-	} else {
+	else
 		snprintf(s->reader_err, sizeof s->reader_err, "%.400s: out of memory", s->spec);
-	}
-	atomic_store(&s->reader_done, done);
-	uv_async_send(&s->async);
+	free(buf);
+	pthread_mutex_lock(&s->lock);
+	if (done)
+		atomic_store(&s->reader_done, done);
+	if (!s->stop_reader)
+		uv_async_send(&s->async);
+	s->reader_exited = 1;
+	int free_it = s->abandoned && s->loop_released;
+	pthread_mutex_unlock(&s->lock);
+	if (free_it)
+		source_free(s);   /* the loop side gave up on us at stop */
 	return NULL;
 }
 
@@ -240,6 +267,7 @@ int drsn__source_create(struct drsn__source **out, uv_loop_t *loop,
 	if (!s)
 		return drsn__fail(err, -ENOMEM, "out of memory");
 	int rc;
+	pthread_mutex_init(&s->lock, NULL);
 	s->loop = loop;
 	s->o = *o;
 	s->ev = *ev;
@@ -295,10 +323,7 @@ int drsn__source_create(struct drsn__source **out, uv_loop_t *loop,
 	*out = s;
 	return 0;
 fail:
-	drsn_audio_close(s->audio);
-	drsn__ring_free(&s->ring);
-	free(s->buf);
-	free(s);
+	source_free(s);
 	return rc;
 }
 
@@ -336,10 +361,30 @@ void drsn__source_stop(struct drsn__source *s, void (*done)(void *), void *user)
 	s->done_user = user;
 	s->open_handles++;   /* held while closing, so done cannot run early */
 	if (s->thread_running) {
-		/* The reader may be blocked in read(2) on a pipe: cancel it (read
-		 * and nanosleep are cancellation points; it holds no locks). */
-		pthread_cancel(s->thread);
-		pthread_join(s->thread, NULL);
+		pthread_mutex_lock(&s->lock);
+		s->stop_reader = 1;
+		pthread_mutex_unlock(&s->lock);
+		/* A live pipe wakes the reader within 10 ms; give it 200. */
+		for (int i = 0; i < 100; i++) {
+			pthread_mutex_lock(&s->lock);
+			int exited = s->reader_exited;
+			pthread_mutex_unlock(&s->lock);
+			if (exited)
+				break;
+			struct timespec ts = {0, 2000000};
+			nanosleep(&ts, NULL);
+		}
+		pthread_mutex_lock(&s->lock);
+		if (s->reader_exited) {
+			pthread_mutex_unlock(&s->lock);
+			pthread_join(s->thread, NULL);
+		} else {
+			/* blocked in read(2) on an idle pipe: leave it behind */
+			s->abandoned = 1;
+			pthread_mutex_unlock(&s->lock);
+			pthread_detach(s->thread);
+			log_info("%s: the reader is blocked on an idle pipe; leaving it", s->spec);
+		}
 		s->thread_running = 0;
 	}
 	if (s->kind == SRC_PA)

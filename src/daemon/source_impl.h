@@ -39,6 +39,16 @@ struct drsn__source {
 	int thread_running;
 	_Atomic int reader_done;    /* 1 = end, 2 = error */
 	char reader_err[DRSN_ERROR_MSG_MAX];
+	/* Stopping a reader blocked in read(2) on an idle pipe: it cannot be
+	 * interrupted (libsndfile retries on EINTR, and pthread_cancel does not
+	 * mix with sanitizers), so it is left behind ("abandoned") and frees the
+	 * source itself if its read ever returns. lock guards these and every
+	 * uv_async_send from the reader (the handle is closed at stop). */
+	pthread_mutex_t lock;
+	int stop_reader;
+	int reader_exited;
+	int abandoned;
+	int loop_released;          /* abandoned: the loop side closed its handles */
 
 	/* pa (source_pa.c) */
 	struct drsn__pa *pa;

@@ -157,6 +157,47 @@ def test_bad_sources():
     assert p.wait(10) == 0
 
 
+def test_stop_with_stdin_idle_or_busy():
+    """SIGTERM while the stdin reader waits on an idle pipe (the writer holds
+    it open and sends nothing), and while audio is streaming in: a clean,
+    prompt exit either way (and no leak under ASan)."""
+    tmp = os.environ["TMPDIR"]
+    for busy in (False, True):
+        sock = os.path.join(tmp, "stop-%d.sock" % busy)
+        p = subprocess.Popen([DRSND, "--socket", sock, "--model", MODEL, "--source", "stdin", "-v"],
+                             stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        RUNNING.append(p)
+        c = Client(sock)
+        if busy:
+            import threading
+
+            def stream():   # 10 ms blocks at real time until drsnd goes away
+                try:
+                    while True:
+                        p.stdin.write(b"\0\1" * 160)
+                        p.stdin.flush()
+                        time.sleep(0.01)
+                except (BrokenPipeError, ValueError, OSError):
+                    pass
+            th = threading.Thread(target=stream, daemon=True)
+            th.start()
+            time.sleep(0.5)
+        c.request({"type": "ping"})
+        t0 = time.time()
+        p.terminate()
+        rc = p.wait(10)
+        err = p.stderr.read().decode()
+        assert rc == 0, err
+        assert time.time() - t0 < 3, time.time() - t0
+        assert ("blocked on an idle pipe" in err) == (not busy), err
+        if busy:
+            th.join(5)
+        try:
+            p.stdin.close()
+        except OSError:
+            pass
+
+
 def test_drsn_detect_errors():
     from drsndtest import DRSN
     def run(*args):
@@ -184,5 +225,5 @@ def test_drsn_detect_errors():
 
 
 if __name__ == "__main__":
-    main([test_drsn_detect_errors, test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
+    main([test_stop_with_stdin_idle_or_busy, test_drsn_detect_errors, test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_realtime_matches_drsn_detect])

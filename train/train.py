@@ -19,6 +19,7 @@ order and augmentation are drawn from generators seeded by (seed, epoch).
 """
 import argparse
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -87,6 +88,24 @@ def features(fe, audio, batch=512):
         for i in range(0, audio.shape[0], batch):
             out.append(fe(audio[i:i + batch].to(torch.float32) / 32768.0))
     return torch.cat(out) if out else torch.zeros(0)
+
+
+def cached_features(fe, audio, cache_dir):
+    """features(), kept in cache_dir under a hash of the front-end
+    parameters and the audio itself (so the three variants and every
+    --resume of a run compute them once). cache_dir None: no cache."""
+    if not cache_dir:
+        return features(fe, audio)
+    h = hashlib.sha1(fe.params.to_json().encode())
+    h.update(str(tuple(audio.shape)).encode())
+    h.update(audio.numpy().tobytes())
+    path = os.path.join(cache_dir, f'features-{h.hexdigest()[:20]}.pt')
+    if os.path.exists(path):
+        return torch.load(path)
+    f = features(fe, audio)
+    os.makedirs(cache_dir, exist_ok=True)
+    save(path, f)
+    return f
 
 
 class OnlineNoise:
@@ -168,6 +187,8 @@ def main(argv=None):
     ap.add_argument('--resume', action='store_true', help='continue from <out>/last.pt')
     ap.add_argument('--stop-after', type=int, default=0,
                     help='stop (resumably) after this epoch, e.g. to split a long run over sessions')
+    ap.add_argument('--feature-cache', default=os.path.join(here, 'runs', 'feature-cache'),
+                    help="folder for computed features, or 'none' (default train/runs/feature-cache)")
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--no-export', action='store_true')
     ap.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -204,10 +225,11 @@ def main(argv=None):
     t0 = time.time()
     data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet)
     tr_audio, tr_y, _ = data['training']
-    va_feats = features(fe, data['validation'][0])
+    cache = None if a.feature_cache == 'none' else a.feature_cache
+    va_feats = cached_features(fe, data['validation'][0], cache)
     va_y = data['validation'][1]
     online = OnlineNoise(a.noise_p, a.seed) if a.noise_p > 0 else None
-    tr_feats = None if online else features(fe, tr_audio)
+    tr_feats = None if online else cached_features(fe, tr_audio, cache)
     n = tr_y.shape[0]
     print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '
           f'{n} training / {va_y.shape[0]} validation clips, {len(labels)} labels; '

@@ -51,7 +51,8 @@ def main():
                                 '--quiet']) == 0
         t1 = time.time()
         assert train.main(['--data', data, '--keywords', 'yes,no', '--epochs', '1', '--batch', '32',
-                           '--threads', '1', '--quiet', '--out', run, '--name', 'smoke']) == 0
+                           '--threads', '1', '--quiet', '--out', run, '--name', 'smoke',
+                           '--feature-cache', 'none']) == 0
         t2 = time.time()
         path = os.path.join(run, 'smoke.safetensors')
         tensors, meta = safetensors.load(path)

@@ -36,7 +36,8 @@ class Train(unittest.TestCase):
 
     def run_train(self, out, *extra):
         args = ['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny', '--batch', '16',
-                '--threads', '1', '--quiet', '--out', out] + list(extra)
+                '--threads', '1', '--quiet', '--out', out,
+                '--feature-cache', os.path.join(self.tmp.name, 'cache')] + list(extra)
         self.assertEqual(train.main(args), 0)
 
     def test_resume_equals_uninterrupted(self):
@@ -52,6 +53,13 @@ class Train(unittest.TestCase):
             self.assertTrue(torch.equal(v, sb['state_dict'][k]), k)
         with open(os.path.join(b, 'log.jsonl')) as f:
             self.assertEqual([json.loads(ln)['epoch'] for ln in f], [1, 2, 3])
+        # training and validation features were computed once and reused
+        self.assertEqual(len(os.listdir(os.path.join(self.tmp.name, 'cache'))), 2)
+        c = os.path.join(self.tmp.name, 'run-nocache')
+        self.run_train(c, '--epochs', '3', '--no-export', '--feature-cache', 'none')
+        sc = torch.load(os.path.join(c, 'last.pt'))
+        for k, v in sa['state_dict'].items():
+            self.assertTrue(torch.equal(v, sc['state_dict'][k]), k)
 
     def test_variants_and_evaluation(self):
         runs = {}

@@ -67,7 +67,8 @@ def main(argv=None):
     src.add_argument("--random", action="store_true", help="random init (BN stats randomised too)")
     src.add_argument("--checkpoint", help="torch.save()d training checkpoint")
     ap.add_argument("--variant", default="cw", choices=M.VARIANTS)
-    ap.add_argument("--arch", default="default", help="%s, or a JSON file" % "|".join(M.ARCHS))
+    ap.add_argument("--arch", default="default",
+                    help="%s, or a JSON file holding a whole architecture dict (then --variant, --shortcut, --frames are not used)" % "|".join(M.ARCHS))
     ap.add_argument("--shortcut", default="zero_pad", choices=("zero_pad", "projection"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--frames", type=int, default=98)

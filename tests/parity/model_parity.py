@@ -3,7 +3,8 @@
 
 usage: model_parity.py MODEL_RUN_EXE DRSN_EXE
 
-For each variant (cw, cs, resnet) x architecture (default, small) x shortcut
+For each variant (cw, cs, resnet) x architecture (default, small, and an odd
+one: strided k=5 stem, 61 frames, stride 3, odd channel growth) x shortcut
 (zero_pad; plus projection on small): export a random-init model (BN running
 stats randomised) with train/export.py, run it on random inputs with the C
 program (every SIMD path in DRSN_SIMD_PATHS, default "scalar" and the
@@ -35,13 +36,24 @@ N_WINDOWS = 6
 def main():
     exe, drsn = sys.argv[1], sys.argv[2]
     torch.set_num_threads(1)
-    cases = [(v, a, "zero_pad") for a in ("default", "small") for v in M.VARIANTS]
+    cases = [(v, a, "zero_pad") for a in ("default", "small", "odd") for v in M.VARIANTS]
     cases += [(v, "small", "projection") for v in M.VARIANTS]
     worst, failed = 0.0, []
     with tempfile.TemporaryDirectory() as tmp:
         for seed, (variant, arch, shortcut) in enumerate(cases, start=11):
             path = os.path.join(tmp, "%s_%s_%s.safetensors" % (variant, arch, shortcut))
-            export.main(["--random", "--variant", variant, "--arch", arch, "--shortcut", shortcut,
+            arch_arg = arch
+            if arch == "odd":
+                odd = {"variant": variant, "bands": 40, "frames": 61,
+                       "stem": {"channels": 24, "kernel": 5, "stride": 2},
+                       "units": [{"channels": 24, "kernel": 3, "stride": 1},
+                                 {"channels": 37, "kernel": 5, "stride": 2},
+                                 {"channels": 40, "kernel": 3, "stride": 3}],
+                       "shortcut": shortcut, "bn_eps": 1e-3, "classes": 12}
+                arch_arg = os.path.join(tmp, "odd.json")
+                with open(arch_arg, "w") as f:
+                    json.dump(odd, f)
+            export.main(["--random", "--variant", variant, "--arch", arch_arg, "--shortcut", shortcut,
                          "--seed", str(seed), "-o", path])
             tensors, meta = safetensors.load(path)
             model = M.load_state(M.DRSN(json.loads(meta["architecture"])), tensors).eval()

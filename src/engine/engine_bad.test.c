@@ -230,6 +230,26 @@ static unsigned char *header_edit(const unsigned char *buf, size_t len, const ch
 	return o;
 }
 
+/* Edits of the header text: replace `from` by `to`; all must give -EBADMSG. */
+static const struct header_case {
+	const char *what, *from, *to, *expect;
+} header_cases[] = {
+	{"metadata number", "\"format_version\":\"1\"", "\"format_version\":1",
+	 "__metadata__.format_version must be a string"},
+	{"tensor key", "\"dtype\":\"F32\"", "\"dtype\":\"F32\",\"extra\":1",
+	 "tensor 'stem.weight': unknown key 'extra'"},
+	{"negative dim", "\"shape\":[", "\"shape\":[-1,", "shape[0] is not an integer"},
+	{"huge offset", "\"data_offsets\":[0,", "\"data_offsets\":[1e300,",
+	 "data_offsets must be integers with begin <= end"},
+	{"header array", "{\"__metadata__\"", "[{\"__metadata__\"", "header is not valid JSON"},
+	{"metadata array", "\"__metadata__\":{", "\"__metadata__\":[{", "header is not valid JSON"},
+	{"two JSON values", "{\"__metadata__\"", "[1] {\"__metadata__\"", "trailing bytes after the JSON object"},
+	{"metadata type", "{\"__metadata__\":{", "{\"__metadata__\":7,\"x\":{",
+	 "__metadata__ must be an object of strings"},
+	{"duplicate metadata", "{\"__metadata__\":{", "{\"__metadata__\":{\"labels\":\"[]\",",
+	 "__metadata__.labels appears twice"},
+};
+
 static void test_broken_bytes(void **state)
 {
 	(void)state;
@@ -257,33 +277,12 @@ static void test_broken_bytes(void **state)
 	expect_fail(b2, len + 4, -EBADMSG, "data section has", "data too long");
 	free(b2);
 
-	b2 = header_edit(buf, len, "\"format_version\":\"1\"", "\"format_version\":1", &l2);
-	expect_fail(b2, l2, -EBADMSG, "__metadata__.format_version must be a string", "metadata number");
-	free(b2);
-	b2 = header_edit(buf, len, "\"dtype\":\"F32\"", "\"dtype\":\"F32\",\"extra\":1", &l2);
-	expect_fail(b2, l2, -EBADMSG, "tensor 'stem.weight': unknown key 'extra'", "tensor key");
-	free(b2);
-	b2 = header_edit(buf, len, "\"shape\":[", "\"shape\":[-1,", &l2);
-	expect_fail(b2, l2, -EBADMSG, "shape[0] is not an integer", "negative dim");
-	free(b2);
-	b2 = header_edit(buf, len, "\"data_offsets\":[0,", "\"data_offsets\":[1e300,", &l2);
-	expect_fail(b2, l2, -EBADMSG, "data_offsets must be integers with begin <= end", "huge offset");
-	free(b2);
-	b2 = header_edit(buf, len, "{\"__metadata__\"", "[{\"__metadata__\"", &l2);
-	expect_fail(b2, l2, -EBADMSG, "header is not valid JSON", "header array");
-	free(b2);
-	b2 = header_edit(buf, len, "\"__metadata__\":{", "\"__metadata__\":[{", &l2);
-	expect_fail(b2, l2, -EBADMSG, "header is not valid JSON", "metadata array");
-	free(b2);
-	b2 = header_edit(buf, len, "{\"__metadata__\"", "[1] {\"__metadata__\"", &l2);
-	expect_fail(b2, l2, -EBADMSG, "trailing bytes after the JSON object", "two JSON values");
-	free(b2);
-	b2 = header_edit(buf, len, "{\"__metadata__\":{", "{\"__metadata__\":7,\"x\":{", &l2);
-	expect_fail(b2, l2, -EBADMSG, "__metadata__ must be an object of strings", "metadata type");
-	free(b2);
-	b2 = header_edit(buf, len, "{\"__metadata__\":{", "{\"__metadata__\":{\"labels\":\"[]\",", &l2);
-	expect_fail(b2, l2, -EBADMSG, "__metadata__.labels appears twice", "duplicate metadata");
-	free(b2);
+	for (size_t i = 0; i < sizeof header_cases / sizeof header_cases[0]; i++) {
+		const struct header_case *h = &header_cases[i];
+		b2 = header_edit(buf, len, h->from, h->to, &l2);
+		expect_fail(b2, l2, -EBADMSG, h->expect, h->what);
+		free(b2);
+	}
 	free(buf);
 	fx_free(fx);
 	free(fx);

@@ -26,12 +26,14 @@ int drsn__notify_available(void)
 	return DRSN_HAVE_SYSTEMD;
 }
 
+#if DRSN_HAVE_SYSTEMD
 static void on_watchdog(uv_timer_t *t)
 {
 	struct drsn__notify *n = t->data;
 	n->pings++;
 	notify_send("WATCHDOG=1");
 }
+#endif
 
 void drsn__notify_init(struct drsn__notify *n, uv_loop_t *loop)
 {

@@ -1,7 +1,8 @@
 /* bench-engine [MODEL.safetensors] [--runs N]
  *
  * Prints the median (and min) of N runs of: drsn_model_load from a file
- * (mmap + full validation + BN folding + re-layout), drsn_model_load_memory,
+ * (mmap + full validation + BN folding + re-layout; wall and thread CPU
+ * time), drsn_model_load_memory,
  * drsn_ctx_create, and drsn_ctx_run on every SIMD path with the GFLOP/s it
  * reaches (2 x MACs / latency) as a fraction of 100 GFLOP/s (one core's fp32
  * FMA peak here). Without MODEL it writes the default-size DRSN-CW
@@ -21,6 +22,15 @@ static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* This thread's CPU time: what a load costs without the other processes
+ * sharing the two cores (wall medians are several times higher under load). */
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -102,6 +112,14 @@ int main(int argc, char **argv)
 		drsn_model_free(x);
 	}
 	report("drsn_model_load (file, mmap)", t, runs);
+	for (int i = 0; i < runs; i++) {
+		drsn_model *x = NULL;
+		double t0 = cpu_now();
+		drsn_model_load(&x, path, NULL);
+		t[i] = cpu_now() - t0;
+		drsn_model_free(x);
+	}
+	report("drsn_model_load, thread CPU time", t, runs);
 	for (int i = 0; i < runs; i++) {
 		drsn_model *x = NULL;
 		double t0 = now();

@@ -143,9 +143,9 @@ struct bump {
 };
 
 /* v as float32; records an overflow (|v| > FLT_MAX after BN folding). */
-static float f32(struct bump *B, double v)
+static inline float f32(struct bump *B, double v)
 {
-	if (!(fabs(v) <= FLT_MAX)) {
+	if (__builtin_expect(!(fabs(v) <= FLT_MAX), 0)) {
 		if (!B->overflow[0] && B->part_idx < 0)
 			snprintf(B->overflow, sizeof B->overflow, "%s", B->part);
 		else if (!B->overflow[0])
@@ -170,27 +170,28 @@ static void bn_affine(const struct bn_t *bn, int i, double eps, double *scale, d
 	*shift = drsn__st_get(bn->b, i) - drsn__st_get(bn->mean, i) * s;
 }
 
-/* torch conv weight [cout][cin][k] -> [k][cin][cout], times scale[cout] (NULL: 1). */
+/* torch conv weight [cout][cin][k] -> [k][cin][cout], times scale[cout] (NULL: 1).
+ * Reads the source in order; the scattered writes stay within one tensor. */
 static void relayout_conv(struct bump *B, float *dst, const struct drsn__st_tensor *w, const double *scale)
 {
-	int64_t co = w->shape[0], ci = w->shape[1], k = w->shape[2];
-	for (int64_t o = 0; o < co; o++)
+	int64_t co = w->shape[0], ci = w->shape[1], k = w->shape[2], idx = 0;
+	for (int64_t o = 0; o < co; o++) {
+		double sc = scale ? scale[o] : 1.0;
 		for (int64_t i = 0; i < ci; i++)
-			for (int64_t j = 0; j < k; j++) {
-				double v = drsn__st_get(w, (o * ci + i) * k + j);
-				dst[(j * ci + i) * co + o] = f32(B, scale ? v * scale[o] : v);
-			}
+			for (int64_t j = 0; j < k; j++)
+				dst[(j * ci + i) * co + o] = f32(B, drsn__st_get(w, idx++) * sc);
+	}
 }
 
 /* torch linear weight [nout][nin] -> [nin][nout], times scale[nout] (NULL: 1). */
 static void relayout_fc(struct bump *B, float *dst, const struct drsn__st_tensor *w, const double *scale)
 {
-	int64_t no = w->shape[0], ni = w->shape[1];
-	for (int64_t o = 0; o < no; o++)
-		for (int64_t i = 0; i < ni; i++) {
-			double v = drsn__st_get(w, o * ni + i);
-			dst[i * no + o] = f32(B, scale ? v * scale[o] : v);
-		}
+	int64_t no = w->shape[0], ni = w->shape[1], idx = 0;
+	for (int64_t o = 0; o < no; o++) {
+		double sc = scale ? scale[o] : 1.0;
+		for (int64_t i = 0; i < ni; i++)
+			dst[i * no + o] = f32(B, drsn__st_get(w, idx++) * sc);
+	}
 }
 
 static void copy_vec(float *dst, const struct drsn__st_tensor *t)

@@ -204,8 +204,9 @@ def test_lost_audio_is_counted_and_logged():
         c.request({"type": "subscribe", "events": ["level"]})
         c.wait_for(lambda m: m["type"] == "level", 15, "first level event")
         time.sleep(1.0)
-        st = c.request({"type": "status"})
-        assert st["overflows"] == 0, st   # a small ring is enough while the loop keeps up
+        # (on a loaded machine the start-up burst may already overflow a
+        # ring this small: count from here)
+        before = c.request({"type": "status"})["overflows"]
         for attempt in range(5):
             d.signal(signal.SIGSTOP)
             time.sleep(1.0)
@@ -213,9 +214,9 @@ def test_lost_audio_is_counted_and_logged():
             time.sleep(1.5)
             st = c.request({"type": "status"})
             log("after stop %d: %s" % (attempt + 1, st["source"]))
-            if st["overflows"] > 0:
+            if st["overflows"] > before:
                 break
-        assert st["overflows"] > 0, st
+        assert st["overflows"] > before, (before, st)
         assert st["overflows"] == st["source"]["overflows"] + st["source"]["device_overflows"], st
         assert st["source"]["state"] == "running"
         c.lines()

@@ -21,5 +21,6 @@ int drsn__cmd_features(int argc, char **argv);
 int drsn__cmd_denoise(int argc, char **argv);
 int drsn__cmd_detect(int argc, char **argv);
 int drsn__cmd_bench(int argc, char **argv);
+int drsn__cmd_classify(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ static const struct drsn__cmd commands[] = {
 	{"denoise", drsn__cmd_denoise, "remove background noise from an audio file"},
 	{"detect", drsn__cmd_detect, "spot keywords in audio files (drsnd's streaming pipeline, offline)"},
 	{"bench", drsn__cmd_bench, "engine latency per SIMD path, GFLOP/s, load time, and PyTorch in the same run"},
+	{"classify", drsn__cmd_classify, "label whole clips (one window per file) as JSON lines"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

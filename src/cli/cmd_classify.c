@@ -1,0 +1,207 @@
+/* drsn classify [--model M] [--top N] FILE...: each file is one window.
+ *
+ * The clip is read as mono at the model's front-end rate, rounded to 16-bit
+ * steps, centre-padded with zeros or centre-cropped to the training window
+ * (1 s), turned into log-mels with the model's front end and run once. This
+ * is exactly what train/train.py does with a clip (corpusgen/layout.py's
+ * fit_window, then int16, then frontend.py), so the accuracy over a test
+ * split equals PyTorch's. One JSON line per file on stdout:
+ *   {"file":"x.wav","label":"yes","score":0.93,"top":[["yes",0.93],...]}
+ * or {"file":"x.wav","error":"..."} for a file that cannot be read (also on
+ * stderr; the exit code is then 1, after all files). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "drsn/drsn.h"
+#include "drsn_config.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: drsn classify [--model M] [--top N] FILE...\n\n"
+		"Classifies each file as one window (centre-padded with silence or\n"
+		"centre-cropped to the model's 1 s window, as in training) and prints one\n"
+		"JSON line per file: {\"file\",\"label\",\"score\",\"top\":[[label,score],...]}.\n"
+		"  -m, --model PATH   (default %s/models/default.safetensors)\n"
+		"  -n, --top N        labels in \"top\", most probable first [3]; 0 = all\n",
+		DRSN_DATADIR);
+}
+
+/* Training window in samples at the front-end rate: 1 s (train.py's
+ * frames_for(16000)); if the model's frame count says otherwise, the
+ * shortest clip that gives exactly its frames. */
+static size_t window_samples(const drsn_features_params *p, int frames)
+{
+	if (drsn_features_frames_for(p, p->sample_rate) == frames)
+		return (size_t)p->sample_rate;
+	return (size_t)p->win_length + (size_t)(frames - 1) * (size_t)p->hop_length;
+}
+
+static void print_json(cJSON *o)
+{
+	char *s = cJSON_PrintUnformatted(o);
+	if (s)
+		printf("%s\n", s);
+	else
+		drsn__cli_err("classify: out of memory");
+	fflush(stdout);
+	free(s);
+	cJSON_Delete(o);
+}
+
+static void file_error(const char *file, const char *msg)
+{
+	drsn__cli_err("classify: %s", msg);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "file", file);
+	cJSON_AddStringToObject(o, "error", msg);
+	print_json(o);
+}
+
+static double round6(float x)
+{
+	return round((double)x * 1e6) / 1e6;
+}
+
+int drsn__cmd_classify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"top", required_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *model_path = DRSN_DATADIR "/models/default.safetensors";   /* as detect's */
+	int top = 3, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "m:n:h", opts, NULL)) != -1) {
+		char *end;
+		long v;
+		switch (c) {
+		case 'm': model_path = optarg; break;
+		case 'n':
+			v = strtol(optarg, &end, 10);
+			if (end == optarg || *end || v < 0 || v > 100000) {
+				drsn__cli_err("classify: --top: '%s' is not an integer >= 0", optarg);
+				return 2;
+			}
+			top = (int)v;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	int code = 1, failed = 0;
+	drsn_model *m = NULL;
+	drsn_ctx *ctx = NULL;
+	drsn_features *fe = NULL;
+	float *win = NULL, *feats = NULL, *probs = NULL;
+	int *order = NULL;
+	drsn_error e;
+	if (drsn_model_load(&m, model_path, &e) < 0 || drsn_ctx_create(&ctx, m, &e) < 0) {
+		drsn__cli_err("classify: %s", e.msg);
+		goto out;
+	}
+	const drsn_features_params *fp = drsn_model_features_params(m);
+	if (drsn_features_create(&fe, fp, &e) < 0) {
+		drsn__cli_err("classify: %s: %s", model_path, e.msg);
+		goto out;
+	}
+	int nl = drsn_model_n_labels(m), frames = drsn_model_frames(m), bands = drsn_model_bands(m);
+	size_t n = window_samples(fp, frames);
+	if (top == 0 || top > nl)
+		top = nl;
+	win = malloc(n * sizeof *win);
+	feats = malloc((size_t)frames * (size_t)bands * sizeof *feats);
+	probs = malloc((size_t)nl * sizeof *probs);
+	order = malloc((size_t)nl * sizeof *order);
+	if (!win || !feats || !probs || !order) {
+		drsn__cli_err("classify: out of memory");
+		goto out;
+	}
+
+	drsn_audio_opts ao;
+	drsn_audio_opts_default(&ao);
+	ao.target_rate = fp->sample_rate;
+	for (int f = optind; f < argc; f++) {
+		const char *file = argv[f];
+		float *x = NULL;
+		size_t nx = 0;
+		if (drsn_audio_read_all(file, &ao, &x, &nx, &e) < 0) {
+			file_error(file, e.msg);
+			failed = 1;
+			continue;
+		}
+		/* layout.fit_window: centre-crop, or centre-pad with zeros */
+		memset(win, 0, n * sizeof *win);
+		const float *src = x;
+		float *dst = win;
+		size_t len = nx;
+		if (nx > n) {
+			src += (nx - n) / 2;
+			len = n;
+		} else {
+			dst += (n - nx) / 2;
+		}
+		/* train.py keeps clips as int16: round to those steps */
+		for (size_t i = 0; i < len; i++) {
+			float q = rintf(src[i] * 32768.0f);
+			dst[i] = (q > 32767.0f ? 32767.0f : q < -32768.0f ? -32768.0f : q) / 32768.0f;
+		}
+		free(x);
+		drsn_features_reset(fe);
+		int64_t got = drsn_features_push_into(fe, win, n, feats, (size_t)frames);
+		int rc = got == frames ? drsn_ctx_run(ctx, feats, probs) : -EINVAL;
+		if (rc < 0) {
+			char msg[DRSN_ERROR_MSG_MAX + 64];
+			snprintf(msg, sizeof msg, "%s: %s", file,
+				 got != frames ? "front end gave too few frames"
+					       : "non-finite features (corrupt audio?)");
+			file_error(file, msg);
+			failed = 1;
+			continue;
+		}
+		/* top labels, most probable first (ties: lower index first) */
+		for (int i = 0; i < nl; i++)
+			order[i] = i;
+		for (int i = 1; i < nl; i++) {
+			int k = order[i], j = i;
+			for (; j > 0 && probs[order[j - 1]] < probs[k]; j--)
+				order[j] = order[j - 1];
+			order[j] = k;
+		}
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "file", file);
+		cJSON_AddStringToObject(o, "label", drsn_model_label(m, order[0]));
+		cJSON_AddNumberToObject(o, "score", round6(probs[order[0]]));
+		cJSON *t = cJSON_AddArrayToObject(o, "top");
+		for (int i = 0; i < top; i++) {
+			cJSON *pair = cJSON_CreateArray();
+			cJSON_AddItemToArray(pair, cJSON_CreateString(drsn_model_label(m, order[i])));
+			cJSON_AddItemToArray(pair, cJSON_CreateNumber(round6(probs[order[i]])));
+			cJSON_AddItemToArray(t, pair);
+		}
+		print_json(o);
+	}
+	code = failed;
+out:
+	free(order);
+	free(probs);
+	free(feats);
+	free(win);
+	drsn_features_destroy(fe);
+	drsn_ctx_destroy(ctx);
+	drsn_model_free(m);
+	return code;
+}

@@ -1,0 +1,123 @@
+"""drsn classify end to end.
+
+usage: test_classify.py DRSN_EXE MODEL
+
+Writes 16 kHz mono PCM16 clips shorter than, equal to and longer than the
+model's 1 s window (odd lengths, so the centre split rounds), plus one file
+that is not audio, and checks:
+  - one JSON line per file, in order, with file/label/score/top;
+  - the bad file (in the middle) gives {"file","error"}, a message on stderr
+    and exit 1, while the files after it are still classified;
+  - --top 0 lists every label once and the scores sum to 1;
+  - label and every probability equal PyTorch's (train/drsn/model.py +
+    frontend.py on train/corpusgen/layout.py's read_clip, int16 as in
+    train.py) within 1e-4.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import wave
+
+ROOT = os.environ.get("DRSN_SOURCE_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "train"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from corpusgen import layout  # noqa: E402
+from drsn import frontend  # noqa: E402
+from drsn import model as M  # noqa: E402
+from drsn import safetensors  # noqa: E402
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def write_wav(path, x):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.clip(np.rint(x * 32768), -32768, 32767).astype("<i2").tobytes())
+
+
+def reference(model, fe, labels, path):
+    x = layout.read_clip(path)
+    x = np.clip(np.rint(x * 32768.0), -32768, 32767).astype(np.int16)
+    feats = fe(torch.from_numpy(x).to(torch.float32) / 32768.0)
+    with torch.no_grad():
+        p = torch.softmax(model(feats.unsqueeze(0)).double(), dim=1)[0].numpy()
+    return dict(zip(labels, p.tolist()))
+
+
+def main():
+    drsn, model_path = sys.argv[1], sys.argv[2]
+    torch.set_num_threads(1)
+    tensors, meta = safetensors.load(model_path)
+    model = M.load_state(M.DRSN(json.loads(meta["architecture"])), tensors).eval()
+    fe = frontend.FrontEnd(frontend.FrontEndParams.from_dict(json.loads(meta["frontend"])))
+    labels = json.loads(meta["labels"])
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i, n in enumerate([4001, 9999, 16000, 16001, 23457, 40000]):
+            t = np.arange(n) / 16000
+            x = 0.3 * np.sin(2 * np.pi * (200 + 150 * i) * t) * np.hanning(n) + 0.05 * rng.standard_normal(n)
+            p = os.path.join(tmp, "clip%d_%d.wav" % (i, n))
+            write_wav(p, x)
+            files.append(p)
+        bad = os.path.join(tmp, "not-audio.wav")
+        with open(bad, "w") as f:
+            f.write("this is not a wav file\n" * 10)
+        argv = files[:3] + [bad, os.path.join(tmp, "missing.wav")] + files[3:]
+
+        r = subprocess.run([drsn, "classify", "--model", model_path, "--top", "0"] + argv,
+                           capture_output=True, text=True)
+        lines = r.stdout.splitlines()
+        check(r.returncode == 1, "exit 1 with unreadable files (got %d)" % r.returncode)
+        check(len(lines) == len(argv), "one line per file (%d lines, %d files)" % (len(lines), len(argv)))
+        check("not-audio.wav" in r.stderr and "missing.wav" in r.stderr,
+              "stderr names the bad files: %r" % r.stderr)
+        out = [json.loads(s) for s in lines]
+        for path, o in zip(argv, out):
+            name = os.path.basename(path)
+            check(o.get("file") == path, "%s: file field" % name)
+            if path == bad or name == "missing.wav":
+                check(set(o) == {"file", "error"} and name in o["error"], "%s: error line %s" % (name, o))
+                continue
+            check(set(o) == {"file", "label", "score", "top"}, "%s: keys %s" % (name, sorted(o)))
+            top = o["top"]
+            check(sorted(lab for lab, _ in top) == sorted(labels), "%s: --top 0 lists every label once" % name)
+            s = sum(p for _, p in top)
+            check(abs(s - 1) < 1e-4, "%s: scores sum to %.6f" % (name, s))
+            check(all(top[i][1] >= top[i + 1][1] for i in range(len(top) - 1)), "%s: top sorted" % name)
+            check([o["label"], o["score"]] == top[0], "%s: label/score = top[0]" % name)
+            ref = reference(model, fe, labels, path)
+            err = max(abs(p - ref[lab]) for lab, p in top)
+            want = max(ref, key=ref.get)
+            check(o["label"] == want and err < 1e-4,
+                  "%s: C %s %.6f, PyTorch %s %.6f, max |dp| %.2e" % (name, o["label"], o["score"], want, ref[want], err))
+
+        r = subprocess.run([drsn, "classify", "--model", model_path, "--top", "2"] + files[:2],
+                           capture_output=True, text=True)
+        out = [json.loads(s) for s in r.stdout.splitlines()]
+        check(r.returncode == 0 and len(out) == 2 and all(len(o["top"]) == 2 for o in out),
+              "--top 2 on good files: exit 0, two labels each (exit %d)" % r.returncode)
+        r = subprocess.run([drsn, "classify", "--model", os.path.join(tmp, "nope.safetensors"), files[0]],
+                           capture_output=True, text=True)
+        check(r.returncode != 0 and r.stdout == "" and "nope.safetensors" in r.stderr,
+              "missing model: non-zero exit, message names it")
+    if failures:
+        print("%d failure(s)" % len(failures))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

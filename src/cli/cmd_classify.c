@@ -28,9 +28,9 @@ static void usage(FILE *f)
 		"Classifies each file as one window (centre-padded with silence or\n"
 		"centre-cropped to the model's 1 s window, as in training) and prints one\n"
 		"JSON line per file: {\"file\",\"label\",\"score\",\"top\":[[label,score],...]}.\n"
-		"  -m, --model PATH   (default %s/models/default.safetensors)\n"
+		"  -m, --model PATH   (default %s)\n"
 		"  -n, --top N        labels in \"top\", most probable first [3]; 0 = all\n",
-		DRSN_DATADIR);
+		DRSN_DEFAULT_MODEL);
 }
 
 /* Training window in samples at the front-end rate: 1 s (train.py's
@@ -77,7 +77,7 @@ int drsn__cmd_classify(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *model_path = DRSN_DATADIR "/models/default.safetensors";   /* as detect's */
+	const char *model_path = DRSN_DEFAULT_MODEL;
 	int top = 3, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "m:n:h", opts, NULL)) != -1) {

@@ -25,7 +25,7 @@ static void usage(FILE *f)
 		"Runs drsnd's streaming detection pipeline over each file and prints one JSON\n"
 		"line per detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds).\n"
 		"The options are drsnd.conf's [detect] keys, with the same defaults:\n"
-		"  -m, --model PATH            (default %s/models/default.safetensors)\n"
+		"  -m, --model PATH            (default %s)\n"
 		"  -t, --threshold P           global threshold [0.8]\n"
 		"      --label-threshold L=P   per-label threshold (repeatable)\n"
 		"      --inference-hop-ms N    [100]\n"
@@ -35,7 +35,7 @@ static void usage(FILE *f)
 		"      --vad-threshold-db DB   [-50]\n"
 		"      --vad-hangover-ms N     [500]\n"
 		"  -q, --quiet                 no progress bar (shown on a terminal for long batches)\n",
-		DRSN_DATADIR);
+		DRSN_DEFAULT_MODEL);
 }
 
 struct run {
@@ -113,9 +113,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char default_model[4096];
-	snprintf(default_model, sizeof default_model, "%s/models/default.safetensors", DRSN_DATADIR);
-	const char *model_path = default_model;
+	const char *model_path = DRSN_DEFAULT_MODEL;
 	const char *lt[64];
 	int n_lt = 0, quiet = 0, c, code = 1;
 	drsn_pipeline_opts o;

@@ -208,7 +208,7 @@ class Client:
             seen.append(m)
         raise AssertionError("no %s within %ss (eof=%s); got %s" % (what, timeout, self.eof, seen[-5:]))
 
-    def request(self, obj, timeout=5):
+    def request(self, obj, timeout=15):
         """Send a command with an id and wait for the reply carrying it."""
         rid = obj.setdefault("id", int(time.time() * 1e6) % 1000000007)
         self.send(obj)

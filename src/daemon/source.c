@@ -241,9 +241,19 @@ static void on_async(uv_async_t *a)
 	struct drsn__source *s = a->data;
 	if (s->kind == SRC_PA)
 		return;   /* source_pa.c installs its own callback */
-	size_t n;
-	while (!s->stopping && (n = drsn__ring_read(&s->ring, s->buf, (size_t)s->o.chunk)) > 0)
+	/* Deliver what is there now, not what a fast writer (cat file |) adds
+	 * meanwhile: the loop must get back to its sockets between turns. */
+	size_t n, budget = drsn__ring_used(&s->ring);
+	while (!s->stopping && budget &&
+	       (n = drsn__ring_read(&s->ring, s->buf,
+				    budget < (size_t)s->o.chunk ? budget : (size_t)s->o.chunk)) > 0) {
 		drsn__source_deliver(s, s->buf, n);
+		budget -= n;
+	}
+	if (!s->stopping && drsn__ring_used(&s->ring)) {
+		uv_async_send(a);   /* the rest next turn */
+		return;
+	}
 	int d = atomic_load(&s->reader_done);
 	if (d && drsn__ring_used(&s->ring) == 0 && s->st.state == DRSN_SRC_RUNNING) {
 		if (d == 1)

@@ -12,7 +12,7 @@
 #include "daemon/log.h"
 #include "drsn_config.h"
 
-enum kind { K_INT, K_FLOAT, K_BOOL, K_STR, K_MODE, K_LOGLEVEL, K_ONEOF, K_RAWFMT };
+enum kind { K_INT, K_FLOAT, K_BOOL, K_STR, K_MODE, K_LOGLEVEL, K_ONEOF, K_RAWFMT, K_CLASSIFY };
 
 struct key {
 	const char *section, *name;
@@ -56,6 +56,10 @@ static const struct key keys[] = {
 	{"detect", "vad_threshold_db", K_FLOAT, O(vad_threshold_db), 0, -150, 0},
 	{"detect", "vad_hangover_ms", K_INT, O(vad_hangover_ms), 0, 0, 10000},
 	{"detect", "level_interval_ms", K_INT, O(level_interval_ms), 0, 10, 60000},
+	{"denoise", "classify_on", K_CLASSIFY, O(classify_on_denoised), 0, 0, 0},
+	{"denoise", "strength", K_FLOAT, O(denoise_strength_db), 0, 0, 100},
+	{"denoise", "pcm_socket", K_STR, O(pcm_socket), S(pcm_socket), 0, 0},
+	{"denoise", "pcm_queue_ms", K_INT, O(pcm_queue_ms), 0, 100, 600000},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -106,6 +110,10 @@ void drsn__config_defaults(struct drsn__config *c)
 	c->vad_threshold_db = -50.0f;
 	c->vad_hangover_ms = 500;
 	c->level_interval_ms = 100;
+	c->classify_on_denoised = 0;
+	c->denoise_strength_db = 20.0f;
+	c->pcm_socket[0] = '\0';
+	c->pcm_queue_ms = 2000;
 }
 
 static int parse_long(const char *v, long *out)
@@ -183,7 +191,7 @@ int drsn__config_set(struct drsn__config *c, const char *section, const char *ke
 			k = &keys[i];
 	}
 	if (!known_section) {
-		drsn__cfg_error(errs, "%s: unknown section [%s] (known: daemon, socket, model, audio, detect, thresholds)",
+		drsn__cfg_error(errs, "%s: unknown section [%s] (known: daemon, socket, model, audio, detect, denoise, thresholds)",
 				where, section);
 		return -EINVAL;
 	}
@@ -261,6 +269,14 @@ int drsn__config_set(struct drsn__config *c, const char *section, const char *ke
 			return -EINVAL;
 		}
 		return 0;
+	case K_CLASSIFY:
+		if (!strcmp(value, "raw") || !strcmp(value, "denoised")) {
+			*(int *)p = !strcmp(value, "denoised");
+			return 0;
+		}
+		drsn__cfg_error(errs, "%s: [%s] %s: '%s' is not 'raw' or 'denoised'",
+				where, section, key, value);
+		return -EINVAL;
 	case K_RAWFMT:
 		for (size_t i = 0; i < sizeof raw_formats / sizeof raw_formats[0]; i++)
 			if (!strcmp(value, raw_formats[i])) {
@@ -440,6 +456,15 @@ int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *er
 		drsn__cfg_error(errs, "[audio] source: '%s' is not pa:[DEVICE], file:PATH, stdin or fd:N", s);
 		rc = -EINVAL;
 	}
+	if (c->pcm_socket[0] && c->pcm_socket[0] != '/') {
+		drsn__cfg_error(errs, "[denoise] pcm_socket: '%s' must be an absolute path (or empty)",
+				c->pcm_socket);
+		rc = -EINVAL;
+	}
+	if (c->pcm_socket[0] && !strcmp(c->pcm_socket, c->socket_path)) {
+		drsn__cfg_error(errs, "[denoise] pcm_socket: '%s' is also [socket] path", c->pcm_socket);
+		rc = -EINVAL;
+	}
 	if (c->smoothing_ms && c->smoothing_ms < c->inference_hop_ms)
 		log_debug("[detect] smoothing_ms %d < inference_hop_ms %d: no smoothing",
 			  c->smoothing_ms, c->inference_hop_ms);
@@ -471,6 +496,7 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 		case K_MODE: fprintf(f, "0%03o\n", *(const unsigned *)p); break;
 		case K_LOGLEVEL: fprintf(f, "%s\n", drsn__log_level_name(*(const int *)p)); break;
 		case K_ONEOF: fprintf(f, "%s\n", *(const int *)p ? "exit" : "stay"); break;
+		case K_CLASSIFY: fprintf(f, "%s\n", *(const int *)p ? "denoised" : "raw"); break;
 		}
 	}
 	fprintf(f, "\n[thresholds]\n");

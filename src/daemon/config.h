@@ -69,6 +69,12 @@ struct drsn__config {
 	int vad_hangover_ms;
 	int level_interval_ms;     /* "level" events */
 
+	/* [denoise] */
+	int classify_on_denoised;  /* pipeline input: 0 = raw audio, 1 = the denoiser's output */
+	float denoise_strength_db; /* drsn_denoise_opts.strength_db */
+	char pcm_socket[108];      /* (restart) denoised s16le PCM for readers; "" = off */
+	int pcm_queue_ms;          /* unsent PCM a reader may have queued, ms of audio */
+
 	/* [thresholds] label = value */
 	int n_thresholds;
 	struct drsn__cfg_threshold thresholds[DRSN_CFG_MAX_THRESHOLDS];

@@ -33,11 +33,23 @@ struct daemon {
 	struct drsn__config cfg;
 	drsn_model *model;
 	drsn_pipeline *pipe;
-	double pipe_t0;            /* stream time at which pipe started (reloads) */
+	/* Stream time of pipe's first sample (reloads). With classify_on =
+	 * denoised, pipe gets the denoiser's output with its latency removed
+	 * (dn_skip), so its times are input times too. */
+	double pipe_t0;
 	char model_name[256];
 	int rate;
 
 	struct drsn__server *srv;
+
+	/* [denoise]: dn runs when classify_on = denoised or pcm_socket is set */
+	drsn_denoise *dn;
+	float *dn_buf;             /* dn_cap denoised samples */
+	int16_t *pcm_buf;          /* dn_cap s16 samples for the PCM socket */
+	size_t dn_cap;             /* >= the source chunk and the latency */
+	int dn_skip;               /* latency samples still to drop from dn's output */
+	uint64_t dn_out;           /* denoised samples passed on (after the skip) */
+	struct drsn__server *pcm;  /* the PCM socket, or NULL */
 	struct drsn__source *src;
 	struct drsn__notify notify;
 	uv_signal_t sig[3];
@@ -135,6 +147,32 @@ fail:
 		*m = NULL;
 	}
 	return rc;
+}
+
+/* Does c want the denoiser? (pcm_socket: the running value.) */
+static int denoise_wanted(const struct drsn__config *c)
+{
+	return c->classify_on_denoised || c->pcm_socket[0];
+}
+
+static int denoiser_create(struct daemon *d, const struct drsn__config *c, drsn_denoise **dn,
+			   drsn_error *err)
+{
+	drsn_denoise_opts o;
+	drsn_denoise_opts_default(&o);
+	o.strength_db = c->denoise_strength_db;
+	drsn_error e2;
+	int rc = drsn_denoise_create(dn, d->rate, &o, &e2);
+	if (rc < 0)
+		return drsn__fail(err, rc, "[denoise]: %s", e2.msg);
+	if ((size_t)drsn_denoise_latency(*dn) > d->dn_cap) {
+		int lat = drsn_denoise_latency(*dn);
+		drsn_denoise_destroy(*dn);
+		*dn = NULL;
+		return drsn__fail(err, -EINVAL, "[denoise]: latency %d samples exceeds the buffer (%zu)",
+				  lat, d->dn_cap);
+	}
+	return 0;
 }
 
 static void model_name(const char *path, char *out, size_t n)
@@ -262,6 +300,14 @@ static cJSON *status(struct daemon *d)
 	cJSON_AddNumberToObject(o, "cpu_time", cpu_seconds());
 	cJSON_AddNumberToObject(o, "inference_cpu_time", ps.inference_cpu_s);
 	cJSON_AddNumberToObject(o, "rss_kb", (double)rss_kb());
+	cJSON_AddStringToObject(o, "classify_on", d->cfg.classify_on_denoised ? "denoised" : "raw");
+	if (d->pcm) {
+		struct drsn__server_stats ps2;
+		drsn__server_get_stats(d->pcm, &ps2);
+		cJSON_AddNumberToObject(o, "pcm_clients", (double)ps2.clients);
+		cJSON_AddNumberToObject(o, "pcm_dropped", (double)ps2.dropped_slow);
+		cJSON_AddNumberToObject(o, "pcm_bytes", (double)ps2.bytes_out);
+	}
 	cJSON_AddNumberToObject(o, "reloads", (double)d->reloads);
 	cJSON_AddNumberToObject(o, "reload_failures", (double)d->reload_failures);
 	if (d->model)
@@ -319,6 +365,8 @@ static void on_vad(void *user, double t, int active)
 	cJSON_AddStringToObject(o, "stream", drsn__source_name(d->src));
 	cJSON_AddNumberToObject(o, "stream_time", d->pipe_t0 + t);
 	cJSON_AddBoolToObject(o, "active", active);
+	if (d->dn)
+		cJSON_AddNumberToObject(o, "speech", round(drsn_denoise_speech(d->dn) * 1e4) / 1e4);
 	broadcast(d, DRSN_EV_VAD, o);
 }
 
@@ -326,11 +374,51 @@ static const drsn_pipeline_events pipe_events = {on_detection, on_scores, on_vad
 
 /* ---- audio ----------------------------------------------------------------- */
 
+/* n denoised samples out of dn: drop the latency, then to the pipeline
+ * (classify_on = denoised, unless to_pipe is 0) and the PCM readers. */
+static void denoised(struct daemon *d, const float *y, size_t n, int to_pipe)
+{
+	size_t skip = (size_t)d->dn_skip < n ? (size_t)d->dn_skip : n;
+	d->dn_skip -= (int)skip;
+	y += skip;
+	n -= skip;
+	if (!n)
+		return;
+	if (to_pipe && d->pipe && d->cfg.classify_on_denoised)
+		drsn_pipeline_push(d->pipe, y, n, &pipe_events, d);
+	if (d->pcm && drsn__server_subscribers(d->pcm, -1)) {
+		for (size_t i = 0; i < n; i++) {
+			float v = y[i] * 32768.0f;
+			v = v > 32767.0f ? 32767.0f : v < -32768.0f ? -32768.0f : v;
+			d->pcm_buf[i] = (int16_t)lrintf(v);
+		}
+		/* s16le: the hosts drsnd runs on are little-endian (checked at start) */
+		drsn__server_broadcast(d->pcm, -1, (const char *)d->pcm_buf, n * sizeof *d->pcm_buf);
+	}
+	d->dn_out += n;
+}
+
+/* End of stream: the denoiser's last latency samples. */
+static void denoise_flush(struct daemon *d, int to_pipe)
+{
+	if (!d->dn)
+		return;
+	drsn_denoise_flush(d->dn, d->dn_buf);
+	denoised(d, d->dn_buf, (size_t)drsn_denoise_latency(d->dn), to_pipe);
+	drsn_denoise_reset(d->dn);
+	d->dn_skip = drsn_denoise_latency(d->dn);
+}
+
 static void on_audio(void *user, const float *x, size_t n)
 {
 	struct daemon *d = user;
-	if (d->pipe)
+	if (d->pipe && !(d->dn && d->cfg.classify_on_denoised))
 		drsn_pipeline_push(d->pipe, x, n, &pipe_events, d);
+	for (size_t i = 0; d->dn && i < n; i += d->dn_cap) {
+		size_t k = n - i < d->dn_cap ? n - i : d->dn_cap;
+		drsn_denoise_process(d->dn, x + i, k, d->dn_buf);
+		denoised(d, d->dn_buf, k, 1);
+	}
 	for (size_t i = 0; i < n; i++) {
 		float a = fabsf(x[i]);
 		d->lvl_sumsq += (double)x[i] * x[i];
@@ -375,6 +463,8 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 			drsn__server_broadcast(d->srv, -1, line, len);
 		free(line);
 	}
+	if (st == DRSN_SRC_ENDED || st == DRSN_SRC_FAILED)
+		denoise_flush(d, 1);
 	if (d->srv && drsn__server_subscribers(d->srv, DRSN_EV_STATUS))
 		broadcast(d, DRSN_EV_STATUS, status(d));
 	if ((st == DRSN_SRC_ENDED || st == DRSN_SRC_FAILED) && d->cfg.on_eof_exit)
@@ -391,7 +481,8 @@ static int restart_keys_changed(const struct drsn__config *a, const struct drsn_
 	       a->raw_rate != b->raw_rate || a->raw_channels != b->raw_channels ||
 	       a->device_rate != b->device_rate || a->ring_ms != b->ring_ms ||
 	       a->latency_ms != b->latency_ms || a->max_line != b->max_line ||
-	       a->client_queue != b->client_queue || a->max_clients != b->max_clients;
+	       a->client_queue != b->client_queue || a->max_clients != b->max_clients ||
+	       strcmp(a->pcm_socket, b->pcm_socket) || a->pcm_queue_ms != b->pcm_queue_ms;
 }
 
 /* 0 on success; on failure the old config/model stay and msg says why. */
@@ -428,14 +519,39 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 		rc = -EINVAL;
 		goto out;
 	}
+	/* [denoise]: the PCM socket is a restart key: keep the running one */
+	struct drsn__config want = *nc;
+	snprintf(want.pcm_socket, sizeof want.pcm_socket, "%s", d->cfg.pcm_socket);
+	drsn_denoise *ndn = NULL;
+	int new_dn = denoise_wanted(&want) &&
+		     (!d->dn || nc->denoise_strength_db != d->cfg.denoise_strength_db);
+	if (new_dn && denoiser_create(d, nc, &ndn, &e) < 0) {
+		snprintf(msg, msg_size, "config not reloaded, keeping the old one: %s", e.msg);
+		drsn_pipeline_destroy(p);
+		drsn_model_free(m);
+		rc = -EINVAL;
+		goto out;
+	}
 	/* Everything is ready: swap. */
 	int restart = restart_keys_changed(&d->cfg, nc);
+	if (new_dn || !denoise_wanted(&want)) {
+		/* the old denoiser's tail goes to the PCM readers only: the old
+		 * pipeline is replaced now */
+		denoise_flush(d, 0);
+		drsn_denoise_destroy(d->dn);
+		d->dn = NULL;
+	}
+	if (new_dn) {
+		d->dn = ndn;
+		d->dn_skip = drsn_denoise_latency(ndn);
+	}
 	drsn_pipeline_destroy(d->pipe);
 	drsn_model_free(d->model);
 	d->model = m;
 	d->pipe = p;
-	/* the new pipeline counts from 0: its times are offset by now */
-	d->pipe_t0 = stream_time(d);
+	/* the new pipeline counts from 0: its times are offset by now (the
+	 * denoised stream is behind the input by what dn still holds) */
+	d->pipe_t0 = d->dn && nc->classify_on_denoised ? (double)d->dn_out / d->rate : stream_time(d);
 	if (m)
 		model_name(nc->model_path, d->model_name, sizeof d->model_name);
 	struct drsn__config old = d->cfg;
@@ -443,6 +559,7 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	/* Keys that need a restart keep their running values. */
 	snprintf(d->cfg.socket_path, sizeof d->cfg.socket_path, "%s", old.socket_path);
 	snprintf(d->cfg.source, sizeof d->cfg.source, "%s", old.source);
+	snprintf(d->cfg.pcm_socket, sizeof d->cfg.pcm_socket, "%s", old.pcm_socket);
 	drsn__log_set_level(d->cfg.log_level);
 	d->lvl_every = d->rate * d->cfg.level_interval_ms / 1000;
 	snprintf(msg, msg_size, "reloaded config and model%s%s",
@@ -547,9 +664,11 @@ static void begin_stop(struct daemon *d, int code)
 		uv_close((uv_handle_t *)&d->sig[i], on_closed);
 	uv_close((uv_handle_t *)&d->status_timer, on_closed);
 	drsn__notify_close(&d->notify);
-	d->pending_closes = 2;
+	d->pending_closes = d->pcm ? 3 : 2;
 	drsn__source_stop(d->src, on_part_done, d);
 	drsn__server_stop(d->srv, STOP_FLUSH_MS, on_part_done, d);
+	if (d->pcm)
+		drsn__server_stop(d->pcm, STOP_FLUSH_MS, on_part_done, d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -614,6 +733,29 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 	}
 	d->lvl_every = d->rate * d->cfg.level_interval_ms / 1000;
 
+	/* [denoise]: buffers for the source's chunks and the longest frame (64 ms) */
+	d->dn_cap = (size_t)(d->rate / 10 > d->rate * 64 / 1000 + 1 ? d->rate / 10 : d->rate * 64 / 1000 + 1);
+	d->dn_buf = malloc(d->dn_cap * sizeof *d->dn_buf);
+	d->pcm_buf = malloc(d->dn_cap * sizeof *d->pcm_buf);
+	if (!d->dn_buf || !d->pcm_buf) {
+		log_err("out of memory");
+		goto out;
+	}
+	if (d->cfg.pcm_socket[0]) {
+		const uint16_t one = 1;
+		if (*(const uint8_t *)&one != 1) {
+			log_err("[denoise] pcm_socket: s16le output is only implemented on little-endian hosts");
+			goto out;
+		}
+	}
+	if (denoise_wanted(&d->cfg)) {
+		if (denoiser_create(d, &d->cfg, &d->dn, &e) < 0) {
+			log_err("%s", e.msg);
+			goto out;
+		}
+		d->dn_skip = drsn_denoise_latency(d->dn);
+	}
+
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = uv_default_loop();
 	d->start_ms = uv_now(d->loop);
@@ -656,6 +798,26 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		uv_run(d->loop, UV_RUN_DEFAULT);
 		goto out_loop;
 	}
+	if (d->cfg.pcm_socket[0]) {
+		struct drsn__server_opts po = svo;
+		po.path = d->cfg.pcm_socket;
+		po.raw = 1;
+		po.max_line = 64;
+		/* s16 mono: 2 bytes a sample. One loop turn may deliver a whole
+		 * ring (ring_ms) at once, so that comes on top of pcm_queue_ms. */
+		po.client_queue = (int)((int64_t)d->rate * 2 * (d->cfg.pcm_queue_ms + d->cfg.ring_ms) / 1000);
+		if (po.client_queue < 4096)
+			po.client_queue = 4096;
+		static const struct drsn__server_ops pops = {NULL, NULL};
+		if (drsn__server_start(&d->pcm, d->loop, &po, &pops, d, &e) < 0) {
+			log_err("[denoise] pcm_socket: %s", e.msg);
+			d->pending_closes = 2;
+			drsn__source_stop(d->src, on_part_done, d);
+			drsn__server_stop(d->srv, 0, on_part_done, d);
+			uv_run(d->loop, UV_RUN_DEFAULT);
+			goto out_loop;
+		}
+	}
 
 	const int signums[3] = {SIGINT, SIGTERM, SIGHUP};
 	for (int i = 0; i < 3; i++) {
@@ -683,6 +845,9 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 out_loop:
 	uv_loop_close(d->loop);
 out:
+	drsn_denoise_destroy(d->dn);
+	free(d->dn_buf);
+	free(d->pcm_buf);
 	drsn_pipeline_destroy(d->pipe);
 	drsn_model_free(d->model);
 	free(errs);

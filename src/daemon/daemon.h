@@ -14,6 +14,12 @@
  * "error" (code reload_failed). Audio keeps flowing meanwhile (it waits in
  * the source's ring while the loop thread loads). [socket] and [audio] keys
  * need a restart; a reload that changes them says so.
+ *
+ * [denoise]: with classify_on = denoised or a pcm_socket, every audio block
+ * also goes through a drsn_denoise (created at start/reload, its one-frame
+ * latency dropped so denoised sample i is input sample i); the pipeline then
+ * hears the denoised audio (classify_on = denoised) and the PCM socket's
+ * readers get it as s16le (a second drsn__server in raw mode).
  */
 #ifndef DRSN_DAEMON_DAEMON_H
 #define DRSN_DAEMON_DAEMON_H

@@ -333,7 +333,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		close_client(c);
 		return;
 	}
-	feed(c, buf->base, (size_t)n);
+	if (!c->srv->o.raw)
+		feed(c, buf->base, (size_t)n);
 }
 
 /* ---- accept ------------------------------------------------------------ */
@@ -367,9 +368,11 @@ static void on_connection(uv_stream_t *l, int status)
 	s->st.accepted++;
 	if (s->n_clients >= s->o.max_clients || s->stopping) {
 		s->st.rejected++;
-		char msg[96];
-		snprintf(msg, sizeof msg, "server full (%d clients)", s->o.max_clients);
-		drsn__client_error(c, DRSN_ERR_TOO_MANY_CLIENTS, msg, NULL);
+		if (!s->o.raw) {
+			char msg[96];
+			snprintf(msg, sizeof msg, "server full (%d clients)", s->o.max_clients);
+			drsn__client_error(c, DRSN_ERR_TOO_MANY_CLIENTS, msg, NULL);
+		}
 		finish_client(c);
 		return;
 	}
@@ -378,7 +381,8 @@ static void on_connection(uv_stream_t *l, int status)
 	drsn__client_set_events(c, DRSN_EV_DEFAULT_MASK);
 	log_debug("client %llu connected (%d now)", (unsigned long long)c->id, s->n_clients);
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
-	s->ops.on_connect(s->user, c);
+	if (s->ops.on_connect)
+		s->ops.on_connect(s->user, c);
 }
 
 /* ---- start / stop ------------------------------------------------------ */

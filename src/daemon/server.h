@@ -37,10 +37,14 @@ struct drsn__server_opts {
 	int max_line;
 	int client_queue;
 	int flood_errors;
+	/* Output-only byte stream (the denoised PCM socket): client input is
+	 * read and discarded, nothing is sent on connect or on rejection, and
+	 * on_command is never called (ops may have NULL members). */
+	int raw;
 };
 
 struct drsn__server_ops {
-	/* A client connected: send it "hello". */
+	/* A client connected: send it "hello". May be NULL. */
 	void (*on_connect)(void *user, struct drsn__client *c);
 	/* A parsed command (cmd->id is the request id or NULL; valid during
 	 * the call). Reply with drsn__client_send. */

@@ -6,6 +6,7 @@ Needs the synthesizers and recordings listed in .ci/deps (espeak-ng, flite,
 festival + festvox voices, lincity-ng-data).
 """
 import csv
+import difflib
 import filecmp
 import os
 import subprocess
@@ -203,6 +204,12 @@ class Corpus(unittest.TestCase):
 
         def walk(c, pre=''):
             self.assertEqual(c.left_only + c.right_only, [], pre)
+            for name in c.diff_files:   # say what differs before failing
+                if name.endswith(('.csv', '.txt', '.json')):
+                    with open(os.path.join(c.left, name)) as fa, open(os.path.join(c.right, name)) as fb:
+                        sys.stderr.writelines(list(difflib.unified_diff(
+                            fa.readlines(), fb.readlines(), pre + name + ' (2 workers)',
+                            pre + name + ' (1 worker)', n=0))[:40])
             self.assertEqual(c.diff_files, [], pre)
             files.extend(c.same_files)
             for name, sub in c.subdirs.items():

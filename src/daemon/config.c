@@ -12,6 +12,10 @@
 #include "daemon/log.h"
 #include "drsn_config.h"
 
+#ifndef DRSND_PLUGIN_DIR
+#define DRSND_PLUGIN_DIR "/usr/local/lib/drsnd/plugins"
+#endif
+
 enum kind { K_INT, K_FLOAT, K_BOOL, K_STR, K_MODE, K_LOGLEVEL, K_ONEOF, K_RAWFMT, K_CLASSIFY };
 
 struct key {
@@ -176,11 +180,179 @@ static int set_threshold(struct drsn__config *c, const char *label, const char *
 	return 0;
 }
 
+/* ---- [plugins] and [plugin NAME] ------------------------------------------ */
+
+int drsn__config_plugin_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (!n || n >= DRSN_CFG_PLUGIN_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+const char *drsn__config_plugin_dir(const struct drsn__config *c)
+{
+	return c->plugins.dir[0] ? c->plugins.dir : DRSND_PLUGIN_DIR;
+}
+
+int drsn__config_plugin_section(const struct drsn__config *c, const char *name)
+{
+	for (int i = 0; i < c->plugins.n_sections; i++)
+		if (!strcmp(c->plugins.sections[i].name, name))
+			return i;
+	return -1;
+}
+
+void drsn__config_plugin_kv(const struct drsn__config *c, int s, int i, const char **key,
+			    const char **value, const char **where)
+{
+	const struct drsn__cfg_plugins *pc = &c->plugins;
+	*key = *value = *where = NULL;
+	for (int k = 0; k < pc->n_kv; k++) {
+		if (pc->kv[k].section != s || i--)
+			continue;
+		*key = pc->arena + pc->kv[k].key;
+		*value = pc->arena + pc->kv[k].value;
+		*where = pc->arena + pc->kv[k].where;
+		return;
+	}
+}
+
+/* "load = a, b c": names split at commas and blanks. */
+static int set_plugin_load(struct drsn__config *c, const char *value, const char *where,
+			   struct drsn__cfg_errors *errs)
+{
+	struct drsn__cfg_plugins *pc = &c->plugins;
+	int n = 0;
+	char names[DRSN_CFG_MAX_PLUGINS][DRSN_CFG_PLUGIN_NAME_MAX];
+	const char *p = value;
+	for (;;) {
+		p += strspn(p, ", \t");
+		if (!*p)
+			break;
+		size_t len = strcspn(p, ", \t");
+		char name[DRSN_CFG_PLUGIN_VALUE_MAX];
+		snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+		p += len;
+		if (len >= DRSN_CFG_PLUGIN_NAME_MAX || !drsn__config_plugin_name_ok(name)) {
+			drsn__cfg_error(errs, "%s: [plugins] load: '%s' is not a plugin name (only a-z, 0-9, '_' and '-', at most %d characters; plugins are only loaded from [plugins] dir)",
+					where, name, DRSN_CFG_PLUGIN_NAME_MAX - 1);
+			return -EINVAL;
+		}
+		for (int i = 0; i < n; i++)
+			if (!strcmp(names[i], name)) {
+				drsn__cfg_error(errs, "%s: [plugins] load: '%s' is listed twice", where, name);
+				return -EINVAL;
+			}
+		if (n == DRSN_CFG_MAX_PLUGINS) {
+			drsn__cfg_error(errs, "%s: [plugins] load: more than %d plugins", where,
+					DRSN_CFG_MAX_PLUGINS);
+			return -EINVAL;
+		}
+		snprintf(names[n++], sizeof names[0], "%.63s", name);
+	}
+	memcpy(pc->load, names, sizeof names[0] * (size_t)n);
+	pc->n_load = n;
+	/* kept for messages about the names; none = the defaults' "" */
+	snprintf(pc->load_where, sizeof pc->load_where, "%s", n ? where : "");
+	return 0;
+}
+
+static int set_plugins(struct drsn__config *c, const char *key, const char *value,
+		       const char *where, struct drsn__cfg_errors *errs)
+{
+	if (!strcmp(key, "load"))
+		return set_plugin_load(c, value, where, errs);
+	if (!strcmp(key, "dir")) {
+		if (value[0] && value[0] != '/') {
+			drsn__cfg_error(errs, "%s: [plugins] dir: '%s' must be an absolute path (or empty for %s)",
+					where, value, DRSND_PLUGIN_DIR);
+			return -EINVAL;
+		}
+		if (strlen(value) >= sizeof c->plugins.dir) {
+			drsn__cfg_error(errs, "%s: [plugins] dir: value is too long", where);
+			return -EINVAL;
+		}
+		snprintf(c->plugins.dir, sizeof c->plugins.dir, "%s", value);
+		return 0;
+	}
+	drsn__cfg_error(errs, "%s: [plugins] unknown key '%s' (known: dir, load)", where, key);
+	return -EINVAL;
+}
+
+static int arena_put(struct drsn__cfg_plugins *pc, const char *s, uint16_t *off)
+{
+	size_t n = strlen(s) + 1;
+	if (pc->arena_used + n > sizeof pc->arena)
+		return -1;
+	memcpy(pc->arena + pc->arena_used, s, n);
+	*off = (uint16_t)pc->arena_used;
+	pc->arena_used += n;
+	return 0;
+}
+
+/* A key of [plugin NAME]: kept in order for the plugin, which checks it. */
+static int set_plugin_key(struct drsn__config *c, const char *name, const char *key,
+			  const char *value, const char *where, struct drsn__cfg_errors *errs)
+{
+	struct drsn__cfg_plugins *pc = &c->plugins;
+	name += strspn(name, " \t");
+	if (!drsn__config_plugin_name_ok(name)) {
+		drsn__cfg_error(errs, "%s: [plugin %s]: '%s' is not a plugin name (only a-z, 0-9, '_' and '-', at most %d characters)",
+				where, name, name, DRSN_CFG_PLUGIN_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	if (!key[0] || strlen(key) >= DRSN_CFG_PLUGIN_VALUE_MAX ||
+	    strlen(value) >= DRSN_CFG_PLUGIN_VALUE_MAX) {
+		drsn__cfg_error(errs, "%s: [plugin %s] %.64s: key or value is too long (max %d bytes each)",
+				where, name, key, DRSN_CFG_PLUGIN_VALUE_MAX - 1);
+		return -EINVAL;
+	}
+	int s = drsn__config_plugin_section(c, name);
+	if (s < 0) {
+		if (pc->n_sections == DRSN_CFG_MAX_PLUGINS) {
+			drsn__cfg_error(errs, "%s: [plugin %s]: more than %d [plugin NAME] sections",
+					where, name, DRSN_CFG_MAX_PLUGINS);
+			return -EINVAL;
+		}
+		s = pc->n_sections++;
+		snprintf(pc->sections[s].name, sizeof pc->sections[s].name, "%s", name);
+		snprintf(pc->sections[s].where, sizeof pc->sections[s].where, "%s", where);
+		pc->sections[s].n_kv = 0;
+	}
+	if (pc->sections[s].n_kv == DRSN_CFG_MAX_PLUGIN_KEYS) {
+		drsn__cfg_error(errs, "%s: [plugin %s] %s: more than %d keys in the section",
+				where, name, key, DRSN_CFG_MAX_PLUGIN_KEYS);
+		return -EINVAL;
+	}
+	struct drsn__cfg_plugin_kv kv = {.section = (uint16_t)s};
+	size_t used = pc->arena_used;
+	if (arena_put(pc, key, &kv.key) || arena_put(pc, value, &kv.value) ||
+	    arena_put(pc, where, &kv.where)) {
+		pc->arena_used = used;
+		drsn__cfg_error(errs, "%s: [plugin %s] %s: the [plugin NAME] sections hold more than %d bytes of keys and values",
+				where, name, key, DRSN_CFG_PLUGIN_ARENA);
+		return -EINVAL;
+	}
+	pc->kv[pc->n_kv++] = kv;
+	pc->sections[s].n_kv++;
+	return 0;
+}
+
 int drsn__config_set(struct drsn__config *c, const char *section, const char *key,
 		     const char *value, const char *where, struct drsn__cfg_errors *errs)
 {
 	if (!strcmp(section, "thresholds"))
 		return set_threshold(c, key, value, where, errs);
+	if (!strcmp(section, "plugins"))
+		return set_plugins(c, key, value, where, errs);
+	if (!strncmp(section, "plugin ", 7) || !strncmp(section, "plugin\t", 7))
+		return set_plugin_key(c, section + 7, key, value, where, errs);
 	const struct key *k = NULL;
 	int known_section = 0;
 	for (size_t i = 0; i < N_KEYS; i++) {
@@ -191,7 +363,7 @@ int drsn__config_set(struct drsn__config *c, const char *section, const char *ke
 			k = &keys[i];
 	}
 	if (!known_section) {
-		drsn__cfg_error(errs, "%s: unknown section [%s] (known: daemon, socket, model, audio, detect, denoise, thresholds)",
+		drsn__cfg_error(errs, "%s: unknown section [%s] (known: daemon, socket, model, audio, detect, denoise, thresholds, plugins, plugin NAME)",
 				where, section);
 		return -EINVAL;
 	}
@@ -502,4 +674,17 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 	fprintf(f, "\n[thresholds]\n");
 	for (int i = 0; i < c->n_thresholds; i++)
 		fprintf(f, "%s = %g\n", c->thresholds[i].label, c->thresholds[i].value);
+	const struct drsn__cfg_plugins *pc = &c->plugins;
+	fprintf(f, "\n[plugins]\ndir = %s\nload =", pc->dir);
+	for (int i = 0; i < pc->n_load; i++)
+		fprintf(f, "%s %s", i ? "," : "", pc->load[i]);
+	fprintf(f, "\n");
+	for (int s = 0; s < pc->n_sections; s++) {
+		fprintf(f, "\n[plugin %s]\n", pc->sections[s].name);
+		for (int i = 0; i < pc->sections[s].n_kv; i++) {
+			const char *k, *v, *w;
+			drsn__config_plugin_kv(c, s, i, &k, &v, &w);
+			fprintf(f, "%s = %s\n", k, v);
+		}
+	}
 }

@@ -16,11 +16,43 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define DRSN_CFG_MAX_THRESHOLDS 64
 #define DRSN_CFG_MAX_ERRORS 32
 #define DRSN_CFG_DEFAULT_PATH "/etc/drsnd/drsnd.conf"
+
+/* [plugins] and [plugin NAME] bounds (over a bound = a config error). */
+#define DRSN_CFG_MAX_PLUGINS 16          /* names in load, [plugin NAME] sections */
+#define DRSN_CFG_PLUGIN_NAME_MAX 64      /* bytes of a NAME, NUL included */
+#define DRSN_CFG_MAX_PLUGIN_KEYS 64      /* keys per [plugin NAME] section */
+#define DRSN_CFG_PLUGIN_VALUE_MAX 512    /* bytes of a key or value, NUL included */
+#define DRSN_CFG_PLUGIN_ARENA 65536      /* all plugin keys, values and places */
+
+/* One key of a [plugin NAME] section: offsets into the arena. */
+struct drsn__cfg_plugin_kv {
+	uint16_t section, key, value, where;
+};
+
+/* [plugins] dir/load and every [plugin NAME] section, keys kept in file order
+ * (command-line overrides appended after). A plain value like the rest. */
+struct drsn__cfg_plugins {
+	char dir[PATH_MAX];        /* "" = the built-in DRSND_PLUGIN_DIR */
+	int n_load;
+	char load[DRSN_CFG_MAX_PLUGINS][DRSN_CFG_PLUGIN_NAME_MAX];
+	char load_where[96];       /* where load was set, for messages */
+	int n_sections;
+	struct drsn__cfg_plugin_section {
+		char name[DRSN_CFG_PLUGIN_NAME_MAX];
+		char where[96];    /* its first key */
+		int n_kv;
+	} sections[DRSN_CFG_MAX_PLUGINS];
+	int n_kv;
+	struct drsn__cfg_plugin_kv kv[DRSN_CFG_MAX_PLUGINS * DRSN_CFG_MAX_PLUGIN_KEYS];
+	size_t arena_used;
+	char arena[DRSN_CFG_PLUGIN_ARENA];
+};
 
 struct drsn__cfg_threshold {
 	char label[64];
@@ -78,6 +110,9 @@ struct drsn__config {
 	/* [thresholds] label = value */
 	int n_thresholds;
 	struct drsn__cfg_threshold thresholds[DRSN_CFG_MAX_THRESHOLDS];
+
+	/* [plugins], [plugin NAME] (restart: the running set stays on reload) */
+	struct drsn__cfg_plugins plugins;
 };
 
 /* Problems found while building a config. */
@@ -113,6 +148,19 @@ int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *er
 
 /* Threshold for label: its override, else the global one. */
 float drsn__config_threshold(const struct drsn__config *c, const char *label);
+
+/* A plugin name: [a-z0-9_-]+, shorter than DRSN_CFG_PLUGIN_NAME_MAX. */
+int drsn__config_plugin_name_ok(const char *name);
+
+/* The effective plugin directory ([plugins] dir, or the built-in one). */
+const char *drsn__config_plugin_dir(const struct drsn__config *c);
+
+/* The [plugin NAME] section's index, or -1. */
+int drsn__config_plugin_section(const struct drsn__config *c, const char *name);
+
+/* Key i (0 .. sections[s].n_kv - 1) of section s, in order: pointers into c. */
+void drsn__config_plugin_kv(const struct drsn__config *c, int s, int i, const char **key,
+			    const char **value, const char **where);
 
 /* Print the effective config as INI (drsnd --print-config). */
 void drsn__config_print(const struct drsn__config *c, FILE *f);

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
+#include "daemon/plugins.h"
 #include "daemon/proto.h"
 #include "daemon/server.h"
 #include "daemon/source.h"
@@ -51,6 +52,7 @@ struct daemon {
 	uint64_t dn_out;           /* denoised samples passed on (after the skip) */
 	struct drsn__server *pcm;  /* the PCM socket, or NULL */
 	struct drsn__source *src;
+	struct drsn__plugins *plugins; /* [plugins] load: loaded at start, kept over reloads */
 	struct drsn__notify notify;
 	uv_signal_t sig[3];
 	uv_timer_t status_timer;
@@ -92,37 +94,30 @@ int drsn__daemon_config(struct drsn__config *c, const struct drsn__daemon_args *
 	return rc;
 }
 
-int drsn__daemon_detector(const struct drsn__config *c, drsn_model **m, drsn_pipeline **p,
+int drsn__daemon_pipeline(const struct drsn__config *c, const drsn_model *m, drsn_pipeline **p,
 			  drsn_error *err)
 {
-	*m = NULL;
 	*p = NULL;
-	if (!c->model_path[0])
-		return 0;
-	int rc = drsn_model_load(m, c->model_path, err);
-	if (rc < 0)
-		return rc;
-	int nl = drsn_model_n_labels(*m);
+	int rc = 0;
+	int nl = drsn_model_n_labels(m);
 	float *thr = malloc((size_t)nl * sizeof *thr);
-	if (!thr) {
-		rc = drsn__fail(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
+	if (!thr)
+		return drsn__fail(err, -ENOMEM, "out of memory");
 	for (int l = 0; l < nl; l++)
 		thr[l] = -1;   /* the global threshold */
 	for (int i = 0; i < c->n_thresholds; i++) {
 		int found = -1;
 		for (int l = 0; l < nl; l++)
-			if (!strcmp(drsn_model_label(*m, l), c->thresholds[i].label))
+			if (!strcmp(drsn_model_label(m, l), c->thresholds[i].label))
 				found = l;
 		if (found < 0) {
 			char known[256] = "";
 			for (int l = 0; l < nl && strlen(known) < 200; l++)
 				snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
-					 l ? ", " : "", drsn_model_label(*m, l));
+					 l ? ", " : "", drsn_model_label(m, l));
 			rc = drsn__fail(err, -EINVAL, "%s: [thresholds] %s: no such label in %s (labels: %s)",
 					c->thresholds[i].where, c->thresholds[i].label, c->model_path, known);
-			goto fail;
+			goto out;
 		}
 		thr[found] = c->thresholds[i].value;
 	}
@@ -137,11 +132,25 @@ int drsn__daemon_detector(const struct drsn__config *c, drsn_model **m, drsn_pip
 	o.vad_threshold_db = c->vad_threshold_db;
 	o.vad_hangover_ms = c->vad_hangover_ms;
 	drsn_error e2;
-	rc = drsn_pipeline_create(p, *m, &o, &e2);
+	rc = drsn_pipeline_create(p, m, &o, &e2);
 	if (rc < 0)
 		drsn__fail(err, rc, "%s: %s", c->model_path, e2.msg);
-fail:
+out:
 	free(thr);
+	return rc;
+}
+
+int drsn__daemon_detector(const struct drsn__config *c, drsn_model **m, drsn_pipeline **p,
+			  drsn_error *err)
+{
+	*m = NULL;
+	*p = NULL;
+	if (!c->model_path[0])
+		return 0;
+	int rc = drsn_model_load(m, c->model_path, err);
+	if (rc < 0)
+		return rc;
+	rc = drsn__daemon_pipeline(c, *m, p, err);
 	if (rc < 0) {
 		drsn_model_free(*m);
 		*m = NULL;
@@ -149,10 +158,11 @@ fail:
 	return rc;
 }
 
-/* Does c want the denoiser? (pcm_socket: the running value.) */
-static int denoise_wanted(const struct drsn__config *c)
+/* Does c (or a plugin) want the denoiser? (pcm_socket: the running value.) */
+static int denoise_wanted(const struct daemon *d, const struct drsn__config *c)
 {
-	return c->classify_on_denoised || c->pcm_socket[0];
+	return c->classify_on_denoised || c->pcm_socket[0] ||
+	       (drsn__plugins_wants(d->plugins) & DRSN_PLUGIN_WANT_DENOISED_AUDIO);
 }
 
 static int denoiser_create(struct daemon *d, const struct drsn__config *c, drsn_denoise **dn,
@@ -192,6 +202,31 @@ static void broadcast(struct daemon *d, int ev, cJSON *o)
 	size_t len;
 	char *line = drsn__proto_line(o, &len);
 	if (line)
+		drsn__server_broadcast(d->srv, ev, line, len);
+	free(line);
+}
+
+/* An event for the clients subscribed to ev and for the plugins (the same
+ * line, without its newline). */
+static void emit(struct daemon *d, int ev, cJSON *o, const drsn_detection *det)
+{
+	size_t len;
+	char *line = drsn__proto_line(o, &len);
+	if (!line)
+		return;
+	if (drsn__plugins_count(d->plugins)) {
+		line[len - 1] = '\0';
+		drsn_plugin_event pe = {
+			.type = ev == DRSN_EV_DETECTION ? DRSN_PLUGIN_EVENT_DETECTION : DRSN_PLUGIN_EVENT_STATUS,
+			.json = line,
+			.detection = det,
+			.stream = drsn__source_name(d->src),
+			.wall_time = drsn__wall_time(),
+		};
+		drsn__plugins_event(d->plugins, &pe);
+		line[len - 1] = '\n';
+	}
+	if (drsn__server_subscribers(d->srv, ev))
 		drsn__server_broadcast(d->srv, ev, line, len);
 	free(line);
 }
@@ -308,6 +343,9 @@ static cJSON *status(struct daemon *d)
 		cJSON_AddNumberToObject(o, "pcm_dropped", (double)ps2.dropped_slow);
 		cJSON_AddNumberToObject(o, "pcm_bytes", (double)ps2.bytes_out);
 	}
+	cJSON *pl = cJSON_AddArrayToObject(o, "plugins");
+	for (int i = 0; i < drsn__plugins_count(d->plugins); i++)
+		cJSON_AddItemToArray(pl, cJSON_CreateString(drsn__plugins_name(d->plugins, i)));
 	cJSON_AddNumberToObject(o, "reloads", (double)d->reloads);
 	cJSON_AddNumberToObject(o, "reload_failures", (double)d->reload_failures);
 	if (d->model)
@@ -325,7 +363,7 @@ static void on_detection(void *user, const drsn_detection *det)
 	d->detections++;
 	log_info("detection: %s %.3f [%.2f, %.2f] s", det->name, det->score, d->pipe_t0 + det->start,
 		 d->pipe_t0 + det->end);
-	if (!drsn__server_subscribers(d->srv, DRSN_EV_DETECTION))
+	if (!drsn__server_subscribers(d->srv, DRSN_EV_DETECTION) && !drsn__plugins_count(d->plugins))
 		return;
 	cJSON *o = drsn__proto_new("detection");
 	cJSON_AddStringToObject(o, "label", det->name);
@@ -335,7 +373,12 @@ static void on_detection(void *user, const drsn_detection *det)
 	cJSON_AddNumberToObject(o, "end", d->pipe_t0 + det->end);
 	cJSON_AddNumberToObject(o, "stream_time", d->pipe_t0 + det->time);
 	cJSON_AddNumberToObject(o, "time", drsn__wall_time());
-	broadcast(d, DRSN_EV_DETECTION, o);
+	/* plugins get the detection in stream time, like the JSON */
+	drsn_detection sd = *det;
+	sd.start += d->pipe_t0;
+	sd.end += d->pipe_t0;
+	sd.time += d->pipe_t0;
+	emit(d, DRSN_EV_DETECTION, o, &sd);
 }
 
 static void on_scores(void *user, double t, const float *probs, const float *smoothed, int n)
@@ -386,6 +429,11 @@ static void denoised(struct daemon *d, const float *y, size_t n, int to_pipe)
 		return;
 	if (to_pipe && d->pipe && d->cfg.classify_on_denoised)
 		drsn_pipeline_push(d->pipe, y, n, &pipe_events, d);
+	if (drsn__plugins_wants(d->plugins) & DRSN_PLUGIN_WANT_DENOISED_AUDIO) {
+		drsn_plugin_audio a = {y, n, d->rate, (double)d->dn_out / d->rate, 1,
+				       drsn__source_name(d->src)};
+		drsn__plugins_audio(d->plugins, &a);
+	}
 	if (d->pcm && drsn__server_subscribers(d->pcm, -1)) {
 		for (size_t i = 0; i < n; i++) {
 			float v = y[i] * 32768.0f;
@@ -418,6 +466,10 @@ static void on_audio(void *user, const float *x, size_t n)
 		size_t k = n - i < d->dn_cap ? n - i : d->dn_cap;
 		drsn_denoise_process(d->dn, x + i, k, d->dn_buf);
 		denoised(d, d->dn_buf, k, 1);
+	}
+	if (drsn__plugins_wants(d->plugins) & DRSN_PLUGIN_WANT_RAW_AUDIO) {
+		drsn_plugin_audio a = {x, n, d->rate, stream_time(d), 0, drsn__source_name(d->src)};
+		drsn__plugins_audio(d->plugins, &a);
 	}
 	for (size_t i = 0; i < n; i++) {
 		float a = fabsf(x[i]);
@@ -465,8 +517,8 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 	}
 	if (st == DRSN_SRC_ENDED || st == DRSN_SRC_FAILED)
 		denoise_flush(d, 1);
-	if (d->srv && drsn__server_subscribers(d->srv, DRSN_EV_STATUS))
-		broadcast(d, DRSN_EV_STATUS, status(d));
+	if (d->srv && (drsn__server_subscribers(d->srv, DRSN_EV_STATUS) || drsn__plugins_count(d->plugins)))
+		emit(d, DRSN_EV_STATUS, status(d), NULL);
 	if ((st == DRSN_SRC_ENDED || st == DRSN_SRC_FAILED) && d->cfg.on_eof_exit)
 		begin_stop(d, st == DRSN_SRC_FAILED ? 1 : 0);
 }
@@ -523,7 +575,7 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	struct drsn__config want = *nc;
 	snprintf(want.pcm_socket, sizeof want.pcm_socket, "%s", d->cfg.pcm_socket);
 	drsn_denoise *ndn = NULL;
-	int new_dn = denoise_wanted(&want) &&
+	int new_dn = denoise_wanted(d, &want) &&
 		     (!d->dn || nc->denoise_strength_db != d->cfg.denoise_strength_db);
 	if (new_dn && denoiser_create(d, nc, &ndn, &e) < 0) {
 		snprintf(msg, msg_size, "config not reloaded, keeping the old one: %s", e.msg);
@@ -534,7 +586,7 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	}
 	/* Everything is ready: swap. */
 	int restart = restart_keys_changed(&d->cfg, nc);
-	if (new_dn || !denoise_wanted(&want)) {
+	if (new_dn || !denoise_wanted(d, &want)) {
 		/* the old denoiser's tail goes to the PCM readers only: the old
 		 * pipeline is replaced now */
 		denoise_flush(d, 0);
@@ -545,8 +597,8 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 		d->dn = ndn;
 		d->dn_skip = drsn_denoise_latency(ndn);
 	}
-	drsn_pipeline_destroy(d->pipe);
-	drsn_model_free(d->model);
+	drsn_pipeline *old_pipe = d->pipe;
+	drsn_model *old_model = d->model;
 	d->model = m;
 	d->pipe = p;
 	/* the new pipeline counts from 0: its times are offset by now (the
@@ -560,12 +612,21 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	snprintf(d->cfg.socket_path, sizeof d->cfg.socket_path, "%s", old.socket_path);
 	snprintf(d->cfg.source, sizeof d->cfg.source, "%s", old.source);
 	snprintf(d->cfg.pcm_socket, sizeof d->cfg.pcm_socket, "%s", old.pcm_socket);
+	/* [plugins] and [plugin NAME]: the running set and sections stay */
+	int plugins_changed = memcmp(&old.plugins, &nc->plugins, sizeof old.plugins) != 0;
+	d->cfg.plugins = old.plugins;
+	/* plugins drop their pipelines on the old model before it goes */
+	drsn__plugins_model(d->plugins, m);
+	drsn_pipeline_destroy(old_pipe);
+	drsn_model_free(old_model);
 	drsn__log_set_level(d->cfg.log_level);
 	d->lvl_every = d->rate * d->cfg.level_interval_ms / 1000;
 	snprintf(msg, msg_size, "reloaded config and model%s%s",
 		 m ? " " : " (no model)", m ? d->model_name : "");
 	if (restart)
 		log_warn("reload: [socket]/[audio] changes take effect only after a restart");
+	if (plugins_changed)
+		log_warn("reload: [plugins]/[plugin NAME] changes take effect only after a restart");
 	rc = 0;
 out:
 	free(nc);
@@ -664,6 +725,8 @@ static void begin_stop(struct daemon *d, int code)
 		uv_close((uv_handle_t *)&d->sig[i], on_closed);
 	uv_close((uv_handle_t *)&d->status_timer, on_closed);
 	drsn__notify_close(&d->notify);
+	/* plugins close their handles; the loop runs until they have */
+	drsn__plugins_stop(d->plugins);
 	d->pending_closes = d->pcm ? 3 : 2;
 	drsn__source_stop(d->src, on_part_done, d);
 	drsn__server_stop(d->srv, STOP_FLUSH_MS, on_part_done, d);
@@ -694,8 +757,8 @@ static void on_status_timer(uv_timer_t *t)
 			    drsn__source_name(d->src), drsn__source_state_name(src.state), stream_time(d),
 			    (unsigned long long)d->detections, (unsigned long long)ss.clients,
 			    (unsigned long long)(src.overflows + src.device_overflows));
-	if (drsn__server_subscribers(d->srv, DRSN_EV_STATUS))
-		broadcast(d, DRSN_EV_STATUS, status(d));
+	if (drsn__server_subscribers(d->srv, DRSN_EV_STATUS) || drsn__plugins_count(d->plugins))
+		emit(d, DRSN_EV_STATUS, status(d), NULL);
 }
 
 /* ---- run ------------------------------------------------------------------- */
@@ -748,7 +811,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 			goto out;
 		}
 	}
-	if (denoise_wanted(&d->cfg)) {
+	if (denoise_wanted(d, &d->cfg)) {
 		if (denoiser_create(d, &d->cfg, &d->dn, &e) < 0) {
 			log_err("%s", e.msg);
 			goto out;
@@ -819,6 +882,25 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		}
 	}
 
+	/* [plugins]: once the sockets listen; a plugin that fails is logged
+	 * and left out */
+	struct drsn__cfg_errors *warn = calloc(1, sizeof *warn);
+	if (warn) {
+		drsn__plugins_check(&d->cfg, NULL, warn);
+		for (int i = 0; i < warn->n; i++)
+			log_warn("%s", warn->msg[i]);
+		free(warn);
+	}
+	if (drsn__plugins_load(&d->plugins, d->loop, &d->cfg, d->model) < 0)
+		log_err("plugins: out of memory; running without plugins");
+	if (!d->dn && denoise_wanted(d, &d->cfg)) {
+		/* a plugin wants denoised audio */
+		if (denoiser_create(d, &d->cfg, &d->dn, &e) < 0)
+			log_err("%s (plugins get no denoised audio)", e.msg);
+		else
+			d->dn_skip = drsn_denoise_latency(d->dn);
+	}
+
 	const int signums[3] = {SIGINT, SIGTERM, SIGHUP};
 	for (int i = 0; i < 3; i++) {
 		uv_signal_init(d->loop, &d->sig[i]);
@@ -843,6 +925,9 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 	code = d->exit_code;
 	log_info("stopped");
 out_loop:
+	/* the plugins' code goes only after the loop ran their close callbacks */
+	drsn__plugins_free(d->plugins);
+	d->plugins = NULL;
 	uv_loop_close(d->loop);
 out:
 	drsn_denoise_destroy(d->dn);

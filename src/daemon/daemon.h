@@ -45,6 +45,11 @@ int drsn__daemon_config(struct drsn__config *c, const struct drsn__daemon_args *
 int drsn__daemon_detector(const struct drsn__config *c, drsn_model **m, drsn_pipeline **p,
 			  drsn_error *err);
 
+/* A pipeline on m with c's [detect] settings and [thresholds] (an unknown
+ * label is an error naming where it was set). Plugins get theirs from here. */
+int drsn__daemon_pipeline(const struct drsn__config *c, const drsn_model *m, drsn_pipeline **p,
+			  drsn_error *err);
+
 /* Run the daemon until stopped. Returns the process exit code. */
 int drsn__daemon_run(const struct drsn__daemon_args *a);
 

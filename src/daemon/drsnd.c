@@ -11,6 +11,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/plugins.h"
 #include "daemon/source.h"
 #include "drsn/drsn.h"
 
@@ -152,6 +153,15 @@ int main(int argc, char **argv)
 			}
 			drsn_pipeline_destroy(p);
 			drsn_model_free(m);
+		}
+		if (rc == 0 && check) {
+			/* [plugins]: modules present and of the right ABI (not created) */
+			struct drsn__cfg_errors *warn = calloc(1, sizeof *warn);
+			if (!warn || drsn__plugins_check(cfg, errs, warn) < 0)
+				rc = -1;
+			for (int i = 0; warn && i < warn->n; i++)
+				fprintf(stderr, "warning: %s\n", warn->msg[i]);
+			free(warn);
 		}
 		for (int i = 0; i < errs->n; i++)
 			fprintf(stderr, "%s\n", errs->msg[i]);

@@ -1,0 +1,218 @@
+/* Wyoming framing (frame.h): events in any split, data merge, streamed
+ * payloads, and every framing error. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "frame.h"
+
+#define MAX_EV 8
+
+struct rec {
+	int n;
+	char type[MAX_EV][32];
+	char *data[MAX_EV];            /* printed merged data */
+	size_t plen[MAX_EV];
+	uint8_t payload[MAX_EV][256];
+	size_t got[MAX_EV];
+	int pieces[MAX_EV];
+	int ended[MAX_EV];
+	int stop_after_event;          /* return 7 from event() when set */
+};
+
+static int ev(void *u, const char *type, cJSON *data, size_t payload_length)
+{
+	struct rec *r = u;
+	assert_true(r->n < MAX_EV);
+	snprintf(r->type[r->n], sizeof r->type[0], "%s", type);
+	r->data[r->n] = cJSON_PrintUnformatted(data);
+	r->plen[r->n] = payload_length;
+	r->n++;
+	return r->stop_after_event ? 7 : 0;
+}
+
+static int pl(void *u, const uint8_t *p, size_t n)
+{
+	struct rec *r = u;
+	int i = r->n - 1;
+	assert_true(n > 0 && r->got[i] + n <= sizeof r->payload[0]);
+	memcpy(r->payload[i] + r->got[i], p, n);
+	r->got[i] += n;
+	r->pieces[i]++;
+	return 0;
+}
+
+static int end(void *u)
+{
+	struct rec *r = u;
+	r->ended[r->n - 1]++;
+	return 0;
+}
+
+static const wy_handler H = {ev, pl, end};
+static const wy_limits LIM = {256, 128, 200};
+
+static void rec_free(struct rec *r)
+{
+	for (int i = 0; i < r->n; i++)
+		free(r->data[i]);
+}
+
+static const char STREAM[] =
+	"{\"type\":\"describe\"}\n"
+	"\n"
+	"{\"type\":\"audio-chunk\",\"data\":{\"rate\":16000,\"width\":1},\"data_length\":24,\"payload_length\":6}\n"
+	"{\"width\":2,\"channels\":1}"
+	"abc\nde"
+	"  \r\n"
+	"{\"type\":\"audio-stop\",\"data\":null,\"payload_length\":0}\r\n";
+
+static void check_stream(const struct rec *r)
+{
+	assert_int_equal(r->n, 3);
+	assert_string_equal(r->type[0], "describe");
+	assert_string_equal(r->data[0], "{}");
+	assert_int_equal(r->ended[0], 1);
+	assert_string_equal(r->type[1], "audio-chunk");
+	assert_string_equal(r->data[1], "{\"rate\":16000,\"width\":2,\"channels\":1}");
+	assert_int_equal(r->plen[1], 6);
+	assert_int_equal(r->got[1], 6);
+	assert_memory_equal(r->payload[1], "abc\nde", 6);   /* a newline inside a payload is data */
+	assert_int_equal(r->ended[1], 1);
+	assert_string_equal(r->type[2], "audio-stop");
+	assert_string_equal(r->data[2], "{}");
+	assert_int_equal(r->ended[2], 1);
+}
+
+static void test_whole_and_bytewise(void **state)
+{
+	(void)state;
+	size_t n = strlen(STREAM);
+	for (size_t split = 0; split <= 2; split++) {
+		wy_parser *p = NULL;
+		struct rec r = {0};
+		assert_int_equal(wy_parser_create(&p, &LIM), 0);
+		if (split == 0) {
+			assert_int_equal(wy_parser_feed(p, (const uint8_t *)STREAM, n, &H, &r), 0);
+		} else if (split == 1) {
+			for (size_t i = 0; i < n; i++)
+				assert_int_equal(wy_parser_feed(p, (const uint8_t *)STREAM + i, 1, &H, &r), 0);
+			assert_int_equal(r.pieces[1], 6);   /* streamed, not buffered */
+		} else {
+			for (size_t i = 0; i < n; i += 7)
+				assert_int_equal(wy_parser_feed(p, (const uint8_t *)STREAM + i,
+								n - i < 7 ? n - i : 7, &H, &r), 0);
+		}
+		check_stream(&r);
+		assert_int_equal(wy_parser_eof(p), 0);
+		assert_string_equal(wy_parser_code(p), "");
+		rec_free(&r);
+		wy_parser_destroy(p);
+	}
+}
+
+/* Feed s (then EOF when eof): expect -EPROTO with this code. */
+static void expect_error(const char *s, size_t len, int eof, const char *code)
+{
+	wy_parser *p = NULL;
+	struct rec r = {0};
+	assert_int_equal(wy_parser_create(&p, &LIM), 0);
+	int rc = wy_parser_feed(p, (const uint8_t *)s, len, &H, &r);
+	if (eof) {
+		assert_int_equal(rc, 0);
+		rc = wy_parser_eof(p);
+	}
+	assert_int_equal(rc, -EPROTO);
+	assert_string_equal(wy_parser_code(p), code);
+	assert_true(strlen(wy_parser_text(p)) > 10);
+	print_message("  %-18s %s\n", code, wy_parser_text(p));
+	/* dead after an error */
+	assert_int_equal(wy_parser_feed(p, (const uint8_t *)"{\"type\":\"x\"}\n", 13, &H, &r), -EPROTO);
+	rec_free(&r);
+	wy_parser_destroy(p);
+}
+
+#define ERR(s, eof, code) expect_error(s, sizeof(s) - 1, eof, code)
+
+static void test_errors(void **state)
+{
+	(void)state;
+	char longline[300];
+	memset(longline, 'x', sizeof longline);
+	expect_error(longline, sizeof longline, 0, "header-too-long");
+	ERR("not json\n", 0, "bad-header");
+	ERR("[1,2]\n", 0, "bad-header");
+	ERR("{\"data\":{}}\n", 0, "bad-header");
+	ERR("{\"type\":5}\n", 0, "bad-header");
+	ERR("{\"type\":\"a\",\"data\":3}\n", 0, "bad-header");
+	ERR("{\"type\":\"a\",\"payload_length\":-1}\n", 0, "bad-header");
+	ERR("{\"type\":\"a\",\"payload_length\":1.5}\n", 0, "bad-header");
+	ERR("{\"type\":\"a\",\"payload_length\":\"9\"}\n", 0, "bad-header");
+	ERR("{\"type\":\"a\",\"payload_length\":201}\n", 0, "payload-too-long");
+	ERR("{\"type\":\"a\",\"payload_length\":1e300}\n", 0, "payload-too-long");
+	ERR("{\"type\":\"a\",\"data_length\":129}\n", 0, "data-too-long");
+	ERR("{\"type\":\"a\",\"data_length\":3}\n[1]", 0, "bad-data");
+	ERR("{\"type\":\"a\",\"data_length\":3}\nxyz", 0, "bad-data");
+	ERR("{\"type\":\"a\",\"payload_length\":10}\n12345", 1, "truncated");
+	ERR("{\"type\":\"a\",\"data_length\":10}\n{\"a\"", 1, "truncated");
+	ERR("{\"type\":\"a\"", 1, "truncated");
+}
+
+static void test_limits_exact(void **state)
+{
+	(void)state;
+	/* a header of exactly max_line bytes and a payload of exactly max_payload pass */
+	char line[257];
+	int k = snprintf(line, sizeof line, "{\"type\":\"a\",\"payload_length\":200,\"pad\":\"");
+	while (k < 254)
+		line[k++] = 'p';
+	line[k++] = '"';
+	line[k++] = '}';
+	assert_int_equal(k, 256);
+	wy_parser *p = NULL;
+	struct rec r = {0};
+	assert_int_equal(wy_parser_create(&p, &LIM), 0);
+	assert_int_equal(wy_parser_feed(p, (const uint8_t *)line, 256, &H, &r), 0);
+	assert_int_equal(wy_parser_feed(p, (const uint8_t *)"\n", 1, &H, &r), 0);
+	uint8_t payload[200] = {0};
+	assert_int_equal(wy_parser_feed(p, payload, sizeof payload, &H, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.got[0], 200);
+	assert_int_equal(r.ended[0], 1);
+	assert_int_equal(wy_parser_eof(p), 0);
+	rec_free(&r);
+	wy_parser_destroy(p);
+}
+
+static void test_handler_stop(void **state)
+{
+	(void)state;
+	wy_parser *p = NULL;
+	struct rec r = {.stop_after_event = 1};
+	assert_int_equal(wy_parser_create(&p, &LIM), 0);
+	const char *s = "{\"type\":\"a\"}\n{\"type\":\"b\"}\n";
+	assert_int_equal(wy_parser_feed(p, (const uint8_t *)s, strlen(s), &H, &r), 7);
+	assert_int_equal(r.n, 1);   /* b was not parsed */
+	rec_free(&r);
+	wy_parser_destroy(p);
+	wy_limits zero = {0, 1, 1};
+	assert_int_equal(wy_parser_create(&p, &zero), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_whole_and_bytewise),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_limits_exact),
+		cmocka_unit_test(test_handler_stop),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,384 @@
+#!/usr/bin/python3
+"""The wyoming plugin in a real drsnd, driven by a minimal Wyoming client.
+
+describe -> info lists the model's keywords; samples/keywords-clean.wav in
+1024-sample chunks gives the detections `drsn detect` gives on the same file,
+at the times of the ground truth (samples/README.md); noise gets
+not-detected; malformed framing gets an error and a close while a good
+client on another connection still gets all its detections; 48 kHz stereo is
+resampled. Needs a trained model: --model (the shipped one), or the
+environment variable DRSN_WYOMING_TEST_MODEL.
+"""
+import argparse
+import json
+import os
+import random
+import re
+import select
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import wave
+
+import drsndtest
+from drsndtest import Daemon, main, log, run_detect
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--model", required=True)
+ap.add_argument("--plugin-dir", required=True)
+ARGS = ap.parse_args()
+MODEL = os.environ.get("DRSN_WYOMING_TEST_MODEL") or ARGS.model
+SAMPLE = os.path.join(drsndtest.ROOT, "samples", "keywords-clean.wav")
+# samples/README.md, ground truth of keywords-clean.wav (seconds)
+TRUTH = [("yes", 0.30, 1.21), ("no", 2.01, 2.91), ("stop", 3.71, 4.67),
+         ("go", 5.47, 6.32), ("left", 7.12, 8.03), ("right", 8.83, 9.73)]
+TOL_MS = 300
+
+
+# ---- a minimal Wyoming client ---------------------------------------------
+
+class Wy:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def send(self, type_, data=None, payload=b"", split_data=False):
+        hdr = {"type": type_}
+        extra = b""
+        if data is not None and split_data:   # data as a data_length block
+            extra = json.dumps(data).encode()
+            hdr["data_length"] = len(extra)
+        elif data is not None:
+            hdr["data"] = data
+        if payload:
+            hdr["payload_length"] = len(payload)
+        self.s.sendall(json.dumps(hdr).encode() + b"\n" + extra + payload)
+
+    def _fill(self, timeout):
+        r, _, _ = select.select([self.s], [], [], timeout)
+        if not r:
+            return None
+        try:
+            d = self.s.recv(65536)
+        except ConnectionResetError:
+            d = b""
+        self.buf += d
+        return d
+
+    def _need(self, n, end):
+        while len(self.buf) < n:
+            d = self._fill(max(0.0, end - time.time()))
+            if not d:
+                return False
+        return True
+
+    def recv(self, timeout=30):
+        """(type, data, payload); None on EOF; raises on timeout."""
+        end = time.time() + timeout
+        while b"\n" not in self.buf:
+            d = self._fill(max(0.0, end - time.time()))
+            if d is None:
+                raise AssertionError("no event within %ss" % timeout)
+            if not d:
+                return None
+        line, self.buf = self.buf.split(b"\n", 1)
+        h = json.loads(line)
+        data = h.get("data") or {}
+        dl, pl = h.get("data_length") or 0, h.get("payload_length") or 0
+        assert self._need(dl + pl, end), "event cut short"
+        if dl:
+            data.update(json.loads(self.buf[:dl]))
+        payload = self.buf[dl:dl + pl]
+        self.buf = self.buf[dl + pl:]
+        return h["type"], data, payload
+
+    def close(self):
+        self.s.close()
+
+
+def read_wav(path):
+    with wave.open(path) as w:
+        return w.getframerate(), w.getsampwidth(), w.getnchannels(), w.readframes(w.getnframes())
+
+
+def stream(c, pcm, rate=16000, width=2, channels=1, names=None, chunk=1024, pace=0.0):
+    """detect?, audio-start, 1024-frame chunks, audio-stop, ping; returns
+    the events before the pong."""
+    if names is not None:
+        c.send("detect", {"names": names})
+    fmt = {"rate": rate, "width": width, "channels": channels}
+    c.send("audio-start", dict(fmt, timestamp=0))
+    step = chunk * width * channels
+    for i in range(0, len(pcm), step):
+        ts = (i // (width * channels)) * 1000 // rate
+        c.send("audio-chunk", dict(fmt, timestamp=ts), pcm[i:i + step], split_data=(i // step) % 2 == 1)
+        if pace:
+            time.sleep(pace)
+    c.send("audio-stop", {"timestamp": len(pcm) // (width * channels) * 1000 // rate})
+    c.send("ping", {"text": "end"})
+    out = []
+    while True:
+        e = c.recv(120)
+        assert e is not None, "closed before pong; got %s" % out
+        if e[0] == "pong":
+            assert e[1].get("text") == "end", e
+            return out
+        out.append(e)
+
+
+def detections(events):
+    return [(d["name"], d["timestamp"]) for t, d, _ in events if t == "detection"]
+
+
+def check_truth(dets, what):
+    """Exactly the six keywords, in order, each within TOL_MS of its span."""
+    assert [n for n, _ in dets] == [t[0] for t in TRUTH], "%s: %s" % (what, dets)
+    for (name, ts), (_, a, b) in zip(dets, TRUTH):
+        assert a * 1000 - TOL_MS <= ts <= b * 1000 + TOL_MS, \
+            "%s: %s at %d ms, truth %.2f-%.2f s" % (what, name, ts, a, b)
+
+
+# ---- the daemon -------------------------------------------------------------
+
+class WyDaemon:
+    def __init__(self, extra_conf=""):
+        tmp = os.environ["TMPDIR"]
+        silence = os.path.join(tmp, "silence.wav")
+        drsndtest.write_wav(silence, [0.0] * 16000)
+        conf = os.path.join(tmp, "drsnd-wy.conf")
+        with open(conf, "w") as f:
+            f.write("[plugins]\ndir = %s\nload = wyoming\n\n[plugin wyoming]\nuri = tcp://127.0.0.1:0\n%s"
+                    % (os.path.abspath(ARGS.plugin_dir), extra_conf))
+        self.d = Daemon(config=conf, model=MODEL, source="file:" + silence)
+        self.d.wait_listening()
+        end = time.time() + 20
+        while time.time() < end:
+            m = re.search(r"listening on tcp://127\.0\.0\.1:(\d+)", self.d.stderr())
+            if m:
+                self.port = int(m.group(1))
+                return
+            assert self.d.p.poll() is None, self.d.stderr()
+            time.sleep(0.05)
+        raise AssertionError("wyoming did not log its port:\n" + self.d.stderr())
+
+    def client(self):
+        return Wy(self.port)
+
+    def stop(self):
+        rc = self.d.stop()
+        assert rc == 0, "drsnd exit %s:\n%s" % (rc, self.d.stderr())
+
+
+def model_keywords():
+    with open(MODEL, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        meta = json.loads(f.read(n))["__metadata__"]
+    return [l for l in json.loads(meta["labels"]) if not l.startswith("_")]
+
+
+def daemon():
+    """A fresh drsnd per test (drsndtest.main kills what a test started)."""
+    return WyDaemon()
+
+
+# ---- tests ------------------------------------------------------------------
+
+def test_describe():
+    d = daemon()
+    c = d.client()
+    c.send("describe")
+    t, data, _ = c.recv()
+    assert t == "info", (t, data)
+    wake = data["wake"]
+    assert len(wake) == 1 and wake[0]["name"] == "drsnd" and wake[0]["installed"] is True, wake
+    names = [m["name"] for m in wake[0]["models"]]
+    for m in wake[0]["models"]:
+        assert m["installed"] is True and m["languages"] and m["attribution"]["name"], m
+    log("info: %d wake models: %s" % (len(names), " ".join(names)))
+    assert names == model_keywords(), (names, model_keywords())
+    assert len(names) == 20, names
+    c.close()
+    d.stop()
+
+
+def test_sample_matches_drsn_detect_and_truth():
+    rate, width, ch, pcm = read_wav(SAMPLE)
+    assert (rate, width, ch) == (16000, 2, 1)
+    ref = run_detect("--model", MODEL, SAMPLE)
+    d = daemon()
+    c = d.client()
+    ev = stream(c, pcm)
+    dets = detections(ev)
+    log("all keywords: %s" % dets)
+    log("drsn detect:  %s" % [(d["label"], d["start"], d["end"]) for d in ref])
+    # the same pipeline as drsn detect: same labels; the timestamp is the
+    # audio time the pipeline fired at, at or up to the smoothing span after
+    # the end of the winning window
+    assert [n for n, _ in dets] == [d["label"] for d in ref], (dets, ref)
+    for (n, ts), r in zip(dets, ref):
+        assert r["end"] * 1000 - 1 <= ts <= r["end"] * 1000 + 400, (n, ts, r)
+    assert not [e for e in ev if e[0] == "not-detected"], ev
+    # the names filter: only the six keywords of the file
+    ev = stream(c, pcm, names=[t[0] for t in TRUTH])
+    check_truth(detections(ev), "keywords-clean.wav, names filter")
+    c.close()
+    d.stop()
+
+
+def test_noise_not_detected():
+    r = random.Random(7)
+    pcm = b"".join(struct.pack("<h", int(r.gauss(0, 0.05) * 32767)) for _ in range(16000 * 3))
+    d = daemon()
+    c = d.client()
+    ev = stream(c, pcm)
+    assert [e[0] for e in ev] == ["not-detected"], ev
+    c.close()
+    d.stop()
+
+
+def test_48k_stereo():
+    tmp = os.environ["TMPDIR"]
+    out = os.path.join(tmp, "kw-48k-stereo.wav")
+    subprocess.run(["sox", SAMPLE, "-r", "48000", "-c", "2", "-b", "16", out], check=True)
+    rate, width, ch, pcm = read_wav(out)
+    assert (rate, width, ch) == (48000, 2, 2)
+    d = daemon()
+    c = d.client()
+    ev = stream(c, pcm, rate=rate, width=width, channels=ch, names=[t[0] for t in TRUTH])
+    check_truth(detections(ev), "48 kHz stereo")
+    c.close()
+    d.stop()
+
+
+def bad_client(port, raw, code, shut=False):
+    """Send raw bytes; expect an error event with this code, then EOF."""
+    c = Wy(port)
+    c.s.sendall(raw)
+    if shut:
+        c.s.shutdown(socket.SHUT_WR)
+    e = c.recv(20)
+    assert e is not None and e[0] == "error", (code, e)
+    assert e[1].get("code") == code and e[1].get("text"), (code, e)
+    end = time.time() + 20
+    while True:
+        try:
+            e2 = c.recv(max(0.1, end - time.time()))
+        except (ConnectionResetError, BrokenPipeError):
+            e2 = None
+        if e2 is None:
+            break
+    c.close()
+    return e[1]["text"]
+
+
+BAD = [
+    ("non-JSON line", b"hello wyoming\n", "bad-header", False),
+    ("malformed header", b'{"type": "audio-chunk", "data": {"rate": 16000\n', "bad-header", False),
+    ("header without type", b'{"data": {}}\n', "bad-header", False),
+    ("huge payload_length", b'{"type":"audio-chunk","data":{"rate":16000,"width":2,"channels":1},"payload_length":4000000000}\n',
+     "payload-too-long", False),
+    ("huge data_length", b'{"type":"audio-start","data_length":100000000}\n', "data-too-long", False),
+    ("endless header line", b'{"type":"' + b"x" * 100000, "header-too-long", False),
+    ("data not JSON", b'{"type":"audio-start","data_length":5}\nxxxxx', "bad-data", False),
+    ("truncated payload", b'{"type":"audio-chunk","data":{"rate":16000,"width":2,"channels":1},"payload_length":4096}\n'
+     + b"\0" * 1000, "truncated", True),
+]
+
+
+def test_bad_clients_beside_a_good_one():
+    d = daemon()
+    _, _, _, pcm = read_wav(SAMPLE)
+    result = {}
+
+    def good():
+        try:
+            c = d.client()
+            # paced a little, so the bad clients come while it streams
+            result["ev"] = stream(c, pcm, names=[t[0] for t in TRUTH], pace=0.005)
+            c.close()
+        except Exception as e:   # noqa: BLE001
+            result["err"] = e
+
+    th = threading.Thread(target=good)
+    th.start()
+    for what, raw, code, shut in BAD:
+        text = bad_client(d.port, raw, code, shut)
+        log("%-20s -> error %s: %s" % (what, code, text))
+    th.join(180)
+    assert not th.is_alive(), "good client hung"
+    assert "err" not in result, result.get("err")
+    check_truth(detections(result["ev"]), "good client beside bad ones")
+    # a bad audio format is an error for that stream only
+    c = d.client()
+    c.send("audio-start", {"rate": 16000, "width": 1, "channels": 1})
+    t, data, _ = c.recv()
+    assert t == "error" and data["code"] == "bad-audio-format", (t, data)
+    c.send("audio-chunk", {"rate": 16000, "width": 1, "channels": 1}, b"\0" * 1024)
+    c.send("audio-stop")
+    t, data, _ = c.recv()
+    assert t == "not-detected", (t, data)
+    c.send("describe")
+    assert c.recv()[0] == "info"
+    c.close()
+    assert d.d.p.poll() is None, d.d.stderr()
+    log("drsnd RSS after the abuse: %d kB" % d.d.rss_kb())
+    d.stop()
+
+
+def until_pong(c, text):
+    c.send("ping", {"text": text})
+    out = []
+    while True:
+        e = c.recv(120)
+        assert e is not None, "closed before pong; got %s" % out
+        if e[0] == "pong" and e[1].get("text") == text:
+            return out
+        out.append(e)
+
+
+def test_reload_mid_stream():
+    """SIGHUP reloads the model: the plugin remakes the stream's pipeline
+    and the stream goes on, its timestamps still counting from its start."""
+    import signal
+    d = daemon()
+    _, _, _, pcm = read_wav(SAMPLE)
+    c = d.client()
+    fmt = {"rate": 16000, "width": 2, "channels": 1}
+    c.send("detect", {"names": [t[0] for t in TRUTH]})
+    c.send("audio-start", dict(fmt, timestamp=0))
+    cut = 25 * 2048   # 1.6 s: between "yes" and "no"
+    for i in range(0, cut, 2048):
+        c.send("audio-chunk", fmt, pcm[i:i + 2048])
+    ev = until_pong(c, "before")
+    d.d.signal(signal.SIGHUP)
+    end = time.time() + 30
+    while "client pipeline(s) remade" not in d.d.stderr():
+        assert time.time() < end, "no reload:\n" + d.d.stderr()
+        time.sleep(0.05)
+    for i in range(cut, len(pcm), 2048):
+        c.send("audio-chunk", fmt, pcm[i:i + 2048])
+    c.send("audio-stop")
+    ev += until_pong(c, "after")
+    check_truth(detections(ev), "reload at 1.6 s")
+    c.close()
+    d.stop()
+
+
+def test_clean_shutdown():
+    d = daemon()
+    c = d.client()   # an open idle client at shutdown
+    d.stop()
+    c.close()
+
+
+if __name__ == "__main__":
+    if not os.path.exists(MODEL):
+        print("model %s does not exist (the shipped model, or set DRSN_WYOMING_TEST_MODEL)" % MODEL)
+        sys.exit(1)
+    log("model: %s" % MODEL)
+    main([test_describe, test_sample_matches_drsn_detect_and_truth, test_noise_not_detected,
+          test_48k_stereo, test_bad_clients_beside_a_good_one, test_reload_mid_stream,
+          test_clean_shutdown])

@@ -1,0 +1,314 @@
+"""The mqtt plugin against a real mosquitto broker on loopback.
+
+drsnd runs the plugin on samples/keywords-clean.wav at real time with a
+trained model; mosquitto_sub subscribers check what reaches the broker:
+every detection a socket client sees, with the same JSON; the retained
+status and availability; "offline" on a clean stop and the last will after
+SIGKILL; no detection lost over a broker restart in the middle of the
+stream; the bounded queue (mqtt-drive, no model); username/password and
+TLS errors and retries.
+
+  test_mqtt.py --model PATH [--only NAME,...]
+  (DRSN_MQTT_TEST_MODEL overrides PATH)
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from drsndtest import Daemon, log, main  # noqa: E402
+from mqtttest import (OPENSSL, MOSQUITTO_PASSWD, PLUGIN_DIR, Broker, Sub, drive, drive_async,  # noqa: E402
+                      retained)
+
+ROOT = os.environ.get("DRSN_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+SAMPLE = os.path.join(ROOT, "samples", "keywords-clean.wav")
+MODEL = None
+HOST = socket.gethostname()
+PREFIX = "drsnd/" + HOST
+
+
+def mqtt_daemon(port, keys=(), realtime=True, extra_args=()):
+    """drsnd with the plugin ([plugin mqtt] port + keys) on the sample."""
+    tmp = tempfile.mkdtemp(prefix="drsnd-mqtt-")
+    conf = os.path.join(tmp, "drsnd.conf")
+    with open(conf, "w") as f:
+        f.write("[plugins]\ndir = %s\nload = mqtt\n\n[plugin mqtt]\nport = %d\n" % (PLUGIN_DIR, port))
+        for k in keys:
+            f.write(k + "\n")
+    args = ["--set", "daemon.status_interval_ms=500"] + (["--realtime"] if realtime else []) + list(extra_args)
+    return Daemon(*args, model=MODEL, source="file:" + SAMPLE, config=conf, tmp=tmp)
+
+
+def collect_detections(c, timeout=40):
+    """Detections a socket client sees until the stream ends (status says
+    the source ended)."""
+    out = []
+    c.request({"type": "subscribe", "events": ["detection", "status"]})
+    end = time.time() + timeout
+    while time.time() < end:
+        m = c.recv(max(0.01, end - time.time()))
+        if m is None:
+            continue
+        if m["type"] == "detection":
+            out.append(m)
+        elif m["type"] == "status" and m["source"]["state"] in ("ended", "failed"):
+            return out
+    raise AssertionError("the stream did not end within %ss" % timeout)
+
+
+def detections_on(sub):
+    return [json.loads(m[3]) for m in sub.on(PREFIX + "/detection")]
+
+
+def check_same(socket_dets, mqtt_dets):
+    """Every detection the socket client saw reached MQTT, in order and with
+    the same JSON; MQTT may have one more at the start (before the client
+    connected)."""
+    assert len(socket_dets) >= 3, "the model found only %s" % socket_dets
+    n = len(socket_dets)
+    assert 0 <= len(mqtt_dets) - n <= 1, "socket %s\n mqtt %s" % (socket_dets, mqtt_dets)
+    assert mqtt_dets[-n:] == socket_dets, "socket %s\n mqtt %s" % (socket_dets, mqtt_dets)
+
+
+def test_config_errors():
+    # create() checks every key: the message names key, value and place
+    for args, needles in [
+        (["hots=x"], ["argv[3]", "unknown key 'hots'", "known: host, port"]),
+        (["port=70000"], ["argv[3]", "port", "'70000'"]),
+        (["qos=3"], ["qos", "'3'"]),
+        (["tls=maybe"], ["tls", "'maybe'", "boolean"]),
+        (["keepalive_s=1"], ["keepalive_s", "'1'"]),
+        (["topic_prefix=site/+/x"], ["topic_prefix", "site/+/x"]),
+        (["cafile=/etc/hostname"], ["cafile is set but tls is off"]),
+        (["tls=yes", "cafile=/nonexistent.crt"], ["argv[4]", "cafile", "/nonexistent.crt"]),
+        (["tls=yes", "certfile=/etc/hostname"], ["keyfile"]),
+        (["password=x"], ["password", "needs a username"]),
+        (["username=u", "password=x", "password_file=/etc/hostname"], ["password_file", "together with password"]),
+        (["username=u", "password_file=/nonexistent"], ["password_file", "/nonexistent"]),
+        (["reconnect_min_ms=5000", "reconnect_max_ms=1000"], ["reconnect_max_ms", "1000"]),
+    ]:
+        r = drive("--check", *args)
+        assert r.returncode == 1 and "create failed" in r.stdout, (args, r.stdout, r.stderr)
+        for n in needles:
+            assert n in r.stdout, (args, n, r.stdout)
+    r = drive("--check", check=True)
+    assert "create ok" in r.stdout
+    # in drsnd: the loader reports the plugin's message and runs on without it
+    d = mqtt_daemon(1, ["hots = 127.0.0.1"], realtime=False).wait_listening()
+    c = d.client()
+    st = c.request({"type": "status"})
+    assert st.get("plugins") == [], st
+    d.stop()
+    err = d.stderr()
+    assert "unknown key 'hots'" in err and "drsnd.conf:" in err, err
+    log("config errors name key, value and place")
+
+
+def test_stream_status_and_clean_stop():
+    b = Broker()
+    sub = Sub(b).ready(b)
+    d = mqtt_daemon(b.port).wait_listening()
+    c = d.client()
+    dets = collect_detections(c)
+    sub.wait(lambda m: m[2] == PREFIX + "/status", 5, "status")
+    time.sleep(1)   # the last detection's PUBACK round trip
+    check_same(dets, detections_on(sub))
+    # the status is retained, with "online": true
+    st = json.loads(retained(b, PREFIX + "/status"))
+    assert st["type"] == "status" and st["online"] is True and st["plugins"] == ["mqtt"], st
+    assert retained(b, PREFIX + "/availability") == "online"
+    assert retained(b, PREFIX + "/detection") is None   # retain_detections = no
+    # clean stop: final status with "online": false, then "offline", once (no will)
+    assert d.stop() == 0
+    sub.wait(lambda m: m[2] == PREFIX + "/availability" and m[3] == "offline", 5, "offline")
+    time.sleep(0.5)
+    assert [m[3] for m in sub.on(PREFIX + "/availability")] == ["online", "offline"], sub.on(PREFIX + "/availability")
+    assert json.loads(sub.on(PREFIX + "/status")[-1][3])["online"] is False
+    assert retained(b, PREFIX + "/availability") == "offline"
+    assert json.loads(retained(b, PREFIX + "/status"))["online"] is False
+    log("%d detections on MQTT equal to the socket's; retained status; clean offline" % len(dets))
+
+
+def test_will_on_sigkill():
+    b = Broker()
+    sub = Sub(b).ready(b)
+    d = mqtt_daemon(b.port).wait_listening()
+    sub.wait(lambda m: m[2] == PREFIX + "/status", 10, "status")
+    assert retained(b, PREFIX + "/availability") == "online"
+    d.signal(signal.SIGKILL)
+    d.p.wait(10)
+    t0 = time.time()
+    sub.wait(lambda m: m[2] == PREFIX + "/availability" and m[3] == "offline", 10, "the last will")
+    log("last will 'offline' %.2f s after SIGKILL" % (time.time() - t0))
+    assert retained(b, PREFIX + "/availability") == "offline"
+    # no final status after a crash: the retained one still says online
+    # (availability is the liveness topic; README)
+    assert json.loads(retained(b, PREFIX + "/status"))["online"] is True
+
+
+def test_broker_restart_mid_stream():
+    # A persistent subscriber session (-c, QoS 1) on a broker with
+    # persistence: what drsnd publishes after the restart reaches the
+    # subscriber even before the subscriber has reconnected.
+    b = Broker(persistence=True)
+    sub = Sub(b, args=["-c", "-i", "mqtt-test-sub-%d" % os.getpid(), "-q", "1"]).ready(b)
+    d = mqtt_daemon(b.port).wait_listening()
+    c = d.client()
+    c.request({"type": "subscribe", "events": ["detection", "status"]})
+    dets = []
+    down = up = None
+    end = time.time() + 40
+    while time.time() < end:
+        m = c.recv(0.1)
+        if m is None:
+            continue
+        if m["type"] == "detection":
+            dets.append(m)
+            log("  socket: %s at %.2f" % (m.get("label"), time.time()))
+            if len(dets) == 1 and down is None:
+                sub.wait(lambda x: x[2] == PREFIX + "/detection", 5, "the first detection")
+                b.stop()
+                down = time.time()
+                log("  broker stopped")
+            elif len(dets) == 3 and up is None:
+                b.start()
+                up = time.time()
+                log("  broker restarted after %.1f s" % (up - down))
+        elif m["type"] == "status" and m["source"]["state"] in ("ended", "failed"):
+            break
+    assert down and up, "the stream had too few detections to restart the broker in it: %s" % dets
+    while_down = [x for x in dets if down <= x["time"] <= up]
+    assert while_down, "no detection while the broker was down"
+    # all of them arrive (QoS 1 may duplicate: at least once)
+    sub.wait_count(lambda m: m[2] == PREFIX + "/detection", len(dets), 40, "detections")
+    got = detections_on(sub)
+    for x in dets:
+        assert x in got, "lost over the restart: %s\n got %s" % (x, got)
+    dup = len(got) - len(dets)
+    err = d.stderr()
+    assert "lost" in err and "reconnecting" in err, err
+    assert err.count("connected to 127.0.0.1") >= 2, err
+    d.stop()
+    log("%d detections, %d while the broker was down: all arrived after the restart (%d duplicates)"
+        % (len(dets), len(while_down), max(0, dup)))
+
+
+def test_queue_bound_while_down():
+    # mqtt-drive: 25 detections while the broker is down, queue_max = 10:
+    # the newest 10 arrive, in order, once it is back; 15 drops are logged
+    b = Broker(persistence=True)
+    sub = Sub(b, args=["-c", "-i", "mqtt-q-sub-%d" % os.getpid(), "-q", "1"]).ready(b)
+    b.stop()
+    p = drive_async("--count", "25", "--rate", "0", "--wait-ms", "300", "--linger-ms", "4000",
+                    "port=%d" % b.port, "queue_max=10", "reconnect_min_ms=100", "reconnect_max_ms=400",
+                    "topic_prefix=drsnd/driveq", "client_id=drive-q")
+    line = p.stdout.readline()
+    assert line.startswith("sent 25"), line
+    b.start()
+    sub.wait_count(lambda m: m[2] == "drsnd/driveq/detection", 10, 15, "queued detections")
+    time.sleep(0.5)
+    seqs = [json.loads(m[3])["seq"] for m in sub.on("drsnd/driveq/detection")]
+    assert seqs == list(range(15, 25)), seqs
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert "15 detections were dropped" in err, err
+    log("queue_max 10: 15 dropped and counted, the newest 10 delivered in order")
+
+
+def test_password():
+    tmp = tempfile.mkdtemp(prefix="mqtt-auth-")
+    pw = os.path.join(tmp, "passwd")
+    subprocess.run([MOSQUITTO_PASSWD, "-b", "-c", pw, "drsnd", "s3cret"], check=True, capture_output=True)
+    subprocess.run([MOSQUITTO_PASSWD, "-b", pw, "watcher", "w"], check=True, capture_output=True)
+    os.chmod(pw, 0o600)
+    b = Broker(["allow_anonymous false", "password_file " + pw])
+    auth = ["-u", "watcher", "-P", "w"]
+    sub = Sub(b, auth=auth).ready(b)
+    # wrong password: a clear error, and retries with backoff
+    d = mqtt_daemon(b.port, ["username = drsnd", "password = wrong"], realtime=False).wait_listening()
+    end = time.time() + 10
+    while time.time() < end and d.stderr().count("refused the connection") < 3:
+        time.sleep(0.1)
+    d.stop()
+    err = d.stderr()
+    refusals = [l for l in err.splitlines() if "refused the connection" in l]
+    assert len(refusals) >= 3, err
+    assert "check username and password" in refusals[0] and "127.0.0.1:%d" % b.port in refusals[0], refusals
+    assert "wrong" not in err   # the password is never logged
+    delays = [int(l.split(" in ")[-1].split()[0]) for l in err.splitlines() if "reconnecting to" in l]
+    assert len(delays) >= 3 and delays[1] > delays[0] and delays[2] > delays[1], delays   # backoff
+    assert sub.count(lambda m: m[2].startswith(PREFIX)) == 0
+    log("wrong password: %s; retried after %s ms" % (refusals[0].split("plugin")[-1], delays))
+    # the right one from password_file
+    pwf = os.path.join(tmp, "drsnd.pw")
+    with open(pwf, "w") as f:
+        f.write("s3cret\n")
+    d = mqtt_daemon(b.port, ["username = drsnd", "password_file = " + pwf], realtime=False).wait_listening()
+    sub.wait(lambda m: m[2] == PREFIX + "/availability" and m[3] == "online", 10, "online")
+    d.stop()
+
+
+def make_ca(tmp, name):
+    """A self-signed CA and a server certificate for 127.0.0.1 it signs."""
+    def ossl(*a):
+        subprocess.run([OPENSSL] + list(a), check=True, capture_output=True, cwd=tmp)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", name + "-ca.key", "-out", name + "-ca.crt", "-days", "2",
+         "-subj", "/CN=drsnd test CA " + name)
+    ossl("req", *ec, "-keyout", name + "-server.key", "-out", name + "-server.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(tmp, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", name + "-server.csr", "-CA", name + "-ca.crt", "-CAkey", name + "-ca.key",
+         "-CAcreateserial", "-out", name + "-server.crt", "-days", "2", "-extfile", "san.ext")
+    return {k: os.path.join(tmp, "%s-%s" % (name, k.replace("_", "."))) for k in ("ca_crt", "server_crt", "server_key")}
+
+
+def test_tls():
+    tmp = tempfile.mkdtemp(prefix="mqtt-tls-")
+    good = make_ca(tmp, "good")
+    other = make_ca(tmp, "other")
+    from mqtttest import free_port
+    tls_port = free_port()
+    b = Broker(["listener %d 127.0.0.1" % tls_port, "cafile " + good["ca_crt"],
+                "certfile " + good["server_crt"], "keyfile " + good["server_key"]])
+    sub = Sub(b).ready(b)   # on the plain listener
+    # a CA that did not sign the server: refused, logged, retried
+    d = mqtt_daemon(tls_port, ["tls = yes", "cafile = " + other["ca_crt"]], realtime=False).wait_listening()
+    end = time.time() + 10
+    while time.time() < end and d.stderr().count("reconnecting to") < 2:
+        time.sleep(0.1)
+    d.stop()
+    err = d.stderr()
+    assert err.count("reconnecting to") >= 2 and "certificate verify failed" in err, err
+    assert sub.count(lambda m: m[2].startswith(PREFIX)) == 0
+    log("TLS with the wrong CA: %s" % [l for l in err.splitlines() if "certificate" in l][0].split("plugin")[-1])
+    # the right CA: detections over TLS
+    d = mqtt_daemon(tls_port, ["tls = yes", "cafile = " + good["ca_crt"]]).wait_listening()
+    sub.wait(lambda m: m[2] == PREFIX + "/availability" and m[3] == "online", 10, "online over TLS")
+    c = d.client()
+    dets = collect_detections(c)
+    time.sleep(1)
+    check_same(dets, detections_on(sub))
+    d.stop()
+    log("TLS: %d detections" % len(dets))
+
+
+if __name__ == "__main__":
+    a = sys.argv[1:]
+    if "--model" in a:
+        MODEL = a[a.index("--model") + 1]
+    MODEL = os.environ.get("DRSN_MQTT_TEST_MODEL") or MODEL
+    if not MODEL or not os.path.exists(MODEL):
+        print("no model: %s (set DRSN_MQTT_TEST_MODEL to test with another one)" % MODEL)
+        sys.exit(1)
+    tests = [test_config_errors, test_stream_status_and_clean_stop, test_will_on_sigkill,
+             test_broker_restart_mid_stream, test_queue_bound_while_down, test_password, test_tls]
+    if "--only" in a:   # --only NAME[,NAME]: a subset, for debugging
+        names = a[a.index("--only") + 1].split(",")
+        tests = [t for t in tests if t.__name__ in names or t.__name__[5:] in names]
+    main(tests)

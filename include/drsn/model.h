@@ -69,6 +69,13 @@ DRSN_API int drsn_model_load_memory(drsn_model **out, const void *buf, size_t le
 
 DRSN_API void drsn_model_free(drsn_model *m);
 
+/* The model to load when none is given: $DRSN_MODEL if set; else the
+ * installed default (<datadir>/drsnd/models/default.safetensors) if it
+ * exists; else, for a build run from its build tree, the source tree's
+ * models/kws20-drsn-cw.safetensors if it exists; else the installed path
+ * (so the load error names where the model was expected). Never NULL. */
+DRSN_API const char *drsn_default_model_path(void);
+
 /* ---- what the model is ------------------------------------------------- */
 
 DRSN_API int drsn_model_n_labels(const drsn_model *m);

@@ -30,7 +30,7 @@ static void usage(FILE *f)
 		"JSON line per file: {\"file\",\"label\",\"score\",\"top\":[[label,score],...]}.\n"
 		"  -m, --model PATH   (default %s)\n"
 		"  -n, --top N        labels in \"top\", most probable first [3]; 0 = all\n",
-		DRSN_DEFAULT_MODEL);
+		drsn_default_model_path());
 }
 
 /* Training window in samples at the front-end rate: 1 s (train.py's
@@ -77,7 +77,7 @@ int drsn__cmd_classify(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *model_path = DRSN_DEFAULT_MODEL;
+	const char *model_path = drsn_default_model_path();
 	int top = 3, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "m:n:h", opts, NULL)) != -1) {

@@ -35,7 +35,7 @@ static void usage(FILE *f)
 		"      --vad-threshold-db DB   [-50]\n"
 		"      --vad-hangover-ms N     [500]\n"
 		"  -q, --quiet                 no progress bar (shown on a terminal for long batches)\n",
-		DRSN_DEFAULT_MODEL);
+		drsn_default_model_path());
 }
 
 struct run {
@@ -113,7 +113,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *model_path = DRSN_DEFAULT_MODEL;
+	const char *model_path = drsn_default_model_path();
 	const char *lt[64];
 	int n_lt = 0, quiet = 0, c, code = 1;
 	drsn_pipeline_opts o;

@@ -93,7 +93,7 @@ void drsn__config_defaults(struct drsn__config *c)
 	c->max_line = 4096;
 	c->client_queue = 256 * 1024;
 	c->flood_errors = 20;
-	snprintf(c->model_path, sizeof c->model_path, "%s", DRSN_DEFAULT_MODEL);
+	snprintf(c->model_path, sizeof c->model_path, "%s", drsn_default_model_path());
 	snprintf(c->source, sizeof c->source, "pa:");
 	c->realtime = 1;
 	c->on_eof_exit = 0;

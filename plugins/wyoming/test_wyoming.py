@@ -144,16 +144,19 @@ def check_truth(dets, what):
 # ---- the daemon -------------------------------------------------------------
 
 class WyDaemon:
-    def __init__(self, extra_conf=""):
+    def __init__(self, extra_conf="", uri="tcp://127.0.0.1:0", wait_port=True):
         tmp = os.environ["TMPDIR"]
         silence = os.path.join(tmp, "silence.wav")
         drsndtest.write_wav(silence, [0.0] * 16000)
         conf = os.path.join(tmp, "drsnd-wy.conf")
         with open(conf, "w") as f:
-            f.write("[plugins]\ndir = %s\nload = wyoming\n\n[plugin wyoming]\nuri = tcp://127.0.0.1:0\n%s"
-                    % (os.path.abspath(ARGS.plugin_dir), extra_conf))
+            f.write("[plugins]\ndir = %s\nload = wyoming\n\n[plugin wyoming]\nuri = %s\n%s"
+                    % (os.path.abspath(ARGS.plugin_dir), uri, extra_conf))
+        self.conf = conf
         self.d = Daemon(config=conf, model=MODEL, source="file:" + silence)
         self.d.wait_listening()
+        if not wait_port:
+            return
         end = time.time() + 20
         while time.time() < end:
             m = re.search(r"listening on tcp://127\.0\.0\.1:(\d+)", self.d.stderr())
@@ -210,9 +213,13 @@ def test_sample_matches_drsn_detect_and_truth():
     ref = run_detect("--model", MODEL, SAMPLE)
     d = daemon()
     c = d.client()
+    t0 = time.time()
     ev = stream(c, pcm)
+    wall = time.time() - t0
     dets = detections(ev)
     log("all keywords: %s" % dets)
+    log("%.1f s of audio through the plugin in %.2f s wall (%.0fx real time)"
+        % (len(pcm) / 32000, wall, len(pcm) / 32000 / wall))
     log("drsn detect:  %s" % [(d["label"], d["start"], d["end"]) for d in ref])
     # the same pipeline as drsn detect: same labels; the timestamp is the
     # audio time the pipeline fired at, at or up to the smoothing span after
@@ -367,6 +374,54 @@ def test_reload_mid_stream():
     d.stop()
 
 
+def test_unix_socket_max_clients_and_bad_config():
+    tmp = os.environ["TMPDIR"]
+    path = os.path.join(tmp, "wy.sock")
+    d = WyDaemon(uri="unix://" + path, extra_conf="max_clients = 2\n", wait_port=False)
+    end = time.time() + 20
+    while not os.path.exists(path):
+        assert time.time() < end, d.d.stderr()
+        time.sleep(0.05)
+
+    def unix_client():
+        c = Wy.__new__(Wy)
+        c.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.s.connect(path)
+        c.buf = b""
+        return c
+
+    a, b = unix_client(), unix_client()
+    for c in (a, b):
+        c.send("describe")
+        assert c.recv()[0] == "info"
+    third = unix_client()
+    e = third.recv()
+    assert e and e[0] == "error" and e[1]["code"] == "busy", e
+    assert third.recv() is None   # closed
+    third.close()
+    a.close()
+    time.sleep(0.3)   # a's slot frees once drsnd sees it close
+    c = unix_client()
+    c.send("describe")
+    assert c.recv()[0] == "info"
+    for c in (b, c):
+        c.close()
+    d.stop()
+    assert not os.path.exists(path), "the socket file was left behind"
+    # an unknown key: the plugin is refused with a message naming key and
+    # line, and drsnd runs on without it
+    d = WyDaemon(extra_conf="colour = blue\n", wait_port=False)
+    end = time.time() + 20
+    while "unknown key" not in d.d.stderr() and time.time() < end:
+        time.sleep(0.05)
+    err = d.d.stderr()
+    m = re.search(r".*unknown key 'colour'.*", err)
+    assert m and (os.path.basename(d.conf) + ":7") in m.group(0), err
+    log("bad key: " + m.group(0))
+    assert d.d.p.poll() is None
+    d.stop()
+
+
 def test_clean_shutdown():
     d = daemon()
     c = d.client()   # an open idle client at shutdown
@@ -381,4 +436,4 @@ if __name__ == "__main__":
     log("model: %s" % MODEL)
     main([test_describe, test_sample_matches_drsn_detect_and_truth, test_noise_not_detected,
           test_48k_stereo, test_bad_clients_beside_a_good_one, test_reload_mid_stream,
-          test_clean_shutdown])
+          test_unix_socket_max_clients_and_bad_config, test_clean_shutdown])

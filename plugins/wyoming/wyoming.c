@@ -38,7 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -795,6 +797,19 @@ static void on_listener_closed(uv_handle_t *hd)
 	maybe_free(w);
 }
 
+/* 1 when a process accepts connections on the Unix socket at path. */
+static int unix_socket_live(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+	int live = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	close(fd);
+	return live;
+}
+
 static int wy_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
 {
 	struct wy *w = self;
@@ -807,7 +822,11 @@ static int wy_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
 				snprintf(err, err_size, "%s exists and is not a socket; not touching it", w->path);
 				return -EEXIST;
 			}
-			unlink(w->path);
+			if (unix_socket_live(w->path)) {
+				snprintf(err, err_size, "%s: something is listening there already", w->path);
+				return -EADDRINUSE;
+			}
+			unlink(w->path);   /* stale: nobody answers */
 		}
 		uv_pipe_init(loop, &w->listener.pipe, 0);
 		w->listener.handle.data = w;

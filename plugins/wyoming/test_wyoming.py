@@ -14,17 +14,16 @@ import json
 import os
 import random
 import re
-import select
 import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
-import wave
 
 import drsndtest
 from drsndtest import Daemon, main, log, run_detect
+from wyclient import Wy, read_wav, stream, detections
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", required=True)
@@ -38,101 +37,6 @@ TRUTH = [("yes", 0.30, 1.21), ("no", 2.01, 2.91), ("stop", 3.71, 4.67),
 TOL_MS = 300
 
 
-# ---- a minimal Wyoming client ---------------------------------------------
-
-class Wy:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-
-    def send(self, type_, data=None, payload=b"", split_data=False):
-        hdr = {"type": type_}
-        extra = b""
-        if data is not None and split_data:   # data as a data_length block
-            extra = json.dumps(data).encode()
-            hdr["data_length"] = len(extra)
-        elif data is not None:
-            hdr["data"] = data
-        if payload:
-            hdr["payload_length"] = len(payload)
-        self.s.sendall(json.dumps(hdr).encode() + b"\n" + extra + payload)
-
-    def _fill(self, timeout):
-        r, _, _ = select.select([self.s], [], [], timeout)
-        if not r:
-            return None
-        try:
-            d = self.s.recv(65536)
-        except ConnectionResetError:
-            d = b""
-        self.buf += d
-        return d
-
-    def _need(self, n, end):
-        while len(self.buf) < n:
-            d = self._fill(max(0.0, end - time.time()))
-            if not d:
-                return False
-        return True
-
-    def recv(self, timeout=30):
-        """(type, data, payload); None on EOF; raises on timeout."""
-        end = time.time() + timeout
-        while b"\n" not in self.buf:
-            d = self._fill(max(0.0, end - time.time()))
-            if d is None:
-                raise AssertionError("no event within %ss" % timeout)
-            if not d:
-                return None
-        line, self.buf = self.buf.split(b"\n", 1)
-        h = json.loads(line)
-        data = h.get("data") or {}
-        dl, pl = h.get("data_length") or 0, h.get("payload_length") or 0
-        assert self._need(dl + pl, end), "event cut short"
-        if dl:
-            data.update(json.loads(self.buf[:dl]))
-        payload = self.buf[dl:dl + pl]
-        self.buf = self.buf[dl + pl:]
-        return h["type"], data, payload
-
-    def close(self):
-        self.s.close()
-
-
-def read_wav(path):
-    with wave.open(path) as w:
-        return w.getframerate(), w.getsampwidth(), w.getnchannels(), w.readframes(w.getnframes())
-
-
-def stream(c, pcm, rate=16000, width=2, channels=1, names=None, chunk=1024, pace=0.0):
-    """detect?, audio-start, 1024-frame chunks, audio-stop, ping; returns
-    the events before the pong."""
-    if names is not None:
-        c.send("detect", {"names": names})
-    fmt = {"rate": rate, "width": width, "channels": channels}
-    c.send("audio-start", dict(fmt, timestamp=0))
-    step = chunk * width * channels
-    for i in range(0, len(pcm), step):
-        ts = (i // (width * channels)) * 1000 // rate
-        c.send("audio-chunk", dict(fmt, timestamp=ts), pcm[i:i + step], split_data=(i // step) % 2 == 1)
-        if pace:
-            time.sleep(pace)
-    c.send("audio-stop", {"timestamp": len(pcm) // (width * channels) * 1000 // rate})
-    c.send("ping", {"text": "end"})
-    out = []
-    while True:
-        e = c.recv(120)
-        assert e is not None, "closed before pong; got %s" % out
-        if e[0] == "pong":
-            assert e[1].get("text") == "end", e
-            return out
-        out.append(e)
-
-
-def detections(events):
-    return [(d["name"], d["timestamp"]) for t, d, _ in events if t == "detection"]
-
-
 def check_truth(dets, what):
     """Exactly the six keywords, in order, each within TOL_MS of its span."""
     assert [n for n, _ in dets] == [t[0] for t in TRUTH], "%s: %s" % (what, dets)
@@ -144,7 +48,7 @@ def check_truth(dets, what):
 # ---- the daemon -------------------------------------------------------------
 
 class WyDaemon:
-    def __init__(self, extra_conf="", uri="tcp://127.0.0.1:0", wait_port=True):
+    def __init__(self, extra_conf="", uri="tcp://127.0.0.1:0", wait_port=True, model=None):
         tmp = os.environ["TMPDIR"]
         silence = os.path.join(tmp, "silence.wav")
         drsndtest.write_wav(silence, [0.0] * 16000)
@@ -153,7 +57,8 @@ class WyDaemon:
             f.write("[plugins]\ndir = %s\nload = wyoming\n\n[plugin wyoming]\nuri = %s\n%s"
                     % (os.path.abspath(ARGS.plugin_dir), uri, extra_conf))
         self.conf = conf
-        self.d = Daemon(config=conf, model=MODEL, source="file:" + silence)
+        self.d = Daemon(config=conf, model=MODEL if model is None else model,
+                        source="file:" + silence)
         self.d.wait_listening()
         if not wait_port:
             return
@@ -384,11 +289,7 @@ def test_unix_socket_max_clients_and_bad_config():
         time.sleep(0.05)
 
     def unix_client():
-        c = Wy.__new__(Wy)
-        c.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        c.s.connect(path)
-        c.buf = b""
-        return c
+        return Wy(path=path)
 
     a, b = unix_client(), unix_client()
     for c in (a, b):
@@ -422,6 +323,24 @@ def test_unix_socket_max_clients_and_bad_config():
     d.stop()
 
 
+def test_no_model():
+    """drsnd without a model: no wake words, audio gets an error, the
+    connection stays usable."""
+    d = WyDaemon(model="")
+    c = d.client()
+    c.send("describe")
+    t, data, _ = c.recv()
+    assert t == "info" and data["wake"][0]["models"] == [], data
+    c.send("audio-start", {"rate": 16000, "width": 2, "channels": 1})
+    t, data, _ = c.recv()
+    assert t == "error" and data["code"] == "no-model", (t, data)
+    c.send("audio-chunk", {"rate": 16000, "width": 2, "channels": 1}, b"\0" * 2048)
+    c.send("audio-stop")
+    assert c.recv()[0] == "not-detected"
+    c.close()
+    d.stop()
+
+
 def test_clean_shutdown():
     d = daemon()
     c = d.client()   # an open idle client at shutdown
@@ -436,4 +355,4 @@ if __name__ == "__main__":
     log("model: %s" % MODEL)
     main([test_describe, test_sample_matches_drsn_detect_and_truth, test_noise_not_detected,
           test_48k_stereo, test_bad_clients_beside_a_good_one, test_reload_mid_stream,
-          test_unix_socket_max_clients_and_bad_config, test_clean_shutdown])
+          test_unix_socket_max_clients_and_bad_config, test_no_model, test_clean_shutdown])

@@ -1,0 +1,578 @@
+/*
+ * recorder: a drsnd plugin that keeps the audio around each detection.
+ *
+ * Every raw audio block (and, with denoised = true, every denoised block)
+ * goes into a preallocated ring holding pre_roll_ms + post_roll_ms + 4 s.
+ * On a detection it notes the clip [start - pre_roll, end + post_roll]
+ * (start/end: the detection's model window, stream time) and, once the
+ * audio up to the clip's end has arrived, copies the clip out of the ring
+ * into a preallocated job and writes
+ *     <dir>/<UTC time>-<label>-<score>.wav           (16-bit PCM mono)
+ *     <dir>/<UTC time>-<label>-<score>-denoised.wav  (denoised = true)
+ * e.g. 20261128T101502.123Z-yes-0.93.wav. After each write it deletes its
+ * own oldest files (only names of that pattern) until the directory's
+ * recordings fit in max_mb.
+ *
+ * Writing never blocks the loop: the file I/O (libsndfile to NAME.part,
+ * rename, then the size cap's scan and unlinks) runs on libuv's threadpool
+ * (uv_queue_work) from one of JOBS preallocated jobs; the loop thread only
+ * copies the clip (a few hundred kB at most) into the job. With every job
+ * busy a clip is dropped and counted (logged). At stop, clips whose
+ * post-roll had not arrived yet are written with the audio there is.
+ *
+ * Keys ([plugin recorder]): dir (required, an existing writable directory),
+ * pre_roll_ms (1000), post_roll_ms (1000), denoised (no), max_mb (100).
+ *
+ * The plugin always asks for raw and denoised audio (drsn_plugin.wants is a
+ * constant, the config comes later), so drsnd runs its denoiser with the
+ * recorder loaded: about 0.1% of a core (docs/denoise.md: ~1000x real time).
+ * Without denoised = true the denoised blocks are ignored.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sndfile.h>
+#include <uv.h>
+
+#include "drsn/plugin.h"
+
+#define JOBS 4             /* clips being written at once */
+#define PENDING 8          /* detections waiting for their post-roll */
+#define SLACK_MS 4000      /* ring room for the model window and block sizes */
+#define NAME_MAX_LEN 160
+
+struct ring {
+	float *x;
+	size_t cap;
+	int64_t next;          /* stream sample index of the next sample to come */
+	int64_t oldest;        /* first index still held (next - cap, or the first) */
+	int started;
+};
+
+struct pending {
+	int active;
+	char base[NAME_MAX_LEN];   /* "<time>-<label>-<score>" */
+	int64_t from, to;          /* clip [from, to) in stream samples */
+};
+
+struct recorder;
+
+struct job {
+	uv_work_t req;
+	struct recorder *r;
+	int busy;
+	char base[NAME_MAX_LEN];
+	int16_t *raw, *den;        /* each cap samples */
+	size_t n_raw, n_den;
+	int rate;
+	/* results, read back on the loop */
+	int rc;
+	char err[256];
+	int deleted;
+};
+
+struct recorder {
+	const drsn_plugin_host *host;
+	char dir[512];
+	int pre_ms, post_ms, denoised;
+	long long max_bytes;
+	int rate;
+	struct ring raw, den;
+	struct pending pend[PENDING];
+	struct job jobs[JOBS];
+	size_t cap;                /* ring and job capacity, samples */
+	int destroying, busy;
+	unsigned long long written, dropped;
+};
+
+/* ---- config ---------------------------------------------------------------- */
+
+static int parse_int(const drsn_plugin_kv *kv, long lo, long hi, int *out, char *err, size_t n)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(kv->value, &end, 10);
+	if (errno || end == kv->value || *end || v < lo || v > hi) {
+		snprintf(err, n, "%s: [plugin recorder] %s: '%s' is not an integer in [%ld, %ld]", kv->where,
+			 kv->key, kv->value, lo, hi);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_bool(const drsn_plugin_kv *kv, int *out, char *err, size_t n)
+{
+	static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false", "off"};
+	for (int i = 0; i < 4; i++) {
+		if (!strcasecmp(kv->value, yes[i]) || !strcasecmp(kv->value, no[i])) {
+			*out = !strcasecmp(kv->value, yes[i]);
+			return 0;
+		}
+	}
+	snprintf(err, n, "%s: [plugin recorder] %s: '%s' is not a boolean (yes/no, true/false, on/off, 1/0)",
+		 kv->where, kv->key, kv->value);
+	return -EINVAL;
+}
+
+static int configure(struct recorder *r, const drsn_plugin_config *cfg, char *err, size_t n)
+{
+	int max_mb = 100;
+	r->pre_ms = 1000;
+	r->post_ms = 1000;
+	const char *dir_where = NULL;
+	for (int i = 0; i < cfg->n; i++) {
+		const drsn_plugin_kv *kv = &cfg->kv[i];
+		int rc = 0;
+		if (!strcmp(kv->key, "dir")) {
+			if (!kv->value[0] || strlen(kv->value) >= sizeof r->dir - 64) {
+				snprintf(err, n, "%s: [plugin recorder] dir: '%s' is empty or too long", kv->where,
+					 kv->value);
+				return -EINVAL;
+			}
+			snprintf(r->dir, sizeof r->dir, "%s", kv->value);
+			dir_where = kv->where;
+		} else if (!strcmp(kv->key, "pre_roll_ms")) {
+			rc = parse_int(kv, 0, 30000, &r->pre_ms, err, n);
+		} else if (!strcmp(kv->key, "post_roll_ms")) {
+			rc = parse_int(kv, 0, 30000, &r->post_ms, err, n);
+		} else if (!strcmp(kv->key, "denoised")) {
+			rc = parse_bool(kv, &r->denoised, err, n);
+		} else if (!strcmp(kv->key, "max_mb")) {
+			rc = parse_int(kv, 1, 1000000, &max_mb, err, n);
+		} else {
+			snprintf(err, n, "%s: [plugin recorder] unknown key '%s' (known: dir, pre_roll_ms, post_roll_ms, denoised, max_mb)",
+				 kv->where, kv->key);
+			return -EINVAL;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (!r->dir[0]) {
+		snprintf(err, n, "[plugin recorder] dir: required (the directory the WAV files go to)");
+		return -EINVAL;
+	}
+	struct stat st;
+	if (stat(r->dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(r->dir, W_OK | X_OK) < 0) {
+		snprintf(err, n, "%s: [plugin recorder] dir: '%s' is not a writable directory: %s", dir_where,
+			 r->dir, strerror(errno ? errno : ENOTDIR));
+		return -EINVAL;
+	}
+	r->max_bytes = (long long)max_mb * 1024 * 1024;
+	return 0;
+}
+
+/* ---- buffers ----------------------------------------------------------------- */
+
+static void free_buffers(struct recorder *r)
+{
+	free(r->raw.x);
+	free(r->den.x);
+	r->raw.x = r->den.x = NULL;
+	for (int j = 0; j < JOBS; j++) {
+		free(r->jobs[j].raw);
+		free(r->jobs[j].den);
+		r->jobs[j].raw = r->jobs[j].den = NULL;
+	}
+}
+
+/* Everything sized for rate; rings restart empty. */
+static int plan(struct recorder *r, int rate)
+{
+	free_buffers(r);
+	r->rate = rate;
+	r->cap = (size_t)((int64_t)rate * (r->pre_ms + r->post_ms + SLACK_MS) / 1000);
+	r->raw = (struct ring){.cap = r->cap};
+	r->den = (struct ring){.cap = r->cap};
+	r->raw.x = malloc(r->cap * sizeof(float));
+	r->den.x = r->denoised ? malloc(r->cap * sizeof(float)) : NULL;
+	int ok = r->raw.x && (!r->denoised || r->den.x);
+	for (int j = 0; j < JOBS; j++) {
+		r->jobs[j].raw = malloc(r->cap * sizeof(int16_t));
+		r->jobs[j].den = r->denoised ? malloc(r->cap * sizeof(int16_t)) : NULL;
+		ok = ok && r->jobs[j].raw && (!r->denoised || r->jobs[j].den);
+	}
+	return ok ? 0 : -ENOMEM;
+}
+
+static void ring_push(struct ring *g, const float *x, size_t n, int64_t at)
+{
+	if (!g->started || at != g->next) {
+		/* first block, or a jump in stream time: start over there */
+		g->started = 1;
+		g->next = g->oldest = at;
+	}
+	if (n > g->cap) {
+		x += n - g->cap;
+		at += (int64_t)(n - g->cap);
+		g->next = g->oldest = at;
+		n = g->cap;
+	}
+	size_t pos = (size_t)(g->next % (int64_t)g->cap);
+	size_t first = n < g->cap - pos ? n : g->cap - pos;
+	memcpy(g->x + pos, x, first * sizeof *x);
+	memcpy(g->x, x + first, (n - first) * sizeof *x);
+	g->next += (int64_t)n;
+	if (g->next - g->oldest > (int64_t)g->cap)
+		g->oldest = g->next - (int64_t)g->cap;
+}
+
+/* [from, to) clipped to what g holds, as int16 into out; returns samples. */
+static size_t ring_copy(const struct ring *g, int64_t from, int64_t to, int16_t *out)
+{
+	if (!g->started)
+		return 0;
+	if (from < g->oldest)
+		from = g->oldest;
+	if (to > g->next)
+		to = g->next;
+	size_t n = 0;
+	for (int64_t i = from; i < to; i++) {
+		float v = g->x[i % (int64_t)g->cap] * 32768.0f;
+		v = v > 32767.0f ? 32767.0f : v < -32768.0f ? -32768.0f : v;
+		out[n++] = (int16_t)lrintf(v);
+	}
+	return n;
+}
+
+/* ---- writing (threadpool) ------------------------------------------------------ */
+
+/* "20261128T101502.123Z-<label>-<score>.wav" or "...-denoised.wav" */
+static int own_file(const char *name)
+{
+	static const char pat[] = "ddddddddTdddddd.dddZ-";
+	for (size_t i = 0; i < sizeof pat - 1; i++) {
+		char c = name[i];
+		if (pat[i] == 'd' ? (c < '0' || c > '9') : c != pat[i])
+			return 0;
+	}
+	size_t n = strlen(name);
+	const char *end = n > 13 && !strcmp(name + n - 13, "-denoised.wav") ? name + n - 13
+			: n > 4 && !strcmp(name + n - 4, ".wav") ? name + n - 4 : NULL;
+	if (!end || end - name < 27)
+		return 0;
+	/* "-D.DD" before the end */
+	const char *s = end - 5;
+	return s[0] == '-' && s[1] >= '0' && s[1] <= '9' && s[2] == '.' && s[3] >= '0' && s[3] <= '9' &&
+	       s[4] >= '0' && s[4] <= '9';
+}
+
+static int write_wav(const char *dir, const char *base, const char *suffix, const int16_t *x,
+		     size_t n, int rate, char *err, size_t err_size)
+{
+	char path[800], part[810];
+	snprintf(path, sizeof path, "%s/%s%s.wav", dir, base, suffix);
+	snprintf(part, sizeof part, "%s.part", path);
+	SF_INFO info = {.samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+	SNDFILE *f = sf_open(part, SFM_WRITE, &info);
+	if (!f) {
+		snprintf(err, err_size, "%.180s: %s", part, sf_strerror(NULL));
+		return -EIO;
+	}
+	sf_count_t w = sf_write_short(f, x, (sf_count_t)n);
+	int rc = sf_close(f);
+	if (w != (sf_count_t)n || rc) {
+		snprintf(err, err_size, "%.200s: short write", part);
+		unlink(part);
+		return -EIO;
+	}
+	if (rename(part, path) < 0) {
+		snprintf(err, err_size, "rename %.180s: %s", part, strerror(errno));
+		unlink(part);
+		return -errno;
+	}
+	return 0;
+}
+
+struct entry {
+	char name[256];
+	long long size;
+};
+
+/* A recording's base: its name without ".wav" / "-denoised.wav". */
+static size_t base_len(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 13 && !strcmp(name + n - 13, "-denoised.wav") ? n - 13 : n - 4;
+}
+
+/* Oldest first (the names start with the UTC time); a clip's two files
+ * side by side. */
+static int by_name(const void *a, const void *b)
+{
+	const char *x = ((const struct entry *)a)->name, *y = ((const struct entry *)b)->name;
+	size_t lx = base_len(x), ly = base_len(y);
+	int c = strncmp(x, y, lx < ly ? lx : ly);
+	if (c || lx == ly)
+		return c ? c : strcmp(x, y);
+	return lx < ly ? -1 : 1;
+}
+
+/* Delete own files, oldest name first, until they fit; never `keep`. */
+static int enforce_cap(const char *dir, long long max_bytes, const char *keep)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct entry *e = NULL;
+	size_t n = 0, cap = 0;
+	long long total = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!own_file(de->d_name) || strlen(de->d_name) >= sizeof e->name)
+			continue;
+		char path[800];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct entry *ne = realloc(e, cap * sizeof *e);
+			if (!ne)
+				break;
+			e = ne;
+		}
+		snprintf(e[n].name, sizeof e[n].name, "%s", de->d_name);
+		e[n++].size = (long long)st.st_size;
+		total += (long long)st.st_size;
+	}
+	closedir(d);
+	qsort(e, n, sizeof *e, by_name);
+	int deleted = 0;
+	for (size_t i = 0; i < n && total > max_bytes;) {
+		/* a clip's files go together */
+		size_t bl = base_len(e[i].name), k = i;
+		int is_keep = bl == strlen(keep) && !strncmp(e[i].name, keep, bl);
+		for (; k < n && base_len(e[k].name) == bl && !strncmp(e[k].name, e[i].name, bl); k++) {
+			if (is_keep)
+				continue;   /* the clip just written */
+			char path[800];
+			snprintf(path, sizeof path, "%s/%s", dir, e[k].name);
+			if (unlink(path) == 0 || errno == ENOENT) {
+				total -= e[k].size;
+				deleted++;
+			}
+		}
+		i = k;
+	}
+	free(e);
+	return deleted;
+}
+
+static void work(uv_work_t *req)
+{
+	struct job *j = req->data;
+	struct recorder *r = j->r;
+	j->err[0] = '\0';
+	j->rc = write_wav(r->dir, j->base, "", j->raw, j->n_raw, j->rate, j->err, sizeof j->err);
+	if (!j->rc && j->n_den)
+		j->rc = write_wav(r->dir, j->base, "-denoised", j->den, j->n_den, j->rate, j->err,
+				  sizeof j->err);
+	char keep[NAME_MAX_LEN + 1];
+	snprintf(keep, sizeof keep, "%s", j->base);
+	j->deleted = enforce_cap(r->dir, r->max_bytes, keep);
+}
+
+static void recorder_free(struct recorder *r)
+{
+	free_buffers(r);
+	free(r);
+}
+
+static void after_work(uv_work_t *req, int status)
+{
+	struct job *j = req->data;
+	struct recorder *r = j->r;
+	const drsn_plugin_host *h = r->host;
+	if (status < 0)
+		h->log(h, DRSN_PLUGIN_LOG_ERROR, "%s: not written: %s", j->base, uv_strerror(status));
+	else if (j->rc < 0)
+		h->log(h, DRSN_PLUGIN_LOG_ERROR, "%s: not written: %s", j->base, j->err);
+	else {
+		r->written++;
+		h->log(h, DRSN_PLUGIN_LOG_INFO, "wrote %s/%s.wav (%.2f s%s)%s", r->dir, j->base,
+		       (double)j->n_raw / j->rate, j->n_den ? ", and -denoised" : "",
+		       j->deleted ? ", deleted older recordings over max_mb" : "");
+	}
+	j->busy = 0;
+	r->busy--;
+	if (r->destroying && !r->busy)
+		recorder_free(r);
+}
+
+/* Copy pending clip p out of the rings into a free job and queue it. */
+static void submit(struct recorder *r, struct pending *p)
+{
+	p->active = 0;
+	struct job *j = NULL;
+	for (int k = 0; k < JOBS && !j; k++)
+		if (!r->jobs[k].busy)
+			j = &r->jobs[k];
+	if (!j) {
+		r->dropped++;
+		r->host->log(r->host, DRSN_PLUGIN_LOG_WARN, "%s: dropped: %d recordings are still being written",
+			     p->base, JOBS);
+		return;
+	}
+	j->n_raw = ring_copy(&r->raw, p->from, p->to, j->raw);
+	j->n_den = r->denoised ? ring_copy(&r->den, p->from, p->to, j->den) : 0;
+	if (!j->n_raw) {
+		r->host->log(r->host, DRSN_PLUGIN_LOG_WARN, "%s: no audio left for it", p->base);
+		return;
+	}
+	snprintf(j->base, sizeof j->base, "%s", p->base);
+	j->r = r;
+	j->rate = r->rate;
+	j->req.data = j;
+	int rc = uv_queue_work(r->host->loop, &j->req, work, after_work);
+	if (rc < 0) {
+		r->host->log(r->host, DRSN_PLUGIN_LOG_ERROR, "%s: cannot queue the write: %s", p->base,
+			     uv_strerror(rc));
+		return;
+	}
+	j->busy = 1;
+	r->busy++;
+}
+
+/* Submit every clip whose audio has all arrived. */
+static void check_pending(struct recorder *r)
+{
+	for (int i = 0; i < PENDING; i++) {
+		struct pending *p = &r->pend[i];
+		if (p->active && r->raw.next >= p->to && (!r->denoised || r->den.next >= p->to))
+			submit(r, p);
+	}
+}
+
+/* ---- callbacks -------------------------------------------------------------------- */
+
+static int recorder_create(void **self, const drsn_plugin_host *host, const drsn_plugin_config *cfg,
+			   char *err, size_t err_size)
+{
+	struct recorder *r = calloc(1, sizeof *r);
+	if (!r) {
+		snprintf(err, err_size, "out of memory");
+		return -ENOMEM;
+	}
+	r->host = host;
+	int rc = configure(r, cfg, err, err_size);
+	if (rc < 0)
+		goto fail;
+	const drsn_model *m = host->model(host);
+	int rate = m ? host->model_sample_rate(m) : 16000;
+	if (plan(r, rate) < 0) {
+		snprintf(err, err_size, "out of memory for %d s of audio", (int)(r->cap / (size_t)rate));
+		rc = -ENOMEM;
+		goto fail;
+	}
+	host->log(host, DRSN_PLUGIN_LOG_INFO, "recording %d ms before and %d ms after each detection to %s%s (cap %lld MB)",
+		  r->pre_ms, r->post_ms, r->dir, r->denoised ? ", with the denoised audio" : "",
+		  r->max_bytes / (1024 * 1024));
+	*self = r;
+	return 0;
+fail:
+	recorder_free(r);
+	return rc;
+}
+
+static void recorder_destroy(void *self)
+{
+	struct recorder *r = self;
+	/* clips still waiting for their post-roll: what there is */
+	for (int i = 0; i < PENDING; i++)
+		if (r->pend[i].active)
+			submit(r, &r->pend[i]);
+	r->destroying = 1;
+	if (!r->busy)
+		recorder_free(r);
+}
+
+static void sanitize(const char *in, char *out, size_t n)
+{
+	size_t k = 0;
+	for (; in[k] && k + 1 < n && k < 48; k++) {
+		char c = in[k];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+		out[k] = ok ? c : '_';
+	}
+	out[k] = '\0';
+}
+
+static void recorder_on_event(void *self, const drsn_plugin_event *ev)
+{
+	struct recorder *r = self;
+	if (ev->type != DRSN_PLUGIN_EVENT_DETECTION || !ev->detection)
+		return;
+	const drsn_detection *d = ev->detection;
+	struct pending *p = NULL;
+	for (int i = 0; i < PENDING && !p; i++)
+		if (!r->pend[i].active)
+			p = &r->pend[i];
+	if (!p) {
+		r->dropped++;
+		r->host->log(r->host, DRSN_PLUGIN_LOG_WARN, "%s detection not recorded: %d are waiting for their post-roll",
+			     d->name, PENDING);
+		return;
+	}
+	time_t sec = (time_t)ev->wall_time;
+	int ms = (int)((ev->wall_time - (double)sec) * 1000);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	char when[32], label[64];
+	strftime(when, sizeof when, "%Y%m%dT%H%M%S", &tm);
+	sanitize(d->name, label, sizeof label);
+	float score = d->score < 0 ? 0 : d->score > 1 ? 1 : d->score;
+	snprintf(p->base, sizeof p->base, "%s.%03dZ-%s-%.2f", when, ms < 0 ? 0 : ms > 999 ? 999 : ms, label,
+		 score);
+	p->from = (int64_t)llround((d->start * 1000 - r->pre_ms) * r->rate / 1000.0);
+	p->to = (int64_t)llround((d->end * 1000 + r->post_ms) * r->rate / 1000.0);
+	if (p->from < 0)
+		p->from = 0;
+	if (p->to - p->from > (int64_t)r->cap)
+		p->from = p->to - (int64_t)r->cap;   /* a window longer than the slack */
+	p->active = 1;
+	check_pending(r);
+}
+
+static void recorder_on_audio(void *self, const drsn_plugin_audio *a)
+{
+	struct recorder *r = self;
+	if (a->denoised && !r->denoised)
+		return;
+	if (a->sample_rate != r->rate) {
+		/* only when the model's rate changes (reload): not the hot path */
+		r->host->log(r->host, DRSN_PLUGIN_LOG_INFO, "audio at %d Hz: re-planning the buffers", a->sample_rate);
+		for (int i = 0; i < PENDING; i++)
+			r->pend[i].active = 0;
+		if (r->busy || plan(r, a->sample_rate) < 0) {
+			r->host->log(r->host, DRSN_PLUGIN_LOG_ERROR, "cannot re-plan for %d Hz now: audio ignored",
+				     a->sample_rate);
+			return;
+		}
+	}
+	int64_t at = (int64_t)llround(a->t0 * r->rate);
+	ring_push(a->denoised ? &r->den : &r->raw, a->x, a->n, at);
+	check_pending(r);
+}
+
+static const drsn_plugin recorder_plugin = {
+	.version = DRSN_PLUGIN_ABI_VERSION,
+	.name = "recorder",
+	.description = "writes the audio around each detection to WAV files",
+	.wants = DRSN_PLUGIN_WANT_RAW_AUDIO | DRSN_PLUGIN_WANT_DENOISED_AUDIO,
+	.create = recorder_create,
+	.destroy = recorder_destroy,
+	.on_event = recorder_on_event,
+	.on_audio = recorder_on_audio,
+};
+
+DRSN_PLUGIN_DEFINE(recorder_plugin)

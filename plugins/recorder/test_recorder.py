@@ -1,0 +1,195 @@
+"""The recorder plugin end to end: drsnd with a file source of
+samples/keywords-clean.wav (plus 2 s of silence, so the last keyword's
+post-roll exists), a trained model, and the recorder loaded.
+
+  1. one WAV (and one -denoised.wav) per detection, named
+     <UTC time>-<label>-<score>.wav; its length is the detection's window plus
+     pre- and post-roll, and its samples are the source's samples at those
+     stream times (max difference <= 1 LSB, correlation > 0.9999);
+  2. max_mb: the oldest recordings are deleted first, only the recorder's own
+     files (a foreign file of the same directory stays);
+  3. a bad key is refused with a message naming it and its place, and drsnd
+     runs on without the plugin.
+
+usage: test_recorder.py RECORDER_SO MODEL   (DRSN_TEST_MODEL overrides MODEL)
+"""
+import glob
+import os
+import re
+import sys
+import tempfile
+import time
+import wave
+
+import numpy as np
+
+ROOT = os.environ.get("DRSN_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "daemon"))
+import drsndtest as dt  # noqa: E402
+
+MODULE = os.path.abspath(sys.argv[1])
+MODEL = os.environ.get("DRSN_TEST_MODEL") or sys.argv[2]
+RATE = 16000
+PRE_MS, POST_MS = 1000, 800
+NAME = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-(?P<label>[A-Za-z0-9_]+)-(?P<score>\d\.\d\d)(?P<dn>-denoised)?\.wav$")
+
+
+def read_wav(path):
+    with wave.open(path, "rb") as w:
+        assert w.getnchannels() == 1 and w.getsampwidth() == 2, path
+        return w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+
+
+def padded_source(tmp):
+    rate, x = read_wav(os.path.join(ROOT, "samples", "keywords-clean.wav"))
+    assert rate == RATE
+    x = np.concatenate([x, np.zeros(2 * RATE)])
+    path = os.path.join(tmp, "source.wav")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(x.astype("<i2").tobytes())
+    return path, x
+
+
+def config(tmp, out, **keys):
+    path = os.path.join(tmp, "drsnd-%d.conf" % int(time.time() * 1e6))
+    kv = {"dir": out, "pre_roll_ms": PRE_MS, "post_roll_ms": POST_MS, "denoised": "yes"}
+    kv.update(keys)
+    with open(path, "w") as f:
+        f.write("[plugins]\ndir = %s\nload = recorder\n\n[plugin recorder]\n" % os.path.dirname(MODULE))
+        for k, v in kv.items():
+            f.write("%s = %s\n" % (k, v))
+    return path
+
+
+def own_files(out):
+    return sorted(n for n in os.listdir(out) if NAME.match(n))
+
+
+def test_one_clip_per_detection():
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    src, x = padded_source(tmp)
+    d = dt.Daemon("--realtime", model=MODEL, source="file:" + src, config=config(tmp, out))
+    d.wait_listening()
+    c = d.client()
+    c.request({"type": "subscribe", "events": ["detection"]})
+    st = c.request({"type": "status"})
+    assert st["plugins"] == ["recorder"], st
+    # every detection of the stream (the file is 12.2 s at real time)
+    dets = []
+    end = time.time() + 60
+    while time.time() < end:
+        m = c.recv(1)
+        if m and m["type"] == "detection":
+            dt.log("detection", m)
+            dets.append(m)
+        if m is None and dets and "end of file" in d.stderr():
+            break
+    labels = [m["label"] for m in dets]
+    truth = ["yes", "no", "stop", "go", "left", "right"]
+    assert [l for l in labels if l in truth] == truth, labels
+    # the last clip is written once its post-roll has streamed in
+    end = time.time() + 20
+    while time.time() < end and len([n for n in own_files(out) if "-denoised" not in n]) < len(dets):
+        time.sleep(0.2)
+    assert d.stop() == 0
+    err = d.stderr()
+    assert "plugin recorder (%s): loaded" % MODULE in err, err
+    files = own_files(out)
+    dt.log("files:", files)
+    raw = [n for n in files if not NAME.match(n).group("dn")]
+    assert len(raw) == len(dets) and len(files) == 2 * len(dets), files
+    assert not glob.glob(os.path.join(out, "*.part")), os.listdir(out)
+    for m, name in zip(dets, raw):
+        g = NAME.match(name)
+        assert g.group("label") == m["label"] and g.group("score") == "%.2f" % m["score"], (name, m)
+        frm = max(0, round((m["start"] * 1000 - PRE_MS) * RATE / 1000))
+        to = round((m["end"] * 1000 + POST_MS) * RATE / 1000)
+        rate, y = read_wav(os.path.join(out, name))
+        assert rate == RATE
+        window = m["end"] - m["start"]
+        dt.log("%s: %d samples, expected %d (pre %d ms + window %.3f s + post %d ms)"
+               % (name, len(y), to - frm, PRE_MS, window, POST_MS))
+        assert abs(len(y) - (to - frm)) <= 1, (len(y), to - frm)
+        ref = x[frm:frm + len(y)]
+        diff = float(np.max(np.abs(y - ref)))
+        corr = float(np.dot(y, ref) / np.sqrt(np.dot(y, y) * np.dot(ref, ref)))
+        dt.log("  max |diff| %g LSB, correlation %.6f" % (diff, corr))
+        assert diff <= 1 and corr > 0.9999, (diff, corr)
+        # the denoised twin: same span, mostly the same speech
+        rate, yd = read_wav(os.path.join(out, name[:-4] + "-denoised.wav"))
+        assert len(yd) == len(y), (len(yd), len(y))
+        cd = float(np.dot(yd, ref) / np.sqrt(np.dot(yd, yd) * np.dot(ref, ref) + 1e-9))
+        dd = float(np.max(np.abs(yd - y)))
+        dt.log("  denoised: correlation with the source %.6f, max |denoised - raw| %g LSB" % (cd, dd))
+        assert cd > 0.8 and dd > 0, (cd, dd)   # the denoiser's output, not a copy
+
+
+def test_size_cap_deletes_oldest_own_files():
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    src, _ = padded_source(tmp)
+    # an old recording of ours and a foreign file: only the first may go
+    old = os.path.join(out, "20000101T000000.000Z-yes-0.99.wav")
+    with open(old, "wb") as f:
+        f.write(b"\0" * 300000)
+    foreign = os.path.join(out, "notes-0.99.wav")
+    with open(foreign, "wb") as f:
+        f.write(b"\0" * 2000000)
+    d = dt.Daemon("--no-realtime", "--exit-on-eof", model=MODEL, source="file:" + src,
+                  config=config(tmp, out, max_mb=1))
+    rc = d.p.wait(120)
+    err = d.stderr()
+    assert rc == 0, err
+    files = own_files(out)
+    dt.log("after the cap:", files)
+    written = re.findall(r"plugin recorder: wrote \S+/(\S+)\.wav", err)
+    n_det = len(re.findall(r"drsnd: info: detection: ", err))
+    assert n_det >= 6 and len(written) == n_det, err
+    total = sum(os.path.getsize(os.path.join(out, n)) for n in files)
+    assert total <= 1024 * 1024, total
+    assert not os.path.exists(old)
+    assert os.path.getsize(foreign) == 2000000
+    # what is left is the newest: a suffix of what was written, the last one whole
+    left = sorted({NAME.match(n).group(0).replace("-denoised", "") for n in files})
+    assert left and left[-1] == written[-1] + ".wav", (left, written)
+    assert [w + ".wav" for w in written[-len(left):]] == left, (left, written)
+    assert "deleted older recordings over max_mb" in err
+
+
+def test_bad_key_refused_daemon_runs_on():
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    cfg = config(tmp, out)
+    d = dt.Daemon("--set", "plugin recorder.colour=red", model=MODEL, source="file:" + padded_source(tmp)[0],
+                  config=cfg)
+    d.wait_listening()
+    c = d.client()
+    st = c.request({"type": "status"})
+    assert st["plugins"] == [], st
+    assert d.stop() == 0
+    err = d.stderr()
+    want = ("plugin recorder (%s): create failed: command line: [plugin recorder] unknown key 'colour' "
+            "(known: dir, pre_roll_ms, post_roll_ms, denoised, max_mb); drsnd runs on without it") % MODULE
+    assert want in err, err
+    # a directory that is not there: named with its place
+    cfg = config(tmp, os.path.join(tmp, "missing"))
+    d = dt.Daemon(model=MODEL, source="file:" + padded_source(tmp)[0], config=cfg)
+    d.wait_listening()
+    assert d.stop() == 0
+    assert "%s:6: [plugin recorder] dir: '%s' is not a writable directory" % (cfg, os.path.join(tmp, "missing")) \
+        in d.stderr(), d.stderr()
+
+
+if __name__ == "__main__":
+    if not os.path.exists(MODEL):
+        print("model %s is missing (set DRSN_TEST_MODEL to a trained model)" % MODEL)
+        sys.exit(1)
+    dt.main([test_one_clip_per_detection, test_size_cap_deletes_oldest_own_files,
+             test_bad_key_refused_daemon_runs_on])

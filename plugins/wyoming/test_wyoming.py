@@ -37,10 +37,12 @@ TRUTH = [("yes", 0.30, 1.21), ("no", 2.01, 2.91), ("stop", 3.71, 4.67),
 TOL_MS = 300
 
 
-def check_truth(dets, what):
-    """Exactly the six keywords, in order, each within TOL_MS of its span."""
+def check_truth(dets, what, ts0=0):
+    """Exactly the six keywords, in order, each within TOL_MS of its span
+    (timestamps on a client clock that read ts0 ms at the stream's start)."""
     assert [n for n, _ in dets] == [t[0] for t in TRUTH], "%s: %s" % (what, dets)
     for (name, ts), (_, a, b) in zip(dets, TRUTH):
+        ts -= ts0
         assert a * 1000 - TOL_MS <= ts <= b * 1000 + TOL_MS, \
             "%s: %s at %d ms, truth %.2f-%.2f s" % (what, name, ts, a, b)
 
@@ -159,8 +161,10 @@ def test_48k_stereo():
     assert (rate, width, ch) == (48000, 2, 2)
     d = daemon()
     c = d.client()
-    ev = stream(c, pcm, rate=rate, width=width, channels=ch, names=[t[0] for t in TRUTH])
-    check_truth(detections(ev), "48 kHz stereo")
+    # timestamps follow the client's clock (audio-start at 123456 ms)
+    ev = stream(c, pcm, rate=rate, width=width, channels=ch, names=[t[0] for t in TRUTH], ts0=123456)
+    log("48 kHz stereo: %s" % detections(ev))
+    check_truth(detections(ev), "48 kHz stereo", ts0=123456)
     c.close()
     d.stop()
 

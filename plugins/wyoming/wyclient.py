@@ -77,20 +77,20 @@ def read_wav(path):
         return w.getframerate(), w.getsampwidth(), w.getnchannels(), w.readframes(w.getnframes())
 
 
-def stream(c, pcm, rate=16000, width=2, channels=1, names=None, chunk=1024, pace=0.0):
+def stream(c, pcm, rate=16000, width=2, channels=1, names=None, chunk=1024, pace=0.0, ts0=0):
     """detect?, audio-start, 1024-frame chunks, audio-stop, ping; returns
     the events before the pong."""
     if names is not None:
         c.send("detect", {"names": names})
     fmt = {"rate": rate, "width": width, "channels": channels}
-    c.send("audio-start", dict(fmt, timestamp=0))
+    c.send("audio-start", dict(fmt, timestamp=ts0))
     step = chunk * width * channels
     for i in range(0, len(pcm), step):
-        ts = (i // (width * channels)) * 1000 // rate
+        ts = ts0 + (i // (width * channels)) * 1000 // rate
         c.send("audio-chunk", dict(fmt, timestamp=ts), pcm[i:i + step], split_data=(i // step) % 2 == 1)
         if pace:
             time.sleep(pace)
-    c.send("audio-stop", {"timestamp": len(pcm) // (width * channels) * 1000 // rate})
+    c.send("audio-stop", {"timestamp": ts0 + len(pcm) // (width * channels) * 1000 // rate})
     c.send("ping", {"text": "end"})
     out = []
     while True:

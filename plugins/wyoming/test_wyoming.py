@@ -271,7 +271,7 @@ def test_reload_mid_stream():
     ev = until_pong(c, "before")
     d.d.signal(signal.SIGHUP)
     end = time.time() + 30
-    while "client pipeline(s) remade" not in d.d.stderr():
+    while "1 remade for streams in progress" not in d.d.stderr():
         assert time.time() < end, "no reload:\n" + d.d.stderr()
         time.sleep(0.05)
     for i in range(cut, len(pcm), 2048):

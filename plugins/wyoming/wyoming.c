@@ -895,9 +895,11 @@ static void wy_destroy(void *self)
 static void wy_on_model(void *self, const drsn_model *m)
 {
 	struct wy *w = self;
+	int remade = 0, dropped = 0;
 	for (struct conn *c = w->conns; c; c = c->next) {
 		if (!c->pl)
 			continue;
+		dropped++;
 		double t = w->host->pipeline_time(c->pl);
 		drop_pipeline(c);
 		if (c->closing || !c->streaming || c->stream_bad)
@@ -914,9 +916,13 @@ static void wy_on_model(void *self, const drsn_model *m)
 		} else if (wy_pcm_start(c->pcm, c->rate, c->width, c->channels, err, sizeof err) < 0) {
 			c->stream_bad = 1;
 			send_error(c, "bad-audio-format", "%s", err);
+		} else {
+			remade++;
 		}
 	}
-	LOG(w, INFO, "model reloaded: %d client pipeline(s) remade", w->n_conns);
+	/* idle connections make theirs at their next audio-start */
+	LOG(w, INFO, "model reloaded: %d client pipeline(s) dropped, %d remade for streams in progress",
+	    dropped, remade);
 }
 
 static const drsn_plugin wyoming_plugin = {

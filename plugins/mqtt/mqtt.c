@@ -25,7 +25,8 @@
  * mosquitto_want_write()), a 1 s uv_timer calls mosquitto_loop_misc()
  * (keepalive pings), and reconnects are ours, on a uv_timer with exponential
  * backoff (reconnect_min_ms doubling up to reconnect_max_ms, plus up to 25%
- * jitter so a fleet does not come back in lockstep after a broker restart).
+ * jitter so a fleet does not come back in lockstep after a broker restart);
+ * an attempt without the broker's CONNACK after keepalive_s is abandoned.
  * Connecting uses mosquitto_connect_async(): the TCP connect and the TLS
  * handshake do not block, but the host name is resolved with a blocking
  * getaddrinfo() inside it; with a numeric address (the default) or a name in
@@ -58,6 +59,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <mosquitto.h>
 #include <uv.h>
@@ -103,6 +105,8 @@ struct mqtt {
 	int started;
 	int connect_called;       /* mosquitto_connect_async() was called once */
 	int stopping;             /* destroy() ran: no more retries or callbacks */
+	int64_t connect_started_ms;  /* uv_now() of the last connect attempt */
+	int refused;              /* the broker's CONNACK said no (logged) */
 
 	int state;
 	int ever_connected;
@@ -176,6 +180,17 @@ static void wipe_free(char *s)
 		explicit_bzero(s, strlen(s));
 		free(s);
 	}
+}
+
+/* A libmosquitto error for the log (errno for MOSQ_ERR_ERRNO; 2.0.11 has no
+ * text for MOSQ_ERR_KEEPALIVE). */
+static const char *mosq_why(int rc)
+{
+	if (rc == MOSQ_ERR_ERRNO)
+		return strerror(errno);
+	if (rc == MOSQ_ERR_KEEPALIVE)
+		return "no answer from the broker within keepalive_s";
+	return mosquitto_strerror(rc);
 }
 
 /* ---- config -------------------------------------------------------------- */
@@ -512,13 +527,30 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	sync_io(m);
 }
 
+/* Every second: keepalive pings (libmosquitto closes a link whose broker
+ * stopped answering), a connect that takes too long, and with TLS a read:
+ * OpenSSL may hold decrypted packets (PUBACKs) that no longer show on the
+ * socket, and this bounds how long they wait. */
 static void on_misc(uv_timer_t *t)
 {
 	struct mqtt *m = t->data;
-	if (mosquitto_socket(m->mosq) >= 0) {
-		mosquitto_loop_misc(m->mosq);
-		sync_io(m);
+	if (mosquitto_socket(m->mosq) < 0)
+		return;
+	if (m->state == ST_CONNECTING && m->poll &&
+	    (int64_t)uv_now(m->loop) - m->connect_started_ms > (int64_t)m->cfg.keepalive_s * 1000) {
+		/* no CONNACK within keepalive_s (a SYN into the void waits ~2 min
+		 * in the kernel): abort the socket under libmosquitto; its next
+		 * read fails and the usual retry follows */
+		LOG(m, WARN, "no answer from %s:%d within %d s", m->cfg.host, m->cfg.port, m->cfg.keepalive_s);
+		shutdown(m->poll->fd, SHUT_RDWR);
+		mosquitto_loop_read(m->mosq, 1);
+	} else {
+		if (m->cfg.tls)
+			mosquitto_loop_read(m->mosq, 1);
+		if (mosquitto_socket(m->mosq) >= 0)
+			mosquitto_loop_misc(m->mosq);
 	}
+	sync_io(m);
 }
 
 /* ---- connecting ---------------------------------------------------------- */
@@ -526,12 +558,13 @@ static void on_misc(uv_timer_t *t)
 static void try_connect(struct mqtt *m)
 {
 	m->state = ST_CONNECTING;
+	m->connect_started_ms = (int64_t)uv_now(m->loop);
 	int rc = m->connect_called
 		 ? mosquitto_reconnect_async(m->mosq)
 		 : mosquitto_connect_async(m->mosq, m->cfg.host, m->cfg.port, m->cfg.keepalive_s);
 	m->connect_called = 1;
 	if (rc != MOSQ_ERR_SUCCESS) {
-		const char *why = rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
+		const char *why = mosq_why(rc);
 		LOG(m, WARN, "cannot connect to %s:%d: %s", m->cfg.host, m->cfg.port, why);
 		/* the socket may be half made: drop it */
 		if (mosquitto_socket(m->mosq) >= 0)
@@ -574,7 +607,7 @@ static int publish(struct mqtt *m, const char *topic, const char *payload, int q
 		m->inflight++;
 	else if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && rc != MOSQ_ERR_CONN_LOST)
 		LOG(m, WARN, "publish to %s failed: %s", topic,
-		    rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		    mosq_why(rc));
 	return rc;
 }
 
@@ -652,6 +685,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 		const char *hint = (rc == 4 || rc == 5) ? " (check username and password)" : "";
 		LOG(m, ERROR, "broker %s:%d refused the connection: %s%s", m->cfg.host, m->cfg.port,
 		    mosquitto_connack_string(rc), hint);
+		m->refused = 1;   /* said; on_disconnect need not */
 		return;   /* libmosquitto drops the socket; sync_io retries */
 	}
 	m->state = ST_CONNECTED;
@@ -676,11 +710,10 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	if (m->stopping)
 		return;
 	if (m->state == ST_CONNECTED)
-		LOG(m, WARN, "connection to %s:%d lost: %s", m->cfg.host, m->cfg.port,
-		    rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-	else
-		LOG(m, WARN, "cannot connect to %s:%d: %s", m->cfg.host, m->cfg.port,
-		    rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		LOG(m, WARN, "connection to %s:%d lost: %s", m->cfg.host, m->cfg.port, mosq_why(rc));
+	else if (!m->refused)
+		LOG(m, WARN, "cannot connect to %s:%d: %s", m->cfg.host, m->cfg.port, mosq_why(rc));
+	m->refused = 0;
 	m->state = ST_IDLE;
 	schedule_retry(m);
 }

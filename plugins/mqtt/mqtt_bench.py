@@ -11,6 +11,8 @@ keywords per second of audio at most).
      last one arrived within 0.5 s of when it was sent (no growing backlog).
   2. A burst: --burst detections in one loop turn (queue_max as large), the
      median over --runs of received/(last arrival - first send).
+The broker runs with max_queued_messages 0 (no per-subscriber drop limit), so
+what is lost is lost on the publishing side.
 Also the driving process's CPU time per detection (plugin + libmosquitto +
 the driver's JSON formatting), which is what a box pays.
 
@@ -66,9 +68,12 @@ def main():
     ap.add_argument("--seconds", type=float, default=3)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--burst", type=int, default=20000)
-    ap.add_argument("--rates", default="500,1000,2000,5000,10000,20000,40000")
+    ap.add_argument("--rates", default="500,1000,2000,5000,10000,14000,20000,40000")
     a = ap.parse_args()
-    b = Broker()
+    # the broker holds whatever the subscriber has not taken yet (by default
+    # it drops QoS 1 messages beyond 1000 queued per client): a loss counted
+    # here is then the publisher's
+    b = Broker(["max_queued_messages 0"])
     sub = Sub(b, topic="drsnd/#", args=["-q", "1"]).ready(b)
     print("mosquitto %s on 127.0.0.1:%d, subscriber at QoS 1, publisher QoS 1, detection JSON ~150 bytes"
           % (subprocess.run([os.environ.get("MOSQUITTO", "mosquitto"), "-h"], capture_output=True,
@@ -92,12 +97,15 @@ def main():
     tputs, cpus = [], []
     for k in range(a.runs):
         r = run(b, sub, 0, a.burst, "b%d" % k, ["queue_max=%d" % a.burst])
-        assert r["missing"] == 0, "burst lost %d" % r["missing"]
+        if r["missing"]:
+            print("burst run %d: %d lost (%d dropped by the plugin)" % (k, r["missing"], r["dropped"]))
+            continue
         tputs.append(r["received"] / max(r["span_s"], 1e-6))
         cpus.append(r["cpu_us"])
-    print("burst of %d at once (queue_max %d), %d runs: median %.0f detections/s delivered, none lost"
-          " (runs: %s); %.1f us CPU/detection" % (a.burst, a.burst, a.runs, statistics.median(tputs),
-                                                   ", ".join("%.0f" % t for t in tputs), statistics.median(cpus)))
+    if tputs:
+        print("burst of %d at once (queue_max %d), %d runs without loss: median %.0f detections/s delivered"
+              " (runs: %s); %.1f us CPU/detection" % (a.burst, a.burst, len(tputs), statistics.median(tputs),
+                                                       ", ".join("%.0f" % t for t in tputs), statistics.median(cpus)))
     print("sustained at QoS 1 with no loss: %d detections/s (highest rate of the ladder kept up with)" % best)
     sub.stop()
     b.stop()

@@ -5,8 +5,8 @@ trained model; mosquitto_sub subscribers check what reaches the broker:
 every detection a socket client sees, with the same JSON; the retained
 status and availability; "offline" on a clean stop and the last will after
 SIGKILL; no detection lost over a broker restart in the middle of the
-stream; the bounded queue (mqtt-drive, no model); username/password and
-TLS errors and retries.
+stream; the bounded queue and a broker that never answers (mqtt-drive, no
+model); username/password and TLS errors and retries.
 
   test_mqtt.py --model PATH [--only NAME,...]
   (DRSN_MQTT_TEST_MODEL overrides PATH)
@@ -220,6 +220,24 @@ def test_queue_bound_while_down():
     log("queue_max 10: 15 dropped and counted, the newest 10 delivered in order")
 
 
+def test_silent_broker():
+    # a listener that accepts TCP (the kernel's backlog) but never answers
+    # CONNECT: after keepalive_s the attempt is abandoned and retried
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+    t0 = time.time()
+    r = drive("--count", "2", "--rate", "10", "--linger-ms", "7500", "port=%d" % port, "keepalive_s=5",
+              "reconnect_min_ms=100", "topic_prefix=drsnd/silent", check=True)
+    srv.close()
+    assert "no answer from 127.0.0.1:%d within 5 s" % port in r.stderr, r.stderr
+    first = r.stderr.index("no answer from")
+    assert "reconnecting to" in r.stderr[first:], r.stderr
+    assert "2 queued detections are lost" in r.stderr, r.stderr
+    log("silent broker: gave up after keepalive_s and retried (%.1f s)" % (time.time() - t0))
+
+
 def test_password():
     tmp = tempfile.mkdtemp(prefix="mqtt-auth-")
     pw = os.path.join(tmp, "passwd")
@@ -307,7 +325,8 @@ if __name__ == "__main__":
         print("no model: %s (set DRSN_MQTT_TEST_MODEL to test with another one)" % MODEL)
         sys.exit(1)
     tests = [test_config_errors, test_stream_status_and_clean_stop, test_will_on_sigkill,
-             test_broker_restart_mid_stream, test_queue_bound_while_down, test_password, test_tls]
+             test_broker_restart_mid_stream, test_queue_bound_while_down, test_silent_broker, test_password,
+             test_tls]
     if "--only" in a:   # --only NAME[,NAME]: a subset, for debugging
         names = a[a.index("--only") + 1].split(",")
         tests = [t for t in tests if t.__name__ in names or t.__name__[5:] in names]

@@ -187,9 +187,57 @@ def test_bad_key_refused_daemon_runs_on():
         in d.stderr(), d.stderr()
 
 
+def test_reload_keeps_plugins_and_check_config():
+    """SIGHUP: the model is handed over (recording goes on), changed plugin
+    keys need a restart (logged). --check-config sees missing modules and
+    stray sections."""
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    src, _ = padded_source(tmp)
+    cfg = config(tmp, out)
+    d = dt.Daemon("--realtime", model=MODEL, source="file:" + src, config=cfg)
+    d.wait_listening()
+    c = d.client()
+    with open(cfg, "a") as f:
+        f.write("max_mb = 7\n")
+    r = c.request({"type": "reload"})
+    assert r["ok"], r
+    st = c.request({"type": "status"})
+    assert st["plugins"] == ["recorder"] and st["reloads"] == 1, st
+    end = time.time() + 40
+    while time.time() < end and "end of file" not in d.stderr():
+        time.sleep(0.2)
+    time.sleep(POST_MS / 1000 + 0.5)
+    assert d.stop() == 0
+    err = d.stderr()
+    assert "reload: [plugins]/[plugin NAME] changes take effect only after a restart" in err, err
+    wrote = re.findall(r"plugin recorder: wrote ", err)
+    assert len(wrote) >= 6 and len(wrote) == len(re.findall(r"drsnd: info: detection: ", err)), err
+
+    # --check-config: a module that is not in dir, a section nobody loads
+    bad = os.path.join(tmp, "check.conf")
+    with open(bad, "w") as f:
+        f.write("[plugins]\ndir = %s\nload = recorder, nosuch\n[plugin stray]\nx = 1\n"
+                % os.path.dirname(MODULE))
+    r = dt.subprocess.run([dt.DRSND, "--check-config", "--config", bad, "--model", MODEL],
+                          capture_output=True, text=True, timeout=60)
+    dt.log(r.stderr)
+    assert r.returncode == 1, r
+    assert ("%s:3: [plugins] load: no plugin 'nosuch' in %s (%s/nosuch.so: No such file or directory)"
+            % (bad, os.path.dirname(MODULE), os.path.dirname(MODULE))) in r.stderr, r.stderr
+    assert ("warning: %s:5: [plugin stray]: 'stray' is not in [plugins] load: its keys are not used" % bad) \
+        in r.stderr, r.stderr
+    with open(bad, "w") as f:
+        f.write("[plugins]\ndir = %s\nload = recorder\n" % os.path.dirname(MODULE))
+    r = dt.subprocess.run([dt.DRSND, "--check-config", "--config", bad, "--model", MODEL],
+                          capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "OK" in r.stdout, (r.stdout, r.stderr)
+
+
 if __name__ == "__main__":
     if not os.path.exists(MODEL):
         print("model %s is missing (set DRSN_TEST_MODEL to a trained model)" % MODEL)
         sys.exit(1)
     dt.main([test_one_clip_per_detection, test_size_cap_deletes_oldest_own_files,
-             test_bad_key_refused_daemon_runs_on])
+             test_bad_key_refused_daemon_runs_on, test_reload_keeps_plugins_and_check_config])

@@ -228,6 +228,12 @@ def test_reload_keeps_plugins_and_check_config():
             % (bad, os.path.dirname(MODULE), os.path.dirname(MODULE))) in r.stderr, r.stderr
     assert ("warning: %s:5: [plugin stray]: 'stray' is not in [plugins] load: its keys are not used" % bad) \
         in r.stderr, r.stderr
+    r = dt.subprocess.run([dt.DRSND, "--config", bad, "--list-plugins"], capture_output=True, text=True,
+                          timeout=60)
+    dt.log(r.stdout)
+    assert r.returncode == 0, r
+    assert re.search(r"^  recorder +\(load\) +writes the audio around each detection", r.stdout, re.M), r.stdout
+    assert re.search(r"^  nosuch +\(load\) +missing: no ", r.stdout, re.M), r.stdout
     with open(bad, "w") as f:
         f.write("[plugins]\ndir = %s\nload = recorder\n" % os.path.dirname(MODULE))
     r = dt.subprocess.run([dt.DRSND, "--check-config", "--config", bad, "--model", MODEL],

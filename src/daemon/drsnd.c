@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"                          every error with its line number, exit 0/1\n"
 		"      --print-config      print the effective config and exit\n"
 		"      --list-devices      list PortAudio input devices and exit\n"
+		"      --list-plugins      list the plugins in [plugins] dir and exit\n"
 		"  -s, --socket PATH       [socket] path\n"
 		"  -m, --model PATH        [model] path ('' = no model)\n"
 		"  -i, --source SPEC       [audio] source: pa:[DEVICE] | file:PATH | stdin | fd:N\n"
@@ -55,12 +56,13 @@ static char *kv(const char *key, const char *value)
 
 int main(int argc, char **argv)
 {
-	enum { O_CHECK = 256, O_PRINT, O_LIST, O_RT, O_NORT, O_EOF, O_SET, O_VERSION };
+	enum { O_CHECK = 256, O_PRINT, O_LIST, O_LISTPL, O_RT, O_NORT, O_EOF, O_SET, O_VERSION };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, O_CHECK},
 		{"print-config", no_argument, NULL, O_PRINT},
 		{"list-devices", no_argument, NULL, O_LIST},
+		{"list-plugins", no_argument, NULL, O_LISTPL},
 		{"socket", required_argument, NULL, 's'},
 		{"model", required_argument, NULL, 'm'},
 		{"source", required_argument, NULL, 'i'},
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	char *ov[MAX_OVERRIDES];
-	int n_ov = 0, check = 0, print = 0, list = 0, verbose = 0, quiet = 0, code = 2;
+	int n_ov = 0, check = 0, print = 0, list = 0, list_plugins = 0, verbose = 0, quiet = 0, code = 2;
 	struct drsn__daemon_args a = {0};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:s:m:i:l:vqh", opts, NULL)) != -1) {
@@ -86,6 +88,7 @@ int main(int argc, char **argv)
 		case O_CHECK: check = 1; continue;
 		case O_PRINT: print = 1; continue;
 		case O_LIST: list = 1; continue;
+		case O_LISTPL: list_plugins = 1; continue;
 		case 's': o = kv("socket.path", optarg); break;
 		case 'm': o = kv("model.path", optarg); break;
 		case 'i': o = kv("audio.source", optarg); break;
@@ -134,6 +137,18 @@ int main(int argc, char **argv)
 
 	if (list) {
 		code = drsn__source_list_devices(stdout) < 0 ? 1 : 0;
+		goto out;
+	}
+	if (list_plugins) {
+		struct drsn__config *cfg = malloc(sizeof *cfg);
+		struct drsn__cfg_errors *errs = calloc(1, sizeof *errs);
+		code = 1;
+		if (cfg && errs && drsn__daemon_config(cfg, &a, errs) == 0)
+			code = drsn__plugins_list(cfg, stdout) < 0 ? 1 : 0;
+		for (int i = 0; errs && i < errs->n; i++)
+			fprintf(stderr, "%s\n", errs->msg[i]);
+		free(cfg);
+		free(errs);
 		goto out;
 	}
 	if (check || print) {

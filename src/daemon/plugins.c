@@ -1,5 +1,6 @@
 #include "daemon/plugins.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -356,4 +357,55 @@ int drsn__plugins_check(const struct drsn__config *c, struct drsn__cfg_errors *e
 					pc->sections[s].where, pc->sections[s].name, pc->sections[s].name);
 	}
 	return rc;
+}
+
+/* ---- --list-plugins --------------------------------------------------------------- */
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int drsn__plugins_list(const struct drsn__config *c, FILE *f)
+{
+	const char *dir = drsn__config_plugin_dir(c);
+	DIR *d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "drsnd: [plugins] dir %s: %s\n", dir, strerror(errno));
+		return -errno;
+	}
+	char *names[256];
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < 256) {
+		size_t len = strlen(de->d_name);
+		if (len > 3 && !strcmp(de->d_name + len - 3, ".so") && (names[n] = strndup(de->d_name, len - 3)))
+			n++;
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof *names, by_str);
+	fprintf(f, "plugins in %s (ABI %u):\n", dir, (unsigned)DRSN_PLUGIN_ABI_VERSION);
+	for (int i = 0; i < n; i++) {
+		int loaded = 0;
+		for (int k = 0; k < c->plugins.n_load; k++)
+			loaded |= !strcmp(c->plugins.load[k], names[i]);
+		char path[PATH_MAX], msg[MSG_MAX];
+		void *dl;
+		const drsn_plugin *p;
+		if (open_module(dir, names[i], path, sizeof path, &dl, &p, msg, sizeof msg) < 0) {
+			fprintf(f, "  %-16s %-7s unusable: %s\n", names[i], loaded ? "(load)" : "", msg);
+		} else {
+			fprintf(f, "  %-16s %-7s %s\n", names[i], loaded ? "(load)" : "",
+				p->description ? p->description : "");
+			dlclose(dl);
+		}
+		free(names[i]);
+	}
+	for (int k = 0; k < c->plugins.n_load; k++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/%s.so", dir, c->plugins.load[k]);
+		if (access(path, F_OK) < 0)
+			fprintf(f, "  %-16s %-7s missing: no %s\n", c->plugins.load[k], "(load)", path);
+	}
+	return 0;
 }

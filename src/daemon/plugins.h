@@ -32,6 +32,7 @@
 #define DRSN_DAEMON_PLUGINS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "daemon/config.h"
 #include "drsn/plugin.h"
@@ -78,5 +79,10 @@ void drsn__plugins_free(struct drsn__plugins *ps);
  * 0 or -EINVAL. */
 int drsn__plugins_check(const struct drsn__config *c, struct drsn__cfg_errors *errs,
 			struct drsn__cfg_errors *warnings);
+
+/* drsnd --list-plugins: every NAME.so in the plugin dir with its
+ * description (or why it cannot load), "(load)" for those in [plugins] load,
+ * and load names without a file. 0 or a negative errno (no dir). */
+int drsn__plugins_list(const struct drsn__config *c, FILE *f);
 
 #endif

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "daemon/log.h"
+#include "drsn/model.h"
 #include "drsn_config.h"
 
 #ifndef DRSND_PLUGIN_DIR

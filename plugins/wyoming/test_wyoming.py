@@ -236,6 +236,12 @@ def test_bad_clients_beside_a_good_one():
     c.send("audio-stop")
     t, data, _ = c.recv()
     assert t == "not-detected", (t, data)
+    # a rate that would wrap to 16000 in 32 bits, and a fractional width
+    for fmt in ({"rate": 2 ** 32 + 16000, "width": 2, "channels": 1},
+                {"rate": 16000, "width": 2.5, "channels": 1}):
+        c.send("audio-start", fmt)
+        t, data, _ = c.recv()
+        assert t == "error" and data["code"] == "bad-audio-format", (fmt, t, data)
     c.send("describe")
     assert c.recv()[0] == "info"
     c.close()

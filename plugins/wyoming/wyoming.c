@@ -33,6 +33,7 @@
  * another connection.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -500,7 +501,8 @@ static void stream_begin(struct conn *c, const cJSON *data, int implicit)
 		c->ts_base = ts;
 		c->ts_base_set = 1;
 	}
-	if (!ok || rate < 0 || width < 0 || channels < 0) {
+	if (!ok || rate < 0 || width < 0 || channels < 0 || rate > INT_MAX || width > INT_MAX ||
+	    channels > INT_MAX) {
 		c->stream_bad = 1;
 		send_error(c, "bad-audio-format", "%s needs integer rate, width and channels",
 			   implicit ? "audio-chunk" : "audio-start");
@@ -531,7 +533,8 @@ static void on_audio_chunk(struct conn *c, const cJSON *data)
 		long long rate = int_field(data, "rate", c->rate, &ok);
 		long long width = int_field(data, "width", c->width, &ok);
 		long long channels = int_field(data, "channels", c->channels, &ok);
-		if (!ok) {
+		if (!ok || rate < 0 || width < 0 || channels < 0 || rate > INT_MAX ||
+		    width > INT_MAX || channels > INT_MAX) {
 			c->stream_bad = 1;
 			send_error(c, "bad-audio-format", "audio-chunk: rate, width and channels must be integers");
 		} else if (!wy_pcm_same_format(c->pcm, (int)rate, (int)width, (int)channels)) {

@@ -559,6 +559,9 @@ static void try_connect(struct mqtt *m)
 {
 	m->state = ST_CONNECTING;
 	m->connect_started_ms = (int64_t)uv_now(m->loop);
+	/* a socket libmosquitto still has is closed by the reconnect, and the
+	 * new one may get the same number: stop watching the old one first */
+	unwatch(m);
 	int rc = m->connect_called
 		 ? mosquitto_reconnect_async(m->mosq)
 		 : mosquitto_connect_async(m->mosq, m->cfg.host, m->cfg.port, m->cfg.keepalive_s);

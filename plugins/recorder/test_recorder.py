@@ -199,19 +199,27 @@ def test_reload_keeps_plugins_and_check_config():
     d = dt.Daemon("--realtime", model=MODEL, source="file:" + src, config=cfg)
     d.wait_listening()
     c = d.client()
+    with open(cfg) as f:
+        text = f.read()
     with open(cfg, "a") as f:
         f.write("max_mb = 7\n")
     r = c.request({"type": "reload"})
     assert r["ok"], r
+    # back to what runs, with a comment line that moves every key's place:
+    # no warning
+    with open(cfg, "w") as f:
+        f.write("; moved\n" + text)
+    r = c.request({"type": "reload"})
+    assert r["ok"], r
     st = c.request({"type": "status"})
-    assert st["plugins"] == ["recorder"] and st["reloads"] == 1, st
+    assert st["plugins"] == ["recorder"] and st["reloads"] == 2, st
     end = time.time() + 40
     while time.time() < end and "end of file" not in d.stderr():
         time.sleep(0.2)
     time.sleep(POST_MS / 1000 + 0.5)
     assert d.stop() == 0
     err = d.stderr()
-    assert "reload: [plugins]/[plugin NAME] changes take effect only after a restart" in err, err
+    assert err.count("reload: [plugins]/[plugin NAME] changes take effect only after a restart") == 1, err
     wrote = re.findall(r"plugin recorder: wrote ", err)
     assert len(wrote) >= 6 and len(wrote) == len(re.findall(r"drsnd: info: detection: ", err)), err
 

@@ -537,6 +537,31 @@ static int restart_keys_changed(const struct drsn__config *a, const struct drsn_
 	       strcmp(a->pcm_socket, b->pcm_socket) || a->pcm_queue_ms != b->pcm_queue_ms;
 }
 
+/* Same [plugins] dir/load and [plugin NAME] keys and values (places may
+ * differ: a line added above only moves them). */
+static int plugins_config_equal(const struct drsn__config *a, const struct drsn__config *b)
+{
+	const struct drsn__cfg_plugins *pa = &a->plugins, *pb = &b->plugins;
+	if (strcmp(pa->dir, pb->dir) || pa->n_load != pb->n_load || pa->n_sections != pb->n_sections)
+		return 0;
+	for (int i = 0; i < pa->n_load; i++)
+		if (strcmp(pa->load[i], pb->load[i]))
+			return 0;
+	for (int s = 0; s < pa->n_sections; s++) {
+		int t = drsn__config_plugin_section(b, pa->sections[s].name);
+		if (t < 0 || pa->sections[s].n_kv != pb->sections[t].n_kv)
+			return 0;
+		for (int i = 0; i < pa->sections[s].n_kv; i++) {
+			const char *ka, *va, *wa, *kb, *vb, *wb;
+			drsn__config_plugin_kv(a, s, i, &ka, &va, &wa);
+			drsn__config_plugin_kv(b, t, i, &kb, &vb, &wb);
+			if (strcmp(ka, kb) || strcmp(va, vb))
+				return 0;
+		}
+	}
+	return 1;
+}
+
 /* 0 on success; on failure the old config/model stay and msg says why. */
 static int reload(struct daemon *d, char *msg, size_t msg_size)
 {
@@ -613,7 +638,7 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	snprintf(d->cfg.source, sizeof d->cfg.source, "%s", old.source);
 	snprintf(d->cfg.pcm_socket, sizeof d->cfg.pcm_socket, "%s", old.pcm_socket);
 	/* [plugins] and [plugin NAME]: the running set and sections stay */
-	int plugins_changed = memcmp(&old.plugins, &nc->plugins, sizeof old.plugins) != 0;
+	int plugins_changed = !plugins_config_equal(&old, nc);
 	d->cfg.plugins = old.plugins;
 	/* plugins drop their pipelines on the old model before it goes */
 	drsn__plugins_model(d->plugins, m);
@@ -714,6 +739,12 @@ static void on_part_done(void *user)
 	d->pending_closes--;
 }
 
+static void close_signals(struct daemon *d)
+{
+	for (int i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)&d->sig[i], on_closed);
+}
+
 static void begin_stop(struct daemon *d, int code)
 {
 	if (d->stopping)
@@ -721,8 +752,7 @@ static void begin_stop(struct daemon *d, int code)
 	d->stopping = 1;
 	d->exit_code = code;
 	drsn__notify_stopping();
-	for (int i = 0; i < 3; i++)
-		uv_close((uv_handle_t *)&d->sig[i], on_closed);
+	close_signals(d);
 	uv_close((uv_handle_t *)&d->status_timer, on_closed);
 	drsn__notify_close(&d->notify);
 	/* plugins close their handles; the loop runs until they have */
@@ -853,9 +883,18 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		.client_queue = d->cfg.client_queue,
 		.flood_errors = d->cfg.flood_errors,
 	};
+	/* Signals are caught before the socket appears: a SIGTERM right after a
+	 * client saw the socket stops gracefully (handled once the loop runs). */
+	const int signums[3] = {SIGINT, SIGTERM, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(d->loop, &d->sig[i]);
+		d->sig[i].data = d;
+		uv_signal_start(&d->sig[i], on_signal, signums[i]);
+	}
 	static const struct drsn__server_ops sops = {on_connect, on_command};
 	if (drsn__server_start(&d->srv, d->loop, &svo, &sops, d, &e) < 0) {
 		log_err("%s", e.msg);
+		close_signals(d);
 		d->pending_closes = 1;
 		drsn__source_stop(d->src, on_part_done, d);
 		uv_run(d->loop, UV_RUN_DEFAULT);
@@ -874,6 +913,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		static const struct drsn__server_ops pops = {NULL, NULL};
 		if (drsn__server_start(&d->pcm, d->loop, &po, &pops, d, &e) < 0) {
 			log_err("[denoise] pcm_socket: %s", e.msg);
+			close_signals(d);
 			d->pending_closes = 2;
 			drsn__source_stop(d->src, on_part_done, d);
 			drsn__server_stop(d->srv, 0, on_part_done, d);
@@ -901,12 +941,6 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 			d->dn_skip = drsn_denoise_latency(d->dn);
 	}
 
-	const int signums[3] = {SIGINT, SIGTERM, SIGHUP};
-	for (int i = 0; i < 3; i++) {
-		uv_signal_init(d->loop, &d->sig[i]);
-		d->sig[i].data = d;
-		uv_signal_start(&d->sig[i], on_signal, signums[i]);
-	}
 	uv_timer_init(d->loop, &d->status_timer);
 	d->status_timer.data = d;
 	if (d->cfg.status_interval_ms > 0)

@@ -129,4 +129,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        kill_all()   # the broker and subscriber, also after a failure

@@ -10,20 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc_count.h"
 #include "drsn/denoise.h"
-
-/* Linked with -Wl,--wrap=malloc,...: counts allocations made by the library
- * and this test while `counting` is set. */
-static volatile int counting, n_allocs;
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n) { n_allocs += counting; return __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t m) { n_allocs += counting; return __real_calloc(n, m); }
-void *__wrap_realloc(void *p, size_t n) { n_allocs += counting; return __real_realloc(p, n); }
 
 static uint64_t rng_state;
 static void rng_seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
@@ -172,20 +160,18 @@ static void test_no_allocation_after_create(void **state)
 	rng_seed(3);
 	for (size_t i = 0; i < n; i++)
 		x[i] = 0.1f * rng_gauss();
-	n_allocs = 0;
-	counting = 1;
+	drsn__alloc_count_start();
 	drsn_denoise_process(d, x, n, x);
 	drsn_denoise_flush(d, x + n);
 	drsn_denoise_reset(d);
 	drsn_denoise_process(d, x, 999, x);
-	counting = 0;
-	assert_int_equal(n_allocs, 0);
+	assert_int_equal(drsn__alloc_count_stop(), 0);
+	assert_int_equal(drsn__frees, 0);
 	/* The wrapper is live: the counter does see allocations. */
-	counting = 1;
+	drsn__alloc_count_start();
 	void *volatile probe = malloc(16);
 	free(probe);
-	counting = 0;
-	assert_int_equal(n_allocs, 1);
+	assert_int_equal(drsn__alloc_count_stop(), 1);
 	free(x);
 	drsn_denoise_destroy(d);
 }

@@ -11,32 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/alloc_count.h"
 #include "drsn/model.h"
 #include "drsn/simd.h"
 #include "engine/fixture.h"
-
-static int counting;
-static long n_alloc, n_free;
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t s);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-int __real_posix_memalign(void **p, size_t a, size_t n);
-void *__real_aligned_alloc(size_t a, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t s);
-void *__wrap_realloc(void *p, size_t n);
-void __wrap_free(void *p);
-int __wrap_posix_memalign(void **p, size_t a, size_t n);
-void *__wrap_aligned_alloc(size_t a, size_t n);
-
-void *__wrap_malloc(size_t n) { n_alloc += counting; return __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t s) { n_alloc += counting; return __real_calloc(n, s); }
-void *__wrap_realloc(void *p, size_t n) { n_alloc += counting; return __real_realloc(p, n); }
-void __wrap_free(void *p) { n_free += counting && p; __real_free(p); }
-int __wrap_posix_memalign(void **p, size_t a, size_t n) { n_alloc += counting; return __real_posix_memalign(p, a, n); }
-void *__wrap_aligned_alloc(size_t a, size_t n) { n_alloc += counting; return __real_aligned_alloc(a, n); }
 
 static void test_run_never_allocates(void **state)
 {
@@ -55,12 +33,10 @@ static void test_run_never_allocates(void **state)
 		drsn_model *m = NULL;
 		drsn_ctx *c = NULL;
 
-		counting = 1;
-		n_alloc = 0;
+		drsn__alloc_count_start();
 		assert_int_equal(drsn_model_load_memory(&m, buf, len, NULL), 0);
 		assert_int_equal(drsn_ctx_create(&c, m, NULL), 0);
-		counting = 0;
-		assert_true(n_alloc > 0);   /* the wrapping sees the library's allocations */
+		assert_true(drsn__alloc_count_stop() > 0);   /* the wrapping sees the library's allocations */
 
 		float *x = malloc((size_t)archs[ai].frames * archs[ai].bands * sizeof *x), probs[16];
 		uint32_t s = 9;
@@ -69,14 +45,14 @@ static void test_run_never_allocates(void **state)
 		for (int p = 0; p < n_paths && p < 8; p++) {
 			assert_int_equal(drsn_simd_select(paths[p]), 0);
 			drsn_ctx_run(c, x, probs);   /* first call: lazy init anywhere must happen here, not later */
-			counting = 1;
-			n_alloc = n_free = 0;
+			drsn__alloc_count_start();
 			for (int r = 0; r < 5; r++)
 				assert_int_equal(drsn_ctx_run(c, x, r & 1 ? NULL : probs), 0);
-			counting = 0;
-			printf("arch %d, path %s: %ld allocations, %ld frees in 5 runs\n", ai, paths[p], n_alloc, n_free);
+			long n_alloc = drsn__alloc_count_stop();
+			printf("arch %d, path %s: %ld allocations, %ld frees in 5 runs\n", ai, paths[p], n_alloc,
+			       (long)drsn__frees);
 			assert_int_equal(n_alloc, 0);
-			assert_int_equal(n_free, 0);
+			assert_int_equal(drsn__frees, 0);
 		}
 		drsn_simd_select(NULL);
 		free(x);

@@ -12,19 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc_count.h"
 #include "drsn/features.h"
-
-/* ---- allocation counter ------------------------------------------------ */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-static long n_allocs;
-void *__wrap_malloc(size_t n) { n_allocs++; return __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t m) { n_allocs++; return __real_calloc(n, m); }
-void *__wrap_realloc(void *p, size_t n) { n_allocs++; return __real_realloc(p, n); }
 
 /* ---- helpers ----------------------------------------------------------- */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -293,7 +282,7 @@ static void check_chunking(const drsn_features_params *p, const float *x, size_t
 	drsn_features *f;
 	assert_int_equal(drsn_features_create(&f, p, NULL), 0);
 	struct collect c = collect_new(p->n_mels, whole->n, NULL);
-	long before = n_allocs;
+	drsn__alloc_count_start();
 	for (size_t i = 0; i < n;) {
 		size_t k = chunk ? chunk : 1 + rnd() % 700;
 		if (k > n - i)
@@ -303,7 +292,7 @@ static void check_chunking(const drsn_features_params *p, const float *x, size_t
 		assert_int_equal(got, pending);
 		i += k;
 	}
-	assert_int_equal(n_allocs - before, 0);
+	assert_int_equal(drsn__alloc_count_stop(), 0);
 	assert_false(c.bad_index);
 	assert_int_equal(c.n, whole->n);
 	if (memcmp(c.rows, whole->rows, (size_t)c.n * (size_t)p->n_mels * sizeof(float)) != 0)
@@ -348,15 +337,15 @@ static void test_push_into_reset_and_no_alloc(void **state)
 	float *x = make_signal(n);
 	struct collect whole = run_whole(&p, x, n);
 	drsn_features *f;
-	long at_create = n_allocs;
+	drsn__alloc_count_start();
 	assert_int_equal(drsn_features_create(&f, &p, NULL), 0);
 	/* The counter sees libdrsn's allocations (so 0 below means something). */
-	assert_true(n_allocs - at_create >= 5);
+	assert_true(drsn__alloc_count_stop() >= 5);
 	assert_int_equal(drsn_features_n_mels(f), 40);
 	assert_int_equal(drsn_features_get_params(f)->hop_length, 160);
 	float *out = malloc(98 * 40 * sizeof *out);
 
-	long before = n_allocs;
+	drsn__alloc_count_start();
 	/* Too small an output: nothing consumed. */
 	assert_int_equal(drsn_features_frames_pending(f, n), 98);
 	assert_int_equal(drsn_features_push_into(f, x, n, out, 97), -ENOSPC);
@@ -376,7 +365,7 @@ static void test_push_into_reset_and_no_alloc(void **state)
 	assert_int_equal(drsn_features_push(f, x + 300, n - 300, collect_cb, &c), 98);
 	assert_false(c.bad_index);
 	assert_memory_equal(out, whole.rows, 98 * 40 * sizeof *out);
-	assert_int_equal(n_allocs - before, 0);
+	assert_int_equal(drsn__alloc_count_stop(), 0);
 
 	assert_int_equal(drsn_features_push(f, NULL, 5, collect_cb, &c), -EINVAL);
 	assert_int_equal(drsn_features_push(f, x, 5, NULL, &c), -EINVAL);

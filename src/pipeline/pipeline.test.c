@@ -12,23 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc_count.h"
 #include "drsn/pipeline.h"
 #include "engine/fixture.h"
-
-/* ---- allocation counting (link_args: -Wl,--wrap=...) ---- */
-static long n_allocs;
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t a, size_t b);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t a, size_t b);
-void *__wrap_realloc(void *p, size_t n);
-void __wrap_free(void *p);
-void *__wrap_malloc(size_t n) { n_allocs++; return __real_malloc(n); }
-void *__wrap_calloc(size_t a, size_t b) { n_allocs++; return __real_calloc(a, b); }
-void *__wrap_realloc(void *p, size_t n) { n_allocs++; return __real_realloc(p, n); }
-void __wrap_free(void *p) { if (p) n_allocs++; __real_free(p); }
 
 #define N_LABELS 6
 static const char *labels_json = "[\"_silence_\",\"_unknown_\",\"yes\",\"no\",\"up\",\"down\"]";
@@ -145,9 +131,10 @@ static void test_chunking_invariance_and_no_alloc(void **state)
 	drsn_pipeline *p;
 	assert_int_equal(drsn_pipeline_create(&p, m, &o, NULL), 0);
 
-	long before = n_allocs;
+	drsn__alloc_count_start();
 	run(p, x, n, n, ref, 0);
-	assert_int_equal(n_allocs, before);   /* push never allocates */
+	assert_int_equal(drsn__alloc_count_stop(), 0);   /* push never allocates */
+	assert_int_equal(drsn__frees, 0);
 
 	/* 4 s: frames = 1 + (64000-400)/160 = 398; inference every 10 frames */
 	drsn_pipeline_stats st;

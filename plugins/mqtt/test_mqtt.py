@@ -9,8 +9,10 @@ stream; at 200 detections/s over a broker restart (in-flight ones resent),
 the bounded queue and a broker that never answers (mqtt-drive, no model);
 username/password and TLS errors and retries.
 
-  test_mqtt.py --model PATH [--only NAME,...]
-  (DRSN_MQTT_TEST_MODEL overrides PATH)
+  test_mqtt.py --model PATH     drsnd with the plugin (DRSN_MQTT_TEST_MODEL
+                                overrides PATH)
+  test_mqtt.py --drive-only     the plugin alone through mqtt-drive (no model)
+  either with --only NAME,...   a subset
 """
 import json
 import os
@@ -99,7 +101,11 @@ def test_config_errors():
             assert n in r.stdout, (args, n, r.stdout)
     r = drive("--check", check=True)
     assert "create ok" in r.stdout
-    # in drsnd: the loader reports the plugin's message and runs on without it
+    log("config errors name key, value and place")
+
+
+def test_config_error_in_drsnd():
+    # the loader reports the plugin's message and drsnd runs on without it
     d = mqtt_daemon(1, ["hots = 127.0.0.1"], realtime=False).wait_listening()
     c = d.client()
     st = c.request({"type": "status"})
@@ -107,7 +113,6 @@ def test_config_errors():
     d.stop()
     err = d.stderr()
     assert "unknown key 'hots'" in err and "drsnd.conf:" in err, err
-    log("config errors name key, value and place")
 
 
 def test_stream_status_and_clean_stop():
@@ -348,19 +353,23 @@ def test_tls():
     log("TLS: %d detections" % len(dets))
 
 
+DRIVE_TESTS = [test_config_errors, test_restart_under_load, test_queue_bound_while_down, test_silent_broker]
+DAEMON_TESTS = [test_config_error_in_drsnd, test_stream_status_and_clean_stop, test_will_on_sigkill,
+                test_broker_restart_mid_stream, test_password, test_tls]
+
 if __name__ == "__main__":
     a = sys.argv[1:]
-    if "--model" in a:
-        MODEL = a[a.index("--model") + 1]
-    MODEL = os.environ.get("DRSN_MQTT_TEST_MODEL") or MODEL
-    if not MODEL or not os.path.exists(MODEL):
-        print("no model: %s (set DRSN_MQTT_TEST_MODEL to test with another one)" % MODEL)
-        sys.exit(1)
-    tests = [test_config_errors, test_stream_status_and_clean_stop, test_will_on_sigkill,
-             test_broker_restart_mid_stream, test_restart_under_load, test_queue_bound_while_down,
-             test_silent_broker, test_password,
-             test_tls]
+    if "--drive-only" in a:   # the plugin through mqtt-drive: no drsnd, no model
+        tests = DRIVE_TESTS
+    else:
+        if "--model" in a:
+            MODEL = a[a.index("--model") + 1]
+        MODEL = os.environ.get("DRSN_MQTT_TEST_MODEL") or MODEL
+        if not MODEL or not os.path.exists(MODEL):
+            print("no model: %s (set DRSN_MQTT_TEST_MODEL to test with another one)" % MODEL)
+            sys.exit(1)
+        tests = DAEMON_TESTS
     if "--only" in a:   # --only NAME[,NAME]: a subset, for debugging
         names = a[a.index("--only") + 1].split(",")
-        tests = [t for t in tests if t.__name__ in names or t.__name__[5:] in names]
+        tests = [t for t in DRIVE_TESTS + DAEMON_TESTS if t.__name__ in names or t.__name__[5:] in names]
     main(tests)

@@ -106,6 +106,7 @@ class Sub:
 
     def __init__(self, broker, topic="drsnd/#", args=(), auth=()):
         self.msgs = []
+        self.topic = topic
         self.auth = list(auth)
         self.cv = threading.Condition()
         cmd = [MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic,
@@ -155,7 +156,8 @@ class Sub:
     def ready(self, broker, timeout=10):
         """Wait until the subscription is live: a probe published on its
         topic comes back."""
-        probe = "drsnd/probe-%d" % self.p.pid
+        assert self.topic.endswith("/#"), "ready() needs a topic/# subscription"
+        probe = self.topic[:-1] + "probe-%d" % self.p.pid
         end = time.time() + timeout
         while time.time() < end:
             subprocess.run([MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(broker.port), "-t", probe, "-m", "probe"]

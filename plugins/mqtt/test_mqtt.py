@@ -255,6 +255,21 @@ def test_queue_bound_while_down():
     log("queue_max 10: 15 dropped and counted, the newest 10 delivered in order")
 
 
+def test_retain_qos0_and_host_expansion():
+    # retain_detections = yes keeps the last detection on the broker; QoS 0
+    # works too; %h in topic_prefix is the host name
+    b = Broker()
+    sub = Sub(b, topic="site/#").ready(b)
+    r = drive("--count", "5", "--rate", "100", "--linger-ms", "500", "port=%d" % b.port, "qos=0",
+              "retain_detections=yes", "topic_prefix=site/%h", "client_id=drive-%h", check=True)
+    topic = "site/%s/detection" % HOST
+    sub.wait_count(lambda m: m[2] == topic, 5, 10, "detections")
+    assert [json.loads(m[3])["seq"] for m in sub.on(topic)] == list(range(5))
+    assert json.loads(retained(b, topic))["seq"] == 4
+    assert retained(b, "site/%s/availability" % HOST) == "offline"
+    assert "as drive-%s;" % HOST in r.stderr, r.stderr
+
+
 def test_silent_broker():
     # a listener that accepts TCP (the kernel's backlog) but never answers
     # CONNECT: after keepalive_s the attempt is abandoned and retried
@@ -353,7 +368,8 @@ def test_tls():
     log("TLS: %d detections" % len(dets))
 
 
-DRIVE_TESTS = [test_config_errors, test_restart_under_load, test_queue_bound_while_down, test_silent_broker]
+DRIVE_TESTS = [test_config_errors, test_restart_under_load, test_queue_bound_while_down,
+               test_retain_qos0_and_host_expansion, test_silent_broker]
 DAEMON_TESTS = [test_config_error_in_drsnd, test_stream_status_and_clean_stop, test_will_on_sigkill,
                 test_broker_restart_mid_stream, test_password, test_tls]
 

@@ -36,6 +36,8 @@
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 static void host_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void host_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

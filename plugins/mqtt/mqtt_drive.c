@@ -12,6 +12,9 @@
  *     --wait-ms W      before the first (default 500: time to connect)
  *     --linger-ms L    after the last, before destroy() (default 500)
  *     --status-ms S    also a status event every S ms (default 0: none)
+ *     --instances K    K instances of the plugin (a fleet of K boxes, one
+ *                      connection each); detections go round-robin, "%i" in
+ *                      a value is the instance number (client_id=box%i)
  *   key=value pairs form the [plugin NAME] section (NAME = the file's base
  *   name), "where" = "argv[i]".
  *
@@ -54,7 +57,8 @@ static const drsn_model *no_model(const drsn_plugin_host *h)
 
 struct drive {
 	const drsn_plugin *pl;
-	void *self;
+	void **self;              /* n_inst instances */
+	int n_inst;
 	uv_loop_t *loop;
 	uv_timer_t tick, stat, done;
 	long count, sent;
@@ -74,15 +78,15 @@ static void send_one(struct drive *d)
 		 t, t + 0.8, d->sent);
 	drsn_plugin_event ev = {.type = DRSN_PLUGIN_EVENT_DETECTION, .json = json, .stream = "drive",
 				.wall_time = 0};
-	d->pl->on_event(d->self, &ev);
+	d->pl->on_event(d->self[d->sent % d->n_inst], &ev);
 	d->sent++;
 }
 
 static void on_done(uv_timer_t *t)
 {
 	struct drive *d = t->data;
-	d->pl->destroy(d->self);
-	d->self = NULL;
+	for (int i = 0; i < d->n_inst; i++)
+		d->pl->destroy(d->self[i]);
 	uv_close((uv_handle_t *)&d->tick, NULL);
 	uv_close((uv_handle_t *)&d->stat, NULL);
 	uv_close((uv_handle_t *)&d->done, NULL);
@@ -119,17 +123,18 @@ static void on_stat(uv_timer_t *t)
 	snprintf(json, sizeof json, "{\"type\":\"status\",\"version\":1,\"uptime\":%.3f,\"detections\":%ld}",
 		 (double)uv_now(d->loop) / 1000.0, d->sent);
 	drsn_plugin_event ev = {.type = DRSN_PLUGIN_EVENT_STATUS, .json = json, .stream = "drive"};
-	d->pl->on_event(d->self, &ev);
+	for (int i = 0; i < d->n_inst; i++)
+		d->pl->on_event(d->self[i], &ev);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "usage: mqtt-drive PLUGIN.so [--check] [--count N] [--rate R] [--wait-ms W] "
-				"[--linger-ms L] [--status-ms S] [key=value ...]\n");
+				"[--linger-ms L] [--status-ms S] [--instances K] [key=value ...]\n");
 		return 2;
 	}
-	struct drive d = {.count = 1000, .rate = 1000, .linger_ms = 500};
+	struct drive d = {.count = 1000, .rate = 1000, .linger_ms = 500, .n_inst = 1};
 	int check = 0, wait_ms = 500;
 	static drsn_plugin_kv kv[MAX_KV];
 	static char where[MAX_KV][32];
@@ -146,6 +151,8 @@ int main(int argc, char **argv)
 			wait_ms = atoi(argv[++i]);
 		} else if (!strcmp(a, "--linger-ms") && i + 1 < argc) {
 			d.linger_ms = atoi(argv[++i]);
+		} else if (!strcmp(a, "--instances") && i + 1 < argc) {
+			d.n_inst = atoi(argv[++i]);
 		} else if (!strcmp(a, "--status-ms") && i + 1 < argc) {
 			d.status_ms = atoi(argv[++i]);
 		} else if (strchr(a, '=') && a[0] != '-' && nkv < MAX_KV) {
@@ -158,6 +165,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mqtt-drive: bad argument '%s'\n", a);
 			return 2;
 		}
+	}
+
+	if (d.n_inst < 1 || d.count < 0) {
+		fprintf(stderr, "mqtt-drive: --instances must be >= 1 and --count >= 0\n");
+		return 2;
 	}
 
 	/* the loader's steps: ABI version first, then the entry */
@@ -191,24 +203,43 @@ int main(int argc, char **argv)
 		.model = no_model,
 		.host_data = (void *)d.pl->name,
 	};
-	drsn_plugin_config cfg = {.name = d.pl->name, .n = nkv, .kv = kv};
+	/* per instance: its own copy of the keys, "%i" -> the instance number */
+	drsn_plugin_kv *ikv = calloc((size_t)d.n_inst * (size_t)(nkv + 1), sizeof *ikv);
+	d.self = calloc((size_t)d.n_inst, sizeof *d.self);
+	char *vals = malloc((size_t)d.n_inst * (size_t)(nkv + 1) * 128);
+	if (!ikv || !d.self || !vals)
+		return 1;
 	char err[512] = "";
-	int rc = d.pl->create(&d.self, &host, &cfg, err, sizeof err);
-	if (rc < 0) {
-		printf("create failed (%d): %s\n", rc, err);
-		return 1;
+	int rc = 0, made = 0;
+	for (int k = 0; k < d.n_inst && rc >= 0; k++) {
+		for (int j = 0; j < nkv; j++) {
+			char *v = vals + ((size_t)k * (size_t)(nkv + 1) + (size_t)j) * 128;
+			const char *pi = strstr(kv[j].value, "%i");
+			if (pi)
+				snprintf(v, 128, "%.*s%d%s", (int)(pi - kv[j].value), kv[j].value, k, pi + 2);
+			else
+				snprintf(v, 128, "%s", kv[j].value);
+			ikv[(size_t)k * (size_t)(nkv + 1) + (size_t)j] = (drsn_plugin_kv){kv[j].key, v, kv[j].where};
+		}
+		drsn_plugin_config cfg = {.name = d.pl->name, .n = nkv, .kv = ikv + (size_t)k * (size_t)(nkv + 1)};
+		rc = d.pl->create(&d.self[k], &host, &cfg, err, sizeof err);
+		if (rc < 0)
+			printf("create failed (%d): %s\n", rc, err);
+		else if (!check && d.pl->start && (rc = d.pl->start(d.self[k], d.loop, err, sizeof err)) < 0)
+			printf("start failed (%d): %s\n", rc, err), made++;
+		else
+			made++;
 	}
-	if (check) {
+	if (rc >= 0 && check)
 		printf("create ok\n");
-		d.pl->destroy(d.self);
+	if (rc < 0 || check) {
+		for (int k = 0; k < made; k++)
+			d.pl->destroy(d.self[k]);
 		uv_run(d.loop, UV_RUN_DEFAULT);
-		return 0;
-	}
-	if (d.pl->start && (rc = d.pl->start(d.self, d.loop, err, sizeof err)) < 0) {
-		printf("start failed (%d): %s\n", rc, err);
-		d.pl->destroy(d.self);
-		uv_run(d.loop, UV_RUN_DEFAULT);
-		return 1;
+		free(ikv);
+		free(vals);
+		free(d.self);
+		return rc < 0 ? 1 : 0;
 	}
 	uv_timer_init(d.loop, &d.tick);
 	uv_timer_init(d.loop, &d.stat);
@@ -220,6 +251,9 @@ int main(int argc, char **argv)
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(d.loop);
 	dlclose(so);
+	free(ikv);
+	free(vals);
+	free(d.self);
 	if (rc) {
 		fprintf(stderr, "mqtt-drive: handles left open on the loop after destroy()\n");
 		return 1;

@@ -169,6 +169,10 @@ class Sub:
                 pass
         raise AssertionError("subscriber not ready within %ss" % timeout)
 
+    def where(self, pred):
+        with self.cv:
+            return [m for m in self.msgs if pred(m)]
+
     def on(self, topic):
         with self.cv:
             return [m for m in self.msgs if m[2] == topic]

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """bench-wyoming: how much audio one drsnd classifies for Wyoming clients.
 
-N clients at once each stream samples/keywords-clean.wav (10.2 s, 1024-sample
-chunks, as fast as drsnd takes them) and wait for their last event. Prints,
+N clients at once each stream samples/keywords-clean.wav REPEAT times over
+(10.2 s each, 1024-sample chunks, as fast as drsnd takes them) and wait for
+their last event. Prints,
 per N, the median over RUNS of: wall time, audio seconds per wall second
 (all clients together), and audio seconds per second of drsnd's CPU time
 (utime + stime from /proc: the figure that does not depend on what else the
@@ -10,7 +11,7 @@ shared machine runs). Each client's detections are checked against the
 first client's (the same audio must give the same detections).
 
   /usr/bin/python3 plugins/wyoming/bench_wyoming.py --build build \\
-      --model models/kws20-drsn-cw.safetensors [--clients 1,4,16] [--runs 3]
+      --model models/kws20-drsn-cw.safetensors [--clients 1,4,16] [--runs 3] [--repeat 10]
 """
 import argparse
 import os
@@ -41,11 +42,14 @@ def main():
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "kws20-drsn-cw.safetensors"))
     ap.add_argument("--clients", default="1,4,16")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=10,
+                    help="the sample this many times per stream (CPU time is counted in 10 ms ticks)")
     a = ap.parse_args()
     drsnd = os.path.join(a.build, "src", "daemon", "drsnd")
     plugdir = os.path.abspath(os.path.join(a.build, "plugins", "wyoming"))
     sample = os.path.join(ROOT, "samples", "keywords-clean.wav")
     _, _, _, pcm = read_wav(sample)
+    pcm *= a.repeat
     audio_s = len(pcm) / 32000
 
     tmp = tempfile.mkdtemp(prefix="bench-wyoming-")
@@ -71,8 +75,8 @@ def main():
             m = re.search(r"listening on tcp://127\.0\.0\.1:(\d+)", open(err.name).read())
             port = int(m.group(1)) if m else None
             time.sleep(0.05)
-        print("bench-wyoming: %s, %.1f s sample, model %s, %d runs (median)"
-              % (os.path.basename(drsnd), audio_s, os.path.basename(a.model), a.runs))
+        print("bench-wyoming: %s, %.1f s of audio per client (the sample %d times), model %s, %d runs (median)"
+              % (drsnd, audio_s, a.repeat, os.path.basename(a.model), a.runs))
         print("| clients | wall s | audio s / wall s | audio s / drsnd CPU s |")
         print("| ---: | ---: | ---: | ---: |")
         for n in [int(x) for x in a.clients.split(",")]:
@@ -97,7 +101,7 @@ def main():
                 assert all(r == res[0] for r in res), res
             w, c = statistics.median(walls), statistics.median(cpus)
             print("| %d | %.2f | %.0f | %.0f |" % (n, w, n * audio_s / w, n * audio_s / max(c, 1e-3)))
-        print("detections per stream: %s" % res[0])
+        print("detections per stream: %d, the first: %s" % (len(res[0]), res[0][:8]))
     finally:
         p.terminate()
         p.wait(15)

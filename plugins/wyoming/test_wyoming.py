@@ -313,10 +313,16 @@ def test_unix_socket_max_clients_and_bad_config():
     assert third.recv() is None   # closed
     third.close()
     a.close()
-    time.sleep(0.3)   # a's slot frees once drsnd sees it close
-    c = unix_client()
-    c.send("describe")
-    assert c.recv()[0] == "info"
+    end = time.time() + 20
+    while True:   # a's slot frees once drsnd has seen it close
+        c = unix_client()
+        c.send("describe")
+        e = c.recv()
+        if e[0] == "info":
+            break
+        assert e[0] == "error" and e[1]["code"] == "busy" and time.time() < end, e
+        c.close()
+        time.sleep(0.05)
     for c in (b, c):
         c.close()
     d.stop()

@@ -12,8 +12,18 @@ class Wy:
 
     def __init__(self, port=None, path=None):
         if path:
-            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.s.connect(path)
+            # the socket file appears at bind(), a moment before listen()
+            end = time.time() + 10
+            while True:
+                self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    self.s.connect(path)
+                    break
+                except (ConnectionRefusedError, FileNotFoundError):
+                    self.s.close()
+                    if time.time() > end:
+                        raise
+                    time.sleep(0.02)
         else:
             self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.buf = b""

@@ -10,9 +10,10 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: drsn info MODEL.safetensors [--json]\n\n"
+	fprintf(f, "usage: drsn info [MODEL.safetensors] [--json]\n\n"
 		   "Validates the model and prints its architecture, parameter count, MACs per\n"
-		   "window, labels, front-end parameters and provenance (--json: one JSON object).\n");
+		   "window, labels, front-end parameters and provenance (--json: one JSON object).\n"
+		   "Without MODEL: the default model (now %s).\n", drsn_default_model_path());
 }
 
 /* A metadata value that holds JSON, parsed (NULL if absent or not JSON). */
@@ -130,10 +131,8 @@ int drsn__cmd_info(int argc, char **argv)
 			path = argv[i];
 		}
 	}
-	if (!path) {
-		usage(stderr);
-		return 2;
-	}
+	if (!path)
+		path = drsn_default_model_path();
 	drsn_model *m = NULL;
 	drsn_error err = {0};
 	if (drsn_model_load(&m, path, &err)) {

@@ -17,8 +17,9 @@ get the noise at -25 dBFS - SNR.
 With --drsn PATH (the C command-line tool, e.g. build/src/cli/drsn) each model
 is also scored by `drsn classify` (its exported .safetensors; a .pt is
 exported to a temporary file first) on the same audio under --c-conditions
-(default clean and recorded noise at 0 dB): the clips are written as 32-bit
-float WAVs so both sides see identical samples. The C tool's accuracy must
+(default clean and recorded noise at 0 dB): the clips are rounded to 16-bit
+steps (as train.py keeps clips and drsn classify reads them) and written as
+32-bit float WAVs, so both sides see identical samples. The C tool's accuracy must
 equal PyTorch's to within 0.1 points; the table says how far apart they are
 and on how many clips the two predictions differ.
 
@@ -150,7 +151,10 @@ def c_scores(a, models, x, spans, paths, y, labels, torch_res):
             for cond in conds:
                 kind, snr = (cond.split('@') + [None])[:2]
                 snr = None if snr is None else int(snr)
-                audio = condition_audio(x, spans, paths, kind, snr, a.seed)
+                # drsn classify rounds each clip to 16-bit steps, as train.py
+                # keeps clips: give PyTorch the same samples
+                audio = np.clip(np.rint(condition_audio(x, spans, paths, kind, snr, a.seed) * 32768.0),
+                                -32768, 32767).astype(np.float32) / 32768.0
                 pt = predict(m, features(fe, audio))
                 pc = c_predict(a.drsn, mp, audio, labels, tmp)
                 acc_t, acc_c = float(np.mean(pt == y)), float(np.mean(pc == y))

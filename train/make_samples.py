@@ -87,7 +87,6 @@ def stream(out, seed, test_voices):
     write(os.path.join(out, 'stream-noisy.wav'), speech + g * nz)
     rows = []
     for w, v, a, x in parts:
-        # span: where the trimmed utterance is above -40 dB of its peak frame
         lab = w if w in TARGETS else '_unknown_'
         rows.append((lab, w, round(a / RATE, 3), round((a + x.size) / RATE, 3), v))
     with open(os.path.join(out, 'stream-noisy.truth.csv'), 'w', newline='') as f:

@@ -53,7 +53,7 @@ RUNNING = []   # every process a test started; killed after each test
 class Daemon:
     """A drsnd in a private temp dir. Extra args are appended."""
 
-    def __init__(self, *args, model=None, source=None, config=None, env=None, tmp=None,
+    def __init__(self, *args, model=None, source=None, config=None, env=None, tmp=None, stdin=None,
                  sock_name="drsnd.sock", log_level="info"):
         self.tmp = tmp or tempfile.mkdtemp(prefix="drsnd-test-")
         self.sock = os.path.join(self.tmp, sock_name)
@@ -73,7 +73,8 @@ class Daemon:
         e.pop("WATCHDOG_USEC", None)
         if env:
             e.update(env)
-        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL if stdin is None else stdin,
+                                  stdout=subprocess.DEVNULL,
                                   stderr=self.err, env=e)
         RUNNING.append(self.p)
 
@@ -217,6 +218,41 @@ class Client:
 
     def close(self):
         self.s.close()
+
+
+def raw_s16(path):
+    """The samples of a 16 kHz mono 16-bit WAV, as raw s16le bytes."""
+    with wave.open(path) as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1 and w.getframerate() == 16000
+        return w.readframes(w.getnframes())
+
+
+def stdin_daemon(*args, model=None):
+    """A drsnd reading raw s16le 16 kHz from a pipe (d.p.stdin): its audio
+    starts only when feed() writes it, so a client connected before misses
+    nothing."""
+    return Daemon("--set", "audio.raw_format=s16le", "--set", "audio.raw_rate=16000", *args,
+                  model=model, source="stdin", stdin=subprocess.PIPE).wait_listening()
+
+
+def feed(d, data):
+    d.p.stdin.write(data)
+    d.p.stdin.close()
+
+
+def collect(c, timeout=60):
+    """Detections until the daemon closes the connection."""
+    out = []
+    end = time.time() + timeout
+    while time.time() < end:
+        m = c.recv(max(0.01, end - time.time()))
+        if m is None:
+            if c.eof:
+                return out
+            continue
+        if m["type"] == "detection":
+            out.append(m)
+    raise AssertionError("daemon did not finish within %ss" % timeout)
 
 
 def run_detect(*args):

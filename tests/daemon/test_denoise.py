@@ -10,34 +10,11 @@ import select
 import socket
 import subprocess
 import time
-import wave
 
-from drsndtest import RUNNING, DRSND, MODEL, ROOT, Daemon, main, log
+from drsndtest import DRSND, MODEL, ROOT, feed, main, log, raw_s16, stdin_daemon
 
 SAMPLE = os.path.join(ROOT, "samples", "keywords-clean.wav")
 RATE = 16000
-
-
-def raw_s16(path):
-    with wave.open(path) as w:
-        assert w.getsampwidth() == 2 and w.getnchannels() == 1 and w.getframerate() == RATE
-        return w.readframes(w.getnframes())
-
-
-def stdin_daemon(*args):
-    d = Daemon("--set", "audio.raw_format=s16le", "--set", "audio.raw_rate=16000", *args,
-               source="stdin")
-    # Daemon() gives the child /dev/null as stdin: start our own with a pipe
-    d.p.kill()
-    d.p.wait()
-    d.p = subprocess.Popen(d.cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=d.err)
-    RUNNING.append(d.p)
-    return d.wait_listening()
-
-
-def feed(d, data):
-    d.p.stdin.write(data)
-    d.p.stdin.close()
 
 
 def pcm_connect(path):
@@ -255,13 +232,7 @@ def test_reload_new_strength_keeps_pcm_aligned():
     pcm = os.path.join(tmp, "pcm-reload.sock")
     with open(conf, "w") as f:
         f.write("[denoise]\nclassify_on = denoised\nstrength = 10\npcm_socket = %s\n" % pcm)
-    d = Daemon("--config", conf, "--exit-on-eof", "--set", "audio.raw_format=s16le",
-               source="stdin")
-    d.p.kill()
-    d.p.wait()
-    d.p = subprocess.Popen(d.cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=d.err)
-    RUNNING.append(d.p)
-    d.wait_listening()
+    d = stdin_daemon("--config", conf, "--exit-on-eof")
     reader = pcm_connect(pcm)
     c = d.client()
     c.request({"type": "subscribe", "events": ["scores"]})

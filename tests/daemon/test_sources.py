@@ -2,35 +2,18 @@
 """Audio sources through the daemon, compared with `drsn detect` on the same
 audio (the same pipeline must give the same detections): file: at real time,
 stdin raw s16le as fast as it comes, fd:N raw f32le 48 kHz stereo."""
-import array
 import json
 import os
-import socket
-import struct
 import subprocess
 import time
 import wave
 
-from drsndtest import RUNNING, DRSND, MODEL, ROOT, Daemon, Client, main, log, run_detect, write_wav
+from drsndtest import (RUNNING, DRSND, MODEL, ROOT, Daemon, Client, collect, feed, main, log, raw_s16,
+                       run_detect, stdin_daemon)
 
 SAMPLE = os.path.join(ROOT, "samples", "keywords-clean.wav")
 DET = ["--set", "detect.threshold=0.2", "--set", "detect.refractory_ms=500"]
 DET_CLI = ["--model", MODEL, "--threshold", "0.2", "--refractory-ms", "500"]
-
-
-def collect(c, timeout=60):
-    """Detections until the daemon closes the connection."""
-    out = []
-    end = time.time() + timeout
-    while time.time() < end:
-        m = c.recv(max(0.01, end - time.time()))
-        if m is None:
-            if c.eof:
-                return out
-            continue
-        if m["type"] == "detection":
-            out.append(m)
-    raise AssertionError("daemon did not finish within %ss" % timeout)
 
 
 def same(daemon_dets, cli_dets, t_min=0.0):
@@ -65,31 +48,15 @@ def test_file_realtime_matches_drsn_detect():
         assert m["stream"] == "file:" + SAMPLE and abs(m["time"] - time.time()) < 30, m
 
 
-def raw_s16(path):
-    with wave.open(path) as w:
-        assert w.getsampwidth() == 2 and w.getnchannels() == 1 and w.getframerate() == 16000
-        return w.readframes(w.getnframes())
-
-
 def test_stdin_matches_drsn_detect():
     ref = run_detect(*DET_CLI, SAMPLE)
-    tmp = os.environ["TMPDIR"]
-    sock = os.path.join(tmp, "stdin.sock")
-    p = subprocess.Popen([DRSND, "--socket", sock, "--model", MODEL, "--source", "stdin",
-                          "--set", "audio.raw_format=s16le", "--exit-on-eof"] + DET,
-                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    RUNNING.append(p)
-    for _ in range(500):
-        if os.path.exists(sock):
-            break
-        time.sleep(0.02)
-    c = Client(sock)
+    d = stdin_daemon("--exit-on-eof", *DET)
+    c = d.client()
     assert c.hello["source"] == "stdin"
     # the audio starts only now: every detection reaches the client
-    p.stdin.write(raw_s16(SAMPLE))
-    p.stdin.close()
+    feed(d, raw_s16(SAMPLE))
     dets = collect(c)
-    assert p.wait(10) == 0, p.stderr.read()
+    assert d.p.wait(10) == 0, d.stderr()
     n = same(dets, ref)
     assert n == len(ref), (n, len(ref))
     log("stdin: all %d detections equal to drsn detect's" % n)

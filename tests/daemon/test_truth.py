@@ -23,11 +23,9 @@ The model is DRSN_TRUTH_MODEL (meson: the source tree's
 models/kws20-drsn-cw.safetensors)."""
 import csv
 import os
-import subprocess
 import time
-import wave
 
-from drsndtest import RUNNING, DRSND, ROOT, Client, Daemon, main, log, run_detect
+from drsndtest import ROOT, Daemon, collect, feed, main, log, raw_s16, run_detect, stdin_daemon
 from test_live import Pulse, bursts
 
 SAMPLE = os.path.join(ROOT, "samples", "stream-noisy.wav")
@@ -81,12 +79,6 @@ def check(dets, what, offset=0.0, max_missed=None):
     return pairs
 
 
-def pcm16(path):
-    with wave.open(path) as w:
-        assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2
-        return w.readframes(w.getnframes())
-
-
 def test_model_present():
     assert os.path.exists(MODEL), "the shipped model %s is missing (models/README.md)" % MODEL
 
@@ -94,30 +86,13 @@ def test_model_present():
 def test_stream_sample_through_daemon():
     ref = [d for d in run_detect("--model", MODEL, SAMPLE)]
     check(ref, "drsn detect")
-    tmp = os.environ["TMPDIR"]
-    sock = os.path.join(tmp, "truth.sock")
-    p = subprocess.Popen([DRSND, "--socket", sock, "--model", MODEL, "--source", "stdin",
-                          "--set", "audio.raw_format=s16le", "--set", "audio.raw_rate=16000",
-                          "--set", "audio.raw_channels=1", "--exit-on-eof"],
-                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    RUNNING.append(p)
-    for _ in range(500):
-        if os.path.exists(sock):
-            break
-        time.sleep(0.02)
-    c = Client(sock)
+    d = stdin_daemon("--set", "audio.raw_channels=1", "--exit-on-eof", model=MODEL)
+    c = d.client()
     c.request({"type": "subscribe", "events": ["detection"]})
     # stdin: the audio starts only when written, so no detection is missed
-    p.stdin.write(pcm16(SAMPLE))
-    p.stdin.close()
-    dets = []
-    end = time.time() + 60
-    while time.time() < end and p.poll() is None:
-        m = c.recv(0.5)
-        if m and m["type"] == "detection":
-            dets.append(m)
-    dets += [m for m in c.lines() if m["type"] == "detection"]
-    assert p.wait(10) == 0, p.stderr.read()
+    feed(d, raw_s16(SAMPLE))
+    dets = collect(c)
+    assert d.p.wait(10) == 0, d.stderr()
     check(dets, "drsnd stdin")
     assert [(m["label"], m["start"], m["end"]) for m in dets] == \
         [(m["label"], m["start"], m["end"]) for m in ref], "daemon and drsn detect differ"

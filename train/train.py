@@ -138,6 +138,74 @@ class OnlineNoise:
         return out.clamp(-1, 1)
 
 
+class MelNoise:
+    """Fresh noise every epoch, added in the mel-power domain of the cached
+    features: log(M_clip + g*M_noise + o), M = exp(logmel) - o. The power
+    spectra of a clip and of independent noise add in expectation (the
+    cross terms average out inside each mel band), so this is the mix the C
+    front end would see for waveform noise, at the price of one exp and one
+    log per batch instead of an FFT per clip. The bank holds `per_kind` 1 s
+    segments of each training noise kind (recipe.NOISE_P: the paper's three
+    synthetic noises and the training split of the recorded ambience), unit
+    RMS. The SNR is taken against the clip's loudest 40% of frames, an
+    estimate of the word's span like the one the corpus and the test
+    conditions use. The corpus bakes one noise draw into each clip; without
+    fresh draws the network sees each clip at one SNR for every epoch."""
+
+    def __init__(self, fe, seed, per_kind=400):
+        rng = recipe.clip_rng(seed, 'mel-noise-bank')
+        segs, self.kinds = [], []
+        for k in recipe.NOISE_P:
+            for _ in range(per_kind):
+                segs.append(noise.make(k, 16000, rng, 'training') * 0.05)
+                self.kinds.append(k)
+        self.p = torch.tensor(list(recipe.NOISE_P.values()), dtype=torch.float64)
+        self.off = fe.params.log_offset
+        with torch.no_grad():
+            lm = fe(torch.from_numpy(np.stack(segs)).to(torch.float32))
+        self.bank = (lm.exp() - self.off).clamp_min(0)          # [K, frames, bands]
+        self.bank_power = self.bank.sum(2).mean(1)               # [K]
+        self.per_kind = per_kind
+
+    def __call__(self, x, g, p, snr_range):
+        b, frames, _ = x.shape
+        use = torch.rand(b, generator=g) < p
+        kind = torch.multinomial(self.p, b, replacement=True, generator=g)
+        idx = kind * self.per_kind + torch.randint(0, self.per_kind, (b,), generator=g)
+        lo, hi = snr_range
+        snr = lo + (hi - lo) * torch.rand(b, generator=g)
+        m = (x.exp() - self.off).clamp_min(0)
+        k = max(1, int(0.4 * frames))
+        ps = m.sum(2).topk(k, dim=1).values.mean(1)
+        gain = ps / (self.bank_power[idx] * torch.pow(10.0, snr / 10.0))
+        gain = torch.where(use, gain, torch.zeros_like(gain))
+        return torch.log(m + gain[:, None, None] * self.bank[idx] + self.off)
+
+
+def band_warp(x, g, max_warp, params):
+    """Vocal tract length perturbation (Jaitly & Hinton 2013) on log-mels
+    x [B, frames, bands]: each clip's spectrum is scaled in frequency by a
+    factor a in [1-max_warp, 1+max_warp], S'(f) = S(f/a), by reading each
+    band's centre frequency f/a off the clip's own mel bands (linear
+    interpolation on the HTK mel scale, clamped at the edges). Synthetic
+    voices come in few vocal tract sizes; this makes more of them."""
+    b, frames, bands = x.shape
+    mel = lambda f: 2595.0 * math.log10(1.0 + f / 700.0)  # noqa: E731
+    m_lo, m_hi = mel(params.f_min), mel(params.f_max)
+    step = (m_hi - m_lo) / (bands + 1)
+    centres_mel = m_lo + step * torch.arange(1, bands + 1, dtype=torch.float64)
+    centres_hz = 700.0 * (torch.pow(10.0, centres_mel / 2595.0) - 1.0)
+    a = 1.0 + (2.0 * torch.rand(b, generator=g, dtype=torch.float64) - 1.0) * max_warp
+    src_hz = centres_hz[None, :] / a[:, None]
+    src_mel = 2595.0 * torch.log10(1.0 + src_hz / 700.0)
+    pos = ((src_mel - m_lo) / step - 1.0).clamp(0, bands - 1).to(torch.float32)
+    i0 = pos.floor().long().clamp(max=bands - 2)
+    w = (pos - i0.to(torch.float32))[:, None, :]
+    lo = torch.gather(x, 2, i0[:, None, :].expand(b, frames, bands))
+    hi = torch.gather(x, 2, (i0 + 1)[:, None, :].expand(b, frames, bands))
+    return lo + w * (hi - lo)
+
+
 # ---------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------
@@ -205,6 +273,12 @@ def main(argv=None):
                     help='keep at most this many _unknown_ clips per keyword clip (default 2)')
     ap.add_argument('--specaug', default='2,6,2,10',
                     help="SpecAugment masks 'n_freq,max_width,n_time,max_frames' (default 2,6,2,10), or 'none'")
+    ap.add_argument('--mel-noise', type=float, default=0.5,
+                    help='probability of fresh noise on each training clip, mixed into the cached '
+                         'features (MelNoise; default 0.5; 0 turns it off)')
+    ap.add_argument('--mel-snr', default='-5,20', help="SNR range of that noise in dB (default '-5,20')")
+    ap.add_argument('--warp', type=float, default=0.1,
+                    help='vocal tract length perturbation: frequency scale in 1 +- WARP (default 0.1; 0: off)')
     ap.add_argument('--name', help='run name (default kws<N>-<variant name>)')
     ap.add_argument('--out', help='run folder (default train/runs/<name>)')
     ap.add_argument('--resume', action='store_true', help='continue from <out>/last.pt')
@@ -256,6 +330,17 @@ def main(argv=None):
     if masks is not None and (len(masks) != 4 or min(masks) < 0):
         sys.exit(f"train: --specaug {a.specaug!r}: want 'n_freq,max_width,n_time,max_frames' or 'none'")
     tr_feats = None if online else cached_features(fe, tr_audio, cache)
+    try:
+        mel_snr = tuple(float(v) for v in a.mel_snr.split(','))
+        if len(mel_snr) != 2 or not mel_snr[0] <= mel_snr[1]:
+            raise ValueError
+    except ValueError:
+        sys.exit(f"train: --mel-snr {a.mel_snr!r}: want 'low,high' in dB, low <= high")
+    if not 0 <= a.mel_noise <= 1:
+        sys.exit(f'train: --mel-noise {a.mel_noise}: want a probability in [0, 1]')
+    if not 0 <= a.warp < 0.5:
+        sys.exit(f'train: --warp {a.warp}: want 0 <= WARP < 0.5')
+    mel_noise = MelNoise(fe, a.seed) if a.mel_noise > 0 else None
     n = tr_y.shape[0]
     print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '
           f'{n} training / {va_y.shape[0]} validation clips, {len(labels)} labels; '
@@ -264,7 +349,8 @@ def main(argv=None):
     total = steps_per_epoch * a.epochs
     warmup = int(a.warmup_epochs * steps_per_epoch)
     prov_base = {'training_data': os.path.abspath(a.data), 'command': cmd, 'seed': a.seed,
-                 'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug}
+                 'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug,
+                 'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp}
     corpus_json = os.path.join(a.data, 'corpus.json')
     if os.path.exists(corpus_json):
         with open(corpus_json) as f:
@@ -285,6 +371,10 @@ def main(argv=None):
                     xb = fe(online(tr_audio[idx], epoch, step))
             else:
                 xb = tr_feats[idx]
+            if a.warp > 0:
+                xb = band_warp(xb, g, a.warp, fe_params)
+            if mel_noise:
+                xb = mel_noise(xb, g, a.mel_noise, mel_snr)
             if masks:
                 xb = spec_augment(xb, g, masks)
             yb = tr_y[idx]

@@ -1,10 +1,15 @@
 """A minimal Wyoming client (standard library only), for test_wyoming.py and
 bench_wyoming.py."""
 import json
+import os
 import select
 import socket
+import sys
 import time
 import wave
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "daemon"))
+from drsndtest import connect_unix  # noqa: E402
 
 
 class Wy:
@@ -12,18 +17,7 @@ class Wy:
 
     def __init__(self, port=None, path=None):
         if path:
-            # the socket file appears at bind(), a moment before listen()
-            end = time.time() + 10
-            while True:
-                self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    self.s.connect(path)
-                    break
-                except (ConnectionRefusedError, FileNotFoundError):
-                    self.s.close()
-                    if time.time() > end:
-                        raise
-                    time.sleep(0.02)
+            self.s = connect_unix(path, 10)
         else:
             self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.buf = b""

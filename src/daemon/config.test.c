@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "daemon/config.h"
+#include "daemon/cfg_errors.test.h"
 #include "daemon/log.h"
 
 static void test_shipped_file_matches_defaults(void **state)
@@ -71,20 +72,6 @@ static void test_shipped_file_matches_defaults(void **state)
 	assert_int_equal(c.level_interval_ms, def.level_interval_ms);
 	assert_string_equal(c.socket_group, "");
 	assert_int_equal(drsn__config_check(&c2, NULL), 0);
-}
-
-static int has_error(const struct drsn__cfg_errors *e, const char *needle)
-{
-	for (int i = 0; i < e->n; i++)
-		if (strstr(e->msg[i], needle))
-			return 1;
-	return 0;
-}
-
-static void dump(const struct drsn__cfg_errors *e)
-{
-	for (int i = 0; i < e->n; i++)
-		print_message("  %s\n", e->msg[i]);
 }
 
 static void test_errors_have_line_numbers_and_all_are_reported(void **state)

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "daemon/config.h"
+#include "daemon/cfg_errors.test.h"
 #include "daemon/plugins.h"
 #include "drsn/drsn.h"
 #include "tests/plugins/mock.h"
@@ -93,20 +94,6 @@ static int teardown_dir(void **state)
 	unlink(p);
 	rmdir(g_dir);
 	return 0;
-}
-
-static int has_error(const struct drsn__cfg_errors *e, const char *needle)
-{
-	for (int i = 0; i < e->n; i++)
-		if (strstr(e->msg[i], needle))
-			return 1;
-	return 0;
-}
-
-static void dump(const struct drsn__cfg_errors *e)
-{
-	for (int i = 0; i < e->n; i++)
-		print_message("  %s\n", e->msg[i]);
 }
 
 /* A config with [plugins] dir = the temp dir and the given text after it. */

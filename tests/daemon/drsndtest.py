@@ -124,20 +124,25 @@ class Daemon:
         return Client(self.sock, **kw)
 
 
+def connect_unix(path, timeout=20):
+    """A stream socket connected to path. The socket file appears at bind(),
+    a moment before listen(): retry refused and missing for up to timeout s."""
+    end = time.time() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return s
+        except (ConnectionRefusedError, FileNotFoundError):
+            s.close()
+            if time.time() > end:
+                raise
+            time.sleep(0.02)
+
+
 class Client:
     def __init__(self, path, read_hello=True):
-        # the socket file appears at bind(), a moment before listen(): retry
-        end = time.time() + 20
-        while True:
-            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                self.s.connect(path)
-                break
-            except (ConnectionRefusedError, FileNotFoundError):
-                self.s.close()
-                if time.time() > end:
-                    raise
-                time.sleep(0.02)
+        self.s = connect_unix(path)
         self.buf = b""
         self.eof = False
         self.hello = self.recv(5) if read_hello else None

@@ -11,24 +11,10 @@ import socket
 import subprocess
 import time
 
-from drsndtest import DRSND, MODEL, ROOT, feed, main, log, raw_s16, stdin_daemon
+from drsndtest import DRSND, MODEL, ROOT, connect_unix, feed, main, log, raw_s16, stdin_daemon
 
 SAMPLE = os.path.join(ROOT, "samples", "keywords-clean.wav")
 RATE = 16000
-
-
-def pcm_connect(path):
-    end = time.time() + 20
-    while True:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(path)
-            return s
-        except (ConnectionRefusedError, FileNotFoundError):
-            s.close()
-            if time.time() > end:
-                raise
-            time.sleep(0.02)
 
 
 def read_pcm(s, want, timeout=60):
@@ -129,7 +115,7 @@ def test_pcm_socket_bytes():
     data = raw_s16(SAMPLE)
     pcm = os.path.join(os.environ["TMPDIR"], "pcm-bytes.sock")
     d = stdin_daemon("--exit-on-eof", "--set", "denoise.pcm_socket=" + pcm)
-    readers = [pcm_connect(pcm) for _ in range(3)]
+    readers = [connect_unix(pcm) for _ in range(3)]
     c = d.client()
     for _ in range(100):   # all three accepted before the audio starts
         st = c.request({"type": "status"})
@@ -168,9 +154,9 @@ def test_pcm_slow_reader_dropped():
     data = one * secs
     pcm = os.path.join(os.environ["TMPDIR"], "pcm-slow.sock")
     d = stdin_daemon("--set", "denoise.pcm_socket=" + pcm, "--set", "denoise.pcm_queue_ms=3000")
-    lazy = pcm_connect(pcm)
+    lazy = connect_unix(pcm)
     lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    good = pcm_connect(pcm)
+    good = connect_unix(pcm)
     c = d.client()
     for _ in range(100):
         st = c.request({"type": "status"})
@@ -233,7 +219,7 @@ def test_reload_new_strength_keeps_pcm_aligned():
     with open(conf, "w") as f:
         f.write("[denoise]\nclassify_on = denoised\nstrength = 10\npcm_socket = %s\n" % pcm)
     d = stdin_daemon("--config", conf, "--exit-on-eof")
-    reader = pcm_connect(pcm)
+    reader = connect_unix(pcm)
     c = d.client()
     c.request({"type": "subscribe", "events": ["scores"]})
     with open(conf, "w") as f:

@@ -53,13 +53,24 @@ def progress(it, total, desc, quiet, unit='batch'):
 # ---------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------
-def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet):
-    """{split: (audio int16 [N, 16000], targets int64 [N], relpaths)}."""
+def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0):
+    """{split: (audio int16 [N, 16000], targets int64 [N], relpaths)}.
+    per_word > 0 keeps at most that many training clips of each keyword and
+    of _silence_ (a random subset; _unknown_ then follows max_unknown_ratio):
+    how the README measures how many clips per word a model needs."""
     items = layout.scan(root, keywords)
     rng = np.random.default_rng(seed)
     out = {}
     for split in ('training', 'validation', 'testing'):
         its = items[split]
+        if split == 'training' and per_word > 0:
+            keep = []
+            for lab in sorted({lab for _, lab in its}):
+                idx = [i for i, (_, lb) in enumerate(its) if lb == lab]
+                if lab != words.UNKNOWN and len(idx) > per_word:
+                    idx = sorted(rng.choice(idx, per_word, replace=False).tolist())
+                keep += idx
+            its = [its[i] for i in sorted(keep)]
         n_kw = [sum(1 for _, lab in its if lab == k) for k in keywords]
         mean_kw = max(1, int(np.mean(n_kw))) if its else 0
         unk = [i for i, (_, lab) in enumerate(its) if lab == words.UNKNOWN]
@@ -178,8 +189,8 @@ class MelNoise:
         k = max(1, int(0.4 * frames))
         ps = m.sum(2).topk(k, dim=1).values.mean(1)
         gain = ps / (self.bank_power[idx] * torch.pow(10.0, snr / 10.0))
-        gain = torch.where(use, gain, torch.zeros_like(gain))
-        return torch.log(m + gain[:, None, None] * self.bank[idx] + self.off)
+        mixed = torch.log(m + gain[:, None, None] * self.bank[idx] + self.off)
+        return torch.where(use[:, None, None], mixed, x)     # the others stay bit-exact
 
 
 def band_warp(x, g, max_warp, params):
@@ -269,6 +280,8 @@ def main(argv=None):
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--noise-p', type=float, default=0.0,
                     help='online noise augmentation probability (default 0: our corpus has noise in it)')
+    ap.add_argument('--per-word', type=int, default=0,
+                    help='use at most N training clips per keyword (and of _silence_); default 0: all')
     ap.add_argument('--max-unknown-ratio', type=float, default=2.0,
                     help='keep at most this many _unknown_ clips per keyword clip (default 2)')
     ap.add_argument('--specaug', default='2,6,2,10',
@@ -320,7 +333,7 @@ def main(argv=None):
         print(f'train: resuming {name} after epoch {start} (best validation accuracy {best:.4f})', file=sys.stderr)
 
     t0 = time.time()
-    data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet)
+    data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word)
     tr_audio, tr_y, _ = data['training']
     cache = None if a.feature_cache == 'none' else a.feature_cache
     va_feats = cached_features(fe, data['validation'][0], cache)
@@ -349,7 +362,7 @@ def main(argv=None):
     total = steps_per_epoch * a.epochs
     warmup = int(a.warmup_epochs * steps_per_epoch)
     prov_base = {'training_data': os.path.abspath(a.data), 'command': cmd, 'seed': a.seed,
-                 'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug,
+                 'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug, 'per_word': a.per_word,
                  'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp}
     corpus_json = os.path.join(a.data, 'corpus.json')
     if os.path.exists(corpus_json):

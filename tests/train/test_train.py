@@ -5,6 +5,7 @@ run, all three variants train from the same code, the exported file scores
 exactly like its checkpoint, and evaluate.py writes every condition.
 """
 import json
+import math
 import os
 import sys
 import tempfile
@@ -13,12 +14,14 @@ import unittest
 ROOT = os.environ.get('DRSN_SOURCE_ROOT') or os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, os.path.join(ROOT, 'train'))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import evaluate  # noqa: E402
 import gen_corpus  # noqa: E402
 import train  # noqa: E402
-from corpusgen import recipe  # noqa: E402
+from corpusgen import noise, recipe  # noqa: E402
+from drsn import frontend  # noqa: E402
 
 
 class Train(unittest.TestCase):
@@ -60,6 +63,48 @@ class Train(unittest.TestCase):
         sc = torch.load(os.path.join(c, 'last.pt'))
         for k, v in sa['state_dict'].items():
             self.assertTrue(torch.equal(v, sc['state_dict'][k]), k)
+
+    def test_per_word_caps_training_clips(self):
+        labels = ['_silence_', '_unknown_', 'yes', 'no']
+        full = train.load_data(self.data, ['yes', 'no'], labels, 1, 2.0, True)
+        cut = train.load_data(self.data, ['yes', 'no'], labels, 1, 2.0, True, per_word=5)
+        n_full = torch.bincount(full['training'][1], minlength=4).tolist()
+        n_cut = torch.bincount(cut['training'][1], minlength=4).tolist()
+        self.assertEqual(n_cut[2:], [min(5, n) for n in n_full[2:]])
+        self.assertLessEqual(n_cut[0], 5)
+        self.assertLessEqual(n_cut[1], 2 * 5)                  # _unknown_ follows --max-unknown-ratio
+        self.assertLess(sum(n_cut), sum(n_full))
+        self.assertTrue(torch.equal(full['validation'][0], cut['validation'][0]))   # only training is cut
+
+    def test_feature_augmentation(self):
+        fe = frontend.FrontEnd(frontend.default_params())
+        t = torch.arange(16000) / 16000.0
+        tone = 0.1 * torch.sin(2 * math.pi * 440 * t) * ((t - 0.5).abs() < 0.2)
+        x = fe(tone[None].to(torch.float32))
+        g = torch.Generator().manual_seed(0)
+        self.assertTrue(torch.equal(train.band_warp(x, g, 0.0, fe.params), x))
+        w = train.band_warp(x, g, 0.1, fe.params)
+        self.assertEqual(w.shape, x.shape)
+        self.assertFalse(torch.equal(w, x))
+        # 440 Hz scaled by at most 1.1 stays within one band of its own
+        peak = lambda f: int(f[0].mean(0).argmax())  # noqa: E731
+        self.assertLessEqual(abs(peak(w) - peak(x)), 1)
+        mn = train.MelNoise(fe, 1, per_kind=20)
+        self.assertTrue(torch.equal(mn(x, g, 0.0, (0.0, 0.0)), x))          # p = 0: untouched
+        off = fe.params.log_offset
+        for snr in (20.0, 0.0, -5.0):
+            y = mn(x, g, 1.0, (snr, snr))
+            added = ((y.exp() - off) - (x.exp() - off)).sum(2).mean()
+            speech = (x.exp() - off).sum(2).topk(int(0.4 * x.shape[1]), dim=1).values.mean()
+            self.assertAlmostEqual(float(added / speech), 10 ** (-snr / 10), delta=0.01 * 10 ** (-snr / 10))
+        # the mel-domain mix is the waveform mix's: Gaussian noise at 0 dB over the tone's span
+        rng = np.random.default_rng(0)
+        mixed = noise.mix_at_snr(tone.numpy(), noise.make('gaussian', 16000, rng), 0.0, (4800, 11200))
+        xm = fe(torch.from_numpy(mixed.astype(np.float32))[None])
+        mn.p = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float64)   # Gaussian only
+        ym = mn(x, g, 1.0, (0.0, 0.0))
+        self.assertAlmostEqual(float(ym.mean()), float(xm.mean()), delta=0.1)
+        self.assertGreater(float(ym.mean() - x.mean()), 5.0)
 
     def test_variants_and_evaluation(self):
         runs = {}

@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 import unittest
+import wave
 
 ROOT = os.environ.get('DRSN_SOURCE_ROOT') or os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, os.path.join(ROOT, 'train'))
@@ -105,6 +106,61 @@ class Train(unittest.TestCase):
         ym = mn(x, g, 1.0, (0.0, 0.0))
         self.assertAlmostEqual(float(ym.mean()), float(xm.mean()), delta=0.1)
         self.assertGreater(float(ym.mean() - x.mean()), 5.0)
+
+    def test_speech_commands_layout(self):
+        """A real Speech Commands download's shape: word folders of clips at
+        other rates, channel counts and lengths, <speaker>_nohash_<n> names,
+        no _silence_ folder but long _background_noise_ recordings, and no
+        noise in the clips (--noise-p adds it while training)."""
+        root = os.path.join(self.tmp.name, 'sc')
+        rng = np.random.default_rng(3)
+
+        def wav(path, rate, channels, seconds):
+            n = int(rate * seconds)
+            t = np.arange(n) / rate
+            x = 0.3 * np.sin(2 * math.pi * float(rng.uniform(200, 900)) * t) * np.hanning(n)
+            data = np.repeat(x[:, None], channels, axis=1)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with wave.open(path, 'wb') as w:
+                w.setnchannels(channels)
+                w.setsampwidth(2)
+                w.setframerate(rate)
+                w.writeframes((data * 32767).astype('<i2').tobytes())
+
+        lists = {'validation': [], 'testing': []}
+        for word in ('yes', 'no', 'bed', 'marvin'):
+            for spk in range(6):
+                for k in range(2):
+                    rel = f'{word}/{spk:08x}_nohash_{k}.wav'
+                    wav(os.path.join(root, rel), (16000, 22050, 44100)[spk % 3], 1 + spk % 2, (0.7, 1.0, 1.3)[k + spk % 2])
+                    if spk == 4:
+                        lists['validation'].append(rel)
+                    elif spk == 5:
+                        lists['testing'].append(rel)
+        noise_dir = os.path.join(root, '_background_noise_')
+        os.makedirs(noise_dir)
+        with wave.open(os.path.join(noise_dir, 'white_noise.wav'), 'wb') as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes((rng.normal(0, 0.1, 5 * 16000).clip(-1, 1) * 32767).astype('<i2').tobytes())
+        for split, rels in lists.items():
+            with open(os.path.join(root, f'{split}_list.txt'), 'w') as f:
+                f.write('\n'.join(rels) + '\n')
+
+        labels = ['_silence_', '_unknown_', 'yes', 'no']
+        data = train.load_data(root, ['yes', 'no'], labels, 1, 2.0, True)
+        audio, y, paths = data['training']
+        self.assertEqual(tuple(audio.shape[1:]), (16000,))
+        counts = torch.bincount(y, minlength=4).tolist()
+        self.assertEqual(counts, [8, 16, 8, 8])      # silence cut from the background file, one per keyword clip
+        self.assertTrue(all(p.startswith('_background_noise_/') for p, t in zip(paths, y.tolist()) if t == 0))
+        self.assertEqual(data['validation'][0].shape[0], 8 + 2)   # 8 clips + 2 silence cuts
+        out = os.path.join(self.tmp.name, 'run-sc')
+        self.assertEqual(train.main(['--data', root, '--keywords', 'yes,no', '--arch', 'tiny', '--batch', '8',
+                                     '--epochs', '1', '--noise-p', '0.8', '--threads', '1', '--quiet',
+                                     '--out', out, '--feature-cache', 'none']), 0)
+        self.assertTrue(os.path.exists(os.path.join(out, 'kws2-drsn-cw.safetensors')))
 
     def test_variants_and_evaluation(self):
         runs = {}

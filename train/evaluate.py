@@ -27,6 +27,7 @@ Prints the tables and writes <out-dir>/<name>.eval.md and .json per model
 (default out-dir: models/), and comparison.eval.md/.json when given several.
 """
 import argparse
+import csv
 import datetime
 import json
 import os
@@ -186,6 +187,48 @@ def table_md(res, snrs):
     return '\n'.join(lines)
 
 
+def voice_groups(root, paths):
+    """Each test clip's voice group for the breakdown: the synthesizer and
+    accent of clips.csv's voice (espeak:en-029+m3 -> espeak:en-029; the
+    corpus generator's metadata), or None for corpora without clips.csv."""
+    p = os.path.join(root, 'clips.csv')
+    if not os.path.exists(p):
+        return None
+    with open(p, newline='') as f:
+        voice = {r['path']: r.get('voice') or '' for r in csv.DictReader(f)}
+    return [(voice.get(rel) or '(noise only)').split('+')[0] for rel in paths]
+
+
+def breakdown(pred, y, labels, groups, top=10):
+    """Clean accuracy per voice group and per label, and the commonest
+    confusions: where the errors are."""
+    def acc(mask):
+        return {'accuracy': float(np.mean(pred[mask] == y[mask])), 'clips': int(np.sum(mask))}
+    out = {'by_label': {lab: acc(y == i) for i, lab in enumerate(labels) if np.any(y == i)}}
+    if groups is not None:
+        g = np.array(groups)
+        out['by_voice'] = {v: acc(g == v) for v in sorted(set(groups))}
+    pairs = {}
+    for t, q in zip(y[pred != y], pred[pred != y]):
+        pairs[(labels[t], labels[q])] = pairs.get((labels[t], labels[q]), 0) + 1
+    out['confusions'] = [[t, q, n] for (t, q), n in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
+    return out
+
+
+def breakdown_md(b):
+    lines = ['', 'Where the clean errors are:', '']
+    if 'by_voice' in b:
+        lines += ['| test voice | clips | accuracy |', '|---|---|---|']
+        lines += [f'| {v} | {r["clips"]} | {100 * r["accuracy"]:.2f} |' for v, r in b['by_voice'].items()]
+        lines.append('')
+    worst = sorted(b['by_label'].items(), key=lambda kv: (kv[1]['accuracy'], kv[0]))
+    lines.append('Per label, worst first: ' + ', '.join(f'{lab} {100 * r["accuracy"]:.1f}' for lab, r in worst) + '.')
+    if b['confusions']:
+        lines += ['', 'Commonest confusions (true → predicted, clips): '
+                  + ', '.join(f'{t} → {q} {n}' for t, q, n in b['confusions']) + '.']
+    return '\n'.join(lines)
+
+
 def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__.split('\n\n', 1)[1],
@@ -209,6 +252,8 @@ def main(argv=None):
     paths, x, spans, y = test_set(a.data, labels)
     snrs = list(recipe.EVAL_SNRS)
     res = [dict() for _ in models]
+    brk = [None for _ in models]
+    groups = voice_groups(a.data, paths)
     # models with the same front-end parameters share one feature computation
     fe_key = [json.dumps(fe_d, sort_keys=True) for _, _, fe_d, _, _ in models]
     fes = {k: frontend.FrontEnd(json.loads(k)) for k in fe_key}
@@ -217,7 +262,10 @@ def main(argv=None):
         key = 'clean' if kind == 'clean' else f'{kind}@{snr}'
         feats = {k: features(fe, audio) for k, fe in fes.items()}
         for i, (m, _, _, name, _) in enumerate(models):
-            res[i][key] = float(np.mean(predict(m, feats[fe_key[i]]) == y))
+            pred = predict(m, feats[fe_key[i]])
+            res[i][key] = float(np.mean(pred == y))
+            if key == 'clean':
+                brk[i] = breakdown(pred, y, labels, groups)
     cres = c_scores(a, models, x, spans, paths, y, labels, res) if a.drsn else {}
     n_by = {lab: int(np.sum(y == i)) for i, lab in enumerate(labels)}
     corpus_meta = {}
@@ -230,12 +278,12 @@ def main(argv=None):
     date = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
     os.makedirs(a.out_dir, exist_ok=True)
     cmd = ' '.join(['evaluate.py'] + list(sys.argv[1:] if argv is None else argv))
-    for (m, _, _, name, prov), r in zip(models, res):
+    for (m, _, _, name, prov), r, b in zip(models, res, brk):
         body = {'model': name, 'variant': m.arch['variant'], 'params': m.n_params(), 'macs': m.macs(),
                 'test_clips': int(len(y)), 'test_clips_per_label': n_by, 'accuracy': r,
                 'mean_over_noises': {str(s): float(np.mean([r[f'{k}@{s}'] for k in noise.KINDS])) for s in snrs},
                 'noise_seed': a.seed, 'data': os.path.abspath(a.data), 'corpus': corpus_meta,
-                'provenance': prov, 'command': cmd, 'date': date}
+                'clean_breakdown': b, 'provenance': prov, 'command': cmd, 'date': date}
         if name in cres:
             body['drsn_classify'] = cres[name]
         with open(os.path.join(a.out_dir, name + '.eval.json'), 'w') as f:
@@ -244,7 +292,7 @@ def main(argv=None):
         md = (f'# {name}: test accuracy by noise type and SNR\n\n'
               f'{m.arch["variant"]}, {m.n_params()} parameters, {m.macs()} MACs per 1 s window. '
               f'{len(y)} test clips from held-out voices ({a.data}), noise seed {a.seed}.\n'
-              f'Command: `{cmd}`\n\n' + table_md(r, snrs) + '\n'
+              f'Command: `{cmd}`\n\n' + table_md(r, snrs) + '\n' + breakdown_md(b) + '\n'
               + (c_table_md(cres[name]) + '\n' if name in cres else ''))
         with open(os.path.join(a.out_dir, name + '.eval.md'), 'w') as f:
             f.write(md)

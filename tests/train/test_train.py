@@ -186,6 +186,15 @@ class Train(unittest.TestCase):
         self.assertEqual(pt['accuracy'], sf['accuracy'])      # the exported file is the same model
         self.assertTrue(all(0.0 <= x <= 1.0 for x in pt['accuracy'].values()))
         self.assertEqual(pt['test_clips'], sum(pt['test_clips_per_label'].values()))
+        b = pt['clean_breakdown']
+        for part in ('by_voice', 'by_label'):
+            self.assertEqual(sum(r['clips'] for r in b[part].values()), pt['test_clips'], part)
+            ok = sum(round(r['accuracy'] * r['clips']) for r in b[part].values())
+            self.assertAlmostEqual(ok / pt['test_clips'], pt['accuracy']['clean'], places=9)
+        wrong = round((1 - pt['accuracy']['clean']) * pt['test_clips'])
+        self.assertLessEqual(sum(n for _, _, n in b['confusions']), wrong)
+        self.assertTrue(all(t != q for t, q, _ in b['confusions']))
+        self.assertIn('(noise only)', b['by_voice'])
         for name in ('run-cw.eval.md', 'run-resnet.eval.md', 'comparison.eval.md'):
             self.assertTrue(os.path.exists(os.path.join(out, name)), name)
 

@@ -27,7 +27,7 @@ Prints the tables and writes <out-dir>/<name>.eval.md and .json per model
 (default out-dir: models/), and comparison.eval.md/.json when given several.
 """
 import argparse
-import csv
+import collections
 import datetime
 import json
 import os
@@ -69,12 +69,14 @@ def load_model(path):
     return m.eval(), labels, fe, name, prov
 
 
-def test_set(root, labels):
+def test_set(root, labels, rows=None):
+    """(paths, clips [N, 16000], word spans, targets) of the test split;
+    rows: layout.clip_rows(root), if the caller has read it already."""
     keywords = [lab for lab in labels if not lab.startswith('_')]
     items = layout.scan(root, keywords)['testing']
     if not items:
         raise ValueError(f'{root}: testing_list.txt lists no clips')
-    spans = layout.spans(root)
+    spans = layout.spans(layout.clip_rows(root) if rows is None else rows)
     x = np.stack([layout.read_clip(os.path.join(root, rel)) for rel, _ in items])
     sp = []
     for (rel, lab), xi in zip(items, x):
@@ -187,16 +189,13 @@ def table_md(res, snrs):
     return '\n'.join(lines)
 
 
-def voice_groups(root, paths):
+def voice_groups(rows, paths):
     """Each test clip's voice group for the breakdown: the synthesizer and
-    accent of clips.csv's voice (espeak:en-029+m3 -> espeak:en-029; the
-    corpus generator's metadata), or None for corpora without clips.csv."""
-    p = os.path.join(root, 'clips.csv')
-    if not os.path.exists(p):
+    accent of its clips.csv voice (espeak:en-029+m3 -> espeak:en-029), or
+    None for corpora without clips.csv."""
+    if not rows:
         return None
-    with open(p, newline='') as f:
-        voice = {r['path']: r.get('voice') or '' for r in csv.DictReader(f)}
-    return [(voice.get(rel) or '(noise only)').split('+')[0] for rel in paths]
+    return [((rows.get(rel) or {}).get('voice') or '(noise only)').split('+')[0] for rel in paths]
 
 
 def breakdown(pred, y, labels, groups, top=10):
@@ -208,9 +207,7 @@ def breakdown(pred, y, labels, groups, top=10):
     if groups is not None:
         g = np.array(groups)
         out['by_voice'] = {v: acc(g == v) for v in sorted(set(groups))}
-    pairs = {}
-    for t, q in zip(y[pred != y], pred[pred != y]):
-        pairs[(labels[t], labels[q])] = pairs.get((labels[t], labels[q]), 0) + 1
+    pairs = collections.Counter((labels[t], labels[q]) for t, q in zip(y[pred != y], pred[pred != y]))
     out['confusions'] = [[t, q, n] for (t, q), n in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
     return out
 
@@ -249,11 +246,12 @@ def main(argv=None):
     for m, lab, fe_d, name, _ in models[1:]:
         if lab != labels:
             sys.exit(f'evaluate: {name}: labels differ from {models[0][3]}\'s; evaluate them separately')
-    paths, x, spans, y = test_set(a.data, labels)
+    rows = layout.clip_rows(a.data)
+    paths, x, spans, y = test_set(a.data, labels, rows)
     snrs = list(recipe.EVAL_SNRS)
     res = [dict() for _ in models]
     brk = [None for _ in models]
-    groups = voice_groups(a.data, paths)
+    groups = voice_groups(rows, paths)
     # models with the same front-end parameters share one feature computation
     fe_key = [json.dumps(fe_d, sort_keys=True) for _, _, fe_d, _, _ in models]
     fes = {k: frontend.FrontEnd(json.loads(k)) for k in fe_key}

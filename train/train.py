@@ -19,6 +19,7 @@ order and augmentation are drawn from generators seeded by (seed, epoch).
 """
 import argparse
 import datetime
+import functools
 import hashlib
 import json
 import math
@@ -165,11 +166,7 @@ class MelNoise:
 
     def __init__(self, fe, seed, per_kind=400):
         rng = recipe.clip_rng(seed, 'mel-noise-bank')
-        segs, self.kinds = [], []
-        for k in recipe.NOISE_P:
-            for _ in range(per_kind):
-                segs.append(noise.make(k, 16000, rng, 'training') * 0.05)
-                self.kinds.append(k)
+        segs = [noise.make(k, 16000, rng, 'training') * 0.05 for k in recipe.NOISE_P for _ in range(per_kind)]
         self.p = torch.tensor(list(recipe.NOISE_P.values()), dtype=torch.float64)
         self.off = fe.params.log_offset
         with torch.no_grad():
@@ -193,6 +190,21 @@ class MelNoise:
         return torch.where(use[:, None, None], mixed, x)     # the others stay bit-exact
 
 
+def _hz_to_mel(f):
+    """HTK mel scale (the front end's, frontend.FIXED['mel_scale']), of a float64 tensor."""
+    return 2595.0 * torch.log10(1.0 + f / 700.0)
+
+
+@functools.lru_cache(maxsize=None)
+def _mel_band_axis(f_min, f_max, bands):
+    """(mel of f_min, mel step between band centres, band centres in Hz):
+    the HTK triangles' centres, equally spaced in mel between f_min and f_max."""
+    m_lo, m_hi = (float(_hz_to_mel(torch.tensor(f, dtype=torch.float64))) for f in (f_min, f_max))
+    step = (m_hi - m_lo) / (bands + 1)
+    centres_mel = m_lo + step * torch.arange(1, bands + 1, dtype=torch.float64)
+    return m_lo, step, 700.0 * (torch.pow(10.0, centres_mel / 2595.0) - 1.0)
+
+
 def band_warp(x, g, max_warp, params):
     """Vocal tract length perturbation (Jaitly & Hinton 2013) on log-mels
     x [B, frames, bands]: each clip's spectrum is scaled in frequency by a
@@ -201,14 +213,9 @@ def band_warp(x, g, max_warp, params):
     interpolation on the HTK mel scale, clamped at the edges). Synthetic
     voices come in few vocal tract sizes; this makes more of them."""
     b, frames, bands = x.shape
-    mel = lambda f: 2595.0 * math.log10(1.0 + f / 700.0)  # noqa: E731
-    m_lo, m_hi = mel(params.f_min), mel(params.f_max)
-    step = (m_hi - m_lo) / (bands + 1)
-    centres_mel = m_lo + step * torch.arange(1, bands + 1, dtype=torch.float64)
-    centres_hz = 700.0 * (torch.pow(10.0, centres_mel / 2595.0) - 1.0)
+    m_lo, step, centres_hz = _mel_band_axis(params.f_min, params.f_max, bands)
     a = 1.0 + (2.0 * torch.rand(b, generator=g, dtype=torch.float64) - 1.0) * max_warp
-    src_hz = centres_hz[None, :] / a[:, None]
-    src_mel = 2595.0 * torch.log10(1.0 + src_hz / 700.0)
+    src_mel = _hz_to_mel(centres_hz[None, :] / a[:, None])
     pos = ((src_mel - m_lo) / step - 1.0).clamp(0, bands - 1).to(torch.float32)
     i0 = pos.floor().long().clamp(max=bands - 2)
     w = (pos - i0.to(torch.float32))[:, None, :]
@@ -304,6 +311,19 @@ def main(argv=None):
     ap.add_argument('--quiet', action='store_true', help='no progress bars')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    try:
+        mel_snr = tuple(float(v) for v in a.mel_snr.split(','))
+        if len(mel_snr) != 2 or not mel_snr[0] <= mel_snr[1]:
+            raise ValueError
+    except ValueError:
+        sys.exit(f"train: --mel-snr {a.mel_snr!r}: want 'low,high' in dB, low <= high")
+    if not 0 <= a.mel_noise <= 1:
+        sys.exit(f'train: --mel-noise {a.mel_noise}: want a probability in [0, 1]')
+    if not 0 <= a.warp < 0.5:
+        sys.exit(f'train: --warp {a.warp}: want 0 <= WARP < 0.5')
+    masks = None if a.specaug == 'none' else tuple(int(v) for v in a.specaug.split(','))
+    if masks is not None and (len(masks) != 4 or min(masks) < 0):
+        sys.exit(f"train: --specaug {a.specaug!r}: want 'n_freq,max_width,n_time,max_frames' or 'none'")
 
     keywords = a.keywords.split(',') if a.keywords else list(words.TARGETS)
     labels = [words.SILENCE, words.UNKNOWN] + keywords
@@ -339,20 +359,7 @@ def main(argv=None):
     va_feats = cached_features(fe, data['validation'][0], cache)
     va_y = data['validation'][1]
     online = OnlineNoise(a.noise_p, a.seed) if a.noise_p > 0 else None
-    masks = None if a.specaug == 'none' else tuple(int(v) for v in a.specaug.split(','))
-    if masks is not None and (len(masks) != 4 or min(masks) < 0):
-        sys.exit(f"train: --specaug {a.specaug!r}: want 'n_freq,max_width,n_time,max_frames' or 'none'")
     tr_feats = None if online else cached_features(fe, tr_audio, cache)
-    try:
-        mel_snr = tuple(float(v) for v in a.mel_snr.split(','))
-        if len(mel_snr) != 2 or not mel_snr[0] <= mel_snr[1]:
-            raise ValueError
-    except ValueError:
-        sys.exit(f"train: --mel-snr {a.mel_snr!r}: want 'low,high' in dB, low <= high")
-    if not 0 <= a.mel_noise <= 1:
-        sys.exit(f'train: --mel-noise {a.mel_noise}: want a probability in [0, 1]')
-    if not 0 <= a.warp < 0.5:
-        sys.exit(f'train: --warp {a.warp}: want 0 <= WARP < 0.5')
     mel_noise = MelNoise(fe, a.seed) if a.mel_noise > 0 else None
     n = tr_y.shape[0]
     print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '

@@ -60,18 +60,20 @@ def scan(root, keywords=TARGETS):
     return out
 
 
-def spans(root):
-    """{relpath: (start, end)} of the word in each clip, from clips.csv (our
-    corpus); {} for a corpus without it."""
+def clip_rows(root):
+    """{relpath: row} of clips.csv, the generator's per-clip metadata (word,
+    voice, augmentation, the word's span); {} for a corpus without it."""
     p = os.path.join(root, 'clips.csv')
     if not os.path.exists(p):
         return {}
-    out = {}
-    with open(p) as f:
-        for r in csv.DictReader(f):
-            if r.get('start') and r.get('end') and int(r['end']) > int(r['start']):
-                out[r['path']] = (int(r['start']), int(r['end']))
-    return out
+    with open(p, newline='') as f:
+        return {r['path']: r for r in csv.DictReader(f)}
+
+
+def spans(rows):
+    """{relpath: (start, end)} of the word in each clip, from clip_rows()."""
+    return {rel: (int(r['start']), int(r['end'])) for rel, r in rows.items()
+            if r.get('start') and r.get('end') and int(r['end']) > int(r['start'])}
 
 
 def estimate_span(x, floor_db=30.0):

@@ -114,7 +114,12 @@ def test_classify_on_denoised():
 def test_pcm_socket_bytes():
     data = raw_s16(SAMPLE)
     pcm = os.path.join(os.environ["TMPDIR"], "pcm-bytes.sock")
-    d = stdin_daemon("--exit-on-eof", "--set", "denoise.pcm_socket=" + pcm)
+    # The audio goes in ~300x faster than real time, so a reader the OS leaves
+    # unscheduled for a few ms falls seconds behind and is dropped as slow
+    # (CI saw all three cut at 201280 bytes). A queue longer than the whole
+    # sample (10.2 s) keeps this test about byte counts, not reader speed.
+    d = stdin_daemon("--exit-on-eof", "--set", "denoise.pcm_socket=" + pcm,
+                     "--set", "denoise.pcm_queue_ms=20000")
     readers = [connect_unix(pcm) for _ in range(3)]
     c = d.client()
     for _ in range(100):   # all three accepted before the audio starts

@@ -20,6 +20,7 @@ import torch  # noqa: E402
 
 import evaluate  # noqa: E402
 import gen_corpus  # noqa: E402
+import seeds  # noqa: E402
 import train  # noqa: E402
 from corpusgen import noise, recipe  # noqa: E402
 from drsn import frontend  # noqa: E402
@@ -197,6 +198,69 @@ class Train(unittest.TestCase):
         self.assertIn('(noise only)', b['by_voice'])
         for name in ('run-cw.eval.md', 'run-resnet.eval.md', 'comparison.eval.md'):
             self.assertTrue(os.path.exists(os.path.join(out, name)), name)
+
+
+class Seeds(unittest.TestCase):
+    """train/seeds.py on hand-made eval.json files with known numbers."""
+
+    def write(self, tmp, name, variant, seed, clean, noisy):
+        path = os.path.join(tmp, name + '.eval.json')
+        with open(path, 'w') as f:
+            json.dump({'model': name, 'variant': variant, 'provenance': {'variant': variant, 'seed': seed},
+                       'accuracy': {'clean': clean},
+                       'mean_over_noises': {s: noisy for s in ('20', '10', '5', '0', '-5')}}, f)
+        return path
+
+    def test_mean_sd_difference(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = [self.write(tmp, 'cw1', 'cw', 1, 0.90, 0.70), self.write(tmp, 'cw2', 'cw', 2, 0.92, 0.74),
+                     self.write(tmp, 'cw3', 'cw', 3, 0.94, 0.72),
+                     self.write(tmp, 'rn1', 'resnet', 1, 0.95, 0.69), self.write(tmp, 'rn3', 'resnet', 3, 0.93, 0.71)]
+            s = seeds.summarize(seeds.load(paths))
+            cw, rn = s['variants']['cw'], s['variants']['resnet']
+            self.assertEqual(cw['seeds'], [1, 2, 3])
+            self.assertAlmostEqual(cw['mean'][0], 92.0)
+            self.assertAlmostEqual(cw['sd'][0], 2.0)
+            self.assertAlmostEqual(cw['mean'][4], 72.0)
+            self.assertAlmostEqual(cw['min'][4], 70.0)
+            self.assertAlmostEqual(cw['max'][4], 74.0)
+            self.assertAlmostEqual(rn['sd'][0], math.sqrt(2.0))
+            d = s['difference']
+            self.assertAlmostEqual(d['mean'][0], 92.0 - 94.0)
+            self.assertAlmostEqual(d['se'][0], math.sqrt(4.0 / 3 + 2.0 / 2))
+            self.assertEqual(d['paired_seeds'], [1, 3])       # seed 2 has no ResNet run
+            self.assertAlmostEqual(d['per_seed'][1][4], 1.0)
+            self.assertAlmostEqual(d['per_seed'][3][0], 1.0)
+            out = os.path.join(tmp, 'seeds.md')
+            self.assertEqual(seeds.main(paths + ['--out', out]), 0)
+            with open(out) as f:
+                md = f.read()
+            self.assertIn('| DRSN-CW | 1,2,3 | 92.00 ± 2.00 [90.00–94.00]', md)
+            self.assertIn('| seed 3 | +1.00 |', md)
+            with open(os.path.join(tmp, 'seeds.json')) as f:
+                self.assertEqual(json.load(f)['variants']['cw']['seeds'], [1, 2, 3])
+
+    def test_one_seed_has_no_sd_and_strict_json(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = [self.write(tmp, 'cw1', 'cw', 1, 0.9, 0.7), self.write(tmp, 'rn1', 'resnet', 1, 0.9, 0.7)]
+            out = os.path.join(tmp, 's.md')
+            self.assertEqual(seeds.main(paths + ['--out', out]), 0)
+            with open(os.path.join(tmp, 's.json')) as f:
+                data = json.load(f, parse_constant=lambda c: self.fail('non-JSON constant %s' % c))
+            self.assertIsNone(data['variants']['cw']['sd'][0])
+
+    def test_bad_input_is_named(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            a = self.write(tmp, 'cw1', 'cw', 1, 0.9, 0.7)
+            b = self.write(tmp, 'cw1-again', 'cw', 1, 0.9, 0.7)
+            with self.assertRaisesRegex(ValueError, 'cw seed 1 is already given by cw1'):
+                seeds.load([a, b])
+            bare = os.path.join(tmp, 'bare.eval.json')
+            with open(bare, 'w') as f:
+                json.dump({'accuracy': {'clean': 1.0}}, f)
+            with self.assertRaisesRegex(ValueError, 'bare.eval.json: no variant or training seed'):
+                seeds.load([bare])
+            self.assertEqual(seeds.main([bare]), 1)
 
 
 if __name__ == '__main__':

@@ -2,6 +2,8 @@
 #ifndef DRSN_SRC_CLI_CLI_H
 #define DRSN_SRC_CLI_CLI_H
 
+#include <stddef.h>
+
 /* A subcommand gets argv with argv[0] = its own name; returns the exit code. */
 typedef int (*drsn__cmd_fn)(int argc, char **argv);
 
@@ -13,6 +15,25 @@ struct drsn__cmd {
 
 /* Print "drsn: " + message to stderr. */
 void drsn__cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The files that a command's FILE... arguments name. An argument that is a
+ * folder stands for the audio files under it, at any depth, in byte order of
+ * their paths (hidden entries, symbolic links to folders, and files whose
+ * extension libsndfile does not read are skipped); any other argument is
+ * kept as it is, for the reader to open or to explain. An entry with error
+ * set is one that cannot be used (a folder that cannot be listed, or that
+ * has no audio files in it): report it and go on with the rest. */
+struct drsn__cli_file {
+	char *path;
+	char *error;   /* NULL, or "PATH: what is wrong" */
+};
+struct drsn__cli_files {
+	struct drsn__cli_file *file;
+	size_t n, cap;
+};
+/* 0, or -ENOMEM (nothing to free then); free with drsn__cli_files_free. */
+int drsn__cli_files_collect(struct drsn__cli_files *fl, char **args, int n_args);
+void drsn__cli_files_free(struct drsn__cli_files *fl);
 
 /* Subcommands (add yours here and in the table in main.c). */
 int drsn__cmd_version(int argc, char **argv);

@@ -24,10 +24,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: drsn classify [--model M] [--top N] FILE...\n\n"
-		"Classifies each file as one window (centre-padded with silence or\n"
-		"centre-cropped to the model's 1 s window, as in training) and prints one\n"
-		"JSON line per file: {\"file\",\"label\",\"score\",\"top\":[[label,score],...]}.\n"
+		"usage: drsn classify [--model M] [--top N] FILE|FOLDER...\n\n"
+		"Classifies each file (a folder: every audio file under it, in name order)\n"
+		"as one window, centre-padded with silence or centre-cropped to the model's\n"
+		"1 s window as in training, and prints one JSON line per file: {\"file\",\"label\",\"score\",\"top\":[[label,score],...]}.\n"
 		"  -m, --model PATH   (default %s)\n"
 		"  -n, --top N        labels in \"top\", most probable first [3]; 0 = all\n",
 		drsn_default_model_path());
@@ -108,6 +108,7 @@ int drsn__cmd_classify(int argc, char **argv)
 	drsn_features *fe = NULL;
 	float *win = NULL, *feats = NULL, *probs = NULL;
 	int *order = NULL;
+	struct drsn__cli_files files = {0};
 	drsn_error e;
 	if (drsn_model_load(&m, model_path, &e) < 0 || drsn_ctx_create(&ctx, m, &e) < 0) {
 		drsn__cli_err("classify: %s", e.msg);
@@ -131,11 +132,20 @@ int drsn__cmd_classify(int argc, char **argv)
 		goto out;
 	}
 
+	if (drsn__cli_files_collect(&files, argv + optind, argc - optind) < 0) {
+		drsn__cli_err("classify: out of memory");
+		goto out;
+	}
 	drsn_audio_opts ao;
 	drsn_audio_opts_default(&ao);
 	ao.target_rate = fp->sample_rate;
-	for (int f = optind; f < argc; f++) {
-		const char *file = argv[f];
+	for (size_t f = 0; f < files.n; f++) {
+		const char *file = files.file[f].path;
+		if (files.file[f].error) {
+			file_error(file, files.file[f].error);
+			failed = 1;
+			continue;
+		}
 		float *x = NULL;
 		size_t nx = 0;
 		if (drsn_audio_read_all(file, &ao, &x, &nx, &e) < 0) {
@@ -196,6 +206,7 @@ int drsn__cmd_classify(int argc, char **argv)
 	}
 	code = failed;
 out:
+	drsn__cli_files_free(&files);
 	free(order);
 	free(probs);
 	free(feats);

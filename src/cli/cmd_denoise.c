@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sndfile.h>
@@ -20,12 +22,16 @@ static void usage(FILE *f)
 	drsn_denoise_opts_default(&o);
 	fprintf(f,
 		"usage: drsn denoise [--strength DB] [--frame-ms MS] [--vad OUT.csv] IN OUT\n"
+		"       drsn denoise [--strength DB] [--frame-ms MS] IN_FOLDER OUT_FOLDER\n"
 		"\n"
 		"Removes background noise from IN (any format libsndfile reads; '-' is stdin)\n"
 		"and writes OUT at the same rate and channel count, each channel denoised on\n"
 		"its own, time-aligned with IN (the denoiser's one-frame delay is removed).\n"
 		"OUT's container follows its extension (.wav .flac .ogg .aiff .au .caf .w64),\n"
 		"else IN's; the sample encoding is IN's where OUT's container allows it.\n"
+		"With a folder, every audio file under IN_FOLDER is written to the same\n"
+		"relative path under OUT_FOLDER (created; not inside IN_FOLDER), one line\n"
+		"'IN -> OUT' per file on stdout.\n"
 		"  --strength DB   most attenuation of any time-frequency bin, dB (default %g;\n"
 		"                  0 passes the audio through unchanged)\n"
 		"  --frame-ms MS   analysis frame, 8..64 ms (default %g); also the delay of the\n"
@@ -78,46 +84,10 @@ static void on_frame(void *user, uint64_t frame, float speech)
 		v->failed = 1;
 }
 
-int drsn__cmd_denoise(int argc, char **argv)
+/* Denoises one file into out_path; 0, or 1 with the reason on stderr. */
+static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const char *out_path,
+			const char *vad_path)
 {
-	drsn_denoise_opts o;
-	drsn_denoise_opts_default(&o);
-	const char *in_path = NULL, *out_path = NULL, *vad_path = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return 0;
-		} else if ((!strcmp(a, "--strength") || !strcmp(a, "--frame-ms")) && i + 1 < argc) {
-			char *end;
-			float v = strtof(argv[++i], &end);
-			if (end == argv[i] || *end) {
-				drsn__cli_err("denoise: %s '%s' is not a number", a, argv[i]);
-				return 2;
-			}
-			if (a[2] == 's')
-				o.strength_db = v;
-			else
-				o.frame_ms = v;
-		} else if (!strcmp(a, "--vad") && i + 1 < argc) {
-			vad_path = argv[++i];
-		} else if (a[0] == '-' && a[1]) {
-			drsn__cli_err("denoise: unknown option '%s' (try 'drsn denoise --help')", a);
-			return 2;
-		} else if (!in_path) {
-			in_path = a;
-		} else if (!out_path) {
-			out_path = a;
-		} else {
-			drsn__cli_err("denoise: one input and one output file (got '%s' too)", a);
-			return 2;
-		}
-	}
-	if (!in_path || !out_path) {
-		usage(stderr);
-		return 2;
-	}
-
 	int rc = 1, nch = 0;
 	drsn_error e;
 	drsn_audio *a = NULL;
@@ -152,7 +122,7 @@ int drsn__cmd_denoise(int argc, char **argv)
 		fprintf(vad.f, "time_s,speech\n");
 	}
 	for (int c = 0; c < nch; c++) {
-		drsn_denoise_opts oc = o;
+		drsn_denoise_opts oc = *o;
 		if (c == 0 && vad.f) {
 			oc.on_frame = on_frame;
 			oc.user = &vad;
@@ -239,4 +209,134 @@ cleanup:
 	free(res);
 	drsn_audio_close(a);
 	return rc;
+}
+
+/* mkdir -p for the folders of path (not its last part). */
+static int make_parents(char *path)
+{
+	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = 0;
+		int rc = mkdir(path, 0777) < 0 && errno != EEXIST ? -errno : 0;
+		*s = '/';
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* IN_DIR OUT_DIR: every audio file under IN_DIR to the same relative path
+ * under OUT_DIR, which may not be IN_DIR or inside it. */
+static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const char *out_dir)
+{
+	char in_real[PATH_MAX], out_real[PATH_MAX];
+	struct stat st;
+	if (stat(out_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		drsn__cli_err("denoise: the input '%s' is a folder, so the output must be one too: '%s' is a file",
+			      in_dir, out_dir);
+		return 2;
+	}
+	int created = mkdir(out_dir, 0777) == 0;
+	if (!created && errno != EEXIST) {
+		drsn__cli_err("denoise: %s: cannot create the folder: %s", out_dir, strerror(errno));
+		return 1;
+	}
+	if (!realpath(in_dir, in_real) || !realpath(out_dir, out_real)) {
+		drsn__cli_err("denoise: %s: %s", in_dir, strerror(errno));
+		return 1;
+	}
+	size_t nin = strlen(in_real);
+	if (!strncmp(out_real, in_real, nin) && (out_real[nin] == 0 || out_real[nin] == '/' || nin == 1)) {
+		drsn__cli_err("denoise: the output folder '%s' is inside the input folder '%s': "
+			      "it would denoise its own output next time", out_dir, in_dir);
+		if (created)
+			rmdir(out_dir);
+		return 2;
+	}
+	struct drsn__cli_files fl;
+	char *in_arg = (char *)in_dir;
+	if (drsn__cli_files_collect(&fl, &in_arg, 1) < 0) {
+		drsn__cli_err("denoise: out of memory");
+		return 1;
+	}
+	int rc = 0;
+	size_t skip = strlen(in_dir);
+	for (size_t i = 0; i < fl.n; i++) {
+		const char *in = fl.file[i].path;
+		if (fl.file[i].error) {
+			drsn__cli_err("denoise: %s", fl.file[i].error);
+			rc = 1;
+			continue;
+		}
+		const char *rel = in + skip;
+		while (*rel == '/')
+			rel++;
+		char out[PATH_MAX];
+		if (snprintf(out, sizeof out, "%s/%s", out_dir, rel) >= (int)sizeof out) {
+			drsn__cli_err("denoise: %s/%s: path too long", out_dir, rel);
+			rc = 1;
+			continue;
+		}
+		int mrc = make_parents(out);
+		if (mrc < 0) {
+			drsn__cli_err("denoise: %s: cannot create its folder: %s", out, strerror(-mrc));
+			rc = 1;
+			continue;
+		}
+		if (denoise_file(o, in, out, NULL) != 0)
+			rc = 1;
+		else
+			printf("%s -> %s\n", in, out);
+	}
+	drsn__cli_files_free(&fl);
+	return rc;
+}
+
+int drsn__cmd_denoise(int argc, char **argv)
+{
+	drsn_denoise_opts o;
+	drsn_denoise_opts_default(&o);
+	const char *in_path = NULL, *out_path = NULL, *vad_path = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if ((!strcmp(a, "--strength") || !strcmp(a, "--frame-ms")) && i + 1 < argc) {
+			char *end;
+			float v = strtof(argv[++i], &end);
+			if (end == argv[i] || *end) {
+				drsn__cli_err("denoise: %s '%s' is not a number", a, argv[i]);
+				return 2;
+			}
+			if (a[2] == 's')
+				o.strength_db = v;
+			else
+				o.frame_ms = v;
+		} else if (!strcmp(a, "--vad") && i + 1 < argc) {
+			vad_path = argv[++i];
+		} else if (a[0] == '-' && a[1]) {
+			drsn__cli_err("denoise: unknown option '%s' (try 'drsn denoise --help')", a);
+			return 2;
+		} else if (!in_path) {
+			in_path = a;
+		} else if (!out_path) {
+			out_path = a;
+		} else {
+			drsn__cli_err("denoise: one input and one output file (got '%s' too)", a);
+			return 2;
+		}
+	}
+	if (!in_path || !out_path) {
+		usage(stderr);
+		return 2;
+	}
+	struct stat st;
+	if (strcmp(in_path, "-") && stat(in_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (vad_path) {
+			drsn__cli_err("denoise: --vad takes one input file, not the folder '%s'", in_path);
+			return 2;
+		}
+		return denoise_folder(&o, in_path, out_path);
+	}
+	return denoise_file(&o, in_path, out_path, vad_path);
 }

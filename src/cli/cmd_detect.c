@@ -21,9 +21,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: drsn detect [--model M] [OPTIONS] FILE...\n\n"
-		"Runs drsnd's streaming detection pipeline over each file and prints one JSON\n"
-		"line per detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds).\n"
+		"usage: drsn detect [--model M] [OPTIONS] FILE|FOLDER...\n\n"
+		"Runs drsnd's streaming detection pipeline over each file (a folder: every\n"
+		"audio file under it, in name order) and prints one JSON line per detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds).\n"
 		"The options are drsnd.conf's [detect] keys, with the same defaults:\n"
 		"  -m, --model PATH            (default %s)\n"
 		"  -t, --threshold P           global threshold [0.8]\n"
@@ -154,6 +154,7 @@ int drsn__cmd_detect(int argc, char **argv)
 	drsn_pipeline *p = NULL;
 	float *thr = NULL, *buf = NULL;
 	drsn_audio *a = NULL;
+	struct drsn__cli_files files = {0};
 	drsn_error e;
 	if (drsn_model_load(&m, model_path, &e) < 0) {
 		drsn__cli_err("detect: %s", e.msg);
@@ -187,17 +188,21 @@ int drsn__cmd_detect(int argc, char **argv)
 		drsn__cli_err("detect: %s", e.msg);
 		goto out;
 	}
+	if (drsn__cli_files_collect(&files, argv + optind, argc - optind) < 0) {
+		drsn__cli_err("detect: out of memory");
+		goto out;
+	}
 	int rate = drsn_model_features_params(m)->sample_rate;
-	int n_files = argc - optind;
+	int n_files = (int)files.n;
 	int bar = !quiet && isatty(2);
 	/* total audio, for the progress bar (only when it will be shown) */
 	double total = 0, done = 0;
 	if (bar) {
-		for (int i = optind; i < argc; i++) {
+		for (size_t i = 0; i < files.n; i++) {
 			drsn_audio_opts ao;
 			drsn_audio_opts_default(&ao);
 			ao.target_rate = rate;
-			if (drsn_audio_open(&a, argv[i], &ao, NULL) == 0) {
+			if (!files.file[i].error && drsn_audio_open(&a, files.file[i].path, &ao, NULL) == 0) {
 				drsn_audio_info info;
 				drsn_audio_get_info(a, &info);
 				total += info.out_frames > 0 ? (double)info.out_frames : 0;
@@ -208,12 +213,17 @@ int drsn__cmd_detect(int argc, char **argv)
 		bar = total > 30.0 * rate;   /* long batches only */
 	}
 	code = 0;
-	for (int i = optind; i < argc; i++) {
-		struct run r = {argv[i], 0};
+	for (size_t i = 0; i < files.n; i++) {
+		struct run r = {files.file[i].path, 0};
+		if (files.file[i].error) {
+			drsn__cli_err("detect: %s", files.file[i].error);
+			code = 1;
+			continue;
+		}
 		drsn_audio_opts ao;
 		drsn_audio_opts_default(&ao);
 		ao.target_rate = rate;
-		if (drsn_audio_open(&a, argv[i], &ao, &e) < 0) {
+		if (drsn_audio_open(&a, r.file, &ao, &e) < 0) {
 			drsn__cli_err("detect: %s", e.msg);
 			code = 1;
 			continue;
@@ -225,7 +235,7 @@ int drsn__cmd_detect(int argc, char **argv)
 			drsn_pipeline_push(p, buf, (size_t)n, &ev, &r);
 			done += (double)n;
 			if (bar && ((long)done / n) % 50 == 0)
-				progress(done, total, i - optind + 1, n_files);
+				progress(done, total, (int)i + 1, n_files);
 		}
 		if (n < 0) {
 			drsn__cli_err("detect: %s", e.msg);
@@ -239,6 +249,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		fputc('\n', stderr);
 	}
 out:
+	drsn__cli_files_free(&files);
 	drsn_pipeline_destroy(p);
 	drsn_model_free(m);
 	free(thr);

@@ -9,6 +9,8 @@ that is not audio, and checks:
   - the bad file (in the middle) gives {"file","error"}, a message on stderr
     and exit 1, while the files after it are still classified;
   - --top 0 lists every label once and the scores sum to 1;
+  - a folder stands for the audio files under it, in path order (and an
+    empty folder is an error line), for classify and detect;
   - label and every probability equal PyTorch's (train/drsn/model.py +
     frontend.py on train/corpusgen/layout.py's read_clip, int16 as in
     train.py) within 1e-4.
@@ -55,6 +57,49 @@ def reference(model, fe, labels, path):
     with torch.no_grad():
         p = torch.softmax(model(feats.unsqueeze(0)).double(), dim=1)[0].numpy()
     return dict(zip(labels, p.tolist()))
+
+
+def folders(drsn, model_path, tmp, files):
+    """A folder argument stands for the audio files under it, in byte order
+    of their paths: hidden entries, other extensions and links to folders
+    are skipped; an empty folder is an error line, and the rest goes on."""
+    tree = os.path.join(tmp, "tree")
+    for d in ("sub", ".hidden", "empty"):
+        os.makedirs(os.path.join(tree, d))
+    layout_ = {"b.wav": files[0], "Z.wav": files[1], "a.WAV": files[2], "sub/c.flac.wav": files[3],
+               ".hidden/x.wav": files[4], "notes.txt": None}
+    for rel, src in layout_.items():
+        with open(os.path.join(tree, rel), "wb") as f:
+            f.write(open(src, "rb").read() if src else b"not audio\n")
+    os.symlink(tree, os.path.join(tree, "sub", "loop"))
+    want = [os.path.join(tree, rel) for rel in ("Z.wav", "a.WAV", "b.wav", "sub/c.flac.wav")]
+    r = subprocess.run([drsn, "classify", "--model", model_path, tree], capture_output=True, text=True)
+    got = [json.loads(s) for s in r.stdout.splitlines()]
+    check(r.returncode == 0 and [o.get("file") for o in got] == want,
+          "classify FOLDER: %s (exit %d, stderr %r)" % ([o.get("file") for o in got], r.returncode, r.stderr))
+    r2 = subprocess.run([drsn, "classify", "--model", model_path] + want, capture_output=True, text=True)
+    check(r2.stdout == r.stdout and r2.stdout, "classify FOLDER prints what classify FILES... prints")
+
+    empty = os.path.join(tree, "empty")
+    r = subprocess.run([drsn, "classify", "--model", model_path, empty, want[0]], capture_output=True, text=True)
+    got = [json.loads(s) for s in r.stdout.splitlines()]
+    check(r.returncode == 1 and len(got) == 2 and got[0].get("file") == empty
+          and "no audio files in this folder" in got[0].get("error", "") and got[1].get("label"),
+          "classify EMPTY FILE: error line for the folder, the file still classified (%s)" % r.stdout)
+
+    # detect: with threshold 0 every window fires, so the files show in order
+    r = subprocess.run([drsn, "detect", "-q", "-t", "0", "--model", model_path, tree, empty],
+                       capture_output=True, text=True)
+    seen = []
+    for s in r.stdout.splitlines():
+        f = json.loads(s)["file"]
+        if not seen or seen[-1] != f:
+            seen.append(f)
+    check(r.returncode == 1 and seen == want and "empty: no audio files in this folder" in r.stderr,
+          "detect FOLDER EMPTY: files %s, exit %d, stderr %r" % (seen, r.returncode, r.stderr))
+    r2 = subprocess.run([drsn, "detect", "-q", "-t", "0", "--model", model_path] + want,
+                        capture_output=True, text=True)
+    check(r2.returncode == 0 and r2.stdout == r.stdout, "detect FOLDER prints what detect FILES... prints")
 
 
 def main():
@@ -114,6 +159,7 @@ def main():
                            capture_output=True, text=True)
         check(r.returncode != 0 and r.stdout == "" and "nope.safetensors" in r.stderr,
               "missing model: non-zero exit, message names it")
+        folders(drsn, model_path, tmp, files)
     if failures:
         print("%d failure(s)" % len(failures))
         sys.exit(1)

@@ -1,6 +1,6 @@
 /* drsn denoise end to end: rate, channels, length and alignment of OUT,
- * per-channel processing, pass-through at --strength 0, the --vad CSV, and
- * errors that name the file. argv[1] is the drsn executable. */
+ * per-channel processing, pass-through at --strength 0, the --vad CSV,
+ * errors that name the file, and IN_FOLDER OUT_FOLDER. argv[1] is the drsn executable. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sndfile.h>
@@ -166,6 +167,66 @@ static void test_errors_name_the_file(void **state)
 	assert_int_equal(run("--help", err, sizeof err), 0);
 }
 
+/* IN_FOLDER OUT_FOLDER: the audio files under IN, at the same relative
+ * paths under OUT, each like its own file run; other files are left out;
+ * OUT inside IN and --vad with a folder are refused. */
+static void test_folder(void **state)
+{
+	(void)state;
+	char in[128], sub[128], a[160], b[160], txt[160], out[128], args[512], err[1024];
+	path(in, sizeof in, "in");
+	path(sub, sizeof sub, "in/sub");
+	path(out, sizeof out, "out");
+	assert_int_equal(mkdir(in, 0777), 0);
+	assert_int_equal(mkdir(sub, 0777), 0);
+	snprintf(a, sizeof a, "%s/a.wav", in);
+	snprintf(b, sizeof b, "%s/b.flac", sub);
+	snprintf(txt, sizeof txt, "%s/notes.txt", in);
+	enum { N = 7000 };
+	static float x[2 * N];
+	for (int i = 0; i < 2 * N; i++)
+		x[i] = 0.1f * gauss();
+	write_wav(a, 16000, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, x, N);
+	write_wav(b, 48000, 2, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, x, N);
+	FILE *f = fopen(txt, "w");
+	assert_non_null(f);
+	fputs("not audio\n", f);
+	fclose(f);
+
+	snprintf(args, sizeof args, "--strength 0 '%s' '%s' >/dev/null", in, out);
+	char oa[160], ob[160], ot[160];
+	snprintf(oa, sizeof oa, "%s/a.wav", out);
+	snprintf(ob, sizeof ob, "%s/sub/b.flac", out);
+	snprintf(ot, sizeof ot, "%s/notes.txt", out);
+	float *ya = denoise_file(args, oa, 16000, 1, N, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+	SF_INFO si;
+	float *xa = read_wav(a, &si);
+	for (int i = 0; i < N; i++)
+		assert_float_equal(ya[i], xa[i], 1.5 / 32768);   /* pass-through, to the last 16-bit step */
+	free(ya);
+	free(xa);
+	float *yb = read_wav(ob, &si);
+	assert_int_equal(si.samplerate, 48000);
+	assert_int_equal(si.channels, 2);
+	assert_int_equal(si.frames, N);
+	assert_int_equal(si.format, SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
+	free(yb);
+	assert_int_equal(access(ot, F_OK), -1);
+
+	char inside[160];
+	snprintf(inside, sizeof inside, "%s/clean", in);
+	snprintf(args, sizeof args, "'%s' '%s'", in, inside);
+	assert_int_equal(run(args, err, sizeof err), 2);
+	assert_non_null(strstr(err, "is inside the input folder"));
+	assert_int_equal(access(inside, F_OK), -1);
+	snprintf(args, sizeof args, "--vad v.csv '%s' '%s'", in, out);
+	assert_int_equal(run(args, err, sizeof err), 2);
+	assert_non_null(strstr(err, "--vad takes one input file"));
+	snprintf(args, sizeof args, "'%s' '%s'", in, a);
+	assert_int_equal(run(args, err, sizeof err), 2);
+	assert_non_null(strstr(err, "the output must be one too"));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -182,6 +243,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_stereo_each_channel),
 		cmocka_unit_test(test_strength_zero_passes_through_48k_float),
 		cmocka_unit_test(test_errors_name_the_file),
+		cmocka_unit_test(test_folder),
 	};
 	int rc = cmocka_run_group_tests_name("denoise-cli", tests, NULL, NULL);
 	char cmd[128];

@@ -1,0 +1,173 @@
+/* The files a command's FILE... arguments name: a folder stands for the
+ * audio files in it (see cli.h). */
+#define _DEFAULT_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <sndfile.h>
+
+#include "cli/cli.h"
+
+#define MAX_DEPTH 32
+
+/* Extensions libsndfile names in its format lists, and a few common
+ * spellings it does not ("aif"); "raw" is not one, as headerless files need
+ * options a folder cannot give. */
+static int audio_extension(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	if (!dot || dot == name || !dot[1])
+		return 0;
+	const char *ext = dot + 1;
+	if (!strcasecmp(ext, "aif"))
+		return 1;
+	if (!strcasecmp(ext, "raw"))
+		return 0;
+	static const int lists[2][2] = {{SFC_GET_FORMAT_MAJOR_COUNT, SFC_GET_FORMAT_MAJOR},
+					{SFC_GET_SIMPLE_FORMAT_COUNT, SFC_GET_SIMPLE_FORMAT}};
+	for (int l = 0; l < 2; l++) {
+		int n = 0;
+		sf_command(NULL, lists[l][0], &n, sizeof n);
+		for (int i = 0; i < n; i++) {
+			SF_FORMAT_INFO fi = {.format = i};
+			if (sf_command(NULL, lists[l][1], &fi, sizeof fi) == 0 && fi.extension &&
+			    !strcasecmp(ext, fi.extension))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static int add(struct drsn__cli_files *fl, const char *path, const char *error)
+{
+	if (fl->n == fl->cap) {
+		size_t cap = fl->cap ? 2 * fl->cap : 16;
+		struct drsn__cli_file *f = realloc(fl->file, cap * sizeof *f);
+		if (!f)
+			return -ENOMEM;
+		fl->file = f;
+		fl->cap = cap;
+	}
+	struct drsn__cli_file *f = &fl->file[fl->n];
+	f->path = strdup(path);
+	f->error = error ? strdup(error) : NULL;
+	if (!f->path || (error && !f->error)) {
+		free(f->path);
+		free(f->error);
+		return -ENOMEM;
+	}
+	fl->n++;
+	return 0;
+}
+
+static int add_error(struct drsn__cli_files *fl, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* An entry for path with the message "path: " + fmt. */
+static int add_error(struct drsn__cli_files *fl, const char *path, const char *fmt, ...)
+{
+	char msg[4096 + 256];
+	int k = snprintf(msg, sizeof msg, "%.4096s: ", path);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
+	va_end(ap);
+	return add(fl, path, msg);
+}
+
+/* Byte order, whatever the locale: the same folder lists the same way everywhere. */
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int not_hidden(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+/* Appends the audio files under dir, and an entry with an error for what
+ * cannot be listed or read; returns how many entries, or -ENOMEM. */
+static long walk(struct drsn__cli_files *fl, const char *dir, int depth)
+{
+	struct dirent **ents = NULL;
+	int n = scandir(dir, &ents, not_hidden, by_name);
+	if (n < 0)
+		return add_error(fl, dir, "cannot list the folder: %s", strerror(errno)) < 0 ? -ENOMEM : 1;
+	long found = 0;
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		char path[4096];
+		int len = snprintf(path, sizeof path, "%s%s%s", dir,
+				   dir[strlen(dir) - 1] == '/' ? "" : "/", ents[i]->d_name);
+		if (rc < 0 || len >= (int)sizeof path)
+			continue;
+		struct stat st, lst = {0};
+		if (lstat(path, &lst) < 0 || stat(path, &st) < 0) {
+			/* a dangling link to an audio file is worth naming; others are not */
+			if (audio_extension(path)) {
+				rc = S_ISLNK(lst.st_mode) ? add_error(fl, path, "a broken symbolic link")
+							  : add_error(fl, path, "unreadable: %s", strerror(errno));
+				found++;
+			}
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			/* symbolic links to folders are not followed: no loops, no surprises */
+			if (S_ISLNK(lst.st_mode) || depth >= MAX_DEPTH)
+				continue;
+			long k = walk(fl, path, depth + 1);
+			if (k < 0)
+				rc = (int)k;
+			else
+				found += k;
+		} else if (S_ISREG(st.st_mode) && audio_extension(path)) {
+			rc = add(fl, path, NULL);
+			found++;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return rc < 0 ? rc : found;
+}
+
+int drsn__cli_files_collect(struct drsn__cli_files *fl, char **args, int n_args)
+{
+	memset(fl, 0, sizeof *fl);
+	for (int i = 0; i < n_args; i++) {
+		struct stat st;
+		int rc = 0;
+		if (strcmp(args[i], "-") && stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			long k = walk(fl, args[i], 0);
+			if (k == 0)
+				rc = add_error(fl, args[i], "no audio files in this folder (looked for the "
+					       "extensions libsndfile reads: .wav .flac .ogg .mp3 ...)");
+			else if (k < 0)
+				rc = (int)k;
+		} else {
+			rc = add(fl, args[i], NULL);   /* the reader names what is wrong with it */
+		}
+		if (rc < 0) {
+			drsn__cli_files_free(fl);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void drsn__cli_files_free(struct drsn__cli_files *fl)
+{
+	for (size_t i = 0; i < fl->n; i++) {
+		free(fl->file[i].path);
+		free(fl->file[i].error);
+	}
+	free(fl->file);
+	memset(fl, 0, sizeof *fl);
+}

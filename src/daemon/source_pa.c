@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "daemon/hush.h"
 #include "daemon/log.h"
 #include "drsn_config.h"
 
@@ -125,7 +126,7 @@ static int find_device(const char *spec, char *msg, size_t msg_size)
 	return -1;
 }
 
-static void pa_close(struct drsn__source *s)
+static void pa_close_quiet(struct drsn__source *s)
 {
 	struct drsn__pa *p = s->pa;
 	if (p->stream) {
@@ -139,10 +140,18 @@ static void pa_close(struct drsn__source *s)
 	}
 }
 
+static void pa_close(struct drsn__source *s)
+{
+	struct drsn__hush h;
+	drsn__hush_begin(&h);
+	pa_close_quiet(s);
+	drsn__hush_end(&h, "pa: host library");
+}
+
 static void schedule_retry(struct drsn__source *s, const char *why);
 
 /* Open and start the device; 0 or -1 with msg. */
-static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
+static int pa_open_quiet(struct drsn__source *s, char *msg, size_t msg_size)
 {
 	struct drsn__pa *p = s->pa;
 	PaError e = Pa_Initialize();   /* again each time: rescans the devices */
@@ -236,8 +245,20 @@ static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
 			       rate != s->o.target_rate ? ", resampled" : "");
 	return 0;
 fail:
-	pa_close(s);
+	pa_close_quiet(s);
 	return -1;
+}
+
+/* What alsa-lib and libjack print while PortAudio probes goes to the debug
+ * log (daemon/hush.h); a daemon never starts a JACK server either. */
+static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
+{
+	setenv("JACK_NO_START_SERVER", "1", 0);
+	struct drsn__hush h;
+	drsn__hush_begin(&h);
+	int rc = pa_open_quiet(s, msg, msg_size);
+	drsn__hush_end(&h, "pa: host library");
+	return rc;
 }
 
 static void on_retry(uv_timer_t *t)
@@ -390,7 +411,11 @@ void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st)
 
 int drsn__source_list_devices(FILE *f)
 {
+	setenv("JACK_NO_START_SERVER", "1", 0);
+	struct drsn__hush h;
+	drsn__hush_begin(&h);
 	PaError e = Pa_Initialize();
+	drsn__hush_end(&h, "pa: host library");
 	if (e != paNoError) {
 		fprintf(stderr, "drsnd: PortAudio: %s\n", Pa_GetErrorText(e));
 		return -EIO;
@@ -410,7 +435,9 @@ int drsn__source_list_devices(FILE *f)
 	}
 	if (!shown)
 		fprintf(f, "  (none)\n");
+	drsn__hush_begin(&h);
 	Pa_Terminate();
+	drsn__hush_end(&h, "pa: host library");
 	return 0;
 }
 

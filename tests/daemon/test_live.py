@@ -160,6 +160,11 @@ def test_live_capture_and_device_loss():
     assert rc == 0, d.stderr()[-2000:]
 
 
+def foreign_lines(text):
+    """stderr lines that drsnd's own log did not write."""
+    return [l for l in text.splitlines() if l.strip() and not l.startswith("drsnd")]
+
+
 def test_device_selection():
     tmp = os.environ["TMPDIR"]
     pulse = Pulse(tmp)
@@ -169,6 +174,7 @@ def test_device_selection():
                            text=True, timeout=30)
         log(r.stdout)
         assert r.returncode == 0 and "pulse" in r.stdout, r.stdout
+        assert not foreign_lines(r.stderr), "host-library noise on stderr: %r" % r.stderr[:2000]
         index = [l.split()[1] if l.startswith("*") else l.split()[0] for l in r.stdout.splitlines()[1:]
                  if "pulse" in l][0]
         # by index: captures
@@ -185,7 +191,12 @@ def test_device_selection():
         c.request({"type": "subscribe", "events": ["status"]})
         e, _ = c.wait_for(lambda m: m["type"] == "error", 5, "source error")
         assert e["code"] == "source" and "no input device whose name contains 'nosuchdevice'" in e["message"], e
+        time.sleep(1.0)   # several more retries, each a Pa_Initialize that probes ALSA and JACK
         assert d.stop() == 0
+        err = d.stderr()
+        assert err.count("no input device whose name contains 'nosuchdevice'") >= 2, err[-2000:]
+        # alsa-lib's and libjack's probing goes to the debug log, not to the journal
+        assert not foreign_lines(err), "host-library noise on stderr: %r" % foreign_lines(err)[:20]
     finally:
         pulse.kill()
 

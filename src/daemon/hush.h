@@ -1,0 +1,30 @@
+/*
+ * Keeps what host libraries print to stderr out of drsnd's log.
+ *
+ * PortAudio's back ends print straight to stderr when they probe for what
+ * is not there: alsa-lib on a box without card 0, libjack when no JACK
+ * server runs. That is ~40 lines per Pa_Initialize, and drsnd initialises
+ * again on every retry after a device is lost, so the journal would fill
+ * with them and bury drsnd's own "retrying" line.
+ *
+ * Between drsn__hush_begin and drsn__hush_end, fd 2 goes to an anonymous
+ * memory file. At the end, each captured line is logged at debug level
+ * ("<what>: <line>"; run drsnd with log_level = debug to see them), and
+ * lines drsnd's own log wrote meanwhile (another thread) go to stderr as
+ * they were. Call both from one thread, around calls that do not block for
+ * long; never from the real-time audio callback. If fd 2 cannot be
+ * redirected, nothing is captured and nothing is lost.
+ */
+#ifndef DRSN_DAEMON_HUSH_H
+#define DRSN_DAEMON_HUSH_H
+
+struct drsn__hush {
+	int saved_fd;    /* the real stderr, or -1: not capturing */
+	int capture_fd;
+};
+
+void drsn__hush_begin(struct drsn__hush *h);
+/* Restores stderr; returns how many lines were captured. */
+int drsn__hush_end(struct drsn__hush *h, const char *what);
+
+#endif

@@ -77,6 +77,9 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	/* PortAudio's JACK back end would start a JACK server when none runs: a
+	 * daemon must not. Set here, before any thread can call getenv. */
+	setenv("JACK_NO_START_SERVER", "1", 0);
 	char *ov[MAX_OVERRIDES];
 	int n_ov = 0, check = 0, print = 0, list = 0, list_plugins = 0, verbose = 0, quiet = 0, code = 2;
 	struct drsn__daemon_args a = {0};

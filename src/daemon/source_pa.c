@@ -250,10 +250,9 @@ fail:
 }
 
 /* What alsa-lib and libjack print while PortAudio probes goes to the debug
- * log (daemon/hush.h); a daemon never starts a JACK server either. */
+ * log (daemon/hush.h). */
 static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
 {
-	setenv("JACK_NO_START_SERVER", "1", 0);
 	struct drsn__hush h;
 	drsn__hush_begin(&h);
 	int rc = pa_open_quiet(s, msg, msg_size);
@@ -411,7 +410,6 @@ void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st)
 
 int drsn__source_list_devices(FILE *f)
 {
-	setenv("JACK_NO_START_SERVER", "1", 0);
 	struct drsn__hush h;
 	drsn__hush_begin(&h);
 	PaError e = Pa_Initialize();

@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		"usage: drsn classify [--model M] [--top N] FILE|FOLDER...\n\n"
 		"Classifies each file (a folder: every audio file under it, in name order)\n"
 		"as one window, centre-padded with silence or centre-cropped to the model's\n"
-		"1 s window as in training, and prints one JSON line per file: {\"file\",\"label\",\"score\",\"top\":[[label,score],...]}.\n"
+		"1 s window as in training, and prints one JSON line per file:\n"
+		"  {\"file\",\"label\",\"score\",\"top\":[[label,score],...]}\n"
 		"  -m, --model PATH   (default %s)\n"
 		"  -n, --top N        labels in \"top\", most probable first [3]; 0 = all\n",
 		drsn_default_model_path());

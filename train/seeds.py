@@ -38,8 +38,14 @@ def run_row(ev):
     return [100.0 * ev['accuracy']['clean']] + [100.0 * ev['mean_over_noises'][s] for s in SNRS]
 
 
+def voice_row(ev):
+    """{test voice: clean accuracy in percent}, from evaluate.py's breakdown."""
+    by_voice = (ev.get('clean_breakdown') or {}).get('by_voice') or {}
+    return {v: 100.0 * d['accuracy'] for v, d in by_voice.items()}
+
+
 def load(paths):
-    """{variant: {seed: (name, row)}}; a seed given twice for a variant is an error."""
+    """{variant: {seed: (name, row, voices)}}; a seed given twice for a variant is an error."""
     runs = {}
     for path in paths:
         with open(path) as f:
@@ -51,7 +57,7 @@ def load(paths):
         by_seed = runs.setdefault(variant, {})
         if seed in by_seed:
             raise ValueError('%s: %s seed %d is already given by %s' % (path, variant, seed, by_seed[seed][0]))
-        by_seed[seed] = (ev.get('model', path), run_row(ev))
+        by_seed[seed] = (ev.get('model', path), run_row(ev), voice_row(ev))
     return runs
 
 
@@ -67,10 +73,15 @@ def summarize(runs, a='cw', b='resnet'):
     """Dict with per-variant stats and the a-b difference, per condition."""
     out = {'conditions': conditions(), 'variants': {}, 'difference': None}
     for variant, by_seed in sorted(runs.items()):
-        cols = list(zip(*(row for _, row in by_seed.values())))
+        cols = list(zip(*(run[1] for run in by_seed.values())))
         out['variants'][variant] = {
-            'seeds': sorted(by_seed), 'runs': sorted(name for name, _ in by_seed.values()),
-            'mean': [], 'sd': [], 'min': [], 'max': []}
+            'seeds': sorted(by_seed), 'runs': sorted(run[0] for run in by_seed.values()),
+            'mean': [], 'sd': [], 'min': [], 'max': [], 'clean_by_voice': {}}
+        voices = sorted(set().union(*(run[2] for run in by_seed.values())))
+        for voice in voices:
+            vals = [by_seed[seed][2][voice] for seed in sorted(by_seed) if voice in by_seed[seed][2]]
+            out['variants'][variant]['clean_by_voice'][voice] = {
+                'per_seed': vals, 'mean': stats(vals)[0], 'sd': stats(vals)[1]}
         for col in cols:
             mean, sd, lo, hi = stats(list(col))
             v = out['variants'][variant]
@@ -122,6 +133,17 @@ def markdown(summary):
                       '%s ± %s' % (fmt(m, True), fmt(s)) for m, s in zip(d['mean'], d['se'])) + ' |']
         for seed, row in sorted(d['per_seed'].items()):
             lines.append('| seed %d | %s |' % (seed, ' | '.join(fmt(x, True) for x in row)))
+    voices = sorted(set().union(*(v['clean_by_voice'] for v in summary['variants'].values())))
+    if voices:
+        lines += ['', 'Clean accuracy per test voice (%), each seed in order, then mean ± sd:', '',
+                  '| variant | ' + ' | '.join(voices) + ' |', '|---|' + '---|' * len(voices)]
+        for variant, v in summary['variants'].items():
+            cells = []
+            for voice in voices:
+                c = v['clean_by_voice'].get(voice)
+                cells.append('–' if c is None else '%s (%s ± %s)' % (
+                    ' / '.join(fmt(x) for x in c['per_seed']), fmt(c['mean']), fmt(c['sd'])))
+            lines.append('| %s | %s |' % (VARIANT_TITLE.get(variant, variant), ' | '.join(cells)))
     return '\n'.join(lines) + '\n'
 
 

@@ -208,6 +208,7 @@ class Seeds(unittest.TestCase):
         with open(path, 'w') as f:
             json.dump({'model': name, 'variant': variant, 'provenance': {'variant': variant, 'seed': seed},
                        'accuracy': {'clean': clean},
+                       'clean_breakdown': {'by_voice': {'flite:rms': {'accuracy': clean - 0.1, 'clips': 386}}},
                        'mean_over_noises': {s: noisy for s in ('20', '10', '5', '0', '-5')}}, f)
         return path
 
@@ -237,6 +238,10 @@ class Seeds(unittest.TestCase):
                 md = f.read()
             self.assertIn('| DRSN-CW | 1,2,3 | 92.00 ± 2.00 [90.00–94.00]', md)
             self.assertIn('| seed 3 | +1.00 |', md)
+            rms = cw['clean_by_voice']['flite:rms']
+            self.assertEqual([round(x, 6) for x in rms['per_seed']], [80.0, 82.0, 84.0])   # seed order
+            self.assertAlmostEqual(rms['sd'], 2.0)
+            self.assertIn('| DRSN-CW | 80.00 / 82.00 / 84.00 (82.00 ± 2.00) |', md)
             with open(os.path.join(tmp, 'seeds.json')) as f:
                 self.assertEqual(json.load(f)['variants']['cw']['seeds'], [1, 2, 3])
 

@@ -7,13 +7,15 @@
   -> C inference: `drsn features` on each test WAV, then the C engine
      (model-run) on those features.
 
-Asserts that C and PyTorch agree (the engine on the same features to 1e-4;
+Then train/evaluate_stream.py runs on it end to end (its counts must add
+up). Asserts that C and PyTorch agree (the engine on the same features to 1e-4;
 the whole C pipeline, front end included, to 2e-2 on the logits and on the
 winning label wherever the top two are not tied) and that every stage ran.
 It asserts no accuracy: one epoch on a few clips learns nothing reliable.
 
   smoke.py MODEL_RUN DRSN
 """
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +28,7 @@ sys.path.insert(0, os.path.join(ROOT, 'train'))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+import evaluate_stream  # noqa: E402
 import gen_corpus  # noqa: E402
 import train  # noqa: E402
 from corpusgen import layout  # noqa: E402
@@ -56,7 +59,6 @@ def main():
         t2 = time.time()
         path = os.path.join(run, 'smoke.safetensors')
         tensors, meta = safetensors.load(path)
-        import json
         arch = json.loads(meta['architecture'])
         model = M.load_state(M.DRSN(arch), tensors).eval()
         fe = frontend.FrontEnd(json.loads(meta['frontend']))
@@ -101,6 +103,27 @@ def main():
         flips = int(np.sum((full_c.argmax(1) != ref.argmax(1)) & clear))
         if flips:
             fails.append(f'{flips} of {int(clear.sum())} clearly decided clips get another label in C')
+        # the stream evaluation runs end to end and its numbers add up
+        sdir = os.path.join(tmp, 'stream')
+        if evaluate_stream.main(['--data', data, '--drsn', drsn, path, '--every', '1', '--conditions', 'clean,pink@5',
+                                 '--thresholds', '0.5,0.9', '--out-dir', sdir]) != 0:
+            fails.append('evaluate_stream.py failed')
+        else:
+            with open(os.path.join(sdir, 'stream.eval.json')) as f:
+                sj = json.load(f)
+            n_kw = sum(1 for _, lab in items if not lab.startswith('_'))
+            for cond in ('clean', 'pink@5'):
+                for r in sj['results'][cond]['smoke']:
+                    hours = sj['streams']['others']['seconds'] / 3600
+                    ok = (r['keywords'] == n_kw and 0 <= r['found'] <= n_kw
+                          and r['found'] + sum(r['missed_by_label'].values()) == n_kw
+                          and abs(r['false_alarms_per_hour'] - r['false_alarms'] / hours) < 1e-6
+                          and sum(r['false_alarms_on_words'].values()) + r['false_alarms_in_background']
+                          == r['false_alarms'])
+                    if not ok:
+                        fails.append(f'evaluate_stream {cond} threshold {r["threshold"]}: numbers do not add up: {r}')
+            if not os.path.exists(os.path.join(sdir, 'stream.eval.md')):
+                fails.append('evaluate_stream.py wrote no stream.eval.md')
         t3 = time.time()
         print(f'smoke: {n} test clips; engine rel error {e1:.2e}, full C pipeline rel error {e2:.2e}; '
               f'generate {t1 - t0:.1f} s, train+export {t2 - t1:.1f} s, C inference {t3 - t2:.1f} s')

@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import evaluate  # noqa: E402
+import evaluate_stream  # noqa: E402
 import gen_corpus  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
@@ -198,6 +199,67 @@ class Train(unittest.TestCase):
         self.assertIn('(noise only)', b['by_voice'])
         for name in ('run-cw.eval.md', 'run-resnet.eval.md', 'comparison.eval.md'):
             self.assertTrue(os.path.exists(os.path.join(out, name)), name)
+
+
+class Stream(unittest.TestCase):
+    """train/evaluate_stream.py's pieces: stream layout, noise, matching."""
+
+    def test_build_stream_places_words_at_level(self):
+        rng = np.random.default_rng(3)
+        clip = np.zeros(16000, dtype=np.float32)
+        clip[4000:8000] = 0.5 * np.sin(np.arange(4000) * 0.3)
+        words = [('yes', clip, (4000, 8000)), ('no', clip * 0.1, (4000, 8000))]
+        speech, truth = evaluate_stream.build_stream(words, (1.2, 1.6), rng)
+        self.assertEqual([t[0] for t in truth], ['yes', 'no'])
+        self.assertAlmostEqual(truth[0][1], 1.0)
+        self.assertAlmostEqual(truth[0][2] - truth[0][1], 0.25)
+        self.assertTrue(1.2 <= truth[1][1] - truth[0][2] <= 1.6)
+        for _, a, b in truth:
+            seg = speech[int(round(a * 16000)):int(round(b * 16000))]
+            self.assertAlmostEqual(10 * np.log10(np.mean(seg ** 2)), evaluate_stream.SPEECH_DB, places=3)
+        self.assertEqual(float(np.abs(speech[:16000]).max()), 0.0)   # silence before the first word
+
+    def test_mix_snr_over_the_words(self):
+        rng = np.random.default_rng(4)
+        speech = np.zeros(5 * 16000)
+        speech[16000:24000] = evaluate_stream.augment.set_level(rng.standard_normal(8000).astype(np.float32),
+                                                                evaluate_stream.SPEECH_DB)
+        for kind in ('gaussian', 'real'):
+            y = evaluate_stream.mix(speech, kind, 0.0, np.random.default_rng(5)).astype(np.float64)
+            n = y - speech
+            word = 10 * np.log10(np.mean(speech[16000:24000] ** 2) / np.mean(n ** 2))
+            self.assertAlmostEqual(word, 0.0, delta=0.1, msg=kind)
+        self.assertTrue(np.array_equal(evaluate_stream.mix(speech, 'clean', None, rng), speech.astype(np.float32)))
+
+    def test_recorded_noise_does_not_loop_one_file(self):
+        n = 60 * 16000
+        y = evaluate_stream.long_noise('real', n, np.random.default_rng(6))
+        self.assertEqual(y.size, n)
+        self.assertAlmostEqual(float(np.sqrt(np.mean(y ** 2))), 1.0, places=6)
+        piece = evaluate_stream.PIECE - evaluate_stream.FADE
+        a, b = y[piece:2 * piece], y[3 * piece:4 * piece]
+        self.assertLess(abs(np.corrcoef(a, b)[0, 1]), 0.5)
+
+    def test_match_and_attribute(self):
+        truth = [('yes', 1.0, 1.4), ('no', 3.0, 3.3), ('yes', 5.0, 5.5)]
+        dets = [{'label': 'yes', 'start': 0.5, 'end': 1.5},     # found
+                {'label': 'yes', 'start': 0.6, 'end': 1.6},     # the same word again: extra
+                {'label': 'go', 'start': 2.5, 'end': 3.5},      # wrong label: extra
+                {'label': 'yes', 'start': 5.5, 'end': 6.5}]     # centre 5.25 within 0.3 s before the window: found
+        found, missed, extra = evaluate_stream.match(dets, truth)
+        self.assertEqual(found, [('yes', 1.0, 1.4), ('yes', 5.0, 5.5)])
+        self.assertEqual(missed, [('no', 3.0, 3.3)])
+        self.assertEqual(len(extra), 2)
+        words, background = evaluate_stream.attribute(dets + [{'label': 'up', 'start': 8.0, 'end': 9.0}], truth)
+        self.assertEqual(words, {'yes': 3, 'no': 1})
+        self.assertEqual(background, 1)
+
+    def test_bad_options_are_named(self):
+        with self.assertRaisesRegex(ValueError, "condition 'loud@5'"):
+            evaluate_stream.parse_conditions('clean,loud@5')
+        self.assertEqual(evaluate_stream.parse_conditions('clean,real@-5'), [('clean', None), ('real', -5.0)])
+        self.assertEqual(evaluate_stream.main(['--drsn', 'x', '--thresholds', '1.5', 'm.safetensors']), 2)
+        self.assertEqual(evaluate_stream.main(['--drsn', 'x', 'missing.safetensors']), 2)
 
 
 class Seeds(unittest.TestCase):

@@ -31,6 +31,10 @@ the held-out lincity-ng-data files, cross-faded; or Gaussian/pink/Laplacian),
 scaled so each word is SNR dB above it (speech power over the word, as in
 evaluate.py). --conditions takes clean and KIND@SNR.
 
+Models differ in how sure they are, so one threshold is not one operating
+point: the table also gives the keywords found at equal false-alarm rates
+(60, 120, 240 per hour), linear between the thresholds that bracket them.
+
 Writes <out-dir>/stream.eval.md and .json (default out-dir: models/).
 """
 import argparse
@@ -155,17 +159,37 @@ def detect(drsn, model, wav, threshold):
     return [json.loads(s) for s in r.stdout.splitlines()]
 
 
-def table_md(res, thresholds):
+def found_at(rows, fa_per_hour):
+    """Keywords found (%) at a false-alarm rate, linear between the two
+    thresholds whose rates bracket it; None outside the measured range."""
+    pts = sorted((r['false_alarms_per_hour'], 100.0 * r['found'] / r['keywords']) for r in rows)
+    for (f0, k0), (f1, k1) in zip(pts, pts[1:]):
+        if f0 <= fa_per_hour <= f1:
+            return k0 if f1 == f0 else k0 + (k1 - k0) * (fa_per_hour - f0) / (f1 - f0)
+    if pts and pts[0][0] == fa_per_hour:
+        return pts[0][1]
+    return None
+
+
+def table_md(res, thresholds, others_words, equal_fa=(60, 120, 240)):
     lines = []
     for cond, per_model in res.items():
-        lines += [f'**{cond}**', '',
-                  '| model | ' + ' | '.join(f'threshold {t:g}' for t in thresholds) + ' |',
-                  '|---|' + '---|' * len(thresholds)]
-        for name, rows in per_model.items():
-            lines.append(f'| {name} | ' + ' | '.join(
-                f'{100 * r["found"] / r["keywords"]:.1f}% found, {r["false_alarms_per_hour"]:.0f} FA/h '
-                f'({r["false_alarms_in_background"]} in background)'
-                for r in rows) + ' |')
+        lines += [f'**{cond}**: keywords found % / false alarms per hour (% of the other words that fire; '
+                  'false alarms in background alone)', '',
+                  '| threshold | ' + ' | '.join(per_model) + ' |', '|---|' + '---|' * len(per_model)]
+        for i, t in enumerate(thresholds):
+            cells = []
+            for rows in per_model.values():
+                r = rows[i]
+                cells.append(f'{100 * r["found"] / r["keywords"]:.1f} / {r["false_alarms_per_hour"]:.0f} '
+                             f'({100 * r["false_alarms"] / others_words:.0f}%; {r["false_alarms_in_background"]})')
+            lines.append(f'| {t:g} | ' + ' | '.join(cells) + ' |')
+        for f in equal_fa:
+            cells = []
+            for rows in per_model.values():
+                k = found_at(rows, f)
+                cells.append('–' if k is None else f'{k:.1f}')
+            lines.append(f'| found at {f} FA/h | ' + ' | '.join(cells) + ' |')
         lines.append('')
     return '\n'.join(lines)
 
@@ -190,7 +214,7 @@ def main(argv=None):
     ap.add_argument('--drsn', required=True, help='the drsn executable (e.g. build/src/cli/drsn)')
     ap.add_argument('--out-dir', default=os.path.join(os.path.dirname(here), 'models'))
     ap.add_argument('--conditions', default='clean,real@10,real@0')
-    ap.add_argument('--thresholds', default='0.6,0.8,0.9')
+    ap.add_argument('--thresholds', default='0.5,0.6,0.7,0.8,0.85,0.9,0.95,0.98')
     ap.add_argument('--every', type=int, default=3, help='use every N-th keyword test clip (default 3)')
     ap.add_argument('--seed', type=int, default=1)
     a = ap.parse_args(argv)
@@ -261,7 +285,7 @@ def main(argv=None):
           f'label within {TOL} s of the word;\n'
           f'- others: {os_["words"]} other words (`_unknown_`), {os_["seconds"] / 60:.1f} min; '
           'every detection is a false alarm (FA/h).\n\n'
-          f'Command: `{cmd}`\n\n' + table_md(res, thresholds)
+          f'Command: `{cmd}`\n\n' + table_md(res, thresholds, os_['words'])
           + '\nThe other words that fire most (false alarms per word over the stream):\n\n'
           + words_md(res, thresholds))
     os.makedirs(a.out_dir, exist_ok=True)

@@ -254,6 +254,21 @@ class Stream(unittest.TestCase):
         self.assertEqual(words, {'yes': 3, 'no': 1})
         self.assertEqual(background, 1)
 
+    def test_found_at_equal_false_alarms(self):
+        rows = [{'threshold': 0.6, 'keywords': 100, 'found': 90, 'false_alarms_per_hour': 300.0},
+                {'threshold': 0.8, 'keywords': 100, 'found': 80, 'false_alarms_per_hour': 100.0},
+                {'threshold': 0.9, 'keywords': 100, 'found': 70, 'false_alarms_per_hour': 50.0}]
+        self.assertAlmostEqual(evaluate_stream.found_at(rows, 200.0), 85.0)
+        self.assertAlmostEqual(evaluate_stream.found_at(rows, 75.0), 75.0)
+        self.assertAlmostEqual(evaluate_stream.found_at(rows, 50.0), 70.0)
+        self.assertIsNone(evaluate_stream.found_at(rows, 20.0))
+        self.assertIsNone(evaluate_stream.found_at(rows, 400.0))
+        md = evaluate_stream.table_md({'clean': {'m': [dict(r, false_alarms=r['false_alarms_per_hour'] / 10,
+                                                             false_alarms_in_background=0) for r in rows]}},
+                                      [0.6, 0.8, 0.9], 100, equal_fa=(200,))
+        self.assertIn('| 0.8 | 80.0 / 100 (10%; 0) |', md)
+        self.assertIn('| found at 200 FA/h | 85.0 |', md)
+
     def test_bad_options_are_named(self):
         with self.assertRaisesRegex(ValueError, "condition 'loud@5'"):
             evaluate_stream.parse_conditions('clean,loud@5')

@@ -174,15 +174,15 @@ def found_at(rows, fa_per_hour):
 def table_md(res, thresholds, others_words, equal_fa=(60, 120, 240)):
     lines = []
     for cond, per_model in res.items():
-        lines += [f'**{cond}**: keywords found % / false alarms per hour (% of the other words that fire; '
-                  'false alarms in background alone)', '',
+        lines += [f'**{cond}**: keywords found % / false alarms per hour (false alarms per 100 other words; '
+                  'of them, in background alone)', '',
                   '| threshold | ' + ' | '.join(per_model) + ' |', '|---|' + '---|' * len(per_model)]
         for i, t in enumerate(thresholds):
             cells = []
             for rows in per_model.values():
                 r = rows[i]
                 cells.append(f'{100 * r["found"] / r["keywords"]:.1f} / {r["false_alarms_per_hour"]:.0f} '
-                             f'({100 * r["false_alarms"] / others_words:.0f}%; {r["false_alarms_in_background"]})')
+                             f'({100 * r["false_alarms"] / others_words:.0f}; {r["false_alarms_in_background"]})')
             lines.append(f'| {t:g} | ' + ' | '.join(cells) + ' |')
         for f in equal_fa:
             cells = []
@@ -203,6 +203,20 @@ def words_md(res, thresholds, default=0.8):
             top = ', '.join(f'{w} {n}' for w, n in list(r['false_alarms_on_words'].items())[:12])
             lines.append(f'- {cond}, {name}, threshold {r["threshold"]:g}: {top or "none"}')
     return '\n'.join(lines) + '\n'
+
+
+def report_md(res, info, thresholds, data, seed, cmd):
+    ks, os_ = info['keywords'], info['others']
+    return ('# Keywords found and false alarms per hour, by detection threshold\n\n'
+            f'`drsn detect` (default [detect] settings but the threshold) on two streams per condition, '
+            f'from the test split of {data} (held-out voices and noise recordings), noise seed {seed}:\n\n'
+            f'- keywords: {ks["words"]} keywords, {ks["seconds"] / 60:.1f} min; found = a detection of the '
+            f'label within {TOL} s of the word;\n'
+            f'- others: {os_["words"]} other words (`_unknown_`), {os_["seconds"] / 60:.1f} min; '
+            'every detection is a false alarm (FA/h).\n\n'
+            f'Command: `{cmd}`\n\n' + table_md(res, thresholds, os_['words'])
+            + '\nThe other words that fire most (false alarms per word over the stream):\n\n'
+            + words_md(res, thresholds))
 
 
 def main(argv=None):
@@ -277,17 +291,7 @@ def main(argv=None):
                           file=sys.stderr)
     date = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
     cmd = ' '.join(['evaluate_stream.py'] + list(sys.argv[1:] if argv is None else argv))
-    ks, os_ = info['keywords'], info['others']
-    md = ('# Keywords found and false alarms per hour, by detection threshold\n\n'
-          f'`drsn detect` (default [detect] settings but the threshold) on two streams per condition, '
-          f'from the test split of {a.data} (held-out voices and noise recordings), noise seed {a.seed}:\n\n'
-          f'- keywords: {ks["words"]} keywords, {ks["seconds"] / 60:.1f} min; found = a detection of the '
-          f'label within {TOL} s of the word;\n'
-          f'- others: {os_["words"]} other words (`_unknown_`), {os_["seconds"] / 60:.1f} min; '
-          'every detection is a false alarm (FA/h).\n\n'
-          f'Command: `{cmd}`\n\n' + table_md(res, thresholds, os_['words'])
-          + '\nThe other words that fire most (false alarms per word over the stream):\n\n'
-          + words_md(res, thresholds))
+    md = report_md(res, info, thresholds, a.data, a.seed, cmd)
     os.makedirs(a.out_dir, exist_ok=True)
     with open(os.path.join(a.out_dir, 'stream.eval.md'), 'w') as f:
         f.write(md)

@@ -170,7 +170,8 @@ def main(argv=None):
     except (OSError, ValueError, KeyError) as e:
         print('seeds: %s' % e, file=sys.stderr)
         return 1
-    md = markdown(summary)
+    cmd = ' '.join(['seeds.py'] + list(sys.argv[1:] if argv is None else argv))
+    md = '# Test accuracy over training seeds\n\nCommand: `%s`\n\n' % cmd + markdown(summary)
     print(md, end='')
     if args.out:
         with open(args.out, 'w') as f:

@@ -266,7 +266,7 @@ class Stream(unittest.TestCase):
         md = evaluate_stream.table_md({'clean': {'m': [dict(r, false_alarms=r['false_alarms_per_hour'] / 10,
                                                              false_alarms_in_background=0) for r in rows]}},
                                       [0.6, 0.8, 0.9], 100, equal_fa=(200,))
-        self.assertIn('| 0.8 | 80.0 / 100 (10%; 0) |', md)
+        self.assertIn('| 0.8 | 80.0 / 100 (10; 0) |', md)
         self.assertIn('| found at 200 FA/h | 85.0 |', md)
 
     def test_bad_options_are_named(self):

@@ -271,7 +271,10 @@ static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const 
 		while (*rel == '/')
 			rel++;
 		char out[PATH_MAX];
-		if (snprintf(out, sizeof out, "%s/%s", out_dir, rel) >= (int)sizeof out) {
+		int olen = (int)strlen(out_dir);
+		while (olen > 1 && out_dir[olen - 1] == '/')
+			olen--;   /* "out/" and "out" name the same files */
+		if (snprintf(out, sizeof out, "%.*s/%s", olen, out_dir, rel) >= (int)sizeof out) {
 			drsn__cli_err("denoise: %s/%s: path too long", out_dir, rel);
 			rc = 1;
 			continue;

@@ -38,6 +38,7 @@ point: the table also gives the keywords found at equal false-alarm rates
 Writes <out-dir>/stream.eval.md and .json (default out-dir: models/).
 """
 import argparse
+import collections
 import datetime
 import json
 import os
@@ -246,8 +247,9 @@ def main(argv=None):
         print(f'evaluate_stream: {e}', file=sys.stderr)
         return 2
     t0 = time.time()
-    _, labels, _, _, _ = evaluate.load_model(a.models[0])
-    names = [evaluate.load_model(m)[3] for m in a.models]
+    loaded = [evaluate.load_model(m) for m in a.models]
+    labels = loaded[0][1]
+    names = [name for _, _, _, name, _ in loaded]
     rows = layout.clip_rows(a.data)
     paths, x, spans, y = evaluate.test_set(a.data, labels, rows)
     rng = recipe.clip_rng(a.seed, 'stream|order')
@@ -263,6 +265,7 @@ def main(argv=None):
                                recipe.clip_rng(a.seed, 'stream|others')),
     }
     res, info = {}, {}
+    hours = streams['others'][0].size / RATE / 3600
     with tempfile.TemporaryDirectory(prefix='drsn-stream-') as tmp:
         for kind, snr in conds:
             cond = 'clean' if kind == 'clean' else f'{kind}@{snr:g}'
@@ -276,7 +279,6 @@ def main(argv=None):
                 for t in thresholds:
                     found, missed, extra = match(detect(a.drsn, model, wavs['keywords'], t), streams['keywords'][1])
                     fa = detect(a.drsn, model, wavs['others'], t)
-                    hours = streams['others'][0].size / RATE / 3600
                     by_word, background = attribute(fa, streams['others'][1])
                     res[cond][name].append({
                         'threshold': t, 'keywords': len(streams['keywords'][1]), 'found': len(found),
@@ -306,10 +308,8 @@ def main(argv=None):
 
 
 def _count(items):
-    out = {}
-    for i in items:
-        out[i] = out.get(i, 0) + 1
-    return dict(sorted(out.items()))
+    """{item: count}, sorted by item (stable JSON)."""
+    return dict(sorted(collections.Counter(items).items()))
 
 
 if __name__ == '__main__':

@@ -80,8 +80,8 @@ def summarize(runs, a='cw', b='resnet'):
         voices = sorted(set().union(*(run[2] for run in by_seed.values())))
         for voice in voices:
             vals = [by_seed[seed][2][voice] for seed in sorted(by_seed) if voice in by_seed[seed][2]]
-            out['variants'][variant]['clean_by_voice'][voice] = {
-                'per_seed': vals, 'mean': stats(vals)[0], 'sd': stats(vals)[1]}
+            mean, sd, _, _ = stats(vals)
+            out['variants'][variant]['clean_by_voice'][voice] = {'per_seed': vals, 'mean': mean, 'sd': sd}
         for col in cols:
             mean, sd, lo, hi = stats(list(col))
             v = out['variants'][variant]

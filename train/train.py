@@ -341,6 +341,10 @@ def main(argv=None):
     model = M.DRSN(arch)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     start, best, history = 0, -1.0, []
+    # schedule: one segment per (re)start with another --epochs; a longer
+    # --epochs on --resume recomputes the cosine for the new length, so the
+    # learning rate rises again from where the old schedule had ended
+    schedule = [{'epochs': a.epochs, 'start': 0}]
     if a.resume:
         if not os.path.exists(last):
             sys.exit(f'train: --resume: {last}: no checkpoint')
@@ -350,7 +354,12 @@ def main(argv=None):
         model.load_state_dict(ck['state_dict'])
         opt.load_state_dict(ck['optimizer'])
         start, best, history = ck['epoch'] + 1, ck['best_val'], ck['history']
+        schedule = ck.get('schedule') or [{'epochs': ck['args']['epochs'], 'start': 0}]
         print(f'train: resuming {name} after epoch {start} (best validation accuracy {best:.4f})', file=sys.stderr)
+        if a.epochs != schedule[-1]['epochs'] and a.epochs > start:
+            schedule = schedule + [{'epochs': a.epochs, 'start': start}]
+            print(f'train: --epochs {a.epochs} instead of {schedule[-2]["epochs"]}: the learning rate schedule is '
+                  f'recomputed for {a.epochs} epochs (a warm restart at epoch {start + 1})', file=sys.stderr)
 
     t0 = time.time()
     data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word)
@@ -370,7 +379,7 @@ def main(argv=None):
     warmup = int(a.warmup_epochs * steps_per_epoch)
     prov_base = {'training_data': os.path.abspath(a.data), 'command': cmd, 'seed': a.seed,
                  'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug, 'per_word': a.per_word,
-                 'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp}
+                 'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'schedule': schedule}
     corpus_json = os.path.join(a.data, 'corpus.json')
     if os.path.exists(corpus_json):
         with open(corpus_json) as f:
@@ -423,7 +432,7 @@ def main(argv=None):
         ck = {'arch': arch, 'state_dict': model.state_dict(), 'labels': labels,
               'frontend': fe_params.to_dict(), 'provenance': prov,
               'optimizer': opt.state_dict(), 'epoch': epoch, 'best_val': max(best, va),
-              'history': history, 'args': vars(a)}
+              'history': history, 'args': vars(a), 'schedule': schedule}
         if va > best:
             best = va
             save(os.path.join(out, 'best.pt'), ck)

@@ -61,6 +61,13 @@ class Train(unittest.TestCase):
             self.assertEqual([json.loads(ln)['epoch'] for ln in f], [1, 2, 3])
         # training and validation features were computed once and reused
         self.assertEqual(len(os.listdir(os.path.join(self.tmp.name, 'cache'))), 2)
+        self.assertEqual(sb['schedule'], [{'epochs': 3, 'start': 0}])
+        # a longer --epochs on --resume extends a finished run (a warm restart) and says so in the provenance
+        self.run_train(a, '--epochs', '4', '--resume', '--no-export')
+        s4 = torch.load(os.path.join(a, 'last.pt'))
+        self.assertEqual(s4['epoch'], 3)
+        self.assertEqual(s4['schedule'], [{'epochs': 3, 'start': 0}, {'epochs': 4, 'start': 3}])
+        self.assertEqual(s4['provenance']['schedule'], s4['schedule'])
         c = os.path.join(self.tmp.name, 'run-nocache')
         self.run_train(c, '--epochs', '3', '--no-export', '--feature-cache', 'none')
         sc = torch.load(os.path.join(c, 'last.pt'))

@@ -75,9 +75,10 @@ class Pulse:
     def record(self, path):
         """parec of the sink's monitor into a raw 16 kHz s16le file: the
         reference for what the sink really played, and when."""
-        p = subprocess.Popen(["parec", "--raw", "--device=drsn.monitor", "--rate=16000", "--channels=1",
-                              "--format=s16le", "--latency-msec=50"], env=self.env,
-                             stdout=open(path, "wb"), stderr=subprocess.DEVNULL)
+        with open(path, "wb") as out:
+            p = subprocess.Popen(["parec", "--raw", "--device=drsn.monitor", "--rate=16000", "--channels=1",
+                                  "--format=s16le", "--latency-msec=50"], env=self.env,
+                                 stdout=out, stderr=subprocess.DEVNULL)
         RUNNING.append(p)
         for _ in range(100):
             if os.path.getsize(path) > 0:

@@ -224,6 +224,53 @@ def band_warp(x, g, max_warp, params):
     return lo + w * (hi - lo)
 
 
+def random_eq(x, g, max_db, terms=3):
+    """A random channel (microphone, loudspeaker, room colouring) on log-mels
+    x [B, frames, bands]: each clip gets a smooth gain curve over its bands,
+    sum_k a_k cos(pi k b / (bands-1)) for k = 1..terms with a_k uniform in
+    +-max_db/terms dB, added to every frame (a linear filter is a constant
+    offset per band in the log-mel domain). The synthetic voices differ in
+    spectral tilt as much as in vocal tract length; this covers the tilts
+    between them."""
+    b, _, bands = x.shape
+    k = torch.arange(1, terms + 1, dtype=torch.float32)
+    basis = torch.cos(math.pi * k[:, None] * torch.arange(bands, dtype=torch.float32)[None, :] / (bands - 1))
+    amp = (2.0 * torch.rand(b, terms, generator=g) - 1.0) * (max_db / terms)
+    curve_db = amp @ basis                                    # [B, bands]
+    return x + (curve_db * (math.log(10.0) / 10.0))[:, None, :]
+
+
+def voice_weights(root, paths, targets, beta):
+    """Sampling weight of each training clip so that, within each label, a
+    voice group with n clips is drawn in proportion to n**(1-beta) instead of
+    n (beta 0: as is; 1: every voice equally often). Labels keep their share.
+    The group is the synthesizer voice from the generator's clips.csv
+    ('espeak:en-us', 'flite:rms': variants of a voice are one group), else
+    the Speech Commands speaker id (the file name before '_nohash_').
+    Returns (weights [N] float64, {group: clips})."""
+    rows = layout.clip_rows(root)
+
+    def group(rel):
+        r = rows.get(rel)
+        if r is not None:
+            return (r.get('voice') or '').split('+')[0]
+        base = os.path.basename(rel)
+        return base.split('_nohash_')[0] if '_nohash_' in base else ''
+    groups = [group(rel) for rel in paths]
+    counts = {}
+    for gr, t in zip(groups, targets.tolist()):
+        counts[(t, gr)] = counts.get((t, gr), 0) + 1
+    w = np.array([counts[(t, gr)] ** -beta for gr, t in zip(groups, targets.tolist())], dtype=np.float64)
+    tg = targets.numpy()
+    for t in np.unique(tg):
+        sel = tg == t
+        w[sel] *= sel.sum() / w[sel].sum()
+    per_group = {}
+    for gr in groups:
+        per_group[gr] = per_group.get(gr, 0) + 1
+    return w, per_group
+
+
 # ---------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------
@@ -299,6 +346,12 @@ def main(argv=None):
     ap.add_argument('--mel-snr', default='-5,20', help="SNR range of that noise in dB (default '-5,20')")
     ap.add_argument('--warp', type=float, default=0.1,
                     help='vocal tract length perturbation: frequency scale in 1 +- WARP (default 0.1; 0: off)')
+    ap.add_argument('--eq', type=float, default=0.0,
+                    help='random channel EQ: a smooth gain curve over the mel bands of up to +-EQ dB '
+                         '(default 0: off)')
+    ap.add_argument('--balance-voices', type=float, default=0.0,
+                    help='draw each voice group within a label in proportion to clips**(1-B) instead of '
+                         'clips (default 0: as is; 1: every voice equally often); see voice_weights()')
     ap.add_argument('--name', help='run name (default kws<N>-<variant name>)')
     ap.add_argument('--out', help='run folder (default train/runs/<name>)')
     ap.add_argument('--resume', action='store_true', help='continue from <out>/last.pt')
@@ -321,6 +374,10 @@ def main(argv=None):
         sys.exit(f'train: --mel-noise {a.mel_noise}: want a probability in [0, 1]')
     if not 0 <= a.warp < 0.5:
         sys.exit(f'train: --warp {a.warp}: want 0 <= WARP < 0.5')
+    if not 0 <= a.eq <= 20:
+        sys.exit(f'train: --eq {a.eq}: want 0 <= EQ <= 20 dB')
+    if not 0 <= a.balance_voices <= 1:
+        sys.exit(f'train: --balance-voices {a.balance_voices}: want 0 <= B <= 1')
     masks = None if a.specaug == 'none' else tuple(int(v) for v in a.specaug.split(','))
     if masks is not None and (len(masks) != 4 or min(masks) < 0):
         sys.exit(f"train: --specaug {a.specaug!r}: want 'n_freq,max_width,n_time,max_frames' or 'none'")
@@ -363,7 +420,13 @@ def main(argv=None):
 
     t0 = time.time()
     data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word)
-    tr_audio, tr_y, _ = data['training']
+    tr_audio, tr_y, tr_paths = data['training']
+    sample_w = None
+    if a.balance_voices > 0:
+        w, per_group = voice_weights(a.data, tr_paths, tr_y, a.balance_voices)
+        sample_w = torch.from_numpy(w)
+        print(f'train: --balance-voices {a.balance_voices}: {len(per_group)} voice groups, '
+              f'{min(per_group.values())}..{max(per_group.values())} clips each', file=sys.stderr)
     cache = None if a.feature_cache == 'none' else a.feature_cache
     va_feats = cached_features(fe, data['validation'][0], cache)
     va_y = data['validation'][1]
@@ -379,7 +442,8 @@ def main(argv=None):
     warmup = int(a.warmup_epochs * steps_per_epoch)
     prov_base = {'training_data': os.path.abspath(a.data), 'command': cmd, 'seed': a.seed,
                  'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug, 'per_word': a.per_word,
-                 'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'schedule': schedule}
+                 'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'eq': a.eq,
+                 'balance_voices': a.balance_voices, 'schedule': schedule}
     corpus_json = os.path.join(a.data, 'corpus.json')
     if os.path.exists(corpus_json):
         with open(corpus_json) as f:
@@ -390,7 +454,10 @@ def main(argv=None):
         te = time.time()
         model.train()
         g = torch.Generator().manual_seed(a.seed * 100003 + epoch)
-        perm = torch.randperm(n, generator=g)
+        if sample_w is None:
+            perm = torch.randperm(n, generator=g)
+        else:   # n draws with replacement, weighted: an epoch is still n clips
+            perm = torch.multinomial(sample_w, n, replacement=True, generator=g)
         tot_loss, tot_ok, seen = 0.0, 0, 0
         bar = progress(range(steps_per_epoch), steps_per_epoch, f'{name} epoch {epoch + 1}/{a.epochs}', a.quiet)
         for step in bar:
@@ -402,6 +469,8 @@ def main(argv=None):
                 xb = tr_feats[idx]
             if a.warp > 0:
                 xb = band_warp(xb, g, a.warp, fe_params)
+            if a.eq > 0:
+                xb = random_eq(xb, g, a.eq)
             if mel_noise:
                 xb = mel_noise(xb, g, a.mel_noise, mel_snr)
             if masks:

@@ -23,7 +23,7 @@ import evaluate_stream  # noqa: E402
 import gen_corpus  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
-from corpusgen import noise, recipe  # noqa: E402
+from corpusgen import layout, noise, recipe  # noqa: E402
 from drsn import frontend  # noqa: E402
 
 
@@ -115,6 +115,50 @@ class Train(unittest.TestCase):
         ym = mn(x, g, 1.0, (0.0, 0.0))
         self.assertAlmostEqual(float(ym.mean()), float(xm.mean()), delta=0.1)
         self.assertGreater(float(ym.mean() - x.mean()), 5.0)
+
+    def test_random_eq_is_a_channel(self):
+        x = torch.randn(8, 98, 40)
+        g = torch.Generator().manual_seed(0)
+        self.assertTrue(torch.equal(train.random_eq(x, g, 0.0), x))
+        y = train.random_eq(x, g, 6.0)
+        d = (y - x) * (10.0 / math.log(10.0))                     # the added curve in dB
+        self.assertTrue(torch.allclose(d, d[:, :1, :].expand_as(d), atol=1e-4))   # the same in every frame
+        self.assertLessEqual(float(d.abs().max()), 6.0 + 1e-4)
+        self.assertGreater(float(d.abs().amax(dim=(1, 2)).min()), 0.0)
+        # smooth: three cosines over 40 bands move little from one band to the next
+        self.assertLess(float((d[:, 0, 1:] - d[:, 0, :-1]).abs().max()), 6.0 * math.pi * 3 / 39)
+
+    def test_voice_weights(self):
+        labels = ['_silence_', '_unknown_', 'yes', 'no']
+        data = train.load_data(self.data, ['yes', 'no'], labels, 1, 2.0, True)
+        _, y, paths = data['training']
+        rows = layout.clip_rows(self.data)
+        grp = [(rows[p].get('voice') or '').split('+')[0] for p in paths]
+        w0, groups = train.voice_weights(self.data, paths, y, 0.0)
+        self.assertTrue(np.allclose(w0, 1.0))
+        self.assertEqual(sum(groups.values()), len(paths))
+        w1, _ = train.voice_weights(self.data, paths, y, 1.0)
+        for t in range(len(labels)):
+            sel = (y == t).numpy()
+            self.assertAlmostEqual(float(w1[sel].sum()), float(sel.sum()), places=6)     # labels keep their share
+            per = {}
+            for i in np.flatnonzero(sel):
+                per[grp[i]] = per.get(grp[i], 0.0) + w1[i]
+            self.assertTrue(np.allclose(list(per.values()), sel.sum() / len(per)))    # voices equally often
+        # a real Speech Commands layout has no clips.csv: the speaker id groups
+        with tempfile.TemporaryDirectory() as d:
+            ps = ['yes/aa_nohash_0.wav', 'yes/aa_nohash_1.wav', 'yes/aa_nohash_2.wav', 'yes/bb_nohash_0.wav']
+            w, g = train.voice_weights(d, ps, torch.zeros(4, dtype=torch.int64), 1.0)
+            self.assertEqual(g, {'aa': 3, 'bb': 1})
+            self.assertTrue(np.allclose(w, [2 / 3, 2 / 3, 2 / 3, 2.0]))
+        out = os.path.join(self.tmp.name, 'run-eq')
+        self.run_train(out, '--epochs', '1', '--no-export', '--eq', '6', '--balance-voices', '0.5')
+        prov = torch.load(os.path.join(out, 'last.pt'))['provenance']
+        self.assertEqual((prov['eq'], prov['balance_voices']), (6.0, 0.5))
+        for bad in (['--eq', '-1'], ['--balance-voices', '2']):
+            with self.assertRaises(SystemExit) as cm:
+                train.main(['--data', self.data] + bad)
+            self.assertIn(bad[0], str(cm.exception.code))
 
     def test_speech_commands_layout(self):
         """A real Speech Commands download's shape: word folders of clips at

@@ -4,6 +4,8 @@
 run, all three variants train from the same code, the exported file scores
 exactly like its checkpoint, and evaluate.py writes every condition.
 """
+import contextlib
+import io
 import json
 import math
 import os
@@ -23,6 +25,7 @@ import evaluate_stream  # noqa: E402
 import gen_corpus  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
+import voice_spectra  # noqa: E402
 from corpusgen import layout, noise, recipe  # noqa: E402
 from drsn import frontend  # noqa: E402
 
@@ -159,6 +162,23 @@ class Train(unittest.TestCase):
             with self.assertRaises(SystemExit) as cm:
                 train.main(['--data', self.data] + bad)
             self.assertIn(bad[0], str(cm.exception.code))
+
+    def test_voice_spectra(self):
+        prof = voice_spectra.profiles(self.data, 8, 0)
+        rows = layout.clip_rows(self.data)
+        want = {(r.get('voice') or '').split('+')[0] for r in rows.values()} - {''}
+        self.assertEqual(set(prof), want)
+        for split, db in prof.values():
+            self.assertIn(split, ('training', 'validation', 'testing'))
+            self.assertAlmostEqual(float(db.mean()), 0.0, places=4)   # loudness removed
+            self.assertGreater(float(np.abs(db).max()), 1.0)           # speech is not flat
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            self.assertEqual(voice_spectra.main(['--data', self.data, '--clips', '8']), 0)
+        self.assertEqual(len(buf.getvalue().splitlines()), 1 + len(want))
+        with tempfile.TemporaryDirectory() as d, contextlib.redirect_stderr(io.StringIO()) as err:
+            self.assertEqual(voice_spectra.main(['--data', d]), 2)
+        self.assertIn('no clips.csv', err.getvalue())
 
     def test_speech_commands_layout(self):
         """A real Speech Commands download's shape: word folders of clips at

@@ -119,6 +119,32 @@ class Train(unittest.TestCase):
         self.assertAlmostEqual(float(ym.mean()), float(xm.mean()), delta=0.1)
         self.assertGreater(float(ym.mean() - x.mean()), 5.0)
 
+    def test_time_stretch(self):
+        fe = frontend.FrontEnd(frontend.default_params())
+        t = torch.arange(16000) / 16000.0
+        burst = 0.1 * torch.sin(2 * math.pi * 440 * t) * ((t - 0.5).abs() < 0.15)   # 0.3 s at the centre
+        x = fe(burst[None].to(torch.float32)).repeat(64, 1, 1)
+        g = torch.Generator().manual_seed(0)
+        self.assertTrue(torch.equal(train.time_stretch(x, g, 0.0), x))
+        y = train.time_stretch(x, g, 0.3)
+        self.assertEqual(y.shape, x.shape)
+        loud = lambda f: (f.max(2).values > f.max() - 3.0).sum(1).float()  # noqa: E731 frames near the peak
+        ratio = loud(y) / loud(x)
+        self.assertGreater(float(ratio.min()), 0.6)           # 1 - 0.3, less a frame
+        self.assertLess(float(ratio.max()), 1.4)              # 1 + 0.3, plus a frame
+        self.assertGreater(float(ratio.max() - ratio.min()), 0.3)   # rates do differ between clips
+        self.assertGreaterEqual(float(y.min()), float(x.min()) - 1e-5)   # padding is the clip's own floor
+        def centre(f):                                         # mean frame index of the loud frames
+            m = (f.max(2).values > f.max() - 3.0).float()
+            return (m * torch.arange(f.shape[1])).sum(1) / m.sum(1)
+        self.assertLess(float((centre(y) - centre(x)).abs().max()), 1.5)     # stretched about the centre
+        out = os.path.join(self.tmp.name, 'run-stretch')
+        self.run_train(out, '--epochs', '1', '--no-export', '--stretch', '0.2')
+        self.assertEqual(torch.load(os.path.join(out, 'last.pt'))['provenance']['stretch'], 0.2)
+        with self.assertRaises(SystemExit) as cm:
+            train.main(['--data', self.data, '--stretch', '0.5'])
+        self.assertIn('--stretch', str(cm.exception.code))
+
     def test_random_eq_is_a_channel(self):
         x = torch.randn(8, 98, 40)
         g = torch.Generator().manual_seed(0)

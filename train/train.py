@@ -233,8 +233,14 @@ def time_stretch(x, g, max_stretch):
     changes pitch with rate; this changes the rate alone. Words of the
     held-out flite rms voice last 0.55 s (median) against 0.35-0.47 s for
     the training voices."""
+    r = 1.0 + (2.0 * torch.rand(x.shape[0], generator=g) - 1.0) * max_stretch
+    return stretch_frames(x, r)
+
+
+def stretch_frames(x, r):
+    """x [B, frames, bands] with clip i's time axis scaled by r[i] about the
+    centre (time_stretch's interpolation and padding)."""
     b, frames, bands = x.shape
-    r = 1.0 + (2.0 * torch.rand(b, generator=g) - 1.0) * max_stretch
     c = (frames - 1) / 2.0
     src = c + (torch.arange(frames, dtype=torch.float32)[None, :] - c) / r[:, None]     # [B, frames]
     inside = (src >= 0) & (src <= frames - 1)

@@ -12,6 +12,16 @@ the highest band, and the mean deviation in the low, middle and high third
 of the bands. A held-out voice far from every training voice is a channel
 the network has not heard; train.py's --eq and --balance-voices are aimed
 at that.
+
+  /usr/bin/python3 train/voice_spectra.py --data train/corpus --model M.safetensors
+
+With --model (a .safetensors or train.py checkpoint; repeatable), each test
+voice's clean test accuracy is also scored three ways: as is, with the
+voice's spectral deviation taken off its log-mels (what per-speaker
+normalisation from unlabelled audio could do), and with its time axis
+compressed by 0.9 and 0.8 (faster speech, train.py's stretch_frames). A
+voice that gains from one of them is off in that respect. These use the
+test voices' own audio: they diagnose, they are not accuracy.
 """
 import argparse
 import os
@@ -58,6 +68,8 @@ def main(argv=None):
     ap.add_argument('--data', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus'))
     ap.add_argument('--clips', type=int, default=150, help='word clips per voice group (default 150)')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--model', action='append', default=[],
+                    help='also score each test voice as is, spectrum-aligned and time-compressed')
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
     try:
@@ -78,7 +90,47 @@ def main(argv=None):
         tilt = np.polyfit(np.arange(bands), d, 1)[0] * (bands - 1)
         lo, mid, hi = (float(d[t].mean()) for t in thirds)
         print(f'{v:34s} {split:10s} {np.sqrt(np.mean(d ** 2)):8.1f} {tilt:+7.1f} {lo:+6.1f} {mid:+6.1f} {hi:+6.1f}')
+    for path in a.model:
+        try:
+            res = diagnose(a.data, path, {v: p - ref for v, (_, p) in prof.items()})
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            print(f'voice_spectra: {path}: {e}', file=sys.stderr)
+            return 2
+        print(f'\n{os.path.basename(path)}: clean test accuracy (%)')
+        print(f'{"voice":34s} {"clips":>6s} {"as is":>7s} {"aligned":>8s} {"time 0.9":>9s} {"time 0.8":>9s}')
+        for v, (n, accs) in res.items():
+            print(f'{v:34s} {n:6d} ' + ' '.join(f'{x:{w}.2f}' for x, w in zip(accs, (7, 8, 9, 9))))
     return 0
+
+
+def diagnose(root, model_path, deviation):
+    """{test voice: (clips, [accuracy as is, with deviation[voice] (dB
+    [bands]) taken off, time x 0.9, time x 0.8])} on the clean test split."""
+    import evaluate
+    import train
+    m, labels, _, _, _ = evaluate.load_model(model_path)
+    rows = layout.clip_rows(root)
+    paths, x, _, y = evaluate.test_set(root, labels, rows)[:4]
+    fe = frontend.FrontEnd(frontend.default_params())
+    with torch.no_grad():
+        feats = fe(torch.from_numpy(np.asarray(x, dtype=np.float32)))
+    y = torch.as_tensor(y)
+    voice = [(rows.get(p, {}).get('voice') or '').split('+')[0] for p in paths]
+    aligned = feats.clone()
+    for i, v in enumerate(voice):
+        if v in deviation:
+            aligned[i] -= torch.from_numpy(deviation[v] * (np.log(10.0) / 10.0)).to(feats.dtype)
+    n = feats.shape[0]
+    preds = []
+    for f in (feats, aligned, train.stretch_frames(feats, torch.full((n,), 0.9)),
+              train.stretch_frames(feats, torch.full((n,), 0.8))):
+        with torch.no_grad():
+            preds.append(torch.cat([m(f[i:i + 512]).argmax(1) for i in range(0, n, 512)]))
+    out = {}
+    for v in sorted({v for v in voice if v}):
+        sel = torch.tensor([u == v for u in voice])
+        out[v] = (int(sel.sum()), [float((p[sel] == y[sel]).float().mean()) * 100 for p in preds])
+    return out
 
 
 if __name__ == '__main__':

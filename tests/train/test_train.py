@@ -22,6 +22,7 @@ import torch  # noqa: E402
 
 import evaluate  # noqa: E402
 import evaluate_stream  # noqa: E402
+import export  # noqa: E402
 import gen_corpus  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
@@ -205,6 +206,28 @@ class Train(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d, contextlib.redirect_stderr(io.StringIO()) as err:
             self.assertEqual(voice_spectra.main(['--data', d]), 2)
         self.assertIn('no clips.csv', err.getvalue())
+        # --model: each test voice scored as is, spectrum-aligned, time-compressed (a random tiny model)
+        model = os.path.join(self.tmp.name, 'rand.safetensors')
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(export.main(['--random', '--variant', 'cw', '--arch', 'tiny', '--labels',
+                                          '_silence_,_unknown_,yes,no', '-o', model]), 0)
+        dev = {v: np.zeros_like(db) for v, (_, db) in prof.items()}
+        res = voice_spectra.diagnose(self.data, model, dev)
+        test_voices = {v for v, (split, _) in prof.items() if split == 'testing'}
+        self.assertEqual(set(res), test_voices)
+        n_test = sum(1 for r in rows.values() if r['split'] == 'testing' and r.get('voice'))
+        self.assertEqual(sum(n for n, _ in res.values()), n_test)
+        for n, accs in res.values():
+            self.assertEqual(len(accs), 4)
+            self.assertEqual(accs[0], accs[1])                   # a zero deviation changes nothing
+            self.assertTrue(all(0.0 <= a <= 100.0 for a in accs))
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            self.assertEqual(voice_spectra.main(['--data', self.data, '--clips', '8', '--model', model]), 0)
+        self.assertIn('time 0.8', buf.getvalue())
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            self.assertEqual(voice_spectra.main(['--data', self.data, '--clips', '8', '--model', 'missing.pt']), 2)
+        self.assertIn('missing.pt', err.getvalue())
 
     def test_speech_commands_layout(self):
         """A real Speech Commands download's shape: word folders of clips at

@@ -9,7 +9,8 @@ of up to --clips word clips, in dB, less its own mean over the bands (so
 loudness does not count). Printed against the mean of the training groups:
 the RMS deviation over the bands, the least-squares tilt from the lowest to
 the highest band, and the mean deviation in the low, middle and high third
-of the bands. A held-out voice far from every training voice is a channel
+of the bands; and the median length of the voice's words (clips.csv's
+spans). A held-out voice far from every training voice is a channel
 the network has not heard; train.py's --eq and --balance-voices are aimed
 at that.
 
@@ -63,6 +64,18 @@ def profiles(root, clips, seed):
     return out
 
 
+def word_durations(root):
+    """{voice group: median length of its words in s} from clips.csv's spans
+    (keywords and _unknown_ words; silence has no voice)."""
+    rows = layout.clip_rows(root)
+    per = {}
+    for rel, (start, end) in layout.spans(rows).items():
+        v = (rows[rel].get('voice') or '').split('+')[0]
+        if v:
+            per.setdefault(v, []).append((end - start) / 16000.0)
+    return {v: float(np.median(d)) for v, d in per.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--data', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus'))
@@ -84,12 +97,15 @@ def main(argv=None):
     ref = np.mean(train_p, axis=0)
     bands = ref.size
     thirds = np.array_split(np.arange(bands), 3)
-    print(f'{"voice":34s} {"split":10s} {"rms dev":>8s} {"tilt":>7s} {"low":>6s} {"mid":>6s} {"high":>6s}  (dB)')
+    dur = word_durations(a.data)
+    print(f'{"voice":34s} {"split":10s} {"rms dev":>8s} {"tilt":>7s} {"low":>6s} {"mid":>6s} {"high":>6s}'
+          f' (dB) {"word s":>7s}')
     for v, (split, p) in prof.items():
         d = p - ref
         tilt = np.polyfit(np.arange(bands), d, 1)[0] * (bands - 1)
         lo, mid, hi = (float(d[t].mean()) for t in thirds)
-        print(f'{v:34s} {split:10s} {np.sqrt(np.mean(d ** 2)):8.1f} {tilt:+7.1f} {lo:+6.1f} {mid:+6.1f} {hi:+6.1f}')
+        print(f'{v:34s} {split:10s} {np.sqrt(np.mean(d ** 2)):8.1f} {tilt:+7.1f} {lo:+6.1f} {mid:+6.1f} {hi:+6.1f}'
+              f'      {dur.get(v, float("nan")):7.3f}')
     for path in a.model:
         try:
             res = diagnose(a.data, path, {v: p - ref for v, (_, p) in prof.items()})

@@ -203,6 +203,9 @@ class Train(unittest.TestCase):
         with contextlib.redirect_stdout(buf):
             self.assertEqual(voice_spectra.main(['--data', self.data, '--clips', '8']), 0)
         self.assertEqual(len(buf.getvalue().splitlines()), 1 + len(want))
+        dur = voice_spectra.word_durations(self.data)
+        self.assertEqual(set(dur), want)
+        self.assertTrue(all(0.1 < d < 1.0 for d in dur.values()))
         with tempfile.TemporaryDirectory() as d, contextlib.redirect_stderr(io.StringIO()) as err:
             self.assertEqual(voice_spectra.main(['--data', d]), 2)
         self.assertIn('no clips.csv', err.getvalue())

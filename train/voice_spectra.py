@@ -140,8 +140,7 @@ def diagnose(root, model_path, deviation):
     preds = []
     for f in (feats, aligned, train.stretch_frames(feats, torch.full((n,), 0.9)),
               train.stretch_frames(feats, torch.full((n,), 0.8))):
-        with torch.no_grad():
-            preds.append(torch.cat([m(f[i:i + 512]).argmax(1) for i in range(0, n, 512)]))
+        preds.append(torch.from_numpy(evaluate.predict(m, f)))
     out = {}
     for v in sorted({v for v in voice if v}):
         sel = torch.tensor([u == v for u in voice])

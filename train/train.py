@@ -333,6 +333,41 @@ def spec_augment(x, g, masks):
     return torch.where(mask, x.mean(dim=(1, 2), keepdim=True), x)
 
 
+def load_teachers(paths, arch, labels, fe_params):
+    """Frozen models (eval mode) to distil from: train.py checkpoints or
+    exported .safetensors with the same labels and front end as the student
+    (their architecture may differ: e.g. other seeds, or the ResNet)."""
+    import evaluate
+    teachers = []
+    for p in paths:
+        if not os.path.exists(p):
+            raise ValueError(f'--teacher {p}: no such file')
+        m, lab, fe, _, _ = evaluate.load_model(p)
+        if list(lab) != list(labels):
+            raise ValueError(f'--teacher {p}: its labels differ from the student\'s')
+        if fe != fe_params.to_dict():
+            raise ValueError(f'--teacher {p}: its front end differs from the student\'s')
+        if m.arch['frames'] != arch['frames'] or m.arch['bands'] != arch['bands']:
+            raise ValueError(f'--teacher {p}: its input is {m.arch["frames"]}x{m.arch["bands"]}, '
+                             f'not {arch["frames"]}x{arch["bands"]}')
+        for q in m.parameters():
+            q.requires_grad_(False)
+        teachers.append(m)
+    return teachers
+
+
+def distill_loss(logits, targets, teachers, xb, weight, temp):
+    """Knowledge distillation (Hinton et al. 2015): (1 - weight) * cross
+    entropy on the labels + weight * T^2 * KL(teacher || student) at
+    temperature T, where the teacher's distribution is the mean of the
+    teachers' softened softmaxes on the same augmented batch."""
+    ce = F.cross_entropy(logits, targets)
+    with torch.no_grad():
+        p_t = torch.stack([torch.softmax(t(xb) / temp, 1) for t in teachers]).mean(0)
+    kl = F.kl_div(F.log_softmax(logits / temp, 1), p_t, reduction='batchmean')
+    return (1 - weight) * ce + weight * temp * temp * kl
+
+
 def lr_at(step, total, warmup, base):
     if step < warmup:
         return base * (step + 1) / warmup
@@ -383,6 +418,13 @@ def main(argv=None):
     ap.add_argument('--balance-voices', type=float, default=0.0,
                     help='draw each voice group within a label in proportion to clips**(1-B) instead of '
                          'clips (default 0: as is; 1: every voice equally often); see voice_weights()')
+    ap.add_argument('--teacher', action='append', default=[], metavar='MODEL',
+                    help='distil from this model (.pt or .safetensors, same labels and front end); '
+                         'repeat for an ensemble, whose softmaxes are averaged')
+    ap.add_argument('--distill', type=float, default=0.7,
+                    help='with --teacher: weight of the teacher term, the rest is cross entropy (default 0.7)')
+    ap.add_argument('--distill-temp', type=float, default=2.0,
+                    help='with --teacher: softmax temperature of the teacher term (default 2)')
     ap.add_argument('--name', help='run name (default kws<N>-<variant name>)')
     ap.add_argument('--out', help='run folder (default train/runs/<name>)')
     ap.add_argument('--resume', action='store_true', help='continue from <out>/last.pt')
@@ -411,6 +453,10 @@ def main(argv=None):
         sys.exit(f'train: --eq {a.eq}: want 0 <= EQ <= 20 dB')
     if not 0 <= a.balance_voices <= 1:
         sys.exit(f'train: --balance-voices {a.balance_voices}: want 0 <= B <= 1')
+    if not 0 < a.distill <= 1:
+        sys.exit(f'train: --distill {a.distill}: want 0 < W <= 1')
+    if not 0 < a.distill_temp <= 20:
+        sys.exit(f'train: --distill-temp {a.distill_temp}: want 0 < T <= 20')
     masks = None if a.specaug == 'none' else tuple(int(v) for v in a.specaug.split(','))
     if masks is not None and (len(masks) != 4 or min(masks) < 0):
         sys.exit(f"train: --specaug {a.specaug!r}: want 'n_freq,max_width,n_time,max_frames' or 'none'")
@@ -451,6 +497,10 @@ def main(argv=None):
             print(f'train: --epochs {a.epochs} instead of {schedule[-2]["epochs"]}: the learning rate schedule is '
                   f'recomputed for {a.epochs} epochs (a warm restart at epoch {start + 1})', file=sys.stderr)
 
+    try:
+        teachers = load_teachers(a.teacher, arch, labels, fe_params)
+    except ValueError as e:
+        sys.exit(f'train: {e}')
     t0 = time.time()
     data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word)
     tr_audio, tr_y, tr_paths = data['training']
@@ -477,6 +527,9 @@ def main(argv=None):
                  'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug, 'per_word': a.per_word,
                  'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'stretch': a.stretch, 'eq': a.eq,
                  'balance_voices': a.balance_voices, 'schedule': schedule}
+    if teachers:
+        prov_base['distill'] = {'teachers': [os.path.abspath(p) for p in a.teacher],
+                                'weight': a.distill, 'temperature': a.distill_temp}
     corpus_json = os.path.join(a.data, 'corpus.json')
     if os.path.exists(corpus_json):
         with open(corpus_json) as f:
@@ -514,7 +567,10 @@ def main(argv=None):
             for grp in opt.param_groups:
                 grp['lr'] = lr_at(epoch * steps_per_epoch + step, total, warmup, a.lr)
             logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
+            if teachers:
+                loss = distill_loss(logits, yb, teachers, xb, a.distill, a.distill_temp)
+            else:
+                loss = F.cross_entropy(logits, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -190,6 +190,44 @@ class Train(unittest.TestCase):
                 train.main(['--data', self.data] + bad)
             self.assertIn(bad[0], str(cm.exception.code))
 
+    def test_distillation(self):
+        from drsn import model as M
+        torch.manual_seed(0)
+        student = M.DRSN(M.make_arch('tiny', 'cw', frames=98, classes=4)).eval()
+        x = torch.randn(8, 98, 40)
+        y = torch.randint(0, 4, (8,))
+        logits = student(x)
+        ce = torch.nn.functional.cross_entropy(logits, y)
+        # a teacher identical to the student adds nothing: only (1 - w) * CE is left
+        self.assertAlmostEqual(float(train.distill_loss(logits, y, [student], x, 0.7, 2.0)), 0.3 * float(ce), places=5)
+        # an ensemble's softmaxes are averaged, and the term is T^2 * KL(teacher || student)
+        t1, t2 = (M.DRSN(M.make_arch('tiny', v, frames=98, classes=4)).eval() for v in ('cs', 'resnet'))
+        with torch.no_grad():
+            p = (torch.softmax(t1(x) / 3, 1) + torch.softmax(t2(x) / 3, 1)) / 2
+            q = torch.log_softmax(logits / 3, 1)
+            kl = float((p * (p.log() - q)).sum(1).mean())
+        self.assertGreater(kl, 0.0)
+        self.assertAlmostEqual(float(train.distill_loss(logits, y, [t1, t2], x, 1.0, 3.0)), 9 * kl, places=4)
+        # end to end: a student distilled from a trained teacher; provenance names the teacher
+        teacher = os.path.join(self.tmp.name, 'teacher')
+        self.run_train(teacher, '--epochs', '1', '--no-export')
+        tpath = os.path.join(teacher, 'best.pt')
+        out = os.path.join(self.tmp.name, 'run-kd')
+        self.run_train(out, '--epochs', '1', '--no-export', '--teacher', tpath, '--distill', '0.5')
+        prov = torch.load(os.path.join(out, 'last.pt'))['provenance']
+        self.assertEqual(prov['distill'], {'teachers': [os.path.abspath(tpath)], 'weight': 0.5, 'temperature': 2.0})
+        # a teacher for other labels, a missing file, bad weights: named errors
+        other = os.path.join(self.tmp.name, 'other-labels.safetensors')
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(export.main(['--random', '--variant', 'cw', '--arch', 'tiny', '--labels',
+                                          '_silence_,_unknown_,yes,maybe', '-o', other]), 0)
+        for bad, says in ((['--teacher', other], 'labels differ'), (['--teacher', 'missing.pt'], 'missing.pt'),
+                          (['--teacher', tpath, '--distill', '0'], '--distill'),
+                          (['--teacher', tpath, '--distill-temp', '-1'], '--distill-temp')):
+            with self.assertRaises(SystemExit) as cm:
+                train.main(['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny'] + bad)
+            self.assertIn(says, str(cm.exception.code))
+
     def test_voice_spectra(self):
         prof = voice_spectra.profiles(self.data, 8, 0)
         rows = layout.clip_rows(self.data)

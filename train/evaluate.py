@@ -23,6 +23,10 @@ steps (as train.py keeps clips and drsn classify reads them) and written as
 equal PyTorch's to within 0.1 points; the table says how far apart they are
 and on how many clips the two predictions differ.
 
+With --ensemble NAME the models are scored as one: the mean of their
+softmaxes (as train.py --teacher distils from), written as NAME.eval.md/.json.
+It bounds what distilling those models into one could give.
+
 Prints the tables and writes <out-dir>/<name>.eval.md and .json per model
 (default out-dir: models/), and comparison.eval.md/.json when given several.
 """
@@ -67,6 +71,34 @@ def load_model(path):
         labels, fe, prov = list(ck['labels']), ck.get('frontend'), ck.get('provenance', {})
         name = os.path.basename(os.path.dirname(os.path.abspath(path)))
     return m.eval(), labels, fe, name, prov
+
+
+class Ensemble(torch.nn.Module):
+    """Several models as one: log of the mean of their softmaxes."""
+
+    def __init__(self, models):
+        super().__init__()
+        self.members = torch.nn.ModuleList(models)
+        self.arch = {'variant': 'ensemble of ' + ', '.join(m.arch['variant'] for m in models)}
+
+    def forward(self, x):
+        return torch.stack([torch.softmax(m(x), 1) for m in self.members]).mean(0).log()
+
+    def n_params(self):
+        return sum(m.n_params() for m in self.members)
+
+    def macs(self):
+        return sum(m.macs() for m in self.members)
+
+
+def ensemble(models, name):
+    """load_model() results of several models -> one load_model()-like tuple."""
+    labels, fe = models[0][1], models[0][2]
+    for _, lab, f, n, _ in models[1:]:
+        if lab != labels or f != fe:
+            raise ValueError(f'--ensemble: {n}: its labels or front end differ from {models[0][3]}\'s')
+    prov = {'ensemble': [{'model': n, 'provenance': p} for _, _, _, n, p in models]}
+    return Ensemble([m for m, *_ in models]).eval(), labels, fe, name, prov
 
 
 def test_set(root, labels, rows=None):
@@ -238,10 +270,19 @@ def main(argv=None):
     ap.add_argument('--drsn', help='also score through this `drsn` executable (drsn classify)')
     ap.add_argument('--c-conditions', default='clean,real@0',
                     help='conditions for --drsn, e.g. clean,pink@5,real@0 (default clean,real@0)')
+    ap.add_argument('--ensemble', metavar='NAME',
+                    help='score the models as one ensemble (mean of their softmaxes), written as NAME.eval.*')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     t0 = time.time()
     models = [load_model(p) for p in a.models]
+    if a.ensemble:
+        if a.drsn:
+            sys.exit('evaluate: --ensemble and --drsn: drsn classify runs one model file, not an ensemble')
+        try:
+            models = [ensemble(models, a.ensemble)]
+        except ValueError as e:
+            sys.exit(f'evaluate: {e}')
     labels = models[0][1]
     for m, lab, fe_d, name, _ in models[1:]:
         if lab != labels:

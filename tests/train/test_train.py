@@ -360,6 +360,24 @@ class Train(unittest.TestCase):
         self.assertIn('(noise only)', b['by_voice'])
         for name in ('run-cw.eval.md', 'run-resnet.eval.md', 'comparison.eval.md'):
             self.assertTrue(os.path.exists(os.path.join(out, name)), name)
+        # --ensemble: the mean of the softmaxes, scored as one model
+        cw, rn = (os.path.join(runs[v], 'best.pt') for v in ('cw', 'resnet'))
+        self.assertEqual(evaluate.main(['--data', self.data, '--out-dir', out, '--threads', '1',
+                                        '--ensemble', 'same-twice', cw, st]), 0)
+        with open(os.path.join(out, 'same-twice.eval.json')) as f:
+            same = json.load(f)
+        self.assertEqual(same['accuracy'], pt['accuracy'])      # a model and its own copy: the model
+        self.assertEqual(same['params'], 2 * pt['params'])
+        mods = [evaluate.load_model(p) for p in (cw, rn)]
+        ens = evaluate.ensemble(mods, 'cw+resnet')[0]
+        x = torch.randn(5, 98, 40)
+        with torch.no_grad():
+            want = (torch.softmax(mods[0][0](x), 1) + torch.softmax(mods[1][0](x), 1)) / 2
+            self.assertTrue(torch.allclose(ens(x).exp(), want, atol=1e-6))
+        self.assertEqual(ens.macs(), mods[0][0].macs() + mods[1][0].macs())
+        with self.assertRaises(SystemExit) as cm:
+            evaluate.main(['--data', self.data, '--ensemble', 'e', '--drsn', 'drsn', cw, rn])
+        self.assertIn('--ensemble', str(cm.exception.code))
 
 
 class Stream(unittest.TestCase):

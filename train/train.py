@@ -422,7 +422,8 @@ def main(argv=None):
                     help='distil from this model (.pt or .safetensors, same labels and front end); '
                          'repeat for an ensemble, whose softmaxes are averaged')
     ap.add_argument('--distill', type=float, default=0.7,
-                    help='with --teacher: weight of the teacher term, the rest is cross entropy (default 0.7)')
+                    help='with --teacher: weight of the teacher term, the rest is cross entropy (default 0.7); '
+                         'the logged train loss is then this mixed loss')
     ap.add_argument('--distill-temp', type=float, default=2.0,
                     help='with --teacher: softmax temperature of the teacher term (default 2)')
     ap.add_argument('--name', help='run name (default kws<N>-<variant name>)')
@@ -501,6 +502,11 @@ def main(argv=None):
         teachers = load_teachers(a.teacher, arch, labels, fe_params)
     except ValueError as e:
         sys.exit(f'train: {e}')
+    if a.resume:
+        was = (ck.get('provenance') or {}).get('distill', {}).get('teachers', [])
+        if was != [os.path.abspath(p) for p in a.teacher]:
+            print(f'train: --resume: the run so far was distilled from {len(was)} teacher(s), these epochs from '
+                  f'{len(teachers)}; the provenance records only these', file=sys.stderr)
     t0 = time.time()
     data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word)
     tr_audio, tr_y, tr_paths = data['training']

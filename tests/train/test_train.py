@@ -216,6 +216,10 @@ class Train(unittest.TestCase):
         self.run_train(out, '--epochs', '1', '--no-export', '--teacher', tpath, '--distill', '0.5')
         prov = torch.load(os.path.join(out, 'last.pt'))['provenance']
         self.assertEqual(prov['distill'], {'teachers': [os.path.abspath(tpath)], 'weight': 0.5, 'temperature': 2.0})
+        # resuming without the teacher says that the loss changes
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            self.run_train(out, '--epochs', '2', '--no-export', '--resume')
+        self.assertIn('distilled from 1 teacher(s), these epochs from 0', err.getvalue())
         # a teacher for other labels, a missing file, bad weights: named errors
         other = os.path.join(self.tmp.name, 'other-labels.safetensors')
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

@@ -124,12 +124,10 @@ def diagnose(root, model_path, deviation):
     [bands]) taken off, time x 0.9, time x 0.8])} on the clean test split."""
     import evaluate
     import train
-    m, labels, _, _, _ = evaluate.load_model(model_path)
+    m, labels, fe_params, _, _ = evaluate.load_model(model_path)
     rows = layout.clip_rows(root)
-    paths, x, _, y = evaluate.test_set(root, labels, rows)[:4]
-    fe = frontend.FrontEnd(frontend.default_params())
-    with torch.no_grad():
-        feats = fe(torch.from_numpy(np.asarray(x, dtype=np.float32)))
+    paths, x, _, y = evaluate.test_set(root, labels, rows)
+    feats = evaluate.features(frontend.FrontEnd(fe_params), x)
     y = torch.as_tensor(y)
     voice = [(rows.get(p, {}).get('voice') or '').split('+')[0] for p in paths]
     aligned = feats.clone()

@@ -70,6 +70,8 @@ def main(argv=None):
     ap.add_argument("--arch", default="default",
                     help="%s, or a JSON file holding a whole architecture dict (then --variant, --shortcut, --frames are not used)" % "|".join(M.ARCHS))
     ap.add_argument("--shortcut", default="zero_pad", choices=("zero_pad", "projection"))
+    ap.add_argument("--input", default="log", choices=M.INPUTS,
+                    help="log (the log-mels into the stem) or pcen (a PCEN layer first)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--frames", type=int, default=98)
     ap.add_argument("--labels", help="comma-separated labels (random init; default: 12 Speech Commands classes)")
@@ -85,7 +87,7 @@ def main(argv=None):
         labels = a.labels.split(",") if a.labels else DEFAULT_LABELS
         if a.arch in M.ARCHS:
             arch = M.make_arch(a.arch, a.variant, bands=fe["n_mels"], frames=a.frames,
-                               classes=len(labels), shortcut=a.shortcut)
+                               classes=len(labels), shortcut=a.shortcut, input=a.input)
         else:
             with open(a.arch) as f:
                 arch = json.load(f)

@@ -389,6 +389,9 @@ def main(argv=None):
     ap.add_argument('--data', default=os.path.join(here, 'corpus'), help='Speech Commands layout (default train/corpus)')
     ap.add_argument('--variant', default='cw', choices=M.VARIANTS, help='cw (default), cs, or resnet (the baseline)')
     ap.add_argument('--arch', default='default', choices=sorted(M.ARCHS))
+    ap.add_argument('--input', default='log', choices=M.INPUTS,
+                    help='what the stem sees: log (the log-mels, default) or pcen (a trainable '
+                         'per-channel energy normalisation of each window, computed from them)')
     ap.add_argument('--keywords', help='comma-separated keywords (default: the 20 of the 22-class task)')
     ap.add_argument('--epochs', type=int, default=30)
     ap.add_argument('--batch', type=int, default=128)
@@ -473,10 +476,17 @@ def main(argv=None):
     fe_params = frontend.default_params()
     fe = frontend.FrontEnd(fe_params)
     frames = fe_params.frames_for(16000)
-    arch = M.make_arch(a.arch, a.variant, bands=fe_params.n_mels, frames=frames, classes=len(labels))
+    arch = M.make_arch(a.arch, a.variant, bands=fe_params.n_mels, frames=frames, classes=len(labels),
+                       input=a.input)
     torch.manual_seed(a.seed)
     model = M.DRSN(arch)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    if model.pcen is None:
+        opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    else:   # PCEN's log-parameters: weight decay would pull s, alpha, delta, r towards 1
+        pcen = set(id(q) for q in model.pcen.parameters())
+        opt = torch.optim.AdamW([{'params': [q for q in model.parameters() if id(q) not in pcen]},
+                                 {'params': list(model.pcen.parameters()), 'weight_decay': 0.0}],
+                                lr=a.lr, weight_decay=a.weight_decay)
     start, best, history = 0, -1.0, []
     # schedule: one segment per (re)start with another --epochs; a longer
     # --epochs on --resume recomputes the cosine for the new length, so the

@@ -18,7 +18,16 @@
  *                      "stem":{"channels":32,"kernel":3,"stride":1},
  *                      "units":[{"channels":32,"kernel":3,"stride":1},...],
  *                      "shortcut":"zero_pad"|"projection", "bn_eps":1e-5,
- *                      "classes":12}
+ *                      "classes":12, optional "input":"log"|"pcen"}
+ *                     "pcen" puts a trainable per-channel energy
+ *                     normalisation (Wang et al. 2017) of each window
+ *                     before the stem: from E = exp(log-mel),
+ *                     M[0] = E[0], M[t] = (1-s) M[t-1] + s E[t],
+ *                     (E / (1e-6 + M)^alpha + delta)^r - delta^r per band,
+ *                     with tensors pcen.log_s/log_alpha/log_delta/log_r
+ *                     [bands] holding the logs (s is capped at 1). It is
+ *                     computed per window, so streaming and one-shot
+ *                     classification give the same result.
  *   "frontend"        the drsn_features_params JSON (drsn/features.h)
  *   "labels"          JSON array of the class names, in logit order
  *   "provenance"      JSON object: training data, command, seed, date,

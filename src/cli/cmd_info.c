@@ -62,9 +62,11 @@ static void print_text(const char *path, const drsn_model *m)
 			vn = long_name[i + 1];
 	printf("model       %s (format %s)\n", path, drsn_model_metadata(m, "format_version"));
 	printf("variant     %s\n", vn);
-	printf("input       %d frames x %d mel bands\n", drsn_model_frames(m), drsn_model_bands(m));
-
 	cJSON *a = meta_json(m, "architecture");
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(a, "input");
+	printf("input       %d frames x %d mel bands%s\n", drsn_model_frames(m), drsn_model_bands(m),
+	       cJSON_IsString(in) && !strcmp(in->valuestring, "pcen") ? ", PCEN before the stem" : "");
+
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(a, "stem");
 	int c = cJSON_GetObjectItemCaseSensitive(st, "channels")->valueint;
 	int t = drsn_model_frames(m), s0 = cJSON_GetObjectItemCaseSensitive(st, "stride")->valueint;

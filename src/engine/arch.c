@@ -78,7 +78,7 @@ static int get_conv(const cJSON *o, int *c, int *k, int *s, const char *what,
 int drsn__arch_parse(struct drsn__arch *a, const char *json, const char *what, drsn_error *err)
 {
 	static const char *const keys[] = {"variant", "bands", "frames", "stem", "units",
-					   "shortcut", "bn_eps", "classes", NULL};
+					   "shortcut", "bn_eps", "classes", "input", NULL};
 	int rc;
 	memset(a, 0, sizeof *a);
 	cJSON *r = cJSON_Parse(json);
@@ -123,6 +123,19 @@ int drsn__arch_parse(struct drsn__arch *a, const char *json, const char *what, d
 		a->projection = 1;
 	else if (strcmp(v->valuestring, "zero_pad")) {
 		rc = drsn__fail(err, -ENOTSUP, "%s: architecture: shortcut '%.32s' is not zero_pad or projection",
+				what, v->valuestring);
+		goto out;
+	}
+
+	v = cJSON_GetObjectItemCaseSensitive(r, "input");   /* optional: absent means "log" */
+	if (v && !cJSON_IsString(v)) {
+		rc = drsn__fail(err, -EBADMSG, "%s: architecture: input must be a string", what);
+		goto out;
+	}
+	if (v && !strcmp(v->valuestring, "pcen"))
+		a->pcen = 1;
+	else if (v && strcmp(v->valuestring, "log")) {
+		rc = drsn__fail(err, -ENOTSUP, "%s: architecture: input '%.32s' is not log or pcen",
 				what, v->valuestring);
 		goto out;
 	}
@@ -174,7 +187,7 @@ out:
 
 int64_t drsn__arch_params(const struct drsn__arch *a)
 {
-	int64_t n = (int64_t)a->c0 * a->bands * a->k0 + a->c0;
+	int64_t n = (int64_t)a->c0 * a->bands * a->k0 + a->c0 + (a->pcen ? 4 * (int64_t)a->bands : 0);
 	for (int i = 0; i < a->n_units; i++) {
 		const struct drsn__unit_arch *u = &a->u[i];
 		n += 2 * u->cin + (int64_t)u->cout * u->cin * u->k + 2 * u->cout +

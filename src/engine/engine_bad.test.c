@@ -19,8 +19,8 @@
 
 static const struct fx_arch def_arch = {
 	"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}},
-	"zero_pad", 12};
-static const struct fx_arch tiny_arch = {"cs", 6, 9, 4, 3, 1, 2, {{4, 3, 1}, {7, 3, 2}}, "projection", 3};
+	"zero_pad", 12, 0};
+static const struct fx_arch tiny_arch = {"cs", 6, 9, 4, 3, 1, 2, {{4, 3, 1}, {7, 3, 2}}, "projection", 3, 0};
 
 /* ---- mutations of the fixture before serialising ---------------------- */
 
@@ -113,6 +113,9 @@ static void m_shrink(struct fx_model *m)
 static void m_variant(struct fx_model *m) { arch_edit(m, "\"variant\":\"cw\"", "\"variant\":\"se\""); }
 static void m_arch_key(struct fx_model *m) { arch_edit(m, "\"bn_eps\"", "\"bn_epsilon\""); }
 static void m_arch_json(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12"); }
+static void m_pcen_untensored(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"input\":\"pcen\"}"); }
+static void m_input(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"input\":\"mfcc\"}"); }
+static void m_input_type(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"input\":1}"); }
 static void m_eps(struct fx_model *m) { arch_edit(m, "\"bn_eps\":1e-05", "\"bn_eps\":-1"); }
 static void m_many_units(struct fx_model *m)
 {
@@ -164,6 +167,9 @@ static const struct bad_case cases[] = {
 	{"variant", m_variant, -ENOTSUP, "architecture: variant 'se' is not one of cw, cs, resnet"},
 	{"unknown arch key", m_arch_key, -EBADMSG, "architecture: unknown key 'bn_epsilon'"},
 	{"arch JSON", m_arch_json, -EBADMSG, "__metadata__.architecture is not valid JSON"},
+	{"pcen, no tensors", m_pcen_untensored, -EBADMSG, "missing tensor 'pcen.log_s'"},
+	{"input", m_input, -ENOTSUP, "architecture: input 'mfcc' is not log or pcen"},
+	{"input type", m_input_type, -EBADMSG, "architecture: input must be a string"},
 	{"bn_eps", m_eps, -EBADMSG, "architecture: bn_eps must be a number in (0, 1)"},
 	{"too many units", m_many_units, -EBADMSG, "architecture: more than 64 units"},
 	{"front end n_mels", m_fe_mels, -EBADMSG, "__metadata__.frontend.n_mels = 64 but the architecture has 40 bands"},
@@ -200,6 +206,45 @@ static void test_broken_models(void **state)
 		size_t len;
 		unsigned char *buf = fx_serialize(fx, &len);
 		expect_fail(buf, len, cases[i].code, cases[i].expect, cases[i].what);
+		free(buf);
+		fx_free(fx);
+		free(fx);
+	}
+}
+
+/* A PCEN model (input "pcen") loads; broken PCEN parameters name the fault. */
+static void test_pcen_models(void **state)
+{
+	(void)state;
+	struct fx_arch pa = def_arch;
+	pa.pcen = 1;
+	for (int i = 0; i < 4; i++) {
+		struct fx_model *fx = malloc(sizeof *fx);
+		fx_init(fx, &pa, 9);
+		const char *what = "pcen ok", *expect = NULL;
+		if (i == 1) {
+			what = "pcen overflow";
+			expect = "pcen: a parameter (exp of pcen.log_*) or delta^r overflows float32";
+			fx_find(fx, "pcen.log_delta")->data[3] = 200.0f;
+		} else if (i == 2) {
+			what = "pcen missing";
+			expect = "missing tensor 'pcen.log_r'";
+			fx_remove(fx, "pcen.log_r");
+		} else if (i == 3) {
+			what = "pcen tensors, log input";
+			expect = "unexpected tensor 'pcen.log_";
+			arch_edit(fx, "\"input\":\"pcen\"", "\"input\":\"log\"");
+		}
+		size_t len;
+		unsigned char *buf = fx_serialize(fx, &len);
+		if (expect) {
+			expect_fail(buf, len, -EBADMSG, expect, what);
+		} else {
+			drsn_model *m = NULL;
+			drsn_error err = {0};
+			assert_int_equal(drsn_model_load_memory(&m, buf, len, &err), 0);
+			drsn_model_free(m);
+		}
 		free(buf);
 		fx_free(fx);
 		free(fx);
@@ -384,6 +429,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_broken_models),
+		cmocka_unit_test(test_pcen_models),
 		cmocka_unit_test(test_broken_bytes),
 		cmocka_unit_test(test_truncation_and_flips),
 		cmocka_unit_test(test_files),

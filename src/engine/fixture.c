@@ -64,6 +64,12 @@ void fx_init(struct fx_model *m, const struct fx_arch *a, uint32_t seed)
 	m->arch = *a;
 	int cw = !strcmp(a->variant, "cw"), res = !strcmp(a->variant, "resnet");
 	int proj = !strcmp(a->shortcut, "projection");
+	if (a->pcen) {   /* logs of s 0.006-0.1, alpha 0.7-1, delta 0.7-5.4, r 0.3-0.8 */
+		add(m, "pcen.log_s", 1, SH(a->bands), &s, logf(0.006f), logf(0.1f));
+		add(m, "pcen.log_alpha", 1, SH(a->bands), &s, logf(0.7f), 0.0f);
+		add(m, "pcen.log_delta", 1, SH(a->bands), &s, logf(0.7f), logf(5.4f));
+		add(m, "pcen.log_r", 1, SH(a->bands), &s, logf(0.3f), logf(0.8f));
+	}
 	float ws = 1.0f / sqrtf((float)(a->bands * a->k0));
 	add(m, "stem.weight", 3, SH(a->c0, a->bands, a->k0), &s, -ws, ws);
 	add(m, "stem.bias", 1, SH(a->c0), &s, -0.1f, 0.1f);
@@ -128,6 +134,8 @@ void fx_init(struct fx_model *m, const struct fx_arch *a, uint32_t seed)
 	cJSON_AddStringToObject(ar, "shortcut", a->shortcut);
 	cJSON_AddNumberToObject(ar, "bn_eps", 1e-5);
 	cJSON_AddNumberToObject(ar, "classes", a->classes);
+	if (a->pcen)
+		cJSON_AddStringToObject(ar, "input", "pcen");
 	m->meta_arch = cJSON_PrintUnformatted(ar);
 	cJSON_Delete(ar);
 
@@ -305,6 +313,15 @@ void fx_forward(const struct fx_model *m, const float *xin, double *logits)
 	for (int t = 0; t < a->frames; t++)
 		for (int b = 0; b < a->bands; b++)
 			x[b * a->frames + t] = xin[t * a->bands + b];
+	for (int b = 0; a->pcen && b < a->bands; b++) {   /* PCEN, as model.py */
+		double s = fmin(exp(T(m, "pcen.log_s")[b]), 1.0), al = exp(T(m, "pcen.log_alpha")[b]);
+		double d = exp(T(m, "pcen.log_delta")[b]), r = exp(T(m, "pcen.log_r")[b]), mm = 0;
+		for (int t = 0; t < a->frames; t++) {
+			double e = exp(x[b * a->frames + t]);
+			mm = t ? (1 - s) * mm + s * e : e;
+			x[b * a->frames + t] = pow(e / pow(1e-6 + mm, al) + d, r) - pow(d, r);
+		}
+	}
 	int t = a->frames, c = a->c0, to;
 	conv(h, x, T(m, "stem.weight"), T(m, "stem.bias"), a->bands, t, c, a->k0, a->s0, &to);
 	t = to;

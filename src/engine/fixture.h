@@ -20,6 +20,7 @@ struct fx_arch {
 	int units[16][3];        /* channels, kernel, stride */
 	const char *shortcut;    /* "zero_pad" or "projection" */
 	int classes;
+	int pcen;                /* 1: "input":"pcen" and the pcen.log_* tensors */
 };
 
 struct fx_tensor {

@@ -70,6 +70,7 @@ struct unit_t {
 };
 struct tensors_t {
 	const struct drsn__st_tensor *stem_w, *stem_b, *fc_w, *fc_b;
+	const struct drsn__st_tensor *pcen[4];   /* log_s, log_alpha, log_delta, log_r */
 	struct bn_t bn;
 	struct unit_t u[DRSN__MAX_UNITS];
 };
@@ -92,7 +93,11 @@ static int need_bn(struct loader *L, struct bn_t *bn, int c, const char *prefix)
 
 static int find_tensors(struct loader *L, const struct drsn__arch *a, struct tensors_t *T)
 {
+	static const char *const pcen_part[4] = {"log_s", "log_alpha", "log_delta", "log_r"};
 	int c0 = a->c0, b = a->bands;
+	for (int i = 0; a->pcen && i < 4; i++)
+		if (!(T->pcen[i] = need(L, 1, SHAPE(b), "pcen.%s", pcen_part[i])))
+			return -EBADMSG;
 	if (!(T->stem_w = need(L, 3, SHAPE(c0, b, a->k0), "stem.weight")) ||
 	    !(T->stem_b = need(L, 1, SHAPE(c0), "stem.bias")))
 		return -EBADMSG;
@@ -210,8 +215,24 @@ static void build(struct drsn_model *m, struct bump *B, const struct tensors_t *
 		cmax = a->u[i].cout > cmax ? a->u[i].cout : cmax;
 
 	float *p;
-	B->part = "stem";
 	B->part_idx = -1;
+	if (a->pcen) {
+		/* exp of the stored logs (s at most 1, as model.py clamps it), and
+		 * delta^r, the constant PCEN subtracts */
+		float *v[4];
+		B->part = "pcen";
+		for (int i = 0; i < 4; i++)
+			v[i] = take(B, (size_t)a->bands);
+		m->pcen_dr = p = take(B, (size_t)a->bands);
+		m->pcen_s = v[0], m->pcen_alpha = v[1], m->pcen_delta = v[2], m->pcen_r = v[3];
+		for (int c = 0; T && c < a->bands; c++) {
+			for (int i = 0; i < 4; i++)
+				v[i][c] = f32(B, exp((double)drsn__st_get(T->pcen[i], c)));
+			v[0][c] = v[0][c] < 1.0f ? v[0][c] : 1.0f;
+			p[c] = f32(B, pow((double)v[2][c], (double)v[3][c]));
+		}
+	}
+	B->part = "stem";
 	m->stem_w = p = take(B, (size_t)a->k0 * a->bands * a->c0);
 	if (T)
 		relayout_conv(B, p, T->stem_w, NULL);
@@ -328,7 +349,8 @@ static void plan_buffers(struct drsn_model *m)
 	b->f = b->io;
 	b->p = r16(b->p);
 	b->vec = r16(cmax);
-	b->total = b->in + 2 * b->io + b->a + b->b + b->f + b->p + 4 * b->vec +
+	b->pcen = a->pcen ? r16((size_t)a->bands) : 0;
+	b->total = b->in + b->pcen + 2 * b->io + b->a + b->b + b->f + b->p + 4 * b->vec +
 		   r16((size_t)a->c_last) + r16((size_t)a->classes);
 }
 
@@ -500,6 +522,11 @@ static int load(drsn_model **out, const void *buf, size_t len, const char *what,
 	B.base = m->weights;
 	B.n = 0;
 	build(m, &B, T);
+	if (B.overflow[0] && !strcmp(B.overflow, "pcen")) {
+		rc = drsn__fail(err, -EBADMSG, "%s: pcen: a parameter (exp of pcen.log_*) or delta^r overflows float32",
+				what);
+		goto fail;
+	}
 	if (B.overflow[0]) {
 		rc = drsn__fail(err, -EBADMSG, "%s: %s: folding BatchNorm into the weights overflows float32 (running_var ~ 0 with huge weights?)",
 				what, B.overflow);

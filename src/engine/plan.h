@@ -25,6 +25,7 @@ struct drsn__unit_plan {
 /* Float counts of a context's buffers (each rounded up to 16 floats). */
 struct drsn__buf_plan {
 	size_t in;      /* padded input window: (frames + 2*(k0/2)) x bands */
+	size_t pcen;    /* PCEN smoother state: bands (0 without PCEN) */
 	size_t io;      /* one unit input/output: max t x c (two of these) */
 	size_t a;       /* padded pre-activation: max (t_in + 2p) x cin */
 	size_t b;       /* padded conv1 output: max (t_out + 2p) x cout */
@@ -40,6 +41,9 @@ struct drsn_model {
 	int64_t n_params, macs;
 
 	float *weights;                       /* one 64-byte aligned arena */
+	const float *pcen_s, *pcen_alpha;     /* input "pcen": per band s (<= 1), alpha, */
+	const float *pcen_delta, *pcen_r;     /* delta, r, and delta^r; NULL for "log" */
+	const float *pcen_dr;
 	const float *stem_w, *stem_b;         /* [k0][bands][c0], [c0] */
 	struct drsn__unit_plan units[DRSN__MAX_UNITS];
 	const float *head_scale, *head_shift; /* final BN (c_last) */

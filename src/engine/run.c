@@ -15,6 +15,7 @@ struct drsn_ctx {
 	const struct drsn_model *m;
 	float *arena;
 	float *in;          /* padded input window */
+	float *pcen_m;      /* PCEN smoother, one value per band */
 	float *io[2];       /* unit inputs/outputs, ping-pong */
 	float *a, *b, *f, *p;
 	float *mean, *hid, *alpha, *tau;
@@ -41,6 +42,7 @@ DRSN_API int drsn_ctx_create(drsn_ctx **out, const drsn_model *m, drsn_error *er
 	memset(c->arena, 0, bp->total * sizeof(float));
 	float *p = c->arena;
 	c->in = p;        p += bp->in;
+	c->pcen_m = p;    p += bp->pcen;
 	c->io[0] = p;     p += bp->io;
 	c->io[1] = p;     p += bp->io;
 	c->a = p;         p += bp->a;
@@ -100,6 +102,24 @@ static void threshold(drsn_ctx *c, const struct drsn__kernels *K, const struct d
 	}
 }
 
+/* PCEN (model.py's PCEN) of the window x [frames][bands] of log-mels, in
+ * place: E = exp(x), M[0] = E[0], M[t] = (1 - s) M[t-1] + s E[t],
+ * out = (E / (eps + M)^alpha + delta)^r - delta^r, per band. */
+static void pcen(float *x, float *m_state, const struct drsn_model *m, int frames, int bands)
+{
+	const float eps = 1e-6f;
+	for (int t = 0; t < frames; t++) {
+		float *row = x + (size_t)t * bands;
+		for (int b = 0; b < bands; b++) {
+			float e = expf(row[b]);
+			float mm = t ? (1.0f - m->pcen_s[b]) * m_state[b] + m->pcen_s[b] * e : e;
+			m_state[b] = mm;
+			row[b] = powf(e / powf(eps + mm, m->pcen_alpha[b]) + m->pcen_delta[b], m->pcen_r[b]) -
+				 m->pcen_dr[b];
+		}
+	}
+}
+
 DRSN_API int drsn_ctx_run(drsn_ctx *c, const float *features, float *probs)
 {
 	if (!c || !features)
@@ -114,6 +134,8 @@ DRSN_API int drsn_ctx_run(drsn_ctx *c, const float *features, float *probs)
 		if (!isfinite(features[i]))
 			return -EINVAL;
 	memcpy(c->in + (size_t)(A->k0 / 2) * A->bands, features, n_in * sizeof *features);
+	if (A->pcen)
+		pcen(c->in + (size_t)(A->k0 / 2) * A->bands, c->pcen_m, m, A->frames, A->bands);
 	K->conv1d(c->io[0], c->in, m->stem_w, m->stem_b, A->t0, A->bands, A->c0, A->k0, A->s0);
 
 	int cur = 0;

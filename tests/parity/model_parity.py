@@ -5,7 +5,8 @@ usage: model_parity.py MODEL_RUN_EXE DRSN_EXE
 
 For each variant (cw, cs, resnet) x architecture (default, small, and an odd
 one: strided k=5 stem, 61 frames, stride 3, odd channel growth) x shortcut
-(zero_pad; plus projection on small): export a random-init model (BN running
+(zero_pad; plus projection on small), plus input "pcen" on default (each
+variant) and odd (cw): export a random-init model (BN running
 stats randomised) with train/export.py, run it on random inputs with the C
 program (every SIMD path in DRSN_SIMD_PATHS, default "scalar" and the
 automatic choice) and in PyTorch eval mode from the same .safetensors file.
@@ -36,12 +37,13 @@ N_WINDOWS = 6
 def main():
     exe, drsn = sys.argv[1], sys.argv[2]
     torch.set_num_threads(1)
-    cases = [(v, a, "zero_pad") for a in ("default", "small", "odd") for v in M.VARIANTS]
-    cases += [(v, "small", "projection") for v in M.VARIANTS]
+    cases = [(v, a, "zero_pad", "log") for a in ("default", "small", "odd") for v in M.VARIANTS]
+    cases += [(v, "small", "projection", "log") for v in M.VARIANTS]
+    cases += [(v, "default", "zero_pad", "pcen") for v in M.VARIANTS] + [("cw", "odd", "zero_pad", "pcen")]
     worst, failed = 0.0, []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed, (variant, arch, shortcut) in enumerate(cases, start=11):
-            path = os.path.join(tmp, "%s_%s_%s.safetensors" % (variant, arch, shortcut))
+        for seed, (variant, arch, shortcut, inp_kind) in enumerate(cases, start=11):
+            path = os.path.join(tmp, "%s_%s_%s_%s.safetensors" % (variant, arch, shortcut, inp_kind))
             arch_arg = arch
             if arch == "odd":
                 odd = {"variant": variant, "bands": 40, "frames": 61,
@@ -50,11 +52,13 @@ def main():
                                  {"channels": 37, "kernel": 5, "stride": 2},
                                  {"channels": 40, "kernel": 3, "stride": 3}],
                        "shortcut": shortcut, "bn_eps": 1e-3, "classes": 12}
+                if inp_kind != "log":
+                    odd["input"] = inp_kind
                 arch_arg = os.path.join(tmp, "odd.json")
                 with open(arch_arg, "w") as f:
                     json.dump(odd, f)
             export.main(["--random", "--variant", variant, "--arch", arch_arg, "--shortcut", shortcut,
-                         "--seed", str(seed), "-o", path])
+                         "--input", inp_kind, "--seed", str(seed), "-o", path])
             tensors, meta = safetensors.load(path)
             model = M.load_state(M.DRSN(json.loads(meta["architecture"])), tensors).eval()
             r = subprocess.run([drsn, "info", "--json", path], capture_output=True, text=True)
@@ -63,8 +67,8 @@ def main():
                     "labels": json.loads(meta["labels"]), "variant": variant}
             got = {k: info.get(k) for k in want}
             if got != want:
-                print("FAIL %s/%s/%s: drsn info %s, PyTorch %s %s" % (variant, arch, shortcut, got, want, r.stderr))
-                failed.append((variant, arch, shortcut, "info"))
+                print("FAIL %s/%s/%s/%s: drsn info %s, PyTorch %s %s" % (variant, arch, shortcut, inp_kind, got, want, r.stderr))
+                failed.append((variant, arch, shortcut, inp_kind, "info"))
             rng = np.random.default_rng(seed)
             a = model.arch
             # log-mel-like inputs: offset and scale vary per window
@@ -83,17 +87,17 @@ def main():
                 r = subprocess.run([exe, path, inp, out], env=env, capture_output=True, text=True)
                 path_used = r.stderr.strip().rsplit(" ", 1)[-1] if r.returncode == 0 else "?"
                 if r.returncode != 0:
-                    print("FAIL %s/%s/%s: model-run exited %d: %s" % (variant, arch, shortcut, r.returncode, r.stderr))
-                    failed.append((variant, arch, shortcut, simd))
+                    print("FAIL %s/%s/%s/%s: model-run exited %d: %s" % (variant, arch, shortcut, inp_kind, r.returncode, r.stderr))
+                    failed.append((variant, arch, shortcut, inp_kind, simd))
                     continue
                 got = np.load(out)
                 err = float(np.abs(got - ref).max())
                 worst = max(worst, err)
                 ok = err <= TOL and got.shape == ref.shape
-                print("%s %-6s %-7s %-10s simd=%-6s max|logit diff| = %.3g  (logit range %.3g..%.3g)"
-                      % ("ok  " if ok else "FAIL", variant, arch, shortcut, path_used, err, ref.min(), ref.max()))
+                print("%s %-6s %-7s %-10s %-4s simd=%-6s max|logit diff| = %.3g  (logit range %.3g..%.3g)"
+                      % ("ok  " if ok else "FAIL", variant, arch, shortcut, inp_kind, path_used, err, ref.min(), ref.max()))
                 if not ok:
-                    failed.append((variant, arch, shortcut, simd))
+                    failed.append((variant, arch, shortcut, inp_kind, simd))
     print("model parity: worst max abs logit difference %.3g (tolerance %g), %d failures" % (worst, TOL, len(failed)))
     return 1 if failed else 0
 

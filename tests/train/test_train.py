@@ -29,6 +29,8 @@ import train  # noqa: E402
 import voice_spectra  # noqa: E402
 from corpusgen import layout, noise, recipe  # noqa: E402
 from drsn import frontend  # noqa: E402
+from drsn import model as M  # noqa: E402
+from drsn.safetensors import load as st_load  # noqa: E402
 
 
 class Train(unittest.TestCase):
@@ -328,6 +330,45 @@ class Train(unittest.TestCase):
                                      '--epochs', '1', '--noise-p', '0.8', '--threads', '1', '--quiet',
                                      '--out', out, '--feature-cache', 'none']), 0)
         self.assertTrue(os.path.exists(os.path.join(out, 'kws2-drsn-cw.safetensors')))
+
+    def test_pcen_input(self):
+        # the layer: the one-einsum smoother equals the recursion, per band
+        g = torch.Generator().manual_seed(3)
+        p = M.PCEN(40)
+        M.randomize_pcen(type('m', (), {'pcen': p})(), g)
+        x = torch.randn(3, 98, 40, generator=g) * 2 - 3
+        e, s = x.exp(), p.log_s.exp()
+        a, d, r = p.log_alpha.exp(), p.log_delta.exp(), p.log_r.exp()
+        m, want = e[:, 0], []
+        for t in range(98):
+            m = m if t == 0 else (1 - s) * m + s * e[:, t]
+            want.append((e[:, t] / (1e-6 + m) ** a + d) ** r - d ** r)
+        with torch.no_grad():
+            self.assertTrue(torch.allclose(p(x), torch.stack(want, 1), rtol=1e-5, atol=1e-6))
+        p(x).sum().backward()
+        for q in (p.log_s, p.log_alpha, p.log_delta, p.log_r):
+            self.assertTrue(bool((q.grad != 0).any()))
+        # train.py --input pcen: the arch says so, PCEN's parameters are
+        # trained without weight decay, the export carries them
+        out = os.path.join(self.tmp.name, 'run-pcen')
+        self.run_train(out, '--input', 'pcen', '--epochs', '1', '--weight-decay', '0.5')
+        ck = torch.load(os.path.join(out, 'last.pt'))
+        self.assertEqual(ck['arch']['input'], 'pcen')
+        groups = ck['optimizer']['param_groups']
+        self.assertEqual([grp['weight_decay'] for grp in groups], [0.5, 0.0])
+        self.assertEqual(len(groups[1]['params']), 4)
+        self.assertNotEqual(float(ck['state_dict']['pcen.log_r'][0]), math.log(0.5))   # it learnt
+        tensors, meta = st_load(os.path.join(out, 'kws2-drsn-cw.safetensors'))
+        self.assertEqual(json.loads(meta['architecture'])['input'], 'pcen')
+        self.assertEqual(tensors['pcen.log_delta'].shape, (40,))
+        a_pt, a_st = (evaluate.load_model(q)[0] for q in (os.path.join(out, 'last.pt'),
+                                                          os.path.join(out, 'kws2-drsn-cw.safetensors')))
+        with torch.no_grad():
+            self.assertTrue(torch.allclose(a_pt(x), a_st(x), atol=1e-6))
+        # a log-input run's arch has no "input" key: older files and runs stay valid
+        self.assertNotIn('input', M.make_arch('tiny', 'cw'))
+        with self.assertRaises(ValueError):
+            M.make_arch('tiny', 'cw', input='mfcc')
 
     def test_variants_and_evaluation(self):
         runs = {}

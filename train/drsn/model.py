@@ -3,6 +3,9 @@
 Input: log-mel features [batch, frames, bands] (time-major, as the C front end
 produces them); the bands are the input channels of 1-D convolutions over time.
 
+    input "pcen" (arch key "input"; absent: "log") puts PCEN (class PCEN below)
+          of the window before the stem; "log" feeds the log-mels as they are
+
     stem  Conv1d(bands -> C0, k, stride, pad k//2, bias)
     units RSBU(cin -> cout, k, s):
             f = Conv(k,1) . ReLU . BN . Conv(k,s) . ReLU . BN (x)   (convs without bias)
@@ -20,6 +23,7 @@ produces them); the bands are the input channels of 1-D convolutions over time.
 The C engine (src/engine) runs exactly this from the state_dict names below.
 """
 import copy
+import math
 
 import torch
 import torch.nn as nn
@@ -40,13 +44,21 @@ ARCHS = {
 }
 
 
+INPUTS = ("log", "pcen")
+
+
 def make_arch(name="default", variant="cw", bands=40, frames=98, classes=12,
-              shortcut="zero_pad", bn_eps=1e-5):
-    """The architecture dict (exactly what goes into the model metadata)."""
+              shortcut="zero_pad", bn_eps=1e-5, input="log"):
+    """The architecture dict (exactly what goes into the model metadata).
+    input "pcen" adds an "input" key (absent means "log": the log-mels go
+    straight into the stem)."""
     if variant not in VARIANTS:
         raise ValueError("variant must be one of %s, not %r" % (VARIANTS, variant))
+    if input not in INPUTS:
+        raise ValueError("input must be one of %s, not %r" % (INPUTS, input))
     base = ARCHS[name]
-    return {
+    extra = {"input": input} if input != "log" else {}
+    return {**extra,
         "variant": variant,
         "bands": int(bands),
         "frames": int(frames),
@@ -56,6 +68,43 @@ def make_arch(name="default", variant="cw", bands=40, frames=98, classes=12,
         "bn_eps": float(bn_eps),
         "classes": int(classes),
     }
+
+
+class PCEN(nn.Module):
+    """Per-channel energy normalisation (Wang et al. 2017, "Trainable
+    frontend for robust and far-field keyword spotting") of one window,
+    computed from its log-mels x [B, T, F] (E = exp(x): the mel power plus
+    the front end's log offset):
+        M[0] = E[0];  M[t] = (1 - s) M[t-1] + s E[t]
+        P[t] = (E[t] / (eps + M[t])^alpha + delta)^r - delta^r
+    with s, alpha, delta, r per band, trained in the log domain (the state
+    holds their logs). M divides out each band's slowly varying level, so
+    stationary noise maps to a constant while onsets stand out; the root
+    compresses less than the log near the noise floor. The smoother is
+    written as a [F, T, T] matrix so a batch is one einsum."""
+
+    EPS = 1e-6
+
+    def __init__(self, bands, s=0.025, alpha=0.98, delta=2.0, r=0.5):
+        super().__init__()
+        def full(v):
+            return nn.Parameter(torch.full((bands,), math.log(v)))
+        self.log_s, self.log_alpha, self.log_delta, self.log_r = full(s), full(alpha), full(delta), full(r)
+
+    def smoother(self, frames):
+        s = self.log_s.exp().clamp(max=1.0)[:, None, None]          # [F, 1, 1]
+        t = torch.arange(frames, dtype=s.dtype)
+        lag = (t[None, :] - t[:, None])[None]                        # [1, k, t]: t - k
+        decay = torch.pow(1.0 - s, lag.clamp(min=0).to(s.dtype))
+        w = torch.where(lag >= 0, s * decay, torch.zeros_like(decay))
+        first = torch.pow(1.0 - s[:, :, 0], t[None, :])              # [F, t]: weight of E[0]
+        return torch.cat([first[:, None, :], w[:, 1:, :]], dim=1)   # [F, k, t]
+
+    def forward(self, x):                     # x: [B, T, F] log-mels
+        e = x.exp()
+        m = torch.einsum("bkf,fkt->btf", e, self.smoother(x.shape[1]))
+        alpha, delta, r = self.log_alpha.exp(), self.log_delta.exp(), self.log_r.exp()
+        return torch.pow(e / torch.pow(self.EPS + m, alpha) + delta, r) - torch.pow(delta, r)
 
 
 class Shrink(nn.Module):
@@ -118,6 +167,7 @@ class DRSN(nn.Module):
         self.arch = copy.deepcopy(arch)
         eps = arch["bn_eps"]
         st = arch["stem"]
+        self.pcen = PCEN(arch["bands"]) if arch.get("input", "log") == "pcen" else None
         self.stem = nn.Conv1d(arch["bands"], st["channels"], st["kernel"], stride=st["stride"],
                               padding=st["kernel"] // 2, bias=True)
         units, c = [], st["channels"]
@@ -130,6 +180,8 @@ class DRSN(nn.Module):
         self.fc = nn.Linear(c, arch["classes"])
 
     def forward(self, x):                     # x: [B, frames, bands] -> logits [B, classes]
+        if self.pcen is not None:
+            x = self.pcen(x)
         h = self.stem(x.transpose(1, 2))
         for u in self.units:
             h = u(h)
@@ -173,12 +225,26 @@ def randomize_bn(model, generator):
                 m.running_var.copy_(0.5 + torch.rand(n, generator=generator))
 
 
+def randomize_pcen(model, generator):
+    """Spread a PCEN input's per-band parameters around their initial values
+    (s 0.006-0.1, alpha 0.7-1, delta 0.7-5.4, r 0.3-0.8), so a parity test
+    runs every band with its own."""
+    if model.pcen is None:
+        return
+    with torch.no_grad():
+        for p, lo, hi in ((model.pcen.log_s, 0.006, 0.1), (model.pcen.log_alpha, 0.7, 1.0),
+                          (model.pcen.log_delta, 0.7, 5.4), (model.pcen.log_r, 0.3, 0.8)):
+            u = torch.rand(p.shape, generator=generator)
+            p.copy_(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+
+
 def build_random(arch, seed):
     """A random-init model (deterministic for a seed), in eval mode."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = DRSN(arch)
     randomize_bn(model, g)
+    randomize_pcen(model, g)
     return model.eval()
 
 

@@ -388,7 +388,10 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--data', default=os.path.join(here, 'corpus'), help='Speech Commands layout (default train/corpus)')
     ap.add_argument('--variant', default='cw', choices=M.VARIANTS, help='cw (default), cs, or resnet (the baseline)')
-    ap.add_argument('--arch', default='default', choices=sorted(M.ARCHS))
+    ap.add_argument('--arch', default='default',
+                    help='layer plan: %s (default: the shipped size), or a JSON file '
+                         '{"stem": {"channels", "kernel", "stride"}, "units": [{...}, ...]}'
+                         % '|'.join(M.ARCHS))
     ap.add_argument('--input', default='log', choices=M.INPUTS,
                     help='what the stem sees: log (the log-mels, default) or pcen (a trainable '
                          'per-channel energy normalisation of each window, computed from them)')
@@ -461,6 +464,10 @@ def main(argv=None):
         sys.exit(f'train: --distill {a.distill}: want 0 < W <= 1')
     if not 0 < a.distill_temp <= 20:
         sys.exit(f'train: --distill-temp {a.distill_temp}: want 0 < T <= 20')
+    try:
+        M.layers(a.arch)
+    except ValueError as e:
+        sys.exit(f'train: --arch: {e}')
     masks = None if a.specaug == 'none' else tuple(int(v) for v in a.specaug.split(','))
     if masks is not None and (len(masks) != 4 or min(masks) < 0):
         sys.exit(f"train: --specaug {a.specaug!r}: want 'n_freq,max_width,n_time,max_frames' or 'none'")

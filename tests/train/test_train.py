@@ -331,6 +331,40 @@ class Train(unittest.TestCase):
                                      '--out', out, '--feature-cache', 'none']), 0)
         self.assertTrue(os.path.exists(os.path.join(out, 'kws2-drsn-cw.safetensors')))
 
+    def test_arch_file(self):
+        # --arch FILE: a layer plan of one's own trains, exports and keeps its layers
+        plan = {'stem': {'channels': 4, 'kernel': 5, 'stride': 1},
+                'units': [{'channels': 4, 'kernel': 3, 'stride': 2}, {'channels': 6, 'kernel': 1, 'stride': 1}]}
+        path = os.path.join(self.tmp.name, 'plan.json')
+        with open(path, 'w') as f:
+            json.dump(plan, f)
+        out = os.path.join(self.tmp.name, 'run-plan')
+        self.run_train(out, '--arch', path, '--epochs', '1')
+        ck = torch.load(os.path.join(out, 'last.pt'))
+        self.assertEqual(ck['arch']['stem'], plan['stem'])
+        self.assertEqual(ck['arch']['units'], plan['units'])
+        _, meta = st_load(os.path.join(out, 'kws2-drsn-cw.safetensors'))
+        self.assertEqual(json.loads(meta['architecture'])['units'], plan['units'])
+        # what the C engine would refuse is refused before training, and named
+        bad = [({'stem': {'channels': 4, 'kernel': 4, 'stride': 1}, 'units': plan['units']}, r'stem\.kernel must be odd'),
+               ({'stem': plan['stem'], 'units': [{'channels': 2, 'kernel': 3, 'stride': 1}]},
+                r'units\[0\]\.channels = 2 is fewer than its input\'s 4'),
+               ({'stem': plan['stem'], 'units': [{'channels': 8, 'kernel': 3, 'stride': 9}]},
+                r'units\[0\]\.stride must be an integer from 1 to 8 \(got 9\)'),
+               ({'stem': plan['stem'], 'units': [{'channels': 8, 'kernel': 3}]}, r'units\[0\] must be an object'),
+               ({'stem': plan['stem'], 'units': []}, 'units must be a list of 1 to 64'),
+               ({'stem': plan['stem']}, 'exactly the keys stem and units')]
+        for o, msg in bad:
+            with open(path, 'w') as f:
+                json.dump(o, f)
+            with self.assertRaisesRegex(ValueError, msg):
+                M.make_arch(path, 'cw')
+        with self.assertRaisesRegex(SystemExit, r'--arch: .*stem and units'):
+            train.main(['--data', self.data, '--arch', path])
+        with self.assertRaisesRegex(ValueError, r"'nope' is not one of default\|small\|tiny"):
+            M.layers('nope')
+        self.assertEqual(M.layers('default'), M.ARCHS['default'])
+
     def test_pcen_input(self):
         # the layer: the one-einsum smoother equals the recursion, per band
         g = torch.Generator().manual_seed(3)

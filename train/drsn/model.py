@@ -23,6 +23,7 @@ produces them); the bands are the input channels of 1-D convolutions over time.
 The C engine (src/engine) runs exactly this from the state_dict names below.
 """
 import copy
+import json
 import math
 
 import torch
@@ -46,17 +47,64 @@ ARCHS = {
 
 INPUTS = ("log", "pcen")
 
+# What the C engine accepts (src/engine/arch.h): checked here so that a bad
+# layer plan fails before training, not when drsn loads the export.
+MAX_UNITS, MAX_CHANNELS, MAX_KERNEL, MAX_STRIDE = 64, 1024, 31, 8
+
+
+def _conv(o, where):
+    if not isinstance(o, dict) or set(o) != {"channels", "kernel", "stride"}:
+        raise ValueError("%s must be an object with exactly channels, kernel, stride" % where)
+    for key, hi in (("channels", MAX_CHANNELS), ("kernel", MAX_KERNEL), ("stride", MAX_STRIDE)):
+        v = o[key]
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= hi:
+            raise ValueError("%s.%s must be an integer from 1 to %d (got %r)" % (where, key, hi, v))
+    if o["kernel"] % 2 == 0:
+        raise ValueError("%s.kernel must be odd (got %d)" % (where, o["kernel"]))
+    return o["channels"], o["kernel"], o["stride"]
+
+
+def layers(arch):
+    """The layer plan {"stem": {...}, "units": [(channels, kernel, stride), ...]}
+    of arch: a name in ARCHS, or a JSON file holding
+        {"stem": {"channels": C, "kernel": K, "stride": S},
+         "units": [{"channels": C, "kernel": K, "stride": S}, ...]}
+    (odd kernels; a unit never has fewer channels than its input, since the
+    zero-padded shortcut cannot drop channels)."""
+    if arch in ARCHS:
+        return ARCHS[arch]
+    try:
+        with open(arch) as f:
+            o = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError("architecture %r is not one of %s, nor a readable JSON file (%s)"
+                         % (arch, "|".join(ARCHS), e)) from None
+    if not isinstance(o, dict) or set(o) != {"stem", "units"}:
+        raise ValueError("%s: must be an object with exactly the keys stem and units" % arch)
+    stem = _conv(o["stem"], "%s: stem" % arch)
+    if not isinstance(o["units"], list) or not 1 <= len(o["units"]) <= MAX_UNITS:
+        raise ValueError("%s: units must be a list of 1 to %d objects" % (arch, MAX_UNITS))
+    units, c = [], stem[0]
+    for i, u in enumerate(o["units"]):
+        units.append(_conv(u, "%s: units[%d]" % (arch, i)))
+        if units[-1][0] < c:
+            raise ValueError("%s: units[%d].channels = %d is fewer than its input's %d"
+                             % (arch, i, units[-1][0], c))
+        c = units[-1][0]
+    return {"stem": dict(zip(("channels", "kernel", "stride"), stem)), "units": units}
+
 
 def make_arch(name="default", variant="cw", bands=40, frames=98, classes=12,
               shortcut="zero_pad", bn_eps=1e-5, input="log"):
-    """The architecture dict (exactly what goes into the model metadata).
+    """The architecture dict (exactly what goes into the model metadata) of
+    the layer plan name (see layers()).
     input "pcen" adds an "input" key (absent means "log": the log-mels go
     straight into the stem)."""
     if variant not in VARIANTS:
         raise ValueError("variant must be one of %s, not %r" % (VARIANTS, variant))
     if input not in INPUTS:
         raise ValueError("input must be one of %s, not %r" % (INPUTS, input))
-    base = ARCHS[name]
+    base = layers(name)
     extra = {"input": input} if input != "log" else {}
     return {**extra,
         "variant": variant,

@@ -18,12 +18,14 @@ Resuming gives the same model as an uninterrupted run: each epoch's batch
 order and augmentation are drawn from generators seeded by (seed, epoch).
 """
 import argparse
+import contextlib
 import datetime
 import functools
 import hashlib
 import json
 import math
 import os
+import secrets
 import sys
 import time
 
@@ -376,9 +378,18 @@ def lr_at(step, total, warmup, base):
 
 
 def save(path, obj):
-    tmp = path + '.tmp'
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """torch.save to path atomically. The temporary file's name is unique,
+    so runs started together on a fresh feature cache (the three variants,
+    or seeds) can write the same cache file at once."""
+    tmp = f'{path}.{os.getpid()}-{secrets.token_hex(4)}.tmp'
+    try:
+        with open(tmp, 'xb') as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def main(argv=None):

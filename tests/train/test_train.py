@@ -331,6 +331,37 @@ class Train(unittest.TestCase):
                                      '--out', out, '--feature-cache', 'none']), 0)
         self.assertTrue(os.path.exists(os.path.join(out, 'kws2-drsn-cw.safetensors')))
 
+    def test_concurrent_saves_of_one_file(self):
+        # two runs started together on a fresh feature cache write the same
+        # file: both finish writing before either renames (a barrier in
+        # torch.save), and both must succeed (a fixed temporary name failed)
+        import threading
+        path = os.path.join(self.tmp.name, 'shared-cache', 'features-x.pt')
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        barrier, real_save, errors = threading.Barrier(2, timeout=30), torch.save, []
+
+        def slow_save(obj, f):
+            real_save(obj, f)
+            barrier.wait()
+
+        def one(v):
+            try:
+                train.save(path, torch.full((3,), float(v)))
+            except Exception as e:  # noqa: BLE001 (recorded, asserted below)
+                errors.append(e)
+        train.torch.save = slow_save
+        try:
+            ts = [threading.Thread(target=one, args=(v,)) for v in (1, 2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        finally:
+            train.torch.save = real_save
+        self.assertEqual(errors, [])
+        self.assertIn(float(torch.load(path)[0]), (1.0, 2.0))
+        self.assertEqual(os.listdir(os.path.dirname(path)), ['features-x.pt'])   # no temporary left
+
     def test_arch_file(self):
         # --arch FILE: a layer plan of one's own trains, exports and keeps its layers
         plan = {'stem': {'channels': 4, 'kernel': 5, 'stride': 1},

@@ -17,6 +17,13 @@ mean over the four noise types at each SNR):
     variants have a run with that seed (the same seed gives the same
     clip order and noise draws in train.py, not the same weights).
 
+An argument GROUP=FILE puts that run in GROUP instead of its variant, for
+arms that share a variant and differ in something else (an input layer, a
+layer plan):
+
+  /usr/bin/python3 train/seeds.py --a cw-pcen --b cw \
+      cw-pcen=models/pcen/kws20-drsn-cw-pcen.eval.json ... cw=models/18-epochs/kws20-drsn-cw.eval.json ...
+
 A single pair of runs cannot tell a two-point margin from seed noise; this
 table can, as far as three or so seeds per variant allow.
 """
@@ -45,13 +52,19 @@ def voice_row(ev):
 
 
 def load(paths):
-    """{variant: {seed: (name, row, voices)}}; a seed given twice for a variant is an error."""
+    """{variant: {seed: (name, row, voices)}}; a seed given twice for a variant
+    is an error. A path GROUP=FILE files the run under GROUP."""
     runs = {}
-    for path in paths:
+    for arg in paths:
+        group, sep, path = arg.partition('=')
+        if not sep:
+            group, path = None, arg
+        elif not group:
+            raise ValueError('%s: empty group name before "="' % arg)
         with open(path) as f:
             ev = json.load(f)
         prov = ev.get('provenance') or {}
-        variant, seed = ev.get('variant') or prov.get('variant'), prov.get('seed')
+        variant, seed = group or ev.get('variant') or prov.get('variant'), prov.get('seed')
         if variant is None or seed is None:
             raise ValueError('%s: no variant or training seed in its provenance' % path)
         by_seed = runs.setdefault(variant, {})
@@ -160,7 +173,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                  epilog=__doc__.split('\n\n', 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('evals', nargs='+', help="evaluate.py's .eval.json files")
+    ap.add_argument('evals', nargs='+', help="evaluate.py's .eval.json files, each optionally as GROUP=FILE")
     ap.add_argument('--a', default='cw', help='variant on the left of the difference (default cw)')
     ap.add_argument('--b', default='resnet', help='variant on the right (default resnet)')
     ap.add_argument('--out', help='also write the markdown here, and the numbers to the same name with .json')

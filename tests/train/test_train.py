@@ -611,6 +611,22 @@ class Seeds(unittest.TestCase):
             with open(os.path.join(tmp, 'seeds.json')) as f:
                 self.assertEqual(json.load(f)['variants']['cw']['seeds'], [1, 2, 3])
 
+    def test_groups_of_one_variant(self):
+        # GROUP=FILE: two arms of the same variant (e.g. PCEN and log-mel CW), compared like two variants
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = ['cw-pcen=' + self.write(tmp, 'p1', 'cw', 1, 0.95, 0.70),
+                     'cw-pcen=' + self.write(tmp, 'p2', 'cw', 2, 0.93, 0.72),
+                     self.write(tmp, 'c1', 'cw', 1, 0.92, 0.73), self.write(tmp, 'c2', 'cw', 2, 0.94, 0.75)]
+            s = seeds.summarize(seeds.load(paths), 'cw-pcen', 'cw')
+            self.assertEqual(sorted(s['variants']), ['cw', 'cw-pcen'])
+            self.assertAlmostEqual(s['difference']['mean'][0], 1.0)
+            self.assertAlmostEqual(s['difference']['mean'][4], -3.0)
+            self.assertEqual(s['difference']['paired_seeds'], [1, 2])
+            with self.assertRaisesRegex(ValueError, 'cw seed 1 is already given'):
+                seeds.load(paths + [self.write(tmp, 'c1b', 'cw', 1, 0.9, 0.7)])
+            with self.assertRaisesRegex(ValueError, 'empty group name'):
+                seeds.load(['=' + paths[2]])
+
     def test_one_seed_has_no_sd_and_strict_json(self):
         with tempfile.TemporaryDirectory() as tmp:
             paths = [self.write(tmp, 'cw1', 'cw', 1, 0.9, 0.7), self.write(tmp, 'rn1', 'resnet', 1, 0.9, 0.7)]

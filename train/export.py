@@ -68,7 +68,8 @@ def main(argv=None):
     src.add_argument("--checkpoint", help="torch.save()d training checkpoint")
     ap.add_argument("--variant", default="cw", choices=M.VARIANTS)
     ap.add_argument("--arch", default="default",
-                    help="%s, or a JSON file holding a whole architecture dict (then --variant, --shortcut, --frames are not used)" % "|".join(M.ARCHS))
+                    help="%s, a layer plan file as train.py --arch takes ({\"stem\", \"units\"}), or a JSON file "
+                         "holding a whole architecture dict (then --variant, --shortcut, --frames are not used)" % "|".join(M.ARCHS))
     ap.add_argument("--shortcut", default="zero_pad", choices=("zero_pad", "projection"))
     ap.add_argument("--input", default="log", choices=M.INPUTS,
                     help="log (the log-mels into the stem) or pcen (a PCEN layer first)")
@@ -85,12 +86,17 @@ def main(argv=None):
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if a.random:
         labels = a.labels.split(",") if a.labels else DEFAULT_LABELS
-        if a.arch in M.ARCHS:
+        whole = None
+        if a.arch not in M.ARCHS:
+            with open(a.arch) as f:
+                whole = json.load(f)
+            if isinstance(whole, dict) and set(whole) == {"stem", "units"}:
+                whole = None    # a layer plan: completed below like a named one
+        if whole is None:
             arch = M.make_arch(a.arch, a.variant, bands=fe["n_mels"], frames=a.frames,
                                classes=len(labels), shortcut=a.shortcut, input=a.input)
         else:
-            with open(a.arch) as f:
-                arch = json.load(f)
+            arch = whole
         model = M.build_random(arch, a.seed)
         prov = {"training_data": "none (random initialisation)", "command": cmd,
                 "seed": a.seed, "date": date, "accuracy": None}

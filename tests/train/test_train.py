@@ -376,6 +376,12 @@ class Train(unittest.TestCase):
         self.assertEqual(ck['arch']['units'], plan['units'])
         _, meta = st_load(os.path.join(out, 'kws2-drsn-cw.safetensors'))
         self.assertEqual(json.loads(meta['architecture'])['units'], plan['units'])
+        # export.py --random takes the same plan file (and still a whole architecture dict)
+        rnd = os.path.join(self.tmp.name, 'plan-random.safetensors')
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(export.main(['--random', '--variant', 'cs', '--arch', path, '--labels', 'a,b', '-o', rnd]), 0)
+        arch = json.loads(st_load(rnd)[1]['architecture'])
+        self.assertEqual((arch['variant'], arch['stem'], arch['units']), ('cs', plan['stem'], plan['units']))
         # what the C engine would refuse is refused before training, and named
         bad = [({'stem': {'channels': 4, 'kernel': 4, 'stride': 1}, 'units': plan['units']}, r'stem\.kernel must be odd'),
                ({'stem': plan['stem'], 'units': [{'channels': 2, 'kernel': 3, 'stride': 1}]},

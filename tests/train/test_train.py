@@ -9,6 +9,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import unittest
@@ -401,6 +402,11 @@ class Train(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, r"'nope' is not one of default\|small\|tiny"):
             M.layers('nope')
         self.assertEqual(M.layers('default'), M.ARCHS['default'])
+        # the limits are the C engine's (src/engine/arch.h), not a copy that drifts
+        with open(os.path.join(ROOT, 'src', 'engine', 'arch.h')) as f:
+            c = dict(re.findall(r'#define DRSN__MAX_(\w+) (\d+)', f.read()))
+        self.assertEqual((M.MAX_UNITS, M.MAX_CHANNELS, M.MAX_KERNEL, M.MAX_STRIDE),
+                         tuple(int(c[k]) for k in ('UNITS', 'CHANNELS', 'KERNEL', 'STRIDE')))
 
     def test_pcen_input(self):
         # the layer: the one-einsum smoother equals the recursion, per band

@@ -392,6 +392,21 @@ def save(path, obj):
         raise
 
 
+def frontend_params(path):
+    """--frontend FILE -> validated FrontEndParams (None: the defaults).
+    The corpus is 16 kHz audio in 1 s clips, so sample_rate stays 16000."""
+    if path is None:
+        return frontend.default_params()
+    p = frontend.load_params(path)
+    if p.sample_rate != 16000:
+        raise ValueError(f'{path}: sample_rate {p.sample_rate}: the training clips are 16000 Hz; '
+                         f'drsn resamples its input to the model\'s rate, so train at 16000')
+    try:
+        return p.validate()
+    except ValueError as e:
+        raise ValueError(f'{path}: {e}') from None
+
+
 def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
@@ -406,6 +421,10 @@ def main(argv=None):
     ap.add_argument('--input', default='log', choices=M.INPUTS,
                     help='what the stem sees: log (the log-mels, default) or pcen (a trainable '
                          'per-channel energy normalisation of each window, computed from them)')
+    ap.add_argument('--frontend', metavar='FILE',
+                    help='front-end parameters: a JSON object with any of the keys `drsn features --params` '
+                         'prints (n_mels, f_min, f_max, win_length, hop_length, n_fft, log_offset); the rest '
+                         'keep their defaults. The model file carries them, so drsn and drsnd compute the same')
     ap.add_argument('--keywords', help='comma-separated keywords (default: the 20 of the 22-class task)')
     ap.add_argument('--epochs', type=int, default=30)
     ap.add_argument('--batch', type=int, default=128)
@@ -491,7 +510,10 @@ def main(argv=None):
     last = os.path.join(out, 'last.pt')
     cmd = ' '.join(['train.py'] + list(sys.argv[1:] if argv is None else argv))
 
-    fe_params = frontend.default_params()
+    try:
+        fe_params = frontend_params(a.frontend)
+    except (OSError, ValueError) as e:
+        sys.exit(f'train: --frontend: {e}')
     fe = frontend.FrontEnd(fe_params)
     frames = fe_params.frames_for(16000)
     arch = M.make_arch(a.arch, a.variant, bands=fe_params.n_mels, frames=frames, classes=len(labels),
@@ -516,6 +538,8 @@ def main(argv=None):
         ck = torch.load(last, map_location='cpu')
         if ck['arch'] != arch or ck['labels'] != labels:
             sys.exit(f'train: --resume: {last} was trained with another architecture or label set')
+        if ck.get('frontend', frontend.default_params().to_dict()) != fe_params.to_dict():
+            sys.exit(f'train: --resume: {last} was trained with other front-end parameters (--frontend)')
         model.load_state_dict(ck['state_dict'])
         opt.load_state_dict(ck['optimizer'])
         start, best, history = ck['epoch'] + 1, ck['best_val'], ck['history']

@@ -408,6 +408,39 @@ class Train(unittest.TestCase):
         self.assertEqual((M.MAX_UNITS, M.MAX_CHANNELS, M.MAX_KERNEL, M.MAX_STRIDE),
                          tuple(int(c[k]) for k in ('UNITS', 'CHANNELS', 'KERNEL', 'STRIDE')))
 
+    def test_frontend_file(self):
+        # --frontend FILE: other front-end parameters train, and the model file carries them
+        path = os.path.join(self.tmp.name, 'fe.json')
+        self._write(path, {'n_mels': 24, 'f_max': 7000})
+        out = os.path.join(self.tmp.name, 'run-fe')
+        self.run_train(out, '--frontend', path, '--epochs', '1')
+        ck = torch.load(os.path.join(out, 'last.pt'))
+        self.assertEqual(ck['arch']['bands'], 24)
+        self.assertEqual((ck['frontend']['n_mels'], ck['frontend']['f_max']), (24, 7000.0))
+        self.assertEqual(ck['frontend']['hop_length'], frontend.default_params().hop_length)
+        tensors, meta = st_load(os.path.join(out, 'kws2-drsn-cw.safetensors'))
+        self.assertEqual(json.loads(meta['frontend']), ck['frontend'])
+        self.assertEqual(json.loads(meta['architecture'])['bands'], 24)
+        m, _, fe, _, _ = evaluate.load_model(os.path.join(out, 'kws2-drsn-cw.safetensors'))
+        with torch.no_grad():
+            self.assertEqual(tuple(m(frontend.FrontEnd(fe)(torch.zeros(2, 16000))).shape), (2, 4))
+        # resuming under other front-end parameters would train on other features: refused
+        other = os.path.join(self.tmp.name, 'fe-other.json')
+        self._write(other, {'n_mels': 24, 'f_max': 6000})
+        with self.assertRaisesRegex(SystemExit, 'other front-end parameters'):
+            self.run_train(out, '--frontend', other, '--epochs', '2', '--resume')
+        # bad files are named before the data loads
+        for o, msg in (({'n_mel': 24}, 'unknown key "n_mel"'), ({'n_mels': 900}, r'n_mels: 900 is outside'),
+                       ({'sample_rate': 8000, 'f_max': 4000}, 'the training clips are 16000 Hz')):
+            self._write(path, o)
+            with self.assertRaisesRegex(SystemExit, r'--frontend: .*' + msg):
+                train.main(['--data', '/nonexistent', '--frontend', path, '--out', os.path.join(self.tmp.name, 'x')])
+
+    @staticmethod
+    def _write(path, o):
+        with open(path, 'w') as f:
+            json.dump(o, f)
+
     def test_pcen_input(self):
         # the layer: the one-einsum smoother equals the recursion, per band
         g = torch.Generator().manual_seed(3)

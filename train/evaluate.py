@@ -23,6 +23,14 @@ steps (as train.py keeps clips and drsn classify reads them) and written as
 equal PyTorch's to within 0.1 points; the table says how far apart they are
 and on how many clips the two predictions differ.
 
+With --split training the same conditions are applied to a sample of the
+training split instead (its noise-free clips, --per-label of each keyword
+and twice that of _unknown_, seeded by --seed; _silence_ clips all carry
+noise and are left out), written as <name>.training.eval.md/.json: voices,
+and clips, the model learnt from. Its distance from the test scores is
+what held-out voices cost; its own distance from 100% is what the noise
+costs even on familiar speech.
+
 With --ensemble NAME the models are scored as one: the mean of their
 softmaxes (as train.py --teacher distils from), written as NAME.eval.md/.json.
 It bounds what distilling those models into one could give.
@@ -101,14 +109,38 @@ def ensemble(models, name):
     return Ensemble([m for m, *_ in models]).eval(), labels, fe, name, prov
 
 
-def test_set(root, labels, rows=None):
-    """(paths, clips [N, 16000], word spans, targets) of the test split;
-    rows: layout.clip_rows(root), if the caller has read it already."""
+def seen_items(items, rows, per_label, seed):
+    """A label-stratified sample of training items [(relpath, label)]: the
+    noise-free clips only (clips.csv's noise column empty; every clip of a
+    corpus without clips.csv), per_label of each label and 2 * per_label of
+    _unknown_ (as the test split has), drawn with a generator seeded by seed."""
+    by = collections.defaultdict(list)
+    for rel, lab in items:
+        if not (rows.get(rel) or {}).get('noise'):
+            by[lab].append((rel, lab))
+    rng = np.random.default_rng(seed)
+    out = []
+    for lab in sorted(by):
+        n = 2 * per_label if lab == '_unknown_' else per_label
+        pick = sorted(rng.permutation(len(by[lab]))[:n])
+        out += [by[lab][i] for i in pick]
+    return out
+
+
+def test_set(root, labels, rows=None, split='testing', per_label=96, seed=1):
+    """(paths, clips [N, 16000], word spans, targets) of the test split, or
+    with split 'training' of seen_items() of the training split; rows:
+    layout.clip_rows(root), if the caller has read it already."""
     keywords = [lab for lab in labels if not lab.startswith('_')]
-    items = layout.scan(root, keywords)['testing']
-    if not items:
+    rows = layout.clip_rows(root) if rows is None else rows
+    items = layout.scan(root, keywords)[split]
+    if split == 'training':
+        items = seen_items(items, rows, per_label, seed)
+        if not items:
+            raise ValueError(f'{root}: the training split has no noise-free clips')
+    elif not items:
         raise ValueError(f'{root}: testing_list.txt lists no clips')
-    spans = layout.spans(layout.clip_rows(root) if rows is None else rows)
+    spans = layout.spans(rows)
     x = np.stack([layout.read_clip(os.path.join(root, rel)) for rel, _ in items])
     sp = []
     for (rel, lab), xi in zip(items, x):
@@ -247,7 +279,7 @@ def breakdown(pred, y, labels, groups, top=10):
 def breakdown_md(b):
     lines = ['', 'Where the clean errors are:', '']
     if 'by_voice' in b:
-        lines += ['| test voice | clips | accuracy |', '|---|---|---|']
+        lines += ['| voice | clips | accuracy |', '|---|---|---|']
         lines += [f'| {v} | {r["clips"]} | {100 * r["accuracy"]:.2f} |' for v, r in b['by_voice'].items()]
         lines.append('')
     worst = sorted(b['by_label'].items(), key=lambda kv: (kv[1]['accuracy'], kv[0]))
@@ -270,6 +302,11 @@ def main(argv=None):
     ap.add_argument('--drsn', help='also score through this `drsn` executable (drsn classify)')
     ap.add_argument('--c-conditions', default='clean,real@0',
                     help='conditions for --drsn, e.g. clean,pink@5,real@0 (default clean,real@0)')
+    ap.add_argument('--split', default='testing', choices=('testing', 'training'),
+                    help='testing (default: held-out voices), or training: a sample of the noise-free '
+                         'training clips under the same conditions, written as <name>.training.eval.*')
+    ap.add_argument('--per-label', type=int, default=96,
+                    help='--split training: clips per keyword (twice as many _unknown_; default 96)')
     ap.add_argument('--ensemble', metavar='NAME',
                     help='score the models as one ensemble (mean of their softmaxes), written as NAME.eval.*')
     a = ap.parse_args(argv)
@@ -288,7 +325,12 @@ def main(argv=None):
         if lab != labels:
             sys.exit(f'evaluate: {name}: labels differ from {models[0][3]}\'s; evaluate them separately')
     rows = layout.clip_rows(a.data)
-    paths, x, spans, y = test_set(a.data, labels, rows)
+    if a.per_label < 1:
+        sys.exit(f'evaluate: --per-label {a.per_label}: want at least 1')
+    try:
+        paths, x, spans, y = test_set(a.data, labels, rows, a.split, a.per_label, a.seed)
+    except ValueError as e:
+        sys.exit(f'evaluate: {e}')
     snrs = list(recipe.EVAL_SNRS)
     res = [dict() for _ in models]
     brk = [None for _ in models]
@@ -317,35 +359,40 @@ def main(argv=None):
     date = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
     os.makedirs(a.out_dir, exist_ok=True)
     cmd = ' '.join(['evaluate.py'] + list(sys.argv[1:] if argv is None else argv))
+    if a.split == 'training':
+        suffix, what = '.training', 'training-split'
+        clips = 'noise-free training clips (voices the model learnt from; a sample of --per-label per keyword)'
+    else:
+        suffix, what, clips = '', 'test', 'test clips from held-out voices'
     for (m, _, _, name, prov), r, b in zip(models, res, brk):
         body = {'model': name, 'variant': m.arch['variant'], 'params': m.n_params(), 'macs': m.macs(),
                 'test_clips': int(len(y)), 'test_clips_per_label': n_by, 'accuracy': r,
                 'mean_over_noises': {str(s): float(np.mean([r[f'{k}@{s}'] for k in noise.KINDS])) for s in snrs},
-                'noise_seed': a.seed, 'data': os.path.abspath(a.data), 'corpus': corpus_meta,
+                'noise_seed': a.seed, 'data': os.path.abspath(a.data), 'corpus': corpus_meta, 'split': a.split,
                 'clean_breakdown': b, 'provenance': prov, 'command': cmd, 'date': date}
         if name in cres:
             body['drsn_classify'] = cres[name]
-        with open(os.path.join(a.out_dir, name + '.eval.json'), 'w') as f:
+        with open(os.path.join(a.out_dir, name + suffix + '.eval.json'), 'w') as f:
             json.dump(body, f, indent=1, sort_keys=True)
             f.write('\n')
-        md = (f'# {name}: test accuracy by noise type and SNR\n\n'
+        md = (f'# {name}: {what} accuracy by noise type and SNR\n\n'
               f'{m.arch["variant"]}, {m.n_params()} parameters, {m.macs()} MACs per 1 s window. '
-              f'{len(y)} test clips from held-out voices ({a.data}), noise seed {a.seed}.\n'
+              f'{len(y)} {clips} ({a.data}), noise seed {a.seed}.\n'
               f'Command: `{cmd}`\n\n' + table_md(r, snrs) + '\n' + breakdown_md(b) + '\n'
               + (c_table_md(cres[name]) + '\n' if name in cres else ''))
-        with open(os.path.join(a.out_dir, name + '.eval.md'), 'w') as f:
+        with open(os.path.join(a.out_dir, name + suffix + '.eval.md'), 'w') as f:
             f.write(md)
         print(md)
     if len(models) > 1:
         head = '| model | clean | ' + ' | '.join(f'noise mean {s} dB' for s in snrs) + ' |'
-        lines = ['# Comparison (same test audio)', '', head, '|' + '---|' * (len(snrs) + 2)]
+        lines = [f'# Comparison (same {what} audio)', '', head, '|' + '---|' * (len(snrs) + 2)]
         for (m, _, _, name, _), r in zip(models, res):
             lines.append(f'| {name} | {100 * r["clean"]:.2f} | ' + ' | '.join(
                 f'{100 * np.mean([r[f"{k}@{s}"] for k in noise.KINDS]):.2f}' for s in snrs) + ' |')
         md = '\n'.join(lines) + '\n'
-        with open(os.path.join(a.out_dir, 'comparison.eval.md'), 'w') as f:
+        with open(os.path.join(a.out_dir, 'comparison' + suffix + '.eval.md'), 'w') as f:
             f.write(md)
-        with open(os.path.join(a.out_dir, 'comparison.eval.json'), 'w') as f:
+        with open(os.path.join(a.out_dir, 'comparison' + suffix + '.eval.json'), 'w') as f:
             json.dump({name: r for (_, _, _, name, _), r in zip(models, res)}, f, indent=1, sort_keys=True)
             f.write('\n')
         print(md)

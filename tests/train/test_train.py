@@ -4,6 +4,7 @@
 run, all three variants train from the same code, the exported file scores
 exactly like its checkpoint, and evaluate.py writes every condition.
 """
+import collections
 import contextlib
 import io
 import json
@@ -533,6 +534,28 @@ class Train(unittest.TestCase):
         with self.assertRaises(SystemExit) as cm:
             evaluate.main(['--data', self.data, '--ensemble', 'e', '--drsn', 'drsn', cw, rn])
         self.assertIn('--ensemble', str(cm.exception.code))
+        # --split training: the same conditions on noise-free training clips, in files of their own
+        rows = layout.clip_rows(self.data)
+        split = layout.scan(self.data, ['yes', 'no'])
+        seen = evaluate.seen_items(split['training'], rows, 3, 1)
+        self.assertEqual(seen, evaluate.seen_items(split['training'], rows, 3, 1))      # seeded
+        free = collections.Counter(lab for rel, lab in split['training'] if rows[rel]['noise'] == '')
+        want = {lab: min(n, 6 if lab == '_unknown_' else 3) for lab, n in free.items()}
+        self.assertEqual(collections.Counter(lab for _, lab in seen), want)
+        self.assertGreater(want['_unknown_'], 3)      # twice the keywords' share
+        self.assertTrue(all(rows[rel]['noise'] == '' and rows[rel]['split'] == 'training' for rel, _ in seen))
+        before = os.path.getmtime(os.path.join(out, 'run-cw.eval.json'))
+        self.assertEqual(evaluate.main(['--data', self.data, '--out-dir', out, '--threads', '1', '--split', 'training',
+                                        '--per-label', '3', os.path.join(runs['cw'], 'best.pt')]), 0)
+        with open(os.path.join(out, 'run-cw.training.eval.json')) as f:
+            tr = json.load(f)
+        self.assertEqual((tr['split'], tr['test_clips'], tr['test_clips_per_label']),
+                         ('training', len(seen), dict({'_silence_': 0}, **want)))
+        self.assertEqual(len(tr['accuracy']), len(recipe.EVAL_CONDITIONS))
+        self.assertEqual(os.path.getmtime(os.path.join(out, 'run-cw.eval.json')), before)
+        with self.assertRaises(SystemExit) as cm:
+            evaluate.main(['--data', self.data, '--split', 'training', '--per-label', '0', cw])
+        self.assertIn('--per-label', str(cm.exception.code))
 
 
 class Stream(unittest.TestCase):

@@ -110,6 +110,10 @@ def main(argv=None):
     ap.add_argument('--workers', type=int, default=2, help='processes (default 2)')
     ap.add_argument('--words', help='comma-separated keyword subset (default: all 20)')
     ap.add_argument('--unknown-words', help='comma-separated _unknown_ vocabulary (default: built-in list)')
+    ap.add_argument('--unknown-ratio', type=float, default=2.0,
+                    help='training _unknown_ clips per training clip of a keyword (default 2); validation and '
+                         'testing keep 2, so a larger ratio adds training clips and leaves the validation and '
+                         'test sets as they are, file for file')
     ap.add_argument('--renderings', type=int, default=2,
                     help='renderings per (word, espeak-ng training voice) (default 2)')
     ap.add_argument('--eval-renderings', type=int, default=3,
@@ -130,6 +134,8 @@ def main(argv=None):
     unk = a.unknown_words.split(',') if a.unknown_words else words.UNKNOWN_WORDS
     if min(a.per_word, a.workers, a.renderings, a.eval_renderings) < 1:
         ap.error('--per-word, --workers, --renderings and --eval-renderings must be >= 1')
+    if not 0 <= a.unknown_ratio <= 100:
+        ap.error(f'--unknown-ratio {a.unknown_ratio}: want 0 to 100')
 
     t0 = time.time()
     vs = voices.voices_by_split()
@@ -140,7 +146,7 @@ def main(argv=None):
     clips = recipe.plan(a.seed, a.per_word, targets, unk,
                         renderings={'training': a.renderings, 'validation': a.eval_renderings,
                                     'testing': a.eval_renderings},
-                        voice_split=vs)
+                        voice_split=vs, train_unknown_ratio=a.unknown_ratio)
     prepare_out(a.out, a.force)
     for d in sorted({os.path.dirname(c['path']) for c in clips}):
         os.makedirs(os.path.join(a.out, d), exist_ok=True)
@@ -187,7 +193,7 @@ def main(argv=None):
     meta = {
         'generator': 'train/gen_corpus.py',
         'seed': a.seed, 'per_word': a.per_word, 'renderings': a.renderings,
-        'eval_renderings': a.eval_renderings,
+        'eval_renderings': a.eval_renderings, 'unknown_ratio': a.unknown_ratio,
         'keywords': targets, 'unknown_words': unk, 'labels': words.LABELS,
         'voices': vs, 'counts': counts,
         'noise': {'kinds': list(noise.KINDS), 'recorded': noise.REAL_NOISE_PACKAGE,

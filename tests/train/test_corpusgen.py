@@ -8,6 +8,7 @@ festival + festvox voices, lincity-ng-data).
 import csv
 import difflib
 import filecmp
+import json
 import os
 import subprocess
 import sys
@@ -286,6 +287,31 @@ class Corpus(unittest.TestCase):
         self.assertEqual(c['no'], 12)
         self.assertEqual(c['_silence_'], 12)
         self.assertEqual(c.get('yet', 0) + c.get('cup', 0) + c.get('heaven', 0), 24)
+
+    def test_more_unknown_keeps_the_rest(self):
+        # --unknown-ratio adds training _unknown_ clips; every clip of the default corpus is planned
+        # the same, and the validation and test clips are the same files
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, 'u')
+            self.assertEqual(gen_corpus.main(['--out', out, '--seed', '7', '--workers', '1',
+                                              '--unknown-ratio', '4'] + TINY), 0)
+            with open(os.path.join(out, 'clips.csv')) as f:
+                rows = {r['path']: r for r in csv.DictReader(f)}
+            plan = ('split', 'label', 'word', 'voice', 'r', 'speed', 'rt60', 'level', 'noise', 'snr')
+            for r in self.rows:
+                self.assertEqual([rows[r['path']][k] for k in plan], [r[k] for k in plan], r['path'])
+                if r['split'] != 'training':    # (espeak-ng batches a training voice's words: cuts may move)
+                    self.assertTrue(filecmp.cmp(os.path.join(self.a, r['path']), os.path.join(out, r['path']),
+                                                shallow=False), r['path'])
+            extra = [r for p, r in rows.items() if p not in {x['path'] for x in self.rows}]
+            self.assertEqual(len(extra), 24)     # 4 * 12 training clips instead of 2 * 12
+            self.assertTrue(all(r['split'] == 'training' and r['label'] in ('yet', 'cup', 'heaven') for r in extra))
+            for name in ('validation_list.txt', 'testing_list.txt'):
+                self.assertTrue(filecmp.cmp(os.path.join(self.a, name), os.path.join(out, name), shallow=False))
+            with open(os.path.join(out, 'corpus.json')) as f:
+                self.assertEqual(json.load(f)['unknown_ratio'], 4.0)
+        with self.assertRaises(SystemExit):
+            gen_corpus.main(['--out', os.path.join(self.tmp.name, 'neg'), '--unknown-ratio', '-1'] + TINY)
 
     def test_refuses_to_overwrite(self):
         with tempfile.TemporaryDirectory() as d:

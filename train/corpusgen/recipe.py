@@ -11,8 +11,8 @@ Counts (N = --per-word, the training clips per keyword):
               the word by the training voices (espeak-ng voices `renderings`
               times each with different rate/pitch, flite/festival voices
               6x as often since there are few of them); unknown_ratio*N
-              _unknown_ clips spread over UNKNOWN_WORDS; silence_ratio*N
-              _silence_ clips.
+              _unknown_ clips spread over UNKNOWN_WORDS (train_unknown_ratio*N
+              if given); silence_ratio*N _silence_ clips.
   validation, testing  one clip per rendering of each keyword by each
               held-out voice, plus _unknown_ and _silence_ in the same
               ratios to that count.
@@ -56,9 +56,18 @@ def _slug(voice_id):
 
 
 def plan(seed=1, per_word=2000, targets=TARGETS, unknown_words=UNKNOWN_WORDS,
-         unknown_ratio=2.0, silence_ratio=1.0, renderings=None, voice_split=None):
+         unknown_ratio=2.0, silence_ratio=1.0, renderings=None, voice_split=None,
+         train_unknown_ratio=None):
     """The list of clips: dicts with keys split, label, word, voice, r, path.
-    voice_split: {split: [voice ids]} (default voices.voices_by_split())."""
+    voice_split: {split: [voice ids]} (default voices.voices_by_split()).
+    train_unknown_ratio: the training split's _unknown_ ratio, if not
+    unknown_ratio. Each split draws from its own generator and the extra
+    clips come last, so a corpus with more training _unknown_ clips plans
+    every clip of one with fewer the same way (same word, voice, rendering
+    and augmentation), and its validation and test splits are the same
+    files. (The training audio can still differ slightly: espeak-ng renders
+    all of a voice's words in one batch, cut at its pauses, and more words
+    move the cuts.)"""
     renderings = renderings or {'training': 2, 'validation': 3, 'testing': 3}
     vs = voice_split or voices.voices_by_split()
     clips = []
@@ -82,7 +91,8 @@ def plan(seed=1, per_word=2000, targets=TARGETS, unknown_words=UNKNOWN_WORDS,
             for i in range(n_kw):
                 v, r = pool[order[i % len(pool)]]
                 add(split, w, w, v, r)
-        n_unk = int(round(unknown_ratio * n_kw))
+        ratio = train_unknown_ratio if split == 'training' and train_unknown_ratio is not None else unknown_ratio
+        n_unk = int(round(ratio * n_kw))
         for i in range(n_unk):
             w = unknown_words[int(rng.integers(len(unknown_words)))]
             v, r = pool[int(rng.integers(len(pool)))]

@@ -414,7 +414,8 @@ class Train(unittest.TestCase):
         path = os.path.join(self.tmp.name, 'fe.json')
         self._write(path, {'n_mels': 24, 'f_max': 7000})
         out = os.path.join(self.tmp.name, 'run-fe')
-        self.run_train(out, '--frontend', path, '--epochs', '1')
+        cache = os.path.join(self.tmp.name, 'cache-fe')   # not the shared cache, whose files other tests count
+        self.run_train(out, '--frontend', path, '--epochs', '1', '--feature-cache', cache)
         ck = torch.load(os.path.join(out, 'last.pt'))
         self.assertEqual(ck['arch']['bands'], 24)
         self.assertEqual((ck['frontend']['n_mels'], ck['frontend']['f_max']), (24, 7000.0))
@@ -429,7 +430,7 @@ class Train(unittest.TestCase):
         other = os.path.join(self.tmp.name, 'fe-other.json')
         self._write(other, {'n_mels': 24, 'f_max': 6000})
         with self.assertRaisesRegex(SystemExit, 'other front-end parameters'):
-            self.run_train(out, '--frontend', other, '--epochs', '2', '--resume')
+            self.run_train(out, '--frontend', other, '--epochs', '2', '--resume', '--feature-cache', cache)
         # bad files are named before the data loads
         for o, msg in (({'n_mel': 24}, 'unknown key "n_mel"'), ({'n_mels': 900}, r'n_mels: 900 is outside'),
                        ({'sample_rate': 8000, 'f_max': 4000}, 'the training clips are 16000 Hz')):

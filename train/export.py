@@ -86,17 +86,14 @@ def main(argv=None):
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if a.random:
         labels = a.labels.split(",") if a.labels else DEFAULT_LABELS
-        whole = None
+        arch = None
         if a.arch not in M.ARCHS:
             with open(a.arch) as f:
-                whole = json.load(f)
-            if isinstance(whole, dict) and set(whole) == {"stem", "units"}:
-                whole = None    # a layer plan: completed below like a named one
-        if whole is None:
+                arch = json.load(f)
+        if arch is None or isinstance(arch, dict) and set(arch) == {"stem", "units"}:
+            # a named plan or a layer plan file: completed into an architecture dict
             arch = M.make_arch(a.arch, a.variant, bands=fe["n_mels"], frames=a.frames,
                                classes=len(labels), shortcut=a.shortcut, input=a.input)
-        else:
-            arch = whole
         model = M.build_random(arch, a.seed)
         prov = {"training_data": "none (random initialisation)", "command": cmd,
                 "seed": a.seed, "date": date, "accuracy": None}

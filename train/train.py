@@ -536,7 +536,7 @@ def main(argv=None):
         ck = torch.load(last, map_location='cpu')
         if ck['arch'] != arch or ck['labels'] != labels:
             sys.exit(f'train: --resume: {last} was trained with another architecture or label set')
-        if ck.get('frontend', frontend.default_params().to_dict()) != fe_params.to_dict():
+        if ck['frontend'] != fe_params.to_dict():
             sys.exit(f'train: --resume: {last} was trained with other front-end parameters (--frontend)')
         model.load_state_dict(ck['state_dict'])
         opt.load_state_dict(ck['optimizer'])

@@ -56,11 +56,19 @@ def progress(it, total, desc, quiet, unit='batch'):
 # ---------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------
-def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0):
+def unknown_cap(n_per_keyword, ratio):
+    """How many _unknown_ clips --max-unknown-ratio allows beside keywords
+    with these clip counts."""
+    return int(ratio * max(1, int(np.mean(n_per_keyword)))) if len(n_per_keyword) else 0
+
+
+def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0, cap_training=True):
     """{split: (audio int16 [N, 16000], targets int64 [N], relpaths)}.
     per_word > 0 keeps at most that many training clips of each keyword and
     of _silence_ (a random subset; _unknown_ then follows max_unknown_ratio):
-    how the README measures how many clips per word a model needs."""
+    how the README measures how many clips per word a model needs.
+    cap_training=False keeps every training _unknown_ clip (--fresh-unknown
+    draws from them per epoch); validation and test stay capped."""
     items = layout.scan(root, keywords)
     rng = np.random.default_rng(seed)
     out = {}
@@ -77,8 +85,9 @@ def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0
         n_kw = [sum(1 for _, lab in its if lab == k) for k in keywords]
         mean_kw = max(1, int(np.mean(n_kw))) if its else 0
         unk = [i for i, (_, lab) in enumerate(its) if lab == words.UNKNOWN]
-        if max_unknown_ratio and len(unk) > max_unknown_ratio * mean_kw:
-            keep = set(rng.choice(unk, int(max_unknown_ratio * mean_kw), replace=False).tolist())
+        cap = unknown_cap(n_kw, max_unknown_ratio)
+        if max_unknown_ratio and len(unk) > cap and (cap_training or split != 'training'):
+            keep = set(rng.choice(unk, cap, replace=False).tolist())
             its = [it for i, it in enumerate(its) if i not in unk or i in keep]
         audio = np.zeros((len(its), 16000), dtype=np.int16)
         for i, (rel, _) in enumerate(progress(its, len(its), f'read {split}', quiet, 'clip')):
@@ -305,6 +314,19 @@ def voice_weights(root, paths, targets, beta):
 # ---------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------
+def epoch_order(g, n, sample_w=None, fixed=None, unk_pool=None):
+    """The training clips (indices) of one epoch, in the order shown: a
+    permutation of all n; or n weighted draws with replacement
+    (--balance-voices); or (--fresh-unknown) every clip of `fixed` once plus
+    a fresh draw without replacement of n - len(fixed) clips of `unk_pool`."""
+    if unk_pool is not None:
+        chosen = torch.cat([fixed, unk_pool[torch.randperm(len(unk_pool), generator=g)[:n - len(fixed)]]])
+        return chosen[torch.randperm(n, generator=g)]
+    if sample_w is not None:    # n draws with replacement, weighted: an epoch is still n clips
+        return torch.multinomial(sample_w, n, replacement=True, generator=g)
+    return torch.randperm(n, generator=g)
+
+
 def accuracy(model, feats, targets, batch=512):
     model.eval()
     correct = 0
@@ -436,6 +458,9 @@ def main(argv=None):
                     help='use at most N training clips per keyword (and of _silence_); default 0: all')
     ap.add_argument('--max-unknown-ratio', type=float, default=2.0,
                     help='keep at most this many _unknown_ clips per keyword clip (default 2)')
+    ap.add_argument('--fresh-unknown', action='store_true',
+                    help='keep every training _unknown_ clip, and show each epoch a fresh random draw of '
+                         '--max-unknown-ratio of them per keyword clip: more words at the same class prior')
     ap.add_argument('--specaug', default='2,6,2,10',
                     help="SpecAugment masks 'n_freq,max_width,n_time,max_frames' (default 2,6,2,10), or 'none'")
     ap.add_argument('--mel-noise', type=float, default=0.5,
@@ -488,6 +513,10 @@ def main(argv=None):
         sys.exit(f'train: --eq {a.eq}: want 0 <= EQ <= 20 dB')
     if not 0 <= a.balance_voices <= 1:
         sys.exit(f'train: --balance-voices {a.balance_voices}: want 0 <= B <= 1')
+    if a.fresh_unknown and not a.max_unknown_ratio > 0:
+        sys.exit('train: --fresh-unknown draws --max-unknown-ratio clips per keyword clip each epoch; want a ratio > 0')
+    if a.fresh_unknown and a.balance_voices > 0:
+        sys.exit('train: --fresh-unknown and --balance-voices both choose the clips of an epoch; use one of them')
     if not 0 < a.distill <= 1:
         sys.exit(f'train: --distill {a.distill}: want 0 < W <= 1')
     if not 0 < a.distill_temp <= 20:
@@ -558,8 +587,16 @@ def main(argv=None):
             print(f'train: --resume: the run so far was distilled from {len(was)} teacher(s), these epochs from '
                   f'{len(teachers)}; the provenance records only these', file=sys.stderr)
     t0 = time.time()
-    data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word)
+    data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word,
+                     cap_training=not a.fresh_unknown)
     tr_audio, tr_y, tr_paths = data['training']
+    unk_pool = fixed = None
+    if a.fresh_unknown:     # every epoch: all other clips, plus a fresh draw of `quota` _unknown_ clips
+        is_unk = tr_y == labels.index(words.UNKNOWN)
+        unk_pool, fixed = torch.nonzero(is_unk).flatten(), torch.nonzero(~is_unk).flatten()
+        quota = min(len(unk_pool), unknown_cap([int((tr_y == labels.index(k)).sum()) for k in keywords],
+                                               a.max_unknown_ratio))
+        print(f'train: --fresh-unknown: {quota} of {len(unk_pool)} _unknown_ clips each epoch', file=sys.stderr)
     sample_w = None
     if a.balance_voices > 0:
         w, per_group = voice_weights(a.data, tr_paths, tr_y, a.balance_voices)
@@ -572,7 +609,7 @@ def main(argv=None):
     online = OnlineNoise(a.noise_p, a.seed) if a.noise_p > 0 else None
     tr_feats = None if online else cached_features(fe, tr_audio, cache)
     mel_noise = MelNoise(fe, a.seed) if a.mel_noise > 0 else None
-    n = tr_y.shape[0]
+    n = tr_y.shape[0] if unk_pool is None else len(fixed) + quota     # clips per epoch
     print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '
           f'{n} training / {va_y.shape[0]} validation clips, {len(labels)} labels; '
           f'data ready in {time.time() - t0:.1f} s', file=sys.stderr)
@@ -582,7 +619,7 @@ def main(argv=None):
     prov_base = {'training_data': os.path.abspath(a.data), 'command': cmd, 'seed': a.seed,
                  'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug, 'per_word': a.per_word,
                  'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'stretch': a.stretch, 'eq': a.eq,
-                 'balance_voices': a.balance_voices, 'schedule': schedule}
+                 'balance_voices': a.balance_voices, 'fresh_unknown': a.fresh_unknown, 'schedule': schedule}
     if teachers:
         prov_base['distill'] = {'teachers': [os.path.abspath(p) for p in a.teacher],
                                 'weight': a.distill, 'temperature': a.distill_temp}
@@ -596,10 +633,7 @@ def main(argv=None):
         te = time.time()
         model.train()
         g = torch.Generator().manual_seed(a.seed * 100003 + epoch)
-        if sample_w is None:
-            perm = torch.randperm(n, generator=g)
-        else:   # n draws with replacement, weighted: an epoch is still n clips
-            perm = torch.multinomial(sample_w, n, replacement=True, generator=g)
+        perm = epoch_order(g, n, sample_w, fixed, unk_pool)
         tot_loss, tot_ok, seen = 0.0, 0, 0
         bar = progress(range(steps_per_epoch), steps_per_epoch, f'{name} epoch {epoch + 1}/{a.epochs}', a.quiet)
         for step in bar:

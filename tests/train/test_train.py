@@ -94,6 +94,34 @@ class Train(unittest.TestCase):
         self.assertLess(sum(n_cut), sum(n_full))
         self.assertTrue(torch.equal(full['validation'][0], cut['validation'][0]))   # only training is cut
 
+    def test_fresh_unknown_draws_each_epoch(self):
+        fixed, pool = torch.arange(10), torch.arange(10, 40)
+        drawn_any = set()
+        for epoch in range(4):
+            order = train.epoch_order(torch.Generator().manual_seed(epoch), 16, fixed=fixed, unk_pool=pool).tolist()
+            self.assertEqual(len(set(order)), 16)                   # no clip twice in one epoch
+            self.assertLessEqual(set(range(10)), set(order))        # every other clip, every epoch
+            drawn = set(order) - set(range(10))
+            self.assertEqual(len(drawn), 6)
+            self.assertLessEqual(drawn, set(range(10, 40)))
+            drawn_any |= drawn
+        self.assertGreater(len(drawn_any), 6)                       # the draw changes from epoch to epoch
+        # load_data keeps every training _unknown_ clip for the draw; validation stays capped
+        labels = ['_silence_', '_unknown_', 'yes', 'no']
+        capped = train.load_data(self.data, ['yes', 'no'], labels, 1, 0.25, True)
+        whole = train.load_data(self.data, ['yes', 'no'], labels, 1, 0.25, True, cap_training=False)
+        n_unk = {k: {s: int((d[s][1] == 1).sum()) for s in ('training', 'validation')}
+                 for k, d in (('capped', capped), ('whole', whole))}
+        self.assertGreater(n_unk['whole']['training'], n_unk['capped']['training'])
+        self.assertEqual(n_unk['whole']['validation'], n_unk['capped']['validation'])
+        out = os.path.join(self.tmp.name, 'run-fresh')
+        self.run_train(out, '--epochs', '1', '--no-export', '--fresh-unknown', '--max-unknown-ratio', '0.25')
+        self.assertTrue(torch.load(os.path.join(out, 'last.pt'))['provenance']['fresh_unknown'])
+        for bad in (['--max-unknown-ratio', '0'], ['--balance-voices', '0.5']):
+            with self.assertRaises(SystemExit) as cm:
+                train.main(['--data', self.data, '--fresh-unknown', '--out', out] + bad)
+            self.assertIn('--fresh-unknown', str(cm.exception.code))
+
     def test_feature_augmentation(self):
         fe = frontend.FrontEnd(frontend.default_params())
         t = torch.arange(16000) / 16000.0

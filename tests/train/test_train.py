@@ -56,10 +56,11 @@ class Train(unittest.TestCase):
 
     def test_resume_equals_uninterrupted(self):
         a, b = os.path.join(self.tmp.name, 'a'), os.path.join(self.tmp.name, 'b')
-        self.run_train(a, '--epochs', '3', '--no-export')
-        self.run_train(b, '--epochs', '3', '--stop-after', '1', '--no-export')
+        cache = os.path.join(self.tmp.name, 'cache-resume')     # its own: the files are counted below
+        self.run_train(a, '--epochs', '3', '--no-export', '--feature-cache', cache)
+        self.run_train(b, '--epochs', '3', '--stop-after', '1', '--no-export', '--feature-cache', cache)
         self.assertEqual(torch.load(os.path.join(b, 'last.pt'))['epoch'], 0)
-        self.run_train(b, '--epochs', '3', '--resume', '--no-export')
+        self.run_train(b, '--epochs', '3', '--resume', '--no-export', '--feature-cache', cache)
         sa, sb = (torch.load(os.path.join(d, 'last.pt')) for d in (a, b))
         self.assertEqual(sa['epoch'], 2)
         self.assertEqual(len(sb['history']), 3)
@@ -68,10 +69,10 @@ class Train(unittest.TestCase):
         with open(os.path.join(b, 'log.jsonl')) as f:
             self.assertEqual([json.loads(ln)['epoch'] for ln in f], [1, 2, 3])
         # training and validation features were computed once and reused
-        self.assertEqual(len(os.listdir(os.path.join(self.tmp.name, 'cache'))), 2)
+        self.assertEqual(len(os.listdir(cache)), 2)
         self.assertEqual(sb['schedule'], [{'epochs': 3, 'start': 0}])
         # a longer --epochs on --resume extends a finished run (a warm restart) and says so in the provenance
-        self.run_train(a, '--epochs', '4', '--resume', '--no-export')
+        self.run_train(a, '--epochs', '4', '--resume', '--no-export', '--feature-cache', cache)
         s4 = torch.load(os.path.join(a, 'last.pt'))
         self.assertEqual(s4['epoch'], 3)
         self.assertEqual(s4['schedule'], [{'epochs': 3, 'start': 0}, {'epochs': 4, 'start': 3}])

@@ -79,8 +79,8 @@ def tool_versions():
     return v
 
 
-def list_voices():
-    vs = voices.voices_by_split()
+def list_voices(cross_language=False):
+    vs = voices.voices_by_split(cross_language)
     for s in voices.SPLITS:
         print(f'{s} ({len(vs[s])} voices):')
         print('  ' + ' '.join(vs[s]))
@@ -120,12 +120,16 @@ def main(argv=None):
                     help='renderings per (word, held-out espeak-ng voice) in validation and testing (default 3)')
     ap.add_argument('--max-voices', type=int, default=0,
                     help='use at most this many voices per split (0: all; for quick tests)')
+    ap.add_argument('--cross-language-voices', action='store_true',
+                    help='add training speakers: festival voices of other languages (Italian, Czech, '
+                         'Finnish) saying the English words with an accent (voices.XLANG_VOICES; their '
+                         'Debian packages must be installed). Validation and testing stay as they are')
     ap.add_argument('--force', action='store_true', help='replace an existing corpus')
     ap.add_argument('--list-voices', action='store_true', help='print the voice and noise split and exit')
     ap.add_argument('--quiet', action='store_true', help='no progress bar')
     a = ap.parse_args(argv)
     if a.list_voices:
-        list_voices()
+        list_voices(a.cross_language_voices)
         return 0
     targets = a.words.split(',') if a.words else words.TARGETS
     bad = [w for w in targets if w not in words.TARGETS]
@@ -138,7 +142,7 @@ def main(argv=None):
         ap.error(f'--unknown-ratio {a.unknown_ratio}: want 0 to 100')
 
     t0 = time.time()
-    vs = voices.voices_by_split()
+    vs = voices.voices_by_split(a.cross_language_voices)
     if a.max_voices:
         # keep every engine represented: espeak first-n plus all others
         vs = {s: ([v for v in l if v.startswith('espeak:')][:a.max_voices] +
@@ -195,7 +199,7 @@ def main(argv=None):
         'seed': a.seed, 'per_word': a.per_word, 'renderings': a.renderings,
         'eval_renderings': a.eval_renderings, 'unknown_ratio': a.unknown_ratio,
         'keywords': targets, 'unknown_words': unk, 'labels': words.LABELS,
-        'voices': vs, 'counts': counts,
+        'voices': vs, 'cross_language_voices': a.cross_language_voices, 'counts': counts,
         'noise': {'kinds': list(noise.KINDS), 'recorded': noise.REAL_NOISE_PACKAGE,
                   'recorded_files': {s: [n for n, _ in fl] for s, fl in noise.real_bank().files.items()}},
         'synthesizers': tool_versions(),

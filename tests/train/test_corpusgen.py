@@ -81,6 +81,34 @@ class Voices(unittest.TestCase):
             self.assertTrue(any(not v.startswith('espeak:') for v in vs[s]))
         self.assertGreaterEqual(len(vs['training']), 300)
 
+    def test_cross_language_voices(self):
+        plain, cross = voices.voices_by_split(), voices.voices_by_split(cross_language=True)
+        self.assertFalse(any(v.startswith('festx:') for l in plain.values() for v in l))
+        for s in ('validation', 'testing'):
+            self.assertEqual(plain[s], cross[s])
+        self.assertEqual(cross['training'], plain['training'] + [f'festx:{v}' for v in voices.XLANG_VOICES])
+        # every phone said for every word is in the voice's own phone set
+        # (a phone it lacks would be skipped by its diphone synthesizer)
+        ws = words.TARGETS + words.UNKNOWN_WORDS
+        eng = voices.english_phones([(w, 1.0) for w in ws])
+        for w, segs in zip(ws, eng):
+            self.assertGreater(len(segs), 2, w)
+        for v in voices.XLANG_VOICES:
+            r = subprocess.run(['festival', '--pipe'], capture_output=True, text=True, check=True, input=(
+                f"(voice_{v})(print (mapcar car (cadr (assoc 'phones (PhoneSet.description)))))"))
+            have = set(r.stdout.strip().strip('()').split())
+            self.assertGreater(len(have), 20, (v, r.stdout, r.stderr))
+            said = {ph for segs in eng for ph, _, _ in voices.xlang_phones(segs, v)}
+            self.assertFalse(said - have, f'{v}: phones not in its phone set')
+        # pitch: the voice's factor times the rendering's
+        seg = [('s', 0.1, True, 100.0)]
+        self.assertEqual(voices.segments_scm(voices.xlang_phones(seg, 'czech_dita', 1.1)),
+                         '(s 0.1000 (0.0500 209.0))')
+        self.assertEqual(voices.xlang_phones([('eh', 0.1, False, 0.0)], 'pc_diphone'), [('E', 0.1, 0.0)])
+        self.assertEqual(voices.xlang_phones([('eh', 0.1, True, 0.0)], 'pc_diphone'), [('E1', 0.1, 0.0)])
+        self.assertEqual(voices.xlang_phones([('aw', 0.2, True, 0.0), ('pau', 0.1, False, 0.0)], 'czech_ph'),
+                         [('a', 0.1, 0.0), ('u', 0.1, 0.0), ('_', 0.1, 0.0)])
+
     def test_every_engine_renders(self):
         flite_has = subprocess.run(['flite', '-lv'], capture_output=True, text=True).stdout.split()
         for v in voices.FLITE_VOICES:
@@ -91,6 +119,7 @@ class Voices(unittest.TestCase):
         reqs += [(f'flite:{v}', 'seven', voices.render_params(f'flite:{v}', 'seven', 0, 1))
                  for v in voices.FLITE_VOICES]
         reqs += [(f'festival:{v}', 'seven', {'stretch': 1.0}) for v in voices.FESTIVAL_VOICES]
+        reqs += [(f'festx:{v}', 'seven', {'stretch': 1.0, 'pitch': 1.0}) for v in voices.XLANG_VOICES]
         out = voices.synthesize(reqs)
         for (v, w, _), x in zip(reqs, out):
             t = augment.trim(x)
@@ -287,6 +316,35 @@ class Corpus(unittest.TestCase):
         self.assertEqual(c['no'], 12)
         self.assertEqual(c['_silence_'], 12)
         self.assertEqual(c.get('yet', 0) + c.get('cup', 0) + c.get('heaven', 0), 24)
+
+    def test_cross_language_corpus(self):
+        # --cross-language-voices: the festx speakers say training clips only, their clips are
+        # speech, and the validation and test files are those of the corpus without them
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, 'x')
+            self.assertEqual(gen_corpus.main(['--out', out, '--seed', '7', '--workers', '1',
+                                              '--cross-language-voices'] + TINY), 0)
+            with open(os.path.join(out, 'clips.csv')) as f:
+                rows = list(csv.DictReader(f))
+            fx = [r for r in rows if r['voice'].startswith('festx:')]
+            self.assertTrue(fx)
+            self.assertEqual({r['split'] for r in fx}, {'training'})
+            for r in fx[:6]:
+                x = wavio.read_audio(os.path.join(out, r['path']))
+                a, b = int(r['start']), int(r['end'])
+                self.assertGreater(b - a, 0.15 * 16000, r['path'])
+                self.assertGreater(np.max(np.abs(x[a:b])), 0.005, r['path'])
+            for name in ('validation_list.txt', 'testing_list.txt'):
+                self.assertTrue(filecmp.cmp(os.path.join(self.a, name), os.path.join(out, name), shallow=False))
+            for r in self.rows:
+                if r['split'] != 'training':
+                    self.assertTrue(filecmp.cmp(os.path.join(self.a, r['path']), os.path.join(out, r['path']),
+                                                shallow=False), r['path'])
+            with open(os.path.join(out, 'corpus.json')) as f:
+                meta = json.load(f)
+            self.assertTrue(meta['cross_language_voices'])
+            self.assertTrue(set(meta['voices']['training']) >= {r['voice'] for r in fx})
+        self.assertFalse(any(r['voice'].startswith('festx:') for r in self.rows))
 
     def test_more_unknown_keeps_the_rest(self):
         # --unknown-ratio adds training _unknown_ clips; every clip of the default corpus is planned

@@ -9,6 +9,10 @@ A voice identity ("speaker") is one of:
   festival:<voice>           festival (packages festvox-kallpc16k,
                              festvox-kdlpc16k, festvox-us-slt-hts):
                              kal_diphone, ked_diphone, cmu_us_slt_arctic_hts
+  festx:<voice>              only with cross_language=True (gen_corpus.py
+                             --cross-language-voices): a festival voice of
+                             another language saying English words with an
+                             accent (see XLANG_VOICES); training only
 
 Split (fixed, independent of the corpus seed, so every corpus built by this
 code holds out the same speakers):
@@ -51,6 +55,40 @@ PERSON_SPLIT = {'kal': 'training', 'slt': 'training', 'awb': 'training',
 # flite's f0 target (Hz) range per voice; rms ignores int_f0_target_mean.
 FLITE_F0 = {'kal': (85, 130), 'kal16': (85, 130), 'awb': (90, 135), 'rms': (100, 100), 'slt': (150, 215)}
 
+# Festival voices of other languages, made to speak English: festival's
+# English front end (kal_diphone: lexicon, letter-to-sound rules, durations,
+# intonation) gives each word's phones, stress and pitch; XLANG_MAPS maps
+# the phones into the voice's own phone set, and the voice's diphones say
+# them (a Segments utterance). The result is English with an Italian, Czech
+# or Finnish accent from eight more recorded people: new speakers for the
+# training split only. Each entry: (phone map, pause phone, pitch factor
+# against kal's ~100 Hz, Debian package).
+XLANG_VOICES = {
+    'pc_diphone': ('italian', '#', 1.0, 'festvox-itapc16k'),
+    'lp_diphone': ('italian', '#', 1.8, 'festvox-italp16k'),
+    'czech_machac': ('czech', '_', 1.0, 'festvox-czech-machac'),
+    'czech_ph': ('czech', '_', 1.0, 'festvox-czech-ph'),
+    'czech_dita': ('czech', '_', 1.9, 'festvox-czech-dita'),
+    'czech_krb': ('czech', '_', 2.2, 'festvox-czech-krb'),
+    'hy_fi_mv_diphone': ('finnish', '#', 1.0, 'festvox-suopuhe-mv'),
+    'suo_fi_lj_diphone': ('finnish', '#', 1.8, 'festvox-suopuhe-lj'),
+}
+# English (festival's radio phone set) -> each voice's phones; a phone not
+# listed keeps its name, '' drops it. Italian marks stressed vowels with 1.
+_XV = dict(aa='a:', ae='e', ah='a', ao='o:', aw='a u', ax='e', axr='e r', ay='a j', eh='e',
+           er='e r', ey='e j', ih='i', iy='i:', ow='o u', oy='o j', uh='u', uw='u:',
+           nx='n', el='e l', em='e m', en='e n')
+XLANG_MAPS = {
+    'czech': dict(_XV, ch='c~', jh='dz~', sh='s~', zh='z~', dh='d', th='t', hh='h', w='u',
+                  y='j', ng='n'),
+    'italian': dict(aa='a1', ae='E1', ah='a1', ao='O1', aw='a1 u', ax='e', axr='e r', ay='a1 i',
+                    eh='E1', er='e1 r', ey='e1 i', ih='i1', iy='i1', ow='o1 u', oy='O1 i',
+                    uh='u1', uw='u1', ch='tS', jh='dZ', sh='S', zh='Z', dh='d', th='t', hh='',
+                    y='j', nx='n', el='e l', em='e m', en='e n'),
+    'finnish': dict(_XV, ae='&', ay='a i', ey='e i', oy='o i', ch='t S', jh='t S', sh='S',
+                    zh='S', dh='d', th='T', hh='h', y='j', ng='N', z='s'),
+}
+
 SPLITS = ('training', 'validation', 'testing')
 _WORD_RE = re.compile(r"^[a-z][a-z' -]*$")
 
@@ -79,8 +117,9 @@ def espeak_variants():
     return [ESPEAK_DEFAULT] + sorted(names)
 
 
-def all_voices():
-    """Every voice identity with its split: list of (voice_id, split)."""
+def all_voices(cross_language=False):
+    """Every voice identity with its split: list of (voice_id, split).
+    cross_language adds the XLANG_VOICES to training."""
     out = []
     for acc, asplit in ESPEAK_ACCENTS.items():
         for var in espeak_variants():
@@ -90,12 +129,14 @@ def all_voices():
         out.append((f'flite:{v}', PERSON_SPLIT[person]))
     for v, person in FESTIVAL_VOICES.items():
         out.append((f'festival:{v}', PERSON_SPLIT[person]))
+    if cross_language:
+        out += [(f'festx:{v}', 'training') for v in XLANG_VOICES]
     return out
 
 
-def voices_by_split():
+def voices_by_split(cross_language=False):
     d = {s: [] for s in SPLITS}
-    for v, s in all_voices():
+    for v, s in all_voices(cross_language):
         d[s].append(v)
     return d
 
@@ -113,6 +154,9 @@ def render_params(voice_id, word, rendering, seed):
         lo, hi = FLITE_F0[name]
         return {'stretch': round(float(rng.uniform(0.85, 1.3)), 3),
                 'f0': int(rng.integers(lo, hi + 1))}
+    if engine == 'festx':
+        return {'stretch': round(float(rng.uniform(0.85, 1.3)), 3),
+                'pitch': round(float(rng.uniform(0.85, 1.15)), 3)}
     return {'stretch': round(float(rng.uniform(0.85, 1.3)), 3)}
 
 
@@ -192,6 +236,23 @@ def _flite(name, word, p):
             return wavio.parse_wav_bytes(f.read(), f'flite -voice {name} "{word}"')
 
 
+def _festival_run(name, d, lines, words):
+    """Run a festival script whose i-th utterance is saved as d/i.wav; the
+    waves in order."""
+    script = os.path.join(d, 'r.scm')
+    with open(script, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    _run(['festival', '-b', script], name)
+    res = []
+    for i, word in enumerate(words):
+        path = f'{d}/{i}.wav'
+        if not os.path.exists(path):
+            raise RuntimeError(f'{name} "{word}": no output (is the voice installed?)')
+        with open(path, 'rb') as f:
+            res.append(wavio.parse_wav_bytes(f.read(), f'{name} "{word}"'))
+    return res
+
+
 def _festival_batch(name, items):
     """One festival process renders every (word, params) of one voice."""
     with tempfile.TemporaryDirectory(prefix='drsn-festival-') as d:
@@ -200,18 +261,76 @@ def _festival_batch(name, items):
             lines += [f"(Parameter.set 'Duration_Stretch {p['stretch']})",
                       f'(set! u (Utterance Text "{word}"))', '(utt.synth u)',
                       f'(utt.save.wave u "{d}/{i}.wav" \'riff)']
-        script = os.path.join(d, 'r.scm')
+        return _festival_run(f'festival:{name}', d, lines, [w for w, _ in items])
+
+
+_ENGLISH_DUMP = """(define (drsn-dump i word)
+  (let ((u (SynthText word)))
+    (format t "UTT %d\\n" i)
+    (mapcar (lambda (s)
+      (format t "%s %f %s %s\\n" (item.name s) (item.feat s 'segment_duration)
+              (item.feat s "R:SylStructure.parent.stress")
+              (item.feat s "R:Target.daughter1.f0")))
+      (utt.relation.items u 'Segment))))"""
+
+
+def english_phones(items):
+    """festival's English analysis (voice kal_diphone) of each (word,
+    duration stretch): a list per item of (phone, seconds, stressed, f0 Hz
+    or 0)."""
+    with tempfile.TemporaryDirectory(prefix='drsn-festx-') as d:
+        lines = ['(voice_kal_diphone)', _ENGLISH_DUMP]
+        for i, (word, stretch) in enumerate(items):
+            lines += [f"(Parameter.set 'Duration_Stretch {stretch})", f'(drsn-dump {i} "{word}")']
+        script = os.path.join(d, 'e.scm')
         with open(script, 'w') as f:
             f.write('\n'.join(lines) + '\n')
-        _run(['festival', '-b', script], f'festival:{name}')
-        res = []
-        for i, (word, _) in enumerate(items):
-            path = f'{d}/{i}.wav'
-            if not os.path.exists(path):
-                raise RuntimeError(f'festival:{name} "{word}": no output (is the voice installed?)')
-            with open(path, 'rb') as f:
-                res.append(wavio.parse_wav_bytes(f.read(), f'festival {name} "{word}"'))
-        return res
+        text = _run(['festival', '-b', script], 'festival English analysis').decode()
+    res = [[] for _ in items]
+    cur = None
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 2 and f[0] == 'UTT':
+            cur = res[int(f[1])]
+        elif len(f) == 4 and cur is not None:
+            cur.append((f[0], float(f[1]), f[2] == '1', float(f[3])))
+    for (word, _), segs in zip(items, res):
+        if not any(p != 'pau' for p, *_ in segs):
+            raise RuntimeError(f'festival English analysis of "{word}": no phones')
+    return res
+
+
+def xlang_phones(segs, voice, pitch=1.0):
+    """English segments -> [(phone, seconds, f0 Hz or 0)] in voice's phone
+    set, pitch scaled by the voice's factor times pitch. A phone that maps
+    to several shares its duration."""
+    mapname, pause, f0k, _ = XLANG_VOICES[voice]
+    m = XLANG_MAPS[mapname]
+    out = []
+    for ph, dur, stressed, f0 in segs:
+        tgt = [pause] if ph == 'pau' else m.get(ph, ph).split()
+        if mapname == 'italian' and not stressed:
+            tgt = [t.rstrip('1') for t in tgt]
+        out += [(t, dur / len(tgt), f0 * f0k * pitch) for t in tgt]
+    return out
+
+
+def segments_scm(phones):
+    """The body of a festival Segments utterance: (phone dur (mid f0))..."""
+    return ' '.join(f'({t} {d:.4f} ({d / 2:.4f} {f0:.1f}))' if f0 > 0 else f'({t} {d:.4f})'
+                    for t, d, f0 in phones)
+
+
+def _festx_batch(name, items):
+    """Every (word, params) of one XLANG voice: one festival process for the
+    English analysis, one for the voice."""
+    eng = english_phones([(w, p['stretch']) for w, p in items])
+    with tempfile.TemporaryDirectory(prefix='drsn-festx-') as d:
+        lines = [f'(voice_{name})']
+        for i, ((word, p), segs) in enumerate(zip(items, eng)):
+            lines += [f'(set! u (Utterance Segments ({segments_scm(xlang_phones(segs, name, p["pitch"]))})))',
+                      '(utt.synth u)', f'(utt.save.wave u "{d}/{i}.wav" \'riff)']
+        return _festival_run(f'festx:{name}', d, lines, [w for w, _ in items])
 
 
 def synthesize(requests):
@@ -227,12 +346,12 @@ def synthesize(requests):
         if engine == 'flite':
             x, sr = _flite(name, word, p)
             out[i] = wavio.resample(x, sr)
-        elif engine in ('espeak', 'festival'):
+        elif engine in ('espeak', 'festival', 'festx'):
             batches.setdefault((engine, name), []).append(i)
         else:
             raise ValueError(f'voice {vid!r}: unknown engine {engine!r}')
     for (engine, name), idx in batches.items():
-        fn = _espeak_batch if engine == 'espeak' else _festival_batch
+        fn = {'espeak': _espeak_batch, 'festival': _festival_batch, 'festx': _festx_batch}[engine]
         for i, (x, sr) in zip(idx, fn(name, [requests[i][1:] for i in idx])):
             out[i] = wavio.resample(x, sr)
     return out

@@ -17,6 +17,7 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -217,4 +218,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `--list-voices | head` ends quietly
     sys.exit(main())

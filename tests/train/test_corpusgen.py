@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import unittest.mock
 import wave
 
 ROOT = os.environ.get('DRSN_SOURCE_ROOT') or os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -108,6 +109,10 @@ class Voices(unittest.TestCase):
         self.assertEqual(voices.xlang_phones([('eh', 0.1, True, 0.0)], 'pc_diphone'), [('E1', 0.1, 0.0)])
         self.assertEqual(voices.xlang_phones([('aw', 0.2, True, 0.0), ('pau', 0.1, False, 0.0)], 'czech_ph'),
                          [('a', 0.1, 0.0), ('u', 0.1, 0.0), ('_', 0.1, 0.0)])
+        # a voice that is not installed: the error names its package
+        with unittest.mock.patch.dict(voices.XLANG_VOICES, {'nope_diphone': ('czech', '_', 1.0, 'festvox-nope')}):
+            with self.assertRaisesRegex(RuntimeError, r'festx:nope_diphone \(Debian package festvox-nope\)'):
+                voices.synthesize([('festx:nope_diphone', 'seven', {'stretch': 1.0, 'pitch': 1.0})])
 
     def test_every_engine_renders(self):
         flite_has = subprocess.run(['flite', '-lv'], capture_output=True, text=True).stdout.split()

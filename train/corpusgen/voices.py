@@ -238,7 +238,7 @@ def _flite(name, word, p):
 
 def _festival_run(name, d, lines, words):
     """Run a festival script whose i-th utterance is saved as d/i.wav; the
-    waves in order."""
+    waves in order. name labels errors."""
     script = os.path.join(d, 'r.scm')
     with open(script, 'w') as f:
         f.write('\n'.join(lines) + '\n')
@@ -330,7 +330,8 @@ def _festx_batch(name, items):
         for i, ((word, p), segs) in enumerate(zip(items, eng)):
             lines += [f'(set! u (Utterance Segments ({segments_scm(xlang_phones(segs, name, p["pitch"]))})))',
                       '(utt.synth u)', f'(utt.save.wave u "{d}/{i}.wav" \'riff)']
-        return _festival_run(f'festx:{name}', d, lines, [w for w, _ in items])
+        return _festival_run(f'festx:{name} (Debian package {XLANG_VOICES[name][3]})', d, lines,
+                             [w for w, _ in items])
 
 
 def synthesize(requests):

@@ -627,7 +627,8 @@ def main(argv=None):
     if os.path.exists(corpus_json):
         with open(corpus_json) as f:
             cj = json.load(f)
-        prov_base['corpus'] = {k: cj.get(k) for k in ('generator', 'seed', 'per_word', 'synthesizers')}
+        prov_base['corpus'] = {k: cj.get(k) for k in ('generator', 'seed', 'per_word', 'unknown_ratio',
+                                                         'cross_language_voices', 'synthesizers')}
 
     for epoch in range(start, a.epochs):
         te = time.time()

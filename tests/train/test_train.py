@@ -218,6 +218,8 @@ class Train(unittest.TestCase):
         self.run_train(out, '--epochs', '1', '--no-export', '--eq', '6', '--balance-voices', '0.5')
         prov = torch.load(os.path.join(out, 'last.pt'))['provenance']
         self.assertEqual((prov['eq'], prov['balance_voices']), (6.0, 0.5))
+        # and what corpus it learnt from (gen_corpus.py's corpus.json)
+        self.assertEqual((prov['corpus']['unknown_ratio'], prov['corpus']['cross_language_voices']), (2.0, False))
         for bad in (['--eq', '-1'], ['--balance-voices', '2']):
             with self.assertRaises(SystemExit) as cm:
                 train.main(['--data', self.data] + bad)

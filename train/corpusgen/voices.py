@@ -236,13 +236,19 @@ def _flite(name, word, p):
             return wavio.parse_wav_bytes(f.read(), f'flite -voice {name} "{word}"')
 
 
-def _festival_run(name, d, lines, words):
-    """Run a festival script whose i-th utterance is saved as d/i.wav; the
-    waves in order. name labels errors."""
+def _festival(d, lines, what):
+    """Run lines as a festival script (written into folder d); its stdout.
+    what labels errors."""
     script = os.path.join(d, 'r.scm')
     with open(script, 'w') as f:
         f.write('\n'.join(lines) + '\n')
-    _run(['festival', '-b', script], name)
+    return _run(['festival', '-b', script], what)
+
+
+def _festival_run(name, d, lines, words):
+    """Run a festival script whose i-th utterance is saved as d/i.wav; the
+    waves in order. name labels errors."""
+    _festival(d, lines, name)
     res = []
     for i, word in enumerate(words):
         path = f'{d}/{i}.wav'
@@ -282,10 +288,7 @@ def english_phones(items):
         lines = ['(voice_kal_diphone)', _ENGLISH_DUMP]
         for i, (word, stretch) in enumerate(items):
             lines += [f"(Parameter.set 'Duration_Stretch {stretch})", f'(drsn-dump {i} "{word}")']
-        script = os.path.join(d, 'e.scm')
-        with open(script, 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-        text = _run(['festival', '-b', script], 'festival English analysis').decode()
+        text = _festival(d, lines, 'festival English analysis').decode()
     res = [[] for _ in items]
     cur = None
     for line in text.splitlines():

@@ -392,6 +392,35 @@ def distill_loss(logits, targets, teachers, xb, weight, temp):
     return (1 - weight) * ce + weight * temp * temp * kl
 
 
+class WeightAverage:
+    """Exponential moving average of a model's weights (Polyak averaging;
+    the 'EMA' of e.g. Tan & Le's EfficientNet training): after every step,
+    shadow = d * shadow + (1 - d) * weights, with d = min(decay, (1 + k) /
+    (10 + k)) at step k, so the early shadow does not hold on to the random
+    initialisation. BatchNorm's running statistics are averaged alike (they
+    are floats in the state dict); integer buffers (num_batches_tracked) are
+    copied. The shadow is what validation scores, best.pt keeps and the
+    export writes; the optimizer keeps stepping the raw weights."""
+
+    def __init__(self, model, decay, updates=0):
+        import copy
+        self.model = copy.deepcopy(model).eval()
+        for q in self.model.parameters():
+            q.requires_grad_(False)
+        self.decay, self.updates = decay, updates
+
+    @torch.no_grad()
+    def update(self, model):
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
+        src = model.state_dict()
+        for k, v in self.model.state_dict().items():
+            if v.dtype.is_floating_point:
+                v.mul_(d).add_(src[k], alpha=1 - d)
+            else:
+                v.copy_(src[k])
+
+
 def lr_at(step, total, warmup, base):
     if step < warmup:
         return base * (step + 1) / warmup
@@ -485,6 +514,9 @@ def main(argv=None):
                          'the logged train loss is then this mixed loss')
     ap.add_argument('--distill-temp', type=float, default=2.0,
                     help='with --teacher: softmax temperature of the teacher term (default 2)')
+    ap.add_argument('--ema', type=float, default=0.0, metavar='DECAY',
+                    help='score, keep and export an exponential moving average of the weights with this decay '
+                         'per step, e.g. 0.999 (default 0: off, the raw weights)')
     ap.add_argument('--name', help='run name (default kws<N>-<variant name>)')
     ap.add_argument('--out', help='run folder (default train/runs/<name>)')
     ap.add_argument('--resume', action='store_true', help='continue from <out>/last.pt')
@@ -517,6 +549,8 @@ def main(argv=None):
         sys.exit('train: --fresh-unknown draws --max-unknown-ratio clips per keyword clip each epoch; want a ratio > 0')
     if a.fresh_unknown and a.balance_voices > 0:
         sys.exit('train: --fresh-unknown and --balance-voices both choose the clips of an epoch; use one of them')
+    if not (a.ema == 0 or 0.5 <= a.ema < 1):
+        sys.exit(f'train: --ema {a.ema}: want a decay in [0.5, 1), or 0 for off')
     if not 0 < a.distill <= 1:
         sys.exit(f'train: --distill {a.distill}: want 0 < W <= 1')
     if not 0 < a.distill_temp <= 20:
@@ -567,7 +601,7 @@ def main(argv=None):
             sys.exit(f'train: --resume: {last} was trained with another architecture or label set')
         if ck['frontend'] != fe_params.to_dict():
             sys.exit(f'train: --resume: {last} was trained with other front-end parameters (--frontend)')
-        model.load_state_dict(ck['state_dict'])
+        model.load_state_dict(ck.get('raw_state_dict', ck['state_dict']))
         opt.load_state_dict(ck['optimizer'])
         start, best, history = ck['epoch'] + 1, ck['best_val'], ck['history']
         schedule = ck.get('schedule') or [{'epochs': ck['args']['epochs'], 'start': 0}]
@@ -586,6 +620,15 @@ def main(argv=None):
         if was != [os.path.abspath(p) for p in a.teacher]:
             print(f'train: --resume: the run so far was distilled from {len(was)} teacher(s), these epochs from '
                   f'{len(teachers)}; the provenance records only these', file=sys.stderr)
+    ema = None
+    if a.ema > 0:
+        ema = WeightAverage(model, a.ema)
+        if a.resume and 'raw_state_dict' in ck:     # the run had one: continue it
+            ema.model.load_state_dict(ck['state_dict'])
+            ema.updates = ck.get('ema_updates', 0)
+        elif a.resume:
+            print('train: --resume --ema: the run so far kept no average; it starts from the current weights',
+                  file=sys.stderr)
     t0 = time.time()
     data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word,
                      cap_training=not a.fresh_unknown)
@@ -619,7 +662,8 @@ def main(argv=None):
     prov_base = {'training_data': os.path.abspath(a.data), 'command': cmd, 'seed': a.seed,
                  'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug, 'per_word': a.per_word,
                  'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'stretch': a.stretch, 'eq': a.eq,
-                 'balance_voices': a.balance_voices, 'fresh_unknown': a.fresh_unknown, 'schedule': schedule}
+                 'balance_voices': a.balance_voices, 'fresh_unknown': a.fresh_unknown, 'ema': a.ema,
+                 'schedule': schedule}
     if teachers:
         prov_base['distill'] = {'teachers': [os.path.abspath(p) for p in a.teacher],
                                 'weight': a.distill, 'temperature': a.distill_temp}
@@ -665,12 +709,14 @@ def main(argv=None):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema:
+                ema.update(model)
             tot_loss += loss.item() * yb.shape[0]
             tot_ok += (logits.argmax(1) == yb).sum().item()
             seen += yb.shape[0]
             if hasattr(bar, 'set_postfix') and step % 20 == 0:
                 bar.set_postfix(loss=f'{tot_loss / seen:.3f}', acc=f'{tot_ok / seen:.3f}')
-        va = accuracy(model, va_feats, va_y)
+        va = accuracy(ema.model if ema else model, va_feats, va_y)
         rec = {'epoch': epoch + 1, 'train_loss': round(tot_loss / seen, 5), 'train_acc': round(tot_ok / seen, 5),
                'val_acc': round(va, 5), 'seconds': round(time.time() - te, 1)}
         history.append(rec)
@@ -680,10 +726,12 @@ def main(argv=None):
             f.write(json.dumps(rec) + '\n')
         prov = dict(prov_base, date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
                     accuracy={'validation': round(va, 5), 'epoch': epoch + 1})
-        ck = {'arch': arch, 'state_dict': model.state_dict(), 'labels': labels,
+        ck = {'arch': arch, 'state_dict': (ema.model if ema else model).state_dict(), 'labels': labels,
               'frontend': fe_params.to_dict(), 'provenance': prov,
               'optimizer': opt.state_dict(), 'epoch': epoch, 'best_val': max(best, va),
               'history': history, 'args': vars(a), 'schedule': schedule}
+        if ema:     # state_dict is the average (scored, exported); the optimizer continues from these
+            ck['raw_state_dict'], ck['ema_updates'] = model.state_dict(), ema.updates
         if va > best:
             best = va
             save(os.path.join(out, 'best.pt'), ck)

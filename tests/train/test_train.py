@@ -267,6 +267,80 @@ class Train(unittest.TestCase):
                 train.main(['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny'] + bad)
             self.assertIn(says, str(cm.exception.code))
 
+    def test_weight_average(self):
+        # the arithmetic, on a layer with a BatchNorm: the first step's decay is 1/10 (warm-up), later ones `decay`
+        net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+        avg = train.WeightAverage(net, 0.5)
+        w0 = {k: v.clone() for k, v in net.state_dict().items()}
+        with torch.no_grad():
+            net[0].weight.add_(1.0)
+        net(torch.randn(4, 3))      # training mode: moves the running statistics, counts a batch
+        w1 = {k: v.clone() for k, v in net.state_dict().items()}
+        avg.update(net)
+        got = avg.model.state_dict()
+        for k in w0:
+            want = w1[k] if not w0[k].dtype.is_floating_point else 0.1 * w0[k] + 0.9 * w1[k]
+            self.assertTrue(torch.allclose(got[k], want), k)
+        self.assertEqual(int(got['1.num_batches_tracked']), 1)
+        for _ in range(20):
+            avg.update(net)
+        self.assertAlmostEqual(min(0.5, 21 / 30), 0.5)      # the decay has reached `decay`
+        with torch.no_grad():
+            net[0].weight.add_(2.0)
+        before = avg.model[0].weight.clone()
+        avg.update(net)
+        self.assertTrue(torch.allclose(avg.model[0].weight, 0.5 * before + 0.5 * net[0].weight))
+        self.assertFalse(any(q.requires_grad for q in avg.model.parameters()))
+        # end to end: the average is what is scored, kept and exported; the raw weights go on training;
+        # resuming continues both exactly
+        a, b = os.path.join(self.tmp.name, 'ema-a'), os.path.join(self.tmp.name, 'ema-b')
+        scored, accuracy = [], train.accuracy
+
+        def spy(model, *args):
+            scored.append({k: v.clone() for k, v in model.state_dict().items()})
+            return accuracy(model, *args)
+        train.accuracy = spy
+        try:
+            self.run_train(a, '--epochs', '3', '--ema', '0.9')
+        finally:
+            train.accuracy = accuracy
+        self.run_train(b, '--epochs', '3', '--ema', '0.9', '--stop-after', '1', '--no-export')
+        self.run_train(b, '--epochs', '3', '--ema', '0.9', '--resume', '--no-export')
+        sa, sb = (torch.load(os.path.join(d, 'last.pt')) for d in (a, b))
+        for key in ('state_dict', 'raw_state_dict'):
+            for k, v in sa[key].items():
+                self.assertTrue(torch.equal(v, sb[key][k]), (key, k))
+        self.assertEqual(sa['provenance']['ema'], 0.9)
+        self.assertEqual(sa['ema_updates'], sb['ema_updates'])
+        self.assertGreater(sa['ema_updates'], 3)
+        self.assertTrue(any(not torch.equal(v, sa['raw_state_dict'][k]) for k, v in sa['state_dict'].items()))
+        self.assertEqual(len(scored), 3)   # validation scored the average each epoch
+        for k, v in sa['state_dict'].items():
+            self.assertTrue(torch.equal(v, scored[-1][k]), k)
+        best = torch.load(os.path.join(a, 'best.pt'))
+        m, _, _, _, _ = evaluate.load_model(os.path.join(a, 'kws2-drsn-cw.safetensors'))
+        for k, v in m.state_dict().items():
+            if v.dtype.is_floating_point:   # (the file has no num_batches_tracked)
+                self.assertTrue(torch.allclose(v, best['state_dict'][k]), k)
+        va = best['history'][-1]['val_acc']
+        cached = train.load_data(self.data, ['yes', 'no'], best['labels'], 1, 2.0, True)['validation']
+        fe = frontend.FrontEnd(frontend.FrontEndParams.from_dict(best['frontend']))
+        self.assertAlmostEqual(train.accuracy(m, fe(cached[0]), cached[1]), va, places=4)
+        # the average does not change the training itself: an averaged run resumed without --ema ends with
+        # the weights of a run that never averaged
+        c, d = os.path.join(self.tmp.name, 'ema-c'), os.path.join(self.tmp.name, 'ema-d')
+        self.run_train(c, '--epochs', '2', '--ema', '0.9', '--stop-after', '1', '--no-export')
+        self.run_train(c, '--epochs', '2', '--resume', '--no-export')
+        self.run_train(d, '--epochs', '2', '--no-export')
+        sc, sd = (torch.load(os.path.join(x, 'last.pt')) for x in (c, d))
+        self.assertNotIn('raw_state_dict', sc)
+        for k, v in sd['state_dict'].items():
+            self.assertTrue(torch.equal(v, sc['state_dict'][k]), k)
+        for bad in ('1.0', '0.2', '-1'):
+            with self.assertRaises(SystemExit) as cm:
+                train.main(['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny', '--ema', bad])
+            self.assertIn('--ema', str(cm.exception.code))
+
     def test_voice_spectra(self):
         prof = voice_spectra.profiles(self.data, 8, 0)
         rows = layout.clip_rows(self.data)

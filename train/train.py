@@ -392,6 +392,25 @@ def distill_loss(logits, targets, teachers, xb, weight, temp):
     return (1 - weight) * ce + weight * temp * temp * kl
 
 
+def mixup(x, y, seed, epoch, step, alpha):
+    """mixup (Zhang et al. 2018) of a batch of log-mels x [B, frames, bands]
+    with labels y: each clip is blended with another clip of the batch,
+    x_i' = lam_i * x_i + (1 - lam_i) * x_j, lam_i ~ Beta(alpha, alpha), and
+    the loss is lam_i * CE(y_i) + (1 - lam_i) * CE(y_j) (mixup_loss). The
+    partner permutation and lam come from a numpy generator seeded by
+    (seed, epoch, step), so --resume stays exact. Returns (x', y_j, lam)."""
+    rng = np.random.default_rng([seed, epoch, step, 0x6d6978])
+    b = x.shape[0]
+    lam = torch.from_numpy(rng.beta(alpha, alpha, size=b)).to(x.dtype)
+    j = torch.from_numpy(rng.permutation(b))
+    return lam[:, None, None] * x + (1 - lam[:, None, None]) * x[j], y[j], lam
+
+
+def mixup_loss(logits, y, y2, lam):
+    return (lam * F.cross_entropy(logits, y, reduction='none')
+            + (1 - lam) * F.cross_entropy(logits, y2, reduction='none')).mean()
+
+
 class WeightAverage:
     """Exponential moving average of a model's weights (Polyak averaging;
     the 'EMA' of e.g. Tan & Le's EfficientNet training): after every step,
@@ -514,6 +533,9 @@ def main(argv=None):
                          'the logged train loss is then this mixed loss')
     ap.add_argument('--distill-temp', type=float, default=2.0,
                     help='with --teacher: softmax temperature of the teacher term (default 2)')
+    ap.add_argument('--mixup', type=float, default=0.0, metavar='ALPHA',
+                    help='mixup: blend each training clip with another of its batch, weight ~ Beta(ALPHA, ALPHA), '
+                         'and the loss alike, e.g. 0.4 (default 0: off)')
     ap.add_argument('--ema', type=float, default=0.0, metavar='DECAY',
                     help='score, keep and export an exponential moving average of the weights with this decay '
                          'per step, e.g. 0.999 (default 0: off, the raw weights)')
@@ -549,6 +571,10 @@ def main(argv=None):
         sys.exit('train: --fresh-unknown draws --max-unknown-ratio clips per keyword clip each epoch; want a ratio > 0')
     if a.fresh_unknown and a.balance_voices > 0:
         sys.exit('train: --fresh-unknown and --balance-voices both choose the clips of an epoch; use one of them')
+    if not 0 <= a.mixup <= 10:
+        sys.exit(f'train: --mixup {a.mixup}: want a Beta parameter in (0, 10], or 0 for off')
+    if a.mixup > 0 and a.teacher:
+        sys.exit('train: --mixup and --teacher both change the loss; use one of them')
     if not (a.ema == 0 or 0.5 <= a.ema < 1):
         sys.exit(f'train: --ema {a.ema}: want a decay in [0.5, 1), or 0 for off')
     if not 0 < a.distill <= 1:
@@ -663,6 +689,7 @@ def main(argv=None):
                  'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug, 'per_word': a.per_word,
                  'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'stretch': a.stretch, 'eq': a.eq,
                  'balance_voices': a.balance_voices, 'fresh_unknown': a.fresh_unknown, 'ema': a.ema,
+                 'mixup': a.mixup,
                  'schedule': schedule}
     if teachers:
         prov_base['distill'] = {'teachers': [os.path.abspath(p) for p in a.teacher],
@@ -699,11 +726,16 @@ def main(argv=None):
             if masks:
                 xb = spec_augment(xb, g, masks)
             yb = tr_y[idx]
+            if a.mixup > 0:
+                xb, yb2, lam = mixup(xb, yb, a.seed, epoch, step, a.mixup)
             for grp in opt.param_groups:
                 grp['lr'] = lr_at(epoch * steps_per_epoch + step, total, warmup, a.lr)
             logits = model(xb)
             if teachers:
                 loss = distill_loss(logits, yb, teachers, xb, a.distill, a.distill_temp)
+            elif a.mixup > 0:
+                loss = mixup_loss(logits, yb, yb2, lam)
+                yb = torch.where(lam >= 0.5, yb, yb2)      # the larger part, for the logged accuracy
             else:
                 loss = F.cross_entropy(logits, yb)
             opt.zero_grad(set_to_none=True)

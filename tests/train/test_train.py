@@ -341,6 +341,45 @@ class Train(unittest.TestCase):
                 train.main(['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny', '--ema', bad])
             self.assertIn('--ema', str(cm.exception.code))
 
+    def test_mixup(self):
+        torch.manual_seed(0)
+        x, y = torch.randn(16, 98, 40), torch.randint(0, 4, (16,))
+        xm, y2, lam = train.mixup(x, y, 1, 2, 3, 0.4)
+        # the same (seed, epoch, step) draws the same mix: --resume stays exact; another step draws another
+        xm2, _, lam2 = train.mixup(x, y, 1, 2, 3, 0.4)
+        self.assertTrue(torch.equal(xm, xm2) and torch.equal(lam, lam2))
+        self.assertFalse(torch.equal(train.mixup(x, y, 1, 2, 4, 0.4)[2], lam))
+        self.assertTrue(((lam >= 0) & (lam <= 1)).all())
+        # each clip is lam * itself + (1 - lam) * its partner, whose label is y2
+        partner = [next(j for j in range(16) if torch.allclose(xm[i], lam[i] * x[i] + (1 - lam[i]) * x[j], atol=1e-6))
+                   for i in range(16)]
+        self.assertEqual(sorted(partner), list(range(16)))     # a permutation of the batch
+        self.assertEqual(y2.tolist(), [y[j].item() for j in partner])
+        # the loss weighs the two labels by lam; lam = 1 is plain cross entropy
+        logits = torch.randn(16, 4)
+        ce = torch.nn.functional.cross_entropy
+        self.assertAlmostEqual(float(train.mixup_loss(logits, y, y2, torch.ones(16))), float(ce(logits, y)), places=5)
+        half = torch.full((16,), 0.5)
+        self.assertAlmostEqual(float(train.mixup_loss(logits, y, y2, half)),
+                               0.5 * float(ce(logits, y)) + 0.5 * float(ce(logits, y2)), places=5)
+        # end to end: resuming is exact, the provenance says it, it changes the training
+        a, b, c = (os.path.join(self.tmp.name, n) for n in ('mix-a', 'mix-b', 'mix-c'))
+        self.run_train(a, '--epochs', '2', '--mixup', '0.4', '--no-export')
+        self.run_train(b, '--epochs', '2', '--mixup', '0.4', '--stop-after', '1', '--no-export')
+        self.run_train(b, '--epochs', '2', '--mixup', '0.4', '--resume', '--no-export')
+        self.run_train(c, '--epochs', '2', '--no-export')
+        sa, sb, sc = (torch.load(os.path.join(d, 'last.pt')) for d in (a, b, c))
+        for k, v in sa['state_dict'].items():
+            self.assertTrue(torch.equal(v, sb['state_dict'][k]), k)
+        self.assertTrue(any(not torch.equal(v, sc['state_dict'][k]) for k, v in sa['state_dict'].items()))
+        self.assertEqual(sa['provenance']['mixup'], 0.4)
+        self.assertEqual(sc['provenance']['mixup'], 0.0)
+        for bad, says in ((['--mixup', '-1'], '--mixup'), (['--mixup', '11'], '--mixup'),
+                          (['--mixup', '0.4', '--teacher', os.path.join(a, 'best.pt')], '--teacher')):
+            with self.assertRaises(SystemExit) as cm:
+                train.main(['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny'] + bad)
+            self.assertIn(says, str(cm.exception.code))
+
     def test_voice_spectra(self):
         prof = voice_spectra.profiles(self.data, 8, 0)
         rows = layout.clip_rows(self.data)

@@ -689,8 +689,7 @@ def main(argv=None):
                  'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug, 'per_word': a.per_word,
                  'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'stretch': a.stretch, 'eq': a.eq,
                  'balance_voices': a.balance_voices, 'fresh_unknown': a.fresh_unknown, 'ema': a.ema,
-                 'mixup': a.mixup,
-                 'schedule': schedule}
+                 'mixup': a.mixup, 'schedule': schedule}
     if teachers:
         prov_base['distill'] = {'teachers': [os.path.abspath(p) for p in a.teacher],
                                 'weight': a.distill, 'temperature': a.distill_temp}

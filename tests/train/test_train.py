@@ -284,7 +284,7 @@ class Train(unittest.TestCase):
         self.assertEqual(int(got['1.num_batches_tracked']), 1)
         for _ in range(20):
             avg.update(net)
-        self.assertAlmostEqual(min(0.5, 21 / 30), 0.5)      # the decay has reached `decay`
+        self.assertEqual(avg.updates, 21)       # so the next decay is min(0.5, 22 / 31) = `decay`
         with torch.no_grad():
             net[0].weight.add_(2.0)
         before = avg.model[0].weight.clone()

@@ -19,6 +19,7 @@ order and augmentation are drawn from generators seeded by (seed, epoch).
 """
 import argparse
 import contextlib
+import copy
 import datetime
 import functools
 import hashlib
@@ -421,12 +422,11 @@ class WeightAverage:
     copied. The shadow is what validation scores, best.pt keeps and the
     export writes; the optimizer keeps stepping the raw weights."""
 
-    def __init__(self, model, decay, updates=0):
-        import copy
+    def __init__(self, model, decay):
         self.model = copy.deepcopy(model).eval()
         for q in self.model.parameters():
             q.requires_grad_(False)
-        self.decay, self.updates = decay, updates
+        self.decay, self.updates = decay, 0
 
     @torch.no_grad()
     def update(self, model):

@@ -73,6 +73,8 @@ def main(argv=None):
     ap.add_argument("--shortcut", default="zero_pad", choices=("zero_pad", "projection"))
     ap.add_argument("--input", default="log", choices=M.INPUTS,
                     help="log (the log-mels into the stem) or pcen (a PCEN layer first)")
+    ap.add_argument("--pool", default="mean", choices=M.POOLS,
+                    help="mean (the mean of the head's frames) or attention (softmax-weighted)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--frames", type=int, default=98)
     ap.add_argument("--labels", help="comma-separated labels (random init; default: 12 Speech Commands classes)")
@@ -93,7 +95,8 @@ def main(argv=None):
         if arch is None or isinstance(arch, dict) and set(arch) == {"stem", "units"}:
             # a named plan or a layer plan file: completed into an architecture dict
             arch = M.make_arch(a.arch, a.variant, bands=fe["n_mels"], frames=a.frames,
-                               classes=len(labels), shortcut=a.shortcut, input=a.input)
+                               classes=len(labels), shortcut=a.shortcut, input=a.input,
+                               pool=a.pool)
         model = M.build_random(arch, a.seed)
         prov = {"training_data": "none (random initialisation)", "command": cmd,
                 "seed": a.seed, "date": date, "accuracy": None}

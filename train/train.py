@@ -489,6 +489,9 @@ def main(argv=None):
     ap.add_argument('--input', default='log', choices=M.INPUTS,
                     help='what the stem sees: log (the log-mels, default) or pcen (a trainable '
                          'per-channel energy normalisation of each window, computed from them)')
+    ap.add_argument('--pool', default='mean', choices=M.POOLS,
+                    help='how the head pools its frames: mean (default) or attention (a learnt score '
+                         'per frame, softmax over time)')
     ap.add_argument('--frontend', metavar='FILE',
                     help='front-end parameters: a JSON object with any of the keys `drsn features --params` '
                          'prints (n_mels, f_min, f_max, win_length, hop_length, n_fft, log_offset); the rest '
@@ -604,7 +607,7 @@ def main(argv=None):
     fe = frontend.FrontEnd(fe_params)
     frames = fe_params.frames_for(16000)
     arch = M.make_arch(a.arch, a.variant, bands=fe_params.n_mels, frames=frames, classes=len(labels),
-                       input=a.input)
+                       input=a.input, pool=a.pool)
     torch.manual_seed(a.seed)
     model = M.DRSN(arch)
     if model.pcen is None:

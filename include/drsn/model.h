@@ -18,7 +18,8 @@
  *                      "stem":{"channels":32,"kernel":3,"stride":1},
  *                      "units":[{"channels":32,"kernel":3,"stride":1},...],
  *                      "shortcut":"zero_pad"|"projection", "bn_eps":1e-5,
- *                      "classes":12, optional "input":"log"|"pcen"}
+ *                      "classes":12, optional "input":"log"|"pcen",
+ *                      optional "pool":"mean"|"attention"}
  *                     "pcen" puts a trainable per-channel energy
  *                     normalisation (Wang et al. 2017) of each window
  *                     before the stem: from E = exp(log-mel),
@@ -28,6 +29,10 @@
  *                     [bands] holding the logs (s is capped at 1). It is
  *                     computed per window, so streaming and one-shot
  *                     classification give the same result.
+ *                     The head pools its frames by their mean, or with
+ *                     "attention" by softmax_t(s) where s_t is a 1x1
+ *                     convolution of the frame to one channel (tensors
+ *                     att.weight [1][c_last][1] and att.bias [1]).
  *   "frontend"        the drsn_features_params JSON (drsn/features.h)
  *   "labels"          JSON array of the class names, in logit order
  *   "provenance"      JSON object: training data, command, seed, date,

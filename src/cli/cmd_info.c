@@ -85,7 +85,10 @@ static void print_text(const char *path, const drsn_model *m)
 		t = to;
 	}
 	printf("shortcut    %s\n", cJSON_GetObjectItemCaseSensitive(a, "shortcut")->valuestring);
-	printf("head        BN, ReLU, mean over %d frames, FC %d -> %d\n", t, c, drsn_model_n_labels(m));
+	const cJSON *pool = cJSON_GetObjectItemCaseSensitive(a, "pool");
+	printf("head        BN, ReLU, %s over %d frames, FC %d -> %d\n",
+	       cJSON_IsString(pool) && !strcmp(pool->valuestring, "attention") ? "attention (softmax-weighted sum)" : "mean",
+	       t, c, drsn_model_n_labels(m));
 	cJSON_Delete(a);
 
 	printf("parameters  %lld\n", (long long)drsn_model_n_params(m));

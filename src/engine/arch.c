@@ -75,10 +75,28 @@ static int get_conv(const cJSON *o, int *c, int *k, int *s, const char *what,
 	return get_int(s, o, "stride", 1, DRSN__MAX_STRIDE, what, f, err);
 }
 
+/* An optional string key with two values: *on = 0 when absent or off, 1 when on. */
+static int get_option(int *on, const cJSON *o, const char *key, const char *off, const char *on_name,
+		      const char *what, drsn_error *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	*on = 0;
+	if (!v)
+		return 0;
+	if (!cJSON_IsString(v))
+		return drsn__fail(err, -EBADMSG, "%s: architecture: %s must be a string", what, key);
+	if (!strcmp(v->valuestring, on_name))
+		*on = 1;
+	else if (strcmp(v->valuestring, off))
+		return drsn__fail(err, -ENOTSUP, "%s: architecture: %s '%.32s' is not %s or %s",
+				  what, key, v->valuestring, off, on_name);
+	return 0;
+}
+
 int drsn__arch_parse(struct drsn__arch *a, const char *json, const char *what, drsn_error *err)
 {
 	static const char *const keys[] = {"variant", "bands", "frames", "stem", "units",
-					   "shortcut", "bn_eps", "classes", "input", NULL};
+					   "shortcut", "bn_eps", "classes", "input", "pool", NULL};
 	int rc;
 	memset(a, 0, sizeof *a);
 	cJSON *r = cJSON_Parse(json);
@@ -127,18 +145,9 @@ int drsn__arch_parse(struct drsn__arch *a, const char *json, const char *what, d
 		goto out;
 	}
 
-	v = cJSON_GetObjectItemCaseSensitive(r, "input");   /* optional: absent means "log" */
-	if (v && !cJSON_IsString(v)) {
-		rc = drsn__fail(err, -EBADMSG, "%s: architecture: input must be a string", what);
+	if ((rc = get_option(&a->pcen, r, "input", "log", "pcen", what, err)) ||
+	    (rc = get_option(&a->attention, r, "pool", "mean", "attention", what, err)))
 		goto out;
-	}
-	if (v && !strcmp(v->valuestring, "pcen"))
-		a->pcen = 1;
-	else if (v && strcmp(v->valuestring, "log")) {
-		rc = drsn__fail(err, -ENOTSUP, "%s: architecture: input '%.32s' is not log or pcen",
-				what, v->valuestring);
-		goto out;
-	}
 
 	v = cJSON_GetObjectItemCaseSensitive(r, "bn_eps");
 	if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble < 1)) {
@@ -199,6 +208,8 @@ int64_t drsn__arch_params(const struct drsn__arch *a)
 		if (u->proj)
 			n += (int64_t)u->cout * u->cin + u->cout;
 	}
+	if (a->attention)
+		n += a->c_last + 1;
 	return n + 2 * a->c_last + (int64_t)a->classes * a->c_last + a->classes;
 }
 
@@ -213,5 +224,7 @@ int64_t drsn__arch_macs(const struct drsn__arch *a)
 		if (a->variant != DRSN__RESNET)
 			n += (int64_t)u->cout * u->cout + (int64_t)u->cout * (a->variant == DRSN__CW ? u->cout : 1);
 	}
+	if (a->attention)
+		n += (int64_t)a->t_last * a->c_last;
 	return n + (int64_t)a->c_last * a->classes;
 }

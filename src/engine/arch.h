@@ -30,6 +30,7 @@ struct drsn__unit_arch {
 struct drsn__arch {
 	enum drsn__variant variant;
 	int pcen;                           /* input "pcen": PCEN of the window before the stem */
+	int attention;                      /* pool "attention": softmax-weighted sum over time (else the mean) */
 	int bands, frames;
 	int c0, k0, s0, t0;                 /* stem: channels, kernel, stride, frames out */
 	int n_units;

@@ -32,6 +32,10 @@ static const struct fx_arch archs[] = {
 	/* input "pcen": the default size, and a strided stem with odd shapes */
 	{"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 1},
 	{"cs", 13, 37, 9, 5, 2, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "zero_pad", 5, 1},
+	/* pool "attention": the default size, odd shapes with PCEN and projection, one frame */
+	{"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0, 1},
+	{"resnet", 13, 37, 9, 5, 2, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "projection", 5, 1, 1},
+	{"cs", 8, 1, 6, 3, 1, 0, {{0}}, "zero_pad", 3, 0, 1},
 };
 #define N_ARCHS (int)(sizeof archs / sizeof archs[0])
 
@@ -118,6 +122,16 @@ static void test_getters_and_softmax(void **state)
 
 	drsn_ctx *c = NULL;
 	assert_int_equal(drsn_ctx_create(&c, m, NULL), 0);
+	/* pool "attention" adds a score per channel and a bias, and t_last x c_last MACs */
+	struct fx_model *fa = malloc(sizeof *fa);
+	fx_init(fa, &archs[N_ARCHS - 3], 1);
+	drsn_model *ma = load_fixture(fa);
+	assert_int_equal(drsn_model_n_params(ma), 222188 + 96 + 1);
+	assert_int_equal(drsn_model_macs(ma), 6280832 + 25 * 96);
+	drsn_model_free(ma);
+	fx_free(fa);
+	free(fa);
+
 	float *x = random_input(&archs[0], 5), probs[12];
 	assert_int_equal(drsn_ctx_run(c, x, probs), 0);
 	const float *l = drsn_ctx_logits(c);

@@ -116,6 +116,9 @@ static void m_arch_json(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\
 static void m_pcen_untensored(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"input\":\"pcen\"}"); }
 static void m_input(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"input\":\"mfcc\"}"); }
 static void m_input_type(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"input\":1}"); }
+static void m_pool_untensored(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"pool\":\"attention\"}"); }
+static void m_pool(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"pool\":\"max\"}"); }
+static void m_pool_type(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"pool\":[]}"); }
 static void m_eps(struct fx_model *m) { arch_edit(m, "\"bn_eps\":1e-05", "\"bn_eps\":-1"); }
 static void m_many_units(struct fx_model *m)
 {
@@ -170,6 +173,9 @@ static const struct bad_case cases[] = {
 	{"pcen, no tensors", m_pcen_untensored, -EBADMSG, "missing tensor 'pcen.log_s'"},
 	{"input", m_input, -ENOTSUP, "architecture: input 'mfcc' is not log or pcen"},
 	{"input type", m_input_type, -EBADMSG, "architecture: input must be a string"},
+	{"pool, no tensors", m_pool_untensored, -EBADMSG, "missing tensor 'att.weight'"},
+	{"pool", m_pool, -ENOTSUP, "architecture: pool 'max' is not mean or attention"},
+	{"pool type", m_pool_type, -EBADMSG, "architecture: pool must be a string"},
 	{"bn_eps", m_eps, -EBADMSG, "architecture: bn_eps must be a number in (0, 1)"},
 	{"too many units", m_many_units, -EBADMSG, "architecture: more than 64 units"},
 	{"front end n_mels", m_fe_mels, -EBADMSG, "__metadata__.frontend.n_mels = 64 but the architecture has 40 bands"},
@@ -212,6 +218,25 @@ static void test_broken_models(void **state)
 	}
 }
 
+/* Serialise fx and load it: expect NULL, it loads; else it fails with -EBADMSG
+ * and a message holding expect. Frees fx. */
+static void expect_load(struct fx_model *fx, const char *expect, const char *what)
+{
+	size_t len;
+	unsigned char *buf = fx_serialize(fx, &len);
+	if (expect) {
+		expect_fail(buf, len, -EBADMSG, expect, what);
+	} else {
+		drsn_model *m = NULL;
+		drsn_error err = {0};
+		assert_int_equal(drsn_model_load_memory(&m, buf, len, &err), 0);
+		drsn_model_free(m);
+	}
+	free(buf);
+	fx_free(fx);
+	free(fx);
+}
+
 /* A PCEN model (input "pcen") loads; broken PCEN parameters name the fault. */
 static void test_pcen_models(void **state)
 {
@@ -235,19 +260,40 @@ static void test_pcen_models(void **state)
 			expect = "unexpected tensor 'pcen.log_";
 			arch_edit(fx, "\"input\":\"pcen\"", "\"input\":\"log\"");
 		}
-		size_t len;
-		unsigned char *buf = fx_serialize(fx, &len);
-		if (expect) {
-			expect_fail(buf, len, -EBADMSG, expect, what);
-		} else {
-			drsn_model *m = NULL;
-			drsn_error err = {0};
-			assert_int_equal(drsn_model_load_memory(&m, buf, len, &err), 0);
-			drsn_model_free(m);
+		expect_load(fx, expect, what);
+	}
+}
+
+/* An attention-pooled model (pool "attention") loads; broken scores name the fault. */
+static void test_attention_models(void **state)
+{
+	(void)state;
+	struct fx_arch pa = def_arch;
+	pa.attention = 1;
+	static const struct {
+		const char *what, *expect;
+	} sub[] = {
+		{"attention ok", NULL},
+		{"att.weight shape", "tensor 'att.weight': shape [1,95,1] does not match the architecture's [1,96,1]"},
+		{"att.bias missing", "missing tensor 'att.bias'"},
+		{"att tensors, mean pool", "unexpected tensor 'att."},
+		{"att.bias NaN", "tensor 'att.bias': element 0 is not finite (nan)"},
+	};
+	for (int i = 0; i < (int)(sizeof sub / sizeof sub[0]); i++) {
+		struct fx_model *fx = malloc(sizeof *fx);
+		fx_init(fx, &pa, 11);
+		if (i == 1) {
+			struct fx_tensor *t = fx_find(fx, "att.weight");
+			t->shape[1] = 95;
+			t->numel = 95;
+		} else if (i == 2) {
+			fx_remove(fx, "att.bias");
+		} else if (i == 3) {
+			arch_edit(fx, "\"pool\":\"attention\"", "\"pool\":\"mean\"");
+		} else if (i == 4) {
+			fx_find(fx, "att.bias")->data[0] = NAN;
 		}
-		free(buf);
-		fx_free(fx);
-		free(fx);
+		expect_load(fx, sub[i].expect, sub[i].what);
 	}
 }
 
@@ -430,6 +476,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_broken_models),
 		cmocka_unit_test(test_pcen_models),
+		cmocka_unit_test(test_attention_models),
 		cmocka_unit_test(test_broken_bytes),
 		cmocka_unit_test(test_truncation_and_flips),
 		cmocka_unit_test(test_files),

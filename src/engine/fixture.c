@@ -111,6 +111,10 @@ void fx_init(struct fx_model *m, const struct fx_arch *a, uint32_t seed)
 	}
 	add_bn(m, "bn", c, &s);
 	ws = 1.0f / sqrtf((float)c);
+	if (a->attention) {   /* scores of a few units, so the softmax is far from uniform */
+		add(m, "att.weight", 3, SH(1, c, 1), &s, -4 * ws, 4 * ws);
+		add(m, "att.bias", 1, SH(1), &s, -0.1f, 0.1f);
+	}
 	add(m, "fc.weight", 2, SH(a->classes, c), &s, -ws, ws);
 	add(m, "fc.bias", 1, SH(a->classes), &s, -ws, ws);
 
@@ -136,6 +140,8 @@ void fx_init(struct fx_model *m, const struct fx_arch *a, uint32_t seed)
 	cJSON_AddNumberToObject(ar, "classes", a->classes);
 	if (a->pcen)
 		cJSON_AddStringToObject(ar, "input", "pcen");
+	if (a->attention)
+		cJSON_AddStringToObject(ar, "pool", "attention");
 	m->meta_arch = cJSON_PrintUnformatted(ar);
 	cJSON_Delete(ar);
 
@@ -383,14 +389,29 @@ void fx_forward(const struct fx_model *m, const float *xin, double *logits)
 		memcpy(x, y, (size_t)c * t * sizeof *x);
 	}
 	bn(m, x, c, t, "bn", 1);
+	for (int j = 0; j < t; j++)   /* frame weights: 1/t (mean), or the attention softmax */
+		h[j] = 1.0 / t;
+	if (a->attention) {
+		const float *aw = T(m, "att.weight");
+		double sum = 0;
+		for (int j = 0; j < t; j++) {
+			h[j] = T(m, "att.bias")[0];
+			for (int ci = 0; ci < c; ci++)
+				h[j] += (double)aw[ci] * x[ci * t + j];
+		}
+		for (int j = 0; j < t; j++)
+			sum += h[j] = exp(h[j]);
+		for (int j = 0; j < t; j++)
+			h[j] /= sum;
+	}
 	const float *fw = T(m, "fc.weight"), *fb = T(m, "fc.bias");
 	for (int o = 0; o < a->classes; o++) {
 		double acc = fb[o];
 		for (int ci = 0; ci < c; ci++) {
 			double p = 0;
 			for (int j = 0; j < t; j++)
-				p += x[ci * t + j];
-			acc += fw[o * c + ci] * p / t;
+				p += h[j] * x[ci * t + j];
+			acc += fw[o * c + ci] * p;
 		}
 		logits[o] = acc;
 	}

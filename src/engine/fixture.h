@@ -21,6 +21,7 @@ struct fx_arch {
 	const char *shortcut;    /* "zero_pad" or "projection" */
 	int classes;
 	int pcen;                /* 1: "input":"pcen" and the pcen.log_* tensors */
+	int attention;           /* 1: "pool":"attention" and the att.* tensors */
 };
 
 struct fx_tensor {

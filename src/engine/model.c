@@ -69,7 +69,7 @@ struct unit_t {
 	const struct drsn__st_tensor *conv1, *conv2, *fc1w, *fc1b, *fc2w, *fc2b, *pw, *pb;
 };
 struct tensors_t {
-	const struct drsn__st_tensor *stem_w, *stem_b, *fc_w, *fc_b;
+	const struct drsn__st_tensor *stem_w, *stem_b, *fc_w, *fc_b, *att_w, *att_b;
 	const struct drsn__st_tensor *pcen[4];   /* log_s, log_alpha, log_delta, log_r */
 	struct bn_t bn;
 	struct unit_t u[DRSN__MAX_UNITS];
@@ -130,6 +130,10 @@ static int find_tensors(struct loader *L, const struct drsn__arch *a, struct ten
 		     !(t->pb = need(L, 1, SHAPE(co), "units.%d.proj.bias", i))))
 			return -EBADMSG;
 	}
+	if (a->attention &&
+	    (!(T->att_w = need(L, 3, SHAPE(1, a->c_last, 1), "att.weight")) ||
+	     !(T->att_b = need(L, 1, SHAPE(1), "att.bias"))))
+		return -EBADMSG;
 	if (need_bn(L, &T->bn, a->c_last, "bn") ||
 	    !(T->fc_w = need(L, 2, SHAPE(a->classes, a->c_last), "fc.weight")) ||
 	    !(T->fc_b = need(L, 1, SHAPE(a->classes), "fc.bias")))
@@ -302,6 +306,17 @@ static void build(struct drsn_model *m, struct bump *B, const struct tensors_t *
 	m->head_shift = hh = take(B, (size_t)a->c_last);
 	m->fc_w = fw = take(B, (size_t)a->c_last * a->classes);
 	m->fc_b = fb = take(B, (size_t)a->classes);
+	if (a->attention) {
+		float *aw, *ab;
+		B->part = "att";
+		m->att_w = aw = take(B, (size_t)a->c_last);
+		m->att_b = ab = take(B, 1);
+		if (T) {
+			copy_vec(aw, T->att_w);   /* [1][c_last][1]: already the [c_last][1] of K->fc */
+			copy_vec(ab, T->att_b);
+		}
+		B->part = "bn/fc";
+	}
 	m->ones = ones = take(B, (size_t)cmax);
 	m->zeros = zeros = take(B, (size_t)cmax);
 	if (T) {
@@ -350,7 +365,8 @@ static void plan_buffers(struct drsn_model *m)
 	b->p = r16(b->p);
 	b->vec = r16(cmax);
 	b->pcen = a->pcen ? r16((size_t)a->bands) : 0;
-	b->total = b->in + b->pcen + 2 * b->io + b->a + b->b + b->f + b->p + 4 * b->vec +
+	b->score = a->attention ? r16((size_t)a->t_last) : 0;
+	b->total = b->in + b->pcen + 2 * b->io + b->a + b->b + b->f + b->p + 4 * b->vec + b->score +
 		   r16((size_t)a->c_last) + r16((size_t)a->classes);
 }
 

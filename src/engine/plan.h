@@ -32,6 +32,7 @@ struct drsn__buf_plan {
 	size_t f;       /* conv2 output / head activation: max t x c */
 	size_t p;       /* projected shortcut (0 without projection) */
 	size_t vec;     /* threshold branch vectors: max channels */
+	size_t score;   /* pool "attention": one weight per head frame (0 for the mean) */
 	size_t total;   /* everything, incl. pooled and logits */
 };
 
@@ -47,6 +48,7 @@ struct drsn_model {
 	const float *stem_w, *stem_b;         /* [k0][bands][c0], [c0] */
 	struct drsn__unit_plan units[DRSN__MAX_UNITS];
 	const float *head_scale, *head_shift; /* final BN (c_last) */
+	const float *att_w, *att_b;           /* pool "attention": frame scores [c_last], [1]; else NULL */
 	const float *fc_w, *fc_b;             /* [c_last][classes], [classes] */
 	const float *ones, *zeros;            /* max channels: ReLU via affine_relu, tau = 0 */
 	struct drsn__buf_plan buf;

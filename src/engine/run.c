@@ -19,6 +19,7 @@ struct drsn_ctx {
 	float *io[2];       /* unit inputs/outputs, ping-pong */
 	float *a, *b, *f, *p;
 	float *mean, *hid, *alpha, *tau;
+	float *score;       /* pool "attention": frame weights */
 	float *pooled, *logits;
 };
 
@@ -53,6 +54,7 @@ DRSN_API int drsn_ctx_create(drsn_ctx **out, const drsn_model *m, drsn_error *er
 	c->hid = p;       p += bp->vec;
 	c->alpha = p;     p += bp->vec;
 	c->tau = p;       p += bp->vec;
+	c->score = p;     p += bp->score;
 	c->pooled = p;    p += (m->arch.c_last + 15) & ~15;
 	c->logits = p;
 	*out = c;
@@ -99,6 +101,28 @@ static void threshold(drsn_ctx *c, const struct drsn__kernels *K, const struct d
 		float tau = s / (float)ch / (1.0f + expf(-c->alpha[0]));
 		for (int i = 0; i < ch; i++)
 			c->tau[i] = tau;
+	}
+}
+
+/* pool "attention" over the head activation f [t_last][c_last]: a score per
+ * frame (a 1x1 convolution to one channel), a softmax over time, and the
+ * weighted sum of the frames (model.py's DRSN.forward). */
+static void attention_pool(drsn_ctx *c, const struct drsn_model *m, const struct drsn__arch *A,
+			   const struct drsn__kernels *K)
+{
+	int t = A->t_last, ch = A->c_last;
+	float mx = 0, s = 0;
+	for (int j = 0; j < t; j++) {
+		K->fc(&c->score[j], c->f + (size_t)j * ch, m->att_w, m->att_b, ch, 1);
+		mx = !j || c->score[j] > mx ? c->score[j] : mx;
+	}
+	for (int j = 0; j < t; j++)
+		s += c->score[j] = expf(c->score[j] - mx);
+	memset(c->pooled, 0, (size_t)ch * sizeof *c->pooled);
+	for (int j = 0; j < t; j++) {
+		const float w = c->score[j] / s, *row = c->f + (size_t)j * ch;
+		for (int i = 0; i < ch; i++)
+			c->pooled[i] += w * row[i];
 	}
 }
 
@@ -171,9 +195,12 @@ DRSN_API int drsn_ctx_run(drsn_ctx *c, const float *features, float *probs)
 		cur ^= 1;
 	}
 
-	/* head: BN -> ReLU -> mean over time -> FC */
+	/* head: BN -> ReLU -> pool over time -> FC */
 	K->affine_relu(c->f, c->io[cur], m->head_scale, m->head_shift, A->t_last, A->c_last);
-	K->mean_time(c->pooled, c->f, A->t_last, A->c_last, 0);
+	if (m->att_w)
+		attention_pool(c, m, A, K);
+	else
+		K->mean_time(c->pooled, c->f, A->t_last, A->c_last, 0);
 	K->fc(c->logits, c->pooled, m->fc_w, m->fc_b, A->c_last, A->classes);
 
 	if (probs) {

@@ -6,12 +6,14 @@ usage: model_parity.py MODEL_RUN_EXE DRSN_EXE
 For each variant (cw, cs, resnet) x architecture (default, small, and an odd
 one: strided k=5 stem, 61 frames, stride 3, odd channel growth) x shortcut
 (zero_pad; plus projection on small), plus input "pcen" on default (each
-variant) and odd (cw): export a random-init model (BN running
+variant) and odd (cw), plus pool "attention" on default (each variant) and
+odd (cs, with PCEN): export a random-init model (BN running
 stats randomised) with train/export.py, run it on random inputs with the C
 program (every SIMD path in DRSN_SIMD_PATHS, default "scalar" and the
 automatic choice) and in PyTorch eval mode from the same .safetensors file.
-Fails when the max abs logit difference exceeds 1e-4, or when `drsn info
---json` disagrees with PyTorch on the parameter count, MACs or labels.
+Fails when the max abs logit difference exceeds 1e-4, when `drsn info
+--json` disagrees with PyTorch on the parameter count, MACs or labels, or
+when `drsn info` names the wrong pooling.
 """
 import json
 import os
@@ -37,12 +39,17 @@ N_WINDOWS = 6
 def main():
     exe, drsn = sys.argv[1], sys.argv[2]
     torch.set_num_threads(1)
-    cases = [(v, a, "zero_pad", "log") for a in ("default", "small", "odd") for v in M.VARIANTS]
-    cases += [(v, "small", "projection", "log") for v in M.VARIANTS]
-    cases += [(v, "default", "zero_pad", "pcen") for v in M.VARIANTS] + [("cw", "odd", "zero_pad", "pcen")]
+    cases = [(v, a, "zero_pad", "log", "mean") for a in ("default", "small", "odd") for v in M.VARIANTS]
+    cases += [(v, "small", "projection", "log", "mean") for v in M.VARIANTS]
+    cases += [(v, "default", "zero_pad", "pcen", "mean") for v in M.VARIANTS]
+    cases += [("cw", "odd", "zero_pad", "pcen", "mean")]
+    cases += [(v, "default", "zero_pad", "log", "attention") for v in M.VARIANTS]
+    cases += [("cs", "odd", "zero_pad", "pcen", "attention")]
     worst, failed = 0.0, []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed, (variant, arch, shortcut, inp_kind) in enumerate(cases, start=11):
+        for seed, (variant, arch, shortcut, inp_kind, pool) in enumerate(cases, start=11):
+            if pool != "mean":
+                inp_kind += "+" + pool   # in the printed case name
             path = os.path.join(tmp, "%s_%s_%s_%s.safetensors" % (variant, arch, shortcut, inp_kind))
             arch_arg = arch
             if arch == "odd":
@@ -52,13 +59,15 @@ def main():
                                  {"channels": 37, "kernel": 5, "stride": 2},
                                  {"channels": 40, "kernel": 3, "stride": 3}],
                        "shortcut": shortcut, "bn_eps": 1e-3, "classes": 12}
-                if inp_kind != "log":
-                    odd["input"] = inp_kind
+                if not inp_kind.startswith("log"):
+                    odd["input"] = inp_kind.split("+")[0]
+                if pool != "mean":
+                    odd["pool"] = pool
                 arch_arg = os.path.join(tmp, "odd.json")
                 with open(arch_arg, "w") as f:
                     json.dump(odd, f)
             export.main(["--random", "--variant", variant, "--arch", arch_arg, "--shortcut", shortcut,
-                         "--input", inp_kind, "--seed", str(seed), "-o", path])
+                         "--input", inp_kind.split("+")[0], "--pool", pool, "--seed", str(seed), "-o", path])
             tensors, meta = safetensors.load(path)
             model = M.load_state(M.DRSN(json.loads(meta["architecture"])), tensors).eval()
             r = subprocess.run([drsn, "info", "--json", path], capture_output=True, text=True)
@@ -69,6 +78,11 @@ def main():
             if got != want:
                 print("FAIL %s/%s/%s/%s: drsn info %s, PyTorch %s %s" % (variant, arch, shortcut, inp_kind, got, want, r.stderr))
                 failed.append((variant, arch, shortcut, inp_kind, "info"))
+            r = subprocess.run([drsn, "info", path], capture_output=True, text=True)
+            head = "head        BN, ReLU, %s over " % ("mean" if pool == "mean" else "attention (softmax-weighted sum)")
+            if head not in r.stdout:
+                print("FAIL %s/%s/%s/%s: drsn info has no %r: %s" % (variant, arch, shortcut, inp_kind, head, r.stdout))
+                failed.append((variant, arch, shortcut, inp_kind, "info text"))
             rng = np.random.default_rng(seed)
             a = model.arch
             # log-mel-like inputs: offset and scale vary per window

@@ -626,6 +626,42 @@ class Train(unittest.TestCase):
         with self.assertRaises(ValueError):
             M.make_arch('tiny', 'cw', input='mfcc')
 
+    def test_attention_pool(self):
+        # the head: softmax-weighted frames, by hand; the scores learn
+        g = torch.Generator().manual_seed(5)
+        m = M.build_random(M.make_arch('tiny', 'cw', classes=3, pool='attention'), 5)
+        x = torch.randn(4, 98, 40, generator=g) * 2 - 3
+        with torch.no_grad():
+            h = m.stem(x.transpose(1, 2))
+            for u in m.units:
+                h = u(h)
+            h = torch.relu(m.bn(h))                                    # [B, C, T]
+            s = torch.einsum('bct,c->bt', h, m.att.weight[0, :, 0]) + m.att.bias[0]
+            w = torch.exp(s) / torch.exp(s).sum(dim=1, keepdim=True)
+            want = m.fc(torch.einsum('bct,bt->bc', h, w))
+            self.assertTrue(torch.allclose(m(x), want, rtol=1e-5, atol=1e-6))
+            self.assertGreater(float((w.max(dim=1).values * h.shape[2]).min()), 1.5)   # far from the mean
+        m(x)[:, 0].sum().backward()
+        self.assertTrue(bool((m.att.weight.grad != 0).any()))                          # the scores learn
+        self.assertEqual(m.n_params(), M.DRSN(M.make_arch('tiny', 'cw', classes=3)).n_params() + 7 + 1)
+        # train.py --pool attention: the arch says so, the export carries the
+        # scores, and the .pt and .safetensors give the same logits
+        out = os.path.join(self.tmp.name, 'run-att')
+        self.run_train(out, '--pool', 'attention', '--epochs', '1')
+        ck = torch.load(os.path.join(out, 'last.pt'))
+        self.assertEqual(ck['arch']['pool'], 'attention')
+        tensors, meta = st_load(os.path.join(out, 'kws2-drsn-cw.safetensors'))
+        self.assertEqual(json.loads(meta['architecture'])['pool'], 'attention')
+        self.assertEqual(tensors['att.weight'].shape, (1, 7, 1))
+        a_pt, a_st = (evaluate.load_model(q)[0] for q in (os.path.join(out, 'last.pt'),
+                                                          os.path.join(out, 'kws2-drsn-cw.safetensors')))
+        with torch.no_grad():
+            self.assertTrue(torch.allclose(a_pt(x), a_st(x), atol=1e-6))
+        # a mean-pooled arch has no "pool" key: older files and runs stay valid
+        self.assertNotIn('pool', M.make_arch('tiny', 'cw'))
+        with self.assertRaisesRegex(ValueError, "pool must be one of"):
+            M.make_arch('tiny', 'cw', pool='max')
+
     def test_variants_and_evaluation(self):
         runs = {}
         for v in ('cw', 'cs', 'resnet'):

@@ -18,7 +18,10 @@ produces them); the bands are the input channels of 1-D convolutions over time.
               (cout-cin)//2 in front and the rest (one more when odd) behind;
             shortcut "projection": Conv1d(cin, cout, 1, stride s, bias) when
               cin != cout or s != 1, else identity.
-    head  BN -> ReLU -> mean over time -> Linear(C_last -> classes) = logits
+    head  BN -> ReLU -> pool over time -> Linear(C_last -> classes) = logits
+          pool "mean" (arch key "pool"; absent: "mean"): the mean of the frames;
+          pool "attention": a score per frame, s_t = Conv1d(C_last -> 1, 1)(h)_t,
+            and the frames weighted by softmax_t(s)
 
 The C engine (src/engine) runs exactly this from the state_dict names below.
 """
@@ -46,6 +49,7 @@ ARCHS = {
 
 
 INPUTS = ("log", "pcen")
+POOLS = ("mean", "attention")
 
 # What the C engine accepts (src/engine/arch.h): checked here so that a bad
 # layer plan fails before training, not when drsn loads the export.
@@ -95,17 +99,22 @@ def layers(arch):
 
 
 def make_arch(name="default", variant="cw", bands=40, frames=98, classes=12,
-              shortcut="zero_pad", bn_eps=1e-5, input="log"):
+              shortcut="zero_pad", bn_eps=1e-5, input="log", pool="mean"):
     """The architecture dict (exactly what goes into the model metadata) of
     the layer plan name (see layers()).
     input "pcen" adds an "input" key (absent means "log": the log-mels go
-    straight into the stem)."""
+    straight into the stem); pool "attention" adds a "pool" key (absent means
+    "mean")."""
     if variant not in VARIANTS:
         raise ValueError("variant must be one of %s, not %r" % (VARIANTS, variant))
     if input not in INPUTS:
         raise ValueError("input must be one of %s, not %r" % (INPUTS, input))
+    if pool not in POOLS:
+        raise ValueError("pool must be one of %s, not %r" % (POOLS, pool))
     base = layers(name)
     extra = {"input": input} if input != "log" else {}
+    if pool != "mean":
+        extra["pool"] = pool
     return {**extra,
         "variant": variant,
         "bands": int(bands),
@@ -225,6 +234,7 @@ class DRSN(nn.Module):
             c = u["channels"]
         self.units = nn.ModuleList(units)
         self.bn = nn.BatchNorm1d(c, eps=eps)
+        self.att = nn.Conv1d(c, 1, 1) if arch.get("pool", "mean") == "attention" else None
         self.fc = nn.Linear(c, arch["classes"])
 
     def forward(self, x):                     # x: [B, frames, bands] -> logits [B, classes]
@@ -233,7 +243,11 @@ class DRSN(nn.Module):
         h = self.stem(x.transpose(1, 2))
         for u in self.units:
             h = u(h)
-        h = F.relu(self.bn(h)).mean(dim=2)
+        h = F.relu(self.bn(h))
+        if self.att is not None:
+            h = (h * torch.softmax(self.att(h), dim=2)).sum(dim=2)
+        else:
+            h = h.mean(dim=2)
         return self.fc(h)
 
     def n_params(self):
@@ -252,6 +266,8 @@ class DRSN(nn.Module):
                 total += t * u.cin * u.cout
             if u.shrink is not None:
                 total += u.cout * u.cout + u.cout * u.shrink.fc2.out_features
+        if self.att is not None:
+            total += t * self.fc.in_features
         total += self.fc.in_features * self.fc.out_features
         return total
 
@@ -286,6 +302,16 @@ def randomize_pcen(model, generator):
             p.copy_(math.log(lo) + u * (math.log(hi) - math.log(lo)))
 
 
+def randomize_att(model, generator):
+    """Frame scores of a few units (pool "attention"), so that a random
+    model's softmax over time is far from uniform."""
+    if model.att is None:
+        return
+    with torch.no_grad():
+        c = model.att.weight.shape[1]
+        model.att.weight.copy_((torch.rand(model.att.weight.shape, generator=generator) * 2 - 1) * 4 / math.sqrt(c))
+
+
 def build_random(arch, seed):
     """A random-init model (deterministic for a seed), in eval mode."""
     g = torch.Generator().manual_seed(seed)
@@ -293,6 +319,7 @@ def build_random(arch, seed):
     model = DRSN(arch)
     randomize_bn(model, g)
     randomize_pcen(model, g)
+    randomize_att(model, g)
     return model.eval()
 
 

@@ -69,7 +69,7 @@ def main(argv=None):
     ap.add_argument("--variant", default="cw", choices=M.VARIANTS)
     ap.add_argument("--arch", default="default",
                     help="%s, a layer plan file as train.py --arch takes ({\"stem\", \"units\"}), or a JSON file "
-                         "holding a whole architecture dict (then --variant, --shortcut, --frames are not used)" % "|".join(M.ARCHS))
+                         "holding a whole architecture dict (then --variant, --shortcut, --frames, --input, --pool are not used)" % "|".join(M.ARCHS))
     ap.add_argument("--shortcut", default="zero_pad", choices=("zero_pad", "projection"))
     ap.add_argument("--input", default="log", choices=M.INPUTS,
                     help="log (the log-mels into the stem) or pcen (a PCEN layer first)")

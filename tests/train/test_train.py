@@ -661,6 +661,9 @@ class Train(unittest.TestCase):
         self.assertNotIn('pool', M.make_arch('tiny', 'cw'))
         with self.assertRaisesRegex(ValueError, "pool must be one of"):
             M.make_arch('tiny', 'cw', pool='max')
+        for key in ('pool', 'input'):   # a whole architecture dict with a typo (export.py --arch FILE)
+            with self.assertRaisesRegex(ValueError, "architecture: %s must be one of" % key):
+                M.DRSN({**M.make_arch('tiny', 'cw'), key: 'attn'})
 
     def test_variants_and_evaluation(self):
         runs = {}

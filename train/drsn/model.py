@@ -224,6 +224,11 @@ class DRSN(nn.Module):
         self.arch = copy.deepcopy(arch)
         eps = arch["bn_eps"]
         st = arch["stem"]
+        # the optional keys, checked as the C engine does (a typo must not
+        # train as the default and then fail to load in drsn)
+        for key, allowed in (("input", INPUTS), ("pool", POOLS)):
+            if arch.get(key, allowed[0]) not in allowed:
+                raise ValueError("architecture: %s must be one of %s, not %r" % (key, allowed, arch[key]))
         self.pcen = PCEN(arch["bands"]) if arch.get("input", "log") == "pcen" else None
         self.stem = nn.Conv1d(arch["bands"], st["channels"], st["kernel"], stride=st["stride"],
                               padding=st["kernel"] // 2, bias=True)

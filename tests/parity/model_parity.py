@@ -48,9 +48,8 @@ def main():
     worst, failed = 0.0, []
     with tempfile.TemporaryDirectory() as tmp:
         for seed, (variant, arch, shortcut, inp_kind, pool) in enumerate(cases, start=11):
-            if pool != "mean":
-                inp_kind += "+" + pool   # in the printed case name
-            path = os.path.join(tmp, "%s_%s_%s_%s.safetensors" % (variant, arch, shortcut, inp_kind))
+            name = inp_kind if pool == "mean" else inp_kind + "+" + pool   # in paths and messages
+            path = os.path.join(tmp, "%s_%s_%s_%s.safetensors" % (variant, arch, shortcut, name))
             arch_arg = arch
             if arch == "odd":
                 odd = {"variant": variant, "bands": 40, "frames": 61,
@@ -59,15 +58,15 @@ def main():
                                  {"channels": 37, "kernel": 5, "stride": 2},
                                  {"channels": 40, "kernel": 3, "stride": 3}],
                        "shortcut": shortcut, "bn_eps": 1e-3, "classes": 12}
-                if not inp_kind.startswith("log"):
-                    odd["input"] = inp_kind.split("+")[0]
+                if inp_kind != "log":
+                    odd["input"] = inp_kind
                 if pool != "mean":
                     odd["pool"] = pool
                 arch_arg = os.path.join(tmp, "odd.json")
                 with open(arch_arg, "w") as f:
                     json.dump(odd, f)
             export.main(["--random", "--variant", variant, "--arch", arch_arg, "--shortcut", shortcut,
-                         "--input", inp_kind.split("+")[0], "--pool", pool, "--seed", str(seed), "-o", path])
+                         "--input", inp_kind, "--pool", pool, "--seed", str(seed), "-o", path])
             tensors, meta = safetensors.load(path)
             model = M.load_state(M.DRSN(json.loads(meta["architecture"])), tensors).eval()
             r = subprocess.run([drsn, "info", "--json", path], capture_output=True, text=True)
@@ -76,13 +75,13 @@ def main():
                     "labels": json.loads(meta["labels"]), "variant": variant}
             got = {k: info.get(k) for k in want}
             if got != want:
-                print("FAIL %s/%s/%s/%s: drsn info %s, PyTorch %s %s" % (variant, arch, shortcut, inp_kind, got, want, r.stderr))
-                failed.append((variant, arch, shortcut, inp_kind, "info"))
+                print("FAIL %s/%s/%s/%s: drsn info %s, PyTorch %s %s" % (variant, arch, shortcut, name, got, want, r.stderr))
+                failed.append((variant, arch, shortcut, name, "info"))
             r = subprocess.run([drsn, "info", path], capture_output=True, text=True)
             head = "head        BN, ReLU, %s over " % ("mean" if pool == "mean" else "attention (softmax-weighted sum)")
             if head not in r.stdout:
-                print("FAIL %s/%s/%s/%s: drsn info has no %r: %s" % (variant, arch, shortcut, inp_kind, head, r.stdout))
-                failed.append((variant, arch, shortcut, inp_kind, "info text"))
+                print("FAIL %s/%s/%s/%s: drsn info has no %r: %s" % (variant, arch, shortcut, name, head, r.stdout))
+                failed.append((variant, arch, shortcut, name, "info text"))
             rng = np.random.default_rng(seed)
             a = model.arch
             # log-mel-like inputs: offset and scale vary per window
@@ -101,17 +100,17 @@ def main():
                 r = subprocess.run([exe, path, inp, out], env=env, capture_output=True, text=True)
                 path_used = r.stderr.strip().rsplit(" ", 1)[-1] if r.returncode == 0 else "?"
                 if r.returncode != 0:
-                    print("FAIL %s/%s/%s/%s: model-run exited %d: %s" % (variant, arch, shortcut, inp_kind, r.returncode, r.stderr))
-                    failed.append((variant, arch, shortcut, inp_kind, simd))
+                    print("FAIL %s/%s/%s/%s: model-run exited %d: %s" % (variant, arch, shortcut, name, r.returncode, r.stderr))
+                    failed.append((variant, arch, shortcut, name, simd))
                     continue
                 got = np.load(out)
                 err = float(np.abs(got - ref).max())
                 worst = max(worst, err)
                 ok = err <= TOL and got.shape == ref.shape
                 print("%s %-6s %-7s %-10s %-4s simd=%-6s max|logit diff| = %.3g  (logit range %.3g..%.3g)"
-                      % ("ok  " if ok else "FAIL", variant, arch, shortcut, inp_kind, path_used, err, ref.min(), ref.max()))
+                      % ("ok  " if ok else "FAIL", variant, arch, shortcut, name, path_used, err, ref.min(), ref.max()))
                 if not ok:
-                    failed.append((variant, arch, shortcut, inp_kind, simd))
+                    failed.append((variant, arch, shortcut, name, simd))
     print("model parity: worst max abs logit difference %.3g (tolerance %g), %d failures" % (worst, TOL, len(failed)))
     return 1 if failed else 0
 

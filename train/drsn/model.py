@@ -98,6 +98,14 @@ def layers(arch):
     return {"stem": dict(zip(("channels", "kernel", "stride"), stem)), "units": units}
 
 
+def check_options(arch):
+    """The optional architecture keys "input" and "pool" (absent: the first
+    choice), checked as the C engine checks them."""
+    for key, allowed in (("input", INPUTS), ("pool", POOLS)):
+        if arch.get(key, allowed[0]) not in allowed:
+            raise ValueError("architecture: %s must be one of %s, not %r" % (key, allowed, arch[key]))
+
+
 def make_arch(name="default", variant="cw", bands=40, frames=98, classes=12,
               shortcut="zero_pad", bn_eps=1e-5, input="log", pool="mean"):
     """The architecture dict (exactly what goes into the model metadata) of
@@ -107,10 +115,7 @@ def make_arch(name="default", variant="cw", bands=40, frames=98, classes=12,
     "mean")."""
     if variant not in VARIANTS:
         raise ValueError("variant must be one of %s, not %r" % (VARIANTS, variant))
-    if input not in INPUTS:
-        raise ValueError("input must be one of %s, not %r" % (INPUTS, input))
-    if pool not in POOLS:
-        raise ValueError("pool must be one of %s, not %r" % (POOLS, pool))
+    check_options({"input": input, "pool": pool})
     base = layers(name)
     extra = {"input": input} if input != "log" else {}
     if pool != "mean":
@@ -224,11 +229,7 @@ class DRSN(nn.Module):
         self.arch = copy.deepcopy(arch)
         eps = arch["bn_eps"]
         st = arch["stem"]
-        # the optional keys, checked as the C engine does (a typo must not
-        # train as the default and then fail to load in drsn)
-        for key, allowed in (("input", INPUTS), ("pool", POOLS)):
-            if arch.get(key, allowed[0]) not in allowed:
-                raise ValueError("architecture: %s must be one of %s, not %r" % (key, allowed, arch[key]))
+        check_options(arch)   # a typo must not train as the default and then fail to load in drsn
         self.pcen = PCEN(arch["bands"]) if arch.get("input", "log") == "pcen" else None
         self.stem = nn.Conv1d(arch["bands"], st["channels"], st["kernel"], stride=st["stride"],
                               padding=st["kernel"] // 2, bias=True)

@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from corpusgen import layout, noise, recipe, words  # noqa: E402
+from corpusgen import events, layout, noise, recipe, words  # noqa: E402
 from drsn import frontend  # noqa: E402
 from drsn import model as M  # noqa: E402
 
@@ -198,6 +198,51 @@ class MelNoise:
         k = max(1, int(0.4 * frames))
         ps = m.sum(2).topk(k, dim=1).values.mean(1)
         gain = ps / (self.bank_power[idx] * torch.pow(10.0, snr / 10.0))
+        mixed = torch.log(m + gain[:, None, None] * self.bank[idx] + self.off)
+        return torch.where(use[:, None, None], mixed, x)     # the others stay bit-exact
+
+
+class MelEvents:
+    """Non-speech sound events (corpusgen/events.py: clicks, knocks, beeps,
+    chirps, noise bursts, chimes), added in the mel-power domain of the
+    cached features like MelNoise. The bank holds `size` 1 s segments, each
+    with one synthetic event at a random offset, drawn from the generator's
+    training stream (evaluate_events.py draws from another, and tests on
+    recorded sounds no run trains on). The level of an event is that of its
+    loudest frame, against the clip's loudest 40% of frames: on a
+    `_silence_` clip (noise only) the event stands `silence_db` above the
+    background, so the label stays `_silence_` and the network learns that
+    a lone knock or beep is not a word; on any other clip it sits
+    `word_db` against the word, so the word's label still holds with a
+    sound event under it."""
+
+    def __init__(self, fe, seed, size=1200, silence_db=(0.0, 40.0), word_db=(-10.0, 6.0)):
+        rng = recipe.clip_rng(seed, 'events|train')
+        segs = np.zeros((size, 16000), dtype=np.float32)
+        for i in range(size):
+            ev = events.make(rng)
+            at = int(rng.integers(0, 16000 - ev.size + 1))
+            segs[i, at:at + ev.size] = ev
+        self.off = fe.params.log_offset
+        with torch.no_grad():
+            lm = fe(torch.from_numpy(segs))
+        self.bank = (lm.exp() - self.off).clamp_min(0)          # [K, frames, bands]
+        self.peak = self.bank.sum(2).amax(1).clamp_min(1e-12)    # [K]
+        self.silence_db, self.word_db = silence_db, word_db
+
+    def __call__(self, x, y, g, p_silence, p_word, silence):
+        b, frames, _ = x.shape
+        is_sil = y == silence
+        use = torch.rand(b, generator=g) < torch.where(is_sil, torch.tensor(p_silence), torch.tensor(p_word))
+        idx = torch.randint(0, self.bank.shape[0], (b,), generator=g)
+        u = torch.rand(b, generator=g)
+        lo = torch.where(is_sil, torch.tensor(self.silence_db[0]), torch.tensor(self.word_db[0]))
+        hi = torch.where(is_sil, torch.tensor(self.silence_db[1]), torch.tensor(self.word_db[1]))
+        db = lo + (hi - lo) * u
+        m = (x.exp() - self.off).clamp_min(0)
+        k = max(1, int(0.4 * frames))
+        ref = m.sum(2).topk(k, dim=1).values.mean(1)
+        gain = ref * torch.pow(10.0, db / 10.0) / self.peak[idx]
         mixed = torch.log(m + gain[:, None, None] * self.bank[idx] + self.off)
         return torch.where(use[:, None, None], mixed, x)     # the others stay bit-exact
 
@@ -518,6 +563,13 @@ def main(argv=None):
                     help='probability of fresh noise on each training clip, mixed into the cached '
                          'features (MelNoise; default 0.5; 0 turns it off)')
     ap.add_argument('--mel-snr', default='-5,20', help="SNR range of that noise in dB (default '-5,20')")
+    ap.add_argument('--events', type=float, default=0.0,
+                    help='probability that a _silence_ clip gets a synthetic sound event (a click, knock, beep, '
+                         'chirp, noise burst or chime; MelEvents) 0-40 dB above its background, so lone '
+                         'sounds are learnt as no word (default 0: off)')
+    ap.add_argument('--event-words', type=float, default=None,
+                    help='with --events: probability that any other clip gets one under its word, '
+                         '-10 to +6 dB against it (default: a quarter of --events)')
     ap.add_argument('--warp', type=float, default=0.1,
                     help='vocal tract length perturbation: frequency scale in 1 +- WARP (default 0.1; 0: off)')
     ap.add_argument('--stretch', type=float, default=0.0,
@@ -542,6 +594,10 @@ def main(argv=None):
     ap.add_argument('--ema', type=float, default=0.0, metavar='DECAY',
                     help='score, keep and export an exponential moving average of the weights with this decay '
                          'per step, e.g. 0.999 (default 0: off, the raw weights)')
+    ap.add_argument('--init', metavar='MODEL',
+                    help='start from the weights of this model (.pt or exported .safetensors with the same '
+                         'architecture, labels and front end), e.g. to fine-tune a shipped model with '
+                         'another augmentation; a new schedule of --epochs starts from them')
     ap.add_argument('--name', help='run name (default kws<N>-<variant name>)')
     ap.add_argument('--out', help='run folder (default train/runs/<name>)')
     ap.add_argument('--resume', action='store_true', help='continue from <out>/last.pt')
@@ -562,6 +618,12 @@ def main(argv=None):
         sys.exit(f"train: --mel-snr {a.mel_snr!r}: want 'low,high' in dB, low <= high")
     if not 0 <= a.mel_noise <= 1:
         sys.exit(f'train: --mel-noise {a.mel_noise}: want a probability in [0, 1]')
+    if a.event_words is None:
+        a.event_words = a.events / 4
+    if not (0 <= a.events <= 1 and 0 <= a.event_words <= 1):
+        sys.exit(f'train: --events {a.events} / --event-words {a.event_words}: want probabilities in [0, 1]')
+    if a.init and a.resume:
+        sys.exit('train: --init starts a run from other weights, --resume continues this one; use one of them')
     if not 0 <= a.warp < 0.5:
         sys.exit(f'train: --warp {a.warp}: want 0 <= WARP < 0.5')
     if not 0 <= a.stretch < 0.5:
@@ -617,6 +679,16 @@ def main(argv=None):
         opt = torch.optim.AdamW([{'params': [q for q in model.parameters() if id(q) not in pcen]},
                                  {'params': list(model.pcen.parameters()), 'weight_decay': 0.0}],
                                 lr=a.lr, weight_decay=a.weight_decay)
+    if a.init:
+        try:
+            import evaluate
+            src, lab, fe_init, _, init_prov = evaluate.load_model(a.init)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            sys.exit(f'train: --init {a.init}: {e}')
+        if src.arch != arch or list(lab) != labels or fe_init != fe_params.to_dict():
+            sys.exit(f'train: --init {a.init}: its architecture, labels or front end differ from this run\'s')
+        model.load_state_dict(src.state_dict())
+        print(f'train: starting from the weights of {a.init}', file=sys.stderr)
     start, best, history = 0, -1.0, []
     # schedule: one segment per (re)start with another --epochs; a longer
     # --epochs on --resume recomputes the cosine for the new length, so the
@@ -681,6 +753,7 @@ def main(argv=None):
     online = OnlineNoise(a.noise_p, a.seed) if a.noise_p > 0 else None
     tr_feats = None if online else cached_features(fe, tr_audio, cache)
     mel_noise = MelNoise(fe, a.seed) if a.mel_noise > 0 else None
+    mel_events = MelEvents(fe, a.seed) if a.events > 0 or a.event_words > 0 else None
     n = tr_y.shape[0] if unk_pool is None else len(fixed) + quota     # clips per epoch
     print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '
           f'{n} training / {va_y.shape[0]} validation clips, {len(labels)} labels; '
@@ -692,7 +765,9 @@ def main(argv=None):
                  'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug, 'per_word': a.per_word,
                  'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'stretch': a.stretch, 'eq': a.eq,
                  'balance_voices': a.balance_voices, 'fresh_unknown': a.fresh_unknown, 'ema': a.ema,
-                 'mixup': a.mixup, 'schedule': schedule}
+                 'mixup': a.mixup, 'events': a.events, 'event_words': a.event_words, 'schedule': schedule}
+    if a.init:
+        prov_base['init'] = {'model': os.path.abspath(a.init), 'provenance': init_prov}
     if teachers:
         prov_base['distill'] = {'teachers': [os.path.abspath(p) for p in a.teacher],
                                 'weight': a.distill, 'temperature': a.distill_temp}
@@ -723,6 +798,8 @@ def main(argv=None):
                 xb = time_stretch(xb, g, a.stretch)
             if a.eq > 0:
                 xb = random_eq(xb, g, a.eq)
+            if mel_events:
+                xb = mel_events(xb, tr_y[idx], g, a.events, a.event_words, labels.index(words.SILENCE))
             if mel_noise:
                 xb = mel_noise(xb, g, a.mel_noise, mel_snr)
             if masks:

@@ -26,7 +26,7 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 import gen_corpus  # noqa: E402
-from corpusgen import augment, noise, recipe, voices, wavio, words  # noqa: E402
+from corpusgen import augment, events, noise, recipe, voices, wavio, words  # noqa: E402
 
 TINY = ['--words', 'yes,no', '--per-word', '12', '--max-voices', '2',
         '--unknown-words', 'yet,cup,heaven', '--renderings', '1', '--eval-renderings', '1', '--quiet']
@@ -186,6 +186,47 @@ class Noise(unittest.TestCase):
             nz = noise.gaussian(16000, rng)
             y = noise.mix_at_snr(speech, nz, snr, (4000, 9000))
             self.assertAlmostEqual(noise.snr_db(speech, y - speech, (4000, 9000)), snr, places=3)
+
+
+class Events(unittest.TestCase):
+    def test_families(self):
+        def spectrum_peak(x):
+            p = np.abs(np.fft.rfft(x.astype(np.float64), 1 << 15)) ** 2
+            return float(np.argmax(p) * 16000 / (1 << 15))
+        for fam in events.FAMILIES:
+            rng = np.random.default_rng(7)
+            for _ in range(10):
+                x = events.make(rng, fam)
+                self.assertEqual(x.dtype, np.float32)
+                self.assertTrue(0 < x.size <= 16000, fam)
+                self.assertAlmostEqual(float(np.abs(x).max()), 0.5, places=5)
+                e = x.astype(np.float64) ** 2
+                if fam == 'click':      # a click: most of its energy in a few ms
+                    c = np.convolve(e, np.ones(480))
+                    self.assertGreater(c.max() / e.sum(), 0.5)
+                if fam == 'beep':       # tones of 300-3500 Hz (DTMF pairs: 650-1650 Hz)
+                    self.assertTrue(290 <= spectrum_peak(x) <= 3600, spectrum_peak(x))
+                if fam in ('chime', 'burst'):   # struck, then decaying
+                    q = max(1, x.size // 4)
+                    self.assertGreater(e[:q].sum(), e[-q:].sum())
+            again = events.make(np.random.default_rng(7), fam)
+            self.assertTrue(np.array_equal(again, events.make(np.random.default_rng(7), fam)))
+        a = [events.make(np.random.default_rng(s)).size for s in range(30)]
+        self.assertGreater(len(set(a)), 10)
+        with self.assertRaisesRegex(ValueError, "event family 'cough'"):
+            events.make(np.random.default_rng(0), 'cough')
+
+    def test_recorded(self):
+        rec = events.recorded()
+        self.assertGreaterEqual(len(rec), 20)
+        self.assertFalse([n for n, _ in rec if n.startswith('audio-channel-')])    # spoken: not events
+        self.assertIn('bell', [n for n, _ in rec])
+        for name, x in rec:
+            self.assertTrue(0 < x.size <= 16000, name)
+            self.assertAlmostEqual(float(np.abs(x).max()), 0.5, places=5)
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(OSError, 'sound-theme-freedesktop'):
+                events.recorded(d)
 
 
 class Augment(unittest.TestCase):

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import evaluate  # noqa: E402
+import evaluate_events  # noqa: E402
 import evaluate_stream  # noqa: E402
 import export  # noqa: E402
 import gen_corpus  # noqa: E402
@@ -665,6 +666,59 @@ class Train(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, "architecture: %s must be one of" % key):
                 M.DRSN({**M.make_arch('tiny', 'cw'), key: 'attn'})
 
+    def test_sound_events(self):
+        # MelEvents: a lone event on _silence_ clips, 0-40 dB over the
+        # background at its loudest frame; under the word on the others
+        fe = frontend.FrontEnd(frontend.default_params())
+        t = torch.arange(16000) / 16000.0
+        rng = np.random.default_rng(2)
+        bg = torch.from_numpy(0.003 * rng.standard_normal(16000).astype(np.float32))
+        word = bg + 0.1 * torch.sin(2 * math.pi * 440 * t) * ((t - 0.5).abs() < 0.2)
+        x = fe(torch.stack([bg, word]).to(torch.float32))
+        y = torch.tensor([0, 2])
+        me = train.MelEvents(fe, 1, size=50)
+        g = torch.Generator().manual_seed(0)
+        self.assertTrue(torch.equal(me(x, y, g, 0.0, 0.0, 0), x))                  # p = 0: untouched
+        off = fe.params.log_offset
+        power = lambda v: (v.exp() - off).sum(2)                                   # noqa: E731 [B, frames]
+        loud = lambda v: power(v).topk(int(0.4 * v.shape[1]), dim=1).values.mean(1)   # noqa: E731
+        ratios = []
+        for _ in range(40):
+            z = me(x, y, g, 1.0, 0.0, 0)
+            self.assertTrue(torch.equal(z[1], x[1]))                               # the word's clip: p_word 0
+            ratios.append(float(10 * torch.log10((power(z[:1]) - power(x[:1])).amax() / loud(x[:1])[0])))
+        self.assertGreaterEqual(min(ratios), -0.1)
+        self.assertLessEqual(max(ratios), 40.1)
+        self.assertGreater(max(ratios) - min(ratios), 15)                          # drawn, not fixed
+        z = me(x, y, g, 0.0, 1.0, 0)
+        self.assertTrue(torch.equal(z[0], x[0]))
+        added = float(10 * torch.log10((power(z[1:]) - power(x[1:])).amax() / loud(x[1:])[0]))
+        self.assertTrue(-10.1 <= added <= 6.1, added)
+        # train.py --events: recorded in the provenance; --event-words
+        # defaults to a quarter; --init starts from a model's weights (with
+        # lr 0 they stay; BN statistics still follow the data)
+        src = os.path.join(self.tmp.name, 'run-src')
+        self.run_train(src, '--epochs', '1')
+        out = os.path.join(self.tmp.name, 'run-events')
+        self.run_train(out, '--epochs', '1', '--events', '0.5', '--lr', '0', '--init',
+                       os.path.join(src, 'kws2-drsn-cw.safetensors'))
+        ck = torch.load(os.path.join(out, 'last.pt'))
+        self.assertEqual((ck['provenance']['events'], ck['provenance']['event_words']), (0.5, 0.125))
+        self.assertTrue(ck['provenance']['init']['model'].endswith('kws2-drsn-cw.safetensors'))
+        was = torch.load(os.path.join(src, 'last.pt'))['state_dict']
+        fresh = M.DRSN(ck['arch']).state_dict()
+        for k, v in ck['state_dict'].items():
+            if 'running' not in k and 'num_batches' not in k and v.is_floating_point():
+                self.assertTrue(torch.equal(v, was[k]), k)
+        self.assertFalse(all(torch.equal(v, fresh[k]) for k, v in ck['state_dict'].items()))
+        for bad, msg in ((['--variant', 'cs'], 'architecture, labels or front end differ'),
+                         (['--init', os.path.join(self.tmp.name, 'none.safetensors')], 'none.safetensors'),
+                         (['--events', '2'], '--events 2'), (['--resume'], 'use one of them')):
+            args = ['--epochs', '1', '--init', os.path.join(src, 'kws2-drsn-cw.safetensors')] + bad
+            with self.assertRaises(SystemExit) as cm:
+                self.run_train(os.path.join(self.tmp.name, 'run-bad'), *args)
+            self.assertIn(msg, str(cm.exception.code))
+
     def test_variants_and_evaluation(self):
         runs = {}
         for v in ('cw', 'cs', 'resnet'):
@@ -816,6 +870,40 @@ class Stream(unittest.TestCase):
         self.assertEqual(evaluate_stream.parse_conditions('clean,real@-5'), [('clean', None), ('real', -5.0)])
         self.assertEqual(evaluate_stream.main(['--drsn', 'x', '--thresholds', '1.5', 'm.safetensors']), 2)
         self.assertEqual(evaluate_stream.main(['--drsn', 'x', 'missing.safetensors']), 2)
+
+
+class Events(unittest.TestCase):
+    """train/evaluate_events.py's pieces: the event streams and what fired."""
+
+    def test_streams(self):
+        evs = evaluate_events.event_list('synthetic', 3, 1, 1)
+        self.assertEqual(len(evs), 3 * 6)
+        self.assertEqual([n for n, _ in evs], [f for f in evaluate_events.events.FAMILIES for _ in range(3)])
+        again = evaluate_events.event_list('synthetic', 3, 1, 1)
+        self.assertTrue(all(np.array_equal(a[1], b[1]) for a, b in zip(evs, again)))
+        x, truth = evaluate_events.build(evs, 1, 'synthetic')
+        self.assertEqual(sorted(t[0] for t in truth), sorted(n for n, _ in evs))
+        for (_, a, b), (_, nxt, _) in zip(truth, truth[1:]):
+            self.assertTrue(2.5 <= nxt - b <= 4.0)
+            seg = x[int(round(a * 16000)):int(round(b * 16000))]
+            self.assertAlmostEqual(10 * np.log10(np.mean(seg ** 2)), evaluate_stream.SPEECH_DB, places=3)
+        rec = evaluate_events.event_list('recorded', 1, 2, 1)
+        self.assertEqual(len(rec), 2 * len(evaluate_events.events.recorded_files()))
+
+    def test_fired(self):
+        truth = [('click', 1.0, 1.1), ('beep', 4.0, 4.5), ('chime', 8.0, 8.8)]
+        dets = [{'label': 'up', 'start': 0.4, 'end': 1.4}, {'label': 'on', 'start': 0.5, 'end': 1.5},
+                {'label': 'up', 'start': 8.5, 'end': 9.5}, {'label': 'go', 'start': 6.0, 'end': 6.5}]
+        self.assertEqual(evaluate_events.fired(dets, truth), ([0, 2], 1))
+
+    def test_bad_options_are_named(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.assertEqual(evaluate_events.main(['--drsn', 'x', '--sources', 'speech', 'm.safetensors']), 2)
+            self.assertEqual(evaluate_events.main(['--drsn', 'x', '--per-family', '0', 'm.safetensors']), 2)
+            self.assertEqual(evaluate_events.main(['--drsn', 'x', 'missing.safetensors']), 2)
+        self.assertIn("--sources 'speech'", err.getvalue())
+        self.assertIn('missing.safetensors: not an exported', err.getvalue())
 
 
 class Seeds(unittest.TestCase):

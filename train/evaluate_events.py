@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""False alarms on non-speech sound events, through the streaming pipeline
+(drsn detect): how often does a model fire on a knock, a click, a beep or a
+chime when nobody speaks?
+
+  /usr/bin/python3 train/evaluate_events.py --drsn build/src/cli/drsn \\
+      models/kws20-drsn-cw.safetensors models/kws20-resnet.safetensors
+
+One stream per source and condition, made of events 2.5-4 s apart (each
+trimmed to where it sounds and set to -24 dBFS over that span, the level
+evaluate_stream.py gives its words), under one continuous noise track at
+SNR dB below the events (evaluate_stream's conditions: clean, KIND@SNR):
+
+  recorded   the desktop event sounds of Debian's sound-theme-freedesktop
+             (corpusgen/events.py), no model trains on them; each --repeat
+             times
+  synthetic  --per-family fresh draws of each synthetic event family
+             (click, knock, beep, chirp, burst, chime) from a stream of
+             the generator no training run uses
+
+Every detection is a false alarm. The report gives, per model, source and
+threshold, the events that set off at least one detection (%), false alarms
+per hour of stream, and the labels and sources that fire most.
+
+Writes <out-dir>/events.eval.md and .json.
+"""
+import argparse
+import collections
+import datetime
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+import evaluate  # noqa: E402
+import evaluate_stream as es  # noqa: E402
+from corpusgen import augment, events, recipe  # noqa: E402
+
+RATE = augment.RATE
+
+
+def event_list(source, per_family, repeat, seed):
+    """[(name, float32 event trimmed to where it sounds)]."""
+    if source == 'recorded':
+        out = [(n, x) for n, x in events.recorded() for _ in range(repeat)]
+    else:
+        rng = recipe.clip_rng(seed, 'events|evaluate')
+        out = [(f, events.make(rng, f)) for f in events.FAMILIES for _ in range(per_family)]
+    return [(n, augment.trim(x)) for n, x in out]
+
+
+def build(evs, seed, source):
+    rng = recipe.clip_rng(seed, f'events|order|{source}')
+    order = rng.permutation(len(evs))
+    return es.build_stream([(evs[i][0], evs[i][1], (0, evs[i][1].size)) for i in order], (2.5, 4.0),
+                           recipe.clip_rng(seed, f'events|gaps|{source}'))
+
+
+def fired(dets, truth):
+    """(names of the events with a detection within TOL, detections on none)."""
+    hit = set()
+    loose = 0
+    for d in dets:
+        a, b = d['start'] - es.TOL, d['end'] + es.TOL
+        near = [i for i, t in enumerate(truth) if a <= (t[1] + t[2]) / 2 <= b]
+        hit.update(near)
+        loose += not near
+    return sorted(hit), loose
+
+
+def report_md(res, info, thresholds, cmd):
+    lines = ['# False alarms on non-speech sound events', '',
+             '`drsn detect` (default [detect] settings but the threshold) on streams of sound events '
+             'and no speech; every detection is a false alarm. Cells: events that set off a detection % / '
+             'false alarms per hour.', '']
+    for s, v in info.items():
+        lines.append(f'- {s}: {v["events"]} events, {v["seconds"] / 60:.1f} min')
+    lines += ['', f'Command: `{cmd}`', '']
+    for cond, per_src in res.items():
+        for src, per_model in per_src.items():
+            lines += [f'**{cond}, {src}**', '', '| threshold | ' + ' | '.join(per_model) + ' |',
+                      '|---|' + '---|' * len(per_model)]
+            for i, t in enumerate(thresholds):
+                cells = [f'{100 * r[i]["events_fired"] / r[i]["events"]:.1f} / {r[i]["false_alarms_per_hour"]:.0f}'
+                         for r in per_model.values()]
+                lines.append(f'| {t:g} | ' + ' | '.join(cells) + ' |')
+            lines.append('')
+            for name, rows in per_model.items():
+                r = min(rows, key=lambda r: abs(r['threshold'] - 0.8))
+                top = ', '.join(f'{k} {n}' for k, n in list(r['fired_by_source'].items())[:8])
+                lab = ', '.join(f'{k} {n}' for k, n in r['labels'].items())
+                lines.append(f'- {name}, threshold {r["threshold"]:g}: fired on {top or "nothing"}; '
+                             f'labels {lab or "none"}')
+            lines.append('')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__.split('\n\n', 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('models', nargs='+', help='exported .safetensors models')
+    ap.add_argument('--drsn', required=True, help='the drsn executable (e.g. build/src/cli/drsn)')
+    ap.add_argument('--out-dir', default=os.path.join(os.path.dirname(here), 'models'))
+    ap.add_argument('--conditions', default='clean,real@10')
+    ap.add_argument('--thresholds', default='0.5,0.8,0.9,0.95')
+    ap.add_argument('--sources', default='recorded,synthetic')
+    ap.add_argument('--per-family', type=int, default=20, help='synthetic events per family (default 20)')
+    ap.add_argument('--repeat', type=int, default=3, help='times each recorded event is heard (default 3)')
+    ap.add_argument('--seed', type=int, default=1)
+    a = ap.parse_args(argv)
+    try:
+        conds = es.parse_conditions(a.conditions)
+        thresholds = [float(t) for t in a.thresholds.split(',')]
+        if any(not 0 <= t <= 1 for t in thresholds):
+            raise ValueError(f'--thresholds {a.thresholds!r}: values in [0, 1]')
+        sources = a.sources.split(',')
+        if not sources or any(s not in ('recorded', 'synthetic') for s in sources):
+            raise ValueError(f'--sources {a.sources!r}: recorded and/or synthetic')
+        if a.per_family < 1 or a.repeat < 1:
+            raise ValueError('--per-family and --repeat: at least 1')
+        for m in a.models:
+            if not m.endswith('.safetensors') or not os.path.exists(m):
+                raise ValueError(f'{m}: not an exported .safetensors file')
+        streams = {s: build(event_list(s, a.per_family, a.repeat, a.seed), a.seed, s) for s in sources}
+    except (ValueError, OSError) as e:
+        print(f'evaluate_events: {e}', file=sys.stderr)
+        return 2
+    t0 = time.time()
+    names = [evaluate.load_model(m)[3] for m in a.models]
+    info = {s: {'events': len(tr), 'seconds': x.size / RATE} for s, (x, tr) in streams.items()}
+    res = {}
+    with tempfile.TemporaryDirectory(prefix='drsn-events-') as tmp:
+        for kind, snr in conds:
+            cond = 'clean' if kind == 'clean' else f'{kind}@{snr:g}'
+            res[cond] = {}
+            for s, (x, truth) in streams.items():
+                wav = os.path.join(tmp, f'{s}.wav')
+                evaluate.write_wav_f32(wav, es.mix(x, kind, snr, recipe.clip_rng(a.seed, f'events|{s}|{cond}')))
+                hours = x.size / RATE / 3600
+                res[cond][s] = {n: [] for n in names}
+                for model, name in zip(a.models, names):
+                    for t in thresholds:
+                        dets = es.detect(a.drsn, model, wav, t)
+                        hit, loose = fired(dets, truth)
+                        by_src = collections.Counter(truth[i][0] for i in hit)
+                        res[cond][s][name].append({
+                            'threshold': t, 'events': len(truth), 'events_fired': len(hit),
+                            'false_alarms': len(dets), 'false_alarms_per_hour': len(dets) / hours,
+                            'false_alarms_on_no_event': loose,
+                            'fired_by_source': dict(sorted(by_src.items(), key=lambda kv: (-kv[1], kv[0]))),
+                            'labels': dict(sorted(collections.Counter(d['label'] for d in dets).items(),
+                                                  key=lambda kv: (-kv[1], kv[0])))})
+                        print(f'{cond} {s} {name} threshold {t:g}: {len(hit)}/{len(truth)} events fired, '
+                              f'{len(dets)} false alarms', file=sys.stderr)
+    cmd = ' '.join(['evaluate_events.py'] + list(sys.argv[1:] if argv is None else argv))
+    md = report_md(res, info, thresholds, cmd)
+    os.makedirs(a.out_dir, exist_ok=True)
+    with open(os.path.join(a.out_dir, 'events.eval.md'), 'w') as f:
+        f.write(md + '\n')
+    with open(os.path.join(a.out_dir, 'events.eval.json'), 'w') as f:
+        json.dump({'results': res, 'streams': info, 'thresholds': thresholds, 'seed': a.seed, 'command': cmd,
+                   'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')},
+                  f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(md)
+    print(f'evaluate_events: {len(a.models)} model(s), {time.time() - t0:.1f} s', file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -5,6 +5,8 @@ baseline, from the same code, data, schedule and seed.
   /usr/bin/python3 train/train.py --data train/corpus --variant cw
   /usr/bin/python3 train/train.py --data train/corpus --variant cw --resume
   /usr/bin/python3 train/train.py --data ~/speech_commands_v0.02 --variant resnet --noise-p 0.8
+  /usr/bin/python3 train/train.py --data train/corpus --init M.safetensors --events 0.5 --epochs 6 --lr 1e-3 --warmup-epochs 0
+      (fine-tune a trained model, here with sound events: how the shipped models were finished)
 
 Reads a Speech Commands layout (train/gen_corpus.py's, or a real download:
 any rate/format, resampled to 16 kHz; see train/corpusgen/layout.py);

@@ -227,6 +227,10 @@ class Events(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             with self.assertRaisesRegex(OSError, 'sound-theme-freedesktop'):
                 events.recorded(d)
+            with open(os.path.join(d, 'broken.oga'), 'wb') as f:
+                f.write(b'OggS' + bytes(60))
+            with self.assertRaisesRegex(OSError, 'broken.oga: sox could not decode it'):
+                events.recorded(d)
 
 
 class Augment(unittest.TestCase):

@@ -181,7 +181,9 @@ def recorded(directory=RECORDED_DIR):
         raise OSError(f'{directory}: no event sounds (install Debian package {RECORDED_PACKAGE})')
     out = []
     for f in files:
-        pcm = subprocess.run(['sox', f, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-r', str(RATE),
-                              '-c', '1', '-'], capture_output=True, check=True).stdout
-        out.append((os.path.basename(f)[:-4], _peak(np.frombuffer(pcm, dtype=np.float32))))
+        r = subprocess.run(['sox', f, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-r', str(RATE),
+                            '-c', '1', '-'], capture_output=True)
+        if r.returncode != 0 or not r.stdout:
+            raise OSError(f'{f}: sox could not decode it: {r.stderr.decode(errors="replace").strip()[:200]}')
+        out.append((os.path.basename(f)[:-4], _peak(np.frombuffer(r.stdout, dtype=np.float32))))
     return out

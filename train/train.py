@@ -216,13 +216,16 @@ class MelEvents:
     background, so the label stays `_silence_` and the network learns that
     a lone knock or beep is not a word; on any other clip it sits
     `word_db` against the word, so the word's label still holds with a
-    sound event under it."""
+    sound event under it. `families`: which of corpusgen/events.py's to
+    draw from (default its six FAMILIES; add MUSIC for 1 s of synthetic
+    instrumental music)."""
 
-    def __init__(self, fe, seed, size=1200, silence_db=(0.0, 40.0), word_db=(-10.0, 6.0)):
+    def __init__(self, fe, seed, size=1200, silence_db=(0.0, 40.0), word_db=(-10.0, 6.0),
+                 families=events.FAMILIES):
         rng = recipe.clip_rng(seed, 'events|train')
         segs = np.zeros((size, 16000), dtype=np.float32)
         for i in range(size):
-            ev = events.make(rng)
+            ev = events.make(rng, families=families)
             at = int(rng.integers(0, 16000 - ev.size + 1))
             segs[i, at:at + ev.size] = ev
         self.off = fe.params.log_offset
@@ -572,6 +575,9 @@ def main(argv=None):
     ap.add_argument('--event-words', type=float, default=None,
                     help='with --events: probability that any other clip gets one under its word, '
                          '-10 to +6 dB against it (default: a quarter of --events)')
+    ap.add_argument('--event-families', default=','.join(events.FAMILIES),
+                    help='with --events: the families to draw from, comma-separated (default %(default)s; '
+                         "'music' adds synthetic instrumental music; a family listed twice is drawn twice as often)")
     ap.add_argument('--warp', type=float, default=0.1,
                     help='vocal tract length perturbation: frequency scale in 1 +- WARP (default 0.1; 0: off)')
     ap.add_argument('--stretch', type=float, default=0.0,
@@ -624,6 +630,11 @@ def main(argv=None):
         a.event_words = a.events / 4
     if not (0 <= a.events <= 1 and 0 <= a.event_words <= 1):
         sys.exit(f'train: --events {a.events} / --event-words {a.event_words}: want probabilities in [0, 1]')
+    a.event_families = a.event_families.split(',')
+    bad = [f for f in a.event_families if f not in events.FAMILIES + (events.MUSIC,)]
+    if bad or not a.event_families:
+        sys.exit(f'train: --event-families: {",".join(bad) or "empty"}: want some of '
+                 f'{", ".join(events.FAMILIES + (events.MUSIC,))}')
     if a.init and a.resume:
         sys.exit('train: --init starts a run from other weights, --resume continues this one; use one of them')
     if not 0 <= a.warp < 0.5:
@@ -755,7 +766,8 @@ def main(argv=None):
     online = OnlineNoise(a.noise_p, a.seed) if a.noise_p > 0 else None
     tr_feats = None if online else cached_features(fe, tr_audio, cache)
     mel_noise = MelNoise(fe, a.seed) if a.mel_noise > 0 else None
-    mel_events = MelEvents(fe, a.seed) if a.events > 0 or a.event_words > 0 else None
+    mel_events = (MelEvents(fe, a.seed, families=tuple(a.event_families))
+                  if a.events > 0 or a.event_words > 0 else None)
     n = tr_y.shape[0] if unk_pool is None else len(fixed) + quota     # clips per epoch
     print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '
           f'{n} training / {va_y.shape[0]} validation clips, {len(labels)} labels; '
@@ -768,6 +780,8 @@ def main(argv=None):
                  'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'stretch': a.stretch, 'eq': a.eq,
                  'balance_voices': a.balance_voices, 'fresh_unknown': a.fresh_unknown, 'ema': a.ema,
                  'mixup': a.mixup, 'events': a.events, 'event_words': a.event_words, 'schedule': schedule}
+    if (a.events > 0 or a.event_words > 0) and tuple(a.event_families) != events.FAMILIES:
+        prov_base['event_families'] = a.event_families
     if a.init:
         prov_base['init'] = {'model': os.path.abspath(a.init), 'provenance': init_prov}
     if teachers:

@@ -216,6 +216,32 @@ class Events(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "event family 'cough'"):
             events.make(np.random.default_rng(0), 'cough')
 
+    def test_music(self):
+        # music is drawn only when asked; it fills the second, with notes of
+        # a pitch (a harmonic spectrum: strong partials, not flat like noise)
+        rng = np.random.default_rng(3)
+        self.assertNotIn(events.MUSIC, events.FAMILIES)
+        for i in range(12):
+            x = events.make(rng, events.MUSIC).astype(np.float64)
+            self.assertEqual(x.size, 16000)
+            self.assertAlmostEqual(float(np.abs(x).max()), 0.5, places=5)
+            q = x.reshape(4, 4000)
+            self.assertTrue(all(np.sqrt(np.mean(r ** 2)) > 1e-3 for r in q), i)   # sound in every quarter
+            p = np.abs(np.fft.rfft(x)) ** 2
+            top = np.sort(p)[::-1]
+            self.assertGreater(top[:200].sum() / p.sum(), 0.5, i)                 # a few strong partials
+        only = {events.make(np.random.default_rng(s), families=(events.MUSIC,)).size for s in range(4)}
+        self.assertEqual(only, {16000})
+
+    def test_recorded_music(self):
+        pieces = events.recorded_music()
+        self.assertGreaterEqual(len(pieces), 100)          # 9.4 min in 5 s pieces
+        self.assertEqual({p.size for _, p in pieces}, {80000})
+        self.assertEqual(len({n for n, _ in pieces}), 3)
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(OSError, 'lincity-ng-data'):
+                events.recorded_music(d)
+
     def test_recorded(self):
         rec = events.recorded()
         self.assertGreaterEqual(len(rec), 20)

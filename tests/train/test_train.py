@@ -705,6 +705,9 @@ class Train(unittest.TestCase):
         ck = torch.load(os.path.join(out, 'last.pt'))
         self.assertEqual((ck['provenance']['events'], ck['provenance']['event_words']), (0.5, 0.125))
         self.assertTrue(ck['provenance']['init']['model'].endswith('kws2-drsn-cw.safetensors'))
+        self.assertNotIn('event_families', ck['provenance'])      # the default six
+        mm = train.MelEvents(fe, 1, size=4, families=('music',))
+        self.assertTrue(bool((mm.bank.sum(2) > 0).all()))           # music fills every frame
         was = torch.load(os.path.join(src, 'last.pt'))['state_dict']
         fresh = M.DRSN(ck['arch']).state_dict()
         for k, v in ck['state_dict'].items():
@@ -713,7 +716,8 @@ class Train(unittest.TestCase):
         self.assertFalse(all(torch.equal(v, fresh[k]) for k, v in ck['state_dict'].items()))
         for bad, msg in ((['--variant', 'cs'], 'architecture, labels or front end differ'),
                          (['--init', os.path.join(self.tmp.name, 'none.safetensors')], 'none.safetensors'),
-                         (['--events', '2'], '--events 2'), (['--resume'], 'use one of them')):
+                         (['--events', '2'], '--events 2'), (['--resume'], 'use one of them'),
+                         (['--event-families', 'click,cough'], '--event-families: cough')):
             args = ['--epochs', '1', '--init', os.path.join(src, 'kws2-drsn-cw.safetensors')] + bad
             with self.assertRaises(SystemExit) as cm:
                 self.run_train(os.path.join(self.tmp.name, 'run-bad'), *args)
@@ -889,12 +893,23 @@ class Events(unittest.TestCase):
             self.assertAlmostEqual(10 * np.log10(np.mean(seg ** 2)), evaluate_stream.SPEECH_DB, places=3)
         rec = evaluate_events.event_list('recorded', 1, 2, 1)
         self.assertEqual(len(rec), 2 * len(evaluate_events.events.recorded_files()))
+        # music plays through: its pieces in order, with no gaps
+        music = evaluate_events.event_list('music', 1, 1, 1)[:4]
+        x, truth = evaluate_events.build(music, 1, 'music')
+        self.assertEqual([t[0] for t in truth], [n for n, _ in music])
+        for (_, _, b), (_, nxt, _) in zip(truth, truth[1:]):
+            self.assertAlmostEqual(nxt, b)
 
     def test_fired(self):
         truth = [('click', 1.0, 1.1), ('beep', 4.0, 4.5), ('chime', 8.0, 8.8)]
         dets = [{'label': 'up', 'start': 0.4, 'end': 1.4}, {'label': 'on', 'start': 0.5, 'end': 1.5},
                 {'label': 'up', 'start': 8.5, 'end': 9.5}, {'label': 'go', 'start': 6.0, 'end': 6.5}]
         self.assertEqual(evaluate_events.fired(dets, truth), ([0, 2], 1))
+        # a long piece: any overlap counts, not only its centre
+        piece = [('track', 10.0, 15.0)]
+        late = [{'label': 'no', 'start': 14.0, 'end': 15.0}]
+        self.assertEqual(evaluate_events.fired(late, piece), ([], 1))
+        self.assertEqual(evaluate_events.fired(late, piece, overlap=True), ([0], 0))
 
     def test_bad_options_are_named(self):
         err = io.StringIO()
@@ -902,7 +917,7 @@ class Events(unittest.TestCase):
             self.assertEqual(evaluate_events.main(['--drsn', 'x', '--sources', 'speech', 'm.safetensors']), 2)
             self.assertEqual(evaluate_events.main(['--drsn', 'x', '--per-family', '0', 'm.safetensors']), 2)
             self.assertEqual(evaluate_events.main(['--drsn', 'x', 'missing.safetensors']), 2)
-        self.assertIn("--sources 'speech'", err.getvalue())
+        self.assertIn("--sources 'speech': some of recorded, synthetic, music", err.getvalue())
         self.assertIn('missing.safetensors: not an exported', err.getvalue())
 
 

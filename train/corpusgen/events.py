@@ -20,11 +20,18 @@ with the short keyword it resembles most ("up", "on"). Two sources:
                        exponential decay, 5-300 ms (a clap, a slam, a hiss)
                chime   inharmonic partials of a struck bar or bell,
                        decaying over 0.2-1 s
+             and, not among the FAMILIES that make() draws from unless
+             asked (MUSIC):
+               music   1 s of synthetic instrumental music: a melody of
+                       harmonic notes with vibrato, a chord pad, a bass
+                       line and drums, each layer there or not, in a
+                       random key, scale, tempo and timbre
   recorded   recorded(): the desktop event sounds of the freedesktop.org
              sound theme (Debian package sound-theme-freedesktop: bells,
              chimes, camera shutter, phone tones; its audio-channel-* files
-             are spoken and left out). Used only to evaluate: no model
-             trains on them.
+             are spoken and left out). recorded_music(): the three
+             instrumental tracks of lincity-ng-data (9.4 min). Used only to
+             evaluate: no model trains on them.
 
 Every event is float32 at 16 kHz, at most 1 s, peak-normalised to 0.5.
 """
@@ -36,6 +43,9 @@ import numpy as np
 
 RATE = 16000
 FAMILIES = ('click', 'knock', 'beep', 'chirp', 'burst', 'chime')
+MUSIC = 'music'
+RECORDED_MUSIC_DIR = '/usr/share/games/lincity-ng/music/default'
+RECORDED_MUSIC_PACKAGE = 'lincity-ng-data'
 RECORDED_DIR = '/usr/share/sounds/freedesktop/stereo'
 RECORDED_PACKAGE = 'sound-theme-freedesktop'
 _SPOKEN = 'audio-channel-'      # "front left", ...: speech, not an event
@@ -148,8 +158,61 @@ def _chime(rng):
     return x * _envelope(n, rng)
 
 
+def _note(f, n, rng, slope_db, vibrato):
+    """One harmonic note of n samples at f Hz: partials below 7 kHz falling
+    slope_db per partial, vibrato (rate Hz, depth as a fraction of f)."""
+    t = np.arange(n) / RATE
+    rate, depth = vibrato
+    phase = 2 * np.pi * f * (t + depth * np.sin(2 * np.pi * rate * t) / (2 * np.pi * rate))
+    x = np.zeros(n)
+    for k in range(1, max(1, int(7000 // (f * (1 + depth)))) + 1):
+        x += 10 ** (-slope_db * (k - 1) / 20) * np.sin(k * phase + rng.uniform(0, 2 * np.pi))
+    return x * _envelope(n, rng)
+
+
+def _music(rng):
+    n = RATE
+    beat = 60.0 / rng.uniform(60, 180)
+    root = rng.uniform(110, 440)
+    scale = [0, 2, 4, 7, 9] if rng.random() < 0.5 else [0, 3, 5, 7, 10]     # major / minor pentatonic
+    pitch = lambda step: root * 2 ** ((12 * (step // 5) + scale[step % 5]) / 12)   # noqa: E731
+    out = np.zeros(n)
+    layers = 0
+    if rng.random() < 0.8:      # melody
+        slope, vib = rng.uniform(2, 12), (rng.uniform(4, 7), rng.uniform(0, 0.01))
+        t = 0
+        while t < n:
+            d = int(beat * rng.choice([0.25, 0.5, 1.0, 2.0]) * RATE)
+            out[t:t + d] += _note(pitch(int(rng.integers(0, 10))), min(d, n - t), rng, slope, vib)
+            t += d
+        layers += 1
+    if rng.random() < 0.6:      # chord pad, softer
+        base = int(rng.integers(0, 5))
+        for step in (base, base + 2, base + 4):
+            out += 0.3 * _note(pitch(step) / 2, n, rng, rng.uniform(6, 15), (5.0, 0.002))
+        layers += 1
+    if rng.random() < 0.6 or not layers:     # bass on the beat
+        t = 0
+        while t < n:
+            d = int(beat * RATE)
+            out[t:t + d] += 0.6 * _note(pitch(int(rng.integers(0, 5))) / 4, min(d, n - t), rng, 8.0, (5.0, 0.0))
+            t += d
+    if rng.random() < 0.6:      # drums: kick, snare, hi-hat on a beat grid
+        for i, t in enumerate(range(0, n, max(1, int(beat * RATE / 2)))):
+            m = min(int(0.15 * RATE), n - t)
+            if i % 4 == 0:
+                f = np.geomspace(120, 45, m)
+                out[t:t + m] += 0.8 * np.sin(2 * np.pi * np.cumsum(f) / RATE) * _decay(m, 0.05)
+            elif i % 4 == 2:
+                out[t:t + m] += 0.4 * rng.standard_normal(m) * _decay(m, 0.04)
+            else:
+                h = min(int(0.03 * RATE), m)
+                out[t:t + h] += 0.15 * np.diff(rng.standard_normal(h + 1)) * _decay(h, 0.008)
+    return out
+
+
 _MAKERS = {'click': _click, 'knock': _knock, 'beep': _beep, 'chirp': _chirp, 'burst': _burst,
-           'chime': _chime}
+           'chime': _chime, MUSIC: _music}
 
 
 def _peak(x):
@@ -158,13 +221,39 @@ def _peak(x):
     return (0.5 * x / p).astype(np.float32) if p > 0 else x.astype(np.float32)
 
 
-def make(rng, family=None):
-    """One synthetic event (float32, <= 1 s, peak 0.5); family None: a
-    random one of FAMILIES."""
-    fam = family or FAMILIES[int(rng.integers(len(FAMILIES)))]
+def make(rng, family=None, families=FAMILIES):
+    """One synthetic event (float32, <= 1 s, peak 0.5) of `family`, or of
+    a random one of `families` (a family listed twice is drawn twice as
+    often)."""
+    fam = family or families[int(rng.integers(len(families)))]
     if fam not in _MAKERS:
-        raise ValueError(f'event family {fam!r}: one of {", ".join(FAMILIES)}')
+        raise ValueError(f'event family {fam!r}: one of {", ".join(_MAKERS)}')
     return _peak(_MAKERS[fam](rng))
+
+
+def _decode(path, seconds=None):
+    """float32 16 kHz mono samples of any file sox reads."""
+    cmd = ['sox', path, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-r', str(RATE), '-c', '1', '-']
+    r = subprocess.run(cmd + (['trim', '0', str(seconds)] if seconds else []), capture_output=True)
+    if r.returncode != 0 or not r.stdout:
+        raise OSError(f'{path}: sox could not decode it: {r.stderr.decode(errors="replace").strip()[:200]}')
+    return np.frombuffer(r.stdout, dtype=np.float32)
+
+
+def recorded_music(directory=RECORDED_MUSIC_DIR, piece_s=5.0):
+    """[(track name, float32 piece)] : the instrumental tracks cut into
+    piece_s pieces (the last partial piece dropped). Raises OSError naming
+    the package when they are missing."""
+    files = sorted(glob.glob(os.path.join(directory, '*.ogg')))
+    if not files:
+        raise OSError(f'{directory}: no music (install Debian package {RECORDED_MUSIC_PACKAGE})')
+    out = []
+    n = int(piece_s * RATE)
+    for f in files:
+        x = _decode(f)
+        name = os.path.basename(f)[:-4]
+        out += [(name, x[i:i + n].copy()) for i in range(0, x.size - n + 1, n)]
+    return out
 
 
 def recorded_files(directory=RECORDED_DIR):
@@ -179,11 +268,4 @@ def recorded(directory=RECORDED_DIR):
     files = recorded_files(directory)
     if not files:
         raise OSError(f'{directory}: no event sounds (install Debian package {RECORDED_PACKAGE})')
-    out = []
-    for f in files:
-        r = subprocess.run(['sox', f, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-r', str(RATE),
-                            '-c', '1', '-'], capture_output=True)
-        if r.returncode != 0 or not r.stdout:
-            raise OSError(f'{f}: sox could not decode it: {r.stderr.decode(errors="replace").strip()[:200]}')
-        out.append((os.path.basename(f)[:-4], _peak(np.frombuffer(r.stdout, dtype=np.float32))))
-    return out
+    return [(os.path.basename(f)[:-4], _peak(_decode(f))) for f in files]

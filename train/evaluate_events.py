@@ -89,7 +89,8 @@ def report_md(res, info, thresholds, cmd):
              'and no speech; every detection is a false alarm. Cells: events that set off a detection % / '
              'false alarms per hour.', '']
     for s, v in info.items():
-        lines.append(f'- {s}: {v["events"]} events, {v["seconds"] / 60:.1f} min')
+        what = '5 s pieces played through' if s == 'music' else 'events'
+        lines.append(f'- {s}: {v["events"]} {what}, {v["seconds"] / 60:.1f} min')
     lines += ['', f'Command: `{cmd}`', '']
     for cond, per_src in res.items():
         for src, per_model in per_src.items():

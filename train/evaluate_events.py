@@ -48,7 +48,8 @@ RATE = augment.RATE
 
 
 def event_list(source, per_family, repeat, seed):
-    """[(name, float32 event trimmed to where it sounds)]."""
+    """[(name, float32 event trimmed to where it sounds)]; music: its 5 s
+    pieces as they are."""
     if source == 'music':
         return events.recorded_music()
     if source == 'recorded':

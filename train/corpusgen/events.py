@@ -46,6 +46,14 @@ FAMILIES = ('click', 'knock', 'beep', 'chirp', 'burst', 'chime')
 MUSIC = 'music'
 RECORDED_MUSIC_DIR = '/usr/share/games/lincity-ng/music/default'
 RECORDED_MUSIC_PACKAGE = 'lincity-ng-data'
+# Training music, kept apart from the evaluation tracks: 1 s excerpts of the
+# first TRAIN_MUSIC_SECONDS of each Wesnoth track (Debian package
+# wesnoth-1.16-music, 41 orchestral tracks), family 'wesnoth'.
+WESNOTH = 'wesnoth'
+TRAIN_MUSIC_DIR = '/usr/share/games/wesnoth/1.16/data/core/music'
+TRAIN_MUSIC_PACKAGE = 'wesnoth-1.16-music'
+TRAIN_MUSIC_SECONDS = 60
+_train_music = []
 RECORDED_DIR = '/usr/share/sounds/freedesktop/stereo'
 RECORDED_PACKAGE = 'sound-theme-freedesktop'
 _SPOKEN = 'audio-channel-'      # "front left", ...: speech, not an event
@@ -211,8 +219,20 @@ def _music(rng):
     return out
 
 
+def _wesnoth(rng):
+    """1 s from a random place in a random training track."""
+    if not _train_music:
+        files = sorted(glob.glob(os.path.join(TRAIN_MUSIC_DIR, '*.ogg')))
+        if not files:
+            raise OSError(f'{TRAIN_MUSIC_DIR}: no music (install Debian package {TRAIN_MUSIC_PACKAGE})')
+        _train_music.extend(_decode(f, TRAIN_MUSIC_SECONDS) for f in files)
+    x = _train_music[int(rng.integers(len(_train_music)))]
+    at = int(rng.integers(0, max(1, x.size - RATE)))
+    return x[at:at + RATE].astype(np.float64)
+
+
 _MAKERS = {'click': _click, 'knock': _knock, 'beep': _beep, 'chirp': _chirp, 'burst': _burst,
-           'chime': _chime, MUSIC: _music}
+           'chime': _chime, MUSIC: _music, WESNOTH: _wesnoth}
 
 
 def _peak(x):
@@ -252,7 +272,8 @@ def recorded_music(directory=RECORDED_MUSIC_DIR, piece_s=5.0):
     for f in files:
         x = _decode(f)
         name = os.path.basename(f)[:-4]
-        out += [(name, x[i:i + n].copy()) for i in range(0, x.size - n + 1, n)]
+        out += [(name, x[i:i + n].copy()) for i in range(0, x.size - n + 1, n)
+                if np.sqrt(np.mean(x[i:i + n].astype(np.float64) ** 2)) > 1e-4]     # no silent piece
     return out
 
 

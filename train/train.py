@@ -631,7 +631,7 @@ def main(argv=None):
     if not (0 <= a.events <= 1 and 0 <= a.event_words <= 1):
         sys.exit(f'train: --events {a.events} / --event-words {a.event_words}: want probabilities in [0, 1]')
     a.event_families = a.event_families.split(',')
-    known = events.FAMILIES + (events.MUSIC, events.WESNOTH)
+    known = events.FAMILIES + (events.MUSIC,)
     bad = [f for f in a.event_families if f not in known]
     if bad or not a.event_families:
         sys.exit(f'train: --event-families: {",".join(bad) or "empty"}: want some of {", ".join(known)}')

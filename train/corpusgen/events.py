@@ -46,14 +46,6 @@ FAMILIES = ('click', 'knock', 'beep', 'chirp', 'burst', 'chime')
 MUSIC = 'music'
 RECORDED_MUSIC_DIR = '/usr/share/games/lincity-ng/music/default'
 RECORDED_MUSIC_PACKAGE = 'lincity-ng-data'
-# Training music, kept apart from the evaluation tracks: 1 s excerpts of the
-# first TRAIN_MUSIC_SECONDS of each Wesnoth track (Debian package
-# wesnoth-1.16-music, 41 orchestral tracks), family 'wesnoth'.
-WESNOTH = 'wesnoth'
-TRAIN_MUSIC_DIR = '/usr/share/games/wesnoth/1.16/data/core/music'
-TRAIN_MUSIC_PACKAGE = 'wesnoth-1.16-music'
-TRAIN_MUSIC_SECONDS = 60
-_train_music = []
 RECORDED_DIR = '/usr/share/sounds/freedesktop/stereo'
 RECORDED_PACKAGE = 'sound-theme-freedesktop'
 _SPOKEN = 'audio-channel-'      # "front left", ...: speech, not an event
@@ -219,20 +211,8 @@ def _music(rng):
     return out
 
 
-def _wesnoth(rng):
-    """1 s from a random place in a random training track."""
-    if not _train_music:
-        files = sorted(glob.glob(os.path.join(TRAIN_MUSIC_DIR, '*.ogg')))
-        if not files:
-            raise OSError(f'{TRAIN_MUSIC_DIR}: no music (install Debian package {TRAIN_MUSIC_PACKAGE})')
-        _train_music.extend(_decode(f, TRAIN_MUSIC_SECONDS) for f in files)
-    x = _train_music[int(rng.integers(len(_train_music)))]
-    at = int(rng.integers(0, max(1, x.size - RATE)))
-    return x[at:at + RATE].astype(np.float64)
-
-
 _MAKERS = {'click': _click, 'knock': _knock, 'beep': _beep, 'chirp': _chirp, 'burst': _burst,
-           'chime': _chime, MUSIC: _music, WESNOTH: _wesnoth}
+           'chime': _chime, MUSIC: _music}
 
 
 def _peak(x):
@@ -251,10 +231,10 @@ def make(rng, family=None, families=FAMILIES):
     return _peak(_MAKERS[fam](rng))
 
 
-def _decode(path, seconds=None):
+def _decode(path):
     """float32 16 kHz mono samples of any file sox reads."""
     cmd = ['sox', path, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-r', str(RATE), '-c', '1', '-']
-    r = subprocess.run(cmd + (['trim', '0', str(seconds)] if seconds else []), capture_output=True)
+    r = subprocess.run(cmd, capture_output=True)
     if r.returncode != 0 or not r.stdout:
         raise OSError(f'{path}: sox could not decode it: {r.stderr.decode(errors="replace").strip()[:200]}')
     return np.frombuffer(r.stdout, dtype=np.float32)

@@ -172,6 +172,17 @@ def predict(model, feats, batch=256):
         return torch.cat([model(feats[i:i + batch]).argmax(1) for i in range(0, len(feats), batch)]).numpy()
 
 
+def write_report(out_dir, stem, md, data):
+    """<out_dir>/<stem>.md (md as given) and <stem>.json (data, indented,
+    sorted keys, a final newline): the pair every evaluation script writes."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, stem + '.md'), 'w') as f:
+        f.write(md)
+    with open(os.path.join(out_dir, stem + '.json'), 'w') as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write('\n')
+
+
 def write_wav_f32(path, x, rate=16000):
     """Mono IEEE-float WAV: libsndfile reads it back bit-exactly."""
     data = np.asarray(x, dtype='<f4').tobytes()
@@ -372,16 +383,12 @@ def main(argv=None):
                 'clean_breakdown': b, 'provenance': prov, 'command': cmd, 'date': date}
         if name in cres:
             body['drsn_classify'] = cres[name]
-        with open(os.path.join(a.out_dir, name + suffix + '.eval.json'), 'w') as f:
-            json.dump(body, f, indent=1, sort_keys=True)
-            f.write('\n')
         md = (f'# {name}: {what} accuracy by noise type and SNR\n\n'
               f'{m.arch["variant"]}, {m.n_params()} parameters, {m.macs()} MACs per 1 s window. '
               f'{len(y)} {clips} ({a.data}), noise seed {a.seed}.\n'
               f'Command: `{cmd}`\n\n' + table_md(r, snrs) + '\n' + breakdown_md(b) + '\n'
               + (c_table_md(cres[name]) + '\n' if name in cres else ''))
-        with open(os.path.join(a.out_dir, name + suffix + '.eval.md'), 'w') as f:
-            f.write(md)
+        write_report(a.out_dir, name + suffix + '.eval', md, body)
         print(md)
     if len(models) > 1:
         head = '| model | clean | ' + ' | '.join(f'noise mean {s} dB' for s in snrs) + ' |'
@@ -390,11 +397,8 @@ def main(argv=None):
             lines.append(f'| {name} | {100 * r["clean"]:.2f} | ' + ' | '.join(
                 f'{100 * np.mean([r[f"{k}@{s}"] for k in noise.KINDS]):.2f}' for s in snrs) + ' |')
         md = '\n'.join(lines) + '\n'
-        with open(os.path.join(a.out_dir, 'comparison' + suffix + '.eval.md'), 'w') as f:
-            f.write(md)
-        with open(os.path.join(a.out_dir, 'comparison' + suffix + '.eval.json'), 'w') as f:
-            json.dump({name: r for (_, _, _, name, _), r in zip(models, res)}, f, indent=1, sort_keys=True)
-            f.write('\n')
+        write_report(a.out_dir, 'comparison' + suffix + '.eval', md,
+                     {name: r for (_, _, _, name, _), r in zip(models, res)})
         print(md)
     print(f'evaluate: {len(models)} model(s), {len(CONDITIONS)} conditions, {len(y)} clips, '
           f'{time.time() - t0:.1f} s', file=sys.stderr)

@@ -14,7 +14,6 @@ with the clip, is classified. The raw column classifies the same last second
 without denoising. Writes <out-dir>/<model>.denoise.md and .json.
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -105,14 +104,9 @@ def main(argv=None):
     lines.append('| **mean** | ' + ' | '.join(
         f'**{100 * mean[s]["raw"]:.2f}** | **{100 * mean[s]["denoised"]:.2f}**' for s in snrs) + ' |')
     md = '\n'.join(lines) + '\n'
-    os.makedirs(a.out_dir, exist_ok=True)
-    with open(os.path.join(a.out_dir, name + '.denoise.md'), 'w') as f:
-        f.write(md)
-    with open(os.path.join(a.out_dir, name + '.denoise.json'), 'w') as f:
-        json.dump({'model': name, 'clips': int(len(y)), 'every': a.every, 'strength_db': a.strength,
-                   'lead_in_s': a.lead_in, 'accuracy': res, 'mean': {str(k): v for k, v in mean.items()}},
-                  f, indent=1, sort_keys=True)
-        f.write('\n')
+    E.write_report(a.out_dir, name + '.denoise', md,
+                   {'model': name, 'clips': int(len(y)), 'every': a.every, 'strength_db': a.strength,
+                    'lead_in_s': a.lead_in, 'accuracy': res, 'mean': {str(k): v for k, v in mean.items()}})
     print(md)
     print(f'evaluate_denoise: {time.time() - t0:.1f} s', file=sys.stderr)
     return 0

@@ -30,15 +30,12 @@ Writes <out-dir>/events.eval.md and .json.
 import argparse
 import collections
 import datetime
-import json
 import os
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import numpy as np  # noqa: E402
 
 import evaluate  # noqa: E402
 import evaluate_stream as es  # noqa: E402
@@ -172,14 +169,10 @@ def main(argv=None):
                               f'{len(dets)} false alarms', file=sys.stderr)
     cmd = ' '.join(['evaluate_events.py'] + list(sys.argv[1:] if argv is None else argv))
     md = report_md(res, info, thresholds, cmd)
-    os.makedirs(a.out_dir, exist_ok=True)
-    with open(os.path.join(a.out_dir, 'events.eval.md'), 'w') as f:
-        f.write(md + '\n')
-    with open(os.path.join(a.out_dir, 'events.eval.json'), 'w') as f:
-        json.dump({'results': res, 'streams': info, 'thresholds': thresholds, 'seed': a.seed, 'command': cmd,
-                   'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')},
-                  f, indent=1, sort_keys=True)
-        f.write('\n')
+    evaluate.write_report(a.out_dir, 'events.eval', md + '\n',
+                          {'results': res, 'streams': info, 'thresholds': thresholds, 'seed': a.seed,
+                           'command': cmd,
+                           'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')})
     print(md)
     print(f'evaluate_events: {len(a.models)} model(s), {time.time() - t0:.1f} s', file=sys.stderr)
     return 0

@@ -294,13 +294,9 @@ def main(argv=None):
     date = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
     cmd = ' '.join(['evaluate_stream.py'] + list(sys.argv[1:] if argv is None else argv))
     md = report_md(res, info, thresholds, a.data, a.seed, cmd)
-    os.makedirs(a.out_dir, exist_ok=True)
-    with open(os.path.join(a.out_dir, 'stream.eval.md'), 'w') as f:
-        f.write(md)
-    with open(os.path.join(a.out_dir, 'stream.eval.json'), 'w') as f:
-        json.dump({'results': res, 'streams': info, 'thresholds': thresholds, 'seed': a.seed,
-                   'data': os.path.abspath(a.data), 'command': cmd, 'date': date}, f, indent=1, sort_keys=True)
-        f.write('\n')
+    evaluate.write_report(a.out_dir, 'stream.eval', md,
+                          {'results': res, 'streams': info, 'thresholds': thresholds, 'seed': a.seed,
+                           'data': os.path.abspath(a.data), 'command': cmd, 'date': date})
     print(md)
     print(f'evaluate_stream: {len(a.models)} model(s), {len(conds)} conditions, {time.time() - t0:.1f} s',
           file=sys.stderr)

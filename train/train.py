@@ -164,6 +164,18 @@ class OnlineNoise:
         return out.clamp(-1, 1)
 
 
+def mel_mix(x, off, use, bank, gain_of):
+    """Add bank [B, frames, bands] (mel power) to the log-mels x of the
+    clips where `use`, at gain_of(loud) each, loud being a clip's mean
+    power over its loudest 40% of frames: log(M + gain * bank + off), M =
+    exp(x) - off. The other clips stay bit-exact. MelNoise and MelEvents."""
+    m = (x.exp() - off).clamp_min(0)
+    k = max(1, int(0.4 * x.shape[1]))
+    gain = gain_of(m.sum(2).topk(k, dim=1).values.mean(1))
+    mixed = torch.log(m + gain[:, None, None] * bank + off)
+    return torch.where(use[:, None, None], mixed, x)
+
+
 class MelNoise:
     """Fresh noise every epoch, added in the mel-power domain of the cached
     features: log(M_clip + g*M_noise + o), M = exp(logmel) - o. The power
@@ -190,18 +202,14 @@ class MelNoise:
         self.per_kind = per_kind
 
     def __call__(self, x, g, p, snr_range):
-        b, frames, _ = x.shape
+        b = x.shape[0]
         use = torch.rand(b, generator=g) < p
         kind = torch.multinomial(self.p, b, replacement=True, generator=g)
         idx = kind * self.per_kind + torch.randint(0, self.per_kind, (b,), generator=g)
         lo, hi = snr_range
         snr = lo + (hi - lo) * torch.rand(b, generator=g)
-        m = (x.exp() - self.off).clamp_min(0)
-        k = max(1, int(0.4 * frames))
-        ps = m.sum(2).topk(k, dim=1).values.mean(1)
-        gain = ps / (self.bank_power[idx] * torch.pow(10.0, snr / 10.0))
-        mixed = torch.log(m + gain[:, None, None] * self.bank[idx] + self.off)
-        return torch.where(use[:, None, None], mixed, x)     # the others stay bit-exact
+        return mel_mix(x, self.off, use, self.bank[idx],
+                       lambda ps: ps / (self.bank_power[idx] * torch.pow(10.0, snr / 10.0)))
 
 
 class MelEvents:
@@ -236,7 +244,7 @@ class MelEvents:
         self.silence_db, self.word_db = silence_db, word_db
 
     def __call__(self, x, y, g, p_silence, p_word, silence):
-        b, frames, _ = x.shape
+        b = x.shape[0]
         is_sil = y == silence
         use = torch.rand(b, generator=g) < torch.where(is_sil, torch.tensor(p_silence), torch.tensor(p_word))
         idx = torch.randint(0, self.bank.shape[0], (b,), generator=g)
@@ -244,12 +252,8 @@ class MelEvents:
         lo = torch.where(is_sil, torch.tensor(self.silence_db[0]), torch.tensor(self.word_db[0]))
         hi = torch.where(is_sil, torch.tensor(self.silence_db[1]), torch.tensor(self.word_db[1]))
         db = lo + (hi - lo) * u
-        m = (x.exp() - self.off).clamp_min(0)
-        k = max(1, int(0.4 * frames))
-        ref = m.sum(2).topk(k, dim=1).values.mean(1)
-        gain = ref * torch.pow(10.0, db / 10.0) / self.peak[idx]
-        mixed = torch.log(m + gain[:, None, None] * self.bank[idx] + self.off)
-        return torch.where(use[:, None, None], mixed, x)     # the others stay bit-exact
+        return mel_mix(x, self.off, use, self.bank[idx],
+                       lambda ref: ref * torch.pow(10.0, db / 10.0) / self.peak[idx])
 
 
 def _hz_to_mel(f):

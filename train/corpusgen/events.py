@@ -99,10 +99,9 @@ def _tone(f, n, shape, rng):
         return np.sin(ph)
     top = max(1, int(7000 // f))     # band-limited: partials below 7 kHz
     k = np.arange(1, top + 1)
-    if shape == 'square':
+    if shape == 'square':   # odd partials only; the sawtooth has them all
         k = k[k % 2 == 1]
-        return np.sum(np.sin(np.outer(ph, k)) / k, axis=1)
-    return np.sum(np.sin(np.outer(ph, k)) / k, axis=1)      # sawtooth
+    return np.sum(np.sin(np.outer(ph, k)) / k, axis=1)
 
 
 def _envelope(n, rng):

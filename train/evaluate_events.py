@@ -20,6 +20,8 @@ SNR dB below the events (evaluate_stream's conditions: clean, KIND@SNR):
   music      the three instrumental tracks of lincity-ng-data (9.4 min),
              played through in 5 s pieces (each set to -24 dBFS, no gaps);
              no training run uses them. An "event" here is a piece.
+             --music-dir DIR (repeatable) plays the music files under DIR
+             instead (.ogg, .oga, .wav, .flac).
 
 Every detection is a false alarm. The report gives, per model, source and
 threshold, the events that set off at least one detection (%), false alarms
@@ -44,11 +46,11 @@ from corpusgen import augment, events, recipe  # noqa: E402
 RATE = augment.RATE
 
 
-def event_list(source, per_family, repeat, seed):
-    """[(name, float32 event trimmed to where it sounds)]; music: its 5 s
-    pieces as they are."""
+def event_list(source, per_family, repeat, seed, music_dirs=(events.RECORDED_MUSIC_DIR,)):
+    """[(name, float32 event trimmed to where it sounds)]; music: the 5 s
+    pieces of the tracks in music_dirs as they are."""
     if source == 'music':
-        return events.recorded_music()
+        return [p for d in music_dirs for p in events.recorded_music(d)]
     if source == 'recorded':
         out = [(n, x) for n, x in events.recorded() for _ in range(repeat)]
     else:
@@ -121,6 +123,9 @@ def main(argv=None):
     ap.add_argument('--sources', default='recorded,synthetic,music')
     ap.add_argument('--per-family', type=int, default=20, help='synthetic events per family (default 20)')
     ap.add_argument('--repeat', type=int, default=3, help='times each recorded event is heard (default 3)')
+    ap.add_argument('--music-dir', action='append', metavar='DIR',
+                    help='music to play for the music source: the audio files under DIR (repeatable; '
+                         f'default {events.RECORDED_MUSIC_DIR})')
     ap.add_argument('--seed', type=int, default=1)
     a = ap.parse_args(argv)
     try:
@@ -136,7 +141,8 @@ def main(argv=None):
         for m in a.models:
             if not m.endswith('.safetensors') or not os.path.exists(m):
                 raise ValueError(f'{m}: not an exported .safetensors file')
-        streams = {s: build(event_list(s, a.per_family, a.repeat, a.seed), a.seed, s) for s in sources}
+        music_dirs = a.music_dir or [events.RECORDED_MUSIC_DIR]
+        streams = {s: build(event_list(s, a.per_family, a.repeat, a.seed, music_dirs), a.seed, s) for s in sources}
     except (ValueError, OSError) as e:
         print(f'evaluate_events: {e}', file=sys.stderr)
         return 2

@@ -226,14 +226,15 @@ class MelEvents:
     `word_db` against the word, so the word's label still holds with a
     sound event under it. `families`: which of corpusgen/events.py's to
     draw from (default its six FAMILIES; add MUSIC for 1 s of synthetic
-    instrumental music)."""
+    instrumental music, RECORDED_MUSIC for 1 s excerpts of `tracks`,
+    float32 16 kHz arrays of recorded music)."""
 
     def __init__(self, fe, seed, size=1200, silence_db=(0.0, 40.0), word_db=(-10.0, 6.0),
-                 families=events.FAMILIES):
+                 families=events.FAMILIES, tracks=None):
         rng = recipe.clip_rng(seed, 'events|train')
         segs = np.zeros((size, 16000), dtype=np.float32)
         for i in range(size):
-            ev = events.make(rng, families=families)
+            ev = events.make(rng, families=families, tracks=tracks)
             at = int(rng.integers(0, 16000 - ev.size + 1))
             segs[i, at:at + ev.size] = ev
         self.off = fe.params.log_offset
@@ -581,7 +582,12 @@ def main(argv=None):
                          '-10 to +6 dB against it (default: a quarter of --events)')
     ap.add_argument('--event-families', default=','.join(events.FAMILIES),
                     help='with --events: the families to draw from, comma-separated (default %(default)s; '
-                         "'music' adds synthetic instrumental music; a family listed twice is drawn twice as often)")
+                         "'music' adds synthetic instrumental music, 'recorded-music' excerpts of --event-music; "
+                         'a family listed twice is drawn twice as often)')
+    ap.add_argument('--event-music', metavar='DIR',
+                    help='with --events: recorded music to draw 1 s excerpts from (every .ogg, .oga, .wav and '
+                         ".flac file under DIR), family 'recorded-music', added to --event-families once "
+                         'unless listed there')
     ap.add_argument('--warp', type=float, default=0.1,
                     help='vocal tract length perturbation: frequency scale in 1 +- WARP (default 0.1; 0: off)')
     ap.add_argument('--stretch', type=float, default=0.0,
@@ -635,10 +641,20 @@ def main(argv=None):
     if not (0 <= a.events <= 1 and 0 <= a.event_words <= 1):
         sys.exit(f'train: --events {a.events} / --event-words {a.event_words}: want probabilities in [0, 1]')
     a.event_families = a.event_families.split(',')
-    known = events.FAMILIES + (events.MUSIC,)
+    known = events.FAMILIES + (events.MUSIC, events.RECORDED_MUSIC)
     bad = [f for f in a.event_families if f not in known]
     if bad or not a.event_families:
         sys.exit(f'train: --event-families: {",".join(bad) or "empty"}: want some of {", ".join(known)}')
+    tracks = None
+    if a.event_music:
+        try:
+            tracks = events.load_tracks(a.event_music)
+        except OSError as e:
+            sys.exit(f'train: --event-music: {e}')
+        if events.RECORDED_MUSIC not in a.event_families:
+            a.event_families.append(events.RECORDED_MUSIC)
+    elif events.RECORDED_MUSIC in a.event_families:
+        sys.exit(f'train: --event-families: {events.RECORDED_MUSIC} needs --event-music DIR')
     if a.init and a.resume:
         sys.exit('train: --init starts a run from other weights, --resume continues this one; use one of them')
     if not 0 <= a.warp < 0.5:
@@ -770,7 +786,7 @@ def main(argv=None):
     online = OnlineNoise(a.noise_p, a.seed) if a.noise_p > 0 else None
     tr_feats = None if online else cached_features(fe, tr_audio, cache)
     mel_noise = MelNoise(fe, a.seed) if a.mel_noise > 0 else None
-    mel_events = (MelEvents(fe, a.seed, families=tuple(a.event_families))
+    mel_events = (MelEvents(fe, a.seed, families=tuple(a.event_families), tracks=[x for _, x in tracks or []])
                   if a.events > 0 or a.event_words > 0 else None)
     n = tr_y.shape[0] if unk_pool is None else len(fixed) + quota     # clips per epoch
     print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '
@@ -786,6 +802,9 @@ def main(argv=None):
                  'mixup': a.mixup, 'events': a.events, 'event_words': a.event_words, 'schedule': schedule}
     if (a.events > 0 or a.event_words > 0) and tuple(a.event_families) != events.FAMILIES:
         prov_base['event_families'] = a.event_families
+    if tracks and (a.events > 0 or a.event_words > 0):
+        prov_base['event_music'] = {'dir': os.path.abspath(a.event_music), 'files': [n for n, _ in tracks],
+                                    'seconds': round(sum(x.size for _, x in tracks) / events.RATE, 1)}
     if a.init:
         prov_base['init'] = {'model': os.path.abspath(a.init), 'provenance': init_prov}
     if teachers:

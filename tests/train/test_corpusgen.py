@@ -241,8 +241,40 @@ class Events(unittest.TestCase):
         self.assertEqual({p.size for _, p in pieces}, {80000})
         self.assertEqual(len({n for n, _ in pieces}), 3)
         with tempfile.TemporaryDirectory() as d:
-            with self.assertRaisesRegex(OSError, 'lincity-ng-data'):
+            with self.assertRaisesRegex(OSError, 'no music'):
                 events.recorded_music(d)
+            with unittest.mock.patch.object(events, 'RECORDED_MUSIC_DIR', d):     # the default's package named
+                with self.assertRaisesRegex(OSError, 'install Debian package lincity-ng-data'):
+                    events.recorded_music(d)
+
+    def test_music_tracks(self):
+        # recorded music for training: every audio file under a folder,
+        # tracks under 1 s dropped, 1 s excerpts never silent
+        t = np.arange(16000) / 16000
+        tone = np.concatenate([np.zeros(48000), 0.3 * np.sin(2 * np.pi * 440 * t)])    # 3 s silence, 1 s tone
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(OSError, 'no music .want .ogg'):
+                events.load_tracks(d)
+            os.makedirs(os.path.join(d, 'sub'))
+            wavio.write_wav16(os.path.join(d, 'sub', 'a.wav'), tone)
+            wavio.write_wav16(os.path.join(d, 'short.wav'), tone[-8000:])
+            with open(os.path.join(d, 'notes.txt'), 'w') as f:
+                f.write('not music')
+            tracks = events.load_tracks(d)
+            self.assertEqual([n for n, _ in tracks], ['a.wav'])
+            self.assertEqual(tracks[0][1].size, 64000)
+            rng = np.random.default_rng(5)
+            for _ in range(30):
+                x = events.make(rng, events.RECORDED_MUSIC, tracks=[tracks[0][1]])
+                self.assertEqual(x.size, 16000)
+                self.assertAlmostEqual(float(np.abs(x).max()), 0.5, places=5)     # 2/3 of places are silent
+            with self.assertRaisesRegex(ValueError, 'needs recorded tracks'):
+                events.make(rng, events.RECORDED_MUSIC)
+            self.assertEqual(len(events.recorded_music(d, piece_s=1.0)), 1)    # the silent seconds left out
+            with open(os.path.join(d, 'broken.ogg'), 'wb') as f:
+                f.write(b'OggS' + bytes(60))
+            with self.assertRaisesRegex(OSError, 'broken.ogg: sox could not decode it'):
+                events.load_tracks(d)
 
     def test_recorded(self):
         rec = events.recorded()

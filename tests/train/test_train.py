@@ -30,7 +30,7 @@ import gen_corpus  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
 import voice_spectra  # noqa: E402
-from corpusgen import layout, noise, recipe  # noqa: E402
+from corpusgen import events, layout, noise, recipe, wavio  # noqa: E402
 from drsn import frontend  # noqa: E402
 from drsn import model as M  # noqa: E402
 from drsn.safetensors import load as st_load  # noqa: E402
@@ -708,6 +708,20 @@ class Train(unittest.TestCase):
         self.assertNotIn('event_families', ck['provenance'])      # the default six
         mm = train.MelEvents(fe, 1, size=4, families=('music',))
         self.assertTrue(bool((mm.bank.sum(2) > 0).all()))           # music fills every frame
+        # --event-music: recorded tracks join the families, and the
+        # provenance names the files
+        mdir = os.path.join(self.tmp.name, 'music')
+        os.makedirs(mdir, exist_ok=True)
+        t = np.arange(40000) / 16000
+        wavio.write_wav16(os.path.join(mdir, 'tune.wav'), 0.3 * np.sin(2 * np.pi * 330 * t) * (1 + np.sin(t * 9)))
+        mr = train.MelEvents(fe, 1, size=4, families=(events.RECORDED_MUSIC,),
+                             tracks=[x for _, x in events.load_tracks(mdir)])
+        self.assertTrue(bool((mr.bank.sum(2) > 0).all()))           # 1 s excerpts fill every frame
+        out = os.path.join(self.tmp.name, 'run-music')
+        self.run_train(out, '--epochs', '1', '--events', '0.5', '--no-export', '--event-music', mdir)
+        prov = torch.load(os.path.join(out, 'last.pt'))['provenance']
+        self.assertEqual(prov['event_families'], list(events.FAMILIES) + [events.RECORDED_MUSIC])
+        self.assertEqual((prov['event_music']['files'], prov['event_music']['seconds']), (['tune.wav'], 2.5))
         was = torch.load(os.path.join(src, 'last.pt'))['state_dict']
         fresh = M.DRSN(ck['arch']).state_dict()
         for k, v in ck['state_dict'].items():
@@ -717,7 +731,9 @@ class Train(unittest.TestCase):
         for bad, msg in ((['--variant', 'cs'], 'architecture, labels or front end differ'),
                          (['--init', os.path.join(self.tmp.name, 'none.safetensors')], 'none.safetensors'),
                          (['--events', '2'], '--events 2'), (['--resume'], 'use one of them'),
-                         (['--event-families', 'click,cough'], '--event-families: cough')):
+                         (['--event-families', 'click,cough'], '--event-families: cough'),
+                         (['--event-families', 'click,recorded-music'], 'recorded-music needs --event-music'),
+                         (['--event-music', os.path.join(self.tmp.name, 'cache')], '--event-music: ')):
             args = ['--epochs', '1', '--init', os.path.join(src, 'kws2-drsn-cw.safetensors')] + bad
             with self.assertRaises(SystemExit) as cm:
                 self.run_train(os.path.join(self.tmp.name, 'run-bad'), *args)
@@ -899,6 +915,11 @@ class Events(unittest.TestCase):
         self.assertEqual([t[0] for t in truth], [n for n, _ in music])
         for (_, _, b), (_, nxt, _) in zip(truth, truth[1:]):
             self.assertAlmostEqual(nxt, b)
+        # --music-dir: the pieces of every folder given, in turn
+        with tempfile.TemporaryDirectory() as d:
+            wavio.write_wav16(os.path.join(d, 'eleven.wav'), 0.2 * np.sin(np.arange(11 * 16000) * 0.2))
+            both = evaluate_events.event_list('music', 1, 1, 1, [d, evaluate_events.events.RECORDED_MUSIC_DIR])
+            self.assertEqual([n for n, _ in both[:3]], ['eleven', 'eleven', '01 - pronobozo - lincity'])
 
     def test_fired(self):
         truth = [('click', 1.0, 1.1), ('beep', 4.0, 4.5), ('chime', 8.0, 8.8)]
@@ -917,7 +938,12 @@ class Events(unittest.TestCase):
             self.assertEqual(evaluate_events.main(['--drsn', 'x', '--sources', 'speech', 'm.safetensors']), 2)
             self.assertEqual(evaluate_events.main(['--drsn', 'x', '--per-family', '0', 'm.safetensors']), 2)
             self.assertEqual(evaluate_events.main(['--drsn', 'x', 'missing.safetensors']), 2)
+            shipped = os.path.join(os.path.dirname(__file__), '..', '..', 'models', 'kws20-drsn-cw.safetensors')
+            with tempfile.TemporaryDirectory() as d:
+                self.assertEqual(evaluate_events.main(['--drsn', 'x', '--sources', 'music', '--music-dir', d,
+                                                       shipped]), 2)
         self.assertIn("--sources 'speech': some of recorded, synthetic, music", err.getvalue())
+        self.assertIn(': no music (want .ogg', err.getvalue())
         self.assertIn('missing.safetensors: not an exported', err.getvalue())
 
 

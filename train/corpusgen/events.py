@@ -21,11 +21,14 @@ with the short keyword it resembles most ("up", "on"). Two sources:
                chime   inharmonic partials of a struck bar or bell,
                        decaying over 0.2-1 s
              and, not among the FAMILIES that make() draws from unless
-             asked (MUSIC):
+             asked (MUSIC, RECORDED_MUSIC):
                music   1 s of synthetic instrumental music: a melody of
                        harmonic notes with vibrato, a chord pad, a bass
                        line and drums, each layer there or not, in a
                        random key, scale, tempo and timbre
+               recorded-music  1 s from a random place in recorded
+                       tracks the caller loads with load_tracks(DIR)
+                       (train.py --event-music DIR)
   recorded   recorded(): the desktop event sounds of the freedesktop.org
              sound theme (Debian package sound-theme-freedesktop: bells,
              chimes, camera shutter, phone tones; its audio-channel-* files
@@ -44,6 +47,8 @@ import numpy as np
 RATE = 16000
 FAMILIES = ('click', 'knock', 'beep', 'chirp', 'burst', 'chime')
 MUSIC = 'music'
+RECORDED_MUSIC = 'recorded-music'
+AUDIO_EXT = ('.ogg', '.oga', '.wav', '.flac')
 RECORDED_MUSIC_DIR = '/usr/share/games/lincity-ng/music/default'
 RECORDED_MUSIC_PACKAGE = 'lincity-ng-data'
 RECORDED_DIR = '/usr/share/sounds/freedesktop/stereo'
@@ -220,13 +225,30 @@ def _peak(x):
     return (0.5 * x / p).astype(np.float32) if p > 0 else x.astype(np.float32)
 
 
-def make(rng, family=None, families=FAMILIES):
-    """One synthetic event (float32, <= 1 s, peak 0.5) of `family`, or of
-    a random one of `families` (a family listed twice is drawn twice as
-    often)."""
+def excerpt(rng, tracks):
+    """1 s from a random place in tracks (float32 arrays of at least 1 s;
+    each second of music equally likely), drawn again when it is silent."""
+    sizes = np.array([t.size - RATE + 1 for t in tracks], dtype=np.float64)
+    for _ in range(20):
+        t = tracks[int(rng.choice(len(tracks), p=sizes / sizes.sum()))]
+        at = int(rng.integers(0, t.size - RATE + 1))
+        x = t[at:at + RATE].astype(np.float64)
+        if np.sqrt(np.mean(x ** 2)) > 1e-4:
+            break
+    return x
+
+
+def make(rng, family=None, families=FAMILIES, tracks=None):
+    """One event (float32, <= 1 s, peak 0.5) of `family`, or of a random
+    one of `families` (a family listed twice is drawn twice as often).
+    RECORDED_MUSIC draws from `tracks` (load_tracks())."""
     fam = family or families[int(rng.integers(len(families)))]
+    if fam == RECORDED_MUSIC:
+        if not tracks:
+            raise ValueError(f'event family {fam!r} needs recorded tracks (train.py --event-music DIR)')
+        return _peak(excerpt(rng, tracks))
     if fam not in _MAKERS:
-        raise ValueError(f'event family {fam!r}: one of {", ".join(_MAKERS)}')
+        raise ValueError(f'event family {fam!r}: one of {", ".join(list(_MAKERS) + [RECORDED_MUSIC])}')
     return _peak(_MAKERS[fam](rng))
 
 
@@ -239,18 +261,39 @@ def _decode(path):
     return np.frombuffer(r.stdout, dtype=np.float32)
 
 
+def music_files(directory):
+    """The audio files (AUDIO_EXT) under directory and its subfolders,
+    sorted. Raises OSError when there are none, naming the package for the
+    default evaluation tracks."""
+    files = sorted(f for f in glob.glob(os.path.join(directory, '**', '*'), recursive=True)
+                   if f.lower().endswith(AUDIO_EXT) and os.path.isfile(f))
+    if not files:
+        hint = (f'install Debian package {RECORDED_MUSIC_PACKAGE}' if directory == RECORDED_MUSIC_DIR
+                else 'want ' + ', '.join(AUDIO_EXT) + ' files')
+        raise OSError(f'{directory}: no music ({hint})')
+    return files
+
+
+def load_tracks(directory):
+    """[(file name, float32 16 kHz mono samples)] of music_files(directory)
+    that last at least 1 s, decoded by sox. Raises OSError naming a file
+    sox cannot decode, or the folder when no track is long enough."""
+    out = [(os.path.basename(f), _decode(f)) for f in music_files(directory)]
+    out = [(n, x) for n, x in out if x.size >= RATE]
+    if not out:
+        raise OSError(f'{directory}: no music file lasts 1 s')
+    return out
+
+
 def recorded_music(directory=RECORDED_MUSIC_DIR, piece_s=5.0):
     """[(track name, float32 piece)] : the instrumental tracks cut into
-    piece_s pieces (the last partial piece dropped). Raises OSError naming
-    the package when they are missing."""
-    files = sorted(glob.glob(os.path.join(directory, '*.ogg')))
-    if not files:
-        raise OSError(f'{directory}: no music (install Debian package {RECORDED_MUSIC_PACKAGE})')
+    piece_s pieces (the last partial piece and silent pieces dropped).
+    Raises OSError naming the package when they are missing."""
     out = []
     n = int(piece_s * RATE)
-    for f in files:
+    for f in music_files(directory):
         x = _decode(f)
-        name = os.path.basename(f)[:-4]
+        name = os.path.splitext(os.path.basename(f))[0]
         out += [(name, x[i:i + n].copy()) for i in range(0, x.size - n + 1, n)
                 if np.sqrt(np.mean(x[i:i + n].astype(np.float64) ** 2)) > 1e-4]     # no silent piece
     return out

@@ -12,8 +12,10 @@ import math
 import os
 import re
 import sys
+import subprocess
 import tempfile
 import unittest
+import unittest.mock
 import wave
 
 ROOT = os.environ.get('DRSN_SOURCE_ROOT') or os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -26,6 +28,7 @@ import evaluate  # noqa: E402
 import evaluate_events  # noqa: E402
 import evaluate_stream  # noqa: E402
 import export  # noqa: E402
+import fetch_music  # noqa: E402
 import gen_corpus  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
@@ -938,13 +941,63 @@ class Events(unittest.TestCase):
             self.assertEqual(evaluate_events.main(['--drsn', 'x', '--sources', 'speech', 'm.safetensors']), 2)
             self.assertEqual(evaluate_events.main(['--drsn', 'x', '--per-family', '0', 'm.safetensors']), 2)
             self.assertEqual(evaluate_events.main(['--drsn', 'x', 'missing.safetensors']), 2)
-            shipped = os.path.join(os.path.dirname(__file__), '..', '..', 'models', 'kws20-drsn-cw.safetensors')
+            shipped = os.path.join(ROOT, 'models', 'kws20-drsn-cw.safetensors')
             with tempfile.TemporaryDirectory() as d:
                 self.assertEqual(evaluate_events.main(['--drsn', 'x', '--sources', 'music', '--music-dir', d,
                                                        shipped]), 2)
         self.assertIn("--sources 'speech': some of recorded, synthetic, music", err.getvalue())
         self.assertIn(': no music (want .ogg', err.getvalue())
         self.assertIn('missing.safetensors: not an exported', err.getvalue())
+
+
+class FetchMusic(unittest.TestCase):
+    """train/fetch_music.py against a hand-made .deb and a stand-in apt-get
+    (no download): the chosen files are copied, the rest left, and a
+    missing package or pattern is named."""
+
+    def test_fetch(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            pkg = os.path.join(tmp, 'pkg')
+            for rel in ('usr/share/games/g/music/a.ogg', 'usr/share/games/g/music/notes.txt',
+                        'usr/share/games/g/sfx/boom.ogg'):
+                os.makedirs(os.path.dirname(os.path.join(pkg, rel)), exist_ok=True)
+                with open(os.path.join(pkg, rel), 'w') as f:
+                    f.write(rel)
+            os.makedirs(os.path.join(pkg, 'DEBIAN'))
+            with open(os.path.join(pkg, 'DEBIAN', 'control'), 'w') as f:
+                f.write('Package: good-music\nVersion: 1\nArchitecture: all\nMaintainer: t <t@t>\n'
+                        'Description: test\n')
+            deb = os.path.join(tmp, 'good-music_1_all.deb')
+            subprocess.run(['dpkg-deb', '--build', '--root-owner-group', pkg, deb], check=True,
+                           capture_output=True)
+            bindir = os.path.join(tmp, 'bin')
+            os.makedirs(bindir)
+            with open(os.path.join(bindir, 'apt-get'), 'w') as f:
+                f.write(f'#!/bin/sh\n[ "$1" = download ] && [ "$2" = good-music ] && exec cp {deb} .\n'
+                        'echo "E: Unable to locate package $2" >&2; exit 100\n')
+            os.chmod(os.path.join(bindir, 'apt-get'), 0o755)
+            with unittest.mock.patch.dict(os.environ, {'PATH': bindir + os.pathsep + os.environ['PATH']}):
+                work, dest = os.path.join(tmp, 'work'), os.path.join(tmp, 'out')
+                os.makedirs(work)
+                got = fetch_music.fetch('good-music', ['usr/share/games/g/music/*.ogg'], dest, work)
+                self.assertEqual(got, ['a.ogg'])
+                self.assertEqual(os.listdir(dest), ['a.ogg'])
+                with self.assertRaisesRegex(OSError, 'Unable to locate package missing-music'):
+                    fetch_music.fetch('missing-music', ['*'], dest, work)
+                with self.assertRaisesRegex(OSError, 'good-music: no file matches nothing/\\*'):
+                    fetch_music.fetch('good-music', ['nothing/*'], dest, work)
+                tables = {'TRAIN': {'good-music': ['usr/share/games/g/music/*.ogg']},
+                          'TEST': {'good-music': ['usr/share/games/g/sfx/*.ogg']}}
+                out = os.path.join(tmp, 'music')
+                with unittest.mock.patch.multiple(fetch_music, **tables), \
+                        contextlib.redirect_stderr(io.StringIO()):
+                    self.assertEqual(fetch_music.main(['--out', out]), 0)
+                    self.assertEqual(os.listdir(os.path.join(out, 'train', 'good-music')), ['a.ogg'])
+                    self.assertEqual(os.listdir(os.path.join(out, 'test', 'good-music')), ['boom.ogg'])
+                with unittest.mock.patch.multiple(fetch_music, TRAIN={'missing-music': ['*']}), \
+                        contextlib.redirect_stderr(io.StringIO()) as err:
+                    self.assertEqual(fetch_music.main(['--out', out]), 1)
+                self.assertIn('fetch_music: apt-get download missing-music', err.getvalue())
 
 
 class Seeds(unittest.TestCase):

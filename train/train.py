@@ -238,8 +238,8 @@ class MelEvents:
             at = int(rng.integers(0, 16000 - ev.size + 1))
             segs[i, at:at + ev.size] = ev
         self.off = fe.params.log_offset
-        with torch.no_grad():
-            lm = fe(torch.from_numpy(segs))
+        with torch.no_grad():   # in slices: a large bank's spectrogram would not fit at once
+            lm = torch.cat([fe(torch.from_numpy(segs[i:i + 1000])) for i in range(0, size, 1000)])
         self.bank = (lm.exp() - self.off).clamp_min(0)          # [K, frames, bands]
         self.peak = self.bank.sum(2).amax(1).clamp_min(1e-12)    # [K]
         self.silence_db, self.word_db = silence_db, word_db
@@ -584,6 +584,9 @@ def main(argv=None):
                     help='with --events: the families to draw from, comma-separated (default %(default)s; '
                          "'music' adds synthetic instrumental music, 'recorded-music' excerpts of --event-music; "
                          'a family listed twice is drawn twice as often)')
+    ap.add_argument('--event-bank', type=int, default=1200,
+                    help='with --events: how many 1 s event segments to draw before training and mix from '
+                         '(default %(default)s; more gives recorded music more of its seconds)')
     ap.add_argument('--event-music', metavar='DIR',
                     help='with --events: recorded music to draw 1 s excerpts from (every .ogg, .oga, .wav and '
                          ".flac file under DIR), family 'recorded-music', added to --event-families once "
@@ -645,6 +648,8 @@ def main(argv=None):
     bad = [f for f in a.event_families if f not in known]
     if bad or not a.event_families:
         sys.exit(f'train: --event-families: {",".join(bad) or "empty"}: want some of {", ".join(known)}')
+    if not 1 <= a.event_bank <= 100000:
+        sys.exit(f'train: --event-bank {a.event_bank}: want 1 to 100000 segments')
     tracks = None
     if a.event_music:
         try:
@@ -786,7 +791,8 @@ def main(argv=None):
     online = OnlineNoise(a.noise_p, a.seed) if a.noise_p > 0 else None
     tr_feats = None if online else cached_features(fe, tr_audio, cache)
     mel_noise = MelNoise(fe, a.seed) if a.mel_noise > 0 else None
-    mel_events = (MelEvents(fe, a.seed, families=tuple(a.event_families), tracks=[x for _, x in tracks or []])
+    mel_events = (MelEvents(fe, a.seed, size=a.event_bank, families=tuple(a.event_families),
+                            tracks=[x for _, x in tracks or []])
                   if a.events > 0 or a.event_words > 0 else None)
     n = tr_y.shape[0] if unk_pool is None else len(fixed) + quota     # clips per epoch
     print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '
@@ -802,6 +808,8 @@ def main(argv=None):
                  'mixup': a.mixup, 'events': a.events, 'event_words': a.event_words, 'schedule': schedule}
     if (a.events > 0 or a.event_words > 0) and tuple(a.event_families) != events.FAMILIES:
         prov_base['event_families'] = a.event_families
+    if a.event_bank != 1200 and (a.events > 0 or a.event_words > 0):
+        prov_base['event_bank'] = a.event_bank
     if tracks and (a.events > 0 or a.event_words > 0):
         prov_base['event_music'] = {'dir': os.path.abspath(a.event_music), 'files': [n for n, _ in tracks],
                                     'seconds': round(sum(x.size for _, x in tracks) / events.RATE, 1)}

@@ -721,8 +721,10 @@ class Train(unittest.TestCase):
                              tracks=[x for _, x in events.load_tracks(mdir)])
         self.assertTrue(bool((mr.bank.sum(2) > 0).all()))           # 1 s excerpts fill every frame
         out = os.path.join(self.tmp.name, 'run-music')
-        self.run_train(out, '--epochs', '1', '--events', '0.5', '--no-export', '--event-music', mdir)
+        self.run_train(out, '--epochs', '1', '--events', '0.5', '--no-export', '--event-music', mdir,
+                       '--event-bank', '8')
         prov = torch.load(os.path.join(out, 'last.pt'))['provenance']
+        self.assertEqual(prov['event_bank'], 8)
         self.assertEqual(prov['event_families'], list(events.FAMILIES) + [events.RECORDED_MUSIC])
         self.assertEqual((prov['event_music']['files'], prov['event_music']['seconds']), (['tune.wav'], 2.5))
         was = torch.load(os.path.join(src, 'last.pt'))['state_dict']
@@ -736,7 +738,8 @@ class Train(unittest.TestCase):
                          (['--events', '2'], '--events 2'), (['--resume'], 'use one of them'),
                          (['--event-families', 'click,cough'], '--event-families: cough'),
                          (['--event-families', 'click,recorded-music'], 'recorded-music needs --event-music'),
-                         (['--event-music', os.path.join(self.tmp.name, 'cache')], '--event-music: ')):
+                         (['--event-music', os.path.join(self.tmp.name, 'cache')], '--event-music: '),
+                         (['--event-bank', '0'], '--event-bank 0')):
             args = ['--epochs', '1', '--init', os.path.join(src, 'kws2-drsn-cw.safetensors')] + bad
             with self.assertRaises(SystemExit) as cm:
                 self.run_train(os.path.join(self.tmp.name, 'run-bad'), *args)

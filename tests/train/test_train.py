@@ -11,8 +11,8 @@ import json
 import math
 import os
 import re
-import sys
 import subprocess
+import sys
 import tempfile
 import unittest
 import unittest.mock

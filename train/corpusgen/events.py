@@ -227,7 +227,8 @@ def _peak(x):
 
 def excerpt(rng, tracks):
     """1 s from a random place in tracks (float32 arrays of at least 1 s;
-    each second of music equally likely), drawn again when it is silent."""
+    each second of music equally likely), drawn again, up to 20 times, while
+    it is silent."""
     sizes = np.array([t.size - RATE + 1 for t in tracks], dtype=np.float64)
     for _ in range(20):
         t = tracks[int(rng.choice(len(tracks), p=sizes / sizes.sum()))]

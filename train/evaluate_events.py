@@ -126,9 +126,12 @@ def main(argv=None):
     ap.add_argument('--music-dir', action='append', metavar='DIR',
                     help='music to play for the music source: the audio files under DIR (repeatable; '
                          f'default {events.RECORDED_MUSIC_DIR})')
+    ap.add_argument('--label-threshold', action='append', default=[], metavar='LABEL=P',
+                    help="one label's threshold, passed on to drsn detect (repeatable), e.g. no=0.9")
     ap.add_argument('--seed', type=int, default=1)
     a = ap.parse_args(argv)
     try:
+        es.check_label_thresholds(a.label_threshold)
         conds = es.parse_conditions(a.conditions)
         thresholds = [float(t) for t in a.thresholds.split(',')]
         if any(not 0 <= t <= 1 for t in thresholds):
@@ -161,7 +164,7 @@ def main(argv=None):
                 res[cond][s] = {n: [] for n in names}
                 for model, name in zip(a.models, names):
                     for t in thresholds:
-                        dets = es.detect(a.drsn, model, wav, t)
+                        dets = es.detect(a.drsn, model, wav, t, a.label_threshold)
                         hit, loose = fired(dets, truth, overlap=s == 'music')
                         by_src = collections.Counter(truth[i][0] for i in hit)
                         res[cond][s][name].append({
@@ -176,7 +179,8 @@ def main(argv=None):
     cmd = ' '.join(['evaluate_events.py'] + list(sys.argv[1:] if argv is None else argv))
     md = report_md(res, info, thresholds, cmd)
     evaluate.write_report(a.out_dir, 'events.eval', md + '\n',
-                          {'results': res, 'streams': info, 'thresholds': thresholds, 'seed': a.seed,
+                          {'results': res, 'streams': info, 'thresholds': thresholds,
+                           'label_thresholds': a.label_threshold, 'seed': a.seed,
                            'command': cmd,
                            'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')})
     print(md)

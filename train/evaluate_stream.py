@@ -152,12 +152,28 @@ def attribute(dets, truth):
     return dict(sorted(words.items(), key=lambda kv: (-kv[1], kv[0]))), background
 
 
-def detect(drsn, model, wav, threshold):
-    r = subprocess.run([drsn, 'detect', '-q', '--model', model, '-t', repr(threshold), wav],
+def detect(drsn, model, wav, threshold, label_thresholds=()):
+    """drsn detect's detections on wav; label_thresholds: 'LABEL=P'
+    strings passed on as --label-threshold."""
+    extra = [arg for lt in label_thresholds for arg in ('--label-threshold', lt)]
+    r = subprocess.run([drsn, 'detect', '-q', '--model', model, '-t', repr(threshold)] + extra + [wav],
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f'{drsn} detect exited {r.returncode}: {r.stderr.strip()[:500]}')
     return [json.loads(s) for s in r.stdout.splitlines()]
+
+
+def check_label_thresholds(items):
+    """Raises ValueError naming the first of the 'LABEL=P' strings that is
+    not a label and a threshold in [0, 1]."""
+    for lt in items:
+        label, eq, p = lt.partition('=')
+        try:
+            ok = bool(label) and eq == '=' and 0 <= float(p) <= 1
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f'--label-threshold {lt!r}: want LABEL=P with P in [0, 1]')
 
 
 def found_at(rows, fa_per_hour):
@@ -231,6 +247,8 @@ def main(argv=None):
     ap.add_argument('--conditions', default='clean,real@10,real@0')
     ap.add_argument('--thresholds', default='0.5,0.6,0.7,0.8,0.85,0.9,0.95,0.98')
     ap.add_argument('--every', type=int, default=3, help='use every N-th keyword test clip (default 3)')
+    ap.add_argument('--label-threshold', action='append', default=[], metavar='LABEL=P',
+                    help="one label's threshold, passed on to drsn detect (repeatable), e.g. no=0.9")
     ap.add_argument('--seed', type=int, default=1)
     a = ap.parse_args(argv)
     try:
@@ -238,6 +256,7 @@ def main(argv=None):
         thresholds = [float(t) for t in a.thresholds.split(',')]
         if not thresholds or any(not 0 <= t <= 1 for t in thresholds):
             raise ValueError(f'--thresholds {a.thresholds!r}: values in [0, 1]')
+        check_label_thresholds(a.label_threshold)
         if a.every < 1:
             raise ValueError('--every: at least 1')
         for m in a.models:
@@ -277,8 +296,9 @@ def main(argv=None):
                 info[s] = {'seconds': speech.size / RATE, 'words': len(truth)}
             for model, name in zip(a.models, names):
                 for t in thresholds:
-                    found, missed, extra = match(detect(a.drsn, model, wavs['keywords'], t), streams['keywords'][1])
-                    fa = detect(a.drsn, model, wavs['others'], t)
+                    found, missed, extra = match(detect(a.drsn, model, wavs['keywords'], t, a.label_threshold),
+                                                 streams['keywords'][1])
+                    fa = detect(a.drsn, model, wavs['others'], t, a.label_threshold)
                     by_word, background = attribute(fa, streams['others'][1])
                     res[cond][name].append({
                         'threshold': t, 'keywords': len(streams['keywords'][1]), 'found': len(found),
@@ -295,7 +315,8 @@ def main(argv=None):
     cmd = ' '.join(['evaluate_stream.py'] + list(sys.argv[1:] if argv is None else argv))
     md = report_md(res, info, thresholds, a.data, a.seed, cmd)
     evaluate.write_report(a.out_dir, 'stream.eval', md,
-                          {'results': res, 'streams': info, 'thresholds': thresholds, 'seed': a.seed,
+                          {'results': res, 'streams': info, 'thresholds': thresholds,
+                           'label_thresholds': a.label_threshold, 'seed': a.seed,
                            'data': os.path.abspath(a.data), 'command': cmd, 'date': date})
     print(md)
     print(f'evaluate_stream: {len(a.models)} model(s), {len(conds)} conditions, {time.time() - t0:.1f} s',

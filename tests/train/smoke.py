@@ -124,6 +124,19 @@ def main():
                         fails.append(f'evaluate_stream {cond} threshold {r["threshold"]}: numbers do not add up: {r}')
             if not os.path.exists(os.path.join(sdir, 'stream.eval.md')):
                 fails.append('evaluate_stream.py wrote no stream.eval.md')
+        # a label's own threshold reaches drsn detect: with every other label
+        # at 1 and 'yes' at 0, only 'yes' is detected, and it is
+        ldir = os.path.join(tmp, 'stream-label')
+        if evaluate_stream.main(['--data', data, '--drsn', drsn, path, '--every', '1', '--conditions', 'clean',
+                                 '--thresholds', '1', '--label-threshold', 'yes=0', '--out-dir', ldir]) != 0:
+            fails.append('evaluate_stream.py --label-threshold failed')
+        else:
+            with open(os.path.join(ldir, 'stream.eval.json')) as f:
+                r = json.load(f)['results']['clean']['smoke'][0]
+            n_no = sum(1 for _, lab in items if lab == 'no')
+            yes = r['found'] + r['false_alarm_labels'].get('yes', 0)
+            if set(r['false_alarm_labels']) - {'yes'} or r['missed_by_label'].get('no', 0) != n_no or not yes:
+                fails.append(f'evaluate_stream --thresholds 1 --label-threshold yes=0: not only "yes": {r}')
         t3 = time.time()
         print(f'smoke: {n} test clips; engine rel error {e1:.2e}, full C pipeline rel error {e2:.2e}; '
               f'generate {t1 - t0:.1f} s, train+export {t2 - t1:.1f} s, C inference {t3 - t2:.1f} s')

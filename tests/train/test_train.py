@@ -896,6 +896,16 @@ class Stream(unittest.TestCase):
         self.assertEqual(evaluate_stream.parse_conditions('clean,real@-5'), [('clean', None), ('real', -5.0)])
         self.assertEqual(evaluate_stream.main(['--drsn', 'x', '--thresholds', '1.5', 'm.safetensors']), 2)
         self.assertEqual(evaluate_stream.main(['--drsn', 'x', 'missing.safetensors']), 2)
+        for bad in ('no', 'no=', '=0.9', 'no=1.5', 'no=high'):
+            with self.assertRaisesRegex(ValueError, f"--label-threshold '{re.escape(bad)}': want LABEL=P"):
+                evaluate_stream.check_label_thresholds(['go=0.95', bad])
+        evaluate_stream.check_label_thresholds(['go=0.95', 'no=0', 'on=1'])
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.assertEqual(evaluate_stream.main(['--drsn', 'x', '--label-threshold', 'no', 'm.safetensors']), 2)
+            self.assertEqual(evaluate_events.main(['--drsn', 'x', '--label-threshold', 'on=2', 'm.safetensors']), 2)
+        self.assertIn("evaluate_stream: --label-threshold 'no': want LABEL=P", err.getvalue())
+        self.assertIn("evaluate_events: --label-threshold 'on=2': want LABEL=P", err.getvalue())
 
 
 class Events(unittest.TestCase):

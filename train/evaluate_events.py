@@ -150,7 +150,14 @@ def main(argv=None):
         print(f'evaluate_events: {e}', file=sys.stderr)
         return 2
     t0 = time.time()
-    names = [evaluate.load_model(m)[3] for m in a.models]
+    loaded = [evaluate.load_model(m) for m in a.models]
+    names = [ld[3] for ld in loaded]
+    try:
+        for m, ld in zip(a.models, loaded):
+            es.check_label_thresholds(a.label_threshold, ld[1])
+    except ValueError as e:
+        print(f'evaluate_events: {m}: {e}', file=sys.stderr)
+        return 2
     info = {s: {'events': len(tr), 'seconds': x.size / RATE} for s, (x, tr) in streams.items()}
     res = {}
     with tempfile.TemporaryDirectory(prefix='drsn-events-') as tmp:

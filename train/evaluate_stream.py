@@ -163,9 +163,10 @@ def detect(drsn, model, wav, threshold, label_thresholds=()):
     return [json.loads(s) for s in r.stdout.splitlines()]
 
 
-def check_label_thresholds(items):
+def check_label_thresholds(items, labels=None):
     """Raises ValueError naming the first of the 'LABEL=P' strings that is
-    not a label and a threshold in [0, 1]."""
+    not a label and a threshold in [0, 1], or (given the model's labels)
+    names no label of the model."""
     for lt in items:
         label, eq, p = lt.partition('=')
         try:
@@ -174,6 +175,8 @@ def check_label_thresholds(items):
             ok = False
         if not ok:
             raise ValueError(f'--label-threshold {lt!r}: want LABEL=P with P in [0, 1]')
+        if labels is not None and label not in labels:
+            raise ValueError(f'--label-threshold {lt!r}: the model has no label {label!r}')
 
 
 def found_at(rows, fa_per_hour):
@@ -268,6 +271,12 @@ def main(argv=None):
     t0 = time.time()
     loaded = [evaluate.load_model(m) for m in a.models]
     labels = loaded[0][1]
+    try:
+        for m, (_, model_labels, _, _, _) in zip(a.models, loaded):
+            check_label_thresholds(a.label_threshold, model_labels)
+    except ValueError as e:
+        print(f'evaluate_stream: {m}: {e}', file=sys.stderr)
+        return 2
     names = [name for _, _, _, name, _ in loaded]
     rows = layout.clip_rows(a.data)
     paths, x, spans, y = evaluate.test_set(a.data, labels, rows)

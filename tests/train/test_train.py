@@ -900,12 +900,25 @@ class Stream(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, f"--label-threshold '{re.escape(bad)}': want LABEL=P"):
                 evaluate_stream.check_label_thresholds(['go=0.95', bad])
         evaluate_stream.check_label_thresholds(['go=0.95', 'no=0', 'on=1'])
+        evaluate_stream.check_label_thresholds(['go=0.95'], ['_silence_', 'go'])
+        with self.assertRaisesRegex(ValueError, "--label-threshold 'cat=0.9': the model has no label 'cat'"):
+            evaluate_stream.check_label_thresholds(['go=0.95', 'cat=0.9'], ['_silence_', 'go'])
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
             self.assertEqual(evaluate_stream.main(['--drsn', 'x', '--label-threshold', 'no', 'm.safetensors']), 2)
             self.assertEqual(evaluate_events.main(['--drsn', 'x', '--label-threshold', 'on=2', 'm.safetensors']), 2)
         self.assertIn("evaluate_stream: --label-threshold 'no': want LABEL=P", err.getvalue())
         self.assertIn("evaluate_events: --label-threshold 'on=2': want LABEL=P", err.getvalue())
+        shipped = os.path.join(ROOT, 'models', 'kws20-drsn-cw.safetensors')
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):       # a label the model lacks: named before anything runs
+            self.assertEqual(evaluate_events.main(['--drsn', 'x', '--sources', 'synthetic', '--per-family', '1',
+                                                   '--label-threshold', 'cat=0.9', shipped]), 2)
+            self.assertEqual(evaluate_stream.main(['--drsn', 'x', '--label-threshold', 'dog=0.9', shipped]), 2)
+        self.assertIn("kws20-drsn-cw.safetensors: --label-threshold 'dog=0.9': the model has no label 'dog'",
+                      err.getvalue())
+        self.assertIn("kws20-drsn-cw.safetensors: --label-threshold 'cat=0.9': the model has no label 'cat'",
+                      err.getvalue())
 
 
 class Events(unittest.TestCase):

@@ -32,9 +32,16 @@ SAMPLE = os.path.join(ROOT, "samples", "stream-noisy.wav")
 TRUTH_CSV = os.path.join(ROOT, "samples", "stream-noisy.truth.csv")
 MODEL = os.environ.get("DRSN_TRUTH_MODEL") or os.path.join(ROOT, "models", "kws20-drsn-cw.safetensors")
 TOL = 0.3
+# Live, the stream time of the playback's start is read from the first rise
+# of the level events (100 ms apart), so it is known to about +-0.2 s; in one
+# ASan run every live window sat 0.15-0.25 s early against the file's, and
+# the weakest keyword's 0.35 s. The keyword centres are at least 1.7 s apart
+# and no keyword repeats, so 0.5 s cannot pair a detection with the wrong
+# word.
+TOL_LIVE = 0.5
 # The shipped model finds all 10 keywords of the file at its default threshold
-# (0.8), with no false alarm; the weakest two peak at 0.81 ("off") and 0.84
-# ("up"). The file is read in the same hops on every run, so none may be missed.
+# (0.8), with no false alarm; the weakest, "up", peaks at 0.818. The file is
+# read in the same hops on every run, so none may be missed.
 MAX_MISSED = 0
 # Live, the 100 ms inference hop falls at a random phase against the words,
 # so a keyword near the threshold may come or go.
@@ -47,15 +54,16 @@ def truth():
     return [(r["label"], float(r["start"]), float(r["end"])) for r in rows if not r["label"].startswith("_")]
 
 
-def match(dets, offset=0.0):
-    """Pair detections (dicts with label, start, end) with truth words.
+def match(dets, offset=0.0, tol=TOL):
+    """Pair detections (dicts with label, start, end) with truth words: a
+    word whose centre lies in the window, give or take tol seconds.
     Returns (pairs [(truth, det)], missed truths, extra detections)."""
     want = truth()
     pairs, extra = [], []
     left = list(want)
     for d in dets:
         a, b = d["start"] - offset, d["end"] - offset
-        hit = [t for t in left if t[0] == d["label"] and a - TOL <= (t[1] + t[2]) / 2 <= b + TOL]
+        hit = [t for t in left if t[0] == d["label"] and a - tol <= (t[1] + t[2]) / 2 <= b + tol]
         if hit:
             pairs.append((hit[0], d))
             left.remove(hit[0])
@@ -64,11 +72,11 @@ def match(dets, offset=0.0):
     return pairs, left, extra
 
 
-def check(dets, what, offset=0.0, max_missed=None):
+def check(dets, what, offset=0.0, max_missed=None, tol=TOL):
     """Every detection is a truth keyword (no false alarm, no wrong label, each
-    within TOL), and at most max_missed (MAX_MISSED) keywords are missed."""
+    within tol), and at most max_missed (MAX_MISSED) keywords are missed."""
     max_missed = MAX_MISSED if max_missed is None else max_missed
-    pairs, missed, extra = match(dets, offset)
+    pairs, missed, extra = match(dets, offset, tol)
     for t, d in pairs:
         log("%s: %-6s truth %.2f-%.2f, window %.2f-%.2f, score %.3f"
             % (what, t[0], t[1], t[2], d["start"] - offset, d["end"] - offset, d["score"]))
@@ -128,7 +136,7 @@ def test_stream_sample_live():
         assert on, levels[:50]
         offset = on[0] - 0.05          # a level event covers the 100 ms ending at stream_time
         log("playback started at stream time %.2f" % offset)
-        pairs = check([m for _, m in dets], "live", offset, MAX_MISSED_LIVE)
+        pairs = check([m for _, m in dets], "live", offset, MAX_MISSED_LIVE, TOL_LIVE)
         recv = {id(m): w for w, m in dets}
         total, algo = [], []
         for t, m in pairs:

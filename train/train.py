@@ -229,7 +229,9 @@ class MelEvents:
     instrumental music, RECORDED_MUSIC for 1 s excerpts of `tracks`,
     float32 16 kHz arrays of recorded music)."""
 
-    def __init__(self, fe, seed, size=1200, silence_db=(0.0, 40.0), word_db=(-10.0, 6.0),
+    SIZE = 1200     # segments in the bank unless asked (train.py --event-bank)
+
+    def __init__(self, fe, seed, size=SIZE, silence_db=(0.0, 40.0), word_db=(-10.0, 6.0),
                  families=events.FAMILIES, tracks=None):
         rng = recipe.clip_rng(seed, 'events|train')
         segs = np.zeros((size, 16000), dtype=np.float32)
@@ -584,7 +586,7 @@ def main(argv=None):
                     help='with --events: the families to draw from, comma-separated (default %(default)s; '
                          "'music' adds synthetic instrumental music, 'recorded-music' excerpts of --event-music; "
                          'a family listed twice is drawn twice as often)')
-    ap.add_argument('--event-bank', type=int, default=1200,
+    ap.add_argument('--event-bank', type=int, default=MelEvents.SIZE,
                     help='with --events: how many 1 s event segments to draw before training and mix from '
                          '(default %(default)s; more gives recorded music more of its seconds)')
     ap.add_argument('--event-music', metavar='DIR',
@@ -791,9 +793,10 @@ def main(argv=None):
     online = OnlineNoise(a.noise_p, a.seed) if a.noise_p > 0 else None
     tr_feats = None if online else cached_features(fe, tr_audio, cache)
     mel_noise = MelNoise(fe, a.seed) if a.mel_noise > 0 else None
+    events_on = a.events > 0 or a.event_words > 0
     mel_events = (MelEvents(fe, a.seed, size=a.event_bank, families=tuple(a.event_families),
                             tracks=[x for _, x in tracks or []])
-                  if a.events > 0 or a.event_words > 0 else None)
+                  if events_on else None)
     n = tr_y.shape[0] if unk_pool is None else len(fixed) + quota     # clips per epoch
     print(f'train: {name}: {model.n_params()} parameters, {model.macs()} MACs/window; '
           f'{n} training / {va_y.shape[0]} validation clips, {len(labels)} labels; '
@@ -806,11 +809,11 @@ def main(argv=None):
                  'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'stretch': a.stretch, 'eq': a.eq,
                  'balance_voices': a.balance_voices, 'fresh_unknown': a.fresh_unknown, 'ema': a.ema,
                  'mixup': a.mixup, 'events': a.events, 'event_words': a.event_words, 'schedule': schedule}
-    if (a.events > 0 or a.event_words > 0) and tuple(a.event_families) != events.FAMILIES:
+    if events_on and tuple(a.event_families) != events.FAMILIES:
         prov_base['event_families'] = a.event_families
-    if a.event_bank != 1200 and (a.events > 0 or a.event_words > 0):
+    if events_on and a.event_bank != MelEvents.SIZE:
         prov_base['event_bank'] = a.event_bank
-    if tracks and (a.events > 0 or a.event_words > 0):
+    if events_on and tracks:
         prov_base['event_music'] = {'dir': os.path.abspath(a.event_music), 'files': [n for n, _ in tracks],
                                     'seconds': round(sum(x.size for _, x in tracks) / events.RATE, 1)}
     if a.init:

@@ -292,9 +292,8 @@ def recorded_music(directory=RECORDED_MUSIC_DIR, piece_s=5.0):
     Raises OSError naming the package when they are missing."""
     out = []
     n = int(piece_s * RATE)
-    for f in music_files(directory):
-        x = _decode(f)
-        name = os.path.splitext(os.path.basename(f))[0]
+    for f, x in load_tracks(directory):
+        name = os.path.splitext(f)[0]
         out += [(name, x[i:i + n].copy()) for i in range(0, x.size - n + 1, n)
                 if np.sqrt(np.mean(x[i:i + n].astype(np.float64) ** 2)) > 1e-4]     # no silent piece
     return out

@@ -402,8 +402,14 @@ def spec_augment(x, g, masks):
     corpus bakes one noise draw into each clip; masking is what keeps the
     network from memorising the training voices (val accuracy on held-out
     voices stalled at 0.74 with train accuracy at 0.92 without it)."""
+    return apply_mask(x, spec_mask(x.shape, g, masks))
+
+
+def spec_mask(shape, g, masks):
+    """spec_augment's masks for log-mels of `shape` [B, frames, bands]:
+    True where a band or frame range is masked."""
     n_f, w_f, n_t, w_t = masks
-    b, frames, bands = x.shape
+    b, frames, bands = shape
     mask = torch.zeros(b, frames, bands, dtype=torch.bool)
     for count, width, size, dim in ((n_f, w_f, bands, 2), (n_t, w_t, frames, 1)):
         ar = torch.arange(size)
@@ -412,7 +418,27 @@ def spec_augment(x, g, masks):
             s0 = (torch.rand(b, 1, generator=g) * (size - w + 1).to(torch.float32)).long()
             m = (ar >= s0) & (ar < s0 + w)
             mask |= m[:, None, :] if dim == 2 else m[:, :, None]
+    return mask
+
+
+def apply_mask(x, mask):
+    """Each masked cell of x [B, frames, bands] takes its clip's mean log-mel."""
     return torch.where(mask, x.mean(dim=(1, 2), keepdim=True), x)
+
+
+def consistency_loss(logits, y, weight):
+    """Noise consistency: logits [2B, classes] are B clips as the corpus
+    has them, then the same B clips with fresh noise (the same masks, warp
+    and events). Cross-entropy on both halves (on average the same share
+    of noisy clips as --mel-noise 0.5), plus `weight` times the KL
+    divergence of the noisy half's prediction from the other half's, which
+    is held fixed: the network is asked to give noisy audio the answer it
+    gives the same audio without that noise, not only the right label."""
+    b = y.shape[0]
+    ce = 0.5 * (F.cross_entropy(logits[:b], y) + F.cross_entropy(logits[b:], y))
+    target = F.softmax(logits[:b].detach(), dim=1)
+    kl = F.kl_div(F.log_softmax(logits[b:], dim=1), target, reduction='batchmean')
+    return ce + weight * kl
 
 
 def load_teachers(paths, arch, labels, fe_params):
@@ -614,6 +640,10 @@ def main(argv=None):
     ap.add_argument('--mixup', type=float, default=0.0, metavar='ALPHA',
                     help='mixup: blend each training clip with another of its batch, weight ~ Beta(ALPHA, ALPHA), '
                          'and the loss alike, e.g. 0.4 (default 0: off)')
+    ap.add_argument('--consistency', type=float, default=0.0, metavar='W',
+                    help='train on each batch twice, as it is and with fresh --mel-noise on every clip, and add W '
+                         'times the KL divergence between the two predictions to the loss, e.g. 1 '
+                         '(default 0: off; each step costs about twice as much)')
     ap.add_argument('--ema', type=float, default=0.0, metavar='DECAY',
                     help='score, keep and export an exponential moving average of the weights with this decay '
                          'per step, e.g. 0.999 (default 0: off, the raw weights)')
@@ -680,6 +710,12 @@ def main(argv=None):
         sys.exit(f'train: --mixup {a.mixup}: want a Beta parameter in (0, 10], or 0 for off')
     if a.mixup > 0 and a.teacher:
         sys.exit('train: --mixup and --teacher both change the loss; use one of them')
+    if not 0 <= a.consistency <= 100:
+        sys.exit(f'train: --consistency {a.consistency}: want a weight in (0, 100], or 0 for off')
+    if a.consistency > 0 and (a.mixup > 0 or a.teacher):
+        sys.exit('train: --consistency, --mixup and --teacher each change the loss; use one of them')
+    if a.consistency > 0 and not a.mel_noise > 0:
+        sys.exit('train: --consistency compares clips with and without --mel-noise; want --mel-noise > 0')
     if not (a.ema == 0 or 0.5 <= a.ema < 1):
         sys.exit(f'train: --ema {a.ema}: want a decay in [0.5, 1), or 0 for off')
     if not 0 < a.distill <= 1:
@@ -808,7 +844,7 @@ def main(argv=None):
                  'variant': a.variant, 'epochs': a.epochs, 'specaug': a.specaug, 'per_word': a.per_word,
                  'mel_noise': a.mel_noise, 'mel_snr': a.mel_snr, 'warp': a.warp, 'stretch': a.stretch, 'eq': a.eq,
                  'balance_voices': a.balance_voices, 'fresh_unknown': a.fresh_unknown, 'ema': a.ema,
-                 'mixup': a.mixup, 'events': a.events, 'event_words': a.event_words, 'schedule': schedule}
+                 'mixup': a.mixup, 'consistency': a.consistency, 'events': a.events, 'event_words': a.event_words, 'schedule': schedule}
     if events_on and tuple(a.event_families) != events.FAMILIES:
         prov_base['event_families'] = a.event_families
     if events_on and a.event_bank != MelEvents.SIZE:
@@ -850,11 +886,16 @@ def main(argv=None):
                 xb = random_eq(xb, g, a.eq)
             if mel_events:
                 xb = mel_events(xb, tr_y[idx], g, a.events, a.event_words, labels.index(words.SILENCE))
-            if mel_noise:
-                xb = mel_noise(xb, g, a.mel_noise, mel_snr)
-            if masks:
-                xb = spec_augment(xb, g, masks)
             yb = tr_y[idx]
+            if a.consistency > 0:   # [as it is; with fresh noise], the same masks on both
+                xb = torch.cat([xb, mel_noise(xb, g, 1.0, mel_snr)])
+                if masks:
+                    xb = apply_mask(xb, spec_mask((yb.shape[0],) + xb.shape[1:], g, masks).repeat(2, 1, 1))
+            else:
+                if mel_noise:
+                    xb = mel_noise(xb, g, a.mel_noise, mel_snr)
+                if masks:
+                    xb = spec_augment(xb, g, masks)
             if a.mixup > 0:
                 xb, yb2, lam = mixup(xb, yb, a.seed, epoch, step, a.mixup)
             for grp in opt.param_groups:
@@ -862,6 +903,9 @@ def main(argv=None):
             logits = model(xb)
             if teachers:
                 loss = distill_loss(logits, yb, teachers, xb, a.distill, a.distill_temp)
+            elif a.consistency > 0:
+                loss = consistency_loss(logits, yb, a.consistency)
+                logits = logits[yb.shape[0]:]       # the noisy half, for the logged accuracy
             elif a.mixup > 0:
                 loss = mixup_loss(logits, yb, yb2, lam)
                 yb = torch.where(lam >= 0.5, yb, yb2)      # the larger part, for the logged accuracy

@@ -345,6 +345,26 @@ class Train(unittest.TestCase):
                 train.main(['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny', '--ema', bad])
             self.assertIn('--ema', str(cm.exception.code))
 
+    def check_loss_option(self, tag, option, value, key, bad_args):
+        """End to end with `option value`: resuming is exact, the provenance
+        records it as `key`, it changes the training, and each of bad_args
+        ((argv, what the message names), ...) is refused."""
+        a, b, c = (os.path.join(self.tmp.name, f'{tag}-{n}') for n in 'abc')
+        self.run_train(a, '--epochs', '2', option, value, '--no-export')
+        self.run_train(b, '--epochs', '2', option, value, '--stop-after', '1', '--no-export')
+        self.run_train(b, '--epochs', '2', option, value, '--resume', '--no-export')
+        self.run_train(c, '--epochs', '2', '--no-export')
+        sa, sb, sc = (torch.load(os.path.join(d, 'last.pt')) for d in (a, b, c))
+        for k, v in sa['state_dict'].items():
+            self.assertTrue(torch.equal(v, sb['state_dict'][k]), k)
+        self.assertTrue(any(not torch.equal(v, sc['state_dict'][k]) for k, v in sa['state_dict'].items()))
+        self.assertEqual(sa['provenance'][key], float(value))
+        self.assertEqual(sc['provenance'][key], 0.0)
+        for bad, says in bad_args(a):
+            with self.assertRaises(SystemExit) as cm:
+                train.main(['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny'] + bad)
+            self.assertIn(says, str(cm.exception.code))
+
     def test_mixup(self):
         torch.manual_seed(0)
         x, y = torch.randn(16, 98, 40), torch.randint(0, 4, (16,))
@@ -366,23 +386,38 @@ class Train(unittest.TestCase):
         half = torch.full((16,), 0.5)
         self.assertAlmostEqual(float(train.mixup_loss(logits, y, y2, half)),
                                0.5 * float(ce(logits, y)) + 0.5 * float(ce(logits, y2)), places=5)
-        # end to end: resuming is exact, the provenance says it, it changes the training
-        a, b, c = (os.path.join(self.tmp.name, n) for n in ('mix-a', 'mix-b', 'mix-c'))
-        self.run_train(a, '--epochs', '2', '--mixup', '0.4', '--no-export')
-        self.run_train(b, '--epochs', '2', '--mixup', '0.4', '--stop-after', '1', '--no-export')
-        self.run_train(b, '--epochs', '2', '--mixup', '0.4', '--resume', '--no-export')
-        self.run_train(c, '--epochs', '2', '--no-export')
-        sa, sb, sc = (torch.load(os.path.join(d, 'last.pt')) for d in (a, b, c))
-        for k, v in sa['state_dict'].items():
-            self.assertTrue(torch.equal(v, sb['state_dict'][k]), k)
-        self.assertTrue(any(not torch.equal(v, sc['state_dict'][k]) for k, v in sa['state_dict'].items()))
-        self.assertEqual(sa['provenance']['mixup'], 0.4)
-        self.assertEqual(sc['provenance']['mixup'], 0.0)
-        for bad, says in ((['--mixup', '-1'], '--mixup'), (['--mixup', '11'], '--mixup'),
-                          (['--mixup', '0.4', '--teacher', os.path.join(a, 'best.pt')], '--teacher')):
-            with self.assertRaises(SystemExit) as cm:
-                train.main(['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny'] + bad)
-            self.assertIn(says, str(cm.exception.code))
+        self.check_loss_option('mix', '--mixup', '0.4', 'mixup', lambda a: (
+            (['--mixup', '-1'], '--mixup'), (['--mixup', '11'], '--mixup'),
+            (['--mixup', '0.4', '--teacher', os.path.join(a, 'best.pt')], '--teacher')))
+
+    def test_consistency(self):
+        torch.manual_seed(0)
+        y = torch.randint(0, 4, (8,))
+        ce = torch.nn.functional.cross_entropy
+        # both halves alike: no divergence, the loss is their cross-entropy
+        half = torch.randn(8, 4)
+        same = torch.cat([half, half])
+        self.assertAlmostEqual(float(train.consistency_loss(same, y, 5.0)), float(ce(half, y)), places=5)
+        # otherwise W times KL(clean || noisy), and only the noisy half gets the KL's gradient
+        logits = torch.randn(16, 4, requires_grad=True)
+        p, q = torch.softmax(logits[:8], 1), torch.softmax(logits[8:], 1)
+        kl = float((p * (p.log() - q.log())).sum(1).mean())
+        ce_both = 0.5 * (float(ce(logits[:8], y)) + float(ce(logits[8:], y)))
+        self.assertGreater(kl, 0)
+        self.assertAlmostEqual(float(train.consistency_loss(logits, y, 2.0)), ce_both + 2 * kl, places=5)
+        (train.consistency_loss(logits, y, 2.0) - train.consistency_loss(logits, y, 0.0)).backward()
+        self.assertTrue(torch.all(logits.grad[:8] == 0) and torch.any(logits.grad[8:] != 0))
+        # the two views share the masks: a masked cell is masked in both
+        g = torch.Generator().manual_seed(3)
+        m = train.spec_mask((8, 98, 40), g, (2, 6, 2, 10))
+        self.assertTrue(m.any() and not m.all())
+        x = torch.randn(8, 98, 40)
+        self.assertTrue(torch.equal(train.apply_mask(x, m), train.spec_augment(x, torch.Generator().manual_seed(3),
+                                                                               (2, 6, 2, 10))))
+        self.check_loss_option('cons', '--consistency', '1', 'consistency', lambda a: (
+            (['--consistency', '-1'], '--consistency'), (['--consistency', '101'], '--consistency'),
+            (['--consistency', '1', '--mixup', '0.4'], '--mixup'),
+            (['--consistency', '1', '--mel-noise', '0'], '--mel-noise')))
 
     def test_voice_spectra(self):
         prof = voice_spectra.profiles(self.data, 8, 0)

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, 'train'))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+import ablate_shrink  # noqa: E402
 import evaluate  # noqa: E402
 import evaluate_events  # noqa: E402
 import evaluate_stream  # noqa: E402
@@ -1009,6 +1010,70 @@ class Events(unittest.TestCase):
         self.assertIn("--sources 'speech': some of recorded, synthetic, music", err.getvalue())
         self.assertIn(': no music (want .ogg', err.getvalue())
         self.assertIn('missing.safetensors: not an exported', err.getvalue())
+
+
+class AblateShrink(unittest.TestCase):
+    """train/ablate_shrink.py on random tiny models."""
+
+    def model(self, variant):
+        arch = M.make_arch('tiny', variant, bands=40, frames=98, classes=4)
+        return M.build_random(arch, 5), ['_silence_', '_unknown_', 'yes', 'no']
+
+    def test_forward_turns_one_unit_off_and_restores_it(self):
+        m, _ = self.model('cw')
+        x = torch.randn(6, 98, 40)
+        p0, alphas = ablate_shrink.forward(m, x)
+        self.assertEqual(len(alphas), len(m.units))
+        self.assertTrue(all(a.shape == (6,) and ((a > 0) & (a < 1)).all() for a in alphas))
+        for k in range(len(m.units)):
+            p, al = ablate_shrink.forward(m, x, off=k)
+            self.assertEqual(len(al), len(m.units) - 1)
+            keep = m.units[k].shrink     # the same by hand: that unit's y = f + shortcut
+            m.units[k].shrink = torch.nn.Identity()
+            with torch.no_grad():
+                want = torch.softmax(m(x), dim=1)
+            m.units[k].shrink = keep
+            self.assertTrue(torch.allclose(p, want, atol=1e-6), k)
+            self.assertFalse(torch.allclose(p, p0, atol=1e-6), k)
+        self.assertTrue(torch.equal(ablate_shrink.forward(m, x)[0], p0))    # left as it was
+
+    def test_report(self):
+        m, labels = self.model('cw')
+        g = torch.Generator().manual_seed(1)
+        music = {'a': torch.randn(30, 98, 40, generator=g), 'b': torch.randn(20, 98, 40, generator=g)}
+        speech, sy = torch.randn(10, 98, 40, generator=g), ['yes', 'no'] * 5
+        for t in (0.3, 0.9):
+            r = ablate_shrink.ablate(m, labels, music, speech, sy, t)
+            p = ablate_shrink.forward(m, torch.cat([music['a'], music['b']]))[0]
+            fire = p[:, 2:].max(1).values >= t
+            self.assertEqual(r['fired'], {'a': int(fire[:30].sum()), 'b': int(fire[30:].sum())})
+            self.assertEqual(sum(r['labels_fired'].values()), int(fire.sum()))
+            self.assertEqual(r['windows'], {'a': 30, 'b': 20})
+            self.assertEqual([a['unit'] for a in r['ablations']], list(range(len(m.units))))
+            for a in r['ablations']:
+                self.assertLessEqual(a['still_fired'], min(sum(a['fired'].values()), int(fire.sum())))
+            self.assertIn('| unit 0 |', ablate_shrink.report_md({'m': r}, {'music': 'x', 'speech': 10, 'data': 'd',
+                                                                         'threshold': t}, 'cmd'))
+        rn, _ = self.model('resnet')
+        r = ablate_shrink.ablate(rn, labels, music, speech, sy, 0.5)
+        self.assertEqual((r['ablations'], r['alpha']), ([], []))
+        self.assertIn('nothing to turn off', ablate_shrink.report_md({'r': r}, {'music': 'x', 'speech': 10,
+                                                                            'data': 'd', 'threshold': 0.5}, 'c'))
+
+    def test_music_windows_and_bad_input(self):
+        x = np.random.default_rng(0).standard_normal(5 * 16000).astype(np.float32)
+        w = ablate_shrink.music_windows([('t', x), ('t', 3 * x), ('u', x[:8000])])
+        self.assertEqual(list(w), ['t'])                     # a piece under 1 s gives no window
+        self.assertEqual(w['t'].shape, (82, 16000))         # 41 windows every 0.1 s per 5 s piece
+        rms = np.sqrt(np.mean(w['t'].astype(np.float64) ** 2, axis=1))
+        self.assertTrue(np.allclose(20 * np.log10(rms), -24, atol=0.5))
+        with tempfile.TemporaryDirectory() as tmp:
+            for bad, says in ((['--threshold', '0'], '--threshold'), (['--speech', '0'], '--speech'),
+                              (['--music-dir', tmp], tmp), (['--data', tmp], 'testing_list.txt')):
+                argv = ['--data', os.path.join(ROOT, 'samples'), 'm.safetensors'] + bad
+                with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(io.StringIO()):
+                    ablate_shrink.main(argv)
+                self.assertIn(says, str(cm.exception.code))
 
 
 class FetchMusic(unittest.TestCase):

@@ -17,7 +17,10 @@
  *             whose name starts with '_' ("_silence_", "_unknown_") never fire.
  *
  * Before the first full window the ring holds digital-silence frames, so a
- * keyword at the very start of a stream can still be found.
+ * keyword at the very start of a stream can still be found. At the end of a
+ * finite stream (a file), drsn_pipeline_finish() pushes one window of
+ * digital silence, so a keyword in its last second is scored as fully as one
+ * in the middle.
  *
  * Optional voice-activity gating (opts.vad): a 10 ms block whose RMS is above
  * vad_threshold_db (dBFS) is voice; inference is skipped (and the smoothing
@@ -92,6 +95,15 @@ DRSN_API void drsn_pipeline_destroy(drsn_pipeline *p);
  * they complete. 0, or -EINVAL (NULL args). */
 DRSN_API int drsn_pipeline_push(drsn_pipeline *p, const float *x, size_t n,
 				const drsn_pipeline_events *ev, void *user);
+
+/* End of a finite stream: push one window of digital silence (window_s of
+ * zeros), so that every window that holds any of the audio is scored, as at
+ * the start. Detections and scores it completes go to ev as from push;
+ * stream time runs on through the silence, but a detection's end is capped
+ * at the end of the audio (as its start is at 0). Never allocates. Push may
+ * continue after it (the silence stays part of the stream); reset starts a
+ * new one. 0, or -EINVAL (NULL p). */
+DRSN_API int drsn_pipeline_finish(drsn_pipeline *p, const drsn_pipeline_events *ev, void *user);
 
 /* Start a new stream: forget audio, frames, smoothing and refractory state;
  * stream time restarts at 0. Counters are kept. */

@@ -24,6 +24,8 @@ static void usage(FILE *f)
 		"usage: drsn detect [--model M] [OPTIONS] FILE|FOLDER...\n\n"
 		"Runs drsnd's streaming detection pipeline over each file (a folder: every\n"
 		"audio file under it, in name order) and prints one JSON line per detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds).\n"
+		"Each file is a stream of its own, with one window of silence before and after\n"
+		"it, so a keyword at its very start or end is found too.\n"
 		"The options are drsnd.conf's [detect] keys, with the same defaults:\n"
 		"  -m, --model PATH            (default %s)\n"
 		"  -t, --threshold P           global threshold [0.8]\n"
@@ -240,6 +242,8 @@ int drsn__cmd_detect(int argc, char **argv)
 		if (n < 0) {
 			drsn__cli_err("detect: %s", e.msg);
 			code = 1;
+		} else {
+			drsn_pipeline_finish(p, &ev, &r);   /* score the last second in full */
 		}
 		drsn_audio_close(a);
 		a = NULL;

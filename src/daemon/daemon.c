@@ -517,6 +517,8 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 	}
 	if (st == DRSN_SRC_ENDED || st == DRSN_SRC_FAILED)
 		denoise_flush(d, 1);
+	if (st == DRSN_SRC_ENDED && d->pipe)   /* a file or stdin: score its last second in full */
+		drsn_pipeline_finish(d->pipe, &pipe_events, d);
 	if (d->srv && (drsn__server_subscribers(d->srv, DRSN_EV_STATUS) || drsn__plugins_count(d->plugins)))
 		emit(d, DRSN_EV_STATUS, status(d), NULL);
 	if ((st == DRSN_SRC_ENDED || st == DRSN_SRC_FAILED) && d->cfg.on_eof_exit)

@@ -32,6 +32,8 @@ struct drsn_pipeline {
 	double *last_fire;         /* stream time of the last detection per label */
 	char *fires;               /* label may fire (name does not start with '_') */
 
+	double audio_end;          /* while finish pushes its silence: where the audio ended, else -1 */
+
 	/* VAD over blocks of hop samples */
 	int64_t samples;           /* since reset */
 	double block_sumsq;
@@ -166,6 +168,22 @@ DRSN_API void drsn_pipeline_destroy(drsn_pipeline *p)
 	free(p);
 }
 
+DRSN_API int drsn_pipeline_finish(drsn_pipeline *p, const drsn_pipeline_events *ev, void *user)
+{
+	static const float zeros[1024];
+	if (!p)
+		return -EINVAL;
+	int64_t n = (int64_t)(p->W - 1) * p->hop + p->win;     /* window_s of samples */
+	p->audio_end = (double)p->samples / p->rate;
+	while (n > 0) {
+		size_t k = n < 1024 ? (size_t)n : 1024;
+		drsn_pipeline_push(p, zeros, k, ev, user);
+		n -= (int64_t)k;
+	}
+	p->audio_end = -1;
+	return 0;
+}
+
 DRSN_API void drsn_pipeline_reset(drsn_pipeline *p)
 {
 	drsn_features_reset(p->fe);
@@ -177,6 +195,7 @@ DRSN_API void drsn_pipeline_reset(drsn_pipeline *p)
 	for (int i = 0; i < p->n_labels; i++)
 		p->last_fire[i] = -INFINITY;
 	p->samples = 0;
+	p->audio_end = -1;
 	p->block_sumsq = 0;
 	p->block_n = 0;
 	p->last_voice = -1;
@@ -247,6 +266,8 @@ static void infer(drsn_pipeline *p)
 		.time = t,
 	};
 	d.start = d.end - p->window_s < 0 ? 0 : d.end - p->window_s;
+	if (p->audio_end >= 0 && d.end > p->audio_end)     /* the window holds finish's silence */
+		d.end = p->audio_end;
 	if (p->ev && p->ev->detection)
 		p->ev->detection(p->user, &d);
 }

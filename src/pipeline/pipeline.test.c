@@ -1,6 +1,7 @@
 /* The streaming detection pipeline on a random model (engine test fixture):
  * chunking does not change anything, push never allocates, inference timing,
- * thresholds + refractory, labels starting with '_' never fire, VAD gating. */
+ * thresholds + refractory, labels starting with '_' never fire, VAD gating,
+ * finish at the end of a stream. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -117,6 +118,17 @@ static void run(drsn_pipeline *p, const float *x, size_t n, size_t chunk, struct
 	}
 }
 
+/* r scored the same windows as ref, with the same probabilities. */
+static void assert_same_scores(const struct rec *r, const struct rec *ref)
+{
+	assert_int_equal(r->n_scores, ref->n_scores);
+	for (int i = 0; i < r->n_scores; i++) {
+		assert_true(r->t[i] == ref->t[i]);
+		for (int l = 0; l < N_LABELS; l++)
+			assert_true(fabsf(r->probs[i][l] - ref->probs[i][l]) <= 1e-6f);
+	}
+}
+
 static void test_chunking_invariance_and_no_alloc(void **state)
 {
 	(void)state;
@@ -154,12 +166,7 @@ static void test_chunking_invariance_and_no_alloc(void **state)
 		drsn_pipeline_reset(p);
 		memset(r, 0, sizeof *r);
 		run(p, x, n, chunks[c], r, 99);
-		assert_int_equal(r->n_scores, ref->n_scores);
-		for (int i = 0; i < r->n_scores; i++) {
-			assert_true(r->t[i] == ref->t[i]);
-			for (int l = 0; l < N_LABELS; l++)
-				assert_true(fabsf(r->probs[i][l] - ref->probs[i][l]) <= 1e-6f);
-		}
+		assert_same_scores(r, ref);
 		assert_int_equal(r->n_det, ref->n_det);
 		for (int i = 0; i < r->n_det; i++) {
 			assert_int_equal(r->det[i].label, ref->det[i].label);
@@ -262,6 +269,54 @@ static void test_vad_gating(void **state)
 	free(r);
 }
 
+/* finish = one window of zeros pushed by hand: the same scores and
+ * detections, inferences until the audio has left the window, no allocation;
+ * the stream goes on after it. */
+static void test_finish_flushes_one_window(void **state)
+{
+	(void)state;
+	drsn_model *m = make_model(5);
+	drsn_pipeline_opts o;
+	drsn_pipeline_opts_default(&o);
+	o.threshold = 0.3f;
+	size_t n = 16000 * 2 + 1234;
+	size_t pad = 97 * 160 + 400;   /* window_s of samples */
+	float *x = make_audio(n + pad, 11);
+	memset(x + n, 0, pad * sizeof *x);
+	struct rec *ref = calloc(1, sizeof *ref), *r = calloc(1, sizeof *r);
+	drsn_pipeline *p;
+	assert_int_equal(drsn_pipeline_create(&p, m, &o, NULL), 0);
+	run(p, x, n + pad, 0, ref, 5);
+	double t_audio = (double)n / 16000;
+	assert_true(ref->t[ref->n_scores - 1] >= t_audio + drsn_pipeline_window_s(p) - 0.1 - 1e-9);
+
+	drsn_pipeline_reset(p);
+	run(p, x, n, 0, r, 6);
+	int before = r->n_scores;
+	assert_true(r->t[before - 1] <= t_audio);   /* without it the last windows are never scored */
+	drsn__alloc_count_start();
+	assert_int_equal(drsn_pipeline_finish(p, &events, r), 0);
+	assert_int_equal(drsn__alloc_count_stop(), 0);
+	assert_true(r->n_scores > before + 8);
+	assert_same_scores(r, ref);
+	/* the same detections, their ends capped at the end of the audio */
+	assert_true(ref->n_det > 0 && ref->det[ref->n_det - 1].end > t_audio);
+	assert_int_equal(r->n_det, ref->n_det);
+	for (int i = 0; i < r->n_det; i++) {
+		assert_int_equal(r->det[i].label, ref->det[i].label);
+		assert_true(r->det[i].end == (ref->det[i].end > t_audio ? t_audio : ref->det[i].end));
+	}
+	assert_true(fabs(drsn_pipeline_time(p) - (double)(n + pad) / 16000) < 1e-9);
+	run(p, x, 1600, 0, r, 7);   /* the stream goes on */
+	assert_true(fabs(drsn_pipeline_time(p) - (double)(n + pad + 1600) / 16000) < 1e-9);
+	assert_int_equal(drsn_pipeline_finish(NULL, &events, r), -EINVAL);
+	drsn_pipeline_destroy(p);
+	drsn_model_free(m);
+	free(x);
+	free(ref);
+	free(r);
+}
+
 static void test_bad_options(void **state)
 {
 	(void)state;
@@ -292,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_chunking_invariance_and_no_alloc),
 		cmocka_unit_test(test_threshold_refractory_and_underscore_labels),
 		cmocka_unit_test(test_vad_gating),
+		cmocka_unit_test(test_finish_flushes_one_window),
 		cmocka_unit_test(test_bad_options),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);

@@ -18,12 +18,20 @@ words from held-out voices in recorded noise at 10 dB SNR.
    printed, with the part the pipeline itself needs (stream time from the end
    of the word to the inference that fired) and the rest (capture buffers,
    loop, socket).
+3. A file that ends with its keyword: the clean keyword clips of samples/clips
+   cut right after the word. `drsn detect` and drsnd (stdin, to end of
+   file) score the last second in full (one window of silence after the
+   audio, as before it), so each word is found, with the window's end at
+   the end of the file.
 
 The model is DRSN_TRUTH_MODEL (meson: the source tree's
 models/kws20-drsn-cw.safetensors)."""
+import array
 import csv
+import glob
 import os
 import time
+import wave
 
 from drsndtest import ROOT, Daemon, collect, feed, main, log, raw_s16, run_detect, stdin_daemon
 from test_live import Pulse, bursts
@@ -91,16 +99,23 @@ def test_model_present():
     assert os.path.exists(MODEL), "the shipped model %s is missing (models/README.md)" % MODEL
 
 
-def test_stream_sample_through_daemon():
-    ref = [d for d in run_detect("--model", MODEL, SAMPLE)]
-    check(ref, "drsn detect")
+def daemon_detections(wav):
+    """The detections a socket client gets from drsnd reading wav on stdin
+    to its end (the daemon exits there)."""
     d = stdin_daemon("--set", "audio.raw_channels=1", "--exit-on-eof", model=MODEL)
     c = d.client()
     c.request({"type": "subscribe", "events": ["detection"]})
     # stdin: the audio starts only when written, so no detection is missed
-    feed(d, raw_s16(SAMPLE))
+    feed(d, raw_s16(wav))
     dets = collect(c)
     assert d.p.wait(10) == 0, d.stderr()
+    return dets
+
+
+def test_stream_sample_through_daemon():
+    ref = [d for d in run_detect("--model", MODEL, SAMPLE)]
+    check(ref, "drsn detect")
+    dets = daemon_detections(SAMPLE)
     check(dets, "drsnd stdin")
     assert [(m["label"], m["start"], m["end"]) for m in dets] == \
         [(m["label"], m["start"], m["end"]) for m in ref], "daemon and drsn detect differ"
@@ -158,5 +173,42 @@ def test_stream_sample_live():
         pulse.kill()
 
 
+def cut_after_word(src, dst):
+    """src (16 kHz mono s16) up to its last sample above 1% of its peak;
+    returns the new length in seconds."""
+    with wave.open(src, "rb") as w:
+        params = w.getparams()
+        x = array.array("h", w.readframes(w.getnframes()))
+    peak = max(abs(v) for v in x)
+    end = max(i for i, v in enumerate(x) if abs(v) > 0.01 * peak) + 1
+    with wave.open(dst, "wb") as w:
+        w.setparams(params)
+        w.writeframes(x[:end].tobytes())
+    return end / params.framerate
+
+
+def test_keyword_at_the_end_of_a_file():
+    tmp = os.environ["TMPDIR"]
+    clips = sorted(glob.glob(os.path.join(ROOT, "samples", "clips", "*-clean.wav")))
+    assert clips, "samples/clips/*-clean.wav are missing"
+    cut = {}
+    for c in clips:
+        dst = os.path.join(tmp, "end-" + os.path.basename(c))
+        cut[dst] = (os.path.basename(c).split("-")[0], cut_after_word(c, dst))
+    dets = run_detect("-q", "--model", MODEL, *cut)
+    for f, (word, seconds) in cut.items():
+        got = [d for d in dets if d["file"] == f]
+        log("drsn detect %s (%.2f s): %s" % (os.path.basename(f), seconds,
+                                             [(d["label"], d["score"], d["end"]) for d in got]))
+        assert [d["label"] for d in got] == [word], "%s: want one '%s', got %s" % (f, word, got)
+        assert got[0]["end"] <= seconds + 1e-3, "%s: window ends after the audio: %s" % (f, got[0])
+    f = sorted(cut)[0]
+    got = daemon_detections(f)
+    want = [(m["label"], m["start"], m["end"]) for m in dets if m["file"] == f]
+    assert [(m["label"], m["start"], m["end"]) for m in got] == want, \
+        "drsnd stdin %s: %s, drsn detect: %s" % (f, got, want)
+
+
 if __name__ == "__main__":
-    main([test_model_present, test_stream_sample_through_daemon, test_stream_sample_live])
+    main([test_model_present, test_stream_sample_through_daemon, test_keyword_at_the_end_of_a_file,
+          test_stream_sample_live])

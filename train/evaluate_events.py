@@ -29,7 +29,6 @@ per hour of stream, and the labels and sources that fire most.
 
 Writes <out-dir>/events.eval.md and .json.
 """
-import argparse
 import collections
 import datetime
 import os
@@ -112,12 +111,7 @@ def report_md(res, info, thresholds, cmd):
 
 
 def main(argv=None):
-    here = os.path.dirname(os.path.abspath(__file__))
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__.split('\n\n', 1)[1],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('models', nargs='+', help='exported .safetensors models')
-    ap.add_argument('--drsn', required=True, help='the drsn executable (e.g. build/src/cli/drsn)')
-    ap.add_argument('--out-dir', default=os.path.join(os.path.dirname(here), 'models'))
+    ap = es.detect_parser(__doc__)
     ap.add_argument('--conditions', default='clean,real@10')
     ap.add_argument('--thresholds', default='0.5,0.8,0.9,0.95')
     ap.add_argument('--sources', default='recorded,synthetic,music')
@@ -126,8 +120,6 @@ def main(argv=None):
     ap.add_argument('--music-dir', action='append', metavar='DIR',
                     help='music to play for the music source: the audio files under DIR (repeatable; '
                          f'default {events.RECORDED_MUSIC_DIR})')
-    ap.add_argument('--label-threshold', action='append', default=[], metavar='LABEL=P',
-                    help="one label's threshold, passed on to drsn detect (repeatable), e.g. no=0.9")
     ap.add_argument('--seed', type=int, default=1)
     a = ap.parse_args(argv)
     try:

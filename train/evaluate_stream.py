@@ -153,14 +153,32 @@ def attribute(dets, truth):
 
 
 def detect(drsn, model, wav, threshold, label_thresholds=()):
-    """drsn detect's detections on wav; label_thresholds: 'LABEL=P'
-    strings passed on as --label-threshold."""
+    """drsn detect's detections on wav (a path, or a list of them, each a
+    stream of its own); label_thresholds: 'LABEL=P' strings passed on as
+    --label-threshold."""
     extra = [arg for lt in label_thresholds for arg in ('--label-threshold', lt)]
-    r = subprocess.run([drsn, 'detect', '-q', '--model', model, '-t', repr(threshold)] + extra + [wav],
+    wavs = [wav] if isinstance(wav, str) else list(wav)
+    r = subprocess.run([drsn, 'detect', '-q', '--model', model, '-t', repr(threshold)] + extra + wavs,
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f'{drsn} detect exited {r.returncode}: {r.stderr.strip()[:500]}')
     return [json.loads(s) for s in r.stdout.splitlines()]
+
+
+def detect_parser(doc):
+    """The argument parser of a script that scores exported models through
+    drsn detect: its docstring's first paragraph as description and the
+    rest as epilog; the models, --drsn, --out-dir (default models/) and
+    --label-threshold. The script adds its own options."""
+    ap = argparse.ArgumentParser(description=doc.split('\n\n')[0], epilog=doc.split('\n\n', 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('models', nargs='+', help='exported .safetensors models')
+    ap.add_argument('--drsn', required=True, help='the drsn executable (e.g. build/src/cli/drsn)')
+    ap.add_argument('--out-dir', default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                      'models'))
+    ap.add_argument('--label-threshold', action='append', default=[], metavar='LABEL=P',
+                    help="one label's threshold, passed on to drsn detect (repeatable), e.g. no=0.9")
+    return ap
 
 
 def check_label_thresholds(items, labels=None):
@@ -241,17 +259,11 @@ def report_md(res, info, thresholds, data, seed, cmd):
 
 def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__.split('\n\n', 1)[1],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('models', nargs='+', help='exported .safetensors models')
+    ap = detect_parser(__doc__)
     ap.add_argument('--data', default=os.path.join(here, 'corpus'))
-    ap.add_argument('--drsn', required=True, help='the drsn executable (e.g. build/src/cli/drsn)')
-    ap.add_argument('--out-dir', default=os.path.join(os.path.dirname(here), 'models'))
     ap.add_argument('--conditions', default='clean,real@10,real@0')
     ap.add_argument('--thresholds', default='0.5,0.6,0.7,0.8,0.85,0.9,0.95,0.98')
     ap.add_argument('--every', type=int, default=3, help='use every N-th keyword test clip (default 3)')
-    ap.add_argument('--label-threshold', action='append', default=[], metavar='LABEL=P',
-                    help="one label's threshold, passed on to drsn detect (repeatable), e.g. no=0.9")
     ap.add_argument('--seed', type=int, default=1)
     a = ap.parse_args(argv)
     try:

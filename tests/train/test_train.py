@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ import torch  # noqa: E402
 import ablate_shrink  # noqa: E402
 import evaluate  # noqa: E402
 import evaluate_events  # noqa: E402
+import evaluate_human  # noqa: E402
 import evaluate_stream  # noqa: E402
 import export  # noqa: E402
 import fetch_music  # noqa: E402
@@ -1074,6 +1076,190 @@ class AblateShrink(unittest.TestCase):
                 with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(io.StringIO()):
                     ablate_shrink.main(argv)
                 self.assertIn(says, str(cm.exception.code))
+
+
+class Human(unittest.TestCase):
+    """train/evaluate_human.py on hand-made prompts and transcripts, with a
+    stand-in drsn that fires given labels per file: transcripts, keywords,
+    homophones, scoring, both bands (G.722 made and decoded by ffmpeg), and
+    the errors."""
+
+    MODEL = os.path.join(ROOT, 'models', 'kws20-drsn-cw.safetensors')
+
+    def test_transcripts_and_tokens(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            import gzip
+            p = os.path.join(tmp, 'core-sounds-en.txt.gz')
+            with gzip.open(p, 'wt') as f:
+                f.write('; comment: not a prompt\n\nactivated: Activated.\ndigits/1: one\n'
+                        'beep: [this is a simple beep tone]\nnot a line\n')
+            self.assertEqual(evaluate_human.read_transcripts(p),
+                             {'activated': 'Activated.', 'digits/1': 'one',
+                              'beep': '[this is a simple beep tone]'})
+            empty = os.path.join(tmp, 'empty.txt')
+            open(empty, 'w').close()
+            with self.assertRaisesRegex(ValueError, 'empty.txt: no "name: text" line'):
+                evaluate_human.read_transcripts(empty)
+        self.assertEqual(evaluate_human.tokens("Press 1 for sales, or 0; don't wait."),
+                         ['press', 'one', 'for', 'sales', 'or', 'zero', "don't", 'wait'])
+        self.assertIsNone(evaluate_human.tokens('[ascending tones]'))
+        self.assertIsNone(evaluate_human.tokens('extension 162'))
+
+    def prompts_dir(self, tmp):
+        sounds = os.path.join(tmp, 'sounds')
+        os.makedirs(os.path.join(sounds, 'digits'))
+        text = {'digits/1': 'one', 'digits/2': 'two', 'press': 'Press 4 for more, or stop.',
+                'know': 'I know.', 'calling': 'Calling.', 'tones': '[beep]', 'ext': 'Dial 162.',
+                'gone': 'Not on disk.'}
+        t = np.arange(8000) / 8000.0
+        for name in text:
+            if name != 'gone':
+                with wave.open(os.path.join(sounds, name + '.wav'), 'wb') as w:
+                    w.setnchannels(1)
+                    w.setsampwidth(2)
+                    w.setframerate(8000)
+                    w.writeframes((8000 * np.sin(2 * np.pi * 440 * t)).astype('<i2').tobytes())
+        tr = os.path.join(tmp, 'core-sounds-en.txt')
+        with open(tr, 'w') as f:
+            f.write(''.join(f'{k}: {v}\n' for k, v in text.items()))
+        return sounds, tr
+
+    def test_prompts_and_score(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            sounds, tr = self.prompts_dir(tmp)
+            kws = ['one', 'two', 'four', 'stop', 'no', 'on']
+            items, left_out = evaluate_human.prompts(sounds, evaluate_human.read_transcripts(tr), kws)
+            self.assertEqual(left_out, 2)                 # the tone and the two-digit numeral
+            by = {name: (k, h) for _, name, k, h in items}
+            self.assertEqual(sorted(by), ['calling', 'digits/1', 'digits/2', 'know', 'press'])
+            self.assertEqual(by['press'], ({'four', 'stop'}, {'four'}))     # 4 read as "four"; "for" sounds alike
+            self.assertEqual(by['know'], (set(), {'no'}))
+            path = {name: w for w, name, _, _ in items}
+            dets = [{'file': path['press'], 'label': 'four'}, {'file': path['press'], 'label': 'four'},
+                    {'file': path['know'], 'label': 'no'}, {'file': path['calling'], 'label': 'on'},
+                    {'file': path['digits/1'], 'label': 'one'}, {'file': path['digits/2'], 'label': 'one'}]
+            r = evaluate_human.score(items, dets)
+            self.assertEqual((r['keywords'], r['found']), (4, 2))        # one; four (stop, two missed)
+            self.assertEqual(r['missed_by_label'], {'stop': 1, 'two': 1})
+            self.assertEqual((r['false_alarms'], r['homophone_detections']), (2, 1))
+            self.assertEqual(r['false_alarm_labels'], {'on': 1, 'one': 1})
+            self.assertEqual(r['false_alarm_prompts'], ['calling: on', 'digits/2: one'])
+
+    def test_main(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            sounds, tr = self.prompts_dir(tmp)
+            for name in ('digits/1', 'digits/2', 'press', 'know', 'calling'):   # the wide band: the same in G.722
+                subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i',
+                                os.path.join(sounds, name + '.wav'), '-ar', '16000', '-c:a', 'g722', '-f', 'g722',
+                                os.path.join(sounds, name + '.g722')], check=True)
+            fake = os.path.join(tmp, 'drsn')
+            with open(fake, 'w') as f:      # fires "one" on digits/1, "four" on press, "on" on calling
+                f.write('#!/usr/bin/python3\nimport json, os, sys, wave\n'
+                        'fire = {"1": "one", "press": "four", "calling": "on"}\n'
+                        'for a in sys.argv[1:]:\n'
+                        '    if a.endswith(".wav"):\n'
+                        '        assert wave.open(a).getframerate() in (8000, 16000)\n'
+                        '        lab = fire.get(os.path.basename(a)[:-4])\n'
+                        '        if sys.argv[1] == "classify":\n'
+                        '            print(json.dumps({"file": a, "label": lab or "_unknown_"}))\n'
+                        '        elif lab:\n'
+                        '            print(json.dumps({"file": a, "label": lab, "score": 0.9, "start": 0, "end": 1}))\n')
+            os.chmod(fake, 0o755)
+            out = os.path.join(tmp, 'out')
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                rc = evaluate_human.main(['--drsn', fake, '--sounds', sounds, '--transcripts', tr,
+                                          '--thresholds', '0.8', '--out-dir', out, self.MODEL])
+            self.assertEqual(rc, 0)
+            with open(os.path.join(out, 'human.eval.json')) as f:
+                res = json.load(f)['results']['kws20-drsn-cw']
+            narrow, wide = res['narrow'][0], res['wide'][0]
+            self.assertEqual((narrow['keywords'], narrow['found'], narrow['false_alarms']), (4, 2, 1))
+            self.assertEqual(narrow['digits'], {'one': ['one'], 'two': []})
+            self.assertEqual(narrow['digits_classify'], {'one': 'one', 'two': '_unknown_'})
+            self.assertEqual((wide['keywords'], wide['found'], wide['false_alarms']), (4, 2, 1))
+            self.assertEqual((narrow['prompts'], wide['prompts']), (5, 5))
+            self.assertAlmostEqual(wide['seconds'], 5.0, places=2)
+            with open(os.path.join(out, 'human.eval.md')) as f:
+                md = f.read()
+            self.assertIn('| kws20-drsn-cw | narrow | 0.8 | 50.0 (2 of 4) |', md)
+            self.assertIn('(one window each): 1 of 2 right; one: one, two: _unknown_.', md)
+            for argv, code, says in ((['--bands', 'fm'], 2, '--bands'), (['--thresholds', '2'], 2, '--thresholds'),
+                                     (['--label-threshold', 'cat=0.9'], 2, "no label 'cat'"),
+                                     (['--sounds', os.path.join(tmp, 'nope')], 1, 'nope: no such folder'),
+                                     (['--transcripts', os.path.join(tmp, 'nope.txt')], 1, 'nope.txt: no such file')):
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+                    rc = evaluate_human.main(['--drsn', fake, '--sounds', sounds, '--transcripts', tr,
+                                              '--out-dir', out] + argv + [self.MODEL])
+                self.assertEqual(rc, code, argv)
+                self.assertIn(says, err.getvalue())
+            with open(os.path.join(sounds, 'calling.g722'), 'wb') as f:
+                f.write(b'')
+            os.remove(os.path.join(sounds, 'know.g722'))
+            for bands, says in (('wide', 'calling.g722: ffmpeg cannot decode it'),
+                                ('narrow,wide', '4 .g722 prompts, but 5 .wav ones')):
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+                    rc = evaluate_human.main(['--drsn', fake, '--sounds', sounds, '--transcripts', tr,
+                                              '--bands', bands, '--out-dir', out, self.MODEL])
+                self.assertEqual(rc, 1)
+                self.assertIn(says, err.getvalue())
+
+    def test_fetch(self):
+        """--fetch DIR: hand-made .debs of the three packages from a stand-in
+        apt-get, unpacked once; a package apt cannot find is named."""
+        import gzip
+        with tempfile.TemporaryDirectory() as tmp:
+            sounds, tr = self.prompts_dir(tmp)
+            debs, bindir = os.path.join(tmp, 'debs'), os.path.join(tmp, 'bin')
+            os.makedirs(debs)
+            os.makedirs(bindir)
+            for pkg, files in (('asterisk-core-sounds-en-wav', {evaluate_human.SOUNDS + '/digits/1.wav':
+                                                                os.path.join(sounds, 'digits', '1.wav'),
+                                                                evaluate_human.SOUNDS + '/press.wav':
+                                                                os.path.join(sounds, 'press.wav')}),
+                               ('asterisk-core-sounds-en', {evaluate_human.TRANSCRIPTS: tr})):
+                root = os.path.join(tmp, 'pkg-' + pkg)
+                for dst, src in files.items():
+                    os.makedirs(os.path.dirname(root + dst), exist_ok=True)
+                    if dst.endswith('.gz'):
+                        with open(src, 'rb') as f, gzip.open(root + dst, 'wb') as g:
+                            g.write(f.read())
+                    else:
+                        shutil.copy(src, root + dst)
+                os.makedirs(os.path.join(root, 'DEBIAN'))
+                with open(os.path.join(root, 'DEBIAN', 'control'), 'w') as f:
+                    f.write(f'Package: {pkg}\nVersion: 1.2-3\nArchitecture: all\nMaintainer: t <t@t>\n'
+                            'Description: test\n')
+                subprocess.run(['dpkg-deb', '--build', '--root-owner-group', root,
+                                os.path.join(debs, f'{pkg}_1.2-3_all.deb')], check=True, capture_output=True)
+            with open(os.path.join(bindir, 'apt-get'), 'w') as f:
+                f.write(f'#!/bin/sh\n[ "$1" = download ] && [ -e {debs}/"$2"_1.2-3_all.deb ] && '
+                        f'exec cp {debs}/"$2"_1.2-3_all.deb .\necho "E: Unable to locate package $2" >&2; exit 100\n')
+            os.chmod(os.path.join(bindir, 'apt-get'), 0o755)
+            fake = os.path.join(bindir, 'drsn')
+            with open(fake, 'w') as f:
+                f.write('#!/bin/sh\n[ "$1" = classify ] || exit 0\nfor a; do case $a in *.wav) '
+                        'echo "{\\"file\\": \\"$a\\", \\"label\\": \\"one\\"}";; esac; done\n')
+            os.chmod(fake, 0o755)
+            work, out = os.path.join(tmp, 'fetch'), os.path.join(tmp, 'out')
+            argv = ['--drsn', fake, '--fetch', work, '--bands', 'narrow', '--thresholds', '0.8',
+                    '--out-dir', out, self.MODEL]
+            with unittest.mock.patch.dict(os.environ, {'PATH': bindir + os.pathsep + os.environ['PATH']}):
+                press = os.path.join(work, 'root') + evaluate_human.SOUNDS + '/press.wav'
+                for run in range(2):
+                    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                        self.assertEqual(evaluate_human.main(argv), 0)
+                    with open(os.path.join(out, 'human.eval.json')) as f:
+                        info = json.load(f)['prompts']
+                    self.assertEqual((info['prompts'], info['version']), (2, '1.2-3'))
+                    self.assertTrue(info['sounds'].startswith(os.path.join(work, 'root')))
+                    if run == 0:    # the second run neither downloads nor unpacks again
+                        os.remove(os.path.join(debs, 'asterisk-core-sounds-en-wav_1.2-3_all.deb'))
+                        os.utime(press, (1, 1))
+                self.assertEqual(os.stat(press).st_mtime, 1)
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+                    rc = evaluate_human.main(argv[:5] + ['wide'] + argv[6:])
+                self.assertEqual(rc, 1)
+                self.assertIn('Unable to locate package asterisk-core-sounds-en-g722', err.getvalue())
 
 
 class FetchMusic(unittest.TestCase):

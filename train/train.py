@@ -107,6 +107,19 @@ def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0
     return out
 
 
+def extra_clips(directory):
+    """(int16 [N, 16000], relpaths) of every .wav under directory (sorted),
+    each read as a corpus clip (centre-cropped or padded to 1 s). Raises
+    OSError naming the folder when it holds none."""
+    paths = sorted(os.path.relpath(os.path.join(d, f), directory)
+                   for d, _, fs in os.walk(directory) for f in fs if f.lower().endswith('.wav'))
+    if not paths:
+        raise OSError(f'{directory}: no .wav file')
+    audio = np.stack([np.clip(np.rint(layout.read_clip(os.path.join(directory, p)) * 32768.0), -32768, 32767)
+                      for p in paths]).astype(np.int16)
+    return audio, paths
+
+
 def features(fe, audio, batch=512):
     """log-mels [N, frames, bands] of int16 audio [N, samples]."""
     out = []
@@ -640,6 +653,9 @@ def main(argv=None):
     ap.add_argument('--mixup', type=float, default=0.0, metavar='ALPHA',
                     help='mixup: blend each training clip with another of its batch, weight ~ Beta(ALPHA, ALPHA), '
                          'and the loss alike, e.g. 0.4 (default 0: off)')
+    ap.add_argument('--extra-unknown', metavar='DIR',
+                    help='add every .wav under DIR to the training clips as _unknown_, beyond the '
+                         '--max-unknown-ratio cap (e.g. running speech from gen_running.py)')
     ap.add_argument('--consistency', type=float, default=0.0, metavar='W',
                     help='train on each batch twice, as it is and with fresh --mel-noise on every clip, and add W '
                          'times the KL divergence between the two predictions to the loss, e.g. 1 '
@@ -712,6 +728,9 @@ def main(argv=None):
         sys.exit('train: --mixup and --teacher both change the loss; use one of them')
     if not 0 <= a.consistency <= 100:
         sys.exit(f'train: --consistency {a.consistency}: want a weight in (0, 100], or 0 for off')
+    if a.extra_unknown and (a.fresh_unknown or a.balance_voices > 0):
+        sys.exit('train: --extra-unknown adds clips that --fresh-unknown and --balance-voices do not know how to '
+                 'draw; use one of them')
     if a.consistency > 0 and (a.mixup > 0 or a.teacher):
         sys.exit('train: --consistency, --mixup and --teacher each change the loss; use one of them')
     if a.consistency > 0 and not a.mel_noise > 0:
@@ -810,6 +829,15 @@ def main(argv=None):
     data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word,
                      cap_training=not a.fresh_unknown)
     tr_audio, tr_y, tr_paths = data['training']
+    if a.extra_unknown:
+        try:
+            ex_audio, ex_paths = extra_clips(a.extra_unknown)
+        except OSError as e:
+            sys.exit(f'train: --extra-unknown: {e}')
+        tr_audio = torch.cat([tr_audio, torch.from_numpy(ex_audio)])
+        tr_y = torch.cat([tr_y, torch.full((len(ex_paths),), labels.index(words.UNKNOWN), dtype=torch.int64)])
+        tr_paths = tr_paths + [os.path.join('extra-unknown', p) for p in ex_paths]
+        print(f'train: --extra-unknown: {len(ex_paths)} more _unknown_ clips', file=sys.stderr)
     unk_pool = fixed = None
     if a.fresh_unknown:     # every epoch: all other clips, plus a fresh draw of `quota` _unknown_ clips
         is_unk = tr_y == labels.index(words.UNKNOWN)
@@ -852,6 +880,8 @@ def main(argv=None):
     if events_on and tracks:
         prov_base['event_music'] = {'dir': os.path.abspath(a.event_music), 'files': [n for n, _ in tracks],
                                     'seconds': round(sum(x.size for _, x in tracks) / events.RATE, 1)}
+    if a.extra_unknown:
+        prov_base['extra_unknown'] = {'dir': os.path.abspath(a.extra_unknown), 'clips': len(ex_paths)}
     if a.init:
         prov_base['init'] = {'model': os.path.abspath(a.init), 'provenance': init_prov}
     if teachers:

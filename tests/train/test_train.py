@@ -5,6 +5,7 @@ run, all three variants train from the same code, the exported file scores
 exactly like its checkpoint, and evaluate.py writes every condition.
 """
 import collections
+import csv
 import contextlib
 import io
 import json
@@ -33,10 +34,11 @@ import evaluate_stream  # noqa: E402
 import export  # noqa: E402
 import fetch_music  # noqa: E402
 import gen_corpus  # noqa: E402
+import gen_running  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
 import voice_spectra  # noqa: E402
-from corpusgen import events, layout, noise, recipe, wavio  # noqa: E402
+from corpusgen import events, layout, noise, recipe, voices, wavio, words  # noqa: E402
 from drsn import frontend  # noqa: E402
 from drsn import model as M  # noqa: E402
 from drsn.safetensors import load as st_load  # noqa: E402
@@ -421,6 +423,44 @@ class Train(unittest.TestCase):
             (['--consistency', '-1'], '--consistency'), (['--consistency', '101'], '--consistency'),
             (['--consistency', '1', '--mixup', '0.4'], '--mixup'),
             (['--consistency', '1', '--mel-noise', '0'], '--mel-noise')))
+
+    def test_running_speech_as_extra_unknown(self):
+        out = os.path.join(self.tmp.name, 'running')
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(gen_running.main(['--out', out, '--clips', '6', '--max-voices', '2', '--seed', '3']), 0)
+        with open(os.path.join(out, 'running.csv')) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 6)
+        banned = set(words.TARGETS) | gen_running.HOMOPHONES
+        for r in rows:
+            self.assertTrue(4 <= len(r['phrase'].split()) <= 8, r)
+            self.assertFalse(banned & set(r['phrase'].split()), r)
+            self.assertIn(r['voice'], voices.voices_by_split()['training'][:2])
+            with wave.open(os.path.join(out, r['file'])) as w:
+                self.assertEqual((w.getframerate(), w.getnframes()), (16000, 16000))
+        with open(os.path.join(out, rows[0]['file']), 'rb') as f:
+            first = f.read()
+        again = os.path.join(self.tmp.name, 'running-again')
+        with contextlib.redirect_stderr(io.StringIO()):
+            gen_running.main(['--out', again, '--clips', '1', '--max-voices', '2', '--seed', '3'])
+        with open(os.path.join(again, rows[0]['file']), 'rb') as f:
+            self.assertEqual(f.read(), first)                   # deterministic from the seed
+        # train.py takes them as _unknown_, beyond the cap, and records it
+        run = os.path.join(self.tmp.name, 'extra-unknown')
+        self.run_train(run, '--epochs', '1', '--extra-unknown', out, '--no-export')
+        ck = torch.load(os.path.join(run, 'last.pt'))
+        self.assertEqual(ck['provenance']['extra_unknown'], {'dir': os.path.abspath(out), 'clips': 6})
+        audio, paths = train.extra_clips(out)
+        self.assertEqual((audio.shape, audio.dtype, paths[0]), ((6, 16000), np.int16, rows[0]['file']))
+        empty = os.path.join(self.tmp.name, 'no-wavs')
+        os.makedirs(empty, exist_ok=True)
+        for bad, says in ((['--extra-unknown', empty], 'no-wavs: no .wav file'),
+                          (['--extra-unknown', out, '--fresh-unknown'], '--fresh-unknown')):
+            with self.assertRaises(SystemExit) as cm:
+                train.main(['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny', '--quiet',
+                            '--threads', '1', '--feature-cache', 'none', '--no-export',
+                            '--out', os.path.join(self.tmp.name, 'bad-extra')] + bad)
+            self.assertIn(says, str(cm.exception.code))
 
     def test_voice_spectra(self):
         prof = voice_spectra.profiles(self.data, 8, 0)

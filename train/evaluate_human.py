@@ -309,7 +309,7 @@ def main(argv=None):
                         print(f'{name} {band} threshold {t:g}: {row["found"]}/{row["keywords"]} keywords found, '
                               f'{row["false_alarms"]} false alarms, {row["homophone_detections"]} on homophones',
                               file=sys.stderr)
-    except (OSError, ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError, EOFError, wave.Error) as e:
         print(f'evaluate_human: {e}', file=sys.stderr)
         return 1
     cmd = ' '.join(['evaluate_human.py'] + list(sys.argv[1:] if argv is None else argv))

@@ -110,13 +110,18 @@ def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0
 def extra_clips(directory):
     """(int16 [N, 16000], relpaths) of every .wav under directory (sorted),
     each read as a corpus clip (centre-cropped or padded to 1 s). Raises
-    OSError naming the folder when it holds none."""
+    OSError naming the folder when it holds none, or a file it cannot read."""
     paths = sorted(os.path.relpath(os.path.join(d, f), directory)
                    for d, _, fs in os.walk(directory) for f in fs if f.lower().endswith('.wav'))
     if not paths:
         raise OSError(f'{directory}: no .wav file')
-    audio = np.stack([np.clip(np.rint(layout.read_clip(os.path.join(directory, p)) * 32768.0), -32768, 32767)
-                      for p in paths]).astype(np.int16)
+    audio = np.zeros((len(paths), 16000), dtype=np.int16)
+    for i, p in enumerate(paths):
+        try:
+            x = layout.read_clip(os.path.join(directory, p))
+        except (OSError, ValueError, RuntimeError, EOFError) as e:
+            raise OSError(f'{os.path.join(directory, p)}: not a readable WAV ({e})')
+        audio[i] = np.clip(np.rint(x * 32768.0), -32768, 32767)
     return audio, paths
 
 

@@ -98,7 +98,7 @@ DRSN_API int drsn_pipeline_push(drsn_pipeline *p, const float *x, size_t n,
 
 /* End of a finite stream: push one window of digital silence (window_s of
  * zeros), so that every window that holds any of the audio is scored, as at
- * the start. Detections and scores it completes go to ev as from push;
+ * the start (with VAD gating, only while its hangover lasts). Detections and scores it completes go to ev as from push;
  * stream time runs on through the silence, but a detection's end is capped
  * at the end of the audio (as its start is at 0). Never allocates. Push may
  * continue after it (the silence stays part of the stream); reset starts a

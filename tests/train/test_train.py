@@ -454,6 +454,12 @@ class Train(unittest.TestCase):
         self.assertEqual((audio.shape, audio.dtype, paths[0]), ((6, 16000), np.int16, rows[0]['file']))
         empty = os.path.join(self.tmp.name, 'no-wavs')
         os.makedirs(empty, exist_ok=True)
+        broken = os.path.join(self.tmp.name, 'broken-wavs')
+        os.makedirs(broken, exist_ok=True)
+        with open(os.path.join(broken, 'x.wav'), 'w') as f:
+            f.write('not a wav')
+        with self.assertRaisesRegex(OSError, 'x.wav: not a readable WAV'):
+            train.extra_clips(broken)
         for bad, says in ((['--extra-unknown', empty], 'no-wavs: no .wav file'),
                           (['--extra-unknown', out, '--fresh-unknown'], '--fresh-unknown')):
             with self.assertRaises(SystemExit) as cm:

@@ -27,7 +27,6 @@ Writes <out-dir>/ablate-shrink.md and .json.
 """
 import argparse
 import datetime
-import json
 import os
 import sys
 import time
@@ -85,8 +84,7 @@ def forward(model, x, off=None):
     alphas = []
 
     def keep(mod, inp, _out):
-        a = inp[0].abs().mean(dim=2)
-        alphas.append(torch.sigmoid(mod.fc2(torch.relu(mod.bn(mod.fc1(a))))).mean(dim=1))
+        alphas.append(mod.alpha(inp[0].abs().mean(dim=2)).mean(dim=1))
 
     hooks = [u.shrink.register_forward_hook(keep) for i, u in enumerate(model.units)
              if u.shrink is not None and i != off]
@@ -220,11 +218,7 @@ def main(argv=None):
     cmd = ' '.join(['ablate_shrink.py'] + list(sys.argv[1:] if argv is None else argv))
     md = report_md(res, info, cmd)
     print(md)
-    os.makedirs(a.out_dir, exist_ok=True)
-    with open(os.path.join(a.out_dir, 'ablate-shrink.md'), 'w') as f:
-        f.write(md + '\n')
-    with open(os.path.join(a.out_dir, 'ablate-shrink.json'), 'w') as f:
-        json.dump({'info': info, 'command': cmd, 'models': res}, f, indent=1)
+    evaluate.write_report(a.out_dir, 'ablate-shrink', md + '\n', {'info': info, 'command': cmd, 'models': res})
     print(f'ablate_shrink: {len(res)} model(s), {sum(len(w) for w in windows.values())} music windows, '
           f'{time.time() - t0:.1f} s', file=sys.stderr)
     return 0

@@ -123,7 +123,6 @@ def main(argv=None):
     ap.add_argument('--seed', type=int, default=1)
     a = ap.parse_args(argv)
     try:
-        es.check_label_thresholds(a.label_threshold)
         conds = es.parse_conditions(a.conditions)
         thresholds = [float(t) for t in a.thresholds.split(',')]
         if any(not 0 <= t <= 1 for t in thresholds):
@@ -133,22 +132,17 @@ def main(argv=None):
             raise ValueError(f'--sources {a.sources!r}: some of recorded, synthetic, music')
         if a.per_family < 1 or a.repeat < 1:
             raise ValueError('--per-family and --repeat: at least 1')
-        for m in a.models:
-            if not m.endswith('.safetensors') or not os.path.exists(m):
-                raise ValueError(f'{m}: not an exported .safetensors file')
+        es.check_detect_args(a)
         music_dirs = a.music_dir or [events.RECORDED_MUSIC_DIR]
         streams = {s: build(event_list(s, a.per_family, a.repeat, a.seed, music_dirs), a.seed, s) for s in sources}
     except (ValueError, OSError) as e:
         print(f'evaluate_events: {e}', file=sys.stderr)
         return 2
     t0 = time.time()
-    loaded = [evaluate.load_model(m) for m in a.models]
-    names = [ld[3] for ld in loaded]
     try:
-        for m, ld in zip(a.models, loaded):
-            es.check_label_thresholds(a.label_threshold, ld[1])
+        names = [ld[3] for ld in es.load_models(a.models, a.label_threshold)]
     except ValueError as e:
-        print(f'evaluate_events: {m}: {e}', file=sys.stderr)
+        print(f'evaluate_events: {e}', file=sys.stderr)
         return 2
     info = {s: {'events': len(tr), 'seconds': x.size / RATE} for s, (x, tr) in streams.items()}
     res = {}

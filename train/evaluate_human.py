@@ -55,15 +55,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import evaluate  # noqa: E402
 import evaluate_stream as es  # noqa: E402
 import fetch_music  # noqa: E402
+from corpusgen import words as corpus_words  # noqa: E402
 
 SOUNDS = '/usr/share/asterisk/sounds/en_US_f_Allison'
 TRANSCRIPTS = '/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz'
 PACKAGES = ('asterisk-core-sounds-en-wav', 'asterisk-core-sounds-en', 'asterisk-core-sounds-en-g722')
 BANDS = {'narrow': '.wav', 'wide': '.g722'}     # band -> the prompts' file suffix
 DIGITS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
-# word in a transcript -> the keyword it sounds like
-HOMOPHONES = {'know': 'no', 'to': 'two', 'too': 'two', 'for': 'four', 'fore': 'four', 'won': 'one',
-              'ate': 'eight', 'write': 'right', 'rite': 'right'}
+HOMOPHONES = corpus_words.HOMOPHONES     # word in a transcript -> the keyword it sounds like
 
 
 def read_transcripts(path):
@@ -235,13 +234,8 @@ def main(argv=None):
         print(f'evaluate_human: --bands {a.bands!r}: want narrow, wide or narrow,wide', file=sys.stderr)
         return 2
     try:
-        es.check_label_thresholds(a.label_threshold)
-        for m in a.models:
-            if not m.endswith('.safetensors') or not os.path.exists(m):
-                raise ValueError(f'{m}: not an exported .safetensors file')
-        loaded = [evaluate.load_model(m) for m in a.models]
-        for m, (_, labels, _, _, _) in zip(a.models, loaded):
-            es.check_label_thresholds(a.label_threshold, labels)
+        es.check_detect_args(a)
+        loaded = es.load_models(a.models, a.label_threshold)
     except ValueError as e:
         print(f'evaluate_human: {e}', file=sys.stderr)
         return 2
@@ -253,17 +247,9 @@ def main(argv=None):
             os.makedirs(a.fetch, exist_ok=True)
             want = PACKAGES[:2] + ((PACKAGES[2],) if 'wide' in bands else ())
             for p in want:
-                if not any(f.startswith(p + '_') and f.endswith('.deb') for f in os.listdir(a.fetch)):
-                    fetch_music.run(['apt-get', 'download', p], cwd=a.fetch)
-                deb = sorted(f for f in os.listdir(a.fetch) if f.startswith(p + '_') and f.endswith('.deb'))
-                if not deb:
-                    raise OSError(f'{p}: apt-get download left no .deb in {a.fetch}')
-                done = os.path.join(a.fetch, deb[-1] + '.unpacked')
-                if not os.path.exists(done):    # unpacked once: a second run reads, never rewrites
-                    fetch_music.run(['dpkg-deb', '-x', os.path.join(a.fetch, deb[-1]), os.path.join(a.fetch, 'root')])
-                    open(done, 'w').close()
+                deb = fetch_music.unpack(p, a.fetch, os.path.join(a.fetch, 'root'))
                 if p == PACKAGES[1]:
-                    version = deb[-1].split('_')[1]
+                    version = deb.split('_')[1]
             root = os.path.join(a.fetch, 'root')
             sounds, transcripts = root + SOUNDS, root + TRANSCRIPTS
         if not os.path.isdir(sounds):
@@ -284,16 +270,16 @@ def main(argv=None):
                                       f'{BANDS[bands[0]]} ones: the bands would not compare')
                     if band == 'wide':
                         items = decode(items, os.path.join(tmp, 'wide'))
+                    secs = sum(seconds(w) for w, *_ in items)
                     if info is None:
-                        info = {'prompts': len(items), 'left_out': left_out,
-                                'seconds': sum(seconds(w) for w, *_ in items),
+                        info = {'prompts': len(items), 'left_out': left_out, 'seconds': secs,
                                 'keyword_prompts': sum(1 for it in items if it[2]),
                                 'keywords': sum(len(it[2]) for it in items), 'version': version,
                                 'sounds': os.path.abspath(sounds)}
-                    digits = {it[0]: DIGITS[int(it[1][-1])] for it in items
-                              if re.fullmatch(r'digits/[0-9]', it[1])}
+                    digits = sorted(((it[0], DIGITS[int(it[1][-1])]) for it in items
+                                     if re.fullmatch(r'digits/[0-9]', it[1])), key=lambda wd: DIGITS.index(wd[1]))
                     res[name][band] = []
-                    clip = classify(a.drsn, m, sorted(digits)) if digits else {}
+                    clip = classify(a.drsn, m, [w for w, _ in digits]) if digits else {}
                     for t in thresholds:
                         dets = es.detect(a.drsn, m, [w for w, *_ in items], t, a.label_threshold)
                         row = score(items, dets)
@@ -301,10 +287,9 @@ def main(argv=None):
                         for d in dets:
                             fired[d['file']].append(d['label'])
                         row['threshold'] = t
-                        row['prompts'], row['seconds'] = len(items), sum(seconds(w) for w, *_ in items)
-                        order = sorted(digits.items(), key=lambda kv: DIGITS.index(kv[1]))
-                        row['digits'] = {word: fired.get(w, []) for w, word in order}
-                        row['digits_classify'] = {word: clip[w] for w, word in order}
+                        row['prompts'], row['seconds'] = len(items), secs
+                        row['digits'] = {word: fired.get(w, []) for w, word in digits}
+                        row['digits_classify'] = {word: clip[w] for w, word in digits}
                         res[name][band].append(row)
                         print(f'{name} {band} threshold {t:g}: {row["found"]}/{row["keywords"]} keywords found, '
                               f'{row["false_alarms"]} false alarms, {row["homophone_detections"]} on homophones',

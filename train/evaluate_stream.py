@@ -197,6 +197,30 @@ def check_label_thresholds(items, labels=None):
             raise ValueError(f'--label-threshold {lt!r}: the model has no label {label!r}')
 
 
+def check_detect_args(a):
+    """The checks every detect_parser() script makes before any work:
+    each --label-threshold is LABEL=P, each model an exported
+    .safetensors file. Raises ValueError naming the first at fault."""
+    check_label_thresholds(a.label_threshold)
+    for m in a.models:
+        if not m.endswith('.safetensors') or not os.path.exists(m):
+            raise ValueError(f'{m}: not an exported .safetensors file')
+
+
+def load_models(paths, label_thresholds):
+    """evaluate.load_model() of each exported model. Raises ValueError
+    naming a model that has no label of one of label_thresholds."""
+    loaded = []
+    for m in paths:
+        ld = evaluate.load_model(m)
+        try:
+            check_label_thresholds(label_thresholds, ld[1])
+        except ValueError as e:
+            raise ValueError(f'{m}: {e}')
+        loaded.append(ld)
+    return loaded
+
+
 def found_at(rows, fa_per_hour):
     """Keywords found (%) at a false-alarm rate, linear between the two
     thresholds whose rates bracket it; None outside the measured range."""
@@ -271,24 +295,19 @@ def main(argv=None):
         thresholds = [float(t) for t in a.thresholds.split(',')]
         if not thresholds or any(not 0 <= t <= 1 for t in thresholds):
             raise ValueError(f'--thresholds {a.thresholds!r}: values in [0, 1]')
-        check_label_thresholds(a.label_threshold)
         if a.every < 1:
             raise ValueError('--every: at least 1')
-        for m in a.models:
-            if not m.endswith('.safetensors') or not os.path.exists(m):
-                raise ValueError(f'{m}: not an exported .safetensors file')
+        check_detect_args(a)
     except ValueError as e:
         print(f'evaluate_stream: {e}', file=sys.stderr)
         return 2
     t0 = time.time()
-    loaded = [evaluate.load_model(m) for m in a.models]
-    labels = loaded[0][1]
     try:
-        for m, (_, model_labels, _, _, _) in zip(a.models, loaded):
-            check_label_thresholds(a.label_threshold, model_labels)
+        loaded = load_models(a.models, a.label_threshold)
     except ValueError as e:
-        print(f'evaluate_stream: {m}: {e}', file=sys.stderr)
+        print(f'evaluate_stream: {e}', file=sys.stderr)
         return 2
+    labels = loaded[0][1]
     names = [name for _, _, _, name, _ in loaded]
     rows = layout.clip_rows(a.data)
     paths, x, spans, y = evaluate.test_set(a.data, labels, rows)

@@ -44,15 +44,30 @@ def run(cmd, cwd=None):
         raise OSError(f'{" ".join(cmd)}: {(r.stderr or r.stdout).strip()[-300:]}')
 
 
+def unpack(package, work, root):
+    """The .deb of package in work (downloaded with `apt-get download` unless
+    one is there), unpacked under root once (a marker beside the .deb keeps
+    a second call from rewriting the files); returns the .deb's file name.
+    Raises OSError naming the package."""
+    def debs():
+        return sorted(f for f in os.listdir(work) if f.startswith(package + '_') and f.endswith('.deb'))
+    if not debs():
+        run(['apt-get', 'download', package], cwd=work)
+    if not debs():
+        raise OSError(f'{package}: apt-get download left no .deb in {work}')
+    deb = debs()[-1]
+    done = os.path.join(work, deb + '.unpacked')
+    if not os.path.exists(done):
+        run(['dpkg-deb', '-x', os.path.join(work, deb), root])
+        open(done, 'w').close()
+    return deb
+
+
 def fetch(package, patterns, dest, work):
     """Download package into work, copy the files matching patterns to
     dest; returns their names. Raises OSError naming the package."""
-    run(['apt-get', 'download', package], cwd=work)
-    debs = [f for f in os.listdir(work) if f.startswith(package + '_') and f.endswith('.deb')]
-    if not debs:
-        raise OSError(f'{package}: apt-get download left no .deb')
     root = os.path.join(work, package)
-    run(['dpkg-deb', '-x', os.path.join(work, debs[0]), root])
+    unpack(package, work, root)
     got = []
     os.makedirs(dest, exist_ok=True)
     for d, _, files in os.walk(root):

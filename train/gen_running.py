@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from corpusgen import augment, recipe, voices, wavio, words  # noqa: E402
 
 RATE = augment.RATE
-# spoken like a keyword: never in a phrase labelled _unknown_
-HOMOPHONES = {'know', 'to', 'too', 'for', 'fore', 'won', 'ate', 'write', 'rite', 'oh'}
+# spoken like a keyword ("oh" is said for zero): never in a phrase labelled _unknown_
+HOMOPHONES = set(words.HOMOPHONES) | {'oh'}
 
 
 def vocabulary():

@@ -65,6 +65,11 @@ def unknown_cap(n_per_keyword, ratio):
     return int(ratio * max(1, int(np.mean(n_per_keyword)))) if len(n_per_keyword) else 0
 
 
+def to_int16(x):
+    """float audio in [-1, 1] -> int16 steps, as train.py keeps its clips."""
+    return np.clip(np.rint(np.asarray(x) * 32768.0), -32768, 32767).astype(np.int16)
+
+
 def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0, cap_training=True):
     """{split: (audio int16 [N, 16000], targets int64 [N], relpaths)}.
     per_word > 0 keeps at most that many training clips of each keyword and
@@ -94,13 +99,13 @@ def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0
             its = [it for i, it in enumerate(its) if i not in unk or i in keep]
         audio = np.zeros((len(its), 16000), dtype=np.int16)
         for i, (rel, _) in enumerate(progress(its, len(its), f'read {split}', quiet, 'clip')):
-            audio[i] = np.clip(np.rint(layout.read_clip(os.path.join(root, rel)) * 32768.0), -32768, 32767)
+            audio[i] = to_int16(layout.read_clip(os.path.join(root, rel)))
         tg = [labels.index(lab) for _, lab in its]
         paths = [rel for rel, _ in its]
         if not any(lab == words.SILENCE for _, lab in its):
             bg = layout.background_clips(root, mean_kw, rng)
             if bg:
-                audio = np.concatenate([audio, np.clip(np.rint(np.stack(bg) * 32768.0), -32768, 32767).astype(np.int16)])
+                audio = np.concatenate([audio, to_int16(np.stack(bg))])
                 tg += [labels.index(words.SILENCE)] * len(bg)
                 paths += [f'{layout.BACKGROUND}/cut_{i}' for i in range(len(bg))]
         out[split] = (torch.from_numpy(audio), torch.tensor(tg, dtype=torch.int64), paths)
@@ -121,7 +126,7 @@ def extra_clips(directory):
             x = layout.read_clip(os.path.join(directory, p))
         except (OSError, ValueError, RuntimeError, EOFError) as e:
             raise OSError(f'{os.path.join(directory, p)}: not a readable WAV ({e})')
-        audio[i] = np.clip(np.rint(x * 32768.0), -32768, 32767)
+        audio[i] = to_int16(x)
     return audio, paths
 
 

@@ -52,6 +52,10 @@ OTHER = ("hello okay computer music water table window morning yellow orange "
 
 UNKNOWN_WORDS = sorted(set(SC_AUXILIARY + NEAR_TARGETS + OTHER) - set(TARGETS))
 
+# English words spoken exactly like a keyword: word -> the keyword
+HOMOPHONES = {'know': 'no', 'to': 'two', 'too': 'two', 'for': 'four', 'fore': 'four', 'won': 'one',
+              'ate': 'eight', 'write': 'right', 'rite': 'right'}
+
 
 def label_index(label):
     """Class index of a label name (ValueError if it is not one of LABELS)."""

@@ -179,9 +179,12 @@ class Shrink(nn.Module):
         self.bn = nn.BatchNorm1d(c, eps=eps)
         self.fc2 = nn.Linear(c, c if variant == "cw" else 1)
 
+    def alpha(self, a):                       # a = GAP_t |f|: [B, C] -> alpha [B, C] (CW) or [B, 1] (CS)
+        return torch.sigmoid(self.fc2(F.relu(self.bn(self.fc1(a)))))
+
     def forward(self, f):                     # f: [B, C, T]
         a = f.abs().mean(dim=2)               # [B, C]
-        alpha = torch.sigmoid(self.fc2(F.relu(self.bn(self.fc1(a)))))
+        alpha = self.alpha(a)
         if self.variant == "cw":
             tau = alpha * a
         else:

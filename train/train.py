@@ -130,6 +130,24 @@ def extra_clips(directory):
     return audio, paths
 
 
+def labelled_extra_clips(directory, labels):
+    """(int16 [N, 16000], targets [N], relpaths) of every DIR/<label>/*.wav,
+    labelled by its folder (e.g. keywords inside running speech from
+    gen_incontext.py). Raises OSError naming a folder that is no label of
+    the model, a .wav outside the label folders, or what extra_clips() names."""
+    audio, paths = extra_clips(directory)
+    tg = []
+    for p in paths:
+        parts = p.split(os.sep)
+        if len(parts) != 2:
+            raise OSError(f'{os.path.join(directory, p)}: not in a label folder (want DIR/<label>/*.wav)')
+        if parts[0] not in labels:
+            raise OSError(f'{os.path.join(directory, parts[0])}: {parts[0]!r} is no label of this model '
+                          f'({", ".join(labels)})')
+        tg.append(labels.index(parts[0]))
+    return audio, np.array(tg, dtype=np.int64), paths
+
+
 def features(fe, audio, batch=512):
     """log-mels [N, frames, bands] of int16 audio [N, samples]."""
     out = []
@@ -666,6 +684,9 @@ def main(argv=None):
     ap.add_argument('--extra-unknown', metavar='DIR',
                     help='add every .wav under DIR to the training clips as _unknown_, beyond the '
                          '--max-unknown-ratio cap (e.g. running speech from gen_running.py)')
+    ap.add_argument('--extra-clips', metavar='DIR',
+                    help='add every DIR/<label>/*.wav to the training clips as that label, beyond the '
+                         '--max-unknown-ratio cap (e.g. keywords inside running speech from gen_incontext.py)')
     ap.add_argument('--consistency', type=float, default=0.0, metavar='W',
                     help='train on each batch twice, as it is and with fresh --mel-noise on every clip, and add W '
                          'times the KL divergence between the two predictions to the loss, e.g. 1 '
@@ -738,9 +759,10 @@ def main(argv=None):
         sys.exit('train: --mixup and --teacher both change the loss; use one of them')
     if not 0 <= a.consistency <= 100:
         sys.exit(f'train: --consistency {a.consistency}: want a weight in (0, 100], or 0 for off')
-    if a.extra_unknown and (a.fresh_unknown or a.balance_voices > 0):
-        sys.exit('train: --extra-unknown adds clips that --fresh-unknown and --balance-voices do not know how to '
-                 'draw; use one of them')
+    for opt, val in (('--extra-unknown', a.extra_unknown), ('--extra-clips', a.extra_clips)):
+        if val and (a.fresh_unknown or a.balance_voices > 0):
+            sys.exit(f'train: {opt} adds clips that --fresh-unknown and --balance-voices do not know how to '
+                     'draw; use one of them')
     if a.consistency > 0 and (a.mixup > 0 or a.teacher):
         sys.exit('train: --consistency, --mixup and --teacher each change the loss; use one of them')
     if a.consistency > 0 and not a.mel_noise > 0:
@@ -848,6 +870,16 @@ def main(argv=None):
         tr_y = torch.cat([tr_y, torch.full((len(ex_paths),), labels.index(words.UNKNOWN), dtype=torch.int64)])
         tr_paths = tr_paths + [os.path.join('extra-unknown', p) for p in ex_paths]
         print(f'train: --extra-unknown: {len(ex_paths)} more _unknown_ clips', file=sys.stderr)
+    if a.extra_clips:
+        try:
+            xc_audio, xc_y, xc_paths = labelled_extra_clips(a.extra_clips, labels)
+        except OSError as e:
+            sys.exit(f'train: --extra-clips: {e}')
+        tr_audio = torch.cat([tr_audio, torch.from_numpy(xc_audio)])
+        tr_y = torch.cat([tr_y, torch.from_numpy(xc_y)])
+        tr_paths = tr_paths + [os.path.join('extra-clips', p) for p in xc_paths]
+        xc_counts = {lab: int((xc_y == i).sum()) for i, lab in enumerate(labels) if (xc_y == i).any()}
+        print(f'train: --extra-clips: {len(xc_paths)} more clips ({len(xc_counts)} labels)', file=sys.stderr)
     unk_pool = fixed = None
     if a.fresh_unknown:     # every epoch: all other clips, plus a fresh draw of `quota` _unknown_ clips
         is_unk = tr_y == labels.index(words.UNKNOWN)
@@ -892,6 +924,9 @@ def main(argv=None):
                                     'seconds': round(sum(x.size for _, x in tracks) / events.RATE, 1)}
     if a.extra_unknown:
         prov_base['extra_unknown'] = {'dir': os.path.abspath(a.extra_unknown), 'clips': len(ex_paths)}
+    if a.extra_clips:
+        prov_base['extra_clips'] = {'dir': os.path.abspath(a.extra_clips), 'clips': len(xc_paths),
+                                    'per_label': xc_counts}
     if a.init:
         prov_base['init'] = {'model': os.path.abspath(a.init), 'provenance': init_prov}
     if teachers:

@@ -34,11 +34,12 @@ import evaluate_stream  # noqa: E402
 import export  # noqa: E402
 import fetch_music  # noqa: E402
 import gen_corpus  # noqa: E402
+import gen_incontext  # noqa: E402
 import gen_running  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
 import voice_spectra  # noqa: E402
-from corpusgen import events, layout, noise, recipe, voices, wavio, words  # noqa: E402
+from corpusgen import augment, espeak_timed, events, layout, noise, recipe, voices, wavio, words  # noqa: E402
 from drsn import frontend  # noqa: E402
 from drsn import model as M  # noqa: E402
 from drsn.safetensors import load as st_load  # noqa: E402
@@ -467,6 +468,100 @@ class Train(unittest.TestCase):
                             '--threads', '1', '--feature-cache', 'none', '--no-export',
                             '--out', os.path.join(self.tmp.name, 'bad-extra')] + bad)
             self.assertIn(says, str(cm.exception.code))
+
+    def test_keywords_in_running_speech(self):
+        # the library's word times: each word of a phrase starts after the one before, the
+        # audio equals the command line's, and a second rendering is the same (fresh library)
+        v = voices.voices_by_split()['training'][0]
+        ws, p = ['press', 'seven', 'please'], {'rate': 90, 'pitch': 10}
+        x, sr, spans = espeak_timed.render(v, ws, p)
+        self.assertEqual(sr, 22050)
+        self.assertTrue(all(s is not None for s in spans), spans)
+        self.assertTrue(all(a < b <= c < d for (a, b), (c, d) in zip(spans, spans[1:])), spans)
+        self.assertLessEqual(spans[-1][1], x.size)
+        cli = subprocess.run(['espeak-ng', '-m', '-v', voices._espeak_cmd(v.split(':', 1)[1]), '--stdout',
+                              '<speak><prosody rate="90%" pitch="+10%">press seven please.</prosody></speak>'],
+                             capture_output=True, check=True).stdout
+        self.assertTrue(np.array_equal(wavio.parse_wav_bytes(cli, 'cli')[0], x))
+        x2, _, spans2 = espeak_timed.render(v, ws, p)
+        self.assertTrue(np.array_equal(x, x2))
+        self.assertEqual(spans, spans2)
+        # "seven" inside the phrase is about as long as said alone (its pause cut: the last
+        # word's span runs to the clause's end), not the phrase's rest
+        xa, _, ((a0, b0),) = espeak_timed.render(v, ['seven'], p)
+        alone = gen_incontext.sound_end(xa, a0, b0) - a0
+        self.assertLess(abs((spans[1][1] - spans[1][0]) - alone), 0.15 * sr, (spans, alone))
+        for bad, says in (((v, ['Seven'], p), 'only lower-case'), (('flite:kal', ws, p), 'only espeak-ng'),
+                          (('espeak:xx-nonesuch+default', ws, p), "no voice 'xx-nonesuch'")):
+            with self.assertRaisesRegex((ValueError, RuntimeError), says):
+                espeak_timed.render(*bad)
+        # sound_end: a span running into silence ends where the sound does
+        y = np.zeros(16000, np.float32)
+        y[1600:4800] = 0.1 * np.sin(np.arange(3200) * 0.2)
+        self.assertEqual(gen_incontext.sound_end(y, 1600, 12000), 4800)
+        self.assertEqual(gen_incontext.sound_end(y, 1600, 3200), 3200)
+        # the generator: labelled folders, the keyword's span inside its 1 s clip, only
+        # training espeak-ng voices, no keyword among the neighbours, deterministic
+        out = os.path.join(self.tmp.name, 'incontext')
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(gen_incontext.main(['--out', out, '--clips', '6', '--max-voices', '3', '--seed', '3',
+                                                 '--keywords', 'yes,no', '--workers', '2']), 0)
+        with open(os.path.join(out, 'incontext.csv')) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 6)
+        train_espeak = [u for u in voices.voices_by_split()['training'] if u.startswith('espeak:')][:3]
+        banned = set(words.TARGETS) | gen_running.HOMOPHONES
+        for r in rows:
+            ph = r['phrase'].split()
+            self.assertEqual(r['file'].split('/')[0], r['keyword'])
+            self.assertIn(r['keyword'], ('yes', 'no'))
+            self.assertEqual(ph.count(r['keyword']), 1, r)
+            self.assertFalse(banned & (set(ph) - {r['keyword']}), r)
+            self.assertTrue(2 <= len(ph) <= 7, r)
+            self.assertIn(r['voice'], train_espeak)
+            s, e = int(r['start']), int(r['end'])
+            self.assertTrue(0 <= s < e <= 16000 and e - s >= 160, r)
+            a = wavio.read_audio(os.path.join(out, r['file']))
+            self.assertEqual(a.size, 16000)
+            self.assertAlmostEqual(augment.rms_db(a[s:e]), -25, delta=10.5)    # -35..-15 dBFS over the word
+        with open(os.path.join(out, rows[0]['file']), 'rb') as f:
+            first = f.read()
+        again = os.path.join(self.tmp.name, 'incontext-again')
+        with contextlib.redirect_stderr(io.StringIO()):
+            gen_incontext.main(['--out', again, '--clips', '1', '--max-voices', '3', '--seed', '3',
+                                '--keywords', 'yes,no', '--workers', '1'])
+        with open(os.path.join(again, rows[0]['file']), 'rb') as f:
+            self.assertEqual(f.read(), first)
+        for bad in (['--keywords', 'yes,cat'], ['--clips', '0']):
+            with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(io.StringIO()):
+                gen_incontext.main(['--out', again] + bad)
+            self.assertIn('gen_incontext', str(cm.exception.code))
+        # train.py takes them with their folder's label, beyond the cap, and records it
+        audio, tg, paths = train.labelled_extra_clips(out, ['_silence_', '_unknown_', 'yes', 'no'])
+        self.assertEqual(audio.shape, (6, 16000))
+        self.assertEqual(paths, sorted(r['file'] for r in rows))
+        kw_of = {r['file']: r['keyword'] for r in rows}
+        self.assertEqual([['_silence_', '_unknown_', 'yes', 'no'][t] for t in tg], [kw_of[q] for q in paths])
+        run = os.path.join(self.tmp.name, 'extra-clips')
+        self.run_train(run, '--epochs', '1', '--extra-clips', out, '--no-export')
+        ck = torch.load(os.path.join(run, 'last.pt'))
+        want = collections.Counter(r['keyword'] for r in rows)
+        self.assertEqual(ck['provenance']['extra_clips'],
+                         {'dir': os.path.abspath(out), 'clips': 6, 'per_label': dict(want)})
+        flat = os.path.join(self.tmp.name, 'flat-extra')
+        os.makedirs(flat, exist_ok=True)
+        shutil.copy(os.path.join(out, rows[0]['file']), os.path.join(flat, 'a.wav'))
+        odd = os.path.join(self.tmp.name, 'odd-extra', 'cat')
+        os.makedirs(odd, exist_ok=True)
+        shutil.copy(os.path.join(out, rows[0]['file']), os.path.join(odd, 'a.wav'))
+        for d, says in ((flat, 'a.wav: not in a label folder'), (os.path.dirname(odd), "'cat' is no label")):
+            with self.assertRaisesRegex(OSError, says):
+                train.labelled_extra_clips(d, ['_silence_', '_unknown_', 'yes', 'no'])
+        with self.assertRaises(SystemExit) as cm:
+            train.main(['--data', self.data, '--keywords', 'yes,no', '--arch', 'tiny', '--quiet', '--threads', '1',
+                        '--feature-cache', 'none', '--no-export', '--out', os.path.join(self.tmp.name, 'bad-xc'),
+                        '--extra-clips', os.path.dirname(odd)])
+        self.assertIn("--extra-clips: ", str(cm.exception.code))
 
     def test_voice_spectra(self):
         prof = voice_spectra.profiles(self.data, 8, 0)

@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""Keywords said inside running speech, as 1 s clips labelled with the
+keyword, for train.py --extra-clips.
+
+  /usr/bin/python3 train/gen_incontext.py --out /tmp/incontext --clips 4000
+
+The corpus says every keyword alone, in its own second. On recorded speech
+(models/human/) the models find only one keyword in six when it is said
+inside a sentence ("press 1 for ..."). Running speech without keywords as
+`_unknown_` (gen_running.py) halved even that: training never heard a
+keyword with other words around it. This renders phrases of 0-3 words, a
+keyword, then 0-3 words (other words from gen_running.vocabulary(): no
+keyword, no homophone of one; at least one word on one side) as one
+utterance, with the espeak-ng training voices only (corpusgen/voices.py:
+the test and validation voices stay unheard). espeak-ng's library reports
+where each word starts (corpusgen/espeak_timed.py), so the keyword's span
+is known; a 1 s window holding all of it at a random place, and as much of
+its neighbours as fits, becomes a clip of that keyword. Phrases where
+espeak-ng joins the keyword to a neighbour (no word event of its own), and
+keywords longer than the window, are drawn again. Levels -35 to -15 dBFS
+over the keyword, as the corpus. Deterministic from --seed; two worker
+processes by default. Writes OUT/<keyword>/incontext_NNNNN.wav (16 kHz mono
+16-bit) and OUT/incontext.csv (file, keyword, voice, phrase, start, end:
+the keyword's span in the clip, in samples).
+"""
+import argparse
+import csv
+import multiprocessing as mp
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from corpusgen import augment, espeak_timed, recipe, voices, wavio, words  # noqa: E402
+import gen_running  # noqa: E402
+import numpy as np  # noqa: E402
+
+RATE = augment.RATE
+MAX_TRIES = 8
+
+
+def plan(n, voice_ids, keywords):
+    """[(index, voice, keyword)] of n clips: keywords and voices in turn."""
+    return [(i, voice_ids[i % len(voice_ids)], keywords[i % len(keywords)]) for i in range(n)]
+
+
+def phrase_for(rng, keyword, vocab):
+    """(words, position of the keyword): 0-3 words either side, not both 0."""
+    while True:
+        a, b = int(rng.integers(0, 4)), int(rng.integers(0, 4))
+        if a + b > 0:
+            break
+    ws = [str(w) for w in rng.choice(vocab, a + b, replace=True)]
+    return ws[:a] + [keyword] + ws[a:], a
+
+
+def sound_end(y, a, b, floor_db=40.0, hop=160):
+    """b moved back to the end of the last 10 ms frame of y[a:b] within
+    floor_db of the utterance's loudest frame: espeak-ng's last word runs
+    to the clause's end event, through the pause after it."""
+    n = y.size // hop
+    e = 10 * np.log10(np.mean(y[:n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
+    loud = np.flatnonzero(e[a // hop:b // hop] > e.max() - floor_db)
+    return min(b, (a // hop + int(loud[-1]) + 1) * hop) if loud.size else b
+
+
+def find_phrase(task, seed, vocab):
+    """The rendering of task (index, voice, keyword): (words, float32
+    samples, rate, (start, end) of the keyword in samples), or None when
+    MAX_TRIES phrases all failed (keyword joined to a neighbour, or not
+    between 10 ms and the window less 10 ms long). Needs no torch: the pool
+    workers that run it stay small, and the process they fork for each
+    utterance (espeak_timed) starts fast."""
+    i, v, kw = task
+    rng = recipe.clip_rng(seed, f'incontext|{i}')
+    for t in range(MAX_TRIES):
+        ws, k = phrase_for(rng, kw, vocab)
+        params = voices.render_params(v, ' '.join(ws), i * MAX_TRIES + t, seed)
+        x, sr, spans = espeak_timed.render(v, ws, params)
+        if spans[k] is None:
+            continue
+        hop = sr // 100
+        a, b = spans[k][0], sound_end(x, spans[k][0], min(spans[k][1], x.size), hop=hop)
+        if hop <= b - a <= sr - hop:
+            return ws, x, sr, (a, b)
+    return None
+
+
+def cut(task, seed, found):
+    """(float32 1 s window at 16 kHz, csv row) of find_phrase()'s result:
+    the utterance resampled, and a window that holds the whole keyword at
+    a random place (the whole utterance if it is shorter than 1 s)."""
+    i, v, kw = task
+    ws, x, sr, (a, b) = found
+    rng = recipe.clip_rng(seed, f'incontext-window|{i}')
+    y = wavio.resample(x, sr)
+    a, b = int(a * RATE // sr), min(y.size, int(-(-b * RATE // sr)))
+    if y.size <= RATE:
+        win, off, _ = augment.place(y, rng)
+        s, e = a + off, b + off
+    else:
+        off = int(rng.integers(max(0, b - RATE), min(a, y.size - RATE) + 1))
+        win, s, e = y[off:off + RATE].copy(), a - off, b - off
+    win = augment.set_level(win, float(rng.uniform(-35, -15)), (s, e))
+    return augment.protect(win), {'keyword': kw, 'voice': v, 'phrase': ' '.join(ws), 'start': s, 'end': e}
+
+
+_ctx = {}
+
+
+def _run(task):
+    return find_phrase(task, _ctx['seed'], _ctx['vocab'])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__.split('\n\n', 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--clips', type=int, default=4000)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--keywords', default=','.join(words.TARGETS),
+                    help='comma-separated (default: the 20 keywords)')
+    ap.add_argument('--workers', type=int, default=2)
+    ap.add_argument('--max-voices', type=int, default=0, help='use only the first N training voices (tests)')
+    a = ap.parse_args(argv)
+    kws = [k for k in a.keywords.split(',') if k]
+    if a.clips < 1 or a.workers < 1:
+        sys.exit(f'gen_incontext: --clips {a.clips} --workers {a.workers}: want at least 1 each')
+    bad = [k for k in kws if k not in words.TARGETS]
+    if bad or not kws:
+        sys.exit(f'gen_incontext: --keywords: {", ".join(bad) or "none"}: want some of {", ".join(words.TARGETS)}')
+    t0 = time.time()
+    vids = [v for v in voices.voices_by_split()['training'] if v.startswith('espeak:')]
+    if a.max_voices > 0:
+        vids = vids[:a.max_voices]
+    vocab = gen_running.vocabulary()
+    tasks = plan(a.clips, vids, kws)
+    _ctx.update(seed=a.seed, vocab=vocab)
+    for k in kws:
+        os.makedirs(os.path.join(a.out, k), exist_ok=True)
+    if a.workers == 1:
+        results = map(_run, tasks)
+        pool = None
+    else:
+        pool = mp.get_context('fork').Pool(a.workers)
+        results = pool.imap(_run, tasks, chunksize=16)
+    rows, failed = [], 0
+    try:
+        for task, found in zip(tasks, results):
+            if found is None:
+                failed += 1
+                continue
+            win, row = cut(task, a.seed, found)
+            name = os.path.join(row['keyword'], f'incontext_{task[0]:05d}.wav')
+            wavio.write_wav16(os.path.join(a.out, name), win)
+            rows.append({'file': name, **row})
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    with open(os.path.join(a.out, 'incontext.csv'), 'w', newline='') as f:
+        wr = csv.DictWriter(f, fieldnames=['file', 'keyword', 'voice', 'phrase', 'start', 'end'],
+                            lineterminator='\n')
+        wr.writeheader()
+        wr.writerows(rows)
+    print(f'gen_incontext: {len(rows)} clips from {len(set(r["voice"] for r in rows))} voices in {a.out}'
+          f'{f" ({failed} keywords never got a span of their own)" if failed else ""}, '
+          f'{time.time() - t0:.0f} s', file=sys.stderr)
+    return 0 if rows else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

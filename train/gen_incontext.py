@@ -17,11 +17,13 @@ where each word starts (corpusgen/espeak_timed.py), so the keyword's span
 is known; a 1 s window holding all of it at a random place, and as much of
 its neighbours as fits, becomes a clip of that keyword. Phrases where
 espeak-ng joins the keyword to a neighbour (no word event of its own), and
-keywords longer than the window, are drawn again. Levels -35 to -15 dBFS
-over the keyword, as the corpus. Deterministic from --seed; two worker
+keywords longer than the window, are drawn again. Then the corpus's
+training recipe, as gen_corpus.py's training clips: room reverb half the
+time, -35 to -15 dBFS over the keyword, and 85% of the time noise at -5 to
+30 dB SNR (--clean: the level only). Deterministic from --seed; two worker
 processes by default. Writes OUT/<keyword>/incontext_NNNNN.wav (16 kHz mono
 16-bit) and OUT/incontext.csv (file, keyword, voice, phrase, start, end:
-the keyword's span in the clip, in samples).
+the keyword's span in the clip, in samples; rt60, level, noise, snr).
 """
 import argparse
 import csv
@@ -87,10 +89,12 @@ def find_phrase(task, seed, vocab):
     return None
 
 
-def cut(task, seed, found):
+def cut(task, seed, found, clean=False):
     """(float32 1 s window at 16 kHz, csv row) of find_phrase()'s result:
     the utterance resampled, and a window that holds the whole keyword at
-    a random place (the whole utterance if it is shorter than 1 s)."""
+    a random place (the whole utterance if it is shorter than 1 s); then
+    the corpus's training recipe (recipe.room_level_noise: reverb, level
+    over the keyword, noise), or with clean only the level."""
     i, v, kw = task
     ws, x, sr, (a, b) = found
     rng = recipe.clip_rng(seed, f'incontext-window|{i}')
@@ -102,8 +106,12 @@ def cut(task, seed, found):
     else:
         off = int(rng.integers(max(0, b - RATE), min(a, y.size - RATE) + 1))
         win, s, e = y[off:off + RATE].copy(), a - off, b - off
-    win = augment.set_level(win, float(rng.uniform(-35, -15)), (s, e))
-    return augment.protect(win), {'keyword': kw, 'voice': v, 'phrase': ' '.join(ws), 'start': s, 'end': e}
+    row = {'keyword': kw, 'voice': v, 'phrase': ' '.join(ws), 'start': s, 'end': e}
+    if clean:
+        lvl = float(rng.uniform(-35, -15))
+        return augment.protect(augment.set_level(win, lvl, (s, e))), {**row, 'level': round(lvl, 2)}
+    win, info = recipe.room_level_noise(win, (s, e), rng, 'training')
+    return win, {**row, **info}
 
 
 _ctx = {}
@@ -122,6 +130,8 @@ def main(argv=None):
     ap.add_argument('--keywords', default=','.join(words.TARGETS),
                     help='comma-separated (default: the 20 keywords)')
     ap.add_argument('--workers', type=int, default=2)
+    ap.add_argument('--clean', action='store_true',
+                    help='no reverb and no noise: only the level (by default the corpus training recipe)')
     ap.add_argument('--max-voices', type=int, default=0, help='use only the first N training voices (tests)')
     a = ap.parse_args(argv)
     kws = [k for k in a.keywords.split(',') if k]
@@ -151,7 +161,7 @@ def main(argv=None):
             if found is None:
                 failed += 1
                 continue
-            win, row = cut(task, a.seed, found)
+            win, row = cut(task, a.seed, found, a.clean)
             name = os.path.join(row['keyword'], f'incontext_{task[0]:05d}.wav')
             wavio.write_wav16(os.path.join(a.out, name), win)
             rows.append({'file': name, **row})
@@ -160,8 +170,8 @@ def main(argv=None):
             pool.close()
             pool.join()
     with open(os.path.join(a.out, 'incontext.csv'), 'w', newline='') as f:
-        wr = csv.DictWriter(f, fieldnames=['file', 'keyword', 'voice', 'phrase', 'start', 'end'],
-                            lineterminator='\n')
+        wr = csv.DictWriter(f, fieldnames=['file', 'keyword', 'voice', 'phrase', 'start', 'end', 'rt60', 'level',
+                                           'noise', 'snr'], lineterminator='\n')
         wr.writeheader()
         wr.writerows(rows)
     print(f'gen_incontext: {len(rows)} clips from {len(set(r["voice"] for r in rows))} voices in {a.out}'

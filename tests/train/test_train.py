@@ -523,7 +523,12 @@ class Train(unittest.TestCase):
             self.assertTrue(0 <= s < e <= 16000 and e - s >= 160, r)
             a = wavio.read_audio(os.path.join(out, r['file']))
             self.assertEqual(a.size, 16000)
-            self.assertAlmostEqual(augment.rms_db(a[s:e]), -25, delta=10.5)    # -35..-15 dBFS over the word
+            # the corpus's training recipe: reverb or not, a level, noise or not
+            self.assertTrue(-35 <= float(r['level']) <= -15, r)
+            self.assertTrue(r['rt60'] == '' or 0.15 <= float(r['rt60']) <= 0.8, r)
+            self.assertTrue((r['noise'], r['snr']) == ('', '') or
+                            (r['noise'] in recipe.NOISE_P and -5 <= float(r['snr']) <= 30), r)
+        self.assertTrue(any(r['noise'] for r in rows), rows)
         with open(os.path.join(out, rows[0]['file']), 'rb') as f:
             first = f.read()
         again = os.path.join(self.tmp.name, 'incontext-again')
@@ -532,6 +537,20 @@ class Train(unittest.TestCase):
                                 '--keywords', 'yes,no', '--workers', '1'])
         with open(os.path.join(again, rows[0]['file']), 'rb') as f:
             self.assertEqual(f.read(), first)
+        # --clean: the same phrase and window, the level over the keyword and nothing else
+        clean = os.path.join(self.tmp.name, 'incontext-clean')
+        with contextlib.redirect_stderr(io.StringIO()):
+            gen_incontext.main(['--out', clean, '--clips', '6', '--max-voices', '3', '--seed', '3',
+                                '--keywords', 'yes,no', '--clean'])
+        with open(os.path.join(clean, 'incontext.csv')) as f:
+            crows = list(csv.DictReader(f))
+        for r, c in zip(rows, crows):
+            self.assertEqual([c[k] for k in ('file', 'phrase', 'start', 'end')],
+                             [r[k] for k in ('file', 'phrase', 'start', 'end')])
+            self.assertEqual((c['rt60'], c['noise'], c['snr']), ('', '', ''))
+            s, e = int(c['start']), int(c['end'])
+            db = augment.rms_db(wavio.read_audio(os.path.join(clean, c['file']))[s:e])
+            self.assertAlmostEqual(db, float(c['level']), delta=0.1)
         for bad in (['--keywords', 'yes,cat'], ['--clips', '0']):
             with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(io.StringIO()):
                 gen_incontext.main(['--out', again] + bad)

@@ -131,18 +131,32 @@ def make_clip(clip, seed, speech):
     x = augment.fit(augment.speed(speech, f))
     win, a, b = augment.place(x, rng)
     info.update(speed=round(f, 3), start=a, end=b)
+    win, more = room_level_noise(win, (a, b), rng, split)
+    info.update(more)
+    return win, info
+
+
+def room_level_noise(win, span, rng, split):
+    """The rest of a speech clip's recipe, for a 1 s window whose word is at
+    span: in training, room reverb half the time; a level over the word
+    (-35 to -15 dBFS; -30 to -18 in the test split); in training, noise of
+    a random kind (NOISE_P) at an SNR in SNR_RANGE 85% of the time; scaled
+    down if it would clip. Returns (float32 window, info: rt60, level,
+    noise, snr as they apply)."""
+    test = split == 'testing'
+    info = {}
     if not test and rng.random() < 0.5:
         rt60 = float(rng.uniform(0.15, 0.8))
         win = augment.reverb(win, rng, rt60)[:augment.WINDOW]
         info['rt60'] = round(rt60, 3)
     lvl = float(rng.uniform(-30, -18) if test else rng.uniform(-35, -15))
-    win = augment.set_level(win, lvl, (a, b))
+    win = augment.set_level(win, lvl, span)
     info['level'] = round(lvl, 2)
     if not test and rng.random() < 0.85:
         kinds = list(NOISE_P)
         k = kinds[int(rng.choice(len(kinds), p=list(NOISE_P.values())))]
         snr = float(rng.uniform(*SNR_RANGE))
-        win = noise.mix_at_snr(win, noise.make(k, augment.WINDOW, rng, split), snr, (a, b))
+        win = noise.mix_at_snr(win, noise.make(k, augment.WINDOW, rng, split), snr, span)
         info.update(noise=k, snr=round(snr, 2))
     return augment.protect(win), info
 

@@ -165,6 +165,8 @@ def main(argv=None):
             name = os.path.join(row['keyword'], f'incontext_{task[0]:05d}.wav')
             wavio.write_wav16(os.path.join(a.out, name), win)
             rows.append({'file': name, **row})
+    except (RuntimeError, OSError) as e:     # a synthesizer or the output folder failed (also in a worker)
+        sys.exit(f'gen_incontext: {e}')
     finally:
         if pool:
             pool.close()

@@ -555,6 +555,13 @@ class Train(unittest.TestCase):
             with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(io.StringIO()):
                 gen_incontext.main(['--out', again] + bad)
             self.assertIn('gen_incontext', str(cm.exception.code))
+        # a synthesizer that fails, in a worker or not: one line that says so, no traceback
+        broken = unittest.mock.patch.object(espeak_timed, 'render',
+                                            side_effect=RuntimeError('espeak-ng library: no voice x'))
+        for workers in ('1', '2'):
+            with broken, self.assertRaises(SystemExit) as cm:
+                gen_incontext.main(['--out', again, '--clips', '2', '--max-voices', '1', '--workers', workers])
+            self.assertEqual(str(cm.exception.code), 'gen_incontext: espeak-ng library: no voice x')
         # train.py takes them with their folder's label, beyond the cap, and records it
         audio, tg, paths = train.labelled_extra_clips(out, ['_silence_', '_unknown_', 'yes', 'no'])
         self.assertEqual(audio.shape, (6, 16000))

@@ -22,8 +22,14 @@ training recipe, as gen_corpus.py's training clips: room reverb half the
 time, -35 to -15 dBFS over the keyword, and 85% of the time noise at -5 to
 30 dB SNR (--clean: the level only). Deterministic from --seed; two worker
 processes by default. Writes OUT/<keyword>/incontext_NNNNN.wav (16 kHz mono
-16-bit) and OUT/incontext.csv (file, keyword, voice, phrase, start, end:
-the keyword's span in the clip, in samples; rt60, level, noise, snr).
+16-bit) and OUT/incontext.csv (file, kind, keyword, voice, phrase, start,
+end: the keyword's span in the clip, in samples; rt60, level, noise, snr).
+
+--near-misses also cuts from every phrase a window that holds the keyword's
+neighbours and at most a quarter of the keyword (its first part or its
+last), as OUT/_unknown_/nearmiss_NNNNN.wav (kind near-miss; start and end
+give the keyword's part in it): the same voice and words, without the
+keyword, so that the neighbours alone are no evidence.
 """
 import argparse
 import csv
@@ -40,6 +46,7 @@ import numpy as np  # noqa: E402
 
 RATE = augment.RATE
 MAX_TRIES = 8
+MISS_MOST = 0.25      # a near miss holds at most this part of the keyword
 
 
 def plan(n, voice_ids, keywords):
@@ -98,19 +105,56 @@ def cut(task, seed, found, clean=False):
     i, v, kw = task
     ws, x, sr, (a, b) = found
     rng = recipe.clip_rng(seed, f'incontext-window|{i}')
-    y = wavio.resample(x, sr)
-    a, b = int(a * RATE // sr), min(y.size, int(-(-b * RATE // sr)))
+    y, a, b = _at_rate(x, sr, a, b)
     if y.size <= RATE:
         win, off, _ = augment.place(y, rng)
         s, e = a + off, b + off
     else:
         off = int(rng.integers(max(0, b - RATE), min(a, y.size - RATE) + 1))
         win, s, e = y[off:off + RATE].copy(), a - off, b - off
-    row = {'keyword': kw, 'voice': v, 'phrase': ' '.join(ws), 'start': s, 'end': e}
+    row = {'kind': 'keyword', 'keyword': kw, 'voice': v, 'phrase': ' '.join(ws), 'start': s, 'end': e}
+    return _finish(win, (s, e), rng, row, clean)
+
+
+def cut_miss(task, seed, found, clean=False):
+    """(float32 1 s window at 16 kHz, csv row) of a near miss of
+    find_phrase()'s result, for `_unknown_`: the window of the same
+    utterance that ends inside the keyword's first MISS_MOST (neighbours
+    before it) or starts inside its last (neighbours after it), on a side
+    that has neighbours; silence where the window passes the utterance's
+    ends. Start and end in the row are the keyword's part in the window.
+    Then the recipe as cut(), the level over the window's speech. Its own
+    random stream: the keyword clips are the same with or without it."""
+    i, v, kw = task
+    ws, x, sr, (a, b) = found
+    k = ws.index(kw)
+    rng = recipe.clip_rng(seed, f'incontext-miss|{i}')
+    y, a, b = _at_rate(x, sr, a, b)
+    sides = [side for side, has in (('before', k > 0), ('after', k < len(ws) - 1)) if has]
+    side = sides[int(rng.integers(len(sides)))]
+    part = int(rng.uniform(0, MISS_MOST) * (b - a))
+    start = a + part - RATE if side == 'before' else b - part
+    s, e = (RATE - part, RATE) if side == 'before' else (0, part)
+    lo, hi = max(0, start), min(y.size, start + RATE)
+    win = np.zeros(RATE, np.float32)
+    win[lo - start:hi - start] = y[lo:hi]
+    row = {'kind': 'near-miss', 'keyword': kw, 'voice': v, 'phrase': ' '.join(ws), 'start': s, 'end': e}
+    return _finish(win, (lo - start, hi - start), rng, row, clean)
+
+
+def _at_rate(x, sr, a, b):
+    """The utterance at 16 kHz, and the keyword's span (a, b) in it."""
+    y = wavio.resample(x, sr)
+    return y, int(a * RATE // sr), min(y.size, int(-(-b * RATE // sr)))
+
+
+def _finish(win, span, rng, row, clean):
+    """The recipe (recipe.room_level_noise), or with clean only the level,
+    over span of win; (window, row with what was applied)."""
     if clean:
         lvl = float(rng.uniform(-35, -15))
-        return augment.protect(augment.set_level(win, lvl, (s, e))), {**row, 'level': round(lvl, 2)}
-    win, info = recipe.room_level_noise(win, (s, e), rng, 'training')
+        return augment.protect(augment.set_level(win, lvl, span)), {**row, 'level': round(lvl, 2)}
+    win, info = recipe.room_level_noise(win, span, rng, 'training')
     return win, {**row, **info}
 
 
@@ -132,6 +176,8 @@ def main(argv=None):
     ap.add_argument('--workers', type=int, default=2)
     ap.add_argument('--clean', action='store_true',
                     help='no reverb and no noise: only the level (by default the corpus training recipe)')
+    ap.add_argument('--near-misses', action='store_true',
+                    help='also a window of every phrase without the keyword, as _unknown_')
     ap.add_argument('--max-voices', type=int, default=0, help='use only the first N training voices (tests)')
     a = ap.parse_args(argv)
     kws = [k for k in a.keywords.split(',') if k]
@@ -147,7 +193,7 @@ def main(argv=None):
     vocab = gen_running.vocabulary()
     tasks = plan(a.clips, vids, kws)
     _ctx.update(seed=a.seed, vocab=vocab)
-    for k in kws:
+    for k in kws + ['_unknown_'] * a.near_misses:
         os.makedirs(os.path.join(a.out, k), exist_ok=True)
     if a.workers == 1:
         results = map(_run, tasks)
@@ -161,10 +207,12 @@ def main(argv=None):
             if found is None:
                 failed += 1
                 continue
-            win, row = cut(task, a.seed, found, a.clean)
-            name = os.path.join(row['keyword'], f'incontext_{task[0]:05d}.wav')
-            wavio.write_wav16(os.path.join(a.out, name), win)
-            rows.append({'file': name, **row})
+            cuts = [(cut, task[2], 'incontext')] + [(cut_miss, '_unknown_', 'nearmiss')] * a.near_misses
+            for fn, folder, stem in cuts:
+                win, row = fn(task, a.seed, found, a.clean)
+                name = os.path.join(folder, f'{stem}_{task[0]:05d}.wav')
+                wavio.write_wav16(os.path.join(a.out, name), win)
+                rows.append({'file': name, **row})
     except (RuntimeError, OSError) as e:     # a synthesizer or the output folder failed (also in a worker)
         sys.exit(f'gen_incontext: {e}')
     finally:
@@ -172,11 +220,13 @@ def main(argv=None):
             pool.close()
             pool.join()
     with open(os.path.join(a.out, 'incontext.csv'), 'w', newline='') as f:
-        wr = csv.DictWriter(f, fieldnames=['file', 'keyword', 'voice', 'phrase', 'start', 'end', 'rt60', 'level',
-                                           'noise', 'snr'], lineterminator='\n')
+        wr = csv.DictWriter(f, fieldnames=['file', 'kind', 'keyword', 'voice', 'phrase', 'start', 'end', 'rt60',
+                                           'level', 'noise', 'snr'], lineterminator='\n')
         wr.writeheader()
         wr.writerows(rows)
-    print(f'gen_incontext: {len(rows)} clips from {len(set(r["voice"] for r in rows))} voices in {a.out}'
+    misses = sum(r['kind'] == 'near-miss' for r in rows)
+    print(f'gen_incontext: {len(rows)} clips{f" ({misses} near misses)" if misses else ""} from '
+          f'{len(set(r["voice"] for r in rows))} voices in {a.out}'
           f'{f" ({failed} keywords never got a span of their own)" if failed else ""}, '
           f'{time.time() - t0:.0f} s', file=sys.stderr)
     return 0 if rows else 1

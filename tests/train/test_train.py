@@ -551,6 +551,36 @@ class Train(unittest.TestCase):
             s, e = int(c['start']), int(c['end'])
             db = augment.rms_db(wavio.read_audio(os.path.join(clean, c['file']))[s:e])
             self.assertAlmostEqual(db, float(c['level']), delta=0.1)
+        # --near-misses: the same keyword clips, and from each phrase a window with the
+        # neighbours on a side that has them and at most a quarter of the keyword, at that
+        # edge of the window; clean, that part is the keyword clip's edge, scaled
+        near = os.path.join(self.tmp.name, 'incontext-near')
+        with contextlib.redirect_stderr(io.StringIO()):
+            gen_incontext.main(['--out', near, '--clips', '6', '--max-voices', '3', '--seed', '3',
+                                '--keywords', 'yes,no', '--clean', '--near-misses'])
+        with open(os.path.join(near, 'incontext.csv')) as f:
+            nrows = list(csv.DictReader(f))
+        self.assertEqual([r for r in nrows if r['kind'] == 'keyword'], crows)
+        misses = [r for r in nrows if r['kind'] == 'near-miss']
+        self.assertEqual(len(misses), 6)
+        for c, m in zip(crows, misses):
+            self.assertEqual(m['file'], f'_unknown_/nearmiss_{c["file"][-9:]}')
+            same = ('keyword', 'voice', 'phrase')
+            self.assertEqual([m[k] for k in same], [c[k] for k in same])
+            s, e, cs, ce = int(m['start']), int(m['end']), int(c['start']), int(c['end'])
+            ph = c['phrase'].split()
+            before = e == 16000 and s > 0
+            self.assertTrue(before or s == 0, m)
+            self.assertTrue(ph[0] != c['keyword'] if before else ph[-1] != c['keyword'], m)
+            self.assertLessEqual(e - s, 0.25 * (ce - cs) + 1, (m, c))
+            x, y = wavio.read_audio(os.path.join(near, m['file'])), wavio.read_audio(os.path.join(near, c['file']))
+            part = y[cs:cs + e - s] if before else y[ce - (e - s):ce]
+            if e - s >= 160:
+                self.assertGreater(float(np.corrcoef(x[s:e], part)[0, 1]), 0.99, (m, c))
+            self.assertGreater(augment.rms_db(x[:s] if before else x[e:]), -60, m)   # the neighbours
+        audio, tg, paths = train.labelled_extra_clips(near, ['_silence_', '_unknown_', 'yes', 'no'])
+        self.assertEqual(collections.Counter(tg.tolist()), collections.Counter(
+            {1: 6, 2: sum(c['keyword'] == 'yes' for c in crows), 3: sum(c['keyword'] == 'no' for c in crows)}))
         for bad in (['--keywords', 'yes,cat'], ['--clips', '0']):
             with self.assertRaises(SystemExit) as cm, contextlib.redirect_stderr(io.StringIO()):
                 gen_incontext.main(['--out', again] + bad)

@@ -12,14 +12,16 @@ keyword with other words around it. This renders phrases of 0-3 words, a
 keyword, then 0-3 words (other words from gen_running.vocabulary(): no
 keyword, no homophone of one; at least one word on one side) as one
 utterance, with the espeak-ng training voices only (corpusgen/voices.py:
-the test and validation voices stay unheard). espeak-ng's library reports
-where each word starts (corpusgen/espeak_timed.py), so the keyword's span
-is known; a 1 s window holding all of it at a random place, and as much of
-its neighbours as fits, becomes a clip of that keyword. Phrases where
-espeak-ng joins the keyword to a neighbour (no word event of its own), and
-keywords longer than the window, are drawn again. Then the corpus's
-training recipe, as gen_corpus.py's training clips: room reverb half the
-time, -35 to -15 dBFS over the keyword, and 85% of the time noise at -5 to
+the test and validation voices stay unheard), or with --engine flite the
+flite training voices (kal, kal16, awb, slt). espeak-ng's library reports
+where each word starts (corpusgen/espeak_timed.py), and flite the end of
+every phone (corpusgen/flite_timed.py), so the keyword's span is known; a
+1 s window holding all of it at a random place, and as much of its
+neighbours as fits, becomes a clip of that keyword. Phrases where
+espeak-ng joins the keyword to a neighbour (no word event of its own), or
+flite's phones are not the words' own, and keywords longer than the window,
+are drawn again. Then the corpus's training recipe, as gen_corpus.py's
+training clips: room reverb half the time, -35 to -15 dBFS over the keyword, and 85% of the time noise at -5 to
 30 dB SNR (--clean: the level only). Deterministic from --seed; two worker
 processes by default. Writes OUT/<keyword>/incontext_NNNNN.wav (16 kHz mono
 16-bit) and OUT/incontext.csv (file, kind, keyword, voice, phrase, start,
@@ -40,7 +42,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from corpusgen import augment, espeak_timed, recipe, voices, wavio, words  # noqa: E402
+from corpusgen import augment, espeak_timed, flite_timed, recipe, voices, wavio, words  # noqa: E402
 import gen_running  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -86,7 +88,7 @@ def find_phrase(task, seed, vocab):
     for t in range(MAX_TRIES):
         ws, k = phrase_for(rng, kw, vocab)
         params = voices.render_params(v, ' '.join(ws), i * MAX_TRIES + t, seed)
-        x, sr, spans = espeak_timed.render(v, ws, params)
+        x, sr, spans = (flite_timed if v.startswith('flite:') else espeak_timed).render(v, ws, params)
         if spans[k] is None:
             continue
         hop = sr // 100
@@ -176,6 +178,8 @@ def main(argv=None):
     ap.add_argument('--workers', type=int, default=2)
     ap.add_argument('--clean', action='store_true',
                     help='no reverb and no noise: only the level (by default the corpus training recipe)')
+    ap.add_argument('--engine', choices=('espeak', 'flite'), default='espeak',
+                    help="whose training voices say the phrases (default espeak: espeak-ng's 320)")
     ap.add_argument('--near-misses', action='store_true',
                     help='also a window of every phrase without the keyword, as _unknown_')
     ap.add_argument('--max-voices', type=int, default=0, help='use only the first N training voices (tests)')
@@ -187,7 +191,7 @@ def main(argv=None):
     if bad or not kws:
         sys.exit(f'gen_incontext: --keywords: {", ".join(bad) or "none"}: want some of {", ".join(words.TARGETS)}')
     t0 = time.time()
-    vids = [v for v in voices.voices_by_split()['training'] if v.startswith('espeak:')]
+    vids = [v for v in voices.voices_by_split()['training'] if v.startswith(f'{a.engine}:')]
     if a.max_voices > 0:
         vids = vids[:a.max_voices]
     vocab = gen_running.vocabulary()

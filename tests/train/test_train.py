@@ -39,7 +39,8 @@ import gen_running  # noqa: E402
 import seeds  # noqa: E402
 import train  # noqa: E402
 import voice_spectra  # noqa: E402
-from corpusgen import augment, espeak_timed, events, layout, noise, recipe, voices, wavio, words  # noqa: E402
+from corpusgen import (augment, espeak_timed, events, flite_timed, layout, noise, recipe,  # noqa: E402
+                       voices, wavio, words)
 from drsn import frontend  # noqa: E402
 from drsn import model as M  # noqa: E402
 from drsn.safetensors import load as st_load  # noqa: E402
@@ -618,6 +619,46 @@ class Train(unittest.TestCase):
                         '--feature-cache', 'none', '--no-export', '--out', os.path.join(self.tmp.name, 'bad-xc'),
                         '--extra-clips', os.path.dirname(odd)])
         self.assertIn("--extra-clips: ", str(cm.exception.code))
+
+    def test_flite_word_times(self):
+        # flite's phone end times, grouped by each word's phones said alone: the spans meet
+        # end to start, the audio is the corpus's own rendering, "seven" inside the phrase
+        # is a little shorter than alone (no final lengthening) and louder than the lead-in,
+        # and a phrase whose phones are not its words' gets no spans
+        p = {'stretch': 1.1, 'f0': 180}
+        x, sr, spans = flite_timed.render('flite:slt', ['the', 'seven', 'doors'], p)
+        self.assertEqual(sr, 16000)
+        self.assertTrue(np.array_equal(x, voices._flite('slt', 'the seven doors', p)[0]))
+        self.assertTrue(0 < spans[0][0] < spans[0][1] == spans[1][0] < spans[1][1] == spans[2][0] < spans[2][1]
+                        <= x.size, spans)
+        self.assertEqual(flite_timed.word_phones('slt', 'seven'), ('s', 'eh', 'v', 'ax', 'n'))
+        alone, _, ((a0, b0),) = flite_timed.render('flite:slt', ['seven'], p)
+        self.assertTrue(0.6 * (b0 - a0) < spans[1][1] - spans[1][0] < 1.1 * (b0 - a0), (spans, a0, b0))
+        self.assertGreater(augment.rms_db(x[spans[1][0]:spans[1][1]]), augment.rms_db(x[:spans[0][0]]) + 20)
+        with unittest.mock.patch.object(flite_timed, 'word_phones', return_value=('s', 'eh')):
+            self.assertEqual(flite_timed.render('flite:slt', ['seven'], p)[2], [None])
+        for bad, says in ((('flite:slt', ['Seven'], p), 'only lower-case'),
+                          (('espeak:en', ['seven'], p), 'only flite'),
+                          (('flite:nonesuch', ['seven'], p), "no flite voice 'nonesuch'")):
+            with self.assertRaisesRegex(ValueError, says):
+                flite_timed.render(*bad)
+        fails = RuntimeError('flite:slt "seven": flite exited 1')
+        with unittest.mock.patch.object(voices, '_run', side_effect=fails):
+            with self.assertRaisesRegex(RuntimeError, 'flite exited 1'):
+                flite_timed.render('flite:slt', ['seven'], p)
+        # the generator with --engine flite: only the flite training voices
+        out = os.path.join(self.tmp.name, 'incontext-flite')
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(gen_incontext.main(['--out', out, '--clips', '8', '--seed', '3', '--engine', 'flite',
+                                                 '--keywords', 'seven,no']), 0)
+        with open(os.path.join(out, 'incontext.csv')) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 8)
+        self.assertEqual({r['voice'] for r in rows}, {'flite:kal', 'flite:kal16', 'flite:awb', 'flite:slt'})
+        for r in rows:
+            s, e = int(r['start']), int(r['end'])
+            self.assertTrue(0 <= s < e <= 16000 and e - s >= 160, r)
+            self.assertEqual(r['phrase'].split().count(r['keyword']), 1, r)
 
     def test_voice_spectra(self):
         prof = voice_spectra.profiles(self.data, 8, 0)

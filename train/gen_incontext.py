@@ -16,16 +16,17 @@ the test and validation voices stay unheard), or with --engine flite the
 flite training voices (kal, kal16, awb, slt). espeak-ng's library reports
 where each word starts (corpusgen/espeak_timed.py), and flite the end of
 every phone (corpusgen/flite_timed.py), so the keyword's span is known; a
-1 s window holding all of it at a random place, and as much of its
-neighbours as fits, becomes a clip of that keyword. Phrases where
-espeak-ng joins the keyword to a neighbour (no word event of its own), or
-flite's phones are not the words' own, and keywords longer than the window,
-are drawn again. Then the corpus's training recipe, as gen_corpus.py's
-training clips: room reverb half the time, -35 to -15 dBFS over the
-keyword, and 85% of the time noise at -5 to 30 dB SNR (--clean: the level
-only). Deterministic from --seed; two worker processes by default. Writes
-OUT/<keyword>/incontext_NNNNN.wav (16 kHz mono 16-bit) and OUT/incontext.csv (file, kind, keyword, voice, phrase, start,
-end: the keyword's span in the clip, in samples; rt60, level, noise, snr).
+1 s window holding all of it at a random place, and as much of its neighbours
+as fits, becomes a clip of that keyword. Phrases where espeak-ng joins the
+keyword to a neighbour (no word event of its own), or flite's phones are
+not the words' own, and keywords longer than the window, are drawn again.
+Then the corpus's training recipe, as gen_corpus.py's training clips: room
+reverb half the time, -35 to -15 dBFS over the keyword, and 85% of the time
+noise at -5 to 30 dB SNR (--clean: the level only). Deterministic from
+--seed; two worker processes by default. Writes
+OUT/<keyword>/incontext_NNNNN.wav (16 kHz mono 16-bit) and
+OUT/incontext.csv (file, kind, keyword, voice, phrase, start, end: the
+keyword's span in the clip, in samples; rt60, level, noise, snr).
 
 --near-misses also cuts from every phrase a window that holds the keyword's
 neighbours and at most a quarter of the keyword (its first part or its

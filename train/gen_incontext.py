@@ -99,16 +99,23 @@ def find_phrase(task, seed, vocab):
     return None
 
 
-def cut(task, seed, found, clean=False):
-    """(float32 1 s window at 16 kHz, csv row) of find_phrase()'s result:
-    the utterance resampled, and a window that holds the whole keyword at
-    a random place (the whole utterance if it is shorter than 1 s); then
-    the corpus's training recipe (recipe.room_level_noise: reverb, level
-    over the keyword, noise), or with clean only the level."""
-    i, v, kw = task
+def at_rate(found):
+    """find_phrase()'s result with the utterance resampled to 16 kHz and
+    the keyword's span moved with it: (words, samples, (start, end))."""
     ws, x, sr, (a, b) = found
+    y = wavio.resample(x, sr)
+    return ws, y, (int(a * RATE // sr), min(y.size, int(-(-b * RATE // sr))))
+
+
+def cut(task, seed, said, clean=False):
+    """(float32 1 s window at 16 kHz, csv row) of at_rate()'s result: a
+    window that holds the whole keyword at a random place (the whole
+    utterance if it is shorter than 1 s); then the corpus's training recipe
+    (recipe.room_level_noise: reverb, level over the keyword, noise), or
+    with clean only the level."""
+    i, v, kw = task
+    ws, y, (a, b) = said
     rng = recipe.clip_rng(seed, f'incontext-window|{i}')
-    y, a, b = _at_rate(x, sr, a, b)
     if y.size <= RATE:
         win, off, _ = augment.place(y, rng)
         s, e = a + off, b + off
@@ -119,9 +126,9 @@ def cut(task, seed, found, clean=False):
     return _finish(win, (s, e), rng, row, clean)
 
 
-def cut_miss(task, seed, found, clean=False):
+def cut_miss(task, seed, said, clean=False):
     """(float32 1 s window at 16 kHz, csv row) of a near miss of
-    find_phrase()'s result, for `_unknown_`: the window of the same
+    at_rate()'s result, for `_unknown_`: the window of the same
     utterance that ends inside the keyword's first MISS_MOST (neighbours
     before it) or starts inside its last (neighbours after it), on a side
     that has neighbours; silence where the window passes the utterance's
@@ -129,10 +136,9 @@ def cut_miss(task, seed, found, clean=False):
     Then the recipe as cut(), the level over the window's speech. Its own
     random stream: the keyword clips are the same with or without it."""
     i, v, kw = task
-    ws, x, sr, (a, b) = found
+    ws, y, (a, b) = said
     k = ws.index(kw)
     rng = recipe.clip_rng(seed, f'incontext-miss|{i}')
-    y, a, b = _at_rate(x, sr, a, b)
     sides = [side for side, has in (('before', k > 0), ('after', k < len(ws) - 1)) if has]
     side = sides[int(rng.integers(len(sides)))]
     part = int(rng.uniform(0, MISS_MOST) * (b - a))
@@ -143,12 +149,6 @@ def cut_miss(task, seed, found, clean=False):
     win[lo - start:hi - start] = y[lo:hi]
     row = {'kind': 'near-miss', 'keyword': kw, 'voice': v, 'phrase': ' '.join(ws), 'start': s, 'end': e}
     return _finish(win, (lo - start, hi - start), rng, row, clean)
-
-
-def _at_rate(x, sr, a, b):
-    """The utterance at 16 kHz, and the keyword's span (a, b) in it."""
-    y = wavio.resample(x, sr)
-    return y, int(a * RATE // sr), min(y.size, int(-(-b * RATE // sr)))
 
 
 def _finish(win, span, rng, row, clean):
@@ -212,9 +212,10 @@ def main(argv=None):
             if found is None:
                 failed += 1
                 continue
+            said = at_rate(found)
             cuts = [(cut, task[2], 'incontext')] + [(cut_miss, '_unknown_', 'nearmiss')] * a.near_misses
             for fn, folder, stem in cuts:
-                win, row = fn(task, a.seed, found, a.clean)
+                win, row = fn(task, a.seed, said, a.clean)
                 name = os.path.join(folder, f'{stem}_{task[0]:05d}.wav')
                 wavio.write_wav16(os.path.join(a.out, name), win)
                 rows.append({'file': name, **row})

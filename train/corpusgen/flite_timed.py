@@ -13,10 +13,8 @@ Same voices and settings (stretch, f0) as voices.py's renderings;
 deterministic.
 """
 import functools
-import os
-import tempfile
 
-from . import voices, wavio
+from . import voices
 
 
 def _segments(out):
@@ -52,14 +50,7 @@ def render(voice_id, words, params):
         raise ValueError(f'{voice_id}: no flite voice {name!r} ({", ".join(voices.FLITE_VOICES)})')
     for w in words:
         voices._check_word(w)
-    text = ' '.join(words)
-    with tempfile.TemporaryDirectory(prefix='drsn-flite-timed-') as d:
-        path = os.path.join(d, 'o.wav')
-        out = voices._run(['flite', '-voice', name, '--setf', f'duration_stretch={params["stretch"]}',
-                           '--setf', f'int_f0_target_mean={params["f0"]}', '-psdur', '-t', text, '-o', path],
-                          f'{voice_id} "{text}"')
-        with open(path, 'rb') as f:
-            x, sr = wavio.parse_wav_bytes(f.read(), f'flite -voice {name} "{text}"')
+    x, sr, out = voices.flite_say(name, ' '.join(words), params, '-psdur')
     segs = _segments(out)
     spans, i = [], 0
     phones = [(k, ph) for k, (ph, _) in enumerate(segs) if ph != 'pau']

@@ -227,13 +227,20 @@ def _espeak_batch(name, items):
 
 
 def _flite(name, word, p):
+    return flite_say(name, word, p)[:2]
+
+
+def flite_say(name, text, p, *flags):
+    """flite voice name saying text with render_params() settings p, and
+    extra command-line flags (flite_timed.py: -psdur): (float32 samples,
+    rate, flite's stdout)."""
     with tempfile.TemporaryDirectory(prefix='drsn-flite-') as d:
         out = os.path.join(d, 'o.wav')
-        _run(['flite', '-voice', name, '--setf', f'duration_stretch={p["stretch"]}',
-              '--setf', f'int_f0_target_mean={p["f0"]}', '-t', word, '-o', out],
-             f'flite:{name} "{word}"')
+        said = _run(['flite', '-voice', name, '--setf', f'duration_stretch={p["stretch"]}',
+                     '--setf', f'int_f0_target_mean={p["f0"]}', *flags, '-t', text, '-o', out],
+                    f'flite:{name} "{text}"')
         with open(out, 'rb') as f:
-            return wavio.parse_wav_bytes(f.read(), f'flite -voice {name} "{word}"')
+            return (*wavio.parse_wav_bytes(f.read(), f'flite -voice {name} "{text}"'), said)
 
 
 def _festival(d, lines, what):

@@ -238,6 +238,18 @@ def test_check_config():
     r = subprocess.run([DRSND, "--config", shipped, "--check-config", "--model", MODEL],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "OK" in r.stdout, r.stderr
+    # ... and without --model it finds the default model, as an empty file
+    # would: the shipped file must not pin a path that depends on the prefix
+    env = {k: v for k, v in os.environ.items() if k != "DRSN_MODEL"}
+    outs = []
+    for c in (shipped, conf):
+        with open(conf, "w") as f:
+            f.write("")
+        r = subprocess.run([DRSND, "--config", c, "--check-config", "--print-config"], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (c, r.stderr)
+        outs.append([ln for ln in r.stdout.splitlines() if ln.startswith("path = ") and "safetensors" in ln])
+    assert outs[0] == outs[1] and len(outs[0]) == 1, outs
     # command-line flags override the file
     r = subprocess.run([DRSND, "--config", shipped, "--print-config", "--set", "detect.threshold=0.5",
                         "--source", "stdin", "-v"], capture_output=True, text=True, timeout=60)

@@ -38,6 +38,14 @@ struct daemon {
 	 * denoised, pipe gets the denoiser's output with its latency removed
 	 * (dn_skip), so its times are input times too. */
 	double pipe_t0;
+	/* The last ctx_cap samples pipe was given (raw or denoised), a ring: a
+	 * reload replays them into the new pipeline, so that it starts with a
+	 * full window instead of silence and a word said across the reload is
+	 * still heard. Allocated with the first pipeline, never on audio. */
+	float *ctx;
+	size_t ctx_cap, ctx_pos, ctx_n;
+	/* Counters of the pipelines reloads replaced (status totals) */
+	drsn_pipeline_stats retired;
 	char model_name[256];
 	int rate;
 
@@ -299,6 +307,17 @@ static long rss_kb(void)
 	return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* a += sign * b, counter by counter */
+static void stats_add(drsn_pipeline_stats *a, const drsn_pipeline_stats *b, int sign)
+{
+	a->samples += sign * b->samples;
+	a->frames += sign * b->frames;
+	a->inferences += sign * b->inferences;
+	a->vad_skipped += sign * b->vad_skipped;
+	a->detections += sign * b->detections;
+	a->inference_cpu_s += sign * b->inference_cpu_s;
+}
+
 static cJSON *status(struct daemon *d)
 {
 	cJSON *o = drsn__proto_new("status");
@@ -311,6 +330,7 @@ static cJSON *status(struct daemon *d)
 	drsn_pipeline_stats ps = {0};
 	if (d->pipe)
 		drsn_pipeline_get_stats(d->pipe, &ps);
+	stats_add(&ps, &d->retired, 1);
 	cJSON_AddNumberToObject(o, "uptime", (double)(uv_now(d->loop) - d->start_ms) / 1000.0);
 	cJSON_AddNumberToObject(o, "stream_time", stream_time(d));
 	cJSON *s = cJSON_AddObjectToObject(o, "source");
@@ -417,6 +437,39 @@ static const drsn_pipeline_events pipe_events = {on_detection, on_scores, on_vad
 
 /* ---- audio ----------------------------------------------------------------- */
 
+/* x goes to the pipeline, and its tail stays in ctx for a reload. */
+static void classify(struct daemon *d, const float *x, size_t n)
+{
+	drsn_pipeline_push(d->pipe, x, n, &pipe_events, d);
+	if (!d->ctx_cap)
+		return;
+	if (n >= d->ctx_cap) {
+		memcpy(d->ctx, x + n - d->ctx_cap, d->ctx_cap * sizeof *x);
+		d->ctx_pos = 0;
+		d->ctx_n = d->ctx_cap;
+		return;
+	}
+	size_t first = d->ctx_cap - d->ctx_pos < n ? d->ctx_cap - d->ctx_pos : n;
+	memcpy(d->ctx + d->ctx_pos, x, first * sizeof *x);
+	memcpy(d->ctx, x + first, (n - first) * sizeof *x);
+	d->ctx_pos = (d->ctx_pos + n) % d->ctx_cap;
+	d->ctx_n = d->ctx_n + n < d->ctx_cap ? d->ctx_n + n : d->ctx_cap;
+}
+
+/* Replays up to `want` of the latest samples in ctx into p, with no events
+ * (the old pipeline already reported on them). Returns how many. */
+static size_t prime(struct daemon *d, drsn_pipeline *p, size_t want)
+{
+	size_t n = want < d->ctx_n ? want : d->ctx_n;
+	if (!n)
+		return 0;
+	size_t start = (d->ctx_pos + d->ctx_cap - n) % d->ctx_cap;
+	size_t first = d->ctx_cap - start < n ? d->ctx_cap - start : n;
+	drsn_pipeline_push(p, d->ctx + start, first, NULL, NULL);
+	drsn_pipeline_push(p, d->ctx, n - first, NULL, NULL);
+	return n;
+}
+
 /* n denoised samples out of dn: drop the latency, then to the pipeline
  * (classify_on = denoised, unless to_pipe is 0) and the PCM readers. */
 static void denoised(struct daemon *d, const float *y, size_t n, int to_pipe)
@@ -428,7 +481,7 @@ static void denoised(struct daemon *d, const float *y, size_t n, int to_pipe)
 	if (!n)
 		return;
 	if (to_pipe && d->pipe && d->cfg.classify_on_denoised)
-		drsn_pipeline_push(d->pipe, y, n, &pipe_events, d);
+		classify(d, y, n);
 	if (drsn__plugins_wants(d->plugins) & DRSN_PLUGIN_WANT_DENOISED_AUDIO) {
 		drsn_plugin_audio a = {y, n, d->rate, (double)d->dn_out / d->rate, 1,
 				       drsn__source_name(d->src)};
@@ -461,7 +514,7 @@ static void on_audio(void *user, const float *x, size_t n)
 {
 	struct daemon *d = user;
 	if (d->pipe && !(d->dn && d->cfg.classify_on_denoised))
-		drsn_pipeline_push(d->pipe, x, n, &pipe_events, d);
+		classify(d, x, n);
 	for (size_t i = 0; d->dn && i < n; i += d->dn_cap) {
 		size_t k = n - i < d->dn_cap ? n - i : d->dn_cap;
 		drsn_denoise_process(d->dn, x + i, k, d->dn_buf);
@@ -564,6 +617,15 @@ static int plugins_config_equal(const struct drsn__config *a, const struct drsn_
 	return 1;
 }
 
+/* Samples a new pipeline needs to have heard to run as if it had always
+ * been there: a window, the smoothing span and a hop. */
+static size_t context_samples(const struct daemon *d, const drsn_pipeline *p,
+			      const struct drsn__config *c)
+{
+	double s = drsn_pipeline_window_s(p) + drsn_pipeline_hop_s(p) + c->smoothing_ms / 1000.0;
+	return (size_t)(s * d->rate + 0.5);
+}
+
 /* 0 on success; on failure the old config/model stay and msg says why. */
 static int reload(struct daemon *d, char *msg, size_t msg_size)
 {
@@ -626,11 +688,38 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	}
 	drsn_pipeline *old_pipe = d->pipe;
 	drsn_model *old_model = d->model;
+	/* The new pipeline hears the last window again (when it classifies
+	 * the same stream, raw or denoised, as the old one). It counts from
+	 * the first sample replayed: its times are offset by now (the denoised
+	 * stream is behind the input by what dn still holds) minus those. */
+	int same_input = old_pipe && p && (d->dn && d->cfg.classify_on_denoised) ==
+					       (d->dn && nc->classify_on_denoised);
+	size_t primed = 0;
+	drsn_pipeline_stats old_st = {0}, primed_st = {0};
+	if (old_pipe)
+		drsn_pipeline_get_stats(old_pipe, &old_st);
+	if (same_input) {
+		/* Replay a whole number of hops, so that the new pipeline's frames
+		 * and inferences fall where the old one's would have. */
+		size_t need = context_samples(d, p, nc);
+		size_t hop = (size_t)(drsn_pipeline_hop_s(p) * d->rate + 0.5);
+		size_t old_n = (size_t)old_st.samples;
+		size_t replay = old_n <= need || !hop ? old_n : old_n - (old_n - need) / hop * hop;
+		while (replay > d->ctx_n && replay >= hop && hop)
+			replay -= hop;
+		primed = prime(d, p, replay);
+	} else {
+		d->ctx_n = 0;
+	}
+	if (p)
+		drsn_pipeline_get_stats(p, &primed_st);
+	stats_add(&d->retired, &old_st, 1);
+	stats_add(&d->retired, &primed_st, -1);
+	d->retired.inference_cpu_s += primed_st.inference_cpu_s;   /* that CPU was spent */
 	d->model = m;
 	d->pipe = p;
-	/* the new pipeline counts from 0: its times are offset by now (the
-	 * denoised stream is behind the input by what dn still holds) */
-	d->pipe_t0 = d->dn && nc->classify_on_denoised ? (double)d->dn_out / d->rate : stream_time(d);
+	d->pipe_t0 = (d->dn && nc->classify_on_denoised ? (double)d->dn_out / d->rate : stream_time(d)) -
+		     (double)primed / d->rate;
 	if (m)
 		model_name(nc->model_path, d->model_name, sizeof d->model_name);
 	struct drsn__config old = d->cfg;
@@ -827,6 +916,17 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		log_warn("no model configured: serving level/vad events only");
 	}
 	d->lvl_every = d->rate * d->cfg.level_interval_ms / 1000;
+	/* reload context: what this pipeline needs, at least 2 s (a reload may
+	 * bring a model with a longer window: it then gets what there is) */
+	if (d->pipe) {
+		size_t need = context_samples(d, d->pipe, &d->cfg);
+		d->ctx_cap = need > (size_t)d->rate * 2 ? need : (size_t)d->rate * 2;
+		d->ctx = malloc(d->ctx_cap * sizeof *d->ctx);
+		if (!d->ctx) {
+			log_err("out of memory");
+			goto out;
+		}
+	}
 
 	/* [denoise]: buffers for the source's chunks and the longest frame (64 ms) */
 	d->dn_cap = (size_t)(d->rate / 10 > d->rate * 64 / 1000 + 1 ? d->rate / 10 : d->rate * 64 / 1000 + 1);
@@ -969,6 +1069,7 @@ out:
 	drsn_denoise_destroy(d->dn);
 	free(d->dn_buf);
 	free(d->pcm_buf);
+	free(d->ctx);
 	drsn_pipeline_destroy(d->pipe);
 	drsn_model_free(d->model);
 	free(errs);

@@ -141,14 +141,16 @@ def test_reload_keeps_old_on_errors():
         # the daemon never dropped the client or stopped the audio
         assert status(c)["source"]["state"] == "running"
         # 5. back to threshold 0: the new pipeline's times continue the
-        #    stream's clock (they do not restart at 0)
+        #    stream's clock (they do not restart at 0). It has heard the last
+        #    window again, so the window that fired may end a little before
+        #    the reload (it is one of the smoothing span's)
         with open(conf, "w") as f:
             f.write(good)
         t_reload = status(c)["stream_time"]
         assert c.request({"type": "reload"}, timeout=10)["ok"] is True
         det, _ = c.wait_for(lambda m: m["type"] == "detection", 5, "detection after reload")
         log("reload at stream time %.2f s, next detection at %.2f s" % (t_reload, det["stream_time"]))
-        assert det["stream_time"] >= t_reload and det["end"] >= t_reload - 0.01, (t_reload, det)
+        assert det["stream_time"] >= t_reload and det["end"] >= det["stream_time"] - 0.31, (t_reload, det)
         c.close()
     finally:
         assert d.stop() == 0

@@ -40,6 +40,7 @@ SAMPLE = os.path.join(ROOT, "samples", "stream-noisy.wav")
 TRUTH_CSV = os.path.join(ROOT, "samples", "stream-noisy.truth.csv")
 MODEL = os.environ.get("DRSN_TRUTH_MODEL") or os.path.join(ROOT, "models", "kws20-drsn-cw.safetensors")
 TOL = 0.3
+RATE = 16000
 # Live, the stream time of the playback's start is read from the first rise
 # of the level events (100 ms apart), so it is known to about +-0.2 s; in one
 # ASan run every live window sat 0.15-0.25 s early against the file's, and
@@ -119,6 +120,59 @@ def test_stream_sample_through_daemon():
     check(dets, "drsnd stdin")
     assert [(m["label"], m["start"], m["end"]) for m in dets] == \
         [(m["label"], m["start"], m["end"]) for m in ref], "daemon and drsn detect differ"
+
+
+def test_reload_mid_word_changes_nothing():
+    """A reload that changes nothing, sent while a keyword is being said,
+    gives the detections of a run without it: the new pipeline hears the
+    last window again (the old pipeline's audio is replayed into it), so the
+    word is found with its whole window, and the status counters go on
+    counting from where they were."""
+    ref = daemon_detections(SAMPLE)
+    data = raw_s16(SAMPLE)
+    tmp = os.environ["TMPDIR"]
+    conf = os.path.join(tmp, "reload-same.conf")
+    with open(conf, "w") as f:
+        f.write("[detect]\nthreshold = 0.8\n")
+    # cut in the middle of the third keyword, on the 100 ms hop grid
+    word = truth()[2]
+    cut = int((word[1] + word[2]) / 2 * 10) * 1600 * 2
+    d = stdin_daemon("--set", "audio.raw_channels=1", "--exit-on-eof", "--config", conf, model=MODEL)
+    c = d.client()
+    c.request({"type": "subscribe", "events": ["detection"]})
+    dets, ids = [], iter(range(1000))
+
+    def ask(obj, timeout=15):   # a request, keeping the detections that come first
+        obj["id"] = "q%d" % next(ids)
+        c.send(obj)
+        m, seen = c.wait_for(lambda m: m.get("id") == obj["id"], timeout, "reply to %s" % obj["type"])
+        dets.extend(x for x in seen if x["type"] == "detection")
+        return m
+    d.p.stdin.write(data[:cut])
+    d.p.stdin.flush()
+    end = time.time() + 60
+    while True:   # every sample written is in the pipeline before the reload
+        st = ask({"type": "status"})
+        if st["source"]["samples"] >= cut // 2 or time.time() > end:
+            break
+        time.sleep(0.05)
+    assert st["source"]["samples"] == cut // 2, st
+    before = st
+    r = ask({"type": "reload"}, timeout=30)
+    assert r["ok"] is True, r
+    after = ask({"type": "status"})
+    log("reload at %.2f s, in %s (%.2f-%.2f); frames %d -> %d, inferences %d -> %d"
+        % (cut / 2 / RATE, word[0], word[1], word[2], before["frames"], after["frames"],
+           before["inferences"], after["inferences"]))
+    assert after["frames"] >= before["frames"] and after["inferences"] >= before["inferences"], (before, after)
+    assert after["reloads"] == 1
+    feed(d, data[cut:])
+    dets += collect(c)
+    assert d.p.wait(10) == 0, d.stderr()
+    check(dets, "drsnd, reload mid-word")
+    key = [(m["label"], round(m["start"], 2), round(m["end"], 2)) for m in dets]
+    want = [(m["label"], round(m["start"], 2), round(m["end"], 2)) for m in ref]
+    assert key == want, "a reload that changes nothing changed the detections:\n%s\n%s" % (key, want)
 
 
 def test_stream_sample_live():
@@ -210,5 +264,5 @@ def test_keyword_at_the_end_of_a_file():
 
 
 if __name__ == "__main__":
-    main([test_model_present, test_stream_sample_through_daemon, test_keyword_at_the_end_of_a_file,
-          test_stream_sample_live])
+    main([test_model_present, test_stream_sample_through_daemon, test_reload_mid_word_changes_nothing,
+          test_keyword_at_the_end_of_a_file, test_stream_sample_live])

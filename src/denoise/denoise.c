@@ -377,6 +377,12 @@ static void analyse_frame(drsn_denoise *d)
 		d->ola[i] += d->fft_out[i] * d->win[i] * sc;
 	const int hop = d->hop;
 	memcpy(d->outq, d->ola, (size_t)hop * sizeof(float));
+	/* Strength 0 promises the input unchanged: the overlap-add above gives
+	 * it back only to float rounding (1 LSB on ~12% of 16-bit samples), so
+	 * pass the frame's oldest hop itself (the analysis still runs, for the
+	 * speech value). */
+	if (gmin == 1.0f)
+		memcpy(d->outq, d->hist, (size_t)hop * sizeof(float));
 	memmove(d->ola, d->ola + hop, (size_t)(n - hop) * sizeof(float));
 	memset(d->ola + n - hop, 0, (size_t)hop * sizeof(float));
 	memmove(d->hist, d->hist + hop, (size_t)(n - hop) * sizeof(float));

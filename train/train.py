@@ -783,6 +783,9 @@ def main(argv=None):
 
     keywords = a.keywords.split(',') if a.keywords else list(words.TARGETS)
     labels = [words.SILENCE, words.UNKNOWN] + keywords
+    bad = sorted({k for k in keywords if not k or labels.count(k) > 1})
+    if bad:   # one class per label: drsn refuses a model whose labels repeat
+        sys.exit(f'train: --keywords {a.keywords!r}: empty, repeated or reserved ({", ".join(map(repr, bad))})')
     name = a.name or f'kws{len(keywords)}-{NAMES[a.variant]}'
     out = a.out or os.path.join(here, 'runs', name)
     os.makedirs(out, exist_ok=True)

@@ -19,8 +19,8 @@
 
 static const struct fx_arch def_arch = {
 	"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}},
-	"zero_pad", 12, 0};
-static const struct fx_arch tiny_arch = {"cs", 6, 9, 4, 3, 1, 2, {{4, 3, 1}, {7, 3, 2}}, "projection", 3, 0};
+	"zero_pad", 12, 0, 0};
+static const struct fx_arch tiny_arch = {"cs", 6, 9, 4, 3, 1, 2, {{4, 3, 1}, {7, 3, 2}}, "projection", 3, 0, 0};
 
 /* ---- mutations of the fixture before serialising ---------------------- */
 
@@ -77,6 +77,10 @@ static void m_labels_count(struct fx_model *m)
 	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\"]");
 }
 static void m_labels_type(struct fx_model *m) { fx_set(&m->meta_labels, "{\"a\":1}"); }
+static void m_labels_repeat(struct fx_model *m)
+{
+	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"c\",\"k\",\"l\"]");
+}
 static void m_labels_empty(struct fx_model *m)
 {
 	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"\",\"i\",\"j\",\"k\",\"l\"]");
@@ -158,6 +162,7 @@ static const struct bad_case cases[] = {
 	{"label count", m_labels_count, -EBADMSG, "__metadata__.labels has 11 labels but the model has 12 classes"},
 	{"labels type", m_labels_type, -EBADMSG, "__metadata__.labels must be a JSON array of strings"},
 	{"empty label", m_labels_empty, -EBADMSG, "__metadata__.labels[7] must be a non-empty string"},
+	{"repeated label", m_labels_repeat, -EBADMSG, "__metadata__.labels[9] 'c' repeats labels[2]"},
 	{"no architecture", m_no_arch, -EBADMSG, "__metadata__ has no 'architecture'"},
 	{"no frontend", m_no_frontend, -EBADMSG, "__metadata__ has no 'frontend'"},
 	{"format version", m_version, -ENOTSUP, "__metadata__.format_version '2' is not supported (this build reads 1)"},

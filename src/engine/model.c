@@ -398,6 +398,14 @@ static int parse_labels(struct drsn_model *m, const char *json, const char *what
 					what, i, MAX_LABEL_BYTES);
 			goto out;
 		}
+		for (int j = 0; j < i; j++)
+			if (!strcmp(m->labels[j], it->valuestring)) {
+				/* a label names one class: detections and per-label
+				 * thresholds could not tell the two apart */
+				rc = drsn__fail(err, -EBADMSG, "%s: __metadata__.labels[%d] '%s' repeats labels[%d]",
+						what, i, it->valuestring, j);
+				goto out;
+			}
 		if (!(m->labels[i] = strdup(it->valuestring))) {
 			rc = drsn__fail(err, -ENOMEM, "%s: out of memory", what);
 			goto out;

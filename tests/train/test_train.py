@@ -788,6 +788,12 @@ class Train(unittest.TestCase):
         self.assertIn(float(torch.load(path)[0]), (1.0, 2.0))
         self.assertEqual(os.listdir(os.path.dirname(path)), ['features-x.pt'])   # no temporary left
 
+    def test_keywords_must_be_distinct(self):
+        # drsn refuses a model whose labels repeat: the trainer says so first
+        for kw, named in (('yes,yes', "'yes'"), ('yes,,no', "''"), ('go,_silence_', "'_silence_'")):
+            with self.assertRaisesRegex(SystemExit, f"--keywords '{kw}': empty, repeated or reserved \\({named}\\)"):
+                train.main(['--data', self.data, '--keywords', kw, '--out', os.path.join(self.tmp.name, 'k')])
+
     def test_arch_file(self):
         # --arch FILE: a layer plan of one's own trains, exports and keeps its layers
         plan = {'stem': {'channels': 4, 'kernel': 5, 'stride': 1},

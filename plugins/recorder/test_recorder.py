@@ -242,6 +242,21 @@ def test_reload_keeps_plugins_and_check_config():
     assert r.returncode == 0, r
     assert re.search(r"^  recorder +\(load\) +writes the audio around each detection", r.stdout, re.M), r.stdout
     assert re.search(r"^  nosuch +\(load\) +missing: no ", r.stdout, re.M), r.stdout
+    # no config: the default folder, absent in a build tree, is no plugin (not an error);
+    # a folder the config names must exist
+    empty = os.path.join(tmp, "empty.conf")
+    open(empty, "w").close()
+    r = dt.subprocess.run([dt.DRSND, "--config", empty, "--list-plugins"], capture_output=True, text=True,
+                          timeout=60)
+    dt.log(r.stdout, r.stderr)
+    assert r.returncode == 0, r
+    folder = re.match(r"plugins in (.*) \(ABI", r.stdout).group(1)
+    assert os.path.isdir(folder) or "none (no such folder: no plugin is installed" in r.stdout, r.stdout
+    with open(empty, "w") as f:
+        f.write("[plugins]\ndir = %s/nosuchdir\n" % tmp)
+    r = dt.subprocess.run([dt.DRSND, "--config", empty, "--list-plugins"], capture_output=True, text=True,
+                          timeout=60)
+    assert r.returncode == 1 and "[plugins] dir %s/nosuchdir: No such file or directory" % tmp in r.stderr, r
     with open(bad, "w") as f:
         f.write("[plugins]\ndir = %s\nload = recorder\n" % os.path.dirname(MODULE))
     r = dt.subprocess.run([dt.DRSND, "--check-config", "--config", bad, "--model", MODEL],

@@ -370,9 +370,17 @@ int drsn__plugins_list(const struct drsn__config *c, FILE *f)
 {
 	const char *dir = drsn__config_plugin_dir(c);
 	DIR *d = opendir(dir);
+	if (!d && errno == ENOENT && !c->plugins.dir[0] && !c->plugins.n_load) {
+		/* the default folder of a drsnd that is not installed (a build
+		 * tree): no plugin, which is not an error when none is asked for */
+		fprintf(f, "plugins in %s (ABI %u): none (no such folder: no plugin is installed; "
+			"set [plugins] dir to a folder of NAME.so files)\n", dir, (unsigned)DRSN_PLUGIN_ABI_VERSION);
+		return 0;
+	}
 	if (!d) {
+		int rc = -errno;
 		fprintf(stderr, "drsnd: [plugins] dir %s: %s\n", dir, strerror(errno));
-		return -errno;
+		return rc;
 	}
 	char *names[256];
 	int n = 0;

@@ -35,6 +35,17 @@ struct drsn__cli_files {
 int drsn__cli_files_collect(struct drsn__cli_files *fl, char **args, int n_args);
 void drsn__cli_files_free(struct drsn__cli_files *fl);
 
+/* 1 if path a and path b name one existing regular file (the same device and
+ * inode, so through any spelling of the path, a symbolic or a hard link),
+ * else 0. "-" (stdin or stdout) names no file here. */
+int drsn__cli_same_file(const char *a, const char *b);
+
+/* Before a command opens its output out: if out names the same file as one
+ * of the n inputs in (NULL entries are skipped), prints "drsn: CMD: output
+ * OUT is the same file as input IN ..." and returns 2 (a usage error: the
+ * input would be overwritten); else 0. */
+int drsn__cli_refuse_clash(const char *cmd, const char *out, const char *const *in, size_t n);
+
 /* Subcommands (add yours here and in the table in main.c). */
 int drsn__cmd_version(int argc, char **argv);
 int drsn__cmd_info(int argc, char **argv);

@@ -4,7 +4,6 @@
  * (train/bench_torch.py), one thread, batch 1. */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <glob.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +33,12 @@ static void usage(FILE *f)
 		"and the fraction of the core's %.0f GFLOP/s fp32 peak for the path drsn would use,\n"
 		"the model load time (median of %d loads), and the same model's PyTorch CPU\n"
 		"latency at batch 1 with one thread, measured now by train/bench_torch.py, with\n"
-		"the speed-up. Without --model: the shipped models/default.safetensors if there\n"
-		"is one, else a random-init default-architecture DRSN-CW exported on the fly by\n"
+		"the speed-up. Without --model: the default model that every drsn command uses\n"
+		"($DRSN_MODEL, else the installed or the source tree's DRSN-CW), if it exists:\n"
+		"  %s\n"
+		"else a random-init default-architecture DRSN-CW exported on the fly by\n"
 		"train/export.py --random. --no-torch skips PyTorch.\n",
-		PEAK_GFLOPS, LOAD_RUNS);
+		PEAK_GFLOPS, LOAD_RUNS, drsn_default_model_path());
 }
 
 static const char *source_root(void)
@@ -94,24 +95,19 @@ static int run_capture(char *const argv[], char *out, size_t cap)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* The shipped default model: ./models, the source tree's models/, the
- * installed data directory; then any *.safetensors in the source tree's models/. */
-static int find_shipped(char *path, size_t n)
+/* The default model, as every other command finds it (drsn_default_model_path):
+ * 0 with *source set, or -ENOENT when there is none. $DRSN_MODEL is used even
+ * if it is missing, so that the load error names it. */
+static int find_default(char *path, size_t n, const char **source)
 {
-	const char *dirs[] = {".", source_root(), DRSN_DATADIR};
-	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-		snprintf(path, n, "%s/models/default.safetensors", dirs[i]);
-		if (!access(path, R_OK))
-			return 0;
+	const char *env = getenv("DRSN_MODEL");
+	snprintf(path, n, "%s", drsn_default_model_path());
+	if (env && *env) {
+		*source = "$DRSN_MODEL";
+		return 0;
 	}
-	char pat[1024];
-	glob_t g;
-	snprintf(pat, sizeof pat, "%s/models/*.safetensors", source_root());
-	int rc = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0 ? 0 : -ENOENT;
-	if (!rc)
-		snprintf(path, n, "%s", g.gl_pathv[0]);
-	globfree(&g);
-	return rc;
+	*source = "shipped";
+	return access(path, R_OK) == 0 ? 0 : -ENOENT;
 }
 
 /* A random-init default DRSN-CW exported to a fresh directory dir. */
@@ -303,9 +299,7 @@ int drsn__cmd_bench(int argc, char **argv)
 	int random_model = 0;
 	if (model_arg) {
 		snprintf(path, sizeof path, "%s", model_arg);
-	} else if (!find_shipped(path, sizeof path)) {
-		source = "shipped";
-	} else {
+	} else if (find_default(path, sizeof path, &source) < 0) {
 		random_model = 1;
 		source = "random init, default architecture, DRSN-CW";
 		if (export_random(path, sizeof path, tmpdir))

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/utf8.h"
 #include "drsn/drsn.h"
 #include "drsn_config.h"
 
@@ -60,8 +61,8 @@ static void file_error(const char *file, const char *msg)
 {
 	drsn__cli_err("classify: %s", msg);
 	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "file", file);
-	cJSON_AddStringToObject(o, "error", msg);
+	drsn__utf8_add_string(o, "file", file);   /* JSON is UTF-8, a file name need not be */
+	drsn__utf8_add_string(o, "error", msg);    /* it names the file */
 	print_json(o);
 }
 
@@ -193,7 +194,7 @@ int drsn__cmd_classify(int argc, char **argv)
 			order[j] = k;
 		}
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "file", file);
+		drsn__utf8_add_string(o, "file", file);
 		cJSON_AddStringToObject(o, "label", drsn_model_label(m, order[0]));
 		cJSON_AddNumberToObject(o, "score", round6(probs[order[0]]));
 		cJSON *t = cJSON_AddArrayToObject(o, "top");

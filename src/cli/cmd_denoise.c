@@ -11,6 +11,7 @@
 #include <sndfile.h>
 
 #include "cli/cli.h"
+#include "common/outfile.h"
 #include "drsn/audio.h"
 #include "drsn/denoise.h"
 
@@ -32,8 +33,10 @@ static void usage(FILE *f)
 		"With a folder, every audio file under IN_FOLDER is written to the same\n"
 		"relative path under OUT_FOLDER (created; not inside IN_FOLDER), one line\n"
 		"'IN -> OUT' per file on stdout.\n"
-		"  --strength DB   most attenuation of any time-frequency bin, dB (default %g;\n"
-		"                  0 passes the audio through unchanged)\n"
+		"OUT and OUT.csv are written beside their final names and replace them only\n"
+		"when complete; an output that is the same file as IN is refused.\n"
+		"  --strength DB   most attenuation of any time-frequency bin, 0..100 dB\n"
+		"                  (default %g; 0 passes the audio through unchanged)\n"
 		"  --frame-ms MS   analysis frame, 8..64 ms (default %g); also the delay of the\n"
 		"                  streaming API\n"
 		"  --vad OUT.csv   write 'time_s,speech' per frame of the first channel: the\n"
@@ -84,15 +87,36 @@ static void on_frame(void *user, uint64_t frame, float speech)
 		v->failed = 1;
 }
 
-/* Denoises one file into out_path; 0, or 1 with the reason on stderr. */
+/* An output that would overwrite the input, or two outputs in one file:
+ * 2 with the reason on stderr, else 0. Nothing is opened. */
+static int refuse_clashes(const char *in_path, const char *out_path, const char *vad_path)
+{
+	const char *in[] = {in_path};
+	if (drsn__cli_refuse_clash("denoise", out_path, in, 1) ||
+	    (vad_path && drsn__cli_refuse_clash("denoise", vad_path, in, 1)))
+		return 2;
+	if (vad_path && (!strcmp(vad_path, out_path) || drsn__cli_same_file(vad_path, out_path))) {
+		drsn__cli_err("denoise: --vad %s and the output %s are the same file", vad_path,
+			      out_path);
+		return 2;
+	}
+	return 0;
+}
+
+/* Denoises one file into out_path; 0, or 1 with the reason on stderr (2: an
+ * output is the input). out_path and vad_path are replaced only on success. */
 static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const char *out_path,
 			const char *vad_path)
 {
-	int rc = 1, nch = 0;
+	int rc = refuse_clashes(in_path, out_path, vad_path), nch = 0;
+	if (rc)
+		return rc;
+	rc = 1;
 	drsn_error e;
 	drsn_audio *a = NULL;
 	drsn_denoise **dn = NULL;
 	SNDFILE *out = NULL;
+	drsn__outfile out_file = {.fd = -1}, vad_file = {.fd = -1};
 	float *buf = NULL, *ch = NULL, *res = NULL;
 	struct vad_out vad = {0};
 
@@ -114,9 +138,14 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 	if (!dn)
 		goto nomem;
 	if (vad_path) {
-		vad.f = fopen(vad_path, "w");
+		if (drsn__outfile_open(&vad_file, vad_path, &e) < 0) {
+			drsn__cli_err("%s", e.msg);
+			goto cleanup;
+		}
+		vad.f = fdopen(vad_file.fd, "w");
 		if (!vad.f) {
 			drsn__cli_err("%s: cannot create: %s", vad_path, strerror(errno));
+			close(vad_file.fd);
 			goto cleanup;
 		}
 		fprintf(vad.f, "time_s,speech\n");
@@ -146,7 +175,16 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 
 	SF_INFO si = {.samplerate = info.out_rate, .channels = nch};
 	si.format = out_format(out_path, info.sndfile_format, info.out_rate, nch);
-	out = sf_open(out_path, SFM_WRITE, &si);
+	if (!strcmp(out_path, "-")) {
+		out = sf_open(out_path, SFM_WRITE, &si);   /* stdout */
+	} else {
+		if (drsn__outfile_open(&out_file, out_path, &e) < 0) {
+			drsn__cli_err("%s", e.msg);
+			goto cleanup;
+		}
+		/* the descriptor stays ours, to close whether or not this succeeds */
+		out = sf_open_fd(out_file.fd, SFM_WRITE, &si, SF_FALSE);
+	}
 	if (!out) {
 		drsn__cli_err("%s: cannot write: %s", out_path, sf_strerror(NULL));
 		goto cleanup;
@@ -197,10 +235,22 @@ cleanup:
 		drsn__cli_err("%s: write failed", out_path);
 		rc = 1;
 	}
+	if (out_file.fd >= 0 && close(out_file.fd) != 0 && rc == 0) {
+		drsn__cli_err("%s: write failed: %s", out_path, strerror(errno));
+		rc = 1;
+	}
 	if (vad.f && fclose(vad.f) != 0 && rc == 0) {
 		drsn__cli_err("%s: write failed", vad_path);
 		rc = 1;
 	}
+	/* in place only now, and only both; on failure only our temporary files go */
+	if (rc == 0 && (drsn__outfile_commit(&out_file, &e) < 0 ||
+			drsn__outfile_commit(&vad_file, &e) < 0)) {
+		drsn__cli_err("%s", e.msg);
+		rc = 1;
+	}
+	drsn__outfile_discard(&out_file);
+	drsn__outfile_discard(&vad_file);
 	for (int c = 0; dn && c < nch; c++)
 		drsn_denoise_destroy(dn[c]);
 	free(dn);
@@ -305,10 +355,13 @@ int drsn__cmd_denoise(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if ((!strcmp(a, "--strength") || !strcmp(a, "--frame-ms")) && i + 1 < argc) {
+			/* the ranges drsn_denoise_create takes (src/denoise/denoise.c) */
+			const float lo = a[2] == 's' ? 0 : 8, hi = a[2] == 's' ? 100 : 64;
 			char *end;
 			float v = strtof(argv[++i], &end);
-			if (end == argv[i] || *end) {
-				drsn__cli_err("denoise: %s '%s' is not a number", a, argv[i]);
+			if (end == argv[i] || *end || !(v >= lo && v <= hi)) {
+				drsn__cli_err("denoise: %s: '%s' is not a number in [%g, %g]", a,
+					      argv[i], (double)lo, (double)hi);
 				return 2;
 			}
 			if (a[2] == 's')

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/utf8.h"
 #include "drsn/drsn.h"
 #include "drsn_config.h"
 
@@ -49,7 +50,7 @@ static void on_detection(void *user, const drsn_detection *d)
 {
 	struct run *r = user;
 	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "file", r->file);
+	drsn__utf8_add_string(o, "file", r->file);   /* JSON is UTF-8, a file name need not be */
 	cJSON_AddStringToObject(o, "label", d->name);
 	cJSON_AddNumberToObject(o, "score", round(d->score * 1e4) / 1e4);
 	cJSON_AddNumberToObject(o, "start", round(d->start * 1e4) / 1e4);
@@ -117,6 +118,7 @@ int drsn__cmd_detect(int argc, char **argv)
 	};
 	const char *model_path = drsn_default_model_path();
 	const char *lt[64];
+	float lt_p[64];
 	int n_lt = 0, quiet = 0, c, code = 1;
 	drsn_pipeline_opts o;
 	drsn_pipeline_opts_default(&o);
@@ -131,10 +133,13 @@ int drsn__cmd_detect(int argc, char **argv)
 				drsn__cli_err("detect: --label-threshold '%s': expected LABEL=P (at most 64)", optarg);
 				bad = 1;
 			} else {
+				/* P now, a usage error like -t's; LABEL once the model is loaded */
+				const char *val = strchr(optarg, '=') + 1;
+				bad = parse_float("--label-threshold", val, 0, 1, &lt_p[n_lt]);
 				lt[n_lt++] = optarg;
 			}
 			break;
-		case O_HOP: bad = parse_int("--inference-hop-ms", optarg, 1, 10000, &o.inference_hop_ms); break;
+		case O_HOP: bad = parse_int("--inference-hop-ms", optarg, 10, 10000, &o.inference_hop_ms); break;
 		case O_SMOOTH: bad = parse_int("--smoothing-ms", optarg, 0, 10000, &o.smoothing_ms); break;
 		case O_REFR: bad = parse_int("--refractory-ms", optarg, 0, 600000, &o.refractory_ms); break;
 		case O_VAD: o.vad = 1; break;
@@ -182,8 +187,7 @@ int drsn__cmd_detect(int argc, char **argv)
 			drsn__cli_err("detect: --label-threshold '%s': no such label in %s", lt[i], model_path);
 			goto out;
 		}
-		if (parse_float("--label-threshold", eq + 1, 0, 1, &thr[found]) < 0)
-			goto out;
+		thr[found] = lt_p[i];
 	}
 	o.thresholds = thr;
 	if (drsn_pipeline_create(&p, m, &o, &e) < 0) {

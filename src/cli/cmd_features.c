@@ -1,5 +1,6 @@
 /* drsn features: log-mel features of an audio file (see drsn/features.h). */
 #include <errno.h>
+#include <math.h>
 #include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@ static void usage(FILE *f)
 		"Computes the streaming log-mel front end over FILE (any format libsndfile\n"
 		"reads, resampled to the front end's rate and averaged to mono; '-' is stdin).\n"
 		"  -o OUT.npy       write the frames x bands float32 matrix as a NumPy .npy file\n"
-		"                   (without -o: print frames, bands and min/mean/max)\n"
+		"                   (without -o: print frames, bands and min/mean/max); it is\n"
+		"                   replaced only when complete, and may not be FILE itself\n"
 		"  -p PARAMS.json   front-end parameters (keys as --params prints; missing keys\n"
 		"                   keep their defaults)\n"
 		"  --params         print the front-end parameters as JSON and exit\n");
@@ -55,13 +57,16 @@ struct run {
 	int n_mels;
 	double sum, min, max;
 	int64_t frames;
+	int64_t bad_frame;    /* first frame with a NaN or infinity, or -1 */
 };
 
 static void on_frame(void *user, const float *mel, int64_t idx)
 {
-	(void)idx;
 	struct run *r = user;
 	r->frames++;
+	for (int m = 0; r->bad_frame < 0 && m < r->n_mels; m++)
+		if (!isfinite(mel[m]))
+			r->bad_frame = idx;
 	if (r->npy) {
 		if (!r->failed && drsn__npy_append(r->npy, mel, 1, &r->err) < 0)
 			r->failed = 1;
@@ -109,6 +114,9 @@ int drsn__cmd_features(int argc, char **argv)
 			return 2;
 		}
 	}
+	const char *inputs[] = {in, params_path};
+	if (!print_params && drsn__cli_refuse_clash("features", out, inputs, 2))
+		return 2;
 	drsn_features_params_default(&p);
 	if (params_path && load_params(params_path, &p) < 0)
 		return 1;
@@ -142,6 +150,7 @@ int drsn__cmd_features(int argc, char **argv)
 	if (!strcmp(in, "-"))
 		in = "stdin";
 	r.n_mels = p.n_mels;
+	r.bad_frame = -1;
 	if (out && drsn__npy_open(&r.npy, out, (size_t)p.n_mels, &e) < 0) {
 		drsn__cli_err("%s", e.msg);
 		goto cleanup;
@@ -157,6 +166,11 @@ int drsn__cmd_features(int argc, char **argv)
 	}
 	if (n < 0) {
 		drsn__cli_err("%s", e.msg);
+		goto cleanup;
+	}
+	if (r.bad_frame >= 0) {   /* as drsn classify: no numbers made of NaN */
+		drsn__cli_err("%s: non-finite features from frame %lld on (NaN or infinite samples: corrupt "
+			      "audio?)%s", in, (long long)r.bad_frame, out ? "; nothing written" : "");
 		goto cleanup;
 	}
 	if (r.npy) {
@@ -178,7 +192,7 @@ int drsn__cmd_features(int argc, char **argv)
 	}
 	rc = 0;
 cleanup:
-	drsn__npy_abort(r.npy);  /* on error: no partial .npy left behind */
+	drsn__npy_abort(r.npy);  /* on error: no partial .npy, and OUT as it was */
 	drsn_features_destroy(fe);
 	drsn_audio_close(a);
 	return rc;

@@ -171,3 +171,24 @@ void drsn__cli_files_free(struct drsn__cli_files *fl)
 	free(fl->file);
 	memset(fl, 0, sizeof *fl);
 }
+
+int drsn__cli_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (!strcmp(a, "-") || !strcmp(b, "-") || stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return 0;
+	return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int drsn__cli_refuse_clash(const char *cmd, const char *out, const char *const *in, size_t n)
+{
+	for (size_t i = 0; out && i < n; i++) {
+		if (in[i] && drsn__cli_same_file(out, in[i])) {
+			drsn__cli_err("%s: output %s is the same file as input %s: refusing to "
+				      "overwrite the input (choose another output)", cmd, out,
+				      in[i]);
+			return 2;
+		}
+	}
+	return 0;
+}

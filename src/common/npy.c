@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
+#include "common/outfile.h"
 
 /* magic(6) + version(2) + header length(2) + header = NPY_HEADER bytes: a
  * multiple of 64 as NumPy recommends, with room for two 20-digit dims. */
@@ -16,17 +18,10 @@
 #error "npy.c writes '<f4' by copying floats: port it for big-endian hosts"
 #endif
 
-/* Drop a half-written output, but only a regular file (never a device). */
-static void discard(FILE *f, const char *path)
-{
-	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
-		remove(path);
-}
-
 struct drsn__npy_writer {
 	FILE *f;
 	char *path;
+	drsn__outfile out;
 	size_t cols;
 	uint64_t rows;
 	int rc;               /* first error, reported again by close */
@@ -75,9 +70,12 @@ int drsn__npy_open(drsn__npy_writer **out, const char *path, size_t cols, drsn_e
 		return drsn__fail(err, -ENOMEM, "%s: out of memory", path);
 	}
 	w->cols = cols;
-	w->f = fopen(path, "wb");
+	if ((rc = drsn__outfile_open(&w->out, path, err)) < 0)
+		goto cleanup;
+	w->f = fdopen(w->out.fd, "wb");
 	if (!w->f) {
 		rc = drsn__fail(err, -errno, "%s: cannot create: %s", path, strerror(errno));
+		close(w->out.fd);
 		goto cleanup;
 	}
 	if ((rc = write_header(w, err)) < 0)
@@ -85,10 +83,9 @@ int drsn__npy_open(drsn__npy_writer **out, const char *path, size_t cols, drsn_e
 	*out = w;
 	return 0;
 cleanup:
-	if (w->f) {
-		discard(w->f, path);
+	if (w->f)
 		fclose(w->f);
-	}
+	drsn__outfile_discard(&w->out);   /* only what open made: never path */
 	free(w->path);
 	free(w);
 	return rc;
@@ -125,10 +122,12 @@ int drsn__npy_close(drsn__npy_writer *w, drsn_error *err)
 	}
 	if (fflush(w->f) != 0 && rc == 0)
 		rc = drsn__fail(err, -EIO, "%s: write failed: %s", w->path, strerror(errno));
-	if (rc < 0)
-		discard(w->f, w->path);  /* no partial garbage */
 	if (fclose(w->f) != 0 && rc == 0)
 		rc = drsn__fail(err, -EIO, "%s: write failed: %s", w->path, strerror(errno));
+	if (rc == 0)
+		rc = drsn__outfile_commit(&w->out, err);
+	else
+		drsn__outfile_discard(&w->out);   /* no partial garbage; path as it was */
 	free(w->path);
 	free(w);
 	return rc;
@@ -138,8 +137,8 @@ void drsn__npy_abort(drsn__npy_writer *w)
 {
 	if (!w)
 		return;
-	discard(w->f, w->path);
 	fclose(w->f);
+	drsn__outfile_discard(&w->out);
 	free(w->path);
 	free(w);
 }

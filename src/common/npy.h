@@ -16,17 +16,20 @@
 
 typedef struct drsn__npy_writer drsn__npy_writer;
 
-/* Create/truncate path for rows of `cols` floats (cols == 0: a 1-D array). */
+/* Write rows of `cols` floats (cols == 0: a 1-D array) to path, which is
+ * replaced only by a successful close (common/outfile.h). */
 int drsn__npy_open(drsn__npy_writer **out, const char *path, size_t cols, drsn_error *err);
 
 /* Append `rows` rows (rows * max(cols, 1) floats). */
 int drsn__npy_append(drsn__npy_writer *w, const float *data, size_t rows, drsn_error *err);
 
-/* Write the final shape and close. Always frees w; returns the first error
- * of the whole write (so a failed append is reported again here). */
+/* Write the final shape, close, and put the file in place. Always frees w;
+ * returns the first error of the whole write (so a failed append is reported
+ * again here), after which path is as it was before open. */
 int drsn__npy_close(drsn__npy_writer *w, drsn_error *err);
 
-/* Give up: close w and remove the partial file (w NULL is fine). */
+/* Give up: close w and remove its temporary file; path is left as it was
+ * (w NULL is fine). */
 void drsn__npy_abort(drsn__npy_writer *w);
 
 /* One-shot: write rows x cols floats. */

@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/npy.h"
+
+#include "common/test_files.h"
 
 static char dir[64];
 
@@ -147,6 +150,87 @@ static void test_write_errors(void **state)
 	assert_non_null(strstr(e.msg, "/nonexistent-dir/x.npy"));
 }
 
+/* The file is replaced only by a successful close: open truncates nothing,
+ * abort (as after an input that failed half way) leaves it as it was and no
+ * temporary file behind, and close keeps its permissions. */
+static void test_replace_only_when_complete(void **state)
+{
+	(void)state;
+	char sub[128], keep[160];
+	snprintf(sub, sizeof sub, "%s", tmp("replace"));
+	assert_int_equal(mkdir(sub, 0777), 0);
+	snprintf(keep, sizeof keep, "%s/keep.npy", sub);
+	write_bytes(keep, "precious", 8);
+	assert_int_equal(chmod(keep, 0640), 0);
+	float v[6] = {1, 2, 3, 4, 5, 6};
+
+	drsn__npy_writer *w;
+	assert_int_equal(drsn__npy_open(&w, keep, 3, NULL), 0);
+	drsn__test_assert_file_is(keep, "precious", 8);
+	assert_int_equal(drsn__npy_append(w, v, 1, NULL), 0);
+	drsn__npy_abort(w);
+	drsn__test_assert_file_is(keep, "precious", 8);
+	drsn__test_assert_folder_holds(sub, "keep.npy");
+
+	assert_int_equal(drsn__npy_open(&w, keep, 3, NULL), 0);
+	assert_int_equal(drsn__npy_append(w, v, 2, NULL), 0);
+	drsn__test_assert_file_is(keep, "precious", 8);
+	assert_int_equal(drsn__npy_close(w, NULL), 0);
+	drsn__test_assert_folder_holds(sub, "keep.npy");
+	float *back;
+	size_t r, c;
+	assert_int_equal(drsn__npy_read_f32(keep, &back, &r, &c, NULL), 0);
+	assert_int_equal(r, 2);
+	assert_int_equal(c, 3);
+	assert_memory_equal(back, v, sizeof v);
+	free(back);
+	struct stat st;
+	assert_int_equal(stat(keep, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+
+	/* a new file: created only by close */
+	char fresh[160];
+	snprintf(fresh, sizeof fresh, "%s/fresh.npy", sub);
+	assert_int_equal(drsn__npy_open(&w, fresh, 0, NULL), 0);
+	assert_int_equal(access(fresh, F_OK), -1);
+	drsn__npy_abort(w);
+	drsn__test_assert_folder_holds(sub, "keep.npy");
+}
+
+/* Through a symbolic link the link's target is replaced and the link stays;
+ * a device is written in place and never removed. */
+static void test_link_and_device(void **state)
+{
+	(void)state;
+	char sub[128], target[160], link_path[160];
+	snprintf(sub, sizeof sub, "%s", tmp("links"));
+	assert_int_equal(mkdir(sub, 0777), 0);
+	snprintf(target, sizeof target, "%s/target.npy", sub);
+	snprintf(link_path, sizeof link_path, "%s/link.npy", sub);
+	write_bytes(target, "old", 3);
+	assert_int_equal(symlink("target.npy", link_path), 0);
+	float v[2] = {7, 8};
+	assert_int_equal(drsn__npy_write_f32(link_path, v, 2, 0, NULL), 0);
+	struct stat st;
+	assert_int_equal(lstat(link_path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	float *back;
+	size_t r, c;
+	assert_int_equal(drsn__npy_read_f32(target, &back, &r, &c, NULL), 0);
+	assert_int_equal(r, 2);
+	assert_memory_equal(back, v, sizeof v);
+	free(back);
+	drsn__test_assert_folder_holds(sub, "link.npy target.npy");
+
+	drsn__npy_writer *w;
+	assert_int_equal(drsn__npy_open(&w, "/dev/null", 2, NULL), 0);
+	assert_int_equal(drsn__npy_append(w, v, 1, NULL), 0);
+	drsn__npy_abort(w);
+	assert_int_equal(drsn__npy_write_f32("/dev/null", v, 1, 2, NULL), 0);
+	assert_int_equal(stat("/dev/null", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +238,8 @@ int main(void)
 		cmocka_unit_test(test_one_dim_and_empty),
 		cmocka_unit_test(test_read_errors),
 		cmocka_unit_test(test_write_errors),
+		cmocka_unit_test(test_replace_only_when_complete),
+		cmocka_unit_test(test_link_and_device),
 	};
 	return cmocka_run_group_tests_name("npy", tests, setup, teardown);
 }

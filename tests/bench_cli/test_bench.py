@@ -74,12 +74,17 @@ def main():
             r = run(drsn, *bad)
             assert r.returncode == 2 and "bench" in r.stderr, (bad, r.returncode, r.stderr)
 
-    # Without --model: the shipped default, else a random default-size model
-    # exported on the fly and removed afterwards.
-    r = run(drsn, "--json", "--runs", "2", "--no-torch")
+    # Without --model: the default model every command uses
+    # (drsn_default_model_path: the DRSN-CW, not the first models/*.safetensors),
+    # else a random default-size model exported on the fly and removed afterwards.
+    r = run(drsn, "--json", "--runs", "2", "--no-torch", env={"DRSN_MODEL": ""})
     assert r.returncode == 0, r.stderr
     o = json.loads(r.stdout)
-    if o["model_source"] != "shipped":
+    if o["model_source"] == "shipped":
+        assert o["variant"] == "cw", o
+        name = os.path.basename(o["model"])
+        assert name in ("kws20-drsn-cw.safetensors", "default.safetensors"), o
+    else:
         assert o["model_source"].startswith("random init"), o
         assert not os.path.exists(o["model"]) and not os.path.exists(os.path.dirname(o["model"])), o
     print("default model:", o["model_source"], o["model"])

@@ -1,6 +1,8 @@
 /* drsn denoise end to end: rate, channels, length and alignment of OUT,
  * per-channel processing, pass-through at --strength 0, the --vad CSV,
- * errors that name the file, and IN_FOLDER OUT_FOLDER. argv[1] is the drsn executable. */
+ * errors that name the file, IN_FOLDER OUT_FOLDER, outputs that are the
+ * input (refused) and outputs left as they were by a failed run. argv[1] is
+ * the drsn executable. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +17,8 @@
 #include <unistd.h>
 
 #include <sndfile.h>
+
+#include "common/test_files.h"
 
 static const char *drsn;
 static char dir[64];
@@ -160,8 +164,16 @@ static void test_errors_name_the_file(void **state)
 	assert_int_not_equal(run(args, err, sizeof err), 0);
 	assert_non_null(strstr(err, "missing.wav"));
 	assert_int_equal(access(out, F_OK), -1);
-	assert_int_not_equal(run("--strength -5 a.wav b.wav", err, sizeof err), 0);
-	assert_int_not_equal(run("--strength loud a.wav b.wav", err, sizeof err), 0);
+	/* out-of-range options are usage errors that name the flag, like unknown ones */
+	assert_int_equal(run("--strength -5 a.wav b.wav", err, sizeof err), 2);
+	assert_non_null(strstr(err, "--strength"));
+	assert_int_equal(run("--strength -1 a.wav b.wav", err, sizeof err), 2);
+	assert_non_null(strstr(err, "--strength"));
+	assert_int_equal(run("--strength 101 a.wav b.wav", err, sizeof err), 2);
+	assert_int_equal(run("--frame-ms 100 a.wav b.wav", err, sizeof err), 2);
+	assert_non_null(strstr(err, "--frame-ms"));
+	assert_int_equal(run("--frame-ms nan a.wav b.wav", err, sizeof err), 2);
+	assert_int_equal(run("--strength loud a.wav b.wav", err, sizeof err), 2);
 	assert_non_null(strstr(err, "loud"));
 	assert_int_not_equal(run("only-one.wav", err, sizeof err), 0);
 	assert_int_equal(run("--help", err, sizeof err), 0);
@@ -227,6 +239,133 @@ static void test_folder(void **state)
 	assert_non_null(strstr(err, "the output must be one too"));
 }
 
+/* OUT, or the --vad CSV, naming the input under any spelling (the same path,
+ * with ./, a symbolic link, a hard link) is refused before anything is
+ * opened: exit 2, a message naming both, the input byte for byte as it was
+ * and nothing written. */
+static void test_output_is_input(void **state)
+{
+	(void)state;
+	char d[128], in[160], dot[160], sym[160], hard[160], out[160], args[1024], err[1024];
+	path(d, sizeof d, "same");
+	assert_int_equal(mkdir(d, 0777), 0);
+	snprintf(in, sizeof in, "%s/in.wav", d);
+	snprintf(dot, sizeof dot, "%s/./in.wav", d);
+	snprintf(sym, sizeof sym, "%s/sym.wav", d);
+	snprintf(hard, sizeof hard, "%s/hard.wav", d);
+	snprintf(out, sizeof out, "%s/out.wav", d);
+	enum { N = 16000 };
+	static float x[N];
+	for (int i = 0; i < N; i++)
+		x[i] = 0.1f * gauss();
+	write_wav(in, 16000, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, x, N);
+	assert_int_equal(symlink("in.wav", sym), 0);
+	assert_int_equal(link(in, hard), 0);
+	size_t n;
+	char *orig = drsn__test_slurp(in, &n);
+
+	const char *spellings[] = {in, dot, sym, hard};
+	for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+		const char *s = spellings[i];
+		snprintf(args, sizeof args, "'%s' '%s'", in, s);
+		assert_int_equal(run(args, err, sizeof err), 2);
+		if (!strstr(err, "is the same file as input") || !strstr(err, s))
+			fail_msg("drsn denoise %s: %s", args, err);
+		drsn__test_assert_file_is(in, orig, n);
+
+		snprintf(args, sizeof args, "--vad '%s' '%s' '%s'", s, in, out);
+		assert_int_equal(run(args, err, sizeof err), 2);
+		if (!strstr(err, "is the same file as input") || !strstr(err, s))
+			fail_msg("drsn denoise %s: %s", args, err);
+		drsn__test_assert_file_is(in, orig, n);
+		assert_int_equal(access(out, F_OK), -1);
+	}
+	/* the input through the link, the output the file itself */
+	snprintf(args, sizeof args, "'%s' '%s'", sym, in);
+	assert_int_equal(run(args, err, sizeof err), 2);
+	drsn__test_assert_file_is(in, orig, n);
+	/* OUT and the CSV in one file */
+	snprintf(args, sizeof args, "--vad '%s' '%s' '%s'", out, in, out);
+	assert_int_equal(run(args, err, sizeof err), 2);
+	assert_int_equal(access(out, F_OK), -1);
+	drsn__test_assert_folder_holds(d, "hard.wav in.wav sym.wav");
+	free(orig);
+}
+
+/* A run that fails half way (a FLAC cut short: the decoder loses sync after
+ * OUT and the CSV are open) leaves an OUT and a CSV that were there before
+ * as they were, and no temporary files; a run that succeeds replaces them,
+ * keeping OUT's permissions, and writes through a symbolic link to OUT. */
+static void test_failed_run_keeps_outputs(void **state)
+{
+	(void)state;
+	char d[128], full[160], cut[160], out[160], csv[160], sym[160], args[1024], err[1024];
+	path(d, sizeof d, "keep");
+	assert_int_equal(mkdir(d, 0777), 0);
+	snprintf(full, sizeof full, "%s/full.flac", d);
+	snprintf(cut, sizeof cut, "%s/cut.flac", d);
+	snprintf(out, sizeof out, "%s/out.wav", d);
+	snprintf(csv, sizeof csv, "%s/out.csv", d);
+	snprintf(sym, sizeof sym, "%s/sym.wav", d);
+	enum { N = 3 * 16000 };
+	static float x[N];
+	for (int i = 0; i < N; i++)
+		x[i] = 0.2f * gauss();
+	write_wav(full, 16000, 1, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, x, N);
+	size_t n;
+	char *flac = drsn__test_slurp(full, &n);
+	FILE *f = fopen(cut, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(flac, 1, n * 6 / 10, f), n * 6 / 10);
+	fclose(f);
+	free(flac);
+
+	static const char before_out[] = "an earlier result\n";
+	static const char before_csv[] = "time_s,speech\n0,1\n";
+	f = fopen(out, "wb");
+	assert_non_null(f);
+	fputs(before_out, f);
+	fclose(f);
+	assert_int_equal(chmod(out, 0640), 0);
+	f = fopen(csv, "wb");
+	assert_non_null(f);
+	fputs(before_csv, f);
+	fclose(f);
+
+	snprintf(args, sizeof args, "--vad '%s' '%s' '%s'", csv, cut, out);
+	int rc = run(args, err, sizeof err);
+	if (rc != 1 || !strstr(err, "cut.flac"))
+		fail_msg("drsn denoise %s: exit %d: %s", args, rc, err);
+	drsn__test_assert_file_is(out, before_out, strlen(before_out));
+	drsn__test_assert_file_is(csv, before_csv, strlen(before_csv));
+	drsn__test_assert_folder_holds(d, "cut.flac full.flac out.csv out.wav");
+
+	/* the same outputs from a good input: replaced, OUT still 0640 */
+	snprintf(args, sizeof args, "--strength 0 --vad '%s' '%s' '%s'", csv, full, out);
+	SF_INFO si;
+	free(denoise_file(args, out, 16000, 1, N, SF_FORMAT_WAV | SF_FORMAT_PCM_16));
+	struct stat st;
+	assert_int_equal(stat(out, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	char *v = drsn__test_slurp(csv, &n);
+	assert_true(n > 100 && !memcmp(v, "time_s,speech\n", 14));
+	free(v);
+	drsn__test_assert_folder_holds(d, "cut.flac full.flac out.csv out.wav");
+
+	/* OUT a symbolic link to another file: that file is written, the link stays */
+	assert_int_equal(symlink("out.wav", sym), 0);
+	f = fopen(out, "wb");
+	assert_non_null(f);
+	fputs(before_out, f);
+	fclose(f);
+	snprintf(args, sizeof args, "--strength 0 '%s' '%s'", full, sym);
+	free(denoise_file(args, out, 16000, 1, N, SF_FORMAT_WAV | SF_FORMAT_PCM_16));
+	assert_int_equal(lstat(sym, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	free(read_wav(sym, &si));
+	drsn__test_assert_folder_holds(d, "cut.flac full.flac out.csv out.wav sym.wav");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -244,6 +383,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_strength_zero_passes_through_48k_float),
 		cmocka_unit_test(test_errors_name_the_file),
 		cmocka_unit_test(test_folder),
+		cmocka_unit_test(test_output_is_input),
+		cmocka_unit_test(test_failed_run_keeps_outputs),
 	};
 	int rc = cmocka_run_group_tests_name("denoise-cli", tests, NULL, NULL);
 	char cmd[128];

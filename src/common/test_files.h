@@ -1,0 +1,21 @@
+/*
+ * Files and folders in cmocka tests (test-only; link test_files_src):
+ * the tests of drsn's outputs check that what must not change did not,
+ * and that no temporary file is left behind.
+ */
+#ifndef DRSN_SRC_COMMON_TEST_FILES_H
+#define DRSN_SRC_COMMON_TEST_FILES_H
+
+#include <stddef.h>
+
+/* The whole file p (free it), *n its size; fails the test if p cannot be read. */
+char *drsn__test_slurp(const char *p, size_t *n);
+
+/* Fails the test unless file p holds exactly the n bytes given. */
+void drsn__test_assert_file_is(const char *p, const char *bytes, size_t n);
+
+/* Fails the test unless folder d holds exactly `names`: its entries' names,
+ * sorted, joined by single spaces. */
+void drsn__test_assert_folder_holds(const char *d, const char *names);
+
+#endif

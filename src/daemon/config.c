@@ -1,6 +1,8 @@
 #include "daemon/config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <math.h>
 #include <stdarg.h>
@@ -8,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "daemon/log.h"
+#include "drsn/audio.h"
 #include "drsn/model.h"
 #include "drsn_config.h"
 
@@ -25,48 +29,65 @@ struct key {
 	size_t off;
 	size_t size;           /* K_STR buffer size */
 	double min, max;       /* K_INT / K_FLOAT */
+	/* Only applied when the daemon starts: a reload keeps the running
+	 * value and says so (daemon.c hands these to the source and the
+	 * servers once). */
+	int restart;
+	/* K_STR: NULL if the value is fine, else why not ("must be ...") */
+	const char *(*check)(const char *value);
 };
 
 #define O(f) offsetof(struct drsn__config, f)
 #define S(f) sizeof(((struct drsn__config *)0)->f)
+#define RESTART 1
+
+static const char *check_socket_path(const char *v);
+static const char *check_pcm_socket(const char *v);
+static const char *check_source(const char *v);
 
 static const struct key keys[] = {
-	{"daemon", "log_level", K_LOGLEVEL, O(log_level), 0, 0, 0},
-	{"daemon", "status_interval_ms", K_INT, O(status_interval_ms), 0, 0, 3600000},
-	{"socket", "path", K_STR, O(socket_path), S(socket_path), 0, 0},
-	{"socket", "mode", K_MODE, O(socket_mode), 0, 0, 0777},
-	{"socket", "group", K_STR, O(socket_group), S(socket_group), 0, 0},
-	{"socket", "max_clients", K_INT, O(max_clients), 0, 1, 4096},
-	{"socket", "max_line", K_INT, O(max_line), 0, 64, 1 << 20},
-	{"socket", "client_queue", K_INT, O(client_queue), 0, 4096, 64 << 20},
-	{"socket", "flood_errors", K_INT, O(flood_errors), 0, 1, 1000000},
-	{"model", "path", K_STR, O(model_path), S(model_path), 0, 0},
-	{"audio", "source", K_STR, O(source), S(source), 0, 0},
-	{"audio", "realtime", K_BOOL, O(realtime), 0, 0, 0},
-	{"audio", "on_eof", K_ONEOF, O(on_eof_exit), 0, 0, 0},
-	{"audio", "raw_format", K_RAWFMT, O(raw_format), S(raw_format), 0, 0},
-	{"audio", "raw_rate", K_INT, O(raw_rate), 0, 1000, 768000},
-	{"audio", "raw_channels", K_INT, O(raw_channels), 0, 1, 64},
-	{"audio", "device_rate", K_INT, O(device_rate), 0, 0, 768000},
-	{"audio", "latency_ms", K_INT, O(latency_ms), 0, 0, 2000},
-	{"audio", "ring_ms", K_INT, O(ring_ms), 0, 10, 60000},
-	{"audio", "retry_min_ms", K_INT, O(retry_min_ms), 0, 10, 3600000},
-	{"audio", "retry_max_ms", K_INT, O(retry_max_ms), 0, 10, 3600000},
-	{"audio", "stall_ms", K_INT, O(stall_ms), 0, 100, 600000},
-	{"detect", "inference_hop_ms", K_INT, O(inference_hop_ms), 0, 10, 10000},
-	{"detect", "smoothing_ms", K_INT, O(smoothing_ms), 0, 0, 10000},
-	{"detect", "threshold", K_FLOAT, O(threshold), 0, 0, 1},
-	{"detect", "refractory_ms", K_INT, O(refractory_ms), 0, 0, 60000},
-	{"detect", "vad", K_BOOL, O(vad), 0, 0, 0},
-	{"detect", "vad_threshold_db", K_FLOAT, O(vad_threshold_db), 0, -150, 0},
-	{"detect", "vad_hangover_ms", K_INT, O(vad_hangover_ms), 0, 0, 10000},
-	{"detect", "level_interval_ms", K_INT, O(level_interval_ms), 0, 10, 60000},
-	{"denoise", "classify_on", K_CLASSIFY, O(classify_on_denoised), 0, 0, 0},
-	{"denoise", "strength", K_FLOAT, O(denoise_strength_db), 0, 0, 100},
-	{"denoise", "pcm_socket", K_STR, O(pcm_socket), S(pcm_socket), 0, 0},
-	{"denoise", "pcm_queue_ms", K_INT, O(pcm_queue_ms), 0, 100, 600000},
+	{"daemon", "log_level", K_LOGLEVEL, O(log_level), 0, 0, 0, 0, NULL},
+	{"daemon", "status_interval_ms", K_INT, O(status_interval_ms), 0, 0, 3600000,
+	 RESTART, NULL},
+	{"socket", "path", K_STR, O(socket_path), S(socket_path), 0, 0, RESTART, check_socket_path},
+	{"socket", "mode", K_MODE, O(socket_mode), 0, 0, 0777, RESTART, NULL},
+	{"socket", "group", K_STR, O(socket_group), S(socket_group), 0, 0, RESTART, NULL},
+	{"socket", "max_clients", K_INT, O(max_clients), 0, 1, 4096, RESTART, NULL},
+	{"socket", "max_line", K_INT, O(max_line), 0, 64, 1 << 20, RESTART, NULL},
+	{"socket", "client_queue", K_INT, O(client_queue), 0, 4096, 64 << 20, RESTART, NULL},
+	{"socket", "flood_errors", K_INT, O(flood_errors), 0, 1, 1000000, RESTART, NULL},
+	{"model", "path", K_STR, O(model_path), S(model_path), 0, 0, 0, NULL},
+	{"audio", "source", K_STR, O(source), S(source), 0, 0, RESTART, check_source},
+	{"audio", "realtime", K_BOOL, O(realtime), 0, 0, 0, RESTART, NULL},
+	{"audio", "on_eof", K_ONEOF, O(on_eof_exit), 0, 0, 0, 0, NULL},
+	{"audio", "raw_format", K_RAWFMT, O(raw_format), S(raw_format), 0, 0, RESTART, NULL},
+	{"audio", "raw_rate", K_INT, O(raw_rate), 0, 1000, 768000, RESTART, NULL},
+	{"audio", "raw_channels", K_INT, O(raw_channels), 0, 1, 64, RESTART, NULL},
+	{"audio", "device_rate", K_INT, O(device_rate), 0, 0, 768000, RESTART, NULL},
+	{"audio", "latency_ms", K_INT, O(latency_ms), 0, 0, 2000, RESTART, NULL},
+	{"audio", "ring_ms", K_INT, O(ring_ms), 0, 10, 60000, RESTART, NULL},
+	{"audio", "retry_min_ms", K_INT, O(retry_min_ms), 0, 10, 3600000, RESTART, NULL},
+	{"audio", "retry_max_ms", K_INT, O(retry_max_ms), 0, 10, 3600000, RESTART, NULL},
+	{"audio", "stall_ms", K_INT, O(stall_ms), 0, 100, 600000, RESTART, NULL},
+	{"detect", "inference_hop_ms", K_INT, O(inference_hop_ms), 0, 10, 10000, 0, NULL},
+	{"detect", "smoothing_ms", K_INT, O(smoothing_ms), 0, 0, 10000, 0, NULL},
+	{"detect", "threshold", K_FLOAT, O(threshold), 0, 0, 1, 0, NULL},
+	{"detect", "refractory_ms", K_INT, O(refractory_ms), 0, 0, 60000, 0, NULL},
+	{"detect", "vad", K_BOOL, O(vad), 0, 0, 0, 0, NULL},
+	{"detect", "vad_threshold_db", K_FLOAT, O(vad_threshold_db), 0, -150, 0, 0, NULL},
+	{"detect", "vad_hangover_ms", K_INT, O(vad_hangover_ms), 0, 0, 10000, 0, NULL},
+	{"detect", "level_interval_ms", K_INT, O(level_interval_ms), 0, 10, 60000, 0, NULL},
+	{"denoise", "classify_on", K_CLASSIFY, O(classify_on_denoised), 0, 0, 0, 0, NULL},
+	{"denoise", "strength", K_FLOAT, O(denoise_strength_db), 0, 0, 100, 0, NULL},
+	{"denoise", "pcm_socket", K_STR, O(pcm_socket), S(pcm_socket), 0, 0,
+	 RESTART, check_pcm_socket},
+	{"denoise", "pcm_queue_ms", K_INT, O(pcm_queue_ms), 0, 100, 600000, RESTART, NULL},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
+_Static_assert(N_KEYS == DRSN_CFG_N_KEYS, "DRSN_CFG_N_KEYS (config.h) must count keys[]");
+
+/* Largest fd:N (source.c's limit too). */
+#define MAX_FD (1 << 20)
 
 static const char *const raw_formats[] = {
 	"u8", "s8", "s16le", "s16be", "s24le", "s24be", "s32le", "s32be",
@@ -77,10 +98,19 @@ void drsn__cfg_error(struct drsn__cfg_errors *errs, const char *fmt, ...)
 {
 	if (!errs || errs->n >= DRSN_CFG_MAX_ERRORS)
 		return;
+	char *m = errs->msg[errs->n++];
+	const size_t size = sizeof errs->msg[0];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(errs->msg[errs->n++], sizeof errs->msg[0], fmt, ap);
+	int len = vsnprintf(m, size, fmt, ap);
 	va_end(ap);
+	if (len >= (int)size) {
+		/* cut at a UTF-8 boundary with room for "…" (3 bytes) */
+		size_t at = size - 4;
+		while (at > 0 && ((unsigned char)m[at] & 0xc0) == 0x80)
+			at--;
+		memcpy(m + at, "\xe2\x80\xa6", 4);
+	}
 }
 
 void drsn__config_defaults(struct drsn__config *c)
@@ -130,6 +160,31 @@ static int parse_long(const char *v, long *out)
 		return -1;
 	*out = x;
 	return 0;
+}
+
+static const char *check_socket_path(const char *v)
+{
+	return v[0] == '/' ? NULL : "must be an absolute path";
+}
+
+static const char *check_pcm_socket(const char *v)
+{
+	return !v[0] || v[0] == '/' ? NULL : "must be an absolute path (or empty)";
+}
+
+static const char *check_source(const char *v)
+{
+	if (!strncmp(v, "pa:", 3) || !strcmp(v, "stdin"))
+		return NULL;
+	if (!strncmp(v, "file:", 5))
+		return v[5] ? NULL : "needs a path: file:PATH";
+	if (!strncmp(v, "fd:", 3)) {
+		long fd;
+		if (parse_long(v + 3, &fd) || fd < 0 || fd > MAX_FD)
+			return "needs a file descriptor number: fd:N";
+		return NULL;
+	}
+	return "is not pa:[DEVICE], file:PATH, stdin or fd:N";
 }
 
 static int parse_bool(const char *v, int *out)
@@ -345,24 +400,41 @@ static int set_plugin_key(struct drsn__config *c, const char *name, const char *
 	return 0;
 }
 
+/* The table entry of section.key, or NULL. */
+static const struct key *find_key(const char *section, const char *key)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, key))
+			return &keys[i];
+	return NULL;
+}
+
+static int set_key(struct drsn__config *c, const struct key *k, const char *section,
+		   const char *key, const char *value, const char *where,
+		   struct drsn__cfg_errors *errs);
+
 int drsn__config_set(struct drsn__config *c, const char *section, const char *key,
 		     const char *value, const char *where, struct drsn__cfg_errors *errs)
 {
+	/* a line break (only --set can pass one) would not print back as one
+	 * line, and no key has a use for control characters */
+	for (const char *q = value; *q; q++)
+		if ((unsigned char)*q < 0x20 && *q != '\t') {
+			drsn__cfg_error(errs, "%s: [%s] %s: the value contains a control character "
+					"(byte 0x%02x)", where, section, key, (unsigned char)*q);
+			return -EINVAL;
+		}
 	if (!strcmp(section, "thresholds"))
 		return set_threshold(c, key, value, where, errs);
 	if (!strcmp(section, "plugins"))
 		return set_plugins(c, key, value, where, errs);
 	if (!strncmp(section, "plugin ", 7) || !strncmp(section, "plugin\t", 7))
 		return set_plugin_key(c, section + 7, key, value, where, errs);
-	const struct key *k = NULL;
+	const struct key *k = find_key(section, key);
 	int known_section = 0;
-	for (size_t i = 0; i < N_KEYS; i++) {
-		if (strcmp(keys[i].section, section))
-			continue;
-		known_section = 1;
-		if (!strcmp(keys[i].name, key))
-			k = &keys[i];
-	}
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (!strcmp(keys[i].section, section))
+			known_section = 1;
 	if (!known_section) {
 		drsn__cfg_error(errs, "%s: unknown section [%s] (known: daemon, socket, model, audio, detect, denoise, thresholds, plugins, plugin NAME)",
 				where, section);
@@ -372,8 +444,19 @@ int drsn__config_set(struct drsn__config *c, const char *section, const char *ke
 		drsn__cfg_error(errs, "%s: [%s] unknown key '%s'", where, section, key);
 		return -EINVAL;
 	}
+	int rc = set_key(c, k, section, key, value, where, errs);
+	if (rc == 0)
+		snprintf(c->where[k - keys], sizeof c->where[0], "%s", where);
+	return rc;
+}
+
+static int set_key(struct drsn__config *c, const struct key *k, const char *section,
+		   const char *key, const char *value, const char *where,
+		   struct drsn__cfg_errors *errs)
+{
 	char *p = (char *)c + k->off;
 	long l;
+	const char *why;
 	switch (k->kind) {
 	case K_INT:
 		if (parse_long(value, &l) || l < k->min || l > k->max) {
@@ -405,6 +488,11 @@ int drsn__config_set(struct drsn__config *c, const char *section, const char *ke
 		if (strlen(value) >= k->size) {
 			drsn__cfg_error(errs, "%s: [%s] %s: value is too long (%zu bytes, max %zu)",
 					where, section, key, strlen(value), k->size - 1);
+			return -EINVAL;
+		}
+		if (k->check && (why = k->check(value))) {
+			drsn__cfg_error(errs, "%s: [%s] %s: '%s' %s", where, section, key, value,
+					why);
 			return -EINVAL;
 		}
 		memcpy(p, value, strlen(value) + 1);
@@ -495,7 +583,71 @@ struct parse {
 	/* source: a FILE or a string */
 	FILE *f;
 	const char *s;
+	/* the line inih is on, as inih sees it (scan_line) */
+	int continuation;          /* indented: continues the key above's value */
+	int have_key;              /* a key line since the last [section] */
+	/* lines of this file that set each key (0 = none yet): duplicates */
+	int key_line[N_KEYS];
+	int threshold_line[DRSN_CFG_MAX_THRESHOLDS];
+	int plugins_line[2];       /* [plugins] dir, load */
+	int kv_start;              /* [plugin NAME] keys before this file */
 };
+
+/* A ';' inside a "quoted value", hidden from inih's inline comments. */
+#define QUOTED_SEMICOLON '\x1f'
+
+/* inih's find_chars_or_comment (ini.c): the first of chars, or an inline
+ * comment (';' after a blank), or the end. */
+static char *find_or_comment(char *s, const char *chars)
+{
+	int was_space = 0;
+	while (*s && !strchr(chars, *s) && !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
+/* Follow inih's reading of line (ini_parse_stream, INI_ALLOW_MULTILINE): a
+ * comment or blank, an indented line after a key (a continuation of that
+ * key's value: inih calls the handler again with it), a [section], or a key
+ * line. In a key line whose value starts with '"', hide the ';' up to the
+ * closing quote so that inih does not cut the value there. */
+static void scan_line(struct parse *p, char *line)
+{
+	char *st = line;
+	if (p->line == 1 && !strncmp(st, "\xef\xbb\xbf", 3))
+		st += 3;   /* inih skips a UTF-8 BOM */
+	while (*st && isspace((unsigned char)*st))
+		st++;
+	p->continuation = 0;
+	if (!*st || *st == ';' || *st == '#')
+		return;
+	if (p->have_key && st > line) {
+		p->continuation = 1;
+		return;
+	}
+	if (*st == '[') {
+		if (*find_or_comment(st + 1, "]") == ']')
+			p->have_key = 0;
+		return;
+	}
+	char *sep = find_or_comment(st, "=:");
+	if (*sep != '=' && *sep != ':')
+		return;    /* a syntax error, inih reports it */
+	p->have_key = 1;
+	char *v = sep + 1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v != '"')
+		return;
+	for (char *q = v + 1; *q && *q != '"'; q++) {
+		if (*q == '\\' && (q[1] == '"' || q[1] == '\\'))
+			q++;
+		else if (*q == ';')
+			*q = QUOTED_SEMICOLON;
+	}
+}
 
 static char *reader(char *str, int num, void *stream)
 {
@@ -528,32 +680,134 @@ static char *reader(char *str, int num, void *stream)
 	if (len >= (size_t)num) {
 		drsn__cfg_error(p->errs, "%s:%d: line too long (max %d bytes)", p->name, p->line, num - 2);
 		p->bad = 1;
+		p->continuation = 0;
 		snprintf(str, (size_t)num, "\n");
 		return str;
 	}
 	memcpy(str, buf, len);
 	str[len] = '\0';
+	scan_line(p, str);
 	return str;
+}
+
+/* A "quoted value" (v starts with '"'): the text between the quotes with \"
+ * and \\ unescaped and the hidden ';' back. NULL, or why it is not one. */
+static const char *unquote(const char *v, char *out, size_t n)
+{
+	size_t o = 0;
+	const char *q = v + 1;
+	for (; *q && *q != '"'; q++) {
+		char ch = *q;
+		if (ch == '\\' && (q[1] == '"' || q[1] == '\\'))
+			ch = *++q;
+		else if (ch == QUOTED_SEMICOLON)
+			ch = ';';
+		if (o + 1 >= n)
+			return "the value is too long";
+		out[o++] = ch;
+	}
+	if (*q != '"')
+		return "the closing '\"' is missing";
+	if (q[1])
+		return "text after the closing '\"' (a comment needs a blank before its ';')";
+	out[o] = '\0';
+	return NULL;
+}
+
+/* Line of the file where section.key was set first, if it was: 0 if not. */
+static int first_line(const struct parse *p, const char *section, const char *key)
+{
+	const struct drsn__config *c = p->c;
+	if (!strcmp(section, "thresholds")) {
+		for (int i = 0; i < c->n_thresholds; i++)
+			if (!strcmp(c->thresholds[i].label, key))
+				return p->threshold_line[i];
+		return 0;
+	}
+	if (!strcmp(section, "plugins"))
+		return !strcmp(key, "dir") ? p->plugins_line[0] :
+		       !strcmp(key, "load") ? p->plugins_line[1] : 0;
+	if (!strncmp(section, "plugin ", 7) || !strncmp(section, "plugin\t", 7)) {
+		const char *name = section + 7 + strspn(section + 7, " \t");
+		int s = drsn__config_plugin_section(c, name);
+		const struct drsn__cfg_plugins *pc = &c->plugins;
+		for (int i = p->kv_start; s >= 0 && i < pc->n_kv; i++) {
+			if (pc->kv[i].section != s || strcmp(pc->arena + pc->kv[i].key, key))
+				continue;
+			const char *colon = strrchr(pc->arena + pc->kv[i].where, ':');
+			return colon ? atoi(colon + 1) : 0;
+		}
+		return 0;
+	}
+	const struct key *k = find_key(section, key);
+	return k ? p->key_line[k - keys] : 0;
+}
+
+/* Remember the first line that set section.key (whether or not its value
+ * was good: a second line for it is a duplicate either way). */
+static void note_line(struct parse *p, const char *section, const char *key)
+{
+	const struct drsn__config *c = p->c;
+	if (!strcmp(section, "thresholds")) {
+		for (int i = 0; i < c->n_thresholds; i++)
+			if (!strcmp(c->thresholds[i].label, key) && !p->threshold_line[i])
+				p->threshold_line[i] = p->line;
+	} else if (!strcmp(section, "plugins")) {
+		int i = !strcmp(key, "load");
+		if ((i || !strcmp(key, "dir")) && !p->plugins_line[i])
+			p->plugins_line[i] = p->line;
+	} else {
+		const struct key *k = find_key(section, key);
+		if (k && !p->key_line[k - keys])
+			p->key_line[k - keys] = p->line;
+	}
+	/* [plugin NAME] keys: found in c->plugins.kv by first_line */
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
-	char where[96];
+	char where[DRSN_CFG_WHERE_MAX];
 	snprintf(where, sizeof where, "%s:%d", p->name, p->line);
 	if (!section[0]) {
 		drsn__cfg_error(p->errs, "%s: key '%s' outside any [section]", where, name);
 		p->bad = 1;
 		return 1;   /* keep going: report every error */
 	}
+	if (p->continuation) {
+		drsn__cfg_error(p->errs, "%s: [%s] %s: an indented line continues the value of "
+				"the key above it; values are one line (remove the indentation)",
+				where, section, name);
+		p->bad = 1;
+		return 1;
+	}
+	char unquoted[8192];
+	if (value && value[0] == '"') {
+		const char *why = unquote(value, unquoted, sizeof unquoted);
+		if (why) {
+			drsn__cfg_error(p->errs, "%s: [%s] %s: %s", where, section, name, why);
+			p->bad = 1;
+			return 1;
+		}
+		value = unquoted;
+	}
+	int first = first_line(p, section, name);
+	if (first) {
+		/* an error; its value is still checked, to report all there is */
+		drsn__cfg_error(p->errs, "%s: [%s] %s: duplicate key, also set at line %d "
+				"(give each key once)", where, section, name, first);
+		p->bad = 1;
+	}
 	if (drsn__config_set(p->c, section, name, value ? value : "", where, p->errs))
 		p->bad = 1;
+	note_line(p, section, name);
 	return 1;
 }
 
 static int parse(struct parse *p)
 {
 	int n_before = p->errs ? p->errs->n : 0;
+	p->kv_start = p->c->plugins.n_kv;
 	int rc = ini_parse_stream(reader, p, handler, p);
 	if (rc < 0) {
 		drsn__cfg_error(p->errs, "%s: out of memory while parsing", p->name);
@@ -601,41 +855,64 @@ int drsn__config_load_string(struct drsn__config *c, const char *text, const cha
 	return parse(&p);
 }
 
+/* Where c's section.key was set ("" = the default). */
+static const char *where_of(const struct drsn__config *c, const char *section, const char *key)
+{
+	const struct key *k = find_key(section, key);
+	return k ? c->where[k - keys] : "";
+}
+
+/* The later of two places: the command line comes after the file, a higher
+ * line after a lower one, "" (the default) before everything. */
+static const char *later(const char *a, const char *b)
+{
+	if (!a[0] || !strcmp(b, "command line"))
+		return b;
+	if (!b[0] || !strcmp(a, "command line"))
+		return a;
+	const char *ca = strrchr(a, ':'), *cb = strrchr(b, ':');
+	if (ca && cb && ca - a == cb - b && !strncmp(a, b, (size_t)(ca - a)))
+		return atoi(ca + 1) > atoi(cb + 1) ? a : b;
+	return b;
+}
+
+/* An error about two keys: at the later one's place, naming where both
+ * were set. what: the problem, e.g. "[audio] retry_min_ms (5) is ...". */
+static void two_keys_error(const struct drsn__config *c, struct drsn__cfg_errors *errs,
+			   const char *sa, const char *ka, const char *sb, const char *kb,
+			   const char *what)
+{
+	const char *wa = where_of(c, sa, ka), *wb = where_of(c, sb, kb);
+	const char *w = later(wa, wb);
+	drsn__cfg_error(errs, "%s%s%s ([%s] %s: %s; [%s] %s: %s)", w, w[0] ? ": " : "", what,
+			sa, ka, wa[0] ? wa : "the default", sb, kb, wb[0] ? wb : "the default");
+}
+
 int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *errs)
 {
 	int rc = 0;
+	char what[DRSN_CFG_ERROR_MAX];
+	/* values the setter checks (a config built without it) */
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const char *v = (const char *)c + keys[i].off, *why;
+		if (keys[i].check && (why = keys[i].check(v))) {
+			const char *w = c->where[i];
+			drsn__cfg_error(errs, "%s%s[%s] %s: '%s' %s", w, w[0] ? ": " : "",
+					keys[i].section, keys[i].name, v, why);
+			rc = -EINVAL;
+		}
+	}
 	if (c->retry_min_ms > c->retry_max_ms) {
-		drsn__cfg_error(errs, "[audio] retry_min_ms (%d) is larger than retry_max_ms (%d)",
-				c->retry_min_ms, c->retry_max_ms);
-		rc = -EINVAL;
-	}
-	if (!c->socket_path[0] || c->socket_path[0] != '/') {
-		drsn__cfg_error(errs, "[socket] path: '%s' must be an absolute path", c->socket_path);
-		rc = -EINVAL;
-	}
-	const char *s = c->source;
-	if (!strncmp(s, "pa:", 3) || !strncmp(s, "file:", 5) || !strcmp(s, "stdin")) {
-		if (!strncmp(s, "file:", 5) && !s[5]) {
-			drsn__cfg_error(errs, "[audio] source: 'file:' needs a path");
-			rc = -EINVAL;
-		}
-	} else if (!strncmp(s, "fd:", 3)) {
-		long fd;
-		if (parse_long(s + 3, &fd) || fd < 0 || fd > INT32_MAX) {
-			drsn__cfg_error(errs, "[audio] source: '%s': fd:N needs a file descriptor number", s);
-			rc = -EINVAL;
-		}
-	} else {
-		drsn__cfg_error(errs, "[audio] source: '%s' is not pa:[DEVICE], file:PATH, stdin or fd:N", s);
-		rc = -EINVAL;
-	}
-	if (c->pcm_socket[0] && c->pcm_socket[0] != '/') {
-		drsn__cfg_error(errs, "[denoise] pcm_socket: '%s' must be an absolute path (or empty)",
-				c->pcm_socket);
+		snprintf(what, sizeof what,
+			 "[audio] retry_min_ms (%d) is larger than retry_max_ms (%d)",
+			 c->retry_min_ms, c->retry_max_ms);
+		two_keys_error(c, errs, "audio", "retry_min_ms", "audio", "retry_max_ms", what);
 		rc = -EINVAL;
 	}
 	if (c->pcm_socket[0] && !strcmp(c->pcm_socket, c->socket_path)) {
-		drsn__cfg_error(errs, "[denoise] pcm_socket: '%s' is also [socket] path", c->pcm_socket);
+		snprintf(what, sizeof what, "[denoise] pcm_socket: '%.500s' is also [socket] path",
+			 c->pcm_socket);
+		two_keys_error(c, errs, "socket", "path", "denoise", "pcm_socket", what);
 		rc = -EINVAL;
 	}
 	if (c->smoothing_ms && c->smoothing_ms < c->inference_hop_ms)
@@ -644,12 +921,180 @@ int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *er
 	return rc;
 }
 
+int drsn__config_check_system(const struct drsn__config *c, struct drsn__cfg_errors *errs)
+{
+	int rc = 0;
+	const char *w = where_of(c, "socket", "group");
+	/* as drsn__server_start */
+	if (c->socket_group[0] && !getgrnam(c->socket_group)) {
+		drsn__cfg_error(errs, "%s%s[socket] group: no group named '%s'", w,
+				w[0] ? ": " : "", c->socket_group);
+		rc = -ENOENT;
+	}
+	w = where_of(c, "audio", "source");
+	if (!strncmp(c->source, "file:", 5)) {
+		/* as drsn__source_create: the same open, without resampling */
+		drsn_audio_opts o;
+		drsn_audio_opts_default(&o);
+		o.target_rate = 0;
+		drsn_audio *a;
+		drsn_error e;
+		int r = drsn_audio_open(&a, c->source + 5, &o, &e);
+		if (r < 0) {
+			drsn__cfg_error(errs, "%s%s[audio] source: %s", w, w[0] ? ": " : "", e.msg);
+			rc = r;
+		} else {
+			drsn_audio_close(a);
+		}
+	} else if (!strncmp(c->source, "fd:", 3)) {
+		/* as drsn_audio_open_fd, without reading from it */
+		int fd = atoi(c->source + 3);
+		struct stat st;
+		const char *why = NULL;
+		if (fstat(fd, &st) < 0)
+			why = "not an open file descriptor";
+		else if (S_ISDIR(st.st_mode))
+			why = "is a directory, not an audio stream";
+		else if (S_ISREG(st.st_mode) && st.st_size == 0)
+			why = "empty file (zero length)";
+		if (why) {
+			drsn__cfg_error(errs, "%s%s[audio] source: %s: %s", w, w[0] ? ": " : "",
+					c->source, why);
+			rc = -EBADF;
+		}
+	}
+	return rc;
+}
+
+/* Same value of key k in a and b. */
+static int key_equal(const struct drsn__config *a, const struct drsn__config *b,
+		     const struct key *k)
+{
+	const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+	if (k->kind == K_STR || k->kind == K_RAWFMT)
+		return !strcmp(pa, pb);
+	if (k->kind == K_FLOAT)
+		return *(const float *)pa == *(const float *)pb;
+	return *(const int *)pa == *(const int *)pb;   /* K_MODE: an unsigned of the same size */
+}
+
+/* Same keys and values, in order, in [plugin NAME] (places may differ). */
+static int plugin_section_equal(const struct drsn__config *a, const struct drsn__config *b,
+				const char *name)
+{
+	int sa = drsn__config_plugin_section(a, name), sb = drsn__config_plugin_section(b, name);
+	if (sa < 0 || sb < 0)
+		return sa == sb;
+	if (a->plugins.sections[sa].n_kv != b->plugins.sections[sb].n_kv)
+		return 0;
+	for (int i = 0; i < a->plugins.sections[sa].n_kv; i++) {
+		const char *ka, *va, *wa, *kb, *vb, *wb;
+		drsn__config_plugin_kv(a, sa, i, &ka, &va, &wa);
+		drsn__config_plugin_kv(b, sb, i, &kb, &vb, &wb);
+		if (strcmp(ka, kb) || strcmp(va, vb))
+			return 0;
+	}
+	return 1;
+}
+
+/* "a, b, c" into buf[n], ending in "…" when the next item does not fit. */
+struct list {
+	char *buf;
+	size_t n, len;
+	int count, cut;
+};
+
+static void list_add(struct list *l, const char *item)
+{
+	l->count++;
+	if (l->cut || !l->n)
+		return;
+	size_t need = (l->len ? 2 : 0) + strlen(item);
+	if (l->len + need + 4 <= l->n) {   /* keeps room for "…" */
+		l->len += (size_t)snprintf(l->buf + l->len, l->n - l->len, "%s%s",
+					   l->len ? ", " : "", item);
+		return;
+	}
+	l->cut = 1;
+	if (l->len + 4 <= l->n)
+		l->len += (size_t)snprintf(l->buf + l->len, l->n - l->len, "\xe2\x80\xa6");
+}
+
+int drsn__config_restart_only_diff(const struct drsn__config *running,
+				   const struct drsn__config *reloaded, char *buf, size_t n)
+{
+	struct list l = {buf, n, 0, 0, 0};
+	char item[DRSN_CFG_PLUGIN_NAME_MAX + 16];
+	if (n)
+		buf[0] = '\0';
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (!keys[i].restart || key_equal(running, reloaded, &keys[i]))
+			continue;
+		snprintf(item, sizeof item, "[%s] %s", keys[i].section, keys[i].name);
+		list_add(&l, item);
+	}
+	const struct drsn__cfg_plugins *pa = &running->plugins, *pb = &reloaded->plugins;
+	if (strcmp(pa->dir, pb->dir))
+		list_add(&l, "[plugins] dir");
+	int load_same = pa->n_load == pb->n_load;
+	for (int i = 0; load_same && i < pa->n_load; i++)
+		load_same = !strcmp(pa->load[i], pb->load[i]);
+	if (!load_same)
+		list_add(&l, "[plugins] load");
+	/* sections of the running config, then the new ones */
+	for (int s = 0; s < pa->n_sections; s++)
+		if (!plugin_section_equal(running, reloaded, pa->sections[s].name)) {
+			snprintf(item, sizeof item, "[plugin %s]", pa->sections[s].name);
+			list_add(&l, item);
+		}
+	for (int s = 0; s < pb->n_sections; s++)
+		if (drsn__config_plugin_section(running, pb->sections[s].name) < 0) {
+			snprintf(item, sizeof item, "[plugin %s]", pb->sections[s].name);
+			list_add(&l, item);
+		}
+	return l.count;
+}
+
+void drsn__config_keep_restart_only(struct drsn__config *c, const struct drsn__config *running)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (!keys[i].restart)
+			continue;
+		size_t size = keys[i].size ? keys[i].size : sizeof(int);
+		memcpy((char *)c + keys[i].off, (const char *)running + keys[i].off, size);
+		memcpy(c->where[i], running->where[i], sizeof c->where[i]);
+	}
+	c->plugins = running->plugins;
+}
+
 float drsn__config_threshold(const struct drsn__config *c, const char *label)
 {
 	for (int i = 0; i < c->n_thresholds; i++)
 		if (!strcmp(c->thresholds[i].label, label))
 			return c->thresholds[i].value;
 	return c->threshold;
+}
+
+/* A value as inih reads it back: quoted if it has blanks at an end, starts
+ * with a quote, or holds a ';' after a blank (an inline comment). */
+static void print_value(FILE *f, const char *v)
+{
+	size_t n = strlen(v);
+	int quote = n && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]) ||
+			  v[0] == '"');
+	for (size_t i = 1; i < n && !quote; i++)
+		quote = v[i] == ';' && isspace((unsigned char)v[i - 1]);
+	if (!quote) {
+		fputs(v, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			fputc('\\', f);
+		fputc(*v, f);
+	}
+	fputc('"', f);
 }
 
 void drsn__config_print(const struct drsn__config *c, FILE *f)
@@ -665,7 +1110,7 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 		case K_INT: fprintf(f, "%d\n", *(const int *)p); break;
 		case K_FLOAT: fprintf(f, "%g\n", *(const float *)p); break;
 		case K_BOOL: fprintf(f, "%s\n", *(const int *)p ? "yes" : "no"); break;
-		case K_STR: case K_RAWFMT: fprintf(f, "%s\n", p); break;
+		case K_STR: case K_RAWFMT: print_value(f, p); fputc('\n', f); break;
 		case K_MODE: fprintf(f, "0%03o\n", *(const unsigned *)p); break;
 		case K_LOGLEVEL: fprintf(f, "%s\n", drsn__log_level_name(*(const int *)p)); break;
 		case K_ONEOF: fprintf(f, "%s\n", *(const int *)p ? "exit" : "stay"); break;
@@ -676,16 +1121,29 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 	for (int i = 0; i < c->n_thresholds; i++)
 		fprintf(f, "%s = %g\n", c->thresholds[i].label, c->thresholds[i].value);
 	const struct drsn__cfg_plugins *pc = &c->plugins;
-	fprintf(f, "\n[plugins]\ndir = %s\nload =", pc->dir);
+	fprintf(f, "\n[plugins]\ndir = ");
+	print_value(f, pc->dir);
+	fprintf(f, "\nload =");
 	for (int i = 0; i < pc->n_load; i++)
 		fprintf(f, "%s %s", i ? "," : "", pc->load[i]);
 	fprintf(f, "\n");
 	for (int s = 0; s < pc->n_sections; s++) {
 		fprintf(f, "\n[plugin %s]\n", pc->sections[s].name);
 		for (int i = 0; i < pc->sections[s].n_kv; i++) {
-			const char *k, *v, *w;
+			const char *k, *v, *w, *k2, *v2, *w2;
 			drsn__config_plugin_kv(c, s, i, &k, &v, &w);
-			fprintf(f, "%s = %s\n", k, v);
+			/* a key given again (--set after the file): only its last
+			 * value, as a file may give each key once */
+			int again = 0;
+			for (int j = i + 1; j < pc->sections[s].n_kv && !again; j++) {
+				drsn__config_plugin_kv(c, s, j, &k2, &v2, &w2);
+				again = !strcmp(k, k2);
+			}
+			if (again)
+				continue;
+			fprintf(f, "%s = ", k);
+			print_value(f, v);
+			fputc('\n', f);
 		}
 	}
 }

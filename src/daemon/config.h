@@ -5,8 +5,14 @@
  * The file is parsed with libinih. Every problem is reported with its place,
  * "drsnd.conf:12: [detect] threshold: 1.7 is not in [0, 1]", and all of them
  * are collected (not only the first) so `drsnd --check-config` lists them
- * all. Command-line flags go through the same setter as the file, with the
- * place "command line", after the file: they override it.
+ * all. A key given twice in a section is an error naming both lines. Command-
+ * line flags go through the same setter as the file, with the place "command
+ * line", after the file: they override it.
+ *
+ * On top of inih's syntax a value may be "double-quoted": it is then taken as
+ * it is between the quotes (\" and \\ escape a quote and a backslash), so
+ * " ;" inside it is no comment and blanks at its ends stay. --print-config
+ * quotes the values that need it, so its output reads back the same.
  *
  * A config is a plain value: reload builds a fresh one and swaps it in only
  * if it is valid.
@@ -21,6 +27,9 @@
 
 #define DRSN_CFG_MAX_THRESHOLDS 64
 #define DRSN_CFG_MAX_ERRORS 32
+#define DRSN_CFG_ERROR_MAX 640           /* bytes of a message: a drsn_error's and a prefix */
+#define DRSN_CFG_N_KEYS 34               /* keys of [daemon] .. [denoise] (config.c's table) */
+#define DRSN_CFG_WHERE_MAX 96            /* "drsnd.conf:12", "command line" */
 #define DRSN_CFG_DEFAULT_PATH "/etc/drsnd/drsnd.conf"
 
 /* [plugins] and [plugin NAME] bounds (over a bound = a config error). */
@@ -113,12 +122,16 @@ struct drsn__config {
 
 	/* [plugins], [plugin NAME] (restart: the running set stays on reload) */
 	struct drsn__cfg_plugins plugins;
+
+	/* Where each key of [daemon] .. [denoise] was last set, in config.c's
+	 * table order ("" = the default): messages about two keys name both. */
+	char where[DRSN_CFG_N_KEYS][DRSN_CFG_WHERE_MAX];
 };
 
 /* Problems found while building a config. */
 struct drsn__cfg_errors {
 	int n;
-	char msg[DRSN_CFG_MAX_ERRORS][256];
+	char msg[DRSN_CFG_MAX_ERRORS][DRSN_CFG_ERROR_MAX];   /* a longer one ends in "…" */
 };
 
 /* Built-in defaults (the values config/drsnd.conf documents). */
@@ -143,8 +156,28 @@ int drsn__config_load_file(struct drsn__config *c, const char *path,
 int drsn__config_load_string(struct drsn__config *c, const char *text, const char *name,
 			     struct drsn__cfg_errors *errs);
 
-/* Cross-key checks (e.g. retry_min <= retry_max). 0 or -EINVAL. */
+/* Cross-key checks (e.g. retry_min <= retry_max), naming where both keys
+ * were set. 0 or -EINVAL. */
 int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *errs);
+
+/* What start-up will need from this system (drsnd --check-config): the
+ * [socket] group exists, a file: source opens as audio, an fd: source is an
+ * open descriptor. Same messages as start-up gives, after the place the key
+ * was set. 0 or a negative errno. (The socket directory is not checked: the
+ * systemd unit creates it only when the daemon starts.) */
+int drsn__config_check_system(const struct drsn__config *c, struct drsn__cfg_errors *errs);
+
+/* The keys that only apply when the daemon starts ([socket] path, [audio]
+ * source, [plugins] ...; "(restart)" in config/drsnd.conf) whose values
+ * differ between the running config and a reloaded one, as "[socket] path,
+ * [audio] source" in buf ("" if none; cut with "…" if n is too small).
+ * Returns how many differ. */
+int drsn__config_restart_only_diff(const struct drsn__config *running,
+				   const struct drsn__config *reloaded, char *buf, size_t n);
+
+/* Copy the running values (and places) of those keys into c, a reloaded
+ * config, so that c says what runs: a later reload reports them again. */
+void drsn__config_keep_restart_only(struct drsn__config *c, const struct drsn__config *running);
 
 /* Threshold for label: its override, else the global one. */
 float drsn__config_threshold(const struct drsn__config *c, const char *label);

@@ -1,5 +1,7 @@
 /* drsnd's config: the shipped config/drsnd.conf equals the built-in defaults,
- * errors carry file:line, all errors are collected, --set overrides. */
+ * errors carry file:line (both lines for two keys, duplicates), all errors
+ * are collected, --set overrides, --print-config reads back the same,
+ * restart-only keys, --check-config's system checks. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -7,9 +9,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/config.h"
 #include "daemon/cfg_errors.test.h"
@@ -44,6 +49,7 @@ static void test_shipped_file_matches_defaults(void **state)
 	drsn__config_defaults(&c2);
 	assert_int_equal(drsn__config_load_file(&c2, path, NULL), 0);
 	memcpy(c2.model_path, def.model_path, sizeof c2.model_path);
+	memset(c2.where, 0, sizeof c2.where);   /* where each key was set: the file */
 	assert_memory_equal(&c2, &def, sizeof def);
 	assert_int_equal(c.log_level, def.log_level);
 	assert_int_equal(c.status_interval_ms, def.status_interval_ms);
@@ -180,18 +186,23 @@ static void test_set_arg_overrides_and_check(void **state)
 	memset(&e, 0, sizeof e);
 	assert_int_equal(drsn__config_set_arg(&c, "audio.retry_min_ms=5000", &e), 0);
 	assert_int_equal(drsn__config_set_arg(&c, "audio.retry_max_ms=1000", &e), 0);
-	assert_int_equal(drsn__config_set_arg(&c, "audio.source=mic", &e), 0);
-	assert_int_equal(drsn__config_set_arg(&c, "socket.path=relative.sock", &e), 0);
+	/* a value that is wrong on its own is refused where it is set */
+	assert_int_equal(drsn__config_set_arg(&c, "audio.source=mic", &e), -EINVAL);
+	assert_int_equal(drsn__config_set_arg(&c, "socket.path=relative.sock", &e), -EINVAL);
 	assert_int_equal(drsn__config_check(&c, &e), -EINVAL);
 	dump(&e);
-	assert_true(has_error(&e, "retry_min_ms (5000) is larger than retry_max_ms (1000)"));
-	assert_true(has_error(&e, "source: 'mic' is not"));
-	assert_true(has_error(&e, "path: 'relative.sock' must be an absolute path"));
-	drsn__config_set_arg(&c, "audio.source=fd:x", NULL);
-	drsn__config_set_arg(&c, "audio.retry_min_ms=500", NULL);
-	drsn__config_set_arg(&c, "socket.path=/tmp/x.sock", NULL);
+	assert_true(has_error(&e, "command line: [audio] retry_min_ms (5000) is larger than retry_max_ms (1000)"));
+	assert_true(has_error(&e, "command line: [audio] source: 'mic' is not"));
+	assert_true(has_error(&e, "command line: [socket] path: 'relative.sock' must be an absolute path"));
+	assert_string_equal(c.source, "file:/x.wav");
+	assert_int_equal(drsn__config_set_arg(&c, "audio.source=fd:x", NULL), -EINVAL);
+	assert_int_equal(drsn__config_set_arg(&c, "audio.source=fd:99999999", NULL), -EINVAL);
+	assert_int_equal(drsn__config_set_arg(&c, "audio.source=file:", NULL), -EINVAL);
+	assert_int_equal(drsn__config_set_arg(&c, "denoise.pcm_socket=pcm.sock", NULL), -EINVAL);
 	assert_int_equal(drsn__config_check(&c, NULL), -EINVAL);
-	drsn__config_set_arg(&c, "audio.source=fd:3", NULL);
+	drsn__config_set_arg(&c, "audio.retry_min_ms=500", NULL);
+	assert_int_equal(drsn__config_check(&c, NULL), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "audio.source=fd:3", NULL), 0);
 	assert_int_equal(drsn__config_check(&c, NULL), 0);
 
 	/* print -> parse round trip gives the same config. */
@@ -212,6 +223,326 @@ static void test_set_arg_overrides_and_check(void **state)
 	free(buf);
 }
 
+/* Problems with one key name its line; problems between two keys name the
+ * later one's line and both places. */
+static void test_places(void **state)
+{
+	(void)state;
+	struct drsn__config c;
+	drsn__config_defaults(&c);
+	struct drsn__cfg_errors e = {0};
+	assert_int_equal(drsn__config_load_string(&c, "[audio]\nsource = http://x\n", "a.conf", &e),
+			 -EINVAL);
+	dump(&e);
+	assert_true(has_error(&e, "a.conf:2: [audio] source: 'http://x' is not pa:[DEVICE], "
+				  "file:PATH, stdin or fd:N"));
+	assert_int_equal(e.n, 1);
+
+	const char *text =
+		"[audio]\n"                             /* 1 */
+		"retry_max_ms = 1000\n"                 /* 2 */
+		"; between\n"                           /* 3 */
+		"retry_min_ms = 5000\n"                 /* 4 */
+		"[socket]\n"                            /* 5 */
+		"path = /tmp/same.sock\n"               /* 6 */
+		"[denoise]\n"                           /* 7 */
+		"pcm_socket = /tmp/same.sock\n";        /* 8 */
+	drsn__config_defaults(&c);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_load_string(&c, text, "b.conf", &e), 0);
+	assert_int_equal(drsn__config_check(&c, &e), -EINVAL);
+	dump(&e);
+	assert_true(has_error(&e, "b.conf:4: [audio] retry_min_ms (5000) is larger than retry_max_ms "
+				  "(1000) ([audio] retry_min_ms: b.conf:4; [audio] retry_max_ms: b.conf:2)"));
+	assert_true(has_error(&e, "b.conf:8: [denoise] pcm_socket: '/tmp/same.sock' is also [socket] "
+				  "path ([socket] path: b.conf:6; [denoise] pcm_socket: b.conf:8)"));
+	assert_int_equal(e.n, 2);
+	/* the command line comes after the file; a default has no place */
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_set_arg(&c, "audio.retry_max_ms=2000", &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "denoise.pcm_socket=", &e), 0);
+	assert_int_equal(drsn__config_check(&c, &e), -EINVAL);
+	dump(&e);
+	assert_true(has_error(&e, "command line: [audio] retry_min_ms (5000) is larger than "
+				  "retry_max_ms (2000) ([audio] retry_min_ms: b.conf:4; "
+				  "[audio] retry_max_ms: command line)"));
+	drsn__config_defaults(&c);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_load_string(&c, "[audio]\nretry_max_ms = 100\n", "c.conf", &e), 0);
+	assert_int_equal(drsn__config_check(&c, &e), -EINVAL);
+	assert_true(has_error(&e, "c.conf:2: [audio] retry_min_ms (500) is larger than retry_max_ms "
+				  "(100) ([audio] retry_min_ms: the default; [audio] retry_max_ms: c.conf:2)"));
+}
+
+/* A key given twice in a section is an error naming both lines (it was
+ * "last one wins", silently); so is an indented line, which inih reads as
+ * more of the value above. The command line still overrides the file. */
+static void test_duplicates(void **state)
+{
+	(void)state;
+	const char *text =
+		"[detect]\n"                            /* 1 */
+		"threshold = 0.5\n"                     /* 2 */
+		"smoothing_ms = 100\n"                  /* 3 */
+		"[audio]\n"                             /* 4 */
+		"ring_ms = 100\n"                       /* 5 */
+		"[detect]\n"                            /* 6 */
+		"threshold = 1.6\n"                     /* 7 */
+		"[thresholds]\n"                        /* 8 */
+		"yes = 0.5\n"                           /* 9 */
+		"yes = 0.7\n"                           /* 10 */
+		"[plugins]\n"                           /* 11 */
+		"load = a\n"                            /* 12 */
+		"load = b\n"                            /* 13 */
+		"[plugin a]\n"                          /* 14 */
+		"k = 1\n"                               /* 15 */
+		"k = 2\n"                               /* 16 */
+		"[audio]\n"                             /* 17 */
+		"stall_ms = banana\n"                   /* 18 */
+		"stall_ms = 200\n";                     /* 19 */
+	struct drsn__config c;
+	drsn__config_defaults(&c);
+	struct drsn__cfg_errors e = {0};
+	assert_int_equal(drsn__config_load_string(&c, text, "d.conf", &e), -EINVAL);
+	dump(&e);
+	assert_true(has_error(&e, "d.conf:7: [detect] threshold: duplicate key, also set at line 2"));
+	assert_true(has_error(&e, "d.conf:7: [detect] threshold: '1.6'"));   /* all there is */
+	assert_true(has_error(&e, "d.conf:10: [thresholds] yes: duplicate key, also set at line 9"));
+	assert_true(has_error(&e, "d.conf:13: [plugins] load: duplicate key, also set at line 12"));
+	assert_true(has_error(&e, "d.conf:16: [plugin a] k: duplicate key, also set at line 15"));
+	/* a bad value still counts as set */
+	assert_true(has_error(&e, "d.conf:18: [audio] stall_ms: 'banana'"));
+	assert_true(has_error(&e, "d.conf:19: [audio] stall_ms: duplicate key, also set at line 18"));
+	assert_int_equal(e.n, 7);
+	/* the command line overrides the file, no duplicate */
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_set_arg(&c, "detect.threshold=0.9", &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "thresholds.yes=0.9", &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "plugin a.k=3", &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "detect.threshold=0.95", &e), 0);
+	assert_int_equal(e.n, 0);
+	/* each file on its own */
+	drsn__config_defaults(&c);
+	assert_int_equal(drsn__config_load_string(&c, "[detect]\nthreshold = 0.5\n", "1.conf", &e), 0);
+	assert_int_equal(drsn__config_load_string(&c, "[detect]\nthreshold = 0.6\n", "2.conf", &e), 0);
+	assert_int_equal(e.n, 0);
+
+	/* indentation: an indented first key of a section is a key; an indented
+	 * line after a key continues that key's value in inih */
+	drsn__config_defaults(&c);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_load_string(&c, "[detect]\n  threshold = 0.5\n", "i.conf", &e), 0);
+	assert_true(c.threshold == 0.5f);
+	assert_int_equal(drsn__config_load_string(&c, "[detect]\nthreshold = 0.5\n  0.6\n"
+						      "  smoothing_ms = 100\n  ; comment\n\n"
+						      "[audio]\n  ring_ms = 100\n", "i.conf", &e),
+			 -EINVAL);
+	dump(&e);
+	assert_true(has_error(&e, "i.conf:3: [detect] threshold: an indented line continues"));
+	assert_true(has_error(&e, "i.conf:4: [detect] threshold: an indented line continues"));
+	assert_int_equal(e.n, 2);
+	assert_int_equal(c.ring_ms, 100);
+}
+
+static char *print(const struct drsn__config *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	drsn__config_print(c, f);
+	fclose(f);
+	return buf;
+}
+
+/* --print-config gives a file that reads back as the same config, also for
+ * values with " ;" (an inline comment to inih), blanks at an end, quotes and
+ * backslashes: it quotes them. */
+static void test_print_round_trip(void **state)
+{
+	(void)state;
+	struct drsn__config c, c2;
+	drsn__config_defaults(&c);
+	struct drsn__cfg_errors e = {0};
+	static const char *const sets[] = {
+		"audio.source=file:/tmp/a ;b.wav",
+		"model.path= \"quoted\" \\ path ;x\t",
+		"socket.group=g;h",
+		"plugins.dir=/p ;d",
+		"plugins.load=a",
+		"plugin a.k=v ;w",
+		"plugin a.j=1",
+		"plugin a.k=\"last\"",          /* overrides k: printed once */
+		"thresholds.yes=0.25",
+	};
+	for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+		assert_int_equal(drsn__config_set_arg(&c, sets[i], &e), 0);
+	char *text = print(&c);
+	print_message("%s", text);
+	assert_non_null(strstr(text, "source = \"file:/tmp/a ;b.wav\"\n"));
+	assert_non_null(strstr(text, "group = g;h\n"));
+	drsn__config_defaults(&c2);
+	assert_int_equal(drsn__config_load_string(&c2, text, "printed", &e), 0);
+	dump(&e);
+	assert_string_equal(c2.source, "file:/tmp/a ;b.wav");
+	assert_string_equal(c2.model_path, " \"quoted\" \\ path ;x\t");
+	assert_string_equal(c2.socket_group, "g;h");
+	assert_string_equal(c2.plugins.dir, "/p ;d");
+	const char *k, *v, *w;
+	int s = drsn__config_plugin_section(&c2, "a");
+	assert_int_equal(s, 0);
+	assert_int_equal(c2.plugins.sections[s].n_kv, 2);
+	drsn__config_plugin_kv(&c2, s, 0, &k, &v, &w);
+	assert_string_equal(k, "j");
+	drsn__config_plugin_kv(&c2, s, 1, &k, &v, &w);
+	assert_string_equal(k, "k");
+	assert_string_equal(v, "\"last\"");
+	assert_true(drsn__config_threshold(&c2, "yes") == 0.25f);
+	/* and it prints the same again */
+	char *text2 = print(&c2);
+	assert_string_equal(text, text2);
+	free(text);
+	free(text2);
+
+	/* quoted values in a file: a comment after the quote, blanks kept */
+	drsn__config_defaults(&c);
+	assert_int_equal(drsn__config_load_string(&c, "[audio]\nsource = \"file:/a ;b.wav\" ; c\n"
+						      "[socket]\ngroup = \" g \"\n", "q.conf", &e), 0);
+	assert_string_equal(c.source, "file:/a ;b.wav");
+	assert_string_equal(c.socket_group, " g ");
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_load_string(&c, "[socket]\ngroup = \"open\n"
+						      "[audio]\nsource = \"file:/a\"b\n", "q.conf", &e),
+			 -EINVAL);
+	dump(&e);
+	assert_true(has_error(&e, "q.conf:2: [socket] group: the closing '\"' is missing"));
+	assert_true(has_error(&e, "q.conf:4: [audio] source: text after the closing '\"'"));
+	/* no control characters (a line break would not print as one line) */
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_set_arg(&c, "audio.source=file:/a\nb", &e), -EINVAL);
+	assert_true(has_error(&e, "command line: [audio] source: the value contains a control "
+				  "character (byte 0x0a)"));
+}
+
+/* A message longer than the buffer ends in "…"; one as long as a drsn_error
+ * message plus a prefix fits whole (the model's label list did not). */
+static void test_long_messages(void **state)
+{
+	(void)state;
+	struct drsn__cfg_errors e = {0};
+	char long_msg[DRSN_CFG_ERROR_MAX * 2];
+	memset(long_msg, 'x', sizeof long_msg - 1);
+	long_msg[sizeof long_msg - 1] = '\0';
+	drsn__cfg_error(&e, "%s", long_msg);
+	size_t n = strlen(e.msg[0]);
+	assert_true(n < DRSN_CFG_ERROR_MAX);
+	assert_string_equal(e.msg[0] + n - 3, "\xe2\x80\xa6");
+	char fits[512 + 32];
+	memset(fits, 'y', sizeof fits - 2);
+	fits[sizeof fits - 2] = ')';
+	fits[sizeof fits - 1] = '\0';
+	drsn__cfg_error(&e, "[model] path: %s", fits);
+	assert_int_equal(strlen(e.msg[1]), strlen("[model] path: ") + strlen(fits));
+	assert_int_equal(e.msg[1][strlen(e.msg[1]) - 1], ')');
+}
+
+/* What a reload cannot apply: the keys that only take effect at start. */
+static void test_restart_only_diff(void **state)
+{
+	(void)state;
+	struct drsn__config *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+	char buf[256];
+	drsn__config_defaults(a);
+	drsn__config_defaults(b);
+	assert_int_equal(drsn__config_restart_only_diff(a, b, buf, sizeof buf), 0);
+	assert_string_equal(buf, "");
+	static const char *const sets[] = {
+		"socket.path=/tmp/other.sock",
+		"socket.max_clients=3",
+		"audio.source=file:/tmp/x.wav",
+		"detect.threshold=0.5",        /* applied by a reload */
+		"model.path=/tmp/m.safetensors",
+		"daemon.log_level=debug",
+		"audio.on_eof=exit",
+		"plugins.load=a",
+		"plugin a.k=1",
+	};
+	for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+		assert_int_equal(drsn__config_set_arg(b, sets[i], NULL), 0);
+	assert_int_equal(drsn__config_restart_only_diff(a, b, buf, sizeof buf), 5);
+	assert_string_equal(buf, "[socket] path, [socket] max_clients, [audio] source, "
+				 "[plugins] load, [plugin a]");
+	/* too small: cut with "…" */
+	assert_int_equal(drsn__config_restart_only_diff(a, b, buf, 40), 5);
+	assert_string_equal(buf, "[socket] path, [socket] max_clients\xe2\x80\xa6");
+	/* a plugin section that changed or went */
+	assert_int_equal(drsn__config_set_arg(a, "plugins.load=a", NULL), 0);
+	assert_int_equal(drsn__config_set_arg(a, "plugin a.k=2", NULL), 0);
+	assert_int_equal(drsn__config_set_arg(a, "plugin b.x=2", NULL), 0);
+	assert_int_equal(drsn__config_restart_only_diff(a, b, buf, sizeof buf), 5);
+	assert_string_equal(buf, "[socket] path, [socket] max_clients, [audio] source, "
+				 "[plugin a], [plugin b]");
+	/* keeping the running values: nothing left to report, the rest is new */
+	drsn__config_keep_restart_only(b, a);
+	assert_int_equal(drsn__config_restart_only_diff(a, b, buf, sizeof buf), 0);
+	assert_string_equal(b->socket_path, a->socket_path);
+	assert_int_equal(b->max_clients, 64);
+	assert_true(b->threshold == 0.5f);
+	assert_string_equal(b->model_path, "/tmp/m.safetensors");
+	assert_int_equal(b->on_eof_exit, 1);
+	free(a);
+	free(b);
+}
+
+/* --check-config's look at the system: what start-up would fail on. */
+static void test_check_system(void **state)
+{
+	(void)state;
+	const char *root = getenv("DRSN_SOURCE_ROOT");
+	char arg[4200];
+	struct drsn__config c;
+	drsn__config_defaults(&c);
+	struct drsn__cfg_errors e = {0};
+	assert_int_equal(drsn__config_check_system(&c, &e), 0);   /* pa:, no group */
+	struct group *g = getgrgid(getgid());
+	assert_non_null(g);
+	snprintf(arg, sizeof arg, "socket.group=%s", g->gr_name);
+	assert_int_equal(drsn__config_set_arg(&c, arg, &e), 0);
+	snprintf(arg, sizeof arg, "audio.source=file:%s/samples/keywords-clean.wav", root ? root : ".");
+	assert_int_equal(drsn__config_set_arg(&c, arg, &e), 0);
+	assert_int_equal(drsn__config_check_system(&c, &e), 0);
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	snprintf(arg, sizeof arg, "audio.source=fd:%d", pfd[0]);
+	assert_int_equal(drsn__config_set_arg(&c, arg, &e), 0);
+	assert_int_equal(drsn__config_check_system(&c, &e), 0);
+	assert_int_equal(e.n, 0);
+	close(pfd[0]);
+	assert_int_equal(drsn__config_check_system(&c, &e), -EBADF);
+	snprintf(arg, sizeof arg, "command line: [audio] source: fd:%d: not an open file descriptor",
+		 pfd[0]);
+	assert_true(has_error(&e, arg));
+	close(pfd[1]);
+
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_load_string(&c, "[socket]\ngroup = nosuchgroup-drsnd\n"
+						      "[audio]\nsource = file:/nonexistent.wav\n",
+						      "s.conf", &e), 0);
+	assert_true(drsn__config_check_system(&c, &e) < 0);
+	dump(&e);
+	assert_true(has_error(&e, "s.conf:2: [socket] group: no group named 'nosuchgroup-drsnd'"));
+	assert_true(has_error(&e, "s.conf:4: [audio] source: /nonexistent.wav: no such file"));
+	assert_int_equal(e.n, 2);
+	memset(&e, 0, sizeof e);
+	int dfd = open("/", O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	snprintf(arg, sizeof arg, "audio.source=fd:%d", dfd);
+	assert_int_equal(drsn__config_set_arg(&c, "socket.group=", &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, arg, &e), 0);
+	assert_true(drsn__config_check_system(&c, &e) < 0);
+	assert_true(has_error(&e, "is a directory, not an audio stream"));
+	close(dfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +550,12 @@ int main(void)
 		cmocka_unit_test(test_errors_have_line_numbers_and_all_are_reported),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_set_arg_overrides_and_check),
+		cmocka_unit_test(test_places),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_print_round_trip),
+		cmocka_unit_test(test_long_messages),
+		cmocka_unit_test(test_restart_only_diff),
+		cmocka_unit_test(test_check_system),
 	};
 	return cmocka_run_group_tests_name("daemon-config", tests, NULL, NULL);
 }

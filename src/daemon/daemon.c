@@ -120,9 +120,15 @@ int drsn__daemon_pipeline(const struct drsn__config *c, const drsn_model *m, drs
 				found = l;
 		if (found < 0) {
 			char known[256] = "";
-			for (int l = 0; l < nl && strlen(known) < 200; l++)
-				snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
-					 l ? ", " : "", drsn_model_label(m, l));
+			for (int l = 0; l < nl; l++) {
+				size_t used = strlen(known);
+				if (used >= 200) {   /* more labels than fit: say so */
+					snprintf(known + used, sizeof known - used, ", \xe2\x80\xa6");
+					break;
+				}
+				snprintf(known + used, sizeof known - used, "%s%s", l ? ", " : "",
+					 drsn_model_label(m, l));
+			}
 			rc = drsn__fail(err, -EINVAL, "%s: [thresholds] %s: no such label in %s (labels: %s)",
 					c->thresholds[i].where, c->thresholds[i].label, c->model_path, known);
 			goto out;
@@ -387,7 +393,7 @@ static void on_detection(void *user, const drsn_detection *det)
 		return;
 	cJSON *o = drsn__proto_new("detection");
 	cJSON_AddStringToObject(o, "label", det->name);
-	cJSON_AddNumberToObject(o, "score", det->score);
+	cJSON_AddNumberToObject(o, "score", round(det->score * 1e4) / 1e4);   /* as drsn detect */
 	cJSON_AddStringToObject(o, "stream", drsn__source_name(d->src));
 	cJSON_AddNumberToObject(o, "start", d->pipe_t0 + det->start);
 	cJSON_AddNumberToObject(o, "end", d->pipe_t0 + det->end);
@@ -580,43 +586,6 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 
 /* ---- reload ---------------------------------------------------------------- */
 
-static int restart_keys_changed(const struct drsn__config *a, const struct drsn__config *b)
-{
-	return strcmp(a->socket_path, b->socket_path) || a->socket_mode != b->socket_mode ||
-	       strcmp(a->socket_group, b->socket_group) || strcmp(a->source, b->source) ||
-	       a->realtime != b->realtime || strcmp(a->raw_format, b->raw_format) ||
-	       a->raw_rate != b->raw_rate || a->raw_channels != b->raw_channels ||
-	       a->device_rate != b->device_rate || a->ring_ms != b->ring_ms ||
-	       a->latency_ms != b->latency_ms || a->max_line != b->max_line ||
-	       a->client_queue != b->client_queue || a->max_clients != b->max_clients ||
-	       strcmp(a->pcm_socket, b->pcm_socket) || a->pcm_queue_ms != b->pcm_queue_ms;
-}
-
-/* Same [plugins] dir/load and [plugin NAME] keys and values (places may
- * differ: a line added above only moves them). */
-static int plugins_config_equal(const struct drsn__config *a, const struct drsn__config *b)
-{
-	const struct drsn__cfg_plugins *pa = &a->plugins, *pb = &b->plugins;
-	if (strcmp(pa->dir, pb->dir) || pa->n_load != pb->n_load || pa->n_sections != pb->n_sections)
-		return 0;
-	for (int i = 0; i < pa->n_load; i++)
-		if (strcmp(pa->load[i], pb->load[i]))
-			return 0;
-	for (int s = 0; s < pa->n_sections; s++) {
-		int t = drsn__config_plugin_section(b, pa->sections[s].name);
-		if (t < 0 || pa->sections[s].n_kv != pb->sections[t].n_kv)
-			return 0;
-		for (int i = 0; i < pa->sections[s].n_kv; i++) {
-			const char *ka, *va, *wa, *kb, *vb, *wb;
-			drsn__config_plugin_kv(a, s, i, &ka, &va, &wa);
-			drsn__config_plugin_kv(b, t, i, &kb, &vb, &wb);
-			if (strcmp(ka, kb) || strcmp(va, vb))
-				return 0;
-		}
-	}
-	return 1;
-}
-
 /* Samples a new pipeline needs to have heard to run as if it had always
  * been there: a window, the smoothing span and a hop. */
 static size_t context_samples(const struct daemon *d, const drsn_pipeline *p,
@@ -643,12 +612,17 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 			off += snprintf(msg + off, msg_size - (size_t)off, "%s%s", i ? "; " : "", errs->msg[i]);
 		goto out;
 	}
-	drsn_model *m;
-	drsn_pipeline *p;
+	drsn_model *m = NULL;
+	drsn_pipeline *p = NULL;
 	drsn_error e;
-	rc = drsn__daemon_detector(nc, &m, &p, &e);
-	if (rc < 0) {
+	if (nc->model_path[0] && (rc = drsn_model_load(&m, nc->model_path, &e)) < 0) {
 		snprintf(msg, msg_size, "model not reloaded, keeping the old one: %s", e.msg);
+		goto out;
+	}
+	/* [detect] and [thresholds] on the model: a label it lacks is the config's fault */
+	if (m && (rc = drsn__daemon_pipeline(nc, m, &p, &e)) < 0) {
+		drsn_model_free(m);
+		snprintf(msg, msg_size, "config not reloaded, keeping the old one: %s", e.msg);
 		goto out;
 	}
 	int new_rate = m ? drsn_model_features_params(m)->sample_rate : DEFAULT_RATE;
@@ -674,7 +648,6 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 		goto out;
 	}
 	/* Everything is ready: swap. */
-	int restart = restart_keys_changed(&d->cfg, nc);
 	if (new_dn || !denoise_wanted(d, &want)) {
 		/* the old denoiser's tail goes to the PCM readers only: the old
 		 * pipeline is replaced now */
@@ -724,25 +697,22 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 		model_name(nc->model_path, d->model_name, sizeof d->model_name);
 	struct drsn__config old = d->cfg;
 	d->cfg = *nc;
-	/* Keys that need a restart keep their running values. */
-	snprintf(d->cfg.socket_path, sizeof d->cfg.socket_path, "%s", old.socket_path);
-	snprintf(d->cfg.source, sizeof d->cfg.source, "%s", old.source);
-	snprintf(d->cfg.pcm_socket, sizeof d->cfg.pcm_socket, "%s", old.pcm_socket);
-	/* [plugins] and [plugin NAME]: the running set and sections stay */
-	int plugins_changed = !plugins_config_equal(&old, nc);
-	d->cfg.plugins = old.plugins;
+	/* Keys that need a restart ([socket], [audio] source, [plugins] ...)
+	 * keep their running values: d->cfg says what runs */
+	char later[512];
+	drsn__config_restart_only_diff(&old, nc, later, sizeof later);
+	drsn__config_keep_restart_only(&d->cfg, &old);
 	/* plugins drop their pipelines on the old model before it goes */
 	drsn__plugins_model(d->plugins, m);
 	drsn_pipeline_destroy(old_pipe);
 	drsn_model_free(old_model);
 	drsn__log_set_level(d->cfg.log_level);
 	d->lvl_every = d->rate * d->cfg.level_interval_ms / 1000;
-	snprintf(msg, msg_size, "reloaded config and model%s%s",
-		 m ? " " : " (no model)", m ? d->model_name : "");
-	if (restart)
-		log_warn("reload: [socket]/[audio] changes take effect only after a restart");
-	if (plugins_changed)
-		log_warn("reload: [plugins]/[plugin NAME] changes take effect only after a restart");
+	snprintf(msg, msg_size, "reloaded config and model%s%s%s%s",
+		 m ? " " : " (no model)", m ? d->model_name : "",
+		 later[0] ? "; needs a restart to apply: " : "", later);
+	if (later[0])
+		log_warn("reload: needs a restart to apply: %s", later);
 	rc = 0;
 out:
 	free(nc);

@@ -25,7 +25,8 @@ static void usage(FILE *f)
 		"clients of a Unix socket (NDJSON, see docs/protocol.md).\n"
 		"\n"
 		"  -c, --config FILE       config file (default %s if it exists)\n"
-		"      --check-config      validate the config (and load the model), print\n"
+		"      --check-config      validate the config (load the model, look up the\n"
+		"                          socket group, check a file:/fd: source), print\n"
 		"                          every error with its line number, exit 0/1\n"
 		"      --print-config      print the effective config and exit\n"
 		"      --list-devices      list PortAudio input devices and exit\n"
@@ -162,11 +163,20 @@ int main(int argc, char **argv)
 			goto check_out;
 		int rc = drsn__daemon_config(cfg, &a, errs);
 		if (rc == 0 && check) {
-			drsn_model *m;
-			drsn_pipeline *p;
+			/* what start-up needs from this system: the socket's group,
+			 * the file or descriptor of the audio source */
+			if (drsn__config_check_system(cfg, errs) < 0)
+				rc = -1;
+			/* the model, then the [detect] and [thresholds] keys on it (an
+			 * unknown label is a config error: its message names the line) */
+			drsn_model *m = NULL;
+			drsn_pipeline *p = NULL;
 			drsn_error e;
-			if (drsn__daemon_detector(cfg, &m, &p, &e) < 0) {
+			if (cfg->model_path[0] && drsn_model_load(&m, cfg->model_path, &e) < 0) {
 				drsn__cfg_error(errs, "[model] path: %s", e.msg);
+				rc = -1;
+			} else if (m && drsn__daemon_pipeline(cfg, m, &p, &e) < 0) {
+				drsn__cfg_error(errs, "%s", e.msg);
 				rc = -1;
 			}
 			drsn_pipeline_destroy(p);

@@ -1,10 +1,13 @@
 #include "daemon/proto.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "common/utf8.h"
 
 static const char *const event_names[DRSN_EV_COUNT] = {
 	"detection", "scores", "level", "vad", "status",
@@ -36,11 +39,56 @@ static int fail(const char **code, const char *c, char *msg, size_t n, const cha
 	return -EINVAL;
 }
 
+/* Offset of the first "\u0000" escape inside a JSON string of line, or -1.
+ * cJSON would cut the string there ("a\u0000b" -> "a"). */
+static long find_nul_escape(const char *line, size_t len)
+{
+	int in_string = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (!in_string) {
+			in_string = line[i] == '"';
+		} else if (line[i] == '"') {
+			in_string = 0;
+		} else if (line[i] == '\\' && i + 1 < len) {
+			if (line[i + 1] == 'u' && i + 5 < len && !memcmp(line + i + 2, "0000", 4))
+				return (long)i;
+			i++;   /* the escaped character */
+		}
+	}
+	return -1;
+}
+
+/* 1 if every number in v (at any depth) is finite: cJSON reads 1e400 as
+ * inf and would print it as null. */
+static int all_finite(const cJSON *v)
+{
+	if (cJSON_IsNumber(v))
+		return isfinite(v->valuedouble);
+	for (const cJSON *c = v->child; c; c = c->next)
+		if (!all_finite(c))
+			return 0;
+	return 1;
+}
+
 int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 		      const char **code, char *msg, size_t msg_size, cJSON **id)
 {
 	memset(cmd, 0, sizeof *cmd);
 	*id = NULL;
+	/* The protocol is UTF-8 (RFC 8259): other bytes make the line no JSON
+	 * text, and echoing them would make our reply invalid too. */
+	size_t bad = drsn__utf8_check(line, len);
+	if (bad < len) {
+		*code = DRSN_ERR_BAD_JSON;
+		snprintf(msg, msg_size, "request is not valid UTF-8 (byte %zu)", bad);
+		return -EINVAL;
+	}
+	long nul = find_nul_escape(line, len);
+	if (nul >= 0) {
+		*code = DRSN_ERR_BAD_REQUEST;
+		snprintf(msg, msg_size, "strings must not contain \\u0000 (byte %ld)", nul);
+		return -EINVAL;
+	}
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
 	int rc = 0;
@@ -64,6 +112,12 @@ int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 		goto out;
 	}
 	cJSON *jid = cJSON_GetObjectItemCaseSensitive(root, "id");
+	if (jid && !all_finite(jid)) {
+		/* not echoed: it cannot be written back as it came */
+		rc = fail(code, DRSN_ERR_BAD_REQUEST, msg, msg_size,
+			  "\"id\" holds a number out of range (use a smaller number or a string)");
+		goto out;
+	}
 	if (jid)
 		*id = cJSON_Duplicate(jid, 1);
 	cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
@@ -96,10 +150,12 @@ int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 			int k = cJSON_IsString(e) ? drsn__event_parse(e->valuestring) : -1;
 			if (k < 0) {
 				*code = DRSN_ERR_BAD_REQUEST;
-				snprintf(msg, msg_size,
-					 "unknown event %s%.64s%s (known: detection, scores, level, vad, status)",
-					 cJSON_IsString(e) ? "'" : "", cJSON_IsString(e) ? e->valuestring : "(not a string)",
-					 cJSON_IsString(e) ? "'" : "");
+				int str = cJSON_IsString(e);
+				const char *name = str ? e->valuestring : "(not a string)";
+				snprintf(msg, msg_size, "unknown event %s%.*s%s "
+					 "(known: detection, scores, level, vad, status)",
+					 str ? "'" : "", drsn__utf8_prefix(name, 64), name,
+					 str ? "'" : "");
 				rc = -EINVAL;
 				goto out;
 			}
@@ -107,7 +163,9 @@ int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 		}
 	} else {
 		*code = DRSN_ERR_UNKNOWN_COMMAND;
-		snprintf(msg, msg_size, "unknown command '%.64s' (known: ping, status, subscribe, reload)", t);
+		snprintf(msg, msg_size,
+			 "unknown command '%.*s' (known: ping, status, subscribe, reload)",
+			 drsn__utf8_prefix(t, 64), t);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -140,6 +198,15 @@ char *drsn__proto_line(cJSON *obj, size_t *len)
 	if (!s)
 		return NULL;
 	size_t n = strlen(s);
+	if (drsn__utf8_check(s, n) < n) {
+		/* a string that is not UTF-8 (a file name in "source", ...): its
+		 * bad bytes become U+FFFD, so every line sent is UTF-8 */
+		char *fixed = drsn__utf8_fix(s, n, &n);
+		free(s);
+		if (!fixed)
+			return NULL;
+		s = fixed;
+	}
 	char *line = realloc(s, n + 2);
 	if (!line) {
 		free(s);

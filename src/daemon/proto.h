@@ -58,7 +58,10 @@ struct drsn__command {
 /* Parse one line (without its newline). On success fills cmd (free its id
  * with drsn__command_clear) and returns 0. On failure returns -EINVAL and
  * sets *code to one of the DRSN_ERR_* strings, msg to a sentence, and *id to
- * the request's id if one could be read (caller frees with cJSON_Delete). */
+ * the request's id if one could be read (caller frees with cJSON_Delete).
+ * Refused, without an id: a line that is not UTF-8 (bad_json), a \u0000 in
+ * any string, an id holding a number out of double range (bad_request): the
+ * id could not be echoed as it was sent. */
 int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 		      const char **code, char *msg, size_t msg_size, cJSON **id);
 void drsn__command_clear(struct drsn__command *cmd);
@@ -67,7 +70,8 @@ void drsn__command_clear(struct drsn__command *cmd);
 cJSON *drsn__proto_new(const char *type);
 
 /* Serialise obj as one line: a malloc'd, '\n'-terminated string, *len set
- * to its length including the newline. Deletes obj. NULL on ENOMEM. */
+ * to its length including the newline. Deletes obj. NULL on ENOMEM. Bytes
+ * of its strings that are not UTF-8 become U+FFFD: every line is UTF-8. */
 char *drsn__proto_line(cJSON *obj, size_t *len);
 
 /* {"type":"error","version":1,"code":code,"message":msg[,"id":id]} as a

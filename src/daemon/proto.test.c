@@ -1,14 +1,16 @@
 /* NDJSON protocol lines: commands parse, errors carry the right code and the
- * request id, every built line has type + version and ends in '\n'. */
+ * request id, every built line has type + version, is UTF-8 and ends in '\n'. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "daemon/proto.h"
 
 static int parse(const char *line, struct drsn__command *cmd, const char **code, cJSON **id)
@@ -63,6 +65,17 @@ static void test_errors(void **state)
 		{"{\"type\":\"subscribe\",\"events\":\"scores\"}", DRSN_ERR_BAD_REQUEST, 0},
 		{"{\"type\":\"subscribe\",\"events\":[\"scores\",3]}", DRSN_ERR_BAD_REQUEST, 0},
 		{"{\"type\":\"subscribe\",\"events\":[\"nope\"],\"id\":1}", DRSN_ERR_BAD_REQUEST, 1},
+		/* not UTF-8: no JSON text, and the id could not be echoed */
+		{"{\"type\":\"ping\",\"id\":\"\xff\"}", DRSN_ERR_BAD_JSON, 0},
+		{"{\"type\":\"ping\",\"id\":1,\"x\":\"\xc3\"}", DRSN_ERR_BAD_JSON, 0},
+		{"{\"type\":\"ping\",\"id\":\"\xed\xa0\x80\"}", DRSN_ERR_BAD_JSON, 0},
+		/* ids that would not come back as sent: inf prints as null, a
+		 * string is cut at its NUL */
+		{"{\"type\":\"ping\",\"id\":1e400}", DRSN_ERR_BAD_REQUEST, 0},
+		{"{\"type\":\"ping\",\"id\":[1,{\"a\":-1e999}]}", DRSN_ERR_BAD_REQUEST, 0},
+		{"{\"type\":\"ping\",\"id\":\"a\\u0000b\"}", DRSN_ERR_BAD_REQUEST, 0},
+		{"{\"type\":\"ping\\u0000x\",\"id\":1}", DRSN_ERR_BAD_REQUEST, 0},
+		{"{\"id\\u0000\":1,\"type\":\"ping\"}", DRSN_ERR_BAD_REQUEST, 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct drsn__command c;
@@ -73,6 +86,47 @@ static void test_errors(void **state)
 			fail_msg("case %zu '%s': rc %d code %s id %p", i, cases[i].line, rc, code, (void *)id);
 		cJSON_Delete(id);
 	}
+}
+
+static void test_utf8_and_ids(void **state)
+{
+	(void)state;
+	struct drsn__command c;
+	const char *code;
+	cJSON *id;
+	char msg[256];
+	const char *l = "{\"type\":\"ping\",\"id\":\"\xff\"}";
+	assert_int_equal(drsn__proto_parse(l, strlen(l), &c, &code, msg, sizeof msg, &id), -EINVAL);
+	assert_string_equal(msg, "request is not valid UTF-8 (byte 21)");
+	l = "{\"type\":\"ping\",\"id\":1e400}";
+	assert_int_equal(drsn__proto_parse(l, strlen(l), &c, &code, msg, sizeof msg, &id), -EINVAL);
+	assert_non_null(strstr(msg, "\"id\" holds a number out of range"));
+	l = "{\"type\":\"ping\",\"id\":\"a\\u0000b\"}";
+	assert_int_equal(drsn__proto_parse(l, strlen(l), &c, &code, msg, sizeof msg, &id), -EINVAL);
+	assert_string_equal(msg, "strings must not contain \\u0000 (byte 22)");
+	/* fine: UTF-8, escapes that are not NUL, an escaped backslash before
+	 * "u0000", big finite numbers */
+	static const char *const good[] = {
+		"{\"type\":\"ping\",\"id\":\"caf\xc3\xa9 \xf0\x9f\x8e\xa4\"}",
+		"{\"type\":\"ping\",\"id\":\"\\u00e9\\u0001\\ud83c\\udfa4\"}",
+		"{\"type\":\"ping\",\"id\":\"\\\\u0000\"}",
+		"{\"type\":\"ping\",\"id\":[1e300,-1e-300,0]}",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		if (drsn__proto_parse(good[i], strlen(good[i]), &c, &code, msg, sizeof msg, &id))
+			fail_msg("'%s': %s", good[i], msg);
+		drsn__command_clear(&c);
+	}
+	/* an unknown command's name is cut at a character boundary */
+	char big[200] = "{\"type\":\"";
+	for (int i = 0; i < 40; i++)
+		strcat(big, "\xc3\xa9");
+	strcat(big, "\"}");
+	assert_int_equal(drsn__proto_parse(big, strlen(big), &c, &code, msg, sizeof msg, &id),
+			 -EINVAL);
+	assert_string_equal(code, DRSN_ERR_UNKNOWN_COMMAND);
+	assert_int_equal(drsn__utf8_check(msg, strlen(msg)), strlen(msg));
+	assert_non_null(strstr(msg, "\xc3\xa9' (known"));
 }
 
 static void test_lines(void **state)
@@ -93,6 +147,14 @@ static void test_lines(void **state)
 	assert_ptr_equal(strchr(l, '\n'), l + len - 1);   /* one line: newlines escaped */
 	free(l);
 	cJSON_Delete(id);
+	/* every line is UTF-8, whatever the strings held (a file name...) */
+	o = drsn__proto_new("hello");
+	cJSON_AddStringToObject(o, "source", "file:/n/bad\xff.wav");
+	l = drsn__proto_line(o, &len);
+	assert_string_equal(l, "{\"type\":\"hello\",\"version\":1,"
+			       "\"source\":\"file:/n/bad\xef\xbf\xbd.wav\"}\n");
+	assert_int_equal(len, strlen(l));
+	free(l);
 	assert_null(drsn__proto_line(NULL, &len));
 	assert_int_equal(drsn__event_parse("status"), DRSN_EV_STATUS);
 	assert_int_equal(drsn__event_parse("Status"), -1);
@@ -105,6 +167,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_utf8_and_ids),
 		cmocka_unit_test(test_lines),
 	};
 	return cmocka_run_group_tests_name("daemon-proto", tests, NULL, NULL);

@@ -405,6 +405,33 @@ static int probe_socket(const char *path)
 	return -e;
 }
 
+/* The directory the socket goes in must exist: bind() reports a missing one
+ * as ENOENT, which uv_pipe_bind turns into EACCES ("permission denied", even
+ * for root). key: the config key that sets the path, for the advice. */
+static int check_socket_dir(const char *path, const char *key, drsn_error *err)
+{
+	char dir[108];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;         /* relative: the working directory */
+	slash[slash == dir] = '\0';   /* "/x.sock" -> "/" */
+	struct stat st;
+	if (stat(dir, &st) < 0) {
+		int e = errno;
+		if (e == ENOENT || e == ENOTDIR)
+			return drsn__fail(err, -ENOENT, "%s: socket directory does not exist "
+					  "(create it, or set %s)", dir, key);
+		return drsn__fail(err, -e, "%s: cannot reach the socket directory: %s", dir,
+				  strerror(e));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return drsn__fail(err, -ENOTDIR,
+				  "%s: is not a directory, so the socket cannot go there (set %s)",
+				  dir, key);
+	return 0;
+}
+
 int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
 		       const struct drsn__server_opts *o,
 		       const struct drsn__server_ops *ops, void *user, drsn_error *err)
@@ -432,6 +459,10 @@ int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
 		return drsn__fail(err, -ENOMEM, "out of memory");
 	}
 
+	/* the only raw server is [denoise] pcm_socket */
+	rc = check_socket_dir(s->path, o->raw ? "[denoise] pcm_socket" : "[socket] path", err);
+	if (rc < 0)
+		goto fail;
 	struct stat st;
 	if (lstat(s->path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {

@@ -158,5 +158,29 @@ def test_reload_keeps_old_on_errors():
     assert "model not reloaded" in err and "config not reloaded" in err
 
 
+def test_reload_names_restart_only_keys():
+    """A reload keeps the running value of a key that applies only at start,
+    and its reply (and the log) names it, again on the next reload."""
+    conf = os.path.join(os.environ["TMPDIR"], "restart.conf")
+    with open(conf, "w") as f:
+        f.write("[detect]\nthreshold = 0.9\n")
+    d = Daemon(source="file:" + wav(20), config=conf).wait_listening()
+    try:
+        c = d.client()
+        r = c.request({"type": "reload"}, timeout=10)
+        assert r["ok"] is True and "restart" not in r["message"], r
+        with open(conf, "w") as f:
+            f.write("[detect]\nthreshold = 0.5\n[socket]\nmax_clients = 3\n[audio]\nring_ms = 100\n")
+        for _ in range(2):   # the next reload still says so: not applied yet
+            r = c.request({"type": "reload"}, timeout=10)
+            assert r["ok"] is True and r["message"].endswith(
+                "; needs a restart to apply: [socket] max_clients, [audio] ring_ms"), r
+        c.close()
+    finally:
+        assert d.stop() == 0
+    assert "reload: needs a restart to apply: [socket] max_clients, [audio] ring_ms" in d.stderr()
+
+
 if __name__ == "__main__":
-    main([test_notify_ready_watchdog_reload_stop, test_reload_keeps_old_on_errors])
+    main([test_notify_ready_watchdog_reload_stop, test_reload_keeps_old_on_errors,
+          test_reload_names_restart_only_keys])

@@ -63,12 +63,22 @@ def test_hello_and_commands():
             (b'{"type":"subscribe"}\n', "bad_request"),
             (b'{"type":"ping","version":99}\n', "bad_request"),
             (b"x" * 5000 + b"\n", "line_too_long"),
+            # the protocol is UTF-8: such an id was echoed raw (the reply
+            # was no UTF-8); a non-finite number came back as null, a
+            # string with \u0000 cut short
+            (b'{"type":"ping","id":"\xff"}\n', "bad_json"),
+            (b'{"type":"ping","id":1e400}\n', "bad_request"),
+            (b'{"type":"ping","id":"a\\u0000b"}\n', "bad_request"),
         ]
         for raw, code in cases:
             c.send(raw)
             e, _ = c.wait_for(lambda m: m["type"] == "error", 5, "error for %r" % raw[:30])
             assert e["code"] == code, (raw[:40], e)
             assert e["message"]
+            if b'"ping","id"' in raw:
+                assert "id" not in e, e   # it could not be echoed as sent
+        r = c.request({"type": "ping", "id": "caf\u00e9 \U0001f3a4"})
+        assert r["type"] == "pong" and r["id"] == "caf\u00e9 \U0001f3a4", r
         e = c.request({"type": "nosuch", "id": 41})
         assert e["type"] == "error" and e["code"] == "unknown_command" and e["id"] == 41
         # a long line split over many writes, then a good command
@@ -194,6 +204,26 @@ def test_socket_file_handling():
     # an unknown group is an error naming it
     d5 = Daemon("--set", "socket.group=nosuchgroup-drsnd", source="file:" + wav, tmp=d.tmp)
     assert d5.p.wait(20) == 1 and "nosuchgroup-drsnd" in d5.stderr()
+    # a missing socket directory says so (libuv reports it as "permission
+    # denied", even to root); so does a file where the directory should be
+    d6 = Daemon(source="file:" + wav, tmp=d.tmp, sock_name="nodir/x.sock")
+    assert d6.p.wait(20) == 1, d6.stderr()
+    assert os.path.join(d.tmp, "nodir") + ": socket directory does not exist (create it, or set " \
+        "[socket] path)" in d6.stderr(), d6.stderr()
+    assert "permission denied" not in d6.stderr(), d6.stderr()
+    open(os.path.join(d.tmp, "afile"), "w").close()
+    d7 = Daemon(source="file:" + wav, tmp=d.tmp, sock_name="afile/x.sock")
+    assert d7.p.wait(20) == 1 and "afile: is not a directory" in d7.stderr(), d7.stderr()
+    d8 = Daemon("--set", "denoise.pcm_socket=" + os.path.join(d.tmp, "nodir", "pcm.sock"),
+                source="file:" + wav, tmp=d.tmp)
+    assert d8.p.wait(20) == 1 and "socket directory does not exist (create it, or set " \
+        "[denoise] pcm_socket)" in d8.stderr(), d8.stderr()
+    if os.getuid() != 0:
+        # a real permission problem is still one
+        ro = os.path.join(d.tmp, "ro")
+        os.mkdir(ro, 0o500)
+        d9 = Daemon(source="file:" + wav, tmp=d.tmp, sock_name="ro/x.sock")
+        assert d9.p.wait(20) == 1 and "cannot bind: permission denied" in d9.stderr(), d9.stderr()
 
 
 def test_graceful_stop_flushes_clients():
@@ -261,6 +291,51 @@ def test_check_config():
     assert r.returncode == 2
     r = subprocess.run([DRSND, "--config", "/nonexistent.conf", "--check-config"], capture_output=True, text=True)
     assert r.returncode == 1 and "/nonexistent.conf: cannot open" in r.stderr
+    # what start-up would refuse: an unknown group (the unit passes
+    # socket.group=audio), a missing audio file, a closed descriptor; each
+    # with start-up's message, after where the key was set
+    empty = os.path.join(tmp, "drsnd-test-empty.conf")
+    open(empty, "w").close()
+    for key, value, msg in [
+            ("socket.group", "nosuchgroup-drsnd", "[socket] group: no group named 'nosuchgroup-drsnd'"),
+            ("audio.source", "file:/nonexistent.wav", "[audio] source: /nonexistent.wav: no such file"),
+            ("audio.source", "fd:99999", "[audio] source: fd:99999: not an open file descriptor")]:
+        r = subprocess.run([DRSND, "--config", empty, "--check-config", "--model", MODEL,
+                            "--set", key + "=" + value], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and "command line: " + msg in r.stderr, (key, value, r.stderr)
+        d = Daemon("--set", key + "=" + value, config=empty,
+                   source=None if key != "socket.group" else "file:" + setup_wav(tmp))
+        assert d.p.wait(20) == 1 and msg.split(": ", 1)[1] in d.stderr(), d.stderr()
+    for source in ("file:" + setup_wav(tmp), "fd:0"):
+        r = subprocess.run([DRSND, "--config", empty, "--check-config", "--model", MODEL,
+                            "--set", "audio.source=" + source], capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+    # errors name their line: a bad source, two keys out of order, a key
+    # given twice; a label the model lacks is a config error, not "[model] path"
+    with open(conf, "w") as f:
+        f.write("[audio]\nsource = http://x\nretry_min_ms = 5000\nretry_max_ms = 1000\n"
+                "[detect]\nthreshold = 0.5\nthreshold = 0.6\n")
+    r = subprocess.run([DRSND, "--config", conf, "--check-config", "--model", MODEL],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert conf + ":2: [audio] source: 'http://x' is not" in r.stderr, r.stderr
+    assert conf + ":4: [audio] retry_min_ms (5000) is larger than retry_max_ms (1000)" in r.stderr
+    assert conf + ":7: [detect] threshold: duplicate key, also set at line 6" in r.stderr
+    with open(conf, "w") as f:
+        f.write("[thresholds]\nbogus = 0.5\n")
+    r = subprocess.run([DRSND, "--config", conf, "--check-config", "--model", MODEL],
+                       capture_output=True, text=True, timeout=60)
+    line = [l for l in r.stderr.splitlines() if "bogus" in l]
+    assert r.returncode == 1 and line and line[0].startswith(conf + ":2: [thresholds] bogus: no such label"), r.stderr
+    assert line[0].endswith(")"), line
+    # --print-config reads back the same, " ;" and all
+    r = subprocess.run([DRSND, "--config", empty, "--print-config", "--set", "audio.source=file:/tmp/a ;b.wav"],
+                       capture_output=True, text=True, timeout=60)
+    with open(conf, "w") as f:
+        f.write(r.stdout)
+    r2 = subprocess.run([DRSND, "--config", conf, "--print-config"], capture_output=True, text=True, timeout=60)
+    assert r2.returncode == 0 and r2.stdout == r.stdout and 'source = "file:/tmp/a ;b.wav"\n' in r2.stdout, r2
 
 
 def test_documented_python_client():

@@ -191,6 +191,51 @@ def test_drsn_detect_errors():
     assert "[" not in err
 
 
+def test_json_is_utf8():
+    """A file name that is not UTF-8 reaches the JSON as U+FFFD (the bytes
+    went out raw: no valid JSON for a strict reader), in drsn detect, drsn
+    classify and the daemon's hello; detect's --inference-hop-ms takes what
+    drsnd's [detect] inference_hop_ms takes."""
+    from drsndtest import DRSN
+    tmp = os.environ["TMPDIR"]
+    folder = os.path.join(tmp, "names")
+    os.makedirs(folder, exist_ok=True)
+    bad = os.path.join(os.fsencode(folder), b"bad\xff.wav")
+    with open(SAMPLE, "rb") as f, open(bad, "wb") as g:
+        g.write(f.read())
+    missing = os.path.join(os.fsencode(folder), b"missing\xfe.wav")
+
+    def lines(args):
+        r = subprocess.run([os.fsencode(DRSN)] + args, capture_output=True, timeout=300)
+        return r.returncode, [json.loads(l.decode("utf-8")) for l in r.stdout.splitlines()]
+    rc, dets = lines([b"detect", b"-q", b"--model", os.fsencode(MODEL), b"--threshold", b"0.2",
+                      os.fsencode(folder)])
+    assert rc == 0 and dets and all(d["file"].endswith("/bad\ufffd.wav") for d in dets), dets
+    rc, out = lines([b"classify", b"--model", os.fsencode(MODEL), os.fsencode(folder), missing])
+    assert rc == 1 and out[0]["file"].endswith("/bad\ufffd.wav") and "label" in out[0], out
+    assert out[1]["file"].endswith("/missing\ufffd.wav") and "missing\ufffd.wav" in out[1]["error"], out
+    # the daemon: every line it sends is UTF-8 (Client decodes strictly)
+    d = Daemon(source="file:" + os.fsdecode(bad)).wait_listening()
+    try:
+        c = d.client()
+        assert c.hello["source"].endswith("/bad\ufffd.wav"), c.hello
+        st = c.request({"type": "status"})
+        assert st["source"]["name"] == c.hello["source"], st
+        c.close()
+    finally:
+        assert d.stop() == 0
+    # the same range for the same key
+    r = subprocess.run([DRSN, "detect", "-q", "--model", MODEL, "--inference-hop-ms", "5", SAMPLE],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "[10, 10000]" in r.stderr, r.stderr
+    r = subprocess.run([DRSND, "--check-config", "--model", MODEL, "--set", "detect.inference_hop_ms=5"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "'5' is not an integer in [10, 10000]" in r.stderr, r.stderr
+    r = subprocess.run([DRSN, "detect", "-q", "--model", MODEL, "--inference-hop-ms", "10", SAMPLE],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 if __name__ == "__main__":
-    main([test_stop_with_stdin_idle_or_busy, test_drsn_detect_errors, test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
+    main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_drsn_detect_errors, test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_realtime_matches_drsn_detect])

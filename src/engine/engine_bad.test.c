@@ -336,7 +336,7 @@ static const struct header_case {
 	 "tensor 'stem.weight': unknown key 'extra'"},
 	{"negative dim", "\"shape\":[", "\"shape\":[-1,", "shape[0] is not an integer"},
 	{"huge offset", "\"data_offsets\":[0,", "\"data_offsets\":[1e300,",
-	 "data_offsets must be integers with begin <= end"},
+	 "data_offsets must be integers in [0, 2^53] with begin <= end"},
 	{"header array", "{\"__metadata__\"", "[{\"__metadata__\"", "header is not valid JSON"},
 	{"metadata array", "\"__metadata__\":{", "\"__metadata__\":[{", "header is not valid JSON"},
 	{"two JSON values", "{\"__metadata__\"", "[1] {\"__metadata__\"", "trailing bytes after the JSON object"},

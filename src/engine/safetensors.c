@@ -227,8 +227,8 @@ int drsn__st_parse(struct drsn__st_file *f, const void *buf, size_t len,
 		int64_t ob = json_uint(off->child, INT64_C(1) << 53);
 		int64_t oe = json_uint(off->child->next, INT64_C(1) << 53);
 		if (ob < 0 || oe < 0 || ob > oe) {
-			rc = drsn__fail(err, -EBADMSG, "%s: tensor '%s': data_offsets must be integers with begin <= end",
-					what, nm);
+			rc = drsn__fail(err, -EBADMSG, "%s: tensor '%s': data_offsets must be integers in [0, 2^53] "
+					"with begin <= end", what, nm);
 			goto fail;
 		}
 		if ((uint64_t)oe > data_len) {

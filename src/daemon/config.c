@@ -1097,6 +1097,17 @@ static void print_value(FILE *f, const char *v)
 	fputc('"', f);
 }
 
+/* The shortest of %g and %.9g that strtof reads back as v: "0.8", not
+ * "0.800000012", yet 0.123456789 is not cut to 0.123457. */
+static void print_float(FILE *f, float v)
+{
+	char b[32];
+	snprintf(b, sizeof b, "%g", v);
+	if (strtof(b, NULL) != v)
+		snprintf(b, sizeof b, "%.9g", v);
+	fputs(b, f);
+}
+
 void drsn__config_print(const struct drsn__config *c, FILE *f)
 {
 	const char *sec = "";
@@ -1108,7 +1119,7 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 		fprintf(f, "%s = ", k->name);
 		switch (k->kind) {
 		case K_INT: fprintf(f, "%d\n", *(const int *)p); break;
-		case K_FLOAT: fprintf(f, "%g\n", *(const float *)p); break;
+		case K_FLOAT: print_float(f, *(const float *)p); fputc('\n', f); break;
 		case K_BOOL: fprintf(f, "%s\n", *(const int *)p ? "yes" : "no"); break;
 		case K_STR: case K_RAWFMT: print_value(f, p); fputc('\n', f); break;
 		case K_MODE: fprintf(f, "0%03o\n", *(const unsigned *)p); break;
@@ -1119,7 +1130,11 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 	}
 	fprintf(f, "\n[thresholds]\n");
 	for (int i = 0; i < c->n_thresholds; i++)
-		fprintf(f, "%s = %g\n", c->thresholds[i].label, c->thresholds[i].value);
+	{
+		fprintf(f, "%s = ", c->thresholds[i].label);
+		print_float(f, c->thresholds[i].value);
+		fputc('\n', f);
+	}
 	const struct drsn__cfg_plugins *pc = &c->plugins;
 	fprintf(f, "\n[plugins]\ndir = ");
 	print_value(f, pc->dir);

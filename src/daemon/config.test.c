@@ -373,6 +373,9 @@ static void test_print_round_trip(void **state)
 		"plugin a.j=1",
 		"plugin a.k=\"last\"",          /* overrides k: printed once */
 		"thresholds.yes=0.25",
+		"thresholds.no=0.123456789",     /* more digits than %g keeps */
+		"detect.threshold=0.8",
+		"denoise.strength=12.3456789",
 	};
 	for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
 		assert_int_equal(drsn__config_set_arg(&c, sets[i], &e), 0);
@@ -397,6 +400,9 @@ static void test_print_round_trip(void **state)
 	assert_string_equal(k, "k");
 	assert_string_equal(v, "\"last\"");
 	assert_true(drsn__config_threshold(&c2, "yes") == 0.25f);
+	assert_true(drsn__config_threshold(&c2, "no") == 0.123456789f);
+	assert_true(c2.threshold == 0.8f && c2.denoise_strength_db == 12.3456789f);
+	assert_non_null(strstr(text, "threshold = 0.8\n"));   /* the short form when it reads back */
 	/* and it prints the same again */
 	char *text2 = print(&c2);
 	assert_string_equal(text, text2);

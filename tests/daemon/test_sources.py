@@ -237,5 +237,6 @@ def test_json_is_utf8():
 
 
 if __name__ == "__main__":
-    main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_drsn_detect_errors, test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
+    main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_drsn_detect_errors,
+          test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_realtime_matches_drsn_detect])

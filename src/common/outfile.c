@@ -2,12 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -23,27 +21,6 @@ static char *target_of(const char *path)
 			return real;
 	}
 	return strdup(path);
-}
-
-/* path + "." + six letters or digits, different on each call. */
-static void temp_name(char *buf, size_t n, const char *path)
-{
-	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "abcdefghijklmnopqrstuvwxyz0123456789";
-	static uint64_t counter;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* splitmix64 of the time, the process and a counter */
-	uint64_t x = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)getpid() << 40;
-	x += ++counter * 0x9e3779b97f4a7c15ull;
-	x = (x ^ x >> 30) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ x >> 27) * 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	char s[7];
-	for (int i = 0; i < 6; i++, x /= 62)
-		s[i] = chars[x % 62];
-	s[6] = '\0';
-	snprintf(buf, n, "%s.%s", path, s);
 }
 
 int drsn__outfile_open(drsn__outfile *o, const char *path, drsn_error *err)
@@ -73,12 +50,8 @@ int drsn__outfile_open(drsn__outfile *o, const char *path, drsn_error *err)
 		rc = drsn__fail(err, -ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
-	for (int i = 0; o->fd < 0 && i < 100; i++) {
-		temp_name(o->tmp, n, o->path);
-		o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, exists ? 0600 : 0666);
-		if (o->fd < 0 && errno != EEXIST)
-			break;
-	}
+	snprintf(o->tmp, n, "%s.XXXXXX", o->path);
+	o->fd = mkostemp(o->tmp, O_CLOEXEC);   /* 0600, a name no one else has */
 	if (o->fd < 0) {
 		rc = drsn__fail(err, -errno, "%s: cannot create a file in its folder: %s", path,
 				strerror(errno));
@@ -86,8 +59,16 @@ int drsn__outfile_open(drsn__outfile *o, const char *path, drsn_error *err)
 		o->tmp = NULL;
 		goto fail;
 	}
-	/* the replaced file's permissions (open's mode is cut by the umask, fchmod's is not) */
-	if (exists && fchmod(o->fd, st.st_mode & 07777) < 0) {
+	/* the replaced file's permissions, or a new file's (0666 less the umask) */
+	mode_t mode;
+	if (exists) {
+		mode = st.st_mode & 07777;
+	} else {
+		mode_t mask = umask(0);
+		umask(mask);
+		mode = 0666 & ~mask;
+	}
+	if (fchmod(o->fd, mode) < 0) {
 		rc = drsn__fail(err, -errno, "%s: cannot set the permissions of %s: %s", path,
 				o->tmp, strerror(errno));
 		close(o->fd);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "common/test_files.h"
 
@@ -58,4 +59,27 @@ void drsn__test_assert_folder_holds(const char *d, const char *names)
 	free(e);
 	if (strcmp(got, names))
 		fail_msg("%s holds '%s', expected '%s'", d, got, names);
+}
+
+int drsn__test_run(const char *exe, const char *dir, const char *args, char *out, size_t outn,
+		   char *err, size_t errn)
+{
+	char cmd[4096], op[256], ep[256];
+	snprintf(op, sizeof op, "%s/stdout.txt", dir);
+	snprintf(ep, sizeof ep, "%s/stderr.txt", dir);
+	snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", exe, args, op, ep);
+	int rc = system(cmd);
+	char *bufs[] = {out, err};
+	size_t ns[] = {outn, errn};
+	const char *ps[] = {op, ep};
+	for (int i = 0; i < 2; i++) {
+		if (!bufs[i])
+			continue;
+		FILE *f = fopen(ps[i], "r");
+		size_t n = f ? fread(bufs[i], 1, ns[i] - 1, f) : 0;
+		bufs[i][n] = '\0';
+		if (f)
+			fclose(f);
+	}
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

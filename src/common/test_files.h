@@ -18,4 +18,10 @@ void drsn__test_assert_file_is(const char *p, const char *bytes, size_t n);
  * sorted, joined by single spaces. */
 void drsn__test_assert_folder_holds(const char *d, const char *names);
 
+/* Runs "'exe' ARGS" through the shell with stdout and stderr going to
+ * dir/stdout.txt and dir/stderr.txt, read back into out and err (either may
+ * be NULL). Returns the exit code, or -1 if the program did not exit. */
+int drsn__test_run(const char *exe, const char *dir, const char *args, char *out, size_t outn,
+		   char *err, size_t errn);
+
 #endif

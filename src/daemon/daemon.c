@@ -155,10 +155,12 @@ out:
 }
 
 int drsn__daemon_detector(const struct drsn__config *c, drsn_model **m, drsn_pipeline **p,
-			  drsn_error *err)
+			  int *config_fault, drsn_error *err)
 {
 	*m = NULL;
 	*p = NULL;
+	if (config_fault)
+		*config_fault = 0;
 	if (!c->model_path[0])
 		return 0;
 	int rc = drsn_model_load(m, c->model_path, err);
@@ -166,6 +168,8 @@ int drsn__daemon_detector(const struct drsn__config *c, drsn_model **m, drsn_pip
 		return rc;
 	rc = drsn__daemon_pipeline(c, *m, p, err);
 	if (rc < 0) {
+		if (config_fault)
+			*config_fault = 1;
 		drsn_model_free(*m);
 		*m = NULL;
 	}
@@ -612,17 +616,14 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 			off += snprintf(msg + off, msg_size - (size_t)off, "%s%s", i ? "; " : "", errs->msg[i]);
 		goto out;
 	}
-	drsn_model *m = NULL;
-	drsn_pipeline *p = NULL;
+	drsn_model *m;
+	drsn_pipeline *p;
 	drsn_error e;
-	if (nc->model_path[0] && (rc = drsn_model_load(&m, nc->model_path, &e)) < 0) {
-		snprintf(msg, msg_size, "model not reloaded, keeping the old one: %s", e.msg);
-		goto out;
-	}
-	/* [detect] and [thresholds] on the model: a label it lacks is the config's fault */
-	if (m && (rc = drsn__daemon_pipeline(nc, m, &p, &e)) < 0) {
-		drsn_model_free(m);
-		snprintf(msg, msg_size, "config not reloaded, keeping the old one: %s", e.msg);
+	int config_fault;
+	rc = drsn__daemon_detector(nc, &m, &p, &config_fault, &e);
+	if (rc < 0) {
+		snprintf(msg, msg_size, "%s not reloaded, keeping the old one: %s",
+			 config_fault ? "config" : "model", e.msg);
 		goto out;
 	}
 	int new_rate = m ? drsn_model_features_params(m)->sample_rate : DEFAULT_RATE;
@@ -686,9 +687,9 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	}
 	if (p)
 		drsn_pipeline_get_stats(p, &primed_st);
+	primed_st.inference_cpu_s = 0;   /* the replay's CPU was spent: it counts */
 	stats_add(&d->retired, &old_st, 1);
 	stats_add(&d->retired, &primed_st, -1);
-	d->retired.inference_cpu_s += primed_st.inference_cpu_s;   /* that CPU was spent */
 	d->model = m;
 	d->pipe = p;
 	d->pipe_t0 = (d->dn && nc->classify_on_denoised ? (double)d->dn_out / d->rate : stream_time(d)) -
@@ -872,7 +873,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 	drsn__log_set_level(d->cfg.log_level);
 
 	drsn_error e;
-	if (drsn__daemon_detector(&d->cfg, &d->model, &d->pipe, &e) < 0) {
+	if (drsn__daemon_detector(&d->cfg, &d->model, &d->pipe, NULL, &e) < 0) {
 		log_err("%s", e.msg);
 		goto out;
 	}

@@ -41,9 +41,11 @@ int drsn__daemon_config(struct drsn__config *c, const struct drsn__daemon_args *
 
 /* Load the config's model (NULL if model.path is empty) and its pipeline
  * (thresholds mapped to label indices: an unknown label is an error naming
- * where it was set). */
+ * where it was set). On failure *config_fault (may be NULL) is 1 if the
+ * model loaded and the config's [detect]/[thresholds] did not fit it, 0 if
+ * the model itself failed. */
 int drsn__daemon_detector(const struct drsn__config *c, drsn_model **m, drsn_pipeline **p,
-			  drsn_error *err);
+			  int *config_fault, drsn_error *err);
 
 /* A pipeline on m with c's [detect] settings and [thresholds] (an unknown
  * label is an error naming where it was set). Plugins get theirs from here. */

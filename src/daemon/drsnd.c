@@ -169,14 +169,12 @@ int main(int argc, char **argv)
 				rc = -1;
 			/* the model, then the [detect] and [thresholds] keys on it (an
 			 * unknown label is a config error: its message names the line) */
-			drsn_model *m = NULL;
-			drsn_pipeline *p = NULL;
+			drsn_model *m;
+			drsn_pipeline *p;
 			drsn_error e;
-			if (cfg->model_path[0] && drsn_model_load(&m, cfg->model_path, &e) < 0) {
-				drsn__cfg_error(errs, "[model] path: %s", e.msg);
-				rc = -1;
-			} else if (m && drsn__daemon_pipeline(cfg, m, &p, &e) < 0) {
-				drsn__cfg_error(errs, "%s", e.msg);
+			int config_fault;
+			if (drsn__daemon_detector(cfg, &m, &p, &config_fault, &e) < 0) {
+				drsn__cfg_error(errs, "%s%s", config_fault ? "" : "[model] path: ", e.msg);
 				rc = -1;
 			}
 			drsn_pipeline_destroy(p);

@@ -27,28 +27,11 @@ static char dir[64];
 
 static void path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
 
-/* Run "drsn ARGS" through the shell: its exit code; stderr in err, stdout
- * in out (either may be NULL). */
+/* Run "drsn ARGS": its exit code; stderr in err, stdout in out (either may
+ * be NULL). */
 static int run(const char *args, char *out, size_t outn, char *err, size_t errn)
 {
-	char cmd[4096], op[128], ep[128];
-	path(op, sizeof op, "stdout.txt");
-	path(ep, sizeof ep, "stderr.txt");
-	snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", drsn, args, op, ep);
-	int rc = system(cmd);
-	char *bufs[] = {out, err};
-	size_t ns[] = {outn, errn};
-	const char *ps[] = {op, ep};
-	for (int i = 0; i < 2; i++) {
-		if (!bufs[i])
-			continue;
-		FILE *f = fopen(ps[i], "r");
-		size_t n = f ? fread(bufs[i], 1, ns[i] - 1, f) : 0;
-		bufs[i][n] = '\0';
-		if (f)
-			fclose(f);
-	}
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+	return drsn__test_run(drsn, dir, args, out, outn, err, errn);
 }
 
 static uint64_t rs = 99;

@@ -48,16 +48,9 @@ static float *read_wav(const char *p, SF_INFO *si)
 
 static int run(const char *args, char *err, size_t errn)
 {
-	char cmd[2048], ep[128];
-	path(ep, sizeof ep, "stderr.txt");
-	snprintf(cmd, sizeof cmd, "'%s' denoise %s 2>'%s'", drsn, args, ep);
-	int rc = system(cmd);
-	FILE *f = fopen(ep, "r");
-	size_t n = f ? fread(err, 1, errn - 1, f) : 0;
-	err[n] = '\0';
-	if (f)
-		fclose(f);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+	char a[2048];
+	snprintf(a, sizeof a, "denoise %s", args);
+	return drsn__test_run(drsn, dir, a, NULL, 0, err, errn);
 }
 
 /* Run drsn denoise ARGS, which must succeed and write out with the input's

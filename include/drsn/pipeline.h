@@ -22,7 +22,8 @@
  * digital silence, so a keyword in its last second is scored as fully as one
  * in the middle.
  *
- * Optional voice-activity gating (opts.vad): a 10 ms block whose RMS is above
+ * Optional voice-activity gating (opts.vad): a block of one front-end hop
+ * (hop_length samples, 10 ms for the shipped models) whose RMS is above
  * vad_threshold_db (dBFS) is voice; inference is skipped (and the smoothing
  * history cleared) while no voice was seen for vad_hangover_ms.
  *
@@ -30,7 +31,9 @@
  * detection's [start, end] is the model window (window length, e.g. 0.985 s)
  * that gave the label its highest raw probability within the smoothing span.
  *
- * All memory is allocated by create: push never allocates.
+ * All memory is allocated by create: push never allocates. One handle is
+ * not thread-safe (one per stream); pipelines on one shared model are
+ * independent of each other.
  */
 #ifndef DRSN_PIPELINE_H
 #define DRSN_PIPELINE_H
@@ -47,8 +50,10 @@ extern "C" {
 typedef struct drsn_pipeline drsn_pipeline;
 
 typedef struct drsn_pipeline_opts {
-	int inference_hop_ms;     /* run the network this often [100] */
-	int smoothing_ms;         /* mean of probabilities over this span [300]; 0 = none */
+	int inference_hop_ms;     /* run the network this often [100], rounded to
+				     whole front-end hops (drsn_pipeline_hop_s) */
+	int smoothing_ms;         /* mean of probabilities over this span [300],
+				     rounded to whole inferences; 0 = none */
 	float threshold;          /* default per-label threshold [0.8] */
 	const float *thresholds;  /* NULL, or n_labels values (< 0 = use threshold) */
 	int refractory_ms;        /* [1000] */
@@ -67,7 +72,8 @@ typedef struct drsn_detection {
 	double time;              /* stream time of the inference that fired */
 } drsn_detection;
 
-/* Callbacks, each may be NULL. Pointers are valid during the call only. */
+/* Callbacks, each may be NULL. Pointers are valid during the call only. They
+ * run inside push/finish and must not push, finish, reset or destroy p. */
 typedef struct drsn_pipeline_events {
 	void (*detection)(void *user, const drsn_detection *d);
 	/* After every inference: t = stream time of the window's end. */
@@ -92,17 +98,19 @@ DRSN_API int drsn_pipeline_create(drsn_pipeline **out, const drsn_model *m,
 DRSN_API void drsn_pipeline_destroy(drsn_pipeline *p);
 
 /* Feed n mono samples at the model's sample rate; callbacks run for what
- * they complete. 0, or -EINVAL (NULL args). */
+ * they complete. NaN/Inf samples are taken as 0 (as by the denoiser), so one
+ * bad sample cannot make the windows that hold it unusable. 0, or -EINVAL
+ * (NULL p, or NULL x with n > 0). */
 DRSN_API int drsn_pipeline_push(drsn_pipeline *p, const float *x, size_t n,
 				const drsn_pipeline_events *ev, void *user);
 
 /* End of a finite stream: push one window of digital silence (window_s of
  * zeros), so that every window that holds any of the audio is scored, as at
- * the start (with VAD gating, only while its hangover lasts). Detections and scores it completes go to ev as from push;
- * stream time runs on through the silence, but a detection's end is capped
- * at the end of the audio (as its start is at 0). Never allocates. Push may
- * continue after it (the silence stays part of the stream); reset starts a
- * new one. 0, or -EINVAL (NULL p). */
+ * the start (with VAD gating, only while its hangover lasts). Detections and
+ * scores it completes go to ev as from push; stream time runs on through the
+ * silence, but a detection's end is capped at the end of the audio (as its
+ * start is at 0). Never allocates. Push may continue after it (the silence
+ * stays part of the stream); reset starts a new one. 0, or -EINVAL (NULL p). */
 DRSN_API int drsn_pipeline_finish(drsn_pipeline *p, const drsn_pipeline_events *ev, void *user);
 
 /* Start a new stream: forget audio, frames, smoothing and refractory state;

@@ -21,6 +21,7 @@ struct drsn_pipeline {
 	float silence;             /* log(log_offset): a digital-silence feature */
 
 	float *frames;             /* 2*W rows of B: each frame written twice */
+	float *clean;              /* [hop] the samples being pushed, NaN/Inf as 0 */
 	int64_t n_frames;          /* frames since reset */
 
 	int S;                     /* smoothing history length (inferences) */
@@ -126,6 +127,7 @@ DRSN_API int drsn_pipeline_create(drsn_pipeline **out, const drsn_model *m,
 		goto fail;
 	size_t nl = (size_t)n_labels;
 	p->frames = malloc(2 * (size_t)p->W * (size_t)p->B * sizeof *p->frames);
+	p->clean = malloc((size_t)p->hop * sizeof *p->clean);
 	p->hist = malloc((size_t)p->S * nl * sizeof *p->hist);
 	p->hist_t = malloc((size_t)p->S * sizeof *p->hist_t);
 	p->probs = malloc(nl * sizeof *p->probs);
@@ -133,7 +135,7 @@ DRSN_API int drsn_pipeline_create(drsn_pipeline **out, const drsn_model *m,
 	p->thr = malloc(nl * sizeof *p->thr);
 	p->last_fire = malloc(nl * sizeof *p->last_fire);
 	p->fires = malloc(nl);
-	if (!p->frames || !p->hist || !p->hist_t || !p->probs || !p->smoothed || !p->thr ||
+	if (!p->frames || !p->clean || !p->hist || !p->hist_t || !p->probs || !p->smoothed || !p->thr ||
 	    !p->last_fire || !p->fires) {
 		rc = drsn__fail(err, -ENOMEM, "out of memory");
 		goto fail;
@@ -158,6 +160,7 @@ DRSN_API void drsn_pipeline_destroy(drsn_pipeline *p)
 	drsn_features_destroy(p->fe);
 	drsn_ctx_destroy(p->ctx);
 	free(p->frames);
+	free(p->clean);
 	free(p->hist);
 	free(p->hist_t);
 	free(p->probs);
@@ -215,7 +218,9 @@ static void infer(drsn_pipeline *p)
 	double t = ((double)(p->n_frames - 1) * p->hop + p->win) / p->rate;
 	if (p->o.vad && !p->vad_active) {
 		p->st.vad_skipped++;
-		p->h_n = 0;
+		/* Clear the history: the next inference fills slot 0 and is averaged
+		 * alone (the mean runs over slots 0..h_n-1). */
+		p->h_n = p->h_pos = 0;
 		return;
 	}
 	int first = (int)(p->n_frames % p->W);   /* oldest frame's slot */
@@ -319,9 +324,14 @@ DRSN_API int drsn_pipeline_push(drsn_pipeline *p, const float *x, size_t n,
 		size_t k = (size_t)(p->hop - p->block_n);
 		if (k > n)
 			k = n;
+		/* A NaN/Inf sample (a broken capture) would make every window that
+		 * holds its frames non-finite, which the network refuses: a second
+		 * of audio lost. Take it as 0, as the denoiser does. */
+		for (size_t i = 0; i < k; i++)
+			p->clean[i] = isfinite(x[i]) ? x[i] : 0.0f;
 		if (p->o.vad)
-			vad_update(p, x, k);
-		int64_t rc = drsn_features_push(p->fe, x, k, on_frame, p);
+			vad_update(p, p->clean, k);
+		int64_t rc = drsn_features_push(p->fe, p->clean, k, on_frame, p);
 		if (rc < 0)
 			return (int)rc;
 		if (!p->o.vad) {

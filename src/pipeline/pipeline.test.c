@@ -317,6 +317,121 @@ static void test_finish_flushes_one_window(void **state)
 	free(r);
 }
 
+/* Smoothing over a VAD gap: every skipped inference clears the history, so
+ * the smoothed value is the mean of the raw probabilities since the last
+ * skip (at most the smoothing span). The history used to keep its write
+ * position across a clear and averaged a slot from before the silence. */
+struct smooth_rec {
+	drsn_pipeline *p;
+	int64_t skipped;          /* vad_skipped at the previous scores event */
+	int n_since;              /* inferences since the history was cleared */
+	float last[3][N_LABELS];  /* the raw probabilities of those, newest last */
+	int n_checked, n_after_gap;
+};
+
+static void on_scores_smooth(void *u, double t, const float *probs, const float *sm, int n)
+{
+	(void)t;
+	struct smooth_rec *r = u;
+	drsn_pipeline_stats st;
+	drsn_pipeline_get_stats(r->p, &st);
+	if (st.vad_skipped != r->skipped) {
+		r->skipped = st.vad_skipped;
+		r->n_since = 0;
+		r->n_after_gap++;
+	}
+	assert_int_equal(n, N_LABELS);
+	memmove(r->last[0], r->last[1], 2 * sizeof r->last[0]);
+	memcpy(r->last[2], probs, sizeof r->last[2]);
+	if (r->n_since < 3)
+		r->n_since++;
+	for (int l = 0; l < N_LABELS; l++) {
+		float acc = 0;
+		for (int h = 3 - r->n_since; h < 3; h++)
+			acc += r->last[h][l];
+		assert_true(fabsf(sm[l] - acc / (float)r->n_since) <= 1e-6f);
+	}
+	r->n_checked++;
+}
+
+static void test_vad_gap_clears_smoothing(void **state)
+{
+	(void)state;
+	drsn_model *m = make_model(6);
+	drsn_pipeline_opts o;
+	drsn_pipeline_opts_default(&o);
+	o.vad = 1;
+	o.vad_threshold_db = -40;
+	o.vad_hangover_ms = 0;
+	o.smoothing_ms = 300;     /* 3 inferences */
+	/* noise bursts of 1.05 s, 0.75 s and 0.55 s, 0.5 s of silence before each:
+	 * whatever the write position at a gap, one of them leaves it non-zero */
+	size_t n = 16000 * 4;
+	float *x = calloc(n, sizeof *x);
+	const double on[][2] = {{0.5, 1.55}, {2.05, 2.8}, {3.3, 3.85}};
+	uint32_t s = 9;
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)i / 16000;
+		s = s * 1664525u + 1013904223u;
+		for (int b = 0; b < 3; b++)
+			if (t >= on[b][0] && t < on[b][1])
+				x[i] = 0.1f * (((float)(s >> 8) / 16777216.0f) * 2 - 1);
+	}
+	struct smooth_rec *r = calloc(1, sizeof *r);
+	drsn_pipeline_events ev = {NULL, on_scores_smooth, NULL};
+	assert_int_equal(drsn_pipeline_create(&r->p, m, &o, NULL), 0);
+	for (size_t i = 0; i < n; i += 333)
+		assert_int_equal(drsn_pipeline_push(r->p, x + i, n - i < 333 ? n - i : 333, &ev, r), 0);
+	assert_int_equal(r->n_after_gap, 3);
+	assert_true(r->n_checked > 15);
+	drsn_pipeline_destroy(r->p);
+	drsn_model_free(m);
+	free(x);
+	free(r);
+}
+
+/* A NaN or Inf sample is taken as 0 (pipeline.h): the same scores as with
+ * a 0 there. It used to make every window holding its frames non-finite,
+ * which the network refuses, and about a second of inferences was lost. */
+static void test_nonfinite_samples_are_zero(void **state)
+{
+	(void)state;
+	drsn_model *m = make_model(7);
+	drsn_pipeline_opts o;
+	drsn_pipeline_opts_default(&o);
+	o.vad = 1;
+	o.vad_threshold_db = -60;
+	size_t n = 16000 * 3;
+	float *x = make_audio(n, 13);
+	float *y = malloc(n * sizeof *y);
+	const size_t at[] = {100, 8000, 8001, 20000, 30000};
+	const float bad[] = {NAN, INFINITY, -INFINITY, -NAN, INFINITY};
+	for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+		x[at[i]] = 0.0f;
+	memcpy(y, x, n * sizeof *y);
+	for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+		y[at[i]] = bad[i];
+	struct rec *ref = calloc(1, sizeof *ref), *r = calloc(1, sizeof *r);
+	drsn_pipeline *p;
+	assert_int_equal(drsn_pipeline_create(&p, m, &o, NULL), 0);
+	run(p, x, n, 0, ref, 3);
+	drsn_pipeline_stats st0, st1;
+	drsn_pipeline_get_stats(p, &st0);
+	drsn_pipeline_reset(p);
+	run(p, y, n, 0, r, 4);
+	drsn_pipeline_get_stats(p, &st1);
+	assert_int_equal(st1.inferences - st0.inferences, st0.inferences);
+	assert_true(ref->n_scores > 20);
+	assert_same_scores(r, ref);
+	assert_int_equal(r->n_vad, ref->n_vad);
+	drsn_pipeline_destroy(p);
+	drsn_model_free(m);
+	free(x);
+	free(y);
+	free(ref);
+	free(r);
+}
+
 static void test_bad_options(void **state)
 {
 	(void)state;
@@ -348,6 +463,8 @@ int main(void)
 		cmocka_unit_test(test_threshold_refractory_and_underscore_labels),
 		cmocka_unit_test(test_vad_gating),
 		cmocka_unit_test(test_finish_flushes_one_window),
+		cmocka_unit_test(test_vad_gap_clears_smoothing),
+		cmocka_unit_test(test_nonfinite_samples_are_zero),
 		cmocka_unit_test(test_bad_options),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);

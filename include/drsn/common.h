@@ -40,7 +40,11 @@ DRSN_API const char *drsn_version(void);
 DRSN_API const char *drsn_strerror(int err);
 
 /* FFTW wisdom: load once at start-up (before creating front ends or
- * denoisers) to get measured plans; save to keep them for the next run. */
+ * denoisers) to get measured plans; save to keep them for the next run.
+ * One file holds both precisions FFTW plans here: double for the front end,
+ * single for the denoiser (a file with only the single part loads too).
+ * Errors: -EINVAL (NULL path), the errno of opening the file, -EIO, -EBADMSG
+ * (not FFTW wisdom). */
 DRSN_API int drsn_fft_wisdom_load(const char *path, drsn_error *err);
 DRSN_API int drsn_fft_wisdom_save(const char *path, drsn_error *err);
 

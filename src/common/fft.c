@@ -3,26 +3,111 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/error.h"
 
 static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
 static int wisdom_loaded;
 
+/* A wisdom file holds one s-expression per precision: "(fftw-3.3.10
+ * fftwf_wisdom ...)" for the denoiser's float plans, "(fftw-3.3.10
+ * fftw_wisdom ...)" for the front end's double ones. FFTW's file importers
+ * read ahead, so the file is read whole and each part imported from its
+ * string. A file with only the float part (as saved before the front end
+ * went double) still loads. */
+#define WISDOM_MAX (64 << 20)
+
+static char *read_text(FILE *f, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap), *tmp;
+	while (buf) {
+		n += fread(buf + n, 1, cap - 1 - n, f);
+		if (n < cap - 1)
+			break;
+		if (cap >= WISDOM_MAX || !(tmp = realloc(buf, 2 * cap))) {
+			free(buf);
+			return NULL;
+		}
+		buf = tmp;
+		cap *= 2;
+	}
+	if (!buf || ferror(f)) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* The next "(fftw-VERSION KIND_wisdom" at or after s, NULL if none. */
+static char *next_part(char *s)
+{
+	for (char *p = s; (p = strstr(p, "(fftw-")); p++)
+		if (p == s || p[-1] == '\n' || p[-1] == ' ' || p[-1] == ')')
+			return p;
+	return NULL;
+}
+
+/* Import every part of buf: 0, or -EBADMSG if there is none or one fails. */
+static int import_parts(char *buf)
+{
+	char *p = next_part(buf);
+	if (!p)
+		return -EBADMSG;
+	while (p) {
+		char *next = next_part(p + 1);
+		char save = 0;
+		if (next) {
+			save = *next;
+			*next = '\0';
+		}
+		const char *kind = strchr(p, ' ');
+		int ok;
+		if (kind && !strncmp(kind + 1, "fftwf_wisdom", 12))
+			ok = fftwf_import_wisdom_from_string(p);
+		else if (kind && !strncmp(kind + 1, "fftw_wisdom", 11))
+			ok = fftw_import_wisdom_from_string(p);
+		else
+			ok = 0;
+		if (next)
+			*next = save;
+		if (!ok)
+			return -EBADMSG;
+		p = next;
+	}
+	return 0;
+}
+
 DRSN_API int drsn_fft_wisdom_load(const char *path, drsn_error *err)
 {
 	int rc = 0;
+	size_t len = 0;
+	char *text = NULL;
+	if (!path)
+		return drsn__fail(err, -EINVAL, "FFTW wisdom: path is NULL");
 	pthread_mutex_lock(&planner_lock);
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		rc = drsn__fail(err, -errno, "%s: cannot open FFTW wisdom file", path);
-	} else {
-		if (!fftwf_import_wisdom_from_file(f))
-			rc = drsn__fail(err, -EBADMSG, "%s: not a valid FFTW (single precision) wisdom file", path);
-		else
-			wisdom_loaded = 1;
-		fclose(f);
+		goto cleanup;
 	}
+	if (!(text = read_text(f, &len))) {
+		rc = drsn__fail(err, -EIO, "%s: cannot read FFTW wisdom file", path);
+		goto cleanup;
+	}
+	if (import_parts(text) < 0) {
+		rc = drsn__fail(err, -EBADMSG, "%s: not a valid FFTW wisdom file", path);
+		goto cleanup;
+	}
+	wisdom_loaded = 1;
+cleanup:
+	if (f)
+		fclose(f);
+	free(text);
 	pthread_mutex_unlock(&planner_lock);
 	return rc;
 }
@@ -30,13 +115,17 @@ DRSN_API int drsn_fft_wisdom_load(const char *path, drsn_error *err)
 DRSN_API int drsn_fft_wisdom_save(const char *path, drsn_error *err)
 {
 	int rc = 0;
+	if (!path)
+		return drsn__fail(err, -EINVAL, "FFTW wisdom: path is NULL");
 	pthread_mutex_lock(&planner_lock);
 	FILE *f = fopen(path, "w");
 	if (!f) {
 		rc = drsn__fail(err, -errno, "%s: cannot write FFTW wisdom file", path);
 	} else {
+		/* both precisions: the denoiser plans float, the front end double */
 		fftwf_export_wisdom_to_file(f);
-		if (fclose(f) != 0)
+		fftw_export_wisdom_to_file(f);
+		if (ferror(f) | (fclose(f) != 0))
 			rc = drsn__fail(err, -EIO, "%s: write failed", path);
 	}
 	pthread_mutex_unlock(&planner_lock);

@@ -96,7 +96,9 @@ DRSN_API void drsn_features_destroy(drsn_features *f);
 
 /* Feed n samples (mono float at p->sample_rate); cb runs for each frame they
  * complete. Returns the number of frames delivered (>= 0), or -EINVAL for a
- * NULL f, NULL x with n > 0, or NULL cb. */
+ * NULL f, NULL x with n > 0, or NULL cb. Samples are used as they are: a
+ * NaN/Inf sample makes the frames that hold it non-finite (drsn_ctx_run
+ * refuses those; drsn_pipeline_push takes such samples as 0). */
 DRSN_API int64_t drsn_features_push(drsn_features *f, const float *x, size_t n,
 				    drsn_features_cb cb, void *user);
 

@@ -85,9 +85,10 @@ DRSN_API void drsn_model_free(drsn_model *m);
 
 /* The model to load when none is given: $DRSN_MODEL if set; else the
  * installed default (<datadir>/drsnd/models/default.safetensors) if it
- * exists; else, for a build run from its build tree, the source tree's
- * models/kws20-drsn-cw.safetensors if it exists; else the installed path
- * (so the load error names where the model was expected). Never NULL. */
+ * exists; else (for a build run from its build tree) the
+ * models/kws20-drsn-cw.safetensors of the source tree the library was built
+ * from, if that path exists on this machine; else the installed path (so
+ * the load error names where the model was expected). Never NULL. */
 DRSN_API const char *drsn_default_model_path(void);
 
 /* ---- what the model is ------------------------------------------------- */
@@ -120,8 +121,10 @@ DRSN_API void drsn_ctx_destroy(drsn_ctx *c);
 /* Run one window. features: drsn_model_frames() x drsn_model_bands() floats,
  * time-major ([t][band]). probs: drsn_model_n_labels() floats (softmax) or
  * NULL. Uses the SIMD path selected at the time of the call (DRSN_SIMD /
- * drsn_simd_select). No allocation. Returns 0, or -EINVAL for NULL args or a
- * non-finite feature value (then logits are unspecified). */
+ * drsn_simd_select). No allocation. Returns 0 (logits and probs finite), or
+ * -EINVAL for NULL args or a non-finite feature value, or -ERANGE when
+ * finite but absurd features (far outside any log-mel range) overflow the
+ * network; on error probs is not written and the logits are unspecified. */
 DRSN_API int drsn_ctx_run(drsn_ctx *c, const float *features, float *probs);
 
 /* The logits of the last drsn_ctx_run (n_labels floats, owned by c). */

@@ -99,7 +99,8 @@ int drsn__arch_parse(struct drsn__arch *a, const char *json, const char *what, d
 					   "shortcut", "bn_eps", "classes", "input", "pool", NULL};
 	int rc;
 	memset(a, 0, sizeof *a);
-	cJSON *r = cJSON_Parse(json);
+	/* require_null_terminated: nothing but white space after the object */
+	cJSON *r = cJSON_ParseWithOpts(json, NULL, 1);
 	if (!r)
 		return drsn__fail(err, -EBADMSG, "%s: __metadata__.architecture is not valid JSON", what);
 	if (!cJSON_IsObject(r)) {

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 	size_t len = 0;
 	if (!path) {
 		static const struct fx_arch def = {"cw", 40, 98, 32, 3, 1, 6,
-			{{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0};
+			{{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0, 0};
 		struct fx_model *fx = malloc(sizeof *fx);
 		fx_init(fx, &def, 1);
 		buf = fx_serialize(fx, &len);

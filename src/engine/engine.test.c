@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,19 +20,19 @@
 
 static const struct fx_arch archs[] = {
 	/* the shipped default size (train/drsn/model.py "default") */
-	{"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0},
-	{"cs", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0},
-	{"resnet", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0},
+	{"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0, 0},
+	{"cs", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0, 0},
+	{"resnet", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0, 0},
 	/* odd channel growth, k=5, odd frame counts, strided stem */
-	{"cw", 13, 37, 9, 5, 2, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "zero_pad", 5, 0},
-	{"cs", 13, 37, 9, 1, 1, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "zero_pad", 5, 0},
-	{"cw", 13, 37, 9, 5, 1, 3, {{9, 5, 1}, {20, 3, 2}, {27, 1, 1}}, "projection", 5, 0},
-	{"resnet", 7, 5, 3, 3, 1, 2, {{3, 3, 2}, {4, 3, 2}}, "projection", 2, 0},
+	{"cw", 13, 37, 9, 5, 2, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "zero_pad", 5, 0, 0},
+	{"cs", 13, 37, 9, 1, 1, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "zero_pad", 5, 0, 0},
+	{"cw", 13, 37, 9, 5, 1, 3, {{9, 5, 1}, {20, 3, 2}, {27, 1, 1}}, "projection", 5, 0, 0},
+	{"resnet", 7, 5, 3, 3, 1, 2, {{3, 3, 2}, {4, 3, 2}}, "projection", 2, 0, 0},
 	/* no units at all; one frame */
-	{"cw", 8, 1, 6, 3, 1, 0, {{0}}, "zero_pad", 3, 0},
+	{"cw", 8, 1, 6, 3, 1, 0, {{0}}, "zero_pad", 3, 0, 0},
 	/* input "pcen": the default size, and a strided stem with odd shapes */
-	{"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 1},
-	{"cs", 13, 37, 9, 5, 2, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "zero_pad", 5, 1},
+	{"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 1, 0},
+	{"cs", 13, 37, 9, 5, 2, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "zero_pad", 5, 1, 0},
 	/* pool "attention": the default size, odd shapes with PCEN and projection, one frame */
 	{"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0, 1},
 	{"resnet", 13, 37, 9, 5, 2, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "projection", 5, 1, 1},
@@ -151,6 +152,15 @@ static void test_getters_and_softmax(void **state)
 	assert_int_equal(drsn_ctx_run(c, x, probs), -EINVAL);
 	assert_int_equal(drsn_ctx_run(c, NULL, probs), -EINVAL);
 	assert_int_equal(drsn_ctx_run(NULL, x, probs), -EINVAL);
+	/* finite features that overflow float32 in the network: an error, not
+	 * NaN probabilities with 0 (it returned 0 and NaNs) */
+	for (int i = 0; i < 98 * 40; i++)
+		x[i] = i % 2 ? FLT_MAX : -FLT_MAX;
+	for (int i = 0; i < 12; i++)
+		probs[i] = -1.0f;
+	assert_int_equal(drsn_ctx_run(c, x, probs), -ERANGE);
+	for (int i = 0; i < 12; i++)
+		assert_true(probs[i] == -1.0f);
 	free(x);
 	drsn_ctx_destroy(c);
 	drsn_model_free(m);

@@ -20,9 +20,9 @@ static void test_run_never_allocates(void **state)
 {
 	(void)state;
 	static const struct fx_arch archs[] = {
-		{"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0},
+		{"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}}, "zero_pad", 12, 0, 0},
 		{"cs", 13, 37, 9, 5, 2, 3, {{9, 5, 1}, {20, 3, 2}, {27, 7, 3}}, "projection", 5, 0, 1},   /* pool "attention" */
-		{"resnet", 13, 37, 9, 3, 1, 2, {{9, 3, 1}, {20, 3, 2}}, "zero_pad", 5, 1},   /* input "pcen" */
+		{"resnet", 13, 37, 9, 3, 1, 2, {{9, 3, 1}, {20, 3, 2}}, "zero_pad", 5, 1, 0},   /* input "pcen" */
 	};
 	const char *paths[8];
 	int n_paths = drsn_simd_available(paths, 8);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "drsn/model.h"
@@ -77,6 +78,11 @@ static void m_labels_count(struct fx_model *m)
 	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\"]");
 }
 static void m_labels_type(struct fx_model *m) { fx_set(&m->meta_labels, "{\"a\":1}"); }
+/* nested JSON with bytes after it (cJSON_Parse stopped at the first value) */
+static void m_labels_trailing(struct fx_model *m)
+{
+	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\"] [\"x\"]");
+}
 static void m_labels_repeat(struct fx_model *m)
 {
 	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"c\",\"k\",\"l\"]");
@@ -117,6 +123,7 @@ static void m_shrink(struct fx_model *m)
 static void m_variant(struct fx_model *m) { arch_edit(m, "\"variant\":\"cw\"", "\"variant\":\"se\""); }
 static void m_arch_key(struct fx_model *m) { arch_edit(m, "\"bn_eps\"", "\"bn_epsilon\""); }
 static void m_arch_json(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12"); }
+static void m_arch_trailing(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12} {\"classes\":3}"); }
 static void m_pcen_untensored(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"input\":\"pcen\"}"); }
 static void m_input(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"input\":\"mfcc\"}"); }
 static void m_input_type(struct fx_model *m) { arch_edit(m, "\"classes\":12}", "\"classes\":12,\"input\":1}"); }
@@ -138,6 +145,7 @@ static void m_fe_mels(struct fx_model *m)
 }
 static void m_fe_rate(struct fx_model *m) { fx_set(&m->meta_frontend, "{\"sample_rate\":-5}"); }
 static void m_fe_key(struct fx_model *m) { fx_set(&m->meta_frontend, "{\"hop_size\":160}"); }
+static void m_fe_trailing(struct fx_model *m) { fx_set(&m->meta_frontend, "{\"hop_length\":160}x"); }
 
 struct bad_case {
 	const char *what;
@@ -161,6 +169,8 @@ static const struct bad_case cases[] = {
 	{"duplicate name", m_dup, -EBADMSG, "tensor 'bn.weight' appears twice"},
 	{"label count", m_labels_count, -EBADMSG, "__metadata__.labels has 11 labels but the model has 12 classes"},
 	{"labels type", m_labels_type, -EBADMSG, "__metadata__.labels must be a JSON array of strings"},
+	{"labels trailing", m_labels_trailing, -EBADMSG, "__metadata__.labels must be a JSON array of strings"},
+	{"arch trailing", m_arch_trailing, -EBADMSG, "__metadata__.architecture is not valid JSON"},
 	{"empty label", m_labels_empty, -EBADMSG, "__metadata__.labels[7] must be a non-empty string"},
 	{"repeated label", m_labels_repeat, -EBADMSG, "__metadata__.labels[9] 'c' repeats labels[2]"},
 	{"no architecture", m_no_arch, -EBADMSG, "__metadata__ has no 'architecture'"},
@@ -186,6 +196,7 @@ static const struct bad_case cases[] = {
 	{"front end n_mels", m_fe_mels, -EBADMSG, "__metadata__.frontend.n_mels = 64 but the architecture has 40 bands"},
 	{"front end value", m_fe_rate, -EINVAL, "__metadata__.frontend: "},
 	{"front end key", m_fe_key, -EINVAL, "hop_size"},
+	{"front end trailing", m_fe_trailing, -EINVAL, "trailing bytes"},
 };
 
 static void expect_fail(const unsigned char *buf, size_t len, int code, const char *expect, const char *what)
@@ -450,6 +461,19 @@ static void test_files(void **state)
 	assert_non_null(strstr(err.msg, "/nonexistent/x.safetensors: cannot open"));
 	assert_int_equal(drsn_model_load(&m, "/", &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "/: not a regular file"));
+	/* A FIFO is refused at once. Opening it used to wait for a writer
+	 * forever; the alarm turns such a hang into a failure (SIGALRM). */
+	char dir[] = "/tmp/drsn-engine-fifo-XXXXXX", fifo[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/model.safetensors", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(20);
+	assert_int_equal(drsn_model_load(&m, fifo, &err), -EINVAL);
+	alarm(0);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	assert_null(m);
+	unlink(fifo);
+	rmdir(dir);
 
 	char path[] = "/tmp/drsn-engine-test-XXXXXX";
 	int fd = mkstemp(path);

@@ -375,7 +375,7 @@ static void plan_buffers(struct drsn_model *m)
 static int parse_labels(struct drsn_model *m, const char *json, const char *what, drsn_error *err)
 {
 	int rc = 0, n = 0;
-	cJSON *r = cJSON_Parse(json);
+	cJSON *r = cJSON_ParseWithOpts(json, NULL, 1);   /* no bytes after the array */
 	if (!r || !cJSON_IsArray(r)) {
 		rc = drsn__fail(err, -EBADMSG, "%s: __metadata__.labels must be a JSON array of strings", what);
 		goto out;
@@ -588,7 +588,9 @@ DRSN_API int drsn_model_load(drsn_model **out, const char *path, drsn_error *err
 		*out = NULL;
 	if (!path)
 		return drsn__fail(err, -EINVAL, "model path is NULL");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer, and
+	 * the S_ISREG check below would never run (drsnd's reload would hang). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		rc = -errno;
 		return drsn__fail(err, rc, "%s: cannot open: %s", path, drsn_strerror(rc));

@@ -202,6 +202,11 @@ DRSN_API int drsn_ctx_run(drsn_ctx *c, const float *features, float *probs)
 	else
 		K->mean_time(c->pooled, c->f, A->t_last, A->c_last, 0);
 	K->fc(c->logits, c->pooled, m->fc_w, m->fc_b, A->c_last, A->classes);
+	/* Finite but huge features (|x| ~ 1e36 and up; a front end gives at
+	 * most a few hundred) overflow float32 inside the network. */
+	for (int i = 0; i < A->classes; i++)
+		if (!isfinite(c->logits[i]))
+			return -ERANGE;
 
 	if (probs) {
 		float mx = c->logits[0], s = 0;

@@ -173,6 +173,18 @@ static void test_json_errors(void **state)
 	expect_json_error("{\"power\": 1}", "\"power\"");
 	expect_json_error("{\"n_mels\": 40", "invalid JSON");
 	expect_json_error("[1, 2]", "object");
+	/* one object and nothing after it (these used to parse as n_mels 30) */
+	expect_json_error("{\"n_mels\": 30} junk", "trailing bytes after the JSON object (byte 15)");
+	expect_json_error("{\"n_mels\": 30}{\"n_mels\": 50}", "trailing bytes");
+	expect_json_error("{\"n_mels\": 30, \"n_mels\": 50}", "\"n_mels\" appears twice");
+	drsn_features_params p;
+	drsn_features_params_default(&p);
+	const char *ok = "\n {\"n_mels\": 30}\r\n\t ";
+	assert_int_equal(drsn_features_params_from_json(&p, ok, strlen(ok), NULL), 0);
+	assert_int_equal(p.n_mels, 30);
+	/* len ends the text: what follows it is not looked at */
+	assert_int_equal(drsn_features_params_from_json(&p, "{\"n_mels\": 20}xyz", 14, NULL), 0);
+	assert_int_equal(p.n_mels, 20);
 }
 
 /* ---- the front end ----------------------------------------------------- */

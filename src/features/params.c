@@ -158,6 +158,14 @@ DRSN_API int drsn_features_params_from_json(drsn_features_params *p, const char 
 		size_t at = end && end >= json ? (size_t)(end - json) : 0;
 		return drsn__fail(err, -EINVAL, "front-end params: invalid JSON near byte %zu", at);
 	}
+	/* Only white space may follow ("{...}{...}" is not one object). The
+	 * length form of cJSON's own check would need a NUL inside len. */
+	for (const char *c = end; c < json + len && *c; c++)
+		if (!strchr(" \t\r\n", *c)) {
+			rc = drsn__fail(err, -EINVAL, "front-end params: trailing bytes after the JSON object (byte %zu)",
+					(size_t)(c - json));
+			goto cleanup;
+		}
 	if (!cJSON_IsObject(o)) {
 		rc = drsn__fail(err, -EINVAL, "front-end params: expected a JSON object");
 		goto cleanup;
@@ -165,6 +173,11 @@ DRSN_API int drsn_features_params_from_json(drsn_features_params *p, const char 
 	const cJSON *it;
 	cJSON_ArrayForEach(it, o) {
 		const char *k = it->string;
+		for (const cJSON *prev = o->child; prev != it; prev = prev->next)
+			if (!strcmp(prev->string, k)) {
+				rc = drsn__fail(err, -EINVAL, "front-end params: \"%s\" appears twice", k);
+				goto cleanup;
+			}
 		const struct field *fd = NULL;
 		for (size_t i = 0; i < N_FIELDS && !fd; i++)
 			if (!strcmp(k, fields[i].key))

@@ -11,9 +11,12 @@
  * memory file. At the end, each captured line is logged at debug level
  * ("<what>: <line>"; run drsnd with log_level = debug to see them), and
  * lines drsnd's own log wrote meanwhile (another thread) go to stderr as
- * they were. Call both from one thread, around calls that do not block for
- * long; never from the real-time audio callback. If fd 2 cannot be
- * redirected, nothing is captured and nothing is lost.
+ * they were. Call both from one thread; never from the real-time audio
+ * callback. While it lasts the other threads' stderr lines wait, so it
+ * wraps only calls that are short unless the sound server hangs (source_pa.c
+ * opens devices on a worker thread: the loop goes on, its log lines are
+ * written when the open returns). If fd 2 cannot be redirected, nothing is
+ * captured and nothing is lost.
  */
 #ifndef DRSN_DAEMON_HUSH_H
 #define DRSN_DAEMON_HUSH_H

@@ -75,7 +75,11 @@ static void maybe_done(struct drsn__source *s)
 
 void drsn__source_handle_closed(uv_handle_t *h)
 {
-	struct drsn__source *s = h->data;
+	drsn__source_release(h->data);
+}
+
+void drsn__source_release(struct drsn__source *s)
+{
 	s->open_handles--;
 	maybe_done(s);
 }

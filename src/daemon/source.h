@@ -8,7 +8,10 @@
  *                is resampled with drsn_resampler. The real-time callback
  *                only copies into a lock-free ring and calls uv_async_send.
  *                When the device fails or stalls: close, retry with
- *                exponential backoff; the daemon stays up.
+ *                exponential backoff; the daemon stays up. Opening and
+ *                closing run on libuv's threadpool (a hung sound server
+ *                blocks them, never the loop); state "starting" until the
+ *                first open is over.
  *   file:PATH    any file libsndfile reads (drsn_audio_*): paced at real
  *                time with a uv timer, or as fast as possible (one chunk per
  *                loop turn, so clients are still served).

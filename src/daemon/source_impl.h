@@ -65,11 +65,15 @@ void drsn__source_set_state(struct drsn__source *s, enum drsn__source_state st, 
 void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n);
 /* A libuv handle owned by the source was closed (counts toward done). */
 void drsn__source_handle_closed(uv_handle_t *h);
+/* Something else the stop waited for (s->open_handles++ at stop) is over. */
+void drsn__source_release(struct drsn__source *s);
 
 /* source_pa.c */
 int drsn__pa_create(struct drsn__source *s, const char *device, drsn_error *err);
 int drsn__pa_start(struct drsn__source *s);
-void drsn__pa_stop(struct drsn__source *s);   /* closes its handles via drsn__source_handle_closed */
+/* Closes its handles via drsn__source_handle_closed; a PortAudio job still
+ * running on the threadpool holds the stop (drsn__source_release). */
+void drsn__pa_stop(struct drsn__source *s);
 void drsn__pa_free(struct drsn__source *s);     /* after all handles closed */
 void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st);
 

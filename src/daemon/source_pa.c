@@ -47,7 +47,24 @@ struct drsn__pa {
 	uint64_t logged_overflows;     /* ring + device overflows already reported */
 	uint64_t last_overflow_log_ms;
 	int ever_ran;
+
+	/* Opening and closing run on libuv's threadpool, one job at a time:
+	 * with a hung sound server (a stopped PulseAudio, a wedged driver)
+	 * Pa_AbortStream or Pa_Initialize can wait for as long as it hangs,
+	 * and the loop must go on serving clients meanwhile. While job is set
+	 * the worker owns stream, ring, resampler and PortAudio; the loop
+	 * touches none of them. */
+	uv_work_t work;
+	int job;                       /* JOB_*: loop-side, set while queued or running */
+	int job_rc;
+	char job_msg[512];             /* open: why it failed */
+	char dev_name[256];            /* open: the device's name */
+	int retry_delay_ms;            /* close: then retry after this */
+	int stop_waiting;              /* drsn__pa_stop came while a job ran */
+	uint64_t job_overflows[2];     /* ring overflows, samples: status during a job */
 };
+
+enum { JOB_NONE, JOB_OPEN, JOB_CLOSE };
 
 /* The real-time callback: copy (downmixing if needed) into the ring, wake the
  * loop. No allocation, lock, log or I/O; a full ring is counted by the ring. */
@@ -233,16 +250,7 @@ static int pa_open_quiet(struct drsn__source *s, char *msg, size_t msg_size)
 		snprintf(msg, msg_size, "'%s': cannot start: %s", di->name, Pa_GetErrorText(e));
 		goto fail;
 	}
-	p->seen_callbacks = atomic_load(&p->callbacks);
-	p->got_audio = 0;
-	p->last_progress_ms = uv_now(s->loop);
-	p->running_since_ms = p->last_progress_ms;
-	if (p->ever_ran)
-		s->st.restarts++;
-	p->ever_ran = 1;
-	drsn__source_set_state(s, DRSN_SRC_RUNNING, "%s: capturing from '%s' at %.0f Hz, %d channel(s)%s",
-			       s->spec, di->name, rate, p->channels,
-			       rate != s->o.target_rate ? ", resampled" : "");
+	snprintf(p->dev_name, sizeof p->dev_name, "%s", di->name ? di->name : "?");
 	return 0;
 fail:
 	pa_close_quiet(s);
@@ -260,25 +268,105 @@ static int pa_open(struct drsn__source *s, char *msg, size_t msg_size)
 	return rc;
 }
 
+static void job_work(uv_work_t *w);
+static void job_done(uv_work_t *w, int status);
+
+static void queue_job(struct drsn__source *s, int job)
+{
+	struct drsn__pa *p = s->pa;
+	p->job = job;
+	p->job_overflows[0] = atomic_load(&s->ring.overflows);
+	p->job_overflows[1] = atomic_load(&s->ring.overflow_samples);
+	p->work.data = s;
+	if (uv_queue_work(s->loop, &p->work, job_work, job_done) < 0) {
+		job_work(&p->work);   /* cannot happen with a live loop: do it here */
+		job_done(&p->work, 0);
+	}
+}
+
 static void on_retry(uv_timer_t *t)
 {
 	struct drsn__source *s = t->data;
-	char msg[512];
-	if (s->stopping)
+	if (s->stopping || s->pa->job)
 		return;
-	if (pa_open(s, msg, sizeof msg) < 0)
-		schedule_retry(s, msg);
+	queue_job(s, JOB_OPEN);
 }
 
-static void schedule_retry(struct drsn__source *s, const char *why)
+/* Not running: say why; returns the delay before the next attempt. */
+static int retry_state(struct drsn__source *s, const char *why)
 {
 	struct drsn__pa *p = s->pa;
-	pa_close(s);
 	int delay = p->backoff_ms;
 	p->failures++;
 	drsn__source_set_state(s, DRSN_SRC_RETRYING, "%s: %s; retrying in %.1f s", s->spec, why, delay / 1000.0);
-	uv_timer_start(&p->retry, on_retry, (uint64_t)delay, 0);
 	p->backoff_ms = delay * 2 > s->o.retry_max_ms ? s->o.retry_max_ms : delay * 2;
+	return delay;
+}
+
+static void retry_later(struct drsn__source *s, const char *why)
+{
+	uv_timer_start(&s->pa->retry, on_retry, (uint64_t)retry_state(s, why), 0);
+}
+
+/* The running stream failed: tell the clients now, close it on the
+ * threadpool (that may hang as long as the sound server does), then
+ * retry after the backoff. */
+static void schedule_retry(struct drsn__source *s, const char *why)
+{
+	struct drsn__pa *p = s->pa;
+	p->retry_delay_ms = retry_state(s, why);
+	queue_job(s, JOB_CLOSE);
+}
+
+/* Threadpool: the PortAudio calls that may block. */
+static void job_work(uv_work_t *w)
+{
+	struct drsn__source *s = w->data;
+	struct drsn__pa *p = s->pa;
+	if (p->job == JOB_OPEN)
+		p->job_rc = pa_open(s, p->job_msg, sizeof p->job_msg);
+	else
+		pa_close_quiet(s);   /* not hushed: that holds back the loop's log while it hangs */
+}
+
+static void pa_stop_now(struct drsn__source *s);
+
+/* Loop: the job is over. */
+static void job_done(uv_work_t *w, int status)
+{
+	struct drsn__source *s = w->data;
+	struct drsn__pa *p = s->pa;
+	int job = p->job;
+	(void)status;   /* UV_ECANCELED cannot happen: nothing cancels it */
+	p->job = JOB_NONE;
+	if (p->stop_waiting) {
+		p->stop_waiting = 0;
+		pa_stop_now(s);   /* no callbacks after this: now the async handle can go */
+		s->async.data = s;
+		s->open_handles++;
+		uv_close((uv_handle_t *)&s->async, drsn__source_handle_closed);
+		drsn__source_release(s);
+		return;
+	}
+	if (s->stopping)
+		return;
+	if (job == JOB_CLOSE) {
+		uv_timer_start(&p->retry, on_retry, (uint64_t)p->retry_delay_ms, 0);
+	} else if (p->job_rc < 0) {
+		retry_later(s, p->job_msg);   /* not fatal: the device may appear later */
+	} else {
+		p->seen_callbacks = atomic_load(&p->callbacks);
+		p->got_audio = 0;
+		p->last_progress_ms = uv_now(s->loop);
+		p->running_since_ms = p->last_progress_ms;
+		if (p->ever_ran)
+			s->st.restarts++;
+		p->ever_ran = 1;
+		drsn__source_set_state(s, DRSN_SRC_RUNNING,
+				       "%s: capturing from '%s' at %.0f Hz, %d channel(s)%s", s->spec,
+				       p->dev_name, p->rate, p->channels,
+				       p->rate != s->o.target_rate ? ", resampled" : "");
+	}
 }
 
 static void pa_drain(struct drsn__source *s)
@@ -295,7 +383,7 @@ static void pa_drain(struct drsn__source *s)
 static void on_pa_async(uv_async_t *a)
 {
 	struct drsn__source *s = a->data;
-	if (s->stopping || !s->pa->stream)
+	if (s->stopping || s->pa->job || !s->pa->stream)
 		return;
 	pa_drain(s);
 	if (atomic_load(&s->pa->finished))
@@ -307,7 +395,7 @@ static void on_watch(uv_timer_t *t)
 {
 	struct drsn__source *s = t->data;
 	struct drsn__pa *p = s->pa;
-	if (!p->stream || s->stopping)
+	if (s->stopping || p->job || !p->stream)
 		return;
 	uint64_t now = uv_now(s->loop);
 	/* Lost audio is never silent: log it, at most once a second. */
@@ -364,10 +452,8 @@ int drsn__pa_create(struct drsn__source *s, const char *device, drsn_error *err)
 int drsn__pa_start(struct drsn__source *s)
 {
 	struct drsn__pa *p = s->pa;
-	char msg[512];
 	uv_timer_start(&p->watch, on_watch, STALL_CHECK_MS, STALL_CHECK_MS);
-	if (pa_open(s, msg, sizeof msg) < 0)
-		schedule_retry(s, msg);   /* not fatal: the device may appear later */
+	queue_job(s, JOB_OPEN);
 	return 0;
 }
 
@@ -376,16 +462,30 @@ static void pa_timer_closed(uv_handle_t *h)
 	drsn__source_handle_closed(h);
 }
 
-void drsn__pa_stop(struct drsn__source *s)
+static void pa_stop_now(struct drsn__source *s)
 {
 	struct drsn__pa *p = s->pa;
-	if (!p)
-		return;
 	pa_close(s);                 /* no callbacks after this */
 	drsn_resampler_destroy(p->rs);
 	free(p->rs_out);
 	p->rs = NULL;
 	p->rs_out = NULL;
+}
+
+void drsn__pa_stop(struct drsn__source *s)
+{
+	struct drsn__pa *p = s->pa;
+	if (!p)
+		return;
+	if (p->job) {
+		/* the worker has the stream (a callback may still wake the async
+		 * handle): finish both once it is done (job_done) */
+		p->stop_waiting = 1;
+		s->open_handles++;
+		s->async_open = 0;
+	} else {
+		pa_stop_now(s);
+	}
 	if (p->timers_open) {
 		p->timers_open = 0;
 		s->open_handles += 2;
@@ -403,6 +503,12 @@ void drsn__pa_free(struct drsn__source *s)
 
 void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st)
 {
+	if (s->pa && s->pa->job) {   /* the worker may be reallocating the ring */
+		st->overflows = s->pa->job_overflows[0];
+		st->overflow_samples = s->pa->job_overflows[1];
+		st->device_overflows = atomic_load(&s->pa->device_overflows);
+		return;
+	}
 	st->overflows = atomic_load(&s->ring.overflows);
 	st->overflow_samples = atomic_load(&s->ring.overflow_samples);
 	st->device_overflows = s->pa ? atomic_load(&s->pa->device_overflows) : 0;

@@ -234,6 +234,10 @@ def test_device_selection():
         d = Daemon("--set", "audio.retry_min_ms=100", source="pa:nosuchdevice", env=pulse.env).wait_listening()
         c = d.client()
         st = c.request({"type": "status"})
+        end = time.time() + 15
+        while st["source"]["state"] == "starting" and time.time() < end:   # the first open runs on the threadpool
+            time.sleep(0.05)
+            st = c.request({"type": "status"})
         assert st["source"]["state"] == "retrying", st
         c.request({"type": "subscribe", "events": ["status"]})
         e, _ = c.wait_for(lambda m: m["type"] == "error", 5, "source error")
@@ -285,5 +289,48 @@ def test_lost_audio_is_counted_and_logged():
         pulse.kill()
 
 
+def test_hung_sound_server():
+    """The sound server hangs (SIGSTOP): closing the stalled stream blocks
+    inside alsa-lib's pulse plugin for as long as the server is stopped.
+    drsnd does that on the threadpool: it tells its clients, keeps answering
+    them, and captures again once the server goes on. (The old code closed
+    the stream on the loop thread and answered nothing until SIGCONT; under
+    systemd the watchdog would have killed it.)"""
+    tmp = os.environ["TMPDIR"]
+    pulse = Pulse(tmp)
+    pulse.start()
+    stopped = False
+    try:
+        d = Daemon("--set", "audio.retry_min_ms=200", "--set", "audio.retry_max_ms=1000",
+                   "--set", "audio.stall_ms=1000", source="pa:pulse", env=pulse.env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["level", "status"]})
+        c.wait_for(lambda m: m["type"] == "level", 15, "first level event")
+        pulse.server.send_signal(signal.SIGSTOP)
+        stopped = True
+        e, _ = c.wait_for(lambda m: m["type"] == "error" and m["code"] == "source", 15, "source error")
+        log("server stopped:", e["message"])
+        assert "no audio for 1000 ms" in e["message"], e
+        # the stall is handled; the close (and the retries) hang meanwhile
+        for _ in range(8):
+            assert c.request({"type": "ping"}, 10)["type"] == "pong"
+            st = c.request({"type": "status"}, 10)
+            assert st["source"]["state"] == "retrying", st
+            time.sleep(0.5)
+        pulse.server.send_signal(signal.SIGCONT)
+        stopped = False
+        c.wait_for(lambda m: m["type"] == "status" and m["source"]["state"] == "running", 30,
+                   "source running again")
+        c.lines()
+        c.buf = b""
+        c.wait_for(lambda m: m["type"] == "level", 10, "levels after SIGCONT")
+        assert d.stop() == 0
+    finally:
+        if stopped:
+            pulse.server.send_signal(signal.SIGCONT)
+        pulse.kill()
+
+
 if __name__ == "__main__":
-    main([test_device_selection, test_lost_audio_is_counted_and_logged, test_live_capture_and_device_loss])
+    main([test_device_selection, test_lost_audio_is_counted_and_logged, test_live_capture_and_device_loss,
+          test_hung_sound_server])

@@ -18,7 +18,8 @@
  * (uv_queue_work) from one of JOBS preallocated jobs; the loop thread only
  * copies the clip (a few hundred kB at most) into the job. With every job
  * busy a clip is dropped and counted (logged). At stop, clips whose
- * post-roll had not arrived yet are written with the audio there is.
+ * post-roll had not arrived yet are written with the audio there is. At
+ * start it deletes its own NAME.part files: writes a crash cut short.
  *
  * Keys ([plugin recorder]): dir (required, an existing writable directory),
  * pre_roll_ms (1000), post_roll_ms (1000), denoised (no), max_mb (100).
@@ -75,6 +76,7 @@ struct job {
 	int rate;
 	/* results, read back on the loop */
 	int rc;
+	int raw_ok;                /* the raw WAV is there (rc < 0: its -denoised twin is not) */
 	char err[256];
 	int deleted;
 };
@@ -274,20 +276,28 @@ static int write_wav(const char *dir, const char *base, const char *suffix, cons
 	SF_INFO info = {.samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
 	SNDFILE *f = sf_open(part, SFM_WRITE, &info);
 	if (!f) {
+		/* sf_open may have made the file before its header write failed
+		 * (disk full): leave no stray .part behind. */
 		snprintf(err, err_size, "%.180s: %s", part, sf_strerror(NULL));
+		unlink(part);
 		return -EIO;
 	}
 	sf_count_t w = sf_write_short(f, x, (sf_count_t)n);
+	char why[160] = "";
+	if (w != (sf_count_t)n)
+		snprintf(why, sizeof why, "%s", sf_strerror(f));   /* e.g. No space left */
 	int rc = sf_close(f);
 	if (w != (sf_count_t)n || rc) {
-		snprintf(err, err_size, "%.200s: short write", part);
+		snprintf(err, err_size, "%.200s: short write (%lld of %zu samples): %s", part,
+			 (long long)w, n, why[0] ? why : sf_error_number(rc));
 		unlink(part);
 		return -EIO;
 	}
 	if (rename(part, path) < 0) {
-		snprintf(err, err_size, "rename %.180s: %s", part, strerror(errno));
+		int e = errno;
+		snprintf(err, err_size, "rename %.180s: %s", part, strerror(e));
 		unlink(part);
-		return -errno;
+		return -e;
 	}
 	return 0;
 }
@@ -346,6 +356,8 @@ static int enforce_cap(const char *dir, long long max_bytes, const char *keep)
 		total += (long long)st.st_size;
 	}
 	closedir(d);
+	if (!e)
+		return 0;   /* none of ours (the write failed): qsort(NULL, 0) is undefined */
 	qsort(e, n, sizeof *e, by_name);
 	int deleted = 0;
 	for (size_t i = 0; i < n && total > max_bytes;) {
@@ -368,12 +380,40 @@ static int enforce_cap(const char *dir, long long max_bytes, const char *keep)
 	return deleted;
 }
 
+/* At start no clip is being written: an own NAME.wav.part is what a crash or
+ * power cut left mid-write. Delete those (they count toward no cap and
+ * would stay forever); returns how many. */
+static int remove_stale_parts(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char name[256], path[800];
+		size_t l = strlen(de->d_name);
+		if (l <= 5 || l >= sizeof name || strcmp(de->d_name + l - 5, ".part"))
+			continue;
+		memcpy(name, de->d_name, l - 5);
+		name[l - 5] = '\0';
+		if (!own_file(name))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (unlink(path) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static void work(uv_work_t *req)
 {
 	struct job *j = req->data;
 	struct recorder *r = j->r;
 	j->err[0] = '\0';
 	j->rc = write_wav(r->dir, j->base, "", j->raw, j->n_raw, j->rate, j->err, sizeof j->err);
+	j->raw_ok = j->rc == 0;
 	if (!j->rc && j->n_den)
 		j->rc = write_wav(r->dir, j->base, "-denoised", j->den, j->n_den, j->rate, j->err,
 				  sizeof j->err);
@@ -395,7 +435,11 @@ static void after_work(uv_work_t *req, int status)
 	const drsn_plugin_host *h = r->host;
 	if (status < 0)
 		h->log(h, DRSN_PLUGIN_LOG_ERROR, "%s: not written: %s", j->base, uv_strerror(status));
-	else if (j->rc < 0)
+	else if (j->rc < 0 && j->raw_ok) {
+		r->written++;
+		h->log(h, DRSN_PLUGIN_LOG_ERROR, "wrote %s/%s.wav, but not its -denoised.wav: %s",
+		       r->dir, j->base, j->err);
+	} else if (j->rc < 0)
 		h->log(h, DRSN_PLUGIN_LOG_ERROR, "%s: not written: %s", j->base, j->err);
 	else {
 		r->written++;
@@ -477,6 +521,10 @@ static int recorder_create(void **self, const drsn_plugin_host *host, const drsn
 	host->log(host, DRSN_PLUGIN_LOG_INFO, "recording %d ms before and %d ms after each detection to %s%s (cap %lld MB)",
 		  r->pre_ms, r->post_ms, r->dir, r->denoised ? ", with the denoised audio" : "",
 		  r->max_bytes / (1024 * 1024));
+	int stale = remove_stale_parts(r->dir);
+	if (stale)
+		host->log(host, DRSN_PLUGIN_LOG_WARN, "deleted %d unfinished .part file(s) in %s "
+			  "(a write cut short by a crash or power loss)", stale, r->dir);
 	*self = r;
 	return 0;
 fail:

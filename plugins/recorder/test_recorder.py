@@ -9,7 +9,10 @@ post-roll exists), a trained model, and the recorder loaded.
   2. max_mb: the oldest recordings are deleted first, only the recorder's own
      files (a foreign file of the same directory stays);
   3. a bad key is refused with a message naming it and its place, and drsnd
-     runs on without the plugin.
+     runs on without the plugin;
+  4. a full disk (RLIMIT_FSIZE in the test): every clip that does not fit is
+     logged with the reason, no .part file is left behind, drsnd runs on;
+  5. at start, its own .part files (a crash mid-write) are deleted, nothing else.
 
 usage: test_recorder.py RECORDER_SO MODEL   (DRSN_TEST_MODEL overrides MODEL)
 """
@@ -187,6 +190,61 @@ def test_bad_key_refused_daemon_runs_on():
         in d.stderr(), d.stderr()
 
 
+def test_disk_full_leaves_no_part_files():
+    """Files over RLIMIT_FSIZE fail with EFBIG like a full disk fails with
+    ENOSPC (SIGXFSZ ignored). 20 bytes: the WAV header written by sf_open
+    fails (the old code left the .part file sf_open had made); 30000 bytes:
+    the samples fail (the old message said "short write", not why)."""
+    import resource
+    import signal
+    import subprocess
+    tmp = tempfile.mkdtemp()
+    src, _ = padded_source(tmp)
+    for limit, why in ((20, "File too large"), (30000, "short write")):
+        out = os.path.join(tmp, "rec-%d" % limit)
+        os.mkdir(out)
+        cfg = config(tmp, out, denoised="no")
+
+        def fsize_limit(limit=limit):
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        # stderr to a pipe: the limit applies to a log file too
+        p = subprocess.run([dt.DRSND, "--config", cfg, "--model", MODEL, "--source", "file:" + src,
+                            "--socket", os.path.join(tmp, "s-%d.sock" % limit), "--log-level", "info",
+                            "--set", "audio.realtime=no", "--set", "audio.on_eof=exit",
+                            "--set", "daemon.status_interval_ms=0"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           preexec_fn=fsize_limit, timeout=120)
+        err = p.stderr.decode(errors="replace")
+        failed = re.findall(r"plugin recorder: (\S+): not written: (.*)", err)
+        dt.log("limit %d bytes: exit %d, %d clips not written, e.g. %s; left: %s"
+               % (limit, p.returncode, len(failed), failed[:1], os.listdir(out)))
+        assert p.returncode == 0, err[-3000:]
+        assert len(failed) >= 6 and "plugin recorder: wrote " not in err, err[-3000:]
+        assert all(why in msg and "File too large" in msg for _, msg in failed), failed
+        assert not os.listdir(out), os.listdir(out)
+
+
+def test_stale_part_files_deleted_at_start():
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    stale = ["20261128T101502.123Z-yes-0.93.wav.part", "20261128T101502.123Z-yes-0.93-denoised.wav.part"]
+    keep = ["20261128T101502.123Z-yes-0.93.wav", "notes.wav.part", "20261128T101502.123Z-yes.wav.part"]
+    for n in stale + keep:
+        with open(os.path.join(out, n), "wb") as f:
+            f.write(b"RIFF")
+    d = dt.Daemon(model=MODEL, source="file:" + padded_source(tmp)[0], config=config(tmp, out))
+    d.wait_listening()
+    assert d.stop() == 0
+    left = sorted(os.listdir(out))
+    dt.log("left:", left)
+    # (a clip of the stream may have been written meanwhile on a slow machine)
+    assert set(keep) <= set(left) and not set(stale) & set(left), left
+    assert "plugin recorder: deleted 2 unfinished .part file(s) in %s" % out in d.stderr(), d.stderr()
+
+
 def test_reload_keeps_plugins_and_check_config():
     """SIGHUP: the model is handed over (recording goes on), changed plugin
     keys need a restart (logged). --check-config sees missing modules and
@@ -269,4 +327,6 @@ if __name__ == "__main__":
         print("model %s is missing (set DRSN_TEST_MODEL to a trained model)" % MODEL)
         sys.exit(1)
     dt.main([test_one_clip_per_detection, test_size_cap_deletes_oldest_own_files,
-             test_bad_key_refused_daemon_runs_on, test_reload_keeps_plugins_and_check_config])
+             test_bad_key_refused_daemon_runs_on, test_disk_full_leaves_no_part_files,
+             test_stale_part_files_deleted_at_start,
+             test_reload_keeps_plugins_and_check_config])

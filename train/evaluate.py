@@ -43,6 +43,7 @@ import collections
 import datetime
 import json
 import os
+import pickle
 import struct
 import subprocess
 import sys
@@ -61,6 +62,11 @@ from drsn import safetensors  # noqa: E402
 
 CONDITIONS = recipe.EVAL_CONDITIONS
 KIND_TITLE = {'clean': 'clean', 'gaussian': 'Gaussian', 'pink': 'pink', 'laplacian': 'Laplacian', 'real': 'recorded'}
+
+
+# what load_model raises for a file that is missing or no model (torch.load
+# of a non-checkpoint raises UnpicklingError or EOFError)
+LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError)
 
 
 def load_model(path):
@@ -323,7 +329,12 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     t0 = time.time()
-    models = [load_model(p) for p in a.models]
+    models = []
+    for p in a.models:
+        try:
+            models.append(load_model(p))
+        except LOAD_ERRORS as e:
+            sys.exit(f'evaluate: {p}: cannot load the model ({e})')
     if a.ensemble:
         if a.drsn:
             sys.exit('evaluate: --ensemble and --drsn: drsn classify runs one model file, not an ensemble')
@@ -340,7 +351,7 @@ def main(argv=None):
         sys.exit(f'evaluate: --per-label {a.per_label}: want at least 1')
     try:
         paths, x, spans, y = test_set(a.data, labels, rows, a.split, a.per_label, a.seed)
-    except ValueError as e:
+    except (OSError, ValueError) as e:     # no corpus folder or list, an unreadable clip
         sys.exit(f'evaluate: {e}')
     snrs = list(recipe.EVAL_SNRS)
     res = [dict() for _ in models]

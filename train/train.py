@@ -29,7 +29,9 @@ import json
 import math
 import os
 import secrets
+import signal
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -76,8 +78,14 @@ def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0
     of _silence_ (a random subset; _unknown_ then follows max_unknown_ratio):
     how the README measures how many clips per word a model needs.
     cap_training=False keeps every training _unknown_ clip (--fresh-unknown
-    draws from them per epoch); validation and test stay capped."""
-    items = layout.scan(root, keywords)
+    draws from them per epoch); validation and test stay capped.
+    Raises ValueError (OSError for a missing list or folder) naming what is
+    wrong with the corpus: a keyword without a training clip, no validation
+    clip, an unreadable clip; warns of list entries that name no clip and
+    of a corpus without _silence_ clips."""
+    unmatched = {}
+    items = layout.scan(root, keywords, unmatched)
+    check_corpus(root, keywords, items, unmatched)
     rng = np.random.default_rng(seed)
     out = {}
     for split in ('training', 'validation', 'testing'):
@@ -99,7 +107,11 @@ def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0
             its = [it for i, it in enumerate(its) if i not in unk or i in keep]
         audio = np.zeros((len(its), 16000), dtype=np.int16)
         for i, (rel, _) in enumerate(progress(its, len(its), f'read {split}', quiet, 'clip')):
-            audio[i] = to_int16(layout.read_clip(os.path.join(root, rel)))
+            try:
+                x = layout.read_clip(os.path.join(root, rel))
+            except (OSError, ValueError, RuntimeError, EOFError) as e:
+                raise ValueError(f'{os.path.join(root, rel)}: not a readable audio clip ({e})') from e
+            audio[i] = to_int16(x)
         tg = [labels.index(lab) for _, lab in its]
         paths = [rel for rel, _ in its]
         if not any(lab == words.SILENCE for _, lab in its):
@@ -108,8 +120,44 @@ def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0
                 audio = np.concatenate([audio, to_int16(np.stack(bg))])
                 tg += [labels.index(words.SILENCE)] * len(bg)
                 paths += [f'{layout.BACKGROUND}/cut_{i}' for i in range(len(bg))]
+            elif split == 'training':
+                print(f'train: {root}: no {words.SILENCE}/ clips and no {layout.BACKGROUND}/ recording of 1 s '
+                      'or more: the model never hears a clip without a word', file=sys.stderr)
         out[split] = (torch.from_numpy(audio), torch.tensor(tg, dtype=torch.int64), paths)
     return out
+
+
+def check_corpus(root, keywords, items, unmatched):
+    """load_data's checks of a scanned corpus (layout.scan's items and
+    unmatched list entries): a keyword with no training clip would be a
+    class the network never hears (often a folder named 'Yes' for 'yes',
+    which counts as _unknown_), and without validation clips best.pt would
+    be chosen on nothing."""
+    trained = {lab for _, lab in items['training']}
+    folders = sorted(f for f in os.listdir(root) if os.path.isdir(os.path.join(root, f)))
+    for k in keywords:
+        if k not in trained:
+            near = [f for f in folders if f != k and f.casefold() == k.casefold()]
+            hint = f" (there is a folder {near[0]!r}: folder names must match --keywords exactly)" if near else ''
+            raise ValueError(f'{os.path.join(root, k)}: keyword {k!r} has no training clips{hint}')
+    for split, name in (('validation', 'validation_list.txt'), ('testing', 'testing_list.txt')):
+        miss = unmatched.get(split) or []
+        if miss:
+            print(f'train: {os.path.join(root, name)}: {len(miss)} entries name no clip of the corpus '
+                  f'(first: {miss[0]!r}); they are ignored', file=sys.stderr)
+    if not items['validation']:
+        raise ValueError(f'{os.path.join(root, "validation_list.txt")}: names none of the clips: with no '
+                         'validation clip there is nothing to choose the best epoch by')
+
+    def speakers(its):      # Speech Commands names a clip <speaker>_nohash_<n>
+        return {os.path.basename(rel).split('_nohash_')[0] for rel, lab in its
+                if '_nohash_' in rel and lab != words.SILENCE}
+    heard = speakers(items['training'])
+    for split, name in (('validation', 'validation_list.txt'), ('testing', 'testing_list.txt')):
+        both = sorted(heard & speakers(items[split]))
+        if both:
+            print(f'train: {os.path.join(root, name)}: {len(both)} of its speakers also speak training clips '
+                  f'(first: {both[0]!r}); its accuracy then overstates what unheard speakers get', file=sys.stderr)
 
 
 def extra_clips(directory):
@@ -170,8 +218,11 @@ def cached_features(fe, audio, cache_dir):
     if os.path.exists(path):
         return torch.load(path)
     f = features(fe, audio)
-    os.makedirs(cache_dir, exist_ok=True)
-    save(path, f)
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        save(path, f)
+    except OSError as e:    # a cache it cannot write (read-only checkout, disk full) only costs time
+        print(f'train: --feature-cache {cache_dir}: not kept ({e.strerror or e})', file=sys.stderr)
     return f
 
 
@@ -586,6 +637,36 @@ def save(path, obj):
         raise
 
 
+# flags that do not change what a run learns: --resume may give them anew
+# (--epochs extends the schedule and --teacher is reported on its own)
+RESUME_FREE = ('resume', 'stop_after', 'threads', 'quiet', 'no_export', 'feature_cache', 'out', 'name',
+               'epochs', 'teacher', 'init')
+
+
+def resume_changes(was, now):
+    """The training flags of a --resume (vars of the arguments) that differ
+    from the checkpoint's, as 'flag old -> new' strings; [] if none."""
+    out = []
+    for k in sorted(now):
+        if k in RESUME_FREE or k not in was or was[k] == now[k]:
+            continue
+        if k == 'data' and os.path.abspath(was[k]) == os.path.abspath(now[k]):
+            continue
+        out.append(f'--{k.replace("_", "-")} {was[k]!r} -> {now[k]!r}')
+    return out
+
+
+def write_log(path, history):
+    """log.jsonl: one line per epoch of the checkpoint's history, rewritten
+    whole after the checkpoint is saved, so that it says what last.pt holds:
+    an epoch that a kill cut short before its checkpoint, and that --resume
+    runs again, appears once; a new run in an old folder starts a new log."""
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w') as f:
+        f.writelines(json.dumps(rec) + '\n' for rec in history)
+    os.replace(tmp, path)
+
+
 def frontend_params(path):
     """--frontend FILE -> FrontEndParams (None: the defaults). load_params
     validates them and names the file and key of an error. The corpus is
@@ -709,6 +790,19 @@ def main(argv=None):
     ap.add_argument('--no-export', action='store_true')
     ap.add_argument('--quiet', action='store_true', help='no progress bars')
     a = ap.parse_args(argv)
+    for flag, val, ok, want in (('--epochs', a.epochs, a.epochs >= 1, 'at least 1'),
+                                ('--batch', a.batch, a.batch >= 1, 'at least 1'),
+                                ('--threads', a.threads, a.threads >= 1, 'at least 1'),
+                                ('--lr', a.lr, a.lr >= 0, 'a learning rate >= 0'),
+                                ('--weight-decay', a.weight_decay, a.weight_decay >= 0, '>= 0'),
+                                ('--warmup-epochs', a.warmup_epochs, a.warmup_epochs >= 0, '>= 0'),
+                                ('--noise-p', a.noise_p, 0 <= a.noise_p <= 1, 'a probability in [0, 1]'),
+                                ('--per-word', a.per_word, a.per_word >= 0, '>= 0 (0: all clips)'),
+                                ('--max-unknown-ratio', a.max_unknown_ratio, a.max_unknown_ratio >= 0,
+                                 '>= 0 (0: keep all)'),
+                                ('--stop-after', a.stop_after, a.stop_after >= 0, '>= 0 (0: run to --epochs)')):
+        if not ok:
+            sys.exit(f'train: {flag} {val}: want {want}')
     torch.set_num_threads(a.threads)
     try:
         mel_snr = tuple(float(v) for v in a.mel_snr.split(','))
@@ -777,18 +871,26 @@ def main(argv=None):
         M.layers(a.arch)
     except ValueError as e:
         sys.exit(f'train: --arch: {e}')
-    masks = None if a.specaug == 'none' else tuple(int(v) for v in a.specaug.split(','))
+    try:
+        masks = None if a.specaug == 'none' else tuple(int(v) for v in a.specaug.split(','))
+    except ValueError:
+        masks = ()
     if masks is not None and (len(masks) != 4 or min(masks) < 0):
         sys.exit(f"train: --specaug {a.specaug!r}: want 'n_freq,max_width,n_time,max_frames' or 'none'")
 
-    keywords = a.keywords.split(',') if a.keywords else list(words.TARGETS)
+    keywords = [k.strip() for k in a.keywords.split(',')] if a.keywords else list(words.TARGETS)
     labels = [words.SILENCE, words.UNKNOWN] + keywords
     bad = sorted({k for k in keywords if not k or labels.count(k) > 1})
     if bad:   # one class per label: drsn refuses a model whose labels repeat
         sys.exit(f'train: --keywords {a.keywords!r}: empty, repeated or reserved ({", ".join(map(repr, bad))})')
     name = a.name or f'kws{len(keywords)}-{NAMES[a.variant]}'
     out = a.out or os.path.join(here, 'runs', name)
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        sys.exit(f'train: --out {out}: cannot write there ({e.strerror or e})')
     last = os.path.join(out, 'last.pt')
     cmd = ' '.join(['train.py'] + list(sys.argv[1:] if argv is None else argv))
 
@@ -813,10 +915,15 @@ def main(argv=None):
         try:
             import evaluate
             src, lab, fe_init, _, init_prov = evaluate.load_model(a.init)
-        except (OSError, ValueError, KeyError, RuntimeError) as e:
+        except evaluate.LOAD_ERRORS as e:
             sys.exit(f'train: --init {a.init}: {e}')
-        if src.arch != arch or list(lab) != labels or fe_init != fe_params.to_dict():
-            sys.exit(f'train: --init {a.init}: its architecture, labels or front end differ from this run\'s')
+        if list(lab) != labels:     # the likeliest: a shipped model and one's own --keywords
+            sys.exit(f'train: --init {a.init}: its labels ({",".join(lab)}) differ from this run\'s '
+                     f'({",".join(labels)}); --keywords must list its keywords in its order')
+        if src.arch != arch or fe_init != fe_params.to_dict():
+            what = [w for w, same in (('architecture (--variant, --arch, --input, --pool)', src.arch == arch),
+                                      ('front end (--frontend)', fe_init == fe_params.to_dict())) if not same]
+            sys.exit(f'train: --init {a.init}: its {" and ".join(what)} differ from this run\'s')
         model.load_state_dict(src.state_dict())
         print(f'train: starting from the weights of {a.init}', file=sys.stderr)
     start, best, history = 0, -1.0, []
@@ -837,6 +944,10 @@ def main(argv=None):
         start, best, history = ck['epoch'] + 1, ck['best_val'], ck['history']
         schedule = ck.get('schedule') or [{'epochs': ck['args']['epochs'], 'start': 0}]
         print(f'train: resuming {name} after epoch {start} (best validation accuracy {best:.4f})', file=sys.stderr)
+        changed = resume_changes(ck.get('args') or {}, vars(a))
+        if changed:
+            print(f'train: --resume: {"; ".join(changed)}: these epochs differ from the run so far, so the model '
+                  'will not be the one an uninterrupted run gives', file=sys.stderr)
         if a.epochs != schedule[-1]['epochs'] and a.epochs > start:
             schedule = schedule + [{'epochs': a.epochs, 'start': start}]
             print(f'train: --epochs {a.epochs} instead of {schedule[-2]["epochs"]}: the learning rate schedule is '
@@ -860,9 +971,17 @@ def main(argv=None):
         elif a.resume:
             print('train: --resume --ema: the run so far kept no average; it starts from the current weights',
                   file=sys.stderr)
+    if (a.mel_noise > 0 or a.noise_p > 0) and 'real' in recipe.NOISE_P:
+        try:    # before the data: the recorded noise they mix in is a Debian package of its own
+            noise.real_bank()
+        except (OSError, RuntimeError, ValueError) as e:
+            sys.exit(f'train: --mel-noise / --noise-p: {e}')
     t0 = time.time()
-    data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word,
-                     cap_training=not a.fresh_unknown)
+    try:
+        data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word,
+                         cap_training=not a.fresh_unknown)
+    except (OSError, ValueError) as e:
+        sys.exit(f'train: --data: {e}')
     tr_audio, tr_y, tr_paths = data['training']
     if a.extra_unknown:
         try:
@@ -1005,8 +1124,6 @@ def main(argv=None):
         history.append(rec)
         print(f'train: {name} epoch {epoch + 1}/{a.epochs}: loss {rec["train_loss"]:.4f} '
               f'train acc {rec["train_acc"]:.4f} val acc {va:.4f} ({rec["seconds"]} s)', file=sys.stderr)
-        with open(os.path.join(out, 'log.jsonl'), 'a') as f:
-            f.write(json.dumps(rec) + '\n')
         prov = dict(prov_base, date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
                     accuracy={'validation': round(va, 5), 'epoch': epoch + 1})
         ck = {'arch': arch, 'state_dict': (ema.model if ema else model).state_dict(), 'labels': labels,
@@ -1015,10 +1132,14 @@ def main(argv=None):
               'history': history, 'args': vars(a), 'schedule': schedule}
         if ema:     # state_dict is the average (scored, exported); the optimizer continues from these
             ck['raw_state_dict'], ck['ema_updates'] = model.state_dict(), ema.updates
-        if va > best:
-            best = va
-            save(os.path.join(out, 'best.pt'), ck)
-        save(last, ck)
+        try:
+            if va > best:
+                save(os.path.join(out, 'best.pt'), ck)
+            save(last, ck)
+            write_log(os.path.join(out, 'log.jsonl'), history)
+        except OSError as e:
+            sys.exit(f'train: {out}: cannot write the checkpoint of epoch {epoch + 1} ({e})')
+        best = max(best, va)
         if a.stop_after and epoch + 1 >= a.stop_after and epoch + 1 < a.epochs:
             print(f'train: stopped after epoch {epoch + 1} (--stop-after); continue with --resume', file=sys.stderr)
             return 0
@@ -1037,5 +1158,16 @@ def main(argv=None):
     return 0
 
 
+def exit_on_sigterm():
+    """SIGTERM (kill, systemd, a batch queue's time limit) ends the run as
+    Ctrl-C does, through Python's unwinding: a checkpoint or feature cache
+    file being written is removed (save()), where the default action left
+    its temporary file behind (a cache file can be gigabytes)."""
+    def term(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, term)
+
+
 if __name__ == '__main__':
+    exit_on_sigterm()
     sys.exit(main())

@@ -727,7 +727,8 @@ class Train(unittest.TestCase):
             for spk in range(6):
                 for k in range(2):
                     rel = f'{word}/{spk:08x}_nohash_{k}.wav'
-                    wav(os.path.join(root, rel), (16000, 22050, 44100)[spk % 3], 1 + spk % 2, (0.7, 1.0, 1.3)[k + spk % 2])
+                    wav(os.path.join(root, rel), (16000, 22050, 44100)[spk % 3], 1 + spk % 2,
+                        (0.7, 1.0, 1.3)[k + spk % 2])
                     if spk == 4:
                         lists['validation'].append(rel)
                     elif spk == 5:
@@ -790,9 +791,184 @@ class Train(unittest.TestCase):
 
     def test_keywords_must_be_distinct(self):
         # drsn refuses a model whose labels repeat: the trainer says so first
-        for kw, named in (('yes,yes', "'yes'"), ('yes,,no', "''"), ('go,_silence_', "'_silence_'")):
+        for kw, named in (('yes,yes', "'yes'"), ('yes,,no', "''"), ('go,_silence_', "'_silence_'"),
+                          ('yes, yes', "'yes'")):
             with self.assertRaisesRegex(SystemExit, f"--keywords '{kw}': empty, repeated or reserved \\({named}\\)"):
                 train.main(['--data', self.data, '--keywords', kw, '--out', os.path.join(self.tmp.name, 'k')])
+
+    def user_corpus(self, name, words_=('yes', 'no', 'bed'), speakers=4):
+        """A small corpus of one's own recordings in the Speech Commands
+        layout (tones for words, 8/44.1 kHz, stereo): speaker 2 validates,
+        speaker 3 tests. Returns (root, validation relpaths, test relpaths)."""
+        root = os.path.join(self.tmp.name, name)
+        rng = np.random.default_rng(7)
+        lists = {'validation': [], 'testing': []}
+        for word in words_:
+            os.makedirs(os.path.join(root, word))
+            for spk in range(speakers):
+                rel = f'{word}/spk{spk}_nohash_0.wav'
+                rate, ch = (8000, 44100)[spk % 2], 1 + spk % 2
+                t = np.arange(int(0.8 * rate)) / rate
+                x = 0.3 * np.sin(2 * math.pi * float(rng.uniform(200, 900)) * t) * np.hanning(t.size)
+                with wave.open(os.path.join(root, rel), 'wb') as w:
+                    w.setnchannels(ch)
+                    w.setsampwidth(2)
+                    w.setframerate(rate)
+                    w.writeframes((np.repeat(x[:, None], ch, 1) * 32767).astype('<i2').tobytes())
+                if spk in (2, 3):
+                    lists[('validation', 'testing')[spk - 2]].append(rel)
+        return root, lists['validation'], lists['testing']
+
+    def test_list_entries_written_on_windows_or_by_find(self):
+        # validation_list.txt with CRLF line ends, './' prefixes (`find .`) or
+        # backslashes names the same clips; before, such entries matched
+        # nothing and the held-out clips trained silently
+        root, va, te = self.user_corpus('lists')
+        with open(os.path.join(root, 'validation_list.txt'), 'w', newline='') as f:
+            f.write(''.join(f'./{rel}\r\n' for rel in va[:2]) + '.\\' + va[2].replace('/', '\\') + '\r\n')
+        with open(os.path.join(root, 'testing_list.txt'), 'w') as f:
+            f.write('\n'.join(te + ['bed/nobody_nohash_9.wav']) + '\n')
+        unmatched = {}
+        split = layout.scan(root, ['yes', 'no'], unmatched)
+        self.assertEqual([rel for rel, _ in split['validation']], sorted(va))
+        self.assertEqual([rel for rel, _ in split['testing']], sorted(te))
+        self.assertEqual(len(split['training']), 6)
+        self.assertEqual(unmatched, {'validation': [], 'testing': ['bed/nobody_nohash_9.wav']})
+        labels = ['_silence_', '_unknown_', 'yes', 'no']
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            data = train.load_data(root, ['yes', 'no'], labels, 1, 2.0, True)
+        self.assertEqual(data['validation'][2], sorted(va))
+        self.assertIn("testing_list.txt: 1 entries name no clip of the corpus (first: 'bed/nobody_nohash_9.wav')",
+                      err.getvalue())
+        self.assertIn('no _silence_/ clips and no _background_noise_/', err.getvalue())
+        self.assertNotIn('also speak training clips', err.getvalue())
+        # a speaker of the validation list who also speaks training clips: said, since that
+        # makes the validation accuracy overstate what new speakers get
+        shutil.copy(os.path.join(root, va[0]), os.path.join(root, 'bed', 'spk2_nohash_1.wav'))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            train.load_data(root, ['yes', 'no'], labels, 1, 2.0, True)
+        self.assertIn("validation_list.txt: 1 of its speakers also speak training clips (first: 'spk2')",
+                      err.getvalue())
+
+    def test_user_corpus_mistakes_are_named(self):
+        # a mistake in one's own corpus ends with a message that names it, not a traceback
+        root, va, te = self.user_corpus('mistakes')
+        args = ['--data', root, '--keywords', 'yes,no', '--arch', 'tiny', '--epochs', '1', '--threads', '1',
+                '--quiet', '--out', os.path.join(self.tmp.name, 'run-mistakes'), '--feature-cache', 'none']
+        with self.assertRaisesRegex(SystemExit, r'--data: .*mistakes/validation_list.txt: missing'):
+            train.main(args)
+        for name, rels in (('validation_list.txt', va), ('testing_list.txt', te)):
+            with open(os.path.join(root, name), 'w') as f:
+                f.write('\n'.join(rels) + '\n')
+        with self.assertRaisesRegex(SystemExit, r"mistakes/lights: keyword 'lights' has no training clips"):
+            train.main(args[:3] + ['yes,no,lights'] + args[4:])
+        os.rename(os.path.join(root, 'yes'), os.path.join(root, 'Yes'))
+        with self.assertRaisesRegex(SystemExit, r"keyword 'yes' has no training clips \(there is a folder 'Yes'"):
+            train.main(args)
+        os.rename(os.path.join(root, 'Yes'), os.path.join(root, 'yes'))
+        bad = os.path.join(root, 'bed', 'spk0_nohash_1.wav')
+        with open(bad, 'wb') as f:
+            f.write(b'RIFF\x00\x00')
+        with self.assertRaisesRegex(SystemExit, re.escape(bad) + ': not a readable audio clip'):
+            train.main(args)
+        os.unlink(bad)
+        with open(os.path.join(root, 'validation_list.txt'), 'w') as f:
+            f.write('yes/typo.wav\n')
+        with self.assertRaisesRegex(SystemExit, 'validation_list.txt: names none of the clips'):
+            train.main(args)
+
+    def test_bad_flag_values_are_named(self):
+        # checked before any data is read (the --data here does not exist): before,
+        # some of these ran a whole training, others ended in a traceback
+        base = ['--data', os.path.join(self.tmp.name, 'no-such-corpus'), '--out', os.path.join(self.tmp.name, 'f')]
+        for flag, val, msg in (('--epochs', '0', 'at least 1'), ('--batch', '0', 'at least 1'),
+                               ('--threads', '0', 'at least 1'), ('--lr', '-1', 'a learning rate >= 0'),
+                               ('--noise-p', '2', r'a probability in \[0, 1\]'), ('--per-word', '-3', '>= 0'),
+                               ('--max-unknown-ratio', '-1', '>= 0'), ('--warmup-epochs', '-1', '>= 0'),
+                               ('--stop-after', '-1', '>= 0'), ('--weight-decay', '-1', '>= 0'),
+                               ('--specaug', 'a,b,c,d', 'want .n_freq,max_width,n_time,max_frames. or .none.')):
+            with self.subTest(flag=flag):
+                with self.assertRaisesRegex(SystemExit, f'train: {flag} .*{msg}'):
+                    train.main(base + [flag, val])
+        with open(os.path.join(self.tmp.name, 'a-file'), 'w'):
+            pass
+        with self.assertRaisesRegex(SystemExit, '--out .*a-file/run: cannot write there'):
+            train.main(['--data', self.data, '--out', os.path.join(self.tmp.name, 'a-file', 'run')])
+
+    def test_log_follows_the_checkpoint(self):
+        # log.jsonl is the checkpoint's history: a new run in an old folder
+        # starts a new log (it was appended to), a --resume continues it
+        out = os.path.join(self.tmp.name, 'run-log')
+        for _ in range(2):
+            self.run_train(out, '--epochs', '1', '--no-export')
+        with open(os.path.join(out, 'log.jsonl')) as f:
+            self.assertEqual([json.loads(ln)['epoch'] for ln in f], [1])
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.run_train(out, '--epochs', '2', '--no-export', '--resume', '--warp', '0.2', '--noise-p', '0.5')
+        with open(os.path.join(out, 'log.jsonl')) as f:
+            self.assertEqual([json.loads(ln)['epoch'] for ln in f], [1, 2])
+        # --resume with other training flags says which, since the result is then no uninterrupted run's
+        self.assertIn('train: --resume: --noise-p 0.0 -> 0.5; --warp 0.1 -> 0.2: these epochs differ',
+                      err.getvalue())
+
+    def test_missing_recorded_noise_is_named(self):
+        # --mel-noise (on by default) and --noise-p mix in lincity-ng-data's recordings:
+        # without the package the run stops before reading the data, saying what to install
+        def missing(*_):
+            raise FileNotFoundError('no background recordings in /nowhere (apt-get install lincity-ng-data)')
+        with unittest.mock.patch.object(noise, 'real_bank', missing):
+            for extra in ([], ['--mel-noise', '0', '--noise-p', '0.8']):
+                with self.assertRaisesRegex(SystemExit, '--mel-noise / --noise-p: .*apt-get install lincity-ng-data'):
+                    train.main(['--data', os.path.join(self.tmp.name, 'no-such-corpus'),
+                                '--out', os.path.join(self.tmp.name, 'f')] + extra)
+
+    def test_evaluate_names_a_bad_model_or_corpus(self):
+        # a model file that is missing or no model, and a corpus folder that is
+        # missing, end with a message naming it (they were tracebacks)
+        junk = os.path.join(self.tmp.name, 'junk.pt')
+        with open(junk, 'w') as f:
+            f.write('not a checkpoint\n')
+        model = os.path.join(self.tmp.name, 'random.safetensors')
+        labels = ['_silence_', '_unknown_', 'yes', 'no']
+        export.export(M.DRSN(M.make_arch('tiny', 'cw', classes=4)).eval(), model,
+                      frontend.default_params().to_dict(), labels, {})
+        out = os.path.join(self.tmp.name, 'eval-bad')
+        for args, msg in (([junk], 'junk.pt: cannot load the model'),
+                          ([os.path.join(self.tmp.name, 'missing.pt')], 'missing.pt: cannot load the model'),
+                          (['--data', os.path.join(self.tmp.name, 'no-corpus'), model],
+                           'no-corpus: no such corpus')):
+            with self.subTest(msg=msg):
+                with self.assertRaisesRegex(SystemExit, 'evaluate: .*' + msg):
+                    evaluate.main(['--data', self.data, '--out-dir', out, '--threads', '1'] + args)
+
+    def test_sigterm_while_saving_leaves_no_temporary_file(self):
+        # kill (SIGTERM) while a checkpoint or feature cache is written: train.py
+        # unwinds as for Ctrl-C, so save() removes its temporary file
+        d = os.path.join(self.tmp.name, 'sigterm')
+        os.makedirs(d)
+        code = (f'import os, signal, sys, time; sys.path.insert(0, {os.path.join(ROOT, "train")!r}); import train\n'
+                'train.exit_on_sigterm()\n'
+                'def slow(obj, f):\n'
+                '    f.write(b"partial"); f.flush(); os.kill(os.getpid(), signal.SIGTERM); time.sleep(30)\n'
+                'train.torch.save = slow\n'
+                f'train.save({os.path.join(d, "last.pt")!r}, {{}})\n')
+        r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 128 + 15, r.stderr)
+        self.assertEqual(os.listdir(d), [])
+
+    def test_unwritable_feature_cache_only_costs_time(self):
+        fe = frontend.FrontEnd(frontend.default_params())
+        audio = torch.zeros(2, 16000, dtype=torch.int16)
+        with open(os.path.join(self.tmp.name, 'cache-file'), 'w'):
+            pass
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            f = train.cached_features(fe, audio, os.path.join(self.tmp.name, 'cache-file', 'sub'))
+        self.assertTrue(torch.equal(f, train.features(fe, audio)))
+        self.assertIn('cache-file/sub: not kept', err.getvalue())
 
     def test_arch_file(self):
         # --arch FILE: a layer plan of one's own trains, exports and keeps its layers
@@ -1015,7 +1191,9 @@ class Train(unittest.TestCase):
             if 'running' not in k and 'num_batches' not in k and v.is_floating_point():
                 self.assertTrue(torch.equal(v, was[k]), k)
         self.assertFalse(all(torch.equal(v, fresh[k]) for k, v in ck['state_dict'].items()))
-        for bad, msg in ((['--variant', 'cs'], 'architecture, labels or front end differ'),
+        for bad, msg in ((['--variant', 'cs'], 'its architecture (--variant, --arch, --input, --pool) differ'),
+                         (['--keywords', 'no,yes'], "its labels (_silence_,_unknown_,yes,no) differ from this "
+                                                    "run's (_silence_,_unknown_,no,yes)"),
                          (['--init', os.path.join(self.tmp.name, 'none.safetensors')], 'none.safetensors'),
                          (['--events', '2'], '--events 2'), (['--resume'], 'use one of them'),
                          (['--event-families', 'click,cough'], '--event-families: cough'),

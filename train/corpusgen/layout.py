@@ -32,8 +32,21 @@ def label_of(folder, keywords):
     return UNKNOWN
 
 
-def scan(root, keywords=TARGETS):
-    """{'training'|'validation'|'testing': [(relpath, label)]}, sorted."""
+def list_entry(line):
+    """A line of validation_list.txt / testing_list.txt -> the 'word/file'
+    relpath scan() compares: surrounding blanks (and a Windows line end's
+    \r) dropped, backslashes read as slashes and a leading './' removed, so
+    a list written on Windows or by `find .` names the same clips."""
+    e = line.strip().replace('\\', '/')
+    while e.startswith('./'):
+        e = e[2:].lstrip('/')
+    return e
+
+
+def scan(root, keywords=TARGETS, unmatched=None):
+    """{'training'|'validation'|'testing': [(relpath, label)]}, sorted.
+    unmatched: a dict that receives {split: [list entries that name no
+    clip of the corpus]} (a typo there would train on a held-out clip)."""
     if not os.path.isdir(root):
         raise FileNotFoundError(f'{root}: no such corpus folder')
     lists = {}
@@ -41,8 +54,8 @@ def scan(root, keywords=TARGETS):
         p = os.path.join(root, name)
         if not os.path.exists(p):
             raise FileNotFoundError(f'{p}: missing (a Speech Commands layout lists its validation and test clips)')
-        with open(p) as f:
-            lists[split] = {ln.strip() for ln in f if ln.strip()}
+        with open(p, encoding='utf-8', errors='surrogateescape') as f:
+            lists[split] = {list_entry(ln) for ln in f if ln.strip()}
     out = {'training': [], 'validation': [], 'testing': []}
     for folder in sorted(os.listdir(root)):
         d = os.path.join(root, folder)
@@ -57,6 +70,10 @@ def scan(root, keywords=TARGETS):
             out[split].append((rel, lab))
     if not out['training']:
         raise ValueError(f'{root}: no training clips found')
+    if unmatched is not None:
+        for split in lists:
+            found = {rel for rel, _ in out[split]}
+            unmatched[split] = sorted(lists[split] - found)
     return out
 
 

@@ -639,7 +639,7 @@ def save(path, obj):
 
 # flags that do not change what a run learns: --resume may give them anew
 # (--epochs extends the schedule and --teacher is reported on its own)
-RESUME_FREE = ('resume', 'stop_after', 'threads', 'quiet', 'no_export', 'feature_cache', 'out', 'name',
+RESUME_FREE = ('resume', 'overwrite', 'stop_after', 'threads', 'quiet', 'no_export', 'feature_cache', 'out', 'name',
                'epochs', 'teacher', 'init')
 
 
@@ -782,6 +782,8 @@ def main(argv=None):
     ap.add_argument('--name', help='run name (default kws<N>-<variant name>)')
     ap.add_argument('--out', help='run folder (default train/runs/<name>)')
     ap.add_argument('--resume', action='store_true', help='continue from <out>/last.pt')
+    ap.add_argument('--overwrite', action='store_true',
+                    help='start afresh in a run folder that already holds a run (else that is an error)')
     ap.add_argument('--stop-after', type=int, default=0,
                     help='stop (resumably) after this epoch, e.g. to split a long run over sessions')
     ap.add_argument('--feature-cache', default=os.path.join(here, 'runs', 'feature-cache'),
@@ -892,6 +894,10 @@ def main(argv=None):
     except OSError as e:
         sys.exit(f'train: --out {out}: cannot write there ({e.strerror or e})')
     last = os.path.join(out, 'last.pt')
+    if not a.resume and not a.overwrite and os.path.exists(last):
+        # a second run under the same --name would replace the first one's checkpoints and model
+        sys.exit(f'train: {out} already holds a run ({last}): --resume continues it, --overwrite starts '
+                 'afresh there, --name or --out picks another folder')
     cmd = ' '.join(['train.py'] + list(sys.argv[1:] if argv is None else argv))
 
     try:
@@ -944,6 +950,9 @@ def main(argv=None):
         start, best, history = ck['epoch'] + 1, ck['best_val'], ck['history']
         schedule = ck.get('schedule') or [{'epochs': ck['args']['epochs'], 'start': 0}]
         print(f'train: resuming {name} after epoch {start} (best validation accuracy {best:.4f})', file=sys.stderr)
+        if a.stop_after and a.stop_after <= start and start < a.epochs:
+            sys.exit(f'train: --stop-after {a.stop_after}: the run is already past epoch {a.stop_after}; '
+                     'give a later epoch, or leave it out to run to --epochs')
         changed = resume_changes(ck.get('args') or {}, vars(a))
         if changed:
             print(f'train: --resume: {"; ".join(changed)}: these epochs differ from the run so far, so the model '

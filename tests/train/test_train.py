@@ -901,8 +901,11 @@ class Train(unittest.TestCase):
         # log.jsonl is the checkpoint's history: a new run in an old folder
         # starts a new log (it was appended to), a --resume continues it
         out = os.path.join(self.tmp.name, 'run-log')
-        for _ in range(2):
+        self.run_train(out, '--epochs', '1', '--no-export')
+        # a second run there would replace the first one's checkpoints: only with --overwrite
+        with self.assertRaisesRegex(SystemExit, 'already holds a run .*--resume continues it, --overwrite'):
             self.run_train(out, '--epochs', '1', '--no-export')
+        self.run_train(out, '--epochs', '1', '--no-export', '--overwrite')
         with open(os.path.join(out, 'log.jsonl')) as f:
             self.assertEqual([json.loads(ln)['epoch'] for ln in f], [1])
         err = io.StringIO()
@@ -913,6 +916,9 @@ class Train(unittest.TestCase):
         # --resume with other training flags says which, since the result is then no uninterrupted run's
         self.assertIn('train: --resume: --noise-p 0.0 -> 0.5; --warp 0.1 -> 0.2: these epochs differ',
                       err.getvalue())
+        # a --stop-after the run has passed would stop after every epoch
+        with self.assertRaisesRegex(SystemExit, '--stop-after 1: the run is already past epoch 1'):
+            self.run_train(out, '--epochs', '3', '--no-export', '--resume', '--stop-after', '1')
 
     def test_missing_recorded_noise_is_named(self):
         # --mel-noise (on by default) and --noise-p mix in lincity-ng-data's recordings:

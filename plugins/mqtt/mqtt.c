@@ -27,11 +27,20 @@
  * backoff (reconnect_min_ms doubling up to reconnect_max_ms, plus up to 25%
  * jitter so a fleet does not come back in lockstep after a broker restart);
  * an attempt without the broker's CONNACK after keepalive_s is abandoned.
- * Connecting uses mosquitto_connect_async(): the TCP connect and the TLS
- * handshake do not block, but the host name is resolved with a blocking
- * getaddrinfo() inside it; with a numeric address (the default) or a name in
- * /etc/hosts that is immediate, a DNS name may stall the loop for the
- * resolver's time on each attempt.
+ * Connecting uses mosquitto_connect_async() (then mosquitto_reconnect_async()):
+ * the TCP connect and the TLS handshake do not block, but both resolve the
+ * host name with a blocking getaddrinfo() inside. With a numeric address
+ * (the default) they are called on the loop; with a host name the call runs
+ * on libuv's threadpool (uv_queue_work), so a DNS server that does not
+ * answer stalls that attempt only, not the loop (audio, clients, the
+ * watchdog). Not uv_getaddrinfo() and a numeric address handed on:
+ * libmosquitto checks the broker's TLS certificate against (and sends SNI
+ * for) the name it was given. While that call runs, the loop thread leaves
+ * libmosquitto alone (no socket watch, no keepalive, no publish: detections
+ * queue as while disconnected); its result is handled on the loop, and a
+ * failure is retried with the usual backoff. destroy() during a lookup
+ * cancels it if it has not started, else the plugin's memory is freed once
+ * it has ended (a stop waits at most for the resolver's timeout).
  *
  * The poll watches a dup() of libmosquitto's socket: libmosquitto closes its
  * socket on its own (inside loop_read/write/misc) and the descriptor number
@@ -59,6 +68,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <mosquitto.h>
@@ -107,6 +117,14 @@ struct mqtt {
 	int stopping;             /* destroy() ran: no more retries or callbacks */
 	int64_t connect_started_ms;  /* uv_now() of the last connect attempt */
 	int refused;              /* the broker's CONNACK said no (logged) */
+	int numeric_host;         /* cfg.host is an IP address: no lookup */
+
+	/* a connect with a host name lookup on the threadpool */
+	uv_work_t connect_req;
+	int connecting;           /* it is queued or running: hands off libmosquitto */
+	int work_rc;              /* its mosquitto_*connect_async() result */
+	char work_why[128];       /* strerror() of the worker's errno */
+	char work_log[256];       /* libmosquitto's last warning on the worker */
 
 	int state;
 	int ever_connected;
@@ -441,8 +459,14 @@ static void free_state(struct mqtt *m)
 
 static void free_if_done(struct mqtt *m)
 {
-	if (m->stopping && m->handles_open == 0)
-		free_state(m);
+	if (!m->stopping || m->handles_open > 0)
+		return;
+	if (m->mosq) {
+		mosquitto_destroy(m->mosq);
+		mosquitto_lib_cleanup();
+		m->mosq = NULL;
+	}
+	free_state(m);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -472,7 +496,7 @@ static void unwatch(struct mqtt *m)
  * write, and schedule a reconnect once it is gone. */
 static void sync_io(struct mqtt *m)
 {
-	if (m->stopping)
+	if (m->stopping || m->connecting)
 		return;
 	int s = mosquitto_socket(m->mosq);
 	if (s != m->poll_sock)
@@ -534,7 +558,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 static void on_misc(uv_timer_t *t)
 {
 	struct mqtt *m = t->data;
-	if (mosquitto_socket(m->mosq) < 0)
+	if (m->connecting || mosquitto_socket(m->mosq) < 0)
 		return;
 	if (m->state == ST_CONNECTING && m->poll &&
 	    (int64_t)uv_now(m->loop) - m->connect_started_ms > (int64_t)m->cfg.keepalive_s * 1000) {
@@ -555,20 +579,27 @@ static void on_misc(uv_timer_t *t)
 
 /* ---- connecting ---------------------------------------------------------- */
 
-static void try_connect(struct mqtt *m)
+/* On the loop for a numeric host, else on the threadpool (resolves). */
+static int do_connect(struct mqtt *m)
 {
-	m->state = ST_CONNECTING;
-	m->connect_started_ms = (int64_t)uv_now(m->loop);
-	/* a socket libmosquitto still has is closed by the reconnect, and the
-	 * new one may get the same number: stop watching the old one first */
-	unwatch(m);
 	int rc = m->connect_called
 		 ? mosquitto_reconnect_async(m->mosq)
 		 : mosquitto_connect_async(m->mosq, m->cfg.host, m->cfg.port, m->cfg.keepalive_s);
 	m->connect_called = 1;
+	return rc;
+}
+
+/* The outcome of do_connect(), on the loop; why: errno's text for
+ * MOSQ_ERR_ERRNO. */
+static void connect_result(struct mqtt *m, int rc, const char *why)
+{
 	if (rc != MOSQ_ERR_SUCCESS) {
-		const char *why = mosq_why(rc);
-		LOG(m, WARN, "cannot connect to %s:%d: %s", m->cfg.host, m->cfg.port, why);
+		if (rc == MOSQ_ERR_EAI)
+			LOG(m, ERROR, "cannot connect to %s:%d: cannot resolve the host name '%s'", m->cfg.host,
+			    m->cfg.port, m->cfg.host);
+		else
+			LOG(m, WARN, "cannot connect to %s:%d: %s", m->cfg.host, m->cfg.port,
+			    rc == MOSQ_ERR_ERRNO ? why : mosq_why(rc));
 		/* the socket may be half made: drop it */
 		if (mosquitto_socket(m->mosq) >= 0)
 			mosquitto_disconnect(m->mosq);
@@ -578,6 +609,58 @@ static void try_connect(struct mqtt *m)
 		return;
 	}
 	sync_io(m);
+}
+
+static void connect_work(uv_work_t *req)
+{
+	struct mqtt *m = req->data;
+	m->work_rc = do_connect(m);
+	if (m->work_rc == MOSQ_ERR_ERRNO)
+		snprintf(m->work_why, sizeof m->work_why, "%s", strerror(errno));
+}
+
+static void connect_done(uv_work_t *req, int status)
+{
+	struct mqtt *m = req->data;
+	m->connecting = 0;
+	m->handles_open--;
+	if (m->stopping) {   /* destroy() ran meanwhile: the result does not matter */
+		free_if_done(m);
+		return;
+	}
+	if (m->work_log[0])
+		LOG(m, WARN, "libmosquitto: %s", m->work_log);
+	if (status < 0) {
+		m->work_rc = MOSQ_ERR_ERRNO;
+		snprintf(m->work_why, sizeof m->work_why, "%s", uv_strerror(status));
+	}
+	connect_result(m, m->work_rc, m->work_why);
+}
+
+static void try_connect(struct mqtt *m)
+{
+	m->state = ST_CONNECTING;
+	m->connect_started_ms = (int64_t)uv_now(m->loop);
+	/* a socket libmosquitto still has is closed by the reconnect, and the
+	 * new one may get the same number: stop watching the old one first */
+	unwatch(m);
+	if (!m->numeric_host) {
+		m->connect_req.data = m;
+		m->work_rc = MOSQ_ERR_SUCCESS;
+		m->work_why[0] = m->work_log[0] = '\0';
+		/* set first: the worker reads it (on_mosq_log) */
+		m->connecting = 1;
+		m->handles_open++;   /* connect_done() must run before the memory goes */
+		int urc = uv_queue_work(m->loop, &m->connect_req, connect_work, connect_done);
+		if (urc == 0)
+			return;
+		m->connecting = 0;
+		m->handles_open--;
+		LOG(m, WARN, "cannot queue the connect to %s on the threadpool (%s): connecting on the loop",
+		    m->cfg.host, uv_strerror(urc));
+	}
+	int rc = do_connect(m);
+	connect_result(m, rc, rc == MOSQ_ERR_ERRNO ? strerror(errno) : "");
 }
 
 static void on_retry(uv_timer_t *t)
@@ -733,6 +816,12 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 static void on_mosq_log(struct mosquitto *mosq, void *obj, int level, const char *msg)
 {
 	struct mqtt *m = obj;
+	if (m->connecting) {
+		/* on the threadpool, inside connect_work(): logged by connect_done() */
+		if ((level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) && !m->work_log[0])
+			snprintf(m->work_log, sizeof m->work_log, "%s", msg);
+		return;
+	}
 	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
 		LOG(m, WARN, "libmosquitto: %s", msg);
 	else if (level & (MOSQ_LOG_INFO | MOSQ_LOG_NOTICE))
@@ -813,6 +902,7 @@ static int mqtt_create(void **self, const drsn_plugin_host *host, const drsn_plu
 fail_mosq:
 	mosquitto_destroy(m->mosq);
 	mosquitto_lib_cleanup();
+	m->mosq = NULL;
 fail:
 	free_state(m);
 	return rc;
@@ -827,6 +917,9 @@ static int mqtt_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
 	m->misc_timer.data = m->retry_timer.data = m;
 	m->handles_open = 2;
 	m->started = 1;
+	unsigned char a[sizeof(struct in6_addr)];
+	m->numeric_host = uv_inet_pton(AF_INET, m->cfg.host, a) == 0 ||
+			  uv_inet_pton(AF_INET6, m->cfg.host, a) == 0;
 	uv_timer_start(&m->misc_timer, on_misc, MISC_INTERVAL_MS, MISC_INTERVAL_MS);
 	LOG(m, INFO, "broker %s:%d%s, client id %s, topics %s/{detection,status,availability}, QoS %d",
 	    m->cfg.host, m->cfg.port, m->cfg.tls ? " (TLS)" : "", m->cfg.client_id, m->cfg.prefix, m->cfg.qos);
@@ -906,6 +999,13 @@ static void mqtt_destroy(void *self)
 	m->stopping = 1;   /* no retries, no more socket watching */
 	if (m->started)
 		uv_timer_stop(&m->retry_timer);
+	if (m->connecting) {
+		/* a connect with its lookup on the threadpool: cancelled if it has
+		 * not started, else waited for (connect_done() ignores it) */
+		if (uv_cancel((uv_req_t *)&m->connect_req) < 0)
+			LOG(m, INFO, "stopping while the host name '%s' is being resolved: waiting for the lookup",
+			    m->cfg.host);
+	}
 	if (m->state == ST_CONNECTED) {
 		int64_t deadline = now_ms() + STOP_DRAIN_MS;
 		publish_status(m, 0);
@@ -923,10 +1023,7 @@ static void mqtt_destroy(void *self)
 	if (m->dropped)
 		LOG(m, WARN, "%llu detections were dropped in all (queue full)", m->dropped);
 	m->state = ST_IDLE;
-	mosquitto_destroy(m->mosq);
-	mosquitto_lib_cleanup();
-	m->mosq = NULL;
-	unwatch(m);
+	unwatch(m);   /* libmosquitto goes in free_if_done(), after a lookup in progress */
 	if (m->started) {
 		uv_close((uv_handle_t *)&m->misc_timer, on_handle_closed);
 		uv_close((uv_handle_t *)&m->retry_timer, on_handle_closed);

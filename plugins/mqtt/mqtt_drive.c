@@ -24,6 +24,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,23 @@
 #include "drsn/plugin.h"
 
 #define MAX_KV 64   /* key=value arguments */
+
+typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+
+__attribute__((visibility("default")))
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+		struct addrinfo **res)
+{
+	const char *spec = getenv("MQTT_DRIVE_DNS_BLOCK");
+	const char *colon = spec ? strchr(spec, ':') : NULL;
+	if (colon && node && strlen(node) == (size_t)(colon - spec) && !strncmp(node, spec, strlen(node))) {
+		while (access(colon + 1, F_OK) != 0)
+			usleep(10000);
+		return EAI_NONAME;
+	}
+	gai_fn real = (gai_fn)dlsym(RTLD_NEXT, "getaddrinfo");
+	return real ? real(node, service, hints, res) : EAI_SYSTEM;
+}
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 

@@ -25,8 +25,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from drsndtest import Daemon, log, main  # noqa: E402
-from mqtttest import (OPENSSL, MOSQUITTO_PASSWD, PLUGIN_DIR, Broker, Sub, drive, drive_async,  # noqa: E402
-                      retained)
+from mqtttest import (OPENSSL, MOSQUITTO_PASSWD, MQTT_DRIVE, PLUGIN, PLUGIN_DIR, PROCS, Broker, Sub,  # noqa: E402
+                      drive, drive_async, retained)
 
 ROOT = os.environ.get("DRSN_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 SAMPLE = os.path.join(ROOT, "samples", "keywords-clean.wav")
@@ -290,6 +290,96 @@ def test_silent_broker():
     log("silent broker: gave up after keepalive_s and retried (%.1f s)" % (time.time() - t0))
 
 
+def wait_text(path, needle, timeout, p=None):
+    """Wait until the file at path contains needle (p: give up if it exits)."""
+    end = time.time() + timeout
+    while True:
+        with open(path, errors="replace") as f:
+            text = f.read()
+        if needle in text:
+            return text
+        if time.time() > end or (p is not None and p.poll() is not None):
+            raise AssertionError("no %r within %ss (exit %s):\n%s" % (needle, timeout, p and p.poll(), text))
+        time.sleep(0.05)
+
+
+def drive_hanging_dns(tmp, name, *args):
+    """mqtt-drive with host = name, whose lookup hangs until tmp/release-name
+    exists (mqtt_drive.c); stdout and stderr go to files."""
+    release = os.path.join(tmp, "release-" + name)
+    out, err = os.path.join(tmp, name + ".out"), os.path.join(tmp, name + ".err")
+    env = dict(os.environ, MQTT_DRIVE_DNS_BLOCK="%s:%s" % (name, release))
+    with open(out, "w") as fo, open(err, "w") as fe:
+        p = subprocess.Popen([MQTT_DRIVE, PLUGIN, "host=" + name] + list(args), stdout=fo, stderr=fe, env=env)
+    PROCS.append(p)
+    return p, release, out, err
+
+
+def test_hanging_resolver():
+    # A DNS server that never answers: the old plugin resolved the broker's
+    # name on the loop thread, so start() itself hung (no detection, no
+    # timer, no watchdog ping until the resolver gave up). Now the lookup
+    # runs on the threadpool: the loop goes on and detections queue.
+    tmp = tempfile.mkdtemp(prefix="mqtt-dns-")
+    p, release, out, err = drive_hanging_dns(tmp, "hang.example", "--count", "20", "--rate", "100",
+                                             "--wait-ms", "0", "--linger-ms", "3000", "reconnect_min_ms=100",
+                                             "reconnect_max_ms=400", "topic_prefix=drsnd/dns")
+    wait_text(out, "sent 20 detections", 60, p)
+    assert p.poll() is None
+    assert "cannot resolve" not in wait_text(err, "", 0)
+    # the lookup fails: an error naming the host, then retries with backoff
+    open(release, "w").close()
+    text = wait_text(err, "reconnecting to hang.example", 60, p)
+    assert "cannot connect to hang.example:1883: cannot resolve the host name 'hang.example'" in text, text
+    assert p.wait(60) == 0, wait_text(err, "", 0)
+    text = wait_text(err, "", 0)
+    assert "20 queued detections are lost" in text, text
+    log("hanging resolver: 20 detections queued while it hung; then: %s"
+        % [l for l in text.splitlines() if "cannot resolve" in l][0].split("plugin")[-1])
+    # stopping while a lookup hangs: destroy() waits for it (or cancels it)
+    # and frees everything once it ends (ASan: no leak, no use after free)
+    p, release, out, err = drive_hanging_dns(tmp, "stop.example", "--count", "1", "--rate", "0",
+                                             "--wait-ms", "0", "--linger-ms", "100")
+    wait_text(out, "sent 1 detections", 60, p)
+    time.sleep(0.5)
+    text = wait_text(err, "", 0)
+    if "waiting for the lookup" in text:
+        assert p.poll() is None, text
+    open(release, "w").close()
+    assert p.wait(60) == 0, wait_text(err, "", 0)
+    text = wait_text(err, "", 0)
+    assert "1 queued detections are lost" in text and "cannot resolve" not in text, text
+    log("stop during a hanging lookup: %s" % ("waited for it" if "waiting for the lookup" in text else "cancelled"))
+
+
+def test_host_name_in_drsnd():
+    # host = localhost (resolved on the threadpool): connects, and the daemon
+    # answers its socket meanwhile; a name that does not resolve is a clear
+    # error naming it, and drsnd serves on
+    b = Broker()
+    sub = Sub(b).ready(b)
+    d = mqtt_daemon(b.port, ["host = localhost"], realtime=False).wait_listening()
+    c = d.client()
+    st = c.request({"type": "status"})
+    assert st["plugins"] == ["mqtt"], st
+    sub.wait(lambda m: m[2] == PREFIX + "/availability" and m[3] == "online", 20, "online via localhost")
+    assert "connected to localhost:%d" % b.port in d.stderr(), d.stderr()
+    assert d.stop() == 0
+    d = mqtt_daemon(b.port, ["host = no-such-broker.invalid", "reconnect_min_ms = 100"],
+                    realtime=False).wait_listening()
+    end = time.time() + 60
+    while "reconnecting to no-such-broker.invalid" not in d.stderr():
+        assert time.time() < end, d.stderr()
+        time.sleep(0.05)
+    st = d.client().request({"type": "status"})
+    assert st["plugins"] == ["mqtt"], st
+    assert d.stop() == 0
+    err = d.stderr()
+    assert "cannot resolve the host name 'no-such-broker.invalid'" in err, err
+    log("host = localhost connects; an unknown name: %s"
+        % [l for l in err.splitlines() if "cannot resolve" in l][0].split("plugin")[-1])
+
+
 def test_password():
     tmp = tempfile.mkdtemp(prefix="mqtt-auth-")
     pw = os.path.join(tmp, "passwd")
@@ -369,9 +459,9 @@ def test_tls():
 
 
 DRIVE_TESTS = [test_config_errors, test_restart_under_load, test_queue_bound_while_down,
-               test_retain_qos0_and_host_expansion, test_silent_broker]
+               test_retain_qos0_and_host_expansion, test_silent_broker, test_hanging_resolver]
 DAEMON_TESTS = [test_config_error_in_drsnd, test_stream_status_and_clean_stop, test_will_on_sigkill,
-                test_broker_restart_mid_stream, test_password, test_tls]
+                test_broker_restart_mid_stream, test_host_name_in_drsnd, test_password, test_tls]
 
 if __name__ == "__main__":
     a = sys.argv[1:]

@@ -37,6 +37,21 @@ TRUTH = [("yes", 0.30, 1.21), ("no", 2.01, 2.91), ("stop", 3.71, 4.67),
 TOL_MS = 300
 
 
+def served(connect):
+    """A client from connect() that the plugin serves: "busy" until a slot
+    frees (drsnd sees a close a little later), for at most 20 s."""
+    end = time.time() + 20
+    while True:
+        c = connect()
+        c.send("describe")
+        e = c.recv()
+        if e[0] == "info":
+            return c
+        assert e[0] == "error" and e[1]["code"] == "busy" and time.time() < end, e
+        c.close()
+        time.sleep(0.05)
+
+
 def check_truth(dets, what, ts0=0):
     """Exactly the six keywords, in order, each within TOL_MS of its span
     (timestamps on a client clock that read ts0 ms at the stream's start)."""
@@ -313,16 +328,7 @@ def test_unix_socket_max_clients_and_bad_config():
     assert third.recv() is None   # closed
     third.close()
     a.close()
-    end = time.time() + 20
-    while True:   # a's slot frees once drsnd has seen it close
-        c = unix_client()
-        c.send("describe")
-        e = c.recv()
-        if e[0] == "info":
-            break
-        assert e[0] == "error" and e[1]["code"] == "busy" and time.time() < end, e
-        c.close()
-        time.sleep(0.05)
+    c = served(unix_client)   # a's slot frees once drsnd has seen it close
     for c in (b, c):
         c.close()
     d.stop()
@@ -338,6 +344,68 @@ def test_unix_socket_max_clients_and_bad_config():
     assert m and (os.path.basename(d.conf) + ":7") in m.group(0), err
     log("bad key: " + m.group(0))
     assert d.d.p.poll() is None
+    d.stop()
+
+
+def test_host_name_uri():
+    """uri = tcp://localhost:0: a name is resolved and bound (the old plugin
+    wanted an IP address); a name that does not resolve is refused at start
+    with a message naming it, and drsnd runs on."""
+    d = WyDaemon(uri="tcp://localhost:0", wait_port=False)
+    end = time.time() + 20
+    while True:
+        m = re.search(r"listening on tcp://\[?([0-9a-f.:]+?)\]?:(\d+) \(localhost\)", d.d.stderr())
+        if m:
+            break
+        assert time.time() < end and d.d.p.poll() is None, d.d.stderr()
+        time.sleep(0.05)
+    log(m.group(0))
+    c = Wy(int(m.group(2)), host=m.group(1))
+    c.send("describe")
+    assert c.recv()[0] == "info"
+    c.close()
+    d.stop()
+    d = WyDaemon(uri="tcp://no-such-host.invalid:0", wait_port=False)
+    end = time.time() + 60
+    while "no-such-host.invalid" not in d.d.stderr():
+        assert time.time() < end and d.d.p.poll() is None, d.d.stderr()
+        time.sleep(0.05)
+    line = [l for l in d.d.stderr().splitlines() if "no-such-host.invalid" in l][0]
+    log(line)
+    assert "cannot resolve the host name 'no-such-host.invalid'" in line, line
+    assert d.d.p.poll() is None
+    d.stop()
+
+
+def test_idle_timeout():
+    """A connection that sends nothing for idle_timeout_ms gets an error
+    "idle-timeout" and is closed (logged), freeing its max_clients slot; one
+    that keeps sending stays. (The old plugin had no timeout: max_clients
+    silent connections locked everyone out.)"""
+    d = WyDaemon(extra_conf="max_clients = 2\nidle_timeout_ms = 2000\n")
+    silent = d.client()
+    busy = d.client()
+    # busy pings every 0.1 s for 3 s (longer than the timeout): never idle
+    t0 = time.time()
+    i = 0
+    while time.time() - t0 < 3:
+        until_pong(busy, "p%d" % i)
+        i += 1
+        time.sleep(0.1)
+    e = silent.recv(60)
+    assert e and e[0] == "error" and e[1]["code"] == "idle-timeout", e
+    assert "idle_timeout_ms = 2000" in e[1]["text"], e
+    assert silent.recv(30) is None   # closed
+    silent.close()
+    # its slot is free: a third client is served (not "busy")
+    c = served(d.client)
+    c.close()
+    until_pong(busy, "still open")
+    busy.close()
+    err = d.d.stderr()
+    lines = [l for l in err.splitlines() if "idle-timeout" in l]
+    log(lines)
+    assert len(lines) == 1 and "nothing received for" in lines[0], err
     d.stop()
 
 
@@ -373,4 +441,5 @@ if __name__ == "__main__":
     log("model: %s" % MODEL)
     main([test_describe, test_sample_matches_drsn_detect_and_truth, test_noise_not_detected,
           test_48k_stereo, test_bad_clients_beside_a_good_one, test_reload_mid_stream,
-          test_unix_socket_max_clients_and_bad_config, test_no_model, test_clean_shutdown])
+          test_unix_socket_max_clients_and_bad_config, test_host_name_uri, test_idle_timeout, test_no_model,
+          test_clean_shutdown])

@@ -13,13 +13,13 @@ from drsndtest import connect_unix  # noqa: E402
 
 
 class Wy:
-    """One connection: to 127.0.0.1:port, or to a Unix socket path."""
+    """One connection: to host:port (127.0.0.1 by default), or to a Unix socket path."""
 
-    def __init__(self, port=None, path=None):
+    def __init__(self, port=None, path=None, host="127.0.0.1"):
         if path:
             self.s = connect_unix(path, 10)
         else:
-            self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            self.s = socket.create_connection((host, port), timeout=10)
         self.buf = b""
 
     def send(self, type_, data=None, payload=b"", split_data=False):

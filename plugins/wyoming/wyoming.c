@@ -1,8 +1,11 @@
 /*
  * wyoming: drsnd as a Wyoming wake-word service (Home Assistant, Rhasspy).
  *
- * Listens on TCP (default tcp://0.0.0.0:10400) or a Unix socket. Per
- * connection (see frame.h for the framing):
+ * Listens on TCP (default tcp://0.0.0.0:10400) or a Unix socket. The TCP
+ * host may be an IP address or a name (e.g. localhost), resolved once in
+ * start() (before the loop runs; a blocking lookup is fine there) and bound
+ * to the first of its addresses that works. Per connection (see frame.h for
+ * the framing):
  *
  *   -> describe                  <- info: one wake program "drsnd" whose
  *                                   models are the model's keywords (labels
@@ -31,6 +34,15 @@
  * missing model only drops that stream's audio (until the next
  * audio-start). Other events are ignored. Nothing a client sends affects
  * another connection.
+ *
+ * A connection that sends nothing for idle_timeout_ms (default 60000, 0 =
+ * never) gets an error "idle-timeout" and is closed (logged), so silent
+ * connections cannot hold every max_clients slot. A once-a-second timer
+ * (finer for short timeouts) checks them.
+ *
+ * Keys ([plugin wyoming]): uri (tcp://0.0.0.0:10400), max_clients (16),
+ * idle_timeout_ms (60000), max_header_bytes, max_data_bytes,
+ * max_payload_bytes (65536, 65536, 1048576), width4 (int32), language (en).
  */
 #include <errno.h>
 #include <limits.h>
@@ -82,6 +94,8 @@ struct conn {
 	int ts_base_set;
 	double t_offset;          /* s of stream audio before the current pipeline */
 	int n_det;
+	uint64_t last_rx;         /* uv_now() of its last bytes (or the accept) */
+	int timed_out;            /* idle: closing after the error is flushed */
 	cJSON *names;             /* detect filter: array of strings, or NULL */
 	char rbuf[READ_BUF];
 };
@@ -93,15 +107,18 @@ struct wy {
 	char uri[512];
 	int is_unix;
 	char path[108];           /* sun_path */
-	char ip[64];
+	char ip[256];             /* the TCP host: an address or a name */
 	int port;
 	int max_clients;
+	int idle_ms;              /* 0: no idle timeout */
 	wy_limits lim;
 	int float4;
 	char language[32];
 	/* state */
 	any_stream listener;
 	int listener_open;
+	uv_timer_t idle_timer;
+	int idle_timer_open;
 	int bound_unix;           /* we made path: unlink at the end */
 	struct conn *conns;
 	int n_conns;
@@ -113,7 +130,7 @@ struct wy {
 
 static void maybe_free(struct wy *w)
 {
-	if (!w->destroyed || w->listener_open || w->conns)
+	if (!w->destroyed || w->listener_open || w->idle_timer_open || w->conns)
 		return;
 	if (w->bound_unix)
 		unlink(w->path);
@@ -172,14 +189,19 @@ static int parse_uri(struct wy *w, const char *v, const char *where, char *err, 
 	w->port = (int)port;
 	struct sockaddr_in6 a6;
 	struct sockaddr_in a4;
-	if (uv_ip4_addr(w->ip, w->port, &a4) && uv_ip6_addr(w->ip, w->port, &a6)) {
-		snprintf(err, n, "%s: [plugin wyoming] uri '%s': '%s' is not an IPv4 or IPv6 address",
-			 where, v, w->ip);
-		return -EINVAL;
-	}
+	if (!uv_ip4_addr(w->ip, w->port, &a4) || !uv_ip6_addr(w->ip, w->port, &a6))
+		return 0;
+	/* a host name (resolved in start()): letters, digits, '-', '.' */
+	for (const char *p = w->ip; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '.')) {
+			snprintf(err, n, "%s: [plugin wyoming] uri '%s': '%s' is neither an IPv4 or IPv6 address nor a host name",
+				 where, v, w->ip);
+			return -EINVAL;
+		}
 	return 0;
 bad:
-	snprintf(err, n, "%s: [plugin wyoming] uri '%s': expected tcp://HOST:PORT (port 0..65535; IPv6 as [::1]:10400)",
+	snprintf(err, n, "%s: [plugin wyoming] uri '%s': expected tcp://HOST:PORT (HOST an address or a name; port 0..65535; IPv6 as [::1]:10400)",
 		 where, v);
 	return -EINVAL;
 }
@@ -203,6 +225,7 @@ static int configure(struct wy *w, const drsn_plugin_config *cfg, char *err, siz
 {
 	int rc = parse_uri(w, "tcp://0.0.0.0:10400", "default", err, n);
 	w->max_clients = 16;
+	w->idle_ms = 60000;
 	w->lim.max_line = 64 * 1024;
 	w->lim.max_data = 64 * 1024;
 	w->lim.max_payload = 1024 * 1024;
@@ -216,6 +239,9 @@ static int configure(struct wy *w, const drsn_plugin_config *cfg, char *err, siz
 		} else if (!strcmp(k, "max_clients")) {
 			rc = parse_size(k, v, at, 1, 1024, &x, err, n);
 			w->max_clients = (int)x;
+		} else if (!strcmp(k, "idle_timeout_ms")) {
+			rc = parse_size(k, v, at, 0, 86400000, &x, err, n);
+			w->idle_ms = (int)x;
 		} else if (!strcmp(k, "max_header_bytes")) {
 			rc = parse_size(k, v, at, 256, 16 << 20, &x, err, n);
 			w->lim.max_line = (size_t)x;
@@ -244,7 +270,7 @@ static int configure(struct wy *w, const drsn_plugin_config *cfg, char *err, siz
 				snprintf(w->language, sizeof w->language, "%s", v);
 			}
 		} else {
-			snprintf(err, n, "%s: [plugin wyoming] unknown key '%s' (known: uri, max_clients, max_header_bytes, max_data_bytes, max_payload_bytes, width4, language)",
+			snprintf(err, n, "%s: [plugin wyoming] unknown key '%s' (known: uri, max_clients, idle_timeout_ms, max_header_bytes, max_data_bytes, max_payload_bytes, width4, language)",
 				 at, k);
 			rc = -EINVAL;
 		}
@@ -709,6 +735,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (c->closing)
 		return;
 	if (nread > 0) {
+		c->last_rx = uv_now(c->w->loop);
 		int rc = wy_parser_feed(c->parser, (const uint8_t *)buf->base, (size_t)nread, &handler, c);
 		if (rc == -EPROTO)
 			protocol_error(c);
@@ -743,6 +770,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	c->w = w;
 	c->id = ++w->next_id;
+	c->last_rx = uv_now(w->loop);
 	if (w->is_unix)
 		uv_pipe_init(w->loop, &c->h.pipe, 0);
 	else
@@ -773,6 +801,21 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_read_start(&c->h.stream, on_alloc, on_read);
 }
 
+/* Close the connections that sent nothing for idle_timeout_ms. */
+static void on_idle_timer(uv_timer_t *t)
+{
+	struct wy *w = t->data;
+	uint64_t now = uv_now(w->loop);
+	for (struct conn *c = w->conns; c; c = c->next) {
+		if (c->closing || c->timed_out || now - c->last_rx < (uint64_t)w->idle_ms)
+			continue;
+		c->timed_out = 1;
+		send_error(c, "idle-timeout", "nothing received for %llu ms (idle_timeout_ms = %d): closing",
+			   (unsigned long long)(now - c->last_rx), w->idle_ms);
+		conn_close_after_flush(c);
+	}
+}
+
 /* ---- the plugin --------------------------------------------------------- */
 
 static int wy_create(void **self, const drsn_plugin_host *host, const drsn_plugin_config *cfg,
@@ -798,6 +841,43 @@ static void on_listener_closed(uv_handle_t *hd)
 	struct wy *w = hd->data;
 	w->listener_open = 0;
 	maybe_free(w);
+}
+
+static void on_idle_timer_closed(uv_handle_t *hd)
+{
+	struct wy *w = hd->data;
+	w->idle_timer_open = 0;
+	maybe_free(w);
+}
+
+/* Bind the TCP listener to host:port, a name tried address by address.
+ * 0 or a negative errno (message in err). */
+static int bind_tcp(struct wy *w, char *err, size_t err_size)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in a4;
+		struct sockaddr_in6 a6;
+	} addr;
+	if (!uv_ip4_addr(w->ip, w->port, &addr.a4) || !uv_ip6_addr(w->ip, w->port, &addr.a6))
+		return uv_tcp_bind(&w->listener.tcp, &addr.sa, 0);
+	uv_getaddrinfo_t req;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE};   /* not ADDRCONFIG: localhost on a box with only lo */
+	char port[16];
+	snprintf(port, sizeof port, "%d", w->port);
+	int rc = uv_getaddrinfo(w->loop, &req, NULL, w->ip, port, &hints);   /* synchronous */
+	if (rc < 0) {
+		snprintf(err, err_size, "uri %s: cannot resolve the host name '%s': %s", w->uri, w->ip,
+			 uv_strerror(rc));
+		return rc;
+	}
+	rc = UV_EADDRNOTAVAIL;
+	for (struct addrinfo *a = req.addrinfo; a && rc < 0; a = a->ai_next)
+		if (a->ai_family == AF_INET || a->ai_family == AF_INET6)
+			rc = uv_tcp_bind(&w->listener.tcp, a->ai_addr, 0);
+	uv_freeaddrinfo(req.addrinfo);
+	return rc;
 }
 
 /* 1 when a process accepts connections on the Unix socket at path. */
@@ -838,26 +918,27 @@ static int wy_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
 		if (!rc)
 			w->bound_unix = 1;
 	} else {
-		union {
-			struct sockaddr sa;
-			struct sockaddr_in a4;
-			struct sockaddr_in6 a6;
-		} addr;
-		if (uv_ip4_addr(w->ip, w->port, &addr.a4) && uv_ip6_addr(w->ip, w->port, &addr.a6)) {
-			snprintf(err, err_size, "uri %s: bad address", w->uri);
-			return -EINVAL;
-		}
 		uv_tcp_init(loop, &w->listener.tcp);
 		w->listener.handle.data = w;
 		w->listener_open = 1;
-		rc = uv_tcp_bind(&w->listener.tcp, &addr.sa, 0);
+		err[0] = '\0';
+		rc = bind_tcp(w, err, err_size);
 	}
 	if (!rc)
 		rc = uv_listen(&w->listener.stream, 64, on_connection);
 	if (rc < 0) {
-		snprintf(err, err_size, "cannot listen on %s: %s", w->uri, uv_strerror(rc));
+		if (!err[0])
+			snprintf(err, err_size, "cannot listen on %s: %s", w->uri, uv_strerror(rc));
 		uv_close(&w->listener.handle, on_listener_closed);
 		return rc;
+	}
+	if (w->idle_ms > 0) {
+		uint64_t every = (uint64_t)w->idle_ms / 4;
+		every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+		uv_timer_init(loop, &w->idle_timer);
+		w->idle_timer.data = w;
+		w->idle_timer_open = 1;
+		uv_timer_start(&w->idle_timer, on_idle_timer, every, every);
 	}
 	if (w->is_unix) {
 		LOG(w, INFO, "listening on unix://%s", w->path);
@@ -875,8 +956,14 @@ static int wy_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
 				port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 			}
 		}
-		LOG(w, INFO, "listening on tcp://%s:%d", ip, port);
+		int named = uv_ip4_addr(w->ip, w->port, &(struct sockaddr_in){0}) &&
+			    uv_ip6_addr(w->ip, w->port, &(struct sockaddr_in6){0});
+		LOG(w, INFO, "listening on tcp://%s%s%s:%d%s%s%s", ss.ss_family == AF_INET6 ? "[" : "", ip,
+		    ss.ss_family == AF_INET6 ? "]" : "", port, named ? " (" : "", named ? w->ip : "",
+		    named ? ")" : "");
 	}
+	if (w->idle_ms > 0)
+		LOG(w, DEBUG, "idle connections are closed after %d ms", w->idle_ms);
 	return 0;
 }
 
@@ -890,6 +977,8 @@ static void wy_destroy(void *self)
 		conn_close(c);
 	if (w->listener_open && !uv_is_closing(&w->listener.handle))
 		uv_close(&w->listener.handle, on_listener_closed);
+	if (w->idle_timer_open && !uv_is_closing((uv_handle_t *)&w->idle_timer))
+		uv_close((uv_handle_t *)&w->idle_timer, on_idle_timer_closed);
 	maybe_free(w);
 }
 

@@ -28,6 +28,13 @@
  * constant, the config comes later), so drsnd runs its denoiser with the
  * recorder loaded: about 0.2% of a core (plugins/recorder/bench_recorder.py).
  * Without denoised = true the denoised blocks are ignored.
+ *
+ * A reload with a model of another sample rate: the clips in the making are
+ * dropped and the buffers re-sized for the new rate, once (logged once). The
+ * clips being written then still use the old job buffers, so the re-size
+ * waits until they are done; the audio meanwhile is not recorded. If the
+ * memory for the new rate cannot be had, the buffers are freed and recording
+ * is off (logged once) until the rate changes again; drsnd runs on.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -92,6 +99,8 @@ struct recorder {
 	struct job jobs[JOBS];
 	size_t cap;                /* ring and job capacity, samples */
 	int destroying, busy;
+	int want_rate;             /* a re-size for this rate waits for busy jobs (0: none) */
+	int disabled;              /* no buffers (out of memory): nothing is recorded */
 	unsigned long long written, dropped;
 };
 
@@ -561,6 +570,12 @@ static void recorder_on_event(void *self, const drsn_plugin_event *ev)
 	if (ev->type != DRSN_PLUGIN_EVENT_DETECTION || !ev->detection)
 		return;
 	const drsn_detection *d = ev->detection;
+	if (r->disabled || r->want_rate) {
+		r->dropped++;
+		r->host->log(r->host, DRSN_PLUGIN_LOG_WARN, "%s detection not recorded: %s", d->name,
+			     r->disabled ? "recording is off (out of memory)" : "the buffers are being re-sized");
+		return;
+	}
 	struct pending *p = NULL;
 	for (int i = 0; i < PENDING && !p; i++)
 		if (!r->pend[i].active)
@@ -591,22 +606,53 @@ static void recorder_on_event(void *self, const drsn_plugin_event *ev)
 	check_pending(r);
 }
 
+/* Audio at another rate than the buffers' (a reload changed the model's):
+ * drop the clips in the making and re-size, once no job is writing from the
+ * old buffers. 1 when the buffers are ready for rate, 0 when this block is
+ * not recorded. Each change is logged once, not per block. */
+static int replan(struct recorder *r, int rate)
+{
+	const drsn_plugin_host *h = r->host;
+	if (r->want_rate != rate) {
+		r->want_rate = rate;
+		for (int i = 0; i < PENDING; i++)
+			r->pend[i].active = 0;
+		if (r->busy)
+			h->log(h, DRSN_PLUGIN_LOG_INFO, "audio at %d Hz (was %d Hz): re-sizing the buffers once the "
+			       "%d recording(s) being written are done; not recording until then", rate, r->rate,
+			       r->busy);
+	}
+	if (r->busy)
+		return 0;
+	r->want_rate = 0;
+	int old = r->rate;
+	if (plan(r, rate) < 0) {
+		free_buffers(r);
+		r->disabled = 1;
+		h->log(h, DRSN_PLUGIN_LOG_ERROR, "audio at %d Hz (was %d Hz): out of memory for %lld s of audio: "
+		       "recording is off until the sample rate changes again", rate, old,
+		       (long long)(r->cap / (size_t)rate));
+		return 0;
+	}
+	r->disabled = 0;
+	h->log(h, DRSN_PLUGIN_LOG_INFO, "audio at %d Hz (was %d Hz): buffers re-sized", rate, old);
+	return 1;
+}
+
 static void recorder_on_audio(void *self, const drsn_plugin_audio *a)
 {
 	struct recorder *r = self;
 	if (a->denoised && !r->denoised)
 		return;
+	/* only when the model's rate changes (reload): not the hot path */
 	if (a->sample_rate != r->rate) {
-		/* only when the model's rate changes (reload): not the hot path */
-		r->host->log(r->host, DRSN_PLUGIN_LOG_INFO, "audio at %d Hz: re-planning the buffers", a->sample_rate);
-		for (int i = 0; i < PENDING; i++)
-			r->pend[i].active = 0;
-		if (r->busy || plan(r, a->sample_rate) < 0) {
-			r->host->log(r->host, DRSN_PLUGIN_LOG_ERROR, "cannot re-plan for %d Hz now: audio ignored",
-				     a->sample_rate);
+		if (!replan(r, a->sample_rate))
 			return;
-		}
+	} else if (r->want_rate) {
+		r->want_rate = 0;   /* back to the buffers' rate before the re-size */
 	}
+	if (r->disabled)
+		return;
 	int64_t at = (int64_t)llround(a->t0 * r->rate);
 	ring_push(a->denoised ? &r->den : &r->raw, a->x, a->n, at);
 	check_pending(r);

@@ -12,7 +12,11 @@ post-roll exists), a trained model, and the recorder loaded.
      runs on without the plugin;
   4. a full disk (RLIMIT_FSIZE in the test): every clip that does not fit is
      logged with the reason, no .part file is left behind, drsnd runs on;
-  5. at start, its own .part files (a crash mid-write) are deleted, nothing else.
+  5. at start, its own .part files (a crash mid-write) are deleted, nothing else;
+  6. (recorder-drive, no daemon) a sample rate change while a clip is being
+     written re-sizes the buffers once, logged once, and later clips have the
+     new rate; a rate whose buffers do not fit in memory turns recording off
+     cleanly (logged once, no use of freed buffers) until the rate changes.
 
 usage: test_recorder.py RECORDER_SO MODEL   (DRSN_TEST_MODEL overrides MODEL)
 """
@@ -322,6 +326,62 @@ def test_reload_keeps_plugins_and_check_config():
     assert r.returncode == 0 and "OK" in r.stdout, (r.stdout, r.stderr)
 
 
+def drive(out, keys, steps, env=None):
+    """recorder-drive (plugins/recorder/recorder_drive.c): exit code, stderr."""
+    r = dt.subprocess.run([os.environ["RECORDER_DRIVE"], MODULE, out] + keys + ["--"] + steps,
+                          capture_output=True, text=True, timeout=120, env=env)
+    dt.log(r.stderr.strip())
+    return r.returncode, r.stderr
+
+
+def test_rate_change_while_writing():
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    # a clip at 16 kHz is submitted (its write is queued), then 50 blocks at
+    # 8 kHz come before the loop can finish it: the old plugin logged two
+    # lines per block ("cannot re-plan ... audio ignored" as an error)
+    rc, err = drive(out, ["pre_roll_ms=100", "post_roll_ms=100"],
+                    ["audio:16000:0.5", "det:0.2:0.3", "audio:8000:0.5", "run",
+                     "audio:8000:0.5", "det:1.2:1.3", "audio:8000:0.3", "run"])
+    assert rc == 0, err
+    assert "[error]" not in err, err
+    assert err.count("audio at 8000 Hz") == 2, err   # waiting for the write, then re-sized
+    assert "re-sizing the buffers once the 1 recording(s) being written are done" in err, err
+    assert "audio at 8000 Hz (was 16000 Hz): buffers re-sized" in err, err
+    files = own_files(out)
+    assert len(files) == 2, files
+    for name, rate in zip(files, (16000, 8000)):
+        r, y = read_wav(os.path.join(out, name))
+        assert r == rate and len(y) == round(0.3 * rate), (name, r, len(y))
+
+
+def test_rate_out_of_memory():
+    # 1 GHz with 30 s pre- and post-roll: 256 GB of ring, which malloc
+    # refuses (over RAM + swap; under ASan over max_allocation_size_mb). The
+    # old plugin set the rate anyway and the next block went into the freed
+    # (NULL) ring: a crash. Now recording is off, logged once, and comes back
+    # at the next rate change.
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":allocator_may_return_null=1:max_allocation_size_mb=8192"
+    rc, err = drive(out, ["pre_roll_ms=30000", "post_roll_ms=30000", "denoised=no"],
+                    ["audio:16000:0.5", "audio:1000000000:0.03", "det:0.5:0.51", "audio:1000000000:0.01",
+                     "audio:16000:31.5", "det:31.2:31.3", "audio:16000:30.1", "run"], env=env)
+    assert rc == 0, err
+    oom = [l for l in err.splitlines() if "[error]" in l]
+    assert len(oom) == 1 and "out of memory for 64 s of audio: recording is off until the sample rate " \
+        "changes again" in oom[0], err
+    assert "yes detection not recorded: recording is off (out of memory)" in err, err
+    assert "audio at 16000 Hz (was 1000000000 Hz): buffers re-sized" in err, err
+    files = own_files(out)
+    assert len(files) == 1, files
+    r, y = read_wav(os.path.join(out, files[0]))
+    assert r == 16000 and len(y) > 16000 * 30, (r, len(y))
+
+
 if __name__ == "__main__":
     if not os.path.exists(MODEL):
         print("model %s is missing (set DRSN_TEST_MODEL to a trained model)" % MODEL)
@@ -329,4 +389,5 @@ if __name__ == "__main__":
     dt.main([test_one_clip_per_detection, test_size_cap_deletes_oldest_own_files,
              test_bad_key_refused_daemon_runs_on, test_disk_full_leaves_no_part_files,
              test_stale_part_files_deleted_at_start,
-             test_reload_keeps_plugins_and_check_config])
+             test_reload_keeps_plugins_and_check_config, test_rate_change_while_writing,
+             test_rate_out_of_memory])

@@ -1,0 +1,144 @@
+/*
+ * recorder-drive: load the recorder plugin module the way drsnd does, with a
+ * host table of its own (no model: 16 kHz at create()), and feed it audio
+ * blocks and detections by a script, for plugins/recorder/test_recorder.py:
+ * what drsnd cannot do on demand (a model of another sample rate arriving
+ * while a clip is being written, a rate whose buffers do not fit in memory).
+ *
+ *   recorder-drive RECORDER.so DIR [key=value ...] -- STEP ...
+ *     audio:RATE:SECONDS   SECONDS of a 440 Hz tone at RATE Hz in 10 ms
+ *                          blocks, from the stream time reached so far
+ *                          (counted in seconds, so a rate change keeps it)
+ *     det:START:END        a detection "yes" of the window [START, END] s
+ *     run                  run the loop until the writes queued are done
+ *
+ * The keys form the [plugin recorder] section (dir = DIR first). Log lines go
+ * to stderr as "[level] plugin recorder: ...". Exit 0 when every step ran
+ * and destroy() freed everything (the loop closes).
+ */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "drsn/plugin.h"
+
+#define MAX_KV 32
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+static void host_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void host_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "[%s] plugin recorder: ", level_names[level & 3]);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	(void)h;
+}
+
+static const drsn_model *no_model(const drsn_plugin_host *h)
+{
+	(void)h;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: recorder-drive RECORDER.so DIR [key=value ...] -- STEP ...\n");
+		return 2;
+	}
+	static drsn_plugin_kv kv[MAX_KV];
+	int nkv = 0, i = 3;
+	kv[nkv++] = (drsn_plugin_kv){.key = "dir", .value = argv[2], .where = "argv[2]"};
+	for (; i < argc && strcmp(argv[i], "--"); i++) {
+		char *eq = strchr(argv[i], '=');
+		if (!eq || nkv == MAX_KV) {
+			fprintf(stderr, "recorder-drive: bad argument '%s'\n", argv[i]);
+			return 2;
+		}
+		*eq = 0;
+		kv[nkv++] = (drsn_plugin_kv){.key = argv[i], .value = eq + 1, .where = "argv"};
+	}
+	i++;   /* past "--" */
+
+	void *so = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+	if (!so) {
+		fprintf(stderr, "recorder-drive: %s\n", dlerror());
+		return 1;
+	}
+	drsn_plugin_abi_fn abi = (drsn_plugin_abi_fn)dlsym(so, DRSN_PLUGIN_ABI_SYMBOL);
+	drsn_plugin_entry_fn entry = (drsn_plugin_entry_fn)dlsym(so, DRSN_PLUGIN_ENTRY_SYMBOL);
+	const drsn_plugin *pl = abi && abi() == DRSN_PLUGIN_ABI_VERSION && entry ? entry() : NULL;
+	if (!pl || pl->version != DRSN_PLUGIN_ABI_VERSION || !pl->on_audio || !pl->on_event) {
+		fprintf(stderr, "recorder-drive: %s: not a recorder plugin of this ABI\n", argv[1]);
+		return 1;
+	}
+	uv_loop_t *loop = uv_default_loop();
+	drsn_plugin_host host = {
+		.version = DRSN_PLUGIN_ABI_VERSION,
+		.loop = loop,
+		.daemon_version = "recorder-drive",
+		.hostname = "drive",
+		.log = host_log,
+		.model = no_model,
+	};
+	drsn_plugin_config cfg = {.name = "recorder", .n = nkv, .kv = kv};
+	char err[512] = "";
+	void *self = NULL;
+	if (pl->create(&self, &host, &cfg, err, sizeof err) < 0) {
+		printf("create failed: %s\n", err);
+		return 1;
+	}
+
+	double t = 0;   /* stream time, s */
+	float *x = NULL;
+	int rc = 0;
+	for (; i < argc && !rc; i++) {
+		int rate;
+		double a, b;
+		if (sscanf(argv[i], "audio:%d:%lf", &rate, &a) == 2 && rate > 0) {
+			size_t n = (size_t)rate / 100 ? (size_t)rate / 100 : 1;
+			float *nx = realloc(x, n * sizeof *x);
+			if (!nx) {
+				rc = 1;
+				break;
+			}
+			x = nx;
+			for (double end = t + a; t < end - 1e-9; t += (double)n / rate) {
+				int64_t k0 = llround(t * rate);
+				for (size_t k = 0; k < n; k++)
+					x[k] = 0.5f * (float)sin(2 * M_PI * 440.0 * (double)(k0 + (int64_t)k) / rate);
+				drsn_plugin_audio au = {.x = x, .n = n, .sample_rate = rate, .t0 = t, .stream = "drive"};
+				pl->on_audio(self, &au);
+			}
+		} else if (sscanf(argv[i], "det:%lf:%lf", &a, &b) == 2) {
+			drsn_detection d = {.name = "yes", .score = 0.9f, .start = a, .end = b, .time = b};
+			drsn_plugin_event ev = {.type = DRSN_PLUGIN_EVENT_DETECTION, .detection = &d,
+						.json = "{}", .stream = "drive", .wall_time = 1764547200.0 + t};
+			pl->on_event(self, &ev);
+		} else if (!strcmp(argv[i], "run")) {
+			uv_run(loop, UV_RUN_DEFAULT);
+		} else {
+			fprintf(stderr, "recorder-drive: bad step '%s'\n", argv[i]);
+			rc = 2;
+		}
+	}
+	pl->destroy(self);
+	uv_run(loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(loop)) {
+		fprintf(stderr, "recorder-drive: handles left open on the loop after destroy()\n");
+		rc = 1;
+	}
+	free(x);
+	dlclose(so);
+	return rc;
+}

@@ -1,5 +1,7 @@
 /* drsn denoise: denoise an audio file (see drsn/denoise.h). */
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,8 @@ static void usage(FILE *f)
 		"its own, time-aligned with IN (the denoiser's one-frame delay is removed).\n"
 		"OUT's container follows its extension (.wav .flac .ogg .aiff .au .caf .w64),\n"
 		"else IN's; the sample encoding is IN's where OUT's container allows it.\n"
+		"OUT '-' is stdout; on a pipe it is a WAV stream (header of unknown length,\n"
+		"IN's encoding if PCM or float, else 16-bit), e.g. 'drsn denoise IN - | aplay'.\n"
 		"With a folder, every audio file under IN_FOLDER is written to the same\n"
 		"relative path under OUT_FOLDER (created; not inside IN_FOLDER), one line\n"
 		"'IN -> OUT' per file on stdout.\n"
@@ -40,7 +44,7 @@ static void usage(FILE *f)
 		"  --frame-ms MS   analysis frame, 8..64 ms (default %g); also the delay of the\n"
 		"                  streaming API\n"
 		"  --vad OUT.csv   write 'time_s,speech' per frame of the first channel: the\n"
-		"                  denoiser's speech-presence probability in [0, 1]\n",
+		"                  denoiser's speech-presence probability in [0, 1] ('-': stdout)\n",
 		(double)o.strength_db, (double)o.frame_ms);
 }
 
@@ -65,6 +69,10 @@ static int out_format(const char *path, int in_format, int rate, int channels)
 				fallback = containers[i].subtype;
 			}
 	}
+	/* .wav from a WAVE_FORMAT_EXTENSIBLE input (e.g. 5.1) stays extensible:
+	 * plain WAV has no channel mask, so players lose the speaker layout */
+	if (major == SF_FORMAT_WAV && (in_format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAVEX)
+		major = SF_FORMAT_WAVEX;
 	SF_INFO si = {.samplerate = rate, .channels = channels};
 	si.format = major | (in_format & SF_FORMAT_SUBMASK);
 	if (sf_format_check(&si))
@@ -76,15 +84,120 @@ static int out_format(const char *path, int in_format, int rate, int channels)
 	return si.format;
 }
 
-struct vad_out { FILE *f; int rate, hop, lat; int failed; };
+/* Bits of an integer PCM encoding, else 0 (float, compressed, companded). */
+static int pcm_bits(int format)
+{
+	switch (format & SF_FORMAT_SUBMASK) {
+	case SF_FORMAT_PCM_S8:
+	case SF_FORMAT_PCM_U8:
+		return 8;
+	case SF_FORMAT_PCM_16:
+		return 16;
+	case SF_FORMAT_PCM_24:
+		return 24;
+	case SF_FORMAT_PCM_32:
+		return 32;
+	default:
+		return 0;
+	}
+}
+
+/* Float samples to integer PCM of the given bits, rounded to nearest and
+ * clipped, left-aligned in an int for sf_writef_int (whose narrowing is an
+ * exact shift). libsndfile's own float path with SFC_SET_CLIPPING truncates
+ * (floor): -0.5 LSB of DC and twice the quantisation noise power. */
+static void to_pcm(const float *x, int *y, size_t n, int bits)
+{
+	const double scale = ldexp(1.0, bits - 1), hi = scale - 1;
+	for (size_t i = 0; i < n; i++) {
+		double v = rint((double)x[i] * scale);
+		v = v > hi ? hi : v < -scale ? -scale : v;   /* the denoiser's output is finite */
+		y[i] = (int)((int64_t)v * ((int64_t)1 << (32 - bits)));
+	}
+}
+
+/* Stdout that is a pipe: a WAV stream, IN's encoding if it is PCM or float
+ * (else 16-bit), written by libsndfile as raw little-endian samples after
+ * write_stream_wav_header(). */
+static int pipe_format(int in_format, int rate, int channels)
+{
+	int sub = out_format("-.wav", in_format, rate, channels) & SF_FORMAT_SUBMASK;
+	if (!pcm_bits(sub) && sub != SF_FORMAT_FLOAT && sub != SF_FORMAT_DOUBLE)
+		sub = SF_FORMAT_PCM_16;
+	if (sub == SF_FORMAT_PCM_S8)
+		sub = SF_FORMAT_PCM_U8;   /* WAV's 8 bits are unsigned */
+	return SF_FORMAT_RAW | SF_ENDIAN_LITTLE | sub;
+}
+
+static void put_le(unsigned char *p, uint32_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The 44-byte header of a WAV of unknown length (RIFF and data sizes
+ * 0xFFFFFFFF, as sox and ffmpeg write to pipes) for si's raw format. 0 or
+ * -1 with errno. */
+static int write_stream_wav_header(int fd, const SF_INFO *si)
+{
+	int sub = si->format & SF_FORMAT_SUBMASK, bits = pcm_bits(sub);
+	int bytes = bits ? bits / 8 : sub == SF_FORMAT_DOUBLE ? 8 : 4;
+	unsigned char h[44];
+	memcpy(h, "RIFF", 4);
+	put_le(h + 4, 0xFFFFFFFFu, 4);
+	memcpy(h + 8, "WAVEfmt ", 8);
+	put_le(h + 16, 16, 4);
+	put_le(h + 20, bits ? 1 : 3, 2);   /* PCM or IEEE float */
+	put_le(h + 22, (uint32_t)si->channels, 2);
+	put_le(h + 24, (uint32_t)si->samplerate, 4);
+	put_le(h + 28, (uint32_t)(si->samplerate * si->channels * bytes), 4);
+	put_le(h + 32, (uint32_t)(si->channels * bytes), 2);
+	put_le(h + 34, (uint32_t)(8 * bytes), 2);
+	memcpy(h + 36, "data", 4);
+	put_le(h + 40, 0xFFFFFFFFu, 4);
+	for (size_t done = 0; done < sizeof h;) {
+		ssize_t w = write(fd, h + done, sizeof h - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			errno = w < 0 ? errno : EIO;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+/* IN's speaker layout (its WAVEX channel mask) onto out, if it has one;
+ * else out keeps libsndfile's default for its channel count. IN is opened
+ * again for this, so only if it is a regular file (not a FIFO). */
+static void copy_channel_map(const char *in_path, SNDFILE *out, int nch)
+{
+	struct stat st;
+	if (stat(in_path, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	SF_INFO si = {0};
+	SNDFILE *in = sf_open(in_path, SFM_READ, &si);
+	int *map = malloc((size_t)nch * sizeof *map);
+	if (in && map && si.channels == nch &&
+	    sf_command(in, SFC_GET_CHANNEL_MAP_INFO, map, nch * (int)sizeof *map) == SF_TRUE)
+		sf_command(out, SFC_SET_CHANNEL_MAP_INFO, map, nch * (int)sizeof *map);
+	free(map);
+	if (in)
+		sf_close(in);
+}
+
+struct vad_out { FILE *f; int rate, hop, lat; int failed; int err; };
 
 static void on_frame(void *user, uint64_t frame, float speech)
 {
 	struct vad_out *v = user;
 	/* Frame f covers input [(f + 1) * hop - lat, (f + 1) * hop): report its centre. */
 	double t = ((double)(frame + 1) * v->hop - v->lat / 2.0) / v->rate;
-	if (t >= 0 && fprintf(v->f, "%.4f,%.4f\n", t, (double)speech) < 0)
+	if (t >= 0 && fprintf(v->f, "%.4f,%.4f\n", t, (double)speech) < 0 && !v->failed) {
 		v->failed = 1;
+		v->err = errno;
+	}
 }
 
 /* An output that would overwrite the input, or two outputs in one file:
@@ -95,6 +208,10 @@ static int refuse_clashes(const char *in_path, const char *out_path, const char 
 	if (drsn__cli_refuse_clash("denoise", out_path, in, 1) ||
 	    (vad_path && drsn__cli_refuse_clash("denoise", vad_path, in, 1)))
 		return 2;
+	if (vad_path && !strcmp(vad_path, "-") && !strcmp(out_path, "-")) {
+		drsn__cli_err("denoise: --vad - and the output - would both go to stdout");
+		return 2;
+	}
 	if (vad_path && (!strcmp(vad_path, out_path) || drsn__cli_same_file(vad_path, out_path))) {
 		drsn__cli_err("denoise: --vad %s and the output %s are the same file", vad_path,
 			      out_path);
@@ -118,6 +235,7 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 	SNDFILE *out = NULL;
 	drsn__outfile out_file = {.fd = -1}, vad_file = {.fd = -1};
 	float *buf = NULL, *ch = NULL, *res = NULL;
+	int *ires = NULL, bits = 0;
 	struct vad_out vad = {0};
 
 	drsn_audio_opts ao;
@@ -137,7 +255,10 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 	dn = calloc((size_t)nch, sizeof *dn);
 	if (!dn)
 		goto nomem;
-	if (vad_path) {
+	if (vad_path && !strcmp(vad_path, "-")) {
+		vad.f = stdout;
+		fprintf(vad.f, "time_s,speech\n");
+	} else if (vad_path) {
 		if (drsn__outfile_open(&vad_file, vad_path, &e) < 0) {
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
@@ -175,8 +296,20 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 
 	SF_INFO si = {.samplerate = info.out_rate, .channels = nch};
 	si.format = out_format(out_path, info.sndfile_format, info.out_rate, nch);
-	if (!strcmp(out_path, "-")) {
-		out = sf_open(out_path, SFM_WRITE, &si);   /* stdout */
+	if (!(ires = malloc(cap * (size_t)nch * sizeof *ires)))
+		goto nomem;
+	bits = pcm_bits(si.format);
+	if (!strcmp(out_path, "-") && lseek(1, 0, SEEK_CUR) < 0) {
+		/* a pipe: libsndfile writes no container there but raw */
+		si.format = pipe_format(info.sndfile_format, info.out_rate, nch);
+		bits = pcm_bits(si.format);
+		if (write_stream_wav_header(1, &si) < 0) {
+			drsn__cli_err("-: cannot write to stdout: %s", strerror(errno));
+			goto cleanup;
+		}
+		out = sf_open_fd(1, SFM_WRITE, &si, SF_FALSE);
+	} else if (!strcmp(out_path, "-")) {
+		out = sf_open(out_path, SFM_WRITE, &si);   /* stdout, a file */
 	} else {
 		if (drsn__outfile_open(&out_file, out_path, &e) < 0) {
 			drsn__cli_err("%s", e.msg);
@@ -190,6 +323,8 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 		goto cleanup;
 	}
 	sf_command(out, SFC_SET_CLIPPING, NULL, SF_TRUE);
+	if ((si.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAVEX && strcmp(in_path, "-"))
+		copy_channel_map(in_path, out, nch);
 
 	size_t skip = (size_t)lat;   /* the first lat output frames precede the input */
 	for (int done = 0; !done;) {
@@ -216,13 +351,17 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 		size_t from = skip < (size_t)n ? skip : (size_t)n;
 		skip -= from;
 		sf_count_t m = (sf_count_t)((size_t)n - from);
-		if (m > 0 && sf_writef_float(out, res + from * (size_t)nch, m) != m) {
+		if (m > 0 && bits)
+			to_pcm(res + from * (size_t)nch, ires, (size_t)m * (size_t)nch, bits);
+		if (m > 0 && (bits ? sf_writef_int(out, ires, m)
+				   : sf_writef_float(out, res + from * (size_t)nch, m)) != m) {
 			drsn__cli_err("%s: write failed: %s", out_path, sf_strerror(out));
 			goto cleanup;
 		}
 	}
 	if (vad.f && (vad.failed || fflush(vad.f) != 0)) {
-		drsn__cli_err("%s: write failed", vad_path);
+		drsn__cli_err("%s: write failed: %s", vad_path,
+			      strerror(vad.failed ? vad.err : errno));
 		goto cleanup;
 	}
 	rc = 0;
@@ -239,8 +378,8 @@ cleanup:
 		drsn__cli_err("%s: write failed: %s", out_path, strerror(errno));
 		rc = 1;
 	}
-	if (vad.f && fclose(vad.f) != 0 && rc == 0) {
-		drsn__cli_err("%s: write failed", vad_path);
+	if (vad.f && (vad.f == stdout ? fflush(vad.f) : fclose(vad.f)) != 0 && rc == 0) {
+		drsn__cli_err("%s: write failed: %s", vad_path, strerror(errno));
 		rc = 1;
 	}
 	/* in place only now, and only both; on failure only our temporary files go */
@@ -257,6 +396,7 @@ cleanup:
 	free(buf);
 	free(ch);
 	free(res);
+	free(ires);
 	drsn_audio_close(a);
 	return rc;
 }
@@ -370,6 +510,10 @@ int drsn__cmd_denoise(int argc, char **argv)
 				o.frame_ms = v;
 		} else if (!strcmp(a, "--vad") && i + 1 < argc) {
 			vad_path = argv[++i];
+		} else if (!strcmp(a, "--strength") || !strcmp(a, "--frame-ms") ||
+			   !strcmp(a, "--vad")) {   /* the last argument, without its value */
+			drsn__cli_err("denoise: %s needs a value (try 'drsn denoise --help')", a);
+			return 2;
 		} else if (a[0] == '-' && a[1]) {
 			drsn__cli_err("denoise: unknown option '%s' (try 'drsn denoise --help')", a);
 			return 2;
@@ -383,6 +527,8 @@ int drsn__cmd_denoise(int argc, char **argv)
 		}
 	}
 	if (!in_path || !out_path) {
+		if (in_path)
+			drsn__cli_err("denoise: no output after the input '%s'", in_path);
 		usage(stderr);
 		return 2;
 	}

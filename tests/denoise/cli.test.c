@@ -1,5 +1,7 @@
 /* drsn denoise end to end: rate, channels, length and alignment of OUT,
  * per-channel processing, pass-through at --strength 0, the --vad CSV,
+ * integer outputs rounded (not truncated), OUT '-' on a pipe, --vad -,
+ * a WAVEX input's speaker layout,
  * errors that name the file, IN_FOLDER OUT_FOLDER, outputs that are the
  * input (refused) and outputs left as they were by a failed run. argv[1] is
  * the drsn executable. */
@@ -9,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +151,176 @@ static void test_strength_zero_passes_through_48k_float(void **state)
 	free(y);
 }
 
+/* Integer outputs are the float output rounded to nearest: libsndfile's
+ * clipping float-to-int conversion truncates (-0.5 LSB of DC, errors up to
+ * 1 LSB), so drsn converts itself. The same samples in as 16-bit and as
+ * float WAV; the 16/24-bit and 8-bit outputs against the float one. */
+static void test_integer_output_rounds(void **state)
+{
+	(void)state;
+	const int rate = 16000, n = rate * 2;
+	float *x = malloc((size_t)n * sizeof *x);
+	for (int i = 0; i < n; i++)
+		x[i] = (float)lrint(3000 * gauss()) / 32768.0f;   /* exact in every format below */
+	static const struct { const char *name; int sub, bits; } fmt[] = {
+		{"q16", SF_FORMAT_PCM_16, 16},
+		{"q24", SF_FORMAT_PCM_24, 24},
+		{"qu8", SF_FORMAT_PCM_U8, 8},
+	};
+	char in[128], out[128], args[512];
+	path(in, sizeof in, "qf.wav");
+	path(out, sizeof out, "qf_out.wav");
+	write_wav(in, rate, 1, SF_FORMAT_WAV | SF_FORMAT_FLOAT, x, n);
+	snprintf(args, sizeof args, "'%s' '%s'", in, out);
+	float *ref = denoise_file(args, out, rate, 1, n, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+	for (size_t f = 0; f < sizeof fmt / sizeof fmt[0]; f++) {
+		char name[32];
+		snprintf(name, sizeof name, "%s.wav", fmt[f].name);
+		path(in, sizeof in, name);
+		snprintf(name, sizeof name, "%s_out.wav", fmt[f].name);
+		path(out, sizeof out, name);
+		if (fmt[f].bits == 8)   /* the 8-bit input must hold the samples exactly too */
+			for (int i = 0; i < n; i++)
+				x[i] = (float)lrint(x[i] * 128) / 128.0f;
+		write_wav(in, rate, 1, SF_FORMAT_WAV | fmt[f].sub, x, n);
+		snprintf(args, sizeof args, "'%s' '%s'", in, out);
+		float *y = denoise_file(args, out, rate, 1, n, SF_FORMAT_WAV | fmt[f].sub);
+		float *want = ref;
+		float *ref8 = NULL;
+		if (fmt[f].bits == 8) {   /* another input: its own float reference */
+			path(in, sizeof in, "qf8.wav");
+			path(out, sizeof out, "qf8_out.wav");
+			write_wav(in, rate, 1, SF_FORMAT_WAV | SF_FORMAT_FLOAT, x, n);
+			snprintf(args, sizeof args, "'%s' '%s'", in, out);
+			want = ref8 = denoise_file(args, out, rate, 1, n, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+		}
+		double lsb = ldexp(1.0, 1 - fmt[f].bits), sum = 0, worst = 0;
+		for (int i = 0; i < n; i++) {
+			double e = ((double)y[i] - want[i]) / lsb;
+			sum += e;
+			worst = fabs(e) > worst ? fabs(e) : worst;
+		}
+		print_message("%d-bit output against float: mean error %+.3f LSB, worst %.3f LSB\n",
+			      fmt[f].bits, sum / n, worst);
+		assert_true(worst <= 0.5 + 1e-3);
+		assert_true(fabs(sum / n) < 0.05);
+		free(y);
+		free(ref8);
+	}
+	free(ref);
+	free(x);
+}
+
+/* OUT '-' on a pipe: libsndfile cannot write WAV (or FLAC) there, so drsn
+ * writes a WAV header of unknown length and the samples after it; the
+ * result holds what the same run writes to a file. */
+static void test_stdout_pipe(void **state)
+{
+	(void)state;
+	const int rate = 22050, n = rate + 333;
+	float *x = malloc(2 * (size_t)n * sizeof *x);
+	for (int i = 0; i < 2 * n; i++)
+		x[i] = 0.2f * gauss();
+	static const int fmts[] = {SF_FORMAT_WAV | SF_FORMAT_PCM_24, SF_FORMAT_FLAC | SF_FORMAT_PCM_16,
+				   SF_FORMAT_WAV | SF_FORMAT_FLOAT};
+	for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+		char in[128], out[128], piped[128], args[512], err[1024];
+		int flac = (fmts[f] & SF_FORMAT_TYPEMASK) == SF_FORMAT_FLAC;
+		path(in, sizeof in, flac ? "pin.flac" : "pin.wav");
+		path(out, sizeof out, "pout.wav");
+		path(piped, sizeof piped, "piped.wav");
+		write_wav(in, rate, 2, fmts[f], x, n);
+		snprintf(args, sizeof args, "'%s' '%s'", in, out);
+		assert_int_equal(run(args, err, sizeof err), 0);
+		/* drsn's stdout into cat; run()'s redirections go to the true */
+		snprintf(args, sizeof args, "'%s' - 2>'%s/pipe-err.txt' | cat >'%s'; true", in, dir, piped);
+		assert_int_equal(run(args, err, sizeof err), 0);
+		SF_INFO a, b;
+		float *y = read_wav(out, &a), *z = read_wav(piped, &b);
+		assert_int_equal(b.samplerate, rate);
+		assert_int_equal(b.channels, 2);
+		assert_int_equal(b.frames, n);
+		assert_int_equal(b.format & SF_FORMAT_SUBMASK, a.format & SF_FORMAT_SUBMASK);
+		assert_memory_equal(y, z, 2 * (size_t)n * sizeof *y);
+		free(y);
+		free(z);
+	}
+	free(x);
+}
+
+/* --vad - is stdout (as IN and OUT '-' are stdin and stdout): the same CSV
+ * as --vad FILE, and no file named '-'; with OUT '-' too it is refused. */
+static void test_vad_stdout(void **state)
+{
+	(void)state;
+	const int rate = 16000, n = rate / 2;
+	float *x = malloc((size_t)n * sizeof *x);
+	for (int i = 0; i < n; i++)
+		x[i] = 0.1f * gauss();
+	char in[128], out[128], vad[128], dash[128], args[512], err[1024];
+	path(in, sizeof in, "vin.wav");
+	path(out, sizeof out, "vout.wav");
+	path(vad, sizeof vad, "v.csv");
+	path(dash, sizeof dash, "-");
+	write_wav(in, rate, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, x, n);
+	snprintf(args, sizeof args, "--vad '%s' '%s' '%s'", vad, in, out);
+	assert_int_equal(run(args, err, sizeof err), 0);
+	char want[8192], got[8192];
+	FILE *f = fopen(vad, "r");
+	assert_non_null(f);
+	want[fread(want, 1, sizeof want - 1, f)] = '\0';
+	fclose(f);
+	assert_true(strlen(want) > 30 * 14);   /* a header and ~31 rows */
+	/* run in dir, where the old code's file '-' would appear */
+	snprintf(args, sizeof args, "--vad - '%s' '%s'", in, out);
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "cd '%s' && '%s' denoise %s", dir, drsn, args);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	got[fread(got, 1, sizeof got - 1, p)] = '\0';
+	assert_int_equal(pclose(p), 0);
+	assert_string_equal(got, want);
+	struct stat st;
+	assert_int_equal(stat(dash, &st), -1);
+	snprintf(args, sizeof args, "--vad - '%s' -", in);
+	assert_int_equal(run(args, err, sizeof err), 2);
+	assert_non_null(strstr(err, "--vad - and the output - would both go to stdout"));
+	free(x);
+}
+
+/* A WAVE_FORMAT_EXTENSIBLE input keeps its speaker layout in a .wav OUT
+ * (plain WAV has no channel mask: players would guess). 2.1 is not
+ * libsndfile's default for 3 channels, so it must come from IN. */
+static void test_wavex_channel_map(void **state)
+{
+	(void)state;
+	const int rate = 16000, n = rate / 2, ch = 3;
+	float *x = malloc((size_t)n * ch * sizeof *x);
+	for (int i = 0; i < n * ch; i++)
+		x[i] = 0.1f * gauss();
+	char in[128], out[128], args[512], err[1024];
+	path(in, sizeof in, "surround.wav");
+	path(out, sizeof out, "surround_out.wav");
+	int map[3] = {SF_CHANNEL_MAP_LEFT, SF_CHANNEL_MAP_RIGHT, SF_CHANNEL_MAP_LFE}, got[3] = {0};
+	SF_INFO si = {.samplerate = rate, .channels = ch, .format = SF_FORMAT_WAVEX | SF_FORMAT_PCM_16};
+	SNDFILE *f = sf_open(in, SFM_WRITE, &si);
+	assert_non_null(f);
+	assert_int_equal(sf_command(f, SFC_SET_CHANNEL_MAP_INFO, map, sizeof map), SF_TRUE);
+	assert_int_equal(sf_writef_float(f, x, n), n);
+	sf_close(f);
+	snprintf(args, sizeof args, "'%s' '%s'", in, out);
+	assert_int_equal(run(args, err, sizeof err), 0);
+	memset(&si, 0, sizeof si);
+	f = sf_open(out, SFM_READ, &si);
+	assert_non_null(f);
+	assert_int_equal(si.format, SF_FORMAT_WAVEX | SF_FORMAT_PCM_16);
+	assert_int_equal(si.channels, ch);
+	assert_int_equal(sf_command(f, SFC_GET_CHANNEL_MAP_INFO, got, sizeof got), SF_TRUE);
+	assert_memory_equal(got, map, sizeof map);
+	sf_close(f);
+	free(x);
+}
+
 static void test_errors_name_the_file(void **state)
 {
 	(void)state;
@@ -169,6 +342,23 @@ static void test_errors_name_the_file(void **state)
 	assert_int_equal(run("--strength loud a.wav b.wav", err, sizeof err), 2);
 	assert_non_null(strstr(err, "loud"));
 	assert_int_not_equal(run("only-one.wav", err, sizeof err), 0);
+	assert_non_null(strstr(err, "no output after the input 'only-one.wav'"));
+	/* a known option without its value is not an "unknown option" */
+	assert_int_equal(run("a.wav b.wav --strength", err, sizeof err), 2);
+	assert_non_null(strstr(err, "--strength needs a value"));
+	assert_int_equal(run("a.wav b.wav --vad", err, sizeof err), 2);
+	assert_non_null(strstr(err, "--vad needs a value"));
+	/* a failed write says why */
+	if (access("/dev/full", W_OK) == 0) {
+		char in[128];
+		path(in, sizeof in, "full-in.wav");
+		float x[4000] = {0};
+		write_wav(in, 16000, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, x, 4000);
+		snprintf(args, sizeof args, "--vad /dev/full '%s' '%s'", in, out);
+		assert_int_equal(run(args, err, sizeof err), 1);
+		assert_non_null(strstr(err, "/dev/full: write failed: No space left on device"));
+		assert_int_equal(access(out, F_OK), -1);
+	}
 	assert_int_equal(run("--help", err, sizeof err), 0);
 }
 
@@ -365,7 +555,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s PATH/TO/drsn\n", argv[0]);
 		return 2;
 	}
-	drsn = argv[1];
+	/* absolute: test_vad_stdout runs it from the temporary folder */
+	static char drsn_abs[PATH_MAX];
+	drsn = realpath(argv[1], drsn_abs) ? drsn_abs : argv[1];
 	snprintf(dir, sizeof dir, "/tmp/drsn-denoise-cli-XXXXXX");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
@@ -374,6 +566,10 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stereo_each_channel),
 		cmocka_unit_test(test_strength_zero_passes_through_48k_float),
+		cmocka_unit_test(test_integer_output_rounds),
+		cmocka_unit_test(test_stdout_pipe),
+		cmocka_unit_test(test_vad_stdout),
+		cmocka_unit_test(test_wavex_channel_map),
 		cmocka_unit_test(test_errors_name_the_file),
 		cmocka_unit_test(test_folder),
 		cmocka_unit_test(test_output_is_input),

@@ -118,7 +118,8 @@ int drsn__client_send(struct drsn__client *c, const char *line, size_t len)
 	size_t free_bytes = c->out_cap - (size_t)(c->out_head - c->out_tail);
 	if (len > free_bytes) {
 		c->srv->st.dropped_slow++;
-		log_info("client %llu: output queue full (%zu bytes unsent), dropping it",
+		log_info("%s %llu: output queue full (%zu bytes unsent), dropping it",
+			 c->srv->o.raw ? "[denoise] pcm_socket reader" : "client",
 			 (unsigned long long)c->id, (size_t)(c->out_head - c->out_tail));
 		close_client(c);
 		return -EPIPE;
@@ -372,6 +373,11 @@ static void on_connection(uv_stream_t *l, int status)
 			char msg[96];
 			snprintf(msg, sizeof msg, "server full (%d clients)", s->o.max_clients);
 			drsn__client_error(c, DRSN_ERR_TOO_MANY_CLIENTS, msg, NULL);
+		} else if (!s->stopping && (s->st.rejected == 1 || s->st.rejected % 100 == 0)) {
+			/* a PCM reader cannot be told: the log says why it got EOF */
+			log_warn("[denoise] pcm_socket: %d readers connected ([socket] max_clients), "
+				 "closing a new one (%llu so far)", s->o.max_clients,
+				 (unsigned long long)s->st.rejected);
 		}
 		finish_client(c);
 		return;
@@ -379,7 +385,8 @@ static void on_connection(uv_stream_t *l, int status)
 	c->counted = 1;
 	s->n_clients++;
 	drsn__client_set_events(c, DRSN_EV_DEFAULT_MASK);
-	log_debug("client %llu connected (%d now)", (unsigned long long)c->id, s->n_clients);
+	log_debug("%s %llu connected (%d now)", s->o.raw ? "[denoise] pcm_socket reader" : "client",
+		  (unsigned long long)c->id, s->n_clients);
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 	if (s->ops.on_connect)
 		s->ops.on_connect(s->user, c);

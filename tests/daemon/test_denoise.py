@@ -10,8 +10,9 @@ import select
 import socket
 import subprocess
 import time
+import wave
 
-from drsndtest import DRSND, MODEL, ROOT, connect_unix, feed, main, log, raw_s16, stdin_daemon
+from drsndtest import DRSN, DRSND, MODEL, ROOT, connect_unix, feed, main, log, raw_s16, stdin_daemon
 
 SAMPLE = os.path.join(ROOT, "samples", "keywords-clean.wav")
 RATE = 16000
@@ -148,6 +149,17 @@ def test_pcm_socket_bytes():
         return sum(x[i] * y[i + lag] for i in range(2000, n, 3))
     c0, c1 = corr(0), max(abs(corr(512)), abs(corr(256)))
     assert c0 > 3 * c1, (c0, c1)
+    # exactly what `drsn denoise` writes for the same file: the same samples
+    # at the same times, rounded to 16 bits the same way (to nearest)
+    out = os.path.join(os.environ["TMPDIR"], "pcm-bytes-cli.wav")
+    r = subprocess.run([DRSN, "denoise", SAMPLE, out], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    with wave.open(out) as w:
+        cli = w.readframes(w.getnframes())
+    z = array.array("h", cli)
+    diff = [i for i in range(len(y)) if y[i] != z[i]] if len(z) == len(y) else ["length %d" % len(z)]
+    assert not diff, "PCM socket and drsn denoise differ at %d samples, first %s: %s" % (
+        len(diff), diff[:3], [(y[i], z[i]) for i in diff[:3] if isinstance(i, int)])
 
 
 def test_pcm_slow_reader_dropped():
@@ -210,6 +222,36 @@ def test_pcm_slow_reader_dropped():
     else:
         raise AssertionError("the dropped reader was not disconnected")
     assert total < len(data) // 2, total
+    assert d.stop() == 0
+    # the log names the socket: PCM readers and [socket] clients count apart
+    assert "[denoise] pcm_socket reader 1: output queue full" in d.stderr(), d.stderr()[-2000:]
+
+
+def test_pcm_reader_over_max_clients_logged():
+    """A reader past [socket] max_clients is closed at once; it cannot be
+    sent a reason, so the log has it."""
+    pcm = os.path.join(os.environ["TMPDIR"], "pcm-full.sock")
+    d = stdin_daemon("--set", "denoise.pcm_socket=" + pcm, "--set", "socket.max_clients=2")
+    readers = [connect_unix(pcm) for _ in range(2)]
+    c = d.client()
+    for _ in range(100):
+        st = c.request({"type": "status"})
+        if st["pcm_clients"] == 2:
+            break
+        time.sleep(0.02)
+    assert st["pcm_clients"] == 2, st
+    extra = connect_unix(pcm)
+    extra.settimeout(10)
+    assert extra.recv(16) == b""   # closed, nothing sent
+    want = "[denoise] pcm_socket: 2 readers connected ([socket] max_clients), closing a new one (1 so far)"
+    for _ in range(100):
+        if want in d.stderr():
+            break
+        time.sleep(0.05)
+    assert want in d.stderr(), d.stderr()[-2000:]
+    assert c.request({"type": "status"})["pcm_clients"] == 2
+    for r in readers + [extra]:
+        r.close()
     assert d.stop() == 0
 
 
@@ -280,5 +322,5 @@ def test_check_config_rejects_bad_denoise():
 
 if __name__ == "__main__":
     main([test_check_config_rejects_bad_denoise, test_pcm_socket_bytes,
-          test_pcm_slow_reader_dropped, test_classify_on_denoised,
+          test_pcm_slow_reader_dropped, test_pcm_reader_over_max_clients_logged, test_classify_on_denoised,
           test_reload_new_strength_keeps_pcm_aligned])

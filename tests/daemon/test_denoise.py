@@ -70,6 +70,16 @@ def scores_run(*args, data):
     return sc, det, vad
 
 
+def wait_pcm_clients(c, n):
+    """Until status (over client c) counts n pcm_socket readers, for at most 2 s."""
+    for _ in range(100):
+        st = c.request({"type": "status"})
+        if st["pcm_clients"] == n:
+            return
+        time.sleep(0.02)
+    assert st["pcm_clients"] == n, st
+
+
 def test_classify_on_denoised():
     data = raw_s16(SAMPLE)
     secs = len(data) / 2 / RATE
@@ -175,12 +185,7 @@ def test_pcm_slow_reader_dropped():
     lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     good = connect_unix(pcm)
     c = d.client()
-    for _ in range(100):
-        st = c.request({"type": "status"})
-        if st["pcm_clients"] == 2:
-            break
-        time.sleep(0.02)
-    assert st["pcm_clients"] == 2, st
+    wait_pcm_clients(c, 2)
     # 8x real time: a source as fast as the pipe would outrun any reader
     # (audio never waits), which is not what this test is about
     import threading
@@ -234,12 +239,7 @@ def test_pcm_reader_over_max_clients_logged():
     d = stdin_daemon("--set", "denoise.pcm_socket=" + pcm, "--set", "socket.max_clients=2")
     readers = [connect_unix(pcm) for _ in range(2)]
     c = d.client()
-    for _ in range(100):
-        st = c.request({"type": "status"})
-        if st["pcm_clients"] == 2:
-            break
-        time.sleep(0.02)
-    assert st["pcm_clients"] == 2, st
+    wait_pcm_clients(c, 2)
     extra = connect_unix(pcm)
     extra.settimeout(10)
     assert extra.recv(16) == b""   # closed, nothing sent

@@ -681,6 +681,19 @@ def frontend_params(path):
 
 
 def main(argv=None):
+    made = []     # the run folder, when this call created it
+    try:
+        return train_main(argv, made)
+    except BaseException:
+        for d in made:      # a run that stopped before writing anything leaves no empty folder
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass        # not empty: its checkpoints stay
+        raise
+
+
+def train_main(argv, made):
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                  epilog=__doc__.split('\n\n', 1)[1],
@@ -887,6 +900,8 @@ def main(argv=None):
         sys.exit(f'train: --keywords {a.keywords!r}: empty, repeated or reserved ({", ".join(map(repr, bad))})')
     name = a.name or f'kws{len(keywords)}-{NAMES[a.variant]}'
     out = a.out or os.path.join(here, 'runs', name)
+    if not os.path.isdir(out):
+        made.append(out)
     try:
         os.makedirs(out, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):

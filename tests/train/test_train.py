@@ -859,6 +859,8 @@ class Train(unittest.TestCase):
                 '--quiet', '--out', os.path.join(self.tmp.name, 'run-mistakes'), '--feature-cache', 'none']
         with self.assertRaisesRegex(SystemExit, r'--data: .*mistakes/validation_list.txt: missing'):
             train.main(args)
+        # the run folder made for it goes again: a mistyped --data leaves no empty run behind
+        self.assertFalse(os.path.exists(os.path.join(self.tmp.name, 'run-mistakes')))
         for name, rels in (('validation_list.txt', va), ('testing_list.txt', te)):
             with open(os.path.join(root, name), 'w') as f:
                 f.write('\n'.join(rels) + '\n')

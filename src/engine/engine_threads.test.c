@@ -22,7 +22,7 @@
 
 static const struct fx_arch arch = {
 	"cw", 40, 98, 32, 3, 1, 6, {{32, 3, 1}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}, {96, 3, 2}, {96, 3, 1}},
-	"zero_pad", 12, 0};
+	"zero_pad", 12, 0, 0};
 
 #define WATCHDOG_S 90   /* also in the message below */
 

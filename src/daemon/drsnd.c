@@ -57,6 +57,7 @@ static char *kv(const char *key, const char *value)
 
 int main(int argc, char **argv)
 {
+	drsn__log_init();
 	enum { O_CHECK = 256, O_PRINT, O_LIST, O_LISTPL, O_RT, O_NORT, O_EOF, O_SET, O_VERSION };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},

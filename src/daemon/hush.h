@@ -9,14 +9,13 @@
  *
  * Between drsn__hush_begin and drsn__hush_end, fd 2 goes to an anonymous
  * memory file. At the end, each captured line is logged at debug level
- * ("<what>: <line>"; run drsnd with log_level = debug to see them), and
- * lines drsnd's own log wrote meanwhile (another thread) go to stderr as
- * they were. Call both from one thread; never from the real-time audio
- * callback. While it lasts the other threads' stderr lines wait, so it
- * wraps only calls that are short unless the sound server hangs (source_pa.c
- * opens devices on a worker thread: the loop goes on, its log lines are
- * written when the open returns). If fd 2 cannot be redirected, nothing is
- * captured and nothing is lost.
+ * ("<what>: <line>"; run drsnd with log_level = debug to see them).
+ * drsnd's own log writes to a copy of stderr (log.h, drsn__log_init), so
+ * its lines from other threads are never captured, even while a hushed
+ * call hangs (source_pa.c opens devices on a worker thread); a "drsnd: "
+ * line printed to stderr directly is passed on at the end. Call both from
+ * one thread; never from the real-time audio callback. If fd 2 cannot be
+ * redirected, nothing is captured and nothing is lost.
  */
 #ifndef DRSN_DAEMON_HUSH_H
 #define DRSN_DAEMON_HUSH_H

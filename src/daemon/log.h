@@ -5,8 +5,10 @@
  * set) every line starts with the sd-daemon "<N>" priority prefix so the
  * journal records the right level; otherwise lines look like
  *   "drsnd: warning: pa:USB: device lost, retrying in 2 s".
- * Safe from the loop thread and from helper threads (one fprintf per line);
- * never call it from the real-time audio callback.
+ * Safe from the loop thread and from helper threads (one write per line);
+ * never call it from the real-time audio callback. After drsn__log_init
+ * lines go to a copy of stderr made then, so a hush (hush.h: fd 2 redirected
+ * while a host library may print) never holds them back or captures them.
  */
 #ifndef DRSN_DAEMON_LOG_H
 #define DRSN_DAEMON_LOG_H
@@ -18,6 +20,9 @@ enum drsn__log_level {
 	DRSN_LOG_DEBUG,
 };
 
+/* Once at start, while fd 2 is the real stderr (before any hush). Until
+ * then (tests, tools) lines go to stderr directly. */
+void drsn__log_init(void);
 void drsn__log_set_level(enum drsn__log_level l);
 enum drsn__log_level drsn__log_get_level(void);
 

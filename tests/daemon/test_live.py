@@ -325,6 +325,28 @@ def test_hung_sound_server():
         c.buf = b""
         c.wait_for(lambda m: m["type"] == "level", 10, "levels after SIGCONT")
         assert d.stop() == 0
+
+        # Started while the server is stopped: the first open hangs on the
+        # threadpool, with fd 2 hushed for the host libraries' chatter.
+        # drsnd's own log lines still come out at once (they used to wait in
+        # the hush's capture until the open returned).
+        pulse.server.send_signal(signal.SIGSTOP)
+        stopped = True
+        d = Daemon(source="pa:pulse", env=pulse.env, sock_name="hung.sock").wait_listening()
+        c = d.client()
+        time.sleep(1)
+        assert c.request({"type": "status"}, 10)["source"]["state"] == "starting"
+        d.p.send_signal(signal.SIGHUP)
+        end = time.time() + 15
+        while "SIGHUP: reloading" not in d.stderr():
+            assert time.time() < end, "no log line while the open hangs:\n" + d.stderr()[-2000:]
+            time.sleep(0.1)
+        assert c.request({"type": "status"}, 10)["source"]["state"] == "starting"   # still hung
+        pulse.server.send_signal(signal.SIGCONT)
+        stopped = False
+        c.request({"type": "subscribe", "events": ["level"]})
+        c.wait_for(lambda m: m["type"] == "level", 30, "levels once the server goes on")
+        assert d.stop() == 0
     finally:
         if stopped:
             pulse.server.send_signal(signal.SIGCONT)

@@ -872,11 +872,30 @@ static int bind_tcp(struct wy *w, char *err, size_t err_size)
 			 uv_strerror(rc));
 		return rc;
 	}
+	/* Each address on a socket of its own (one uv_tcp_t keeps the family of
+	 * its first bind), bound and listening before the next is tried: a
+	 * ::1 that cannot be bound, or a port in use there, moves on to
+	 * 127.0.0.1. The first failure is the one reported. */
 	rc = UV_EADDRNOTAVAIL;
-	for (struct addrinfo *a = req.addrinfo; a && rc < 0; a = a->ai_next)
-		if (a->ai_family == AF_INET || a->ai_family == AF_INET6)
-			rc = uv_tcp_bind(&w->listener.tcp, a->ai_addr, 0);
+	int first = 0;
+	for (struct addrinfo *a = req.addrinfo; a && rc < 0; a = a->ai_next) {
+		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+			continue;
+		int one = 1, fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+		    bind(fd, a->ai_addr, a->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+			rc = -errno;
+			if (fd >= 0)
+				close(fd);
+		} else if ((rc = uv_tcp_open(&w->listener.tcp, fd)) < 0) {
+			close(fd);
+		}
+		if (rc < 0 && !first)
+			first = rc;
+	}
 	uv_freeaddrinfo(req.addrinfo);
+	if (rc < 0 && first)
+		rc = first;
 	return rc;
 }
 

@@ -52,12 +52,14 @@ static char *next_part(char *s)
 	return NULL;
 }
 
-/* Import every part of buf: 0, or -EBADMSG if there is none or one fails. */
+/* Import the float and double parts of buf (another kind, e.g. long double
+ * wisdom a tool saved beside them, is skipped): 0, or -EBADMSG if none is
+ * there or one fails (the parts before it stay imported, which only
+ * means faster plans). */
 static int import_parts(char *buf)
 {
 	char *p = next_part(buf);
-	if (!p)
-		return -EBADMSG;
+	int imported = 0;
 	while (p) {
 		char *next = next_part(p + 1);
 		char save = 0;
@@ -72,14 +74,15 @@ static int import_parts(char *buf)
 		else if (kind && !strncmp(kind + 1, "fftw_wisdom", 11))
 			ok = fftw_import_wisdom_from_string(p);
 		else
-			ok = 0;
+			ok = -1;   /* not ours */
 		if (next)
 			*next = save;
 		if (!ok)
 			return -EBADMSG;
+		imported += ok > 0;
 		p = next;
 	}
-	return 0;
+	return imported ? 0 : -EBADMSG;
 }
 
 DRSN_API int drsn_fft_wisdom_load(const char *path, drsn_error *err)

@@ -98,10 +98,12 @@ static void test_wisdom_keeps_both_precisions(void **state)
 	assert_true(have_f64());
 	assert_true(have_f32());
 
-	/* A file with only the single-precision part (the old format) loads. */
+	/* A file with only the single-precision part (the old format) loads,
+	 * and a part of another kind (long double wisdom) is skipped. */
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fftwf_export_wisdom_to_file(f);
+	fputs("(fftw-3.3.10 fftwl_wisdom #x12345678 #x9abcdef0 #x11111111 #x22222222\n)\n", f);
 	fclose(f);
 	fftw_forget_wisdom();
 	fftwf_forget_wisdom();
@@ -132,6 +134,11 @@ static void test_wisdom_errors(void **state)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("(fftw-3.3.10 fftw_wisdom #x1 garbage", f);
+	fclose(f);
+	assert_int_equal(drsn_fft_wisdom_load(path, &e), -EBADMSG);
+	f = fopen(path, "w");   /* nothing this library can use */
+	assert_non_null(f);
+	fputs("(fftw-3.3.10 fftwl_wisdom #x1 #x2 #x3 #x4\n)\n", f);
 	fclose(f);
 	assert_int_equal(drsn_fft_wisdom_load(path, &e), -EBADMSG);
 	unlink(path);

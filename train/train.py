@@ -662,9 +662,14 @@ def write_log(path, history):
     an epoch that a kill cut short before its checkpoint, and that --resume
     runs again, appears once; a new run in an old folder starts a new log."""
     tmp = f'{path}.{os.getpid()}.tmp'
-    with open(tmp, 'w') as f:
-        f.writelines(json.dumps(rec) + '\n' for rec in history)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'w') as f:
+            f.writelines(json.dumps(rec) + '\n' for rec in history)
+        os.replace(tmp, path)
+    except BaseException:       # a full disk, Ctrl-C, SIGTERM: no temporary file left
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def frontend_params(path):
@@ -900,8 +905,10 @@ def train_main(argv, made):
         sys.exit(f'train: --keywords {a.keywords!r}: empty, repeated or reserved ({", ".join(map(repr, bad))})')
     name = a.name or f'kws{len(keywords)}-{NAMES[a.variant]}'
     out = a.out or os.path.join(here, 'runs', name)
-    if not os.path.isdir(out):
-        made.append(out)
+    d = os.path.abspath(out)
+    while not os.path.isdir(d):      # the folders makedirs is about to make, deepest first
+        made.append(d)
+        d = os.path.dirname(d)
     try:
         os.makedirs(out, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -909,10 +916,11 @@ def train_main(argv, made):
     except OSError as e:
         sys.exit(f'train: --out {out}: cannot write there ({e.strerror or e})')
     last = os.path.join(out, 'last.pt')
-    if not a.resume and not a.overwrite and os.path.exists(last):
+    held = sorted(f for f in os.listdir(out) if f in ('last.pt', 'best.pt', 'log.jsonl') or f.endswith('.safetensors'))
+    if not a.resume and not a.overwrite and held:
         # a second run under the same --name would replace the first one's checkpoints and model
-        sys.exit(f'train: {out} already holds a run ({last}): --resume continues it, --overwrite starts '
-                 'afresh there, --name or --out picks another folder')
+        sys.exit(f'train: {out} already holds a run ({", ".join(held)}): --resume continues it, --overwrite '
+                 'starts afresh there, --name or --out picks another folder')
     cmd = ' '.join(['train.py'] + list(sys.argv[1:] if argv is None else argv))
 
     try:

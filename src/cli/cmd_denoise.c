@@ -111,7 +111,7 @@ static void to_pcm(const float *x, int *y, size_t n, int bits)
 	const double scale = ldexp(1.0, bits - 1), hi = scale - 1;
 	for (size_t i = 0; i < n; i++) {
 		double v = rint((double)x[i] * scale);
-		v = v > hi ? hi : v < -scale ? -scale : v;   /* the denoiser's output is finite */
+		v = v > hi ? hi : v < -scale ? -scale : v == v ? v : 0;   /* NaN: 0 (never from the denoiser) */
 		y[i] = (int)((int64_t)v * ((int64_t)1 << (32 - bits)));
 	}
 }

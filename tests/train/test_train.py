@@ -861,6 +861,9 @@ class Train(unittest.TestCase):
             train.main(args)
         # the run folder made for it goes again: a mistyped --data leaves no empty run behind
         self.assertFalse(os.path.exists(os.path.join(self.tmp.name, 'run-mistakes')))
+        with self.assertRaisesRegex(SystemExit, r'--data: .*mistakes/validation_list.txt: missing'):
+            train.main(args[:-3] + [os.path.join(self.tmp.name, 'new', 'runs', 'x')] + args[-2:])
+        self.assertFalse(os.path.exists(os.path.join(self.tmp.name, 'new')))    # nor its parents
         for name, rels in (('validation_list.txt', va), ('testing_list.txt', te)):
             with open(os.path.join(root, name), 'w') as f:
                 f.write('\n'.join(rels) + '\n')
@@ -906,6 +909,9 @@ class Train(unittest.TestCase):
         self.run_train(out, '--epochs', '1', '--no-export')
         # a second run there would replace the first one's checkpoints: only with --overwrite
         with self.assertRaisesRegex(SystemExit, 'already holds a run .*--resume continues it, --overwrite'):
+            self.run_train(out, '--epochs', '1', '--no-export')
+        os.unlink(os.path.join(out, 'last.pt'))     # best.pt and the log are a run too
+        with self.assertRaisesRegex(SystemExit, r'already holds a run \(best.pt, log.jsonl\)'):
             self.run_train(out, '--epochs', '1', '--no-export')
         self.run_train(out, '--epochs', '1', '--no-export', '--overwrite')
         with open(os.path.join(out, 'log.jsonl')) as f:

@@ -11,7 +11,10 @@
  *                exponential backoff; the daemon stays up. Opening and
  *                closing run on libuv's threadpool (a hung sound server
  *                blocks them, never the loop); state "starting" until the
- *                first open is over.
+ *                first open is over. A stop waits for a job that hangs
+ *                (the signals are back to their default then: a second
+ *                SIGTERM or Ctrl-C ends drsnd at once; the unit's
+ *                TimeoutStopSec is 10 s).
  *   file:PATH    any file libsndfile reads (drsn_audio_*): paced at real
  *                time with a uv timer, or as fast as possible (one chunk per
  *                loop turn, so clients are still served).

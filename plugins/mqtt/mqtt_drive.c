@@ -34,6 +34,7 @@
 #include <uv.h>
 
 #include "drsn/plugin.h"
+#include "../drive.h"
 
 #define MAX_KV 64   /* key=value arguments */
 
@@ -52,25 +53,6 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
 	}
 	gai_fn real = (gai_fn)dlsym(RTLD_NEXT, "getaddrinfo");
 	return real ? real(node, service, hints, res) : EAI_SYSTEM;
-}
-
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
-
-static void host_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void host_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "[%s] plugin %s: ", level_names[level & 3], (const char *)h->host_data);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-static const drsn_model *no_model(const drsn_plugin_host *h)
-{
-	return NULL;
 }
 
 struct drive {
@@ -191,20 +173,11 @@ int main(int argc, char **argv)
 	}
 
 	/* the loader's steps: ABI version first, then the entry */
-	void *so = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-	if (!so) {
-		fprintf(stderr, "mqtt-drive: %s\n", dlerror());
+	void *so;
+	d.pl = drive_load("mqtt-drive", argv[1], &so);
+	if (!d.pl)
 		return 1;
-	}
-	drsn_plugin_abi_fn abi = (drsn_plugin_abi_fn)dlsym(so, DRSN_PLUGIN_ABI_SYMBOL);
-	if (!abi || abi() != DRSN_PLUGIN_ABI_VERSION) {
-		fprintf(stderr, "mqtt-drive: %s: no or wrong ABI version\n", argv[1]);
-		return 1;
-	}
-	drsn_plugin_entry_fn entry = (drsn_plugin_entry_fn)dlsym(so, DRSN_PLUGIN_ENTRY_SYMBOL);
-	d.pl = entry ? entry() : NULL;
-	if (!d.pl || d.pl->version != DRSN_PLUGIN_ABI_VERSION || !d.pl->create || !d.pl->destroy ||
-	    !d.pl->on_event) {
+	if (!d.pl->on_event) {
 		fprintf(stderr, "mqtt-drive: %s: bad entry\n", argv[1]);
 		return 1;
 	}
@@ -217,8 +190,8 @@ int main(int argc, char **argv)
 		.loop = d.loop,
 		.daemon_version = "mqtt-drive",
 		.hostname = hostname,
-		.log = host_log,
-		.model = no_model,
+		.log = drive_log,
+		.model = drive_no_model,
 		.host_data = (void *)d.pl->name,
 	};
 	/* per instance: its own copy of the keys, "%i" -> the instance number */

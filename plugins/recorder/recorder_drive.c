@@ -26,29 +26,9 @@
 #include <uv.h>
 
 #include "drsn/plugin.h"
+#include "../drive.h"
 
 #define MAX_KV 32
-
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
-
-static void host_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void host_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "[%s] plugin recorder: ", level_names[level & 3]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	(void)h;
-}
-
-static const drsn_model *no_model(const drsn_plugin_host *h)
-{
-	(void)h;
-	return NULL;
-}
 
 int main(int argc, char **argv)
 {
@@ -70,16 +50,12 @@ int main(int argc, char **argv)
 	}
 	i++;   /* past "--" */
 
-	void *so = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-	if (!so) {
-		fprintf(stderr, "recorder-drive: %s\n", dlerror());
+	void *so;
+	const drsn_plugin *pl = drive_load("recorder-drive", argv[1], &so);
+	if (!pl)
 		return 1;
-	}
-	drsn_plugin_abi_fn abi = (drsn_plugin_abi_fn)dlsym(so, DRSN_PLUGIN_ABI_SYMBOL);
-	drsn_plugin_entry_fn entry = (drsn_plugin_entry_fn)dlsym(so, DRSN_PLUGIN_ENTRY_SYMBOL);
-	const drsn_plugin *pl = abi && abi() == DRSN_PLUGIN_ABI_VERSION && entry ? entry() : NULL;
-	if (!pl || pl->version != DRSN_PLUGIN_ABI_VERSION || !pl->on_audio || !pl->on_event) {
-		fprintf(stderr, "recorder-drive: %s: not a recorder plugin of this ABI\n", argv[1]);
+	if (!pl->on_audio || !pl->on_event) {
+		fprintf(stderr, "recorder-drive: %s: not a recorder plugin\n", argv[1]);
 		return 1;
 	}
 	uv_loop_t *loop = uv_default_loop();
@@ -88,8 +64,9 @@ int main(int argc, char **argv)
 		.loop = loop,
 		.daemon_version = "recorder-drive",
 		.hostname = "drive",
-		.log = host_log,
-		.model = no_model,
+		.log = drive_log,
+		.model = drive_no_model,
+		.host_data = (void *)"recorder",
 	};
 	drsn_plugin_config cfg = {.name = "recorder", .n = nkv, .kv = kv};
 	char err[512] = "";

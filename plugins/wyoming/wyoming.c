@@ -850,18 +850,11 @@ static void on_idle_timer_closed(uv_handle_t *hd)
 	maybe_free(w);
 }
 
-/* Bind the TCP listener to host:port, a name tried address by address.
- * 0 or a negative errno (message in err). */
+/* Bind the TCP listener to host:port (an address, or a name tried address
+ * by address). 0 or a negative errno (message in err). */
 static int bind_tcp(struct wy *w, char *err, size_t err_size)
 {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in a4;
-		struct sockaddr_in6 a6;
-	} addr;
-	if (!uv_ip4_addr(w->ip, w->port, &addr.a4) || !uv_ip6_addr(w->ip, w->port, &addr.a6))
-		return uv_tcp_bind(&w->listener.tcp, &addr.sa, 0);
-	uv_getaddrinfo_t req;
+	uv_getaddrinfo_t req;   /* an IP address comes back as it is, without DNS */
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE};   /* not ADDRCONFIG: localhost on a box with only lo */
 	char port[16];

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 
@@ -21,19 +22,11 @@ static int wisdom_loaded;
 
 static char *read_text(FILE *f, size_t *len)
 {
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap), *tmp;
-	while (buf) {
-		n += fread(buf + n, 1, cap - 1 - n, f);
-		if (n < cap - 1)
-			break;
-		if (cap >= WISDOM_MAX || !(tmp = realloc(buf, 2 * cap))) {
-			free(buf);
-			return NULL;
-		}
-		buf = tmp;
-		cap *= 2;
-	}
+	struct stat st;
+	if (fstat(fileno(f), &st) < 0 || st.st_size < 0 || st.st_size > WISDOM_MAX)
+		return NULL;
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
 	if (!buf || ferror(f)) {
 		free(buf);
 		return NULL;

@@ -15,6 +15,18 @@ if printf '%s\n' "$out" | grep -i "drsnd.service"; then
 	exit 1
 fi
 echo "systemd-analyze verify: drsnd.service OK"
+# Restart=on-failure must give up on a drsnd that cannot start: StartLimitBurst
+# restarts RestartSec apart must fit in StartLimitIntervalSec (systemd's
+# defaults 5 and 10 s; seconds, as "2s" or "2").
+limit=$(awk -F= '
+	function sec(v) { sub(/s$/, "", v); return v + 0 }
+	$1 == "RestartSec" { r = sec($2) } $1 == "StartLimitIntervalSec" { i = sec($2) }
+	$1 == "StartLimitBurst" { b = $2 + 0 }
+	END { if (!i) i = 10; if (!b) b = 5; if (!r) r = 0.1
+	      printf "%d restarts %ss apart in %ss: %s", b, r, i, (b * r < i) ? "gives up" : "never gives up" }
+	' "$tmp/drsnd.service")
+echo "restart limit: $limit"
+case $limit in *"never gives up") exit 1 ;; esac
 # The hardening must keep the exposure score low (0.6 when written; the
 # remaining points are what a capture daemon needs: ALSA devices, the audio
 # group, AF_UNIX).

@@ -582,6 +582,7 @@ struct parse {
 	int bad;
 	/* source: a FILE or a string */
 	FILE *f;
+	int read_errno;            /* why reading f failed (EISDIR for a directory) */
 	const char *s;
 	/* the line inih is on, as inih sees it (scan_line) */
 	int continuation;          /* indented: continues the key above's value */
@@ -659,6 +660,8 @@ static char *reader(char *str, int num, void *stream)
 		int ch;
 		if (p->f) {
 			ch = fgetc(p->f);
+			if (ch == EOF && ferror(p->f) && !p->read_errno)
+				p->read_errno = errno ? errno : EIO;
 		} else {
 			ch = *p->s ? (unsigned char)*p->s : EOF;
 			if (ch != EOF)
@@ -841,8 +844,9 @@ int drsn__config_load_file(struct drsn__config *c, const char *path, struct drsn
 	struct parse p = {.c = c, .errs = errs, .name = path, .f = f};
 	int rc = parse(&p);
 	if (ferror(f)) {
-		drsn__cfg_error(errs, "%s: read error", path);
-		rc = -EIO;
+		int e = p.read_errno ? p.read_errno : EIO;
+		drsn__cfg_error(errs, "%s: cannot read: %s", path, strerror(e));
+		rc = -e;
 	}
 	fclose(f);
 	return rc;
@@ -976,6 +980,50 @@ static int key_equal(const struct drsn__config *a, const struct drsn__config *b,
 	if (k->kind == K_FLOAT)
 		return *(const float *)pa == *(const float *)pb;
 	return *(const int *)pa == *(const int *)pb;   /* K_MODE: an unsigned of the same size */
+}
+
+/* k's value in c as --print-config writes it (strings in quotes), for messages. */
+static void value_str(const struct drsn__config *c, const struct key *k, char *b, size_t n)
+{
+	const char *p = (const char *)c + k->off;
+	const int i = *(const int *)p;
+	switch (k->kind) {
+	case K_INT: snprintf(b, n, "%d", i); break;
+	case K_FLOAT: snprintf(b, n, "%g", *(const float *)p); break;
+	case K_BOOL: snprintf(b, n, "%s", i ? "yes" : "no"); break;
+	case K_STR: case K_RAWFMT: snprintf(b, n, "'%.200s'", p); break;
+	case K_MODE: snprintf(b, n, "0%03o", *(const unsigned *)p); break;
+	case K_LOGLEVEL: snprintf(b, n, "%s", drsn__log_level_name(i)); break;
+	case K_ONEOF: snprintf(b, n, "%s", i ? "exit" : "stay"); break;
+	case K_CLASSIFY: snprintf(b, n, "%s", i ? "denoised" : "raw"); break;
+	}
+}
+
+int drsn__config_overridden(const struct drsn__config *file, const struct drsn__config *c,
+			    struct drsn__cfg_errors *warn)
+{
+	/* the shipped file lists every key with its default: only a value
+	 * changed from that is someone's setting */
+	struct drsn__config *def = malloc(sizeof *def);
+	if (!def)
+		return -ENOMEM;
+	drsn__config_defaults(def);
+	int n = 0;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const char *w = file->where[i];
+		if (!w[0] || !strcmp(w, "command line") || strcmp(c->where[i], "command line") ||
+		    key_equal(file, c, &keys[i]) || key_equal(file, def, &keys[i]))
+			continue;
+		char was[256], now[256];
+		value_str(file, &keys[i], was, sizeof was);
+		value_str(c, &keys[i], now, sizeof now);
+		drsn__cfg_error(warn, "%s: [%s] %s = %s is not used: the command line sets %s "
+				"(command-line options override the config file)",
+				w, keys[i].section, keys[i].name, was, now);
+		n++;
+	}
+	free(def);
+	return n;
 }
 
 /* Same keys and values, in order, in [plugin NAME] (places may differ). */

@@ -179,6 +179,16 @@ int drsn__config_restart_only_diff(const struct drsn__config *running,
  * config, so that c says what runs: a later reload reports them again. */
 void drsn__config_keep_restart_only(struct drsn__config *c, const struct drsn__config *running);
 
+/* The keys of [daemon] .. [denoise] that file (the config before the
+ * command line was applied) sets to other than the default and the command
+ * line sets again to another value in c: one message each in warn, naming
+ * the file's line, both values and that the command line wins (e.g. a
+ * [socket] group edited in the file that the systemd unit's --set
+ * socket.group overrides; a key the file lists with its default, as the
+ * shipped one does, is not named). Returns how many, or -ENOMEM. */
+int drsn__config_overridden(const struct drsn__config *file, const struct drsn__config *c,
+			    struct drsn__cfg_errors *warn);
+
 /* Threshold for label: its override, else the global one. */
 float drsn__config_threshold(const struct drsn__config *c, const char *label);
 

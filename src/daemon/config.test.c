@@ -158,6 +158,50 @@ static void test_syntax_errors(void **state)
 	memset(&e, 0, sizeof e);
 	assert_int_equal(drsn__config_load_file(&c, "/nonexistent/drsnd.conf", &e), -ENOENT);
 	assert_true(has_error(&e, "/nonexistent/drsnd.conf: cannot open"));
+	/* a directory opens, then fails to read: say why */
+	memset(&e, 0, sizeof e);
+	assert_true(drsn__config_load_file(&c, "/", &e) < 0);
+	dump(&e);
+	assert_true(has_error(&e, "/: cannot read: Is a directory"));
+}
+
+/* A key of the file that the command line sets to another value (the systemd
+ * unit's --set socket.group=audio over a group edited in drsnd.conf) is
+ * named, with its line and both values; one set to the same value is not. */
+static void test_overridden_keys_are_named(void **state)
+{
+	(void)state;
+	struct drsn__config c, file;
+	struct drsn__cfg_errors e = {0}, w = {0};
+	drsn__config_defaults(&c);
+	const char *text = "[socket]\ngroup = staff\nmax_clients = 5\n[detect]\nthreshold = 0.5\n";
+	assert_int_equal(drsn__config_load_string(&c, text, "o.conf", &e), 0);
+	file = c;
+	assert_int_equal(drsn__config_set_arg(&c, "socket.group=audio", &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "detect.threshold=0.5", &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "audio.ring_ms=100", &e), 0);
+	assert_int_equal(e.n, 0);
+	assert_int_equal(drsn__config_overridden(&file, &c, &w), 1);
+	dump(&w);
+	assert_true(has_error(&w, "o.conf:2: [socket] group = 'staff' is not used: "
+				 "the command line sets 'audio'"));
+	/* nothing in the file: nothing to say */
+	drsn__config_defaults(&file);
+	memset(&w, 0, sizeof w);
+	assert_int_equal(drsn__config_overridden(&file, &c, &w), 0);
+	assert_int_equal(w.n, 0);
+	/* a file that lists the defaults (the shipped one) says nothing: the
+	 * unit's --set socket.group=audio over its "group =" is no news */
+	const char *root = getenv("DRSN_SOURCE_ROOT");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/config/drsnd.conf", root ? root : ".");
+	drsn__config_defaults(&c);
+	assert_int_equal(drsn__config_load_file(&c, path, &e), 0);
+	file = c;
+	assert_int_equal(drsn__config_set_arg(&c, "socket.group=audio", &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "audio.source=stdin", &e), 0);
+	assert_int_equal(drsn__config_overridden(&file, &c, &w), 0);
+	assert_int_equal(w.n, 0);
 }
 
 static void test_set_arg_overrides_and_check(void **state)
@@ -556,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_errors_have_line_numbers_and_all_are_reported),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_set_arg_overrides_and_check),
+		cmocka_unit_test(test_overridden_keys_are_named),
 		cmocka_unit_test(test_places),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_print_round_trip),

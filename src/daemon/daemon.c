@@ -82,7 +82,7 @@ struct daemon {
 /* ---- config + detector --------------------------------------------------- */
 
 int drsn__daemon_config(struct drsn__config *c, const struct drsn__daemon_args *a,
-			struct drsn__cfg_errors *errs)
+			struct drsn__cfg_errors *errs, struct drsn__cfg_errors *warn)
 {
 	drsn__config_defaults(c);
 	int rc = 0;
@@ -94,9 +94,16 @@ int drsn__daemon_config(struct drsn__config *c, const struct drsn__daemon_args *
 	} else {
 		log_info("no %s: using the built-in defaults", DRSND_CONFIG_PATH);
 	}
+	/* the file's values, to name those the command line replaces */
+	struct drsn__config *file = warn && a->n_overrides ? malloc(sizeof *file) : NULL;
+	if (file)
+		*file = *c;
 	for (int i = 0; i < a->n_overrides; i++)
 		if (drsn__config_set_arg(c, a->overrides[i], errs) < 0)
 			rc = -EINVAL;
+	if (file && rc == 0)
+		drsn__config_overridden(file, c, warn);
+	free(file);
 	if (drsn__config_check(c, errs) < 0)
 		rc = -EINVAL;
 	return rc;
@@ -605,11 +612,14 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	drsn__notify_reloading();
 	struct drsn__config *nc = malloc(sizeof *nc);
 	struct drsn__cfg_errors *errs = calloc(1, sizeof *errs);
+	struct drsn__cfg_errors *warn = calloc(1, sizeof *warn);
 	int rc = -ENOMEM;
 	snprintf(msg, msg_size, "out of memory");
 	if (!nc || !errs)
 		goto out;
-	rc = drsn__daemon_config(nc, d->args, errs);
+	rc = drsn__daemon_config(nc, d->args, errs, warn);
+	for (int i = 0; warn && i < warn->n; i++)
+		log_warn("%s", warn->msg[i]);
 	if (rc < 0) {
 		int off = snprintf(msg, msg_size, "config not reloaded, keeping the old one: ");
 		for (int i = 0; i < errs->n && off < (int)msg_size; i++)
@@ -718,6 +728,7 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 out:
 	free(nc);
 	free(errs);
+	free(warn);
 	if (rc < 0) {
 		d->reload_failures++;
 		log_err("%s", msg);
@@ -863,14 +874,18 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 	int code = 1;
 	d->args = a;
 	struct drsn__cfg_errors *errs = calloc(1, sizeof *errs);
+	/* keys of the file that the command line overrides */
+	struct drsn__cfg_errors *shadowed = calloc(1, sizeof *shadowed);
 	if (!errs)
 		goto out;
-	if (drsn__daemon_config(&d->cfg, a, errs) < 0) {
+	if (drsn__daemon_config(&d->cfg, a, errs, shadowed) < 0) {
 		for (int i = 0; i < errs->n; i++)
 			log_err("%s", errs->msg[i]);
 		goto out;
 	}
 	drsn__log_set_level(d->cfg.log_level);
+	for (int i = 0; shadowed && i < shadowed->n; i++)
+		log_warn("%s", shadowed->msg[i]);
 
 	drsn_error e;
 	if (drsn__daemon_detector(&d->cfg, &d->model, &d->pipe, NULL, &e) < 0) {
@@ -1025,7 +1040,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 	snprintf(ready, sizeof ready, "listening on %s; source %.200s; model %.100s", d->cfg.socket_path,
 		 d->cfg.source, d->model ? d->model_name : "(none)");
 	drsn__notify_ready(ready);
-	log_info("%s", ready);
+	log_info("drsnd %s %s", drsn_version(), ready);
 	drsn__source_start(d->src);
 
 	uv_run(d->loop, UV_RUN_DEFAULT);
@@ -1044,6 +1059,7 @@ out:
 	drsn_pipeline_destroy(d->pipe);
 	drsn_model_free(d->model);
 	free(errs);
+	free(shadowed);
 	free(d);
 	return code;
 }

@@ -35,9 +35,11 @@ struct drsn__daemon_args {
 };
 
 /* Build a config from defaults, the file and the overrides, and check it.
- * All problems go to errs. 0 or -EINVAL/-ENOENT. */
+ * All problems go to errs. 0 or -EINVAL/-ENOENT. warn (may be NULL) gets a
+ * message for each key of the file that an override replaces
+ * (drsn__config_overridden). */
 int drsn__daemon_config(struct drsn__config *c, const struct drsn__daemon_args *a,
-			struct drsn__cfg_errors *errs);
+			struct drsn__cfg_errors *errs, struct drsn__cfg_errors *warn);
 
 /* Load the config's model (NULL if model.path is empty) and its pipeline
  * (thresholds mapped to label indices: an unknown label is an error naming

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
 		struct drsn__config *cfg = malloc(sizeof *cfg);
 		struct drsn__cfg_errors *errs = calloc(1, sizeof *errs);
 		code = 1;
-		if (cfg && errs && drsn__daemon_config(cfg, &a, errs) == 0)
+		if (cfg && errs && drsn__daemon_config(cfg, &a, errs, NULL) == 0)
 			code = drsn__plugins_list(cfg, stdout) < 0 ? 1 : 0;
 		for (int i = 0; errs && i < errs->n; i++)
 			fprintf(stderr, "%s\n", errs->msg[i]);
@@ -159,10 +160,14 @@ int main(int argc, char **argv)
 	if (check || print) {
 		struct drsn__config *cfg = malloc(sizeof *cfg);
 		struct drsn__cfg_errors *errs = calloc(1, sizeof *errs);
+		struct drsn__cfg_errors *shadowed = calloc(1, sizeof *shadowed);
 		code = 1;
 		if (!cfg || !errs)
 			goto check_out;
-		int rc = drsn__daemon_config(cfg, &a, errs);
+		/* --check-config: the keys of the file the command line overrides */
+		int rc = drsn__daemon_config(cfg, &a, errs, check ? shadowed : NULL);
+		for (int i = 0; shadowed && i < shadowed->n; i++)
+			fprintf(stderr, "warning: %s\n", shadowed->msg[i]);
 		if (rc == 0 && check) {
 			/* what start-up needs from this system: the socket's group,
 			 * the file or descriptor of the audio source */
@@ -194,12 +199,18 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s\n", errs->msg[i]);
 		if (rc == 0 && print)
 			drsn__config_print(cfg, stdout);
-		if (rc == 0 && check)
-			printf("%s: OK\n", a.config_path ? a.config_path : "configuration");
+		/* name what was checked: the file, the default one, or none */
+		if (rc == 0 && check && a.config_path)
+			printf("%s: OK\n", a.config_path);
+		else if (rc == 0 && check && access(DRSND_CONFIG_PATH, F_OK) == 0)
+			printf("%s: OK\n", DRSND_CONFIG_PATH);
+		else if (rc == 0 && check)
+			printf("no %s, built-in defaults: OK\n", DRSND_CONFIG_PATH);
 		code = rc == 0 ? 0 : 1;
 check_out:
 		free(cfg);
 		free(errs);
+		free(shadowed);
 		goto out;
 	}
 	code = drsn__daemon_run(&a);

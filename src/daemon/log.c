@@ -10,17 +10,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static _Atomic int g_level = DRSN_LOG_WARNING;
 /* A copy of stderr made by drsn__log_init, never closed: lines go there, so
  * a hush (fd 2 redirected by another thread) never captures them. */
 static _Atomic int g_fd = -1;
+/* 1: fd 2 is the journal's stream (lines get "<N>" prefixes), 0: it is not,
+ * -1: not known yet (before drsn__log_init). */
+static _Atomic int g_journal = -1;
+
+/* Is fd the stream systemd connected to the journal? JOURNAL_STREAM holds
+ * its "device:inode" (systemd.exec(5)); the variable alone is not enough: a
+ * child of a service inherits it with its stderr sent elsewhere, e.g. to a
+ * file, which must get plain lines. */
+static int on_journal(int fd)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	char end;
+	struct stat st;
+	if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2 || fstat(fd, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void drsn__log_init(void)
 {
-	if (atomic_load(&g_fd) < 0)
+	if (atomic_load(&g_fd) < 0) {
+		atomic_store(&g_journal, on_journal(2));
 		atomic_store(&g_fd, fcntl(2, F_DUPFD_CLOEXEC, 3));
+	}
 }
 
 static const char *const names[] = {"error", "warning", "info", "debug"};
@@ -58,7 +79,10 @@ void drsn__log(enum drsn__log_level l, const char *fmt, ...)
 		return;
 	char line[1024];
 	int off;
-	if (getenv("JOURNAL_STREAM"))
+	int journal = atomic_load(&g_journal);
+	if (journal < 0)
+		journal = on_journal(2);
+	if (journal)
 		off = snprintf(line, sizeof line, "<%d>", prio[l]);
 	else
 		off = snprintf(line, sizeof line, "drsnd: %s: ", names[l]);

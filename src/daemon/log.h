@@ -1,9 +1,10 @@
 /*
  * drsnd's levelled log to stderr (journald picks it up).
  *
- * Quiet by default: only warnings and errors. Under systemd (JOURNAL_STREAM
- * set) every line starts with the sd-daemon "<N>" priority prefix so the
- * journal records the right level; otherwise lines look like
+ * Quiet by default: only warnings and errors. Under systemd (stderr is the
+ * stream JOURNAL_STREAM names) every line starts with the sd-daemon "<N>"
+ * priority prefix so the journal records the right level; otherwise lines
+ * look like
  *   "drsnd: warning: pa:USB: device lost, retrying in 2 s".
  * Safe from the loop thread and from helper threads (one write per line);
  * never call it from the real-time audio callback. After drsn__log_init

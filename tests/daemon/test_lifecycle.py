@@ -4,12 +4,13 @@
 RELOADING=1/READY=1 on SIGHUP, STOPPING=1), and SIGHUP/reload with a corrupt
 model or a bad config keeping the old ones while the daemon keeps serving."""
 import os
+import re
 import shutil
 import signal
 import socket
 import time
 
-from drsndtest import MODEL, Daemon, Client, main, log, write_wav, noise_bursts
+from drsndtest import DRSND, MODEL, Daemon, Client, main, log, write_wav, noise_bursts
 
 
 def wav(seconds):
@@ -181,6 +182,69 @@ def test_reload_names_restart_only_keys():
     assert "reload: needs a restart to apply: [socket] max_clients, [audio] ring_ms" in d.stderr()
 
 
+def test_command_line_overrides_are_named():
+    """The systemd unit runs drsnd --config drsnd.conf --set socket.group=audio:
+    a [socket] group edited in the file is not used. --check-config, the start
+    and each reload say so, naming the file's line and both values; a key set
+    to the same value on both is not mentioned."""
+    import subprocess
+    tmp = os.environ["TMPDIR"]
+    conf = os.path.join(tmp, "override.conf")
+    with open(conf, "w") as f:
+        f.write("[socket]\ngroup = staff-nosuch\nmax_clients = 5\n[detect]\nthreshold = 0.5\n")
+    want = ("%s:2: [socket] group = 'staff-nosuch' is not used: the command line sets '' "
+            "(command-line options override the config file)" % conf)
+    r = subprocess.run([DRSND, "--config", conf, "--check-config", "--model", MODEL, "--set", "socket.group=",
+                        "--set", "detect.threshold=0.5"], capture_output=True, text=True, timeout=60)
+    log(r.stdout, r.stderr)
+    assert r.returncode == 0 and "warning: " + want in r.stderr, r
+    assert "max_clients" not in r.stderr and "threshold" not in r.stderr, r.stderr
+    d = Daemon("--set", "socket.group=", "--set", "detect.threshold=0.5", source="file:" + wav(20),
+               config=conf).wait_listening()
+    try:
+        c = d.client()
+        assert c.request({"type": "reload"}, timeout=10)["ok"] is True
+        c.close()
+    finally:
+        assert d.stop() == 0
+    err = d.stderr()
+    assert err.count("drsnd: warning: " + want) == 2, err
+    assert "threshold" not in err, err
+    # the start line says which drsnd runs (the journal of an edge box)
+    version = subprocess.run([DRSND, "--version"], capture_output=True, text=True).stdout.split()[1]
+    assert "drsnd: info: drsnd %s listening on %s; source file:" % (version, d.sock) in err, err
+    # --check-config names the file it checked: without --config, the
+    # default one (--help names it), or says there is none
+    default = re.search(r"config file \(default (\S+) if it exists\)",
+                        subprocess.run([DRSND, "--help"], capture_output=True, text=True).stdout).group(1)
+    r = subprocess.run([DRSND, "--check-config", "--model", MODEL], capture_output=True, text=True, timeout=60)
+    log(r.stdout, r.stderr)
+    want = "%s: OK\n" % default if os.path.exists(default) else "no %s, built-in defaults: OK\n" % default
+    assert r.returncode == 0 and r.stdout == want, (r, want)
+
+
+def test_journal_prefix_only_on_the_journal_stream():
+    """Lines get the journal's "<N>" priority prefix only when stderr is the
+    stream JOURNAL_STREAM names: a child of a service inherits the variable
+    with its stderr sent elsewhere (a file here), which gets plain lines."""
+    import subprocess
+    path = os.path.join(os.environ["TMPDIR"], "journal-stderr.txt")
+    for same in (False, True):
+        with open(path, "wb") as f:
+            st = os.fstat(f.fileno())
+            js = "%d:%d" % (st.st_dev, st.st_ino) if same else "%d:%d" % (st.st_dev, st.st_ino + 1)
+            env = dict(os.environ, JOURNAL_STREAM=js)
+            rc = subprocess.run([DRSND, "--config", "/dev/null", "--model", MODEL, "--set", "detect.threshold=7"],
+                                stdin=subprocess.DEVNULL, stderr=f, env=env, timeout=60).returncode
+        with open(path) as f:
+            err = f.read()
+        log(js, err.strip())
+        assert rc == 1, rc
+        want = "<3>" if same else "drsnd: error: "
+        assert err.startswith(want + "command line: [detect] threshold: '7'"), (js, err)
+
+
 if __name__ == "__main__":
     main([test_notify_ready_watchdog_reload_stop, test_reload_keeps_old_on_errors,
-          test_reload_names_restart_only_keys])
+          test_reload_names_restart_only_keys, test_command_line_overrides_are_named,
+          test_journal_prefix_only_on_the_journal_stream])

@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""check-install.py MESON BUILDDIR: what `meson install` would write, from
+`meson introspect --installed` (nothing is installed). Every file goes under
+the prefix (a scratch --prefix must not write /lib or /etc); the systemd unit
+is installed only when drsnd has sd_notify (it is Type=notify with a
+watchdog), and then its ExecStart runs the installed drsnd with the installed
+drsnd.conf."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+
+def introspect(meson, build, what):
+    return json.loads(subprocess.run([meson, "introspect", what, build], check=True,
+                                     capture_output=True, text=True).stdout)
+
+
+def main():
+    meson, build = sys.argv[1], sys.argv[2]
+    installed = introspect(meson, build, "--installed")
+    opts = {o["name"]: o["value"] for o in introspect(meson, build, "--buildoptions")}
+    prefix = opts["prefix"].rstrip("/")
+    fails = []
+    outside = sorted(d for d in installed.values() if not d.startswith(prefix + "/"))
+    if outside:
+        fails.append("installed outside the prefix %s: %s" % (prefix, ", ".join(outside)))
+    by_name = {}
+    for dest in installed.values():
+        by_name.setdefault(os.path.basename(dest), []).append(dest)
+    with open(os.path.join(build, "drsn_config.h")) as f:
+        notify = re.search(r"#define DRSN_HAVE_SYSTEMD 1\b", f.read()) is not None
+    units = by_name.get("drsnd.service", [])
+    if not notify:
+        if units:
+            fails.append("drsnd is built without sd_notify but the Type=notify unit is installed: "
+                         + ", ".join(units))
+    elif len(units) != 1:
+        fails.append("drsnd.service: installed %d times (want once)" % len(units))
+    else:
+        unit = units[0]
+        if not unit.startswith(prefix + "/lib/systemd/system/"):
+            fails.append("drsnd.service goes to %s, not %s/lib/systemd/system" % (unit, prefix))
+        with open(os.path.join(build, "systemd", "drsnd.service")) as f:
+            exec_start = re.search(r"^ExecStart=(\S+) --config (\S+)", f.read(), re.M)
+        want = (by_name.get("drsnd", ["?"])[0], by_name.get("drsnd.conf", ["?"])[0])
+        if not exec_start or exec_start.groups() != want:
+            fails.append("drsnd.service: ExecStart=%s --config %s is not the installed %s, %s" % (
+                exec_start.group(1) if exec_start else "?", exec_start.group(2) if exec_start else "?",
+                *want))
+    for f in fails:
+        print("FAIL:", f)
+    if not fails:
+        print("install layout OK: %d files under %s%s" % (len(installed), prefix,
+                                                          "" if notify else " (no systemd unit)"))
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,17 +18,20 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/error.h"
 #include "common/utf8.h"
 #include "drsn/drsn.h"
 #include "drsn_config.h"
+
+#define CHUNK 4096
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: drsn classify [--model M] [--top N] FILE|FOLDER...\n\n"
-		"Classifies each file (a folder: every audio file under it, in name order)\n"
-		"as one window, centre-padded with silence or centre-cropped to the model's\n"
-		"1 s window as in training, and prints one JSON line per file:\n"
+		"Classifies each file (a folder: every audio file under it, in name order;\n"
+		"'-': stdin) as one window, centre-padded with silence or centre-cropped to\n"
+		"the model's 1 s window as in training, and prints one JSON line per file:\n"
 		"  {\"file\",\"label\",\"score\",\"top\":[[label,score],...]}\n"
 		"  -m, --model PATH   (default %s)\n"
 		"  -n, --top N        labels in \"top\", most probable first [3]; 0 = all\n",
@@ -64,6 +67,89 @@ static void file_error(const char *file, const char *msg)
 	drsn__utf8_add_string(o, "file", file);   /* JSON is UTF-8, a file name need not be */
 	drsn__utf8_add_string(o, "error", msg);    /* it names the file */
 	print_json(o);
+}
+
+/* train.py keeps clips as int16: x rounded to those steps */
+static float int16_step(float x)
+{
+	float q = rintf(x * 32768.0f);
+	return (q > 32767.0f ? 32767.0f : q < -32768.0f ? -32768.0f : q) / 32768.0f;
+}
+
+/* layout.fit_window of x[0..nx): centre-crop, or centre-pad with zeros, to
+ * win[0..n), each sample rounded to int16 steps. */
+static void fit_window(const float *x, size_t nx, float *win, size_t n)
+{
+	memset(win, 0, n * sizeof *win);
+	const float *src = x;
+	float *dst = win;
+	size_t len = nx;
+	if (nx > n) {
+		src += (nx - n) / 2;
+		len = n;
+	} else {
+		dst += (n - nx) / 2;
+	}
+	for (size_t i = 0; i < len; i++)
+		dst[i] = int16_step(src[i]);
+}
+
+/* fit_window of file's audio into win, streamed through chunk (CHUNK
+ * samples) when the audio's length is known, as it is for a file: memory
+ * does not grow with the recording. Else (a pipe), or if the length was
+ * wrong, the whole audio in memory. 0, or negative with e naming the file. */
+static int read_window(const char *file, const drsn_audio_opts *ao, float *win, size_t n,
+		       float *chunk, drsn_error *e)
+{
+	drsn_audio *a = NULL;
+	float *x = NULL;
+	size_t nx = 0, cap = 0;
+	long k;
+	int rc = strcmp(file, "-") ? drsn_audio_open(&a, file, ao, e)
+				   : drsn_audio_open_fd(&a, 0, "stdin", ao, e);
+	if (rc < 0)
+		return rc;
+	drsn_audio_info info;
+	drsn_audio_get_info(a, &info);
+	if (info.out_frames >= 0) {
+		size_t total = (size_t)info.out_frames, pos = 0;
+		size_t start = total > n ? (total - n) / 2 : 0, len = total > n ? n : total;
+		float *dst = win + (total > n ? 0 : (n - total) / 2);
+		memset(win, 0, n * sizeof *win);
+		while ((k = drsn_audio_read(a, chunk, CHUNK, e)) > 0) {
+			for (long i = 0; i < k; i++, pos++)
+				if (pos >= start && pos - start < len)
+					dst[pos - start] = int16_step(chunk[i]);
+		}
+		drsn_audio_close(a);
+		if (k < 0 || pos == total || !strcmp(file, "-"))   /* stdin cannot be read again */
+			return k < 0 ? (int)k : 0;
+		/* a length that was not exact: the centre is elsewhere */
+		if ((rc = drsn_audio_read_all(file, ao, &x, &nx, e)) < 0)
+			return rc;
+		fit_window(x, nx, win, n);
+		free(x);
+		return 0;
+	}
+	for (;;) {
+		if (nx + CHUNK > cap) {
+			cap = 2 * (nx + CHUNK);
+			float *nb = realloc(x, cap * sizeof *x);
+			if (!nb) {
+				k = drsn__fail(e, -ENOMEM, "%s: out of memory", file);
+				break;
+			}
+			x = nb;
+		}
+		if ((k = drsn_audio_read(a, x + nx, CHUNK, e)) <= 0)
+			break;
+		nx += (size_t)k;
+	}
+	drsn_audio_close(a);
+	if (k == 0)
+		fit_window(x, nx, win, n);
+	free(x);
+	return (int)k;
 }
 
 static double round6(float x)
@@ -108,7 +194,7 @@ int drsn__cmd_classify(int argc, char **argv)
 	drsn_model *m = NULL;
 	drsn_ctx *ctx = NULL;
 	drsn_features *fe = NULL;
-	float *win = NULL, *feats = NULL, *probs = NULL;
+	float *win = NULL, *chunk = NULL, *feats = NULL, *probs = NULL;
 	int *order = NULL;
 	struct drsn__cli_files files = {0};
 	drsn_error e;
@@ -126,10 +212,11 @@ int drsn__cmd_classify(int argc, char **argv)
 	if (top == 0 || top > nl)
 		top = nl;
 	win = malloc(n * sizeof *win);
+	chunk = malloc(CHUNK * sizeof *chunk);
 	feats = malloc((size_t)frames * (size_t)bands * sizeof *feats);
 	probs = malloc((size_t)nl * sizeof *probs);
 	order = malloc((size_t)nl * sizeof *order);
-	if (!win || !feats || !probs || !order) {
+	if (!win || !chunk || !feats || !probs || !order) {
 		drsn__cli_err("classify: out of memory");
 		goto out;
 	}
@@ -148,30 +235,11 @@ int drsn__cmd_classify(int argc, char **argv)
 			failed = 1;
 			continue;
 		}
-		float *x = NULL;
-		size_t nx = 0;
-		if (drsn_audio_read_all(file, &ao, &x, &nx, &e) < 0) {
+		if (read_window(file, &ao, win, n, chunk, &e) < 0) {
 			file_error(file, e.msg);
 			failed = 1;
 			continue;
 		}
-		/* layout.fit_window: centre-crop, or centre-pad with zeros */
-		memset(win, 0, n * sizeof *win);
-		const float *src = x;
-		float *dst = win;
-		size_t len = nx;
-		if (nx > n) {
-			src += (nx - n) / 2;
-			len = n;
-		} else {
-			dst += (n - nx) / 2;
-		}
-		/* train.py keeps clips as int16: round to those steps */
-		for (size_t i = 0; i < len; i++) {
-			float q = rintf(src[i] * 32768.0f);
-			dst[i] = (q > 32767.0f ? 32767.0f : q < -32768.0f ? -32768.0f : q) / 32768.0f;
-		}
-		free(x);
 		drsn_features_reset(fe);
 		int64_t got = drsn_features_push_into(fe, win, n, feats, (size_t)frames);
 		int rc = got == frames ? drsn_ctx_run(ctx, feats, probs) : -EINVAL;
@@ -213,6 +281,7 @@ out:
 	free(probs);
 	free(feats);
 	free(win);
+	free(chunk);
 	drsn_features_destroy(fe);
 	drsn_ctx_destroy(ctx);
 	drsn_model_free(m);

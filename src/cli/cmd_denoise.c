@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,15 +31,17 @@ static void usage(FILE *f)
 		"Removes background noise from IN (any format libsndfile reads; '-' is stdin)\n"
 		"and writes OUT at the same rate and channel count, each channel denoised on\n"
 		"its own, time-aligned with IN (the denoiser's one-frame delay is removed).\n"
-		"OUT's container follows its extension (.wav .flac .ogg .aiff .au .caf .w64),\n"
-		"else IN's; the sample encoding is IN's where OUT's container allows it.\n"
+		"OUT's container follows its extension (.wav .flac .ogg .aiff .au .caf .w64\n"
+		".mp3 .opus), else IN's; the sample encoding is IN's where OUT's container\n"
+		"allows it.\n"
 		"OUT '-' is stdout; on a pipe it is a WAV stream (header of unknown length,\n"
 		"IN's encoding if PCM or float, else 16-bit), e.g. 'drsn denoise IN - | aplay'.\n"
 		"With a folder, every audio file under IN_FOLDER is written to the same\n"
 		"relative path under OUT_FOLDER (created; not inside IN_FOLDER), one line\n"
 		"'IN -> OUT' per file on stdout.\n"
 		"OUT and OUT.csv are written beside their final names and replace them only\n"
-		"when complete; an output that is the same file as IN is refused.\n"
+		"when complete (a failed or interrupted run leaves them as they were); an\n"
+		"output that is the same file as IN is refused.\n"
 		"  --strength DB   most attenuation of any time-frequency bin, 0..100 dB\n"
 		"                  (default %g; 0 passes the audio through unchanged)\n"
 		"  --frame-ms MS   analysis frame, 8..64 ms (default %g); also the delay of the\n"
@@ -53,20 +56,23 @@ static const struct { const char *ext; int major; int subtype; } containers[] = 
 	{"ogg", SF_FORMAT_OGG, SF_FORMAT_VORBIS}, {"oga", SF_FORMAT_OGG, SF_FORMAT_VORBIS},
 	{"aiff", SF_FORMAT_AIFF, SF_FORMAT_PCM_16}, {"aif", SF_FORMAT_AIFF, SF_FORMAT_PCM_16},
 	{"au", SF_FORMAT_AU, SF_FORMAT_PCM_16}, {"caf", SF_FORMAT_CAF, SF_FORMAT_PCM_16},
-	{"w64", SF_FORMAT_W64, SF_FORMAT_PCM_16},
+	{"w64", SF_FORMAT_W64, SF_FORMAT_PCM_16}, {"mp3", SF_FORMAT_MPEG, SF_FORMAT_MPEG_LAYER_III},
+	{"opus", SF_FORMAT_OGG, SF_FORMAT_OPUS},
 };
 
 /* The libsndfile format to write: container from OUT's extension (else the
- * input's), encoding from the input where that container takes it. */
+ * input's), encoding from the input where that container takes it; 0 if the
+ * container OUT's extension names cannot hold this audio (MP3: 2 channels). */
 static int out_format(const char *path, int in_format, int rate, int channels)
 {
 	const char *dot = strrchr(path, '.');
-	int major = in_format & SF_FORMAT_TYPEMASK, fallback = SF_FORMAT_PCM_16;
+	int major = in_format & SF_FORMAT_TYPEMASK, fallback = SF_FORMAT_PCM_16, named = 0;
 	if (dot) {
 		for (size_t i = 0; i < sizeof containers / sizeof containers[0]; i++)
 			if (!strcasecmp(dot + 1, containers[i].ext)) {
 				major = containers[i].major;
 				fallback = containers[i].subtype;
+				named = 1;
 			}
 	}
 	/* .wav from a WAVE_FORMAT_EXTENSIBLE input (e.g. 5.1) stays extensible:
@@ -80,6 +86,8 @@ static int out_format(const char *path, int in_format, int rate, int channels)
 	si.format = major | fallback;
 	if (sf_format_check(&si))
 		return si.format;
+	if (named)
+		return 0;   /* not a WAV under another name */
 	si.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
 	return si.format;
 }
@@ -187,6 +195,45 @@ static void copy_channel_map(const char *in_path, SNDFILE *out, int nch)
 		sf_close(in);
 }
 
+/* Ctrl-C (SIGINT), SIGTERM, SIGHUP or SIGPIPE (OUT - into a pipe that
+ * closed) while OUT or OUT.csv is being written: the handler removes their
+ * temporary files (OUT and OUT.csv stay as they were) and dies of the signal
+ * as before. A signal the caller ignores (nohup, a background job) stays
+ * ignored. */
+static const char *volatile stop_tmp[2];   /* temporary outputs being written */
+static const int stop_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+
+static void on_stop(int sig)
+{
+	for (int i = 0; i < 2; i++)
+		if (stop_tmp[i])
+			unlink(stop_tmp[i]);
+	signal(sig, SIG_DFL);
+	raise(sig);   /* delivered as the handler returns */
+}
+
+static void catch_stop_signals(void)
+{
+	struct sigaction old, sa = {.sa_handler = on_stop};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof stop_sigs / sizeof stop_sigs[0]; i++)
+		sigaddset(&sa.sa_mask, stop_sigs[i]);
+	for (size_t i = 0; i < sizeof stop_sigs / sizeof stop_sigs[0]; i++)
+		if (sigaction(stop_sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(stop_sigs[i], &sa, NULL);
+}
+
+/* Blocks (hold 1) or unblocks the stop signals: a signal while the outputs
+ * are renamed into place waits until they are. */
+static void hold_stop_signals(int hold)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof stop_sigs / sizeof stop_sigs[0]; i++)
+		sigaddset(&set, stop_sigs[i]);
+	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
 struct vad_out { FILE *f; int rate, hop, lat; int failed; int err; };
 
 static void on_frame(void *user, uint64_t frame, float speech)
@@ -263,6 +310,7 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
 		}
+		stop_tmp[1] = vad_file.tmp;
 		vad.f = fdopen(vad_file.fd, "w");
 		if (!vad.f) {
 			drsn__cli_err("%s: cannot create: %s", vad_path, strerror(errno));
@@ -296,6 +344,11 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 
 	SF_INFO si = {.samplerate = info.out_rate, .channels = nch};
 	si.format = out_format(out_path, info.sndfile_format, info.out_rate, nch);
+	if (!si.format) {
+		drsn__cli_err("%s: a %s file cannot hold %d channels at %d Hz (try .wav or .flac)",
+			      out_path, strrchr(out_path, '.'), nch, info.out_rate);
+		goto cleanup;
+	}
 	if (!(ires = malloc(cap * (size_t)nch * sizeof *ires)))
 		goto nomem;
 	bits = pcm_bits(si.format);
@@ -315,6 +368,7 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
 		}
+		stop_tmp[0] = out_file.tmp;
 		/* the descriptor stays ours, to close whether or not this succeeds */
 		out = sf_open_fd(out_file.fd, SFM_WRITE, &si, SF_FALSE);
 	}
@@ -383,6 +437,8 @@ cleanup:
 		rc = 1;
 	}
 	/* in place only now, and only both; on failure only our temporary files go */
+	hold_stop_signals(1);
+	stop_tmp[0] = stop_tmp[1] = NULL;
 	if (rc == 0 && (drsn__outfile_commit(&out_file, &e) < 0 ||
 			drsn__outfile_commit(&vad_file, &e) < 0)) {
 		drsn__cli_err("%s", e.msg);
@@ -390,6 +446,7 @@ cleanup:
 	}
 	drsn__outfile_discard(&out_file);
 	drsn__outfile_discard(&vad_file);
+	hold_stop_signals(0);
 	for (int c = 0; dn && c < nch; c++)
 		drsn_denoise_destroy(dn[c]);
 	free(dn);
@@ -475,10 +532,12 @@ static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const 
 			rc = 1;
 			continue;
 		}
-		if (denoise_file(o, in, out, NULL) != 0)
+		if (denoise_file(o, in, out, NULL) != 0) {
 			rc = 1;
-		else
+		} else {
 			printf("%s -> %s\n", in, out);
+			fflush(stdout);   /* as it is done: to a log, and before a Ctrl-C */
+		}
 	}
 	drsn__cli_files_free(&fl);
 	return rc;
@@ -538,7 +597,9 @@ int drsn__cmd_denoise(int argc, char **argv)
 			drsn__cli_err("denoise: --vad takes one input file, not the folder '%s'", in_path);
 			return 2;
 		}
+		catch_stop_signals();
 		return denoise_folder(&o, in_path, out_path);
 	}
+	catch_stop_signals();
 	return denoise_file(&o, in_path, out_path, vad_path);
 }

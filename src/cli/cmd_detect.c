@@ -24,7 +24,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: drsn detect [--model M] [OPTIONS] FILE|FOLDER...\n\n"
 		"Runs drsnd's streaming detection pipeline over each file (a folder: every\n"
-		"audio file under it, in name order) and prints one JSON line per detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds).\n"
+		"audio file under it, in name order; '-': stdin) and prints one JSON line per\n"
+		"detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds).\n"
 		"Each file is a stream of its own, with one window of silence before and after\n"
 		"it, so a keyword at its very start or end is found too.\n"
 		"The options are drsnd.conf's [detect] keys, with the same defaults:\n"
@@ -46,6 +47,46 @@ struct run {
 	int n;
 };
 
+/* The progress bar on stderr: drawn over itself with \r, and erased before
+ * anything else is printed (a detection, when stdout is the same terminal,
+ * or an error) so that line starts at the left margin, then drawn again. */
+static struct {
+	int drawn;
+	double done, total;
+	int file, n_files;
+} bar;
+
+static void progress_draw(void)
+{
+	const int width = 30;
+	double f = bar.total > 0 ? bar.done / bar.total : 1;
+	if (f > 1)
+		f = 1;
+	int fill = (int)(f * width);
+	fprintf(stderr, "\r[%.*s%*s] %3d%%  file %d/%d", fill, "##############################",
+		width - fill, "", (int)(f * 100), bar.file, bar.n_files);
+	bar.drawn = 1;
+}
+
+static void progress(double done, double total, int file, int n_files)
+{
+	bar.done = done;
+	bar.total = total;
+	bar.file = file;
+	bar.n_files = n_files;
+	progress_draw();
+}
+
+/* Erases the bar if it is drawn: 1 if it was (draw it again after printing). */
+static int progress_erase(void)
+{
+	if (!bar.drawn)
+		return 0;
+	fputs("\r\033[K", stderr);   /* to the left margin, erase to the end of the line */
+	bar.drawn = 0;
+	return 1;
+}
+
 static void on_detection(void *user, const drsn_detection *d)
 {
 	struct run *r = user;
@@ -56,23 +97,15 @@ static void on_detection(void *user, const drsn_detection *d)
 	cJSON_AddNumberToObject(o, "start", round(d->start * 1e4) / 1e4);
 	cJSON_AddNumberToObject(o, "end", round(d->end * 1e4) / 1e4);
 	char *s = cJSON_PrintUnformatted(o);
+	int redraw = progress_erase();
 	if (s)
 		printf("%s\n", s);
 	fflush(stdout);
+	if (redraw)
+		progress_draw();
 	free(s);
 	cJSON_Delete(o);
 	r->n++;
-}
-
-static void progress(double done, double total, int file, int n_files)
-{
-	const int width = 30;
-	double f = total > 0 ? done / total : 1;
-	if (f > 1)
-		f = 1;
-	int fill = (int)(f * width);
-	fprintf(stderr, "\r[%.*s%*s] %3d%%  file %d/%d", fill, "##############################",
-		width - fill, "", (int)(f * 100), file, n_files);
 }
 
 static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
@@ -200,15 +233,16 @@ int drsn__cmd_detect(int argc, char **argv)
 	}
 	int rate = drsn_model_features_params(m)->sample_rate;
 	int n_files = (int)files.n;
-	int bar = !quiet && isatty(2);
+	int show_bar = !quiet && isatty(2);
 	/* total audio, for the progress bar (only when it will be shown) */
 	double total = 0, done = 0;
-	if (bar) {
+	if (show_bar) {
 		for (size_t i = 0; i < files.n; i++) {
 			drsn_audio_opts ao;
 			drsn_audio_opts_default(&ao);
 			ao.target_rate = rate;
-			if (!files.file[i].error && drsn_audio_open(&a, files.file[i].path, &ao, NULL) == 0) {
+			if (!files.file[i].error && strcmp(files.file[i].path, "-") &&
+			    drsn_audio_open(&a, files.file[i].path, &ao, NULL) == 0) {
 				drsn_audio_info info;
 				drsn_audio_get_info(a, &info);
 				total += info.out_frames > 0 ? (double)info.out_frames : 0;
@@ -216,12 +250,13 @@ int drsn__cmd_detect(int argc, char **argv)
 				a = NULL;
 			}
 		}
-		bar = total > 30.0 * rate;   /* long batches only */
+		show_bar = total > 30.0 * rate;   /* long batches only */
 	}
 	code = 0;
 	for (size_t i = 0; i < files.n; i++) {
 		struct run r = {files.file[i].path, 0};
 		if (files.file[i].error) {
+			progress_erase();
 			drsn__cli_err("detect: %s", files.file[i].error);
 			code = 1;
 			continue;
@@ -229,7 +264,9 @@ int drsn__cmd_detect(int argc, char **argv)
 		drsn_audio_opts ao;
 		drsn_audio_opts_default(&ao);
 		ao.target_rate = rate;
-		if (drsn_audio_open(&a, r.file, &ao, &e) < 0) {
+		if ((strcmp(r.file, "-") ? drsn_audio_open(&a, r.file, &ao, &e)
+					 : drsn_audio_open_fd(&a, 0, "stdin", &ao, &e)) < 0) {
+			progress_erase();
 			drsn__cli_err("detect: %s", e.msg);
 			code = 1;
 			continue;
@@ -240,10 +277,11 @@ int drsn__cmd_detect(int argc, char **argv)
 		while ((n = drsn_audio_read(a, buf, CHUNK, &e)) > 0) {
 			drsn_pipeline_push(p, buf, (size_t)n, &ev, &r);
 			done += (double)n;
-			if (bar && ((long)done / n) % 50 == 0)
+			if (show_bar && ((long)done / n) % 50 == 0)
 				progress(done, total, (int)i + 1, n_files);
 		}
 		if (n < 0) {
+			progress_erase();
 			drsn__cli_err("detect: %s", e.msg);
 			code = 1;
 		} else {
@@ -252,7 +290,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		drsn_audio_close(a);
 		a = NULL;
 	}
-	if (bar) {
+	if (show_bar) {
 		progress(total, total, n_files, n_files);
 		fputc('\n', stderr);
 	}

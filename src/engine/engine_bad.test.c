@@ -371,6 +371,10 @@ static void test_broken_bytes(void **state)
 	memcpy(b2, buf, len);
 	b2[5] = 0x01;
 	expect_fail(b2, len, -EBADMSG, "exceeds the file size", "header length");
+	/* an audio file as the model: named as not a model, not "truncated" */
+	memcpy(b2, "RIFF\x24\x71\x0b\x00WAVEfmt ", 16);
+	expect_fail(b2, len, -EBADMSG, "not a safetensors model (no 8-byte header length and JSON "
+		    "header; the file starts with \"RIFF\")", "a WAV file");
 	memcpy(b2, buf, len);
 	b2[8] = 'x';
 	expect_fail(b2, len, -EBADMSG, "header is not valid JSON (error near byte 0", "header JSON");

@@ -75,6 +75,16 @@ int drsn__st_parse(struct drsn__st_file *f, const void *buf, size_t len,
 	uint64_t hlen = 0;
 	for (int i = 7; i >= 0; i--)
 		hlen = hlen << 8 | b[i];
+	/* an impossible length and no JSON after it: some other kind of file
+	 * (an audio file given as the model, say), not a truncated model */
+	if ((hlen > len - 8 || hlen > MAX_HEADER_BYTES) && len > 8 && b[8] != '{') {
+		char magic[5] = {0};
+		for (int i = 0; i < 4; i++)
+			magic[i] = b[i] >= 0x20 && b[i] < 0x7f ? (char)b[i] : '.';
+		return drsn__fail(err, -EBADMSG, "%s: not a safetensors model (no 8-byte "
+				  "header length and JSON header; the file starts with \"%s\")",
+				  what, magic);
+	}
 	if (hlen > len - 8)
 		return drsn__fail(err, -EBADMSG, "%s: header length %llu exceeds the file size (%zu bytes after the length): truncated file?",
 				  what, (unsigned long long)hlen, len - 8);

@@ -2,7 +2,11 @@
  * `features -o` refuses an output that is an input and leaves an earlier
  * output as it was when it fails; out-of-range option values are usage
  * errors (exit 2) that name the flag; `bench` without --model times the
- * default model, the one every command uses. argv[1] is the drsn executable. */
+ * default model, the one every command uses; `classify` of a long recording
+ * takes its centre second without holding the recording in memory; the
+ * progress bar of `detect` on a terminal never shares a line with a
+ * detection or an error; `detect -` and `classify -` read stdin. argv[1] is
+ * the drsn executable, argv[2] (optional) samples/stream-noisy.wav. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,7 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sndfile.h>
@@ -22,7 +31,7 @@
 
 #include "common/test_files.h"
 
-static const char *drsn;
+static const char *drsn, *sample;
 static char dir[64];
 
 static void path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
@@ -210,6 +219,212 @@ static void test_bench_default_model(void **state)
 	assert_null(strstr(out, "default.safetensors if"));
 }
 
+/* Runs "drsn classify file" with stdout into out: its peak resident set in kB. */
+static long classify_maxrss(const char *file, char *out, size_t outn)
+{
+	char o[160];
+	path(o, sizeof o, "classify.out");
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+		if (fd < 0 || dup2(fd, 1) < 0)
+			_exit(126);
+		execl(drsn, drsn, "classify", file, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	struct rusage ru;
+	assert_int_equal(wait4(pid, &status, 0, &ru), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("drsn classify %s: status 0x%x", file, status);
+	size_t n;
+	char *s = drsn__test_slurp(o, &n);
+	snprintf(out, outn, "%.*s", (int)n, s);
+	free(s);
+	return ru.ru_maxrss;
+}
+
+/* classify takes a recording's centre second (train.py's fit_window): a
+ * 1 s clip with 10 minutes of silence before and after it gives the
+ * clip's own label and scores, and drsn's memory does not grow with the
+ * 20 minutes (it held the whole recording: 77 MB more). */
+static void test_classify_long_recording(void **state)
+{
+	(void)state;
+	const char *model = drsn_default_model_path();
+	if (access(model, R_OK) != 0) {
+		print_message("no default model at %s: skipped\n", model);
+		skip();
+	}
+	char clip[160], rec[160], a[4096], b[4096];
+	path(clip, sizeof clip, "clip.flac");
+	path(rec, sizeof rec, "recording.flac");
+	enum { RATE = 16000, PAD = 600 * RATE, CHUNK = 4 * RATE };
+	static float x[RATE], zero[CHUNK];
+	for (int i = 0; i < RATE; i++)
+		x[i] = noise() * (float)sin(3.14159265 * i / RATE);
+	SF_INFO si = {.samplerate = RATE, .channels = 1, .format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16};
+	SNDFILE *f = sf_open(clip, SFM_WRITE, &si);
+	assert_non_null(f);
+	assert_int_equal(sf_writef_float(f, x, RATE), RATE);
+	sf_close(f);
+	f = sf_open(rec, SFM_WRITE, &si);
+	assert_non_null(f);
+	for (int i = 0; i < PAD; i += CHUNK)
+		assert_int_equal(sf_writef_float(f, zero, CHUNK), CHUNK);
+	assert_int_equal(sf_writef_float(f, x, RATE), RATE);
+	for (int i = 0; i < PAD; i += CHUNK)
+		assert_int_equal(sf_writef_float(f, zero, CHUNK), CHUNK);
+	sf_close(f);
+
+	long rss_clip = classify_maxrss(clip, a, sizeof a);
+	long rss_rec = classify_maxrss(rec, b, sizeof b);
+	/* the same line but for the file name */
+	const char *la = strstr(a, "\"label\""), *lb = strstr(b, "\"label\"");
+	if (!la || !lb || strcmp(la, lb))
+		fail_msg("the clip and the recording with it in the middle differ:\n%s%s", a, b);
+	if (rss_rec > rss_clip + 20 * 1024)
+		fail_msg("drsn classify: %ld kB for 20 minutes, %ld kB for 1 s", rss_rec, rss_clip);
+}
+
+/* Line by line, what a terminal shows of out[0..n): '\r' back to the left
+ * margin, ESC [ K erases to the end of the line, other bytes overwrite.
+ * Calls check(shown line) for each line. */
+static void render_lines(const char *out, size_t n, void (*check)(const char *))
+{
+	char line[4096];
+	size_t len = 0, cur = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || out[i] == '\n') {
+			line[len] = 0;
+			check(line);
+			len = cur = 0;
+		} else if (out[i] == '\r') {
+			cur = 0;
+		} else if (out[i] == '\033' && i + 2 < n && out[i + 1] == '[' && out[i + 2] == 'K') {
+			len = cur;
+			i += 2;
+		} else if (cur < sizeof line - 1) {
+			line[cur++] = out[i];
+			if (cur > len)
+				len = cur;
+		}
+	}
+}
+
+static int shown_json, shown_errors;
+
+static void check_shown_line(const char *line)
+{
+	const char *json = strstr(line, "{\"file\""), *err = strstr(line, "drsn: ");
+	if ((json && json != line) || (err && err != line))
+		fail_msg("a line on the terminal: '%s'", line);
+	shown_json += json != NULL;
+	shown_errors += err != NULL;
+}
+
+/* drsn detect with stdout and stderr on one terminal, a batch long enough
+ * for the progress bar: each detection and each error is a line of its own
+ * (they were printed after the bar, on its line: "[###  ] 12%  file 1/3{...}"). */
+static void test_detect_progress_bar_own_line(void **state)
+{
+	(void)state;
+	if (!sample || access(drsn_default_model_path(), R_OK) != 0) {
+		print_message("no sample or no default model: skipped\n");
+		skip();
+	}
+	char bad[160];
+	path(bad, sizeof bad, "not-audio.wav");
+	FILE *f = fopen(bad, "w");
+	assert_non_null(f);
+	fputs("not audio\n", f);
+	fclose(f);
+	int master;
+	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(drsn, drsn, "detect", sample, bad, sample, (char *)NULL);
+		_exit(127);
+	}
+	static char out[1 << 20];
+	size_t n = 0;
+	for (;;) {
+		ssize_t k = read(master, out + n, sizeof out - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;   /* EIO: the child closed the terminal */
+		n += (size_t)k;
+		assert_true(n < sizeof out);
+	}
+	close(master);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);   /* the bad file */
+	out[n] = 0;
+	if (!strstr(out, "%  file 1/3"))
+		fail_msg("no progress bar on the terminal:\n%.2000s", out);
+	shown_json = shown_errors = 0;
+	render_lines(out, n, check_shown_line);
+	assert_true(shown_json >= 10);
+	assert_int_equal(shown_errors, 1);
+}
+
+/* Each line of out with "file":"NAME" in place of "file":"-". */
+static void name_stdin(char *dst, size_t n, const char *out, const char *name)
+{
+	size_t k = 0;
+	for (const char *p = out; *p && k + 1 < n;) {
+		if (!strncmp(p, "{\"file\":\"-\"", 11)) {
+			k += (size_t)snprintf(dst + k, n - k, "{\"file\":\"%s\"", name);
+			p += 11;
+		} else {
+			dst[k++] = *p++;
+		}
+	}
+	dst[k < n ? k : n - 1] = 0;
+}
+
+/* detect and classify read stdin for '-', as features and denoise do, from
+ * a pipe or a file: the same lines as for the file, with "file":"-" (it was
+ * "drsn: detect: -: no such file"). */
+static void test_detect_classify_stdin(void **state)
+{
+	(void)state;
+	if (!sample || access(drsn_default_model_path(), R_OK) != 0) {
+		print_message("no sample or no default model: skipped\n");
+		skip();
+	}
+	static char want[65536], got[65536], named[65536];
+	char args[1024], err[1024];
+	const char *cmds[] = {"detect", "classify"};
+	for (int c = 0; c < 2; c++) {
+		snprintf(args, sizeof args, "%s '%s'", cmds[c], sample);
+		assert_int_equal(run(args, want, sizeof want, err, sizeof err), 0);
+		assert_non_null(strstr(want, "\"label\""));
+		for (int pipe = 0; pipe < 2; pipe++) {
+			int rc;
+			if (pipe) {
+				snprintf(args, sizeof args, "'%s' | '%s' %s -", sample, drsn,
+					 cmds[c]);
+				rc = drsn__test_run("cat", dir, args, got, sizeof got, err,
+						    sizeof err);
+			} else {
+				snprintf(args, sizeof args, "%s - < '%s'", cmds[c], sample);
+				rc = run(args, got, sizeof got, err, sizeof err);
+			}
+			if (rc != 0)
+				fail_msg("drsn %s - (%s): exit %d: %s", cmds[c],
+					 pipe ? "a pipe" : "a file", rc, err);
+			name_stdin(named, sizeof named, got, sample);
+			if (strcmp(named, want))
+				fail_msg("drsn %s -:\n%s\ndrsn %s FILE:\n%s", cmds[c], got,
+					 cmds[c], want);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -217,6 +432,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	drsn = argv[1];
+	sample = argc > 2 ? argv[2] : NULL;
 	snprintf(dir, sizeof dir, "/tmp/drsn-cli-XXXXXX");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
@@ -228,6 +444,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_features_non_finite_audio),
 		cmocka_unit_test(test_detect_range_is_usage_error),
 		cmocka_unit_test(test_bench_default_model),
+		cmocka_unit_test(test_classify_long_recording),
+		cmocka_unit_test(test_detect_progress_bar_own_line),
+		cmocka_unit_test(test_detect_classify_stdin),
 	};
 	int rc = cmocka_run_group_tests_name("drsn-cli", tests, NULL, NULL);
 	char cmd[128];

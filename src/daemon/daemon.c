@@ -210,11 +210,18 @@ static int denoiser_create(struct daemon *d, const struct drsn__config *c, drsn_
 	return 0;
 }
 
+/* The model's name for hello, status and the log: its file name without
+ * .safetensors, of the file a symbolic link leads to (the installed
+ * default.safetensors is a link to the shipped kws20-drsn-cw.safetensors,
+ * and "default" would not say which model runs). */
 static void model_name(const char *path, char *out, size_t n)
 {
-	const char *b = strrchr(path, '/');
-	b = b ? b + 1 : path;
+	char *real = realpath(path, NULL);
+	const char *p = real ? real : path;
+	const char *b = strrchr(p, '/');
+	b = b ? b + 1 : p;
 	snprintf(out, n, "%s", b);
+	free(real);
 	char *dot = strstr(out, ".safetensors");
 	if (dot && dot[12] == '\0')
 		*dot = '\0';

@@ -244,7 +244,23 @@ def test_journal_prefix_only_on_the_journal_stream():
         assert err.startswith(want + "command line: [detect] threshold: '7'"), (js, err)
 
 
+def test_model_named_by_the_file_a_link_leads_to():
+    """The installed default.safetensors is a link to the shipped model:
+    hello, status and the start line name the model the link leads to."""
+    link = os.path.join(os.environ["TMPDIR"], "default.safetensors")
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(MODEL, link)
+    want = os.path.basename(MODEL)[:-len(".safetensors")]
+    d = Daemon("-v", model=link, source="file:" + wav(2)).wait_listening()
+    c = d.client()
+    assert c.hello["model"]["name"] == want, (c.hello["model"]["name"], want)
+    assert c.request({"type": "status"})["model"] == want
+    assert d.stop() == 0
+    assert "; model %s" % want in d.stderr(), d.stderr()[-2000:]
+
+
 if __name__ == "__main__":
     main([test_notify_ready_watchdog_reload_stop, test_reload_keeps_old_on_errors,
           test_reload_names_restart_only_keys, test_command_line_overrides_are_named,
-          test_journal_prefix_only_on_the_journal_stream])
+          test_journal_prefix_only_on_the_journal_stream, test_model_named_by_the_file_a_link_leads_to])

@@ -268,8 +268,13 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 		goto cleanup;
 	}
 	if (sfi.seekable && sfi.frames == 0) {
-		rc = drsn__fail(err, -ENODATA, "%s: no audio: the header is valid but declares "
-				"zero frames", name);
+		if (raw_sf)   /* raw PCM has no header: the input is (nearly) empty */
+			rc = drsn__fail(err, -ENODATA, "%s: no audio: not one whole frame of raw "
+					"%s, %d channel(s) (the input is %s)", name, opts->raw_format,
+					opts->raw_channels, st.st_size == 0 ? "empty" : "shorter");
+		else
+			rc = drsn__fail(err, -ENODATA, "%s: no audio: the header is valid but "
+					"declares zero frames", name);
 		goto cleanup;
 	}
 

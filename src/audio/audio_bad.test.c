@@ -309,6 +309,27 @@ static void test_raw_partial_frame(void **state)
 	unlink(path);
 }
 
+/* Raw PCM has no header: an empty input, or one shorter than a frame, is
+ * named as that (it said "the header is valid but declares zero frames"). */
+static void test_raw_empty(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/drsn-audio-raw-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	drsn_audio_opts o;
+	drsn_audio_opts_default(&o);
+	o.raw_format = "s16le";
+	o.raw_rate = 16000;
+	o.raw_channels = 2;
+	expect_open_fail(path, &o, -ENODATA, "empty file (zero length)", NULL);
+	assert_int_equal(write(fd, "abc", 3), 3);
+	expect_open_fail(path, &o, -ENODATA, "not one whole frame of raw s16le, 2 channel(s)",
+			 "(the input is shorter)");
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	const char *root = getenv("DRSN_SOURCE_ROOT");
@@ -321,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_raw_partial_frame),
+		cmocka_unit_test(test_raw_empty),
 	};
 	return cmocka_run_group_tests_name("audio_bad", tests, NULL, NULL);
 }

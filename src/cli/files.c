@@ -106,8 +106,14 @@ static long walk(struct drsn__cli_files *fl, const char *dir, int depth)
 		char path[4096];
 		int len = snprintf(path, sizeof path, "%s%s%s", dir,
 				   dir[strlen(dir) - 1] == '/' ? "" : "/", ents[i]->d_name);
-		if (rc < 0 || len >= (int)sizeof path)
+		if (rc < 0)
 			continue;
+		if (len >= (int)sizeof path) {   /* named, not skipped in silence */
+			rc = add_error(fl, dir, "'%.100s...': a path longer than %zu bytes, not searched",
+				       ents[i]->d_name, sizeof path - 1);
+			found++;
+			continue;
+		}
 		struct stat st, lst = {0};
 		if (lstat(path, &lst) < 0 || stat(path, &st) < 0) {
 			/* a dangling link to an audio file is worth naming; others are not */
@@ -120,8 +126,14 @@ static long walk(struct drsn__cli_files *fl, const char *dir, int depth)
 		}
 		if (S_ISDIR(st.st_mode)) {
 			/* symbolic links to folders are not followed: no loops, no surprises */
-			if (S_ISLNK(lst.st_mode) || depth >= MAX_DEPTH)
+			if (S_ISLNK(lst.st_mode))
 				continue;
+			if (depth >= MAX_DEPTH) {
+				rc = add_error(fl, path, "a folder nested deeper than %d levels, not searched",
+					       MAX_DEPTH);
+				found++;
+				continue;
+			}
 			long k = walk(fl, path, depth + 1);
 			if (k < 0)
 				rc = (int)k;

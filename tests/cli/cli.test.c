@@ -425,6 +425,54 @@ static void test_detect_classify_stdin(void **state)
 	}
 }
 
+/* A folder walk names what it does not search (a folder nested too deep, a
+ * path too long) instead of skipping it in silence: an error line for it,
+ * exit 1, and the files it did reach are still classified. */
+static void test_walk_names_what_it_skips(void **state)
+{
+	(void)state;
+	static char p[8192], out[32768], err[16384];   /* lines that carry 4 kB paths twice */
+	path(p, sizeof p, "deep");
+	assert_int_equal(mkdir(p, 0777), 0);
+	write_audio(strcat(strcpy(out, p), "/a.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000);
+	for (int i = 0; i < 34; i++) {   /* deep/d/d/...: the 33rd level is past the limit */
+		strcat(p, "/d");
+		assert_int_equal(mkdir(p, 0777), 0);
+	}
+	write_audio(strcat(p, "/z.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000);
+	char args[256], want[256];
+	snprintf(args, sizeof args, "classify '%s/deep'", dir);
+	snprintf(want, sizeof want, "\"file\":\"%s/deep/a.wav\",\"label\"", dir);
+	int rc = run(args, out, sizeof out, err, sizeof err);
+	if (rc != 1 || !strstr(out, want) ||
+	    !strstr(out, "a folder nested deeper than 32 levels, not searched"))
+		fail_msg("drsn classify deep: exit %d\n%s%s", rc, out, err);
+	/* a name that makes the path longer than PATH_MAX */
+	path(p, sizeof p, "long");
+	assert_int_equal(mkdir(p, 0777), 0);
+	write_audio(strcat(strcpy(out, p), "/a.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000);
+	/* 17 folders of 250 bytes: past 4096, made one inside the other (mkdir
+	 * refuses such a path whole) */
+	char name[251];
+	memset(name, 'x', 250);
+	name[250] = 0;
+	int fd = open(p, O_RDONLY | O_DIRECTORY);
+	for (int i = 0; i < 17; i++) {
+		assert_true(fd >= 0);
+		assert_int_equal(mkdirat(fd, name, 0777), 0);
+		int sub = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = sub;
+	}
+	close(fd);
+	snprintf(args, sizeof args, "classify '%s/long'", dir);
+	snprintf(want, sizeof want, "\"file\":\"%s/long/a.wav\",\"label\"", dir);
+	rc = run(args, out, sizeof out, err, sizeof err);
+	if (rc != 1 || !strstr(out, want) ||
+	    !strstr(out, "a path longer than 4095 bytes, not searched"))
+		fail_msg("drsn classify long: exit %d\n%s%s", rc, out, err);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -447,6 +495,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_classify_long_recording),
 		cmocka_unit_test(test_detect_progress_bar_own_line),
 		cmocka_unit_test(test_detect_classify_stdin),
+		cmocka_unit_test(test_walk_names_what_it_skips),
 	};
 	int rc = cmocka_run_group_tests_name("drsn-cli", tests, NULL, NULL);
 	char cmd[128];

@@ -378,6 +378,7 @@ static cJSON *status(struct daemon *d)
 	cJSON_AddNumberToObject(o, "protocol_errors", (double)ss.protocol_errors);
 	cJSON_AddNumberToObject(o, "cpu_time", cpu_seconds());
 	cJSON_AddNumberToObject(o, "inference_cpu_time", ps.inference_cpu_s);
+	cJSON_AddStringToObject(o, "simd", drsn_simd_name());   /* the network's kernels */
 	cJSON_AddNumberToObject(o, "rss_kb", (double)rss_kb());
 	cJSON_AddStringToObject(o, "classify_on", d->cfg.classify_on_denoised ? "denoised" : "raw");
 	if (d->pcm) {
@@ -902,8 +903,9 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 	if (d->model) {
 		model_name(d->cfg.model_path, d->model_name, sizeof d->model_name);
 		d->rate = drsn_model_features_params(d->model)->sample_rate;
-		log_info("model %s: %s, %d labels, %d Hz", d->model_name, drsn_model_variant(d->model),
-			 drsn_model_n_labels(d->model), d->rate);
+		log_info("model %s: %s, %d labels, %d Hz, %s kernels", d->model_name,
+			 drsn_model_variant(d->model), drsn_model_n_labels(d->model), d->rate,
+			 drsn_simd_name());
 	} else {
 		d->rate = DEFAULT_RATE;
 		log_warn("no model configured: serving level/vad events only");

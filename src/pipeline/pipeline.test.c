@@ -147,6 +147,7 @@ static void test_chunking_invariance_and_no_alloc(void **state)
 	run(p, x, n, n, ref, 0);
 	assert_int_equal(drsn__alloc_count_stop(), 0);   /* push never allocates */
 	assert_int_equal(drsn__frees, 0);
+	assert_true(ref->n_det > 0);   /* ... detections included */
 
 	/* 4 s: frames = 1 + (64000-400)/160 = 398; inference every 10 frames */
 	drsn_pipeline_stats st;
@@ -173,6 +174,18 @@ static void test_chunking_invariance_and_no_alloc(void **state)
 			assert_true(r->det[i].end == ref->det[i].end);
 		}
 	}
+	drsn_pipeline_destroy(p);
+
+	/* Nor with VAD gating switching on and off, nor finish (its silence). */
+	o.vad = 1;
+	assert_int_equal(drsn_pipeline_create(&p, m, &o, NULL), 0);
+	memset(r, 0, sizeof *r);
+	drsn__alloc_count_start();
+	run(p, x, n, 160, r, 0);
+	assert_int_equal(drsn_pipeline_finish(p, &events, r), 0);
+	assert_int_equal(drsn__alloc_count_stop(), 0);
+	assert_int_equal(drsn__frees, 0);
+	assert_true(r->n_vad >= 2 && r->n_scores > 0);
 	drsn_pipeline_destroy(p);
 	drsn_model_free(m);
 	free(x);

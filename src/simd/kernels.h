@@ -6,7 +6,9 @@
  * drsn__kernels_get() picks the best one the CPU supports at run time; the
  * environment variable DRSN_SIMD=scalar|sse2|avx2|neon (or
  * drsn_simd_select()) overrides it. The scalar table is the reference every
- * other path is tested against (relative error <= 1e-5).
+ * other path is tested against (relative error <= 1e-5). NaN and infinities
+ * come out as in the PyTorch reference on every path: relu(NaN) is NaN, the
+ * soft threshold of a NaN f or tau is NaN; denormals are not flushed.
  *
  * Layout conventions (all float32, row-major):
  *   activations are time-major, channels contiguous: x[t][c], row stride = C.

@@ -10,6 +10,10 @@
  * which must be <= 1e-5. Buffers are allocated to their exact size, with
  * sentinels around the output, so a kernel that reads or writes out of
  * bounds fails here (and under ASan).
+ *
+ * test_special_values: NaN, infinities, denormals and signed zeros, at
+ * unaligned addresses; the scalar reference against PyTorch's relu and
+ * sign(f) * relu(|f| - tau), every path against scalar.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -285,6 +289,146 @@ static void test_shrink_add(void **state)
 	}
 }
 
+/* ---- NaN, infinities, denormals, signed zeros, unaligned pointers ----------
+ * Every path gives what the PyTorch reference gives: NaN and infinities
+ * propagate (torch.relu(NaN) is NaN; sign(f) * relu(|f| - tau) is NaN for a
+ * NaN f or tau and for inf - inf), denormals are not flushed. Inputs sit one
+ * float past an aligned address, so no vector load is aligned. */
+static const float SPECIAL[] = {NAN, -NAN, INFINITY, -INFINITY, 1e-40f, -1e-40f, 1e-45f,
+				0.0f, -0.0f};
+
+/* n floats at an odd address (base[1]): uniform in [lo, hi), about one in
+ * six of them replaced by SPECIAL[0 .. n_special). Free base. */
+static float *special_buf(float **base, size_t n, float lo, float hi, int n_special)
+{
+	*base = rand_buf(n + 1, lo, hi);
+	float *p = *base + 1;
+	for (size_t i = 0; n_special && i < n; i++)
+		if (rnd() % 6 == 0)
+			p[i] = SPECIAL[rnd() % (unsigned)n_special];
+	return p;
+}
+
+static float torch_relu(float v)
+{
+	return isnan(v) || v > 0.0f ? v : 0.0f;
+}
+
+static float torch_shrink(float f, float tau)
+{
+	const float s = isnan(f) ? f : f > 0.0f ? 1.0f : f < 0.0f ? -1.0f : 0.0f;
+	return s * torch_relu(fabsf(f) - tau);
+}
+
+/* a against ref element by element: NaN where ref is NaN, the same infinity
+ * where it is infinite, else equal (exact) or within TOL of the largest
+ * finite |ref| (at least 1). */
+static void check_special(const char *path, const char *what, const float *a, const float *ref,
+			  size_t n, int exact)
+{
+	double den = 1;
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(ref[i]) && fabs(ref[i]) > den)
+			den = fabs(ref[i]);
+	for (size_t i = 0; i < n; i++) {
+		const int ok = isnan(ref[i]) ? isnan(a[i])
+			       : isinf(ref[i]) || exact ? a[i] == ref[i]
+			       : isfinite(a[i]) && fabs((double)a[i] - ref[i]) <= TOL * den;
+		if (!ok)
+			fail_msg("%s: %s: element %zu is %g, expected %g", path, what, i, a[i],
+				 ref[i]);
+	}
+}
+
+static void test_special_values(void **state)
+{
+	(void)state;
+	const int all = NV(SPECIAL), tau_special = 4; /* tau: NaN, -NaN, +inf, 0 ... */
+	static const float TAU_SPECIAL[] = {NAN, INFINITY, 0.0f, 1e-40f};
+	for (int it = 0; it < 200; it++) {
+		const int t = pick(T_VALS, NV(T_VALS)), c = pick(C_VALS, NV(C_VALS));
+		const int cin = pick(C_VALS, NV(C_VALS)), k = pick(K_VALS, NV(K_VALS));
+		const int stride = 1 + (int)(rnd() & 1);
+		const size_t n = (size_t)t * c, nx = ((size_t)(t - 1) * stride + k) * cin;
+		float *bx, *bw, *bb, *bf, *btau, *bsc, *bsh;
+		float *x = special_buf(&bx, nx, -1, 1, all);
+		float *w = special_buf(&bw, (size_t)k * cin * c, -0.3f, 0.3f, all);
+		float *b = special_buf(&bb, (size_t)c, -1, 1, all);
+		float *f = special_buf(&bf, n, -2, 2, all);
+		float *tau = special_buf(&btau, (size_t)c, 0, 1.5f, 0);
+		float *sc = special_buf(&bsc, (size_t)c, -2, 2, all);
+		float *sh = special_buf(&bsh, (size_t)c, -1, 1, all);
+		for (int j = 0; j < c; j++)
+			if (rnd() % 4 == 0)
+				tau[j] = TAU_SPECIAL[rnd() % (unsigned)tau_special];
+		const int cs = 1 + (int)(rnd() % (unsigned)c);
+		const int pad = (int)(rnd() % (unsigned)(c - cs + 1));
+		float *ref = malloc(n * sizeof *ref), *y = malloc((n + 1) * sizeof *y);
+		char what[128];
+
+		/* the scalar reference against PyTorch's definitions */
+		drsn__kernels_scalar.affine_relu(ref, f, sc, sh, t, c);
+		for (size_t i = 0; i < n; i++) {
+			const float e = torch_relu(f[i] * sc[i % c] + sh[i % c]);
+			if (!(isnan(e) ? isnan(ref[i]) : ref[i] == e))
+				fail_msg("scalar affine_relu(%g * %g + %g) = %g, torch.relu gives %g", f[i],
+					 sc[i % c], sh[i % c], ref[i], e);
+		}
+		drsn__kernels_scalar.shrink_add(ref, f, tau, NULL, t, c, c, 1, 0);
+		for (size_t i = 0; i < n; i++) {
+			const float e = torch_shrink(f[i], tau[i % c]);
+			if (!(isnan(e) ? isnan(ref[i]) : ref[i] == e))
+				fail_msg("scalar shrink_add(f %g, tau %g) = %g, sign(f) * relu(|f| - tau) = %g",
+					 f[i], tau[i % c], ref[i], e);
+		}
+
+		/* every path against scalar, outputs at an odd address too */
+		for (int p = 1; p < n_paths; p++) {
+			const char *pn = paths[p]->name;
+			snprintf(what, sizeof what, "conv1d t_out=%d cin=%d cout=%d k=%d stride=%d",
+				 t, cin, c, k, stride);
+			drsn__kernels_scalar.conv1d(ref, x, w, b, t, cin, c, k, stride);
+			paths[p]->conv1d(y + 1, x, w, b, t, cin, c, k, stride);
+			check_special(pn, what, y + 1, ref, n, 0);
+			snprintf(what, sizeof what, "fc nin=%d nout=%d", cin, c);
+			drsn__kernels_scalar.fc(ref, x, w, b, cin, c);
+			paths[p]->fc(y + 1, x, w, b, cin, c);
+			check_special(pn, what, y + 1, ref, (size_t)c, 0);
+			snprintf(what, sizeof what, "affine_relu t=%d c=%d", t, c);
+			drsn__kernels_scalar.affine_relu(ref, f, sc, sh, t, c);
+			paths[p]->affine_relu(y + 1, f, sc, sh, t, c);
+			check_special(pn, what, y + 1, ref, n, 1);
+			for (int absval = 0; absval < 2; absval++) {
+				snprintf(what, sizeof what, "mean_time t=%d c=%d abs=%d", t, c, absval);
+				drsn__kernels_scalar.mean_time(ref, f, t, c, absval);
+				paths[p]->mean_time(y + 1, f, t, c, absval);
+				check_special(pn, what, y + 1, ref, (size_t)c, 0);
+			}
+			snprintf(what, sizeof what, "shrink_add t=%d c=%d x=NULL", t, c);
+			drsn__kernels_scalar.shrink_add(ref, f, tau, NULL, t, c, c, 1, 0);
+			paths[p]->shrink_add(y + 1, f, tau, NULL, t, c, c, 1, 0);
+			check_special(pn, what, y + 1, ref, n, 1);
+			/* the shortcut: x as cs channels at pad, rows at the conv stride */
+			if ((size_t)(t - 1) * stride * cs + (size_t)cs <= nx) {
+				snprintf(what, sizeof what, "shrink_add t=%d c=%d cin=%d pad=%d x_step=%d", t, c,
+					 cs, pad, stride);
+				drsn__kernels_scalar.shrink_add(ref, f, tau, x, t, c, cs, stride, pad);
+				paths[p]->shrink_add(y + 1, f, tau, x, t, c, cs, stride, pad);
+				check_special(pn, what, y + 1, ref, n, 1);
+			}
+		}
+		free(ref);
+		free(y);
+		free(bx);
+		free(bw);
+		free(bb);
+		free(bf);
+		free(btau);
+		free(bsc);
+		free(bsh);
+	}
+}
+
 static int report(void **state)
 {
 	(void)state;
@@ -321,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_affine_relu),
 		cmocka_unit_test(test_mean_time),
 		cmocka_unit_test(test_shrink_add),
+		cmocka_unit_test(test_special_values),
 	};
 	return cmocka_run_group_tests_name("simd-kernels", tests, NULL, report);
 }

@@ -45,7 +45,7 @@ static void affine_relu(float *y, const float *x, const float *scale, const floa
 		float *yr = y + (size_t)i * c;
 		for (int j = 0; j < c; j++) {
 			const float v = xr[j] * scale[j] + shift[j];
-			yr[j] = v > 0.0f ? v : 0.0f;
+			yr[j] = v > 0.0f || isnan(v) ? v : 0.0f;   /* NaN stays NaN, as in torch.relu */
 		}
 	}
 }
@@ -77,7 +77,8 @@ static void shrink_add(float *y, const float *f, const float *tau, const float *
 		float *yr = y + (size_t)i * c;
 		for (int j = 0; j < c; j++) {
 			const float a = fabsf(fr[j]) - tau[j];
-			float v = copysignf(a > 0.0f ? a : 0.0f, fr[j]);
+			/* a NaN f or tau (or inf - inf) gives NaN, as sign(f) * relu(a) does */
+			float v = isnan(a) ? a : copysignf(a > 0.0f ? a : 0.0f, fr[j]);
 			if (xr && j >= pad && j < pad + cin)
 				v += xr[j - pad];
 			yr[j] = v;

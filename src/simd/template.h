@@ -14,7 +14,11 @@
  *   v_add v_sub v_mul v_min v_max v_fma(a, b, c) = a * b + c   v_abs(a)
  *
  * The results equal the scalar reference's up to summation order and FMA
- * rounding (conv1d, fc), and bit for bit elsewhere.
+ * rounding (conv1d, fc), up to summation order (mean_time), and bit for bit
+ * in affine_relu and shrink_add (but for the sign of a zero), NaN and
+ * infinities included: v_max and v_min take their operands in an order that
+ * keeps a NaN on x86 (whose max/min return the second operand when one is
+ * NaN) as NEON's do.
  */
 #include <stddef.h>
 #include <string.h>
@@ -212,7 +216,9 @@ FORCE_INLINE void affine_strip(float *y, const float *x, const float *scale, con
 #pragma GCC unroll 4
 	for (int i = 0; i < t; i++) {
 		const size_t o = (size_t)i * c;
-		const V v = v_max(v_add(v_mul(part ? v_load_n(x + o, n) : v_load(x + o), sc), sh), zero);
+		/* zero first: x86's max returns its second operand when one is NaN,
+		 * so a NaN stays NaN (as in the scalar reference and on NEON) */
+		const V v = v_max(zero, v_add(v_mul(part ? v_load_n(x + o, n) : v_load(x + o), sc), sh));
 		if (part)
 			v_store_n(y + o, v, n);
 		else

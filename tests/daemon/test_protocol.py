@@ -23,7 +23,8 @@ def test_hello_and_commands():
     rc = d.p.wait(20)
     assert rc != 0 and "/dev/null" in d.stderr(), d.stderr()
     wav = setup_wav(d.tmp)
-    d = Daemon(source="file:" + wav, tmp=d.tmp).wait_listening()
+    # the kernel path forced through the environment, as in a systemd Environment= line
+    d = Daemon(source="file:" + wav, tmp=d.tmp, env={"DRSN_SIMD": "scalar"}).wait_listening()
     try:
         c = d.client()
         h = c.hello
@@ -43,6 +44,7 @@ def test_hello_and_commands():
         assert r["type"] == "status" and r["clients"] == 1 and r["source"]["name"] == "file:" + wav, r
         for k in ("frames", "inferences", "overflows", "dropped_clients", "cpu_time", "rss_kb"):
             assert k in r, k
+        assert r["simd"] == "scalar", r   # which kernels the network runs on
         r = c.request({"type": "subscribe", "events": ["scores", "level"], "id": 8})
         assert r["type"] == "subscribed" and sorted(r["events"]) == ["level", "scores"], r
         sc, _ = c.wait_for(lambda m: m["type"] == "scores", 5, "scores event")

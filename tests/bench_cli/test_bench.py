@@ -66,6 +66,16 @@ def main():
         assert r.returncode == 0, r.stderr
         assert "<- in use" in r.stdout and "speed-up over PyTorch" in r.stdout, r.stdout
 
+        # PyTorch failing (no python3-torch on an edge box): drsn's own figures
+        # are still printed, the error names what failed, the exit status is 1.
+        for fmt in (["--json"], []):
+            r = run(drsn, "--model", model, "--runs", "3", *fmt, env={"PYTHON": "/bin/false"})
+            assert r.returncode == 1 and "/bin/false" in r.stderr and "--no-torch" in r.stderr, (r.returncode, r.stderr)
+            if fmt:
+                check_result(json.loads(r.stdout), model, 3, False)
+            else:
+                assert "<- in use" in r.stdout and "PyTorch: not measured" in r.stdout, r.stdout
+
         # Errors: a missing model names the file; bad arguments are usage errors.
         missing = os.path.join(d, "nope.safetensors")
         r = run(drsn, "--model", missing, "--no-torch")

@@ -48,6 +48,7 @@ struct daemon {
 	drsn_pipeline_stats retired;
 	char model_name[256];
 	int rate;
+	int src_down;              /* the source failed or is retrying: its return is a notice */
 
 	struct drsn__server *srv;
 
@@ -581,6 +582,14 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 	case DRSN_SRC_RETRYING:
 	case DRSN_SRC_FAILED:
 		log_warn("%s", detail);
+		d->src_down = 1;
+		break;
+	case DRSN_SRC_RUNNING:
+		if (d->src_down)   /* the journal that has the failure has the recovery */
+			drsn__log_notice("%s", detail);
+		else
+			log_info("%s", detail);
+		d->src_down = 0;
 		break;
 	default:
 		log_info("%s", detail);
@@ -742,7 +751,7 @@ out:
 		log_err("%s", msg);
 	} else {
 		d->reloads++;
-		log_info("%s", msg);
+		drsn__log_notice("%s", msg);
 	}
 	drsn__notify_ready(rc < 0 ? "running (reload failed: kept the old config and model)" : "running (reloaded)");
 	return rc;
@@ -1049,12 +1058,12 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 	snprintf(ready, sizeof ready, "listening on %s; source %.200s; model %.100s", d->cfg.socket_path,
 		 d->cfg.source, d->model ? d->model_name : "(none)");
 	drsn__notify_ready(ready);
-	log_info("drsnd %s %s", drsn_version(), ready);
+	drsn__log_notice("drsnd %s %s (%s kernels)", drsn_version(), ready, drsn_simd_name());
 	drsn__source_start(d->src);
 
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	code = d->exit_code;
-	log_info("stopped");
+	drsn__log_notice("stopped (exit status %d)", code);
 out_loop:
 	/* the plugins' code goes only after the loop ran their close callbacks */
 	drsn__plugins_free(d->plugins);

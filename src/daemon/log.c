@@ -73,23 +73,18 @@ const char *drsn__log_level_name(enum drsn__log_level l)
 	return (unsigned)l < 4 ? names[l] : "?";
 }
 
-void drsn__log(enum drsn__log_level l, const char *fmt, ...)
+static void vlog(const char *name, int priority, const char *fmt, va_list ap)
 {
-	if ((int)l > atomic_load(&g_level))
-		return;
 	char line[1024];
 	int off;
 	int journal = atomic_load(&g_journal);
 	if (journal < 0)
 		journal = on_journal(2);
 	if (journal)
-		off = snprintf(line, sizeof line, "<%d>", prio[l]);
+		off = snprintf(line, sizeof line, "<%d>", priority);
 	else
-		off = snprintf(line, sizeof line, "drsnd: %s: ", names[l]);
-	va_list ap;
-	va_start(ap, fmt);
+		off = snprintf(line, sizeof line, "drsnd: %s: ", name);
 	vsnprintf(line + off, sizeof line - (size_t)off, fmt, ap);
-	va_end(ap);
 	int fd = atomic_load(&g_fd);
 	if (fd < 0) {
 		fprintf(stderr, "%s\n", line);
@@ -105,4 +100,24 @@ void drsn__log(enum drsn__log_level l, const char *fmt, ...)
 			return;   /* nowhere else to report it */
 		done += (size_t)w;
 	}
+}
+
+void drsn__log(enum drsn__log_level l, const char *fmt, ...)
+{
+	if ((int)l > atomic_load(&g_level))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(names[l], prio[l], fmt, ap);
+	va_end(ap);
+}
+
+void drsn__log_notice(const char *fmt, ...)
+{
+	if (atomic_load(&g_level) < DRSN_LOG_WARNING)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog("notice", 5, fmt, ap);   /* sd-daemon LOG_NOTICE */
+	va_end(ap);
 }

@@ -1,7 +1,8 @@
 /*
  * drsnd's levelled log to stderr (journald picks it up).
  *
- * Quiet by default: only warnings and errors. Under systemd (stderr is the
+ * Quiet by default: warnings, errors and the notices of drsn__log_notice
+ * (start, reload, recovery, stop). Under systemd (stderr is the
  * stream JOURNAL_STREAM names) every line starts with the sd-daemon "<N>"
  * priority prefix so the journal records the right level; otherwise lines
  * look like
@@ -33,6 +34,10 @@ const char *drsn__log_level_name(enum drsn__log_level l);
 
 void drsn__log(enum drsn__log_level l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The few lines a service's journal should always have, at any level but
+ * error (-q): start (version, socket, source, model), a reload, a source
+ * that is back after a failure, stop. "drsnd: notice: ...", priority 5. */
+void drsn__log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define log_err(...) drsn__log(DRSN_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) drsn__log(DRSN_LOG_WARNING, __VA_ARGS__)

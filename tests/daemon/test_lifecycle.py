@@ -212,7 +212,15 @@ def test_command_line_overrides_are_named():
     assert "threshold" not in err, err
     # the start line says which drsnd runs (the journal of an edge box)
     version = subprocess.run([DRSND, "--version"], capture_output=True, text=True).stdout.split()[1]
-    assert "drsnd: info: drsnd %s listening on %s; source file:" % (version, d.sock) in err, err
+    assert "drsnd: notice: drsnd %s listening on %s; source file:" % (version, d.sock) in err, err
+    # at the default level (warning) too, and the stop; -q (errors only) has neither
+    for level, shown in (("warning", True), ("error", False)):
+        d = Daemon(source="file:" + wav(2), log_level=level).wait_listening()
+        assert d.stop() == 0
+        err = d.stderr()
+        log(level, err)
+        assert ("drsnd: notice: drsnd %s listening on %s" % (version, d.sock) in err) == shown, err
+        assert ("drsnd: notice: stopped (exit status 0)" in err) == shown, err
     # --check-config names the file it checked: without --config, the
     # default one (--help names it), or says there is none
     default = re.search(r"config file \(default (\S+) if it exists\)",

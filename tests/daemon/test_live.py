@@ -19,6 +19,7 @@ ground truth (that needs the trained default model)."""
 import array
 import math
 import os
+import re
 import signal
 import subprocess
 import time
@@ -205,6 +206,10 @@ def test_live_capture_and_device_loss():
         rc = d.stop()
         pulse.kill()
     assert rc == 0, d.stderr()[-2000:]
+    # the journal that has the loss has the recovery too, at any level but error
+    err = d.stderr()
+    lost = err.index("drsnd: warning: pa:")
+    assert re.search(r"drsnd: notice: pa:\S*: capturing from", err[lost:]), err[-3000:]
 
 
 def foreign_lines(text):

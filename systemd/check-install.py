@@ -49,6 +49,15 @@ def main():
             fails.append("drsnd.service: ExecStart=%s --config %s is not the installed %s, %s" % (
                 exec_start.group(1) if exec_start else "?", exec_start.group(2) if exec_start else "?",
                 *want))
+    # drsn.pc's plugindir (for plugins built elsewhere) is where ours go
+    plugins = sorted(os.path.dirname(d) for d in installed.values() if d.endswith("/recorder.so"))
+    with open(os.path.join(build, "meson-private", "drsn.pc")) as f:
+        pc = dict(re.findall(r"^(\w+)=(.*)$", f.read(), re.M))
+    plugindir = pc.get("plugindir", "")
+    while "${" in plugindir:
+        plugindir = re.sub(r"\$\{(\w+)\}", lambda m: pc.get(m.group(1), "?"), plugindir)
+    if plugins and plugins != [plugindir]:
+        fails.append("drsn.pc: plugindir=%r, but the plugins go to %s" % (plugindir, plugins[0]))
     for f in fails:
         print("FAIL:", f)
     if not fails:

@@ -70,6 +70,145 @@ static int all_finite(const cJSON *v)
 	return 1;
 }
 
+/* Scanning text cJSON has already accepted: p at a value, past it. */
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end && *p != '"'; p++)
+		if (*p == '\\')
+			p++;
+	return p < end ? p + 1 : end;
+}
+
+static const char *skip_value(const char *p, const char *end)
+{
+	if (p == end)
+		return end;
+	if (*p == '"')
+		return skip_string(p, end);
+	if (*p != '{' && *p != '[') {
+		while (p < end && (unsigned char)*p > ' ' && !strchr(",}]", *p))
+			p++;
+		return p;
+	}
+	int depth = 0;
+	while (p < end) {
+		if (*p == '"') {
+			p = skip_string(p, end);
+			continue;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			return p + 1;
+		p++;
+	}
+	return end;
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+/* Is [p, end) a JSON number (RFC 8259)? cJSON also takes "01", "1." and
+ * "-.5" (it hands strtod what looks numeric), which are not JSON. */
+static int json_number(const char *p, const char *end)
+{
+	if (p < end && *p == '-')
+		p++;
+	if (p == end || *p < '0' || *p > '9')
+		return 0;
+	if (*p++ == '0' && p < end && *p >= '0' && *p <= '9')
+		return 0;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	if (p < end && *p == '.') {
+		if (++p == end || *p < '0' || *p > '9')
+			return 0;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == end || *p < '0' || *p > '9')
+			return 0;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	return p == end;
+}
+
+/* Every number in the value [v, end) is JSON's: echoed as is, it is valid. */
+static int strict_numbers(const char *p, const char *end)
+{
+	while (p < end) {
+		if (*p == '"') {
+			p = skip_string(p, end);
+		} else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+			const char *q = p;
+			while (q < end && strchr("0123456789+-.eE", *q))
+				q++;
+			if (!json_number(p, q))
+				return 0;
+			p = q;
+		} else {
+			p++;
+		}
+	}
+	return 1;
+}
+
+/* The "id" member of the object in line, as the client wrote it, or NULL
+ * (none, a key with escapes before it, or a number cJSON takes that JSON
+ * does not: then cJSON's value is used).
+ * Echoed verbatim, a number comes back digit for digit: cJSON prints at
+ * most 17 significant digits (2^53 + 1 as 9.00719925474099e+15). */
+static cJSON *raw_id(const char *line, size_t len)
+{
+	const char *end = line + len, *p = skip_space(line, end);
+	if (p == end || *p != '{')
+		return NULL;
+	for (p = skip_space(p + 1, end); p < end && *p == '"'; ) {
+		const char *key = p + 1;
+		p = skip_string(p, end);
+		if (p == end)
+			return NULL;
+		size_t klen = (size_t)(p - 1 - key);
+		if (memchr(key, '\\', klen))
+			return NULL;
+		p = skip_space(p, end);
+		if (p == end || *p != ':')
+			return NULL;
+		const char *v = skip_space(p + 1, end);
+		p = skip_value(v, end);
+		if (klen == 2 && !memcmp(key, "id", 2)) {
+			/* cJSON takes control characters as space, and raw in a
+			 * string: those only its own printing makes valid JSON */
+			if (p == v || !strict_numbers(v, p))
+				return NULL;   /* cJSON's value, printed as valid JSON */
+			for (const char *q = v; q < p; q++)
+				if ((unsigned char)*q < ' ')
+					return NULL;
+			char *text = malloc((size_t)(p - v) + 1);
+			if (!text)
+				return NULL;
+			memcpy(text, v, (size_t)(p - v));
+			text[p - v] = '\0';
+			cJSON *r = cJSON_CreateRaw(text);
+			free(text);
+			return r;
+		}
+		p = skip_space(p, end);
+		if (p == end || *p != ',')
+			return NULL;
+		p = skip_space(p + 1, end);
+	}
+	return NULL;
+}
+
 int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 		      const char **code, char *msg, size_t msg_size, cJSON **id)
 {
@@ -81,6 +220,15 @@ int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 	if (bad < len) {
 		*code = DRSN_ERR_BAD_JSON;
 		snprintf(msg, msg_size, "request is not valid UTF-8 (byte %zu)", bad);
+		return -EINVAL;
+	}
+	/* A raw NUL is no JSON anywhere; cJSON would end a string there
+	 * ({"id":"a<NUL>b"} came back as "a") or skip it as white space. */
+	const char *raw_nul = memchr(line, '\0', len);
+	if (raw_nul) {
+		*code = DRSN_ERR_BAD_JSON;
+		snprintf(msg, msg_size, "request contains a NUL byte (byte %zu)",
+			 (size_t)(raw_nul - line));
 		return -EINVAL;
 	}
 	long nul = find_nul_escape(line, len);
@@ -118,8 +266,11 @@ int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 			  "\"id\" holds a number out of range (use a smaller number or a string)");
 		goto out;
 	}
-	if (jid)
-		*id = cJSON_Duplicate(jid, 1);
+	if (jid) {
+		*id = raw_id(line, len);
+		if (!*id)
+			*id = cJSON_Duplicate(jid, 1);
+	}
 	cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
 	if (!cJSON_IsString(type)) {
 		rc = fail(code, DRSN_ERR_BAD_REQUEST, msg, msg_size, "missing string field \"type\"");

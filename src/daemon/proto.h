@@ -42,7 +42,8 @@ enum drsn__cmd_kind {
 struct drsn__command {
 	enum drsn__cmd_kind kind;
 	unsigned events;         /* subscribe: new mask */
-	cJSON *id;               /* the client's "id" (any JSON value) or NULL; owned */
+	cJSON *id;               /* the client's "id" (any JSON value, as a cJSON_Raw of the
+				  * text it sent when it can be found) or NULL; owned */
 };
 
 /* Error codes of "error" events (the "code" field). */

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,9 @@ static void test_commands(void **state)
 	assert_null(c.id);
 	assert_int_equal(parse("{\"type\":\"status\",\"version\":1,\"id\":[1,\"a\"]}", &c, &code, &id), 0);
 	assert_int_equal(c.kind, DRSN_CMD_STATUS);
-	assert_true(cJSON_IsArray(c.id));
+	char *text = cJSON_PrintUnformatted(c.id);
+	assert_string_equal(text, "[1,\"a\"]");
+	free(text);
 	drsn__command_clear(&c);
 	assert_int_equal(parse("{\"type\":\"reload\"}  \t", &c, &code, &id), 0);
 	assert_int_equal(c.kind, DRSN_CMD_RELOAD);
@@ -104,6 +107,27 @@ static void test_utf8_and_ids(void **state)
 	l = "{\"type\":\"ping\",\"id\":\"a\\u0000b\"}";
 	assert_int_equal(drsn__proto_parse(l, strlen(l), &c, &code, msg, sizeof msg, &id), -EINVAL);
 	assert_string_equal(msg, "strings must not contain \\u0000 (byte 22)");
+	/* a raw NUL byte: in a string cJSON cut it short ("a<NUL>b" came back
+	 * as "a"), outside one it was skipped like white space */
+	static const char raw_nul[][40] = {
+		"{\"type\":\"ping\",\"id\":\"a\0b\"}",
+		"\0{\"type\":\"ping\",\"id\":2}",
+		"{\"type\":\"pi\0ng\",\"id\":3}",
+	};
+	static const size_t raw_nul_len[] = {26, 23, 23};
+	static const char *const raw_nul_msg[] = {
+		"request contains a NUL byte (byte 22)",
+		"request contains a NUL byte (byte 0)",
+		"request contains a NUL byte (byte 11)",
+	};
+	for (size_t i = 0; i < 3; i++) {
+		id = NULL;
+		assert_int_equal(drsn__proto_parse(raw_nul[i], raw_nul_len[i], &c, &code, msg,
+						   sizeof msg, &id), -EINVAL);
+		assert_string_equal(code, DRSN_ERR_BAD_JSON);
+		assert_string_equal(msg, raw_nul_msg[i]);
+		assert_null(id);
+	}
 	/* fine: UTF-8, escapes that are not NUL, an escaped backslash before
 	 * "u0000", big finite numbers */
 	static const char *const good[] = {
@@ -127,6 +151,58 @@ static void test_utf8_and_ids(void **state)
 	assert_string_equal(code, DRSN_ERR_UNKNOWN_COMMAND);
 	assert_int_equal(drsn__utf8_check(msg, strlen(msg)), strlen(msg));
 	assert_non_null(strstr(msg, "\xc3\xa9' (known"));
+}
+
+/* The id comes back as the client wrote it: cJSON printed a number with at
+ * most 17 significant digits, often in e-notation (2^53 + 1 came back as
+ * 9.00719925474099e+15, a time in ns rounded too): no client matched its
+ * reply. */
+static void test_ids_verbatim(void **state)
+{
+	(void)state;
+	static const char *const cases[][2] = {
+		{"{\"type\":\"ping\",\"id\":9007199254740993}", "9007199254740993"},
+		{"{\"id\":1796078829957192400,\"type\":\"ping\"}", "1796078829957192400"},
+		{" { \"type\" : \"ping\" , \"id\" : [1.0, {\"n\":12345678901234567890}] , \"x\":1}",
+		 "[1.0, {\"n\":12345678901234567890}]"},
+		{"{\"x\":\"a\\\"id\\\":1,\",\"id\":-0,\"type\":\"status\"}", "-0"},
+		{"{\"type\":\"ping\",\"id\":\"caf\\u00e9\"}", "\"caf\\u00e9\""},
+		/* an escaped key: cJSON's first "id", as cJSON prints it */
+		{"{\"\\u0069d\":1.50,\"id\":2,\"type\":\"ping\"}", "1.5"},
+		{"{\"type\":\"nosuch\",\"id\":18446744073709551615}", "18446744073709551615"},
+		/* control characters cJSON lets through: its own escaped printing */
+		{"{\"type\":\"ping\",\"id\":\"a\tb\"}", "\"a\\tb\""},
+		{"{\"type\":\"ping\",\"id\":[1,\x01 2]\x02}", "[1,2]"},
+		{"{\"type\":\"ping\",\"id\":5\x01}", "5"},
+		{"{\"type\":\"ping\",\"id\":\x01" "5}", "5"},
+		/* numbers cJSON takes that JSON does not: its valid printing */
+		{"{\"type\":\"ping\",\"id\":01}", "1"},
+		{"{\"type\":\"ping\",\"id\":1.}", "1"},
+		{"{\"type\":\"ping\",\"id\":-.5}", "-0.5"},
+		{"{\"type\":\"ping\",\"id\":[2,00]}", "[2,0]"},
+		{"{\"type\":\"ping\",\"id\":{\"a\":\"01\",\"b\":1E+2}}", "{\"a\":\"01\",\"b\":1E+2}"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct drsn__command c;
+		const char *code = NULL;
+		cJSON *id = NULL;
+		char msg[256];
+		int rc = drsn__proto_parse(cases[i][0], strlen(cases[i][0]), &c, &code, msg,
+					   sizeof msg, &id);
+		const cJSON *got = rc == 0 ? c.id : id;
+		assert_non_null(got);
+		size_t len;
+		char *line = drsn__proto_error_line("x", "m", got, &len);
+		char want[160];
+		snprintf(want, sizeof want, "{\"type\":\"error\",\"version\":1,\"code\":\"x\","
+			 "\"message\":\"m\",\"id\":%s}\n", cases[i][1]);
+		if (strcmp(line, want))
+			fail_msg("case %zu: %s gives %s", i, cases[i][0], line);
+		free(line);
+		cJSON_Delete(id);
+		if (rc == 0)
+			drsn__command_clear(&c);
+	}
 }
 
 static void test_lines(void **state)
@@ -168,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_utf8_and_ids),
+		cmocka_unit_test(test_ids_verbatim),
 		cmocka_unit_test(test_lines),
 	};
 	return cmocka_run_group_tests_name("daemon-proto", tests, NULL, NULL);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #define FLOOD_WINDOW_MS 10000
 #define SCRATCH_SIZE 65536
+#define HUP_CHECK_MS 500            /* how often half-closed clients are checked */
 
 struct drsn__client {
 	uv_pipe_t pipe;                 /* first: handle->data is unused, we cast */
@@ -25,9 +27,10 @@ struct drsn__client {
 	int closing;
 	int counted;                    /* in srv->n_clients */
 
-	char *in;                       /* max_line bytes */
+	char *in;                       /* max_line + 1 bytes; reads go here */
 	size_t in_len;
 	int discarding;                 /* inside an overlong line */
+	int paused;                     /* not reading: replies fill half the queue */
 
 	char *out;                      /* client_queue bytes, a ring */
 	size_t out_cap;
@@ -35,6 +38,7 @@ struct drsn__client {
 	size_t inflight;
 	int writing;
 	int finishing;                  /* shut down once the ring is empty */
+	int half_closed;                /* sent EOF (shutdown(SHUT_WR)) but still reads */
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
 
@@ -56,8 +60,11 @@ struct drsn__server {
 	struct drsn__server_stats st;
 	char *scratch;
 
+	uv_timer_t hup_timer;           /* runs while n_half_closed > 0 */
+	int n_half_closed;
+
 	int stopping;
-	int open_handles;               /* listener + clients + timer */
+	int open_handles;               /* listener + hup_timer + clients + stop timer */
 	uv_timer_t stop_timer;
 	int timer_open;
 	void (*done)(void *user);
@@ -72,6 +79,7 @@ static void close_client(struct drsn__client *c);
 
 static void kick_write(struct drsn__client *c);
 static void do_shutdown(struct drsn__client *c);
+static void resume_input(struct drsn__client *c);
 
 static void on_write(uv_write_t *req, int status)
 {
@@ -81,8 +89,9 @@ static void on_write(uv_write_t *req, int status)
 	c->inflight = 0;
 	if (status < 0) {
 		if (status != UV_ECANCELED)
-			log_debug("client %llu: write failed: %s", (unsigned long long)c->id,
-				  uv_strerror(status));
+			log_debug("%s %llu: write failed: %s",
+				  c->srv->o.raw ? "[denoise] pcm_socket reader" : "client",
+				  (unsigned long long)c->id, uv_strerror(status));
 		close_client(c);
 		return;
 	}
@@ -90,6 +99,8 @@ static void on_write(uv_write_t *req, int status)
 		kick_write(c);
 	else if (c->finishing)
 		do_shutdown(c);
+	if (c->paused && (size_t)(c->out_head - c->out_tail) <= c->out_cap / 4)
+		resume_input(c);
 }
 
 static void kick_write(struct drsn__client *c)
@@ -213,6 +224,10 @@ static void close_client(struct drsn__client *c)
 		c->srv->n_clients--;
 		drsn__client_set_events(c, 0);
 	}
+	if (c->half_closed) {
+		c->half_closed = 0;
+		c->srv->n_half_closed--;
+	}
 	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 }
 
@@ -287,55 +302,133 @@ static void handle_line(struct drsn__client *c, const char *line, size_t len)
 	drsn__command_clear(&cmd);
 }
 
-static void feed(struct drsn__client *c, const char *p, size_t n)
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+
+/* The complete lines in c->in, in order. Replies are queued like events,
+ * and a client may send many commands in one write: while its queue is
+ * more than half full the rest wait in c->in and the client is not read
+ * (resume_input goes on once it has read), so a client that reads its
+ * replies is not dropped for asking. */
+static void process_input(struct drsn__client *c)
 {
-	size_t cap = (size_t)c->srv->o.max_line;
-	while (n && !c->closing) {
-		const char *nl = memchr(p, '\n', n);
-		size_t chunk = nl ? (size_t)(nl - p) : n;
-		if (c->discarding) {
-			if (nl)
-				c->discarding = 0;
-		} else if (c->in_len + chunk > cap) {
-			char msg[128];
-			snprintf(msg, sizeof msg, "line longer than %zu bytes: discarded", cap);
-			c->in_len = 0;
-			c->discarding = !nl;
-			protocol_error(c, DRSN_ERR_LINE_TOO_LONG, msg, NULL);
-		} else {
-			memcpy(c->in + c->in_len, p, chunk);
-			c->in_len += chunk;
-			if (nl) {
-				handle_line(c, c->in, c->in_len);
-				c->in_len = 0;
-			}
+	size_t cap = (size_t)c->srv->o.max_line, done = 0;
+	while (!c->closing) {
+		if ((size_t)(c->out_head - c->out_tail) > c->out_cap / 2) {
+			c->paused = 1;
+			uv_read_stop((uv_stream_t *)&c->pipe);
+			break;
 		}
+		char *p = c->in + done;
+		char *nl = memchr(p, '\n', c->in_len - done);
 		if (!nl)
 			break;
-		p = nl + 1;
-		n -= chunk + 1;
+		size_t len = (size_t)(nl - p);
+		if (c->discarding)
+			c->discarding = 0;
+		else
+			handle_line(c, p, len);
+		done += len + 1;
 	}
+	memmove(c->in, c->in + done, c->in_len - done);
+	c->in_len -= done;
+	if (c->paused || c->closing)
+		return;
+	if (c->discarding) {
+		c->in_len = 0;
+	} else if (c->in_len > cap) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "line longer than %zu bytes: discarded", cap);
+		c->in_len = 0;
+		c->discarding = 1;
+		protocol_error(c, DRSN_ERR_LINE_TOO_LONG, msg, NULL);
+	}
+}
+
+static void resume_input(struct drsn__client *c)
+{
+	c->paused = 0;
+	if (c->closing)
+		return;
+	process_input(c);
+	if (!c->paused && !c->closing && !c->half_closed &&
+	    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) < 0)
+		close_client(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	(void)suggested;
 	struct drsn__client *c = (struct drsn__client *)h;
-	*buf = uv_buf_init(c->srv->scratch, SCRATCH_SIZE);
+	if (c->srv->o.raw)   /* what a PCM reader sends is dropped */
+		*buf = uv_buf_init(c->srv->scratch, SCRATCH_SIZE);
+	else   /* process_input leaves at most max_line bytes */
+		*buf = uv_buf_init(c->in + c->in_len,
+				   (unsigned)((size_t)c->srv->o.max_line + 1 - c->in_len));
+}
+
+/* 1 if the peer has closed its end for good (or the socket is in error),
+ * 0 if it still reads: after its shutdown(SHUT_WR) a Unix stream socket
+ * reports EOF but not POLLHUP. */
+static int peer_gone(struct drsn__client *c)
+{
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0)
+		return 1;
+	struct pollfd p = {.fd = fd, .events = 0};
+	return poll(&p, 1, 0) != 0;
+}
+
+/* A half-closed client that has since closed its end gets no EPIPE until
+ * something is written to it: one subscribed to nothing would hold its
+ * slot for ever. */
+static void on_hup_check(uv_timer_t *t)
+{
+	struct drsn__server *s = t->data;
+	for (struct drsn__client *c = s->clients; c; c = c->next)
+		if (c->half_closed && !c->closing && peer_gone(c)) {
+			log_debug("%s %llu: disconnected", s->o.raw ? "[denoise] pcm_socket reader"
+				  : "client", (unsigned long long)c->id);
+			close_client(c);
+		}
+	if (!s->n_half_closed)
+		uv_timer_stop(t);
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
 	struct drsn__client *c = (struct drsn__client *)st;
+	struct drsn__server *s = c->srv;
+	const char *who = s->o.raw ? "[denoise] pcm_socket reader" : "client";
+	if (n == UV_EOF && !c->closing && !peer_gone(c)) {
+		/* shutdown(SHUT_WR) ("printf ... | socat - UNIX-CONNECT:..."):
+		 * the client has said everything but still reads. A last line
+		 * without its newline is complete now; the events go on. */
+		uv_read_stop(st);
+		if (!s->o.raw && c->in_len && !c->discarding)
+			handle_line(c, c->in, c->in_len);
+		c->in_len = 0;
+		if (c->closing)
+			return;
+		log_debug("%s %llu: end of its input, still sending to it", who,
+			  (unsigned long long)c->id);
+		c->half_closed = 1;
+		if (s->n_half_closed++ == 0)
+			uv_timer_start(&s->hup_timer, on_hup_check, HUP_CHECK_MS, HUP_CHECK_MS);
+		return;
+	}
 	if (n < 0) {
 		/* EOF or error: the peer is gone (a half-written line is dropped). */
-		log_debug("client %llu: %s", (unsigned long long)c->id,
+		log_debug("%s %llu: %s", who, (unsigned long long)c->id,
 			  n == UV_EOF ? "disconnected" : uv_strerror((int)n));
 		close_client(c);
 		return;
 	}
-	if (!c->srv->o.raw)
-		feed(c, buf->base, (size_t)n);
+	(void)buf;
+	if (!s->o.raw) {
+		c->in_len += (size_t)n;
+		process_input(c);
+	}
 }
 
 /* ---- accept ------------------------------------------------------------ */
@@ -353,7 +446,7 @@ static void on_connection(uv_stream_t *l, int status)
 	c->srv = s;
 	c->id = ++s->next_id;
 	c->out_cap = (size_t)s->o.client_queue;
-	c->in = malloc((size_t)s->o.max_line);
+	c->in = malloc((size_t)s->o.max_line + 1);
 	c->out = malloc(c->out_cap);
 	uv_pipe_init(s->loop, &c->pipe, 0);
 	s->open_handles++;
@@ -526,6 +619,9 @@ int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
 		drsn__fail(err, rc, "%s: cannot listen: %s", s->path, uv_strerror(rc));
 		goto fail_bound;
 	}
+	uv_timer_init(loop, &s->hup_timer);
+	s->hup_timer.data = s;
+	s->open_handles++;
 	*out = s;
 	return 0;
 
@@ -592,4 +688,5 @@ void drsn__server_stop(struct drsn__server *s, int timeout_ms, void (*done)(void
 		finish_client(c);
 	}
 	uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+	uv_close((uv_handle_t *)&s->hup_timer, on_handle_closed);
 }

@@ -4,7 +4,9 @@
  *
  * Bounded everywhere, so no client can hurt the audio or the others:
  *  - input: one line buffer of max_line bytes per client; a longer line gets
- *    one "line_too_long" error and is discarded up to its newline;
+ *    one "line_too_long" error and is discarded up to its newline. While a
+ *    client's output queue is over half full its commands wait (it is not
+ *    read), so pipelined requests never overflow it with replies;
  *  - output: a byte ring of client_queue bytes per client, allocated at
  *    accept. A line that does not fit means the client is not reading fast
  *    enough: it is disconnected and counted in dropped_slow. Sending never
@@ -12,7 +14,9 @@
  *  - protocol errors: more than flood_errors within 10 s disconnects the
  *    client (dropped_flood) after a final "flood" error;
  *  - clients: at most max_clients; one more gets "too_many_clients" and is
- *    closed.
+ *    closed. A client that shuts down its sending side keeps receiving; one
+ *    that has closed for good is noticed within HUP_CHECK_MS even when
+ *    nothing is written to it.
  * Everything runs on the loop thread.
  */
 #ifndef DRSN_DAEMON_SERVER_H

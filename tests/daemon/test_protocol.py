@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """drsnd's socket protocol: hello, commands, errors, limits, socket file
 handling, --check-config, graceful stop."""
+import json
 import os
 import signal
 import socket
@@ -40,6 +41,14 @@ def test_hello_and_commands():
         assert r["type"] == "pong" and r["id"] == "p1"
         r = c.request({"type": "ping", "id": {"nested": [1, 2]}})
         assert r["id"] == {"nested": [1, 2]}
+        # ids come back as sent: big ones were rounded (2^53 + 1 came back as
+        # 9.00719925474099e+15, a time in ns too), so no reply matched
+        for big in (2 ** 53 + 1, time.time_ns(), 2 ** 64 - 1, [1.0, {"n": -(2 ** 63)}]):
+            r = c.request({"type": "ping", "id": big}, timeout=5)
+            assert r["type"] == "pong" and r["id"] == big, (big, r)
+        c.send(b'{"type":"nosuch","id":9007199254740993}\n')
+        e, _ = c.wait_for(lambda m: m["type"] == "error", 5)
+        assert e["id"] == 9007199254740993 and e["code"] == "unknown_command", e
         r = c.request({"type": "status", "id": 7})
         assert r["type"] == "status" and r["clients"] == 1 and r["source"]["name"] == "file:" + wav, r
         for k in ("frames", "inferences", "overflows", "dropped_clients", "cpu_time", "rss_kb"):
@@ -71,6 +80,9 @@ def test_hello_and_commands():
             (b'{"type":"ping","id":"\xff"}\n', "bad_json"),
             (b'{"type":"ping","id":1e400}\n', "bad_request"),
             (b'{"type":"ping","id":"a\\u0000b"}\n', "bad_request"),
+            # a raw NUL byte cut the id short ("a"), or was skipped as space
+            (b'{"type":"ping","id":"a\x00b"}\n', "bad_json"),
+            (b'\x00{"type":"ping","id":2}\n', "bad_json"),
         ]
         for raw, code in cases:
             c.send(raw)
@@ -96,6 +108,18 @@ def test_hello_and_commands():
         c.send(b'{"type":"ping","id":"crlf"}\r\n')
         r, _ = c.wait_for(lambda m: m.get("id") == "crlf", 5)
         assert r["type"] == "pong"
+        # a line of max_line bytes is fine, one more byte is not
+        ping = b'{"type":"ping","id":"max"}'
+        c.send(ping + b" " * (4096 - len(ping)) + b"\n" + ping + b" " * (4097 - len(ping)) + b"\n")
+        assert c.recv(5)["id"] == "max"
+        assert c.recv(5)["code"] == "line_too_long"
+        # many requests in one write, whose replies (2000 x ~0.8 kB) are far
+        # more than the client's 256 KiB queue: all answered, in order (the
+        # client was dropped as slow after ~300 replies)
+        c.send(b"".join(b'{"type":"status","id":%d}\n' % i for i in range(2000)))
+        ids = [c.recv(10) for _ in range(2000)]
+        assert [m and m.get("id") for m in ids] == list(range(2000)), (c.eof, ids[-1])
+        assert c.request({"type": "ping", "id": "alive"})["type"] == "pong"
         c.close()
     finally:
         assert d.stop() == 0
@@ -370,6 +394,78 @@ def test_documented_python_client():
     assert len(lines) >= 3 and all(" at " in l and l.rstrip().endswith(" s") for l in lines[1:]), lines
 
 
+def test_half_closed_client_keeps_receiving():
+    """A client that shuts down its sending side (socat when its stdin ends,
+    as in docs/protocol.md's `printf ... | socat -t 3600 - UNIX-CONNECT:...`)
+    still gets its replies and events, and its last line needs no newline;
+    so does a PCM reader. It was disconnected at its EOF. Its slot is freed
+    soon after it closes for good, even when nothing is written to it."""
+    tmp = os.environ["TMPDIR"]
+    pcm = os.path.join(tmp, "half-pcm.sock")
+    d = Daemon("--set", "denoise.pcm_socket=" + pcm, "--set", "detect.level_interval_ms=50",
+               source="file:" + setup_wav(tmp, 30)).wait_listening()
+    try:
+        c = d.client()
+        c.send(b'{"type":"subscribe","events":["level"]}\n{"type":"status","id":"last"}')
+        c.s.shutdown(socket.SHUT_WR)
+        st, _ = c.wait_for(lambda m: m.get("id") == "last", 5, "reply to the last line, sent without newline")
+        assert st["type"] == "status", st
+        end, levels = time.time() + 1.5, 0
+        while time.time() < end:
+            m = c.recv(max(0.01, end - time.time()))
+            levels += bool(m and m["type"] == "level")
+        assert levels >= 15 and not c.eof, (levels, c.eof)
+        # the PCM reader that sends nothing and says so still gets audio
+        r = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        r.connect(pcm)
+        r.shutdown(socket.SHUT_WR)
+        r.settimeout(3)
+        got, end = 0, time.time() + 1
+        while time.time() < end:
+            x = r.recv(65536)
+            if not x:
+                break
+            got += len(x)
+        r.close()
+        assert got >= 16000, got   # 1 s at 32000 bytes/s
+        # the documented socat line, as written, for 2 s
+        doc = open(os.path.join(os.environ["DRSN_SOURCE_ROOT"], "docs", "protocol.md")).read()
+        block = doc.split("## Quick look with socat", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+        cmd = [para for para in block.split("\n\n") if "printf" in para][0]
+        cmd = "\n".join(ln for ln in cmd.splitlines() if not ln.startswith("#"))
+        assert "-t 3600" in cmd, cmd
+        sh = subprocess.Popen(["sh", "-c", cmd.replace("/run/drsnd/drsnd.sock", d.sock)],
+                              stdout=subprocess.PIPE, start_new_session=True)
+        RUNNING.append(sh)
+        time.sleep(2)
+        os.killpg(sh.pid, signal.SIGTERM)
+        out = sh.communicate(timeout=10)[0].decode().splitlines()
+        types = [json.loads(ln)["type"] for ln in out]
+        log("documented socat session: %d lines, %d level" % (len(types), types.count("level")))
+        assert types[:3] == ["hello", "subscribed", "status"], types[:5]
+        assert types.count("level") >= 10 and types.count("scores") >= 10, types
+        # closed for good after its EOF: the slot is freed without a write
+        q = d.client()
+
+        def clients_soon(want):
+            for _ in range(40):   # socat's slot goes at the next level event
+                n = q.request({"type": "status"})["clients"]
+                if n == want:
+                    break
+                time.sleep(0.1)
+            return n
+        assert clients_soon(2) == 2   # c, q
+        h = d.client()
+        h.request({"type": "subscribe", "events": []})
+        h.s.shutdown(socket.SHUT_WR)
+        time.sleep(0.7)   # past a check of the half-closed
+        assert q.request({"type": "status"})["clients"] == 3   # c, q, h
+        h.close()
+        assert clients_soon(2) == 2
+    finally:
+        assert d.stop() == 0
+
+
 if __name__ == "__main__":
     main([test_documented_python_client, test_hello_and_commands, test_vad_and_periodic_status, test_flood_and_max_clients, test_socket_file_handling,
-          test_graceful_stop_flushes_clients, test_check_config])
+          test_graceful_stop_flushes_clients, test_check_config, test_half_closed_client_keeps_receiving])

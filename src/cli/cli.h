@@ -35,6 +35,11 @@ struct drsn__cli_files {
 int drsn__cli_files_collect(struct drsn__cli_files *fl, char **args, int n_args);
 void drsn__cli_files_free(struct drsn__cli_files *fl);
 
+/* A file that could not be read or processed: "drsn: CMD: MSG" on stderr
+ * and {"file":FILE,"error":MSG} on stdout, so that output alone tells a
+ * file with no result from one that failed (msg names the file). */
+void drsn__cli_file_error(const char *cmd, const char *file, const char *msg);
+
 /* 1 if path a and path b name one existing regular file (the same device and
  * inode, so through any spelling of the path, a symbolic or a hard link),
  * else 0. "-" (stdin or stdout) names no file here. */

@@ -62,11 +62,7 @@ static void print_json(cJSON *o)
 
 static void file_error(const char *file, const char *msg)
 {
-	drsn__cli_err("classify: %s", msg);
-	cJSON *o = cJSON_CreateObject();
-	drsn__utf8_add_string(o, "file", file);   /* JSON is UTF-8, a file name need not be */
-	drsn__utf8_add_string(o, "error", msg);    /* it names the file */
-	print_json(o);
+	drsn__cli_file_error("classify", file, msg);
 }
 
 /* train.py keeps clips as int16: x rounded to those steps */

@@ -25,7 +25,8 @@ static void usage(FILE *f)
 		"usage: drsn detect [--model M] [OPTIONS] FILE|FOLDER...\n\n"
 		"Runs drsnd's streaming detection pipeline over each file (a folder: every\n"
 		"audio file under it, in name order; '-': stdin) and prints one JSON line per\n"
-		"detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds).\n"
+		"detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds); a file\n"
+		"that cannot be read gets {\"file\",\"error\"} (and a message on stderr).\n"
 		"Each file is a stream of its own, with one window of silence before and after\n"
 		"it, so a keyword at its very start or end is found too.\n"
 		"The options are drsnd.conf's [detect] keys, with the same defaults:\n"
@@ -257,7 +258,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		struct run r = {files.file[i].path, 0};
 		if (files.file[i].error) {
 			progress_erase();
-			drsn__cli_err("detect: %s", files.file[i].error);
+			drsn__cli_file_error("detect", r.file, files.file[i].error);
 			code = 1;
 			continue;
 		}
@@ -267,7 +268,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		if ((strcmp(r.file, "-") ? drsn_audio_open(&a, r.file, &ao, &e)
 					 : drsn_audio_open_fd(&a, 0, "stdin", &ao, &e)) < 0) {
 			progress_erase();
-			drsn__cli_err("detect: %s", e.msg);
+			drsn__cli_file_error("detect", r.file, e.msg);
 			code = 1;
 			continue;
 		}
@@ -282,7 +283,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		}
 		if (n < 0) {
 			progress_erase();
-			drsn__cli_err("detect: %s", e.msg);
+			drsn__cli_file_error("detect", r.file, e.msg);
 			code = 1;
 		} else {
 			drsn_pipeline_finish(p, &ev, &r);   /* score the last second in full */

@@ -10,9 +10,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
 #include <sndfile.h>
 
 #include "cli/cli.h"
+#include "common/utf8.h"
 
 #define MAX_DEPTH 32
 
@@ -203,4 +205,20 @@ int drsn__cli_refuse_clash(const char *cmd, const char *out, const char *const *
 		}
 	}
 	return 0;
+}
+
+void drsn__cli_file_error(const char *cmd, const char *file, const char *msg)
+{
+	drsn__cli_err("%s: %s", cmd, msg);
+	cJSON *o = cJSON_CreateObject();
+	drsn__utf8_add_string(o, "file", file);   /* JSON is UTF-8, a file name need not be */
+	drsn__utf8_add_string(o, "error", msg);    /* it names the file */
+	char *line = cJSON_PrintUnformatted(o);
+	if (line)
+		printf("%s\n", line);
+	else
+		drsn__cli_err("%s: out of memory", cmd);
+	fflush(stdout);
+	free(line);
+	cJSON_Delete(o);
 }

@@ -171,7 +171,9 @@ def test_drsn_detect_errors():
         r = subprocess.run([DRSN, "detect"] + list(args), capture_output=True, text=True, timeout=120)
         return r.returncode, r.stdout, r.stderr
     rc, out, err = run("--model", MODEL, "/nonexistent.wav")
-    assert rc == 1 and "/nonexistent.wav" in err and out == "", (rc, err)
+    assert rc == 1 and "/nonexistent.wav" in err, (rc, err)
+    assert [json.loads(l) for l in out.splitlines()] == [
+        {"file": "/nonexistent.wav", "error": "/nonexistent.wav: no such file"}], out
     rc, out, err = run("--model", "/nonexistent.safetensors", SAMPLE)
     assert rc == 1 and "/nonexistent.safetensors" in err, err
     rc, out, err = run("--model", MODEL, "--label-threshold", "banana=0.5", SAMPLE)

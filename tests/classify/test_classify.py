@@ -153,7 +153,8 @@ def main():
             err = max(abs(p - ref[lab]) for lab, p in top)
             want = max(ref, key=ref.get)
             check(o["label"] == want and err < 1e-4,
-                  "%s: C %s %.6f, PyTorch %s %.6f, max |dp| %.2e" % (name, o["label"], o["score"], want, ref[want], err))
+                  "%s: C %s %.6f, PyTorch %s %.6f, max |dp| %.2e"
+                  % (name, o["label"], o["score"], want, ref[want], err))
 
         r = subprocess.run([drsn, "classify", "--model", model_path, "--top", "2"] + files[:2],
                            capture_output=True, text=True)

@@ -18,14 +18,12 @@
 """
 import argparse
 import json
-import math
 import os
 import random
 import select
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 

@@ -38,6 +38,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,12 +283,25 @@ static int write_wav(const char *dir, const char *base, const char *suffix, cons
 	char path[800], part[810];
 	snprintf(path, sizeof path, "%s/%s%s.wav", dir, base, suffix);
 	snprintf(part, sizeof part, "%s.part", path);
+	/* A new file, never one that is there: a symlink someone with write
+	 * access to dir planted at the (predictable) name would otherwise have
+	 * its target truncated and written. What is at that name goes (only the
+	 * link, not its target); if something is put back in between, O_EXCL
+	 * refuses it. Not readable by others (recordings are private audio;
+	 * the umask may take more). */
+	unlink(part);
+	int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, err_size, "%.180s: %s", part, strerror(e));
+		return -e;
+	}
 	SF_INFO info = {.samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
-	SNDFILE *f = sf_open(part, SFM_WRITE, &info);
+	SNDFILE *f = sf_open_fd(fd, SFM_WRITE, &info, SF_FALSE);
 	if (!f) {
-		/* sf_open may have made the file before its header write failed
-		 * (disk full): leave no stray .part behind. */
+		/* the header write failed (disk full): leave no stray .part behind */
 		snprintf(err, err_size, "%.180s: %s", part, sf_strerror(NULL));
+		close(fd);
 		unlink(part);
 		return -EIO;
 	}
@@ -296,7 +310,9 @@ static int write_wav(const char *dir, const char *base, const char *suffix, cons
 	if (w != (sf_count_t)n)
 		snprintf(why, sizeof why, "%s", sf_strerror(f));   /* e.g. No space left */
 	int rc = sf_close(f);
-	if (w != (sf_count_t)n || rc) {
+	if (close(fd) < 0 && !rc && !why[0])
+		snprintf(why, sizeof why, "%s", strerror(errno));
+	if (w != (sf_count_t)n || rc || why[0]) {
 		snprintf(err, err_size, "%.200s: short write (%lld of %zu samples): %s", part,
 			 (long long)w, n, why[0] ? why : sf_error_number(rc));
 		unlink(part);
@@ -351,8 +367,8 @@ static int enforce_cap(const char *dir, long long max_bytes, const char *keep)
 		char path[800];
 		struct stat st;
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;   /* a symlink is none of ours: not counted, not deleted */
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
 			struct entry *ne = realloc(e, cap * sizeof *e);

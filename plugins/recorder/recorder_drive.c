@@ -11,6 +11,8 @@
  *                          (counted in seconds, so a rate change keeps it)
  *     det:START:END        a detection "yes" of the window [START, END] s
  *     run                  run the loop until the writes queued are done
+ *     symlink:TARGET:NAME  make DIR/NAME a symlink to TARGET now (what someone
+ *                          else with write access to DIR could do)
  *
  * The keys form the [plugin recorder] section (dir = DIR first). Log lines go
  * to stderr as "[level] plugin recorder: ...". Exit 0 when every step ran
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -102,6 +105,14 @@ int main(int argc, char **argv)
 			drsn_plugin_event ev = {.type = DRSN_PLUGIN_EVENT_DETECTION, .detection = &d,
 						.json = "{}", .stream = "drive", .wall_time = 1764547200.0 + t};
 			pl->on_event(self, &ev);
+		} else if (!strncmp(argv[i], "symlink:", 8) && strrchr(argv[i], ':') > argv[i] + 8) {
+			char *colon = strrchr(argv[i], ':'), path[4096];
+			*colon = 0;
+			snprintf(path, sizeof path, "%s/%s", argv[2], colon + 1);
+			if (symlink(argv[i] + 8, path) < 0) {
+				perror("recorder-drive: symlink");
+				rc = 1;
+			}
 		} else if (!strcmp(argv[i], "run")) {
 			uv_run(loop, UV_RUN_DEFAULT);
 		} else {

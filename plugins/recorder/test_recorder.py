@@ -356,6 +356,52 @@ def test_rate_change_while_writing():
         assert r == rate and len(y) == round(0.3 * rate), (name, r, len(y))
 
 
+def test_planted_symlinks_and_file_mode():
+    """Someone who may write in the recordings' folder plants symlinks at the
+    names the recorder will use (the time, label and score are predictable):
+    the old plugin wrote the clip through NAME.wav.part into the link's
+    target (any file drsnd may write; at start it deletes such .part names,
+    so they are planted after), and the size cap counted and deleted
+    symlinks by their target's size. Now the link is replaced by a new file,
+    the target is untouched; the cap ignores symlinks. Recordings are not
+    readable by others (the old ones were 0644 under umask 022)."""
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    victim = os.path.join(tmp, "victim.conf")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    big = os.path.join(tmp, "big.bin")
+    with open(big, "wb") as f:
+        f.write(b"\0" * 3 * 1024 * 1024)
+    # recorder-drive's wall clock starts at 2025-12-01T00:00:00Z; the
+    # detection comes after 0.5 s of audio, score 0.90, label "yes"
+    name = "20251201T000000.500Z-yes-0.90"
+    old_link = os.path.join(out, "20251130T000000.000Z-yes-0.90.wav")   # "oldest": first to go
+    os.symlink(big, old_link)
+    umask = os.umask(0o022)
+    try:
+        rc, err = drive(out, ["pre_roll_ms=100", "post_roll_ms=100", "max_mb=1"],
+                        ["symlink:%s:%s.wav.part" % (victim, name),   # after start(): not stale
+                         "audio:16000:0.5", "det:0.2:0.3", "audio:16000:0.5", "run"])
+    finally:
+        os.umask(umask)
+    assert rc == 0, err
+    with open(victim, "rb") as f:
+        got = f.read()
+    assert got == b"precious\n", "the symlink's target was written: %r..." % got[:12]
+    assert os.path.islink(old_link) and os.path.getsize(big) == 3 * 1024 * 1024, os.listdir(out)
+    files = own_files(out)
+    dt.log("files:", files, "modes:", [oct(os.lstat(os.path.join(out, n)).st_mode) for n in files])
+    assert name + ".wav" in files, (files, err)
+    for n in (name + ".wav",):
+        st = os.lstat(os.path.join(out, n))
+        assert not os.path.islink(os.path.join(out, n)) and st.st_mode & 0o777 == 0o640, (n, oct(st.st_mode))
+        r, y = read_wav(os.path.join(out, n))
+        assert r == RATE and len(y) == round(0.3 * RATE), (n, r, len(y))
+    assert not glob.glob(os.path.join(out, "*.part")), os.listdir(out)
+
+
 def test_rate_out_of_memory():
     # 1 GHz with 30 s pre- and post-roll: 256 GB of ring, which malloc
     # refuses (over RAM + swap; under ASan over max_allocation_size_mb). The
@@ -390,4 +436,4 @@ if __name__ == "__main__":
              test_bad_key_refused_daemon_runs_on, test_disk_full_leaves_no_part_files,
              test_stale_part_files_deleted_at_start,
              test_reload_keeps_plugins_and_check_config, test_rate_change_while_writing,
-             test_rate_out_of_memory])
+             test_planted_symlinks_and_file_mode, test_rate_out_of_memory])

@@ -409,6 +409,115 @@ def test_idle_timeout():
     d.stop()
 
 
+def test_unread_close_frees_slot():
+    """A client that never reads: when drsnd closes it (idle-timeout, or a
+    framing error) with more events queued than the socket takes, the close
+    waits for a flush that never ends. It must still free the max_clients
+    slot (FLUSH_MS, 5 s). (The old plugin kept such a connection forever:
+    max_clients of them locked everyone out, idle_timeout_ms or not.) A Unix
+    socket: its kernel buffer is small and fixed, unlike loopback TCP's."""
+    path = os.path.join(os.environ["TMPDIR"], "wy-unread.sock")
+    d = WyDaemon(uri="unix://" + path, extra_conf="max_clients = 1\nidle_timeout_ms = 1000\n",
+                 wait_port=False)
+    end = time.time() + 20
+    while not os.path.exists(path):
+        assert time.time() < end, d.d.stderr()
+        time.sleep(0.05)
+    def served_within(limit, what):
+        """A client that got info (not "busy"), within limit seconds."""
+        t0 = time.time()
+        while True:
+            c = Wy(path=path)
+            try:
+                c.send("describe")
+                e = c.recv(5)
+            except OSError:
+                e = None
+            if e and e[0] == "info":
+                log("%s: a client served after %.1f s" % (what, time.time() - t0))
+                return c
+            c.close()
+            assert time.time() - t0 < limit, "%s: slot still held after %.1f s: %s\n%s" \
+                % (what, time.time() - t0, e, d.d.stderr()[-2000:])
+            time.sleep(0.2)
+
+    ping = (json.dumps({"type": "ping", "data": {"text": "x" * 16000}}) + "\n").encode()
+    for how in ("idle", "bad header"):
+        s = served_within(20, "before " + how)
+        # 640 kB of pongs: more than the socket buffer, less than the 1 MiB cap
+        for _ in range(40):
+            s.s.sendall(ping)
+        if how == "bad header":
+            s.s.sendall(b"not json\n")
+        served_within(15, how).close()   # once drsnd has given up on s
+        s.close()
+    lines = [l for l in d.d.stderr().splitlines() if "does not read its last events" in l]
+    assert len(lines) == 2, d.d.stderr()[-3000:]
+    d.stop()
+
+
+def test_flooding_clients_do_not_hold_the_loop():
+    """8 clients stream 16 kHz audio as fast as TCP takes it (a 64 KiB
+    chunk is 2 s of audio). Another client's ping must still be answered
+    quickly: each connection gets one read buffer per loop iteration. (The
+    old plugin let libuv read on, 32 buffers per client and iteration: the
+    ping waited about 2 s, as long as the daemon's own audio ring, so the
+    box's microphone overflowed.) The bound scales with what one chunk
+    costs this build (a sanitizer build is some 50 times slower): the ping
+    may wait for one chunk per client (8), not for 32 each (256)."""
+    d = daemon()
+    good = d.client()
+    until_pong(good, "warm up")
+    chunk = (json.dumps({"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1},
+                         "payload_length": 65536}) + "\n").encode() + bytes(65536)
+    costs = []
+    good.send("audio-start", {"rate": 16000, "width": 2, "channels": 1})
+    for i in range(3):
+        t0 = time.time()
+        good.s.sendall(chunk)
+        until_pong(good, "chunk %d" % i)
+        costs.append(time.time() - t0)
+    good.send("audio-stop")
+    until_pong(good, "stopped")
+    bound = max(0.8, 64 * min(costs))   # old code: ~256 chunks; now ~8
+    log("one 64 KiB chunk: %.0f ms; bound %.0f ms" % (min(costs) * 1000, bound * 1000))
+    stop = threading.Event()
+
+    def flood(s):
+        while not stop.is_set():
+            try:
+                s.sendall(chunk)
+            except OSError:
+                return
+
+    floods = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(8)]
+    threads = [threading.Thread(target=flood, args=(s,), daemon=True) for s in floods]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)   # every flood's socket buffers full
+    waits = []
+    for i in range(5):
+        t0 = time.time()
+        good.send("ping", {"text": "p%d" % i})
+        e = good.recv(60)
+        waits.append(time.time() - t0)
+        assert e and e[0] == "pong" and e[1]["text"] == "p%d" % i, e
+        time.sleep(0.3)
+    stop.set()
+    for s in floods:
+        s.shutdown(socket.SHUT_RDWR)
+        s.close()
+    for t in threads:
+        t.join(10)
+    waits.sort()
+    log("ping under 8 flooding clients: %s ms" % ", ".join("%.0f" % (w * 1000) for w in waits))
+    assert waits[2] < bound, "median ping %.0f ms while 8 clients flood (bound %.0f ms)" \
+        % (waits[2] * 1000, bound * 1000)
+    until_pong(good, "after")
+    good.close()
+    d.stop()
+
+
 def test_no_model():
     """drsnd without a model: no wake words, audio gets an error, the
     connection stays usable."""
@@ -441,5 +550,6 @@ if __name__ == "__main__":
     log("model: %s" % MODEL)
     main([test_describe, test_sample_matches_drsn_detect_and_truth, test_noise_not_detected,
           test_48k_stereo, test_bad_clients_beside_a_good_one, test_reload_mid_stream,
-          test_unix_socket_max_clients_and_bad_config, test_host_name_uri, test_idle_timeout, test_no_model,
+          test_unix_socket_max_clients_and_bad_config, test_host_name_uri, test_idle_timeout,
+          test_unread_close_frees_slot, test_flooding_clients_do_not_hold_the_loop, test_no_model,
           test_clean_shutdown])

@@ -38,7 +38,14 @@
  * A connection that sends nothing for idle_timeout_ms (default 60000, 0 =
  * never) gets an error "idle-timeout" and is closed (logged), so silent
  * connections cannot hold every max_clients slot. A once-a-second timer
- * (finer for short timeouts) checks them.
+ * (finer for short timeouts) checks them. A connection that is to close
+ * once its last events are written (an error, idle-timeout, busy) but does
+ * not read them is closed anyway after FLUSH_MS: a client that never reads
+ * cannot keep its slot (the same timer, which always runs).
+ *
+ * Each connection gets one read buffer (64 KiB) per loop iteration, then
+ * pauses until the next (a uv_idle handle restarts it), so clients that
+ * stream faster than real time cannot hold the loop for long.
  *
  * Keys ([plugin wyoming]): uri (tcp://0.0.0.0:10400), max_clients (16),
  * idle_timeout_ms (60000), max_header_bytes, max_data_bytes,
@@ -65,6 +72,7 @@
 
 #define READ_BUF (64 * 1024)
 #define MAX_WRITE_QUEUE (1024 * 1024)   /* bytes a client may leave unread */
+#define FLUSH_MS 5000   /* a close waits this long for the client to read the last events */
 #define ATTRIBUTION_URL "https://doi.org/10.1109/TII.2019.2943898"
 
 typedef union {
@@ -96,6 +104,9 @@ struct conn {
 	int n_det;
 	uint64_t last_rx;         /* uv_now() of its last bytes (or the accept) */
 	int timed_out;            /* idle: closing after the error is flushed */
+	int flushing;             /* closing once what is queued is written */
+	int paused;               /* reading again at the next loop iteration */
+	uint64_t flush_since;     /* uv_now() when that began */
 	cJSON *names;             /* detect filter: array of strings, or NULL */
 	char rbuf[READ_BUF];
 };
@@ -119,6 +130,8 @@ struct wy {
 	int listener_open;
 	uv_timer_t idle_timer;
 	int idle_timer_open;
+	uv_idle_t resume;         /* restarts the paused connections' reads */
+	int resume_open;
 	int bound_unix;           /* we made path: unlink at the end */
 	struct conn *conns;
 	int n_conns;
@@ -130,7 +143,7 @@ struct wy {
 
 static void maybe_free(struct wy *w)
 {
-	if (!w->destroyed || w->listener_open || w->idle_timer_open || w->conns)
+	if (!w->destroyed || w->listener_open || w->idle_timer_open || w->resume_open || w->conns)
 		return;
 	if (w->bound_unix)
 		unlink(w->path);
@@ -703,8 +716,10 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 /* Close once what is queued has been written (the error event). */
 static void conn_close_after_flush(struct conn *c)
 {
-	if (c->closing)
+	if (c->closing || c->flushing)
 		return;
+	c->flushing = 1;
+	c->flush_since = uv_now(c->w->loop);
 	uv_read_stop(&c->h.stream);
 	uv_shutdown_t *req = malloc(sizeof *req);
 	if (req) {
@@ -729,6 +744,22 @@ static void protocol_error(struct conn *c)
 	conn_close_after_flush(c);
 }
 
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* Next loop iteration: the paused connections read again. */
+static void on_resume(uv_idle_t *idle)
+{
+	struct wy *w = idle->data;
+	uv_idle_stop(idle);
+	for (struct conn *c = w->conns; c; c = c->next) {
+		if (!c->paused)
+			continue;
+		c->paused = 0;
+		if (!c->closing && !c->flushing)
+			uv_read_start(&c->h.stream, on_alloc, on_read);
+	}
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = s->data;
@@ -737,8 +768,18 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread > 0) {
 		c->last_rx = uv_now(c->w->loop);
 		int rc = wy_parser_feed(c->parser, (const uint8_t *)buf->base, (size_t)nread, &handler, c);
-		if (rc == -EPROTO)
+		if (rc == -EPROTO) {
 			protocol_error(c);
+		} else if (!c->closing && !c->flushing && c->w->resume_open) {
+			/* One buffer per connection and loop iteration: libuv would
+			 * read on (32 times) while a client has data, and a few
+			 * clients that stream faster than real time would hold
+			 * the loop for seconds (the daemon's own audio, the
+			 * other clients and the watchdog wait). */
+			uv_read_stop(s);
+			c->paused = 1;
+			uv_idle_start(&c->w->resume, on_resume);
+		}
 		return;
 	}
 	if (nread == 0)
@@ -801,13 +842,24 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_read_start(&c->h.stream, on_alloc, on_read);
 }
 
-/* Close the connections that sent nothing for idle_timeout_ms. */
+/* Close the connections that sent nothing for idle_timeout_ms, and those
+ * whose last events are not read within FLUSH_MS. */
 static void on_idle_timer(uv_timer_t *t)
 {
 	struct wy *w = t->data;
 	uint64_t now = uv_now(w->loop);
 	for (struct conn *c = w->conns; c; c = c->next) {
-		if (c->closing || c->timed_out || now - c->last_rx < (uint64_t)w->idle_ms)
+		if (c->closing)
+			continue;
+		if (c->flushing) {
+			if (now - c->flush_since >= FLUSH_MS) {
+				LOG(w, WARN, "client %u: does not read its last events (%zu bytes unsent after %d ms): closing",
+				    c->id, uv_stream_get_write_queue_size(&c->h.stream), FLUSH_MS);
+				conn_close(c);
+			}
+			continue;
+		}
+		if (!w->idle_ms || c->timed_out || now - c->last_rx < (uint64_t)w->idle_ms)
 			continue;
 		c->timed_out = 1;
 		send_error(c, "idle-timeout", "nothing received for %llu ms (idle_timeout_ms = %d): closing",
@@ -847,6 +899,13 @@ static void on_idle_timer_closed(uv_handle_t *hd)
 {
 	struct wy *w = hd->data;
 	w->idle_timer_open = 0;
+	maybe_free(w);
+}
+
+static void on_resume_closed(uv_handle_t *hd)
+{
+	struct wy *w = hd->data;
+	w->resume_open = 0;
 	maybe_free(w);
 }
 
@@ -944,14 +1003,16 @@ static int wy_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
 		uv_close(&w->listener.handle, on_listener_closed);
 		return rc;
 	}
-	if (w->idle_ms > 0) {
-		uint64_t every = (uint64_t)w->idle_ms / 4;
-		every = every < 10 ? 10 : every > 1000 ? 1000 : every;
-		uv_timer_init(loop, &w->idle_timer);
-		w->idle_timer.data = w;
-		w->idle_timer_open = 1;
-		uv_timer_start(&w->idle_timer, on_idle_timer, every, every);
-	}
+	uint64_t every = w->idle_ms > 0 && w->idle_ms < FLUSH_MS ? (uint64_t)w->idle_ms / 4
+								   : FLUSH_MS / 4;
+	every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+	uv_timer_init(loop, &w->idle_timer);
+	w->idle_timer.data = w;
+	w->idle_timer_open = 1;
+	uv_timer_start(&w->idle_timer, on_idle_timer, every, every);
+	uv_idle_init(loop, &w->resume);
+	w->resume.data = w;
+	w->resume_open = 1;
 	if (w->is_unix) {
 		LOG(w, INFO, "listening on unix://%s", w->path);
 	} else {
@@ -991,6 +1052,8 @@ static void wy_destroy(void *self)
 		uv_close(&w->listener.handle, on_listener_closed);
 	if (w->idle_timer_open && !uv_is_closing((uv_handle_t *)&w->idle_timer))
 		uv_close((uv_handle_t *)&w->idle_timer, on_idle_timer_closed);
+	if (w->resume_open && !uv_is_closing((uv_handle_t *)&w->resume))
+		uv_close((uv_handle_t *)&w->resume, on_resume_closed);
 	maybe_free(w);
 }
 

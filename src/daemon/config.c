@@ -1156,6 +1156,23 @@ static void print_float(FILE *f, float v)
 	fputs(b, f);
 }
 
+/* A plugin key whose value is a secret: "password", "secret", "token" or a
+ * name ending in "_password", "_secret", "_token". --print-config shows
+ * that it is set, never the value (its output lands in bug reports and
+ * terminals); a path to a secret (password_file) is no secret. */
+static int secret_key(const char *k)
+{
+	static const char *const names[] = {"password", "secret", "token"};
+	size_t n = strlen(k);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		size_t m = strlen(names[i]);
+		if (!strcmp(k, names[i]) ||
+		    (n > m && k[n - m - 1] == '_' && !strcmp(k + n - m, names[i])))
+			return 1;
+	}
+	return 0;
+}
+
 void drsn__config_print(const struct drsn__config *c, FILE *f)
 {
 	const char *sec = "";
@@ -1204,6 +1221,10 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 			}
 			if (again)
 				continue;
+			if (secret_key(k) && v[0]) {
+				fprintf(f, "; %s = (set; not printed)\n", k);
+				continue;
+			}
 			fprintf(f, "%s = ", k);
 			print_value(f, v);
 			fputc('\n', f);

@@ -453,6 +453,27 @@ static void test_print_round_trip(void **state)
 	free(text);
 	free(text2);
 
+	/* a secret (mqtt's password) is never printed, only that it is set;
+	 * password_file (a path) and an empty password are */
+	drsn__config_defaults(&c);
+	static const char *const secrets[] = {
+		"plugin mqtt.username=u", "plugin mqtt.password=hunter2", "plugin x.api_token=tok3n",
+		"plugin x.password_file=/etc/pw", "plugin x.secret=", "plugin x.tokens=many",
+	};
+	for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+		assert_int_equal(drsn__config_set_arg(&c, secrets[i], &e), 0);
+	text = print(&c);
+	print_message("%s", text);
+	assert_null(strstr(text, "hunter2"));
+	assert_null(strstr(text, "tok3n"));
+	assert_non_null(strstr(text, "; password = (set; not printed)\n"));
+	assert_non_null(strstr(text, "; api_token = (set; not printed)\n"));
+	assert_non_null(strstr(text, "\nusername = u\n"));
+	assert_non_null(strstr(text, "\npassword_file = /etc/pw\n"));
+	assert_non_null(strstr(text, "\nsecret = \n"));
+	assert_non_null(strstr(text, "\ntokens = many\n"));
+	free(text);
+
 	/* quoted values in a file: a comment after the quote, blanks kept */
 	drsn__config_defaults(&c);
 	assert_int_equal(drsn__config_load_string(&c, "[audio]\nsource = \"file:/a ;b.wav\" ; c\n"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -102,6 +103,30 @@ static void host_fill(struct plugin *pl, struct drsn__plugins *ps)
 
 /* ---- opening a module -------------------------------------------------------- */
 
+/* Whoever may write the folder or the module decides what code drsnd runs:
+ * a folder or module that anyone may write (mode o+w, also a sticky /tmp:
+ * anyone can add NAME.so there), or that belongs to a user other than root
+ * and drsnd's own, is refused. Group write is allowed (a plugin admin
+ * group). 0, or -1 with why in msg. A missing one is dlopen's to report. */
+static int unsafe(const char *what, const char *p, const char *name, const char *path, char *msg,
+		  size_t msg_size)
+{
+	struct stat st;
+	if (stat(p, &st) < 0)
+		return 0;
+	if (st.st_mode & S_IWOTH) {
+		snprintf(msg, msg_size, "plugin %s (%s): refused: the %s %s is writable by anyone (mode %04o)",
+			 name, path, what, p, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(msg, msg_size, "plugin %s (%s): refused: the %s %s belongs to uid %u, neither root nor drsnd's user (uid %u)",
+			 name, path, what, p, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
 /* Steps 1-2 of plugin.h for name in dir: the module open and its struct
  * checked. 0, or -1 with why in msg ("plugin NAME (PATH): ..."). */
 static int open_module(const char *dir, const char *name, char *path, size_t path_size,
@@ -121,6 +146,9 @@ static int open_module(const char *dir, const char *name, char *path, size_t pat
 		path[0] = '\0';
 		return -1;
 	}
+	if (unsafe("folder", dir, name, path, msg, msg_size) < 0 ||
+	    unsafe("module", path, name, path, msg, msg_size) < 0)
+		return -1;
 	dlerror();
 	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -27,6 +28,7 @@
 
 static const char *g_mock_build_dir;
 static const char *g_model_path;
+#define MSG_MAX_TEST 1024
 static char g_dir[256];               /* temp dir: symlinks to the mocks + garbage.so */
 
 static const char *const kinds[] = {"good", "abi2", "structver", "noentry", "nocreate",
@@ -199,6 +201,72 @@ static void test_every_failure_reported_and_good_one_runs(void **state)
 	drsn__plugins_free(ps);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	free(c);
+}
+
+/* Load one plugin; its error or NULL (copied to err). */
+static const char *load_error(const char *name, char *err, size_t n)
+{
+	char text[128];
+	snprintf(text, sizeof text, "load = %s\n", name);
+	struct drsn__config *c = config(text);
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct drsn__plugins *ps;
+	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL), 0);
+	const char *e = drsn__plugins_error(ps, name);
+	snprintf(err, n, "%s", e ? e : "");
+	assert_int_equal(drsn__plugins_count(ps), e ? 0 : 1);
+	drsn__plugins_stop(ps);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	drsn__plugins_free(ps);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	free(c);
+	return e ? err : NULL;
+}
+
+/* A folder or module anyone may write: anyone could make drsnd run their
+ * code. Refused with the reason, before dlopen runs any of it (the old
+ * loader opened them). */
+static void test_world_writable_refused(void **state)
+{
+	(void)state;
+	char err[MSG_MAX_TEST], want[2 * PATH_MAX + 256];
+	reset_counts();
+	assert_int_equal(chmod(g_dir, 0777), 0);
+	load_error("mock_good", err, sizeof err);
+	snprintf(want, sizeof want, "plugin mock_good (%s/mock_good.so): refused: the folder %s is writable by anyone (mode 0777)",
+		 g_dir, g_dir);
+	assert_string_equal(err, want);
+	assert_int_equal(counts("good")->creates, 0);
+	/* sticky (as /tmp): anyone may still add a NAME.so */
+	assert_int_equal(chmod(g_dir, 01777), 0);
+	assert_non_null(load_error("mock_good", err, sizeof err));
+	assert_non_null(strstr(err, "refused: the folder"));
+	assert_int_equal(chmod(g_dir, 0700), 0);
+	assert_null(load_error("mock_good", err, sizeof err));
+	assert_int_equal(counts("good")->creates, 1);
+
+	/* a module anyone may write: a copy of mock_good as ww.so */
+	char src[PATH_MAX], dst[PATH_MAX];
+	snprintf(src, sizeof src, "%s/mock_good.so", g_mock_build_dir);
+	snprintf(dst, sizeof dst, "%s/ww.so", g_dir);
+	FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	char buf[8192];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	fclose(out);
+	assert_int_equal(chmod(dst, 0666), 0);
+	load_error("ww", err, sizeof err);
+	snprintf(want, sizeof want, "plugin ww (%s): refused: the module %s is writable by anyone (mode 0666)",
+		 dst, dst);
+	assert_string_equal(err, want);
+	assert_int_equal(chmod(dst, 0644), 0);
+	assert_null(load_error("ww", err, sizeof err));
+	unlink(dst);
 }
 
 static void test_section_in_order_and_bad_key(void **state)
@@ -428,6 +496,7 @@ int main(int argc, char **argv)
 	g_model_path = argc > 2 ? argv[2] : getenv("DRSN_TEST_MODEL");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_failure_reported_and_good_one_runs),
+		cmocka_unit_test(test_world_writable_refused),
 		cmocka_unit_test(test_section_in_order_and_bad_key),
 		cmocka_unit_test(test_config_names_and_bounds),
 		cmocka_unit_test(test_check_config),

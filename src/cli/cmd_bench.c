@@ -18,9 +18,50 @@
 
 extern char **environ;
 
-/* fp32 FMA peak of one core of the target machine: 2 FMA ports x 8 lanes x
- * 2 flops x ~3.1 GHz. */
-#define PEAK_GFLOPS 100.0
+/* fp32 peak of one core: flops per cycle of the best instruction set here x
+ * the core's top clock. Per cycle: two FMA pipes x lanes x 2 flops, as on
+ * Zen and Haswell or later (AVX2: 8 lanes) and on the Cortex-A72 and A76 of
+ * a Raspberry Pi 4 and 5 (NEON: 4 lanes); SSE2 (no FMA): 4 lanes, two
+ * multiplies and two adds; scalar: 1 lane. The clock is cpufreq's
+ * cpuinfo_max_freq; where there is none (a VM, qemu-user), an assumed one:
+ * 3.1 GHz on x86-64 (the figure this used before), 1.8 GHz on aarch64 (a
+ * Raspberry Pi 4's top clock). */
+struct peak {
+	double flops_per_cycle, ghz, gflops;
+	const char *clock;   /* "cpufreq" or "assumed" */
+};
+
+#if defined(__aarch64__)
+#define ASSUMED_GHZ 1.8
+#else
+#define ASSUMED_GHZ 3.1
+#endif
+
+static struct peak core_peak(const char *best_path)
+{
+	static const struct {
+		const char *name;
+		double flops;
+	} isa[] = {{"avx2", 32}, {"sse2", 16}, {"neon", 16}, {"scalar", 4}};
+	struct peak p = {4, ASSUMED_GHZ, 0, "assumed"};
+	for (size_t i = 0; i < sizeof isa / sizeof isa[0]; i++)
+		if (!strcmp(best_path, isa[i].name))
+			p.flops_per_cycle = isa[i].flops;
+	const char *f = getenv("DRSN_CPUFREQ_MAX");   /* tests: the file to read instead */
+	FILE *fp = fopen(f && *f ? f : "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq",
+			 "r");
+	long khz = 0;
+	if (fp) {
+		if (fscanf(fp, "%ld", &khz) == 1 && khz >= 100000 && khz <= 10000000) {
+			p.ghz = khz / 1e6;
+			p.clock = "cpufreq";
+		}
+		fclose(fp);
+	}
+	p.gflops = p.flops_per_cycle * p.ghz;
+	return p;
+}
+
 #define LOAD_RUNS 21
 #define MAX_PATHS 8
 
@@ -30,7 +71,8 @@ static void usage(FILE *f)
 		"usage: drsn bench [--model M.safetensors] [--json] [--runs N] [--no-torch]\n\n"
 		"Times one window of the model (median of N runs, default 200, one thread, thread\n"
 		"CPU time) on every SIMD path available here, prints GFLOP/s (2 x MACs / latency)\n"
-		"and the fraction of the core's %.0f GFLOP/s fp32 peak for the path drsn would use,\n"
+		"and the fraction of the core's fp32 peak for the path drsn would use (flops\n"
+		"per cycle of the best path x the clock in cpufreq, else an assumed %.1f GHz),\n"
 		"the model load time (median of %d loads), and the same model's PyTorch CPU\n"
 		"latency at batch 1 with one thread, measured now by train/bench_torch.py, with\n"
 		"the speed-up. Without --model: the default model that every drsn command uses\n"
@@ -39,7 +81,7 @@ static void usage(FILE *f)
 		"else a random-init default-architecture DRSN-CW exported on the fly by\n"
 		"train/export.py --random. --no-torch skips PyTorch; if PyTorch fails, drsn's\n"
 		"figures are still printed (\"torch\": null) and the exit status is 1.\n",
-		PEAK_GFLOPS, LOAD_RUNS, drsn_default_model_path());
+		ASSUMED_GHZ, LOAD_RUNS, drsn_default_model_path());
 }
 
 static const char *source_root(void)
@@ -209,8 +251,11 @@ static void print_text(const char *path, const char *source, const drsn_model *m
 		       t[i].cpu_ms, t[i].wall_ms, 2 * macs / (t[i].cpu_ms * 1e6),
 		       t[0].cpu_ms / t[i].cpu_ms, &t[i] == chosen ? "   <- in use" : "");
 	const double gf = 2 * macs / (chosen->cpu_ms * 1e6);
-	printf("\n%s: %.2f GFLOP/s = %.1f%% of the %.0f GFLOP/s fp32 peak of one core\n",
-	       chosen->name, gf, 100 * gf / PEAK_GFLOPS, PEAK_GFLOPS);
+	const struct peak pk = core_peak(t[np - 1].name);
+	printf("\n%s: %.2f GFLOP/s = %.1f%% of the %.1f GFLOP/s fp32 peak of one core\n"
+	       "           (%s: %.0f flops/cycle x %.2f GHz, %s clock)\n",
+	       chosen->name, gf, 100 * gf / pk.gflops, pk.gflops, t[np - 1].name,
+	       pk.flops_per_cycle, pk.ghz, pk.clock);
 	if (tr->ok)
 		printf("PyTorch %s, 1 thread, batch 1: %.3f ms [%.3f ms wall] per window\n"
 		       "speed-up over PyTorch: %.1fx (thread CPU), %.1fx (wall); target >= 5x\n",
@@ -233,7 +278,11 @@ static int print_json(const char *path, const char *source, const drsn_model *m,
 	cJSON_AddNumberToObject(o, "macs_per_window", macs);
 	cJSON_AddNumberToObject(o, "load_ms_median", load_ms);
 	cJSON_AddNumberToObject(o, "runs", runs);
-	cJSON_AddNumberToObject(o, "peak_gflops", PEAK_GFLOPS);
+	const struct peak pk = core_peak(t[np - 1].name);
+	cJSON_AddNumberToObject(o, "peak_gflops", pk.gflops);
+	cJSON_AddNumberToObject(o, "peak_flops_per_cycle", pk.flops_per_cycle);
+	cJSON_AddNumberToObject(o, "peak_ghz", pk.ghz);
+	cJSON_AddStringToObject(o, "peak_clock", pk.clock);
 	cJSON *paths = cJSON_AddArrayToObject(o, "paths");
 	for (int i = 0; i < np; i++) {
 		cJSON *p = cJSON_CreateObject();
@@ -246,7 +295,7 @@ static int print_json(const char *path, const char *source, const drsn_model *m,
 	const double gf = 2 * macs / (chosen->cpu_ms * 1e6);
 	cJSON_AddStringToObject(o, "path", chosen->name);
 	cJSON_AddNumberToObject(o, "gflops", gf);
-	cJSON_AddNumberToObject(o, "fraction_of_peak", gf / PEAK_GFLOPS);
+	cJSON_AddNumberToObject(o, "fraction_of_peak", gf / pk.gflops);
 	if (tr->ok) {
 		cJSON *p = cJSON_AddObjectToObject(o, "torch");
 		cJSON_AddStringToObject(p, "version", tr->version);

@@ -5,9 +5,11 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "common/test_files.h"
@@ -82,4 +84,22 @@ int drsn__test_run(const char *exe, const char *dir, const char *args, char *out
 			fclose(f);
 	}
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+const char *drsn__test_exe(const char *exe, const char *dir)
+{
+	static char path[PATH_MAX], abs_exe[PATH_MAX];
+	const char *wrap = getenv("MESON_EXE_WRAPPER");
+	if (!wrap || !*wrap)
+		return exe;
+	/* absolute: tests run it from other folders; the wrapper is already
+	 * quoted for the shell (meson joins it with shlex) */
+	if (!realpath(exe, abs_exe))
+		fail_msg("%s: not found", exe);
+	snprintf(path, sizeof path, "%s/drsn-wrapped", dir);
+	FILE *f = fopen(path, "w");
+	if (!f || fprintf(f, "#!/bin/sh\nexec %s '%s' \"$@\"\n", wrap, abs_exe) < 0 ||
+	    fclose(f) != 0 || chmod(path, 0755) != 0)
+		fail_msg("%s: cannot write", path);
+	return path;
 }

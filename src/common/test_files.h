@@ -24,4 +24,12 @@ void drsn__test_assert_folder_holds(const char *d, const char *names);
 int drsn__test_run(const char *exe, const char *dir, const char *args, char *out, size_t outn,
 		   char *err, size_t errn);
 
+/* The program a test should start for exe: exe itself natively; in a cross
+ * build, whose tests run under meson's MESON_EXE_WRAPPER (e.g. "qemu-aarch64
+ * -L /"), a script dir/drsn-wrapped that runs exe under that wrapper, so that
+ * system(), popen() and exec*() start the target's binary as on the target.
+ * The returned path lives until the next call; fails the test if the script
+ * cannot be written. */
+const char *drsn__test_exe(const char *exe, const char *dir);
+
 #endif

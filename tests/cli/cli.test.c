@@ -5,7 +5,9 @@
  * default model, the one every command uses; `classify` of a long recording
  * takes its centre second without holding the recording in memory; the
  * progress bar of `detect` on a terminal never shares a line with a
- * detection or an error; `detect -` and `classify -` read stdin. argv[1] is
+ * detection or an error; `detect -` and `classify -` read stdin; `bench`'s
+ * fp32 peak is the core's, from its ISA and clock (not a fixed x86 figure
+ * on a Raspberry Pi). argv[1] is
  * the drsn executable, argv[2] (optional) samples/stream-noisy.wav. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <sndfile.h>
 
 #include "drsn/drsn.h"
@@ -217,6 +220,79 @@ static void test_bench_default_model(void **state)
 	assert_int_equal(rc, 0);
 	assert_non_null(strstr(out, model));
 	assert_null(strstr(out, "default.safetensors if"));
+}
+
+/* The peak `drsn bench --json` measures against, with cpufreq's
+ * cpuinfo_max_freq read from the file freq (or an assumed clock if it is
+ * missing): flops per cycle of the best path here x the clock. */
+static cJSON *bench_peak(const char *freq)
+{
+	static char out[65536];
+	char err[4096];
+	setenv("DRSN_CPUFREQ_MAX", freq, 1);
+	int rc = run("bench --json --runs 1 --no-torch", out, sizeof out, err, sizeof err);
+	unsetenv("DRSN_CPUFREQ_MAX");
+	if (rc != 0)
+		fail_msg("drsn bench: exit %d: %s", rc, err);
+	cJSON *o = cJSON_Parse(out);
+	if (!o)
+		fail_msg("drsn bench --json: not JSON: %.400s", out);
+	return o;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsNumber(v))
+		fail_msg("drsn bench --json: no number \"%s\"", key);
+	return v->valuedouble;
+}
+
+static void test_bench_peak_is_this_cores(void **state)
+{
+	(void)state;
+	if (access(drsn_default_model_path(), R_OK) != 0)
+		skip();
+	/* two FMA pipes x lanes x 2 flops: NEON on a Cortex-A72/A76, AVX2 on Zen */
+	static const struct {
+		const char *path;
+		double flops;
+	} per_cycle[] = {{"neon", 16}, {"avx2", 32}, {"sse2", 16}, {"scalar", 4}};
+	const char *names[8];
+	const int n = drsn_simd_available(names, 8);
+	double flops = 0;
+	for (size_t i = 0; i < sizeof per_cycle / sizeof per_cycle[0]; i++)
+		if (!strcmp(names[n - 1], per_cycle[i].path))
+			flops = per_cycle[i].flops;
+	assert_true(flops > 0);
+
+	/* a Raspberry Pi 5 (2.4 GHz): NEON's peak is 38.4 GFLOP/s, not 100 */
+	char freq[160];
+	path(freq, sizeof freq, "cpuinfo_max_freq");
+	FILE *f = fopen(freq, "w");
+	assert_non_null(f);
+	fputs("2400000\n", f);
+	assert_int_equal(fclose(f), 0);
+	cJSON *o = bench_peak(freq);
+	if (fabs(num(o, "peak_gflops") - flops * 2.4) > 1e-6)
+		fail_msg("%s at 2.4 GHz: peak %g GFLOP/s, expected %g", names[n - 1],
+			 num(o, "peak_gflops"), flops * 2.4);
+	const cJSON *clock = cJSON_GetObjectItemCaseSensitive(o, "peak_clock");
+	if (!cJSON_IsString(clock) || strcmp(clock->valuestring, "cpufreq"))
+		fail_msg("drsn bench did not read the clock from %s", freq);
+	assert_true(fabs(num(o, "peak_ghz") - 2.4) < 1e-9);
+	assert_true(fabs(num(o, "peak_flops_per_cycle") - flops) < 1e-9);
+	assert_true(fabs(num(o, "fraction_of_peak") * num(o, "peak_gflops") - num(o, "gflops")) <=
+		    1e-9 * num(o, "gflops"));
+	cJSON_Delete(o);
+
+	/* no cpufreq (a VM, qemu-user): an assumed clock, said so */
+	path(freq, sizeof freq, "no-such-cpufreq");
+	o = bench_peak(freq);
+	clock = cJSON_GetObjectItemCaseSensitive(o, "peak_clock");
+	assert_true(cJSON_IsString(clock) && !strcmp(clock->valuestring, "assumed"));
+	assert_true(fabs(num(o, "peak_gflops") - flops * num(o, "peak_ghz")) < 1e-6);
+	cJSON_Delete(o);
 }
 
 /* Runs "drsn classify file" with stdout into out: its peak resident set in kB. */
@@ -486,12 +562,14 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
+	drsn = drsn__test_exe(drsn, dir);   /* under qemu in a cross build */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_features_output_is_input),
 		cmocka_unit_test(test_features_failed_run_keeps_output),
 		cmocka_unit_test(test_features_non_finite_audio),
 		cmocka_unit_test(test_detect_range_is_usage_error),
 		cmocka_unit_test(test_bench_default_model),
+		cmocka_unit_test(test_bench_peak_is_this_cores),
 		cmocka_unit_test(test_classify_long_recording),
 		cmocka_unit_test(test_detect_progress_bar_own_line),
 		cmocka_unit_test(test_detect_classify_stdin),

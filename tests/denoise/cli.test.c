@@ -774,6 +774,7 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
+	drsn = drsn__test_exe(drsn, dir);   /* under qemu in a cross build */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stereo_each_channel),
 		cmocka_unit_test(test_strength_zero_passes_through_48k_float),

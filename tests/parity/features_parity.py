@@ -12,6 +12,7 @@ The C program runs as a subprocess (it may be an ASan build).
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -106,12 +107,27 @@ def params_checks(drsn, work):
     return bad
 
 
+def under_wrapper(exe, tmp):
+    """exe, or in a cross build (meson's MESON_EXE_WRAPPER, e.g. qemu-aarch64)
+    a script in tmp that runs it under the wrapper."""
+    wrapper = os.environ.get("MESON_EXE_WRAPPER", "")
+    if not wrapper:
+        return exe
+    script = os.path.join(tmp, os.path.basename(exe) + "-wrapped")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\nexec %s %s "$@"\n' % (wrapper, shlex.quote(os.path.abspath(exe))))
+    os.chmod(script, 0o755)
+    return script
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--drsn", default=os.path.join(os.environ.get("DRSN_BUILD_ROOT", "build"), "src", "cli", "drsn"))
     ap.add_argument("--keep", help="write the WAVs and .npy files here and keep them")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    wrap_dir = tempfile.TemporaryDirectory(prefix="drsn-fe-wrap-")
+    a.drsn = under_wrapper(a.drsn, wrap_dir.name)
 
     # The parameter contract: same keys, same values on both sides.
     c_params = json.loads(run([a.drsn, "features", "--params"]))

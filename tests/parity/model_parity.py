@@ -17,6 +17,7 @@ when `drsn info` names the wrong pooling.
 """
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,19 @@ TOL = 1e-4
 N_WINDOWS = 6
 
 
+def under_wrapper(exe, tmp):
+    """exe, or in a cross build (meson's MESON_EXE_WRAPPER, e.g. qemu-aarch64)
+    a script in tmp that runs it under the wrapper."""
+    wrapper = os.environ.get("MESON_EXE_WRAPPER", "")
+    if not wrapper:
+        return exe
+    script = os.path.join(tmp, os.path.basename(exe) + "-wrapped")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\nexec %s %s "$@"\n' % (wrapper, shlex.quote(os.path.abspath(exe))))
+    os.chmod(script, 0o755)
+    return script
+
+
 def main():
     exe, drsn = sys.argv[1], sys.argv[2]
     torch.set_num_threads(1)
@@ -47,6 +61,7 @@ def main():
     cases += [("cs", "odd", "zero_pad", "pcen", "attention")]
     worst, failed = 0.0, []
     with tempfile.TemporaryDirectory() as tmp:
+        exe, drsn = under_wrapper(exe, tmp), under_wrapper(drsn, tmp)
         for seed, (variant, arch, shortcut, inp_kind, pool) in enumerate(cases, start=11):
             name = inp_kind if pool == "mean" else inp_kind + "+" + pool   # in paths and messages
             path = os.path.join(tmp, "%s_%s_%s_%s.safetensors" % (variant, arch, shortcut, name))

@@ -12,7 +12,6 @@ The C program runs as a subprocess (it may be an ASan build).
 import argparse
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ sys.path.insert(0, HERE)
 
 from drsn import frontend  # noqa: E402
 import features_wavs  # noqa: E402
+from exe_wrapper import under_wrapper  # noqa: E402
 
 TOL = 1e-3
 ALT = {"sample_rate": 16000, "win_length": 480, "hop_length": 120, "n_fft": 1024,
@@ -105,19 +105,6 @@ def params_checks(drsn, work):
                 bad.append("Python's message for %s does not name %s: %s" % (text, key, e))
     print("params: %d bad sets rejected by both sides, %d problem(s)" % (len(BAD_PARAMS), len(bad)))
     return bad
-
-
-def under_wrapper(exe, tmp):
-    """exe, or in a cross build (meson's MESON_EXE_WRAPPER, e.g. qemu-aarch64)
-    a script in tmp that runs it under the wrapper."""
-    wrapper = os.environ.get("MESON_EXE_WRAPPER", "")
-    if not wrapper:
-        return exe
-    script = os.path.join(tmp, os.path.basename(exe) + "-wrapped")
-    with open(script, "w") as f:
-        f.write('#!/bin/sh\nexec %s %s "$@"\n' % (wrapper, shlex.quote(os.path.abspath(exe))))
-    os.chmod(script, 0o755)
-    return script
 
 
 def main():

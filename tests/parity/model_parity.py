@@ -17,7 +17,6 @@ when `drsn info` names the wrong pooling.
 """
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -32,22 +31,10 @@ import torch  # noqa: E402
 import export  # noqa: E402
 from drsn import model as M  # noqa: E402
 from drsn import safetensors  # noqa: E402
+from exe_wrapper import under_wrapper  # noqa: E402
 
 TOL = 1e-4
 N_WINDOWS = 6
-
-
-def under_wrapper(exe, tmp):
-    """exe, or in a cross build (meson's MESON_EXE_WRAPPER, e.g. qemu-aarch64)
-    a script in tmp that runs it under the wrapper."""
-    wrapper = os.environ.get("MESON_EXE_WRAPPER", "")
-    if not wrapper:
-        return exe
-    script = os.path.join(tmp, os.path.basename(exe) + "-wrapped")
-    with open(script, "w") as f:
-        f.write('#!/bin/sh\nexec %s %s "$@"\n' % (wrapper, shlex.quote(os.path.abspath(exe))))
-    os.chmod(script, 0o755)
-    return script
 
 
 def main():

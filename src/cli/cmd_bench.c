@@ -23,7 +23,8 @@ extern char **environ;
  * Zen and Haswell or later (AVX2: 8 lanes) and on the Cortex-A72 and A76 of
  * a Raspberry Pi 4 and 5 (NEON: 4 lanes); SSE2 (no FMA): 4 lanes, two
  * multiplies and two adds; scalar: 1 lane. The clock is cpufreq's
- * cpuinfo_max_freq; where there is none (a VM, qemu-user), an assumed one:
+ * cpuinfo_max_freq of the fastest core; where there is none (a VM,
+ * qemu-user), an assumed one:
  * 3.1 GHz on x86-64 (the figure this used before), 1.8 GHz on aarch64 (a
  * Raspberry Pi 4's top clock). */
 struct peak {
@@ -47,16 +48,24 @@ static struct peak core_peak(const char *best_path)
 	for (size_t i = 0; i < sizeof isa / sizeof isa[0]; i++)
 		if (!strcmp(best_path, isa[i].name))
 			p.flops_per_cycle = isa[i].flops;
-	const char *f = getenv("DRSN_CPUFREQ_MAX");   /* tests: the file to read instead */
-	FILE *fp = fopen(f && *f ? f : "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq",
-			 "r");
-	long khz = 0;
-	if (fp) {
-		if (fscanf(fp, "%ld", &khz) == 1 && khz >= 100000 && khz <= 10000000) {
-			p.ghz = khz / 1e6;
-			p.clock = "cpufreq";
-		}
+	/* the fastest core's clock: on a big.LITTLE board cpu0 may be a little
+	 * one, and a busy single thread runs on a big one */
+	const char *f = getenv("DRSN_CPUFREQ_MAX");   /* tests: the one file to read instead */
+	long best = 0;
+	for (int cpu = 0; cpu < (f && *f ? 1 : 1024); cpu++) {
+		char path[96];
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cpufreq/cpuinfo_max_freq", cpu);
+		FILE *fp = fopen(f && *f ? f : path, "r");
+		long khz = 0;
+		if (!fp)
+			continue;
+		if (fscanf(fp, "%ld", &khz) == 1 && khz >= 100000 && khz <= 10000000 && khz > best)
+			best = khz;
 		fclose(fp);
+	}
+	if (best) {
+		p.ghz = best / 1e6;
+		p.clock = "cpufreq";
 	}
 	p.gflops = p.flops_per_cycle * p.ghz;
 	return p;

@@ -60,11 +60,6 @@ static void print_json(cJSON *o)
 	cJSON_Delete(o);
 }
 
-static void file_error(const char *file, const char *msg)
-{
-	drsn__cli_file_error("classify", file, msg);
-}
-
 /* train.py keeps clips as int16: x rounded to those steps */
 static float int16_step(float x)
 {
@@ -72,22 +67,24 @@ static float int16_step(float x)
 	return (q > 32767.0f ? 32767.0f : q < -32768.0f ? -32768.0f : q) / 32768.0f;
 }
 
-/* layout.fit_window of x[0..nx): centre-crop, or centre-pad with zeros, to
- * win[0..n), each sample rounded to int16 steps. */
+/* layout.fit_window for audio of total samples and a window of n: the
+ * audio from start, len samples, goes to win + at (centre-crop, or
+ * centre-pad with zeros). */
+static void window_span(size_t total, size_t n, size_t *start, size_t *len, size_t *at)
+{
+	*start = total > n ? (total - n) / 2 : 0;
+	*len = total > n ? n : total;
+	*at = total > n ? 0 : (n - total) / 2;
+}
+
+/* fit_window of x[0..nx) into win[0..n), each sample rounded to int16 steps. */
 static void fit_window(const float *x, size_t nx, float *win, size_t n)
 {
+	size_t start, len, at;
+	window_span(nx, n, &start, &len, &at);
 	memset(win, 0, n * sizeof *win);
-	const float *src = x;
-	float *dst = win;
-	size_t len = nx;
-	if (nx > n) {
-		src += (nx - n) / 2;
-		len = n;
-	} else {
-		dst += (n - nx) / 2;
-	}
 	for (size_t i = 0; i < len; i++)
-		dst[i] = int16_step(src[i]);
+		win[at + i] = int16_step(x[start + i]);
 }
 
 /* fit_window of file's audio into win, streamed through chunk (CHUNK
@@ -108,9 +105,9 @@ static int read_window(const char *file, const drsn_audio_opts *ao, float *win, 
 	drsn_audio_info info;
 	drsn_audio_get_info(a, &info);
 	if (info.out_frames >= 0) {
-		size_t total = (size_t)info.out_frames, pos = 0;
-		size_t start = total > n ? (total - n) / 2 : 0, len = total > n ? n : total;
-		float *dst = win + (total > n ? 0 : (n - total) / 2);
+		size_t total = (size_t)info.out_frames, pos = 0, start, len, at;
+		window_span(total, n, &start, &len, &at);
+		float *dst = win + at;
 		memset(win, 0, n * sizeof *win);
 		while ((k = drsn_audio_read(a, chunk, CHUNK, e)) > 0) {
 			for (long i = 0; i < k; i++, pos++)
@@ -227,12 +224,12 @@ int drsn__cmd_classify(int argc, char **argv)
 	for (size_t f = 0; f < files.n; f++) {
 		const char *file = files.file[f].path;
 		if (files.file[f].error) {
-			file_error(file, files.file[f].error);
+			drsn__cli_file_error("classify", file, files.file[f].error);
 			failed = 1;
 			continue;
 		}
 		if (read_window(file, &ao, win, n, chunk, &e) < 0) {
-			file_error(file, e.msg);
+			drsn__cli_file_error("classify", file, e.msg);
 			failed = 1;
 			continue;
 		}
@@ -244,7 +241,7 @@ int drsn__cmd_classify(int argc, char **argv)
 			snprintf(msg, sizeof msg, "%s: %s", file,
 				 got != frames ? "front end gave too few frames"
 					       : "non-finite features (corrupt audio?)");
-			file_error(file, msg);
+			drsn__cli_file_error("classify", file, msg);
 			failed = 1;
 			continue;
 		}

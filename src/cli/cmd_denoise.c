@@ -306,11 +306,14 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 		vad.f = stdout;
 		fprintf(vad.f, "time_s,speech\n");
 	} else if (vad_path) {
-		if (drsn__outfile_open(&vad_file, vad_path, &e) < 0) {
+		hold_stop_signals(1);   /* the temporary file and its name for on_stop at once */
+		int rc_open = drsn__outfile_open(&vad_file, vad_path, &e);
+		stop_tmp[1] = rc_open < 0 ? NULL : vad_file.tmp;
+		hold_stop_signals(0);
+		if (rc_open < 0) {
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
 		}
-		stop_tmp[1] = vad_file.tmp;
 		vad.f = fdopen(vad_file.fd, "w");
 		if (!vad.f) {
 			drsn__cli_err("%s: cannot create: %s", vad_path, strerror(errno));
@@ -364,11 +367,14 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 	} else if (!strcmp(out_path, "-")) {
 		out = sf_open(out_path, SFM_WRITE, &si);   /* stdout, a file */
 	} else {
-		if (drsn__outfile_open(&out_file, out_path, &e) < 0) {
+		hold_stop_signals(1);
+		int rc_open = drsn__outfile_open(&out_file, out_path, &e);
+		stop_tmp[0] = rc_open < 0 ? NULL : out_file.tmp;
+		hold_stop_signals(0);
+		if (rc_open < 0) {
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
 		}
-		stop_tmp[0] = out_file.tmp;
 		/* the descriptor stays ours, to close whether or not this succeeds */
 		out = sf_open_fd(out_file.fd, SFM_WRITE, &si, SF_FALSE);
 	}

@@ -77,6 +77,12 @@ static void maybe_done(struct drsn__server *s);
 
 static void close_client(struct drsn__client *c);
 
+/* For log lines: what a connection of this server is. */
+static const char *who(const struct drsn__server *s)
+{
+	return s->o.raw ? "[denoise] pcm_socket reader" : "client";
+}
+
 static void kick_write(struct drsn__client *c);
 static void do_shutdown(struct drsn__client *c);
 static void resume_input(struct drsn__client *c);
@@ -90,7 +96,7 @@ static void on_write(uv_write_t *req, int status)
 	if (status < 0) {
 		if (status != UV_ECANCELED)
 			log_debug("%s %llu: write failed: %s",
-				  c->srv->o.raw ? "[denoise] pcm_socket reader" : "client",
+				  who(c->srv),
 				  (unsigned long long)c->id, uv_strerror(status));
 		close_client(c);
 		return;
@@ -130,7 +136,7 @@ int drsn__client_send(struct drsn__client *c, const char *line, size_t len)
 	if (len > free_bytes) {
 		c->srv->st.dropped_slow++;
 		log_info("%s %llu: output queue full (%zu bytes unsent), dropping it",
-			 c->srv->o.raw ? "[denoise] pcm_socket reader" : "client",
+			 who(c->srv),
 			 (unsigned long long)c->id, (size_t)(c->out_head - c->out_tail));
 		close_client(c);
 		return -EPIPE;
@@ -387,8 +393,7 @@ static void on_hup_check(uv_timer_t *t)
 	struct drsn__server *s = t->data;
 	for (struct drsn__client *c = s->clients; c; c = c->next)
 		if (c->half_closed && !c->closing && peer_gone(c)) {
-			log_debug("%s %llu: disconnected", s->o.raw ? "[denoise] pcm_socket reader"
-				  : "client", (unsigned long long)c->id);
+			log_debug("%s %llu: disconnected", who(s), (unsigned long long)c->id);
 			close_client(c);
 		}
 	if (!s->n_half_closed)
@@ -399,7 +404,6 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
 	struct drsn__client *c = (struct drsn__client *)st;
 	struct drsn__server *s = c->srv;
-	const char *who = s->o.raw ? "[denoise] pcm_socket reader" : "client";
 	if (n == UV_EOF && !c->closing && !peer_gone(c)) {
 		/* shutdown(SHUT_WR) ("printf ... | socat - UNIX-CONNECT:..."):
 		 * the client has said everything but still reads. A last line
@@ -410,7 +414,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		c->in_len = 0;
 		if (c->closing)
 			return;
-		log_debug("%s %llu: end of its input, still sending to it", who,
+		log_debug("%s %llu: end of its input, still sending to it", who(s),
 			  (unsigned long long)c->id);
 		c->half_closed = 1;
 		if (s->n_half_closed++ == 0)
@@ -419,7 +423,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	}
 	if (n < 0) {
 		/* EOF or error: the peer is gone (a half-written line is dropped). */
-		log_debug("%s %llu: %s", who, (unsigned long long)c->id,
+		log_debug("%s %llu: %s", who(s), (unsigned long long)c->id,
 			  n == UV_EOF ? "disconnected" : uv_strerror((int)n));
 		close_client(c);
 		return;
@@ -478,7 +482,7 @@ static void on_connection(uv_stream_t *l, int status)
 	c->counted = 1;
 	s->n_clients++;
 	drsn__client_set_events(c, DRSN_EV_DEFAULT_MASK);
-	log_debug("%s %llu connected (%d now)", s->o.raw ? "[denoise] pcm_socket reader" : "client",
+	log_debug("%s %llu connected (%d now)", who(s),
 		  (unsigned long long)c->id, s->n_clients);
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 	if (s->ops.on_connect)

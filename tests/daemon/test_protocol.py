@@ -3,6 +3,7 @@
 handling, --check-config, graceful stop."""
 import json
 import os
+import select
 import signal
 import socket
 import stat
@@ -410,8 +411,10 @@ def test_half_closed_client_keeps_receiving():
         c.s.shutdown(socket.SHUT_WR)
         st, _ = c.wait_for(lambda m: m.get("id") == "last", 5, "reply to the last line, sent without newline")
         assert st["type"] == "status", st
-        end, levels = time.time() + 1.5, 0
-        while time.time() < end:
+        # events go on (every 50 ms; waited for, not counted in a window: a
+        # loaded or sanitizer build is slower, a dropped client gets none)
+        end, levels = time.time() + 20, 0
+        while levels < 15 and time.time() < end and not c.eof:
             m = c.recv(max(0.01, end - time.time()))
             levels += bool(m and m["type"] == "level")
         assert levels >= 15 and not c.eof, (levels, c.eof)
@@ -419,15 +422,15 @@ def test_half_closed_client_keeps_receiving():
         r = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         r.connect(pcm)
         r.shutdown(socket.SHUT_WR)
-        r.settimeout(3)
-        got, end = 0, time.time() + 1
-        while time.time() < end:
+        r.settimeout(10)
+        got, end = 0, time.time() + 20
+        while got < 16000 and time.time() < end:
             x = r.recv(65536)
             if not x:
                 break
             got += len(x)
         r.close()
-        assert got >= 16000, got   # 1 s at 32000 bytes/s
+        assert got >= 16000, got   # 0.5 s at 32000 bytes/s
         # the documented socat line, as written, for 2 s
         doc = open(os.path.join(os.environ["DRSN_SOURCE_ROOT"], "docs", "protocol.md")).read()
         block = doc.split("## Quick look with socat", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
@@ -437,10 +440,15 @@ def test_half_closed_client_keeps_receiving():
         sh = subprocess.Popen(["sh", "-c", cmd.replace("/run/drsnd/drsnd.sock", d.sock)],
                               stdout=subprocess.PIPE, start_new_session=True)
         RUNNING.append(sh)
-        time.sleep(2)
+        types, end = [], time.time() + 30
+        while (types.count("level") < 10 or types.count("scores") < 10) and time.time() < end:
+            if select.select([sh.stdout], [], [], max(0.01, end - time.time()))[0]:
+                ln = sh.stdout.readline()
+                if not ln:
+                    break
+                types.append(json.loads(ln)["type"])
         os.killpg(sh.pid, signal.SIGTERM)
-        out = sh.communicate(timeout=10)[0].decode().splitlines()
-        types = [json.loads(ln)["type"] for ln in out]
+        sh.communicate(timeout=10)
         log("documented socat session: %d lines, %d level" % (len(types), types.count("level")))
         assert types[:3] == ["hello", "subscribed", "status"], types[:5]
         assert types.count("level") >= 10 and types.count("scores") >= 10, types

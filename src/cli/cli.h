@@ -35,6 +35,11 @@ struct drsn__cli_files {
 int drsn__cli_files_collect(struct drsn__cli_files *fl, char **args, int n_args);
 void drsn__cli_files_free(struct drsn__cli_files *fl);
 
+/* o as one line on stdout, flushed (results go out as they come), then
+ * freed; "drsn: CMD: out of memory" if it cannot be printed. */
+struct cJSON;
+void drsn__cli_print_json(const char *cmd, struct cJSON *o);
+
 /* A file that could not be read or processed: "drsn: CMD: MSG" on stderr
  * and {"file":FILE,"error":MSG} on stdout, so that output alone tells a
  * file with no result from one that failed (msg names the file). */

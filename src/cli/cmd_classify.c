@@ -48,18 +48,6 @@ static size_t window_samples(const drsn_features_params *p, int frames)
 	return (size_t)p->win_length + (size_t)(frames - 1) * (size_t)p->hop_length;
 }
 
-static void print_json(cJSON *o)
-{
-	char *s = cJSON_PrintUnformatted(o);
-	if (s)
-		printf("%s\n", s);
-	else
-		drsn__cli_err("classify: out of memory");
-	fflush(stdout);
-	free(s);
-	cJSON_Delete(o);
-}
-
 /* train.py keeps clips as int16: x rounded to those steps */
 static float int16_step(float x)
 {
@@ -265,7 +253,7 @@ int drsn__cmd_classify(int argc, char **argv)
 			cJSON_AddItemToArray(pair, cJSON_CreateNumber(round6(probs[order[i]])));
 			cJSON_AddItemToArray(t, pair);
 		}
-		print_json(o);
+		drsn__cli_print_json("classify", o);
 	}
 	code = failed;
 out:

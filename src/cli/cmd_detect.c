@@ -97,15 +97,10 @@ static void on_detection(void *user, const drsn_detection *d)
 	cJSON_AddNumberToObject(o, "score", round(d->score * 1e4) / 1e4);
 	cJSON_AddNumberToObject(o, "start", round(d->start * 1e4) / 1e4);
 	cJSON_AddNumberToObject(o, "end", round(d->end * 1e4) / 1e4);
-	char *s = cJSON_PrintUnformatted(o);
 	int redraw = progress_erase();
-	if (s)
-		printf("%s\n", s);
-	fflush(stdout);
+	drsn__cli_print_json("detect", o);
 	if (redraw)
 		progress_draw();
-	free(s);
-	cJSON_Delete(o);
 	r->n++;
 }
 

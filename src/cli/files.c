@@ -207,13 +207,9 @@ int drsn__cli_refuse_clash(const char *cmd, const char *out, const char *const *
 	return 0;
 }
 
-void drsn__cli_file_error(const char *cmd, const char *file, const char *msg)
+void drsn__cli_print_json(const char *cmd, cJSON *o)
 {
-	drsn__cli_err("%s: %s", cmd, msg);
-	cJSON *o = cJSON_CreateObject();
-	drsn__utf8_add_string(o, "file", file);   /* JSON is UTF-8, a file name need not be */
-	drsn__utf8_add_string(o, "error", msg);    /* it names the file */
-	char *line = cJSON_PrintUnformatted(o);
+	char *line = o ? cJSON_PrintUnformatted(o) : NULL;
 	if (line)
 		printf("%s\n", line);
 	else
@@ -221,4 +217,13 @@ void drsn__cli_file_error(const char *cmd, const char *file, const char *msg)
 	fflush(stdout);
 	free(line);
 	cJSON_Delete(o);
+}
+
+void drsn__cli_file_error(const char *cmd, const char *file, const char *msg)
+{
+	drsn__cli_err("%s: %s", cmd, msg);
+	cJSON *o = cJSON_CreateObject();
+	drsn__utf8_add_string(o, "file", file);   /* JSON is UTF-8, a file name need not be */
+	drsn__utf8_add_string(o, "error", msg);    /* it names the file */
+	drsn__cli_print_json(cmd, o);
 }

@@ -88,6 +88,18 @@ static float gauss(void)
 	return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
 }
 
+/* seconds of 16 kHz mono Gaussian noise (sigma 0.2) to p, as format */
+static void write_noise(const char *p, int seconds, int format)
+{
+	const sf_count_t n = (sf_count_t)seconds * 16000;
+	float *x = malloc((size_t)n * sizeof *x);
+	assert_non_null(x);
+	for (sf_count_t i = 0; i < n; i++)
+		x[i] = 0.2f * gauss();
+	write_wav(p, 16000, 1, format, x, n);
+	free(x);
+}
+
 static void test_stereo_each_channel(void **state)
 {
 	(void)state;
@@ -495,10 +507,7 @@ static void test_failed_run_keeps_outputs(void **state)
 	snprintf(csv, sizeof csv, "%s/out.csv", d);
 	snprintf(sym, sizeof sym, "%s/sym.wav", d);
 	enum { N = 3 * 16000 };
-	static float x[N];
-	for (int i = 0; i < N; i++)
-		x[i] = 0.2f * gauss();
-	write_wav(full, 16000, 1, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, x, N);
+	write_noise(full, N / 16000, SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
 	size_t n;
 	char *flac = drsn__test_slurp(full, &n);
 	FILE *f = fopen(cut, "wb");
@@ -579,11 +588,7 @@ static void test_signal_keeps_outputs(void **state)
 	snprintf(src, sizeof src, "%s/src.wav", d);
 	snprintf(out, sizeof out, "%s/out.wav", d);
 	snprintf(csv, sizeof csv, "%s/out.csv", d);
-	enum { N = 10 * 16000 };
-	static float x[N];
-	for (int i = 0; i < N; i++)
-		x[i] = 0.2f * gauss();
-	write_wav(src, 16000, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, x, N);
+	write_noise(src, 10, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
 	size_t n;
 	char *wav = drsn__test_slurp(src, &n);
 	assert_int_equal(unlink(src), 0);
@@ -638,13 +643,7 @@ static void test_signal_keeps_outputs(void **state)
 	/* SIGPIPE: OUT - into a pipe whose reader is gone (head), with a CSV */
 	char in[160], args[1024], err[1024];
 	path(in, sizeof in, "pipe-in.wav");   /* outside d */
-	enum { LONG = 30 * 16000 };
-	float *y = malloc(LONG * sizeof *y);
-	assert_non_null(y);
-	for (int i = 0; i < LONG; i++)
-		y[i] = x[i % N];
-	write_wav(in, 16000, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, y, LONG);
-	free(y);
+	write_noise(in, 30, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
 	snprintf(args, sizeof args, "--vad '%s' '%s' - | head -c 100", csv, in);
 	run(args, err, sizeof err);
 	drsn__test_assert_file_is(csv, before, strlen(before));

@@ -4,7 +4,7 @@
 the prefix (a scratch --prefix must not write /lib or /etc); the systemd unit
 is installed only when drsnd has sd_notify (it is Type=notify with a
 watchdog), and then its ExecStart runs the installed drsnd with the installed
-drsnd.conf."""
+drsnd.conf; the man pages go to <prefix>/<mandir>/man{1,5,8}."""
 import json
 import os
 import re
@@ -49,6 +49,10 @@ def main():
             fails.append("drsnd.service: ExecStart=%s --config %s is not the installed %s, %s" % (
                 exec_start.group(1) if exec_start else "?", exec_start.group(2) if exec_start else "?",
                 *want))
+    for page, section in (("drsn.1", 1), ("drsnd.conf.5", 5), ("drsnd.8", 8)):
+        want = "%s/%s/man%d/%s" % (prefix, opts.get("mandir", "share/man"), section, page)
+        if by_name.get(page, []) != [want]:
+            fails.append("man page %s: installed as %s, not %s" % (page, by_name.get(page) or "nothing", want))
     # drsn.pc's plugindir (for plugins built elsewhere) is where ours go
     plugins = sorted(os.path.dirname(d) for d in installed.values() if d.endswith("/recorder.so"))
     with open(os.path.join(build, "meson-private", "drsn.pc")) as f:

@@ -9,6 +9,23 @@
  *    drsn_error *: on failure it holds the code and a message that names the
  *    file, field or value at fault ("x.wav: truncated header"). Pass NULL if
  *    you only want the code.
+ *  - NULL handles and NULL pointer arguments never crash the library:
+ *      . destroy/close/free functions accept NULL and do nothing (like free);
+ *      . functions returning an int (or a count) return -EINVAL for a NULL
+ *        handle or a NULL required pointer, and fill the drsn_error, if one
+ *        is passed, with "FUNCTION: ARGUMENT is NULL"; an out handle that is
+ *        not NULL itself is set to NULL first;
+ *      . getters return 0 (numbers) or NULL (pointers and strings) for a
+ *        NULL handle; drsn_*_get_info/get_stats zero the struct they fill;
+ *      . functions returning void with nothing to report (reset, *_default,
+ *        drsn_denoise_process/flush) do nothing.
+ *    A pointer documented as optional ("may be NULL") has its documented
+ *    meaning instead. tests/api/null_args.test.c holds every function to this.
+ *  - Ownership: a returned const pointer (label, name, params, logits) belongs
+ *    to the object it came from and lives as long as that object; a returned
+ *    non-const char * or a buffer filled through float ** is malloc'd and the
+ *    caller free()s it. Option structs, and the strings and arrays they point
+ *    to, are read during the call only (what is kept is copied).
  */
 #ifndef DRSN_COMMON_H
 #define DRSN_COMMON_H

@@ -78,8 +78,8 @@ DRSN_API void drsn_denoise_destroy(drsn_denoise *d);
 DRSN_API void drsn_denoise_reset(drsn_denoise *d);
 
 /* Push n input samples and receive n output samples (delayed by the
- * latency). in and out may be the same array (neither may be NULL unless
- * n is 0). Never fails, never allocates. */
+ * latency). in and out may be the same array; a NULL in or out does nothing.
+ * Never fails, never allocates. */
 DRSN_API void drsn_denoise_process(drsn_denoise *d, const float *in, size_t n, float *out);
 
 /* End of stream: writes the last drsn_denoise_latency(d) output samples to

@@ -2,7 +2,8 @@
  * drsn.h - the whole public API of libdrsn.
  *
  * Include this one header. See each sub-header for its part:
- *   drsn/common.h    conventions, errors, version
+ *   drsn/common.h    conventions (errors, NULL arguments, ownership), version
+ *   drsn/simd.h      which instruction set the engine's kernels use
  *   drsn/audio.h     reading audio files as mono float at the model's rate
  *   drsn/features.h  streaming log-mel front end
  *   drsn/model.h     DRSN model files and the inference engine

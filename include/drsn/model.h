@@ -88,7 +88,8 @@ DRSN_API void drsn_model_free(drsn_model *m);
  * exists; else (for a build run from its build tree) the
  * models/kws20-drsn-cw.safetensors of the source tree the library was built
  * from, if that path exists on this machine; else the installed path (so
- * the load error names where the model was expected). Never NULL. */
+ * the load error names where the model was expected). Never NULL; the
+ * string is static, or the environment's (valid until DRSN_MODEL changes). */
 DRSN_API const char *drsn_default_model_path(void);
 
 /* ---- what the model is ------------------------------------------------- */
@@ -127,7 +128,8 @@ DRSN_API void drsn_ctx_destroy(drsn_ctx *c);
  * network; on error probs is not written and the logits are unspecified. */
 DRSN_API int drsn_ctx_run(drsn_ctx *c, const float *features, float *probs);
 
-/* The logits of the last drsn_ctx_run (n_labels floats, owned by c). */
+/* The logits of the last drsn_ctx_run (n_labels floats, owned by c and
+ * overwritten by its next run). */
 DRSN_API const float *drsn_ctx_logits(const drsn_ctx *c);
 
 #ifdef __cplusplus

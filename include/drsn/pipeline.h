@@ -28,7 +28,7 @@
  * history cleared) while no voice was seen for vad_hangover_ms.
  *
  * Times are seconds of stream time (samples pushed / sample rate). A
- * detection's [start, end] is the model window (window length, e.g. 0.985 s)
+ * detection's [start, end] is the model window (window length, e.g. 0.995 s)
  * that gave the label its highest raw probability within the smoothing span.
  *
  * All memory is allocated by create: push never allocates. One handle is
@@ -83,7 +83,7 @@ typedef struct drsn_pipeline_events {
 } drsn_pipeline_events;
 
 typedef struct drsn_pipeline_stats {
-	int64_t samples;          /* pushed */
+	int64_t samples;          /* pushed, and finish's silence */
 	int64_t frames;           /* feature frames computed */
 	int64_t inferences;       /* network runs */
 	int64_t vad_skipped;      /* inferences skipped as silence */
@@ -91,8 +91,9 @@ typedef struct drsn_pipeline_stats {
 	double inference_cpu_s;   /* thread CPU time in the network */
 } drsn_pipeline_stats;
 
-/* The model must outlive the pipeline. Options are validated (err names the
- * field); the model's front end is created from its metadata. */
+/* The model must outlive the pipeline. o may be NULL (the defaults); options
+ * are validated (err names the field) and copied, thresholds too; the
+ * model's front end is created from its metadata. */
 DRSN_API int drsn_pipeline_create(drsn_pipeline **out, const drsn_model *m,
 				  const drsn_pipeline_opts *o, drsn_error *err);
 DRSN_API void drsn_pipeline_destroy(drsn_pipeline *p);

@@ -30,7 +30,8 @@ DRSN_API int drsn_simd_select(const char *name);
 DRSN_API const char *drsn_simd_name(void);
 
 /* Fill names[0..max) with the paths usable here, scalar first, best last;
- * returns how many there are (which may exceed max). Static strings. */
+ * returns how many there are (which may exceed max). Static strings. names
+ * may be NULL with max 0, to count. */
 DRSN_API int drsn_simd_available(const char **names, int max);
 
 #ifdef __cplusplus

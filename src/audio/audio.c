@@ -41,6 +41,8 @@ struct drsn_audio {
 
 DRSN_API void drsn_audio_opts_default(drsn_audio_opts *o)
 {
+	if (!o)
+		return;
 	memset(o, 0, sizeof *o);
 	o->target_rate = 16000;
 }
@@ -330,11 +332,9 @@ DRSN_API int drsn_audio_open(drsn_audio **out, const char *path, const drsn_audi
 	struct stat st;
 	int fd;
 
-	if (!out)
-		return drsn__fail(err, -EINVAL, "drsn_audio_open: NULL output pointer");
+	DRSN__REQUIRE(err, out);
 	*out = NULL;
-	if (!path)
-		return drsn__fail(err, -EINVAL, "drsn_audio_open: NULL path");
+	DRSN__REQUIRE(err, path);
 	drsn__error_clear(err);
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -368,8 +368,7 @@ DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
 	char fdname[32];
 	struct stat st;
 
-	if (!out)
-		return drsn__fail(err, -EINVAL, "drsn_audio_open_fd: NULL output pointer");
+	DRSN__REQUIRE(err, out);
 	*out = NULL;
 	if (!name) {
 		snprintf(fdname, sizeof fdname, "fd:%d", fd);
@@ -387,7 +386,10 @@ DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
 
 DRSN_API void drsn_audio_get_info(const drsn_audio *a, drsn_audio_info *info)
 {
-	*info = a->info;
+	if (info && a)
+		*info = a->info;
+	else if (info)
+		memset(info, 0, sizeof *info);
 }
 
 /* ---- read ------------------------------------------------------------- */
@@ -488,8 +490,10 @@ DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames, drsn
 	size_t got = 0;
 	const size_t och = a ? (size_t)a->info.out_channels : 1;
 
-	if (!a || !buf || max_frames == 0)
-		return drsn__fail(err, -EINVAL, "drsn_audio_read: NULL buffer or max_frames 0");
+	DRSN__REQUIRE(err, a);
+	DRSN__REQUIRE(err, buf);
+	if (max_frames == 0)
+		return drsn__fail(err, -EINVAL, "drsn_audio_read: max_frames is 0");
 	if (a->failed)
 		return drsn__fail(err, a->failed, "%s", a->failmsg);
 	if (max_frames > (size_t)LONG_MAX)
@@ -535,10 +539,13 @@ DRSN_API int drsn_audio_read_all(const char *path, const drsn_audio_opts *opts, 
 	size_t n = 0, cap = 0, och;
 	int rc;
 
-	if (!out || !n_frames)
-		return drsn__fail(err, -EINVAL, "drsn_audio_read_all: NULL output pointer");
-	*out = NULL;
-	*n_frames = 0;
+	if (out)
+		*out = NULL;
+	if (n_frames)
+		*n_frames = 0;
+	DRSN__REQUIRE(err, out);
+	DRSN__REQUIRE(err, n_frames);
+	DRSN__REQUIRE(err, path);
 	rc = drsn_audio_open(&a, path, opts, err);
 	if (rc < 0)
 		goto cleanup;

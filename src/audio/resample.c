@@ -31,8 +31,7 @@ int drsn__resampler_create(drsn_resampler **out, double in_rate, double out_rate
 	drsn_resampler *r = NULL;
 	int rc = 0;
 
-	if (!out)
-		return drsn__fail(err, -EINVAL, "resampler: NULL output pointer");
+	DRSN__REQUIRE(err, out);
 	*out = NULL;
 	if (!rate_ok(in_rate) || !rate_ok(out_rate))
 		return drsn__fail(err, -ERANGE, "resampler: rate %g -> %g Hz outside %d..%d Hz",

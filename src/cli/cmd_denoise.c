@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 #include <limits.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -195,45 +194,6 @@ static void copy_channel_map(const char *in_path, SNDFILE *out, int nch)
 		sf_close(in);
 }
 
-/* Ctrl-C (SIGINT), SIGTERM, SIGHUP or SIGPIPE (OUT - into a pipe that
- * closed) while OUT or OUT.csv is being written: the handler removes their
- * temporary files (OUT and OUT.csv stay as they were) and dies of the signal
- * as before. A signal the caller ignores (nohup, a background job) stays
- * ignored. */
-static const char *volatile stop_tmp[2];   /* temporary outputs being written */
-static const int stop_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-
-static void on_stop(int sig)
-{
-	for (int i = 0; i < 2; i++)
-		if (stop_tmp[i])
-			unlink(stop_tmp[i]);
-	signal(sig, SIG_DFL);
-	raise(sig);   /* delivered as the handler returns */
-}
-
-static void catch_stop_signals(void)
-{
-	struct sigaction old, sa = {.sa_handler = on_stop};
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof stop_sigs / sizeof stop_sigs[0]; i++)
-		sigaddset(&sa.sa_mask, stop_sigs[i]);
-	for (size_t i = 0; i < sizeof stop_sigs / sizeof stop_sigs[0]; i++)
-		if (sigaction(stop_sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-			sigaction(stop_sigs[i], &sa, NULL);
-}
-
-/* Blocks (hold 1) or unblocks the stop signals: a signal while the outputs
- * are renamed into place waits until they are. */
-static void hold_stop_signals(int hold)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof stop_sigs / sizeof stop_sigs[0]; i++)
-		sigaddset(&set, stop_sigs[i]);
-	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
-}
-
 struct vad_out { FILE *f; int rate, hop, lat; int failed; int err; };
 
 static void on_frame(void *user, uint64_t frame, float speech)
@@ -306,11 +266,7 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 		vad.f = stdout;
 		fprintf(vad.f, "time_s,speech\n");
 	} else if (vad_path) {
-		hold_stop_signals(1);   /* the temporary file and its name for on_stop at once */
-		int rc_open = drsn__outfile_open(&vad_file, vad_path, &e);
-		stop_tmp[1] = rc_open < 0 ? NULL : vad_file.tmp;
-		hold_stop_signals(0);
-		if (rc_open < 0) {
+		if (drsn__outfile_open(&vad_file, vad_path, &e) < 0) {
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
 		}
@@ -367,11 +323,7 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 	} else if (!strcmp(out_path, "-")) {
 		out = sf_open(out_path, SFM_WRITE, &si);   /* stdout, a file */
 	} else {
-		hold_stop_signals(1);
-		int rc_open = drsn__outfile_open(&out_file, out_path, &e);
-		stop_tmp[0] = rc_open < 0 ? NULL : out_file.tmp;
-		hold_stop_signals(0);
-		if (rc_open < 0) {
+		if (drsn__outfile_open(&out_file, out_path, &e) < 0) {
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
 		}
@@ -442,9 +394,9 @@ cleanup:
 		drsn__cli_err("%s: write failed: %s", vad_path, strerror(errno));
 		rc = 1;
 	}
-	/* in place only now, and only both; on failure only our temporary files go */
-	hold_stop_signals(1);
-	stop_tmp[0] = stop_tmp[1] = NULL;
+	/* in place only now, and only both (a stop signal waits until both are);
+	 * on failure only our temporary files go */
+	drsn__outfile_hold_signals(1);
 	if (rc == 0 && (drsn__outfile_commit(&out_file, &e) < 0 ||
 			drsn__outfile_commit(&vad_file, &e) < 0)) {
 		drsn__cli_err("%s", e.msg);
@@ -452,7 +404,7 @@ cleanup:
 	}
 	drsn__outfile_discard(&out_file);
 	drsn__outfile_discard(&vad_file);
-	hold_stop_signals(0);
+	drsn__outfile_hold_signals(0);
 	for (int c = 0; dn && c < nch; c++)
 		drsn_denoise_destroy(dn[c]);
 	free(dn);
@@ -603,9 +555,7 @@ int drsn__cmd_denoise(int argc, char **argv)
 			drsn__cli_err("denoise: --vad takes one input file, not the folder '%s'", in_path);
 			return 2;
 		}
-		catch_stop_signals();
 		return denoise_folder(&o, in_path, out_path);
 	}
-	catch_stop_signals();
 	return denoise_file(&o, in_path, out_path, vad_path);
 }

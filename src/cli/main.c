@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/outfile.h"
 #include "drsn/drsn.h"
 
 static const struct drsn__cmd commands[] = {
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version"))
 		return drsn__cmd_version(0, NULL);
+	/* Ctrl-C, SIGTERM, SIGHUP, SIGPIPE: no output's temporary file stays behind */
+	drsn__outfile_catch_signals();
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);

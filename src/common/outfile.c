@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,58 @@
 #include <unistd.h>
 
 #include "common/error.h"
+
+/* ---- stop signals: the temporary files being written, for on_stop ------ */
+
+#define MAX_LIVE 8
+static const char *volatile live[MAX_LIVE];
+static int catching;      /* drsn__outfile_catch_signals ran */
+static int hold_depth;
+static const int stop_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+#define N_STOP_SIGS (sizeof stop_sigs / sizeof stop_sigs[0])
+
+static void on_stop(int sig)
+{
+	for (int i = 0; i < MAX_LIVE; i++) {
+		const char *t = live[i];
+		if (t && t[0])
+			unlink(t);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);   /* delivered as the handler returns */
+}
+
+void drsn__outfile_catch_signals(void)
+{
+	struct sigaction old, sa = {.sa_handler = on_stop};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < N_STOP_SIGS; i++)
+		sigaddset(&sa.sa_mask, stop_sigs[i]);
+	for (size_t i = 0; i < N_STOP_SIGS; i++)
+		if (sigaction(stop_sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(stop_sigs[i], &sa, NULL);
+	catching = 1;
+}
+
+void drsn__outfile_hold_signals(int hold)
+{
+	if (!catching || (hold ? hold_depth++ > 0 : --hold_depth > 0))
+		return;
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < N_STOP_SIGS; i++)
+		sigaddset(&set, stop_sigs[i]);
+	pthread_sigmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/* The slot of live[] that holds tmp (NULL: a free one), or -1. */
+static int live_slot(const char *tmp)
+{
+	for (int i = 0; i < MAX_LIVE; i++)
+		if (live[i] == tmp)
+			return i;
+	return -1;
+}
 
 /* What writing to path replaces: the target of a symbolic link (the link
  * stays), else path itself. malloc'd, or NULL. */
@@ -51,10 +105,24 @@ int drsn__outfile_open(drsn__outfile *o, const char *path, drsn_error *err)
 		goto fail;
 	}
 	snprintf(o->tmp, n, "%s.XXXXXX", o->path);
+	/* created and known to on_stop at once */
+	drsn__outfile_hold_signals(1);
+	int slot = catching ? live_slot(NULL) : -1;
+	if (catching && slot < 0) {
+		drsn__outfile_hold_signals(0);
+		rc = drsn__fail(err, -EMFILE, "%s: too many output files open at once", path);
+		free(o->tmp);
+		o->tmp = NULL;
+		goto fail;
+	}
 	o->fd = mkostemp(o->tmp, O_CLOEXEC);   /* 0600, a name no one else has */
+	int e = errno;
+	if (o->fd >= 0 && slot >= 0)
+		live[slot] = o->tmp;
+	drsn__outfile_hold_signals(0);
 	if (o->fd < 0) {
-		rc = drsn__fail(err, -errno, "%s: cannot create a file in its folder: %s", path,
-				strerror(errno));
+		rc = drsn__fail(err, -e, "%s: cannot create a file in its folder: %s", path,
+				strerror(e));
 		free(o->tmp);   /* not created: nothing to remove */
 		o->tmp = NULL;
 		goto fail;
@@ -84,6 +152,7 @@ fail:
 int drsn__outfile_commit(drsn__outfile *o, drsn_error *err)
 {
 	int rc = 0;
+	drsn__outfile_hold_signals(1);
 	if (o->tmp) {
 		if (rename(o->tmp, o->path) < 0)
 			rc = drsn__fail(err, -errno, "%s: cannot replace it with %s: %s", o->path,
@@ -92,13 +161,19 @@ int drsn__outfile_commit(drsn__outfile *o, drsn_error *err)
 			o->tmp[0] = '\0';   /* renamed: nothing left to remove */
 	}
 	drsn__outfile_discard(o);
+	drsn__outfile_hold_signals(0);
 	return rc;
 }
 
 void drsn__outfile_discard(drsn__outfile *o)
 {
+	drsn__outfile_hold_signals(1);
 	if (o->tmp && o->tmp[0])
 		unlink(o->tmp);
+	int slot = o->tmp && catching ? live_slot(o->tmp) : -1;
+	if (slot >= 0)
+		live[slot] = NULL;
+	drsn__outfile_hold_signals(0);
 	free(o->tmp);
 	free(o->path);
 	o->tmp = NULL;

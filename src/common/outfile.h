@@ -8,8 +8,8 @@
 
 /* A file written beside the one it replaces and renamed over it once complete,
  * so that path is never truncated, half written or removed: a failed write
- * leaves whatever path held before. The .npy writer and drsn denoise's WAV and
- * CSV outputs use it. */
+ * leaves whatever path held before. The .npy writer (drsn features -o) and drsn
+ * denoise's WAV and CSV outputs use it. */
 typedef struct drsn__outfile {
 	char *path;   /* what to replace: the given path, a symbolic link resolved */
 	char *tmp;    /* PATH.XXXXXX in path's folder; NULL: path is written in place */
@@ -29,5 +29,21 @@ int drsn__outfile_commit(drsn__outfile *o, drsn_error *err);
 /* Gives up: removes the temporary file (never path) and frees o's strings.
  * Does not close o->fd. Safe on a zeroed o and after commit. */
 void drsn__outfile_discard(drsn__outfile *o);
+
+/* Stop signals (a program's choice, e.g. drsn's main): from this call on,
+ * SIGINT, SIGTERM, SIGHUP and SIGPIPE remove every temporary file an open
+ * outfile holds (each path stays as it was) and then kill the process by
+ * that signal as before. A signal the caller ignores (nohup, a background
+ * job) stays ignored. Each temporary file is known to the handler from its
+ * creation on, and commit renames it with these signals held, so a signal
+ * never leaves one behind nor removes a file already renamed. Without this
+ * call the functions above touch no signal state. At most 8 outfiles may be
+ * open at once while it is in force (-EMFILE beyond). */
+void drsn__outfile_catch_signals(void);
+
+/* Blocks (hold 1) or unblocks (hold 0) those signals, nested, for a program
+ * that commits several outfiles and wants either none or all renamed when a
+ * signal comes. Does nothing unless drsn__outfile_catch_signals() ran. */
+void drsn__outfile_hold_signals(int hold);
 
 #endif

@@ -6,11 +6,14 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/test_files.h"
 
@@ -102,4 +105,52 @@ const char *drsn__test_exe(const char *exe, const char *dir)
 	    fclose(f) != 0 || chmod(path, 0755) != 0)
 		fail_msg("%s: cannot write", path);
 	return path;
+}
+
+int drsn__test_count_entries(const char *d)
+{
+	DIR *dp = opendir(d);
+	assert_non_null(dp);
+	int n = 0;
+	for (struct dirent *de; (de = readdir(dp));)
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(dp);
+	return n;
+}
+
+int drsn__test_signal_while_writing(char *const argv[], const void *in, size_t n, const char *d,
+				    int entries, int sig)
+{
+	int fds[2], status = 0;
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(sig, SIG_DFL);
+		dup2(fds[0], 0);
+		close(fds[0]);
+		close(fds[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[0]);
+	assert_int_equal(write(fds[1], in, n), (ssize_t)n);
+	for (int t = 0; t < 1000 && drsn__test_count_entries(d) < entries; t++)
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
+	int have = drsn__test_count_entries(d);
+	if (have != entries) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("%s: %d entries while %s ran, not %d", d, have, argv[0], entries);
+	}
+	assert_int_equal(kill(pid, sig), 0);
+	for (int t = 0; t < 500 && waitpid(pid, &status, WNOHANG) == 0; t++)
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
+	if (waitpid(pid, &status, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("%s did not stop on signal %d", argv[0], sig);
+	}
+	close(fds[1]);
+	return status;
 }

@@ -7,6 +7,7 @@
 #define DRSN_SRC_COMMON_TEST_FILES_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* The whole file p (free it), *n its size; fails the test if p cannot be read. */
 char *drsn__test_slurp(const char *p, size_t *n);
@@ -17,6 +18,18 @@ void drsn__test_assert_file_is(const char *p, const char *bytes, size_t n);
 /* Fails the test unless folder d holds exactly `names`: its entries' names,
  * sorted, joined by single spaces. */
 void drsn__test_assert_folder_holds(const char *d, const char *names);
+
+/* Entries of folder d, hidden ones too. */
+int drsn__test_count_entries(const char *d);
+
+/* Starts argv[0] with argv, its stdin a pipe that gets the n bytes of `in`
+ * and then stalls (stays open), as a writer does; once folder d holds
+ * `entries` entries (the program's temporary outputs are there), sends it
+ * sig (with sig's default action, as from an interactive shell). Returns
+ * the wait status; fails the test if d never holds that many entries or
+ * the program does not stop within 5 s. */
+int drsn__test_signal_while_writing(char *const argv[], const void *in, size_t n, const char *d,
+				    int entries, int sig);
 
 /* Runs "'exe' ARGS" through the shell with stdout and stderr going to
  * dir/stdout.txt and dir/stderr.txt, read back into out and err (either may

@@ -84,7 +84,7 @@ struct drsn__config {
 	int flood_errors;          /* protocol errors per 10 s before disconnect */
 
 	/* [model] */
-	char model_path[PATH_MAX]; /* "" = no model: level/vad events only */
+	char model_path[PATH_MAX]; /* "" = no model: level/status events only */
 
 	/* [audio] */
 	char source[PATH_MAX + 8]; /* pa:[DEVICE] | file:PATH | stdin | fd:N */

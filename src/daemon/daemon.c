@@ -787,6 +787,40 @@ static void on_connect(void *user, struct drsn__client *c)
 	send_to(c, hello(d), NULL);
 }
 
+/* Why event ev cannot come with the running config (a reload may change
+ * that), or NULL: the subscribed reply's warnings. */
+static const char *never_comes(const struct daemon *d, int ev)
+{
+	if ((ev == DRSN_EV_DETECTION || ev == DRSN_EV_SCORES || ev == DRSN_EV_VAD) && !d->pipe)
+		return "no model is loaded ([model] path): no detection pipeline runs";
+	if (ev == DRSN_EV_VAD && !d->cfg.vad)
+		return "voice-activity gating is off ([detect] vad = no): set vad = yes and reload";
+	return NULL;
+}
+
+/* The subscribed reply: the events now subscribed, and a warning for each
+ * that cannot come as the daemon is configured. */
+static cJSON *subscribed(const struct daemon *d, unsigned events)
+{
+	cJSON *o = drsn__proto_new("subscribed");
+	cJSON *a = cJSON_AddArrayToObject(o, "events"), *w = NULL;
+	for (int i = 0; i < DRSN_EV_COUNT; i++) {
+		if (!(events & (1u << i)))
+			continue;
+		cJSON_AddItemToArray(a, cJSON_CreateString(drsn__event_name(i)));
+		const char *why = never_comes(d, i);
+		if (!why)
+			continue;
+		if (!w)
+			w = cJSON_AddArrayToObject(o, "warnings");
+		cJSON *it = cJSON_CreateObject();
+		cJSON_AddStringToObject(it, "event", drsn__event_name(i));
+		cJSON_AddStringToObject(it, "message", why);
+		cJSON_AddItemToArray(w, it);
+	}
+	return o;
+}
+
 static void on_command(void *user, struct drsn__client *c, const struct drsn__command *cmd)
 {
 	struct daemon *d = user;
@@ -802,12 +836,7 @@ static void on_command(void *user, struct drsn__client *c, const struct drsn__co
 		break;
 	case DRSN_CMD_SUBSCRIBE: {
 		drsn__client_set_events(c, cmd->events);
-		cJSON *o = drsn__proto_new("subscribed");
-		cJSON *a = cJSON_AddArrayToObject(o, "events");
-		for (int i = 0; i < DRSN_EV_COUNT; i++)
-			if (cmd->events & (1u << i))
-				cJSON_AddItemToArray(a, cJSON_CreateString(drsn__event_name(i)));
-		send_to(c, o, cmd->id);
+		send_to(c, subscribed(d, cmd->events), cmd->id);
 		break;
 	}
 	case DRSN_CMD_RELOAD:
@@ -917,7 +946,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 			 drsn_simd_name());
 	} else {
 		d->rate = DEFAULT_RATE;
-		log_warn("no model configured: serving level/vad events only");
+		log_warn("no model configured: serving level/status events only");
 	}
 	d->lvl_every = d->rate * d->cfg.level_interval_ms / 1000;
 	/* reload context: what this pipeline needs, at least 2 s (a reload may

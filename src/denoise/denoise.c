@@ -45,6 +45,8 @@ static inline float maxf(float a, float b) { return a > b ? a : b; }
 
 DRSN_API void drsn_denoise_opts_default(drsn_denoise_opts *o)
 {
+	if (!o)
+		return;
 	memset(o, 0, sizeof *o);
 	o->strength_db = DRSN__DENOISE_DEFAULT_STRENGTH_DB;
 	o->frame_ms = 32.0f;
@@ -82,8 +84,7 @@ DRSN_API int drsn_denoise_create(drsn_denoise **out, int sample_rate,
 	int rc = 0;
 
 	drsn__error_clear(err);
-	if (!out)
-		return drsn__fail(err, -EINVAL, "denoise: output handle pointer is NULL");
+	DRSN__REQUIRE(err, out);
 	*out = NULL;
 	if (opts)
 		o = *opts;
@@ -183,6 +184,8 @@ cleanup:
 
 DRSN_API void drsn_denoise_reset(drsn_denoise *d)
 {
+	if (!d)
+		return;
 	size_t n = (size_t)d->n;
 	memset(d->hist, 0, n * sizeof(float));
 	memset(d->ola, 0, n * sizeof(float));
@@ -196,22 +199,22 @@ DRSN_API void drsn_denoise_reset(drsn_denoise *d)
 
 DRSN_API int drsn_denoise_latency(const drsn_denoise *d)
 {
-	return d->n;
+	return d ? d->n : 0;
 }
 
 DRSN_API int drsn_denoise_hop(const drsn_denoise *d)
 {
-	return d->hop;
+	return d ? d->hop : 0;
 }
 
 DRSN_API float drsn_denoise_speech(const drsn_denoise *d)
 {
-	return d->speech;
+	return d ? d->speech : 0;
 }
 
 DRSN_API uint64_t drsn_denoise_frames(const drsn_denoise *d)
 {
-	return d->frames;
+	return d ? d->frames : 0;
 }
 
 /* 3-tap Hann smoothing across frequency, b = (1/4, 1/2, 1/4), edges mirrored. */
@@ -429,11 +432,12 @@ static void push(drsn_denoise *d, const float *in, size_t n, float *out)
 
 DRSN_API void drsn_denoise_process(drsn_denoise *d, const float *in, size_t n, float *out)
 {
-	if (in)
+	if (d && in && out)
 		push(d, in, n, out);
 }
 
 DRSN_API void drsn_denoise_flush(drsn_denoise *d, float *out)
 {
-	push(d, NULL, (size_t)d->n, out);
+	if (d && out)
+		push(d, NULL, (size_t)d->n, out);
 }

@@ -454,8 +454,6 @@ static int load(drsn_model **out, const void *buf, size_t len, const char *what,
 	const char *s;
 	int rc;
 
-	if (!out)
-		return drsn__fail(err, -EINVAL, "%s: no output pointer", what);
 	*out = NULL;
 	if ((rc = drsn__st_parse(&st, buf, len, what, err)))
 		return rc;
@@ -575,6 +573,10 @@ fail:
 
 DRSN_API int drsn_model_load_memory(drsn_model **out, const void *buf, size_t len, drsn_error *err)
 {
+	DRSN__REQUIRE(err, out);
+	*out = NULL;
+	if (len > 0)
+		DRSN__REQUIRE(err, buf);
 	return load(out, buf, len, "<memory>", err);
 }
 
@@ -584,10 +586,9 @@ DRSN_API int drsn_model_load(drsn_model **out, const char *path, drsn_error *err
 	void *map = NULL;
 	int fd = -1, rc;
 
-	if (out)
-		*out = NULL;
-	if (!path)
-		return drsn__fail(err, -EINVAL, "model path is NULL");
+	DRSN__REQUIRE(err, out);
+	*out = NULL;
+	DRSN__REQUIRE(err, path);
 	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer, and
 	 * the S_ISREG check below would never run (drsnd's reload would hang). */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -641,26 +642,30 @@ DRSN_API void drsn_model_free(drsn_model *m)
 
 /* ---- getters ------------------------------------------------------------ */
 
-DRSN_API int drsn_model_n_labels(const drsn_model *m) { return m->arch.classes; }
-DRSN_API int drsn_model_frames(const drsn_model *m) { return m->arch.frames; }
-DRSN_API int drsn_model_bands(const drsn_model *m) { return m->arch.bands; }
-DRSN_API const char *drsn_model_variant(const drsn_model *m) { return drsn__variant_name(m->arch.variant); }
-DRSN_API int64_t drsn_model_n_params(const drsn_model *m) { return m->n_params; }
-DRSN_API int64_t drsn_model_macs(const drsn_model *m) { return m->macs; }
+DRSN_API int drsn_model_n_labels(const drsn_model *m) { return m ? m->arch.classes : 0; }
+DRSN_API int drsn_model_frames(const drsn_model *m) { return m ? m->arch.frames : 0; }
+DRSN_API int drsn_model_bands(const drsn_model *m) { return m ? m->arch.bands : 0; }
+DRSN_API int64_t drsn_model_n_params(const drsn_model *m) { return m ? m->n_params : 0; }
+DRSN_API int64_t drsn_model_macs(const drsn_model *m) { return m ? m->macs : 0; }
+
+DRSN_API const char *drsn_model_variant(const drsn_model *m)
+{
+	return m ? drsn__variant_name(m->arch.variant) : NULL;
+}
 
 DRSN_API const drsn_features_params *drsn_model_features_params(const drsn_model *m)
 {
-	return &m->fe;
+	return m ? &m->fe : NULL;
 }
 
 DRSN_API const char *drsn_model_label(const drsn_model *m, int i)
 {
-	return i >= 0 && i < m->arch.classes ? m->labels[i] : NULL;
+	return m && i >= 0 && i < m->arch.classes ? m->labels[i] : NULL;
 }
 
 DRSN_API const char *drsn_model_metadata(const drsn_model *m, const char *key)
 {
-	for (int i = 0; key && i < m->n_meta; i++)
+	for (int i = 0; m && key && i < m->n_meta; i++)
 		if (!strcmp(m->meta_keys[i], key))
 			return m->meta_vals[i];
 	return NULL;

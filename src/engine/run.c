@@ -25,9 +25,9 @@ struct drsn_ctx {
 
 DRSN_API int drsn_ctx_create(drsn_ctx **out, const drsn_model *m, drsn_error *err)
 {
-	if (!out || !m)
-		return drsn__fail(err, -EINVAL, "drsn_ctx_create: NULL argument");
+	DRSN__REQUIRE(err, out);
 	*out = NULL;
+	DRSN__REQUIRE(err, m);
 	const struct drsn__buf_plan *bp = &m->buf;
 	drsn_ctx *c = calloc(1, sizeof *c);
 	if (!c)
@@ -71,7 +71,7 @@ DRSN_API void drsn_ctx_destroy(drsn_ctx *c)
 
 DRSN_API const float *drsn_ctx_logits(const drsn_ctx *c)
 {
-	return c->logits;
+	return c ? c->logits : NULL;
 }
 
 /* Zero the p halo rows on both sides of a [t + 2p][ch] buffer. */

@@ -89,9 +89,9 @@ DRSN_API int drsn_features_create(drsn_features **out, const drsn_features_param
 {
 	int rc;
 	drsn_features *f = NULL;
-	if (!out)
-		return drsn__fail(err, -EINVAL, "drsn_features_create: out is NULL");
+	DRSN__REQUIRE(err, out);
 	*out = NULL;
+	DRSN__REQUIRE(err, p);
 	if ((rc = drsn_features_params_validate(p, err)) < 0)
 		return rc;
 	f = calloc(1, sizeof *f);

@@ -37,6 +37,8 @@ static const struct field {
 
 DRSN_API void drsn_features_params_default(drsn_features_params *p)
 {
+	if (!p)
+		return;
 	p->sample_rate = 16000;
 	p->win_length = 400;
 	p->hop_length = 160;
@@ -49,8 +51,7 @@ DRSN_API void drsn_features_params_default(drsn_features_params *p)
 
 DRSN_API int drsn_features_params_validate(const drsn_features_params *p, drsn_error *err)
 {
-	if (!p)
-		return drsn__fail(err, -EINVAL, "front-end params: NULL");
+	DRSN__REQUIRE(err, p);
 	if (p->sample_rate < 1000 || p->sample_rate > 384000)
 		return drsn__fail(err, -EINVAL, "sample_rate: %d Hz is outside 1000..384000", p->sample_rate);
 	if (p->n_fft < 2 || p->n_fft > 65536)
@@ -103,6 +104,8 @@ static cJSON *add_float(cJSON *o, const char *key, float v)
 DRSN_API char *drsn_features_params_to_json(const drsn_features_params *p)
 {
 	char *out = NULL;
+	if (!p)
+		return NULL;
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
@@ -151,6 +154,8 @@ DRSN_API int drsn_features_params_from_json(drsn_features_params *p, const char 
 					    size_t len, drsn_error *err)
 {
 	int rc = 0;
+	DRSN__REQUIRE(err, p);
+	DRSN__REQUIRE(err, json);
 	drsn_features_params q = *p;
 	const char *end = NULL;
 	cJSON *o = cJSON_ParseWithLengthOpts(json, len, &end, 0);

@@ -51,6 +51,8 @@ struct drsn_pipeline {
 
 DRSN_API void drsn_pipeline_opts_default(drsn_pipeline_opts *o)
 {
+	if (!o)
+		return;
 	memset(o, 0, sizeof *o);
 	o->inference_hop_ms = 100;
 	o->smoothing_ms = 300;
@@ -85,9 +87,9 @@ static int check_opts(const drsn_pipeline_opts *o, int n_labels, drsn_error *err
 DRSN_API int drsn_pipeline_create(drsn_pipeline **out, const drsn_model *m,
 				  const drsn_pipeline_opts *o, drsn_error *err)
 {
-	if (!out || !m)
-		return drsn__fail(err, -EINVAL, "pipeline: NULL argument");
+	DRSN__REQUIRE(err, out);
 	*out = NULL;
+	DRSN__REQUIRE(err, m);
 	drsn_pipeline_opts def;
 	if (!o) {
 		drsn_pipeline_opts_default(&def);
@@ -189,6 +191,8 @@ DRSN_API int drsn_pipeline_finish(drsn_pipeline *p, const drsn_pipeline_events *
 
 DRSN_API void drsn_pipeline_reset(drsn_pipeline *p)
 {
+	if (!p)
+		return;
 	drsn_features_reset(p->fe);
 	size_t n = 2 * (size_t)p->W * (size_t)p->B;
 	for (size_t i = 0; i < n; i++)
@@ -349,20 +353,23 @@ DRSN_API int drsn_pipeline_push(drsn_pipeline *p, const float *x, size_t n,
 
 DRSN_API void drsn_pipeline_get_stats(const drsn_pipeline *p, drsn_pipeline_stats *st)
 {
-	*st = p->st;
+	if (st && p)
+		*st = p->st;
+	else if (st)
+		memset(st, 0, sizeof *st);
 }
 
 DRSN_API double drsn_pipeline_time(const drsn_pipeline *p)
 {
-	return (double)p->samples / p->rate;
+	return p ? (double)p->samples / p->rate : 0.0;
 }
 
 DRSN_API double drsn_pipeline_window_s(const drsn_pipeline *p)
 {
-	return p->window_s;
+	return p ? p->window_s : 0.0;
 }
 
 DRSN_API double drsn_pipeline_hop_s(const drsn_pipeline *p)
 {
-	return p->infer_hop_s;
+	return p ? p->infer_hop_s : 0.0;
 }

@@ -126,6 +126,8 @@ DRSN_API const char *drsn_simd_name(void)
 DRSN_API int drsn_simd_available(const char **names, int max)
 {
 	const struct drsn__kernels *av[8];
+	if (!names && max > 0)
+		return -EINVAL;
 	int n = drsn__kernels_available(av, 8);
 	for (int i = 0; i < n && i < max; i++)
 		names[i] = av[i]->name;

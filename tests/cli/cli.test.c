@@ -1,6 +1,6 @@
 /* drsn's commands end to end, beyond denoise (tests/denoise/cli.test.c):
  * `features -o` refuses an output that is an input and leaves an earlier
- * output as it was when it fails; out-of-range option values are usage
+ * output as it was when it fails or is stopped by a signal; out-of-range option values are usage
  * errors (exit 2) that name the flag; `bench` without --model times the
  * default model, the one every command uses; `classify` of a long recording
  * takes its centre second without holding the recording in memory; the
@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pty.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -150,6 +151,40 @@ static void test_features_failed_run_keeps_output(void **state)
 	assert_true(n > 128 && !memcmp(npy, "\x93NUMPY", 6));
 	free(npy);
 	drsn__test_assert_folder_holds(d, "cut.flac full.flac out.npy");
+}
+
+/* SIGINT, SIGTERM, SIGHUP or SIGPIPE while `features - -o OUT` writes (its
+ * stdin stalls halfway): drsn dies of that signal, OUT stays as it was and
+ * its temporary file is gone (it was left behind). */
+static void test_features_signal_keeps_output(void **state)
+{
+	(void)state;
+	char d[128], src[160], out[160];
+	path(d, sizeof d, "signal");
+	assert_int_equal(mkdir(d, 0777), 0);
+	snprintf(src, sizeof src, "%s/src.wav", d);
+	snprintf(out, sizeof out, "%s/out.npy", d);
+	write_audio(src, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 10 * 16000);
+	size_t n;
+	char *wav = drsn__test_slurp(src, &n);
+	assert_int_equal(unlink(src), 0);
+	static const char before[] = "an earlier result\n";
+	FILE *f = fopen(out, "wb");
+	assert_non_null(f);
+	fputs(before, f);
+	fclose(f);
+
+	const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+	char *argv[] = {(char *)drsn, "features", "-", "-o", out, NULL};
+	for (size_t s = 0; s < sizeof sigs / sizeof sigs[0]; s++) {
+		/* out.npy and its temporary file */
+		int status = drsn__test_signal_while_writing(argv, wav, n / 2, d, 2, sigs[s]);
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != sigs[s])
+			fail_msg("signal %d: drsn features ended with status 0x%x", sigs[s], status);
+		drsn__test_assert_file_is(out, before, strlen(before));
+		drsn__test_assert_folder_holds(d, "out.npy");
+	}
+	free(wav);
 }
 
 /* Audio holding a NaN gives features made of NaN: an error naming the file
@@ -566,6 +601,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_features_output_is_input),
 		cmocka_unit_test(test_features_failed_run_keeps_output),
+		cmocka_unit_test(test_features_signal_keeps_output),
 		cmocka_unit_test(test_features_non_finite_audio),
 		cmocka_unit_test(test_detect_range_is_usage_error),
 		cmocka_unit_test(test_bench_default_model),

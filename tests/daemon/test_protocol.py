@@ -126,6 +126,43 @@ def test_hello_and_commands():
         assert d.stop() == 0
 
 
+def test_subscribe_warns_of_events_that_never_come():
+    """A subscription to vad while [detect] vad = no was accepted silently, and the
+    client waited for events that never came: the subscribed reply now warns of
+    each event that cannot come as configured (and why); the subscription
+    stands, for a reload may change that."""
+    wav = setup_wav(os.environ["TMPDIR"])
+
+    def warned(d, events):
+        c = d.client()
+        r = c.request({"type": "subscribe", "events": events})
+        c.close()
+        assert r["type"] == "subscribed" and sorted(r["events"]) == sorted(events), r
+        w = r.get("warnings", [])
+        assert all(x["message"] for x in w), r
+        return {x["event"]: x["message"] for x in w}
+
+    d = Daemon(source="file:" + wav).wait_listening()   # [detect] vad = no, the default
+    try:
+        w = warned(d, ["detection", "vad", "level"])
+        assert list(w) == ["vad"] and "vad = no" in w["vad"], w
+        assert warned(d, ["detection", "scores", "level", "status"]) == {}
+    finally:
+        assert d.stop() == 0
+    d = Daemon("--set", "detect.vad=yes", source="file:" + wav).wait_listening()
+    try:
+        assert warned(d, ["vad"]) == {}
+    finally:
+        assert d.stop() == 0
+    d = Daemon(model="", source="file:" + wav).wait_listening()   # level and status only
+    try:
+        w = warned(d, ["detection", "scores", "level", "vad", "status"])
+        assert sorted(w) == ["detection", "scores", "vad"], w
+        assert all("no model" in m for m in w.values()), w
+    finally:
+        assert d.stop() == 0
+
+
 def test_vad_and_periodic_status():
     wav = setup_wav(os.environ["TMPDIR"], 6)
     d = Daemon("--set", "detect.vad=yes", "--set", "detect.vad_threshold_db=-30",
@@ -475,5 +512,6 @@ def test_half_closed_client_keeps_receiving():
 
 
 if __name__ == "__main__":
-    main([test_documented_python_client, test_hello_and_commands, test_vad_and_periodic_status, test_flood_and_max_clients, test_socket_file_handling,
+    main([test_documented_python_client, test_hello_and_commands, test_subscribe_warns_of_events_that_never_come,
+          test_vad_and_periodic_status, test_flood_and_max_clients, test_socket_file_handling,
           test_graceful_stop_flushes_clients, test_check_config, test_half_closed_client_keeps_receiving])

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -562,18 +561,6 @@ static void test_failed_run_keeps_outputs(void **state)
 	drsn__test_assert_folder_holds(d, "cut.flac full.flac out.csv out.wav sym.wav");
 }
 
-/* Entries of folder d, hidden ones too. */
-static int count_entries(const char *d)
-{
-	DIR *dp = opendir(d);
-	assert_non_null(dp);
-	int n = 0;
-	for (struct dirent *de; (de = readdir(dp));)
-		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	closedir(dp);
-	return n;
-}
-
 /* Ctrl-C (SIGINT) or SIGTERM while OUT and the CSV are being written, here
  * with drsn blocked reading a stdin whose writer stalls: drsn dies of the
  * signal at once, OUT and the CSV that were there before stay as they were,
@@ -602,36 +589,11 @@ static void test_signal_keeps_outputs(void **state)
 	}
 
 	const int sigs[] = {SIGINT, SIGTERM};
+	char *argv[] = {(char *)drsn, "denoise", "--vad", csv, "-", out, NULL};
 	for (size_t s = 0; s < sizeof sigs / sizeof sigs[0]; s++) {
-		int fds[2];
-		assert_int_equal(pipe(fds), 0);
-		pid_t pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			signal(sigs[s], SIG_DFL);   /* as from an interactive shell */
-			dup2(fds[0], 0);
-			close(fds[0]);
-			close(fds[1]);
-			execl(drsn, drsn, "denoise", "--vad", csv, "-", out, (char *)NULL);
-			_exit(127);
-		}
-		close(fds[0]);
-		/* half the audio, then the writer stalls with the pipe open */
-		assert_int_equal(write(fds[1], wav, n / 2), (ssize_t)(n / 2));
-		/* until both temporary files are there (out.csv out.wav + 2) */
-		for (int t = 0; t < 1000 && count_entries(d) < 4; t++)
-			nanosleep(&(struct timespec){0, 10000000}, NULL);
-		assert_int_equal(count_entries(d), 4);
-		assert_int_equal(kill(pid, sigs[s]), 0);
-		int status = 0;
-		for (int t = 0; t < 500 && waitpid(pid, &status, WNOHANG) == 0; t++)
-			nanosleep(&(struct timespec){0, 10000000}, NULL);
-		if (waitpid(pid, &status, WNOHANG) == 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			fail_msg("drsn denoise did not stop on signal %d", sigs[s]);
-		}
-		close(fds[1]);
+		/* half the audio, then the writer stalls; until both temporary
+		 * files are there (out.csv out.wav + 2) */
+		int status = drsn__test_signal_while_writing(argv, wav, n / 2, d, 4, sigs[s]);
 		if (!WIFSIGNALED(status) || WTERMSIG(status) != sigs[s])
 			fail_msg("signal %d: drsn denoise ended with status 0x%x", sigs[s], status);
 		drsn__test_assert_file_is(out, before, strlen(before));
@@ -736,7 +698,7 @@ static void test_folder_lines_as_done(void **state)
 		_exit(127);
 	}
 	/* a.wav done and b.wav's temporary output there: a.wav's line is out */
-	for (int t = 0; t < 1000 && count_entries(out) < 2; t++)
+	for (int t = 0; t < 1000 && drsn__test_count_entries(out) < 2; t++)
 		nanosleep(&(struct timespec){0, 5000000}, NULL);
 	size_t n;
 	char *text = drsn__test_slurp(log, &n);

@@ -234,6 +234,11 @@ int wy_parser_feed(wy_parser *p, const uint8_t *buf, size_t n, const wy_handler 
 	return rc;
 }
 
+int wy_parser_in_event(const wy_parser *p)
+{
+	return p->st == ST_DATA || p->st == ST_PAYLOAD || (p->st == ST_HEADER && p->len > 0);
+}
+
 int wy_parser_eof(wy_parser *p)
 {
 	switch (p->st) {

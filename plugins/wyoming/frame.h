@@ -60,6 +60,11 @@ void wy_parser_reset(wy_parser *p);
  * return, as is. */
 int wy_parser_feed(wy_parser *p, const uint8_t *buf, size_t n, const wy_handler *h, void *user);
 
+/* 1 while inside an event: some of its header line (even blanks without
+ * their newline), data or payload has arrived but not all of it; 0 between
+ * events (blank lines included) and after an error. */
+int wy_parser_in_event(const wy_parser *p);
+
 /* The peer closed its side: 0 between events, -EPROTO ("truncated") inside
  * one. */
 int wy_parser_eof(wy_parser *p);

@@ -206,6 +206,34 @@ static void test_handler_stop(void **state)
 	assert_int_equal(wy_parser_create(&p, &zero), -EINVAL);
 }
 
+/* wy_parser_in_event, byte by byte: 1 from an event's first byte (a
+ * blank's too) until its last, 0 between events and after blank lines. */
+static void test_in_event(void **state)
+{
+	(void)state;
+	const char *s = "\n \r\n{\"type\":\"a\",\"data_length\":2,\"payload_length\":3}\n{}xyz"
+			"{\"type\":\"b\"}\n";
+	/* in_event after each byte: the blank lines end at 1 and 4, a at 57, b at 70 */
+	size_t ends[] = {1, 4, 57, 70};
+	size_t n = strlen(s), k = 0;
+	wy_parser *p = NULL;
+	struct rec r = {0};
+	assert_int_equal(wy_parser_create(&p, &LIM), 0);
+	assert_int_equal(wy_parser_in_event(p), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(wy_parser_feed(p, (const uint8_t *)s + i, 1, &H, &r), 0);
+		int boundary = k < sizeof ends / sizeof *ends && i + 1 == ends[k];
+		k += boundary;
+		assert_int_equal(wy_parser_in_event(p), !boundary);
+	}
+	assert_int_equal(k, 4);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(wy_parser_feed(p, (const uint8_t *)"x\n", 2, &H, &r), -EPROTO);
+	assert_int_equal(wy_parser_in_event(p), 0);   /* failed: no event to finish */
+	rec_free(&r);
+	wy_parser_destroy(p);
+}
+
 /* A log of what the handler saw, as text: events, payload bytes, ends. */
 struct trace {
 	char buf[1 << 14];
@@ -329,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits_exact),
 		cmocka_unit_test(test_handler_stop),
+		cmocka_unit_test(test_in_event),
 		cmocka_unit_test(test_mutated_streams_split_invariant),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,9 @@ describe -> info lists the model's keywords; samples/keywords-clean.wav in
 at the times of the ground truth (samples/README.md); noise gets
 not-detected; malformed framing gets an error and a close while a good
 client on another connection still gets all its detections; 48 kHz stereo is
-resampled. Needs a trained model: --model (the shipped one), or the
+resampled; what Home Assistant sends (wyoming package framing, null
+timestamps) gets detections on its clock; slow-trickling and blank-line
+clients are timed out. Needs a trained model: --model (the shipped one), or the
 environment variable DRSN_WYOMING_TEST_MODEL.
 """
 import argparse
@@ -14,6 +16,7 @@ import json
 import os
 import random
 import re
+import select
 import socket
 import struct
 import subprocess
@@ -28,6 +31,7 @@ from wyclient import Wy, read_wav, stream, detections
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", required=True)
 ap.add_argument("--plugin-dir", required=True)
+ap.add_argument("--only", action="append", help="run only this test (repeatable)")
 ARGS = ap.parse_args()
 MODEL = os.environ.get("DRSN_WYOMING_TEST_MODEL") or ARGS.model
 SAMPLE = os.path.join(drsndtest.ROOT, "samples", "keywords-clean.wav")
@@ -65,7 +69,8 @@ def check_truth(dets, what, ts0=0):
 # ---- the daemon -------------------------------------------------------------
 
 class WyDaemon:
-    def __init__(self, extra_conf="", uri="tcp://127.0.0.1:0", wait_port=True, model=None):
+    def __init__(self, extra_conf="", uri="tcp://127.0.0.1:0", wait_port=True, model=None,
+                 log_level="info"):
         tmp = os.environ["TMPDIR"]
         silence = os.path.join(tmp, "silence.wav")
         drsndtest.write_wav(silence, [0.0] * 16000)
@@ -75,7 +80,7 @@ class WyDaemon:
                     % (os.path.abspath(ARGS.plugin_dir), uri, extra_conf))
         self.conf = conf
         self.d = Daemon(config=conf, model=MODEL if model is None else model,
-                        source="file:" + silence)
+                        source="file:" + silence, log_level=log_level)
         self.d.wait_listening()
         if not wait_port:
             return
@@ -184,6 +189,19 @@ def test_48k_stereo():
     d.stop()
 
 
+def until_closed(c, limit):
+    """Read (and drop) events until drsnd closes c (within limit s); close c."""
+    end = time.time() + limit
+    while True:
+        try:
+            e = c.recv(max(0.1, end - time.time()))
+        except (ConnectionResetError, BrokenPipeError):
+            e = None
+        if e is None:
+            break
+    c.close()
+
+
 def bad_client(port, raw, code, shut=False):
     """Send raw bytes; expect an error event with this code, then EOF."""
     c = Wy(port)
@@ -193,15 +211,7 @@ def bad_client(port, raw, code, shut=False):
     e = c.recv(20)
     assert e is not None and e[0] == "error", (code, e)
     assert e[1].get("code") == code and e[1].get("text"), (code, e)
-    end = time.time() + 20
-    while True:
-        try:
-            e2 = c.recv(max(0.1, end - time.time()))
-        except (ConnectionResetError, BrokenPipeError):
-            e2 = None
-        if e2 is None:
-            break
-    c.close()
+    until_closed(c, 20)
     return e[1]["text"]
 
 
@@ -377,6 +387,67 @@ def test_host_name_uri():
     d.stop()
 
 
+def test_home_assistant_client():
+    """What Home Assistant's wyoming integration sends (homeassistant/
+    components/wyoming/wake_word.py, framed by the wyoming package):
+    detect {names: [id]}, audio-start {rate, width, channels, timestamp:
+    null}, audio-chunks stamped with its own clock, data in data_length
+    blocks, a "version" in every header. The detection's timestamp must be on
+    that clock. (The old plugin took the null audio-start timestamp for 0 and
+    ignored the chunks' clock: "no" came at ~2.5 s instead of 50002.5 s.)
+    The info reply parses as the wyoming package's Info: every field of
+    WakeProgram/WakeModel (wyoming/info.py) is there."""
+    _, _, _, pcm = read_wav(SAMPLE)
+    d = daemon()
+    c = d.client()
+    c.send_wyoming("describe")
+    t, info, _ = c.recv()
+    assert t == "info", (t, info)
+    prog = info["wake"][0]
+    fields = {"name", "attribution", "installed", "description", "version"}
+    assert fields <= set(prog) and set(prog["attribution"]) == {"name", "url"}, prog
+    for m in prog["models"]:
+        assert fields | {"languages", "phrase"} <= set(m) and m["installed"] is True, m
+    assert "no" in [m["name"] for m in prog["models"]], prog
+    c.close()
+    c = d.client()
+    fmt = {"rate": 16000, "width": 2, "channels": 1}
+    c.send_wyoming("detect", {"names": ["no"]})
+    c.send_wyoming("audio-start", dict(fmt, timestamp=None))
+    clock = 50000000   # ms
+    for i in range(0, len(pcm), 2048):
+        c.send_wyoming("audio-chunk", dict(fmt, timestamp=clock + i // 32), pcm[i:i + 2048])
+    c.send_wyoming("audio-stop", {"timestamp": None})
+    c.send_wyoming("ping", {"text": "end"})
+    ev = []
+    while True:
+        e = c.recv(120)
+        assert e is not None, ev
+        if e[0] == "pong":
+            break
+        ev.append(e)
+    log("Home Assistant-style stream: %s" % ev)
+    assert [e[0] for e in ev] == ["detection"], ev
+    name, ts = ev[0][1]["name"], ev[0][1]["timestamp"]
+    (_, a, b), = [x for x in TRUTH if x[0] == "no"]
+    assert name == "no" and clock + a * 1000 - TOL_MS <= ts <= clock + b * 1000 + TOL_MS, ev
+    c.close()
+    d.stop()
+
+
+def test_detect_empty_names_means_all():
+    """detect {names: []}: every keyword, as wyoming-openwakeword does
+    (handler.py: `if detect.names:` filters, an empty list does not). The
+    old plugin reported nothing at all (not-detected)."""
+    _, _, _, pcm = read_wav(SAMPLE)
+    d = daemon()
+    c = d.client()
+    ev = stream(c, pcm, names=[])
+    check_truth(detections(ev), "detect names=[]")
+    c.close()
+    d.stop()
+
+
 def test_idle_timeout():
     """A connection that sends nothing for idle_timeout_ms gets an error
     "idle-timeout" and is closed (logged), freeing its max_clients slot; one
@@ -405,7 +476,108 @@ def test_idle_timeout():
     err = d.d.stderr()
     lines = [l for l in err.splitlines() if "idle-timeout" in l]
     log(lines)
-    assert len(lines) == 1 and "nothing received for" in lines[0], err
+    assert len(lines) == 1 and "no event received for" in lines[0], err
+    d.stop()
+
+
+def trickle_until_event(c, byte_gen, every, limit):
+    """Send one byte from byte_gen every `every` s until drsnd sends an
+    event (returned, with the seconds it took) or limit s pass."""
+    t0 = time.time()
+    for b in byte_gen:
+        assert time.time() - t0 < limit, "no event after %.0f s of trickling" % limit
+        try:
+            c.s.sendall(b)
+        except OSError:
+            pass
+        r, _, _ = select.select([c.s], [], [], every)
+        if r:
+            return c.recv(30), time.time() - t0
+    raise AssertionError("trickle ran out")
+
+
+def expect_timeout_close(d, c, byte_gen, code, key, limit_s):
+    e, took = trickle_until_event(c, byte_gen, 0.3, 60)
+    log("%s after %.1f s of trickling: %s" % (code, took, e))
+    assert e and e[0] == "error" and e[1]["code"] == code, e
+    assert key in e[1]["text"], e
+    assert took >= limit_s * 0.9, took   # not before the limit (timer jitter aside)
+    until_closed(c, 30)
+    served(d.client).close()   # its max_clients slot is free
+
+
+def test_blank_line_trickle_idle():
+    """A client that sends a blank line every 0.3 s never sends an event:
+    it is idle (blank lines are skipped between events) and gets
+    idle-timeout. (The old plugin counted any byte as activity: such a
+    client held its slot forever.)"""
+    d = WyDaemon(extra_conf="max_clients = 1\nidle_timeout_ms = 1500\n")
+    c = d.client()
+    expect_timeout_close(d, c, iter(lambda: b"\n", None), "idle-timeout", "idle_timeout_ms = 1500", 1.5)
+    d.stop()
+
+
+def test_frame_timeout_trickle():
+    """Slowloris: a client that sends its event one byte every 0.3 s (each
+    byte well within idle_timeout_ms) gets frame-timeout once the event is
+    frame_timeout_ms old, and is closed; its slot frees. (The old plugin
+    kept it as long as the bytes came.) Then an event trickled slowly but
+    finished within the limit is served."""
+    d = WyDaemon(extra_conf="max_clients = 1\nidle_timeout_ms = 60000\nframe_timeout_ms = 1500\n")
+    c = d.client()
+    slow = json.dumps({"type": "ping", "data": {"text": "x" * 1000}}).encode()
+    expect_timeout_close(d, c, (slow[i:i + 1] for i in range(len(slow))), "frame-timeout",
+                         "frame_timeout_ms = 1500", 1.5)
+    # in the payload too
+    c = served(d.client)
+    hdr = json.dumps({"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1},
+                      "payload_length": 4096}).encode() + b"\n"
+    c.s.sendall(hdr)
+    expect_timeout_close(d, c, iter(lambda: b"\0", None), "frame-timeout", "frame_timeout_ms = 1500", 1.5)
+    # a legit event in 3 pieces 0.2 s apart is fine
+    c = served(d.client)
+    ping = json.dumps({"type": "ping", "data": {"text": "ok"}}).encode() + b"\n"
+    for i in range(3):
+        c.s.sendall(ping[i * len(ping) // 3:(i + 1) * len(ping) // 3])
+        time.sleep(0.2)
+    e = c.recv(30)
+    assert e and e[0] == "pong" and e[1]["text"] == "ok", e
+    c.close()
+    d.stop()
+
+
+def test_check_timer_runs_only_with_clients():
+    """The plugin's check timer (idle/frame/flush) runs only while there
+    are connections: started with the first, stopped with the last (DEBUG
+    log lines). (The old plugin ran it once a second from start to stop.)"""
+    d = WyDaemon(log_level="debug")
+
+    def lines(what):
+        return [l for l in d.d.stderr().splitlines() if "check timer " + what in l]
+
+    def wait_for(pred, what):
+        end = time.time() + 20
+        while not pred():
+            assert time.time() < end, "%s:\n%s" % (what, d.d.stderr()[-3000:])
+            time.sleep(0.05)
+
+    assert not lines("started"), d.d.stderr()
+    a, b = d.client(), d.client()
+    for c in (a, b):
+        until_pong(c, "hi")
+    assert len(lines("started")) == 1 and not lines("stopped"), d.d.stderr()
+    a.close()
+    wait_for(lambda: "client 1: closed" in d.d.stderr() or "client 2: closed" in d.d.stderr(),
+             "first close not seen")
+    assert not lines("stopped"), d.d.stderr()   # b is still there
+    b.close()
+    wait_for(lambda: lines("stopped"), "timer not stopped with the last client")
+    c = d.client()
+    until_pong(c, "again")
+    assert len(lines("started")) == 2 and len(lines("stopped")) == 1, d.d.stderr()
+    c.close()
+    wait_for(lambda: len(lines("stopped")) == 2, "timer not stopped again")
+    log(lines("")[-4:])
     d.stop()
 
 
@@ -548,8 +720,11 @@ if __name__ == "__main__":
         print("model %s does not exist (the shipped model, or set DRSN_WYOMING_TEST_MODEL)" % MODEL)
         sys.exit(1)
     log("model: %s" % MODEL)
-    main([test_describe, test_sample_matches_drsn_detect_and_truth, test_noise_not_detected,
-          test_48k_stereo, test_bad_clients_beside_a_good_one, test_reload_mid_stream,
-          test_unix_socket_max_clients_and_bad_config, test_host_name_uri, test_idle_timeout,
-          test_unread_close_frees_slot, test_flooding_clients_do_not_hold_the_loop, test_no_model,
-          test_clean_shutdown])
+    tests = [test_describe, test_sample_matches_drsn_detect_and_truth, test_noise_not_detected,
+             test_48k_stereo, test_home_assistant_client, test_detect_empty_names_means_all,
+             test_bad_clients_beside_a_good_one, test_reload_mid_stream,
+             test_unix_socket_max_clients_and_bad_config, test_host_name_uri, test_idle_timeout,
+             test_blank_line_trickle_idle, test_frame_timeout_trickle,
+             test_check_timer_runs_only_with_clients, test_unread_close_frees_slot,
+             test_flooding_clients_do_not_hold_the_loop, test_no_model, test_clean_shutdown]
+    main([t for t in tests if not ARGS.only or t.__name__ in ARGS.only])

@@ -34,6 +34,18 @@ class Wy:
             hdr["payload_length"] = len(payload)
         self.s.sendall(json.dumps(hdr).encode() + b"\n" + extra + payload)
 
+    def send_wyoming(self, type_, data=None, payload=b""):
+        """Frame an event exactly as the wyoming package's write_event does
+        (rhasspy/wyoming, wyoming/event.py): a "version" in the header, data
+        (when not empty) only in a data_length block, nulls kept."""
+        hdr = {"type": type_, "version": "1.5.4"}
+        extra = json.dumps(data, ensure_ascii=False).encode() if data else b""
+        if extra:
+            hdr["data_length"] = len(extra)
+        if payload:
+            hdr["payload_length"] = len(payload)
+        self.s.sendall(json.dumps(hdr, ensure_ascii=False).encode() + b"\n" + extra + payload)
+
     def _fill(self, timeout):
         r, _, _ = select.select([self.s], [], [], timeout)
         if not r:

@@ -11,7 +11,8 @@
  *                                   models are the model's keywords (labels
  *                                   not starting with '_')
  *   -> detect {names?}           only these keywords are reported, until
- *                                   the next detect (absent/null = all)
+ *                                   the next detect (absent/null/[] = all,
+ *                                   as wyoming-openwakeword)
  *   -> audio-start {rate,width,channels,timestamp?}
  *   -> audio-chunk {rate,width,channels,timestamp?} + PCM payload
  *                                <- detection {name, timestamp} for each
@@ -26,7 +27,8 @@
  * to mono float at the model rate (pcm.h). A detection's timestamp is the
  * audio time at which the pipeline fired, in ms, on the client's clock: the
  * audio-start timestamp (else the first chunk's, else 0) plus the audio
- * received since.
+ * received since. A null timestamp is no timestamp (Home Assistant's
+ * audio-start carries "timestamp": null, its chunks the clock).
  *
  * Errors are sent as {"type":"error","data":{"text":...,"code":...}}.
  * Framing errors (see frame.h) close the connection after the error is
@@ -35,20 +37,24 @@
  * audio-start). Other events are ignored. Nothing a client sends affects
  * another connection.
  *
- * A connection that sends nothing for idle_timeout_ms (default 60000, 0 =
- * never) gets an error "idle-timeout" and is closed (logged), so silent
- * connections cannot hold every max_clients slot. A once-a-second timer
- * (finer for short timeouts) checks them. A connection that is to close
- * once its last events are written (an error, idle-timeout, busy) but does
- * not read them is closed anyway after FLUSH_MS: a client that never reads
- * cannot keep its slot (the same timer, which always runs).
+ * A connection that sends no event for idle_timeout_ms (default 60000, 0 =
+ * never; blank lines are no event, inside one any byte counts) gets an error "idle-timeout" and is
+ * closed (logged), so silent connections cannot hold every max_clients
+ * slot. An event (header line, data, payload) must be complete within
+ * frame_timeout_ms (default 10000, 0 = never) of its first byte, else
+ * "frame-timeout" and the close: a client that trickles a byte every few
+ * seconds cannot hold a slot either. A connection that is to close once
+ * its last events are written (an error, a timeout, busy) but does not read
+ * them is closed anyway after FLUSH_MS: a client that never reads cannot
+ * keep its slot. One timer checks all this, once a second (finer for short
+ * timeouts), and runs only while there are connections.
  *
  * Each connection gets one read buffer (64 KiB) per loop iteration, then
  * pauses until the next (a uv_idle handle restarts it), so clients that
  * stream faster than real time cannot hold the loop for long.
  *
  * Keys ([plugin wyoming]): uri (tcp://0.0.0.0:10400), max_clients (16),
- * idle_timeout_ms (60000), max_header_bytes, max_data_bytes,
+ * idle_timeout_ms (60000), frame_timeout_ms (10000), max_header_bytes, max_data_bytes,
  * max_payload_bytes (65536, 65536, 1048576), width4 (int32), language (en).
  */
 #include <errno.h>
@@ -103,7 +109,9 @@ struct conn {
 	double t_offset;          /* s of stream audio before the current pipeline */
 	int n_det;
 	uint64_t last_rx;         /* uv_now() of its last bytes (or the accept) */
-	int timed_out;            /* idle: closing after the error is flushed */
+	uint64_t last_event;      /* uv_now() at its last complete event (or the accept) */
+	uint64_t event_since;     /* uv_now() at the current event's first byte */
+	int event_ended;          /* an event ended in the current read */
 	int flushing;             /* closing once what is queued is written */
 	int paused;               /* reading again at the next loop iteration */
 	uint64_t flush_since;     /* uv_now() when that began */
@@ -122,13 +130,15 @@ struct wy {
 	int port;
 	int max_clients;
 	int idle_ms;              /* 0: no idle timeout */
+	int frame_ms;             /* 0: no frame timeout */
 	wy_limits lim;
 	int float4;
 	char language[32];
 	/* state */
 	any_stream listener;
 	int listener_open;
-	uv_timer_t idle_timer;
+	uv_timer_t idle_timer;    /* the checks; runs while there are connections */
+	uint64_t check_ms;        /* its period */
 	int idle_timer_open;
 	uv_idle_t resume;         /* restarts the paused connections' reads */
 	int resume_open;
@@ -239,6 +249,7 @@ static int configure(struct wy *w, const drsn_plugin_config *cfg, char *err, siz
 	int rc = parse_uri(w, "tcp://0.0.0.0:10400", "default", err, n);
 	w->max_clients = 16;
 	w->idle_ms = 60000;
+	w->frame_ms = 10000;
 	w->lim.max_line = 64 * 1024;
 	w->lim.max_data = 64 * 1024;
 	w->lim.max_payload = 1024 * 1024;
@@ -255,6 +266,9 @@ static int configure(struct wy *w, const drsn_plugin_config *cfg, char *err, siz
 		} else if (!strcmp(k, "idle_timeout_ms")) {
 			rc = parse_size(k, v, at, 0, 86400000, &x, err, n);
 			w->idle_ms = (int)x;
+		} else if (!strcmp(k, "frame_timeout_ms")) {
+			rc = parse_size(k, v, at, 0, 86400000, &x, err, n);
+			w->frame_ms = (int)x;
 		} else if (!strcmp(k, "max_header_bytes")) {
 			rc = parse_size(k, v, at, 256, 16 << 20, &x, err, n);
 			w->lim.max_line = (size_t)x;
@@ -283,7 +297,7 @@ static int configure(struct wy *w, const drsn_plugin_config *cfg, char *err, siz
 				snprintf(w->language, sizeof w->language, "%s", v);
 			}
 		} else {
-			snprintf(err, n, "%s: [plugin wyoming] unknown key '%s' (known: uri, max_clients, idle_timeout_ms, max_header_bytes, max_data_bytes, max_payload_bytes, width4, language)",
+			snprintf(err, n, "%s: [plugin wyoming] unknown key '%s' (known: uri, max_clients, idle_timeout_ms, frame_timeout_ms, max_header_bytes, max_data_bytes, max_payload_bytes, width4, language)",
 				 at, k);
 			rc = -EINVAL;
 		}
@@ -513,6 +527,14 @@ static long long int_field(const cJSON *data, const char *key, long long def, in
 	return (long long)v->valuedouble;
 }
 
+/* 1 when data has key with a value: Wyoming clients send null for none
+ * (wyoming's AudioStart without a timestamp: "timestamp": null). */
+static int has_value(const cJSON *data, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
+	return v && !cJSON_IsNull(v);
+}
+
 /* Finish the converter (its resampler tail goes through the pipeline). */
 static void finish_audio(struct conn *c)
 {
@@ -536,7 +558,7 @@ static void stream_begin(struct conn *c, const cJSON *data, int implicit)
 	long long width = int_field(data, "width", -1, &ok);
 	long long channels = int_field(data, "channels", -1, &ok);
 	long long ts = int_field(data, "timestamp", 0, &ok);
-	if (cJSON_GetObjectItemCaseSensitive(data, "timestamp") && ok) {
+	if (has_value(data, "timestamp") && ok) {
 		c->ts_base = ts;
 		c->ts_base_set = 1;
 	}
@@ -593,7 +615,7 @@ static void on_audio_chunk(struct conn *c, const cJSON *data)
 	if (c->streaming && !c->ts_base_set) {
 		int ok = 1;
 		long long ts = int_field(data, "timestamp", 0, &ok);
-		if (ok && cJSON_GetObjectItemCaseSensitive(data, "timestamp")) {
+		if (ok && has_value(data, "timestamp")) {
 			/* the first chunk's clock, less the audio already received */
 			double before = c->t_offset + (c->pl ? c->w->host->pipeline_time(c->pl) : 0);
 			c->ts_base = ts - (int64_t)llround(before * 1000.0);
@@ -629,9 +651,9 @@ static int on_event(void *user, const char *type, cJSON *data, size_t payload_le
 		cJSON_Delete(c->names);
 		c->names = NULL;
 		const cJSON *names = cJSON_GetObjectItemCaseSensitive(data, "names");
-		if (cJSON_IsArray(names))
+		if (cJSON_IsArray(names) && cJSON_GetArraySize(names) > 0)
 			c->names = cJSON_Duplicate(names, 1);
-		else if (names && !cJSON_IsNull(names))
+		else if (names && !cJSON_IsNull(names) && !cJSON_IsArray(names))   /* [] = all */
 			send_error(c, "bad-detect", "detect: names must be a list of strings");
 	} else if (!strcmp(type, "audio-start")) {
 		stream_begin(c, data, 0);
@@ -670,6 +692,8 @@ static int on_end(void *user)
 {
 	struct conn *c = user;
 	c->ev = EV_SKIP;
+	c->event_ended = 1;
+	c->last_event = uv_now(c->w->loop);
 	return c->closing;
 }
 
@@ -687,7 +711,10 @@ static void on_conn_closed(uv_handle_t *hd)
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	w->n_conns--;
+	if (--w->n_conns == 0 && w->idle_timer_open && !uv_is_closing((uv_handle_t *)&w->idle_timer)) {
+		uv_timer_stop(&w->idle_timer);
+		LOG(w, DEBUG, "check timer stopped (no clients)");
+	}
 	drop_pipeline(c);
 	wy_parser_destroy(c->parser);
 	cJSON_Delete(c->names);
@@ -767,7 +794,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread > 0) {
 		c->last_rx = uv_now(c->w->loop);
+		int was_in_event = wy_parser_in_event(c->parser);
+		c->event_ended = 0;
 		int rc = wy_parser_feed(c->parser, (const uint8_t *)buf->base, (size_t)nread, &handler, c);
+		if (wy_parser_in_event(c->parser) && (!was_in_event || c->event_ended))
+			c->event_since = uv_now(c->w->loop);   /* an event began in this read */
 		if (rc == -EPROTO) {
 			protocol_error(c);
 		} else if (!c->closing && !c->flushing && c->w->resume_open) {
@@ -797,6 +828,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	conn_close(c);
 }
 
+static void on_idle_timer(uv_timer_t *t);
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct wy *w = server->data;
@@ -811,7 +844,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	c->w = w;
 	c->id = ++w->next_id;
-	c->last_rx = uv_now(w->loop);
+	c->last_rx = c->last_event = uv_now(w->loop);
 	if (w->is_unix)
 		uv_pipe_init(w->loop, &c->h.pipe, 0);
 	else
@@ -821,7 +854,10 @@ static void on_connection(uv_stream_t *server, int status)
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
-	w->n_conns++;
+	if (w->n_conns++ == 0 && w->idle_timer_open) {
+		uv_timer_start(&w->idle_timer, on_idle_timer, w->check_ms, w->check_ms);
+		LOG(w, DEBUG, "check timer started (a client connected)");
+	}
 	if (uv_accept(server, &c->h.stream) < 0) {
 		conn_close(c);
 		return;
@@ -842,7 +878,8 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_read_start(&c->h.stream, on_alloc, on_read);
 }
 
-/* Close the connections that sent nothing for idle_timeout_ms, and those
+/* Close the connections that sent no event for idle_timeout_ms, those
+ * with an event unfinished frame_timeout_ms after its first byte, and those
  * whose last events are not read within FLUSH_MS. */
 static void on_idle_timer(uv_timer_t *t)
 {
@@ -859,12 +896,20 @@ static void on_idle_timer(uv_timer_t *t)
 			}
 			continue;
 		}
-		if (!w->idle_ms || c->timed_out || now - c->last_rx < (uint64_t)w->idle_ms)
-			continue;
-		c->timed_out = 1;
-		send_error(c, "idle-timeout", "nothing received for %llu ms (idle_timeout_ms = %d): closing",
-			   (unsigned long long)(now - c->last_rx), w->idle_ms);
-		conn_close_after_flush(c);
+		/* inside an event: its bytes so far count; between events: only
+		 * whole events (blank lines do not) */
+		int in_event = c->parser && wy_parser_in_event(c->parser);
+		uint64_t quiet = now - (in_event ? c->last_rx : c->last_event);
+		if (in_event && w->frame_ms && now - c->event_since >= (uint64_t)w->frame_ms) {
+			send_error(c, "frame-timeout", "an event is not complete %llu ms after its first byte (frame_timeout_ms = %d): closing",
+				   (unsigned long long)(now - c->event_since), w->frame_ms);
+			conn_close_after_flush(c);
+		} else if (w->idle_ms && quiet >= (uint64_t)w->idle_ms) {
+			send_error(c, "idle-timeout", "%s for %llu ms (idle_timeout_ms = %d): closing",
+				   in_event ? "nothing received" : "no event received", (unsigned long long)quiet,
+				   w->idle_ms);
+			conn_close_after_flush(c);
+		}
 	}
 }
 
@@ -1003,13 +1048,17 @@ static int wy_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
 		uv_close(&w->listener.handle, on_listener_closed);
 		return rc;
 	}
-	uint64_t every = w->idle_ms > 0 && w->idle_ms < FLUSH_MS ? (uint64_t)w->idle_ms / 4
-								   : FLUSH_MS / 4;
-	every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+	/* a quarter of the shortest limit, 10..1000 ms; started with the first
+	 * connection, stopped with the last */
+	int shortest = FLUSH_MS;
+	if (w->idle_ms > 0 && w->idle_ms < shortest)
+		shortest = w->idle_ms;
+	if (w->frame_ms > 0 && w->frame_ms < shortest)
+		shortest = w->frame_ms;
+	w->check_ms = (uint64_t)(shortest / 4 < 10 ? 10 : shortest / 4 > 1000 ? 1000 : shortest / 4);
 	uv_timer_init(loop, &w->idle_timer);
 	w->idle_timer.data = w;
 	w->idle_timer_open = 1;
-	uv_timer_start(&w->idle_timer, on_idle_timer, every, every);
 	uv_idle_init(loop, &w->resume);
 	w->resume.data = w;
 	w->resume_open = 1;
@@ -1037,6 +1086,8 @@ static int wy_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
 	}
 	if (w->idle_ms > 0)
 		LOG(w, DEBUG, "idle connections are closed after %d ms", w->idle_ms);
+	if (w->frame_ms > 0)
+		LOG(w, DEBUG, "an event must be complete %d ms after its first byte", w->frame_ms);
 	return 0;
 }
 

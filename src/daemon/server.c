@@ -17,6 +17,7 @@
 #define FLOOD_WINDOW_MS 10000
 #define SCRATCH_SIZE 65536
 #define HUP_CHECK_MS 500            /* how often half-closed clients are checked */
+#define LISTEN_BACKLOG 128
 
 struct drsn__client {
 	uv_pipe_t pipe;                 /* first: handle->data is unused, we cast */
@@ -27,7 +28,7 @@ struct drsn__client {
 	int closing;
 	int counted;                    /* in srv->n_clients */
 
-	char *in;                       /* max_line + 1 bytes; reads go here */
+	char *in;                       /* max_line + 2 bytes ("\r\n"); reads go here */
 	size_t in_len;
 	int discarding;                 /* inside an overlong line */
 	int paused;                     /* not reading: replies fill half the queue */
@@ -311,6 +312,14 @@ static void handle_line(struct drsn__client *c, const char *line, size_t len)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
 
+/* max_line counts a line's bytes without its "\n" or "\r\n" */
+static void line_too_long(struct drsn__client *c)
+{
+	char msg[128];
+	snprintf(msg, sizeof msg, "line longer than %d bytes: discarded", c->srv->o.max_line);
+	protocol_error(c, DRSN_ERR_LINE_TOO_LONG, msg, NULL);
+}
+
 /* The complete lines in c->in, in order. Replies are queued like events,
  * and a client may send many commands in one write: while its queue is
  * more than half full the rest wait in c->in and the client is not read
@@ -332,6 +341,8 @@ static void process_input(struct drsn__client *c)
 		size_t len = (size_t)(nl - p);
 		if (c->discarding)
 			c->discarding = 0;
+		else if (len - (len && p[len - 1] == '\r') > cap)
+			line_too_long(c);
 		else
 			handle_line(c, p, len);
 		done += len + 1;
@@ -340,14 +351,14 @@ static void process_input(struct drsn__client *c)
 	c->in_len -= done;
 	if (c->paused || c->closing)
 		return;
+	/* what is left has no newline yet: a '\r' at the end may be the
+	 * first half of its "\r\n" */
 	if (c->discarding) {
 		c->in_len = 0;
-	} else if (c->in_len > cap) {
-		char msg[128];
-		snprintf(msg, sizeof msg, "line longer than %zu bytes: discarded", cap);
+	} else if (c->in_len - (c->in_len && c->in[c->in_len - 1] == '\r') > cap) {
 		c->in_len = 0;
 		c->discarding = 1;
-		protocol_error(c, DRSN_ERR_LINE_TOO_LONG, msg, NULL);
+		line_too_long(c);
 	}
 }
 
@@ -368,9 +379,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct drsn__client *c = (struct drsn__client *)h;
 	if (c->srv->o.raw)   /* what a PCM reader sends is dropped */
 		*buf = uv_buf_init(c->srv->scratch, SCRATCH_SIZE);
-	else   /* process_input leaves at most max_line bytes */
+	else   /* process_input leaves at most max_line + 1 bytes */
 		*buf = uv_buf_init(c->in + c->in_len,
-				   (unsigned)((size_t)c->srv->o.max_line + 1 - c->in_len));
+				   (unsigned)((size_t)c->srv->o.max_line + 2 - c->in_len));
 }
 
 /* 1 if the peer has closed its end for good (or the socket is in error),
@@ -450,7 +461,7 @@ static void on_connection(uv_stream_t *l, int status)
 	c->srv = s;
 	c->id = ++s->next_id;
 	c->out_cap = (size_t)s->o.client_queue;
-	c->in = malloc((size_t)s->o.max_line + 1);
+	c->in = malloc((size_t)s->o.max_line + 2);
 	c->out = malloc(c->out_cap);
 	uv_pipe_init(s->loop, &c->pipe, 0);
 	s->open_handles++;
@@ -536,6 +547,73 @@ static int check_socket_dir(const char *path, const char *key, drsn_error *err)
 	return 0;
 }
 
+/* A listening socket at path with its final mode and group from the start:
+ * it is bound under a temporary name in the same directory, created with
+ * the owner's bits only (fchmod before bind: Linux gives the new file the
+ * socket's mode less the umask), given its group and then its mode, and
+ * linked to path once it listens. Nobody can connect with more rights
+ * than configured, nor through path before it is ready. 0 and *fd_out,
+ * or -errno with err set. */
+static int listen_socket(const char *path, unsigned mode, gid_t gid, const char *group,
+			 int *fd_out, drsn_error *err)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	const char *base = strrchr(path, '/');
+	int dir_len = base ? (int)(base - path) + 1 : 0;
+	/* "DIR/.drsnd-PID~": short, so it fits for all but the longest paths */
+	if (snprintf(a.sun_path, sizeof a.sun_path, "%.*s.drsnd-%ld~", dir_len, path,
+		     (long)getpid()) >= (int)sizeof a.sun_path)
+		return drsn__fail(err, -ENAMETOOLONG, "%s: socket directory name too long "
+				  "for the temporary socket name", path);
+	const char *tmp = a.sun_path;
+	struct stat st;
+	if (lstat(tmp, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(tmp);   /* left by a drsnd that had our pid and died here */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return drsn__fail(err, -errno, "%s: socket: %s", path, strerror(errno));
+	int rc;
+	if (fchmod(fd, mode & 0700) < 0) {
+		rc = drsn__fail(err, -errno, "%s: fchmod: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		rc = -errno;
+		drsn__fail(err, rc, "%s: cannot bind: %s", path, uv_strerror(rc));
+		goto fail;
+	}
+	if (gid != (gid_t)-1 && chown(tmp, (uid_t)-1, gid) < 0) {
+		rc = drsn__fail(err, -errno, "%s: chown to group '%s': %s", path, group, strerror(errno));
+		goto fail_bound;
+	}
+	if (chmod(tmp, mode) < 0) {
+		rc = drsn__fail(err, -errno, "%s: chmod %04o: %s", path, mode, strerror(errno));
+		goto fail_bound;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		rc = drsn__fail(err, -errno, "%s: cannot listen: %s", path, strerror(errno));
+		goto fail_bound;
+	}
+	/* link, not rename: like bind, it never replaces a socket another
+	 * drsnd made meanwhile */
+	if (link(tmp, path) < 0) {
+		rc = -errno;
+		if (rc == -EEXIST)
+			rc = drsn__fail(err, -EADDRINUSE, "%s: another daemon made this socket meanwhile", path);
+		else
+			drsn__fail(err, rc, "%s: cannot link %s there: %s", path, tmp, strerror(-rc));
+		goto fail_bound;
+	}
+	unlink(tmp);
+	*fd_out = fd;
+	return 0;
+fail_bound:
+	unlink(tmp);
+fail:
+	close(fd);
+	return rc;
+}
+
 int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
 		       const struct drsn__server_opts *o,
 		       const struct drsn__server_ops *ops, void *user, drsn_error *err)
@@ -604,21 +682,17 @@ int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
 	uv_pipe_init(loop, &s->listener, 0);
 	s->listener.data = s;
 	s->open_handles = 1;
-	rc = uv_pipe_bind(&s->listener, s->path);
-	if (rc < 0) {
-		drsn__fail(err, rc, "%s: cannot bind: %s", s->path, uv_strerror(rc));
+	int fd = -1;
+	rc = listen_socket(s->path, o->mode, gid, o->group, &fd, err);
+	if (rc < 0)
 		goto fail_handle;
-	}
-	if (chmod(s->path, o->mode) < 0) {
-		rc = drsn__fail(err, -errno, "%s: chmod %04o: %s", s->path, o->mode, strerror(errno));
+	rc = uv_pipe_open(&s->listener, fd);
+	if (rc < 0) {
+		close(fd);
+		drsn__fail(err, rc, "%s: %s", s->path, uv_strerror(rc));
 		goto fail_bound;
 	}
-	if (gid != (gid_t)-1 && chown(s->path, (uid_t)-1, gid) < 0) {
-		rc = drsn__fail(err, -errno, "%s: chown to group '%s': %s", s->path, o->group,
-				strerror(errno));
-		goto fail_bound;
-	}
-	rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+	rc = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
 	if (rc < 0) {
 		drsn__fail(err, rc, "%s: cannot listen: %s", s->path, uv_strerror(rc));
 		goto fail_bound;

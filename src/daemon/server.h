@@ -3,7 +3,8 @@
  * into lines, hands parsed commands to the daemon, and queues output.
  *
  * Bounded everywhere, so no client can hurt the audio or the others:
- *  - input: one line buffer of max_line bytes per client; a longer line gets
+ *  - input: one line buffer of max_line bytes per client (plus the line's
+ *    "\n" or "\r\n", which max_line does not count); a longer line gets
  *    one "line_too_long" error and is discarded up to its newline. While a
  *    client's output queue is over half full its commands wait (it is not
  *    read), so pipelined requests never overflow it with replies;
@@ -35,8 +36,8 @@ struct drsn__client;
 
 struct drsn__server_opts {
 	const char *path;          /* socket file */
-	unsigned mode;             /* chmod after bind, e.g. 0660 */
-	const char *group;         /* NULL or "" = leave the group alone */
+	unsigned mode;             /* e.g. 0660; the socket file appears with it */
+	const char *group;         /* NULL or "" = leave the group alone; else as mode */
 	int max_clients;
 	int max_line;
 	int client_queue;

@@ -37,6 +37,7 @@ void drsn__source_set_state(struct drsn__source *s, enum drsn__source_state st, 
 void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n)
 {
 	size_t chunk = (size_t)s->o.chunk;
+	int first = n && s->st.state == DRSN_SRC_STARTING;
 	while (n && !s->stopping) {
 		size_t k = n < chunk ? n : chunk;
 		s->st.samples += k;
@@ -44,6 +45,8 @@ void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n)
 		x += k;
 		n -= k;
 	}
+	if (first && !s->stopping)   /* its status shows the samples */
+		drsn__source_set_state(s, DRSN_SRC_RUNNING, "%s", s->running);
 }
 
 static void source_free(struct drsn__source *s)
@@ -259,7 +262,8 @@ static void on_async(uv_async_t *a)
 		return;
 	}
 	int d = atomic_load(&s->reader_done);
-	if (d && drsn__ring_used(&s->ring) == 0 && s->st.state == DRSN_SRC_RUNNING) {
+	if (d && drsn__ring_used(&s->ring) == 0 &&
+	    (s->st.state == DRSN_SRC_RUNNING || s->st.state == DRSN_SRC_STARTING)) {
 		if (d == 1)
 			drsn__source_set_state(s, DRSN_SRC_ENDED, "%s: end of stream after %.3f s", s->spec,
 					       (double)s->st.samples / s->o.target_rate);
@@ -345,8 +349,8 @@ int drsn__source_start(struct drsn__source *s)
 {
 	switch (s->kind) {
 	case SRC_FILE:
-		drsn__source_set_state(s, DRSN_SRC_RUNNING, "%s: reading%s", s->spec,
-				       s->o.realtime ? " at real time" : " as fast as possible");
+		snprintf(s->running, sizeof s->running, "%.400s: reading%s", s->spec,
+			 s->o.realtime ? " at real time" : " as fast as possible");
 		s->t0_ns = uv_hrtime();
 		if (s->o.realtime)
 			uv_timer_start(&s->pace, on_pace, 10, 10);
@@ -354,8 +358,8 @@ int drsn__source_start(struct drsn__source *s)
 			uv_idle_start(&s->idle, on_idle);
 		return 0;
 	case SRC_FD:
-		drsn__source_set_state(s, DRSN_SRC_RUNNING, "%s: reading raw %s, %d Hz, %d channel(s)",
-				       s->spec, s->o.raw_format, s->o.raw_rate, s->o.raw_channels);
+		snprintf(s->running, sizeof s->running, "%.400s: reading raw %s, %d Hz, %d channel(s)",
+			 s->spec, s->o.raw_format, s->o.raw_rate, s->o.raw_channels);
 		if (pthread_create(&s->thread, NULL, reader_main, s) != 0) {
 			drsn__source_set_state(s, DRSN_SRC_FAILED, "%s: cannot start the reader thread", s->spec);
 			return -EAGAIN;

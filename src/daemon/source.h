@@ -10,8 +10,9 @@
  *                When the device fails or stalls: close, retry with
  *                exponential backoff; the daemon stays up. Opening and
  *                closing run on libuv's threadpool (a hung sound server
- *                blocks them, never the loop); state "starting" until the
- *                first open is over. A stop waits for a job that hangs
+ *                blocks them, never the loop); state "starting" until a
+ *                stream is open and its first audio has come (every
+ *                source: "running" means samples have been delivered). A stop waits for a job that hangs
  *                (the signals are back to their default then: a second
  *                SIGTERM or Ctrl-C ends drsnd at once; the unit's
  *                TimeoutStopSec is 10 s).

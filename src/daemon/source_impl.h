@@ -19,6 +19,7 @@ struct drsn__source {
 	struct drsn__source_events ev;
 	void *user;
 	struct drsn__source_stats st;
+	char running[1024];         /* the state's detail once audio flows */
 	float *buf;                 /* chunk samples: loop-side work buffer */
 
 	/* ring + wake-up: pa callback or fd reader thread -> loop */
@@ -61,7 +62,8 @@ struct drsn__source {
 
 void drsn__source_set_state(struct drsn__source *s, enum drsn__source_state st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Account for and hand over samples to the daemon, in chunks. */
+/* Account for and hand over samples to the daemon, in chunks. The first
+ * samples of a stream turn "starting" into "running" (detail: s->running). */
 void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n);
 /* A libuv handle owned by the source was closed (counts toward done). */
 void drsn__source_handle_closed(uv_handle_t *h);

@@ -362,10 +362,14 @@ static void job_done(uv_work_t *w, int status)
 		if (p->ever_ran)
 			s->st.restarts++;
 		p->ever_ran = 1;
-		drsn__source_set_state(s, DRSN_SRC_RUNNING,
-				       "%s: capturing from '%s' at %.0f Hz, %d channel(s)%s", s->spec,
-				       p->dev_name, p->rate, p->channels,
-				       p->rate != s->o.target_rate ? ", resampled" : "");
+		/* "running" once its first audio is through (drsn__source_deliver):
+		 * a stream may open and then deliver nothing */
+		snprintf(s->running, sizeof s->running,
+			 "%.400s: capturing from '%s' at %.0f Hz, %d channel(s)%s", s->spec,
+			 p->dev_name, p->rate, p->channels,
+			 p->rate != s->o.target_rate ? ", resampled" : "");
+		drsn__source_set_state(s, DRSN_SRC_STARTING, "%s: opened '%s'; waiting for its audio",
+				       s->spec, p->dev_name);
 	}
 }
 

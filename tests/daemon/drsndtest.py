@@ -54,10 +54,11 @@ class Daemon:
     """A drsnd in a private temp dir. Extra args are appended."""
 
     def __init__(self, *args, model=None, source=None, config=None, env=None, tmp=None, stdin=None,
-                 sock_name="drsnd.sock", log_level="info"):
+                 sock_name="drsnd.sock", log_level="info", wrap=()):
+        """wrap: a command line drsnd runs under (strace ...)."""
         self.tmp = tmp or tempfile.mkdtemp(prefix="drsnd-test-")
         self.sock = os.path.join(self.tmp, sock_name)
-        cmd = [DRSND, "--socket", self.sock, "--log-level", log_level,
+        cmd = list(wrap) + [DRSND, "--socket", self.sock, "--log-level", log_level,
                "--set", "daemon.status_interval_ms=0"]
         if config is not None:
             cmd += ["--config", config]
@@ -125,8 +126,8 @@ class Daemon:
 
 
 def connect_unix(path, timeout=20):
-    """A stream socket connected to path. The socket file appears at bind(),
-    a moment before listen(): retry refused and missing for up to timeout s."""
+    """A stream socket connected to path. drsnd's socket file appears once it
+    listens: retry missing (and refused: a stale file) for up to timeout s."""
     end = time.time() + timeout
     while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -87,6 +87,16 @@ class Pulse:
             time.sleep(0.05)
         raise AssertionError("parec recorded nothing from drsn.monitor")
 
+    def pipe_source(self, fifo):
+        """A source "fifo" fed through the named pipe fifo: what is written
+        there is what it records; while a writer holds the pipe open and
+        writes nothing, it records nothing at all (a device that opens but
+        never delivers)."""
+        subprocess.run(["pactl", "load-module", "module-pipe-source", "source_name=fifo", "file=" + fifo,
+                        "rate=16000", "channels=1", "format=s16le"], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+        return os.open(fifo, os.O_WRONLY)
+
     def play(self, path):
         p = subprocess.Popen(["paplay", "--latency-msec=20", "--device=drsn", path], env=self.env)
         RUNNING.append(p)
@@ -294,6 +304,43 @@ def test_lost_audio_is_counted_and_logged():
         pulse.kill()
 
 
+def test_silent_device_is_not_running():
+    """A stream that opens but delivers no audio is "starting", not
+    "running" (it was "running" for up to 5 s, until the stall detector
+    reopened it); its first audio makes it "running"."""
+    tmp = os.environ["TMPDIR"]
+    pulse = Pulse(tmp)
+    pulse.start()
+    fd = None
+    try:
+        fd = pulse.pipe_source(os.path.join(tmp, "fifo"))
+        env = dict(pulse.env, PULSE_SOURCE="fifo")
+        # no stall reopening within the test
+        d = Daemon("--set", "audio.stall_ms=60000", source="pa:pulse", env=env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["status", "level"]})
+        end = time.time() + 15
+        while "waiting for its audio" not in d.stderr():   # the open is over
+            st = c.request({"type": "status"})["source"]
+            assert st["state"] == "starting" and time.time() < end, (st, d.stderr()[-2000:])
+            time.sleep(0.1)
+        for _ in range(3):
+            st = c.request({"type": "status"})["source"]
+            assert st["state"] == "starting" and st["samples"] == 0, st
+            time.sleep(0.5)
+        os.write(fd, b"\x00\x10" * 16000)   # 1 s of audio
+        st, _ = c.wait_for(lambda m: m["type"] == "status" and m["source"]["state"] != "starting", 10,
+                           "state change after the first audio")
+        assert st["source"]["state"] == "running" and st["source"]["samples"] > 0, st
+        c.wait_for(lambda m: m["type"] == "level", 5, "level events")
+        assert d.stop() == 0
+        assert re.search(r"drsnd: info: pa:pulse: capturing from 'pulse'", d.stderr()), d.stderr()[-2000:]
+    finally:
+        if fd is not None:
+            os.close(fd)
+        pulse.kill()
+
+
 def test_hung_sound_server():
     """The sound server hangs (SIGSTOP): closing the stalled stream blocks
     inside alsa-lib's pulse plugin for as long as the server is stopped.
@@ -360,4 +407,4 @@ def test_hung_sound_server():
 
 if __name__ == "__main__":
     main([test_device_selection, test_lost_audio_is_counted_and_logged, test_live_capture_and_device_loss,
-          test_hung_sound_server])
+          test_silent_device_is_not_running, test_hung_sound_server])

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """drsnd's socket protocol: hello, commands, errors, limits, socket file
 handling, --check-config, graceful stop."""
+import grp
 import json
 import os
 import select
@@ -8,6 +9,7 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 
 from drsndtest import RUNNING, DRSND, MODEL, Daemon, Client, main, log, write_wav, noise_bursts
@@ -290,6 +292,116 @@ def test_socket_file_handling():
         assert d9.p.wait(20) == 1 and "cannot bind: permission denied" in d9.stderr(), d9.stderr()
 
 
+def test_socket_never_wider_than_configured():
+    """The socket file used to be bound with the umask's mode and chmod'ed
+    (and chown'ed) after: with umask 000 it was 0777, in the daemon's group,
+    for a moment. strace holds drsnd after each of those calls while every
+    socket file in the directory is watched: none may ever give more than
+    mode 0660 in the configured group, nor be reachable before it listens."""
+    wav = setup_wav(os.environ.get("TMPDIR", "/tmp"))
+    tmp = tempfile.mkdtemp(prefix="drsnd-mode-")
+    args = ["--set", "socket.mode=0660"]
+    gid = os.getgid()
+    if os.getuid() == 0:   # root may give it a group it is not in
+        gid = next(g.gr_gid for g in grp.getgrall() if g.gr_gid != os.getgid())
+        args += ["--set", "socket.group=" + grp.getgrgid(gid).gr_name]
+    calls = "bind,chmod,fchmodat,chown,fchownat,listen,link,linkat,rename,renameat2"
+    wrap = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + calls,
+            "-e", "inject=%s:delay_exit=300000" % calls]
+    # strace is a test dependency (.ci/deps): missing, it fails here like any
+    # other; but a machine may forbid ptrace (a container's seccomp), and then
+    # the socket is watched without the pauses, which still sees the final mode
+    probe = subprocess.run(wrap + ["true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        log("strace cannot trace here (%s): watching without pauses" % probe.stderr.strip()[:200])
+        wrap = []
+    old = os.umask(0)
+    try:
+        # LeakSanitizer cannot run under ptrace; every other test checks leaks
+        d = Daemon(*args, source="file:" + wav, tmp=tmp, wrap=wrap,
+                   env={"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"})
+    finally:
+        os.umask(old)
+    seen, refused = set(), 0
+    end = time.time() + 30
+    while time.time() < end and d.p.poll() is None:
+        for name in os.listdir(tmp):
+            try:
+                st = os.lstat(os.path.join(tmp, name))
+            except FileNotFoundError:
+                continue
+            if stat.S_ISSOCK(st.st_mode):
+                seen.add((name, stat.S_IMODE(st.st_mode), st.st_gid))
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(d.sock)
+            s.close()
+            break
+        except FileNotFoundError:
+            pass
+        except ConnectionRefusedError:
+            refused += 1   # the path was there before it listened
+    try:
+        log("socket files seen: %s" % sorted((n, oct(m), g) for n, m, g in seen))
+        assert any(n == "drsnd.sock" for n, _, _ in seen), (seen, d.stderr())
+        for name, mode, g in seen:
+            assert mode & ~0o660 == 0, "%s had mode %o, wider than 0660" % (name, mode)
+            assert not mode & 0o070 or g == gid, "%s gave group %d access" % (name, g)
+        assert not refused, "%s connections refused before it listened" % refused
+        st = os.stat(d.sock)
+        assert stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == gid, (oct(st.st_mode), st.st_gid)
+        c = d.client()
+        assert c.request({"type": "ping"})["type"] == "pong"
+        c.close()
+    finally:
+        # SIGTERM to drsnd itself (strace's child, if under strace); strace ends with it
+        pids = [d.p.pid]
+        if wrap:
+            with open("/proc/%d/task/%d/children" % (d.p.pid, d.p.pid)) as f:
+                pids = [int(pid) for pid in f.read().split()]
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)
+        d.p.wait(30)
+        assert d.stop() == 0, d.stderr()
+    assert os.listdir(tmp) == [os.path.basename(d.errpath)], os.listdir(tmp)   # no temporary name left
+
+
+def test_line_limit_without_terminator():
+    """max_line counts a line's bytes without its "\\n" or "\\r\\n": a
+    line of exactly max_line bytes ending in CRLF was line_too_long, the
+    same line with LF was fine."""
+    wav = setup_wav(os.environ.get("TMPDIR", "/tmp"))
+    limit = 100
+    d = Daemon("--set", "socket.max_line=%d" % limit, source="file:" + wav).wait_listening()
+    try:
+        c = d.client()
+        for end in (b"\n", b"\r\n"):
+            for n in (limit - 1, limit, limit + 1):
+                rid = "%d-%d" % (len(end), n)
+                ping = b'{"type":"ping","id":"%s"}' % rid.encode()
+                line = ping + b" " * (n - len(ping))
+                # whole, then with its terminator in a separate write
+                for parts in ([line + end], [line + end[:-1], end[-1:]]):
+                    for part in parts:
+                        c.send(part)
+                        time.sleep(0.05)
+                    m = c.recv(5)
+                    if n <= limit:
+                        assert m and m["type"] == "pong" and m["id"] == rid, (n, end, parts, m)
+                    else:
+                        assert m and m["code"] == "line_too_long", (n, end, parts, m)
+                        assert "longer than %d bytes" % limit in m["message"], m
+        assert c.request({"type": "ping", "id": "after"})["type"] == "pong"
+        # the last line of a client that shuts down its sending side
+        c.send(b'{"type":"ping","id":"last"}'.ljust(limit) + b"\r")
+        c.s.shutdown(socket.SHUT_WR)
+        m = c.recv(5)
+        assert m and m["type"] == "pong" and m["id"] == "last", m
+        c.close()
+    finally:
+        assert d.stop() == 0
+
+
 def test_graceful_stop_flushes_clients():
     wav = setup_wav(os.environ.get("TMPDIR", "/tmp"), 30)
     d = Daemon(source="file:" + wav).wait_listening()
@@ -514,4 +626,5 @@ def test_half_closed_client_keeps_receiving():
 if __name__ == "__main__":
     main([test_documented_python_client, test_hello_and_commands, test_subscribe_warns_of_events_that_never_come,
           test_vad_and_periodic_status, test_flood_and_max_clients, test_socket_file_handling,
+          test_socket_never_wider_than_configured, test_line_limit_without_terminator,
           test_graceful_stop_flushes_clients, test_check_config, test_half_closed_client_keeps_receiving])

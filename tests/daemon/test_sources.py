@@ -96,6 +96,35 @@ def test_fd_f32_48k_stereo():
     log("fd:N 48 kHz stereo f32: all %d detections equal to drsn detect's on the same audio" % n)
 
 
+def test_stdin_starting_until_audio():
+    """A pipe that sends nothing yet is "starting" (it said "running" from the
+    start, as a PortAudio stream that delivers nothing did); its first audio
+    makes it "running", in a status whose samples count it; an empty stream
+    ends."""
+    d = stdin_daemon()
+    c = d.client()
+    c.request({"type": "subscribe", "events": ["status"]})
+    for _ in range(3):   # a second and more: still nothing has come
+        st = c.request({"type": "status"})["source"]
+        assert st["state"] == "starting" and st["samples"] == 0, st
+        time.sleep(0.5)
+    d.p.stdin.write(b"\x00\x01" * 1600)   # 0.1 s, the pipe stays open
+    d.p.stdin.flush()
+    st, seen = c.wait_for(lambda m: m["type"] == "status" and m["source"]["state"] != "starting", 10,
+                          "state change after the first audio")
+    assert st["source"]["state"] == "running" and st["source"]["samples"] > 0, st
+    d.p.stdin.close()
+    st, _ = c.wait_for(lambda m: m["type"] == "status" and m["source"]["state"] != "running", 10, "end")
+    assert st["source"]["state"] == "ended" and st["source"]["samples"] == 1600, st
+    assert d.stop() == 0
+    # nothing at all: from "starting" to "ended"
+    d = stdin_daemon("--exit-on-eof")
+    c = d.client()
+    d.p.stdin.close()
+    assert d.p.wait(10) == 0, d.stderr()
+    assert "end of stream after 0.000 s" in d.stderr(), d.stderr()
+
+
 def test_bad_sources():
     for src, needle in [("file:/nonexistent.wav", "/nonexistent.wav"), ("mic", "not pa:[DEVICE]"),
                         ("fd:notanumber", "fd:N")]:
@@ -239,6 +268,7 @@ def test_json_is_utf8():
 
 
 if __name__ == "__main__":
-    main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_drsn_detect_errors,
+    main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_stdin_starting_until_audio,
+          test_drsn_detect_errors,
           test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_realtime_matches_drsn_detect])

@@ -49,6 +49,15 @@ extern "C" {
 
 typedef struct drsn_pipeline drsn_pipeline;
 
+/* The ranges drsn_pipeline_create accepts: drsnd.conf's [detect] keys and
+ * drsn detect's options are checked against the same ones. */
+#define DRSN_PIPELINE_HOP_MS_MIN 10
+#define DRSN_PIPELINE_HOP_MS_MAX 10000
+#define DRSN_PIPELINE_SMOOTHING_MS_MAX 10000
+#define DRSN_PIPELINE_REFRACTORY_MS_MAX 600000
+#define DRSN_PIPELINE_VAD_DB_MIN (-150)
+#define DRSN_PIPELINE_HANGOVER_MS_MAX 600000
+
 typedef struct drsn_pipeline_opts {
 	int inference_hop_ms;     /* run the network this often [100], rounded to
 				     whole front-end hops (drsn_pipeline_hop_s) */

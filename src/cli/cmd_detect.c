@@ -168,12 +168,12 @@ int drsn__cmd_detect(int argc, char **argv)
 				lt[n_lt++] = optarg;
 			}
 			break;
-		case O_HOP: bad = parse_int("--inference-hop-ms", optarg, 10, 10000, &o.inference_hop_ms); break;
-		case O_SMOOTH: bad = parse_int("--smoothing-ms", optarg, 0, 10000, &o.smoothing_ms); break;
-		case O_REFR: bad = parse_int("--refractory-ms", optarg, 0, 600000, &o.refractory_ms); break;
+		case O_HOP: bad = parse_int("--inference-hop-ms", optarg, DRSN_PIPELINE_HOP_MS_MIN, DRSN_PIPELINE_HOP_MS_MAX, &o.inference_hop_ms); break;
+		case O_SMOOTH: bad = parse_int("--smoothing-ms", optarg, 0, DRSN_PIPELINE_SMOOTHING_MS_MAX, &o.smoothing_ms); break;
+		case O_REFR: bad = parse_int("--refractory-ms", optarg, 0, DRSN_PIPELINE_REFRACTORY_MS_MAX, &o.refractory_ms); break;
 		case O_VAD: o.vad = 1; break;
-		case O_VADDB: bad = parse_float("--vad-threshold-db", optarg, -150, 0, &o.vad_threshold_db); break;
-		case O_VADH: bad = parse_int("--vad-hangover-ms", optarg, 0, 600000, &o.vad_hangover_ms); break;
+		case O_VADDB: bad = parse_float("--vad-threshold-db", optarg, DRSN_PIPELINE_VAD_DB_MIN, 0, &o.vad_threshold_db); break;
+		case O_VADH: bad = parse_int("--vad-hangover-ms", optarg, 0, DRSN_PIPELINE_HANGOVER_MS_MAX, &o.vad_hangover_ms); break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -15,6 +15,7 @@
 #include "daemon/log.h"
 #include "drsn/audio.h"
 #include "drsn/model.h"
+#include "drsn/pipeline.h"
 #include "drsn_config.h"
 
 #ifndef DRSND_PLUGIN_DIR
@@ -69,13 +70,14 @@ static const struct key keys[] = {
 	{"audio", "retry_min_ms", K_INT, O(retry_min_ms), 0, 10, 3600000, RESTART, NULL},
 	{"audio", "retry_max_ms", K_INT, O(retry_max_ms), 0, 10, 3600000, RESTART, NULL},
 	{"audio", "stall_ms", K_INT, O(stall_ms), 0, 100, 600000, RESTART, NULL},
-	{"detect", "inference_hop_ms", K_INT, O(inference_hop_ms), 0, 10, 10000, 0, NULL},
-	{"detect", "smoothing_ms", K_INT, O(smoothing_ms), 0, 0, 10000, 0, NULL},
+	{"detect", "inference_hop_ms", K_INT, O(inference_hop_ms), 0, DRSN_PIPELINE_HOP_MS_MIN,
+	 DRSN_PIPELINE_HOP_MS_MAX, 0, NULL},
+	{"detect", "smoothing_ms", K_INT, O(smoothing_ms), 0, 0, DRSN_PIPELINE_SMOOTHING_MS_MAX, 0, NULL},
 	{"detect", "threshold", K_FLOAT, O(threshold), 0, 0, 1, 0, NULL},
-	{"detect", "refractory_ms", K_INT, O(refractory_ms), 0, 0, 60000, 0, NULL},
+	{"detect", "refractory_ms", K_INT, O(refractory_ms), 0, 0, DRSN_PIPELINE_REFRACTORY_MS_MAX, 0, NULL},
 	{"detect", "vad", K_BOOL, O(vad), 0, 0, 0, 0, NULL},
-	{"detect", "vad_threshold_db", K_FLOAT, O(vad_threshold_db), 0, -150, 0, 0, NULL},
-	{"detect", "vad_hangover_ms", K_INT, O(vad_hangover_ms), 0, 0, 10000, 0, NULL},
+	{"detect", "vad_threshold_db", K_FLOAT, O(vad_threshold_db), 0, DRSN_PIPELINE_VAD_DB_MIN, 0, 0, NULL},
+	{"detect", "vad_hangover_ms", K_INT, O(vad_hangover_ms), 0, 0, DRSN_PIPELINE_HANGOVER_MS_MAX, 0, NULL},
 	{"detect", "level_interval_ms", K_INT, O(level_interval_ms), 0, 10, 60000, 0, NULL},
 	{"denoise", "classify_on", K_CLASSIFY, O(classify_on_denoised), 0, 0, 0, 0, NULL},
 	{"denoise", "strength", K_FLOAT, O(denoise_strength_db), 0, 0, 100, 0, NULL},

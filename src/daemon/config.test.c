@@ -19,6 +19,7 @@
 #include "daemon/config.h"
 #include "daemon/cfg_errors.test.h"
 #include "daemon/log.h"
+#include "drsn/pipeline.h"
 
 static void test_shipped_file_matches_defaults(void **state)
 {
@@ -614,6 +615,35 @@ static void test_check_system(void **state)
 	close(dfd);
 }
 
+/* [detect] accepts what drsn_pipeline_create accepts (the DRSN_PIPELINE_*
+ * ranges of drsn/pipeline.h; drsn detect's options use them too): a config
+ * that loads always makes a pipeline, and no valid value is refused. */
+static void test_detect_ranges_are_the_pipelines(void **state)
+{
+	(void)state;
+	const struct { const char *key; double lo, hi, step; } keys[] = {
+		{"inference_hop_ms", DRSN_PIPELINE_HOP_MS_MIN, DRSN_PIPELINE_HOP_MS_MAX, 1},
+		{"smoothing_ms", 0, DRSN_PIPELINE_SMOOTHING_MS_MAX, 1},
+		{"refractory_ms", 0, DRSN_PIPELINE_REFRACTORY_MS_MAX, 1},
+		{"vad_threshold_db", DRSN_PIPELINE_VAD_DB_MIN, 0, 0.5},
+		{"vad_hangover_ms", 0, DRSN_PIPELINE_HANGOVER_MS_MAX, 1},
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const double vals[4] = {keys[i].lo, keys[i].hi, keys[i].lo - keys[i].step,
+					keys[i].hi + keys[i].step};
+		for (int k = 0; k < 4; k++) {
+			char text[128];
+			snprintf(text, sizeof text, "[detect]\n%s = %g\n", keys[i].key, vals[k]);
+			struct drsn__config c;
+			drsn__config_defaults(&c);
+			struct drsn__cfg_errors e = {0};
+			int rc = drsn__config_load_string(&c, text, "r.conf", &e);
+			if (rc != (k < 2 ? 0 : -EINVAL))
+				fail_msg("%s: %s = %g: %d", text, keys[i].key, vals[k], rc);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_long_messages),
 		cmocka_unit_test(test_restart_only_diff),
 		cmocka_unit_test(test_check_system),
+		cmocka_unit_test(test_detect_ranges_are_the_pipelines),
 	};
 	return cmocka_run_group_tests_name("daemon-config", tests, NULL, NULL);
 }

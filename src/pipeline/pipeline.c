@@ -66,21 +66,26 @@ DRSN_API void drsn_pipeline_opts_default(drsn_pipeline_opts *o)
 
 static int check_opts(const drsn_pipeline_opts *o, int n_labels, drsn_error *err)
 {
-	if (o->inference_hop_ms < 1 || o->inference_hop_ms > 10000)
-		return drsn__fail(err, -EINVAL, "inference_hop_ms: %d is not in [1, 10000]", o->inference_hop_ms);
-	if (o->smoothing_ms < 0 || o->smoothing_ms > 10000)
-		return drsn__fail(err, -EINVAL, "smoothing_ms: %d is not in [0, 10000]", o->smoothing_ms);
+	if (o->inference_hop_ms < DRSN_PIPELINE_HOP_MS_MIN || o->inference_hop_ms > DRSN_PIPELINE_HOP_MS_MAX)
+		return drsn__fail(err, -EINVAL, "inference_hop_ms: %d is not in [%d, %d]", o->inference_hop_ms,
+				  DRSN_PIPELINE_HOP_MS_MIN, DRSN_PIPELINE_HOP_MS_MAX);
+	if (o->smoothing_ms < 0 || o->smoothing_ms > DRSN_PIPELINE_SMOOTHING_MS_MAX)
+		return drsn__fail(err, -EINVAL, "smoothing_ms: %d is not in [0, %d]", o->smoothing_ms,
+				  DRSN_PIPELINE_SMOOTHING_MS_MAX);
 	if (!(o->threshold >= 0 && o->threshold <= 1))
 		return drsn__fail(err, -EINVAL, "threshold: %g is not in [0, 1]", o->threshold);
 	for (int i = 0; o->thresholds && i < n_labels; i++)
 		if (!(o->thresholds[i] <= 1) || isnan(o->thresholds[i]))
 			return drsn__fail(err, -EINVAL, "thresholds[%d]: %g is not <= 1", i, o->thresholds[i]);
-	if (o->refractory_ms < 0 || o->refractory_ms > 600000)
-		return drsn__fail(err, -EINVAL, "refractory_ms: %d is not in [0, 600000]", o->refractory_ms);
-	if (!(o->vad_threshold_db <= 0 && o->vad_threshold_db >= -200))
-		return drsn__fail(err, -EINVAL, "vad_threshold_db: %g is not in [-200, 0]", o->vad_threshold_db);
-	if (o->vad_hangover_ms < 0 || o->vad_hangover_ms > 600000)
-		return drsn__fail(err, -EINVAL, "vad_hangover_ms: %d is not in [0, 600000]", o->vad_hangover_ms);
+	if (o->refractory_ms < 0 || o->refractory_ms > DRSN_PIPELINE_REFRACTORY_MS_MAX)
+		return drsn__fail(err, -EINVAL, "refractory_ms: %d is not in [0, %d]", o->refractory_ms,
+				  DRSN_PIPELINE_REFRACTORY_MS_MAX);
+	if (!(o->vad_threshold_db <= 0 && o->vad_threshold_db >= DRSN_PIPELINE_VAD_DB_MIN))
+		return drsn__fail(err, -EINVAL, "vad_threshold_db: %g is not in [%d, 0]", o->vad_threshold_db,
+				  DRSN_PIPELINE_VAD_DB_MIN);
+	if (o->vad_hangover_ms < 0 || o->vad_hangover_ms > DRSN_PIPELINE_HANGOVER_MS_MAX)
+		return drsn__fail(err, -EINVAL, "vad_hangover_ms: %d is not in [0, %d]", o->vad_hangover_ms,
+				  DRSN_PIPELINE_HANGOVER_MS_MAX);
 	return 0;
 }
 

@@ -469,9 +469,48 @@ static void test_bad_options(void **state)
 	drsn_model_free(m);
 }
 
+/* Each option's bounds (drsn/pipeline.h's DRSN_PIPELINE_* ranges, which
+ * drsnd.conf and drsn detect check too) are accepted, one past them not. */
+static void test_option_ranges(void **state)
+{
+	(void)state;
+	drsn_model *m = make_model(5);
+	struct { int *field; int lo, hi; } ints[4];
+	drsn_pipeline_opts o;
+	drsn_pipeline_opts_default(&o);
+	ints[0].field = &o.inference_hop_ms;
+	ints[0].lo = DRSN_PIPELINE_HOP_MS_MIN, ints[0].hi = DRSN_PIPELINE_HOP_MS_MAX;
+	ints[1].field = &o.smoothing_ms;
+	ints[1].lo = 0, ints[1].hi = DRSN_PIPELINE_SMOOTHING_MS_MAX;
+	ints[2].field = &o.refractory_ms;
+	ints[2].lo = 0, ints[2].hi = DRSN_PIPELINE_REFRACTORY_MS_MAX;
+	ints[3].field = &o.vad_hangover_ms;
+	ints[3].lo = 0, ints[3].hi = DRSN_PIPELINE_HANGOVER_MS_MAX;
+	for (int i = 0; i < 4; i++) {
+		int keep = *ints[i].field;
+		const int vals[4] = {ints[i].lo, ints[i].hi, ints[i].lo - 1, ints[i].hi + 1};
+		for (int k = 0; k < 4; k++) {
+			drsn_pipeline *p = NULL;
+			*ints[i].field = vals[k];
+			assert_int_equal(drsn_pipeline_create(&p, m, &o, NULL), k < 2 ? 0 : -EINVAL);
+			drsn_pipeline_destroy(p);
+		}
+		*ints[i].field = keep;
+	}
+	const float dbs[4] = {DRSN_PIPELINE_VAD_DB_MIN, 0, DRSN_PIPELINE_VAD_DB_MIN - 0.5f, 0.5f};
+	for (int k = 0; k < 4; k++) {
+		drsn_pipeline *p = NULL;
+		o.vad_threshold_db = dbs[k];
+		assert_int_equal(drsn_pipeline_create(&p, m, &o, NULL), k < 2 ? 0 : -EINVAL);
+		drsn_pipeline_destroy(p);
+	}
+	drsn_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_option_ranges),
 		cmocka_unit_test(test_chunking_invariance_and_no_alloc),
 		cmocka_unit_test(test_threshold_refractory_and_underscore_labels),
 		cmocka_unit_test(test_vad_gating),

@@ -77,7 +77,7 @@ static struct peak core_peak(const char *best_path)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: drsn bench [--model M.safetensors] [--json] [--runs N] [--no-torch]\n\n"
+		"usage: drsn bench [-m|--model M.safetensors] [--json] [--runs N] [--no-torch]\n\n"
 		"Times one window of the model (median of N runs, default 200, one thread, thread\n"
 		"CPU time) on every SIMD path available here, prints GFLOP/s (2 x MACs / latency)\n"
 		"and the fraction of the core's fp32 peak for the path drsn would use (flops\n"

@@ -31,8 +31,14 @@ void drsn__cli_err(const char *fmt, ...)
 
 int drsn__cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: drsn version\n\nPrints drsn's version (libdrsn's, which drsnd shares).\n");
+		return 0;
+	}
+	if (argc > 1) {
+		drsn__cli_err("version: unexpected argument '%s'", argv[1]);
+		return 2;
+	}
 	printf("drsn %s\n", drsn_version());
 	return 0;
 }

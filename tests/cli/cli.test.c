@@ -232,6 +232,20 @@ static void test_detect_range_is_usage_error(void **state)
 	}
 }
 
+/* Every command answers --help with its usage on stdout and exit 0, and
+ * version takes no argument (it printed the version for --help). */
+static void test_version_help_and_arguments(void **state)
+{
+	(void)state;
+	char out[1024], err[1024];
+	assert_int_equal(run("version --help", out, sizeof out, NULL, 0), 0);
+	assert_non_null(strstr(out, "usage: drsn version"));
+	assert_int_equal(run("version extra", out, sizeof out, err, sizeof err), 2);
+	assert_non_null(strstr(err, "unexpected argument 'extra'"));
+	assert_int_equal(run("version", out, sizeof out, NULL, 0), 0);
+	assert_int_equal(strncmp(out, "drsn ", 5), 0);
+}
+
 /* bench without --model: drsn_default_model_path(), the DRSN-CW, not the
  * first models/ *.safetensors in name order (kws20-drsn-cs). */
 static void test_bench_default_model(void **state)
@@ -604,6 +618,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_features_signal_keeps_output),
 		cmocka_unit_test(test_features_non_finite_audio),
 		cmocka_unit_test(test_detect_range_is_usage_error),
+		cmocka_unit_test(test_version_help_and_arguments),
 		cmocka_unit_test(test_bench_default_model),
 		cmocka_unit_test(test_bench_peak_is_this_cores),
 		cmocka_unit_test(test_classify_long_recording),

@@ -323,8 +323,8 @@ def test_socket_never_wider_than_configured():
     finally:
         os.umask(old)
     seen, refused = set(), 0
-    end = time.time() + 30
-    while time.time() < end and d.p.poll() is None:
+
+    def look():
         for name in os.listdir(tmp):
             try:
                 st = os.lstat(os.path.join(tmp, name))
@@ -332,10 +332,15 @@ def test_socket_never_wider_than_configured():
                 continue
             if stat.S_ISSOCK(st.st_mode):
                 seen.add((name, stat.S_IMODE(st.st_mode), st.st_gid))
+
+    end = time.time() + 30
+    while time.time() < end and d.p.poll() is None:
+        look()
         try:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.connect(d.sock)
             s.close()
+            look()   # the path may have come between the look above and the connect
             break
         except FileNotFoundError:
             pass

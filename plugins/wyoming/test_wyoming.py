@@ -12,6 +12,7 @@ clients are timed out. Needs a trained model: --model (the shipped one), or the
 environment variable DRSN_WYOMING_TEST_MODEL.
 """
 import argparse
+import grp
 import json
 import os
 import random
@@ -19,13 +20,16 @@ import re
 import select
 import socket
 import struct
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 import drsndtest
 from drsndtest import Daemon, main, log, run_detect
+from drsndtest import pausing_strace, watch_socket_files, check_socket_files, stop_wrapped
 from wyclient import Wy, read_wav, stream, detections
 
 ap = argparse.ArgumentParser()
@@ -70,7 +74,8 @@ def check_truth(dets, what, ts0=0):
 
 class WyDaemon:
     def __init__(self, extra_conf="", uri="tcp://127.0.0.1:0", wait_port=True, model=None,
-                 log_level="info"):
+                 log_level="info", wrap=(), env=None, wait=True):
+        """wait=False: return as soon as drsnd runs (wrap, env: as Daemon's)."""
         tmp = os.environ["TMPDIR"]
         silence = os.path.join(tmp, "silence.wav")
         drsndtest.write_wav(silence, [0.0] * 16000)
@@ -80,7 +85,9 @@ class WyDaemon:
                     % (os.path.abspath(ARGS.plugin_dir), uri, extra_conf))
         self.conf = conf
         self.d = Daemon(config=conf, model=MODEL if model is None else model,
-                        source="file:" + silence, log_level=log_level)
+                        source="file:" + silence, log_level=log_level, wrap=wrap, env=env)
+        if not wait:
+            return
         self.d.wait_listening()
         if not wait_port:
             return
@@ -354,6 +361,78 @@ def test_unix_socket_max_clients_and_bad_config():
     assert m and (os.path.basename(d.conf) + ":7") in m.group(0), err
     log("bad key: " + m.group(0))
     assert d.d.p.poll() is None
+    d.stop()
+
+
+def test_unix_socket_never_wider_than_configured():
+    """The plugin's Unix socket was bound with the umask's mode (0777 under
+    umask 000: any local user could connect), never given a mode or group, and
+    was there before it listened (connections refused). As drsnd's own socket
+    (tests/daemon/test_protocol.py): strace holds drsnd after each call that
+    makes or changes a socket file while the directory is watched; no file may
+    give more than the default mode 0660 in the configured group, nor be
+    reachable before it listens, and none is left behind."""
+    sockdir = tempfile.mkdtemp(prefix="wy-mode-")
+    path = os.path.join(sockdir, "wy.sock")
+    gid, extra = os.getgid(), ""
+    if os.getuid() == 0:   # root may give it a group it is not in
+        gid = next(g.gr_gid for g in grp.getgrall() if g.gr_gid != os.getgid())
+        extra = "group = %s\n" % grp.getgrgid(gid).gr_name
+    wrap, env = pausing_strace()
+    old = os.umask(0)
+    try:
+        d = WyDaemon(uri="unix://" + path, extra_conf=extra, wrap=wrap, env=env, wait=False)
+    finally:
+        os.umask(old)
+    seen, refused = watch_socket_files(d.d, sockdir, path, timeout=60)
+    try:
+        check_socket_files(seen, refused, "wy.sock", 0o660, gid)
+        st = os.stat(path)
+        assert stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == gid, (oct(st.st_mode), st.st_gid)
+        c = Wy(path=path)
+        c.send("describe")
+        assert c.recv()[0] == "info"
+        c.close()
+    finally:
+        assert stop_wrapped(d.d, wrap) == 0, d.d.stderr()
+    assert os.listdir(sockdir) == [], os.listdir(sockdir)   # no socket, no temporary name left
+    # mode is honoured
+    d = WyDaemon(uri="unix://" + path, extra_conf="mode = 0600\n", wait_port=False)
+    end = time.time() + 20
+    while not os.path.exists(path):
+        assert time.time() < end and d.d.p.poll() is None, d.d.stderr()
+        time.sleep(0.05)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, oct(os.stat(path).st_mode)
+    d.stop()
+
+
+def test_bad_mode_and_group():
+    """A bad mode or group refuses the plugin with a message naming the key,
+    its value and the line; drsnd runs on without it. With a tcp:// uri they
+    are ignored with a warning."""
+    for extra, what in (("mode = 0999\n", "mode = '0999': expected an octal mode like 0660"),
+                        ("mode = rw\n", "mode = 'rw': expected an octal mode like 0660"),
+                        ("group = no-such-group-drsn\n",
+                         "group = 'no-such-group-drsn': no group by that name")):
+        d = WyDaemon(uri="unix://" + os.path.join(os.environ["TMPDIR"], "wy.sock"), extra_conf=extra,
+                     wait_port=False)
+        end = time.time() + 20
+        while what not in d.d.stderr() and time.time() < end:
+            time.sleep(0.05)
+        err = d.d.stderr()
+        m = re.search(r".*" + re.escape(what) + ".*", err)
+        assert m and (os.path.basename(d.conf) + ":7: [plugin wyoming] " + what) in m.group(0), err
+        log("bad config: " + m.group(0))
+        assert d.d.p.poll() is None
+        d.stop()
+    # with TCP they mean nothing: a warning naming them, and the plugin runs
+    d = WyDaemon(extra_conf="mode = 0600\n")
+    assert re.search(r":7: \[plugin wyoming\] mode and group apply to a unix:// uri only", d.d.stderr()), \
+        d.d.stderr()
+    c = d.client()
+    c.send("describe")
+    assert c.recv()[0] == "info"
+    c.close()
     d.stop()
 
 
@@ -723,7 +802,8 @@ if __name__ == "__main__":
     tests = [test_describe, test_sample_matches_drsn_detect_and_truth, test_noise_not_detected,
              test_48k_stereo, test_home_assistant_client, test_detect_empty_names_means_all,
              test_bad_clients_beside_a_good_one, test_reload_mid_stream,
-             test_unix_socket_max_clients_and_bad_config, test_host_name_uri, test_idle_timeout,
+             test_unix_socket_max_clients_and_bad_config, test_unix_socket_never_wider_than_configured,
+             test_bad_mode_and_group, test_host_name_uri, test_idle_timeout,
              test_blank_line_trickle_idle, test_frame_timeout_trickle,
              test_check_timer_runs_only_with_clients, test_unread_close_frees_slot,
              test_flooding_clients_do_not_hold_the_loop, test_no_model, test_clean_shutdown]

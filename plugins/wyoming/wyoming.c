@@ -53,11 +53,16 @@
  * pauses until the next (a uv_idle handle restarts it), so clients that
  * stream faster than real time cannot hold the loop for long.
  *
- * Keys ([plugin wyoming]): uri (tcp://0.0.0.0:10400), max_clients (16),
+ * A Unix socket (uri = unix:///PATH) is made as drsnd's own
+ * (src/common/unixsock.h): it appears at PATH only once it listens, with
+ * its mode (0660) and group (empty: the daemon's) from the start.
+ *
+ * Keys ([plugin wyoming]): uri (tcp://0.0.0.0:10400), mode (0660), group, max_clients (16),
  * idle_timeout_ms (60000), frame_timeout_ms (10000), max_header_bytes, max_data_bytes,
  * max_payload_bytes (65536, 65536, 1048576), width4 (int32), language (en).
  */
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -65,13 +70,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+#include "common/unixsock.h"
 #include "drsn/plugin.h"
 #include "frame.h"
 #include "pcm.h"
@@ -126,6 +130,10 @@ struct wy {
 	char uri[512];
 	int is_unix;
 	char path[108];           /* sun_path */
+	unsigned mode;            /* of the Unix socket */
+	gid_t gid;                /* its group, (gid_t)-1: the daemon's */
+	char group[256];          /* its name, for messages */
+	const char *mode_where;   /* where mode or group was set, for a warning with TCP */
 	char ip[256];             /* the TCP host: an address or a name */
 	int port;
 	int max_clients;
@@ -255,11 +263,37 @@ static int configure(struct wy *w, const drsn_plugin_config *cfg, char *err, siz
 	w->lim.max_payload = 1024 * 1024;
 	w->float4 = 0;
 	snprintf(w->language, sizeof w->language, "en");
+	w->mode = 0660;
+	w->gid = (gid_t)-1;
 	for (int i = 0; !rc && i < cfg->n; i++) {
 		const char *k = cfg->kv[i].key, *v = cfg->kv[i].value, *at = cfg->kv[i].where;
 		long long x = 0;
 		if (!strcmp(k, "uri")) {
 			rc = parse_uri(w, v, at, err, n);
+		} else if (!strcmp(k, "mode")) {
+			/* as drsnd's [socket] mode */
+			char *end = NULL;
+			errno = 0;
+			unsigned long m = strtoul(v, &end, 8);
+			if (errno || end == v || *end || m > 0777) {
+				snprintf(err, n, "%s: [plugin wyoming] mode = '%s': expected an octal mode like 0660",
+					 at, v);
+				rc = -EINVAL;
+			}
+			w->mode = (unsigned)m;
+			w->mode_where = at;
+		} else if (!strcmp(k, "group")) {
+			/* as drsnd's [socket] group: empty = the daemon's */
+			struct group *g = v[0] ? getgrnam(v) : NULL;
+			if (v[0] && (!g || strlen(v) >= sizeof w->group)) {
+				snprintf(err, n, "%s: [plugin wyoming] group = '%s': no group by that name",
+					 at, v);
+				rc = -ENOENT;
+			} else {
+				snprintf(w->group, sizeof w->group, "%s", v);
+				w->gid = g ? g->gr_gid : (gid_t)-1;
+			}
+			w->mode_where = at;
 		} else if (!strcmp(k, "max_clients")) {
 			rc = parse_size(k, v, at, 1, 1024, &x, err, n);
 			w->max_clients = (int)x;
@@ -297,11 +331,14 @@ static int configure(struct wy *w, const drsn_plugin_config *cfg, char *err, siz
 				snprintf(w->language, sizeof w->language, "%s", v);
 			}
 		} else {
-			snprintf(err, n, "%s: [plugin wyoming] unknown key '%s' (known: uri, max_clients, idle_timeout_ms, frame_timeout_ms, max_header_bytes, max_data_bytes, max_payload_bytes, width4, language)",
+			snprintf(err, n, "%s: [plugin wyoming] unknown key '%s' (known: uri, mode, group, max_clients, idle_timeout_ms, frame_timeout_ms, max_header_bytes, max_data_bytes, max_payload_bytes, width4, language)",
 				 at, k);
 			rc = -EINVAL;
 		}
 	}
+	if (!rc && !w->is_unix && w->mode_where)
+		LOG(w, WARN, "%s: [plugin wyoming] mode and group apply to a unix:// uri only; "
+		    "ignored for %s", w->mode_where, w->uri);
 	return rc;
 }
 
@@ -996,43 +1033,31 @@ static int bind_tcp(struct wy *w, char *err, size_t err_size)
 	return rc;
 }
 
-/* 1 when a process accepts connections on the Unix socket at path. */
-static int unix_socket_live(const char *path)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-	int live = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-	close(fd);
-	return live;
-}
-
 static int wy_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
 {
 	struct wy *w = self;
 	int rc;
 	w->loop = loop;
 	if (w->is_unix) {
-		struct stat st;
-		if (lstat(w->path, &st) == 0) {
-			if (!S_ISSOCK(st.st_mode)) {
-				snprintf(err, err_size, "%s exists and is not a socket; not touching it", w->path);
-				return -EEXIST;
-			}
-			if (unix_socket_live(w->path)) {
-				snprintf(err, err_size, "%s: something is listening there already", w->path);
-				return -EADDRINUSE;
-			}
-			unlink(w->path);   /* stale: nobody answers */
-		}
+		int removed = 0, fd = -1;
+		rc = drsn__unix_check_dir(w->path, "[plugin wyoming] uri", err, err_size);
+		if (!rc)
+			rc = drsn__unix_clear_stale(w->path, &removed, err, err_size);
+		if (!rc && removed)
+			LOG(w, INFO, "%s: removed a stale socket (nobody answered)", w->path);
+		if (!rc)
+			rc = drsn__unix_listen(w->path, w->mode, w->gid, w->group, 64, &fd, err,
+					       err_size);
+		if (rc < 0)
+			return rc;
 		uv_pipe_init(loop, &w->listener.pipe, 0);
 		w->listener.handle.data = w;
 		w->listener_open = 1;
-		rc = uv_pipe_bind(&w->listener.pipe, w->path);
-		if (!rc)
-			w->bound_unix = 1;
+		w->bound_unix = 1;
+		err[0] = '\0';
+		rc = uv_pipe_open(&w->listener.pipe, fd);
+		if (rc < 0)
+			close(fd);
 	} else {
 		uv_tcp_init(loop, &w->listener.tcp);
 		w->listener.handle.data = w;

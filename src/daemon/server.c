@@ -7,11 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/unixsock.h"
 #include "daemon/log.h"
 
 #define FLOOD_WINDOW_MS 10000
@@ -502,118 +501,6 @@ static void on_connection(uv_stream_t *l, int status)
 
 /* ---- start / stop ------------------------------------------------------ */
 
-/* Is someone accepting connections on path? 1 yes, 0 no (stale), <0 errno. */
-static int probe_socket(const char *path)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-	int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
-	int e = errno;
-	close(fd);
-	if (rc == 0)
-		return 1;
-	if (e == ECONNREFUSED)
-		return 0;
-	return -e;
-}
-
-/* The directory the socket goes in must exist: bind() reports a missing one
- * as ENOENT, which uv_pipe_bind turns into EACCES ("permission denied", even
- * for root). key: the config key that sets the path, for the advice. */
-static int check_socket_dir(const char *path, const char *key, drsn_error *err)
-{
-	char dir[108];
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		return 0;         /* relative: the working directory */
-	slash[slash == dir] = '\0';   /* "/x.sock" -> "/" */
-	struct stat st;
-	if (stat(dir, &st) < 0) {
-		int e = errno;
-		if (e == ENOENT || e == ENOTDIR)
-			return drsn__fail(err, -ENOENT, "%s: socket directory does not exist "
-					  "(create it, or set %s)", dir, key);
-		return drsn__fail(err, -e, "%s: cannot reach the socket directory: %s", dir,
-				  strerror(e));
-	}
-	if (!S_ISDIR(st.st_mode))
-		return drsn__fail(err, -ENOTDIR,
-				  "%s: is not a directory, so the socket cannot go there (set %s)",
-				  dir, key);
-	return 0;
-}
-
-/* A listening socket at path with its final mode and group from the start:
- * it is bound under a temporary name in the same directory, created with
- * the owner's bits only (fchmod before bind: Linux gives the new file the
- * socket's mode less the umask), given its group and then its mode, and
- * linked to path once it listens. Nobody can connect with more rights
- * than configured, nor through path before it is ready. 0 and *fd_out,
- * or -errno with err set. */
-static int listen_socket(const char *path, unsigned mode, gid_t gid, const char *group,
-			 int *fd_out, drsn_error *err)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	const char *base = strrchr(path, '/');
-	int dir_len = base ? (int)(base - path) + 1 : 0;
-	/* "DIR/.drsnd-PID~": short, so it fits for all but the longest paths */
-	if (snprintf(a.sun_path, sizeof a.sun_path, "%.*s.drsnd-%ld~", dir_len, path,
-		     (long)getpid()) >= (int)sizeof a.sun_path)
-		return drsn__fail(err, -ENAMETOOLONG, "%s: socket directory name too long "
-				  "for the temporary socket name", path);
-	const char *tmp = a.sun_path;
-	struct stat st;
-	if (lstat(tmp, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(tmp);   /* left by a drsnd that had our pid and died here */
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return drsn__fail(err, -errno, "%s: socket: %s", path, strerror(errno));
-	int rc;
-	if (fchmod(fd, mode & 0700) < 0) {
-		rc = drsn__fail(err, -errno, "%s: fchmod: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-		rc = -errno;
-		drsn__fail(err, rc, "%s: cannot bind: %s", path, uv_strerror(rc));
-		goto fail;
-	}
-	if (gid != (gid_t)-1 && chown(tmp, (uid_t)-1, gid) < 0) {
-		rc = drsn__fail(err, -errno, "%s: chown to group '%s': %s", path, group, strerror(errno));
-		goto fail_bound;
-	}
-	if (chmod(tmp, mode) < 0) {
-		rc = drsn__fail(err, -errno, "%s: chmod %04o: %s", path, mode, strerror(errno));
-		goto fail_bound;
-	}
-	if (listen(fd, LISTEN_BACKLOG) < 0) {
-		rc = drsn__fail(err, -errno, "%s: cannot listen: %s", path, strerror(errno));
-		goto fail_bound;
-	}
-	/* link, not rename: like bind, it never replaces a socket another
-	 * drsnd made meanwhile */
-	if (link(tmp, path) < 0) {
-		rc = -errno;
-		if (rc == -EEXIST)
-			rc = drsn__fail(err, -EADDRINUSE, "%s: another daemon made this socket meanwhile", path);
-		else
-			drsn__fail(err, rc, "%s: cannot link %s there: %s", path, tmp, strerror(-rc));
-		goto fail_bound;
-	}
-	unlink(tmp);
-	*fd_out = fd;
-	return 0;
-fail_bound:
-	unlink(tmp);
-fail:
-	close(fd);
-	return rc;
-}
-
 int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
 		       const struct drsn__server_opts *o,
 		       const struct drsn__server_ops *ops, void *user, drsn_error *err)
@@ -642,32 +529,18 @@ int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
 	}
 
 	/* the only raw server is [denoise] pcm_socket */
-	rc = check_socket_dir(s->path, o->raw ? "[denoise] pcm_socket" : "[socket] path", err);
-	if (rc < 0)
+	char msg[sizeof err->msg];
+	rc = drsn__unix_check_dir(s->path, o->raw ? "[denoise] pcm_socket" : "[socket] path", msg,
+				  sizeof msg);
+	int removed = 0;
+	if (!rc)
+		rc = drsn__unix_clear_stale(s->path, &removed, msg, sizeof msg);
+	if (rc < 0) {
+		drsn__fail(err, rc, "%s", msg);
 		goto fail;
-	struct stat st;
-	if (lstat(s->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			rc = drsn__fail(err, -EEXIST, "%s: exists and is not a socket; not touching it", s->path);
-			goto fail;
-		}
-		int live = probe_socket(s->path);
-		if (live > 0) {
-			rc = drsn__fail(err, -EADDRINUSE, "%s: another daemon is listening there", s->path);
-			goto fail;
-		}
-		if (live < 0) {
-			rc = drsn__fail(err, live, "%s: cannot probe the existing socket: %s", s->path,
-					strerror(-live));
-			goto fail;
-		}
-		if (unlink(s->path) < 0) {
-			rc = drsn__fail(err, -errno, "%s: cannot remove the stale socket: %s", s->path,
-					strerror(errno));
-			goto fail;
-		}
-		log_info("%s: removed a stale socket (no daemon answered)", s->path);
 	}
+	if (removed)
+		log_info("%s: removed a stale socket (no daemon answered)", s->path);
 
 	gid_t gid = (gid_t)-1;
 	if (o->group && o->group[0]) {
@@ -683,9 +556,11 @@ int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
 	s->listener.data = s;
 	s->open_handles = 1;
 	int fd = -1;
-	rc = listen_socket(s->path, o->mode, gid, o->group, &fd, err);
-	if (rc < 0)
+	rc = drsn__unix_listen(s->path, o->mode, gid, o->group, LISTEN_BACKLOG, &fd, msg, sizeof msg);
+	if (rc < 0) {
+		drsn__fail(err, rc, "%s", msg);
 		goto fail_handle;
+	}
 	rc = uv_pipe_open(&s->listener, fd);
 	if (rc < 0) {
 		close(fd);

@@ -45,8 +45,14 @@ void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n)
 		x += k;
 		n -= k;
 	}
-	if (first && !s->stopping)   /* its status shows the samples */
+	if (first && !s->stopping) {   /* its status shows the samples */
+		/* a restart is audio coming through again, not a device that
+		 * opens and delivers nothing */
+		if (s->ever_running)
+			s->st.restarts++;
+		s->ever_running = 1;
 		drsn__source_set_state(s, DRSN_SRC_RUNNING, "%s", s->running);
+	}
 }
 
 static void source_free(struct drsn__source *s)

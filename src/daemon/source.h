@@ -67,7 +67,7 @@ struct drsn__source_stats {
 	uint64_t overflows;          /* blocks dropped: ring full */
 	uint64_t overflow_samples;
 	uint64_t device_overflows;   /* PortAudio paInputOverflow */
-	uint64_t restarts;           /* pa: successful reopenings after a failure */
+	uint64_t restarts;           /* pa: back to "running" (audio again) after a failure */
 	int state;                   /* enum drsn__source_state */
 };
 

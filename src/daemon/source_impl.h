@@ -20,6 +20,7 @@ struct drsn__source {
 	void *user;
 	struct drsn__source_stats st;
 	char running[1024];         /* the state's detail once audio flows */
+	int ever_running;           /* was "running" once: the next time is a restart */
 	float *buf;                 /* chunk samples: loop-side work buffer */
 
 	/* ring + wake-up: pa callback or fd reader thread -> loop */

@@ -46,7 +46,6 @@ struct drsn__pa {
 	int failures;                  /* since the last healthy run */
 	uint64_t logged_overflows;     /* ring + device overflows already reported */
 	uint64_t last_overflow_log_ms;
-	int ever_ran;
 
 	/* Opening and closing run on libuv's threadpool, one job at a time:
 	 * with a hung sound server (a stopped PulseAudio, a wedged driver)
@@ -359,11 +358,9 @@ static void job_done(uv_work_t *w, int status)
 		p->got_audio = 0;
 		p->last_progress_ms = uv_now(s->loop);
 		p->running_since_ms = p->last_progress_ms;
-		if (p->ever_ran)
-			s->st.restarts++;
-		p->ever_ran = 1;
-		/* "running" once its first audio is through (drsn__source_deliver):
-		 * a stream may open and then deliver nothing */
+		/* "running" once its first audio is through (drsn__source_deliver,
+		 * which counts the restart then): a stream may open and then
+		 * deliver nothing */
 		snprintf(s->running, sizeof s->running,
 			 "%.400s: capturing from '%s' at %.0f Hz, %d channel(s)%s", s->spec,
 			 p->dev_name, p->rate, p->channels,

@@ -1,13 +1,15 @@
 """Helpers for drsnd's integration tests (standard library only).
 
 Environment (set by tests/daemon/meson.build): DRSND, DRSN (executables),
-DRSN_TEST_MODEL (a random-init model from train/export.py), DRSN_SOURCE_ROOT.
+DRSN_TEST_MODEL (a random-init model from train/export.py), DRSN_SOURCE_ROOT,
+DRSND_FEATURES (what this drsnd was built with: "portaudio", "systemd").
 """
 import json
 import os
 import select
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -23,6 +25,16 @@ ROOT = os.environ.get("DRSN_SOURCE_ROOT", os.path.join(os.path.dirname(__file__)
 
 def log(*a):
     print(*a, flush=True)
+
+
+def needs(feature):
+    """Mark a test that needs a drsnd built with an optional feature
+    (meson_options.txt): main() skips it, naming the feature, when
+    $DRSND_FEATURES lacks it (an 'auto' build without the -dev package)."""
+    def mark(t):
+        t.needs = feature
+        return t
+    return mark
 
 
 def write_wav(path, samples, rate=16000):
@@ -139,6 +151,80 @@ def connect_unix(path, timeout=20):
             if time.time() > end:
                 raise
             time.sleep(0.02)
+
+
+# ---- watching a socket file being made ----------------------------------------
+
+# the calls that make a socket file and change its mode, group or name
+SOCKET_FILE_CALLS = "bind,chmod,fchmodat,chown,fchownat,listen,link,linkat,rename,renameat2"
+
+
+def pausing_strace(calls=SOCKET_FILE_CALLS, delay_us=300000):
+    """A Daemon wrap that holds drsnd delay_us after each of calls, so a
+    watcher sees every step; and the env it needs (LeakSanitizer cannot run
+    under ptrace). strace is a test dependency (.ci/deps): missing, the first
+    use fails like any other; but a machine may forbid ptrace (a container's
+    seccomp), and then ([], {}): the socket is watched without the pauses,
+    which still sees the final mode."""
+    wrap = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + calls,
+            "-e", "inject=%s:delay_exit=%d" % (calls, delay_us)]
+    probe = subprocess.run(wrap + ["true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        log("strace cannot trace here (%s): watching without pauses" % probe.stderr.strip()[:200])
+        return [], {}
+    return wrap, {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"}
+
+
+def watch_socket_files(d, directory, path, timeout=30):
+    """Every socket file in directory, as (name, mode, gid), seen until path
+    accepts a connection (or d exits); and how many connections to path were
+    refused (it was there before it listened)."""
+    seen, refused, connected = set(), 0, False
+    end = time.time() + timeout
+    while not connected and time.time() < end and d.p.poll() is None:
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            s.close()
+            connected = True
+        except FileNotFoundError:
+            pass
+        except ConnectionRefusedError:
+            refused += 1
+        # after the connect: path is among what one that succeeded sees
+        for name in os.listdir(directory):
+            try:
+                st = os.lstat(os.path.join(directory, name))
+            except FileNotFoundError:
+                continue
+            if stat.S_ISSOCK(st.st_mode):
+                seen.add((name, stat.S_IMODE(st.st_mode), st.st_gid))
+    log("socket files seen: %s; connections refused: %d"
+        % (sorted((n, oct(m), g) for n, m, g in seen), refused))
+    return seen, refused
+
+
+def check_socket_files(seen, refused, name, mode, gid):
+    """What watch_socket_files saw: name among the files, none wider than mode
+    nor giving its group bits to another group than gid, no refusal."""
+    assert any(n == name for n, _, _ in seen), seen
+    for n, m, g in seen:
+        assert m & ~mode == 0, "%s had mode %o, wider than %o" % (n, m, mode)
+        assert not m & 0o070 or g == gid, "%s gave group %d access" % (n, g)
+    assert not refused, "%s connections refused before it listened" % refused
+
+
+def stop_wrapped(d, wrap):
+    """SIGTERM to drsnd itself (strace's child, if under strace; strace ends
+    with it); drsnd's exit status."""
+    pids = [d.p.pid]
+    if wrap:
+        with open("/proc/%d/task/%d/children" % (d.p.pid, d.p.pid)) as f:
+            pids = [int(pid) for pid in f.read().split()]
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    d.p.wait(30)
+    return d.stop()
 
 
 class Client:
@@ -275,8 +361,17 @@ def main(tests):
     tmp = tempfile.TemporaryDirectory(prefix="drsnd-it-")
     os.environ["TMPDIR"] = tmp.name
     tempfile.tempdir = tmp.name
+    features = os.environ.get("DRSND_FEATURES", "portaudio systemd").split()
     for t in tests:
         log("=== %s" % t.__name__)
+        need = getattr(t, "needs", None)
+        if need and need not in features:
+            if os.environ.get("CI") == "true":   # .ci/run forces every feature on: no skips
+                log("--- FAIL %s: drsnd was built without %s (CI=true)" % (t.__name__, need))
+                failed += 1
+            else:
+                log("--- skip %s: drsnd was built without %s" % (t.__name__, need))
+            continue
         t0 = time.time()
         try:
             t()

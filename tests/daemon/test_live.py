@@ -17,11 +17,13 @@ tells its clients, retries, and captures again once the server is back.
 With the random test model the detections themselves are not compared with
 ground truth (that needs the trained default model)."""
 import array
+import contextlib
 import math
 import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 
 from drsndtest import RUNNING, ROOT, Daemon, main, log
@@ -101,6 +103,25 @@ class Pulse:
         p = subprocess.Popen(["paplay", "--latency-msec=20", "--device=drsn", path], env=self.env)
         RUNNING.append(p)
         return p
+
+
+@contextlib.contextmanager
+def fifo_device():
+    """A PulseAudio server whose default source is Pulse.pipe_source(): yields
+    (the env for drsnd, the fd that feeds it: 1 s is 32000 bytes of s16le
+    16 kHz mono)."""
+    tmp = os.environ["TMPDIR"]
+    pulse = Pulse(tmp)
+    pulse.start()
+    fd = None
+    try:
+        # a fifo of its own: module-pipe-source will not take one that exists
+        fd = pulse.pipe_source(os.path.join(tempfile.mkdtemp(prefix="fifo-"), "fifo"))
+        yield dict(pulse.env, PULSE_SOURCE="fifo"), fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+        pulse.kill()
 
 
 def bursts(levels, thr=-50.0):
@@ -308,13 +329,7 @@ def test_silent_device_is_not_running():
     """A stream that opens but delivers no audio is "starting", not
     "running" (it was "running" for up to 5 s, until the stall detector
     reopened it); its first audio makes it "running"."""
-    tmp = os.environ["TMPDIR"]
-    pulse = Pulse(tmp)
-    pulse.start()
-    fd = None
-    try:
-        fd = pulse.pipe_source(os.path.join(tmp, "fifo"))
-        env = dict(pulse.env, PULSE_SOURCE="fifo")
+    with fifo_device() as (env, fd):
         # no stall reopening within the test
         d = Daemon("--set", "audio.stall_ms=60000", source="pa:pulse", env=env).wait_listening()
         c = d.client()
@@ -335,10 +350,50 @@ def test_silent_device_is_not_running():
         c.wait_for(lambda m: m["type"] == "level", 5, "level events")
         assert d.stop() == 0
         assert re.search(r"drsnd: info: pa:pulse: capturing from 'pulse'", d.stderr()), d.stderr()[-2000:]
-    finally:
-        if fd is not None:
-            os.close(fd)
-        pulse.kill()
+
+
+def test_restarts_count_audio_not_opens():
+    """source.restarts counted a reopening as soon as the device opened, also
+    one that never delivered audio (it stays "starting"): a silent device
+    reopened by the stall detector counted up every few seconds. A restart is
+    now a return to "running" after a failure: audio again."""
+    with fifo_device() as (env, fd):
+        d = Daemon("--set", "audio.retry_min_ms=200", "--set", "audio.retry_max_ms=1000",
+                   "--set", "audio.stall_ms=1000", source="pa:pulse", env=env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["status"]})
+
+        def state(want, timeout=20):
+            """The source in the status sent when it became want."""
+            st, _ = c.wait_for(lambda m: m["type"] == "status" and m["source"]["state"] == want,
+                               timeout, "state " + want)
+            return st["source"]
+
+        def audio_until_running():
+            """1 s of audio at a time (some may go before the stream is back)."""
+            end = time.time() + 20
+            while True:
+                os.write(fd, b"\x00\x10" * 16000)
+                try:
+                    return state("running", 2)
+                except AssertionError:
+                    assert time.time() < end, d.stderr()[-2000:]
+
+        # silent: opened, stalled (5 s without a first audio), reopened
+        state("retrying")
+        src = state("starting")
+        log("silent device reopened: %s" % src)
+        assert src["restarts"] == 0, src
+        src = audio_until_running()
+        assert src["restarts"] == 0, src   # the first time it runs
+        # the audio stops: stalled, reopened; no restart until audio again
+        state("retrying")
+        src = state("starting")
+        assert src["restarts"] == 0, src
+        src = audio_until_running()
+        log("audio again: %s" % src)
+        assert src["restarts"] == 1, src
+        assert d.stop() == 0
 
 
 def test_hung_sound_server():
@@ -407,4 +462,4 @@ def test_hung_sound_server():
 
 if __name__ == "__main__":
     main([test_device_selection, test_lost_audio_is_counted_and_logged, test_live_capture_and_device_loss,
-          test_silent_device_is_not_running, test_hung_sound_server])
+          test_silent_device_is_not_running, test_restarts_count_audio_not_opens, test_hung_sound_server])

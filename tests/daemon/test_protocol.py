@@ -13,6 +13,7 @@ import tempfile
 import time
 
 from drsndtest import RUNNING, DRSND, MODEL, Daemon, Client, main, log, write_wav, noise_bursts
+from drsndtest import pausing_strace, watch_socket_files, check_socket_files, stop_wrapped
 
 
 def setup_wav(tmp, seconds=4):
@@ -305,69 +306,22 @@ def test_socket_never_wider_than_configured():
     if os.getuid() == 0:   # root may give it a group it is not in
         gid = next(g.gr_gid for g in grp.getgrall() if g.gr_gid != os.getgid())
         args += ["--set", "socket.group=" + grp.getgrgid(gid).gr_name]
-    calls = "bind,chmod,fchmodat,chown,fchownat,listen,link,linkat,rename,renameat2"
-    wrap = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + calls,
-            "-e", "inject=%s:delay_exit=300000" % calls]
-    # strace is a test dependency (.ci/deps): missing, it fails here like any
-    # other; but a machine may forbid ptrace (a container's seccomp), and then
-    # the socket is watched without the pauses, which still sees the final mode
-    probe = subprocess.run(wrap + ["true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        log("strace cannot trace here (%s): watching without pauses" % probe.stderr.strip()[:200])
-        wrap = []
+    wrap, env = pausing_strace()
     old = os.umask(0)
     try:
-        # LeakSanitizer cannot run under ptrace; every other test checks leaks
-        d = Daemon(*args, source="file:" + wav, tmp=tmp, wrap=wrap,
-                   env={"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"})
+        d = Daemon(*args, source="file:" + wav, tmp=tmp, wrap=wrap, env=env)
     finally:
         os.umask(old)
-    seen, refused = set(), 0
-
-    def look():
-        for name in os.listdir(tmp):
-            try:
-                st = os.lstat(os.path.join(tmp, name))
-            except FileNotFoundError:
-                continue
-            if stat.S_ISSOCK(st.st_mode):
-                seen.add((name, stat.S_IMODE(st.st_mode), st.st_gid))
-
-    end = time.time() + 30
-    while time.time() < end and d.p.poll() is None:
-        look()
-        try:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(d.sock)
-            s.close()
-            look()   # the path may have come between the look above and the connect
-            break
-        except FileNotFoundError:
-            pass
-        except ConnectionRefusedError:
-            refused += 1   # the path was there before it listened
+    seen, refused = watch_socket_files(d, tmp, d.sock)
     try:
-        log("socket files seen: %s" % sorted((n, oct(m), g) for n, m, g in seen))
-        assert any(n == "drsnd.sock" for n, _, _ in seen), (seen, d.stderr())
-        for name, mode, g in seen:
-            assert mode & ~0o660 == 0, "%s had mode %o, wider than 0660" % (name, mode)
-            assert not mode & 0o070 or g == gid, "%s gave group %d access" % (name, g)
-        assert not refused, "%s connections refused before it listened" % refused
+        check_socket_files(seen, refused, "drsnd.sock", 0o660, gid)
         st = os.stat(d.sock)
         assert stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == gid, (oct(st.st_mode), st.st_gid)
         c = d.client()
         assert c.request({"type": "ping"})["type"] == "pong"
         c.close()
     finally:
-        # SIGTERM to drsnd itself (strace's child, if under strace); strace ends with it
-        pids = [d.p.pid]
-        if wrap:
-            with open("/proc/%d/task/%d/children" % (d.p.pid, d.p.pid)) as f:
-                pids = [int(pid) for pid in f.read().split()]
-        for pid in pids:
-            os.kill(pid, signal.SIGTERM)
-        d.p.wait(30)
-        assert d.stop() == 0, d.stderr()
+        assert stop_wrapped(d, wrap) == 0, d.stderr()
     assert os.listdir(tmp) == [os.path.basename(d.errpath)], os.listdir(tmp)   # no temporary name left
 
 

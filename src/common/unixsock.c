@@ -1,0 +1,144 @@
+#include "common/unixsock.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <uv.h>   /* uv_strerror only: drsnd and its plugins have libuv */
+
+__attribute__((format(printf, 4, 5)))
+static int fail(char *msg, size_t n, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, n, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int drsn__unix_probe(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+	int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+	int e = errno;
+	close(fd);
+	if (rc == 0)
+		return 1;
+	if (e == ECONNREFUSED)
+		return 0;
+	return -e;
+}
+
+int drsn__unix_check_dir(const char *path, const char *key, char *msg, size_t n)
+{
+	char dir[108];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;         /* relative: the working directory */
+	slash[slash == dir] = '\0';   /* "/x.sock" -> "/" */
+	struct stat st;
+	if (stat(dir, &st) < 0) {
+		int e = errno;
+		if (e == ENOENT || e == ENOTDIR)
+			return fail(msg, n, -ENOENT, "%s: socket directory does not exist "
+				    "(create it, or set %s)", dir, key);
+		return fail(msg, n, -e, "%s: cannot reach the socket directory: %s", dir, strerror(e));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return fail(msg, n, -ENOTDIR,
+			    "%s: is not a directory, so the socket cannot go there (set %s)", dir, key);
+	return 0;
+}
+
+int drsn__unix_clear_stale(const char *path, int *removed, char *msg, size_t n)
+{
+	struct stat st;
+	*removed = 0;
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return fail(msg, n, -EEXIST, "%s: exists and is not a socket; not touching it", path);
+	int live = drsn__unix_probe(path);
+	if (live > 0)
+		return fail(msg, n, -EADDRINUSE, "%s: another daemon is listening there", path);
+	if (live < 0)
+		return fail(msg, n, live, "%s: cannot probe the existing socket: %s", path,
+			    strerror(-live));
+	if (unlink(path) < 0)
+		return fail(msg, n, -errno, "%s: cannot remove the stale socket: %s", path,
+			    strerror(errno));
+	*removed = 1;
+	return 0;
+}
+
+int drsn__unix_listen(const char *path, unsigned mode, gid_t gid, const char *group, int backlog,
+		      int *fd_out, char *msg, size_t n)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	const char *base = strrchr(path, '/');
+	int dir_len = base ? (int)(base - path) + 1 : 0;
+	/* "DIR/.drsnd-PID~": short, so it fits for all but the longest paths.
+	 * One process makes its sockets one after the other, on one thread. */
+	if (snprintf(a.sun_path, sizeof a.sun_path, "%.*s.drsnd-%ld~", dir_len, path,
+		     (long)getpid()) >= (int)sizeof a.sun_path)
+		return fail(msg, n, -ENAMETOOLONG, "%s: socket directory name too long "
+			    "for the temporary socket name", path);
+	const char *tmp = a.sun_path;
+	struct stat st;
+	if (lstat(tmp, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(tmp);   /* left by a drsnd that had our pid and died here */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(msg, n, -errno, "%s: socket: %s", path, strerror(errno));
+	int rc;
+	if (fchmod(fd, mode & 0700) < 0) {
+		rc = fail(msg, n, -errno, "%s: fchmod: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		rc = -errno;
+		fail(msg, n, rc, "%s: cannot bind: %s", path, uv_strerror(rc));
+		goto fail;
+	}
+	if (gid != (gid_t)-1 && chown(tmp, (uid_t)-1, gid) < 0) {
+		rc = fail(msg, n, -errno, "%s: chown to group '%s': %s", path, group, strerror(errno));
+		goto fail_bound;
+	}
+	if (chmod(tmp, mode) < 0) {
+		rc = fail(msg, n, -errno, "%s: chmod %04o: %s", path, mode, strerror(errno));
+		goto fail_bound;
+	}
+	if (listen(fd, backlog) < 0) {
+		rc = fail(msg, n, -errno, "%s: cannot listen: %s", path, strerror(errno));
+		goto fail_bound;
+	}
+	/* link, not rename: like bind, it never replaces a socket another
+	 * daemon made meanwhile */
+	if (link(tmp, path) < 0) {
+		rc = -errno;
+		if (rc == -EEXIST)
+			rc = fail(msg, n, -EADDRINUSE, "%s: another daemon made this socket meanwhile",
+				  path);
+		else
+			fail(msg, n, rc, "%s: cannot link %s there: %s", path, tmp, strerror(-rc));
+		goto fail_bound;
+	}
+	unlink(tmp);
+	*fd_out = fd;
+	return 0;
+fail_bound:
+	unlink(tmp);
+fail:
+	close(fd);
+	return rc;
+}

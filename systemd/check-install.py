@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """check-install.py MESON BUILDDIR: what `meson install` would write, from
 `meson introspect --installed` (nothing is installed). Every file goes under
-the prefix (a scratch --prefix must not write /lib or /etc); the systemd unit
+the prefix, or an absolute sysconfdir/localstatedir (/etc and /var of
+--prefix=/usr; a scratch --prefix must not write /lib or /etc); the systemd unit
 is installed only when drsnd has sd_notify (it is Type=notify with a
 watchdog), and then its ExecStart runs the installed drsnd with the installed
 drsnd.conf; the man pages go to <prefix>/<mandir>/man{1,5,8}."""
@@ -23,9 +24,14 @@ def main():
     opts = {o["name"]: o["value"] for o in introspect(meson, build, "--buildoptions")}
     prefix = opts["prefix"].rstrip("/")
     fails = []
-    outside = sorted(d for d in installed.values() if not d.startswith(prefix + "/"))
+    # meson makes sysconfdir /etc and localstatedir /var for --prefix=/usr (a
+    # distribution's build): an absolute one is a place chosen on purpose
+    roots = [prefix] + [opts[k].rstrip("/") for k in ("sysconfdir", "localstatedir")
+                        if opts.get(k, "").startswith("/")]
+    outside = sorted(d for d in installed.values() if not any(d.startswith(r + "/") for r in roots))
     if outside:
-        fails.append("installed outside the prefix %s: %s" % (prefix, ", ".join(outside)))
+        fails.append("installed outside the prefix %s%s: %s" % (
+            prefix, "".join(" and " + r for r in roots[1:]), ", ".join(outside)))
     by_name = {}
     for dest in installed.values():
         by_name.setdefault(os.path.basename(dest), []).append(dest)

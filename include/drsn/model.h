@@ -85,11 +85,11 @@ DRSN_API void drsn_model_free(drsn_model *m);
 
 /* The model to load when none is given: $DRSN_MODEL if set; else the
  * installed default (<datadir>/drsnd/models/default.safetensors) if it
- * exists; else (for a build run from its build tree) the
- * models/kws20-drsn-cw.safetensors of the source tree the library was built
- * from, if that path exists on this machine; else the installed path (so
- * the load error names where the model was expected). Never NULL; the
- * string is static, or the environment's (valid until DRSN_MODEL changes). */
+ * exists; else (for a program run from its build tree, which links to its
+ * source tree) the models/kws20-drsn-cw.safetensors of that source tree, if
+ * it exists; else the installed path (so the load error names where the
+ * model was expected). Never NULL; the string is static, or the
+ * environment's (valid until DRSN_MODEL changes). */
 DRSN_API const char *drsn_default_model_path(void);
 
 /* ---- what the model is ------------------------------------------------- */

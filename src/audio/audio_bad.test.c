@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/source_tree.h"
 #include "drsn/audio.h"
-#include "drsn_config.h"
 
 /* libsndfile 1.2.0 leaks libvorbis's vorbis_info (~17 kB) when it rejects a
  * malformed Ogg file (truncated.ogg); not ours, so LeakSanitizer (used by the
@@ -333,7 +333,9 @@ static void test_raw_empty(void **state)
 int main(void)
 {
 	const char *root = getenv("DRSN_SOURCE_ROOT");
-	snprintf(bad_dir, sizeof bad_dir, "%s/tests/data/audio/bad", root ? root : DRSN_SOURCE_ROOT);
+	if (!root)
+		root = drsn__source_root() ? drsn__source_root() : ".";
+	snprintf(bad_dir, sizeof bad_dir, "%s/tests/data/audio/bad", root);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_corpus_open),
 		cmocka_unit_test(test_corpus_read),

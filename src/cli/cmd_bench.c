@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/source_tree.h"
 #include "drsn/drsn.h"
-#include "drsn_config.h"
 #include "simd/bench_util.h"
 
 extern char **environ;
@@ -89,14 +89,25 @@ static void usage(FILE *f)
 		"  %s\n"
 		"else a random-init default-architecture DRSN-CW exported on the fly by\n"
 		"train/export.py --random. --no-torch skips PyTorch; if PyTorch fails, drsn's\n"
-		"figures are still printed (\"torch\": null) and the exit status is 1.\n",
+		"figures are still printed (\"torch\": null) and the exit status is 1. train/ is\n"
+		"not installed: it is $DRSN_SOURCE_ROOT/train, else (a drsn run from its build\n"
+		"tree) that tree's source tree's.\n",
 		ASSUMED_GHZ, LOAD_RUNS, drsn_default_model_path());
 }
 
-static const char *source_root(void)
+/* train/ is not installed: $DRSN_SOURCE_ROOT, else the source tree of a drsn
+ * run from its build tree; NULL (and an error naming both) for an installed
+ * drsn. */
+static const char *source_root(const char *script)
 {
 	const char *r = getenv("DRSN_SOURCE_ROOT");
-	return r && *r ? r : DRSN_SOURCE_ROOT;
+	if (r && *r)
+		return r;
+	r = drsn__source_root();
+	if (!r)
+		drsn__cli_err("bench: %s is in drsnd's source tree, which is not installed: set "
+			      "DRSN_SOURCE_ROOT to it, or run drsn from its build tree", script);
+	return r;
 }
 
 static const char *python(void)
@@ -171,7 +182,10 @@ static int export_random(char *path, size_t n, char *dir)
 		return -errno;
 	}
 	char script[1024], out[4096];
-	snprintf(script, sizeof script, "%s/train/export.py", source_root());
+	const char *root = source_root("train/export.py");
+	if (!root)
+		return -ENOENT;
+	snprintf(script, sizeof script, "%s/train/export.py", root);
 	snprintf(path, n, "%s/default-cw-random.safetensors", dir);
 	char *argv[] = {(char *)python(), script, "--random", "--variant", "cw", "--arch", "default",
 			"--seed", "1", "-o", path, NULL};
@@ -218,7 +232,10 @@ struct torch_result {
 static int run_torch(const char *model, int runs, struct torch_result *r)
 {
 	char script[1024], nruns[16], out[8192];
-	snprintf(script, sizeof script, "%s/train/bench_torch.py", source_root());
+	const char *root = source_root("train/bench_torch.py");
+	if (!root)
+		return -ENOENT;
+	snprintf(script, sizeof script, "%s/train/bench_torch.py", root);
 	snprintf(nruns, sizeof nruns, "%d", runs);
 	char *argv[] = {(char *)python(), script, (char *)model, "--runs", nruns, "--json", NULL};
 	int rc = run_capture(argv, out, sizeof out);

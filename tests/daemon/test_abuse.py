@@ -4,11 +4,10 @@ newline, one sends invalid JSON, one disconnects mid-line. The good clients
 keep receiving detections, memory stays bounded, nothing crashes."""
 import os
 import select
-import socket
 import threading
 import time
 
-from drsndtest import Daemon, Client, main, log, write_wav, noise_bursts
+from drsndtest import Daemon, main, log, write_wav, noise_bursts
 
 N_GOOD = 60
 

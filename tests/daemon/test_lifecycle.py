@@ -10,7 +10,7 @@ import signal
 import socket
 import time
 
-from drsndtest import DRSND, MODEL, Daemon, Client, main, log, write_wav, noise_bursts
+from drsndtest import DRSND, MODEL, Daemon, Client, main, log, needs, write_wav, noise_bursts
 
 
 def wav(seconds):
@@ -20,6 +20,7 @@ def wav(seconds):
     return path
 
 
+@needs("systemd")   # sd_notify
 def test_notify_ready_watchdog_reload_stop():
     tmp = os.environ["TMPDIR"]
     npath = os.path.join(tmp, "notify.sock")

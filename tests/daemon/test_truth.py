@@ -33,7 +33,7 @@ import os
 import time
 import wave
 
-from drsndtest import ROOT, Daemon, collect, feed, main, log, raw_s16, run_detect, stdin_daemon
+from drsndtest import ROOT, Daemon, collect, feed, main, log, needs, raw_s16, run_detect, stdin_daemon
 from test_live import Pulse, bursts
 
 SAMPLE = os.path.join(ROOT, "samples", "stream-noisy.wav")
@@ -175,6 +175,7 @@ def test_reload_mid_word_changes_nothing():
     assert key == want, "a reload that changes nothing changed the detections:\n%s\n%s" % (key, want)
 
 
+@needs("portaudio")
 def test_stream_sample_live():
     tmp = os.environ["TMPDIR"]
     pulse = Pulse(tmp)

@@ -4,6 +4,7 @@
  * (train/bench_torch.py), one thread, batch 1. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,16 @@ static int run_torch(const char *model, int runs, struct torch_result *r)
 	return 0;
 }
 
+/* The real-time budget at drsnd's default [detect] inference_hop_ms: the
+ * share of one core the network takes per stream, and how many streams one
+ * core could run (the network alone, no margin for the rest). */
+#define BUDGET_HOP_MS 100.0
+
+static double streams_per_core(double cpu_ms)
+{
+	return floor(BUDGET_HOP_MS / cpu_ms);
+}
+
 static void print_text(const char *path, const char *source, const drsn_model *m, double load_ms,
 		       int runs, const struct timing *t, int np, const struct timing *chosen,
 		       const struct torch_result *tr)
@@ -289,6 +300,11 @@ static void print_text(const char *path, const char *source, const drsn_model *m
 		       tr->wall_ms / chosen->wall_ms);
 	else
 		printf("PyTorch: not measured\n");
+	printf("\nreal time: a window costs %.3f ms on %s; at inference_hop_ms = %.0f (drsnd's default) that\n"
+	       "           is %.1f%% of one core per stream: one core runs %.0f stream(s), the network\n"
+	       "           alone (README \"Slow boxes\"; a longer hop costs proportionally less)\n",
+	       chosen->cpu_ms, chosen->name, BUDGET_HOP_MS, 100 * chosen->cpu_ms / BUDGET_HOP_MS,
+	       streams_per_core(chosen->cpu_ms));
 }
 
 static int print_json(const char *path, const char *source, const drsn_model *m, double load_ms,
@@ -322,6 +338,10 @@ static int print_json(const char *path, const char *source, const drsn_model *m,
 	cJSON_AddStringToObject(o, "path", chosen->name);
 	cJSON_AddNumberToObject(o, "gflops", gf);
 	cJSON_AddNumberToObject(o, "fraction_of_peak", gf / pk.gflops);
+	cJSON *rt = cJSON_AddObjectToObject(o, "realtime");
+	cJSON_AddNumberToObject(rt, "inference_hop_ms", BUDGET_HOP_MS);
+	cJSON_AddNumberToObject(rt, "core_fraction", chosen->cpu_ms / BUDGET_HOP_MS);
+	cJSON_AddNumberToObject(rt, "streams_per_core", streams_per_core(chosen->cpu_ms));
 	if (tr->ok) {
 		cJSON *p = cJSON_AddObjectToObject(o, "torch");
 		cJSON_AddStringToObject(p, "version", tr->version);

@@ -366,6 +366,8 @@ static cJSON *status(struct daemon *d)
 	cJSON_AddNumberToObject(s, "overflow_samples", (double)src.overflow_samples);
 	cJSON_AddNumberToObject(s, "device_overflows", (double)src.device_overflows);
 	cJSON_AddNumberToObject(s, "restarts", (double)src.restarts);
+	cJSON_AddNumberToObject(s, "behind", round(src.behind_s * 1e3) / 1e3);
+	cJSON_AddNumberToObject(s, "lost", round(src.lost_s * 1e3) / 1e3);
 	cJSON_AddNumberToObject(o, "frames", (double)ps.frames);
 	cJSON_AddNumberToObject(o, "inferences", (double)ps.inferences);
 	cJSON_AddNumberToObject(o, "vad_skipped", (double)ps.vad_skipped);

@@ -17,6 +17,7 @@ int drsn__ring_init(struct drsn__ring *r, size_t min_samples)
 		return -ENOMEM;
 	r->cap = cap;
 	r->mask = cap - 1;
+	r->limit = min_samples;
 	atomic_init(&r->head, 0);
 	atomic_init(&r->tail, 0);
 	atomic_init(&r->overflows, 0);
@@ -28,11 +29,12 @@ void drsn__ring_free(struct drsn__ring *r)
 {
 	free(r->buf);
 	r->buf = NULL;
-	r->cap = r->mask = 0;
+	r->cap = r->mask = r->limit = 0;
 }
 
-void drsn__ring_reset(struct drsn__ring *r)
+void drsn__ring_reset(struct drsn__ring *r, size_t limit)
 {
+	r->limit = limit < r->cap ? limit : r->cap;
 	atomic_store(&r->head, 0);
 	atomic_store(&r->tail, 0);
 }
@@ -41,7 +43,8 @@ size_t drsn__ring_space(const struct drsn__ring *r)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-	return r->cap - (size_t)(head - tail);
+	size_t used = (size_t)(head - tail);
+	return used < r->limit ? r->limit - used : 0;
 }
 
 size_t drsn__ring_used(const struct drsn__ring *r)
@@ -57,7 +60,8 @@ int drsn__ring_write(struct drsn__ring *r, const float *x, size_t n)
 	/* acquire: the consumer's reads of the slots it freed happen before we
 	 * overwrite them. */
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-	if (n > r->cap - (size_t)(head - tail)) {
+	size_t used = (size_t)(head - tail);
+	if (used > r->limit || n > r->limit - used) {
 		atomic_fetch_add_explicit(&r->overflows, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&r->overflow_samples, n, memory_order_relaxed);
 		return 0;

@@ -6,8 +6,9 @@
  * reads. Neither side ever blocks, locks, allocates or makes a system call:
  * two C11 atomic indices, release on publish, acquire on observe.
  *
- * The capacity is rounded up to a power of two at create time (the only
- * allocation). Indices are free-running 64-bit counters, so "used" is always
+ * It holds exactly the samples asked for at create time (the only
+ * allocation, rounded up to a power of two for the indexing), so a full ring
+ * is as much audio as was configured, not up to twice that. Indices are free-running 64-bit counters, so "used" is always
  * head - tail and there is no full/empty ambiguity.
  *
  * A write that does not fit writes NOTHING and returns 0 (the caller counts
@@ -24,6 +25,7 @@ struct drsn__ring {
 	float *buf;
 	size_t cap;            /* power of two */
 	size_t mask;
+	size_t limit;          /* usable samples (<= cap): a write beyond is refused */
 	/* Each index on its own cache line: producer and consumer do not
 	 * false-share. */
 	_Alignas(64) _Atomic uint64_t head;   /* written by the producer */
@@ -32,7 +34,7 @@ struct drsn__ring {
 	_Atomic uint64_t overflow_samples;            /* samples lost that way */
 };
 
-/* Allocate a ring holding at least min_samples floats. 0 or -ENOMEM/-EINVAL. */
+/* Allocate a ring holding min_samples floats. 0 or -ENOMEM/-EINVAL. */
 int drsn__ring_init(struct drsn__ring *r, size_t min_samples);
 void drsn__ring_free(struct drsn__ring *r);
 
@@ -49,7 +51,8 @@ size_t drsn__ring_read(struct drsn__ring *r, float *out, size_t max);
 /* Consumer: samples ready now (a lower bound). */
 size_t drsn__ring_used(const struct drsn__ring *r);
 
-/* Either side: reset is NOT thread-safe; call only with both sides stopped. */
-void drsn__ring_reset(struct drsn__ring *r);
+/* Either side: reset is NOT thread-safe; call only with both sides stopped.
+ * Empties the ring and makes it hold limit samples (at most its cap). */
+void drsn__ring_reset(struct drsn__ring *r, size_t limit);
 
 #endif

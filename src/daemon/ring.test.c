@@ -19,7 +19,7 @@ static void test_rounds_up_and_wraps(void **state)
 	struct drsn__ring r;
 	assert_int_equal(drsn__ring_init(&r, 100), 0);
 	assert_int_equal(r.cap, 128);
-	assert_int_equal(drsn__ring_space(&r), 128);
+	assert_int_equal(drsn__ring_space(&r), 100);   /* what was asked for, not the rounding */
 	float in[100], out[128];
 	/* Many rounds of 100 in, 100 out: every write after the first wraps. */
 	for (int round = 0; round < 50; round++) {
@@ -33,6 +33,30 @@ static void test_rounds_up_and_wraps(void **state)
 		assert_int_equal(drsn__ring_used(&r), 0);
 	}
 	assert_int_equal(atomic_load(&r.overflows), 0);
+	drsn__ring_free(&r);
+}
+
+/* A ring of ring_ms holds ring_ms, not the power of two above it: the
+ * backlog (and so the latency) a full ring means is what was configured. */
+static void test_holds_what_was_asked(void **state)
+{
+	(void)state;
+	struct drsn__ring r;
+	assert_int_equal(drsn__ring_init(&r, 1000), 0);
+	assert_int_equal(r.cap, 1024);
+	float x[1000] = {0}, out[1000];
+	assert_int_equal(drsn__ring_write(&r, x, 1000), 1);
+	assert_int_equal(drsn__ring_space(&r), 0);
+	assert_int_equal(drsn__ring_write(&r, x, 10), 0);   /* the 24 of rounding are not used */
+	assert_int_equal(atomic_load(&r.overflow_samples), 10);
+	assert_int_equal(drsn__ring_read(&r, out, 1000), 1000);
+	/* reset with a smaller limit (a device at a lower rate), never above cap */
+	drsn__ring_reset(&r, 500);
+	assert_int_equal(drsn__ring_write(&r, x, 501), 0);
+	assert_int_equal(drsn__ring_write(&r, x, 500), 1);
+	assert_int_equal(drsn__ring_read(&r, out, 1000), 500);
+	drsn__ring_reset(&r, 5000);
+	assert_int_equal(drsn__ring_space(&r), 1024);
 	drsn__ring_free(&r);
 }
 
@@ -126,6 +150,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rounds_up_and_wraps),
+		cmocka_unit_test(test_holds_what_was_asked),
 		cmocka_unit_test(test_full_write_is_refused_and_counted),
 		cmocka_unit_test(test_two_thread_stress),
 	};

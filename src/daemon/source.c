@@ -429,6 +429,8 @@ void drsn__source_get_stats(const struct drsn__source *s, struct drsn__source_st
 	if (s->kind == SRC_FD) {
 		st->overflows = atomic_load(&s->ring.overflows);
 		st->overflow_samples = atomic_load(&s->ring.overflow_samples);
+		st->behind_s = (double)drsn__ring_used(&s->ring) / s->o.target_rate;
+		st->lost_s = (double)st->overflow_samples / s->o.target_rate;
 	}
 	if (s->kind == SRC_PA)
 		drsn__pa_stats(s, st);

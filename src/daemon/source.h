@@ -68,6 +68,8 @@ struct drsn__source_stats {
 	uint64_t overflow_samples;
 	uint64_t device_overflows;   /* PortAudio paInputOverflow */
 	uint64_t restarts;           /* pa: back to "running" (audio again) after a failure */
+	double behind_s;             /* audio captured but not yet processed (the ring), s */
+	double lost_s;               /* audio dropped (overflow_samples in seconds) */
 	int state;                   /* enum drsn__source_state */
 };
 

@@ -25,6 +25,10 @@ struct drsn__pa {
 	int pa_inited;
 	int channels;
 	double rate;
+	/* Seconds of audio lost at the rates before the current one (the ring
+	 * counts samples at whatever rate the device ran), and the count then. */
+	double lost_s;
+	uint64_t lost_samples;
 	float mix[MIX];                /* callback-side downmix buffer */
 	_Atomic uint64_t callbacks;
 	_Atomic uint64_t device_overflows;
@@ -61,9 +65,20 @@ struct drsn__pa {
 	int retry_delay_ms;            /* close: then retry after this */
 	int stop_waiting;              /* drsn__pa_stop came while a job ran */
 	uint64_t job_overflows[2];     /* ring overflows, samples: status during a job */
+	double job_lost_s;             /* and the seconds lost */
 };
 
 enum { JOB_NONE, JOB_OPEN, JOB_CLOSE };
+
+/* Seconds of audio the ring dropped (it counts samples at the device's rate).
+ * Loop side, while no job runs. */
+static double lost_seconds(const struct drsn__source *s)
+{
+	const struct drsn__pa *p = s->pa;
+	if (p->rate <= 0)
+		return p->lost_s;
+	return p->lost_s + (double)(atomic_load(&s->ring.overflow_samples) - p->lost_samples) / p->rate;
+}
 
 /* The real-time callback: copy (downmixing if needed) into the ring, wake the
  * loop. No allocation, lock, log or I/O; a full ring is counted by the ring. */
@@ -190,6 +205,11 @@ static int pa_open_quiet(struct drsn__source *s, char *msg, size_t msg_size)
 	if (Pa_IsFormatSupported(&in, NULL, rate) != paFormatIsSupported && di->maxInputChannels > 1)
 		in.channelCount = di->maxInputChannels < 2 ? di->maxInputChannels : 2;
 	p->channels = in.channelCount;
+	if (p->rate > 0) {   /* no callback runs now: fold the loss at the old rate */
+		uint64_t ovs = atomic_load(&s->ring.overflow_samples);
+		p->lost_s += (double)(ovs - p->lost_samples) / p->rate;
+		p->lost_samples = ovs;
+	}
 	p->rate = rate;
 
 	/* Callbacks bring 10 ms blocks; the ring holds ring_ms of device-rate
@@ -214,7 +234,7 @@ static int pa_open_quiet(struct drsn__source *s, char *msg, size_t msg_size)
 		atomic_store(&s->ring.overflows, ov);
 		atomic_store(&s->ring.overflow_samples, ovs);
 	} else {
-		drsn__ring_reset(&s->ring);
+		drsn__ring_reset(&s->ring, need);
 	}
 	if (!p->rs || p->rs_rate != rate) {
 		drsn_resampler_destroy(p->rs);
@@ -276,6 +296,7 @@ static void queue_job(struct drsn__source *s, int job)
 	p->job = job;
 	p->job_overflows[0] = atomic_load(&s->ring.overflows);
 	p->job_overflows[1] = atomic_load(&s->ring.overflow_samples);
+	p->job_lost_s = lost_seconds(s);
 	p->work.data = s;
 	if (uv_queue_work(s->loop, &p->work, job_work, job_done) < 0) {
 		job_work(&p->work);   /* cannot happen with a live loop: do it here */
@@ -370,15 +391,24 @@ static void job_done(uv_work_t *w, int status)
 	}
 }
 
+/* At most about one chunk of audio per loop turn, then the rest next turn:
+ * on a box slower than real time the callback refills the ring as fast as
+ * it is read, and draining it empty would never return to the sockets,
+ * timers and the watchdog. The ring fills instead, and what does not fit is
+ * dropped and counted (overflows): the backlog stays within ring_ms. */
 static void pa_drain(struct drsn__source *s)
 {
 	struct drsn__pa *p = s->pa;
-	size_t n;
-	while (!s->stopping && (n = drsn__ring_read(&s->ring, p->drain, DRAIN)) > 0) {
+	size_t n, budget = (size_t)(p->rate * s->o.chunk / s->o.target_rate) + 1;
+	while (!s->stopping && budget &&
+	       (n = drsn__ring_read(&s->ring, p->drain, budget < DRAIN ? budget : DRAIN)) > 0) {
 		size_t out;
+		budget -= n;
 		if (drsn_resampler_process(p->rs, p->drain, n, p->rs_out, p->rs_cap, &out) == 0)
 			drsn__source_deliver(s, p->rs_out, out);
 	}
+	if (!s->stopping && drsn__ring_used(&s->ring))
+		uv_async_send(&s->async);
 }
 
 static void on_pa_async(uv_async_t *a)
@@ -508,11 +538,17 @@ void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st)
 		st->overflows = s->pa->job_overflows[0];
 		st->overflow_samples = s->pa->job_overflows[1];
 		st->device_overflows = atomic_load(&s->pa->device_overflows);
+		st->lost_s = s->pa->job_lost_s;
 		return;
 	}
 	st->overflows = atomic_load(&s->ring.overflows);
 	st->overflow_samples = atomic_load(&s->ring.overflow_samples);
 	st->device_overflows = s->pa ? atomic_load(&s->pa->device_overflows) : 0;
+	if (!s->pa || s->pa->rate <= 0)
+		return;
+	st->lost_s = lost_seconds(s);
+	if (s->pa->stream)
+		st->behind_s = (double)drsn__ring_used(&s->ring) / s->pa->rate;
 }
 
 int drsn__source_list_devices(FILE *f)

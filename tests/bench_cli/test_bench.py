@@ -33,6 +33,11 @@ def check_result(o, model, runs, torch):
         assert abs(p["gflops"] - 2 * o["macs_per_window"] / (p["cpu_ms_median"] * 1e6)) < 1e-6 * p["gflops"], p
     chosen = next(p for p in o["paths"] if p["name"] == o["path"])
     assert abs(o["fraction_of_peak"] - chosen["gflops"] / o["peak_gflops"]) < 1e-9, o
+    # the real-time budget at drsnd's default hop, from the path in use
+    rt = o["realtime"]
+    assert rt["inference_hop_ms"] == 100, rt
+    assert abs(rt["core_fraction"] - chosen["cpu_ms_median"] / 100) < 1e-9, (rt, chosen)
+    assert rt["streams_per_core"] == int(100 // chosen["cpu_ms_median"]), (rt, chosen)
     if torch:
         t = o["torch"]
         assert t["version"].startswith("1.13") and t["threads"] == 1 and t["batch"] == 1, t
@@ -65,6 +70,7 @@ def main():
         r = run(drsn, "--model", model, "--runs", "3")
         assert r.returncode == 0, r.stderr
         assert "<- in use" in r.stdout and "speed-up over PyTorch" in r.stdout, r.stdout
+        assert "real time: a window costs" in r.stdout and "stream(s)" in r.stdout, r.stdout
 
         # PyTorch failing (no python3-torch on an edge box): drsn's own figures
         # are still printed, the error names what failed, the exit status is 1.

@@ -21,7 +21,9 @@ import contextlib
 import math
 import os
 import re
+import select
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -325,6 +327,85 @@ def test_lost_audio_is_counted_and_logged():
         pulse.kill()
 
 
+def test_box_too_slow_for_real_time():
+    """A box slower than real time: the mock_slow plugin (tests/plugins/mock.c)
+    takes 3x each block's duration while a file exists, so the loop can never
+    keep up, on any machine. drsnd must keep serving its clients and feeding
+    the watchdog, drop what does not fit the ring (counted, logged), keep its
+    backlog within ring_ms (status source.behind), and once the slowness is
+    gone catch up without a restart. (It used to drain the ring until empty,
+    which on such a box never happens: no replies, no watchdog pings, SIGTERM
+    ignored.)"""
+    tmp = os.environ["TMPDIR"]
+    pulse = Pulse(tmp)
+    pulse.start()
+    slow = os.path.join(tmp, "slow")
+    nsock = os.path.join(tmp, "notify")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(nsock)
+    env = dict(pulse.env, NOTIFY_SOCKET=nsock, WATCHDOG_USEC="4000000")
+    try:
+        d = Daemon("--set", "audio.ring_ms=1000", "--set", "plugins.dir=" + os.environ["DRSN_MOCK_PLUGIN_DIR"],
+                   "--set", "plugins.load=mock_slow", "--set", "plugin mock_slow.slow_while=" + slow,
+                   source="pa:pulse", env=env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["level"]})
+        c.wait_for(lambda m: m["type"] == "level", 15, "first level event")
+        time.sleep(1.0)
+        before = c.request({"type": "status"})
+        t_before = time.time()
+        open(slow, "w").close()
+        pings, rtts, sts = [], [], []
+        end = time.time() + 6
+        while time.time() < end:
+            t = time.time()
+            sts.append(c.request({"type": "status"}, 10))
+            rtts.append(time.time() - t)
+            while select.select([ns], [], [], 0)[0]:
+                if b"WATCHDOG=1" in ns.recv(4096):
+                    pings.append(time.time())
+            time.sleep(0.3)
+        st = sts[-1]
+        t_after = time.time()
+        # every second captured is either processed (stream_time), lost or waiting (behind)
+        acc = [st["stream_time"] - before["stream_time"], st["source"]["lost"] - before["source"]["lost"],
+               st["source"]["behind"] - before["source"]["behind"]]
+        log("in %.2f s of wall time: %.2f s processed, %.2f s lost, %.2f s more waiting"
+            % (t_after - t_before, acc[0], acc[1], acc[2]))
+        assert acc[1] > 0 and abs(sum(acc) - (t_after - t_before)) < 1.0, (acc, t_after - t_before)
+        log("too slow: status replies in %.2f..%.2f s; %d watchdog pings in 6 s; behind up to %.2f s; "
+            "%d overflows (%d samples)" % (min(rtts), max(rtts), len(pings),
+                                           max(s["source"]["behind"] for s in sts),
+                                           st["overflows"] - before["overflows"],
+                                           st["source"]["overflow_samples"] - before["source"]["overflow_samples"]))
+        assert max(rtts) < 3, rtts
+        assert len(pings) >= 2, pings
+        assert st["overflows"] > before["overflows"], (before, st)
+        # the backlog is what the ring holds, never more
+        assert all(s["source"]["behind"] <= 1.0 + 0.05 for s in sts), [s["source"]["behind"] for s in sts]
+        # recovery: no restart, the backlog goes, no more loss
+        os.unlink(slow)
+        end = time.time() + 15
+        while True:
+            st = c.request({"type": "status"})
+            if st["source"]["behind"] < 0.3:
+                break
+            assert time.time() < end, st
+            time.sleep(0.2)
+        time.sleep(1.0)
+        a = c.request({"type": "status"})
+        time.sleep(2.0)
+        b = c.request({"type": "status"})
+        log("recovered: behind %.3f s, overflows %d -> %d over 2 s" %
+            (b["source"]["behind"], a["overflows"], b["overflows"]))
+        assert b["overflows"] == a["overflows"] and b["source"]["behind"] < 0.3, (a, b)
+        assert d.stop() == 0
+        assert "audio lost:" in d.stderr(), d.stderr()[-2000:]
+    finally:
+        ns.close()
+        pulse.kill()
+
+
 def test_silent_device_is_not_running():
     """A stream that opens but delivers no audio is "starting", not
     "running" (it was "running" for up to 5 s, until the stall detector
@@ -462,4 +543,5 @@ def test_hung_sound_server():
 
 if __name__ == "__main__":
     main([test_device_selection, test_lost_audio_is_counted_and_logged, test_live_capture_and_device_loss,
-          test_silent_device_is_not_running, test_restarts_count_audio_not_opens, test_hung_sound_server])
+          test_box_too_slow_for_real_time, test_silent_device_is_not_running,
+          test_restarts_count_audio_not_opens, test_hung_sound_server])

@@ -13,11 +13,17 @@
  *   mock_failcreate  create() fails with its own message
  *   mock_failstart   start() fails after opening a timer
  *   mock_notplugin   a shared object without the ABI symbol
+ *   mock_slow        mock_good whose on_audio takes 3x the block's duration
+ *                    (sleeps) while the file named by key 'slow_while'
+ *                    exists: a box too slow for real time, on demand
+ *                    (tests/daemon/test_live.py)
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -26,11 +32,18 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+#if defined(MOCK_SLOW)
+#define MOCK_SLOW_KEY ", slow_while"
+#else
+#define MOCK_SLOW_KEY ""
+#endif
+
 /* What the test reads (dlsym "mock_counts"). */
 EXPORT struct mock_counts mock_counts;
 
 struct mock {
 	const drsn_plugin_host *host;
+	char slow_while[512];
 	uv_timer_t timer;
 	int timer_open;
 };
@@ -69,15 +82,20 @@ static int mock_create(void **self, const drsn_plugin_host *host, const drsn_plu
 {
 	mock_counts.creates++;
 	int want_pipeline = 0;
+	char slow_while[512] = "";
 	for (int i = 0; i < cfg->n; i++) {
 		const drsn_plugin_kv *kv = &cfg->kv[i];
 		if (!strcmp(kv->key, "greeting")) {
 			snprintf(mock_counts.greeting, sizeof mock_counts.greeting, "%s", kv->value);
 		} else if (!strcmp(kv->key, "pipeline")) {
 			want_pipeline = !strcmp(kv->value, "yes");
+#if defined(MOCK_SLOW)
+		} else if (!strcmp(kv->key, "slow_while")) {
+			snprintf(slow_while, sizeof slow_while, "%s", kv->value);
+#endif
 		} else {
-			snprintf(err, err_size, "%s: unknown key '%s' (known: greeting, pipeline)", kv->where,
-				 kv->key);
+			snprintf(err, err_size, "%s: unknown key '%s' (known: greeting, pipeline%s)", kv->where,
+				 kv->key, MOCK_SLOW_KEY);
 			return -EINVAL;
 		}
 	}
@@ -103,6 +121,7 @@ static int mock_create(void **self, const drsn_plugin_host *host, const drsn_plu
 		return -ENOMEM;
 	}
 	m->host = host;
+	memcpy(m->slow_while, slow_while, sizeof slow_while);
 	host->log(host, DRSN_PLUGIN_LOG_INFO, "created with %d keys", cfg->n);
 	*self = m;
 	return 0;
@@ -145,7 +164,12 @@ static void mock_on_event(void *self, const drsn_plugin_event *ev)
 
 static void mock_on_audio(void *self, const drsn_plugin_audio *a)
 {
-	(void)self;
+	struct mock *m = self;
+	if (m->slow_while[0] && a->sample_rate > 0 && access(m->slow_while, F_OK) == 0) {
+		long ns = (long)((double)a->n / a->sample_rate * 3e9);
+		struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+		nanosleep(&ts, NULL);
+	}
 	if (a->denoised)
 		mock_counts.denoised_blocks++;
 	else

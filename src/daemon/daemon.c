@@ -277,6 +277,12 @@ static void send_to(struct drsn__client *c, cJSON *o, const cJSON *id)
 	free(line);
 }
 
+/* Samples per "level" event (up to 384 kHz x 60 s: rate x ms passes INT_MAX) */
+static int level_every(const struct daemon *d)
+{
+	return (int)((int64_t)d->rate * d->cfg.level_interval_ms / 1000);
+}
+
 static double stream_time(const struct daemon *d)
 {
 	return (double)d->samples / d->rate;
@@ -737,7 +743,7 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	drsn_pipeline_destroy(old_pipe);
 	drsn_model_free(old_model);
 	drsn__log_set_level(d->cfg.log_level);
-	d->lvl_every = d->rate * d->cfg.level_interval_ms / 1000;
+	d->lvl_every = level_every(d);
 	snprintf(msg, msg_size, "reloaded config and model%s%s%s%s",
 		 m ? " " : " (no model)", m ? d->model_name : "",
 		 later[0] ? "; needs a restart to apply: " : "", later);
@@ -950,7 +956,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		d->rate = DEFAULT_RATE;
 		log_warn("no model configured: serving level/status events only");
 	}
-	d->lvl_every = d->rate * d->cfg.level_interval_ms / 1000;
+	d->lvl_every = level_every(d);
 	/* reload context: what this pipeline needs, at least 2 s (a reload may
 	 * bring a model with a longer window: it then gets what there is) */
 	if (d->pipe) {

@@ -132,11 +132,17 @@ static int file_pump(struct drsn__source *s, uint64_t n)
 	return 1;
 }
 
+uint64_t drsn__source_due(uint64_t elapsed_ns, int rate)
+{
+	/* whole seconds apart: elapsed_ns * rate passes 2^64 after 13 days at 16 kHz */
+	const uint64_t ns = 1000000000u;
+	return elapsed_ns / ns * (uint64_t)rate + elapsed_ns % ns * (uint64_t)rate / ns;
+}
+
 static void on_pace(uv_timer_t *t)
 {
 	struct drsn__source *s = t->data;
-	uint64_t elapsed = uv_hrtime() - s->t0_ns;
-	uint64_t due = elapsed * (uint64_t)s->o.target_rate / 1000000000u;
+	uint64_t due = drsn__source_due(uv_hrtime() - s->t0_ns, s->o.target_rate);
 	if (due > s->st.samples)
 		file_pump(s, due - s->st.samples);
 }

@@ -66,6 +66,9 @@ void drsn__source_set_state(struct drsn__source *s, enum drsn__source_state st, 
 /* Account for and hand over samples to the daemon, in chunks. The first
  * samples of a stream turn "starting" into "running" (detail: s->running). */
 void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n);
+/* file: with realtime pacing: samples due elapsed_ns after the start, at
+ * rate Hz. */
+uint64_t drsn__source_due(uint64_t elapsed_ns, int rate);
 /* A libuv handle owned by the source was closed (counts toward done). */
 void drsn__source_handle_closed(uv_handle_t *h);
 /* Something else the stop waited for (s->open_handles++ at stop) is over. */

@@ -9,10 +9,11 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 
-from drsndtest import RUNNING, DRSND, MODEL, Daemon, Client, main, log, write_wav, noise_bursts
+from drsndtest import RUNNING, DRSND, MODEL, ROOT, Daemon, Client, main, log, write_wav, noise_bursts
 from drsndtest import pausing_strace, watch_socket_files, check_socket_files, stop_wrapped
 
 
@@ -582,8 +583,33 @@ def test_half_closed_client_keeps_receiving():
         assert d.stop() == 0
 
 
+def test_level_interval_at_48k():
+    """A 48 kHz model with level_interval_ms = 60000: samples per level event
+    (2.88e9) overflowed an int and every sample sent one. 2 s of audio must
+    bring none."""
+    tmp = tempfile.mkdtemp()
+    fe, model = os.path.join(tmp, "fe48.json"), os.path.join(tmp, "m48.safetensors")
+    with open(fe, "w") as f:
+        json.dump({"sample_rate": 48000}, f)
+    subprocess.run([sys.executable, os.path.join(ROOT, "train", "export.py"), "--random", "--arch", "small",
+                    "--seed", "1", "--frontend", fe, "-o", model], check=True, capture_output=True)
+    d = Daemon("--set", "audio.raw_format=s16le", "--set", "audio.raw_rate=48000",
+               "--set", "detect.level_interval_ms=60000", model=model, source="stdin",
+               stdin=subprocess.PIPE).wait_listening()
+    c = d.client()
+    c.request({"type": "subscribe", "events": ["level", "status"]})
+    d.p.stdin.write(b"\x10\x00" * 96000)
+    d.p.stdin.close()
+    _, seen = c.wait_for(lambda m: m["type"] == "status" and m["source"]["state"] == "ended", 20, "end of stream")
+    levels = [m for m in seen if m["type"] == "level"]
+    assert not levels, "%d level events, first %s" % (len(levels), levels[:1])
+    assert c.request({"type": "status"})["stream_time"] == 2.0
+    assert d.stop() == 0, d.stderr()[-2000:]
+
+
 if __name__ == "__main__":
     main([test_documented_python_client, test_hello_and_commands, test_subscribe_warns_of_events_that_never_come,
           test_vad_and_periodic_status, test_flood_and_max_clients, test_socket_file_handling,
           test_socket_never_wider_than_configured, test_line_limit_without_terminator,
-          test_graceful_stop_flushes_clients, test_check_config, test_half_closed_client_keeps_receiving])
+          test_graceful_stop_flushes_clients, test_check_config, test_half_closed_client_keeps_receiving,
+          test_level_interval_at_48k])

@@ -712,8 +712,10 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 		 * and inferences fall where the old one's would have. */
 		size_t need = context_samples(d, p, nc);
 		size_t hop = (size_t)(drsn_pipeline_hop_s(p) * d->rate + 0.5);
-		size_t old_n = (size_t)old_st.samples;
-		size_t replay = old_n <= need || !hop ? old_n : old_n - (old_n - need) / hop * hop;
+		/* 64-bit: samples passes 2^32 after 74.5 h at 16 kHz, and size_t
+		 * is 32-bit on armhf; replay itself is at most need + hop */
+		uint64_t old_n = old_st.samples;
+		size_t replay = (size_t)(old_n <= need || !hop ? old_n : old_n - (old_n - need) / hop * hop);
 		while (replay > d->ctx_n && replay >= hop && hop)
 			replay -= hop;
 		primed = prime(d, p, replay);

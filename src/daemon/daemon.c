@@ -27,6 +27,7 @@
 
 #define DEFAULT_RATE 16000   /* without a model */
 #define STOP_FLUSH_MS 2000
+#define RETRY_WARN_MS 600000   /* a source that keeps failing: a warning every 10 min */
 
 struct daemon {
 	uv_loop_t *loop;
@@ -49,6 +50,8 @@ struct daemon {
 	char model_name[256];
 	int rate;
 	int src_down;              /* the source failed or is retrying: its return is a notice */
+	uint64_t src_warned_ms;    /* uv_now() of the last retry warning */
+	unsigned src_quiet;        /* retries logged at info since then */
 
 	struct drsn__server *srv;
 
@@ -586,8 +589,26 @@ static void begin_stop(struct daemon *d, int code);
 static void on_source_state(void *user, enum drsn__source_state st, const char *detail)
 {
 	struct daemon *d = user;
+	uint64_t now = uv_now(d->loop);
 	switch (st) {
 	case DRSN_SRC_RETRYING:
+		/* A device that stays away: the first failure is a warning, then
+		 * one every RETRY_WARN_MS, not one per retry (2880 a day at the
+		 * 30 s backoff); the retries between are info. */
+		if (d->src_down && now - d->src_warned_ms < RETRY_WARN_MS) {
+			log_info("%s", detail);
+			d->src_quiet++;
+			break;
+		}
+		if (d->src_quiet)
+			log_warn("%s (still failing: %u more retries since the last warning)", detail,
+				 d->src_quiet);
+		else
+			log_warn("%s", detail);
+		d->src_warned_ms = now;
+		d->src_quiet = 0;
+		d->src_down = 1;
+		break;
 	case DRSN_SRC_FAILED:
 		log_warn("%s", detail);
 		d->src_down = 1;
@@ -598,6 +619,7 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 		else
 			log_info("%s", detail);
 		d->src_down = 0;
+		d->src_quiet = 0;
 		break;
 	default:
 		log_info("%s", detail);

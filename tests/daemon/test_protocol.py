@@ -15,6 +15,7 @@ import time
 
 from drsndtest import RUNNING, DRSND, MODEL, ROOT, Daemon, Client, main, log, write_wav, noise_bursts
 from drsndtest import pausing_strace, watch_socket_files, check_socket_files, stop_wrapped
+from drsndtest import stdin_daemon, feed, raw_s16
 
 
 def setup_wav(tmp, seconds=4):
@@ -607,9 +608,64 @@ def test_level_interval_at_48k():
     assert d.stop() == 0, d.stderr()[-2000:]
 
 
+def key_paths(obj, prefix=""):
+    """Every key of a JSON object, nested ones as "source.name", in a list of
+    objects as "warnings[].event"."""
+    out = set()
+    for k, v in obj.items():
+        out.add(prefix + k)
+        for x in (v if isinstance(v, list) else [v]):
+            if isinstance(x, dict):
+                out |= key_paths(x, prefix + k + ("[]." if isinstance(v, list) else "."))
+    return out
+
+
+def test_documented_fields_are_sent():
+    """Every field of every JSON example in docs/protocol.md is one drsnd sends
+    in that event, and every field drsnd sends is in the example of its event
+    (a renamed or new field must be documented). ~3 s."""
+    doc = open(os.path.join(ROOT, "docs", "protocol.md")).read()
+    documented = {}
+    for block in doc.split("```json\n")[1:]:
+        obj = json.loads(block.split("```", 1)[0].replace(",...", ""))
+        documented.setdefault(obj["type"], set()).update(key_paths(obj))
+    assert {"hello", "detection", "scores", "level", "vad", "status", "error", "subscribed"} <= set(documented)
+    tmp = os.environ["TMPDIR"]
+    # every optional field on: vad events (with speech: the denoiser runs), pcm counters
+    d = stdin_daemon("--set", "detect.vad=yes", "--set", "detect.threshold=0", "--set", "denoise.classify_on=denoised",
+                     "--set", "denoise.pcm_socket=" + os.path.join(tmp, "fields-pcm.sock"), model=MODEL)
+    quiet = stdin_daemon(model=MODEL)   # vad = no: its subscribed reply warns
+    sent = {}
+    try:
+        c = d.client()
+        msgs = [c.hello, c.request({"type": "subscribe", "events": ["detection", "scores", "level", "vad", "status"]}),
+                quiet.client().request({"type": "subscribe", "events": ["vad"]})]
+        c.send(b'{"type":"nosuch","id":7}\n')   # an error event
+        feed(d, raw_s16(os.path.join(ROOT, "samples", "keywords-clean.wav")))
+        end = time.time() + 30
+        while time.time() < end and not all(t in sent for t in documented):
+            m = c.recv(max(0.01, end - time.time()))
+            for x in msgs + ([m] if m else []):
+                sent.setdefault(x["type"], set()).update(key_paths(x))
+            msgs = []
+    finally:
+        assert quiet.stop() == 0 and d.stop() == 0
+    wrong = []
+    for t, keys in sorted(documented.items()):
+        if t not in sent:
+            wrong.append("docs/protocol.md shows a %r event that drsnd did not send" % t)
+            continue
+        if keys - sent[t]:
+            wrong.append("docs/protocol.md's %r example has fields drsnd does not send: %s" % (
+                t, sorted(keys - sent[t])))
+        if sent[t] - keys - {"id"}:
+            wrong.append("drsnd's %r event has fields docs/protocol.md's example does not show: %s" % (
+                t, sorted(sent[t] - keys - {"id"})))
+    assert not wrong, "\n".join(wrong)
+
 if __name__ == "__main__":
     main([test_documented_python_client, test_hello_and_commands, test_subscribe_warns_of_events_that_never_come,
           test_vad_and_periodic_status, test_flood_and_max_clients, test_socket_file_handling,
           test_socket_never_wider_than_configured, test_line_limit_without_terminator,
           test_graceful_stop_flushes_clients, test_check_config, test_half_closed_client_keeps_receiving,
-          test_level_interval_at_48k])
+          test_level_interval_at_48k, test_documented_fields_are_sent])

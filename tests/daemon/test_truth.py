@@ -6,7 +6,7 @@ words from held-out voices in recorded noise at 10 dB SNR.
 1. Through the daemon as fast as the audio arrives (stdin source): a socket
    client gets the keywords, each within 0.3 s of the truth (the
    centre of the word lies inside the detection's window [start, end]
-   widened by 0.3 s on each side; the window is the model's 0.985 s window
+   widened by 0.3 s on each side; the window is the model's 0.995 s window
    that gave the label its highest probability), and nothing else: no false
    alarm, no wrong label, no keyword missed (see MAX_MISSED).
    `drsn detect` on the file gives the same.

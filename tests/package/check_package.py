@@ -158,6 +158,22 @@ def main():
                     fails.append("consumer (%s): printed %r" % (kind, out))
             except subprocess.CalledProcessError as e:
                 fails.append("consumer (%s): %s failed:\n%s%s" % (kind, " ".join(e.cmd), e.stdout, e.stderr))
+        # README's library example ("Using the library"), built as it says and
+        # run on the sample it names: it finds the keywords
+        readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+        src = os.path.join(tmp, "detect.c")
+        with open(src, "w") as f:
+            f.write(readme.split("```c\n", 1)[1].split("```", 1)[0])
+        exe = os.path.join(tmp, "detect")
+        sample = os.path.join(os.path.dirname(__file__), "..", "..", "samples", "keywords-clean.wav")
+        try:
+            flags = run(pkg_config + ["--cflags", "--libs", "drsn"], env=env).split()
+            run(cc + ["-std=c11", "-Wall", "-Werror", src, "-o", exe] + sanitize + flags, env=env)
+            out = run([exe, sample], env=env)
+            if not out.startswith("yes ") or " at " not in out:
+                fails.append("README's detect.c: printed %r" % out)
+        except subprocess.CalledProcessError as e:
+            fails.append("README's detect.c: %s failed:\n%s%s" % (" ".join(e.cmd), e.stdout, e.stderr))
     for f in fails:
         print("FAIL:", f)
     print("%d installed files checked: %s" % (len(files), "%d problem(s)" % len(fails) if fails else "ok"))

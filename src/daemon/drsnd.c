@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "daemon/daemon.h"
+#include "daemon/hush.h"
 #include "daemon/log.h"
 #include "daemon/plugins.h"
 #include "daemon/source.h"
@@ -213,6 +214,7 @@ check_out:
 		free(shadowed);
 		goto out;
 	}
+	drsn__hush_stdio();   /* host libraries' stderr lines in the log's format */
 	code = drsn__daemon_run(&a);
 out:
 	for (int i = 0; i < n_ov; i++)

@@ -29,4 +29,25 @@ void drsn__hush_begin(struct drsn__hush *h);
 /* Restores stderr; returns how many lines were captured. */
 int drsn__hush_end(struct drsn__hush *h, const char *what);
 
+/*
+ * Outside a hush, host libraries still print now and then: PortAudio's
+ * ALSA stream thread traces each failed call ("Expression '...' failed in
+ * 'src/hostapi/alsa/pa_linux_alsa.c', line: ...", three lines per lost
+ * device), raw and without a level in the journal. They print through
+ * stdio's stderr (PortAudio's PaUtil_DebugPrint, alsa-lib's and libjack's
+ * default error handlers, libpulse's log), so drsn__hush_stdio replaces that
+ * FILE (glibc lets a program assign stderr) with one that logs each line,
+ * named: PortAudio, alsa-lib and JACK lines at debug level, any other at
+ * warning (it may be a library's last word before an abort). Lines of
+ * drsnd's own ("drsnd: ...", "<N>...") pass as they are; inside a hush the
+ * text goes on to fd 2 (the capture). The line is logged by the thread that
+ * printed it, at once: nothing is queued, nothing can be lost to a crash,
+ * and it costs a library's thread no more than its own fprintf did (at the
+ * default level, less: a debug line is not written at all). fd 2 itself is
+ * untouched: what writes there directly (ASan and UBSan reports, glibc's
+ * fatal errors) reaches the real stderr as before, and hushes still capture
+ * it. Once, at start (before any thread), after drsn__log_init.
+ */
+int drsn__hush_stdio(void);
+
 #endif

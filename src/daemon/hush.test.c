@@ -1,6 +1,7 @@
 /* daemon/hush.h: what a host library prints to stderr between begin and end
  * is kept out of stderr and logged at debug level; drsnd's own log lines
- * pass; stderr is the same file afterwards; nesting is harmless. */
+ * pass; stderr is the same file afterwards; nesting is harmless. After
+ * drsn__hush_stdio, stdio's stderr lines are logged at once, named. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -103,12 +104,50 @@ static void test_nested_and_empty(void **state)
 	assert_int_equal(none_lines, 0);
 }
 
+/* drsn__hush_stdio: what goes through stdio's stderr comes out as log lines,
+ * named; what is written to fd 2 directly is untouched. */
+static void test_stdio_lines_are_logged(void **state)
+{
+	(void)state;
+	FILE *real = stderr;
+	drsn__log_set_level(DRSN_LOG_DEBUG);
+	err_to_file();
+	assert_int_equal(drsn__hush_stdio(), 0);
+	fprintf(stderr, "Expression 'x( pcm )' failed in 'src/hostapi/alsa/pa_linux_alsa.c', line: 3665\n");
+	/* alsa-lib's default handler: one line in three calls */
+	fprintf(stderr, "ALSA lib %s:%i:(%s) ", "pcm.c", 2666, "snd_pcm_open_noupdate");
+	fprintf(stderr, "Unknown PCM %s", "cards.pcm.rear");
+	putc('\n', stderr);
+	fprintf(stderr, "Assertion 'c' failed at pulse/context.c:42. Aborting.\n");
+	fprintf(stderr, "drsnd: PortAudio: a line of drsnd's own\n");
+	log_info("a log line");
+	static const char direct[] = "==1==ERROR: AddressSanitizer: writes to fd 2\n";
+	assert_int_equal(write(2, direct, sizeof direct - 1), (ssize_t)(sizeof direct - 1));
+	struct drsn__hush h;
+	drsn__hush_begin(&h);
+	fprintf(stderr, "jack server is not running or cannot be started\n");
+	drsn__hush_end(&h, "pa: host library");
+	stderr = real;
+	char *got = err_restore();
+	drsn__log_set_level(DRSN_LOG_WARNING);
+	assert_string_equal(got,
+		"drsnd: debug: PortAudio: Expression 'x( pcm )' failed in "
+		"'src/hostapi/alsa/pa_linux_alsa.c', line: 3665\n"
+		"drsnd: debug: alsa-lib: ALSA lib pcm.c:2666:(snd_pcm_open_noupdate) Unknown PCM cards.pcm.rear\n"
+		"drsnd: warning: host library: Assertion 'c' failed at pulse/context.c:42. Aborting.\n"
+		"drsnd: PortAudio: a line of drsnd's own\n"
+		"drsnd: info: a log line\n"
+		"==1==ERROR: AddressSanitizer: writes to fd 2\n"
+		"drsnd: debug: pa: host library: jack server is not running or cannot be started\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_quiet_at_warning_level),
 		cmocka_unit_test(test_debug_level_shows_each_line),
 		cmocka_unit_test(test_nested_and_empty),
+		cmocka_unit_test(test_stdio_lines_are_logged),
 	};
 	return cmocka_run_group_tests_name("daemon-hush", tests, NULL, NULL);
 }

@@ -86,10 +86,8 @@ static void vlog(const char *name, int priority, const char *fmt, va_list ap)
 		off = snprintf(line, sizeof line, "drsnd: %s: ", name);
 	vsnprintf(line + off, sizeof line - (size_t)off, fmt, ap);
 	int fd = atomic_load(&g_fd);
-	if (fd < 0) {
-		fprintf(stderr, "%s\n", line);
-		return;
-	}
+	if (fd < 0)
+		fd = 2;   /* not through stdio's stderr: that may be hush.h's filter */
 	size_t n = strlen(line);
 	line[n++] = '\n';   /* vsnprintf left room: n < sizeof line */
 	for (size_t done = 0; done < n;) {   /* one write: lines of threads do not mix */

@@ -32,6 +32,7 @@ from drsndtest import DRSND, RUNNING, ROOT, Daemon, main, log
 
 SAMPLE = os.path.join(ROOT, "samples", "keywords-clean.wav")
 TRUTH_STARTS = [0.30, 2.01, 3.71, 5.47, 7.12, 8.83]   # samples/README.md
+LOG_LINE = re.compile(r"drsnd: (error|warning|notice|info|debug): \S")   # daemon/log.h
 
 
 class Pulse:
@@ -243,6 +244,10 @@ def test_live_capture_and_device_loss():
     err = d.stderr()
     lost = err.index("drsnd: warning: pa:")
     assert re.search(r"drsnd: notice: pa:\S*: capturing from", err[lost:]), err[-3000:]
+    # every line in drsnd's format, with a level: PortAudio's ALSA stream
+    # thread traced the loss ("Expression '...' failed in ...") raw to stderr
+    raw = [ln for ln in err.splitlines() if not LOG_LINE.match(ln)]
+    assert not raw, "stderr lines not in drsnd's log format: %r" % raw[:20]
 
 
 def foreign_lines(text):

@@ -119,7 +119,9 @@ DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames,
 DRSN_API void drsn_audio_close(drsn_audio *a);
 
 /* Whole file in one malloc'd buffer (*out: *n_frames * out_channels floats;
- * free() it). On failure *out is NULL and *n_frames 0. */
+ * free() it). On failure *out is NULL and *n_frames 0; -ENOMEM, before
+ * anything is read, when the file's frames cannot be held in one buffer
+ * (with a 32-bit size_t: 2^30 mono frames or more). */
 DRSN_API int drsn_audio_read_all(const char *path, const drsn_audio_opts *opts,
 				 float **out, size_t *n_frames, drsn_error *err);
 

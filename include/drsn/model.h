@@ -72,7 +72,8 @@ typedef struct drsn_ctx drsn_ctx;       /* per-stream activations */
  * Errors: -ENOENT/-EACCES/-EIO opening the file (-EINVAL: not a regular
  * file), -EBADMSG for a malformed or inconsistent file, -ENOTSUP for an
  * unsupported dtype (F32 only), format version or variant, -EINVAL for
- * front-end parameters the C front end does not support, -ENOMEM.
+ * front-end parameters the C front end does not support, -ENOMEM, -EFBIG
+ * for a file larger than the address space (4 GiB with a 32-bit size_t).
  * err->msg starts with the path and names the field or tensor at fault. */
 DRSN_API int drsn_model_load(drsn_model **out, const char *path, drsn_error *err);
 

@@ -536,7 +536,7 @@ DRSN_API int drsn_audio_read_all(const char *path, const drsn_audio_opts *opts, 
 {
 	drsn_audio *a = NULL;
 	float *buf = NULL;
-	size_t n = 0, cap = 0, och;
+	size_t n = 0, cap = 0, och, max_frames;
 	int rc;
 
 	if (out)
@@ -550,11 +550,25 @@ DRSN_API int drsn_audio_read_all(const char *path, const drsn_audio_opts *opts, 
 	if (rc < 0)
 		goto cleanup;
 	och = (size_t)a->info.out_channels;
+	/* Every buffer size below fits in size_t: with a 32-bit size_t a long
+	 * file (or a high target rate) would wrap cap * och * sizeof *buf to a
+	 * few bytes, and the reads would run past them. */
+	max_frames = SIZE_MAX / och / sizeof *buf;
+	if (a->info.out_frames >= (int64_t)max_frames) {
+		rc = drsn__fail(err, -ENOMEM, "%s: %" PRId64 " frames of %zu channel(s) do not fit "
+				"in memory (at most %zu in this %zu-bit build)", path,
+				a->info.out_frames, och, max_frames, sizeof(size_t) * 8);
+		goto cleanup;
+	}
 	/* exact for files: +1 so the read that meets the end needs no growth */
 	cap = a->info.out_frames > 0 ? (size_t)a->info.out_frames + 1 : 16000;
 	for (;;) {
 		if (n == cap) {
 			float *nb;
+			if (cap > max_frames / 2) {
+				rc = drsn__fail(err, -ENOMEM, "%s: out of memory after %zu frames", path, n);
+				goto cleanup;
+			}
 			cap *= 2;
 			nb = realloc(buf, cap * och * sizeof *buf);
 			if (!nb) {

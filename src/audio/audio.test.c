@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -509,6 +510,46 @@ static void test_wav_pipe_and_fd(void **state)
 	close(fd);
 }
 
+/* 32-bit size_t (armhf): a file whose output, here 1.4 MB of 1 kHz raw u8
+ * upsampled 768 times, needs more than 4 GiB of floats. The buffer size
+ * cap * sizeof(float) wrapped to 2 KiB and the reads ran past it; now a clear
+ * -ENOMEM before anything is read. With a 64-bit size_t it fits (and the test
+ * would decode 4 GiB), so there the test only checks the length. */
+static void test_read_all_too_big_for_address_space(void **state)
+{
+	(void)state;
+	char path[128];
+	snprintf(path, sizeof path, "%s/big.u8", tmpdir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1398102), 0);   /* 1398102 * 768 + 1 > 2^30 */
+	close(fd);
+	drsn_audio_opts o;
+	drsn_audio_opts_default(&o);
+	o.raw_format = "u8";
+	o.raw_rate = 1000;
+	o.raw_channels = 1;
+	o.target_rate = 768000;
+	drsn_audio *a = NULL;
+	drsn_audio_info info;
+	drsn_error e;
+	if (drsn_audio_open(&a, path, &o, &e) < 0)
+		fail_msg("%s", e.msg);
+	drsn_audio_get_info(a, &info);
+	drsn_audio_close(a);
+	assert_int_equal(info.out_frames, INT64_C(1398102) * 768);
+	if ((uint64_t)info.out_frames < SIZE_MAX / sizeof(float)) {
+		print_message("%zu-bit size_t: the whole file fits, not read\n", sizeof(size_t) * 8);
+		return;
+	}
+	float *x = NULL;
+	size_t n = 1;
+	assert_int_equal(drsn_audio_read_all(path, &o, &x, &n, &e), -ENOMEM);
+	assert_null(x);
+	assert_int_equal(n, 0);
+	assert_non_null(strstr(e.msg, "1073742336 frames of 1 channel(s) do not fit in memory"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_raw_pipe),
 		cmocka_unit_test(test_pipe_small_reads_do_not_wait),
 		cmocka_unit_test(test_wav_pipe_and_fd),
+		cmocka_unit_test(test_read_all_too_big_for_address_space),
 	};
 	return cmocka_run_group_tests_name("audio", tests, setup, teardown);
 }

@@ -246,22 +246,29 @@ int drsn__npy_read_f32(const char *path, float **data, size_t *rows, size_t *col
 		rc = drsn__fail(err, -ENOTSUP, "%s: .npy shape must have 1 or 2 dimensions", path);
 		goto cleanup;
 	}
-	size_t n = (size_t)r * (ndim == 2 ? (size_t)c : 1);
-	if (ndim == 2 && c && n / c != r) {
+	/* Counted in 64 bits: a 32-bit size_t (armhf) must not wrap the shape
+	 * (4294967297,) to 1 float and accept it. */
+	unsigned long long n64 = r * (ndim == 2 ? c : 1);
+	if (ndim == 2 && c && n64 / c != r) {
 		rc = drsn__fail(err, -EOVERFLOW, "%s: .npy shape too large", path);
 		goto cleanup;
 	}
-	long here = ftell(f);
-	if (here < 0 || fseek(f, 0, SEEK_END) != 0) {
+	off_t here = ftello(f);
+	if (here < 0 || fseeko(f, 0, SEEK_END) != 0) {
 		rc = drsn__fail(err, -EIO, "%s: cannot seek", path);
 		goto cleanup;
 	}
-	long size = ftell(f);
-	if (size < here || (uint64_t)(size - here) / sizeof(float) < (uint64_t)n ||
-	    fseek(f, here, SEEK_SET) != 0) {
-		rc = drsn__fail(err, -EBADMSG, "%s: .npy data truncated (expected %zu floats)", path, n);
+	off_t size = ftello(f);
+	if (size < here || (unsigned long long)(size - here) / sizeof(float) < n64 ||
+	    fseeko(f, here, SEEK_SET) != 0) {
+		rc = drsn__fail(err, -EBADMSG, "%s: .npy data truncated (expected %llu floats)", path, n64);
 		goto cleanup;
 	}
+	if (n64 > SIZE_MAX / sizeof *buf) {
+		rc = drsn__fail(err, -ENOMEM, "%s: %llu floats do not fit in memory", path, n64);
+		goto cleanup;
+	}
+	size_t n = (size_t)n64;
 	buf = malloc((n ? n : 1) * sizeof *buf);
 	if (!buf) {
 		rc = drsn__fail(err, -ENOMEM, "%s: out of memory for %zu floats", path, n);

@@ -138,6 +138,16 @@ static void test_read_errors(void **state)
 	memcpy(fo, "True ", 5);
 	write_bytes(tmp("fo.npy"), b, sizeof b);
 	expect_read_error("fo.npy", -ENOTSUP, "Fortran");
+
+	/* 2^32 + 1 floats declared, one present: with a 32-bit size_t the count
+	 * wrapped to 1 and the file was read as one float */
+	const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967297,), }";
+	memset(b, ' ', 127);
+	memcpy(b, "\x93NUMPY\x01\x00\x76\x00", 10);   /* v1.0, 118-byte header */
+	memcpy(b + 10, dict, strlen(dict));
+	b[127] = '\n';
+	write_bytes(tmp("huge.npy"), b, 128 + sizeof(float));
+	expect_read_error("huge.npy", -EBADMSG, "truncated (expected 4294967297 floats)");
 }
 
 static void test_write_errors(void **state)

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,6 +499,18 @@ static void test_files(void **state)
 	assert_int_equal(drsn_model_load(&m, path, &err), -EBADMSG);
 	printf("  truncated file -> %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "truncated file?"));
+	/* The model followed by a 4 GiB hole (sparse, nothing is read): with a
+	 * 32-bit size_t only the first len bytes were mapped and it loaded. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+	assert_int_equal(truncate(path, ((off_t)1 << 32) + (off_t)len), 0);
+	int rc = drsn_model_load(&m, path, &err);
+	printf("  model + 4 GiB -> %s\n", err.msg);
+	assert_null(m);
+	assert_int_equal(rc, sizeof(size_t) < 8 ? -EFBIG : -EBADMSG);
+	assert_non_null(strstr(err.msg, sizeof(size_t) < 8 ? "too large" : "data section has"));
 	unlink(path);
 	free(buf);
 	fx_free(fx);

@@ -608,6 +608,12 @@ DRSN_API int drsn_model_load(drsn_model **out, const char *path, drsn_error *err
 		rc = load(out, "", 0, path, err);
 		goto out;
 	}
+	/* A 32-bit size_t (armhf) would map only st_size mod 4 GiB bytes. */
+	if ((uint64_t)sb.st_size > SIZE_MAX) {
+		rc = drsn__fail(err, -EFBIG, "%s: %lld bytes is too large for this %zu-bit build",
+				path, (long long)sb.st_size, sizeof(size_t) * 8);
+		goto out;
+	}
 	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED) {
 		map = NULL;

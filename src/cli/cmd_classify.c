@@ -58,17 +58,20 @@ static float int16_step(float x)
 /* layout.fit_window for audio of total samples and a window of n: the
  * audio from start, len samples, goes to win + at (centre-crop, or
  * centre-pad with zeros). */
-static void window_span(size_t total, size_t n, size_t *start, size_t *len, size_t *at)
+static void window_span(uint64_t total, size_t n, uint64_t *start, size_t *len, size_t *at)
 {
+	/* total in 64 bits: a recording of more than 2^32 samples (74.5 h at
+	 * 16 kHz) must not wrap where size_t is 32-bit (armhf) */
 	*start = total > n ? (total - n) / 2 : 0;
-	*len = total > n ? n : total;
-	*at = total > n ? 0 : (n - total) / 2;
+	*len = total > n ? n : (size_t)total;
+	*at = total > n ? 0 : (n - (size_t)total) / 2;
 }
 
 /* fit_window of x[0..nx) into win[0..n), each sample rounded to int16 steps. */
 static void fit_window(const float *x, size_t nx, float *win, size_t n)
 {
-	size_t start, len, at;
+	uint64_t start;
+	size_t len, at;
 	window_span(nx, n, &start, &len, &at);
 	memset(win, 0, n * sizeof *win);
 	for (size_t i = 0; i < len; i++)
@@ -93,7 +96,8 @@ static int read_window(const char *file, const drsn_audio_opts *ao, float *win, 
 	drsn_audio_info info;
 	drsn_audio_get_info(a, &info);
 	if (info.out_frames >= 0) {
-		size_t total = (size_t)info.out_frames, pos = 0, start, len, at;
+		uint64_t total = (uint64_t)info.out_frames, pos = 0, start;
+		size_t len, at;
 		window_span(total, n, &start, &len, &at);
 		float *dst = win + at;
 		memset(win, 0, n * sizeof *win);

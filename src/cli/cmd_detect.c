@@ -273,7 +273,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		while ((n = drsn_audio_read(a, buf, CHUNK, &e)) > 0) {
 			drsn_pipeline_push(p, buf, (size_t)n, &ev, &r);
 			done += (double)n;
-			if (show_bar && ((long)done / n) % 50 == 0)
+			if (show_bar && ((int64_t)done / n) % 50 == 0)   /* long: 32 bits on armhf */
 				progress(done, total, (int)i + 1, n_files);
 		}
 		if (n < 0) {

@@ -272,15 +272,11 @@ static int configure(struct wy *w, const drsn_plugin_config *cfg, char *err, siz
 			rc = parse_uri(w, v, at, err, n);
 		} else if (!strcmp(k, "mode")) {
 			/* as drsnd's [socket] mode */
-			char *end = NULL;
-			errno = 0;
-			unsigned long m = strtoul(v, &end, 8);
-			if (errno || end == v || *end || m > 0777) {
+			if (drsn__unix_parse_mode(v, &w->mode) < 0) {
 				snprintf(err, n, "%s: [plugin wyoming] mode = '%s': expected an octal mode like 0660",
 					 at, v);
 				rc = -EINVAL;
 			}
-			w->mode = (unsigned)m;
 			w->mode_where = at;
 		} else if (!strcmp(k, "group")) {
 			/* as drsnd's [socket] group: empty = the daemon's */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,17 @@ static int fail(char *msg, size_t n, int code, const char *fmt, ...)
 	vsnprintf(msg, n, fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+int drsn__unix_parse_mode(const char *s, unsigned *mode)
+{
+	char *end;
+	errno = 0;
+	unsigned long m = strtoul(s, &end, 8);
+	if (errno || end == s || *end || m > 0777)
+		return -EINVAL;
+	*mode = (unsigned)m;
+	return 0;
 }
 
 int drsn__unix_probe(const char *path)

@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* A socket mode as the config gives it: octal, at most 0777 ("0660").
+ * 0 and *mode, or -EINVAL. */
+int drsn__unix_parse_mode(const char *s, unsigned *mode);
+
 /* Is someone accepting connections on path? 1 yes, 0 no (stale), <0 errno. */
 int drsn__unix_probe(const char *path);
 

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "common/unixsock.h"
 #include "daemon/log.h"
 #include "drsn/audio.h"
 #include "drsn/model.h"
@@ -499,18 +500,13 @@ static int set_key(struct drsn__config *c, const struct key *k, const char *sect
 		}
 		memcpy(p, value, strlen(value) + 1);
 		return 0;
-	case K_MODE: {
-		char *end;
-		errno = 0;
-		unsigned long m = strtoul(value, &end, 8);
-		if (errno || end == value || *end || m > 0777) {
+	case K_MODE:
+		if (drsn__unix_parse_mode(value, (unsigned *)p) < 0) {
 			drsn__cfg_error(errs, "%s: [%s] %s: '%s' is not an octal mode like 0660",
 					where, section, key, value);
 			return -EINVAL;
 		}
-		*(unsigned *)p = (unsigned)m;
 		return 0;
-	}
 	case K_LOGLEVEL: {
 		int lv = drsn__log_level_parse(value);
 		if (lv < 0) {

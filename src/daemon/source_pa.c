@@ -374,7 +374,7 @@ static void job_work(uv_work_t *w)
 	if (p->job == JOB_OPEN)
 		p->job_rc = pa_open(s, p->job_msg, sizeof p->job_msg);
 	else
-		pa_close_quiet(s, 1);   /* not hushed: that holds back the loop's log while it hangs */
+		pa_close_quiet(s, 1);   /* not hushed: a hush would hold the loop's log while it hangs */
 }
 
 static void pa_stop_now(struct drsn__source *s);

@@ -50,6 +50,12 @@ static void *junk = (void *)0x1;   /* what *out holds before a failed create */
 		fn(NULL, NULL);                                                        \
 	} while (0)
 
+/* A getter that gives 0 (or NULL) for a NULL handle: its whole case. */
+#define RETURNS_ZERO(fn) \
+	static void null_##fn(void **s) { (void)s; assert_true(fn(NULL) == 0); }
+#define RETURNS_NULL(fn) \
+	static void null_##fn(void **s) { (void)s; assert_null(fn(NULL)); }
+
 /* ---- common.h, simd.h ------------------------------------------------- */
 
 static void null_drsn_version(void **s) { (void)s; assert_non_null(drsn_version()); }
@@ -152,11 +158,7 @@ static void null_drsn_resampler_create(void **s)
 	assert_int_equal(drsn_resampler_create(NULL, 48000, 16000, 480, NULL), -EINVAL);
 }
 
-static void null_drsn_resampler_max_out(void **s)
-{
-	(void)s;
-	assert_int_equal(drsn_resampler_max_out(NULL), 0);
-}
+RETURNS_ZERO(drsn_resampler_max_out)
 
 static void null_drsn_resampler_process(void **s)
 {
@@ -189,11 +191,7 @@ static void null_drsn_resampler_reset(void **s)
 	(void)s;
 	assert_int_equal(drsn_resampler_reset(NULL), -EINVAL);
 }
-static void null_drsn_resampler_latency(void **s)
-{
-	(void)s;
-	assert_true(drsn_resampler_latency(NULL) == 0.0);
-}
+RETURNS_ZERO(drsn_resampler_latency)
 static void null_drsn_resampler_destroy(void **s) { (void)s; drsn_resampler_destroy(NULL); }
 
 /* ---- features.h ------------------------------------------------------- */
@@ -212,11 +210,7 @@ static void null_drsn_features_params_validate(void **s)
 	assert_int_equal(drsn_features_params_validate(NULL, NULL), -EINVAL);
 }
 
-static void null_drsn_features_params_to_json(void **s)
-{
-	(void)s;
-	assert_null(drsn_features_params_to_json(NULL));
-}
+RETURNS_NULL(drsn_features_params_to_json)
 
 static void null_drsn_features_params_from_json(void **s)
 {
@@ -283,16 +277,8 @@ static void null_drsn_features_frames_pending(void **s)
 	assert_int_equal(drsn_features_frames_pending(NULL, 400), 0);
 }
 static void null_drsn_features_reset(void **s) { (void)s; drsn_features_reset(NULL); }
-static void null_drsn_features_get_params(void **s)
-{
-	(void)s;
-	assert_null(drsn_features_get_params(NULL));
-}
-static void null_drsn_features_n_mels(void **s)
-{
-	(void)s;
-	assert_int_equal(drsn_features_n_mels(NULL), 0);
-}
+RETURNS_NULL(drsn_features_get_params)
+RETURNS_ZERO(drsn_features_n_mels)
 
 /* ---- model.h ---------------------------------------------------------- */
 
@@ -326,34 +312,14 @@ static void null_drsn_default_model_path(void **s)
 	(void)s;
 	assert_non_null(drsn_default_model_path());
 }
-static void null_drsn_model_n_labels(void **s)
-{
-	(void)s;
-	assert_int_equal(drsn_model_n_labels(NULL), 0);
-}
+RETURNS_ZERO(drsn_model_n_labels)
 static void null_drsn_model_label(void **s) { (void)s; assert_null(drsn_model_label(NULL, 0)); }
-static void null_drsn_model_frames(void **s)
-{
-	(void)s;
-	assert_int_equal(drsn_model_frames(NULL), 0);
-}
-static void null_drsn_model_bands(void **s)
-{
-	(void)s;
-	assert_int_equal(drsn_model_bands(NULL), 0);
-}
-static void null_drsn_model_features_params(void **s)
-{
-	(void)s;
-	assert_null(drsn_model_features_params(NULL));
-}
-static void null_drsn_model_variant(void **s) { (void)s; assert_null(drsn_model_variant(NULL)); }
-static void null_drsn_model_n_params(void **s)
-{
-	(void)s;
-	assert_int_equal(drsn_model_n_params(NULL), 0);
-}
-static void null_drsn_model_macs(void **s) { (void)s; assert_int_equal(drsn_model_macs(NULL), 0); }
+RETURNS_ZERO(drsn_model_frames)
+RETURNS_ZERO(drsn_model_bands)
+RETURNS_NULL(drsn_model_features_params)
+RETURNS_NULL(drsn_model_variant)
+RETURNS_ZERO(drsn_model_n_params)
+RETURNS_ZERO(drsn_model_macs)
 
 static void null_drsn_model_metadata(void **s)
 {
@@ -387,7 +353,7 @@ static void null_drsn_ctx_run(void **s)
 	assert_int_equal(drsn_ctx_run(NULL, NULL, NULL), -EINVAL);
 }
 
-static void null_drsn_ctx_logits(void **s) { (void)s; assert_null(drsn_ctx_logits(NULL)); }
+RETURNS_NULL(drsn_ctx_logits)
 
 /* ---- denoise.h -------------------------------------------------------- */
 
@@ -430,26 +396,10 @@ static void null_drsn_denoise_flush(void **s)
 	drsn_denoise_destroy(d);
 }
 
-static void null_drsn_denoise_latency(void **s)
-{
-	(void)s;
-	assert_int_equal(drsn_denoise_latency(NULL), 0);
-}
-static void null_drsn_denoise_hop(void **s)
-{
-	(void)s;
-	assert_int_equal(drsn_denoise_hop(NULL), 0);
-}
-static void null_drsn_denoise_speech(void **s)
-{
-	(void)s;
-	assert_true(drsn_denoise_speech(NULL) == 0.0f);
-}
-static void null_drsn_denoise_frames(void **s)
-{
-	(void)s;
-	assert_int_equal(drsn_denoise_frames(NULL), 0);
-}
+RETURNS_ZERO(drsn_denoise_latency)
+RETURNS_ZERO(drsn_denoise_hop)
+RETURNS_ZERO(drsn_denoise_speech)
+RETURNS_ZERO(drsn_denoise_frames)
 
 /* ---- pipeline.h ------------------------------------------------------- */
 
@@ -493,21 +443,9 @@ static void null_drsn_pipeline_get_stats(void **s)
 	ASSERT_FILLS_ZEROS(drsn_pipeline_get_stats, drsn_pipeline_stats);
 }
 
-static void null_drsn_pipeline_time(void **s)
-{
-	(void)s;
-	assert_true(drsn_pipeline_time(NULL) == 0.0);
-}
-static void null_drsn_pipeline_window_s(void **s)
-{
-	(void)s;
-	assert_true(drsn_pipeline_window_s(NULL) == 0.0);
-}
-static void null_drsn_pipeline_hop_s(void **s)
-{
-	(void)s;
-	assert_true(drsn_pipeline_hop_s(NULL) == 0.0);
-}
+RETURNS_ZERO(drsn_pipeline_time)
+RETURNS_ZERO(drsn_pipeline_window_s)
+RETURNS_ZERO(drsn_pipeline_hop_s)
 
 /* ---- the list, and the check that it covers the headers -------------------- */
 

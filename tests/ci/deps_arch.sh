@@ -37,7 +37,7 @@ SH
 cat >"$tmp/bin/apt-get" <<'SH'
 #!/bin/sh
 echo "apt-get $*" >>"$FAKE_LOG"
-[ "$1" = update ] && exit 0
+case " $* " in *" update "*) exit 0 ;; esac
 for p; do
 	case "$FAKE_ARCH:$p" in
 	arm64:gcc-aarch64-linux-gnu | armhf:gcc-aarch64-linux-gnu | armhf:gcc-arm-linux-gnueabihf)
@@ -63,11 +63,11 @@ run_deps arm64 gcc-aarch64-linux-gnu qemu-user libcjson-dev:arm64 sox gcc-arm-li
 	libcjson-dev:armhf
 rc=$?
 [ $rc = 0 ] || fail "arm64: .ci/deps exited $rc"
-grep -q 'apt-get install.* sox' "$tmp/log" || fail "arm64: sox was not installed"
+grep -q 'apt-get .*install.* sox' "$tmp/log" || fail "arm64: sox was not installed"
 grep -q -E 'gcc-aarch64-linux-gnu|:arm64' "$tmp/log" &&
 	fail "arm64: .ci/deps asked for the aarch64 cross packages"
 grep -q 'add-architecture arm64' "$tmp/log" && fail "arm64: .ci/deps added its own architecture"
-grep -q 'apt-get install.* qemu-user gcc-arm-linux-gnueabihf libcjson-dev:armhf' "$tmp/log" ||
+grep -q 'apt-get .*install.* qemu-user gcc-arm-linux-gnueabihf libcjson-dev:armhf' "$tmp/log" ||
 	fail "arm64: the armhf cross packages were not installed"
 grep -q 'add-architecture armhf' "$tmp/log" || fail "arm64: armhf was not added"
 
@@ -82,7 +82,7 @@ run_deps armhf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user libcjson-
 	libcjson-dev:armhf sox
 rc=$?
 [ $rc = 0 ] || fail "armhf: .ci/deps exited $rc"
-grep -q 'apt-get install.* sox' "$tmp/log" || fail "armhf: sox was not installed"
+grep -q 'apt-get .*install.* sox' "$tmp/log" || fail "armhf: sox was not installed"
 grep -q -E 'gcc-|qemu-user|:arm64|:armhf' "$tmp/log" && fail "armhf: .ci/deps asked for cross packages"
 grep -q 'add-architecture' "$tmp/log" && fail "armhf: .ci/deps added an architecture"
 
@@ -97,7 +97,7 @@ rc=$?
 run_deps amd64 gcc-aarch64-linux-gnu libsndfile1-dev:arm64 gcc-arm-linux-gnueabihf libsndfile1-dev:armhf
 rc=$?
 [ $rc = 0 ] || fail "amd64: .ci/deps exited $rc"
-grep -q 'apt-get install.* gcc-aarch64-linux-gnu libsndfile1-dev:arm64 gcc-arm-linux-gnueabihf libsndfile1-dev:armhf' \
+grep -q 'apt-get .*install.* gcc-aarch64-linux-gnu libsndfile1-dev:arm64 gcc-arm-linux-gnueabihf libsndfile1-dev:armhf' \
 	"$tmp/log" || fail "amd64: the cross packages were not installed"
 grep -q 'add-architecture arm64' "$tmp/log" || fail "amd64: arm64 was not added"
 grep -q 'add-architecture armhf' "$tmp/log" || fail "amd64: armhf was not added"
@@ -107,5 +107,34 @@ FAKE_ARCH=amd64 FAKE_MISSING="gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf" FAK
 	sh "$root/.ci/deps" build >"$tmp/out" 2>&1 && grep -q 'all Debian packages present' "$tmp/out" ||
 	fail "amd64 build: asked for the cross packages"
 
-if [ $fails = 0 ]; then echo "deps-arch: 6 passed, 0 failed"; else echo "deps-arch: $fails failed"; fi
+# A mirror in the middle of a sync: apt-get fails $FAKE_APT_FAILS times, then
+# works. .ci/deps must try again (sleep is a fake that only logs), and give up
+# with a message naming the packages after three failures.
+cat >"$tmp/bin/sleep" <<'SH'
+#!/bin/sh
+echo "sleep $*" >>"$FAKE_LOG"
+SH
+cat >"$tmp/bin/apt-get" <<'SH'
+#!/bin/sh
+echo "apt-get $*" >>"$FAKE_LOG"
+n=$(grep -c '^apt-get' "$FAKE_LOG")
+if [ "$n" -le "$FAKE_APT_FAILS" ]; then
+	echo "E: Failed to fetch .../Packages.xz  Hash Sum mismatch" >&2; exit 100
+fi
+exit 0
+SH
+chmod +x "$tmp/bin/"*
+FAKE_APT_FAILS=2 run_deps amd64 sox
+rc=$?
+[ $rc = 0 ] || fail "mirror sync: .ci/deps exited $rc after two failed tries"
+[ "$(grep -c 'update' "$tmp/log")" = 3 ] || fail "mirror sync: not three apt-get updates"
+grep -q 'apt-get .*install.* sox' "$tmp/log" || fail "mirror sync: sox was not installed"
+grep -q 'sleep 30' "$tmp/log" && grep -q 'sleep 90' "$tmp/log" || fail "mirror sync: no pause between tries"
+FAKE_APT_FAILS=9 run_deps amd64 sox
+rc=$?
+[ $rc != 0 ] || fail "broken mirror: .ci/deps exited 0"
+grep -q 'apt-get failed three times; could not install: sox' "$tmp/out" ||
+	fail "broken mirror: no message naming the packages"
+
+if [ $fails = 0 ]; then echo "deps-arch: 8 passed, 0 failed"; else echo "deps-arch: $fails failed"; fi
 [ $fails = 0 ]

@@ -173,6 +173,10 @@ static int open_fail(drsn_error *err, const char *name, long long size, int code
 			return drsn__fail(err, -ERANGE, "%s: absurd channel count %ld in header "
 					  "(supported 1..%d)", name, v, DRSN_AUDIO_MAX_CHANNELS);
 	}
+	if (size < 0)   /* a pipe: FLAC, CAF, VOC... need to seek, WAV does not */
+		return drsn__fail(err, -EBADMSG, "%s: corrupt or truncated stream, or a format "
+				  "libsndfile cannot read from a pipe (%s): pipe WAV, AIFF, AU, "
+				  "OGG or raw PCM (e.g. sox IN -t wav -), or name the file", name, why);
 	return drsn__fail(err, -EBADMSG, "%s: corrupt or truncated header or stream (%lld bytes): %s",
 			  name, size, why);
 }
@@ -247,7 +251,8 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	a->sf = sf_open_fd(fd, SFM_READ, &sfi, own_fd ? SF_TRUE : SF_FALSE);
 	own_fd = 0;   /* libsndfile closes it from here on, even on failure */
 	if (!a->sf)
-		rc = open_fail(err, name, (long long)st.st_size, sf_error(NULL));
+		rc = open_fail(err, name, S_ISREG(st.st_mode) ? (long long)st.st_size : -1,
+			       sf_error(NULL));
 	if (lock)
 		pthread_mutex_unlock(&sf_open_lock);
 	if (!a->sf)
@@ -267,6 +272,19 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	if (!raw_sf && data_truncated(log, &declared, &actual)) {
 		rc = drsn__fail(err, -EBADMSG, "%s: truncated data section: header declares %lld "
 				"bytes of audio, the file holds %lld", name, declared, actual);
+		goto cleanup;
+	}
+	/* From a pipe libsndfile would read nothing, and say nothing: from a CAF
+	 * (libsndfile 1.2), or from a WAV whose writer put 0 for "unknown length" */
+	if (!sfi.seekable && (sfi.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_CAF) {
+		rc = drsn__fail(err, -ENOTSUP, "%s: CAF cannot be read from a pipe: pipe WAV "
+				"(e.g. sox IN -t wav -), or name the file", name);
+		goto cleanup;
+	}
+	if (!sfi.seekable && !raw_sf && sfi.frames == 0) {
+		rc = drsn__fail(err, -ENODATA, "%s: no audio: the header declares zero frames (a "
+				"stream of unknown length must declare the largest size, as sox and "
+				"ffmpeg write)", name);
 		goto cleanup;
 	}
 	if (sfi.seekable && sfi.frames == 0) {

@@ -22,7 +22,7 @@ void drsn__cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * extension libsndfile does not read are skipped); any other argument is
  * kept as it is, for the reader to open or to explain. An entry with error
  * set is one that cannot be used (a folder that cannot be listed, or that
- * has no audio files in it): report it and go on with the rest. */
+ * has no audio files in it, a second '-'): report it and go on with the rest. */
 struct drsn__cli_file {
 	char *path;
 	char *error;   /* NULL, or "PATH: what is wrong" */
@@ -36,9 +36,13 @@ int drsn__cli_files_collect(struct drsn__cli_files *fl, char **args, int n_args)
 void drsn__cli_files_free(struct drsn__cli_files *fl);
 
 /* o as one line on stdout, flushed (results go out as they come), then
- * freed; "drsn: CMD: out of memory" if it cannot be printed. */
+ * freed; "drsn: CMD: out of memory" if it cannot be printed. A write that
+ * fails (a closed pipe while SIGPIPE is ignored, a full disk) is said once,
+ * "drsn: CMD: stdout: write error: REASON", and from then on
+ * drsn__cli_stdout_failed() is 1: stop, and exit 1. */
 struct cJSON;
 void drsn__cli_print_json(const char *cmd, struct cJSON *o);
+int drsn__cli_stdout_failed(void);
 
 /* A file that could not be read or processed: "drsn: CMD: MSG" on stderr
  * and {"file":FILE,"error":MSG} on stdout, so that output alone tells a
@@ -55,6 +59,11 @@ int drsn__cli_same_file(const char *a, const char *b);
  * OUT is the same file as input IN ..." and returns 2 (a usage error: the
  * input would be overwritten); else 0. */
 int drsn__cli_refuse_clash(const char *cmd, const char *out, const char *const *in, size_t n);
+
+/* For a getopt_long loop run with opterr = 0 and an optstring that starts
+ * with ':': the '?' or ':' it returned, as one line naming the option
+ * ("drsn: CMD: unknown option '--x' (try 'drsn CMD --help')"). Returns 2. */
+int drsn__cli_bad_option(const char *cmd, int c, char **argv);
 
 /* Subcommands (add yours here and in the table in main.c). */
 int drsn__cmd_version(int argc, char **argv);

@@ -153,7 +153,8 @@ int drsn__cmd_classify(int argc, char **argv)
 	const char *model_path = drsn_default_model_path();
 	int top = 3, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "m:n:h", opts, NULL)) != -1) {
+	opterr = 0;   /* drsn__cli_bad_option says it, in one line */
+	while ((c = getopt_long(argc, argv, ":m:n:h", opts, NULL)) != -1) {
 		char *end;
 		long v;
 		switch (c) {
@@ -167,7 +168,7 @@ int drsn__cmd_classify(int argc, char **argv)
 			top = (int)v;
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: return drsn__cli_bad_option("classify", c, argv);
 		}
 	}
 	if (optind >= argc) {
@@ -213,7 +214,7 @@ int drsn__cmd_classify(int argc, char **argv)
 	drsn_audio_opts ao;
 	drsn_audio_opts_default(&ao);
 	ao.target_rate = fp->sample_rate;
-	for (size_t f = 0; f < files.n; f++) {
+	for (size_t f = 0; f < files.n && !drsn__cli_stdout_failed(); f++) {
 		const char *file = files.file[f].path;
 		if (files.file[f].error) {
 			drsn__cli_file_error("classify", file, files.file[f].error);
@@ -259,7 +260,7 @@ int drsn__cmd_classify(int argc, char **argv)
 		}
 		drsn__cli_print_json("classify", o);
 	}
-	code = failed;
+	code = failed || drsn__cli_stdout_failed();
 out:
 	drsn__cli_files_free(&files);
 	free(order);

@@ -152,7 +152,8 @@ int drsn__cmd_detect(int argc, char **argv)
 	drsn_pipeline_opts o;
 	drsn_pipeline_opts_default(&o);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "m:t:qh", opts, NULL)) != -1) {
+	opterr = 0;   /* drsn__cli_bad_option says it, in one line */
+	while ((c = getopt_long(argc, argv, ":m:t:qh", opts, NULL)) != -1) {
 		int bad = 0;
 		switch (c) {
 		case 'm': model_path = optarg; break;
@@ -176,7 +177,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		case O_VADH: bad = parse_int("--vad-hangover-ms", optarg, 0, DRSN_PIPELINE_HANGOVER_MS_MAX, &o.vad_hangover_ms); break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: return drsn__cli_bad_option("detect", c, argv);
 		}
 		if (bad)
 			return 2;
@@ -249,7 +250,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		show_bar = total > 30.0 * rate;   /* long batches only */
 	}
 	code = 0;
-	for (size_t i = 0; i < files.n; i++) {
+	for (size_t i = 0; i < files.n && !drsn__cli_stdout_failed(); i++) {
 		struct run r = {files.file[i].path, 0};
 		if (files.file[i].error) {
 			progress_erase();
@@ -269,8 +270,8 @@ int drsn__cmd_detect(int argc, char **argv)
 		}
 		drsn_pipeline_reset(p);
 		static const drsn_pipeline_events ev = {on_detection, NULL, NULL};
-		long n;
-		while ((n = drsn_audio_read(a, buf, CHUNK, &e)) > 0) {
+		long n = 0;
+		while (!drsn__cli_stdout_failed() && (n = drsn_audio_read(a, buf, CHUNK, &e)) > 0) {
 			drsn_pipeline_push(p, buf, (size_t)n, &ev, &r);
 			done += (double)n;
 			if (show_bar && ((int64_t)done / n) % 50 == 0)   /* long: 32 bits on armhf */
@@ -280,13 +281,16 @@ int drsn__cmd_detect(int argc, char **argv)
 			progress_erase();
 			drsn__cli_file_error("detect", r.file, e.msg);
 			code = 1;
-		} else {
+		} else if (!drsn__cli_stdout_failed()) {
 			drsn_pipeline_finish(p, &ev, &r);   /* score the last second in full */
 		}
 		drsn_audio_close(a);
 		a = NULL;
 	}
-	if (show_bar) {
+	if (drsn__cli_stdout_failed()) {   /* said once: stop, exit 1 */
+		progress_erase();
+		code = 1;
+	} else if (show_bar) {
 		progress(total, total, n_files, n_files);
 		fputc('\n', stderr);
 	}

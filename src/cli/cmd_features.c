@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <float.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,8 @@ static void usage(FILE *f)
 		"reads, resampled to the front end's rate and averaged to mono; '-' is stdin).\n"
 		"  -o OUT.npy       write the frames x bands float32 matrix as a NumPy .npy file\n"
 		"                   (without -o: print frames, bands and min/mean/max); it is\n"
-		"                   replaced only when complete, and may not be FILE itself\n"
+		"                   replaced only when complete, and may not be FILE itself;\n"
+		"                   '-': to stdout (not a terminal), once all frames are known\n"
 		"  -p PARAMS.json   front-end parameters (keys as --params prints; missing keys\n"
 		"                   keep their defaults)\n"
 		"  --params         print the front-end parameters as JSON and exit\n");
@@ -52,6 +54,9 @@ cleanup:
 
 struct run {
 	drsn__npy_writer *npy;
+	float *mem;           /* -o -: every frame, for the .npy on stdout */
+	size_t mem_cap;       /* in frames */
+	int to_mem;
 	drsn_error err;
 	int failed;
 	int n_mels;
@@ -70,6 +75,26 @@ static void on_frame(void *user, const float *mel, int64_t idx)
 	if (r->npy) {
 		if (!r->failed && drsn__npy_append(r->npy, mel, 1, &r->err) < 0)
 			r->failed = 1;
+		return;
+	}
+	if (r->to_mem) {
+		size_t have = (size_t)r->frames - 1;
+		if (r->failed)
+			return;
+		if (have == r->mem_cap) {
+			size_t cap = r->mem_cap ? 2 * r->mem_cap : 1024;
+			float *m = cap > SIZE_MAX / sizeof *m / (size_t)r->n_mels ? NULL :
+				realloc(r->mem, cap * (size_t)r->n_mels * sizeof *m);
+			if (!m) {
+				snprintf(r->err.msg, sizeof r->err.msg, "stdout: out of memory for "
+					 "%zu frames of features", cap);
+				r->failed = 1;
+				return;
+			}
+			r->mem = m;
+			r->mem_cap = cap;
+		}
+		memcpy(r->mem + have * (size_t)r->n_mels, mel, (size_t)r->n_mels * sizeof *mel);
 		return;
 	}
 	for (int m = 0; m < r->n_mels; m++) {
@@ -114,6 +139,11 @@ int drsn__cmd_features(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (out && !strcmp(out, "-") && isatty(STDOUT_FILENO)) {
+		drsn__cli_err("features: -o -: not writing a binary .npy to a terminal (redirect "
+			      "or pipe stdout)");
+		return 2;
+	}
 	const char *inputs[] = {in, params_path};
 	if (!print_params && drsn__cli_refuse_clash("features", out, inputs, 2))
 		return 2;
@@ -151,7 +181,8 @@ int drsn__cmd_features(int argc, char **argv)
 		in = "stdin";
 	r.n_mels = p.n_mels;
 	r.bad_frame = -1;
-	if (out && drsn__npy_open(&r.npy, out, (size_t)p.n_mels, &e) < 0) {
+	r.to_mem = out && !strcmp(out, "-");
+	if (out && !r.to_mem && drsn__npy_open(&r.npy, out, (size_t)p.n_mels, &e) < 0) {
 		drsn__cli_err("%s", e.msg);
 		goto cleanup;
 	}
@@ -168,6 +199,10 @@ int drsn__cmd_features(int argc, char **argv)
 		drsn__cli_err("%s", e.msg);
 		goto cleanup;
 	}
+	if (r.to_mem && r.failed) {
+		drsn__cli_err("%s", r.err.msg);
+		goto cleanup;
+	}
 	if (r.bad_frame >= 0) {   /* as drsn classify: no numbers made of NaN */
 		drsn__cli_err("%s: non-finite features from frame %lld on (NaN or infinite samples: corrupt "
 			      "audio?)%s", in, (long long)r.bad_frame, out ? "; nothing written" : "");
@@ -181,6 +216,14 @@ int drsn__cmd_features(int argc, char **argv)
 			goto cleanup;
 		}
 		fprintf(stderr, "%s: %lld frames x %d bands -> %s\n", in, (long long)r.frames, p.n_mels, out);
+	} else if (r.to_mem) {
+		if (drsn__npy_write_f32_stream(stdout, "stdout", r.mem, (size_t)r.frames,
+					       (size_t)p.n_mels, &e) < 0) {
+			drsn__cli_err("%s", e.msg);
+			goto cleanup;
+		}
+		fprintf(stderr, "%s: %lld frames x %d bands -> stdout\n", in, (long long)r.frames,
+			p.n_mels);
 	} else if (r.frames == 0) {
 		printf("%s: 0 frames (%lld samples at %d Hz; a frame needs %d)\n", in, (long long)samples,
 		       p.sample_rate, p.win_length);
@@ -193,6 +236,7 @@ int drsn__cmd_features(int argc, char **argv)
 	rc = 0;
 cleanup:
 	drsn__npy_abort(r.npy);  /* on error: no partial .npy, and OUT as it was */
+	free(r.mem);
 	drsn_features_destroy(fe);
 	drsn_audio_close(a);
 	return rc;

@@ -154,11 +154,14 @@ static long walk(struct drsn__cli_files *fl, const char *dir, int depth)
 
 int drsn__cli_files_collect(struct drsn__cli_files *fl, char **args, int n_args)
 {
+	int stdin_seen = 0;
 	memset(fl, 0, sizeof *fl);
 	for (int i = 0; i < n_args; i++) {
 		struct stat st;
 		int rc = 0;
-		if (strcmp(args[i], "-") && stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (!strcmp(args[i], "-") && stdin_seen++) {
+			rc = add(fl, "-", "stdin ('-') given more than once: it is read only once");
+		} else if (strcmp(args[i], "-") && stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
 			long k = walk(fl, args[i], 0);
 			if (k == 0)
 				rc = add_error(fl, args[i], "no audio files in this folder (looked for the "
@@ -207,14 +210,27 @@ int drsn__cli_refuse_clash(const char *cmd, const char *out, const char *const *
 	return 0;
 }
 
+static int stdout_failed;
+
+int drsn__cli_stdout_failed(void)
+{
+	return stdout_failed;
+}
+
 void drsn__cli_print_json(const char *cmd, cJSON *o)
 {
 	char *line = o ? cJSON_PrintUnformatted(o) : NULL;
+	int bad = 0;
+	errno = 0;
 	if (line)
-		printf("%s\n", line);
+		bad = printf("%s\n", line) < 0;
 	else
 		drsn__cli_err("%s: out of memory", cmd);
-	fflush(stdout);
+	bad |= fflush(stdout) != 0;
+	if (bad && !stdout_failed) {
+		drsn__cli_err("%s: stdout: write error: %s", cmd, errno ? strerror(errno) : "unknown");
+		stdout_failed = 1;
+	}
 	free(line);
 	cJSON_Delete(o);
 }

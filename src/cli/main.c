@@ -1,4 +1,5 @@
 /* drsn: the command-line tool. Dispatches to one subcommand. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,30 @@ void drsn__cli_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int drsn__cli_bad_option(const char *cmd, int c, char **argv)
+{
+	const char *s = optind > 0 ? argv[optind - 1] : "", *what = "unknown option", *how = "";
+	char opt[3] = {'-', (char)optopt, 0};
+	int len = 2;
+	if (!strncmp(s, "--", 2)) {   /* the long option as given, without =VALUE */
+		len = (int)strcspn(s, "=");
+		if (c == '?' && optopt) {   /* glibc: a known option, given a value */
+			what = "option";
+			how = " takes no value";
+		} else if (c == '?') {
+			what = "unknown or ambiguous option";
+		}
+	} else {
+		s = opt;
+	}
+	if (c == ':') {
+		what = "option";
+		how = " needs a value";
+	}
+	drsn__cli_err("%s: %s '%.*s'%s (try 'drsn %s --help')", cmd, what, len, s, how, cmd);
+	return 2;
 }
 
 int drsn__cmd_version(int argc, char **argv)

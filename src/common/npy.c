@@ -155,6 +155,19 @@ int drsn__npy_write_f32(const char *path, const float *data, size_t rows, size_t
 	return rc < 0 ? rc : rc2;
 }
 
+int drsn__npy_write_f32_stream(FILE *f, const char *name, const float *data, size_t rows,
+			       size_t cols, drsn_error *err)
+{
+	char h[NPY_HEADER];
+	size_t n = rows * (cols ? cols : 1);
+	if (make_header(h, rows, cols) < 0)
+		return drsn__fail(err, -EOVERFLOW, "%s: .npy shape too large for the header", name);
+	if (fwrite(h, 1, sizeof h, f) != sizeof h || (n && fwrite(data, sizeof *data, n, f) != n) ||
+	    fflush(f) != 0)
+		return drsn__fail(err, -EIO, "%s: write failed: %s", name, strerror(errno));
+	return 0;
+}
+
 /* Value of 'key': in a header dict, or NULL. */
 static const char *dict_value(const char *dict, const char *key)
 {

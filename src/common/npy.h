@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "drsn/common.h"
 
@@ -35,6 +36,11 @@ void drsn__npy_abort(drsn__npy_writer *w);
 /* One-shot: write rows x cols floats. */
 int drsn__npy_write_f32(const char *path, const float *data, size_t rows, size_t cols,
 			drsn_error *err);
+
+/* One-shot to a stream that need not seek (stdout, a pipe): header, then
+ * the rows x cols floats, flushed; name is for messages. */
+int drsn__npy_write_f32_stream(FILE *f, const char *name, const float *data, size_t rows,
+			       size_t cols, drsn_error *err);
 
 /* Read a '<f4' C-order .npy of 1 or 2 dimensions into a malloc'd array (free
  * it); *cols = 0 for a 1-D array. Errors name the file and what is wrong. */

@@ -18,6 +18,7 @@ import os
 import random
 import re
 import select
+import signal
 import socket
 import struct
 import stat
@@ -559,6 +560,56 @@ def test_idle_timeout():
     d.stop()
 
 
+def test_stopped_daemon_does_not_time_out_its_clients():
+    """drsnd stopped (SIGSTOP; a paused VM) for longer than idle_timeout_ms
+    and frame_timeout_ms while its clients kept sending: the time went by
+    for drsnd, not for them. On SIGCONT the check timer used to run before
+    the sockets were read and closed them all ("idle-timeout" to one that
+    pinged every 0.1 s, "frame-timeout" to one in the middle of an event).
+    They stay; a client that really is silent is still timed out."""
+    d = WyDaemon(extra_conf="max_clients = 3\nidle_timeout_ms = 3000\nframe_timeout_ms = 2000\n")
+    busy, midway = d.client(), d.client()
+    until_pong(busy, "before")
+    until_pong(midway, "before")
+    midway.s.sendall(b'{"type": "ping", "data_length": 22}\n{"text"')   # the rest after the stop
+    stop = threading.Event()
+
+    def pinger():
+        while not stop.is_set():
+            try:
+                busy.send("ping", {"text": "x"})
+            except OSError:   # closed: the check below says why
+                return
+            time.sleep(0.1)
+    th = threading.Thread(target=pinger)
+    th.start()
+    try:
+        d.d.signal(signal.SIGSTOP)
+        time.sleep(4.5)
+        d.d.signal(signal.SIGCONT)
+        midway.s.sendall(b': "after_stop"}')
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        th.join()
+    try:
+        until_pong(busy, "after")
+        out = until_pong(midway, "midway")
+    except (OSError, AssertionError) as e:
+        raise AssertionError("a client was closed after the stop (%s):\n%s" % (e, d.d.stderr()[-1500:]))
+    assert ["after_stop"] == [e[1].get("text") for e in out if e[0] == "pong"], out
+    err = d.d.stderr()
+    assert "idle-timeout" not in err and "frame-timeout" not in err, err[-2000:]
+    # a silent one is still timed out, from the stop on
+    silent = d.client()
+    e = silent.recv(60)
+    assert e and e[0] == "error" and e[1]["code"] == "idle-timeout", e
+    busy.close()
+    midway.close()
+    silent.close()
+    d.stop()
+
+
 def trickle_until_event(c, byte_gen, every, limit):
     """Send one byte from byte_gen every `every` s until drsnd sends an
     event (returned, with the seconds it took) or limit s pass."""
@@ -805,6 +856,7 @@ if __name__ == "__main__":
              test_unix_socket_max_clients_and_bad_config, test_unix_socket_never_wider_than_configured,
              test_bad_mode_and_group, test_host_name_uri, test_idle_timeout,
              test_blank_line_trickle_idle, test_frame_timeout_trickle,
+             test_stopped_daemon_does_not_time_out_its_clients,
              test_check_timer_runs_only_with_clients, test_unread_close_frees_slot,
              test_flooding_clients_do_not_hold_the_loop, test_no_model, test_clean_shutdown]
     main([t for t in tests if not ARGS.only or t.__name__ in ARGS.only])

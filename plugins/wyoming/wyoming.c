@@ -147,6 +147,7 @@ struct wy {
 	int listener_open;
 	uv_timer_t idle_timer;    /* the checks; runs while there are connections */
 	uint64_t check_ms;        /* its period */
+	uint64_t last_check;      /* uv_now() at its last run (or start) */
 	int idle_timer_open;
 	uv_idle_t resume;         /* restarts the paused connections' reads */
 	int resume_open;
@@ -888,6 +889,7 @@ static void on_connection(uv_stream_t *server, int status)
 		w->conns->prev = c;
 	w->conns = c;
 	if (w->n_conns++ == 0 && w->idle_timer_open) {
+		w->last_check = uv_now(w->loop);
 		uv_timer_start(&w->idle_timer, on_idle_timer, w->check_ms, w->check_ms);
 		LOG(w, DEBUG, "check timer started (a client connected)");
 	}
@@ -914,13 +916,31 @@ static void on_connection(uv_stream_t *server, int status)
 /* Close the connections that sent no event for idle_timeout_ms, those
  * with an event unfinished frame_timeout_ms after its first byte, and those
  * whose last events are not read within FLUSH_MS. */
+static uint64_t later(uint64_t t, uint64_t by, uint64_t now)
+{
+	return t + by < now ? t + by : now;
+}
+
 static void on_idle_timer(uv_timer_t *t)
 {
 	struct wy *w = t->data;
 	uint64_t now = uv_now(w->loop);
+	/* More than a period late: the loop did not run (drsnd stopped, a
+	 * paused VM, starved). That time is not the clients': what they sent
+	 * meanwhile still waits in the sockets (timers run before the reads),
+	 * so their clocks move on by the lateness, instead of every connection
+	 * timing out at once. */
+	uint64_t late = now - w->last_check > 2 * w->check_ms ? now - w->last_check - w->check_ms : 0;
+	w->last_check = now;
 	for (struct conn *c = w->conns; c; c = c->next) {
 		if (c->closing)
 			continue;
+		if (late) {
+			c->last_rx = later(c->last_rx, late, now);
+			c->last_event = later(c->last_event, late, now);
+			c->event_since = later(c->event_since, late, now);
+			c->flush_since = later(c->flush_since, late, now);
+		}
 		if (c->flushing) {
 			if (now - c->flush_since >= FLUSH_MS) {
 				LOG(w, WARN, "client %u: does not read its last events (%zu bytes unsent after %d ms): closing",

@@ -139,12 +139,40 @@ uint64_t drsn__source_due(uint64_t elapsed_ns, int rate)
 	return elapsed_ns / ns * (uint64_t)rate + elapsed_ns % ns * (uint64_t)rate / ns;
 }
 
+uint64_t drsn__source_pace(uint64_t *t0_ns, uint64_t now_ns, uint64_t delivered, int rate,
+			   uint64_t max_lag)
+{
+	const uint64_t ns = 1000000000u;
+	uint64_t due = drsn__source_due(now_ns - *t0_ns, rate);
+	if (due > delivered + max_lag) {
+		/* the file pauses for the gap: the start moves on by the excess,
+		 * rounded down (a sample more due, never one skipped) */
+		uint64_t excess = due - delivered - max_lag;
+		*t0_ns += excess / (uint64_t)rate * ns + excess % (uint64_t)rate * ns / (uint64_t)rate;
+		due = drsn__source_due(now_ns - *t0_ns, rate);
+	}
+	return due > delivered ? due - delivered : 0;
+}
+
+/* Every 10 ms: what real time owes, at most a chunk per turn (the loop gets
+ * back to its clients and the watchdog between, as with pa:'s ring), and at
+ * most ring_ms behind: after a stall (drsnd stopped, a paused VM, a loop
+ * too busy) the file pauses instead of racing through the gap, which would
+ * hold the loop and send a burst of stale detections. */
 static void on_pace(uv_timer_t *t)
 {
 	struct drsn__source *s = t->data;
-	uint64_t due = drsn__source_due(uv_hrtime() - s->t0_ns, s->o.target_rate);
-	if (due > s->st.samples)
-		file_pump(s, due - s->st.samples);
+	uint64_t chunk = (uint64_t)s->o.chunk;
+	uint64_t max_lag = (uint64_t)s->o.target_rate * (uint64_t)s->o.ring_ms / 1000;
+	if (max_lag < chunk)
+		max_lag = chunk;
+	uint64_t t0 = s->t0_ns;
+	uint64_t n = drsn__source_pace(&s->t0_ns, uv_hrtime(), s->st.samples, s->o.target_rate, max_lag);
+	if (s->t0_ns - t0 >= 1000000000u)
+		log_info("%s: %.1f s late (drsnd was stopped, paused or busy): the file pauses for "
+			 "that long instead of catching up", s->spec, (double)(s->t0_ns - t0) * 1e-9);
+	if (n)
+		file_pump(s, n < chunk ? n : chunk);
 }
 
 static void on_idle(uv_idle_t *h)

@@ -69,6 +69,11 @@ void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n);
 /* file: with realtime pacing: samples due elapsed_ns after the start, at
  * rate Hz. */
 uint64_t drsn__source_due(uint64_t elapsed_ns, int rate);
+/* file: at real time: how many samples are due at now_ns beyond the
+ * `delivered` ones, at most max_lag: what a stall made due beyond that is
+ * not caught up, the start *t0_ns moves on by it instead. */
+uint64_t drsn__source_pace(uint64_t *t0_ns, uint64_t now_ns, uint64_t delivered, int rate,
+			   uint64_t max_lag);
 /* A libuv handle owned by the source was closed (counts toward done). */
 void drsn__source_handle_closed(uv_handle_t *h);
 /* Something else the stop waited for (s->open_handles++ at stop) is over. */

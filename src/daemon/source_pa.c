@@ -20,6 +20,10 @@
 #define STALL_CHECK_MS 250
 #define HEALTHY_MS 10000           /* running this long resets the backoff */
 #define STARTUP_MS 5000            /* a new stream may take this long to deliver (ALSA pulse: ~1.2 s) */
+#define LOOP_GAP_MS 2000           /* the loop did not run this long: drsnd was stopped, paused or busy */
+#define GAP_SETTLE_MS 1000         /* after that, the backlog the device kept has come by now */
+#define GAP_SETTLE_MAX_MS 10000    /* or by then at the latest */
+#define GAP_SLACK_S 0.25           /* less missing than this is the device's own latency */
 
 struct drsn__pa {
 	char device[256];
@@ -33,6 +37,7 @@ struct drsn__pa {
 	uint64_t lost_samples;
 	float mix[MIX];                /* callback-side downmix buffer */
 	_Atomic uint64_t callbacks;
+	_Atomic uint64_t frames;       /* device frames the callbacks got */
 	_Atomic uint64_t device_overflows;
 	_Atomic int finished;
 
@@ -52,6 +57,16 @@ struct drsn__pa {
 	int failures;                  /* since the last healthy run */
 	uint64_t logged_overflows;     /* ring + device overflows already reported */
 	uint64_t last_overflow_log_ms;
+	/* A loop that did not run for LOOP_GAP_MS or more (SIGSTOP, a paused
+	 * VM): once the device's backlog is in, the frames it did not deliver
+	 * over the gap are audio lost (a sound server or a driver keeps only so
+	 * much, and may not say so). */
+	uint64_t last_watch_ms;        /* on_watch's previous turn; 0: none yet */
+	uint64_t watch_frames;         /* frames then */
+	uint64_t gap_from_ms;          /* 0, or the last turn before a gap being measured */
+	uint64_t gap_frames;           /* frames then */
+	uint64_t gap_end_ms;           /* the first turn after the (latest) gap */
+	double gap_lost_s;             /* seconds lost over gaps */
 
 	/* Opening and closing run on libuv's threadpool, one job at a time:
 	 * with a hung sound server (a stopped PulseAudio, a wedged driver)
@@ -78,8 +93,9 @@ static double lost_seconds(const struct drsn__source *s)
 {
 	const struct drsn__pa *p = s->pa;
 	if (p->rate <= 0)
-		return p->lost_s;
-	return p->lost_s + (double)(atomic_load(&s->ring.overflow_samples) - p->lost_samples) / p->rate;
+		return p->lost_s + p->gap_lost_s;
+	return p->lost_s + p->gap_lost_s +
+	       (double)(atomic_load(&s->ring.overflow_samples) - p->lost_samples) / p->rate;
 }
 
 /* The real-time callback: copy (downmixing if needed) into the ring, wake the
@@ -94,6 +110,7 @@ static int pa_callback(const void *input, void *output, unsigned long frames,
 	if (flags & paInputOverflow)
 		atomic_fetch_add_explicit(&p->device_overflows, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->callbacks, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->frames, frames, memory_order_relaxed);
 	if (!input)
 		return paContinue;
 	const float *x = input;
@@ -407,6 +424,7 @@ static void job_done(uv_work_t *w, int status)
 		p->got_audio = 0;
 		p->last_progress_ms = uv_now(s->loop);
 		p->running_since_ms = p->last_progress_ms;
+		p->last_watch_ms = p->gap_from_ms = 0;   /* a new stream: no gap spans it */
 		/* "running" once its first audio is through (drsn__source_deliver,
 		 * which counts the restart then): a stream may open and then
 		 * deliver nothing */
@@ -449,14 +467,56 @@ static void on_pa_async(uv_async_t *a)
 		schedule_retry(s, "the stream stopped (device error or removed)");
 }
 
+/* The loop did not run from gap_from_ms to gap_end_ms: once the device's
+ * backlog is in (it delivers at real-time pace again), what it did not
+ * deliver over that time is lost; counted once, logged once. */
+static void check_gap(struct drsn__source *s, uint64_t now, uint64_t frames)
+{
+	struct drsn__pa *p = s->pa;
+	uint64_t turn = (uint64_t)(p->rate * (double)(now - p->last_watch_ms) / 1000.0);
+	int paced = frames - p->watch_frames <= turn + turn / 2 + (uint64_t)(p->rate / 100);
+	if (now - p->gap_end_ms < GAP_SETTLE_MS || (!paced && now - p->gap_end_ms < GAP_SETTLE_MAX_MS))
+		return;
+	double span = (double)(now - p->gap_from_ms) / 1000.0;
+	double lost = span - (double)(frames - p->gap_frames) / p->rate;
+	if (lost >= GAP_SLACK_S) {
+		p->gap_lost_s += lost;
+		atomic_fetch_add(&p->device_overflows, 1);
+		p->logged_overflows++;   /* said here, not again by on_watch */
+		log_warn("%s: audio lost: %.1f s while drsnd did not run (%.1f s: stopped, paused or busy); "
+			 "the device or sound server did not keep it", s->spec, lost, span);
+	} else {
+		log_info("%s: drsnd did not run for %.1f s (stopped, paused or busy); the device kept "
+			 "its audio", s->spec, span);
+	}
+	p->gap_from_ms = 0;
+}
+
 /* Every STALL_CHECK_MS: a device that stopped calling back is lost. */
 static void on_watch(uv_timer_t *t)
 {
 	struct drsn__source *s = t->data;
 	struct drsn__pa *p = s->pa;
-	if (s->stopping || p->job || !p->stream)
+	if (s->stopping || p->job || !p->stream) {
+		p->last_watch_ms = p->gap_from_ms = 0;
 		return;
+	}
 	uint64_t now = uv_now(s->loop);
+	uint64_t frames = atomic_load(&p->frames);
+	if (p->last_watch_ms && now - p->last_watch_ms >= LOOP_GAP_MS) {
+		/* we did not run, the device may well have: it gets stall_ms
+		 * afresh; and what it kept of the gap is measured */
+		p->last_progress_ms = now;
+		if (!p->gap_from_ms) {
+			p->gap_from_ms = p->last_watch_ms;
+			p->gap_frames = p->watch_frames;
+		}
+		p->gap_end_ms = now;
+	} else if (p->gap_from_ms && p->last_watch_ms) {
+		check_gap(s, now, frames);
+	}
+	p->last_watch_ms = now;
+	p->watch_frames = frames;
 	/* Lost audio is never silent: log it, at most once a second. */
 	uint64_t lost = atomic_load(&s->ring.overflows) + atomic_load(&p->device_overflows);
 	if (lost != p->logged_overflows && now - p->last_overflow_log_ms >= 1000) {

@@ -332,6 +332,49 @@ def test_lost_audio_is_counted_and_logged():
         pulse.kill()
 
 
+def test_long_stop_counts_what_the_server_dropped():
+    """drsnd stopped for 30 s (SIGSTOP; a paused VM) while capturing: the
+    sound server keeps only so much of the audio meanwhile (PulseAudio: some
+    24 s of a record stream) and drops the rest without a word (no PortAudio
+    input overflow). That loss used to go uncounted: `lost` 0, the stream
+    time short of the wall clock by seconds. Now every second of the gap is
+    processed, lost (status source.lost) or waiting (behind), the loss is
+    logged once, the device is not taken for stalled, and capture goes on."""
+    stop_s = 30.0
+    tmp = os.environ["TMPDIR"]
+    pulse = Pulse(tmp)
+    pulse.start()
+    try:
+        d = Daemon(source="pa:pulse", env=pulse.env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["level"]})
+        c.wait_for(lambda m: m["type"] == "level", 15, "first level event")
+        time.sleep(1.0)
+        a = c.request({"type": "status"})
+        d.signal(signal.SIGSTOP)
+        time.sleep(stop_s)
+        d.signal(signal.SIGCONT)
+        time.sleep(4.0)   # the server's backlog comes, the check settles
+        b = c.request({"type": "status"})
+        wall = b["uptime"] - a["uptime"]
+        acc = [b["stream_time"] - a["stream_time"], b["source"]["lost"] - a["source"]["lost"],
+               b["source"]["behind"] - a["source"]["behind"]]
+        log("stopped %.0f s: in %.2f s of uptime %.2f s processed, %.2f s lost, %.2f s more waiting"
+            % (stop_s, wall, acc[0], acc[1], acc[2]))
+        assert abs(sum(acc) - wall) < 1.0, (acc, wall, b)
+        assert b["source"]["state"] == "running" and b["source"]["restarts"] == 0, b
+        c.lines()
+        c.wait_for(lambda m: m["type"] == "level", 5, "levels after the stop")
+        assert d.stop() == 0
+        err = d.stderr()
+        assert "retrying" not in err, err[-2000:]
+        if acc[1] > 0:
+            assert "audio lost:" in err, err[-2000:]
+        assert err.count("while drsnd did not run") + err.count("drsnd did not run for") == 1, err[-2000:]
+    finally:
+        pulse.kill()
+
+
 def test_box_too_slow_for_real_time():
     """A box slower than real time: the mock_slow plugin (tests/plugins/mock.c)
     takes 3x each block's duration while a file exists, so the loop can never
@@ -592,4 +635,4 @@ if __name__ == "__main__":
     main([test_device_selection, test_lost_audio_is_counted_and_logged, test_live_capture_and_device_loss,
           test_box_too_slow_for_real_time, test_silent_device_is_not_running,
           test_restarts_count_audio_not_opens, test_hung_sound_server,
-          test_unplugged_device_retries_do_not_grow])
+          test_unplugged_device_retries_do_not_grow, test_long_stop_counts_what_the_server_dropped])

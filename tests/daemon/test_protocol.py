@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """drsnd's socket protocol: hello, commands, errors, limits, socket file
 handling, --check-config, graceful stop."""
+import glob
 import grp
 import json
 import os
@@ -199,6 +200,51 @@ def test_vad_and_periodic_status():
         assert st["vad_skipped"] > 0 and st["inferences"] > 0, st
     finally:
         assert d.stop() == 0
+
+
+def test_wall_clock_steps():
+    """A box without a real-time clock: NTP steps the wall clock forward by
+    a year, then (a bad server) back by ten, while drsnd runs. libfaketime
+    (a test dependency, .ci/deps) steps drsnd's CLOCK_REALTIME alone, never
+    its monotonic clock. The `time` of what is sent after a step follows
+    the new wall clock; the timers (here the status interval) neither fire
+    all at once nor stop; the stream time goes on as the audio does."""
+    libs = sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))
+    assert libs, "libfaketime is missing (.ci/deps installs the faketime package)"
+    rc = os.path.join(os.environ["TMPDIR"], "faketime.rc")
+    with open(rc, "w") as f:
+        f.write("+0\n")
+    env = {"LD_PRELOAD": libs[0], "FAKETIME_TIMESTAMP_FILE": rc, "FAKETIME_NO_CACHE": "1",
+           "FAKETIME_DONT_FAKE_MONOTONIC": "1", "DONT_FAKE_MONOTONIC": "1",
+           # the preloaded library comes before ASan's runtime in a sanitized build
+           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+    wav = setup_wav(os.environ["TMPDIR"], 30)
+    t_start = time.time()
+    d = Daemon("--set", "daemon.status_interval_ms=200", source="file:" + wav, env=env).wait_listening()
+    c = d.client()
+    c.request({"type": "subscribe", "events": ["status"]})
+    for step_s in (0, 400 * 86400, -3650 * 86400):
+        with open(rc, "w") as f:
+            f.write("%+ds\n" % step_s)
+        offset = step_s
+        pong = c.request({"type": "ping"})
+        assert abs(pong["time"] - time.time() - offset) < 5, (step_s, pong, time.time())
+        c.lines()
+        t0 = time.time()
+        sts = []
+        while time.time() - t0 < 2.0:
+            m = c.recv(0.2)
+            if m and m["type"] == "status":
+                sts.append((time.time(), m["uptime"], m["stream_time"]))
+        # every 200 ms: about 10 in 2 s; a timer on the wall clock would
+        # send a burst (a year of intervals) or none at all
+        assert 4 <= len(sts) <= 14, (step_s, sts)
+        log("wall clock %+d s: %d statuses in 2 s, uptime %.2f..%.2f, stream time %.2f..%.2f"
+            % (step_s, len(sts), sts[0][1], sts[-1][1], sts[0][2], sts[-1][2]))
+        # uptime is on the monotonic clock: no step in it either
+        assert all(b[1] > a[1] and b[2] >= a[2] for a, b in zip(sts, sts[1:])), sts
+        assert sts[-1][1] < time.time() - t_start + 5 and sts[-1][1] - sts[0][1] < 2.5, sts
+    assert d.stop() == 0
 
 
 def test_flood_and_max_clients():
@@ -668,4 +714,4 @@ if __name__ == "__main__":
           test_vad_and_periodic_status, test_flood_and_max_clients, test_socket_file_handling,
           test_socket_never_wider_than_configured, test_line_limit_without_terminator,
           test_graceful_stop_flushes_clients, test_check_config, test_half_closed_client_keeps_receiving,
-          test_level_interval_at_48k, test_documented_fields_are_sent])
+          test_level_interval_at_48k, test_documented_fields_are_sent, test_wall_clock_steps])

@@ -4,12 +4,13 @@ audio (the same pipeline must give the same detections): file: at real time,
 stdin raw s16le as fast as it comes, fd:N raw f32le 48 kHz stereo."""
 import json
 import os
+import signal
 import subprocess
 import time
 import wave
 
-from drsndtest import (RUNNING, DRSND, MODEL, ROOT, Daemon, Client, collect, feed, main, log, raw_s16,
-                       run_detect, stdin_daemon)
+from drsndtest import (RUNNING, DRSND, MODEL, ROOT, Daemon, Client, collect, feed, main, log, noise_bursts,
+                       raw_s16, run_detect, stdin_daemon, write_wav)
 
 SAMPLE = os.path.join(ROOT, "samples", "keywords-clean.wav")
 DET = ["--set", "detect.threshold=0.2", "--set", "detect.refractory_ms=500"]
@@ -123,6 +124,34 @@ def test_stdin_starting_until_audio():
     d.p.stdin.close()
     assert d.p.wait(10) == 0, d.stderr()
     assert "end of stream after 0.000 s" in d.stderr(), d.stderr()
+
+
+def test_file_pauses_over_a_stall():
+    """drsnd stopped (SIGSTOP; a paused VM, a box too busy) while it reads a
+    file at real time: on SIGCONT it used to deliver the whole gap at once,
+    in one loop turn (a minute of audio: seconds without serving a client or
+    the watchdog, then a burst of stale detections). Now at most ring_ms of
+    the gap is caught up, a chunk per turn, and the file pauses for the rest,
+    which is logged."""
+    path = os.path.join(os.environ["TMPDIR"], "long.wav")
+    write_wav(path, noise_bursts(30))
+    stop_s, ring_s = 4.0, 0.5
+    d = Daemon("--set", "audio.ring_ms=%d" % (ring_s * 1000), source="file:" + path).wait_listening()
+    c = d.client()
+    time.sleep(1.0)
+    a, ta = c.request({"type": "status"}), time.time()
+    d.signal(signal.SIGSTOP)
+    time.sleep(stop_s)
+    d.signal(signal.SIGCONT)
+    time.sleep(1.0)
+    b, tb = c.request({"type": "status"}), time.time()
+    got = b["stream_time"] - a["stream_time"]
+    log("stopped %.1f s: %.2f s of the file in %.2f s of wall time" % (stop_s, got, tb - ta))
+    # (+0.5 s: the replies' own delays)
+    assert got < tb - ta - stop_s + ring_s + 0.5, (got, tb - ta)
+    assert b["source"]["state"] == "running", b
+    assert d.stop() == 0
+    assert "the file pauses for that long instead of catching up" in d.stderr(), d.stderr()[-2000:]
 
 
 def test_bad_sources():
@@ -270,5 +299,5 @@ def test_json_is_utf8():
 if __name__ == "__main__":
     main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_stdin_starting_until_audio,
           test_drsn_detect_errors,
-          test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources,
+          test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources, test_file_pauses_over_a_stall,
           test_file_realtime_matches_drsn_detect])

@@ -5,8 +5,9 @@
  * Files are decoded with libsndfile (WAV, FLAC, OGG/Vorbis, AIFF, AU, CAF,
  * W64, MP3 when libsndfile has it, ... and headerless raw PCM when
  * opts.raw_format is set). Any source rate and channel count goes in; out
- * comes float32 in [-1, 1], by default mono (the average of the channels) at
- * 16000 Hz. Resampling uses libsoxr (see docs/resampler.md for why).
+ * comes float32 (in [-1, 1] from integer PCM; float files as stored, even
+ * beyond 1), by default mono (the average of the channels: a stereo file
+ * with one silent channel comes out 6 dB down) at 16000 Hz. Resampling uses libsoxr (see docs/resampler.md for why).
  *
  *     drsn_audio_opts o;
  *     drsn_audio_opts_default(&o);          // 16000 Hz, mono
@@ -23,7 +24,9 @@
  *   -ENOENT   missing file (or a path component)
  *   -EACCES   no permission to read      -EISDIR  a directory, not a file
  *   -ENODATA  zero-length file, or a valid header with zero frames
- *   -ENOTSUP  not an audio format libsndfile knows (text, random bytes)
+ *   -ENOTSUP  not an audio format libsndfile knows (text, random bytes), an
+ *             encoding it cannot decode (WAV format tag 0x0045 G.726, ...),
+ *             or FLAC from a pipe (libsndfile must seek in FLAC)
  *   -EBADMSG  corrupt or truncated header, truncated data section, decode error
  *   -ERANGE   absurd sample rate or channel count in the header or options
  *   -EINVAL   bad options (unknown raw format, ...)
@@ -32,7 +35,9 @@
  * header declares fails at open; a file that decodes fewer frames than its
  * header promises, or hits a decode error, fails the read that meets it
  * (the frames before it were real audio). From pipes the length is unknown
- * (source_frames -1) and the stream simply ends.
+ * (source_frames -1) and the stream simply ends. MPEG audio (MP3) without a
+ * length header has only libsndfile's estimate of its length: it ends where
+ * the decoder ends, which is no error.
  *
  * Threads: separate handles may be used from separate threads at once; one
  * handle (drsn_audio or drsn_resampler) by one thread at a time.
@@ -78,7 +83,8 @@ DRSN_API void drsn_audio_opts_default(drsn_audio_opts *o);
 typedef struct drsn_audio_info {
 	int source_rate;         /* Hz, as in the file (or raw_rate) */
 	int source_channels;     /* as in the file (or raw_channels) */
-	int64_t source_frames;   /* frames in the file, -1 if unknown (pipes) */
+	int64_t source_frames;   /* frames in the file, -1 if unknown (pipes);
+				    an estimate for MP3 without a length header */
 	char format[48];         /* e.g. "WAV pcm_16", "FLAC pcm_24", "OGG vorbis",
 				    "MPEG layer3", "RAW f32le" */
 	int sndfile_format;      /* libsndfile SF_FORMAT_* code of the source, to
@@ -86,7 +92,8 @@ typedef struct drsn_audio_info {
 	int out_rate;            /* Hz of what drsn_audio_read delivers */
 	int out_channels;        /* 1, or source_channels with keep_channels */
 	int64_t out_frames;      /* frames drsn_audio_read will deliver in total,
-				    -1 if unknown; exact for files */
+				    -1 if unknown; exact for files but MP3s
+				    without a length header (an estimate) */
 } drsn_audio_info;
 
 /* Open a file. opts may be NULL (defaults). On failure *out is NULL, the
@@ -95,8 +102,8 @@ DRSN_API int drsn_audio_open(drsn_audio **out, const char *path,
 			     const drsn_audio_opts *opts, drsn_error *err);
 
 /* Open an already-open file descriptor: a file, or a pipe such as stdin
- * (pipes need opts->raw_format, or a format libsndfile can read from a pipe,
- * e.g. WAV). name is used in messages ("stdin", "fd:3"; NULL -> "fd:N").
+ * (pipes need opts->raw_format, or a format libsndfile can read from a pipe:
+ * WAV, AIFF, Ogg, MP3; not FLAC, which fails with -ENOTSUP saying so). name is used in messages ("stdin", "fd:3"; NULL -> "fd:N").
  * The fd stays open after drsn_audio_close; the caller closes it. On a pipe
  * a read blocks until about max_frames output frames' worth of input has
  * arrived (plus the resampler's delay) or the stream ends: ask for small

@@ -33,6 +33,7 @@ struct drsn_audio {
 	float *pend;            /* output frames ready to hand out */
 	size_t pend_cap, pend_n, pend_pos;   /* frames */
 	int64_t src_read;       /* source frames decoded so far */
+	int len_estimated;      /* source_frames is libsndfile's guess (MPEG) */
 	int src_eof;            /* libsndfile is done */
 	int done;               /* nothing more will come */
 	int failed;             /* sticky error code, 0 if none */
@@ -141,6 +142,7 @@ static int data_truncated(const char *log, long long *declared, long long *actua
 	return 0;
 }
 
+/* size < 0: not a regular file (a pipe). */
 static int open_fail(drsn_error *err, const char *name, long long size, int code)
 {
 	const char *why = sf_error_number(code);
@@ -148,6 +150,13 @@ static int open_fail(drsn_error *err, const char *name, long long size, int code
 	long v;
 
 	sf_command(NULL, SFC_GET_LOG_INFO, log, sizeof log);
+	/* libsndfile's FLAC decoder seeks back over the bytes it sniffed the
+	 * format from, which a pipe cannot do: it then reports "lost sync", as
+	 * if the stream were corrupt */
+	if (size < 0 && strstr(log, "pipe seek") && strcasestr(why, "flac"))
+		return drsn__fail(err, -ENOTSUP, "%s: FLAC cannot be read from a pipe (libsndfile "
+				  "must seek in it): give the file's name, or pipe WAV instead "
+				  "(e.g. 'flac -dc FILE.flac | ...')", name);
 	switch (code) {
 	case SF_ERR_UNRECOGNISED_FORMAT:
 		return drsn__fail(err, -ENOTSUP, "%s: unsupported format: not an audio file libsndfile "
@@ -158,6 +167,20 @@ static int open_fail(drsn_error *err, const char *name, long long size, int code
 		return drsn__fail(err, -ENOTSUP, "%s: unsupported encoding (%s)", name, why);
 	default:
 		break;
+	}
+	/* A WAV whose format tag libsndfile has no decoder for (G.726, G.722,
+	 * ...: telephone systems write them) is "Malformed 'fmt ' chunk" to it;
+	 * with the rest of its fmt chunk sane, it is an encoding we lack */
+	const char *tag = strstr(log, "=> Unknown format");
+	if (tag && log_field(log, "Block Align") > 0 && log_field(log, "Bit Width") > 0 &&
+	    log_field(log, "Channels") > 0) {
+		const char *p = tag;
+		while (p > log && p[-1] != ':' && p[-1] != '\n')
+			p--;
+		long t = strtol(p, NULL, 16);
+		return drsn__fail(err, -ENOTSUP, "%s: unsupported encoding: WAV format tag 0x%04lX, "
+				  "which libsndfile cannot decode (convert it to PCM first, e.g. "
+				  "'ffmpeg -i FILE -c:a pcm_s16le OUT.wav')", name, t);
 	}
 	/* libsndfile parsed the header but refused its values ("SF_INFO struct
 	 * incomplete", "Channel count is zero."): name the field from its log.
@@ -303,6 +326,19 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	a->info.source_channels = ch;
 	a->info.source_frames = sfi.seekable ? (int64_t)sfi.frames : -1;
 	a->info.sndfile_format = sfi.format;
+	/* MPEG audio: without a length header (Xing/LAME, as in CBR files from
+	 * recorders, VBR ones without it, MP3 in WAV) libsndfile guesses the
+	 * frames from the first frame's bit rate and the file size, so a
+	 * shorter decode is no sign of truncation */
+	switch (sfi.format & SF_FORMAT_SUBMASK) {
+	case SF_FORMAT_MPEG_LAYER_I:
+	case SF_FORMAT_MPEG_LAYER_II:
+	case SF_FORMAT_MPEG_LAYER_III:
+		a->len_estimated = 1;
+		break;
+	default:
+		break;
+	}
 	if (raw_sf)
 		snprintf(a->info.format, sizeof a->info.format, "RAW %s", opts->raw_format);
 	else
@@ -457,7 +493,8 @@ static long refill(drsn_audio *a, size_t need, drsn_error *err)
 		a->src_read += n;
 		if (n < req) {
 			a->src_eof = 1;
-			if (a->info.source_frames >= 0 && a->src_read != a->info.source_frames)
+			if (a->info.source_frames >= 0 && a->src_read != a->info.source_frames &&
+			    !a->len_estimated)
 				return read_fail(a, err, -EBADMSG, "truncated data: the audio ends after "
 						 "%" PRId64 " of the %" PRId64 " frames the header declares",
 						 a->src_read, a->info.source_frames);

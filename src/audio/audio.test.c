@@ -465,6 +465,90 @@ static void test_pipe_small_reads_do_not_wait(void **state)
 	}
 }
 
+/* FLAC through a pipe: libsndfile cannot (it seeks back), and says "flac
+ * decoder lost sync". The error says that, not "corrupt or truncated ...
+ * (0 bytes)" (a pipe has no size); the same bytes from a file read fine. */
+static void test_flac_pipe_names_the_reason(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/drsn-audio-flac-XXXXXX";
+	int tfd = mkstemp(path);
+	assert_true(tfd >= 0);
+	SF_INFO si = {.samplerate = 16000, .channels = 1, .format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16};
+	SNDFILE *f = sf_open_fd(tfd, SFM_WRITE, &si, SF_FALSE);
+	assert_non_null(f);
+	static float x[16000];
+	for (int i = 0; i < 16000; i++)
+		x[i] = 0.3f * (float)sin(2 * M_PI * FREQ * i / 16000.0);
+	assert_int_equal(sf_writef_float(f, x, 16000), 16000);
+	sf_close(f);
+	off_t len = lseek(tfd, 0, SEEK_END);
+	char *bytes = malloc((size_t)len);
+	assert_int_equal(pread(tfd, bytes, (size_t)len, 0), len);
+	close(tfd);
+
+	drsn_audio *a = NULL;
+	drsn_error e;
+	assert_int_equal(drsn_audio_open(&a, path, NULL, &e), 0);   /* as a file: fine */
+	drsn_audio_close(a);
+	pid_t pid;
+	int fd = pipe_from_child(bytes, (size_t)len, &pid);
+	int rc = drsn_audio_open_fd(&a, fd, "stdin", NULL, &e);
+	if (rc != -ENOTSUP || !strstr(e.msg, "stdin: FLAC cannot be read from a pipe") ||
+	    strstr(e.msg, "bytes)"))
+		fail_msg("open_fd(FLAC pipe) = %d: %s", rc, e.msg);
+	assert_null(a);
+	close(fd);
+	int st;
+	waitpid(pid, &st, 0);
+	free(bytes);
+	unlink(path);
+}
+
+/* An MP3 without a length header (no Xing/LAME frame: CBR files from
+ * recorders, VBR ones without it): libsndfile guesses its frames from the
+ * first frame's bit rate and the file size. Here the first of 30 silent
+ * MPEG-2 layer III frames (576 samples each, 16 kHz mono) is 32 kbit/s and
+ * the others 64, so it guesses 33984 frames and decodes 17280: that is the
+ * whole file, not "truncated data" (which it was called). */
+static void test_mp3_without_length_header(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/drsn-audio-XXXXXX.mp3";
+	int fd = mkstemps(path, 4);
+	assert_true(fd >= 0);
+	static unsigned char fr[288];
+	for (int k = 0; k < 30; k++) {
+		const int br = k == 0 ? 4 : 8, size = k == 0 ? 144 : 288;   /* 32 or 64 kbit/s */
+		/* sync, MPEG-2, layer III, no CRC, bit rate, 16 kHz, mono */
+		const uint32_t h = 0x7FFu << 21 | 2u << 19 | 1u << 17 | 1u << 16 |
+				   (uint32_t)br << 12 | 2u << 10 | 3u << 6;
+		memset(fr, 0, sizeof fr);
+		for (int i = 0; i < 4; i++)
+			fr[i] = (unsigned char)(h >> (24 - 8 * i));
+		assert_int_equal(write(fd, fr, (size_t)size), size);
+	}
+	close(fd);
+	drsn_audio *a = NULL;
+	drsn_error e;
+	assert_int_equal(drsn_audio_open(&a, path, NULL, &e), 0);
+	drsn_audio_info info;
+	drsn_audio_get_info(a, &info);
+	drsn_audio_close(a);
+	if (strncmp(info.format, "MPEG", 4))
+		fail_msg("%s: read as %s", path, info.format);
+	float *x = NULL;
+	size_t n = 0;
+	int rc = drsn_audio_read_all(path, NULL, &x, &n, &e);
+	if (rc != 0)
+		fail_msg("read_all: %d: %s", rc, e.msg);
+	assert_int_equal(n, 30 * 576);
+	for (size_t i = 0; i < n; i++)
+		assert_true(x[i] == 0.0f);
+	free(x);
+	unlink(path);
+}
+
 static void test_wav_pipe_and_fd(void **state)
 {
 	(void)state;
@@ -560,6 +644,8 @@ int main(void)
 		cmocka_unit_test(test_raw_pipe),
 		cmocka_unit_test(test_pipe_small_reads_do_not_wait),
 		cmocka_unit_test(test_wav_pipe_and_fd),
+		cmocka_unit_test(test_flac_pipe_names_the_reason),
+		cmocka_unit_test(test_mp3_without_length_header),
 		cmocka_unit_test(test_read_all_too_big_for_address_space),
 	};
 	return cmocka_run_group_tests_name("audio", tests, setup, teardown);

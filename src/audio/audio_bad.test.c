@@ -330,6 +330,30 @@ static void test_raw_empty(void **state)
 	unlink(path);
 }
 
+/* A WAV in an encoding libsndfile cannot decode (G.726, format tag 0x0045,
+ * as ffmpeg writes it) is "unsupported encoding" naming the tag, not
+ * "corrupt or truncated header ... Malformed 'fmt ' chunk". */
+static void test_unknown_wav_encoding(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/drsn-audio-g726-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	static const unsigned char h[] = {
+		'R', 'I', 'F', 'F', 38 + 100, 0, 0, 0, 'W', 'A', 'V', 'E',
+		'f', 'm', 't', ' ', 18, 0, 0, 0,
+		0x45, 0, 1, 0, 0x40, 0x1F, 0, 0, 0xA0, 0x0F, 0, 0, 1, 0, 4, 0, 0, 0,
+		'd', 'a', 't', 'a', 100, 0, 0, 0,
+	};
+	static unsigned char data[100];
+	assert_int_equal(write(fd, h, sizeof h), sizeof h);
+	assert_int_equal(write(fd, data, sizeof data), sizeof data);
+	close(fd);
+	expect_open_fail(path, NULL, -ENOTSUP, "unsupported encoding: WAV format tag 0x0045",
+			 "libsndfile cannot decode");
+	unlink(path);
+}
+
 int main(void)
 {
 	const char *root = getenv("DRSN_SOURCE_ROOT");
@@ -345,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_raw_partial_frame),
 		cmocka_unit_test(test_raw_empty),
+		cmocka_unit_test(test_unknown_wav_encoding),
 	};
 	return cmocka_run_group_tests_name("audio_bad", tests, NULL, NULL);
 }

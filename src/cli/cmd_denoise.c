@@ -32,7 +32,9 @@ static void usage(FILE *f)
 		"its own, time-aligned with IN (the denoiser's one-frame delay is removed).\n"
 		"OUT's container follows its extension (.wav .flac .ogg .aiff .au .caf .w64\n"
 		".mp3 .opus), else IN's; the sample encoding is IN's where OUT's container\n"
-		"allows it.\n"
+		"allows it (ADPCM: 16-bit PCM). A .wav OUT is RF64 (64-bit sizes) if IN is,\n"
+		"if it would pass the 4 GiB a WAV holds, or if IN is a pipe (then a WAV again\n"
+		"at the end if it stayed small).\n"
 		"OUT '-' is stdout; on a pipe it is a WAV stream (header of unknown length,\n"
 		"IN's encoding if PCM or float, else 16-bit), e.g. 'drsn denoise IN - | aplay'.\n"
 		"With a folder, every audio file under IN_FOLDER is written to the same\n"
@@ -60,7 +62,8 @@ static const struct { const char *ext; int major; int subtype; } containers[] = 
 };
 
 /* The libsndfile format to write: container from OUT's extension (else the
- * input's), encoding from the input where that container takes it; 0 if the
+ * input's), encoding from the input where that container takes it (not
+ * ADPCM, which would change the length; see below); 0 if the
  * container OUT's extension names cannot hold this audio (MP3: 2 channels). */
 static int out_format(const char *path, int in_format, int rate, int channels)
 {
@@ -75,12 +78,18 @@ static int out_format(const char *path, int in_format, int rate, int channels)
 			}
 	}
 	/* .wav from a WAVE_FORMAT_EXTENSIBLE input (e.g. 5.1) stays extensible:
-	 * plain WAV has no channel mask, so players lose the speaker layout */
-	if (major == SF_FORMAT_WAV && (in_format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAVEX)
-		major = SF_FORMAT_WAVEX;
+	 * plain WAV has no channel mask, so players lose the speaker layout;
+	 * from an RF64 input (long recordings) it stays RF64 */
+	if (major == SF_FORMAT_WAV && ((in_format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAVEX ||
+				       (in_format & SF_FORMAT_TYPEMASK) == SF_FORMAT_RF64))
+		major = in_format & SF_FORMAT_TYPEMASK;
 	SF_INFO si = {.samplerate = rate, .channels = channels};
-	si.format = major | (in_format & SF_FORMAT_SUBMASK);
-	if (sf_format_check(&si))
+	int sub = in_format & SF_FORMAT_SUBMASK;
+	/* ADPCM comes in whole blocks, of a size each writer picks: libsndfile
+	 * reads a block's worth (its last one padded) and writes blocks of its
+	 * own size, so OUT would be up to a block longer than IN: 16-bit PCM */
+	si.format = major | sub;
+	if (sub != SF_FORMAT_IMA_ADPCM && sub != SF_FORMAT_MS_ADPCM && sf_format_check(&si))
 		return si.format;
 	si.format = major | fallback;
 	if (sf_format_check(&si))
@@ -107,6 +116,33 @@ static int pcm_bits(int format)
 	default:
 		return 0;
 	}
+}
+
+/* Most bytes a WAV may hold: its sizes are 32-bit. libsndfile writes a larger
+ * one without complaint, with sizes wrapped modulo 4 GiB, which every reader
+ * then takes for a short file. Tests build drsn with a small limit. */
+#ifndef DRSN__WAV_MAX_BYTES
+#define DRSN__WAV_MAX_BYTES 0xFFFFFFFFLL
+#endif
+
+/* A .wav OUT that could pass DRSN__WAV_MAX_BYTES (frames known and too many,
+ * or unknown: a pipe): RF64 instead (the same container with 64-bit sizes).
+ * For an unknown length the caller asks libsndfile to write it back as a
+ * WAV at close if it stayed under 4 GiB (SFC_RF64_AUTO_DOWNGRADE; it is then
+ * WAVE_FORMAT_EXTENSIBLE). Returns format, or the RF64 one. */
+static int wav_or_rf64(int format, int64_t frames, int channels)
+{
+	int major = format & SF_FORMAT_TYPEMASK, sub = format & SF_FORMAT_SUBMASK;
+	if (major != SF_FORMAT_WAV && major != SF_FORMAT_WAVEX)
+		return format;
+	/* bytes a sample (at most: A-law, mu-law, ADPCM, GSM take 2 or fewer),
+	 * plus room for the header */
+	double bytes = pcm_bits(format) ? pcm_bits(format) / 8 : sub == SF_FORMAT_DOUBLE ? 8 :
+		       sub == SF_FORMAT_FLOAT ? 4 : 2;
+	if (frames >= 0 && (double)frames * channels * bytes + 65536 <= (double)DRSN__WAV_MAX_BYTES)
+		return format;
+	SF_INFO si = {.samplerate = 16000, .channels = channels, .format = SF_FORMAT_RF64 | sub};
+	return sf_format_check(&si) ? si.format : format;
 }
 
 /* Float samples to integer PCM of the given bits, rounded to nearest and
@@ -308,12 +344,19 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 			      out_path, strrchr(out_path, '.'), nch, info.out_rate);
 		goto cleanup;
 	}
+	int auto_wav = 0;   /* RF64 for a length unknown: back to WAV if it stays small */
+	if ((si.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_RF64) {
+		int f = wav_or_rf64(si.format, info.out_frames, nch);
+		auto_wav = f != si.format && info.out_frames < 0;
+		si.format = f;
+	}
 	if (!(ires = malloc(cap * (size_t)nch * sizeof *ires)))
 		goto nomem;
 	bits = pcm_bits(si.format);
 	if (!strcmp(out_path, "-") && lseek(1, 0, SEEK_CUR) < 0) {
 		/* a pipe: libsndfile writes no container there but raw */
 		si.format = pipe_format(info.sndfile_format, info.out_rate, nch);
+		auto_wav = 0;
 		bits = pcm_bits(si.format);
 		if (write_stream_wav_header(1, &si) < 0) {
 			drsn__cli_err("-: cannot write to stdout: %s", strerror(errno));
@@ -335,7 +378,10 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 		goto cleanup;
 	}
 	sf_command(out, SFC_SET_CLIPPING, NULL, SF_TRUE);
-	if ((si.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAVEX && strcmp(in_path, "-"))
+	if (auto_wav)
+		sf_command(out, SFC_RF64_AUTO_DOWNGRADE, NULL, SF_TRUE);
+	if (((si.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAVEX ||
+	     (si.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_RF64) && strcmp(in_path, "-"))
 		copy_channel_map(in_path, out, nch);
 
 	size_t skip = (size_t)lat;   /* the first lat output frames precede the input */

@@ -601,7 +601,7 @@ static void test_stdin_formats_a_pipe_cannot_carry(void **state)
 	} cases[] = {
 		{"p.caf", SF_FORMAT_CAF | SF_FORMAT_PCM_16, "CAF cannot be read from a pipe"},
 		{"p0.wav", 0, "the header declares zero frames"},
-		{"p.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, "cannot read from a pipe"},
+		{"p.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, "FLAC cannot be read from a pipe"},
 		{"p.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, NULL},
 	};
 	char f[160], args[1024], out[4096], err[4096];

@@ -1,10 +1,11 @@
 /* drsn denoise end to end: rate, channels, length and alignment of OUT,
  * per-channel processing, pass-through at --strength 0, the --vad CSV,
  * integer outputs rounded (not truncated), OUT '-' on a pipe, --vad -,
- * a WAVEX input's speaker layout, .mp3 and .opus outputs,
+ * a WAVEX input's speaker layout, .mp3 and .opus outputs, RF64 where a
+ * WAV could not hold OUT, ADPCM IN (16-bit OUT, of IN's length),
  * errors that name the file, IN_FOLDER OUT_FOLDER, outputs that are the
  * input (refused), outputs left as they were by a failed run and by Ctrl-C.
- * argv[1] is the drsn executable. */
+ * argv[1] is the drsn executable, argv[2] drsn built with a 1 MB WAV limit. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -661,6 +662,97 @@ static void test_mp3_opus_output(void **state)
 	assert_int_equal(access(out, F_OK), -1);
 }
 
+/* A WAV holds 4 GiB at most (32-bit sizes; libsndfile writes a bigger one
+ * with its sizes wrapped, and readers see a short file): an RF64 IN stays
+ * RF64 in a .wav OUT, and an OUT that would not fit a WAV, or whose length
+ * is unknown (IN a pipe), is written as RF64, which goes back to a WAV at
+ * close if it stayed small. drsn_small_wav is drsn built with a 1 MB limit. */
+static const char *drsn_small_wav;
+
+static void test_rf64_when_wav_too_small(void **state)
+{
+	(void)state;
+	enum { N = 10 * 16000 };   /* stereo float: 1.28 MB */
+	static float x[2 * N];
+	for (int i = 0; i < 2 * N; i++)
+		x[i] = 0.1f * gauss();
+	char in[128], out[128], args[1024], err[1024];
+	const int wav_f = SF_FORMAT_WAV | SF_FORMAT_FLOAT, rf64_f = SF_FORMAT_RF64 | SF_FORMAT_FLOAT;
+	struct { int in_format; sf_count_t n; const char *exe; int fifo, out_format; } c[] = {
+		{rf64_f, N / 10, drsn, 0, rf64_f},             /* RF64 stays RF64 */
+		{wav_f, N / 10, drsn_small_wav, 0, wav_f},     /* fits: a WAV */
+		{wav_f, N, drsn_small_wav, 0, rf64_f},         /* does not fit */
+		{wav_f, N / 10, drsn, 1, SF_FORMAT_WAVEX | SF_FORMAT_FLOAT},  /* unknown, small */
+	};
+	for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+		path(in, sizeof in, "big-in.wav");
+		path(out, sizeof out, "big-out.wav");
+		write_wav(in, 16000, 2, c[k].in_format, x, c[k].n);
+		char inarg[256], fifo[128], cmd[512];
+		snprintf(inarg, sizeof inarg, "'%s'", in);
+		if (c[k].fifo) {   /* IN '-' a FIFO: its length is unknown */
+			path(fifo, sizeof fifo, "big-in.fifo");
+			assert_int_equal(mkfifo(fifo, 0600), 0);
+			snprintf(cmd, sizeof cmd, "cat '%s' > '%s' &", in, fifo);
+			assert_int_equal(system(cmd), 0);
+			snprintf(inarg, sizeof inarg, "- < '%s'", fifo);
+		}
+		snprintf(args, sizeof args, "denoise --strength 0 %s '%s'", inarg, out);
+		int rc = drsn__test_run(c[k].exe, dir, args, NULL, 0, err, sizeof err);
+		if (rc != 0)
+			fail_msg("case %zu: drsn %s: exit %d: %s", k, args, rc, err);
+		SF_INFO si;
+		float *y = read_wav(out, &si);
+		if (si.format != c[k].out_format || si.frames != c[k].n)
+			fail_msg("case %zu: %s: format 0x%x, %lld frames, not 0x%x, %lld", k, out,
+				 si.format, (long long)si.frames, c[k].out_format,
+				 (long long)c[k].n);
+		assert_memory_equal(y, x, (size_t)c[k].n * 2 * sizeof *x);
+		free(y);
+		if (c[k].fifo)
+			unlink(fifo);
+	}
+}
+
+/* ADPCM comes in whole blocks of a size the writer picks; libsndfile reads
+ * the last one whole and writes blocks of its own size. An MS ADPCM IN of
+ * 16000 frames in 32 blocks of 500 (as sox writes it at 16 kHz) gave an OUT
+ * of 16192 (16 of libsndfile's 1012-frame blocks): OUT is 16-bit PCM of
+ * IN's length instead. The IN is libsndfile's 8 kHz layout, relabelled
+ * 16 kHz. */
+static void test_adpcm_keeps_length(void **state)
+{
+	(void)state;
+	enum { N = 16000 };
+	static float x[N];
+	for (int i = 0; i < N; i++)
+		x[i] = 0.1f * gauss();
+	char in[128], out[128], args[512];
+	path(in, sizeof in, "msadpcm.wav");
+	path(out, sizeof out, "msadpcm_out.wav");
+	write_wav(in, 8000, 1, SF_FORMAT_WAV | SF_FORMAT_MS_ADPCM, x, N);
+	FILE *f = fopen(in, "r+b");
+	assert_non_null(f);
+	unsigned char h[36];
+	assert_int_equal(fread(h, 1, sizeof h, f), sizeof h);
+	assert_memory_equal(h + 12, "fmt ", 4);
+	assert_int_equal(h[32] | h[33] << 8, 256);   /* block align: 500 frames a block */
+	const uint32_t rate = 16000, bytes_per_s = 256 * 16000 / 500;
+	for (int i = 0; i < 4; i++) {
+		h[24 + i] = (unsigned char)(rate >> (8 * i));
+		h[28 + i] = (unsigned char)(bytes_per_s >> (8 * i));
+	}
+	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+	assert_int_equal(fwrite(h, 1, sizeof h, f), sizeof h);
+	assert_int_equal(fclose(f), 0);
+	SF_INFO si;
+	free(read_wav(in, &si));
+	assert_int_equal(si.samplerate, 16000);
+	assert_int_equal(si.frames, N);
+	snprintf(args, sizeof args, "'%s' '%s'", in, out);
+	free(denoise_file(args, out, 16000, 1, N, SF_FORMAT_WAV | SF_FORMAT_PCM_16));
+}
+
 /* IN_FOLDER OUT_FOLDER into a file or a pipe: each "IN -> OUT" line is
  * there as soon as that file is done, not when drsn exits (it was lost on a
  * Ctrl-C): while the second, long, file is being denoised the first one's
@@ -723,8 +815,8 @@ static void test_folder_lines_as_done(void **state)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s PATH/TO/drsn\n", argv[0]);
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s PATH/TO/drsn PATH/TO/drsn-small-wav\n", argv[0]);
 		return 2;
 	}
 	/* absolute: test_vad_stdout runs it from the temporary folder */
@@ -735,7 +827,16 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
-	drsn = drsn__test_exe(drsn, dir);   /* under qemu in a cross build */
+	/* under qemu in a cross build (each in a folder of its own: the wrapper
+	 * script has one name) */
+	static char small_abs[PATH_MAX], sub[96];
+	snprintf(sub, sizeof sub, "%s/small-wav", dir);
+	if (!realpath(argv[2], small_abs) || mkdir(sub, 0777) != 0) {
+		perror(argv[2]);
+		return 1;
+	}
+	drsn_small_wav = strdup(drsn__test_exe(small_abs, sub));
+	drsn = drsn__test_exe(drsn, dir);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stereo_each_channel),
 		cmocka_unit_test(test_strength_zero_passes_through_48k_float),
@@ -749,6 +850,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_failed_run_keeps_outputs),
 		cmocka_unit_test(test_signal_keeps_outputs),
 		cmocka_unit_test(test_mp3_opus_output),
+		cmocka_unit_test(test_rf64_when_wav_too_small),
+		cmocka_unit_test(test_adpcm_keeps_length),
 		cmocka_unit_test(test_folder_lines_as_done),
 	};
 	int rc = cmocka_run_group_tests_name("denoise-cli", tests, NULL, NULL);

@@ -5,9 +5,9 @@
  * Files are decoded with libsndfile (WAV, FLAC, OGG/Vorbis, AIFF, AU, CAF,
  * W64, MP3 when libsndfile has it, ... and headerless raw PCM when
  * opts.raw_format is set). Any source rate and channel count goes in; out
- * comes float32 (in [-1, 1] from integer PCM; float files as stored, even
- * beyond 1), by default mono (the average of the channels: a stereo file
- * with one silent channel comes out 6 dB down) at 16000 Hz. Resampling uses libsoxr (see docs/resampler.md for why).
+ * comes float32 (see "Sample values" below), by default mono (the average of
+ * the channels: a stereo file with one silent channel comes out 6 dB down) at
+ * 16000 Hz. Resampling uses libsoxr (see docs/resampler.md for why).
  *
  *     drsn_audio_opts o;
  *     drsn_audio_opts_default(&o);          // 16000 Hz, mono
@@ -39,6 +39,14 @@
  * length header has only libsndfile's estimate of its length: it ends where
  * the decoder ends, which is no error.
  *
+ * Sample values: integer formats give [-1, 1); float formats (32/64-bit
+ * float WAV, ...) give what the file holds, values a little beyond 1.0 too,
+ * except that NaN and infinite samples are read as 0 and finite ones beyond
+ * +-DRSN_AUDIO_MAX_SAMPLE are clipped there, before the channels are mixed
+ * and resampled: one corrupt sample stays one sample, and nothing downstream
+ * (front end, denoiser, network) sees a value that is not finite.
+ * drsn_audio_bad_samples() counts them, so a program can warn.
+ *
  * Threads: separate handles may be used from separate threads at once; one
  * handle (drsn_audio or drsn_resampler) by one thread at a time.
  */
@@ -57,6 +65,10 @@ extern "C" {
 #define DRSN_AUDIO_MIN_RATE 1000
 #define DRSN_AUDIO_MAX_RATE 768000
 #define DRSN_AUDIO_MAX_CHANNELS 64
+
+/* Largest sample magnitude delivered (2^16, +96 dBFS): beyond it a float
+ * file's samples are clipped, NaN and infinities are read as 0. */
+#define DRSN_AUDIO_MAX_SAMPLE 65536.0f
 
 typedef struct drsn_audio drsn_audio;
 
@@ -121,6 +133,11 @@ DRSN_API void drsn_audio_get_info(const drsn_audio *a, drsn_audio_info *info);
  * stream, and allocates nothing in between (src/audio/alloc.test.c). */
 DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames,
 			      drsn_error *err);
+
+/* Source samples (each channel's counted) read so far that were NaN or
+ * infinite (read as 0) or beyond +-DRSN_AUDIO_MAX_SAMPLE (clipped); 0 for a
+ * NULL a. Integer formats never have any. */
+DRSN_API int64_t drsn_audio_bad_samples(const drsn_audio *a);
 
 /* Close and free a (NULL is fine). Does not close a caller's fd. */
 DRSN_API void drsn_audio_close(drsn_audio *a);

@@ -99,7 +99,9 @@ DRSN_API void drsn_features_destroy(drsn_features *f);
  * complete. Returns the number of frames delivered (>= 0), or -EINVAL for a
  * NULL f, NULL x with n > 0, or NULL cb. Samples are used as they are: a
  * NaN/Inf sample makes the frames that hold it non-finite (drsn_ctx_run
- * refuses those; drsn_pipeline_push takes such samples as 0). */
+ * refuses those; drsn_pipeline_push takes such samples as 0, and
+ * drsn_audio_read never delivers any), and only those: the frames after it
+ * are as without it. */
 DRSN_API int64_t drsn_features_push(drsn_features *f, const float *x, size_t n,
 				    drsn_features_cb cb, void *user);
 

@@ -9,6 +9,8 @@
 
 #include <soxr.h>
 
+#include "drsn/audio.h"
+
 /* Input frames converted per step: bounds the scratch buffers. */
 #define STEP 2048
 
@@ -137,7 +139,9 @@ static float sample(const wy_pcm *c, const uint8_t *s)
 		if (c->float4) {
 			float f;
 			memcpy(&f, &u, sizeof f);
-			return isfinite(f) ? f : 0.0f;
+			/* as drsn_audio_read does (drsn/audio.h): NaN/Inf as 0, and
+			 * no value whose channel sum or filtered sum overflows */
+			return isfinite(f) ? fminf(fmaxf(f, -DRSN_AUDIO_MAX_SAMPLE), DRSN_AUDIO_MAX_SAMPLE) : 0.0f;
 		}
 		return (float)((double)(int32_t)u * (1.0 / 2147483648.0));
 	}

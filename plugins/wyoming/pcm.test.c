@@ -142,6 +142,54 @@ static void test_resample(void **state)
 	wy_pcm_destroy(c);
 }
 
+/* float32 samples no audio has: NaN and infinities are 0, finite huge ones
+ * clipped to DRSN_AUDIO_MAX_SAMPLE, so that the channel sum and libsoxr's
+ * filter stay finite (FLT_MAX in both channels made the downmix infinite,
+ * and the resampler spread it as NaN). The output is all finite, and
+ * samples away from the bad ones are as without them. */
+static void test_float_specials(void **state)
+{
+	(void)state;
+	enum { IN = 48000, N = IN / 2 };
+	char err[200];
+	const float bad[] = {3.4e38f, -3.4e38f, NAN, INFINITY, -INFINITY, 1e30f};
+	float *ref = NULL;
+	for (int with_bad = 0; with_bad < 2; with_bad++) {
+		wy_pcm *c = NULL;
+		assert_int_equal(wy_pcm_create(&c, 16000, 1), 0);
+		assert_int_equal(wy_pcm_start(c, IN, 4, 2, err, sizeof err), 0);
+		uint8_t *buf = malloc((size_t)N * 8);
+		for (int i = 0; i < N; i++)
+			for (int ch = 0; ch < 2; ch++) {
+				float v = (float)(0.3 * sin(2 * M_PI * 440.0 * i / IN));
+				if (with_bad && i >= 12000 && i < 12000 + 6)
+					v = bad[i - 12000];
+				uint32_t u;
+				memcpy(&u, &v, sizeof u);
+				put_le(buf + 8 * i + 4 * ch, u, 4);
+			}
+		struct sink s = {malloc(20000 * sizeof(float)), 0, 20000};
+		assert_int_equal(wy_pcm_feed(c, buf, (size_t)N * 8, collect, &s), 0);
+		assert_int_equal(wy_pcm_finish(c, collect, &s), 0);
+		assert_int_equal(s.n, N / 3);
+		for (size_t i = 0; i < s.n; i++)
+			if (!isfinite(s.x[i]))
+				fail_msg("output sample %zu is %g", i, (double)s.x[i]);
+		if (!with_bad) {
+			ref = s.x;
+		} else {
+			for (size_t i = 0; i < s.n; i++)   /* libsoxr's filter rings on for ~60 ms */
+				if ((i < 3000 || i > 5000) && fabsf(s.x[i] - ref[i]) > 1e-6f)
+					fail_msg("output sample %zu: %g, %g without the bad samples", i,
+						 (double)s.x[i], (double)ref[i]);
+			free(s.x);
+		}
+		free(buf);
+		wy_pcm_destroy(c);
+	}
+	free(ref);
+}
+
 static void test_bad_formats(void **state)
 {
 	(void)state;
@@ -167,6 +215,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_widths_and_channels),
 		cmocka_unit_test(test_resample),
+		cmocka_unit_test(test_float_specials),
 		cmocka_unit_test(test_bad_formats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

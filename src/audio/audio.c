@@ -18,6 +18,7 @@
 
 #include "audio/resample.h"
 #include "common/error.h"
+#include "common/samples.h"
 
 /* Source frames decoded per libsndfile call; every buffer is sized from it. */
 #define CHUNK 4096
@@ -34,6 +35,8 @@ struct drsn_audio {
 	size_t pend_cap, pend_n, pend_pos;   /* frames */
 	int64_t src_read;       /* source frames decoded so far */
 	int len_estimated;      /* source_frames is libsndfile's guess (MPEG) */
+	int64_t bad;            /* NaN/Inf/huge source samples (drsn_audio_bad_samples) */
+	int check;              /* a float or lossy encoding: samples need checking */
 	int src_eof;            /* libsndfile is done */
 	int done;               /* nothing more will come */
 	int failed;             /* sticky error code, 0 if none */
@@ -204,6 +207,25 @@ static int open_fail(drsn_error *err, const char *name, long long size, int code
 			  name, size, why);
 }
 
+/* 1 for encodings whose decoded samples are always within [-1, 1]: integer
+ * PCM and the companded ones (libsndfile scales them by their full scale).
+ * Float, double and the lossy codecs (decoded in float) are checked. */
+static int bounded_encoding(int format)
+{
+	switch (format & SF_FORMAT_SUBMASK) {
+	case SF_FORMAT_PCM_S8:
+	case SF_FORMAT_PCM_U8:
+	case SF_FORMAT_PCM_16:
+	case SF_FORMAT_PCM_24:
+	case SF_FORMAT_PCM_32:
+	case SF_FORMAT_ULAW:
+	case SF_FORMAT_ALAW:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int check_opts(const drsn_audio_opts *o, const char *name, int *raw_sf, drsn_error *err)
 {
 	*raw_sf = 0;
@@ -339,6 +361,7 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	default:
 		break;
 	}
+	a->check = !bounded_encoding(sfi.format);
 	if (raw_sf)
 		snprintf(a->info.format, sizeof a->info.format, "RAW %s", opts->raw_format);
 	else
@@ -491,6 +514,10 @@ static long refill(drsn_audio *a, size_t need, drsn_error *err)
 			return read_fail(a, err, -EBADMSG, "corrupt data after %" PRId64 " frames: %s",
 					 a->src_read, sf_strerror(a->sf));
 		a->src_read += n;
+		/* before the downmix and the resampler, which would spread one bad
+		 * sample over its neighbours (audio.h, "Sample values") */
+		if (n > 0 && a->check)
+			a->bad += (int64_t)drsn__samples_sanitize(a->src, (size_t)n * (size_t)ch);
 		if (n < req) {
 			a->src_eof = 1;
 			if (a->info.source_frames >= 0 && a->src_read != a->info.source_frames &&
@@ -570,6 +597,11 @@ DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames, drsn
 			return rc;
 	}
 	return (long)got;
+}
+
+DRSN_API int64_t drsn_audio_bad_samples(const drsn_audio *a)
+{
+	return a ? a->bad : 0;
 }
 
 DRSN_API void drsn_audio_close(drsn_audio *a)

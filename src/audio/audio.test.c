@@ -634,6 +634,91 @@ static void test_read_all_too_big_for_address_space(void **state)
 	assert_non_null(strstr(e.msg, "1073742336 frames of 1 channel(s) do not fit in memory"));
 }
 
+/* Float files holding values no audio has (audio.h, "Sample values"):
+ * NaN and infinities are read as 0, huge finite values clipped to
+ * DRSN_AUDIO_MAX_SAMPLE, before the downmix and the resampler, and counted.
+ * Before, a NaN went through as NaN (a 48 kHz file: smeared by libsoxr over
+ * its filter, tens of output samples), and FLT_MAX samples overflowed the
+ * downmix and the resampler into infinities. Everything else is read as in
+ * the same file without them. */
+static void write_float_wav(const char *path, int format, int rate, int ch, const float *x,
+			    sf_count_t n)
+{
+	SF_INFO si = {.samplerate = rate, .channels = ch, .format = format};
+	SNDFILE *f = sf_open(path, SFM_WRITE, &si);
+	if (!f)
+		fail_msg("%s: %s", path, sf_strerror(NULL));
+	assert_int_equal(sf_writef_float(f, x, n), n);
+	sf_close(f);
+}
+
+static void test_nonfinite_and_huge_samples(void **state)
+{
+	(void)state;
+	static const int rates_in[] = {16000, 48000};
+	static const int formats_in[] = {SF_FORMAT_WAV | SF_FORMAT_FLOAT, SF_FORMAT_WAV | SF_FORMAT_DOUBLE};
+	const float bad[] = {NAN, INFINITY, -INFINITY, 3.4e38f, -3.4e38f, 1e30f, -NAN};
+	const size_t nb = sizeof bad / sizeof bad[0];
+	for (size_t fi = 0; fi < 2; fi++)
+		for (size_t ri = 0; ri < 2; ri++)
+			for (int ch = 1; ch <= 2; ch++) {
+				const int rate = rates_in[ri];
+				const sf_count_t n = rate;   /* 1 s */
+				float *x = malloc(sizeof(float) * (size_t)(n * ch));
+				float *y = malloc(sizeof(float) * (size_t)(n * ch));
+				assert_non_null(x);
+				assert_non_null(y);
+				for (sf_count_t i = 0; i < n; i++)
+					for (int c = 0; c < ch; c++)
+						x[i * ch + c] = y[i * ch + c] =
+							(float)(0.5 * sin(2 * M_PI * FREQ * (double)i / rate));
+				/* the bad values, 1000 frames apart from 0.25 s on, in channel 0;
+				 * the clean file has 0 there (as they are read), or the clip */
+				for (size_t k = 0; k < nb; k++) {
+					size_t at = (size_t)(rate / 4 + 1000 * (sf_count_t)k) * (size_t)ch;
+					x[at] = bad[k];
+					y[at] = isfinite(bad[k]) ? copysignf(DRSN_AUDIO_MAX_SAMPLE, bad[k]) : 0.0f;
+				}
+				char pb[300], pc[300];
+				snprintf(pb, sizeof pb, "%s/bad_%d_%d_%zu.wav", tmpdir, rate, ch, fi);
+				snprintf(pc, sizeof pc, "%s/clean_%d_%d_%zu.wav", tmpdir, rate, ch, fi);
+				write_float_wav(pb, formats_in[fi], rate, ch, x, n);
+				write_float_wav(pc, formats_in[fi], rate, ch, y, n);
+				free(x);
+				free(y);
+
+				drsn_audio_opts o;
+				drsn_audio_opts_default(&o);   /* 16 kHz mono */
+				drsn_audio *a = NULL;
+				drsn_error e;
+				float *got = NULL, *want = NULL;
+				size_t ng = 0, nw = 0;
+				assert_int_equal(drsn_audio_open(&a, pb, &o, &e), 0);
+				assert_int_equal(drsn_audio_bad_samples(a), 0);
+				got = malloc(sizeof(float) * 20000);
+				assert_non_null(got);
+				long k;
+				while ((k = drsn_audio_read(a, got + ng, 20000 - ng, &e)) > 0)
+					ng += (size_t)k;
+				assert_int_equal(k, 0);
+				assert_int_equal(drsn_audio_read_all(pc, &o, &want, &nw, &e), 0);
+				assert_int_equal(ng, nw);
+				for (size_t i = 0; i < ng; i++) {
+					if (!isfinite(got[i]) || fabsf(got[i]) > DRSN_AUDIO_MAX_SAMPLE * 1.2f)
+						fail_msg("%s: sample %zu is %g", pb, i, (double)got[i]);
+					if (got[i] != want[i])
+						fail_msg("%s: sample %zu is %g, %g in the same file with 0 or the "
+							 "clip for the bad values", pb, i, (double)got[i],
+							 (double)want[i]);
+				}
+				assert_int_equal(drsn_audio_bad_samples(a), (int64_t)nb);
+				drsn_audio_close(a);
+				free(got);
+				free(want);
+			}
+	assert_int_equal(drsn_audio_bad_samples(NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_flac_pipe_names_the_reason),
 		cmocka_unit_test(test_mp3_without_length_header),
 		cmocka_unit_test(test_read_all_too_big_for_address_space),
+		cmocka_unit_test(test_nonfinite_and_huge_samples),
 	};
 	return cmocka_run_group_tests_name("audio", tests, setup, teardown);
 }

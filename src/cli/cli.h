@@ -49,6 +49,12 @@ int drsn__cli_stdout_failed(void);
  * file with no result from one that failed (msg names the file). */
 void drsn__cli_file_error(const char *cmd, const char *file, const char *msg);
 
+/* After reading file through a: if it held NaN, infinite or out-of-range
+ * samples (drsn_audio_bad_samples; read as 0 or clipped), one warning
+ * "drsn: CMD: FILE: N samples ..." on stderr. The file is still processed. */
+struct drsn_audio;
+void drsn__cli_warn_bad_samples(const char *cmd, const char *file, const struct drsn_audio *a);
+
 /* 1 if path a and path b name one existing regular file (the same device and
  * inode, so through any spelling of the path, a symbolic or a hard link),
  * else 0. "-" (stdin or stdout) names no file here. */

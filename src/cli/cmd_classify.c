@@ -106,6 +106,7 @@ static int read_window(const char *file, const drsn_audio_opts *ao, float *win, 
 				if (pos >= start && pos - start < len)
 					dst[pos - start] = int16_step(chunk[i]);
 		}
+		drsn__cli_warn_bad_samples("classify", file, a);
 		drsn_audio_close(a);
 		if (k < 0 || pos == total || !strcmp(file, "-"))   /* stdin cannot be read again */
 			return k < 0 ? (int)k : 0;
@@ -130,6 +131,7 @@ static int read_window(const char *file, const drsn_audio_opts *ao, float *win, 
 			break;
 		nx += (size_t)k;
 	}
+	drsn__cli_warn_bad_samples("classify", file, a);
 	drsn_audio_close(a);
 	if (k == 0)
 		fit_window(x, nx, win, n);

@@ -392,6 +392,7 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 			goto cleanup;
 		}
 		if (n == 0) {
+			drsn__cli_warn_bad_samples("denoise", in_path, a);
 			n = lat;   /* flush */
 			done = 1;
 		}

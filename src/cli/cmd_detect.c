@@ -284,6 +284,10 @@ int drsn__cmd_detect(int argc, char **argv)
 		} else if (!drsn__cli_stdout_failed()) {
 			drsn_pipeline_finish(p, &ev, &r);   /* score the last second in full */
 		}
+		if (drsn_audio_bad_samples(a) > 0) {
+			progress_erase();
+			drsn__cli_warn_bad_samples("detect", r.file, a);
+		}
 		drsn_audio_close(a);
 		a = NULL;
 	}

@@ -203,6 +203,7 @@ int drsn__cmd_features(int argc, char **argv)
 		drsn__cli_err("%s", r.err.msg);
 		goto cleanup;
 	}
+	drsn__cli_warn_bad_samples("features", in, a);
 	if (r.bad_frame >= 0) {   /* as drsn classify: no numbers made of NaN */
 		drsn__cli_err("%s: non-finite features from frame %lld on (NaN or infinite samples: corrupt "
 			      "audio?)%s", in, (long long)r.bad_frame, out ? "; nothing written" : "");

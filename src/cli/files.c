@@ -14,6 +14,7 @@
 #include <sndfile.h>
 
 #include "cli/cli.h"
+#include "drsn/audio.h"
 #include "common/utf8.h"
 
 #define MAX_DEPTH 32
@@ -242,4 +243,13 @@ void drsn__cli_file_error(const char *cmd, const char *file, const char *msg)
 	drsn__utf8_add_string(o, "file", file);   /* JSON is UTF-8, a file name need not be */
 	drsn__utf8_add_string(o, "error", msg);    /* it names the file */
 	drsn__cli_print_json(cmd, o);
+}
+
+void drsn__cli_warn_bad_samples(const char *cmd, const char *file, const drsn_audio *a)
+{
+	int64_t n = drsn_audio_bad_samples(a);
+	if (n > 0)
+		drsn__cli_err("%s: %s: warning: %lld sample%s NaN, infinite or beyond +-%g (read as 0, "
+			      "or clipped): corrupt audio?", cmd, file, (long long)n, n == 1 ? " was" : "s were",
+			      (double)DRSN_AUDIO_MAX_SAMPLE);
 }

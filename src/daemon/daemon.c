@@ -377,6 +377,7 @@ static cJSON *status(struct daemon *d)
 	cJSON_AddNumberToObject(s, "restarts", (double)src.restarts);
 	cJSON_AddNumberToObject(s, "behind", round(src.behind_s * 1e3) / 1e3);
 	cJSON_AddNumberToObject(s, "lost", round(src.lost_s * 1e3) / 1e3);
+	cJSON_AddNumberToObject(s, "bad_samples", (double)src.bad_samples);
 	cJSON_AddNumberToObject(o, "frames", (double)ps.frames);
 	cJSON_AddNumberToObject(o, "inferences", (double)ps.inferences);
 	cJSON_AddNumberToObject(o, "vad_skipped", (double)ps.vad_skipped);

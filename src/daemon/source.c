@@ -38,6 +38,17 @@ void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n)
 {
 	size_t chunk = (size_t)s->o.chunk;
 	int first = n && s->st.state == DRSN_SRC_STARTING;
+	if (s->kind == SRC_FD)
+		s->st.bad_samples = atomic_load(&s->reader_bad);
+	else if (s->audio)
+		s->st.bad_samples = (uint64_t)drsn_audio_bad_samples(s->audio);
+	if (s->st.bad_samples && !s->bad_warned) {
+		/* once: a broken capture would otherwise fill the log */
+		s->bad_warned = 1;
+		log_warn("%s: NaN, infinite or out-of-range samples (beyond +-%g) taken as 0 or "
+			 "clipped; not logged again (status: source.bad_samples)", s->spec,
+			 (double)DRSN_AUDIO_MAX_SAMPLE);
+	}
 	while (n && !s->stopping) {
 		size_t k = n < chunk ? n : chunk;
 		s->st.samples += k;
@@ -241,6 +252,7 @@ static int reader_loop(struct drsn__source *s, float *buf)
 			nanosleep(&ts, NULL);
 		}
 		drsn__ring_write(&s->ring, buf, (size_t)n);
+		atomic_store(&s->reader_bad, (uint64_t)drsn_audio_bad_samples(s->audio));
 		if (!reader_wake(s))
 			return 0;
 	}

@@ -70,6 +70,8 @@ struct drsn__source_stats {
 	uint64_t restarts;           /* pa: back to "running" (audio again) after a failure */
 	double behind_s;             /* audio captured but not yet processed (the ring), s */
 	double lost_s;               /* audio dropped (overflow_samples in seconds) */
+	uint64_t bad_samples;        /* NaN, infinite or beyond +-DRSN_AUDIO_MAX_SAMPLE: read
+				        as 0 or clipped, before any resampling (audio.h) */
 	int state;                   /* enum drsn__source_state */
 };
 

@@ -40,6 +40,7 @@ struct drsn__source {
 	pthread_t thread;
 	int thread_running;
 	_Atomic int reader_done;    /* 1 = end, 2 = error */
+	_Atomic uint64_t reader_bad;   /* drsn_audio_bad_samples, for the loop side */
 	char reader_err[DRSN_ERROR_MSG_MAX];
 	/* Stopping a reader blocked in read(2) on an idle pipe: it cannot be
 	 * interrupted (libsndfile retries on EINTR, and pthread_cancel does not
@@ -54,6 +55,8 @@ struct drsn__source {
 
 	/* pa (source_pa.c) */
 	struct drsn__pa *pa;
+
+	int bad_warned;             /* bad_samples were logged (once per source) */
 
 	int stopping;
 	int open_handles;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/samples.h"
 #include "daemon/hush.h"
 #include "daemon/log.h"
 #include "drsn_config.h"
@@ -450,6 +451,9 @@ static void pa_drain(struct drsn__source *s)
 	       (n = drsn__ring_read(&s->ring, p->drain, budget < DRAIN ? budget : DRAIN)) > 0) {
 		size_t out;
 		budget -= n;
+		/* before the resampler, which would spread a NaN over its filter
+		 * (the same as drsn_audio_read does for files) */
+		s->st.bad_samples += drsn__samples_sanitize(p->drain, n);
 		if (drsn_resampler_process(p->rs, p->drain, n, p->rs_out, p->rs_cap, &out) == 0)
 			drsn__source_deliver(s, p->rs_out, out);
 	}

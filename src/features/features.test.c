@@ -390,6 +390,39 @@ static void test_push_into_reset_and_no_alloc(void **state)
 	free(x);
 }
 
+/* features.h: a NaN or infinite sample spoils only the frames that hold it;
+ * the frames after it are exactly those of the same signal without it (the
+ * front end keeps no state across frames that could carry it on). */
+static void test_nonfinite_sample_spoils_only_its_frames(void **state)
+{
+	(void)state;
+	drsn_features_params p;
+	drsn_features_params_default(&p);
+	const size_t n = 16000, at = 4000;
+	float *x = make_signal(n);
+	struct collect clean = run_whole(&p, x, n);
+	const float bad[] = {NAN, INFINITY, -INFINITY};
+	for (size_t b = 0; b < 3; b++) {
+		float keep = x[at];
+		x[at] = bad[b];
+		struct collect c = run_whole(&p, x, n);
+		x[at] = keep;
+		for (int64_t i = 0; i < c.n; i++) {
+			/* frame i covers [i * hop, i * hop + win) */
+			int holds = (int64_t)at >= i * p.hop_length && (int64_t)at < i * p.hop_length + p.win_length;
+			for (int m = 0; m < p.n_mels; m++) {
+				float v = c.rows[i * p.n_mels + m], w = clean.rows[i * p.n_mels + m];
+				if (!holds && memcmp(&v, &w, sizeof v))
+					fail_msg("%g at %zu: frame %lld band %d is %g, %g without it",
+						 (double)bad[b], at, (long long)i, m, (double)v, (double)w);
+			}
+		}
+		free(c.rows);
+	}
+	free(clean.rows);
+	free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_silence_and_tone),
 		cmocka_unit_test(test_streaming_identity),
 		cmocka_unit_test(test_push_into_reset_and_no_alloc),
+		cmocka_unit_test(test_nonfinite_sample_spoils_only_its_frames),
 	};
 	return cmocka_run_group_tests_name("features", tests, NULL, NULL);
 }

@@ -132,6 +132,7 @@ static void null_drsn_audio_read(void **s)
 	assert_int_equal(drsn_audio_read(NULL, NULL, 16, NULL), -EINVAL);
 }
 
+RETURNS_ZERO(drsn_audio_bad_samples)
 static void null_drsn_audio_close(void **s) { (void)s; drsn_audio_close(NULL); }
 
 static void null_drsn_audio_read_all(void **s)
@@ -457,7 +458,8 @@ static const struct CMUnitTest tests[] = {
 	CASE(drsn_version), CASE(drsn_strerror), CASE(drsn_fft_wisdom_load), CASE(drsn_fft_wisdom_save),
 	CASE(drsn_simd_select), CASE(drsn_simd_name), CASE(drsn_simd_available),
 	CASE(drsn_audio_opts_default), CASE(drsn_audio_open), CASE(drsn_audio_open_fd),
-	CASE(drsn_audio_get_info), CASE(drsn_audio_read), CASE(drsn_audio_close),
+	CASE(drsn_audio_get_info), CASE(drsn_audio_read), CASE(drsn_audio_bad_samples),
+	CASE(drsn_audio_close),
 	CASE(drsn_audio_read_all), CASE(drsn_resampler_create), CASE(drsn_resampler_max_out),
 	CASE(drsn_resampler_process), CASE(drsn_resampler_flush), CASE(drsn_resampler_reset),
 	CASE(drsn_resampler_latency), CASE(drsn_resampler_destroy),

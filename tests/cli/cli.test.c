@@ -187,31 +187,76 @@ static void test_features_signal_keeps_output(void **state)
 	free(wav);
 }
 
-/* Audio holding a NaN gives features made of NaN: an error naming the file
- * and the frame, as drsn classify does, and no .npy (OUT stays as it was). */
-static void test_features_non_finite_audio(void **state)
+/* Audio holding NaN, infinite or huge samples (a float file gone wrong):
+ * each is read as 0 (or clipped to DRSN_AUDIO_MAX_SAMPLE) where the file is
+ * read, with one warning naming the file and the count, and every command
+ * gives exactly what it gives for the same file with those values. Before,
+ * features and classify refused the whole file ("non-finite features"). */
+static void write_floats(const char *p, const float *x, int n)
+{
+	SF_INFO si = {.samplerate = 16000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
+	SNDFILE *f = sf_open(p, SFM_WRITE, &si);
+	assert_non_null(f);
+	assert_int_equal(sf_writef_float(f, x, n), n);
+	sf_close(f);
+}
+
+static void command_line(char *args, size_t n, int c, const char *f)
+{
+	switch (c) {
+	case 0: snprintf(args, n, "features '%s'", f); break;
+	case 1: snprintf(args, n, "features '%s' -o '%s.npy'", f, f); break;
+	case 2: snprintf(args, n, "classify -n 0 '%s'", f); break;
+	default: snprintf(args, n, "detect -t 0.01 '%s'", f); break;
+	}
+}
+
+static void test_non_finite_audio_read_as_zero(void **state)
 {
 	(void)state;
-	char wav[160], out[160], args[1024], err[1024];
-	path(wav, sizeof wav, "nan.wav");
-	path(out, sizeof out, "nan.npy");
-	float x[16000];
-	for (int i = 0; i < 16000; i++)
-		x[i] = noise();
+	enum { N = 32000 };
+	static float x[N], y[N];
+	char bad[160], good[160], args[1024], err[2048], warn[256];
+	static char out_bad[8192], out_good[8192];
+	path(bad, sizeof bad, "bad.wav");
+	path(good, sizeof good, "zro.wav");
+	for (int i = 0; i < N; i++)
+		x[i] = y[i] = noise();
 	x[8000] = NAN;
-	SF_INFO si = {.samplerate = 16000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
-	SNDFILE *f = sf_open(wav, SFM_WRITE, &si);
-	assert_non_null(f);
-	assert_int_equal(sf_writef_float(f, x, 16000), 16000);
-	sf_close(f);
-	for (int with_out = 0; with_out < 2; with_out++) {
-		snprintf(args, sizeof args, "features '%s'%s%s%s", wav, with_out ? " -o '" : "",
-			 with_out ? out : "", with_out ? "'" : "");
-		int rc = run(args, NULL, 0, err, sizeof err);
-		if (rc != 1 || !strstr(err, "nan.wav: non-finite features from frame 48 on"))
+	x[8100] = INFINITY;
+	x[20000] = -INFINITY;
+	x[20001] = 1e30f;
+	y[8000] = y[8100] = y[20000] = 0.0f;
+	y[20001] = DRSN_AUDIO_MAX_SAMPLE;
+	write_floats(bad, x, N);
+	write_floats(good, y, N);
+	snprintf(warn, sizeof warn, "bad.wav: warning: 4 samples were NaN, infinite or beyond +-65536");
+	for (int c = 0; c < 4; c++) {
+		command_line(args, sizeof args, c, good);
+		assert_int_equal(run(args, out_good, sizeof out_good, NULL, 0), 0);
+		command_line(args, sizeof args, c, bad);
+		int rc = run(args, out_bad, sizeof out_bad, err, sizeof err);
+		if (rc != 0 || !strstr(err, warn))
 			fail_msg("drsn %s: exit %d: %s", args, rc, err);
+		if (strstr(strstr(err, warn) + 1, warn))
+			fail_msg("drsn %s: warned more than once: %s", args, err);
+		/* the same output, but for the file's name */
+		for (char *q; (q = strstr(out_bad, "bad.wav"));)
+			memcpy(q, "zro", 3);
+		if (strcmp(out_bad, out_good))
+			fail_msg("drsn %s:\n%s\nand on the file with 0 there:\n%s", args, out_bad, out_good);
+		if (c == 1) {
+			char pb[200], pg[200];
+			size_t nb, ng;
+			snprintf(pb, sizeof pb, "%s.npy", bad);
+			snprintf(pg, sizeof pg, "%s.npy", good);
+			char *b = drsn__test_slurp(pb, &nb), *g = drsn__test_slurp(pg, &ng);
+			assert_int_equal(nb, ng);
+			assert_memory_equal(b, g, nb);
+			free(b);
+			free(g);
+		}
 	}
-	assert_int_equal(access(out, F_OK), -1);
 }
 
 /* A value out of its range is a usage error naming the flag, whether the
@@ -782,7 +827,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_features_output_is_input),
 		cmocka_unit_test(test_features_failed_run_keeps_output),
 		cmocka_unit_test(test_features_signal_keeps_output),
-		cmocka_unit_test(test_features_non_finite_audio),
+		cmocka_unit_test(test_non_finite_audio_read_as_zero),
 		cmocka_unit_test(test_detect_range_is_usage_error),
 		cmocka_unit_test(test_version_help_and_arguments),
 		cmocka_unit_test(test_bad_option_one_line),

@@ -2,9 +2,11 @@
 """Audio sources through the daemon, compared with `drsn detect` on the same
 audio (the same pipeline must give the same detections): file: at real time,
 stdin raw s16le as fast as it comes, fd:N raw f32le 48 kHz stereo."""
+import array
 import json
 import os
 import signal
+import struct
 import subprocess
 import time
 import wave
@@ -95,6 +97,58 @@ def test_fd_f32_48k_stereo():
     n = same(dets, ref)
     assert n == len(ref) and n >= 3, (n, len(ref))
     log("fd:N 48 kHz stereo f32: all %d detections equal to drsn detect's on the same audio" % n)
+
+
+def write_f32_wav(path, samples, rate=16000):
+    """float32 mono WAV (WAVE_FORMAT_IEEE_FLOAT): any value, NaN too."""
+    data = array.array("f", samples).tobytes()
+    with open(path, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " +
+                struct.pack("<IHHIIHH", 16, 3, 1, rate, rate * 4, 4, 32) +
+                b"data" + struct.pack("<I", len(data)) + data)
+
+
+def test_stdin_f32_nan_samples():
+    """A float capture that sends NaN and infinities now and then (a broken
+    driver or plugin): each such sample is taken as 0 where it enters, so
+    the detections are those of the same audio with 0 there, every "level"
+    event holds numbers (they were null: the RMS of a NaN), the status
+    counts them, and the log warns once."""
+    with wave.open(SAMPLE) as w:
+        x = [v / 32768.0 for v in array.array("h", w.readframes(w.getnframes()))]
+    zeroed = list(x)
+    for i in range(4000, len(x), 8000):   # every 0.5 s
+        x[i], x[i + 1], x[i + 2] = float("nan"), float("inf"), float("-inf")
+        zeroed[i] = zeroed[i + 1] = zeroed[i + 2] = 0.0
+    n_bad = 3 * len(range(4000, len(x), 8000))
+    ref_wav = os.path.join(os.environ["TMPDIR"], "zeroed.wav")
+    write_f32_wav(ref_wav, zeroed)
+    ref = run_detect(*DET_CLI, ref_wav)
+    d = Daemon("--set", "audio.raw_format=f32le", "--set", "audio.raw_rate=16000", "--exit-on-eof",
+               "--set", "detect.level_interval_ms=100", *DET, source="stdin",
+               stdin=subprocess.PIPE).wait_listening()
+    c = d.client()
+    c.request({"type": "subscribe", "events": ["detection", "level", "status"]})
+    feed(d, array.array("f", x).tobytes())
+    msgs = []
+    end = time.time() + 60
+    while not c.eof and time.time() < end:
+        m = c.recv(1)
+        if m is not None:
+            msgs.append(m)
+    assert d.p.wait(10) == 0, d.stderr()
+    levels = [m for m in msgs if m["type"] == "level"]
+    assert len(levels) >= 10 * (len(x) // 16000), len(levels)
+    for m in levels:
+        assert all(isinstance(m[k], (int, float)) for k in ("rms_dbfs", "peak_dbfs")), m
+    n = same([m for m in msgs if m["type"] == "detection"], ref)
+    assert n == len(ref) and n >= 3, (n, len(ref))
+    st = [m for m in msgs if m["type"] == "status"][-1]
+    assert st["source"]["bad_samples"] == n_bad, (st, n_bad)
+    err = d.stderr()
+    assert err.count("NaN, infinite or out-of-range samples") == 1, err
+    log("stdin f32 with %d NaN/Inf samples: %d detections as with 0 there, %d level events, "
+        "one warning" % (n_bad, n, len(levels)))
 
 
 def test_stdin_starting_until_audio():
@@ -299,5 +353,6 @@ def test_json_is_utf8():
 if __name__ == "__main__":
     main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_stdin_starting_until_audio,
           test_drsn_detect_errors,
-          test_stdin_matches_drsn_detect, test_fd_f32_48k_stereo, test_bad_sources, test_file_pauses_over_a_stall,
+          test_stdin_matches_drsn_detect, test_stdin_f32_nan_samples, test_fd_f32_48k_stereo, test_bad_sources,
+          test_file_pauses_over_a_stall,
           test_file_realtime_matches_drsn_detect])

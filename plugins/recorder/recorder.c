@@ -7,10 +7,16 @@
  * (start/end: the detection's model window, stream time) and, once the
  * audio up to the clip's end has arrived, copies the clip out of the ring
  * into a preallocated job and writes
- *     <dir>/<UTC time>-<label>-<score>.wav           (16-bit PCM mono)
- *     <dir>/<UTC time>-<label>-<score>-denoised.wav  (denoised = true)
- * e.g. 20261128T101502.123Z-yes-0.93.wav. After each write it deletes its
- * own oldest files (only names of that pattern) until the directory's
+ *     <dir>/<seq>-<UTC time>-<label>-<score>.wav           (16-bit PCM mono)
+ *     <dir>/<seq>-<UTC time>-<label>-<score>-denoised.wav  (denoised = true)
+ * e.g. 00000042-20261128T101502.123Z-yes-0.93.wav. <seq> (8 digits or more,
+ * up to 18) counts up from the highest one in dir at start, so the order of
+ * the clips never depends on the wall clock: a box without a real-time clock
+ * that boots in 1970, or a clock NTP steps back, neither makes new clips look
+ * older nor gives two clips one name. The time is for people. After each
+ * write it deletes its own oldest files (lowest <seq> first; names of the
+ * old pattern without <seq>, "<UTC time>-<label>-<score>.wav", are older
+ * than any with one, by name among themselves) until the directory's
  * recordings fit in max_mb.
  *
  * Writing never blocks the loop: the file I/O (libsndfile to NAME.part,
@@ -57,6 +63,7 @@
 #define PENDING 8          /* detections waiting for their post-roll */
 #define SLACK_MS 4000      /* ring room for the model window and block sizes */
 #define NAME_MAX_LEN 160
+#define SEQ_MAX 999999999999999999ULL   /* 18 digits */
 
 struct ring {
 	float *x;
@@ -103,6 +110,7 @@ struct recorder {
 	int want_rate;             /* a re-size for this rate waits for busy jobs (0: none) */
 	int disabled;              /* no buffers (out of memory): nothing is recorded */
 	unsigned long long written, dropped;
+	unsigned long long next_seq;   /* the next clip's <seq> */
 };
 
 /* ---- config ---------------------------------------------------------------- */
@@ -257,10 +265,29 @@ static size_t ring_copy(const struct ring *g, int64_t from, int64_t to, int16_t 
 
 /* ---- writing (threadpool) ------------------------------------------------------ */
 
-/* "20261128T101502.123Z-<label>-<score>.wav" or "...-denoised.wav" */
-static int own_file(const char *name)
+/* A recording's <seq>: "00000042-20261128T101502.123Z-..." -> 42; -1 for
+ * a name without one (the old pattern: "20261128T101502.123Z-..."); with
+ * *time, where the UTC time starts. */
+static long long clip_seq(const char *name, const char **time)
+{
+	size_t k = 0;
+	unsigned long long v = 0;
+	while (k < 18 && name[k] >= '0' && name[k] <= '9')
+		v = v * 10 + (unsigned)(name[k++] - '0');
+	if (k >= 8 && name[k] == '-') {
+		*time = name + k + 1;
+		return (long long)v;
+	}
+	*time = name;
+	return -1;
+}
+
+/* "[<seq>-]20261128T101502.123Z-<label>-<score>.wav" or "...-denoised.wav" */
+static int own_file(const char *full)
 {
 	static const char pat[] = "ddddddddTdddddd.dddZ-";
+	const char *name;
+	clip_seq(full, &name);
 	for (size_t i = 0; i < sizeof pat - 1; i++) {
 		char c = name[i];
 		if (pat[i] == 'd' ? (c < '0' || c > '9') : c != pat[i])
@@ -330,6 +357,7 @@ static int write_wav(const char *dir, const char *base, const char *suffix, cons
 struct entry {
 	char name[256];
 	long long size;
+	long long seq;   /* clip_seq(): -1 for the old pattern */
 };
 
 /* A recording's base: its name without ".wav" / "-denoised.wav". */
@@ -339,11 +367,15 @@ static size_t base_len(const char *name)
 	return n > 13 && !strcmp(name + n - 13, "-denoised.wav") ? n - 13 : n - 4;
 }
 
-/* Oldest first (the names start with the UTC time); a clip's two files
- * side by side. */
-static int by_name(const void *a, const void *b)
+/* Oldest first: by <seq> (never by the wall clock), names without one
+ * before all others and by name (their UTC time) among themselves; a clip's
+ * two files side by side. */
+static int by_age(const void *a, const void *b)
 {
-	const char *x = ((const struct entry *)a)->name, *y = ((const struct entry *)b)->name;
+	const struct entry *ea = a, *eb = b;
+	if (ea->seq != eb->seq)
+		return ea->seq < eb->seq ? -1 : 1;
+	const char *x = ea->name, *y = eb->name;
 	size_t lx = base_len(x), ly = base_len(y);
 	int c = strncmp(x, y, lx < ly ? lx : ly);
 	if (c || lx == ly)
@@ -351,7 +383,7 @@ static int by_name(const void *a, const void *b)
 	return lx < ly ? -1 : 1;
 }
 
-/* Delete own files, oldest name first, until they fit; never `keep`. */
+/* Delete own files, oldest first (by_age), until they fit; never `keep`. */
 static int enforce_cap(const char *dir, long long max_bytes, const char *keep)
 {
 	DIR *d = opendir(dir);
@@ -377,13 +409,15 @@ static int enforce_cap(const char *dir, long long max_bytes, const char *keep)
 			e = ne;
 		}
 		snprintf(e[n].name, sizeof e[n].name, "%s", de->d_name);
+		const char *t;
+		e[n].seq = clip_seq(de->d_name, &t);
 		e[n++].size = (long long)st.st_size;
 		total += (long long)st.st_size;
 	}
 	closedir(d);
 	if (!e)
 		return 0;   /* none of ours (the write failed): qsort(NULL, 0) is undefined */
-	qsort(e, n, sizeof *e, by_name);
+	qsort(e, n, sizeof *e, by_age);
 	int deleted = 0;
 	for (size_t i = 0; i < n && total > max_bytes;) {
 		/* a clip's files go together */
@@ -430,6 +464,36 @@ static int remove_stale_parts(const char *dir)
 	}
 	closedir(d);
 	return n;
+}
+
+/* The <seq> after the highest one of the recorder's own files (and .part
+ * files) in dir; 0 in an empty one. Symlinks do not count (like the cap). */
+static unsigned long long first_seq(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	unsigned long long next = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char name[256], path[800];
+		size_t l = strlen(de->d_name);
+		if (l >= sizeof name)
+			continue;
+		memcpy(name, de->d_name, l + 1);
+		if (l > 5 && !strcmp(name + l - 5, ".part"))
+			name[l - 5] = '\0';
+		const char *t;
+		long long seq = clip_seq(name, &t);
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (seq < 0 || !own_file(name) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if ((unsigned long long)seq >= next)
+			next = (unsigned long long)seq + 1;
+	}
+	closedir(d);
+	return next;
 }
 
 static void work(uv_work_t *req)
@@ -546,6 +610,14 @@ static int recorder_create(void **self, const drsn_plugin_host *host, const drsn
 	host->log(host, DRSN_PLUGIN_LOG_INFO, "recording %d ms before and %d ms after each detection to %s%s (cap %lld MB)",
 		  r->pre_ms, r->post_ms, r->dir, r->denoised ? ", with the denoised audio" : "",
 		  r->max_bytes / (1024 * 1024));
+	r->next_seq = first_seq(r->dir);
+	if (r->next_seq > SEQ_MAX) {
+		/* someone's 999999999999999999-... file: start over rather than
+		 * write names the size cap would not know as ours */
+		host->log(host, DRSN_PLUGIN_LOG_WARN, "%s: the clip numbers are used up (a file numbered %llu): "
+			  "starting over at 0, the size cap may delete new clips first", r->dir, SEQ_MAX);
+		r->next_seq = 0;
+	}
 	int stale = remove_stale_parts(r->dir);
 	if (stale)
 		host->log(host, DRSN_PLUGIN_LOG_WARN, "deleted %d unfinished .part file(s) in %s "
@@ -610,8 +682,10 @@ static void recorder_on_event(void *self, const drsn_plugin_event *ev)
 	strftime(when, sizeof when, "%Y%m%dT%H%M%S", &tm);
 	sanitize(d->name, label, sizeof label);
 	float score = d->score < 0 ? 0 : d->score > 1 ? 1 : d->score;
-	snprintf(p->base, sizeof p->base, "%s.%03dZ-%s-%.2f", when, ms < 0 ? 0 : ms > 999 ? 999 : ms, label,
-		 score);
+	/* the order comes from the sequence number, never from the wall clock */
+	snprintf(p->base, sizeof p->base, "%08llu-%s.%03dZ-%s-%.2f", r->next_seq, when,
+		 ms < 0 ? 0 : ms > 999 ? 999 : ms, label, score);
+	r->next_seq = r->next_seq < SEQ_MAX ? r->next_seq + 1 : 0;
 	p->from = (int64_t)llround((d->start * 1000 - r->pre_ms) * r->rate / 1000.0);
 	p->to = (int64_t)llround((d->end * 1000 + r->post_ms) * r->rate / 1000.0);
 	if (p->from < 0)

@@ -10,6 +10,9 @@
  *                          blocks, from the stream time reached so far
  *                          (counted in seconds, so a rate change keeps it)
  *     det:START:END        a detection "yes" of the window [START, END] s
+ *     wall:EPOCH           set the wall clock the detections carry to EPOCH
+ *                          (s since 1970, UTC) now; it runs on with the
+ *                          stream time (starts at 2025-12-01T00:00:00Z)
  *     run                  run the loop until the writes queued are done
  *     symlink:TARGET:NAME  make DIR/NAME a symlink to TARGET now (what someone
  *                          else with write access to DIR could do)
@@ -80,6 +83,7 @@ int main(int argc, char **argv)
 	}
 
 	double t = 0;   /* stream time, s */
+	double wall0 = 1764547200.0;   /* the wall clock at stream time 0 */
 	float *x = NULL;
 	int rc = 0;
 	for (; i < argc && !rc; i++) {
@@ -103,8 +107,10 @@ int main(int argc, char **argv)
 		} else if (sscanf(argv[i], "det:%lf:%lf", &a, &b) == 2) {
 			drsn_detection d = {.name = "yes", .score = 0.9f, .start = a, .end = b, .time = b};
 			drsn_plugin_event ev = {.type = DRSN_PLUGIN_EVENT_DETECTION, .detection = &d,
-						.json = "{}", .stream = "drive", .wall_time = 1764547200.0 + t};
+						.json = "{}", .stream = "drive", .wall_time = wall0 + t};
 			pl->on_event(self, &ev);
+		} else if (sscanf(argv[i], "wall:%lf", &a) == 1) {
+			wall0 = a - t;
 		} else if (!strncmp(argv[i], "symlink:", 8) && strrchr(argv[i], ':') > argv[i] + 8) {
 			char *colon = strrchr(argv[i], ':'), path[4096];
 			*colon = 0;

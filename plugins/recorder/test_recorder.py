@@ -3,7 +3,7 @@ samples/keywords-clean.wav (plus 2 s of silence, so the last keyword's
 post-roll exists), a trained model, and the recorder loaded.
 
   1. one WAV (and one -denoised.wav) per detection, named
-     <UTC time>-<label>-<score>.wav; its length is the detection's window plus
+     <seq>-<UTC time>-<label>-<score>.wav; its length is the detection's window plus
      pre- and post-roll, and its samples are the source's samples at those
      stream times (max difference <= 1 LSB, correlation > 0.9999);
   2. max_mb: the oldest recordings are deleted first, only the recorder's own
@@ -16,7 +16,11 @@ post-roll exists), a trained model, and the recorder loaded.
   6. (recorder-drive, no daemon) a sample rate change while a clip is being
      written re-sizes the buffers once, logged once, and later clips have the
      new rate; a rate whose buffers do not fit in memory turns recording off
-     cleanly (logged once, no use of freed buffers) until the rate changes.
+     cleanly (logged once, no use of freed buffers) until the rate changes;
+  7. (recorder-drive) a wall clock that steps back (a box without an RTC
+     booting in 1970, NTP): the clips keep their order (the sequence number,
+     continued across restarts), the cap deletes the oldest, names never
+     collide; old-pattern names (no sequence number) go first.
 
 usage: test_recorder.py RECORDER_SO MODEL   (DRSN_TEST_MODEL overrides MODEL)
 """
@@ -38,7 +42,7 @@ MODULE = os.path.abspath(sys.argv[1])
 MODEL = os.environ.get("DRSN_TEST_MODEL") or sys.argv[2]
 RATE = 16000
 PRE_MS, POST_MS = 1000, 800
-NAME = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-(?P<label>[A-Za-z0-9_]+)-(?P<score>\d\.\d\d)(?P<dn>-denoised)?\.wav$")
+NAME = re.compile(r"^(?P<seq>\d{8,18})-\d{8}T\d{6}\.\d{3}Z-(?P<label>[A-Za-z0-9_]+)-(?P<score>\d\.\d\d)(?P<dn>-denoised)?\.wav$")
 
 
 def read_wav(path):
@@ -375,8 +379,9 @@ def test_planted_symlinks_and_file_mode():
     with open(big, "wb") as f:
         f.write(b"\0" * 3 * 1024 * 1024)
     # recorder-drive's wall clock starts at 2025-12-01T00:00:00Z; the
-    # detection comes after 0.5 s of audio, score 0.90, label "yes"
-    name = "20251201T000000.500Z-yes-0.90"
+    # detection comes after 0.5 s of audio, score 0.90, label "yes"; the
+    # first clip in a folder without one is number 0
+    name = "00000000-20251201T000000.500Z-yes-0.90"
     old_link = os.path.join(out, "20251130T000000.000Z-yes-0.90.wav")   # "oldest": first to go
     os.symlink(big, old_link)
     umask = os.umask(0o022)
@@ -400,6 +405,52 @@ def test_planted_symlinks_and_file_mode():
         r, y = read_wav(os.path.join(out, n))
         assert r == RATE and len(y) == round(0.3 * RATE), (n, r, len(y))
     assert not glob.glob(os.path.join(out, "*.part")), os.listdir(out)
+
+
+def test_wall_clock_steps_back():
+    """The old names began with the UTC time, and the size cap deleted the
+    lowest name first: with the clock stepped back to 1970 (no RTC, or NTP)
+    it deleted the newest clips and kept the older one, and two clips at the
+    same wall time had one name (the second replaced the first)."""
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    # an old-pattern recording (no sequence number) dated in the future: still the oldest
+    old = os.path.join(out, "20991231T000000.000Z-yes-0.99.wav")
+    with open(old, "wb") as f:
+        f.write(b"\0" * 1000)
+    # 16.1 s clips, 515 kB: three do not fit in 1 MiB, two do
+    keys = ["pre_roll_ms=8000", "post_roll_ms=8000", "max_mb=1", "denoised=no"]
+    rc, err = drive(out, keys,
+                    ["audio:16000:9", "det:8.5:8.6", "audio:16000:8.5", "run",      # A, 2025
+                     "wall:0",                                                        # 1970 from here
+                     "audio:16000:9", "det:26.0:26.1", "audio:16000:8.5", "run",    # B
+                     "audio:16000:9", "det:43.5:43.6", "audio:16000:8.5", "run"])   # C
+    assert rc == 0 and "[error]" not in err, err
+    files = own_files(out)
+    dt.log("after a step back to 1970:", files)
+    assert not os.path.exists(old), files
+    assert [n[:8] for n in files] == ["00000001", "00000002"], files   # A (0) went, B and C stayed
+    assert [n[9:13] for n in files] == ["1970", "1970"], files
+    # restart, the clock in 1970 again: the numbers go on from the highest,
+    # and the cap deletes B, the oldest (C and D are "older" by the clock)
+    rc, err = drive(out, keys, ["wall:0", "audio:16000:9", "det:8.5:8.6", "audio:16000:8.5", "run"])
+    assert rc == 0 and "[error]" not in err, err
+    files = own_files(out)
+    dt.log("after a restart:", files)
+    assert [n[:8] for n in files] == ["00000002", "00000003"], files
+    assert files[1].startswith("00000003-19700101T00000"), files
+    r, y = read_wav(os.path.join(out, files[1]))
+    assert r == RATE and len(y) == round(16.1 * RATE), (r, len(y))
+    # two clips with one wall time: two files
+    out2 = os.path.join(tmp, "rec2")
+    os.mkdir(out2)
+    rc, err = drive(out2, ["pre_roll_ms=100", "post_roll_ms=100"],
+                    ["audio:16000:1", "det:0.5:0.6", "audio:16000:0.5", "run",
+                     "wall:1764547201", "det:1.0:1.1", "audio:16000:0.5", "run"])
+    assert rc == 0 and "[error]" not in err, err
+    files = own_files(out2)
+    assert len(files) == 2 and files[0][8:] == files[1][8:], files
 
 
 def test_rate_out_of_memory():
@@ -436,4 +487,4 @@ if __name__ == "__main__":
              test_bad_key_refused_daemon_runs_on, test_disk_full_leaves_no_part_files,
              test_stale_part_files_deleted_at_start,
              test_reload_keeps_plugins_and_check_config, test_rate_change_while_writing,
-             test_planted_symlinks_and_file_mode, test_rate_out_of_memory])
+             test_planted_symlinks_and_file_mode, test_wall_clock_steps_back, test_rate_out_of_memory])

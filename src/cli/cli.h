@@ -19,7 +19,9 @@ void drsn__cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The files that a command's FILE... arguments name. An argument that is a
  * folder stands for the audio files under it, at any depth, in byte order of
  * their paths (hidden entries, symbolic links to folders, and files whose
- * extension libsndfile does not read are skipped); any other argument is
+ * extension libsndfile does not read are skipped; one of a known audio or
+ * video extension, e.g. .m4a or .mp4, with a note on stderr that suggests
+ * ffmpeg); any other argument is
  * kept as it is, for the reader to open or to explain. An entry with error
  * set is one that cannot be used (a folder that cannot be listed, or that
  * has no audio files in it, a second '-'): report it and go on with the rest. */

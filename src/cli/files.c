@@ -47,6 +47,54 @@ static int audio_extension(const char *name)
 	return 0;
 }
 
+/* Extensions of audio and video files that libsndfile may not read (those it
+ * does read are audio_extension()'s): in a folder such a file is skipped
+ * with a note, not in silence. */
+static int media_extension(const char *name)
+{
+	static const char *const ext[] = {
+		"m4a", "m4b", "m4r", "aac", "wma", "wmv", "asf", "amr", "awb", "mp4", "m4v", "webm",
+		"mkv", "mka", "mov", "avi", "3gp", "3g2", "ac3", "eac3", "dts", "ape", "wv", "tta",
+		"opus", "mp3", "mp2", "mpc", "spx", "ra", "rm", "flv", "ts", "aiff"};
+	const char *dot = strrchr(name, '.');
+	if (!dot || dot == name || !dot[1] || dot[-1] == '/')
+		return 0;
+	for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+		if (!strcasecmp(dot + 1, ext[i]))
+			return 1;
+	return 0;
+}
+
+/* s in single quotes for a shell command line ("'" as '\''), into out. */
+static const char *shell_quote(const char *s, char *out, size_t n)
+{
+	size_t k = 0;
+	out[k++] = '\'';
+	for (; *s && k + 6 < n; s++) {
+		if (*s == '\'') {
+			memcpy(out + k, "'\\''", 4);
+			k += 4;
+		} else {
+			out[k++] = *s;
+		}
+	}
+	out[k++] = '\'';
+	out[k] = '\0';
+	return out;
+}
+
+/* The note for a file in a folder that libsndfile cannot read but that is
+ * audio or video by its extension (.m4a, .mp4, ...): skipped, not in
+ * silence; stdout and the exit status stay as they were. */
+static void note_skipped(const char *path)
+{
+	char q[2 * 4096 + 16], qw[2 * 4096 + 32], wav[4096 + 8];
+	snprintf(wav, sizeof wav, "%s.wav", path);
+	drsn__cli_err("%s: skipped: this libsndfile does not read %s files; convert it first, e.g. "
+		      "ffmpeg -i %s -ac 1 -ar 16000 %s", path, strrchr(path, '.'),
+		      shell_quote(path, q, sizeof q), shell_quote(wav, qw, sizeof qw));
+}
+
 static int add(struct drsn__cli_files *fl, const char *path, const char *error)
 {
 	if (fl->n == fl->cap) {
@@ -145,6 +193,8 @@ static long walk(struct drsn__cli_files *fl, const char *dir, int depth)
 		} else if (S_ISREG(st.st_mode) && audio_extension(path)) {
 			rc = add(fl, path, NULL);
 			found++;
+		} else if (S_ISREG(st.st_mode) && media_extension(path)) {
+			note_skipped(path);
 		}
 	}
 	for (int i = 0; i < n; i++)

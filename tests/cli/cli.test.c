@@ -809,6 +809,54 @@ static void test_walk_names_what_it_skips(void **state)
 		fail_msg("drsn classify long: exit %d\n%s%s", rc, out, err);
 }
 
+/* A folder's files of an audio or video extension libsndfile cannot read
+ * (.m4a, .mp4, ...) are skipped with one note each on stderr naming the file
+ * and how to convert it, not in silence; stdout and the exit status are the
+ * same as without them, and other files (.txt) stay silent. */
+static void test_walk_notes_unreadable_media(void **state)
+{
+	(void)state;
+	static char p[512], out[16384], err[16384], out0[16384], err0[16384];
+	path(p, sizeof p, "media");
+	assert_int_equal(mkdir(p, 0777), 0);
+	write_audio(strcat(strcpy(out, p), "/a.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000);
+	static const char *const cmds[] = {"classify", "detect"};
+	for (int c = 0; c < 2; c++) {
+		char args[256];
+		snprintf(args, sizeof args, "%s '%s/media'", cmds[c], dir);
+		int rc0 = run(args, out0, sizeof out0, err0, sizeof err0);
+		assert_int_equal(rc0, 0);
+		static const char *const names[] = {"b.m4a", "c.MP4", "d's.webm", "notes.txt", "e.xyz"};
+		for (int i = 0; i < 5; i++) {
+			char f[600];
+			snprintf(f, sizeof f, "%s/%s", p, names[i]);
+			FILE *fp = fopen(f, "w");
+			assert_non_null(fp);
+			fputs("not audio libsndfile reads\n", fp);
+			fclose(fp);
+		}
+		int rc = run(args, out, sizeof out, err, sizeof err);
+		char want[700];
+		int bad = rc != rc0 || strcmp(out, out0);
+		for (int i = 0; i < 3; i++) {
+			snprintf(want, sizeof want, "%s/media/%s: skipped:", dir, names[i]);
+			char *at = strstr(err, want);
+			bad |= !at || strstr(at + 1, want);   /* one note each */
+		}
+		snprintf(want, sizeof want, "ffmpeg -i '%s/media/d'\\''s.webm' -ac 1 -ar 16000 "
+			 "'%s/media/d'\\''s.webm.wav'", dir, dir);
+		bad |= !strstr(err, want) || strstr(err, "notes.txt") || strstr(err, "e.xyz");
+		if (bad)
+			fail_msg("drsn %s: exit %d (want %d)\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", args, rc,
+				 rc0, out, out0, err);
+		for (int i = 0; i < 5; i++) {
+			char f[600];
+			snprintf(f, sizeof f, "%s/%s", p, names[i]);
+			unlink(f);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -837,6 +885,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_detect_progress_bar_own_line),
 		cmocka_unit_test(test_detect_classify_stdin),
 		cmocka_unit_test(test_walk_names_what_it_skips),
+		cmocka_unit_test(test_walk_notes_unreadable_media),
 		cmocka_unit_test(test_stdin_formats_a_pipe_cannot_carry),
 		cmocka_unit_test(test_features_npy_to_stdout),
 		cmocka_unit_test(test_closed_stdout_stops),

@@ -26,6 +26,32 @@
  *    non-const char * or a buffer filled through float ** is malloc'd and the
  *    caller free()s it. Option structs, and the strings and arrays they point
  *    to, are read during the call only (what is kept is copied).
+ *  - Threads: any function may be called from any thread. Different handles
+ *    are independent and may be used at the same time; one handle (context,
+ *    front end, denoiser, pipeline, audio file, resampler) by one thread at a
+ *    time. A drsn_model is read-only after load: share it between any number
+ *    of threads, each with its own drsn_ctx or drsn_pipeline (each thread
+ *    may also load the same file into its own model). Process-wide state is
+ *    set once or locked inside the library: the SIMD choice (drsn/simd.h),
+ *    FFTW planning (creating and destroying front ends, denoisers and
+ *    pipelines, and the wisdom calls, share one lock), cJSON parsing (model
+ *    loads, drsn_features_params_from_json) and libsndfile's file opens.
+ *    Errors go to the caller's drsn_error, never to shared state;
+ *    drsn_strerror() and drsn_version() return static text.
+ *  - Real time: the streaming calls (drsn_features_push, drsn_ctx_run,
+ *    drsn_denoise_process, drsn_pipeline_push, drsn_resampler_process after
+ *    its first calls) take no lock and never wait for another thread; only
+ *    load/create/destroy and the wisdom calls may wait (for another thread's
+ *    FFTW planning or model load).
+ *  - Your own FFTW or cJSON use: those locks are libdrsn's own. FFTW's
+ *    planner is not thread-safe, so if your program plans or destroys FFTW
+ *    plans (or imports wisdom) in one thread while another creates or
+ *    destroys a drsn front end, denoiser or pipeline, call
+ *    fftw_make_planner_thread_safe() and fftwf_make_planner_thread_safe()
+ *    (-lfftw3_threads -lfftw3f_threads) once at start-up, or never let the
+ *    two overlap. Every cJSON parse writes cJSON's global error record: a
+ *    parse of yours beside a model load is a harmless race that race
+ *    detectors (helgrind) report.
  */
 #ifndef DRSN_COMMON_H
 #define DRSN_COMMON_H
@@ -50,7 +76,8 @@ typedef struct drsn_error {
 	char msg[DRSN_ERROR_MSG_MAX];   /* human-readable, names what is wrong */
 } drsn_error;
 
-/* Library version as "MAJOR.MINOR.PATCH". */
+/* The running library's version as "MAJOR.MINOR.PATCH" (drsn/version.h
+ * has the headers' version and a number to compare). */
 DRSN_API const char *drsn_version(void);
 
 /* Text for a negative errno returned by a drsn_ function. */

@@ -2,7 +2,8 @@
  * drsn.h - the whole public API of libdrsn.
  *
  * Include this one header. See each sub-header for its part:
- *   drsn/common.h    conventions (errors, NULL arguments, ownership), version
+ *   drsn/common.h    conventions (errors, NULL arguments, ownership, threads)
+ *   drsn/version.h   version macros (compile time) and drsn_version_number()
  *   drsn/simd.h      which instruction set the engine's kernels use
  *   drsn/audio.h     reading audio files as mono float at the model's rate
  *   drsn/features.h  streaming log-mel front end
@@ -14,6 +15,7 @@
 #define DRSN_DRSN_H
 
 #include "drsn/common.h"
+#include "drsn/version.h"
 #include "drsn/simd.h"
 #include "drsn/audio.h"
 #include "drsn/features.h"

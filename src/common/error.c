@@ -1,4 +1,5 @@
 #include "common/error.h"
+#include "drsn/version.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,7 +8,12 @@
 
 DRSN_API const char *drsn_version(void)
 {
-	return DRSN_VERSION;
+	return DRSN_VERSION_STRING;
+}
+
+DRSN_API int drsn_version_number(void)
+{
+	return DRSN_VERSION_NUMBER;
 }
 
 DRSN_API const char *drsn_strerror(int err)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "drsn/version.h"
 
 static void test_fail_formats_message(void **state)
 {
@@ -30,6 +31,11 @@ static void test_strerror(void **state)
 	assert_string_equal(drsn_strerror(-EBADMSG), "corrupt or truncated data");
 	assert_non_null(drsn_strerror(-12345));
 	assert_true(strlen(drsn_version()) >= 5);
+	/* the library is the version its headers say (drsn/version.h) */
+	assert_string_equal(drsn_version(), DRSN_VERSION_STRING);
+	assert_int_equal(drsn_version_number(), DRSN_VERSION_NUMBER);
+	assert_int_equal(DRSN_VERSION_NUMBER, DRSN_VERSION_ENCODE(DRSN_VERSION_MAJOR, DRSN_VERSION_MINOR,
+								  DRSN_VERSION_PATCH));
 }
 
 int main(void)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/json.h"
 
 const char *drsn__variant_name(enum drsn__variant v)
 {
@@ -100,7 +101,7 @@ int drsn__arch_parse(struct drsn__arch *a, const char *json, const char *what, d
 	int rc;
 	memset(a, 0, sizeof *a);
 	/* require_null_terminated: nothing but white space after the object */
-	cJSON *r = cJSON_ParseWithOpts(json, NULL, 1);
+	cJSON *r = drsn__json_parse(json, strlen(json) + 1, NULL, 1);
 	if (!r)
 		return drsn__fail(err, -EBADMSG, "%s: __metadata__.architecture is not valid JSON", what);
 	if (!cJSON_IsObject(r)) {

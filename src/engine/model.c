@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "engine/plan.h"
 #include "engine/safetensors.h"
 
@@ -375,7 +376,7 @@ static void plan_buffers(struct drsn_model *m)
 static int parse_labels(struct drsn_model *m, const char *json, const char *what, drsn_error *err)
 {
 	int rc = 0, n = 0;
-	cJSON *r = cJSON_ParseWithOpts(json, NULL, 1);   /* no bytes after the array */
+	cJSON *r = drsn__json_parse(json, strlen(json) + 1, NULL, 1);   /* no bytes after the array */
 	if (!r || !cJSON_IsArray(r)) {
 		rc = drsn__fail(err, -EBADMSG, "%s: __metadata__.labels must be a JSON array of strings", what);
 		goto out;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/json.h"
 
 /* Largest header we accept: real ones are a few kB. */
 #define MAX_HEADER_BYTES (16u << 20)
@@ -101,7 +102,7 @@ int drsn__st_parse(struct drsn__st_file *f, const void *buf, size_t len,
 	if (memchr(hdr, '\0', (size_t)hlen))
 		return drsn__fail(err, -EBADMSG, "%s: header contains a NUL byte", what);
 	const char *end = NULL;
-	f->root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
+	f->root = drsn__json_parse(hdr, (size_t)hlen, &end, 0);
 	if (!f->root) {
 		long at = end ? (long)(end - hdr) : -1;
 		if (at < 0 || at > (long)hlen)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "drsn/features.h"
 #include "features/mel.h"
 
@@ -158,7 +159,7 @@ DRSN_API int drsn_features_params_from_json(drsn_features_params *p, const char 
 	DRSN__REQUIRE(err, json);
 	drsn_features_params q = *p;
 	const char *end = NULL;
-	cJSON *o = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	cJSON *o = drsn__json_parse(json, len, &end, 0);
 	if (!o) {
 		size_t at = end && end >= json ? (size_t)(end - json) : 0;
 		return drsn__fail(err, -EINVAL, "front-end params: invalid JSON near byte %zu", at);

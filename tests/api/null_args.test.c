@@ -59,6 +59,7 @@ static void *junk = (void *)0x1;   /* what *out holds before a failed create */
 /* ---- common.h, simd.h ------------------------------------------------- */
 
 static void null_drsn_version(void **s) { (void)s; assert_non_null(drsn_version()); }
+static void null_drsn_version_number(void **s) { (void)s; assert_true(drsn_version_number() > 0); }
 static void null_drsn_strerror(void **s) { (void)s; assert_non_null(drsn_strerror(-EINVAL)); }
 
 static void null_drsn_fft_wisdom_load(void **s)
@@ -455,7 +456,7 @@ RETURNS_ZERO(drsn_pipeline_hop_s)
 static void every_public_function_has_a_case(void **s);
 
 static const struct CMUnitTest tests[] = {
-	CASE(drsn_version), CASE(drsn_strerror), CASE(drsn_fft_wisdom_load), CASE(drsn_fft_wisdom_save),
+	CASE(drsn_version), CASE(drsn_version_number), CASE(drsn_strerror), CASE(drsn_fft_wisdom_load), CASE(drsn_fft_wisdom_save),
 	CASE(drsn_simd_select), CASE(drsn_simd_name), CASE(drsn_simd_available),
 	CASE(drsn_audio_opts_default), CASE(drsn_audio_open), CASE(drsn_audio_open_fd),
 	CASE(drsn_audio_get_info), CASE(drsn_audio_read), CASE(drsn_audio_bad_samples),

@@ -81,8 +81,9 @@ def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0
     draws from them per epoch); validation and test stay capped.
     Raises ValueError (OSError for a missing list or folder) naming what is
     wrong with the corpus: a keyword without a training clip, no validation
-    clip, an unreadable clip; warns of list entries that name no clip and
-    of a corpus without _silence_ clips."""
+    clip, an unreadable clip; warns of list entries that name no clip. A
+    corpus without _silence_ clips or _background_noise_ gets synthetic
+    noise-only ones (synthetic_silence), as many as a keyword has clips."""
     unmatched = {}
     items = layout.scan(root, keywords, unmatched)
     check_corpus(root, keywords, items, unmatched)
@@ -117,13 +118,38 @@ def load_data(root, keywords, labels, seed, max_unknown_ratio, quiet, per_word=0
         if not any(lab == words.SILENCE for _, lab in its):
             bg = layout.background_clips(root, mean_kw, rng)
             if bg:
+                cut = [f'{layout.BACKGROUND}/cut_{i}' for i in range(len(bg))]
+            elif mean_kw:
+                # without them the model never hears a clip without a word and
+                # calls silence (drsn detect's padding, the pauses between
+                # words) one of the keywords
+                cut = [f'{words.SILENCE}/synthetic_{i}' for i in range(mean_kw)]
+                bg = synthetic_silence(cut, split, seed)
+                if split == 'training':
+                    print(f'train: {root}: no {words.SILENCE}/ clips and no {layout.BACKGROUND}/ recording of '
+                          f'1 s or more: made {len(cut)} noise-only {words.SILENCE} clips, as many as a keyword '
+                          'has (synthetic noise 20-65 dB below full scale, a tenth digital silence); a few '
+                          f'recorded in your room, in {os.path.join(root, words.SILENCE)}/, teach it better',
+                          file=sys.stderr)
+            if bg:
                 audio = np.concatenate([audio, to_int16(np.stack(bg))])
                 tg += [labels.index(words.SILENCE)] * len(bg)
-                paths += [f'{layout.BACKGROUND}/cut_{i}' for i in range(len(bg))]
-            elif split == 'training':
-                print(f'train: {root}: no {words.SILENCE}/ clips and no {layout.BACKGROUND}/ recording of 1 s '
-                      'or more: the model never hears a clip without a word', file=sys.stderr)
+                paths += cut
         out[split] = (torch.from_numpy(audio), torch.tensor(tg, dtype=torch.int64), paths)
+    return out
+
+
+def synthetic_silence(paths, split, seed):
+    """A noise-only _silence_ clip for each of paths, as gen_corpus.py makes
+    them (recipe.make_clip: Gaussian, pink, Laplacian or recorded noise at a
+    random level), every tenth digital silence; the same for the same seed."""
+    out = []
+    for i, p in enumerate(paths):
+        if i % 10 == 9:
+            out.append(np.zeros(16000, dtype=np.float32))
+            continue
+        x, _ = recipe.make_clip({'label': words.SILENCE, 'split': split, 'path': p}, seed, None)
+        out.append(x)
     return out
 
 

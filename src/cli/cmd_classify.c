@@ -1,8 +1,8 @@
 /* drsn classify [--model M] [--top N] FILE...: each file is one window.
  *
  * The clip is read as mono at the model's front-end rate, rounded to 16-bit
- * steps, centre-padded with zeros or centre-cropped to the training window
- * (1 s), turned into log-mels with the model's front end and run once. This
+ * steps, centre-padded with zeros or cropped around its word to the
+ * training window (1 s), turned into log-mels with the model's front end and run once. This
  * is exactly what train/train.py does with a clip (corpusgen/layout.py's
  * fit_window, then int16, then frontend.py), so the accuracy over a test
  * split equals PyTorch's. One JSON line per file on stdout:
@@ -30,8 +30,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: drsn classify [--model M] [--top N] FILE|FOLDER...\n\n"
 		"Classifies each file (a folder: every audio file under it, in name order;\n"
-		"'-': stdin) as one window, centre-padded with silence or centre-cropped to\n"
-		"the model's 1 s window as in training, and prints one JSON line per file:\n"
+		"'-': stdin) as one window, centre-padded with silence or cropped around its\n"
+		"word to the model's 1 s window as in training (over 10 s: its centre),\n"
+		"and prints one JSON line per file:\n"
 		"  {\"file\",\"label\",\"score\",\"top\":[[label,score],...]}\n"
 		"  -m, --model PATH   (default %s)\n"
 		"  -n, --top N        labels in \"top\", most probable first [3]; 0 = all\n",
@@ -67,21 +68,58 @@ static void window_span(uint64_t total, size_t n, uint64_t *start, size_t *len, 
 	*at = total > n ? 0 : (n - (size_t)total) / 2;
 }
 
-/* fit_window of x[0..nx) into win[0..n), each sample rounded to int16 steps. */
+/* layout.fit_word's crop of x[0..nx), nx > n: where the window starts so
+ * that it is centred on the word, layout.estimate_span (10 ms frames within
+ * 30 dB of the loudest), and stays inside the clip. A recording made by hand
+ * has its word anywhere, and a centre crop of a 2.5 s clip cuts off a word
+ * said in its first or last second. */
+#define SPAN_HOP 160
+#define WORD_SEARCH 10   /* layout.WORD_SEARCH: longer, a recording's centre */
+static size_t word_start(const float *x, size_t nx, size_t n)
+{
+	size_t frames = nx / SPAN_HOP, first = 0, last = 0;
+	double top = -INFINITY;
+	for (int pass = 0; pass < 2; pass++) {
+		int seen = 0;
+		for (size_t f = 0; f < frames; f++) {
+			double sum = 0.0;
+			for (size_t i = 0; i < SPAN_HOP; i++)
+				sum += (double)x[f * SPAN_HOP + i] * (double)x[f * SPAN_HOP + i];
+			double db = 10.0 * log10(sum / SPAN_HOP + 1e-12);
+			if (pass == 0) {
+				if (db > top)
+					top = db;
+			} else if (db > top - 30.0) {
+				if (!seen)
+					first = f;
+				last = f;
+				seen = 1;
+			}
+		}
+	}
+	size_t mid = (first * SPAN_HOP + (last + 1) * SPAN_HOP) / 2;
+	size_t a = mid > n / 2 ? mid - n / 2 : 0;
+	return a > nx - n ? nx - n : a;
+}
+
+/* fit_word of x[0..nx) into win[0..n), each sample rounded to int16 steps. */
 static void fit_window(const float *x, size_t nx, float *win, size_t n)
 {
 	uint64_t start;
 	size_t len, at;
 	window_span(nx, n, &start, &len, &at);
+	if (nx > n && nx <= WORD_SEARCH * n)
+		start = word_start(x, nx, n);
 	memset(win, 0, n * sizeof *win);
 	for (size_t i = 0; i < len; i++)
 		win[at + i] = int16_step(x[start + i]);
 }
 
 /* fit_window of file's audio into win, streamed through chunk (CHUNK
- * samples) when the audio's length is known, as it is for a file: memory
- * does not grow with the recording. Else (a pipe), or if the length was
- * wrong, the whole audio in memory. 0, or negative with e naming the file. */
+ * samples) when the audio's length is known and at most the window, or more
+ * than WORD_SEARCH windows (a long recording: its centre, memory does not
+ * grow with it). Else (a clip whose word must be found first, or a pipe), or
+ * if the length was wrong, the whole audio in memory. 0, or negative with e naming the file. */
 static int read_window(const char *file, const drsn_audio_opts *ao, float *win, size_t n,
 		       float *chunk, drsn_error *e)
 {
@@ -95,7 +133,8 @@ static int read_window(const char *file, const drsn_audio_opts *ao, float *win, 
 		return rc;
 	drsn_audio_info info;
 	drsn_audio_get_info(a, &info);
-	if (info.out_frames >= 0) {
+	if (info.out_frames >= 0 && ((uint64_t)info.out_frames <= n ||
+				     (uint64_t)info.out_frames > (uint64_t)WORD_SEARCH * n)) {
 		uint64_t total = (uint64_t)info.out_frames, pos = 0, start;
 		size_t len, at;
 		window_span(total, n, &start, &len, &at);

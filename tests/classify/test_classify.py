@@ -3,8 +3,9 @@
 usage: test_classify.py DRSN_EXE MODEL
 
 Writes 16 kHz mono PCM16 clips shorter than, equal to and longer than the
-model's 1 s window (odd lengths, so the centre split rounds), plus one file
-that is not audio, and checks:
+model's 1 s window (odd lengths, so the centre split rounds), 2.5 s clips
+with the word near the start or the end (cropped around the word, not the
+middle), plus one file that is not audio, and checks:
   - one JSON line per file, in order, with file/label/score/top;
   - the bad file (in the middle) gives {"file","error"}, a message on stderr
     and exit 1, while the files after it are still classified;
@@ -123,6 +124,15 @@ def main():
             p = os.path.join(tmp, "clip%d_%d.wav" % (i, n))
             write_wav(p, x)
             files.append(p)
+        for at in (1600, 32000):    # a recording made by hand: 2.5 s, the word near one end
+            x = 0.001 * rng.standard_normal(40000)
+            x[at:at + 8000] += 0.3 * np.sin(2 * np.pi * 500 * np.arange(8000) / 16000) * np.hanning(8000)
+            p = os.path.join(tmp, "word_at_%d.wav" % at)
+            write_wav(p, x)
+            files.append(p)
+            w = layout.read_clip(p)
+            check(np.abs(w).max() > 0.25 and abs(w[0]) < 0.01 and abs(w[-1]) < 0.01,
+                  "%s: the 1 s window holds the whole word" % os.path.basename(p))
         bad = os.path.join(tmp, "not-audio.wav")
         with open(bad, "w") as f:
             f.write("this is not a wav file\n" * 10)

@@ -9,7 +9,7 @@
 A folder named as a keyword gives that label; _silence_ gives _silence_;
 any other word folder is _unknown_. Clips are read as mono float at 16 kHz
 (any rate/format -> torchaudio resampling) and centre-padded or cropped to
-1 s, the model's window.
+1 s, the model's window (a longer clip around its word: fit_word).
 """
 import csv
 import os
@@ -43,6 +43,18 @@ def list_entry(line):
     return e
 
 
+def example_entry(root):
+    """'word/file' of the first clip under root, for a message that shows a
+    list line; 'word/clip.wav' if there is none."""
+    for folder in sorted(os.listdir(root)):
+        d = os.path.join(root, folder)
+        if os.path.isdir(d) and not folder.startswith('.') and folder != BACKGROUND:
+            for fn in sorted(os.listdir(d)):
+                if fn.lower().endswith(AUDIO_EXT):
+                    return f'{folder}/{fn}'
+    return 'word/clip.wav'
+
+
 def scan(root, keywords=TARGETS, unmatched=None):
     """{'training'|'validation'|'testing': [(relpath, label)]}, sorted.
     unmatched: a dict that receives {split: [list entries that name no
@@ -53,7 +65,10 @@ def scan(root, keywords=TARGETS, unmatched=None):
     for split, name in (('validation', 'validation_list.txt'), ('testing', 'testing_list.txt')):
         p = os.path.join(root, name)
         if not os.path.exists(p):
-            raise FileNotFoundError(f'{p}: missing (a Speech Commands layout lists its validation and test clips)')
+            raise FileNotFoundError(f'{p}: missing: write there the clips held out for {split} (a few of each '
+                                    f'word, from speakers not in training), one path a line relative to {root} '
+                                    f'(e.g. {example_entry(root)!r}); every clip in neither {name} nor the '
+                                    'other list trains')
         with open(p, encoding='utf-8', errors='surrogateescape') as f:
             lists[split] = {list_entry(ln) for ln in f if ln.strip()}
     out = {'training': [], 'validation': [], 'testing': []}
@@ -115,17 +130,35 @@ def fit_window(x, n=augment.WINDOW):
     return out
 
 
+WORD_SEARCH = 10   # fit_word looks for the word in clips up to 10 windows (10 s) long
+
+
+def fit_word(x, n=augment.WINDOW):
+    """fit_window, but a clip longer than n is cropped around its word (the
+    middle of estimate_span, kept inside the clip) instead of its middle: a
+    recording made by hand has the word anywhere in it, and a centre crop of
+    a 2.5 s clip cuts off a word said in its first or last second. A clip
+    of n samples or fewer is fit_window's, and so is a recording longer than
+    WORD_SEARCH windows (not a clip: its centre, as drsn classify streams it
+    without holding it in memory)."""
+    if x.size <= n or x.size > WORD_SEARCH * n:
+        return fit_window(x, n)
+    s, e = estimate_span(x)
+    a = min(max((s + e) // 2 - n // 2, 0), x.size - n)
+    return x[a:a + n]
+
+
 def read_clip(path):
-    """One clip as float32 [16000]: 16 kHz mono PCM16 WAV read directly (fast
-    path), anything else through torchaudio."""
+    """One clip as float32 [16000] (fit_word): 16 kHz mono PCM16 WAV read
+    directly (fast path), anything else through torchaudio."""
     try:
         with wave.open(path, 'rb') as w:
             if w.getframerate() == wavio.RATE and w.getsampwidth() == 2 and w.getnchannels() == 1:
                 x = np.frombuffer(w.readframes(w.getnframes()), dtype='<i2').astype(np.float32) / 32768.0
-                return fit_window(x)
+                return fit_word(x)
     except (wave.Error, EOFError):
         pass
-    return fit_window(wavio.read_audio(path))
+    return fit_word(wavio.read_audio(path))
 
 
 def background_clips(root, n, rng):

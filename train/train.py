@@ -13,7 +13,8 @@ any rate/format, resampled to 16 kHz; see train/corpusgen/layout.py);
 features are train/drsn/frontend.py's log-mels, the ones the C front end
 computes. Writes into --out (default train/runs/<name>/): last.pt (a
 checkpoint after every epoch, what --resume continues from), best.pt (best
-validation accuracy), log.jsonl (one line per epoch) and, at the end,
+validation accuracy; of equal accuracies the lowest validation loss),
+log.jsonl (one line per epoch) and, at the end,
 <name>.safetensors exported from best.pt by train/export.py.
 
 Resuming gives the same model as an uninterrupted run: each epoch's batch
@@ -186,14 +187,23 @@ def check_corpus(root, keywords, items, unmatched):
                   f'(first: {both[0]!r}); its accuracy then overstates what unheard speakers get', file=sys.stderr)
 
 
-def extra_clips(directory):
-    """(int16 [N, 16000], relpaths) of every .wav under directory (sorted),
-    each read as a corpus clip (centre-cropped or padded to 1 s). Raises
-    OSError naming the folder when it holds none, or a file it cannot read."""
+def wav_paths(directory):
+    """The relpaths of every .wav under directory, sorted. Raises OSError
+    naming the folder when it holds none."""
     paths = sorted(os.path.relpath(os.path.join(d, f), directory)
                    for d, _, fs in os.walk(directory) for f in fs if f.lower().endswith('.wav'))
     if not paths:
         raise OSError(f'{directory}: no .wav file')
+    return paths
+
+
+def extra_clips(directory, paths=None):
+    """(int16 [N, 16000], relpaths) of every .wav under directory (sorted),
+    or of these relpaths, each read as a corpus clip (centre-cropped or
+    padded to 1 s). Raises OSError naming the folder when it holds none, or
+    a file it cannot read."""
+    if paths is None:
+        paths = wav_paths(directory)
     audio = np.zeros((len(paths), 16000), dtype=np.int16)
     for i, p in enumerate(paths):
         try:
@@ -503,13 +513,29 @@ def epoch_order(g, n, sample_w=None, fixed=None, unk_pool=None):
     return torch.randperm(n, generator=g)
 
 
-def accuracy(model, feats, targets, batch=512):
+def validate(model, feats, targets, batch=512):
+    """(accuracy, mean cross entropy) of model on these clips, in one pass."""
     model.eval()
-    correct = 0
+    correct, loss = 0, 0.0
     with torch.no_grad():
         for i in range(0, feats.shape[0], batch):
-            correct += (model(feats[i:i + batch]).argmax(1) == targets[i:i + batch]).sum().item()
-    return correct / max(1, feats.shape[0])
+            logits = model(feats[i:i + batch])
+            correct += (logits.argmax(1) == targets[i:i + batch]).sum().item()
+            loss += F.cross_entropy(logits, targets[i:i + batch], reduction='sum').item()
+    n = max(1, feats.shape[0])
+    return correct / n, loss / n
+
+
+def accuracy(model, feats, targets, batch=512):
+    return validate(model, feats, targets, batch)[0]
+
+
+def better_epoch(va, vl, best, best_loss):
+    """Whether an epoch of validation accuracy va and loss vl replaces
+    best.pt: a higher accuracy, or the same accuracy with a lower loss. With
+    few validation clips many epochs score 100%; the first of them is an
+    under-trained model, the one the loss prefers a better calibrated one."""
+    return va > best or (va == best and vl < best_loss)
 
 
 def spec_augment(x, g, masks):
@@ -809,6 +835,11 @@ def train_main(argv, made):
     ap.add_argument('--extra-unknown', metavar='DIR',
                     help='add every .wav under DIR to the training clips as _unknown_, beyond the '
                          '--max-unknown-ratio cap (e.g. running speech from gen_running.py)')
+    ap.add_argument('--extra-unknown-capped', metavar='DIR',
+                    help='add .wav files under DIR to the training clips as _unknown_ within the '
+                         '--max-unknown-ratio cap: a random subset (from --seed) fills what the corpus\'s own '
+                         '_unknown_ clips leave of it (e.g. a gen_corpus.py folder beside your recordings; its '
+                         'folders _silence_, _background_noise_ and those named as a keyword are left out)')
     ap.add_argument('--extra-clips', metavar='DIR',
                     help='add every DIR/<label>/*.wav to the training clips as that label, beyond the '
                          '--max-unknown-ratio cap (e.g. keywords inside running speech from gen_incontext.py)')
@@ -899,7 +930,8 @@ def train_main(argv, made):
         sys.exit('train: --mixup and --teacher both change the loss; use one of them')
     if not 0 <= a.consistency <= 100:
         sys.exit(f'train: --consistency {a.consistency}: want a weight in (0, 100], or 0 for off')
-    for opt, val in (('--extra-unknown', a.extra_unknown), ('--extra-clips', a.extra_clips)):
+    for opt, val in (('--extra-unknown', a.extra_unknown), ('--extra-unknown-capped', a.extra_unknown_capped),
+                     ('--extra-clips', a.extra_clips)):
         if val and (a.fresh_unknown or a.balance_voices > 0):
             sys.exit(f'train: {opt} adds clips that --fresh-unknown and --balance-voices do not know how to '
                      'draw; use one of them')
@@ -981,7 +1013,7 @@ def train_main(argv, made):
             sys.exit(f'train: --init {a.init}: its {" and ".join(what)} differ from this run\'s')
         model.load_state_dict(src.state_dict())
         print(f'train: starting from the weights of {a.init}', file=sys.stderr)
-    start, best, history = 0, -1.0, []
+    start, best, best_loss, history = 0, -1.0, math.inf, []
     # schedule: one segment per (re)start with another --epochs; a longer
     # --epochs on --resume recomputes the cosine for the new length, so the
     # learning rate rises again from where the old schedule had ended
@@ -997,6 +1029,7 @@ def train_main(argv, made):
         model.load_state_dict(ck.get('raw_state_dict', ck['state_dict']))
         opt.load_state_dict(ck['optimizer'])
         start, best, history = ck['epoch'] + 1, ck['best_val'], ck['history']
+        best_loss = ck.get('best_val_loss', math.inf)    # (a run from before ties were broken by it)
         schedule = ck.get('schedule') or [{'epochs': ck['args']['epochs'], 'start': 0}]
         print(f'train: resuming {name} after epoch {start} (best validation accuracy {best:.4f})', file=sys.stderr)
         if a.stop_after and a.stop_after <= start and start < a.epochs:
@@ -1034,6 +1067,17 @@ def train_main(argv, made):
             noise.real_bank()
         except (OSError, RuntimeError, ValueError) as e:
             sys.exit(f'train: --mel-noise / --noise-p: {e}')
+    if a.extra_unknown_capped:     # (listed before the data is read: a mistake shows at once)
+        # a corpus folder (gen_corpus.py's) as it is: its _silence_ and this run's keywords are no _unknown_
+        skip = set(keywords) | {words.SILENCE, layout.BACKGROUND}
+        try:
+            cap_paths = [p for p in wav_paths(a.extra_unknown_capped) if p.split(os.sep)[0] not in skip]
+        except OSError as e:
+            sys.exit(f'train: --extra-unknown-capped: {e}')
+        if not cap_paths:
+            sys.exit(f'train: --extra-unknown-capped: {a.extra_unknown_capped}: no .wav file outside the folders '
+                     f'{", ".join(sorted(skip))}')
+        n_offered = len(cap_paths)
     t0 = time.time()
     try:
         data = load_data(a.data, keywords, labels, a.seed, a.max_unknown_ratio, a.quiet, a.per_word,
@@ -1041,6 +1085,26 @@ def train_main(argv, made):
     except (OSError, ValueError) as e:
         sys.exit(f'train: --data: {e}')
     tr_audio, tr_y, tr_paths = data['training']
+    if a.extra_unknown_capped:
+        unk_i = labels.index(words.UNKNOWN)
+        have = int((tr_y == unk_i).sum())
+        room = len(cap_paths)
+        if a.max_unknown_ratio > 0:
+            room = max(0, unknown_cap([int((tr_y == labels.index(k)).sum()) for k in keywords],
+                                      a.max_unknown_ratio) - have)
+        if room < len(cap_paths):       # a subset from the seed, independent of the corpus draw
+            pick = np.random.default_rng([a.seed, 0x756e6b]).choice(len(cap_paths), room, replace=False)
+            cap_paths = [cap_paths[i] for i in sorted(pick.tolist())]
+        try:
+            cap_audio, _ = extra_clips(a.extra_unknown_capped, cap_paths)
+        except OSError as e:
+            sys.exit(f'train: --extra-unknown-capped: {e}')
+        tr_audio = torch.cat([tr_audio, torch.from_numpy(cap_audio)])
+        tr_y = torch.cat([tr_y, torch.full((len(cap_paths),), unk_i, dtype=torch.int64)])
+        tr_paths = tr_paths + [os.path.join('extra-unknown-capped', p) for p in cap_paths]
+        print(f'train: --extra-unknown-capped: {len(cap_paths)} of its {n_offered} clips as _unknown_ '
+              f'(--max-unknown-ratio {a.max_unknown_ratio:g}: {have + len(cap_paths)} _unknown_ training clips, '
+              f'{have} of them from --data)', file=sys.stderr)
     if a.extra_unknown:
         try:
             ex_audio, ex_paths = extra_clips(a.extra_unknown)
@@ -1104,6 +1168,9 @@ def train_main(argv, made):
                                     'seconds': round(sum(x.size for _, x in tracks) / events.RATE, 1)}
     if a.extra_unknown:
         prov_base['extra_unknown'] = {'dir': os.path.abspath(a.extra_unknown), 'clips': len(ex_paths)}
+    if a.extra_unknown_capped:
+        prov_base['extra_unknown_capped'] = {'dir': os.path.abspath(a.extra_unknown_capped), 'clips': len(cap_paths),
+                                             'of': n_offered}
     if a.extra_clips:
         prov_base['extra_clips'] = {'dir': os.path.abspath(a.extra_clips), 'clips': len(xc_paths),
                                     'per_label': xc_counts}
@@ -1176,28 +1243,31 @@ def train_main(argv, made):
             seen += yb.shape[0]
             if hasattr(bar, 'set_postfix') and step % 20 == 0:
                 bar.set_postfix(loss=f'{tot_loss / seen:.3f}', acc=f'{tot_ok / seen:.3f}')
-        va = accuracy(ema.model if ema else model, va_feats, va_y)
+        va, vl = validate(ema.model if ema else model, va_feats, va_y)
         rec = {'epoch': epoch + 1, 'train_loss': round(tot_loss / seen, 5), 'train_acc': round(tot_ok / seen, 5),
-               'val_acc': round(va, 5), 'seconds': round(time.time() - te, 1)}
+               'val_acc': round(va, 5), 'val_loss': round(vl, 5), 'seconds': round(time.time() - te, 1)}
         history.append(rec)
         print(f'train: {name} epoch {epoch + 1}/{a.epochs}: loss {rec["train_loss"]:.4f} '
-              f'train acc {rec["train_acc"]:.4f} val acc {va:.4f} ({rec["seconds"]} s)', file=sys.stderr)
+              f'train acc {rec["train_acc"]:.4f} val acc {va:.4f} val loss {vl:.4f} ({rec["seconds"]} s)',
+              file=sys.stderr)
+        is_best = better_epoch(va, vl, best, best_loss)
+        if is_best:
+            best, best_loss = va, vl
         prov = dict(prov_base, date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
                     accuracy={'validation': round(va, 5), 'epoch': epoch + 1})
         ck = {'arch': arch, 'state_dict': (ema.model if ema else model).state_dict(), 'labels': labels,
               'frontend': fe_params.to_dict(), 'provenance': prov,
-              'optimizer': opt.state_dict(), 'epoch': epoch, 'best_val': max(best, va),
+              'optimizer': opt.state_dict(), 'epoch': epoch, 'best_val': best, 'best_val_loss': best_loss,
               'history': history, 'args': vars(a), 'schedule': schedule}
         if ema:     # state_dict is the average (scored, exported); the optimizer continues from these
             ck['raw_state_dict'], ck['ema_updates'] = model.state_dict(), ema.updates
         try:
-            if va > best:
+            if is_best:
                 save(os.path.join(out, 'best.pt'), ck)
             save(last, ck)
             write_log(os.path.join(out, 'log.jsonl'), history)
         except OSError as e:
             sys.exit(f'train: {out}: cannot write the checkpoint of epoch {epoch + 1} ({e})')
-        best = max(best, va)
         if a.stop_after and epoch + 1 >= a.stop_after and epoch + 1 < a.epochs:
             print(f'train: stopped after epoch {epoch + 1} (--stop-after); continue with --resume', file=sys.stderr)
             return 0

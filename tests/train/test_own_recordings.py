@@ -21,8 +21,12 @@ sys.path.insert(0, os.path.join(ROOT, 'train'))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+import torch.nn.functional as F  # noqa: E402
+
 import train  # noqa: E402
 from corpusgen import layout  # noqa: E402
+from drsn import frontend  # noqa: E402
+from drsn import model as M  # noqa: E402
 
 
 def write_wav24_stereo(path, x, rate):
@@ -125,6 +129,97 @@ class OwnRecordings(unittest.TestCase):
                            capture_output=True, text=True, check=True)
         got = {json.loads(ln)['label'] for ln in r.stdout.splitlines()}
         self.assertTrue(got and got <= set(WORDS), got)
+
+    def train(self, root, out, *args):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            train.main(['--data', root, '--keywords', ','.join(WORDS), '--out', out, '--arch', 'tiny',
+                        '--threads', '1', '--quiet', '--no-export',
+                        '--feature-cache', os.path.join(self.tmp.name, 'cache')] + list(args))
+        return err.getvalue()
+
+    def test_best_of_equal_accuracies_has_the_lowest_validation_loss(self):
+        # 4 validation clips: many epochs score the same accuracy. best.pt used to be the first of them, an
+        # under-trained model; now the one of lowest validation loss among them
+        root, out = os.path.join(self.tmp.name, 'c'), os.path.join(self.tmp.name, 'r')
+        corpus(root)
+        self.train(root, out, '--epochs', '30')
+        best, last = (torch.load(os.path.join(out, f), map_location='cpu') for f in ('best.pt', 'last.pt'))
+        labels = best['labels']
+        audio, y, _ = train.load_data(root, list(WORDS), labels, 1, 2.0, True)['validation']
+        feats = train.features(frontend.FrontEnd(frontend.FrontEndParams.from_dict(best['frontend'])), audio)
+
+        def score(ck):      # (accuracy, mean cross entropy) on the validation clips, computed here
+            m = M.DRSN(ck['arch'])
+            m.load_state_dict(ck['state_dict'])
+            m.eval()
+            with torch.no_grad():
+                logits = m(feats)
+            return (logits.argmax(1) == y).float().mean().item(), F.cross_entropy(logits, y).item()
+        (acc_b, loss_b), (acc_l, loss_l) = score(best), score(last)
+        acc = [r['val_acc'] for r in last['history']]
+        top = [r['epoch'] for r in last['history'] if r['val_acc'] == max(acc)]
+        self.assertGreater(len(top), 1, acc)                     # the case at hand: a tie
+        self.assertIn(best['epoch'] + 1, top)                    # still the best accuracy
+        self.assertAlmostEqual(acc_b, max(acc), places=4)
+        if acc_l == acc_b:
+            self.assertLessEqual(loss_b, loss_l + 1e-6, (best['epoch'] + 1, top))
+        losses = {r['epoch']: r['val_loss'] for r in last['history']}
+        self.assertEqual(best['epoch'] + 1, min(top, key=lambda e: (losses[e], e)), losses)
+        self.assertAlmostEqual(losses[best['epoch'] + 1], loss_b, places=3)
+        self.assertEqual((best['best_val'], best['best_val_loss']), (last['best_val'], last['best_val_loss']))
+        # resumed in the middle of the tie, the same epoch wins
+        again = os.path.join(self.tmp.name, 'r2')
+        self.train(root, again, '--epochs', '30', '--stop-after', str(top[0]))
+        self.train(root, again, '--epochs', '30', '--resume')
+        self.assertEqual(torch.load(os.path.join(again, 'best.pt'))['epoch'], best['epoch'])
+
+    def test_generated_unknown_clips_respect_the_cap(self):
+        # a folder of other words (gen_corpus.py gives thousands) beside a few recordings per keyword:
+        # --extra-unknown-capped takes only what --max-unknown-ratio leaves room for
+        root, gen = os.path.join(self.tmp.name, 'c'), os.path.join(self.tmp.name, 'gen')
+        corpus(root)                    # 4 training clips per keyword: room for 8 _unknown_
+        os.makedirs(os.path.join(root, 'other'))
+        for i in range(3):              # 3 of them recorded
+            write_wav24_stereo(os.path.join(root, 'other', f'o{i}.wav'), recording(48000, 1.0, 0.3, seed=50 + i), 48000)
+        import wave
+        for w in range(6):
+            os.makedirs(os.path.join(gen, f'word{w}'))
+            for i in range(5):
+                x = (recording(16000, 1.0, 0.2, seed=100 + 5 * w + i) * 32767).astype('<i2')
+                with wave.open(os.path.join(gen, f'word{w}', f'{i}.wav'), 'wb') as f:
+                    f.setnchannels(1)
+                    f.setsampwidth(2)
+                    f.setframerate(16000)
+                    f.writeframes(x.tobytes())
+        for skip in ('_silence_', 'Lights Off'):     # a gen_corpus.py folder's silence, a keyword: never _unknown_
+            os.makedirs(os.path.join(gen, skip))
+            with wave.open(os.path.join(gen, skip, 'x.wav'), 'wb') as f:
+                f.setnchannels(1)
+                f.setsampwidth(2)
+                f.setframerate(16000)
+                f.writeframes(bytes(32000))
+        out = os.path.join(self.tmp.name, 'r')
+        err = self.train(root, out, '--epochs', '1', '--extra-unknown-capped', gen)
+        self.assertIn('--extra-unknown-capped: 5 of its 30 clips as _unknown_ (--max-unknown-ratio 2: '
+                      '8 _unknown_ training clips, 3 of them from --data)', err)
+        self.assertIn(' 24 training / ', err)    # 3 x 4 keyword + 4 silence + 3 + 5 unknown
+        ck = torch.load(os.path.join(out, 'last.pt'))
+        self.assertEqual(ck['provenance']['extra_unknown_capped'],
+                         {'dir': os.path.abspath(gen), 'clips': 5, 'of': 30})
+        # --max-unknown-ratio 0 keeps all, as it does for the corpus's own
+        err = self.train(root, os.path.join(self.tmp.name, 'r0'), '--epochs', '1', '--max-unknown-ratio', '0',
+                       '--extra-unknown-capped', gen)
+        self.assertIn('--extra-unknown-capped: 30 of its 30 clips', err)
+        with self.assertRaises(SystemExit) as cm:
+            self.train(root, os.path.join(self.tmp.name, 'bad'), '--extra-unknown-capped', gen, '--fresh-unknown')
+        self.assertIn('--fresh-unknown', str(cm.exception))
+        with self.assertRaises(SystemExit) as cm:
+            only = os.path.join(self.tmp.name, 'only-silence')
+            os.makedirs(only)
+            os.rename(os.path.join(gen, '_silence_'), os.path.join(only, '_silence_'))
+            self.train(root, os.path.join(self.tmp.name, 'bad2'), '--extra-unknown-capped', only)
+        self.assertIn('no .wav file outside the folders', str(cm.exception))
 
     def test_long_clip_is_cropped_around_its_word(self):
         # 2.5 s at 48 kHz, the word in the first half second: a centre crop

@@ -305,16 +305,16 @@ class Train(unittest.TestCase):
         # end to end: the average is what is scored, kept and exported; the raw weights go on training;
         # resuming continues both exactly
         a, b = os.path.join(self.tmp.name, 'ema-a'), os.path.join(self.tmp.name, 'ema-b')
-        scored, accuracy = [], train.accuracy
+        scored, validate = [], train.validate
 
         def spy(model, *args):
             scored.append({k: v.clone() for k, v in model.state_dict().items()})
-            return accuracy(model, *args)
-        train.accuracy = spy
+            return validate(model, *args)
+        train.validate = spy
         try:
             self.run_train(a, '--epochs', '3', '--ema', '0.9')
         finally:
-            train.accuracy = accuracy
+            train.validate = validate
         self.run_train(b, '--epochs', '3', '--ema', '0.9', '--stop-after', '1', '--no-export')
         self.run_train(b, '--epochs', '3', '--ema', '0.9', '--resume', '--no-export')
         sa, sb = (torch.load(os.path.join(d, 'last.pt')) for d in (a, b))
@@ -336,7 +336,7 @@ class Train(unittest.TestCase):
         va = best['history'][-1]['val_acc']
         cached = train.load_data(self.data, ['yes', 'no'], best['labels'], 1, 2.0, True)['validation']
         fe = frontend.FrontEnd(frontend.FrontEndParams.from_dict(best['frontend']))
-        self.assertAlmostEqual(train.accuracy(m, fe(cached[0]), cached[1]), va, places=4)
+        self.assertAlmostEqual(train.accuracy(m, train.features(fe, cached[0]), cached[1]), va, places=4)
         # the average does not change the training itself: an averaged run resumed without --ema ends with
         # the weights of a run that never averaged
         c, d = os.path.join(self.tmp.name, 'ema-c'), os.path.join(self.tmp.name, 'ema-d')

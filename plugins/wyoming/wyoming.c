@@ -913,14 +913,15 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_read_start(&c->h.stream, on_alloc, on_read);
 }
 
-/* Close the connections that sent no event for idle_timeout_ms, those
- * with an event unfinished frame_timeout_ms after its first byte, and those
- * whose last events are not read within FLUSH_MS. */
+/* t moved on by `by`, but not past now. */
 static uint64_t later(uint64_t t, uint64_t by, uint64_t now)
 {
 	return t + by < now ? t + by : now;
 }
 
+/* Close the connections that sent no event for idle_timeout_ms, those
+ * with an event unfinished frame_timeout_ms after its first byte, and those
+ * whose last events are not read within FLUSH_MS. */
 static void on_idle_timer(uv_timer_t *t)
 {
 	struct wy *w = t->data;

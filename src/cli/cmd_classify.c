@@ -75,6 +75,14 @@ static void window_span(uint64_t total, size_t n, uint64_t *start, size_t *len, 
  * said in its first or last second. */
 #define SPAN_HOP 160
 #define WORD_SEARCH 10   /* layout.WORD_SEARCH: longer, a recording's centre */
+
+/* Whether a clip of total samples is cropped around its word (fit_word):
+ * longer than the window n, and at most WORD_SEARCH windows. */
+static int finds_word(uint64_t total, size_t n)
+{
+	return total > n && total <= (uint64_t)WORD_SEARCH * n;
+}
+
 static size_t word_start(const float *x, size_t nx, size_t n)
 {
 	size_t frames = nx / SPAN_HOP, first = 0, last = 0;
@@ -108,7 +116,7 @@ static void fit_window(const float *x, size_t nx, float *win, size_t n)
 	uint64_t start;
 	size_t len, at;
 	window_span(nx, n, &start, &len, &at);
-	if (nx > n && nx <= WORD_SEARCH * n)
+	if (finds_word(nx, n))
 		start = word_start(x, nx, n);
 	memset(win, 0, n * sizeof *win);
 	for (size_t i = 0; i < len; i++)
@@ -133,8 +141,7 @@ static int read_window(const char *file, const drsn_audio_opts *ao, float *win, 
 		return rc;
 	drsn_audio_info info;
 	drsn_audio_get_info(a, &info);
-	if (info.out_frames >= 0 && ((uint64_t)info.out_frames <= n ||
-				     (uint64_t)info.out_frames > (uint64_t)WORD_SEARCH * n)) {
+	if (info.out_frames >= 0 && !finds_word((uint64_t)info.out_frames, n)) {
 		uint64_t total = (uint64_t)info.out_frames, pos = 0, start;
 		size_t len, at;
 		window_span(total, n, &start, &len, &at);

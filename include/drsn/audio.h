@@ -5,9 +5,9 @@
  * Files are decoded with libsndfile (WAV, FLAC, OGG/Vorbis, AIFF, AU, CAF,
  * W64, MP3 when libsndfile has it, ... and headerless raw PCM when
  * opts.raw_format is set). Any source rate and channel count goes in; out
- * comes float32 (see "Sample values" below), by default mono (the average of
- * the channels: a stereo file with one silent channel comes out 6 dB down) at
- * 16000 Hz. Resampling uses libsoxr (see docs/resampler.md for why).
+ * comes float32 (see "Sample values" below), by default mono at 16000 Hz:
+ * the average of the channels that have carried signal (see "Channels"
+ * below). Resampling uses libsoxr (see docs/resampler.md for why).
  *
  *     drsn_audio_opts o;
  *     drsn_audio_opts_default(&o);          // 16000 Hz, mono
@@ -46,6 +46,17 @@
  * and resampled: one corrupt sample stays one sample, and nothing downstream
  * (front end, denoiser, network) sees a value that is not finite.
  * drsn_audio_bad_samples() counts them, so a program can warn.
+ *
+ * Channels: the mono output is the average of the source's channels, or of
+ * the ones drsn_audio_select_channels chose, leaving out a channel for as
+ * long as it has been digital silence (every sample exactly 0) since the
+ * start: a USB microphone that reports two channels and records on one
+ * comes out at that channel's level, not 6 dB down (measured with the
+ * shipped model on samples/stream-noisy.wav at -34 dB: 9 of 10 keywords
+ * mono, 2 of 10 with the second channel zero when it counted). From its
+ * first non-zero sample on, a channel counts for the rest of the stream.
+ * A channel with noise on it, or with the box's own playback (a mic array's
+ * loopback channel), is not silence: choose the channels instead.
  *
  * Threads: separate handles may be used from separate threads at once; one
  * handle (drsn_audio or drsn_resampler) by one thread at a time.
@@ -122,6 +133,23 @@ DRSN_API int drsn_audio_open(drsn_audio **out, const char *path,
  * chunks (e.g. 160) to keep a live stream's latency low. */
 DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
 				const drsn_audio_opts *opts, drsn_error *err);
+
+/* Channel selection, "mix" or 1-based channel numbers: "mix" (all), "2",
+ * "1,2,4", "1-4" (ranges and lists mixed: "1-4,6"), as drsn --channel and
+ * drsnd.conf's [audio] channel take it. *mask: 0 for "mix", else bit c-1
+ * for channel c (1..DRSN_AUDIO_MAX_CHANNELS). -EINVAL with err quoting the
+ * text and saying why (what, e.g. "--channel", starts the message; NULL:
+ * "channel"). */
+DRSN_API int drsn_audio_parse_channels(const char *text, uint64_t *mask, const char *what,
+				       drsn_error *err);
+
+/* Make the mono output the average of the channels in mask (as
+ * drsn_audio_parse_channels gives it; 0 = all, the default), the silent
+ * ones left out as above. Call after open, before the first read, on a
+ * handle opened without keep_channels (else -EINVAL). A channel beyond the
+ * source's count is -ERANGE, naming the file, the channel and the count:
+ * "x.wav: channel 3 asked for, but it has 2 channels". */
+DRSN_API int drsn_audio_select_channels(drsn_audio *a, uint64_t mask, drsn_error *err);
 
 /* Source and output description. */
 DRSN_API void drsn_audio_get_info(const drsn_audio *a, drsn_audio_info *info);

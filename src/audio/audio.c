@@ -16,6 +16,7 @@
 
 #include <sndfile.h>
 
+#include "audio/mix.h"
 #include "audio/resample.h"
 #include "common/error.h"
 #include "common/samples.h"
@@ -28,6 +29,11 @@ struct drsn_audio {
 	char *name;             /* for messages */
 	drsn_audio_info info;
 	int downmix;            /* average channels to mono */
+	uint64_t select;        /* downmix: the channels to average (bit c-1: channel c) */
+	uint64_t live;          /* of those, the ones that carried a non-zero sample */
+	int n_live;             /* bits in live */
+	int started;            /* a read was made: the selection is fixed */
+	int keep;               /* opts.keep_channels */
 	drsn_resampler *rs;     /* NULL: no rate change */
 	float *src;             /* CHUNK * source_channels */
 	float *mix;             /* CHUNK * out_channels (downmix target) */
@@ -369,6 +375,8 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	a->info.out_rate = opts->target_rate ? opts->target_rate : sfi.samplerate;
 	a->info.out_channels = opts->keep_channels ? ch : 1;
 	a->downmix = !opts->keep_channels && ch > 1;
+	a->keep = opts->keep_channels;
+	a->select = ch >= 64 ? UINT64_MAX : ((uint64_t)1 << ch) - 1;
 
 	if (a->info.out_rate != a->info.source_rate) {
 		rc = drsn__resampler_create(&a->rs, a->info.source_rate, a->info.out_rate,
@@ -461,6 +469,74 @@ DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
 	return open_common(out, fd, 0, name, opts, err);
 }
 
+DRSN_API int drsn_audio_parse_channels(const char *text, uint64_t *mask, const char *what,
+				       drsn_error *err)
+{
+	const char *p = text;
+	uint64_t m = 0;
+
+	if (!what)
+		what = "channel";
+	DRSN__REQUIRE(err, mask);
+	*mask = 0;
+	DRSN__REQUIRE(err, text);
+	drsn__error_clear(err);
+	if (!strcmp(text, "mix"))
+		return 0;
+	for (;;) {
+		char *end;
+		long lo, hi;
+		if (*p < '0' || *p > '9')
+			goto bad;
+		lo = strtol(p, &end, 10);
+		hi = lo;
+		p = end;
+		if (*p == '-') {
+			if (p[1] < '0' || p[1] > '9')
+				goto bad;
+			hi = strtol(p + 1, &end, 10);
+			p = end;
+		}
+		if (lo < 1 || hi > DRSN_AUDIO_MAX_CHANNELS || lo > hi)
+			return drsn__fail(err, -EINVAL, "%s '%s': channels are numbered 1 to %d (a "
+					  "range low-high)", what, text, DRSN_AUDIO_MAX_CHANNELS);
+		for (long c = lo; c <= hi; c++)
+			m |= (uint64_t)1 << (c - 1);
+		if (!*p)
+			break;
+		if (*p != ',')
+			goto bad;
+		p++;
+	}
+	*mask = m;
+	return 0;
+bad:
+	return drsn__fail(err, -EINVAL, "%s '%s': expected mix, a channel number (1 = the first), "
+			  "a list (1,2) or a range (1-4)", what, text);
+}
+
+DRSN_API int drsn_audio_select_channels(drsn_audio *a, uint64_t mask, drsn_error *err)
+{
+	DRSN__REQUIRE(err, a);
+	drsn__error_clear(err);
+	const int ch = a->info.source_channels;
+	if (a->started)
+		return drsn__fail(err, -EINVAL, "%s: channels are chosen before the first read", a->name);
+	if (a->keep)
+		return drsn__fail(err, -EINVAL, "%s: channels are chosen for a mono output, not with "
+				  "keep_channels", a->name);
+	for (int c = 64; c > ch; c--)
+		if (mask & ((uint64_t)1 << (c - 1)))
+			return drsn__fail(err, -ERANGE, "%s: channel %d asked for, but it has %d "
+					  "channel%s", a->name, c, ch, ch == 1 ? "" : "s");
+	if (!mask)
+		mask = ch >= 64 ? UINT64_MAX : ((uint64_t)1 << ch) - 1;
+	a->select = mask;
+	/* one channel of many: mixed (copied) too; one of one: as it is */
+	a->downmix = ch > 1;
+	return 0;
+}
+
 DRSN_API void drsn_audio_get_info(const drsn_audio *a, drsn_audio_info *info)
 {
 	if (info && a)
@@ -484,6 +560,33 @@ static long read_fail(drsn_audio *a, drsn_error *err, int code, const char *fmt,
 	va_end(ap);
 	a->failed = code;
 	return drsn__fail(err, code, "%s", a->failmsg);
+}
+
+void drsn__audio_mix(const float *src, size_t n, int ch, uint64_t select, uint64_t *live,
+		     int *n_live, float *out)
+{
+	uint64_t lv = *live;
+	int nl = *n_live;
+	float g = nl > 1 ? 1.0f / (float)nl : 1.0f;   /* as s * (1 / ch) always was */
+	for (size_t i = 0; i < n; i++) {
+		const float *f = src + i * (size_t)ch;
+		float s = 0.0f;
+		for (int c = 0; c < ch; c++) {
+			const uint64_t bit = (uint64_t)1 << c;
+			if (!(select & bit))
+				continue;
+			/* a silent channel adds 0: only the count changes */
+			if (!(lv & bit) && f[c] != 0.0f) {
+				lv |= bit;
+				nl++;
+				g = 1.0f / (float)nl;
+			}
+			s += f[c];
+		}
+		out[i] = s * g;
+	}
+	*live = lv;
+	*n_live = nl;
 }
 
 /* Decode a chunk of source frames and turn it into output frames in pend.
@@ -530,14 +633,7 @@ static long refill(drsn_audio *a, size_t need, drsn_error *err)
 
 	frames = a->src;
 	if (n > 0 && a->downmix) {
-		const float scale = 1.0f / (float)ch;
-		for (sf_count_t i = 0; i < n; i++) {
-			const float *f = a->src + i * ch;
-			float s = 0.0f;
-			for (int c = 0; c < ch; c++)
-				s += f[c];
-			a->mix[i] = s * scale;
-		}
+		drsn__audio_mix(a->src, (size_t)n, ch, a->select, &a->live, &a->n_live, a->mix);
 		frames = a->mix;
 	}
 
@@ -578,6 +674,7 @@ DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames, drsn
 		return drsn__fail(err, -EINVAL, "drsn_audio_read: max_frames is 0");
 	if (a->failed)
 		return drsn__fail(err, a->failed, "%s", a->failmsg);
+	a->started = 1;
 	if (max_frames > (size_t)LONG_MAX)
 		max_frames = (size_t)LONG_MAX;
 	while (got < max_frames) {

@@ -3,6 +3,9 @@
 #define DRSN_SRC_CLI_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "drsn/audio.h"
 
 /* A subcommand gets argv with argv[0] = its own name; returns the exit code. */
 typedef int (*drsn__cmd_fn)(int argc, char **argv);
@@ -56,6 +59,18 @@ void drsn__cli_file_error(const char *cmd, const char *file, const char *msg);
  * "drsn: CMD: FILE: N samples ..." on stderr. The file is still processed. */
 struct drsn_audio;
 void drsn__cli_warn_bad_samples(const char *cmd, const char *file, const struct drsn_audio *a);
+
+/* --channel SEL (mix, N, a list 1,2 or a range 1-4; drsn_audio_parse_channels)
+ * into *mask (0 = mix); -1 after "drsn: CMD: --channel 'X': why" on stderr
+ * (a usage error: exit 2). */
+int drsn__cli_channel_arg(const char *cmd, const char *text, uint64_t *mask);
+
+/* Open file ("-": stdin) with ao and, unless channels is 0 (mix), make its
+ * mono output those channels (drsn_audio_select_channels: a channel the
+ * file does not have is an error naming both numbers). 0 or negative with
+ * e naming the file; *a is NULL on failure. */
+int drsn__cli_audio_open(drsn_audio **a, const char *file, const drsn_audio_opts *ao,
+			 uint64_t channels, drsn_error *e);
 
 /* 1 if path a and path b name one existing regular file (the same device and
  * inode, so through any spelling of the path, a symbolic or a hard link),

@@ -28,14 +28,17 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: drsn classify [--model M] [--top N] FILE|FOLDER...\n\n"
+		"usage: drsn classify [--model M] [--top N] [--channel SEL] FILE|FOLDER...\n\n"
 		"Classifies each file (a folder: every audio file under it, in name order;\n"
 		"'-': stdin) as one window, centre-padded with silence or cropped around its\n"
 		"word to the model's 1 s window as in training (over 10 s: its centre),\n"
 		"and prints one JSON line per file:\n"
 		"  {\"file\",\"label\",\"score\",\"top\":[[label,score],...]}\n"
 		"  -m, --model PATH   (default %s)\n"
-		"  -n, --top N        labels in \"top\", most probable first [3]; 0 = all\n",
+		"  -n, --top N        labels in \"top\", most probable first [3]; 0 = all\n"
+		"  --channel SEL      which channels to average to mono: mix (all but those\n"
+		"                     that are digital silence) [mix], N (1 = the first), a\n"
+		"                     list 1,2 or a range 1-4\n",
 		drsn_default_model_path());
 }
 
@@ -128,15 +131,14 @@ static void fit_window(const float *x, size_t nx, float *win, size_t n)
  * than WORD_SEARCH windows (a long recording: its centre, memory does not
  * grow with it). Else (a clip whose word must be found first, or a pipe), or
  * if the length was wrong, the whole audio in memory. 0, or negative with e naming the file. */
-static int read_window(const char *file, const drsn_audio_opts *ao, float *win, size_t n,
-		       float *chunk, drsn_error *e)
+static int read_window(const char *file, const drsn_audio_opts *ao, uint64_t channels,
+		       float *win, size_t n, float *chunk, drsn_error *e)
 {
 	drsn_audio *a = NULL;
 	float *x = NULL;
 	size_t nx = 0, cap = 0;
 	long k;
-	int rc = strcmp(file, "-") ? drsn_audio_open(&a, file, ao, e)
-				   : drsn_audio_open_fd(&a, 0, "stdin", ao, e);
+	int rc = drsn__cli_audio_open(&a, file, ao, channels, e);
 	if (rc < 0)
 		return rc;
 	drsn_audio_info info;
@@ -157,11 +159,8 @@ static int read_window(const char *file, const drsn_audio_opts *ao, float *win, 
 		if (k < 0 || pos == total || !strcmp(file, "-"))   /* stdin cannot be read again */
 			return k < 0 ? (int)k : 0;
 		/* a length that was not exact: the centre is elsewhere */
-		if ((rc = drsn_audio_read_all(file, ao, &x, &nx, e)) < 0)
+		if ((rc = drsn__cli_audio_open(&a, file, ao, channels, e)) < 0)
 			return rc;
-		fit_window(x, nx, win, n);
-		free(x);
-		return 0;
 	}
 	for (;;) {
 		if (nx + CHUNK > cap) {
@@ -195,11 +194,13 @@ int drsn__cmd_classify(int argc, char **argv)
 	static const struct option opts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"top", required_argument, NULL, 'n'},
+		{"channel", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *model_path = drsn_default_model_path();
 	int top = 3, c;
+	uint64_t channels = 0;
 	optind = 1;
 	opterr = 0;   /* drsn__cli_bad_option says it, in one line */
 	while ((c = getopt_long(argc, argv, ":m:n:h", opts, NULL)) != -1) {
@@ -214,6 +215,10 @@ int drsn__cmd_classify(int argc, char **argv)
 				return 2;
 			}
 			top = (int)v;
+			break;
+		case 'c':
+			if (drsn__cli_channel_arg("classify", optarg, &channels) < 0)
+				return 2;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: return drsn__cli_bad_option("classify", c, argv);
@@ -269,7 +274,7 @@ int drsn__cmd_classify(int argc, char **argv)
 			failed = 1;
 			continue;
 		}
-		if (read_window(file, &ao, win, n, chunk, &e) < 0) {
+		if (read_window(file, &ao, channels, win, n, chunk, &e) < 0) {
 			drsn__cli_file_error("classify", file, e.msg);
 			failed = 1;
 			continue;

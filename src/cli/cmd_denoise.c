@@ -19,13 +19,20 @@
 
 #define CHUNK 4096
 
+/* --channel: 0 = not given (every channel denoised on its own); else mono
+ * out, as drsn_audio gives it (mix: the average; a selection). */
+static struct {
+	int given;
+	uint64_t mask;
+} channel;
+
 static void usage(FILE *f)
 {
 	drsn_denoise_opts o;
 	drsn_denoise_opts_default(&o);
 	fprintf(f,
-		"usage: drsn denoise [--strength DB] [--frame-ms MS] [--vad OUT.csv] IN OUT\n"
-		"       drsn denoise [--strength DB] [--frame-ms MS] IN_FOLDER OUT_FOLDER\n"
+		"usage: drsn denoise [--strength DB] [--frame-ms MS] [--channel SEL] [--vad OUT.csv] IN OUT\n"
+		"       drsn denoise [--strength DB] [--frame-ms MS] [--channel SEL] IN_FOLDER OUT_FOLDER\n"
 		"\n"
 		"Removes background noise from IN (any format libsndfile reads; '-' is stdin)\n"
 		"and writes OUT at the same rate and channel count, each channel denoised on\n"
@@ -47,6 +54,10 @@ static void usage(FILE *f)
 		"                  (default %g; 0 passes the audio through unchanged)\n"
 		"  --frame-ms MS   analysis frame, 8..64 ms (default %g); also the delay of the\n"
 		"                  streaming API\n"
+		"  --channel SEL   mono OUT, from these channels of IN: mix (the average of\n"
+		"                  all but those that are digital silence), N (1 = the first),\n"
+		"                  a list 1,2 or a range 1-4 (their average); without it every\n"
+		"                  channel is kept and denoised on its own\n"
 		"  --vad OUT.csv   write 'time_s,speech' per frame of the first channel: the\n"
 		"                  denoiser's speech-presence probability in [0, 1] ('-': stdout)\n",
 		(double)o.strength_db, (double)o.frame_ms);
@@ -284,9 +295,8 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 	drsn_audio_opts ao;
 	drsn_audio_opts_default(&ao);
 	ao.target_rate = 0;       /* keep the source rate */
-	ao.keep_channels = 1;
-	int orc = !strcmp(in_path, "-") ? drsn_audio_open_fd(&a, 0, "stdin", &ao, &e)
-					 : drsn_audio_open(&a, in_path, &ao, &e);
+	ao.keep_channels = !channel.given;
+	int orc = drsn__cli_audio_open(&a, in_path, &ao, channel.mask, &e);
 	if (orc < 0) {
 		drsn__cli_err("%s", e.msg);
 		goto cleanup;
@@ -574,8 +584,12 @@ int drsn__cmd_denoise(int argc, char **argv)
 				o.frame_ms = v;
 		} else if (!strcmp(a, "--vad") && i + 1 < argc) {
 			vad_path = argv[++i];
+		} else if (!strcmp(a, "--channel") && i + 1 < argc) {
+			if (drsn__cli_channel_arg("denoise", argv[++i], &channel.mask) < 0)
+				return 2;
+			channel.given = 1;
 		} else if (!strcmp(a, "--strength") || !strcmp(a, "--frame-ms") ||
-			   !strcmp(a, "--vad")) {   /* the last argument, without its value */
+			   !strcmp(a, "--vad") || !strcmp(a, "--channel")) {   /* the last argument, without its value */
 			drsn__cli_err("denoise: %s needs a value (try 'drsn denoise --help')", a);
 			return 2;
 		} else if (a[0] == '-' && a[1]) {

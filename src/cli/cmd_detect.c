@@ -39,6 +39,9 @@ static void usage(FILE *f)
 		"      --vad                   voice-activity gating\n"
 		"      --vad-threshold-db DB   [-50]\n"
 		"      --vad-hangover-ms N     [500]\n"
+		"      --channel SEL           which channels to average to mono: mix (all but\n"
+		"                              those that are digital silence) [mix], N (1 =\n"
+		"                              the first), a list 1,2 or a range 1-4\n"
 		"  -q, --quiet                 no progress bar (shown on a terminal for long batches)\n",
 		drsn_default_model_path());
 }
@@ -130,7 +133,7 @@ static int parse_float(const char *opt, const char *v, float lo, float hi, float
 
 int drsn__cmd_detect(int argc, char **argv)
 {
-	enum { O_LT = 256, O_HOP, O_SMOOTH, O_REFR, O_VAD, O_VADDB, O_VADH };
+	enum { O_LT = 256, O_HOP, O_SMOOTH, O_REFR, O_VAD, O_VADDB, O_VADH, O_CHAN };
 	static const struct option opts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"threshold", required_argument, NULL, 't'},
@@ -141,6 +144,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		{"vad", no_argument, NULL, O_VAD},
 		{"vad-threshold-db", required_argument, NULL, O_VADDB},
 		{"vad-hangover-ms", required_argument, NULL, O_VADH},
+		{"channel", required_argument, NULL, O_CHAN},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -149,6 +153,7 @@ int drsn__cmd_detect(int argc, char **argv)
 	const char *lt[64];
 	float lt_p[64];
 	int n_lt = 0, quiet = 0, c, code = 1;
+	uint64_t channels = 0;
 	drsn_pipeline_opts o;
 	drsn_pipeline_opts_default(&o);
 	optind = 1;
@@ -175,6 +180,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		case O_VAD: o.vad = 1; break;
 		case O_VADDB: bad = parse_float("--vad-threshold-db", optarg, DRSN_PIPELINE_VAD_DB_MIN, 0, &o.vad_threshold_db); break;
 		case O_VADH: bad = parse_int("--vad-hangover-ms", optarg, 0, DRSN_PIPELINE_HANGOVER_MS_MAX, &o.vad_hangover_ms); break;
+		case O_CHAN: bad = drsn__cli_channel_arg("detect", optarg, &channels); break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: return drsn__cli_bad_option("detect", c, argv);
@@ -261,8 +267,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		drsn_audio_opts ao;
 		drsn_audio_opts_default(&ao);
 		ao.target_rate = rate;
-		if ((strcmp(r.file, "-") ? drsn_audio_open(&a, r.file, &ao, &e)
-					 : drsn_audio_open_fd(&a, 0, "stdin", &ao, &e)) < 0) {
+		if (drsn__cli_audio_open(&a, r.file, &ao, channels, &e) < 0) {
 			progress_erase();
 			drsn__cli_file_error("detect", r.file, e.msg);
 			code = 1;

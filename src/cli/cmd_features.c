@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: drsn features [-p PARAMS.json] FILE [-o OUT.npy]\n"
+		"usage: drsn features [-p PARAMS.json] [--channel SEL] FILE [-o OUT.npy]\n"
 		"       drsn features [-p PARAMS.json] --params\n"
 		"\n"
 		"Computes the streaming log-mel front end over FILE (any format libsndfile\n"
@@ -27,7 +27,10 @@ static void usage(FILE *f)
 		"                   '-': to stdout (not a terminal), once all frames are known\n"
 		"  -p PARAMS.json   front-end parameters (keys as --params prints; missing keys\n"
 		"                   keep their defaults)\n"
-		"  --params         print the front-end parameters as JSON and exit\n");
+		"  --params         print the front-end parameters as JSON and exit\n"
+		"  --channel SEL    which channels to average to mono: mix (all but those that\n"
+		"                   are digital silence) [mix], N (1 = the first), a list 1,2\n"
+		"                   or a range 1-4\n");
 }
 
 static int load_params(const char *path, drsn_features_params *p)
@@ -110,6 +113,7 @@ int drsn__cmd_features(int argc, char **argv)
 {
 	const char *in = NULL, *out = NULL, *params_path = NULL;
 	int print_params = 0, rc = 1;
+	uint64_t channels = 0;
 	drsn_features_params p;
 	drsn_features *fe = NULL;
 	drsn_audio *a = NULL;
@@ -123,6 +127,13 @@ int drsn__cmd_features(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(s, "--params")) {
 			print_params = 1;
+		} else if (!strcmp(s, "--channel")) {
+			if (i + 1 >= argc) {
+				drsn__cli_err("features: %s needs an argument", s);
+				return 2;
+			}
+			if (drsn__cli_channel_arg("features", argv[++i], &channels) < 0)
+				return 2;
 		} else if (!strcmp(s, "-o") || !strcmp(s, "-p")) {
 			if (i + 1 >= argc) {
 				drsn__cli_err("features: %s needs an argument", s);
@@ -168,8 +179,7 @@ int drsn__cmd_features(int argc, char **argv)
 	drsn_audio_opts o;
 	drsn_audio_opts_default(&o);
 	o.target_rate = p.sample_rate;
-	if ((strcmp(in, "-") ? drsn_audio_open(&a, in, &o, &e)
-			     : drsn_audio_open_fd(&a, STDIN_FILENO, "stdin", &o, &e)) < 0) {
+	if (drsn__cli_audio_open(&a, in, &o, channels, &e) < 0) {
 		drsn__cli_err("%s", e.msg);
 		goto cleanup;
 	}

@@ -303,3 +303,28 @@ void drsn__cli_warn_bad_samples(const char *cmd, const char *file, const drsn_au
 			      "or clipped): corrupt audio?", cmd, file, (long long)n, n == 1 ? " was" : "s were",
 			      (double)DRSN_AUDIO_MAX_SAMPLE);
 }
+
+int drsn__cli_channel_arg(const char *cmd, const char *text, uint64_t *mask)
+{
+	drsn_error e;
+	if (drsn_audio_parse_channels(text, mask, "--channel", &e) < 0) {
+		drsn__cli_err("%s: %s", cmd, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int drsn__cli_audio_open(drsn_audio **a, const char *file, const drsn_audio_opts *ao,
+			 uint64_t channels, drsn_error *e)
+{
+	int rc = strcmp(file, "-") ? drsn_audio_open(a, file, ao, e)
+				   : drsn_audio_open_fd(a, 0, "stdin", ao, e);
+	if (rc < 0 || !channels)
+		return rc;
+	rc = drsn_audio_select_channels(*a, channels, e);
+	if (rc < 0) {
+		drsn_audio_close(*a);
+		*a = NULL;
+	}
+	return rc;
+}

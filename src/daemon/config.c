@@ -46,6 +46,7 @@ struct key {
 static const char *check_socket_path(const char *v);
 static const char *check_pcm_socket(const char *v);
 static const char *check_source(const char *v);
+static const char *check_channel(const char *v);
 
 static const struct key keys[] = {
 	{"daemon", "log_level", K_LOGLEVEL, O(log_level), 0, 0, 0, 0, NULL},
@@ -65,6 +66,7 @@ static const struct key keys[] = {
 	{"audio", "raw_format", K_RAWFMT, O(raw_format), S(raw_format), 0, 0, RESTART, NULL},
 	{"audio", "raw_rate", K_INT, O(raw_rate), 0, 1000, 768000, RESTART, NULL},
 	{"audio", "raw_channels", K_INT, O(raw_channels), 0, 1, 64, RESTART, NULL},
+	{"audio", "channel", K_STR, O(channel), S(channel), 0, 0, RESTART, check_channel},
 	{"audio", "device_rate", K_INT, O(device_rate), 0, 0, 768000, RESTART, NULL},
 	{"audio", "latency_ms", K_INT, O(latency_ms), 0, 0, 2000, RESTART, NULL},
 	{"audio", "ring_ms", K_INT, O(ring_ms), 0, 10, 60000, RESTART, NULL},
@@ -134,6 +136,7 @@ void drsn__config_defaults(struct drsn__config *c)
 	snprintf(c->raw_format, sizeof c->raw_format, "s16le");
 	c->raw_rate = 16000;
 	c->raw_channels = 1;
+	snprintf(c->channel, sizeof c->channel, "mix");
 	c->device_rate = 0;
 	c->latency_ms = 0;
 	c->ring_ms = 2000;
@@ -188,6 +191,22 @@ static const char *check_source(const char *v)
 		return NULL;
 	}
 	return "is not pa:[DEVICE], file:PATH, stdin or fd:N";
+}
+
+static const char *check_channel(const char *v)
+{
+	uint64_t mask;
+	if (drsn_audio_parse_channels(v, &mask, NULL, NULL) < 0)
+		return "is not mix, a channel number (1 = the first, up to 64), a list (1,2) or a "
+		       "range (1-4)";
+	return NULL;
+}
+
+uint64_t drsn__config_channels(const struct drsn__config *c)
+{
+	uint64_t mask = 0;
+	drsn_audio_parse_channels(c->channel, &mask, NULL, NULL);
+	return mask;
 }
 
 static int parse_bool(const char *v, int *out)
@@ -581,6 +600,7 @@ struct parse {
 	/* source: a FILE or a string */
 	FILE *f;
 	int read_errno;            /* why reading f failed (EISDIR for a directory) */
+	int stop;                  /* not text: read no further */
 	const char *s;
 	/* the line inih is on, as inih sees it (scan_line) */
 	int continuation;          /* indented: continues the key above's value */
@@ -675,9 +695,24 @@ static char *reader(char *str, int num, void *stream)
 		if (ch == '\n')
 			break;
 	}
-	if (!got)
+	if (!got || p->stop)
 		return NULL;
 	p->line++;
+	if (memchr(buf, '\0', len < sizeof buf ? len : sizeof buf - 1)) {
+		/* inih would cut the line at it: every line of a UTF-16 file
+		 * (Notepad's "Unicode") would be a syntax error of its own */
+		int u16 = p->line == 1 && len >= 2 &&
+			  ((buf[0] == '\xff' && buf[1] == '\xfe') || (buf[0] == '\xfe' && buf[1] == '\xff'));
+		if (u16)
+			drsn__cfg_error(p->errs, "%s:1: the file is UTF-16 (Notepad's \"Unicode\"): save "
+					"it as UTF-8 (a BOM and CRLF line ends are fine)", p->name);
+		else
+			drsn__cfg_error(p->errs, "%s:%d: a NUL byte: not a text file (save it as "
+					"UTF-8 text)", p->name, p->line);
+		p->bad = 1;
+		p->stop = 1;
+		return NULL;
+	}
 	if (len >= (size_t)num) {
 		drsn__cfg_error(p->errs, "%s:%d: line too long (max %d bytes)", p->name, p->line, num - 2);
 		p->bad = 1;
@@ -911,6 +946,18 @@ int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *er
 		two_keys_error(c, errs, "audio", "retry_min_ms", "audio", "retry_max_ms", what);
 		rc = -EINVAL;
 	}
+	uint64_t ch = drsn__config_channels(c);
+	int top = 0;
+	for (int b = 0; b < 64; b++)
+		if (ch >> b & 1)
+			top = b + 1;
+	if ((!strcmp(c->source, "stdin") || !strncmp(c->source, "fd:", 3)) &&
+	    top > c->raw_channels) {
+		snprintf(what, sizeof what, "[audio] channel: channel %d asked for, but raw_channels "
+			 "is %d", top, c->raw_channels);
+		two_keys_error(c, errs, "audio", "channel", "audio", "raw_channels", what);
+		rc = -EINVAL;
+	}
 	if (c->pcm_socket[0] && !strcmp(c->pcm_socket, c->socket_path)) {
 		snprintf(what, sizeof what, "[denoise] pcm_socket: '%.500s' is also [socket] path",
 			 c->pcm_socket);
@@ -946,6 +993,14 @@ int drsn__config_check_system(const struct drsn__config *c, struct drsn__cfg_err
 			drsn__cfg_error(errs, "%s%s[audio] source: %s", w, w[0] ? ": " : "", e.msg);
 			rc = r;
 		} else {
+			/* as start-up: a channel the file does not have */
+			uint64_t mask = drsn__config_channels(c);
+			if (mask && (r = drsn_audio_select_channels(a, mask, &e)) < 0) {
+				const char *wc = where_of(c, "audio", "channel");
+				drsn__cfg_error(errs, "%s%s[audio] channel: %s", wc, wc[0] ? ": " : "",
+						e.msg);
+				rc = r;
+			}
 			drsn_audio_close(a);
 		}
 	} else if (!strncmp(c->source, "fd:", 3)) {

@@ -28,7 +28,7 @@
 #define DRSN_CFG_MAX_THRESHOLDS 64
 #define DRSN_CFG_MAX_ERRORS 32
 #define DRSN_CFG_ERROR_MAX 640           /* bytes of a message: a drsn_error's and a prefix */
-#define DRSN_CFG_N_KEYS 34               /* keys of [daemon] .. [denoise] (config.c's table) */
+#define DRSN_CFG_N_KEYS 35               /* keys of [daemon] .. [denoise] (config.c's table) */
 #define DRSN_CFG_WHERE_MAX 96            /* "drsnd.conf:12", "command line" */
 #define DRSN_CFG_DEFAULT_PATH "/etc/drsnd/drsnd.conf"
 
@@ -93,6 +93,7 @@ struct drsn__config {
 	char raw_format[16];       /* stdin/fd: sample format */
 	int raw_rate;
 	int raw_channels;
+	char channel[256];         /* which channels make the mono input: "mix", "1", "1-4,6" */
 	int device_rate;           /* pa: capture rate, 0 = the device's default */
 	int latency_ms;            /* pa: suggested input latency, 0 = device's low default */
 	int ring_ms;               /* callback -> loop ring size */
@@ -188,6 +189,9 @@ void drsn__config_keep_restart_only(struct drsn__config *c, const struct drsn__c
  * shipped one does, is not named). Returns how many, or -ENOMEM. */
 int drsn__config_overridden(const struct drsn__config *file, const struct drsn__config *c,
 			    struct drsn__cfg_errors *warn);
+
+/* [audio] channel as a drsn_audio_parse_channels mask: 0 = mix. */
+uint64_t drsn__config_channels(const struct drsn__config *c);
 
 /* Threshold for label: its override, else the global one. */
 float drsn__config_threshold(const struct drsn__config *c, const char *label);

@@ -644,6 +644,137 @@ static void test_detect_ranges_are_the_pipelines(void **state)
 	}
 }
 
+
+/* [audio] channel: mix, N, lists and ranges; a bad value names the line;
+ * a channel beyond raw_channels (stdin, fd:) names both keys; --check-config
+ * opens a file: source and names both numbers; --print-config reads back. */
+static void test_audio_channel(void **state)
+{
+	(void)state;
+	struct drsn__config c;
+	struct drsn__cfg_errors errs = {0};
+	drsn__config_defaults(&c);
+	assert_string_equal(c.channel, "mix");
+	assert_true(drsn__config_channels(&c) == 0);
+	assert_int_equal(drsn__config_load_string(&c, "[audio]\nchannel = 1-4,6\n", "t.conf", &errs), 0);
+	assert_true(drsn__config_channels(&c) == 0x2f);
+	assert_int_equal(drsn__config_load_string(&c, "[audio]\nchannel = 0\n", "t.conf", &errs), -EINVAL);
+	assert_true(has_error(&errs, "t.conf:2: [audio] channel: '0' is not mix, a channel number"));
+
+	/* stdin with 2 raw channels: channel 3 is an error naming both places */
+	errs.n = 0;
+	drsn__config_defaults(&c);
+	assert_int_equal(drsn__config_load_string(&c, "[audio]\nsource = stdin\nraw_channels = 2\n"
+						  "channel = 3\n", "t.conf", &errs), 0);
+	assert_int_equal(drsn__config_check(&c, &errs), -EINVAL);
+	dump(&errs);
+	assert_true(has_error(&errs, "t.conf:4: [audio] channel: channel 3 asked for, but "
+			      "raw_channels is 2 ([audio] channel: t.conf:4; [audio] raw_channels: t.conf:3)"));
+	errs.n = 0;
+	assert_int_equal(drsn__config_set_arg(&c, "audio.channel=2", &errs), 0);
+	assert_int_equal(drsn__config_check(&c, &errs), 0);
+	/* pa: is checked when the device opens */
+	assert_int_equal(drsn__config_set_arg(&c, "audio.source=pa:", &errs), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "audio.channel=9", &errs), 0);
+	assert_int_equal(drsn__config_check(&c, &errs), 0);
+
+	/* --check-config: a 2-channel file asked for channel 3 */
+	char path[64] = "/tmp/drsn-cfg-chan-XXXXXX.wav";
+	int fd = mkstemps(path, 4);
+	assert_true(fd >= 0);
+	static const unsigned char wav[] = {   /* 1 frame of 2 s16 channels, 16 kHz */
+		'R', 'I', 'F', 'F', 40, 0, 0, 0, 'W', 'A', 'V', 'E', 'f', 'm', 't', ' ', 16, 0, 0, 0,
+		1, 0, 2, 0, 0x80, 0x3e, 0, 0, 0, 0xfa, 0, 0, 4, 0, 16, 0, 'd', 'a', 't', 'a', 4, 0,
+		0, 0, 1, 0, 0, 0};
+	assert_int_equal(write(fd, wav, sizeof wav), (ssize_t)sizeof wav);
+	close(fd);
+	char text[256];
+	snprintf(text, sizeof text, "[audio]\nsource = file:%s\nchannel = 3\n", path);
+	drsn__config_defaults(&c);
+	errs.n = 0;
+	assert_int_equal(drsn__config_load_string(&c, text, "t.conf", &errs), 0);
+	assert_true(drsn__config_check_system(&c, &errs) < 0);
+	dump(&errs);
+	char want[256];
+	snprintf(want, sizeof want, "t.conf:3: [audio] channel: %s: channel 3 asked for, but it "
+		 "has 2 channels", path);
+	assert_true(has_error(&errs, want));
+	errs.n = 0;
+	assert_int_equal(drsn__config_set_arg(&c, "audio.channel=2", &errs), 0);
+	assert_int_equal(drsn__config_check_system(&c, &errs), 0);
+	unlink(path);
+
+	/* printed and read back */
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	drsn__config_print(&c, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "\nchannel = 2\n"));
+	free(buf);
+}
+
+/* drsnd.conf edited on Windows: a UTF-8 BOM, CRLF line ends, tabs around
+ * '=' and trailing blanks are taken as the same file without them; a
+ * UTF-16 file (Notepad's "Unicode") is one error naming line 1 and what to
+ * do, not a syntax error per line. */
+static void test_windows_file(void **state)
+{
+	(void)state;
+	const char *text =
+		"\xef\xbb\xbf; edited in Notepad\r\n"
+		"[detect]\t\r\n"
+		"threshold\t=\t0.7 \t\r\n"
+		"\r\n"
+		"[audio] \r\n"
+		"source = \"file:/tmp/a b.wav\"  \r\n"
+		"channel\t= 1,2\t; the mics\r\n"
+		"[thresholds]\r\n"
+		"yes = 0.9\r\n";
+	struct drsn__config c;
+	struct drsn__cfg_errors errs = {0};
+	drsn__config_defaults(&c);
+	int rc = drsn__config_load_string(&c, text, "win.conf", &errs);
+	dump(&errs);
+	assert_int_equal(rc, 0);
+	assert_true(c.threshold == 0.7f);
+	assert_string_equal(c.source, "file:/tmp/a b.wav");
+	assert_string_equal(c.channel, "1,2");
+	assert_int_equal(c.n_thresholds, 1);
+	assert_true(c.thresholds[0].value == 0.9f);
+
+	/* the same from a file */
+	char path[64] = "/tmp/drsn-cfg-win-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	drsn__config_defaults(&c);
+	rc = drsn__config_load_file(&c, path, &errs);
+	dump(&errs);
+	assert_int_equal(rc, 0);
+	assert_true(c.threshold == 0.7f);
+	assert_string_equal(c.channel, "1,2");
+
+	/* UTF-16 LE with its BOM */
+	static const char u16[] = "\xff\xfe[\0d\0e\0t\0e\0c\0t\0]\0\r\0\n\0t\0h\0r\0e\0s\0h\0o\0l\0d\0"
+				  " \0=\0 \0000\0.\0007\0\r\0\n\0";
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, u16, sizeof u16 - 1), (ssize_t)(sizeof u16 - 1));
+	close(fd);
+	drsn__config_defaults(&c);
+	errs.n = 0;
+	assert_int_equal(drsn__config_load_file(&c, path, &errs), -EINVAL);
+	dump(&errs);
+	assert_int_equal(errs.n, 1);
+	char want[128];
+	snprintf(want, sizeof want, "%s:1: the file is UTF-16", path);
+	assert_true(has_error(&errs, want));
+	assert_true(has_error(&errs, "UTF-8"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +790,8 @@ int main(void)
 		cmocka_unit_test(test_restart_only_diff),
 		cmocka_unit_test(test_check_system),
 		cmocka_unit_test(test_detect_ranges_are_the_pipelines),
+		cmocka_unit_test(test_audio_channel),
+		cmocka_unit_test(test_windows_file),
 	};
 	return cmocka_run_group_tests_name("daemon-config", tests, NULL, NULL);
 }

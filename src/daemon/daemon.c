@@ -1029,6 +1029,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		.raw_format = d->cfg.raw_format,
 		.raw_rate = d->cfg.raw_rate,
 		.raw_channels = d->cfg.raw_channels,
+		.channels = drsn__config_channels(&d->cfg),
 		.device_rate = d->cfg.device_rate,
 		.latency_ms = d->cfg.latency_ms,
 		.ring_ms = d->cfg.ring_ms,

@@ -200,6 +200,8 @@ static int file_create(struct drsn__source *s, const char *path, drsn_error *err
 	int rc = drsn_audio_open(&s->audio, path, &ao, err);
 	if (rc < 0)
 		return rc;
+	if (s->o.channels && (rc = drsn_audio_select_channels(s->audio, s->o.channels, err)) < 0)
+		return rc;
 	if (s->o.realtime) {
 		uv_timer_init(s->loop, &s->pace);
 		s->pace.data = s;
@@ -290,7 +292,10 @@ static int fd_create(struct drsn__source *s, int fd, drsn_error *err)
 	ao.raw_rate = s->o.raw_rate;
 	ao.raw_channels = s->o.raw_channels;
 	s->fd = fd;
-	return drsn_audio_open_fd(&s->audio, fd, s->spec, &ao, err);
+	int rc = drsn_audio_open_fd(&s->audio, fd, s->spec, &ao, err);
+	if (rc < 0 || !s->o.channels)
+		return rc;
+	return drsn_audio_select_channels(s->audio, s->o.channels, err);
 }
 
 /* ---- ring drain (fd reader and pa callback) ------------------------------ */

@@ -19,6 +19,11 @@
  *   file:PATH    any file libsndfile reads (drsn_audio_*): paced at real
  *                time with a uv timer, or as fast as possible (one chunk per
  *                loop turn, so clients are still served).
+ * Every source averages the channels in `channels` (0: all) to mono,
+ * leaving out those that have been digital silence from the start
+ * (drsn/audio.h, "Channels"); one beyond what the file, raw_channels or the
+ * device has is an error naming both numbers (pa:: a retry, as an absent
+ * device).
  *   stdin, fd:N  raw PCM (raw_format/raw_rate/raw_channels) read by a helper
  *                thread with drsn_audio_open_fd into the same kind of ring.
  *                The reader waits when the ring is full (no loss on pipes).
@@ -42,6 +47,7 @@ struct drsn__source_opts {
 	int realtime;            /* file: pace */
 	const char *raw_format;  /* stdin/fd */
 	int raw_rate, raw_channels;
+	uint64_t channels;       /* the channels averaged to mono (drsn_audio_parse_channels): 0 = all */
 	int device_rate;         /* pa: 0 = default */
 	int latency_ms;          /* pa: 0 = device low default */
 	int ring_ms;

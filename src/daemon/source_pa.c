@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "audio/mix.h"
 #include "common/samples.h"
 #include "daemon/hush.h"
 #include "daemon/log.h"
@@ -37,6 +38,9 @@ struct drsn__pa {
 	double lost_s;
 	uint64_t lost_samples;
 	float mix[MIX];                /* callback-side downmix buffer */
+	uint64_t select;               /* the channels averaged (s->o.channels, or all) */
+	uint64_t live;                 /* callback side: those that carried signal (audio/mix.h) */
+	int n_live;
 	_Atomic uint64_t callbacks;
 	_Atomic uint64_t frames;       /* device frames the callbacks got */
 	_Atomic uint64_t device_overflows;
@@ -119,15 +123,9 @@ static int pa_callback(const void *input, void *output, unsigned long frames,
 		drsn__ring_write(&s->ring, x, frames);
 	} else {
 		const int ch = p->channels;
-		const float g = 1.0f / (float)ch;
 		while (frames) {
 			unsigned long n = frames < MIX ? frames : MIX;
-			for (unsigned long i = 0; i < n; i++) {
-				float acc = 0;
-				for (int c = 0; c < ch; c++)
-					acc += x[i * (unsigned long)ch + (unsigned long)c];
-				p->mix[i] = acc * g;
-			}
+			drsn__audio_mix(x, n, ch, p->select, &p->live, &p->n_live, p->mix);
 			drsn__ring_write(&s->ring, p->mix, n);
 			x += n * (unsigned long)ch;
 			frames -= n;
@@ -248,9 +246,30 @@ static int pa_open_quiet(struct drsn__source *s, char *msg, size_t msg_size)
 		.sampleFormat = paFloat32,
 		.suggestedLatency = s->o.latency_ms > 0 ? s->o.latency_ms / 1000.0 : di->defaultLowInputLatency,
 	};
-	if (Pa_IsFormatSupported(&in, NULL, rate) != paFormatIsSupported && di->maxInputChannels > 1)
-		in.channelCount = di->maxInputChannels < 2 ? di->maxInputChannels : 2;
+	/* Up to the highest channel chosen ([audio] channel), and 2 at least
+	 * where the device has them: a device or sound server asked for mono
+	 * averages its channels itself, a dead one too (drsn/audio.h,
+	 * "Channels"), and channel 1 of it would be that average. A device
+	 * that takes only all of its channels (ALSA hw:) gets all. */
+	int top = 0;
+	for (int b = 0; b < 64; b++)
+		if (s->o.channels >> b & 1)
+			top = b + 1;
+	if (top > di->maxInputChannels) {
+		snprintf(msg, msg_size, "'%s': channel %d asked for ([audio] channel), but it has %d "
+			 "input channel%s", di->name, top, di->maxInputChannels,
+			 di->maxInputChannels == 1 ? "" : "s");
+		goto fail;
+	}
+	in.channelCount = top > 2 ? top : di->maxInputChannels >= 2 ? 2 : 1;
+	if (Pa_IsFormatSupported(&in, NULL, rate) != paFormatIsSupported &&
+	    di->maxInputChannels > in.channelCount && di->maxInputChannels <= 64)
+		in.channelCount = di->maxInputChannels;
 	p->channels = in.channelCount;
+	p->select = s->o.channels ? s->o.channels :
+		    p->channels >= 64 ? UINT64_MAX : ((uint64_t)1 << p->channels) - 1;
+	p->live = 0;   /* no callback runs now */
+	p->n_live = 0;
 	if (p->rate > 0) {   /* no callback runs now: fold the loss at the old rate */
 		uint64_t ovs = atomic_load(&s->ring.overflow_samples);
 		p->lost_s += (double)(ovs - p->lost_samples) / p->rate;

@@ -134,6 +134,26 @@ static void null_drsn_audio_read(void **s)
 }
 
 RETURNS_ZERO(drsn_audio_bad_samples)
+
+static void null_drsn_audio_parse_channels(void **s)
+{
+	(void)s;
+	drsn_error e = fresh();
+	uint64_t m = 5;
+	assert_einval(drsn_audio_parse_channels("1", NULL, NULL, &e), e, "mask");
+	e = fresh();
+	assert_einval(drsn_audio_parse_channels(NULL, &m, NULL, &e), e, "text");
+	assert_true(m == 0);
+	assert_int_equal(drsn_audio_parse_channels(NULL, NULL, NULL, NULL), -EINVAL);
+}
+
+static void null_drsn_audio_select_channels(void **s)
+{
+	(void)s;
+	drsn_error e = fresh();
+	assert_einval(drsn_audio_select_channels(NULL, 1, &e), e, "a");
+	assert_int_equal(drsn_audio_select_channels(NULL, 0, NULL), -EINVAL);
+}
 static void null_drsn_audio_close(void **s) { (void)s; drsn_audio_close(NULL); }
 
 static void null_drsn_audio_read_all(void **s)
@@ -460,6 +480,7 @@ static const struct CMUnitTest tests[] = {
 	CASE(drsn_simd_select), CASE(drsn_simd_name), CASE(drsn_simd_available),
 	CASE(drsn_audio_opts_default), CASE(drsn_audio_open), CASE(drsn_audio_open_fd),
 	CASE(drsn_audio_get_info), CASE(drsn_audio_read), CASE(drsn_audio_bad_samples),
+	CASE(drsn_audio_parse_channels), CASE(drsn_audio_select_channels),
 	CASE(drsn_audio_close),
 	CASE(drsn_audio_read_all), CASE(drsn_resampler_create), CASE(drsn_resampler_max_out),
 	CASE(drsn_resampler_process), CASE(drsn_resampler_flush), CASE(drsn_resampler_reset),

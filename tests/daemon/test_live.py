@@ -25,7 +25,9 @@ import select
 import signal
 import socket
 import subprocess
+import struct
 import tempfile
+import threading
 import time
 
 from drsndtest import DRSND, RUNNING, ROOT, Daemon, main, log
@@ -631,8 +633,71 @@ def test_unplugged_device_retries_do_not_grow():
     assert d.stop() == 0, d.stderr()[-3000:]
 
 
+def test_stereo_mic_channels():
+    """A USB microphone that reports 2 channels and records on the left one
+    (a 2-channel PulseAudio pipe source, right channel zero): with channel =
+    mix drsnd hears the left one at its own level, not 6 dB down (drsnd
+    asked for mono, and the server averaged in the dead channel); channel =
+    2 is the dead one, channel = 1 the live one; a channel the device does
+    not have is not taken (pulse offers 32 channels: a 2-channel source's
+    channel 3 is silence, as the server maps it)."""
+    tmp = os.environ["TMPDIR"]
+    pulse = Pulse(tmp)
+    pulse.start()
+    fifo = os.path.join(tempfile.mkdtemp(prefix="fifo-"), "fifo")
+    subprocess.run(["pactl", "load-module", "module-pipe-source", "source_name=stereo", "file=" + fifo,
+                    "rate=16000", "channels=2", "format=s16le", "channel_map=front-left,front-right"],
+                   env=pulse.env, check=True, stdout=subprocess.DEVNULL)
+    fd = os.open(fifo, os.O_WRONLY)
+    # 0.1 s of a 440 Hz tone at -20 dBFS RMS on the left, zeros on the right
+    amp = 0.1 * math.sqrt(2)
+    block = b"".join(struct.pack("<hh", int(32767 * amp * math.sin(2 * math.pi * 440 * i / 16000)), 0)
+                     for i in range(1600))
+    stop = threading.Event()
+
+    def feed():
+        t = time.time()
+        while not stop.is_set():
+            try:
+                os.write(fd, block)
+            except OSError:
+                return
+            t += 0.1
+            time.sleep(max(0.0, t - time.time()))
+    th = threading.Thread(target=feed, daemon=True)
+    th.start()
+    env = dict(pulse.env, PULSE_SOURCE="stereo")
+
+    def level(channel):
+        d = Daemon("--set", "audio.channel=" + channel, source="pa:pulse", env=env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["level"]})
+        got = []
+        end = time.time() + 20
+        while len(got) < 10 and time.time() < end:
+            m = c.recv(0.5)
+            if m and m["type"] == "level":
+                got.append(m["rms_dbfs"])
+        assert d.stop() == 0, d.stderr()[-2000:]
+        assert len(got) == 10, (channel, got, d.stderr()[-2000:])
+        v = sorted(x if x is not None else -200.0 for x in got[5:])[2]   # settled: the median of the last 5
+        log("channel = %s: level %.1f dBFS" % (channel, v))
+        return v
+    try:
+        left, right, mix = level("1"), level("2"), level("mix")
+        assert -23 < left < -17, left
+        assert right < -80, right
+        assert abs(mix - left) < 1.0, "mix %.1f dBFS, the live channel %.1f" % (mix, left)
+    finally:
+        stop.set()
+        os.close(fd)
+        th.join(5)
+        pulse.kill()
+
+
 if __name__ == "__main__":
     main([test_device_selection, test_lost_audio_is_counted_and_logged, test_live_capture_and_device_loss,
           test_box_too_slow_for_real_time, test_silent_device_is_not_running,
           test_restarts_count_audio_not_opens, test_hung_sound_server,
-          test_unplugged_device_retries_do_not_grow, test_long_stop_counts_what_the_server_dropped])
+          test_unplugged_device_retries_do_not_grow, test_long_stop_counts_what_the_server_dropped,
+          test_stereo_mic_channels])

@@ -350,9 +350,59 @@ def test_json_is_utf8():
     assert r.returncode == 0, r.stderr
 
 
+def test_channels():
+    """[audio] channel: stdin s16le stereo with the sample, at a quarter of
+    its level, on the left and zeros on the right gives drsn detect's
+    detections of the mono audio (mix leaves the dead channel out); with
+    the box's playback on the right, channel = 1 does; a channel beyond
+    raw_channels, or beyond a file's, stops drsnd at start naming both."""
+    tmp = os.environ["TMPDIR"]
+    mono = array.array("h", raw_s16(SAMPLE))
+    for i in range(len(mono)):
+        mono[i] //= 4
+    quiet = os.path.join(tmp, "quiet.wav")
+    with wave.open(quiet, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(mono.tobytes())
+    ref = run_detect(*DET_CLI, quiet)
+    assert len(ref) >= 3, ref
+    noise = noise_bursts(len(mono) / 16000.0, seed=3)
+    for right, channel in [(lambda i: 0, "mix"), (lambda i: int(noise[i] * 20000), "1")]:
+        st = array.array("h", [0]) * (2 * len(mono))
+        for i in range(len(mono)):
+            st[2 * i] = mono[i]
+            st[2 * i + 1] = right(i)
+        d = stdin_daemon("--exit-on-eof", "--set", "audio.raw_channels=2", "--set", "audio.channel=" + channel,
+                         *DET)
+        c = d.client()
+        feed(d, st.tobytes())
+        dets = collect(c)
+        assert d.p.wait(10) == 0, d.stderr()
+        n = same(dets, ref)
+        assert n == len(ref), (channel, n, len(ref))
+        log("stdin stereo, channel = %s: all %d detections equal to drsn detect's on the mono audio" % (channel, n))
+    # a channel the source does not have
+    stereo = os.path.join(tmp, "st.wav")
+    subprocess.run(["sox", SAMPLE, "-c", "2", stereo], check=True)
+    for args, needle in [(["--source", "stdin", "--set", "audio.raw_channels=2", "--set", "audio.channel=3"],
+                          "[audio] channel: channel 3 asked for, but raw_channels is 2"),
+                         (["--source", "file:" + stereo, "--set", "audio.channel=1,3"],
+                          "st.wav: channel 3 asked for, but it has 2 channels"),
+                         (["--source", "file:" + stereo, "--set", "audio.channel=0"],
+                          "[audio] channel: '0' is not mix")]:
+        r = subprocess.run([DRSND, "--socket", os.path.join(tmp, "x.sock"), "--model", MODEL] + args,
+                           capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert r.returncode != 0 and needle in r.stderr, (args, r.returncode, r.stderr)
+        r = subprocess.run([DRSND, "--check-config", "--model", MODEL] + args, capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        assert r.returncode != 0 and needle in r.stderr, ("--check-config", args, r.returncode, r.stderr)
+
+
 if __name__ == "__main__":
     main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_stdin_starting_until_audio,
           test_drsn_detect_errors,
           test_stdin_matches_drsn_detect, test_stdin_f32_nan_samples, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_pauses_over_a_stall,
-          test_file_realtime_matches_drsn_detect])
+          test_file_realtime_matches_drsn_detect, test_channels])

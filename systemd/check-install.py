@@ -3,9 +3,9 @@
 `meson introspect --installed` (nothing is installed). Every file goes under
 the prefix, or an absolute sysconfdir/localstatedir (/etc and /var of
 --prefix=/usr; a scratch --prefix must not write /lib or /etc); the systemd unit
-is installed only when drsnd has sd_notify (it is Type=notify with a
+and its template drsnd@.service are installed only when drsnd has sd_notify (it is Type=notify with a
 watchdog), and then its ExecStart runs the installed drsnd with the installed
-drsnd.conf; the man pages go to <prefix>/<mandir>/man{1,5,8}."""
+drsnd.conf (drsnd@.service: <sysconfdir>/drsnd/%i.conf); the man pages go to <prefix>/<mandir>/man{1,5,8}."""
 import json
 import os
 import re
@@ -37,24 +37,28 @@ def main():
         by_name.setdefault(os.path.basename(dest), []).append(dest)
     with open(os.path.join(build, "drsn_config.h")) as f:
         notify = re.search(r"#define DRSN_HAVE_SYSTEMD 1\b", f.read()) is not None
-    units = by_name.get("drsnd.service", [])
-    if not notify:
-        if units:
-            fails.append("drsnd is built without sd_notify but the Type=notify unit is installed: "
-                         + ", ".join(units))
-    elif len(units) != 1:
-        fails.append("drsnd.service: installed %d times (want once)" % len(units))
-    else:
+    want = (by_name.get("drsnd", ["?"])[0], by_name.get("drsnd.conf", ["?"])[0])
+    for name in ("drsnd.service", "drsnd@.service"):
+        units = by_name.get(name, [])
+        if not notify:
+            if units:
+                fails.append("drsnd is built without sd_notify but the Type=notify unit is installed: "
+                             + ", ".join(units))
+            continue
+        if len(units) != 1:
+            fails.append("%s: installed %d times (want once)" % (name, len(units)))
+            continue
         unit = units[0]
         if not unit.startswith(prefix + "/lib/systemd/system/"):
-            fails.append("drsnd.service goes to %s, not %s/lib/systemd/system" % (unit, prefix))
-        with open(os.path.join(build, "systemd", "drsnd.service")) as f:
+            fails.append("%s goes to %s, not %s/lib/systemd/system" % (name, unit, prefix))
+        with open(os.path.join(build, "systemd", name)) as f:
             exec_start = re.search(r"^ExecStart=(\S+) --config (\S+)", f.read(), re.M)
-        want = (by_name.get("drsnd", ["?"])[0], by_name.get("drsnd.conf", ["?"])[0])
-        if not exec_start or exec_start.groups() != want:
-            fails.append("drsnd.service: ExecStart=%s --config %s is not the installed %s, %s" % (
-                exec_start.group(1) if exec_start else "?", exec_start.group(2) if exec_start else "?",
-                *want))
+        # the template: <sysconfdir>/drsnd/%i.conf beside the installed drsnd.conf
+        conf = want[1] if name == "drsnd.service" else os.path.join(os.path.dirname(want[1]), "%i.conf")
+        if not exec_start or exec_start.groups() != (want[0], conf):
+            fails.append("%s: ExecStart=%s --config %s is not the installed %s, %s" % (
+                name, exec_start.group(1) if exec_start else "?",
+                exec_start.group(2) if exec_start else "?", want[0], conf))
     for page, section in (("drsn.1", 1), ("drsnd.conf.5", 5), ("drsnd.8", 8)):
         want = "%s/%s/man%d/%s" % (prefix, opts.get("mandir", "share/man"), section, page)
         if by_name.get(page, []) != [want]:

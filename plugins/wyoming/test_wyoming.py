@@ -365,6 +365,46 @@ def test_unix_socket_max_clients_and_bad_config():
     d.stop()
 
 
+def test_unix_socket_another_instance_made_stays():
+    """Two drsnd with the same unix:// uri: the second is refused while the
+    first listens (and drsnd runs on without it). Once the first one's
+    socket file is removed (by hand, a cleanup) a second one makes its own
+    there; the first used to unlink that live socket when it stopped."""
+    path = os.path.join(os.environ["TMPDIR"], "wy-two.sock")
+
+    def wait_file(d):
+        end = time.time() + 20
+        while not os.path.exists(path):
+            assert time.time() < end and d.d.p.poll() is None, d.d.stderr()
+            time.sleep(0.05)
+
+    def describe():
+        c = Wy(path=path)
+        c.send("describe")
+        r = c.recv()
+        c.close()
+        return r and r[0]
+
+    a = WyDaemon(uri="unix://" + path, wait_port=False)
+    wait_file(a)
+    b = WyDaemon(uri="unix://" + path, wait_port=False)
+    end = time.time() + 20
+    while "another daemon is listening there" not in b.d.stderr():
+        assert time.time() < end and b.d.p.poll() is None, b.d.stderr()
+        time.sleep(0.05)
+    assert path in b.d.stderr() and describe() == "info"
+    b.stop()
+    assert os.path.exists(path), "the refused instance removed the live socket"
+    os.unlink(path)
+    c = WyDaemon(uri="unix://" + path, wait_port=False)
+    wait_file(c)
+    a.stop()
+    assert os.path.exists(path), "drsnd removed another drsnd's live wyoming socket at stop"
+    assert describe() == "info"
+    c.stop()
+    assert not os.path.exists(path), "the socket file was left behind"
+
+
 def test_unix_socket_never_wider_than_configured():
     """The plugin's Unix socket was bound with the umask's mode (0777 under
     umask 000: any local user could connect), never given a mode or group, and
@@ -853,7 +893,8 @@ if __name__ == "__main__":
     tests = [test_describe, test_sample_matches_drsn_detect_and_truth, test_noise_not_detected,
              test_48k_stereo, test_home_assistant_client, test_detect_empty_names_means_all,
              test_bad_clients_beside_a_good_one, test_reload_mid_stream,
-             test_unix_socket_max_clients_and_bad_config, test_unix_socket_never_wider_than_configured,
+             test_unix_socket_max_clients_and_bad_config, test_unix_socket_another_instance_made_stays,
+             test_unix_socket_never_wider_than_configured,
              test_bad_mode_and_group, test_host_name_uri, test_idle_timeout,
              test_blank_line_trickle_idle, test_frame_timeout_trickle,
              test_stopped_daemon_does_not_time_out_its_clients,

@@ -151,7 +151,8 @@ struct wy {
 	int idle_timer_open;
 	uv_idle_t resume;         /* restarts the paused connections' reads */
 	int resume_open;
-	int bound_unix;           /* we made path: unlink at the end */
+	int bound_unix;           /* we made path: remove at the end (if still ours) */
+	struct drsn__unix_id made;
 	struct conn *conns;
 	int n_conns;
 	unsigned next_id;
@@ -165,7 +166,7 @@ static void maybe_free(struct wy *w)
 	if (!w->destroyed || w->listener_open || w->idle_timer_open || w->resume_open || w->conns)
 		return;
 	if (w->bound_unix)
-		unlink(w->path);
+		drsn__unix_remove(w->path, &w->made);
 	free(w);
 }
 
@@ -1063,8 +1064,8 @@ static int wy_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
 		if (!rc && removed)
 			LOG(w, INFO, "%s: removed a stale socket (nobody answered)", w->path);
 		if (!rc)
-			rc = drsn__unix_listen(w->path, w->mode, w->gid, w->group, 64, &fd, err,
-					       err_size);
+			rc = drsn__unix_listen(w->path, w->mode, w->gid, w->group, 64, &fd, &w->made,
+					       err, err_size);
 		if (rc < 0)
 			return rc;
 		uv_pipe_init(loop, &w->listener.pipe, 0);

@@ -5,9 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>   /* uv_strerror only: drsnd and its plugins have libuv */
@@ -93,22 +96,28 @@ int drsn__unix_clear_stale(const char *path, int *removed, char *msg, size_t n)
 	return 0;
 }
 
+/* 32 random bits for a temporary name; the clock and a counter when the
+ * kernel has none to give yet (early boot). */
+static unsigned tmp_random(void)
+{
+	static _Atomic unsigned counter;
+	unsigned r;
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) == (ssize_t)sizeof r)
+		return r;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned)ts.tv_nsec ^ ((unsigned)ts.tv_sec << 20) ^
+	       (atomic_fetch_add(&counter, 1) * 0x9e3779b9u);
+}
+
 int drsn__unix_listen(const char *path, unsigned mode, gid_t gid, const char *group, int backlog,
-		      int *fd_out, char *msg, size_t n)
+		      int *fd_out, struct drsn__unix_id *id, char *msg, size_t n)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	const char *base = strrchr(path, '/');
 	int dir_len = base ? (int)(base - path) + 1 : 0;
-	/* "DIR/.drsnd-PID~": short, so it fits for all but the longest paths.
-	 * One process makes its sockets one after the other, on one thread. */
-	if (snprintf(a.sun_path, sizeof a.sun_path, "%.*s.drsnd-%ld~", dir_len, path,
-		     (long)getpid()) >= (int)sizeof a.sun_path)
-		return fail(msg, n, -ENAMETOOLONG, "%s: socket directory name too long "
-			    "for the temporary socket name", path);
 	const char *tmp = a.sun_path;
 	struct stat st;
-	if (lstat(tmp, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(tmp);   /* left by a drsnd that had our pid and died here */
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail(msg, n, -errno, "%s: socket: %s", path, strerror(errno));
@@ -117,9 +126,38 @@ int drsn__unix_listen(const char *path, unsigned mode, gid_t gid, const char *gr
 		rc = fail(msg, n, -errno, "%s: fchmod: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-		rc = -errno;
-		fail(msg, n, rc, "%s: cannot bind: %s", path, uv_strerror(rc));
+	/* "DIR/.drsnd-PID-RANDOM~", a name nobody else uses: never one that
+	 * is there (bind refuses it), so never another process's socket in the
+	 * making. The pid alone is not enough: drsnd in two containers sharing
+	 * the socket folder are both pid 1, and one used to remove the other's
+	 * temporary socket and bind its own there, which the other then linked
+	 * to its path. Short, so it fits for all but the longest paths. */
+	int bound = -EADDRINUSE;
+	for (int tries = 0; tries < 16 && bound == -EADDRINUSE; tries++) {
+		if (snprintf(a.sun_path, sizeof a.sun_path, "%.*s.drsnd-%ld-%08x~", dir_len, path,
+			     (long)getpid(), tmp_random()) >= (int)sizeof a.sun_path) {
+			rc = fail(msg, n, -ENAMETOOLONG, "%s: socket directory name too long "
+				  "for the temporary socket name", path);
+			goto fail;
+		}
+		bound = bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ? -errno : 0;
+	}
+	if (bound < 0) {
+		rc = bound;
+		/* the file made is in the directory: name it, and who cannot write
+		 * there (a container's arbitrary uid, a read-only root) */
+		int dl = dir_len > 1 ? dir_len - 1 : dir_len;
+		const char *d = dir_len ? path : ".";
+		if (!dir_len)
+			dl = 1;
+		if (rc == -EACCES || rc == -EPERM)
+			fail(msg, n, rc, "%s: cannot bind: %s (uid %ld may not create files in %.*s)",
+			     path, uv_strerror(rc), (long)geteuid(), dl, d);
+		else if (rc == -EROFS)
+			fail(msg, n, rc, "%s: cannot bind: %s (%.*s is on a read-only mount: the "
+			     "socket directory must be writable)", path, uv_strerror(rc), dl, d);
+		else
+			fail(msg, n, rc, "%s: cannot bind: %s", path, uv_strerror(rc));
 		goto fail;
 	}
 	if (gid != (gid_t)-1 && chown(tmp, (uid_t)-1, gid) < 0) {
@@ -134,6 +172,13 @@ int drsn__unix_listen(const char *path, unsigned mode, gid_t gid, const char *gr
 		rc = fail(msg, n, -errno, "%s: cannot listen: %s", path, strerror(errno));
 		goto fail_bound;
 	}
+	/* the file that goes to path: its identity, for drsn__unix_remove */
+	if (lstat(tmp, &st) < 0) {
+		rc = fail(msg, n, -errno, "%s: stat %s: %s", path, tmp, strerror(errno));
+		goto fail_bound;
+	}
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
 	/* link, not rename: like bind, it never replaces a socket another
 	 * daemon made meanwhile */
 	if (link(tmp, path) < 0) {
@@ -153,4 +198,16 @@ fail_bound:
 fail:
 	close(fd);
 	return rc;
+}
+
+int drsn__unix_remove(const char *path, const struct drsn__unix_id *id)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode) || st.st_dev != id->dev || st.st_ino != id->ino)
+		return 0;
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return 1;
 }

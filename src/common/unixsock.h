@@ -10,6 +10,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Which file a socket drsn__unix_listen made is: drsn__unix_remove removes
+ * path only while it is still that file. */
+struct drsn__unix_id {
+	dev_t dev;
+	ino_t ino;
+};
+
 /* A socket mode as the config gives it: octal, at most 0777 ("0660").
  * 0 and *mode, or -EINVAL. */
 int drsn__unix_parse_mode(const char *s, unsigned *mode);
@@ -28,14 +35,23 @@ int drsn__unix_check_dir(const char *path, const char *key, char *msg, size_t n)
 int drsn__unix_clear_stale(const char *path, int *removed, char *msg, size_t n);
 
 /* A listening socket at path with its final mode and group from the start:
- * it is bound under a temporary name in the same directory, created with
+ * it is bound under a temporary name in the same directory (a random one
+ * that does not exist: never another process's socket), created with
  * the owner's bits only (fchmod before bind: Linux gives the new file the
  * socket's mode less the umask), given its group (gid, unless (gid_t)-1;
  * group: its name, for messages) and then its mode, and linked to path once
  * it listens. Nobody can connect with more rights than configured, nor
  * through path before it is ready. 0 and *fd_out (blocking, close-on-exec),
- * or -errno with msg set (-EADDRINUSE: path appeared meanwhile). */
+ * or -errno with msg set (-EADDRINUSE: path appeared meanwhile). *id: the
+ * file made, for drsn__unix_remove. */
 int drsn__unix_listen(const char *path, unsigned mode, gid_t gid, const char *group, int backlog,
-		      int *fd_out, char *msg, size_t n);
+		      int *fd_out, struct drsn__unix_id *id, char *msg, size_t n);
+
+/* Remove the socket drsn__unix_listen made at path (at stop), but only if
+ * path is still that file: when someone removed it meanwhile and another
+ * daemon made its socket there (a second instance with the same path), that
+ * daemon's live socket stays. 1 removed, 0 path is gone or another file,
+ * -errno. */
+int drsn__unix_remove(const char *path, const struct drsn__unix_id *id);
 
 #endif

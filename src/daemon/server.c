@@ -51,6 +51,7 @@ struct drsn__server {
 	uv_pipe_t listener;
 	struct drsn__server_opts o;
 	char path[108];
+	struct drsn__unix_id made;   /* the socket file at path: removed at stop if still ours */
 	struct drsn__server_ops ops;
 	void *user;
 	struct drsn__client *clients;   /* doubly linked list */
@@ -556,7 +557,8 @@ int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
 	s->listener.data = s;
 	s->open_handles = 1;
 	int fd = -1;
-	rc = drsn__unix_listen(s->path, o->mode, gid, o->group, LISTEN_BACKLOG, &fd, msg, sizeof msg);
+	rc = drsn__unix_listen(s->path, o->mode, gid, o->group, LISTEN_BACKLOG, &fd, &s->made, msg,
+			       sizeof msg);
 	if (rc < 0) {
 		drsn__fail(err, rc, "%s", msg);
 		goto fail_handle;
@@ -579,7 +581,7 @@ int drsn__server_start(struct drsn__server **out, uv_loop_t *loop,
 	return 0;
 
 fail_bound:
-	unlink(s->path);
+	drsn__unix_remove(s->path, &s->made);
 fail_handle:
 	/* The handle must be closed before s is freed: run the loop once. */
 	uv_close((uv_handle_t *)&s->listener, NULL);
@@ -630,7 +632,9 @@ void drsn__server_stop(struct drsn__server *s, int timeout_ms, void (*done)(void
 	s->stopping = 1;
 	s->done = done;
 	s->done_user = user;
-	unlink(s->path);
+	/* only our own: another drsnd may have made a socket there since
+	 * someone removed ours */
+	drsn__unix_remove(s->path, &s->made);
 	s->open_handles++;   /* the timer; held until maybe_done closes it */
 	uv_timer_init(s->loop, &s->stop_timer);
 	s->stop_timer.data = s;

@@ -40,7 +40,33 @@ def frontend_params(path=None, overrides=None):
     return p.to_dict()
 
 
+MAX_LABEL_BYTES = 255  # src/engine/model.c (MAX_LABEL_BYTES 256 with the NUL)
+
+
+def check_labels(labels):
+    """Raise ValueError naming the first label the C loader would refuse:
+    empty, not UTF-8, longer than 255 bytes, with a control character (it
+    would split drsnd's log lines and drsnd.conf's [thresholds]), or a
+    repeat. Blanks, capitals, '=', quotes and any script are fine."""
+    seen = {}
+    for i, label in enumerate(labels):
+        if not isinstance(label, str) or not label:
+            raise ValueError("labels[%d] is empty" % i)
+        try:
+            n = len(label.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ValueError("labels[%d] %r is not valid UTF-8" % (i, label)) from None
+        if n > MAX_LABEL_BYTES:
+            raise ValueError("labels[%d] is %d bytes in UTF-8 (at most %d)" % (i, n, MAX_LABEL_BYTES))
+        if any(ord(c) < 0x20 or ord(c) == 0x7f for c in label):
+            raise ValueError("labels[%d] %r holds a control character" % (i, label))
+        if label in seen:
+            raise ValueError("labels[%d] %r repeats labels[%d]" % (i, label, seen[label]))
+        seen[label] = i
+
+
 def metadata(arch, fe, labels, provenance):
+    check_labels(labels)
     if len(labels) != arch["classes"]:
         raise ValueError("%d labels for %d classes" % (len(labels), arch["classes"]))
     if fe["n_mels"] != arch["bands"]:

@@ -961,6 +961,11 @@ def train_main(argv, made):
     bad = sorted({k for k in keywords if not k or labels.count(k) > 1})
     if bad:   # one class per label: drsn refuses a model whose labels repeat
         sys.exit(f'train: --keywords {a.keywords!r}: empty, repeated or reserved ({", ".join(map(repr, bad))})')
+    import export   # what the C loader refuses, refused before the training
+    try:
+        export.check_labels(labels)
+    except ValueError as e:
+        sys.exit(f'train: --keywords {a.keywords!r}: {e}')
     name = a.name or f'kws{len(keywords)}-{NAMES[a.variant]}'
     out = a.out or os.path.join(here, 'runs', name)
     d = os.path.abspath(out)

@@ -9,7 +9,8 @@
  *     audio:RATE:SECONDS   SECONDS of a 440 Hz tone at RATE Hz in 10 ms
  *                          blocks, from the stream time reached so far
  *                          (counted in seconds, so a rate change keeps it)
- *     det:START:END        a detection "yes" of the window [START, END] s
+ *     det:START:END[:LABEL] a detection LABEL ("yes") of the window
+ *                          [START, END] s
  *     wall:EPOCH           set the wall clock the detections carry to EPOCH
  *                          (s since 1970, UTC) now; it runs on with the
  *                          stream time (starts at 2025-12-01T00:00:00Z)
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
 	float *x = NULL;
 	int rc = 0;
 	for (; i < argc && !rc; i++) {
-		int rate;
+		int rate, used = 0;
 		double a, b;
 		if (sscanf(argv[i], "audio:%d:%lf", &rate, &a) == 2 && rate > 0) {
 			size_t n = (size_t)rate / 100 ? (size_t)rate / 100 : 1;
@@ -104,8 +105,9 @@ int main(int argc, char **argv)
 				drsn_plugin_audio au = {.x = x, .n = n, .sample_rate = rate, .t0 = t, .stream = "drive"};
 				pl->on_audio(self, &au);
 			}
-		} else if (sscanf(argv[i], "det:%lf:%lf", &a, &b) == 2) {
-			drsn_detection d = {.name = "yes", .score = 0.9f, .start = a, .end = b, .time = b};
+		} else if (sscanf(argv[i], "det:%lf:%lf%n", &a, &b, &used) == 2) {
+			const char *label = argv[i][used] == ':' ? argv[i] + used + 1 : "yes";
+			drsn_detection d = {.name = label, .score = 0.9f, .start = a, .end = b, .time = b};
 			drsn_plugin_event ev = {.type = DRSN_PLUGIN_EVENT_DETECTION, .detection = &d,
 						.json = "{}", .stream = "drive", .wall_time = wall0 + t};
 			pl->on_event(self, &ev);

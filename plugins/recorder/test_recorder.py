@@ -360,6 +360,27 @@ def test_rate_change_while_writing():
         assert r == rate and len(y) == round(0.3 * rate), (name, r, len(y))
 
 
+def test_labels_of_ones_own_in_file_names():
+    """A model of one's own names its labels as it likes: the clip's name
+    keeps a label's letters in any script (UTF-8, cut at a whole character
+    after 48 bytes), blanks and everything else a file name should not hold
+    ('/', '.', '-') become '_': no path out of the folder, names ours."""
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    ko = "\u3053\u3093\u306b\u3061\u306f"
+    labels = [ko, "../../etc/passwd", "hey box", "Licht an", "\u3042" * 20, "a\u00e9-b"]
+    steps = ["audio:16000:0.3"]
+    for i, label in enumerate(labels):
+        steps += ["det:%.1f:%.1f:%s" % (0.1 + i * 0.3, 0.2 + i * 0.3, label), "audio:16000:0.3", "run"]
+    rc, err = drive(out, ["pre_roll_ms=100", "post_roll_ms=100"], steps)
+    assert rc == 0, err
+    assert os.listdir(tmp) == ["rec"], os.listdir(tmp)
+    names = sorted(os.listdir(out))
+    got = [re.match(r"^\d{8,18}-\d{8}T\d{6}\.\d{3}Z-(.+)-0\.90\.wav$", n).group(1) for n in names]
+    assert got == [ko, "______etc_passwd", "hey_box", "Licht_an", "\u3042" * 16, "a\u00e9_b"], got
+
+
 def test_planted_symlinks_and_file_mode():
     """Someone who may write in the recordings' folder plants symlinks at the
     names the recorder will use (the time, label and score are predictable):
@@ -487,4 +508,5 @@ if __name__ == "__main__":
              test_bad_key_refused_daemon_runs_on, test_disk_full_leaves_no_part_files,
              test_stale_part_files_deleted_at_start,
              test_reload_keeps_plugins_and_check_config, test_rate_change_while_writing,
+             test_labels_of_ones_own_in_file_names,
              test_planted_symlinks_and_file_mode, test_wall_clock_steps_back, test_rate_out_of_memory])

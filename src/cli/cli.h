@@ -88,6 +88,15 @@ int drsn__cli_refuse_clash(const char *cmd, const char *out, const char *const *
  * ("drsn: CMD: unknown option '--x' (try 'drsn CMD --help')"). Returns 2. */
 int drsn__cli_bad_option(const char *cmd, int c, char **argv);
 
+/* A model's label as one item of a list: as it is, or in double quotes
+ * (with \" and \\ inside) when it holds a blank, ',', '"' or '\', so that
+ * "hey box" reads as one label, not two (labels.c). */
+#include <stdio.h>
+struct drsn_model;
+void drsn__cli_put_label(FILE *f, const char *label);
+/* Every label of m so, with sep between them. */
+void drsn__cli_put_labels(FILE *f, const struct drsn_model *m, const char *sep);
+
 /* Subcommands (add yours here and in the table in main.c). */
 int drsn__cmd_version(int argc, char **argv);
 int drsn__cmd_info(int argc, char **argv);

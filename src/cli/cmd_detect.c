@@ -168,8 +168,9 @@ int drsn__cmd_detect(int argc, char **argv)
 				drsn__cli_err("detect: --label-threshold '%s': expected LABEL=P (at most 64)", optarg);
 				bad = 1;
 			} else {
-				/* P now, a usage error like -t's; LABEL once the model is loaded */
-				const char *val = strchr(optarg, '=') + 1;
+				/* P now, a usage error like -t's; LABEL once the model is
+				 * loaded. P is after the last '=': a label may hold one. */
+				const char *val = strrchr(optarg, '=') + 1;
 				bad = parse_float("--label-threshold", val, 0, 1, &lt_p[n_lt]);
 				lt[n_lt++] = optarg;
 			}
@@ -213,14 +214,17 @@ int drsn__cmd_detect(int argc, char **argv)
 	for (int l = 0; l < nl; l++)
 		thr[l] = -1;
 	for (int i = 0; i < n_lt; i++) {
-		const char *eq = strchr(lt[i], '=');
+		const char *eq = strrchr(lt[i], '=');
 		int found = -1;
 		for (int l = 0; l < nl; l++)
 			if (strlen(drsn_model_label(m, l)) == (size_t)(eq - lt[i]) &&
 			    !strncmp(drsn_model_label(m, l), lt[i], (size_t)(eq - lt[i])))
 				found = l;
 		if (found < 0) {
-			drsn__cli_err("detect: --label-threshold '%s': no such label in %s", lt[i], model_path);
+			fprintf(stderr, "drsn: detect: --label-threshold '%s': no such label '%.*s' in %s (labels: ",
+				lt[i], (int)(eq - lt[i]), lt[i], model_path);
+			drsn__cli_put_labels(stderr, m, ", ");
+			fputs(")\n", stderr);
 			goto out;
 		}
 		thr[found] = lt_p[i];

@@ -94,8 +94,8 @@ static void print_text(const char *path, const drsn_model *m)
 	printf("parameters  %lld\n", (long long)drsn_model_n_params(m));
 	printf("MACs/window %lld (%.2f M)\n", (long long)drsn_model_macs(m), drsn_model_macs(m) / 1e6);
 	printf("labels      %d:", drsn_model_n_labels(m));
-	for (int k = 0; k < drsn_model_n_labels(m); k++)
-		printf(" %s", drsn_model_label(m, k));
+	putchar(' ');
+	drsn__cli_put_labels(stdout, m, " ");
 	char *fe = drsn_features_params_to_json(drsn_model_features_params(m));
 	cJSON *fj = fe ? cJSON_Parse(fe) : NULL;
 	char *fc = fj ? cJSON_PrintUnformatted(fj) : NULL;

@@ -236,6 +236,22 @@ static int set_threshold(struct drsn__config *c, const char *label, const char *
 				where, label, value);
 		return -EINVAL;
 	}
+	if (!label[0]) {
+		drsn__cfg_error(errs, "%s: [thresholds] \"\": the label is empty", where);
+		return -EINVAL;
+	}
+	for (const char *q = label; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+			/* no model has such a label (the loader refuses them) */
+			char shown[sizeof c->thresholds[0].label];
+			snprintf(shown, sizeof shown, "%s", label);
+			for (char *r = shown; *r; r++)
+				if ((unsigned char)*r < 0x20 || *r == 0x7f)
+					*r = '?';
+			drsn__cfg_error(errs, "%s: [thresholds] label '%s' holds a control character (byte 0x%02x)",
+					where, shown, (unsigned char)*q);
+			return -EINVAL;
+		}
 	if (strlen(label) >= sizeof c->thresholds[0].label) {
 		drsn__cfg_error(errs, "%s: [thresholds] label '%s' is too long", where, label);
 		return -EINVAL;
@@ -568,15 +584,22 @@ static int set_key(struct drsn__config *c, const struct key *k, const char *sect
 	return -EINVAL;
 }
 
+static const char *unquote(const char *s, char *out, size_t n, const char *hidden, int key);
+
 int drsn__config_set_arg(struct drsn__config *c, const char *arg, struct drsn__cfg_errors *errs)
 {
 	const char *dot = strchr(arg, '.');
 	const char *eq = strchr(arg, '=');
+	/* a threshold's KEY is a label, which may hold '=': its VALUE, a
+	 * number, is after the last one */
+	if (dot && eq && dot < eq && (size_t)(dot - arg) == strlen("thresholds") &&
+	    !strncmp(arg, "thresholds", (size_t)(dot - arg)))
+		eq = strrchr(arg, '=');
 	if (!dot || !eq || dot > eq || dot == arg || eq == dot + 1) {
 		drsn__cfg_error(errs, "command line: --set '%s': expected SECTION.KEY=VALUE", arg);
 		return -EINVAL;
 	}
-	char section[64], key[128];
+	char section[64], key[DRSN_CFG_LABEL_MAX + 8];
 	if ((size_t)(dot - arg) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof key) {
 		drsn__cfg_error(errs, "command line: --set '%s': name too long", arg);
 		return -EINVAL;
@@ -585,6 +608,15 @@ int drsn__config_set_arg(struct drsn__config *c, const char *arg, struct drsn__c
 	section[dot - arg] = '\0';
 	memcpy(key, dot + 1, (size_t)(eq - dot - 1));
 	key[eq - dot - 1] = '\0';
+	char unquoted[sizeof key];
+	if (key[0] == '"') {
+		const char *why = unquote(key, unquoted, sizeof unquoted, "", 1);
+		if (why) {
+			drsn__cfg_error(errs, "command line: [%s] %s: %s", section, key, why);
+			return -EINVAL;
+		}
+		return drsn__config_set(c, section, unquoted, eq + 1, "command line", errs);
+	}
 	return drsn__config_set(c, section, key, eq + 1, "command line", errs);
 }
 
@@ -604,6 +636,7 @@ struct parse {
 	const char *s;
 	/* the line inih is on, as inih sees it (scan_line) */
 	int continuation;          /* indented: continues the key above's value */
+	int key_ctl;               /* a "quoted key" holds a control byte */
 	int have_key;              /* a key line since the last [section] */
 	/* lines of this file that set each key (0 = none yet): duplicates */
 	int key_line[N_KEYS];
@@ -612,8 +645,12 @@ struct parse {
 	int kv_start;              /* [plugin NAME] keys before this file */
 };
 
-/* A ';' inside a "quoted value", hidden from inih's inline comments. */
+/* A ';' inside a "quoted value" or a "quoted key", hidden from inih's inline
+ * comments; a '=' or ':' inside a "quoted key", hidden from inih's split of
+ * key and value. Keys and values hold no control characters otherwise. */
 #define QUOTED_SEMICOLON '\x1f'
+#define QUOTED_EQUALS '\x1e'
+#define QUOTED_COLON '\x1d'
 
 /* inih's find_chars_or_comment (ini.c): the first of chars, or an inline
  * comment (';' after a blank), or the end. */
@@ -640,6 +677,7 @@ static void scan_line(struct parse *p, char *line)
 	while (*st && isspace((unsigned char)*st))
 		st++;
 	p->continuation = 0;
+	p->key_ctl = 0;
 	if (!*st || *st == ';' || *st == '#')
 		return;
 	if (p->have_key && st > line) {
@@ -650,6 +688,27 @@ static void scan_line(struct parse *p, char *line)
 		if (*find_or_comment(st + 1, "]") == ']')
 			p->have_key = 0;
 		return;
+	}
+	if (*st == '"') {
+		/* a "quoted key" ([thresholds]: a label with '=' ...): hide
+		 * its separators from inih up to the closing quote, if there
+		 * is one (else the handler says it is missing) */
+		char *end = st + 1;
+		for (; *end && *end != '"'; end++)
+			if (*end == '\\' && (end[1] == '"' || end[1] == '\\'))
+				end++;
+		for (char *q = st + 1; *end && q < end; q++) {
+			if (*q == '\\' && (q[1] == '"' || q[1] == '\\'))
+				q++;
+			else if (*q == QUOTED_SEMICOLON || *q == QUOTED_EQUALS || *q == QUOTED_COLON)
+				p->key_ctl = 1;   /* such a byte of the file's own */
+			else if (*q == ';')
+				*q = QUOTED_SEMICOLON;
+			else if (*q == '=')
+				*q = QUOTED_EQUALS;
+			else if (*q == ':')
+				*q = QUOTED_COLON;
+		}
 	}
 	char *sep = find_or_comment(st, "=:");
 	if (*sep != '=' && *sep != ':')
@@ -726,26 +785,36 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
-/* A "quoted value" (v starts with '"'): the text between the quotes with \"
- * and \\ unescaped and the hidden ';' back. NULL, or why it is not one. */
-static const char *unquote(const char *v, char *out, size_t n)
+/* A hidden separator (scan_line) back as the file has it, or 0. */
+static char unhide(char ch)
+{
+	return ch == QUOTED_SEMICOLON ? ';' : ch == QUOTED_EQUALS ? '=' : ch == QUOTED_COLON ? ':' : 0;
+}
+
+/* A "quoted value" or, with key set, a "quoted key" ([thresholds]: a label
+ * with '=' ...): s starts with '"'. The text between the quotes with \" and
+ * \\ unescaped, and the separators in `hidden` that scan_line hid brought
+ * back (a value: ";"; a key from a file: ";=:"; a key from --set: "").
+ * NULL, or why it is not one. */
+static const char *unquote(const char *s, char *out, size_t n, const char *hidden, int key)
 {
 	size_t o = 0;
-	const char *q = v + 1;
+	const char *q = s + 1;
 	for (; *q && *q != '"'; q++) {
-		char ch = *q;
+		char ch = *q, shown = unhide(ch);
 		if (ch == '\\' && (q[1] == '"' || q[1] == '\\'))
 			ch = *++q;
-		else if (ch == QUOTED_SEMICOLON)
-			ch = ';';
+		else if (shown && strchr(hidden, shown))
+			ch = shown;
 		if (o + 1 >= n)
-			return "the value is too long";
+			return key ? "the key is too long" : "the value is too long";
 		out[o++] = ch;
 	}
 	if (*q != '"')
-		return "the closing '\"' is missing";
+		return key ? "the closing '\"' of the key is missing" : "the closing '\"' is missing";
 	if (q[1])
-		return "text after the closing '\"' (a comment needs a blank before its ';')";
+		return key ? "text after the key's closing '\"'"
+			   : "text after the closing '\"' (a comment needs a blank before its ';')";
 	out[o] = '\0';
 	return NULL;
 }
@@ -817,9 +886,26 @@ static int handler(void *user, const char *section, const char *name, const char
 		p->bad = 1;
 		return 1;
 	}
+	char key[DRSN_CFG_LABEL_MAX + 8];
+	if (name[0] == '"') {
+		/* what was hidden, as the file has it, for messages */
+		char shown[DRSN_CFG_LABEL_MAX + 8];
+		snprintf(shown, sizeof shown, "%s", name);
+		for (char *q = shown; *q; q++)
+			if (unhide(*q))
+				*q = unhide(*q);
+		const char *why = p->key_ctl ? "the key holds a control character"
+				  : unquote(name, key, sizeof key, ";=:", 1);
+		if (why) {
+			drsn__cfg_error(p->errs, "%s: [%s] %s: %s", where, section, shown, why);
+			p->bad = 1;
+			return 1;
+		}
+		name = key;
+	}
 	char unquoted[8192];
 	if (value && value[0] == '"') {
-		const char *why = unquote(value, unquoted, sizeof unquoted);
+		const char *why = unquote(value, unquoted, sizeof unquoted, ";", 0);
 		if (why) {
 			drsn__cfg_error(p->errs, "%s: [%s] %s: %s", where, section, name, why);
 			p->bad = 1;
@@ -1176,6 +1262,22 @@ float drsn__config_threshold(const struct drsn__config *c, const char *label)
 	return c->threshold;
 }
 
+/* s as it is, or in quotes with '"' and '\\' escaped (unquote reads it). */
+static void print_quoted(FILE *f, const char *s, int quote)
+{
+	if (!quote) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
 /* A value as inih reads it back: quoted if it has blanks at an end, starts
  * with a quote, or holds a ';' after a blank (an inline comment). */
 static void print_value(FILE *f, const char *v)
@@ -1185,17 +1287,16 @@ static void print_value(FILE *f, const char *v)
 			  v[0] == '"');
 	for (size_t i = 1; i < n && !quote; i++)
 		quote = v[i] == ';' && isspace((unsigned char)v[i - 1]);
-	if (!quote) {
-		fputs(v, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *v; v++) {
-		if (*v == '"' || *v == '\\')
-			fputc('\\', f);
-		fputc(*v, f);
-	}
-	fputc('"', f);
+	print_quoted(f, v, quote);
+}
+
+/* A [thresholds] key (a label), quoted when inih would not read it back as
+ * it is: with '=', ':' or ';' in it, '"', '[', '#' first, blanks at an end. */
+static void print_key(FILE *f, const char *k)
+{
+	size_t n = strlen(k);
+	print_quoted(f, k, !n || strpbrk(k, "=:;") || strchr("\"[#", k[0]) ||
+			   isspace((unsigned char)k[0]) || isspace((unsigned char)k[n - 1]));
 }
 
 /* The shortest of %g and %.9g that strtof reads back as v: "0.8", not
@@ -1249,7 +1350,8 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 	fprintf(f, "\n[thresholds]\n");
 	for (int i = 0; i < c->n_thresholds; i++)
 	{
-		fprintf(f, "%s = ", c->thresholds[i].label);
+		print_key(f, c->thresholds[i].label);
+		fputs(" = ", f);
 		print_float(f, c->thresholds[i].value);
 		fputc('\n', f);
 	}

@@ -63,8 +63,11 @@ struct drsn__cfg_plugins {
 	char arena[DRSN_CFG_PLUGIN_ARENA];
 };
 
+/* The longest label (bytes with the NUL) a model may have (src/engine/model.c). */
+#define DRSN_CFG_LABEL_MAX 256
+
 struct drsn__cfg_threshold {
-	char label[64];
+	char label[DRSN_CFG_LABEL_MAX];
 	float value;
 	char where[96];            /* "drsnd.conf:40", for errors found later */
 };

@@ -16,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/utf8.h"
 #include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "engine/fixture.h"
 #include "daemon/cfg_errors.test.h"
 #include "daemon/log.h"
 #include "drsn/pipeline.h"
@@ -495,6 +498,141 @@ static void test_print_round_trip(void **state)
 				  "character (byte 0x0a)"));
 }
 
+/* [thresholds] for a model of one's own: a label with blanks, capitals or
+ * any UTF-8 is a key as it is; one with '=', ':', ';', a '#' or '[' first, a
+ * quote, a backslash or blanks at an end is a "quoted key" (\" and \\ inside).
+ * --set takes the value after the last '=' (thresholds.a=b=0.5), and
+ * --print-config quotes what needs it, so that it reads back the same. */
+static void test_threshold_labels_of_ones_own(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line, *label;
+		float value;
+	} cases[] = {
+		{"hey box = 0.5", "hey box", 0.5f},
+		{"Licht an = 0.25", "Licht an", 0.25f},
+		{"\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf = 0.75",
+		 "\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf", 0.75f},
+		{"\"a=b\" = 0.125", "a=b", 0.125f},
+		{"\"x:y\" = 0.375", "x:y", 0.375f},
+		{"\"x ;y\" = 0.0625", "x ;y", 0.0625f},
+		{"\"#tag\" = 0.4375", "#tag", 0.4375f},
+		{"\"[x]\" = 0.5625", "[x]", 0.5625f},
+		{"\" lead\" = 0.6875", " lead", 0.6875f},
+		{"\"say \\\"hi\\\"\" = 0.8125", "say \"hi\"", 0.8125f},
+		{"\"back\\\\slash\" = 0.9375", "back\\slash", 0.9375f},
+		{"\"+/#\"   =   0.3 ; a comment", "+/#", 0.3f},
+		{"Mr. Box = 0.2", "Mr. Box", 0.2f},
+	};
+	enum { N = sizeof cases / sizeof cases[0] };
+	char text[4096] = "[thresholds]\n";
+	for (size_t i = 0; i < N; i++)
+		snprintf(text + strlen(text), sizeof text - strlen(text), "%s\n", cases[i].line);
+	struct drsn__config c, c2;
+	drsn__config_defaults(&c);
+	struct drsn__cfg_errors e = {0};
+	int rc = drsn__config_load_string(&c, text, "own.conf", &e);
+	dump(&e);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c.n_thresholds, N);
+	for (size_t i = 0; i < N; i++) {
+		if (strcmp(c.thresholds[i].label, cases[i].label) || c.thresholds[i].value != cases[i].value)
+			fail_msg("'%s': got label '%s' = %g", cases[i].line, c.thresholds[i].label,
+				 c.thresholds[i].value);
+		char where[32];
+		snprintf(where, sizeof where, "own.conf:%d", (int)i + 2);
+		assert_string_equal(c.thresholds[i].where, where);
+	}
+	/* read back from --print-config: the same labels and values */
+	char *printed = print(&c);
+	print_message("%s", printed);
+	assert_non_null(strstr(printed, "\nhey box = 0.5\n"));
+	assert_non_null(strstr(printed, "\n\"a=b\" = 0.125\n"));
+	assert_non_null(strstr(printed, "\nsay \"hi\" = 0.8125\n"));
+	assert_non_null(strstr(printed, "\n\"#tag\" = 0.4375\n"));
+	drsn__config_defaults(&c2);
+	rc = drsn__config_load_string(&c2, printed, "printed", &e);
+	dump(&e);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c2.n_thresholds, N);
+	for (size_t i = 0; i < N; i++)
+		assert_true(drsn__config_threshold(&c2, cases[i].label) == cases[i].value);
+	free(printed);
+
+	/* --set: LABEL is up to the last '=', and may be quoted as in a file */
+	drsn__config_defaults(&c);
+	assert_int_equal(drsn__config_set_arg(&c, "thresholds.a=b=0.25", &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "thresholds.\" x\"=0.5", &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "thresholds.Mr. Box=0.75", &e), 0);
+	dump(&e);
+	assert_true(drsn__config_threshold(&c, "a=b") == 0.25f);
+	assert_true(drsn__config_threshold(&c, " x") == 0.5f);
+	assert_true(drsn__config_threshold(&c, "Mr. Box") == 0.75f);
+	/* a label as long as a model allows (255 bytes) fits --set */
+	char arg[400] = "thresholds.";
+	memset(arg + strlen(arg), 'k', 255);
+	strcat(arg, "=0.5");
+	assert_int_equal(drsn__config_set_arg(&c, arg, &e), 0);
+	dump(&e);
+
+	/* what is wrong is named */
+	memset(&e, 0, sizeof e);
+	drsn__config_defaults(&c);
+	assert_int_equal(drsn__config_load_string(&c, "[thresholds]\n\"open = 0.5\n\"a\" b = 0.5\n"
+						      "\"\" = 0.5\n", "bad.conf", &e), -EINVAL);
+	dump(&e);
+	assert_true(has_error(&e, "bad.conf:2: [thresholds] \"open: the closing '\"' of the key is missing"));
+	assert_true(has_error(&e, "bad.conf:3: [thresholds] \"a\" b: text after the key's closing '\"'"));
+	assert_true(has_error(&e, "bad.conf:4: [thresholds] \"\": the label is empty"));
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_set_arg(&c, "thresholds.a\nb=0.5", &e), -EINVAL);
+	dump(&e);
+	assert_true(has_error(&e, "command line: [thresholds] label 'a?b' holds a control character (byte 0x0a)"));
+}
+
+/* A [thresholds] label the model lacks: the error names it and lists the
+ * model's labels so that one can be told from the next ("hey box" and
+ * "a, b" quoted), cut short at a whole character: the message goes into log
+ * lines and the JSON reply to a reload, which must stay UTF-8. */
+static void test_threshold_label_not_in_model(void **state)
+{
+	(void)state;
+	static const struct fx_arch a = {"cw", 40, 98, 8, 3, 1, 1, {{8, 3, 1}}, "zero_pad", 8, 0, 0};
+	struct fx_model *fx = malloc(sizeof *fx);
+	assert_non_null(fx);
+	fx_init(fx, &a, 3);
+	/* five labels of 20 three-byte characters and a digit: the list is
+	 * longer than the message has room for */
+#define KO "\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf"
+#define KO4 KO KO KO KO
+	fx_set(&fx->meta_labels, "[\"_silence_\",\"hey box\",\"a, b\",\"" KO4 "1\",\"" KO4 "2\",\""
+				 KO4 "3\",\"" KO4 "4\",\"" KO4 "5\"]");
+	drsn_model *m = fx_load(fx);
+	fx_free(fx);
+	free(fx);
+	assert_non_null(m);
+	struct drsn__config c;
+	drsn__config_defaults(&c);
+	snprintf(c.model_path, sizeof c.model_path, "own.safetensors");
+	struct drsn__cfg_errors e = {0};
+	assert_int_equal(drsn__config_load_string(&c, "[thresholds]\nHey Box = 0.5\n", "own.conf", &e), 0);
+	drsn_pipeline *p = NULL;
+	drsn_error err;
+	assert_int_equal(drsn__daemon_pipeline(&c, m, &p, &err), -EINVAL);
+	assert_null(p);
+	print_message("%s\n", err.msg);
+	assert_non_null(strstr(err.msg, "own.conf:2: [thresholds] Hey Box: no such label in own.safetensors "
+					"(labels: _silence_, \"hey box\", \"a, b\", " KO4 "1, "));
+	size_t n = strlen(err.msg);
+	assert_int_equal(drsn__utf8_check(err.msg, n), n);
+	assert_string_equal(err.msg + n - 4, "\xe2\x80\xa6)");
+	assert_non_null(strstr(err.msg, KO4 "3, \xe2\x80\xa6)"));
+	drsn_model_free(m);
+#undef KO4
+#undef KO
+}
+
 /* A message longer than the buffer ends in "…"; one as long as a drsn_error
  * message plus a prefix fits whole (the model's label list did not). */
 static void test_long_messages(void **state)
@@ -786,6 +924,8 @@ int main(void)
 		cmocka_unit_test(test_places),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_print_round_trip),
+		cmocka_unit_test(test_threshold_labels_of_ones_own),
+		cmocka_unit_test(test_threshold_label_not_in_model),
 		cmocka_unit_test(test_long_messages),
 		cmocka_unit_test(test_restart_only_diff),
 		cmocka_unit_test(test_check_system),

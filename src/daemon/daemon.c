@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "common/error.h"
+#include "common/utf8.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
 #include "daemon/plugins.h"
@@ -113,6 +114,49 @@ int drsn__daemon_config(struct drsn__config *c, const struct drsn__daemon_args *
 	return rc;
 }
 
+/* The labels of m for a message, ", " between them, each as it is or in
+ * quotes (\" and \\ inside) when it holds a blank, ',', '"' or '\\' ("hey
+ * box" is one label); the labels that do not fit in out[n] (n > 8) are
+ * ", ..." (UTF-8 stays whole). */
+static void label_list(const drsn_model *m, char *out, size_t n)
+{
+	static const char more[] = ", \xe2\x80\xa6";
+	size_t o = 0, room = n - sizeof more;   /* leave room for ", ..." */
+	out[0] = '\0';
+	for (int l = 0; l < drsn_model_n_labels(m); l++) {
+		const char *s = drsn_model_label(m, l);
+		int q = strpbrk(s, " ,\"\\") != NULL;
+		char item[2 * 256 + 8];
+		size_t k = 0;
+		if (l) {
+			item[k++] = ',';
+			item[k++] = ' ';
+		}
+		if (q)
+			item[k++] = '"';
+		for (; *s && k < sizeof item - 3; s++) {
+			if (q && (*s == '"' || *s == '\\'))
+				item[k++] = '\\';
+			item[k++] = *s;
+		}
+		if (q)
+			item[k++] = '"';
+		if (o + k > room) {
+			/* the labels that fit whole; of a first label too long
+			 * for all of it, as much as fits at a whole character */
+			item[k] = '\0';
+			int keep = l ? 0 : drsn__utf8_prefix(item, room);
+			memcpy(out + o, item, (size_t)keep);
+			o += (size_t)keep;
+			memcpy(out + o, more + (l ? 0 : 2), sizeof more - (l ? 0 : 2));
+			return;
+		}
+		memcpy(out + o, item, k);
+		o += k;
+		out[o] = '\0';
+	}
+}
+
 int drsn__daemon_pipeline(const struct drsn__config *c, const drsn_model *m, drsn_pipeline **p,
 			  drsn_error *err)
 {
@@ -130,16 +174,8 @@ int drsn__daemon_pipeline(const struct drsn__config *c, const drsn_model *m, drs
 			if (!strcmp(drsn_model_label(m, l), c->thresholds[i].label))
 				found = l;
 		if (found < 0) {
-			char known[256] = "";
-			for (int l = 0; l < nl; l++) {
-				size_t used = strlen(known);
-				if (used >= 200) {   /* more labels than fit: say so */
-					snprintf(known + used, sizeof known - used, ", \xe2\x80\xa6");
-					break;
-				}
-				snprintf(known + used, sizeof known - used, "%s%s", l ? ", " : "",
-					 drsn_model_label(m, l));
-			}
+			char known[256];
+			label_list(m, known, sizeof known);
 			rc = drsn__fail(err, -EINVAL, "%s: [thresholds] %s: no such label in %s (labels: %s)",
 					c->thresholds[i].where, c->thresholds[i].label, c->model_path, known);
 			goto out;

@@ -92,6 +92,17 @@ static void m_labels_empty(struct fx_model *m)
 {
 	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"\",\"i\",\"j\",\"k\",\"l\"]");
 }
+/* a line break in a label would split drsnd's log lines and --print-config's
+ * [thresholds]; bytes that are not UTF-8 would make every JSON line that
+ * carries the label (detections, hello, drsn info --json) invalid */
+static void m_labels_ctrl(struct fx_model *m)
+{
+	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"line\\nbreak\",\"l\"]");
+}
+static void m_labels_utf8(struct fx_model *m)
+{
+	fx_set(&m->meta_labels, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"bad\xff\"]");
+}
 static void m_no_arch(struct fx_model *m) { fx_set(&m->meta_arch, NULL); }
 static void m_no_frontend(struct fx_model *m) { fx_set(&m->meta_frontend, NULL); }
 static void m_version(struct fx_model *m) { fx_set(&m->meta_version, "2"); }
@@ -173,6 +184,8 @@ static const struct bad_case cases[] = {
 	{"labels trailing", m_labels_trailing, -EBADMSG, "__metadata__.labels must be a JSON array of strings"},
 	{"arch trailing", m_arch_trailing, -EBADMSG, "__metadata__.architecture is not valid JSON"},
 	{"empty label", m_labels_empty, -EBADMSG, "__metadata__.labels[7] must be a non-empty string"},
+	{"control character in a label", m_labels_ctrl, -EBADMSG, "__metadata__.labels[10] holds a control character (byte 0x0a)"},
+	{"label not UTF-8", m_labels_utf8, -EBADMSG, "__metadata__.labels[11] is not valid UTF-8 (byte 3)"},
 	{"repeated label", m_labels_repeat, -EBADMSG, "__metadata__.labels[9] 'c' repeats labels[2]"},
 	{"no architecture", m_no_arch, -EBADMSG, "__metadata__ has no 'architecture'"},
 	{"no frontend", m_no_frontend, -EBADMSG, "__metadata__ has no 'frontend'"},

@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "common/json.h"
+#include "common/utf8.h"
 #include "engine/plan.h"
 #include "engine/safetensors.h"
 
@@ -399,6 +400,21 @@ static int parse_labels(struct drsn_model *m, const char *json, const char *what
 					what, i, MAX_LABEL_BYTES);
 			goto out;
 		}
+		/* a label goes into JSON lines (detections, hello), log lines
+		 * and drsnd.conf's [thresholds]: UTF-8, one line */
+		const char *v = it->valuestring;
+		size_t vn = strlen(v), bad = drsn__utf8_check(v, vn);
+		if (bad < vn) {
+			rc = drsn__fail(err, -EBADMSG, "%s: __metadata__.labels[%d] is not valid UTF-8 (byte %zu)",
+					what, i, bad);
+			goto out;
+		}
+		for (size_t k = 0; k < vn; k++)
+			if ((unsigned char)v[k] < 0x20 || v[k] == 0x7f) {
+				rc = drsn__fail(err, -EBADMSG, "%s: __metadata__.labels[%d] holds a control character (byte 0x%02x)",
+						what, i, (unsigned char)v[k]);
+				goto out;
+			}
 		for (int j = 0; j < i; j++)
 			if (!strcmp(m->labels[j], it->valuestring)) {
 				/* a label names one class: detections and per-label

@@ -34,6 +34,7 @@
 #include "drsn/drsn.h"
 
 #include "common/test_files.h"
+#include "engine/fixture.h"
 
 static const char *drsn, *sample;
 static char dir[64];
@@ -275,6 +276,52 @@ static void test_detect_range_is_usage_error(void **state)
 		if (rc != 2 || !strstr(err, "--label-threshold"))
 			fail_msg("drsn %s: exit %d: %s", args, rc, err);
 	}
+}
+
+/* A model of one's own whose labels hold spaces, '=', quotes, capitals and
+ * other scripts: `info` prints each label so that one can be told from the
+ * next ("hey box" is one label, not two), and `detect --label-threshold
+ * LABEL=P` takes the P after the last '=' (a label may hold '='); a label
+ * the model lacks is an error naming it and the labels there are. */
+static void test_labels_of_ones_own(void **state)
+{
+	(void)state;
+	static const struct fx_arch a = {"cw", 40, 98, 8, 3, 1, 1, {{8, 3, 1}}, "zero_pad", 6, 0, 0};
+	struct fx_model *fx = malloc(sizeof *fx);
+	assert_non_null(fx);
+	fx_init(fx, &a, 5);
+	fx_set(&fx->meta_labels, "[\"_silence_\",\"hey box\",\"a=b\",\"Licht an\","
+				 "\"\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf\",\"say \\\"hi\\\"\"]");
+	size_t len;
+	unsigned char *bytes = fx_serialize(fx, &len);
+	fx_free(fx);
+	free(fx);
+	char model[160], wav[160], args[1024], out[8192], err[8192];
+	path(model, sizeof model, "own.safetensors");
+	path(wav, sizeof wav, "own.wav");
+	FILE *f = fopen(model, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(bytes, 1, len, f), len);
+	fclose(f);
+	free(bytes);
+	write_audio(wav, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000);
+
+	snprintf(args, sizeof args, "info '%s'", model);
+	assert_int_equal(run(args, out, sizeof out, err, sizeof err), 0);
+	if (!strstr(out, "\nlabels      6: _silence_ \"hey box\" a=b \"Licht an\" "
+			 "\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf \"say \\\"hi\\\"\"\n"))
+		fail_msg("drsn %s:\n%s", args, out);
+
+	snprintf(args, sizeof args, "detect -q -m '%s' --label-threshold 'a=b=0.5' "
+		 "--label-threshold 'hey box=0.9' '%s'", model, wav);
+	int rc = run(args, out, sizeof out, err, sizeof err);
+	if (rc != 0)
+		fail_msg("drsn %s: exit %d: %s", args, rc, err);
+	snprintf(args, sizeof args, "detect -q -m '%s' --label-threshold 'Hey Box=0.5' '%s'", model, wav);
+	rc = run(args, out, sizeof out, err, sizeof err);
+	if (rc != 1 || !strstr(err, "--label-threshold 'Hey Box=0.5': no such label 'Hey Box' in ") ||
+	    !strstr(err, "(labels: _silence_, \"hey box\", a=b, \"Licht an\", "))
+		fail_msg("drsn %s: exit %d: %s", args, rc, err);
 }
 
 /* A bad option of detect or classify is one line on stderr that names it
@@ -986,6 +1033,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_features_signal_keeps_output),
 		cmocka_unit_test(test_non_finite_audio_read_as_zero),
 		cmocka_unit_test(test_detect_range_is_usage_error),
+		cmocka_unit_test(test_labels_of_ones_own),
 		cmocka_unit_test(test_version_help_and_arguments),
 		cmocka_unit_test(test_bad_option_one_line),
 		cmocka_unit_test(test_bench_default_model),

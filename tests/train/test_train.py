@@ -1748,6 +1748,40 @@ class FetchMusic(unittest.TestCase):
                 self.assertIn('fetch_music: apt-get download missing-music', err.getvalue())
 
 
+class ExportLabels(unittest.TestCase):
+    """export.py refuses labels the C loader would refuse (src/engine/model.c),
+    naming the label, instead of writing a model file drsn cannot load; the
+    labels of one's own (blanks, capitals, '=', quotes, other scripts) go
+    through as they are."""
+
+    def meta(self, labels):
+        arch = M.make_arch("small", "cw", classes=len(labels))
+        return export.metadata(arch, frontend.default_params().to_dict(), labels, {})
+
+    def test_labels_of_ones_own_kept(self):
+        labels = ["hey box", "Licht an", "\u3053\u3093\u306b\u3061\u306f", 'say "hi"', "a=b", "k" * 255]
+        self.assertEqual(json.loads(self.meta(labels)["labels"]), labels)
+
+    def test_bad_labels_named(self):
+        for bad, why in ((["a", ""], "labels\\[1\\] is empty"),
+                         (["a", "line\nbreak"], "labels\\[1\\] 'line\\\\nbreak' holds a control character"),
+                         (["a", "tab\there"], "labels\\[1\\] 'tab\\\\there' holds a control character"),
+                         (["a", "k" * 256], "labels\\[1\\] is 256 bytes in UTF-8 \\(at most 255\\)"),
+                         (["a", "\u00e4" * 128], "labels\\[1\\] is 256 bytes in UTF-8"),
+                         (["yes", "no", "yes"], "labels\\[2\\] 'yes' repeats labels\\[0\\]"),
+                         (["a", "\ud800"], "labels\\[1\\] .* is not valid UTF-8")):
+            with self.subTest(bad=bad):
+                with self.assertRaisesRegex(ValueError, why):
+                    self.meta(bad)
+
+    def test_train_refuses_them_before_training(self):
+        for kw, why in (("a\tb,yes", "labels\\[2\\] 'a\\\\tb' holds a control character"),
+                        ("k" * 256, "labels\\[2\\] is 256 bytes in UTF-8")):
+            with self.subTest(kw=kw):
+                with self.assertRaisesRegex(SystemExit, "train: --keywords .*: " + why):
+                    train.main(["--data", "/nonexistent", "--keywords", kw])
+
+
 class Seeds(unittest.TestCase):
     """train/seeds.py on hand-made eval.json files with known numbers."""
 

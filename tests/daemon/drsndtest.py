@@ -319,6 +319,22 @@ def raw_s16(path):
         return w.readframes(w.getnframes())
 
 
+def record_monitor(env, path):
+    """parec of the test sink's monitor (drsn.monitor, PulseAudio or
+    pipewire-pulse at env) into a raw 16 kHz s16le file; the running parec,
+    once it has written something."""
+    with open(path, "wb") as out:
+        p = subprocess.Popen(["parec", "--raw", "--device=drsn.monitor", "--rate=16000", "--channels=1",
+                              "--format=s16le", "--latency-msec=50"], env=env,
+                             stdout=out, stderr=subprocess.DEVNULL)
+    RUNNING.append(p)
+    for _ in range(100):
+        if os.path.getsize(path) > 0:
+            return p
+        time.sleep(0.05)
+    raise AssertionError("parec recorded nothing from drsn.monitor")
+
+
 def stdin_daemon(*args, model=None):
     """A drsnd reading raw s16le 16 kHz from a pipe (d.p.stdin): its audio
     starts only when feed() writes it, so a client connected before misses

@@ -27,7 +27,10 @@ extern char **environ;
  * cpuinfo_max_freq of the fastest core; where there is none (a VM,
  * qemu-user), an assumed one:
  * 3.1 GHz on x86-64 (the figure this used before), 1.8 GHz on aarch64 (a
- * Raspberry Pi 4's top clock). */
+ * Raspberry Pi 4's top clock), 1.2 GHz on 32-bit ARM (a Raspberry Pi 3's).
+ * 32-bit ARM's NEON kernels have no FMA (ARMv7 -mfpu=neon): one 4-lane
+ * multiply-accumulate per cycle, 8 flops, as on the Pi 3's Cortex-A53 (the
+ * Pi 2's Cortex-A7 does half that). */
 struct peak {
 	double flops_per_cycle, ghz, gflops;
 	const char *clock;   /* "cpufreq" or "assumed" */
@@ -35,7 +38,12 @@ struct peak {
 
 #if defined(__aarch64__)
 #define ASSUMED_GHZ 1.8
+#define NEON_FLOPS 16
+#elif defined(__arm__)
+#define ASSUMED_GHZ 1.2
+#define NEON_FLOPS 8
 #else
+#define NEON_FLOPS 16
 #define ASSUMED_GHZ 3.1
 #endif
 
@@ -44,7 +52,7 @@ static struct peak core_peak(const char *best_path)
 	static const struct {
 		const char *name;
 		double flops;
-	} isa[] = {{"avx2", 32}, {"sse2", 16}, {"neon", 16}, {"scalar", 4}};
+	} isa[] = {{"avx2", 32}, {"sse2", 16}, {"neon", NEON_FLOPS}, {"scalar", 4}};
 	struct peak p = {4, ASSUMED_GHZ, 0, "assumed"};
 	for (size_t i = 0; i < sizeof isa / sizeof isa[0]; i++)
 		if (!strcmp(best_path, isa[i].name))

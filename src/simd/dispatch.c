@@ -2,7 +2,9 @@
  * Run-time choice of the kernel table. Which tables exist is decided by the
  * build (DRSN_SIMD_HAVE_<ISA> from meson.build); which of those run is
  * decided by the CPU (cpuid through __builtin_cpu_supports on x86, NEON is
- * baseline on aarch64). The choice is made once, under pthread_once, and
+ * baseline on aarch64, and on 32-bit ARM the kernel's HWCAP_NEON bit from
+ * getauxval(AT_HWCAP): an ARMv7 without NEON, e.g. a Cortex-A9 of some
+ * boards, gets scalar). The choice is made once, under pthread_once, and
  * kept in an atomic pointer so drsn_simd_select() may change it later.
  */
 #include <errno.h>
@@ -14,6 +16,33 @@
 
 #include "drsn/simd.h"
 #include "simd/tables.h"
+
+#if defined(__arm__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ARM_NEON
+#define HWCAP_ARM_NEON (1u << 12) /* the Linux ABI's HWCAP_NEON on 32-bit ARM */
+#endif
+
+/* drsn__simd_set_hwcap(): what the tests make cpu_has() see; 0 = ask the
+ * kernel. Read at every check, which happens at selection only. */
+static _Atomic unsigned long hwcap_forced;
+
+void drsn__simd_set_hwcap(unsigned long hwcap)
+{
+	atomic_store(&hwcap_forced, hwcap);
+}
+
+int drsn__simd_arm_has_neon(unsigned long hwcap)
+{
+	return (hwcap & HWCAP_ARM_NEON) != 0;
+}
+
+static int arm_neon(void)
+{
+	unsigned long hw = atomic_load(&hwcap_forced);
+	return drsn__simd_arm_has_neon(hw ? hw : getauxval(AT_HWCAP));
+}
+#endif
 
 /* Every table this build has, scalar first, best last. */
 static const struct drsn__kernels *const built[] = {
@@ -37,6 +66,9 @@ static int cpu_has(const struct drsn__kernels *k)
 		return __builtin_cpu_supports("sse2");
 	if (!strcmp(k->name, "avx2"))
 		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#elif defined(__arm__)
+	if (!strcmp(k->name, "neon"))
+		return arm_neon();
 #endif
 	(void)k;
 	return 1; /* scalar everywhere; NEON is part of the aarch64 baseline */

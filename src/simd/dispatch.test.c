@@ -16,6 +16,12 @@
 #include "drsn/simd.h"
 #include "simd/tables.h"
 
+#if defined(__arm__)
+#include <sys/auxv.h>
+#define NEON_BIT (1ul << 12) /* HWCAP_NEON in the Linux 32-bit ARM ABI */
+#define VFP_BIT (1ul << 6)   /* HWCAP_VFP */
+#endif
+
 static const struct drsn__kernels *avail[8];
 static int n_avail;
 
@@ -61,8 +67,58 @@ static void test_available_list(void **state)
 #if DRSN_TEST_SIMD
 	assert_non_null(drsn__kernels_by_name("neon")); /* baseline on aarch64 */
 #endif
+#elif defined(__arm__) && DRSN_TEST_ARM_NEON
+	/* 32-bit ARM: NEON exactly when the kernel says the CPU has it */
+	const int neon = (getauxval(AT_HWCAP) & NEON_BIT) != 0;
+	printf("32-bit ARM: AT_HWCAP says %s\n", neon ? "NEON" : "no NEON");
+	if (neon) {
+		assert_non_null(drsn__kernels_by_name("neon"));
+		assert_string_equal(avail[n_avail - 1]->name, "neon");
+	} else {
+		assert_null(drsn__kernels_by_name("neon"));
+		assert_int_equal(n_avail, 1);
+	}
 #endif
 }
+
+#if defined(__arm__)
+static void test_arm_hwcap_bit(void **state)
+{
+	(void)state;
+	assert_true(drsn__simd_arm_has_neon(NEON_BIT));
+	assert_true(drsn__simd_arm_has_neon(NEON_BIT | VFP_BIT));
+	assert_false(drsn__simd_arm_has_neon(VFP_BIT));
+	assert_false(drsn__simd_arm_has_neon(0));
+}
+
+/* An ARMv7 without NEON (HWCAP_NEON clear): scalar only, whatever is asked;
+ * then the real bits again. Runs last: it changes the path in use. */
+static void test_arm_without_neon(void **state)
+{
+	(void)state;
+	const struct drsn__kernels *av[8];
+	drsn__simd_set_hwcap(VFP_BIT);
+	assert_int_equal(drsn__kernels_available(av, 8), 1);
+	assert_ptr_equal(av[0], &drsn__kernels_scalar);
+	assert_null(drsn__kernels_by_name("neon"));
+	assert_ptr_equal(drsn__kernels_choose(NULL, 0), &drsn__kernels_scalar);
+	assert_ptr_equal(drsn__kernels_choose("neon", 1), &drsn__kernels_scalar);
+	assert_int_equal(drsn_simd_select("neon"), -ENOTSUP);
+	setenv("DRSN_SIMD", "auto", 1);
+	assert_int_equal(drsn_simd_select(NULL), 0);
+	assert_string_equal(drsn_simd_name(), "scalar");
+#if DRSN_TEST_ARM_NEON
+	/* the same process with the NEON bit: the neon path */
+	drsn__simd_set_hwcap(VFP_BIT | NEON_BIT);
+	assert_int_equal(drsn__kernels_available(av, 8), 2);
+	assert_ptr_equal(drsn__kernels_choose(NULL, 0), drsn__kernels_by_name("neon"));
+	assert_int_equal(drsn_simd_select(NULL), 0);
+	assert_string_equal(drsn_simd_name(), "neon");
+#endif
+	drsn__simd_set_hwcap(0);
+	assert_int_equal(drsn__kernels_available(av, 8), n_avail);
+}
+#endif
 
 static void test_choose(void **state)
 {
@@ -111,6 +167,10 @@ int main(void)
 		cmocka_unit_test(test_available_list),
 		cmocka_unit_test(test_choose),
 		cmocka_unit_test(test_select),
+#if defined(__arm__)
+		cmocka_unit_test(test_arm_hwcap_bit),
+		cmocka_unit_test(test_arm_without_neon),
+#endif
 	};
 	return cmocka_run_group_tests_name("simd-dispatch", tests, NULL, NULL);
 }

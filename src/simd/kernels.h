@@ -8,7 +8,9 @@
  * drsn_simd_select()) overrides it. The scalar table is the reference every
  * other path is tested against (relative error <= 1e-5). NaN and infinities
  * come out as in the PyTorch reference on every path: relu(NaN) is NaN, the
- * soft threshold of a NaN f or tau is NaN; denormals are not flushed.
+ * soft threshold of a NaN f or tau is NaN; denormals are not flushed (32-bit
+ * ARM's NEON flushes them: its table hands the calls where that would show
+ * to scalar, neon_arm32_guard.h).
  *
  * Layout conventions (all float32, row-major):
  *   activations are time-major, channels contiguous: x[t][c], row stride = C.

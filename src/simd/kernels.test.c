@@ -28,6 +28,10 @@
 
 #include "simd/tables.h"
 
+#if defined(__arm__)
+#include <sys/auxv.h>
+#endif
+
 #define TOL 1e-5
 #define GUARD 16
 #define SENTINEL 12345.0f
@@ -429,6 +433,61 @@ static void test_special_values(void **state)
 	}
 }
 
+/* ---- results a flush of denormals to zero would change ----------------------
+ * ARMv7 NEON flushes denormal inputs and results to zero; the scalar
+ * reference does not. Normal inputs whose product or difference is denormal
+ * (affine_relu, shrink_add must still equal scalar exactly), and a denormal
+ * times a large weight (conv1d, fc: 1e-40 * 1e38 = 1e-2, not 0). Every path
+ * against scalar, on 13 channels (vector body and tail). */
+static void test_flush_cases(void **state)
+{
+	(void)state;
+	enum { T = 3, C = 13 };
+	float x[T * C], sc[C], sh[C], tau[C], w[C * C], ref[T * C], y[T * C];
+	for (int j = 0; j < C; j++) {
+		sc[j] = j % 2 ? 1e-20f : -3e-20f;  /* x * sc: denormal */
+		sh[j] = j % 3 ? 0.0f : -0.0f;
+		tau[j] = j % 2 ? 1.4e-38f : 1.2e-38f; /* f - tau: denormal */
+		for (int i = 0; i < T; i++)
+			x[i * C + j] = (i + 1) * (j % 2 ? 2e-20f : -1.5e-20f);
+		for (int i = 0; i < C; i++)
+			w[i * C + j] = (i + j) % 4 ? 0.25f : 1e38f;
+	}
+	float f[T * C];
+	for (int i = 0; i < T * C; i++)
+		f[i] = (i % 2 ? 1.5e-38f : -2.4e-38f) * (float)(1 + i % 3);
+	float xd[T * C]; /* denormals and zeros: ref is sums of 1e-40 * 1e38 */
+	for (int i = 0; i < T * C; i++)
+		xd[i] = i % 3 ? 1e-40f : 0.0f;
+	float f_in[T * C], tau_one[C];
+	for (int i = 0; i < T * C; i++)
+		f_in[i] = i % 2 ? 0.5f : -0.25f;
+	for (int j = 0; j < C; j++)
+		tau_one[j] = 1.0f;
+	for (int p = 1; p < n_paths; p++) {
+		const char *pn = paths[p]->name;
+		drsn__kernels_scalar.affine_relu(ref, x, sc, sh, T, C);
+		paths[p]->affine_relu(y, x, sc, sh, T, C);
+		check_special(pn, "affine_relu, denormal x * scale", y, ref, T * C, 1);
+		drsn__kernels_scalar.shrink_add(ref, f, tau, NULL, T, C, C, 1, 0);
+		paths[p]->shrink_add(y, f, tau, NULL, T, C, C, 1, 0);
+		check_special(pn, "shrink_add, denormal f - tau", y, ref, T * C, 1);
+		drsn__kernels_scalar.shrink_add(ref, f, tau, x, T, C, C, 1, 0);
+		paths[p]->shrink_add(y, f, tau, x, T, C, C, 1, 0);
+		check_special(pn, "shrink_add, denormal f - tau, + shortcut", y, ref, T * C, 1);
+		/* f inside the threshold (0 before the add), a denormal shortcut */
+		drsn__kernels_scalar.shrink_add(ref, f_in, tau_one, xd, T, C, C, 1, 0);
+		paths[p]->shrink_add(y, f_in, tau_one, xd, T, C, C, 1, 0);
+		check_special(pn, "shrink_add, denormal shortcut", y, ref, T * C, 1);
+		drsn__kernels_scalar.conv1d(ref, xd, w, NULL, T, C, C, 1, 1);
+		paths[p]->conv1d(y, xd, w, NULL, T, C, C, 1, 1);
+		check_special(pn, "conv1d, denormal x * 1e38", y, ref, T * C, 0);
+		drsn__kernels_scalar.fc(ref, xd, w, NULL, C, C);
+		paths[p]->fc(y, xd, w, NULL, C, C);
+		check_special(pn, "fc, denormal x * 1e38", y, ref, C, 0);
+	}
+}
+
 static int report(void **state)
 {
 	(void)state;
@@ -453,7 +512,17 @@ int main(void)
 	for (int p = 1; p < n_paths; p++)
 		printf(" %s", paths[p]->name);
 	printf("\n");
-#if DRSN_TEST_SIMD
+#if defined(__arm__) && DRSN_TEST_ARM_NEON
+	/* 32-bit ARM, where NEON is optional: the neon path tested exactly when
+	 * AT_HWCAP says the CPU has NEON (HWCAP_NEON), scalar alone otherwise */
+	const int hw_neon = (getauxval(AT_HWCAP) & (1ul << 12)) != 0;
+	printf("32-bit ARM: AT_HWCAP says %s\n", hw_neon ? "NEON" : "no NEON");
+	if (hw_neon != (n_paths == 2 && !strcmp(paths[1]->name, "neon"))) {
+		fprintf(stderr, "simd-kernels: AT_HWCAP %s HWCAP_NEON but the paths are not "
+			"scalar%s\n", hw_neon ? "has" : "lacks", hw_neon ? " and neon" : " alone");
+		return 1;
+	}
+#elif DRSN_TEST_SIMD
 	if (n_paths < 2) {
 		fprintf(stderr, "simd-kernels: this build has SIMD kernels but none is usable here\n");
 		return 1;
@@ -466,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_mean_time),
 		cmocka_unit_test(test_shrink_add),
 		cmocka_unit_test(test_special_values),
+		cmocka_unit_test(test_flush_cases),
 	};
 	return cmocka_run_group_tests_name("simd-kernels", tests, NULL, report);
 }

@@ -12,7 +12,7 @@
 extern const struct drsn__kernels drsn__kernels_scalar;
 extern const struct drsn__kernels drsn__kernels_sse2;   /* x86-64, -msse2 */
 extern const struct drsn__kernels drsn__kernels_avx2;   /* x86-64, -mavx2 -mfma */
-extern const struct drsn__kernels drsn__kernels_neon;   /* aarch64 */
+extern const struct drsn__kernels drsn__kernels_neon;   /* aarch64; 32-bit ARM, -mfpu=neon */
 
 /*
  * The choice drsn__kernels_get() makes at first use, as a pure function:
@@ -21,5 +21,16 @@ extern const struct drsn__kernels drsn__kernels_neon;   /* aarch64 */
  * (if warn) and falls back to the best path.
  */
 const struct drsn__kernels *drsn__kernels_choose(const char *env, int warn);
+
+#if defined(__arm__)
+/*
+ * 32-bit ARM: whether AT_HWCAP bits say NEON (HWCAP_NEON), and, for tests,
+ * the bits dispatch should see instead of getauxval(AT_HWCAP) from now on
+ * (nonzero; 0: the real ones again). The path in use does not change until the next
+ * drsn_simd_select().
+ */
+int drsn__simd_arm_has_neon(unsigned long hwcap);
+void drsn__simd_set_hwcap(unsigned long hwcap);
+#endif
 
 #endif

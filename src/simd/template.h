@@ -8,6 +8,7 @@
  *                       (MR in 4/6/8, NV in 1..3; MR*NV accumulators must
  *                       fit in the register file with room for NV + 1 more)
  *   TABLE, TABLE_NAME   the struct drsn__kernels to define and its name
+ *   TABLE_LINKAGE       optional: `static` for a table another one wraps
  *   v_zero() v_set1(f) v_load(p) v_store(p, v)         unaligned
  *   v_load_n(p, n) v_store_n(p, v, n)   first n < VW lanes (optional: the
  *                       default goes through a small stack buffer)
@@ -362,7 +363,10 @@ static void shrink_add(float *y, const float *f, const float *tau, const float *
 	}
 }
 
-const struct drsn__kernels TABLE = {
+#ifndef TABLE_LINKAGE
+#define TABLE_LINKAGE
+#endif
+TABLE_LINKAGE const struct drsn__kernels TABLE = {
 	.name = TABLE_NAME,
 	.conv1d = conv1d,
 	.fc = fc,

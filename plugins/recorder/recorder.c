@@ -51,12 +51,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sndfile.h>
 #include <uv.h>
 
+#include "common/utc.h"
 #include "drsn/plugin.h"
 
 #define JOBS 4             /* clips being written at once */
@@ -713,17 +713,14 @@ static void recorder_on_event(void *self, const drsn_plugin_event *ev)
 			     d->name, PENDING);
 		return;
 	}
-	time_t sec = (time_t)ev->wall_time;
-	int ms = (int)((ev->wall_time - (double)sec) * 1000);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	char when[32], label[64];
-	strftime(when, sizeof when, "%Y%m%dT%H%M%S", &tm);
+	/* not gmtime(): past 2038 on a 32-bit time_t; a clock set to garbage
+	 * gives the nearest of 0001-01-01 and 9999-12-31 (utc.h) */
+	char when[DRSN__UTC_STAMP_SIZE], label[64];
+	drsn__utc_stamp(ev->wall_time, when, sizeof when);
 	sanitize(d->name, label, sizeof label);
 	float score = d->score < 0 ? 0 : d->score > 1 ? 1 : d->score;
 	/* the order comes from the sequence number, never from the wall clock */
-	snprintf(p->base, sizeof p->base, "%08llu-%s.%03dZ-%s-%.2f", r->next_seq, when,
-		 ms < 0 ? 0 : ms > 999 ? 999 : ms, label, score);
+	snprintf(p->base, sizeof p->base, "%08llu-%s-%s-%.2f", r->next_seq, when, label, score);
 	r->next_seq = r->next_seq < SEQ_MAX ? r->next_seq + 1 : 0;
 	p->from = (int64_t)llround((d->start * 1000 - r->pre_ms) * r->rate / 1000.0);
 	p->to = (int64_t)llround((d->end * 1000 + r->post_ms) * r->rate / 1000.0);

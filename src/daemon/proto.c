@@ -383,7 +383,10 @@ char *drsn__proto_error_line(const char *code, const char *msg, const cJSON *id,
 
 double drsn__wall_time(void)
 {
+	/* With a 32-bit time_t this fails (EOVERFLOW) from 2038-01-19T03:14:08Z
+	 * on, leaving ts as it was: meson.build builds with _TIME_BITS=64. */
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+		return 0;
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }

@@ -79,7 +79,8 @@ char *drsn__proto_line(cJSON *obj, size_t *len);
  * line (id is copied, not taken). */
 char *drsn__proto_error_line(const char *code, const char *msg, const cJSON *id, size_t *len);
 
-/* Wall-clock time as a Unix timestamp in seconds (for "time" fields). */
+/* Wall-clock time as a Unix timestamp in seconds (for "time" fields); 0 if
+ * the clock cannot be read. */
 double drsn__wall_time(void);
 
 #endif

@@ -34,7 +34,9 @@
  *                     convolution of the frame to one channel (tensors
  *                     att.weight [1][c_last][1] and att.bias [1]).
  *   "frontend"        the drsn_features_params JSON (drsn/features.h)
- *   "labels"          JSON array of the class names, in logit order
+ *   "labels"          JSON array of the class names, in logit order:
+ *                     distinct, 1-255 bytes of valid UTF-8 without control
+ *                     characters each (a file with others does not load)
  *   "provenance"      JSON object: training data, command, seed, date,
  *                     measured accuracy (free-form, shown by `drsn info`)
  *

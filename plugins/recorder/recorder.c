@@ -641,41 +641,18 @@ static void recorder_destroy(void *self)
 		recorder_free(r);
 }
 
-/* Length of the well-formed UTF-8 character of 2 to 4 bytes at s (RFC 3629:
- * no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_char(const unsigned char *s)
-{
-	size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-		   : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-	if (!len)
-		return 0;
-	unsigned lo = 0x80, hi = 0xbf;   /* the second byte's range */
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /* A label as part of a file name: ASCII letters, digits and '_' as they
  * are, a character beyond ASCII (a label in any script) whole, anything else
- * ('/', '.', '-', blanks) as '_'; at most 48 bytes, never a character cut. */
+ * ('/', '.', '-', blanks) as '_'; at most 48 bytes, never a character cut.
+ * A label is valid UTF-8 (the model loader refuses others: drsn/model.h),
+ * so a lead byte gives its character's length. */
 static void sanitize(const char *in, char *out, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	size_t k = 0, lim = n - 1 < 48 ? n - 1 : 48;
 	while (*s && k < lim) {
 		unsigned char c = *s;
-		size_t len = c >= 0x80 ? utf8_char(s) : 0;
+		size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
 		if (len) {
 			if (k + len > lim)
 				break;

@@ -376,7 +376,7 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	a->info.out_channels = opts->keep_channels ? ch : 1;
 	a->downmix = !opts->keep_channels && ch > 1;
 	a->keep = opts->keep_channels;
-	a->select = ch >= 64 ? UINT64_MAX : ((uint64_t)1 << ch) - 1;
+	a->select = drsn__audio_all_channels(ch);
 
 	if (a->info.out_rate != a->info.source_rate) {
 		rc = drsn__resampler_create(&a->rs, a->info.source_rate, a->info.out_rate,
@@ -525,12 +525,12 @@ DRSN_API int drsn_audio_select_channels(drsn_audio *a, uint64_t mask, drsn_error
 	if (a->keep)
 		return drsn__fail(err, -EINVAL, "%s: channels are chosen for a mono output, not with "
 				  "keep_channels", a->name);
-	for (int c = 64; c > ch; c--)
-		if (mask & ((uint64_t)1 << (c - 1)))
-			return drsn__fail(err, -ERANGE, "%s: channel %d asked for, but it has %d "
-					  "channel%s", a->name, c, ch, ch == 1 ? "" : "s");
+	const int top = drsn__audio_top_channel(mask);
+	if (top > ch)
+		return drsn__fail(err, -ERANGE, "%s: channel %d asked for, but it has %d "
+				  "channel%s", a->name, top, ch, ch == 1 ? "" : "s");
 	if (!mask)
-		mask = ch >= 64 ? UINT64_MAX : ((uint64_t)1 << ch) - 1;
+		mask = drsn__audio_all_channels(ch);
 	a->select = mask;
 	/* one channel of many: mixed (copied) too; one of one: as it is */
 	a->downmix = ch > 1;

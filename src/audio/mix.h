@@ -12,6 +12,19 @@
  * sample and stays: a channel that has been digital silence from the start
  * does not halve the level of the others (drsn/audio.h, "Channels"). Start
  * a stream with *live = 0, *n_live = 0. */
+/* The mask of channels 1..ch (what "mix" averages). */
+static inline uint64_t drsn__audio_all_channels(int ch)
+{
+	return ch >= 64 ? UINT64_MAX : ((uint64_t)1 << ch) - 1;
+}
+
+/* The highest channel (1-based) in mask, 0 for none: how many channels a
+ * source must have for it. */
+static inline int drsn__audio_top_channel(uint64_t mask)
+{
+	return mask ? 64 - __builtin_clzll(mask) : 0;
+}
+
 void drsn__audio_mix(const float *src, size_t n, int ch, uint64_t select, uint64_t *live,
 		     int *n_live, float *out);
 

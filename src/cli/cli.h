@@ -88,9 +88,8 @@ int drsn__cli_refuse_clash(const char *cmd, const char *out, const char *const *
  * ("drsn: CMD: unknown option '--x' (try 'drsn CMD --help')"). Returns 2. */
 int drsn__cli_bad_option(const char *cmd, int c, char **argv);
 
-/* A model's label as one item of a list: as it is, or in double quotes
- * (with \" and \\ inside) when it holds a blank, ',', '"' or '\', so that
- * "hey box" reads as one label, not two (labels.c). */
+/* A model's label as one item of a list (common/label.h: quoted when it
+ * holds a blank, ',', '"' or '\'). */
 #include <stdio.h>
 struct drsn_model;
 void drsn__cli_put_label(FILE *f, const char *label);

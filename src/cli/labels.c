@@ -1,24 +1,15 @@
 /* A model's labels as text: drsn info's list and detect's errors. */
 #include <stdio.h>
-#include <string.h>
-
+#include "common/label.h"
 #include "drsn/model.h"
 
 #include "cli/cli.h"
 
 void drsn__cli_put_label(FILE *f, const char *label)
 {
-	if (!strpbrk(label, " ,\"\\")) {
-		fputs(label, f);
-		return;
-	}
-	fputc('"', f);
-	for (const char *s = label; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
+	char text[DRSN__LABEL_TEXT_MAX];
+	drsn__label_text(label, text, sizeof text);
+	fputs(text, f);
 }
 
 void drsn__cli_put_labels(FILE *f, const struct drsn_model *m, const char *sep)

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "audio/mix.h"
 #include "common/unixsock.h"
 #include "daemon/log.h"
 #include "drsn/audio.h"
@@ -1032,11 +1033,7 @@ int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *er
 		two_keys_error(c, errs, "audio", "retry_min_ms", "audio", "retry_max_ms", what);
 		rc = -EINVAL;
 	}
-	uint64_t ch = drsn__config_channels(c);
-	int top = 0;
-	for (int b = 0; b < 64; b++)
-		if (ch >> b & 1)
-			top = b + 1;
+	const int top = drsn__audio_top_channel(drsn__config_channels(c));
 	if ((!strcmp(c->source, "stdin") || !strncmp(c->source, "fd:", 3)) &&
 	    top > c->raw_channels) {
 		snprintf(what, sizeof what, "[audio] channel: channel %d asked for, but raw_channels "

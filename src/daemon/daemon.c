@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "common/error.h"
+#include "common/label.h"
 #include "common/utf8.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
@@ -114,33 +115,19 @@ int drsn__daemon_config(struct drsn__config *c, const struct drsn__daemon_args *
 	return rc;
 }
 
-/* The labels of m for a message, ", " between them, each as it is or in
- * quotes (\" and \\ inside) when it holds a blank, ',', '"' or '\\' ("hey
- * box" is one label); the labels that do not fit in out[n] (n > 8) are
- * ", ..." (UTF-8 stays whole). */
+/* The labels of m for a message, ", " between them, each as
+ * drsn__label_text gives it (common/label.h); the labels that do not fit
+ * in out[n] (n > 8) are ", ..." (UTF-8 stays whole). */
 static void label_list(const drsn_model *m, char *out, size_t n)
 {
 	static const char more[] = ", \xe2\x80\xa6";
 	size_t o = 0, room = n - sizeof more;   /* leave room for ", ..." */
 	out[0] = '\0';
 	for (int l = 0; l < drsn_model_n_labels(m); l++) {
-		const char *s = drsn_model_label(m, l);
-		int q = strpbrk(s, " ,\"\\") != NULL;
-		char item[2 * 256 + 8];
-		size_t k = 0;
-		if (l) {
-			item[k++] = ',';
-			item[k++] = ' ';
-		}
-		if (q)
-			item[k++] = '"';
-		for (; *s && k < sizeof item - 3; s++) {
-			if (q && (*s == '"' || *s == '\\'))
-				item[k++] = '\\';
-			item[k++] = *s;
-		}
-		if (q)
-			item[k++] = '"';
+		char item[DRSN__LABEL_TEXT_MAX + 2];
+		size_t k = l ? 2 : 0;
+		memcpy(item, ", ", k);
+		k += drsn__label_text(drsn_model_label(m, l), item + k, sizeof item - k);
 		if (o + k > room) {
 			/* the labels that fit whole; of a first label too long
 			 * for all of it, as much as fits at a whole character */

@@ -251,10 +251,7 @@ static int pa_open_quiet(struct drsn__source *s, char *msg, size_t msg_size)
 	 * averages its channels itself, a dead one too (drsn/audio.h,
 	 * "Channels"), and channel 1 of it would be that average. A device
 	 * that takes only all of its channels (ALSA hw:) gets all. */
-	int top = 0;
-	for (int b = 0; b < 64; b++)
-		if (s->o.channels >> b & 1)
-			top = b + 1;
+	const int top = drsn__audio_top_channel(s->o.channels);
 	if (top > di->maxInputChannels) {
 		snprintf(msg, msg_size, "'%s': channel %d asked for ([audio] channel), but it has %d "
 			 "input channel%s", di->name, top, di->maxInputChannels,
@@ -266,8 +263,7 @@ static int pa_open_quiet(struct drsn__source *s, char *msg, size_t msg_size)
 	    di->maxInputChannels > in.channelCount && di->maxInputChannels <= 64)
 		in.channelCount = di->maxInputChannels;
 	p->channels = in.channelCount;
-	p->select = s->o.channels ? s->o.channels :
-		    p->channels >= 64 ? UINT64_MAX : ((uint64_t)1 << p->channels) - 1;
+	p->select = s->o.channels ? s->o.channels : drsn__audio_all_channels(p->channels);
 	p->live = 0;   /* no callback runs now */
 	p->n_live = 0;
 	if (p->rate > 0) {   /* no callback runs now: fold the loss at the old rate */

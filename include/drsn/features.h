@@ -55,8 +55,8 @@ DRSN_API void drsn_features_params_default(drsn_features_params *p);
 DRSN_API int drsn_features_params_validate(const drsn_features_params *p, drsn_error *err);
 
 /* p as a JSON object (what `drsn features --params` prints and what model
- * metadata holds). Returns a malloc'd string, free() it; NULL on ENOMEM (or
- * a NULL p). */
+ * metadata holds), numbers with '.' whatever the program's locale. Returns a
+ * malloc'd string, free() it; NULL on ENOMEM (or a NULL p). */
 DRSN_API char *drsn_features_params_to_json(const drsn_features_params *p);
 
 /* Parse a JSON object of the form above; missing keys keep p's values.

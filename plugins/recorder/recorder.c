@@ -56,6 +56,7 @@
 #include <sndfile.h>
 #include <uv.h>
 
+#include "common/cnum.h"
 #include "common/utc.h"
 #include "drsn/plugin.h"
 
@@ -696,8 +697,9 @@ static void recorder_on_event(void *self, const drsn_plugin_event *ev)
 	drsn__utc_stamp(ev->wall_time, when, sizeof when);
 	sanitize(d->name, label, sizeof label);
 	float score = d->score < 0 ? 0 : d->score > 1 ? 1 : d->score;
-	/* the order comes from the sequence number, never from the wall clock */
-	snprintf(p->base, sizeof p->base, "%08llu-%s-%s-%.2f", r->next_seq, when, label, score);
+	/* the order comes from the sequence number, never from the wall clock;
+	 * the score as "0.93" also in a host that set a comma locale (cnum.h) */
+	drsn__snprintf_c(p->base, sizeof p->base, "%08llu-%s-%s-%.2f", r->next_seq, when, label, score);
 	r->next_seq = r->next_seq < SEQ_MAX ? r->next_seq + 1 : 0;
 	p->from = (int64_t)llround((d->start * 1000 - r->pre_ms) * r->rate / 1000.0);
 	p->to = (int64_t)llround((d->end * 1000 + r->post_ms) * r->rate / 1000.0);

@@ -17,12 +17,17 @@
  *     run                  run the loop until the writes queued are done
  *     symlink:TARGET:NAME  make DIR/NAME a symlink to TARGET now (what someone
  *                          else with write access to DIR could do)
+ *     locale:NAME          setlocale(LC_ALL, NAME) now, as a host program that
+ *                          took its user's locale (de_DE.UTF-8: decimal comma;
+ *                          the steps after it are read in it too); exit 3 if
+ *                          NAME is not installed
  *
  * The keys form the [plugin recorder] section (dir = DIR first). Log lines go
  * to stderr as "[level] plugin recorder: ...". Exit 0 when every step ran
  * and destroy() freed everything (the loop closes).
  */
 #include <dlfcn.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,6 +125,11 @@ int main(int argc, char **argv)
 			if (symlink(argv[i] + 8, path) < 0) {
 				perror("recorder-drive: symlink");
 				rc = 1;
+			}
+		} else if (!strncmp(argv[i], "locale:", 7)) {
+			if (!setlocale(LC_ALL, argv[i] + 7)) {
+				fprintf(stderr, "recorder-drive: locale %s is not installed\n", argv[i] + 7);
+				rc = 3;
 			}
 		} else if (!strcmp(argv[i], "run")) {
 			uv_run(loop, UV_RUN_DEFAULT);

@@ -20,7 +20,9 @@ post-roll exists), a trained model, and the recorder loaded.
   7. (recorder-drive) a wall clock that steps back (a box without an RTC
      booting in 1970, NTP): the clips keep their order (the sequence number,
      continued across restarts), the cap deletes the oldest, names never
-     collide; old-pattern names (no sequence number) go first.
+     collide; old-pattern names (no sequence number) go first;
+  8. (recorder-drive) a host that set a decimal-comma locale (de_DE.UTF-8,
+     which .ci/deps generates): the score in the name is still "0.90".
 
 usage: test_recorder.py RECORDER_SO MODEL   (DRSN_TEST_MODEL overrides MODEL)
 """
@@ -381,6 +383,26 @@ def test_labels_of_ones_own_in_file_names():
     assert got == [ko, "______etc_passwd", "hey_box", "Licht_an", "\u3042" * 16, "a\u00e9_b"], got
 
 
+def test_score_in_name_in_comma_locale():
+    """A plugin host other than drsnd may have called setlocale(LC_ALL, "")
+    in a German locale: the clip's name keeps "-0.90", not "-0,90"."""
+    tmp = tempfile.mkdtemp()
+    out = os.path.join(tmp, "rec")
+    os.mkdir(out)
+    # whole seconds: the drive reads the steps after locale: in that locale
+    rc, err = drive(out, ["pre_roll_ms=100", "post_roll_ms=100"],
+                    ["locale:de_DE.UTF-8", "audio:16000:1", "det:0:1", "audio:16000:1", "run"])
+    if rc == 3 and "is not installed" in err:
+        msg = "locale de_DE.UTF-8 is not installed (Debian's locales; .ci/deps generates it)"
+        assert os.environ.get("CI") != "true", msg + " (CI=true)"
+        dt.log("--- skip: " + msg)
+        return
+    assert rc == 0, err
+    names = sorted(os.listdir(out))
+    assert len(names) == 1, names
+    assert re.match(r"^\d{8,18}-\d{8}T\d{6}\.\d{3}Z-yes-0\.90\.wav$", names[0]), names
+
+
 def test_planted_symlinks_and_file_mode():
     """Someone who may write in the recordings' folder plants symlinks at the
     names the recorder will use (the time, label and score are predictable):
@@ -508,5 +530,5 @@ if __name__ == "__main__":
              test_bad_key_refused_daemon_runs_on, test_disk_full_leaves_no_part_files,
              test_stale_part_files_deleted_at_start,
              test_reload_keeps_plugins_and_check_config, test_rate_change_while_writing,
-             test_labels_of_ones_own_in_file_names,
+             test_labels_of_ones_own_in_file_names, test_score_in_name_in_comma_locale,
              test_planted_symlinks_and_file_mode, test_wall_clock_steps_back, test_rate_out_of_memory])

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "audio/mix.h"
+#include "common/cnum.h"
 #include "common/unixsock.h"
 #include "daemon/log.h"
 #include "drsn/audio.h"
@@ -231,7 +232,7 @@ static int set_threshold(struct drsn__config *c, const char *label, const char *
 			 const char *where, struct drsn__cfg_errors *errs)
 {
 	char *end;
-	float v = strtof(value, &end);
+	float v = drsn__strtof_c(value, &end);
 	if (end == value || *end || !isfinite(v) || v < 0 || v > 1) {
 		drsn__cfg_error(errs, "%s: [thresholds] %s: '%s' is not a number in [0, 1]",
 				where, label, value);
@@ -507,7 +508,7 @@ static int set_key(struct drsn__config *c, const struct key *k, const char *sect
 		return 0;
 	case K_FLOAT: {
 		char *end;
-		float v = strtof(value, &end);
+		float v = drsn__strtof_c(value, &end);
 		if (end == value || *end || !isfinite(v) || v < k->min || v > k->max) {
 			drsn__cfg_error(errs, "%s: [%s] %s: '%s' is not a number in [%g, %g]",
 					where, section, key, value, k->min, k->max);
@@ -1125,7 +1126,7 @@ static void value_str(const struct drsn__config *c, const struct key *k, char *b
 	const int i = *(const int *)p;
 	switch (k->kind) {
 	case K_INT: snprintf(b, n, "%d", i); break;
-	case K_FLOAT: snprintf(b, n, "%g", *(const float *)p); break;
+	case K_FLOAT: drsn__snprintf_c(b, n, "%g", *(const float *)p); break;
 	case K_BOOL: snprintf(b, n, "%s", i ? "yes" : "no"); break;
 	case K_STR: case K_RAWFMT: snprintf(b, n, "'%.200s'", p); break;
 	case K_MODE: snprintf(b, n, "0%03o", *(const unsigned *)p); break;
@@ -1296,15 +1297,13 @@ static void print_key(FILE *f, const char *k)
 			   isspace((unsigned char)k[0]) || isspace((unsigned char)k[n - 1]));
 }
 
-/* The shortest of %g and %.9g that strtof reads back as v: "0.8", not
- * "0.800000012", yet 0.123456789 is not cut to 0.123457. */
+/* The shortest decimal that strtof reads back as v: "0.8", not
+ * "0.800000012", yet 0.123456789 is not cut to 0.123457. With '.' in any
+ * locale (cnum.h), as the config file is read. */
 static void print_float(FILE *f, float v)
 {
-	char b[32];
-	snprintf(b, sizeof b, "%g", v);
-	if (strtof(b, NULL) != v)
-		snprintf(b, sizeof b, "%.9g", v);
-	fputs(b, f);
+	char b[DRSN__FLOAT_CHARS];
+	fputs(drsn__float_str_c(b, v), f);
 }
 
 /* A plugin key whose value is a secret: "password", "secret", "token" or a

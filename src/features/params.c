@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cnum.h"
 #include "common/error.h"
 #include "common/json.h"
 #include "drsn/features.h"
@@ -90,16 +91,12 @@ DRSN_API int64_t drsn_features_frames_for(const drsn_features_params *p, int64_t
 }
 
 /* Shortest decimal that reads back as the same float ("1e-06", not
- * "9.99999997e-07"), added as a raw JSON number. */
+ * "9.99999997e-07"), added as a raw JSON number: "20.5" also when the
+ * program's locale writes "20,5" (cnum.h). */
 static cJSON *add_float(cJSON *o, const char *key, float v)
 {
-	char s[32];
-	for (int prec = 6; prec <= 9; prec++) {
-		snprintf(s, sizeof s, "%.*g", prec, (double)v);
-		if (strtof(s, NULL) == v)
-			break;
-	}
-	return cJSON_AddRawToObject(o, key, s);
+	char s[DRSN__FLOAT_CHARS];
+	return cJSON_AddRawToObject(o, key, drsn__float_str_c(s, v));
 }
 
 DRSN_API char *drsn_features_params_to_json(const drsn_features_params *p)

@@ -375,6 +375,15 @@ static void stats_add(drsn_pipeline_stats *a, const drsn_pipeline_stats *b, int 
 	a->inference_cpu_s += sign * b->inference_cpu_s;
 }
 
+/* [1, 3]: the channels in mask (bit c: channel c + 1) */
+static void add_channels(cJSON *o, const char *name, uint64_t mask)
+{
+	cJSON *a = cJSON_AddArrayToObject(o, name);
+	for (int c = 0; a && c < 64; c++)
+		if (mask & ((uint64_t)1 << c))
+			cJSON_AddItemToArray(a, cJSON_CreateNumber(c + 1));
+}
+
 static cJSON *status(struct daemon *d)
 {
 	cJSON *o = drsn__proto_new("status");
@@ -401,6 +410,9 @@ static cJSON *status(struct daemon *d)
 	cJSON_AddNumberToObject(s, "behind", round(src.behind_s * 1e3) / 1e3);
 	cJSON_AddNumberToObject(s, "lost", round(src.lost_s * 1e3) / 1e3);
 	cJSON_AddNumberToObject(s, "bad_samples", (double)src.bad_samples);
+	add_channels(s, "channels", src.channels);
+	cJSON_AddNumberToObject(s, "device_channels", src.device_channels);
+	add_channels(s, "silent_channels", src.silent_channels);
 	cJSON_AddNumberToObject(o, "frames", (double)ps.frames);
 	cJSON_AddNumberToObject(o, "inferences", (double)ps.inferences);
 	cJSON_AddNumberToObject(o, "vad_skipped", (double)ps.vad_skipped);

@@ -79,6 +79,16 @@ struct drsn__source_stats {
 	uint64_t bad_samples;        /* NaN, infinite or beyond +-DRSN_AUDIO_MAX_SAMPLE: read
 				        as 0 or clipped, before any resampling (audio.h) */
 	int state;                   /* enum drsn__source_state */
+	/* The channels averaged to mono (bit c-1: channel c; [audio] channel,
+	 * or all of them for mix), of device_channels the source delivers
+	 * (pa: the stream as opened, not what the device may offer); both 0
+	 * while not known (a pa: device not open yet). */
+	uint64_t channels;
+	int device_channels;
+	/* pa: with [audio] channel, those of channels that have been digital
+	 * silence (every sample exactly 0) since the stream opened while
+	 * another channel was not; 0 before the first audio */
+	uint64_t silent_channels;
 };
 
 /* Parse the spec, open what can be opened now (files are opened here, so a

@@ -26,21 +26,33 @@
 #define GAP_SETTLE_MS 1000         /* after that, the backlog the device kept has come by now */
 #define GAP_SETTLE_MAX_MS 10000    /* or by then at the latest */
 #define GAP_SLACK_S 0.25           /* less missing than this is the device's own latency */
+#define SILENT_CHECK_S 3           /* a chosen channel all zeros this long while another is not: warn */
 
 struct drsn__pa {
 	char device[256];
 	PaStream *stream;
 	int pa_inited;
 	int channels;
+	int max_channels;              /* what the device says it has (maxInputChannels) */
 	double rate;
 	/* Seconds of audio lost at the rates before the current one (the ring
 	 * counts samples at whatever rate the device ran), and the count then. */
 	double lost_s;
 	uint64_t lost_samples;
 	float mix[MIX];                /* callback-side downmix buffer */
+	float in[MIX];                 /* callback side: a piece of the input, made harmless */
+	_Atomic uint64_t cb_bad;       /* samples the callback made harmless, not yet counted */
 	uint64_t select;               /* the channels averaged (s->o.channels, or all) */
 	uint64_t live;                 /* callback side: those that carried signal (audio/mix.h) */
 	int n_live;
+	/* Every channel of the stream with a non-zero sample since it opened
+	 * (bit c: channel c + 1); written by the callback, read by the loop. A
+	 * sound server's device (ALSA pulse: 32 channels) takes more channels
+	 * than its source has and fills the rest with zeros: a chosen channel
+	 * that stays all zeros while another is not may not exist. */
+	_Atomic uint64_t heard;
+	uint64_t open_frames;          /* frames when the stream opened (loop side) */
+	int silent_warned;             /* once per source */
 	_Atomic uint64_t callbacks;
 	_Atomic uint64_t frames;       /* device frames the callbacks got */
 	_Atomic uint64_t device_overflows;
@@ -119,17 +131,38 @@ static int pa_callback(const void *input, void *output, unsigned long frames,
 	if (!input)
 		return paContinue;
 	const float *x = input;
+	const int nch = p->channels;
+	uint64_t heard = atomic_load_explicit(&p->heard, memory_order_relaxed);
+	if (s->o.channels && heard != drsn__audio_all_channels(nch)) {   /* check_silent_channels */
+		uint64_t h = heard;
+		for (const float *f = x, *end = x + frames * (unsigned long)nch; f < end; f += nch)
+			for (int c = 0; c < nch; c++)
+				if (f[c] != 0.0f)
+					h |= (uint64_t)1 << c;
+		if (h != heard)
+			atomic_store_explicit(&p->heard, h, memory_order_relaxed);
+	}
 	if (p->channels == 1) {
 		drsn__ring_write(&s->ring, x, frames);
 	} else {
+		/* NaN, infinities and huge values are made harmless before the
+		 * downmix, as drsn_audio does for files: one broken channel
+		 * would otherwise spoil every mixed sample (and join the mix
+		 * forever: a NaN is not digital silence) */
 		const int ch = p->channels;
+		const unsigned long piece = MIX / (unsigned long)ch;
+		size_t bad = 0;
 		while (frames) {
-			unsigned long n = frames < MIX ? frames : MIX;
-			drsn__audio_mix(x, n, ch, p->select, &p->live, &p->n_live, p->mix);
+			unsigned long n = frames < piece ? frames : piece;
+			memcpy(p->in, x, n * (unsigned long)ch * sizeof *x);
+			bad += drsn__samples_sanitize(p->in, n * (unsigned long)ch);
+			drsn__audio_mix(p->in, n, ch, p->select, &p->live, &p->n_live, p->mix);
 			drsn__ring_write(&s->ring, p->mix, n);
 			x += n * (unsigned long)ch;
 			frames -= n;
 		}
+		if (bad)
+			atomic_fetch_add_explicit(&p->cb_bad, bad, memory_order_relaxed);
 	}
 	uv_async_send(&s->async);
 	return paContinue;
@@ -263,6 +296,8 @@ static int pa_open_quiet(struct drsn__source *s, char *msg, size_t msg_size)
 	    di->maxInputChannels > in.channelCount && di->maxInputChannels <= 64)
 		in.channelCount = di->maxInputChannels;
 	p->channels = in.channelCount;
+	p->max_channels = di->maxInputChannels;
+	atomic_store(&p->heard, 0);   /* no callback runs now */
 	p->select = s->o.channels ? s->o.channels : drsn__audio_all_channels(p->channels);
 	p->live = 0;   /* no callback runs now */
 	p->n_live = 0;
@@ -441,6 +476,9 @@ static void job_done(uv_work_t *w, int status)
 		p->last_progress_ms = uv_now(s->loop);
 		p->running_since_ms = p->last_progress_ms;
 		p->last_watch_ms = p->gap_from_ms = 0;   /* a new stream: no gap spans it */
+		p->open_frames = atomic_load(&p->frames);
+		s->st.channels = p->select;
+		s->st.device_channels = p->channels;
 		/* "running" once its first audio is through (drsn__source_deliver,
 		 * which counts the restart then): a stream may open and then
 		 * deliver nothing */
@@ -467,8 +505,9 @@ static void pa_drain(struct drsn__source *s)
 		size_t out;
 		budget -= n;
 		/* before the resampler, which would spread a NaN over its filter
-		 * (the same as drsn_audio_read does for files) */
-		s->st.bad_samples += drsn__samples_sanitize(p->drain, n);
+		 * (the same as drsn_audio_read does for files); a device with
+		 * channels to mix had them made harmless by the callback */
+		s->st.bad_samples += drsn__samples_sanitize(p->drain, n) + atomic_exchange(&p->cb_bad, 0);
 		if (drsn_resampler_process(p->rs, p->drain, n, p->rs_out, p->rs_cap, &out) == 0)
 			drsn__source_deliver(s, p->rs_out, out);
 	}
@@ -511,6 +550,41 @@ static void check_gap(struct drsn__source *s, uint64_t now, uint64_t frames)
 	p->gap_from_ms = 0;
 }
 
+/* "1", "1,3": the channels in mask */
+static void channel_list(uint64_t mask, char *buf, size_t size)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (int c = 0; c < 64 && n < size; c++)
+		if (mask & ((uint64_t)1 << c))
+			n += (size_t)snprintf(buf + n, size - n, "%s%d", n ? "," : "", c + 1);
+}
+
+/* A channel chosen with [audio] channel that has been all zeros for
+ * SILENT_CHECK_S while another channel of the stream was not: a sound
+ * server's device (ALSA pulse) offers 32 channels whatever its source has,
+ * and fills the ones the source lacks with zeros, so drsnd cannot tell a
+ * channel 3 that is not there from one that is silent. Said once. */
+static void check_silent_channels(struct drsn__source *s, uint64_t frames)
+{
+	struct drsn__pa *p = s->pa;
+	if (p->silent_warned || !s->o.channels || frames - p->open_frames < (uint64_t)(p->rate * SILENT_CHECK_S))
+		return;
+	uint64_t heard = atomic_load(&p->heard);
+	uint64_t silent = s->o.channels & ~heard;
+	if (!heard || !silent)
+		return;
+	p->silent_warned = 1;
+	char sil[200], other[200];
+	channel_list(silent, sil, sizeof sil);
+	channel_list(heard, other, sizeof other);
+	log_warn("%s: channel %s ([audio] channel) has been digital silence for %d s while channel %s "
+		 "carries sound: '%s' says it has %d input channels, but a sound server's device fills "
+		 "those its source lacks with zeros; the source may have fewer (see drsnd --list-devices, "
+		 "pactl list sources); status: source.silent_channels", s->spec, sil, SILENT_CHECK_S, other,
+		 p->dev_name, p->max_channels);
+}
+
 /* Every STALL_CHECK_MS: a device that stopped calling back is lost. */
 static void on_watch(uv_timer_t *t)
 {
@@ -536,6 +610,7 @@ static void on_watch(uv_timer_t *t)
 	}
 	p->last_watch_ms = now;
 	p->watch_frames = frames;
+	check_silent_channels(s, frames);
 	/* Lost audio is never silent: log it, at most once a second. */
 	uint64_t lost = atomic_load(&s->ring.overflows) + atomic_load(&p->device_overflows);
 	if (lost != p->logged_overflows && now - p->last_overflow_log_ms >= 1000) {
@@ -653,6 +728,10 @@ void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st)
 	st->device_overflows = s->pa ? atomic_load(&s->pa->device_overflows) : 0;
 	if (!s->pa || s->pa->rate <= 0)
 		return;
+	if (s->pa->stream && s->o.channels) {   /* mix leaves silent channels out by design */
+		uint64_t heard = atomic_load(&s->pa->heard);
+		st->silent_channels = heard ? st->channels & ~heard : 0;
+	}
 	st->lost_s = lost_seconds(s);
 	if (s->pa->stream)
 		st->behind_s = (double)drsn__ring_used(&s->ring) / s->pa->rate;

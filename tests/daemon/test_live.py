@@ -624,6 +624,44 @@ def test_unplugged_device_retries_do_not_grow():
     assert d.stop() == 0, d.stderr()[-3000:]
 
 
+def stereo_mic(pulse=None, fmt="s16le", blocks=None):
+    """A PulseAudio server (pulse, or a new one) with a 2-channel source
+    "stereo" (a pipe source) that records 0.1 s blocks of a 440 Hz tone at
+    -20 dBFS RMS on the left and zeros on the right, fed in real time:
+    returns (pulse, stop), stop() ends the feed. fmt: the source's sample
+    format; blocks(k): the k-th block's bytes instead."""
+    pulse = pulse or Pulse(os.environ["TMPDIR"])
+    pulse.start()
+    fifo = os.path.join(tempfile.mkdtemp(prefix="fifo-"), "fifo")
+    subprocess.run(["pactl", "load-module", "module-pipe-source", "source_name=stereo", "file=" + fifo,
+                    "rate=16000", "channels=2", "format=" + fmt, "channel_map=front-left,front-right"],
+                   env=pulse.env, check=True, stdout=subprocess.DEVNULL)
+    fd = os.open(fifo, os.O_WRONLY)
+    amp = 0.1 * math.sqrt(2)
+    block = b"".join(struct.pack("<hh", int(32767 * amp * math.sin(2 * math.pi * 440 * i / 16000)), 0)
+                     for i in range(1600))
+    ev = threading.Event()
+
+    def feed():
+        t, k = time.time(), 0
+        while not ev.is_set():
+            try:
+                os.write(fd, blocks(k) if blocks else block)
+            except OSError:
+                return
+            t, k = t + 0.1, k + 1
+            time.sleep(max(0.0, t - time.time()))
+    th = threading.Thread(target=feed, daemon=True)
+    th.start()
+
+    def stop():
+        if not ev.is_set():
+            ev.set()
+            os.close(fd)
+            th.join(5)
+    return pulse, stop
+
+
 def test_stereo_mic_channels():
     """A USB microphone that reports 2 channels and records on the left one
     (a 2-channel PulseAudio pipe source, right channel zero): with channel =
@@ -632,31 +670,7 @@ def test_stereo_mic_channels():
     2 is the dead one, channel = 1 the live one; a channel the device does
     not have is not taken (pulse offers 32 channels: a 2-channel source's
     channel 3 is silence, as the server maps it)."""
-    tmp = os.environ["TMPDIR"]
-    pulse = Pulse(tmp)
-    pulse.start()
-    fifo = os.path.join(tempfile.mkdtemp(prefix="fifo-"), "fifo")
-    subprocess.run(["pactl", "load-module", "module-pipe-source", "source_name=stereo", "file=" + fifo,
-                    "rate=16000", "channels=2", "format=s16le", "channel_map=front-left,front-right"],
-                   env=pulse.env, check=True, stdout=subprocess.DEVNULL)
-    fd = os.open(fifo, os.O_WRONLY)
-    # 0.1 s of a 440 Hz tone at -20 dBFS RMS on the left, zeros on the right
-    amp = 0.1 * math.sqrt(2)
-    block = b"".join(struct.pack("<hh", int(32767 * amp * math.sin(2 * math.pi * 440 * i / 16000)), 0)
-                     for i in range(1600))
-    stop = threading.Event()
-
-    def feed():
-        t = time.time()
-        while not stop.is_set():
-            try:
-                os.write(fd, block)
-            except OSError:
-                return
-            t += 0.1
-            time.sleep(max(0.0, t - time.time()))
-    th = threading.Thread(target=feed, daemon=True)
-    th.start()
+    pulse, stop = stereo_mic()
     env = dict(pulse.env, PULSE_SOURCE="stereo")
 
     def level(channel):
@@ -680,9 +694,108 @@ def test_stereo_mic_channels():
         assert right < -80, right
         assert abs(mix - left) < 1.0, "mix %.1f dBFS, the live channel %.1f" % (mix, left)
     finally:
-        stop.set()
-        os.close(fd)
-        th.join(5)
+        stop()
+        pulse.kill()
+
+
+def test_missing_channel_is_reported():
+    """[audio] channel = 3 on a 2-channel PulseAudio source, through the
+    ALSA pulse device, which says it has 32 channels and fills channel 3 with
+    zeros: drsnd cannot refuse it at open (PortAudio sees 32), but after 3 s
+    of channel 3 all zeros while channel 1 is not it warns once, naming the
+    channel, the device and its 32; the status says which channels are used
+    (source.channels, device_channels) and which are silent. The same after
+    the sound server is lost and back (a reopened stream), without a second
+    warning. With channel = 1: no warning, no silent channel."""
+    pulse, stop = stereo_mic()
+    env = dict(pulse.env, PULSE_SOURCE="stereo")
+    try:
+        d = Daemon("--set", "audio.channel=1", source="pa:pulse", env=env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["level"]})
+        c.wait_for(lambda m: m["type"] == "level", 10, "levels")
+        time.sleep(4)
+        src = c.request({"type": "status"})["source"]
+        assert d.stop() == 0, d.stderr()[-2000:]
+        assert src["channels"] == [1] and src["device_channels"] == 2 and src["silent_channels"] == [], src
+        assert "digital silence" not in d.stderr(), d.stderr()[-2000:]
+
+        d = Daemon("--set", "audio.channel=3", "--set", "audio.retry_min_ms=200",
+                   "--set", "audio.retry_max_ms=1000", source="pa:pulse", env=env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["status"]})
+        want = ("pa:pulse: channel 3 ([audio] channel) has been digital silence for 3 s while channel 1 "
+                "carries sound: 'pulse' says it has 32 input channels")
+        end = time.time() + 15
+        while want not in d.stderr() and time.time() < end:
+            time.sleep(0.2)
+        assert want in d.stderr(), d.stderr()[-2000:]
+        src = c.request({"type": "status"})["source"]
+        log("channel = 3 of 2: status source %s" % src)
+        assert src["state"] == "running" and src["channels"] == [3] and src["device_channels"] == 3, src
+        assert src["silent_channels"] == [3], src
+        # the device lost and back: a new stream, the same channels
+        stop()
+        pulse.kill()
+        c.wait_for(lambda m: m["type"] == "status" and m["source"]["state"] == "retrying", 10, "retrying")
+        time.sleep(1)
+        pulse, stop = stereo_mic(pulse)
+        c.wait_for(lambda m: m["type"] == "status" and m["source"]["state"] == "running", 20, "running again")
+        time.sleep(4)
+        src = c.request({"type": "status"})["source"]
+        assert src["restarts"] >= 1 and src["channels"] == [3] and src["silent_channels"] == [3], src
+        assert d.stop() == 0, d.stderr()[-2000:]
+        assert d.stderr().count("digital silence") == 1, d.stderr()[-3000:]
+    finally:
+        stop()
+        pulse.kill()
+
+
+def test_float_device_nan_and_inf():
+    """A float32 2-channel device with a broken driver: its right channel is
+    NaN and infinities all the time, its left one a 440 Hz tone at -20 dBFS
+    RMS with a NaN, +Inf and -Inf every 100 samples for the first 3 s. With
+    channel = mix drsnd hears the left channel at its level (the bad samples
+    are taken as 0 before the downmix, as for files: they used to turn every
+    mixed sample into NaN, then 0, and drsnd heard silence for as long as the
+    channel stayed broken); every level is a number; source.bad_samples
+    counts them; one warning in the log, not one per sample."""
+    amp = 0.1 * math.sqrt(2)
+    nan, inf = float("nan"), float("inf")
+    tone = [amp * math.sin(2 * math.pi * 440 * i / 16000) for i in range(1600)]
+
+    def blocks(k):
+        left = list(tone)
+        if k < 30:
+            for i in range(0, 1600, 100):
+                left[i:i + 3] = [nan, inf, -inf]
+        right = [(nan, inf, -inf)[i % 3] for i in range(1600)]
+        return struct.pack("<3200f", *[v for lr in zip(left, right) for v in lr])
+    pulse, stop = stereo_mic(fmt="float32le", blocks=blocks)
+    env = dict(pulse.env, PULSE_SOURCE="stereo")
+    try:
+        # at the source's rate: the sound server's resampler would spread
+        # the bad samples over the good ones before drsnd sees them
+        d = Daemon("--set", "audio.device_rate=16000", source="pa:pulse", env=env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["level", "detection"]})
+        got = []
+        end = time.time() + 25
+        while len(got) < 60 and time.time() < end:
+            m = c.recv(0.5)
+            if m and m["type"] == "level":
+                got.append(m["rms_dbfs"])
+        src = c.request({"type": "status"})["source"]
+        assert d.stop() == 0, d.stderr()[-2000:]
+        assert len(got) == 60, (got, d.stderr()[-2000:])
+        v = sorted(x if x is not None else -200.0 for x in got[-10:])[5]
+        log("float device, right channel NaN/Inf: level %.1f dBFS, bad_samples %d" % (v, src["bad_samples"]))
+        assert all(x is not None for x in got), got
+        assert -23 < v < -17, got
+        assert src["bad_samples"] >= 3 * 16000, src
+        assert d.stderr().count("NaN, infinite or out-of-range samples") == 1, d.stderr()[-2000:]
+    finally:
+        stop()
         pulse.kill()
 
 
@@ -691,4 +804,4 @@ if __name__ == "__main__":
           test_box_too_slow_for_real_time, test_silent_device_is_not_running,
           test_restarts_count_audio_not_opens, test_hung_sound_server,
           test_unplugged_device_retries_do_not_grow, test_long_stop_counts_what_the_server_dropped,
-          test_stereo_mic_channels])
+          test_stereo_mic_channels, test_missing_channel_is_reported, test_float_device_nan_and_inf])

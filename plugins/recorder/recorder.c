@@ -56,6 +56,7 @@
 #include <sndfile.h>
 #include <uv.h>
 
+#include "audio/sndfile_io.h"
 #include "common/cnum.h"
 #include "common/utc.h"
 #include "drsn/plugin.h"
@@ -325,10 +326,14 @@ static int write_wav(const char *dir, const char *base, const char *suffix, cons
 		return -e;
 	}
 	SF_INFO info = {.samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
-	SNDFILE *f = sf_open_fd(fd, SFM_WRITE, &info, SF_FALSE);
+	/* our I/O, not libsndfile's: past 2038 (every new file's time) Debian
+	 * 12's armhf libsndfile cannot fstat() the file (sndfile_io.h) */
+	drsn__sfio io;
+	SNDFILE *f = drsn__sf_open_fd(&io, fd, SFM_WRITE, &info);
 	if (!f) {
 		/* the header write failed (disk full): leave no stray .part behind */
-		snprintf(err, err_size, "%.180s: %s", part, sf_strerror(NULL));
+		snprintf(err, err_size, "%.180s: %s", part,
+			 io.err ? strerror(io.err) : sf_strerror(NULL));
 		close(fd);
 		unlink(part);
 		return -EIO;
@@ -336,8 +341,11 @@ static int write_wav(const char *dir, const char *base, const char *suffix, cons
 	sf_count_t w = sf_write_short(f, x, (sf_count_t)n);
 	char why[160] = "";
 	if (w != (sf_count_t)n)
-		snprintf(why, sizeof why, "%s", sf_strerror(f));   /* e.g. No space left */
-	int rc = sf_close(f);
+		snprintf(why, sizeof why, "%s", io.err ? strerror(io.err)   /* e.g. No space left */
+						       : sf_strerror(f));
+	int rc = sf_close(f);   /* rewrites the header: may fail too */
+	if (rc && !why[0] && io.err)
+		snprintf(why, sizeof why, "%s", strerror(io.err));
 	if (close(fd) < 0 && !rc && !why[0])
 		snprintf(why, sizeof why, "%s", strerror(errno));
 	if (w != (sf_count_t)n || rc || why[0]) {

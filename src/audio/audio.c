@@ -18,6 +18,7 @@
 
 #include "audio/mix.h"
 #include "audio/resample.h"
+#include "audio/sndfile_io.h"
 #include "common/error.h"
 #include "common/samples.h"
 
@@ -26,6 +27,8 @@
 
 struct drsn_audio {
 	SNDFILE *sf;
+	drsn__sfio io;          /* sf's I/O on a regular file (sndfile_io.h) */
+	int fd;                 /* ours to close after sf, or -1 */
 	char *name;             /* for messages */
 	drsn_audio_info info;
 	int downmix;            /* average channels to mono */
@@ -281,6 +284,10 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 		goto cleanup;
 
 	a = calloc(1, sizeof *a);
+	if (a) {
+		a->fd = own_fd ? fd : -1;   /* closed by drsn_audio_close from here on */
+		own_fd = 0;
+	}
 	if (!a || !(a->name = strdup(name))) {
 		rc = drsn__fail(err, -ENOMEM, "%s: out of memory", name);
 		goto cleanup;
@@ -299,8 +306,7 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	int lock = S_ISREG(st.st_mode);
 	if (lock)
 		pthread_mutex_lock(&sf_open_lock);
-	a->sf = sf_open_fd(fd, SFM_READ, &sfi, own_fd ? SF_TRUE : SF_FALSE);
-	own_fd = 0;   /* libsndfile closes it from here on, even on failure */
+	a->sf = drsn__sf_open_fd(&a->io, fd, SFM_READ, &sfi);
 	if (!a->sf)
 		rc = open_fail(err, name, S_ISREG(st.st_mode) ? (long long)st.st_size : -1,
 			       sf_error(NULL));
@@ -707,6 +713,8 @@ DRSN_API void drsn_audio_close(drsn_audio *a)
 		return;
 	if (a->sf)
 		sf_close(a->sf);
+	if (a->fd >= 0)
+		close(a->fd);
 	drsn_resampler_destroy(a->rs);
 	free(a->src);
 	free(a->mix);

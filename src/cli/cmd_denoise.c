@@ -1,5 +1,6 @@
 /* drsn denoise: denoise an audio file (see drsn/denoise.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include <sndfile.h>
 
+#include "audio/sndfile_io.h"
 #include "cli/cli.h"
 #include "common/outfile.h"
 #include "drsn/audio.h"
@@ -231,7 +233,11 @@ static void copy_channel_map(const char *in_path, SNDFILE *out, int nch)
 	if (stat(in_path, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
 	SF_INFO si = {0};
-	SNDFILE *in = sf_open(in_path, SFM_READ, &si);
+	drsn__sfio io;
+	int fd = open(in_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	SNDFILE *in = drsn__sf_open_fd(&io, fd, SFM_READ, &si);
 	int *map = malloc((size_t)nch * sizeof *map);
 	if (in && map && si.channels == nch &&
 	    sf_command(in, SFC_GET_CHANNEL_MAP_INFO, map, nch * (int)sizeof *map) == SF_TRUE)
@@ -239,6 +245,7 @@ static void copy_channel_map(const char *in_path, SNDFILE *out, int nch)
 	free(map);
 	if (in)
 		sf_close(in);
+	close(fd);
 }
 
 struct vad_out { FILE *f; int rate, hop, lat; int failed; int err; };
@@ -287,6 +294,7 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 	drsn_audio *a = NULL;
 	drsn_denoise **dn = NULL;
 	SNDFILE *out = NULL;
+	drsn__sfio out_io;   /* out's I/O: lives until sf_close(out) */
 	drsn__outfile out_file = {.fd = -1}, vad_file = {.fd = -1};
 	float *buf = NULL, *ch = NULL, *res = NULL;
 	int *ires = NULL, bits = 0;
@@ -372,16 +380,16 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 			drsn__cli_err("-: cannot write to stdout: %s", strerror(errno));
 			goto cleanup;
 		}
-		out = sf_open_fd(1, SFM_WRITE, &si, SF_FALSE);
+		out = drsn__sf_open_fd(&out_io, 1, SFM_WRITE, &si);
 	} else if (!strcmp(out_path, "-")) {
-		out = sf_open(out_path, SFM_WRITE, &si);   /* stdout, a file */
+		out = drsn__sf_open_fd(&out_io, 1, SFM_WRITE, &si);   /* stdout, a file */
 	} else {
 		if (drsn__outfile_open(&out_file, out_path, &e) < 0) {
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
 		}
 		/* the descriptor stays ours, to close whether or not this succeeds */
-		out = sf_open_fd(out_file.fd, SFM_WRITE, &si, SF_FALSE);
+		out = drsn__sf_open_fd(&out_io, out_file.fd, SFM_WRITE, &si);
 	}
 	if (!out) {
 		drsn__cli_err("%s: cannot write: %s", out_path, sf_strerror(NULL));

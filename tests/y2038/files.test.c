@@ -3,9 +3,9 @@
  * with EOVERFLOW for them, so drsn/drsnd refused a model (the recorder its
  * directory, drsnd a plugin...) written after 2038. The mtime is set
  * through the 64-bit syscall where time_t is 32 bits, so this also runs
- * (and fails) there. Not tested here: WAVs, which libsndfile opens, and
- * Debian 12's armhf libsndfile1 (built with a 32-bit time_t) fails with
- * EOVERFLOW on any file with a time past 2038 whatever we build with. */
+ * (and fails) there. WAVs, which libsndfile opens (Debian 12's armhf
+ * libsndfile1 has a 32-bit time_t whatever we build with), are tested in
+ * sound_files.test.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,26 +22,7 @@
 #include <unistd.h>
 
 #include "drsn/model.h"
-
-#define T2040 2208988800LL   /* 2040-01-01T00:00:00Z */
-
-/* mtime and atime of fd = t, whatever the size of time_t */
-static int set_times(int fd, long long t)
-{
-	if (sizeof(time_t) >= 8) {
-		struct timespec ts[2] = {{(time_t)t, 0}, {(time_t)t, 0}};
-		return futimens(fd, ts);
-	}
-#ifdef SYS_utimensat_time64
-	struct {
-		long long sec, nsec;   /* the kernel's struct __kernel_timespec */
-	} ts64[2] = {{t, 0}, {t, 0}};
-	return (int)syscall(SYS_utimensat_time64, fd, NULL, ts64, 0);
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
-}
+#include "set_times.h"
 
 /* A copy of the shipped model, last modified 2040-01-01, loads. */
 static void test_model_from_2040(void **state)

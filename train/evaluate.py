@@ -205,6 +205,14 @@ def c_predict(drsn, model_path, audio, labels, tmp):
     for i, xi in enumerate(audio):
         files.append(os.path.join(tmp, f'{i:05d}.wav'))
         write_wav_f32(files[-1], xi)
+    pred = c_classify(drsn, model_path, files, labels)
+    for f in files:
+        os.unlink(f)
+    return pred
+
+
+def c_classify(drsn, model_path, files, labels):
+    """Label index predicted by `drsn classify` for each of files."""
     pred = {}
     for i in range(0, len(files), 400):
         r = subprocess.run([drsn, 'classify', '--model', model_path, '--top', '1'] + files[i:i + 400],
@@ -214,8 +222,6 @@ def c_predict(drsn, model_path, audio, labels, tmp):
         for line in r.stdout.splitlines():
             o = json.loads(line)
             pred[o['file']] = labels.index(o['label'])
-    for f in files:
-        os.unlink(f)
     return np.array([pred[f] for f in files])
 
 

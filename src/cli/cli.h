@@ -60,6 +60,15 @@ void drsn__cli_file_error(const char *cmd, const char *file, const char *msg);
 struct drsn_audio;
 void drsn__cli_warn_bad_samples(const char *cmd, const char *file, const struct drsn_audio *a);
 
+/* After opening file through a for a model with front end p: if the file's
+ * rate is too low for the model's top mel band (features/narrowband.h),
+ * "drsn: CMD: FILE: warning: source 8000 Hz is below the model's ..." on
+ * stderr, for the first such file of the run only (*said is then 1; start
+ * it at 0). The file is still processed. */
+struct drsn_features_params;
+void drsn__cli_warn_narrowband(const char *cmd, const char *file, const struct drsn_audio *a,
+			       const struct drsn_features_params *p, int *said);
+
 /* --channel SEL (mix, N, a list 1,2 or a range 1-4; drsn_audio_parse_channels)
  * into *mask (0 = mix); -1 after "drsn: CMD: --channel 'X': why" on stderr
  * (a usage error: exit 2). */

@@ -132,7 +132,8 @@ static void fit_window(const float *x, size_t nx, float *win, size_t n)
  * grow with it). Else (a clip whose word must be found first, or a pipe), or
  * if the length was wrong, the whole audio in memory. 0, or negative with e naming the file. */
 static int read_window(const char *file, const drsn_audio_opts *ao, uint64_t channels,
-		       float *win, size_t n, float *chunk, drsn_error *e)
+		       float *win, size_t n, float *chunk, const drsn_features_params *fp,
+		       int *narrow_said, drsn_error *e)
 {
 	drsn_audio *a = NULL;
 	float *x = NULL;
@@ -141,6 +142,7 @@ static int read_window(const char *file, const drsn_audio_opts *ao, uint64_t cha
 	int rc = drsn__cli_audio_open(&a, file, ao, channels, e);
 	if (rc < 0)
 		return rc;
+	drsn__cli_warn_narrowband("classify", file, a, fp, narrow_said);
 	drsn_audio_info info;
 	drsn_audio_get_info(a, &info);
 	if (info.out_frames >= 0 && !finds_word((uint64_t)info.out_frames, n)) {
@@ -267,6 +269,7 @@ int drsn__cmd_classify(int argc, char **argv)
 	drsn_audio_opts ao;
 	drsn_audio_opts_default(&ao);
 	ao.target_rate = fp->sample_rate;
+	int narrow_said = 0;   /* the narrowband warning: once a run */
 	for (size_t f = 0; f < files.n && !drsn__cli_stdout_failed(); f++) {
 		const char *file = files.file[f].path;
 		if (files.file[f].error) {
@@ -274,7 +277,7 @@ int drsn__cmd_classify(int argc, char **argv)
 			failed = 1;
 			continue;
 		}
-		if (read_window(file, &ao, channels, win, n, chunk, &e) < 0) {
+		if (read_window(file, &ao, channels, win, n, chunk, fp, &narrow_said, &e) < 0) {
 			drsn__cli_file_error("classify", file, e.msg);
 			failed = 1;
 			continue;

@@ -260,6 +260,7 @@ int drsn__cmd_detect(int argc, char **argv)
 		show_bar = total > 30.0 * rate;   /* long batches only */
 	}
 	code = 0;
+	int narrow_said = 0;   /* the narrowband warning: once a run */
 	for (size_t i = 0; i < files.n && !drsn__cli_stdout_failed(); i++) {
 		struct run r = {files.file[i].path, 0};
 		if (files.file[i].error) {
@@ -276,6 +277,12 @@ int drsn__cmd_detect(int argc, char **argv)
 			drsn__cli_file_error("detect", r.file, e.msg);
 			code = 1;
 			continue;
+		}
+		drsn_audio_info src;
+		drsn_audio_get_info(a, &src);
+		if (!narrow_said && src.source_rate < rate) {
+			progress_erase();   /* the bar is drawn again at the next update */
+			drsn__cli_warn_narrowband("detect", r.file, a, drsn_model_features_params(m), &narrow_said);
 		}
 		drsn_pipeline_reset(p);
 		static const drsn_pipeline_events ev = {on_detection, NULL, NULL};

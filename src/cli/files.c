@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "drsn/audio.h"
 #include "common/utf8.h"
+#include "features/narrowband.h"
 
 #define MAX_DEPTH 32
 
@@ -302,6 +303,20 @@ void drsn__cli_warn_bad_samples(const char *cmd, const char *file, const drsn_au
 		drsn__cli_err("%s: %s: warning: %lld sample%s NaN, infinite or beyond +-%g (read as 0, "
 			      "or clipped): corrupt audio?", cmd, file, (long long)n, n == 1 ? " was" : "s were",
 			      (double)DRSN_AUDIO_MAX_SAMPLE);
+}
+
+void drsn__cli_warn_narrowband(const char *cmd, const char *file, const drsn_audio *a,
+			       const drsn_features_params *p, int *said)
+{
+	drsn_audio_info info;
+	char note[512];
+	if (*said)
+		return;
+	drsn_audio_get_info(a, &info);
+	if (drsn__narrowband_note(info.source_rate, p, note, sizeof note)) {
+		drsn__cli_err("%s: %s: warning: %s", cmd, file, note);
+		*said = 1;
+	}
 }
 
 int drsn__cli_channel_arg(const char *cmd, const char *text, uint64_t *mask)

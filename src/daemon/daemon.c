@@ -21,6 +21,7 @@
 #include "daemon/proto.h"
 #include "daemon/server.h"
 #include "daemon/source.h"
+#include "features/narrowband.h"
 #include "drsn/drsn.h"
 
 #ifndef DRSND_CONFIG_PATH
@@ -54,6 +55,7 @@ struct daemon {
 	int src_down;              /* the source failed or is retrying: its return is a notice */
 	uint64_t src_warned_ms;    /* uv_now() of the last retry warning */
 	unsigned src_quiet;        /* retries logged at info since then */
+	int narrow_rate;           /* the source rate last warned of as below the model's */
 
 	struct drsn__server *srv;
 
@@ -412,6 +414,7 @@ static cJSON *status(struct daemon *d)
 	cJSON_AddNumberToObject(s, "bad_samples", (double)src.bad_samples);
 	add_channels(s, "channels", src.channels);
 	cJSON_AddNumberToObject(s, "device_channels", src.device_channels);
+	cJSON_AddNumberToObject(s, "rate", src.source_rate);
 	add_channels(s, "silent_channels", src.silent_channels);
 	cJSON_AddNumberToObject(o, "frames", (double)ps.frames);
 	cJSON_AddNumberToObject(o, "inferences", (double)ps.inferences);
@@ -622,6 +625,22 @@ static void on_audio(void *user, const float *x, size_t n)
 
 static void begin_stop(struct daemon *d, int code);
 
+/* Audio below the model's rate (features/narrowband.h): a warning when it
+ * starts to flow, once per rate (a device that comes back at the same rate
+ * after a failure is not warned of again). */
+static void warn_narrowband(struct daemon *d)
+{
+	struct drsn__source_stats st;
+	char note[512];
+	drsn__source_get_stats(d->src, &st);
+	if (!d->model || st.source_rate == d->narrow_rate)
+		return;
+	if (drsn__narrowband_note(st.source_rate, drsn_model_features_params(d->model), note, sizeof note)) {
+		log_warn("%s: %s", drsn__source_name(d->src), note);
+		d->narrow_rate = st.source_rate;
+	}
+}
+
 static void on_source_state(void *user, enum drsn__source_state st, const char *detail)
 {
 	struct daemon *d = user;
@@ -656,6 +675,7 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 			log_info("%s", detail);
 		d->src_down = 0;
 		d->src_quiet = 0;
+		warn_narrowband(d);
 		break;
 	default:
 		log_info("%s", detail);

@@ -193,13 +193,14 @@ static void on_idle(uv_idle_t *h)
 	file_pump(s, (uint64_t)s->o.chunk);
 }
 
-/* The status's channels, once the file or stream is open (its channels
- * are known, and chosen) */
-static void note_channels(struct drsn__source *s)
+/* The status's channels and rate, once the file or stream is open (its
+ * channels are known, and chosen) */
+static void note_format(struct drsn__source *s)
 {
 	drsn_audio_info info;
 	drsn_audio_get_info(s->audio, &info);
 	s->st.device_channels = info.source_channels;
+	s->st.source_rate = info.source_rate;
 	s->st.channels = s->o.channels ? s->o.channels : drsn__audio_all_channels(info.source_channels);
 }
 
@@ -213,7 +214,7 @@ static int file_create(struct drsn__source *s, const char *path, drsn_error *err
 		return rc;
 	if (s->o.channels && (rc = drsn_audio_select_channels(s->audio, s->o.channels, err)) < 0)
 		return rc;
-	note_channels(s);
+	note_format(s);
 	if (s->o.realtime) {
 		uv_timer_init(s->loop, &s->pace);
 		s->pace.data = s;
@@ -307,7 +308,7 @@ static int fd_create(struct drsn__source *s, int fd, drsn_error *err)
 	int rc = drsn_audio_open_fd(&s->audio, fd, s->spec, &ao, err);
 	if (rc < 0 || (s->o.channels && (rc = drsn_audio_select_channels(s->audio, s->o.channels, err)) < 0))
 		return rc;
-	note_channels(s);
+	note_format(s);
 	return 0;
 }
 

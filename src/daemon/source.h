@@ -89,6 +89,8 @@ struct drsn__source_stats {
 	 * silence (every sample exactly 0) since the stream opened while
 	 * another channel was not; 0 before the first audio */
 	uint64_t silent_channels;
+	int source_rate;             /* Hz of the audio as it comes (the file's, raw_rate, the
+				        device's stream), before resampling; 0 until known */
 };
 
 /* Parse the spec, open what can be opened now (files are opened here, so a

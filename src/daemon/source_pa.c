@@ -482,6 +482,7 @@ static void job_done(uv_work_t *w, int status)
 		/* "running" once its first audio is through (drsn__source_deliver,
 		 * which counts the restart then): a stream may open and then
 		 * deliver nothing */
+		s->st.source_rate = (int)p->rate;
 		snprintf(s->running, sizeof s->running,
 			 "%.400s: capturing from '%s' at %.0f Hz, %d channel(s)%s", s->spec,
 			 p->dev_name, p->rate, p->channels,

@@ -7,7 +7,8 @@
  * progress bar of `detect` on a terminal never shares a line with a
  * detection or an error; `detect -` and `classify -` read stdin; `bench`'s
  * fp32 peak is the core's, from its ISA and clock (not a fixed x86 figure
- * on a Raspberry Pi). argv[1] is
+ * on a Raspberry Pi); `detect` and `classify` warn once of a file below the
+ * model's rate (8 kHz). argv[1] is
  * the drsn executable, argv[2] (optional) samples/stream-noisy.wav. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1020,6 +1021,64 @@ static void test_channel_selection(void **state)
 		}
 }
 
+static void write_noise_at(const char *p, int rate)
+{
+	enum { MAXN = 48000 };
+	static float x[MAXN];
+	for (int i = 0; i < rate; i++)
+		x[i] = noise();
+	SF_INFO si = {.samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+	SNDFILE *f = sf_open(p, SFM_WRITE, &si);
+	assert_non_null(f);
+	assert_int_equal(sf_writef_float(f, x, rate), rate);
+	sf_close(f);
+}
+
+static int count(const char *s, const char *needle)
+{
+	int n = 0;
+	for (const char *q = s; (q = strstr(q, needle)) != NULL; q++)
+		n++;
+	return n;
+}
+
+/* A file below the model's 16 kHz (8 kHz: a telephone recording, a
+ * Bluetooth hands-free microphone) is warned of, once a run, naming the
+ * first such file; 16 and 48 kHz files are not. The files are still
+ * classified (exit 0, a result each). */
+static void test_narrowband_warned_once(void **state)
+{
+	(void)state;
+	char t1[160], t2[160], w16[160], w48[160], args[1024];
+	static char out[1 << 14], err[1 << 14];
+	path(t1, sizeof t1, "tel1-8k.wav");
+	path(t2, sizeof t2, "tel2-8k.wav");
+	path(w16, sizeof w16, "wide-16k.wav");
+	path(w48, sizeof w48, "wide-48k.wav");
+	write_noise_at(t1, 8000);
+	write_noise_at(t2, 8000);
+	write_noise_at(w16, 16000);
+	write_noise_at(w48, 48000);
+	static const char *const cmds[] = {"classify", "detect -q -t 0.01"};
+	for (int c = 0; c < 2; c++) {
+		snprintf(args, sizeof args, "%s '%s' '%s' '%s' '%s'", cmds[c], w16, t1, w48, t2);
+		int rc = run(args, out, sizeof out, err, sizeof err);
+		if (rc != 0)
+			fail_msg("drsn %s: exit %d: %s", args, rc, err);
+		char want[512];
+		snprintf(want, sizeof want, "%s: warning: source 8000 Hz is below the model's 16000 Hz: "
+			 "the model hears no sound above 4000 Hz", t1);
+		if (!strstr(err, want) || count(err, "is below the model's") != 1)
+			fail_msg("drsn %s: want one warning \"%s\", stderr:\n%s", args, want, err);
+		if (c == 0)
+			assert_int_equal(count(out, "\"label\""), 4);
+		snprintf(args, sizeof args, "%s '%s' '%s'", cmds[c], w16, w48);
+		rc = run(args, out, sizeof out, err, sizeof err);
+		if (rc != 0 || strstr(err, "below the model"))
+			fail_msg("drsn %s: exit %d, stderr: %s", args, rc, err);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1054,6 +1113,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_features_npy_to_stdout),
 		cmocka_unit_test(test_closed_stdout_stops),
 		cmocka_unit_test(test_channel_selection),
+		cmocka_unit_test(test_narrowband_warned_once),
 	};
 	int rc = cmocka_run_group_tests_name("drsn-cli", tests, NULL, NULL);
 	char cmd[128];

@@ -400,9 +400,45 @@ def test_channels():
         assert r.returncode != 0 and needle in r.stderr, ("--check-config", args, r.returncode, r.stderr)
 
 
+def test_narrowband_warned():
+    """A source below the model's 16 kHz (8 kHz: telephone, Bluetooth
+    hands-free) is warned of once in the log when its audio starts, for a
+    file and for raw stdin; 16 and 48 kHz files are not."""
+    tmp = os.environ["TMPDIR"]
+    warning = "source 8000 Hz is below the model's 16000 Hz: the model hears no sound above 4000 Hz"
+    for rate in (8000, 16000, 48000):
+        wav = os.path.join(tmp, "k%d.wav" % rate)
+        subprocess.run(["sox", SAMPLE, "-r", str(rate), wav], check=True)
+        d = Daemon("--exit-on-eof", "--set", "audio.realtime=no", source="file:" + wav)
+        assert d.p.wait(60) == 0, d.stderr()
+        err = d.stderr()
+        if rate == 8000:
+            assert err.count("is below the model's") == 1 and ("file:%s: %s" % (wav, warning)) in err, err
+        else:
+            assert "below the model" not in err, (rate, err)
+    raw8 = subprocess.run(["sox", SAMPLE, "-r", "8000", "-t", "s16", "-"], check=True, capture_output=True).stdout
+    d = Daemon("--set", "audio.raw_format=s16le", "--set", "audio.raw_rate=8000", "--exit-on-eof",
+               source="stdin", stdin=subprocess.PIPE).wait_listening()
+    c = d.client()
+    assert c.request({"type": "status"})["source"]["rate"] == 8000   # raw_rate: known at once
+    d.p.stdin.write(raw8[:3200])   # 0.2 s, the pipe stays open
+    d.p.stdin.flush()
+    for _ in range(100):
+        st = c.request({"type": "status"})["source"]
+        if st["state"] == "running":
+            break
+        time.sleep(0.1)
+    assert st["state"] == "running" and st["rate"] == 8000, st
+    feed(d, raw8[3200:])
+    assert d.p.wait(60) == 0, d.stderr()
+    err = d.stderr()
+    assert err.count("is below the model's") == 1 and ("stdin: " + warning) in err, err
+    log("8 kHz file and stdin: one warning each, status source.rate 8000; 16 and 48 kHz: none")
+
+
 if __name__ == "__main__":
     main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_stdin_starting_until_audio,
           test_drsn_detect_errors,
           test_stdin_matches_drsn_detect, test_stdin_f32_nan_samples, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_pauses_over_a_stall,
-          test_file_realtime_matches_drsn_detect, test_channels])
+          test_file_realtime_matches_drsn_detect, test_channels, test_narrowband_warned])

@@ -30,6 +30,7 @@ import ablate_shrink  # noqa: E402
 import evaluate  # noqa: E402
 import evaluate_events  # noqa: E402
 import evaluate_human  # noqa: E402
+import evaluate_narrowband  # noqa: E402
 import evaluate_stream  # noqa: E402
 import export  # noqa: E402
 import fetch_music  # noqa: E402
@@ -93,6 +94,42 @@ class Train(unittest.TestCase):
         sc = torch.load(os.path.join(c, 'last.pt'))
         for k, v in sa['state_dict'].items():
             self.assertTrue(torch.equal(v, sc['state_dict'][k]), k)
+
+    def test_narrowband_files_at_each_rate(self):
+        """evaluate_narrowband.py gives drsn classify each clip at 16 kHz and
+        through sox at each --rate: a fake drsn that answers by the file's
+        rate ("yes" at 16 kHz, "no" below) gets each column's accuracy."""
+        model = os.path.join(self.tmp.name, 'nb.safetensors')
+        fake = os.path.join(self.tmp.name, 'fake-drsn')
+        with open(fake, 'w') as f:
+            f.write('#!/usr/bin/python3\nimport json, struct, sys\n'
+                    'for a in sys.argv[1:]:\n'
+                    '    if a.endswith(".wav"):\n'
+                    '        with open(a, "rb") as h:\n'
+                    '            rate = struct.unpack("<I", h.read(28)[24:])[0]\n'
+                    '        print(json.dumps({"file": a, "label": "yes" if rate == 16000 else "no", "rate": rate}))\n')
+        os.chmod(fake, 0o755)
+        out = os.path.join(self.tmp.name, 'nb')
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(export.main(['--random', '--variant', 'cw', '--arch', 'tiny', '--labels',
+                                          '_silence_,_unknown_,yes,no', '-o', model]), 0)
+            self.assertEqual(evaluate_narrowband.main(['--data', self.data, '--drsn', fake, '--model', model,
+                                                       '--rates', '8000,12000', '--conditions', 'clean,real@0',
+                                                       '--out-dir', out]), 0)
+        labels = ['_silence_', '_unknown_', 'yes', 'no']
+        _, _, _, y = evaluate.test_set(self.data, labels)
+        with open(os.path.join(out, 'nb.narrowband.json')) as f:
+            r = json.load(f)
+        self.assertEqual(r['rates'], [16000, 8000, 12000])
+        for cond in ('clean', 'real@0'):
+            self.assertAlmostEqual(r['accuracy'][cond]['16000']['accuracy'], float(np.mean(y == 2)))
+            for rate in ('8000', '12000'):
+                self.assertAlmostEqual(r['accuracy'][cond][rate]['accuracy'], float(np.mean(y == 3)))
+                self.assertEqual(r['accuracy'][cond][rate]['by_label']['no'], 1.0)
+        self.assertTrue(os.path.exists(os.path.join(out, 'nb.narrowband.md')))
+        with self.assertRaises(SystemExit) as cm:
+            evaluate_narrowband.main(['--data', self.data, '--drsn', fake, '--model', model, '--rates', '8k'])
+        self.assertIn('--rates', str(cm.exception.code))
 
     def test_per_word_caps_training_clips(self):
         labels = ['_silence_', '_unknown_', 'yes', 'no']

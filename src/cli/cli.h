@@ -19,6 +19,14 @@ struct drsn__cmd {
 /* Print "drsn: " + message to stderr. */
 void drsn__cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The progress bar on stderr (src/cli/progress.c), for a caller that has
+ * checked stderr is a terminal: drawn over itself, done/total of file of
+ * n_files. drsn__cli_progress_erase erases it if drawn (1 if it was: draw it
+ * again after printing), before anything else goes to the terminal. */
+void drsn__cli_progress(double done, double total, int file, int n_files);
+int drsn__cli_progress_erase(void);
+void drsn__cli_progress_redraw(void);
+
 /* The files that a command's FILE... arguments name. An argument that is a
  * folder stands for the audio files under it, at any depth, in byte order of
  * their paths (hidden entries, symbolic links to folders, and files whose

@@ -28,6 +28,16 @@ static struct {
 	uint64_t mask;
 } channel;
 
+/* The progress bar (stderr a terminal, no --quiet): files of at least
+ * BAR_MIN_S seconds, which take some seconds to denoise (a 24 h 48 kHz
+ * stereo file takes minutes), drawn every BAR_EVERY chunks. */
+#define BAR_MIN_S 600.0
+#define BAR_EVERY 64
+static struct {
+	int on;
+	int file, n_files;
+} bar = {0, 1, 1};
+
 static void usage(FILE *f)
 {
 	drsn_denoise_opts o;
@@ -61,7 +71,8 @@ static void usage(FILE *f)
 		"                  a list 1,2 or a range 1-4 (their average); without it every\n"
 		"                  channel is kept and denoised on its own\n"
 		"  --vad OUT.csv   write 'time_s,speech' per frame of the first channel: the\n"
-		"                  denoiser's speech-presence probability in [0, 1] ('-': stdout)\n",
+		"                  denoiser's speech-presence probability in [0, 1] ('-': stdout)\n"
+		"  -q, --quiet     no progress bar (shown on a terminal for files of 10 min or more)\n",
 		(double)o.strength_db, (double)o.frame_ms);
 }
 
@@ -403,7 +414,11 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 		copy_channel_map(in_path, out, nch);
 
 	size_t skip = (size_t)lat;   /* the first lat output frames precede the input */
-	for (int done = 0; !done;) {
+	double total = (double)info.out_frames, read = 0;
+	int show_bar = bar.on && total >= BAR_MIN_S * info.out_rate;
+	for (int done = 0, chunks = 0; !done; chunks++) {
+		if (show_bar && chunks % BAR_EVERY == 0)
+			drsn__cli_progress(read, total, bar.file, bar.n_files);
 		long n = drsn_audio_read(a, buf, CHUNK, &e);
 		if (n < 0) {
 			drsn__cli_err("%s", e.msg);
@@ -413,6 +428,8 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 			drsn__cli_warn_bad_samples("denoise", in_path, a);
 			n = lat;   /* flush */
 			done = 1;
+		} else {
+			read += (double)n;
 		}
 		for (int c = 0; c < nch; c++) {
 			if (done) {
@@ -440,6 +457,10 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 		drsn__cli_err("%s: write failed: %s", vad_path,
 			      strerror(vad.failed ? vad.err : errno));
 		goto cleanup;
+	}
+	if (show_bar) {
+		drsn__cli_progress(total, total, bar.file, bar.n_files);
+		drsn__cli_progress_erase();
 	}
 	rc = 0;
 	goto cleanup;
@@ -555,6 +576,8 @@ static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const 
 			rc = 1;
 			continue;
 		}
+		bar.file = (int)i + 1;
+		bar.n_files = (int)fl.n;
 		if (denoise_file(o, in, out, NULL) != 0) {
 			rc = 1;
 		} else {
@@ -571,6 +594,7 @@ int drsn__cmd_denoise(int argc, char **argv)
 	drsn_denoise_opts o;
 	drsn_denoise_opts_default(&o);
 	const char *in_path = NULL, *out_path = NULL, *vad_path = NULL;
+	int quiet = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -590,6 +614,8 @@ int drsn__cmd_denoise(int argc, char **argv)
 				o.strength_db = v;
 			else
 				o.frame_ms = v;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			quiet = 1;
 		} else if (!strcmp(a, "--vad") && i + 1 < argc) {
 			vad_path = argv[++i];
 		} else if (!strcmp(a, "--channel") && i + 1 < argc) {
@@ -618,6 +644,9 @@ int drsn__cmd_denoise(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* not when stdout is the same terminal and gets lines (--vad -) */
+	bar.on = !quiet && isatty(STDERR_FILENO) &&
+		 !(isatty(STDOUT_FILENO) && ((vad_path && !strcmp(vad_path, "-")) || !strcmp(out_path, "-")));
 	struct stat st;
 	if (strcmp(in_path, "-") && stat(in_path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		if (vad_path) {

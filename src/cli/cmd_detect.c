@@ -51,46 +51,6 @@ struct run {
 	int n;
 };
 
-/* The progress bar on stderr: drawn over itself with \r, and erased before
- * anything else is printed (a detection, when stdout is the same terminal,
- * or an error) so that line starts at the left margin, then drawn again. */
-static struct {
-	int drawn;
-	double done, total;
-	int file, n_files;
-} bar;
-
-static void progress_draw(void)
-{
-	const int width = 30;
-	double f = bar.total > 0 ? bar.done / bar.total : 1;
-	if (f > 1)
-		f = 1;
-	int fill = (int)(f * width);
-	fprintf(stderr, "\r[%.*s%*s] %3d%%  file %d/%d", fill, "##############################",
-		width - fill, "", (int)(f * 100), bar.file, bar.n_files);
-	bar.drawn = 1;
-}
-
-static void progress(double done, double total, int file, int n_files)
-{
-	bar.done = done;
-	bar.total = total;
-	bar.file = file;
-	bar.n_files = n_files;
-	progress_draw();
-}
-
-/* Erases the bar if it is drawn: 1 if it was (draw it again after printing). */
-static int progress_erase(void)
-{
-	if (!bar.drawn)
-		return 0;
-	fputs("\r\033[K", stderr);   /* to the left margin, erase to the end of the line */
-	bar.drawn = 0;
-	return 1;
-}
-
 static void on_detection(void *user, const drsn_detection *d)
 {
 	struct run *r = user;
@@ -100,10 +60,10 @@ static void on_detection(void *user, const drsn_detection *d)
 	cJSON_AddNumberToObject(o, "score", round(d->score * 1e4) / 1e4);
 	cJSON_AddNumberToObject(o, "start", round(d->start * 1e4) / 1e4);
 	cJSON_AddNumberToObject(o, "end", round(d->end * 1e4) / 1e4);
-	int redraw = progress_erase();
+	int redraw = drsn__cli_progress_erase();
 	drsn__cli_print_json("detect", o);
 	if (redraw)
-		progress_draw();
+		drsn__cli_progress_redraw();
 	r->n++;
 }
 
@@ -264,7 +224,7 @@ int drsn__cmd_detect(int argc, char **argv)
 	for (size_t i = 0; i < files.n && !drsn__cli_stdout_failed(); i++) {
 		struct run r = {files.file[i].path, 0};
 		if (files.file[i].error) {
-			progress_erase();
+			drsn__cli_progress_erase();
 			drsn__cli_file_error("detect", r.file, files.file[i].error);
 			code = 1;
 			continue;
@@ -273,17 +233,13 @@ int drsn__cmd_detect(int argc, char **argv)
 		drsn_audio_opts_default(&ao);
 		ao.target_rate = rate;
 		if (drsn__cli_audio_open(&a, r.file, &ao, channels, &e) < 0) {
-			progress_erase();
+			drsn__cli_progress_erase();
 			drsn__cli_file_error("detect", r.file, e.msg);
 			code = 1;
 			continue;
 		}
-		drsn_audio_info src;
-		drsn_audio_get_info(a, &src);
-		if (!narrow_said && src.source_rate < rate) {
-			progress_erase();   /* the bar is drawn again at the next update */
-			drsn__cli_warn_narrowband("detect", r.file, a, drsn_model_features_params(m), &narrow_said);
-		}
+		/* (drsn__cli_err erases the bar; the next update draws it again) */
+		drsn__cli_warn_narrowband("detect", r.file, a, drsn_model_features_params(m), &narrow_said);
 		drsn_pipeline_reset(p);
 		static const drsn_pipeline_events ev = {on_detection, NULL, NULL};
 		long n = 0;
@@ -291,27 +247,27 @@ int drsn__cmd_detect(int argc, char **argv)
 			drsn_pipeline_push(p, buf, (size_t)n, &ev, &r);
 			done += (double)n;
 			if (show_bar && ((int64_t)done / n) % 50 == 0)   /* long: 32 bits on armhf */
-				progress(done, total, (int)i + 1, n_files);
+				drsn__cli_progress(done, total, (int)i + 1, n_files);
 		}
 		if (n < 0) {
-			progress_erase();
+			drsn__cli_progress_erase();
 			drsn__cli_file_error("detect", r.file, e.msg);
 			code = 1;
 		} else if (!drsn__cli_stdout_failed()) {
 			drsn_pipeline_finish(p, &ev, &r);   /* score the last second in full */
 		}
 		if (drsn_audio_bad_samples(a) > 0) {
-			progress_erase();
+			drsn__cli_progress_erase();
 			drsn__cli_warn_bad_samples("detect", r.file, a);
 		}
 		drsn_audio_close(a);
 		a = NULL;
 	}
 	if (drsn__cli_stdout_failed()) {   /* said once: stop, exit 1 */
-		progress_erase();
+		drsn__cli_progress_erase();
 		code = 1;
 	} else if (show_bar) {
-		progress(total, total, n_files, n_files);
+		drsn__cli_progress(total, total, n_files, n_files);
 		fputc('\n', stderr);
 	}
 out:

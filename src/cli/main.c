@@ -23,6 +23,7 @@ static const struct drsn__cmd commands[] = {
 void drsn__cli_err(const char *fmt, ...)
 {
 	va_list ap;
+	drsn__cli_progress_erase();   /* the message starts at the left margin */
 	fputs("drsn: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

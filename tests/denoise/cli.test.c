@@ -4,7 +4,8 @@
  * a WAVEX input's speaker layout, .mp3 and .opus outputs, RF64 where a
  * WAV could not hold OUT, ADPCM IN (16-bit OUT, of IN's length),
  * errors that name the file, IN_FOLDER OUT_FOLDER, outputs that are the
- * input (refused), outputs left as they were by a failed run and by Ctrl-C.
+ * input (refused), outputs left as they were by a failed run and by Ctrl-C,
+ * the progress bar on a terminal.
  * argv[1] is the drsn executable, argv[2] drsn built with a 1 MB WAV limit. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -813,6 +815,99 @@ static void test_folder_lines_as_done(void **state)
 	free(text);
 }
 
+/* Runs drsn denoise ARGS... with stderr on a new terminal (a pty) and stdout
+ * on /dev/null; returns what the terminal got (malloc'd) and sets *status. */
+static char *run_on_terminal(char *const argv[], int *status)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	assert_true(m >= 0);
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	const char *sname = ptsname(m);
+	assert_non_null(sname);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int s = open(sname, O_RDWR | O_NOCTTY), null = open("/dev/null", O_RDWR);
+		if (s < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(s, 2) < 0)
+			_exit(127);
+		close(m);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap + 1);
+	assert_non_null(buf);
+	for (;;) {   /* EIO once the last holder of the terminal is gone */
+		if (n == cap) {
+			buf = realloc(buf, (cap *= 2) + 1);
+			assert_non_null(buf);
+		}
+		ssize_t k = read(m, buf + n, cap - n);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	buf[n] = 0;
+	assert_int_equal(waitpid(pid, status, 0), pid);
+	close(m);
+	return buf;
+}
+
+/* A long file (10 min and more) on a terminal gets a progress bar on stderr
+ * that ends at 100% and is erased; -q, a short file, or stderr not a
+ * terminal get none (the other tests), and OUT is the same either way. */
+static void test_progress_on_terminal(void **state)
+{
+	(void)state;
+	char in[160], out[160], out_q[160], shrt[160];
+	path(in, sizeof in, "long.wav");
+	path(out, sizeof out, "long-out.wav");
+	path(out_q, sizeof out_q, "long-out-q.wav");
+	path(shrt, sizeof shrt, "short.wav");
+	/* 10 min of 8 kHz silence with a tone in the middle (9.6 MB) */
+	const int rate = 8000;
+	const sf_count_t frames = 600 * (sf_count_t)rate;
+	float *x = calloc((size_t)frames, sizeof *x);
+	assert_non_null(x);
+	for (sf_count_t i = 0; i < rate; i++)
+		x[frames / 2 + i] = 0.3f * sinf(2.0f * (float)M_PI * 440.0f * (float)i / (float)rate);
+	write_wav(in, rate, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, x, frames);
+	write_wav(shrt, rate, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, x + frames / 2, 60 * rate);
+	free(x);
+
+	int status;
+	char *argv[] = {(char *)drsn, "denoise", in, out, NULL};
+	char *tty = run_on_terminal(argv, &status);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (!strstr(tty, "\r[") || !strstr(tty, "] 100%  file 1/1\r\033[K"))
+		fail_msg("no progress bar that ends at 100%% and is erased on the terminal: '%.300s'", tty);
+	free(tty);
+
+	char *argv_q[] = {(char *)drsn, "denoise", "--quiet", in, out_q, NULL};
+	tty = run_on_terminal(argv_q, &status);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (tty[0])
+		fail_msg("--quiet: the terminal got '%.300s'", tty);
+	free(tty);
+	size_t n1, n2;
+	char *a = drsn__test_slurp(out, &n1), *b = drsn__test_slurp(out_q, &n2);
+	assert_true(n1 == n2 && n1 > 0 && !memcmp(a, b, n1));
+	free(a);
+	free(b);
+
+	char *argv_s[] = {(char *)drsn, "denoise", shrt, out_q, NULL};
+	tty = run_on_terminal(argv_s, &status);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (tty[0])
+		fail_msg("a 1 min file: the terminal got '%.300s'", tty);
+	free(tty);
+	unlink(in);
+	unlink(out);
+	unlink(out_q);
+	unlink(shrt);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -853,6 +948,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_rf64_when_wav_too_small),
 		cmocka_unit_test(test_adpcm_keeps_length),
 		cmocka_unit_test(test_folder_lines_as_done),
+		cmocka_unit_test(test_progress_on_terminal),
 	};
 	int rc = cmocka_run_group_tests_name("denoise-cli", tests, NULL, NULL);
 	char cmd[128];

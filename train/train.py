@@ -421,6 +421,32 @@ def band_warp(x, g, max_warp, params):
     return lo + w * (hi - lo)
 
 
+BAND_LIMIT_HZ = (3400.0, 7500.0)   # --band-limit: range of the cut-off
+
+
+def band_limit_mask(b, bands, g, p, params, cutoff_hz=BAND_LIMIT_HZ):
+    """[B, bands] bool: True for the bands --band-limit empties. Each clip
+    is narrowband with probability p (a Bluetooth headset or telephone at
+    8 kHz, or some other low rate, resampled up to 16 kHz), with a cut-off
+    uniform in cutoff_hz; a band whose HTK triangle's centre is above the
+    cut-off has more than half of its weight above it, and a resampler's
+    low-pass leaves it (nearly) empty. Bands of the other clips, and the
+    bands below the cut-off, are False."""
+    _, _, centres_hz = _mel_band_axis(params.f_min, params.f_max, bands)
+    use = torch.rand(b, generator=g) < p
+    lo, hi = cutoff_hz
+    cut = lo + (hi - lo) * torch.rand(b, generator=g, dtype=torch.float64)
+    return use[:, None] & (centres_hz[None, :] > cut[:, None])
+
+
+def apply_band_limit(x, mask, log_offset):
+    """Log-mels x [B, frames, bands] with the bands where mask [B, bands]
+    set to what the front end gives a band with no energy: log(0 +
+    log_offset), in float32 like the front end. Other values stay bit-exact."""
+    floor = torch.log(torch.tensor(log_offset, dtype=torch.float32))
+    return torch.where(mask[:, None, :], floor.to(x.dtype), x)
+
+
 def time_stretch(x, g, max_stretch):
     """Speaking rate on log-mels x [B, frames, bands]: each clip's time axis
     is scaled about its centre by a factor r uniform in 1 +- max_stretch
@@ -811,6 +837,10 @@ def train_main(argv, made):
                     help='with --events: recorded music to draw 1 s excerpts from (every .ogg, .oga, .wav and '
                          ".flac file under DIR), family 'recorded-music', added to --event-families once "
                          'unless listed there')
+    ap.add_argument('--band-limit', type=float, default=0.0, metavar='P',
+                    help='make each training clip narrowband with probability P (default 0: off), after the noise is '
+                         'mixed: the mel bands above a cut-off uniform in 3.4-7.5 kHz get the log-mel of an empty '
+                         'band, as audio from an 8 kHz headset or telephone resampled to 16 kHz has')
     ap.add_argument('--warp', type=float, default=0.1,
                     help='vocal tract length perturbation: frequency scale in 1 +- WARP (default 0.1; 0: off)')
     ap.add_argument('--stretch', type=float, default=0.0,
@@ -937,6 +967,8 @@ def train_main(argv, made):
                      'draw; use one of them')
     if a.consistency > 0 and (a.mixup > 0 or a.teacher):
         sys.exit('train: --consistency, --mixup and --teacher each change the loss; use one of them')
+    if not 0 <= a.band_limit <= 1:
+        sys.exit(f'train: --band-limit {a.band_limit}: want a probability in [0, 1]')
     if a.consistency > 0 and not a.mel_noise > 0:
         sys.exit('train: --consistency compares clips with and without --mel-noise; want --mel-noise > 0')
     if not (a.ema == 0 or 0.5 <= a.ema < 1):
@@ -1166,6 +1198,8 @@ def train_main(argv, made):
                  'mixup': a.mixup, 'consistency': a.consistency, 'events': a.events, 'event_words': a.event_words, 'schedule': schedule}
     if events_on and tuple(a.event_families) != events.FAMILIES:
         prov_base['event_families'] = a.event_families
+    if a.band_limit > 0:
+        prov_base['band_limit'] = {'p': a.band_limit, 'cutoff_hz': list(BAND_LIMIT_HZ)}
     if events_on and a.event_bank != MelEvents.SIZE:
         prov_base['event_bank'] = a.event_bank
     if events_on and tracks:
@@ -1216,11 +1250,17 @@ def train_main(argv, made):
             yb = tr_y[idx]
             if a.consistency > 0:   # [as it is; with fresh noise], the same masks on both
                 xb = torch.cat([xb, mel_noise(xb, g, 1.0, mel_snr)])
+                if a.band_limit > 0:    # the same cut-off on both halves
+                    bl = band_limit_mask(yb.shape[0], xb.shape[2], g, a.band_limit, fe_params)
+                    xb = apply_band_limit(xb, bl.repeat(2, 1), fe_params.log_offset)
                 if masks:
                     xb = apply_mask(xb, spec_mask((yb.shape[0],) + xb.shape[1:], g, masks).repeat(2, 1, 1))
             else:
                 if mel_noise:
                     xb = mel_noise(xb, g, a.mel_noise, mel_snr)
+                if a.band_limit > 0:
+                    xb = apply_band_limit(xb, band_limit_mask(xb.shape[0], xb.shape[2], g, a.band_limit, fe_params),
+                                          fe_params.log_offset)
                 if masks:
                     xb = spec_augment(xb, g, masks)
             if a.mixup > 0:

@@ -1487,6 +1487,60 @@ class Events(unittest.TestCase):
         self.assertIn('missing.safetensors: not an exported', err.getvalue())
 
 
+class BandLimit(unittest.TestCase):
+    """train.py --band-limit: narrowband clips in the cached log-mel domain."""
+
+    def setUp(self):
+        self.params = frontend.default_params()
+        self.fe = frontend.FrontEnd(self.params)
+        _, _, self.centres = train._mel_band_axis(self.params.f_min, self.params.f_max, self.params.n_mels)
+        self.x = torch.randn(64, 98, self.params.n_mels, generator=torch.Generator().manual_seed(3))
+
+    def test_bands_above_the_cutoff_get_the_silence_floor(self):
+        g = torch.Generator().manual_seed(1)
+        mask = train.band_limit_mask(64, self.params.n_mels, g, 1.0, self.params, cutoff_hz=(4000.0, 4000.0))
+        above = (self.centres > 4000.0)
+        self.assertTrue(0 < int(above.sum()) < self.params.n_mels)
+        self.assertTrue(torch.equal(mask, above[None, :].expand(64, -1)))
+        y = train.apply_band_limit(self.x, mask, self.params.log_offset)
+        # the value the front end gives a band with no energy (a second of silence)
+        with torch.no_grad():
+            silence = self.fe(torch.zeros(1, 16000))
+        floor = silence[0, 0, 0]
+        self.assertTrue(torch.all(silence == floor))
+        self.assertTrue(torch.all(y[:, :, above] == floor))
+        self.assertTrue(torch.equal(y[:, :, ~above], self.x[:, :, ~above]))
+
+    def test_cutoff_range_and_probability(self):
+        g = torch.Generator().manual_seed(2)
+        n = 4000
+        mask = train.band_limit_mask(n, self.params.n_mels, g, 0.25, self.params)
+        emptied = mask.sum(1)
+        hit = emptied > 0
+        lo, hi = train.BAND_LIMIT_HZ
+        top = float(self.centres[-1])      # a cut-off above the top band's centre empties nothing
+        self.assertTrue(lo < top < hi)
+        self.assertAlmostEqual(hit.float().mean().item(), 0.25 * (top - lo) / (hi - lo), delta=0.03)
+        self.assertEqual(int(emptied.max()), int((self.centres > lo).sum()))
+        self.assertEqual(int(emptied[hit].min()), 1)
+        # the emptied bands are always the top ones
+        for row in mask[hit][:50]:
+            k = int(row.sum())
+            self.assertTrue(bool(row[-k:].all()) and not bool(row[:-k].any()))
+
+    def test_off_leaves_features_unchanged(self):
+        g = torch.Generator().manual_seed(1)
+        mask = train.band_limit_mask(64, self.params.n_mels, g, 0.0, self.params)
+        self.assertFalse(bool(mask.any()))
+        self.assertTrue(torch.equal(train.apply_band_limit(self.x, mask, self.params.log_offset), self.x))
+
+    def test_bad_probability_is_named(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as cm:
+            train.main(['--band-limit', '1.5', '--data', '/nonexistent'])
+        self.assertIn('--band-limit 1.5: want a probability in [0, 1]', str(cm.exception))
+
+
 class AblateShrink(unittest.TestCase):
     """train/ablate_shrink.py on random tiny models."""
 

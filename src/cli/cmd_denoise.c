@@ -391,17 +391,13 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 			drsn__cli_err("-: cannot write to stdout: %s", strerror(errno));
 			goto cleanup;
 		}
-		out = drsn__sf_open_fd(&out_io, 1, SFM_WRITE, &si);
-	} else if (!strcmp(out_path, "-")) {
-		out = drsn__sf_open_fd(&out_io, 1, SFM_WRITE, &si);   /* stdout, a file */
-	} else {
-		if (drsn__outfile_open(&out_file, out_path, &e) < 0) {
-			drsn__cli_err("%s", e.msg);
-			goto cleanup;
-		}
-		/* the descriptor stays ours, to close whether or not this succeeds */
-		out = drsn__sf_open_fd(&out_io, out_file.fd, SFM_WRITE, &si);
+	} else if (strcmp(out_path, "-") && drsn__outfile_open(&out_file, out_path, &e) < 0) {
+		drsn__cli_err("%s", e.msg);
+		goto cleanup;
 	}
+	/* stdout (a pipe or a file), or OUT: the descriptor stays ours, to
+	 * close whether or not this succeeds */
+	out = drsn__sf_open_fd(&out_io, out_file.fd >= 0 ? out_file.fd : 1, SFM_WRITE, &si);
 	if (!out) {
 		drsn__cli_err("%s: cannot write: %s", out_path, sf_strerror(NULL));
 		goto cleanup;

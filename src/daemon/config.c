@@ -65,6 +65,7 @@ static const struct key keys[] = {
 	{"audio", "source", K_STR, O(source), S(source), 0, 0, RESTART, check_source},
 	{"audio", "realtime", K_BOOL, O(realtime), 0, 0, 0, RESTART, NULL},
 	{"audio", "on_eof", K_ONEOF, O(on_eof_exit), 0, 0, 0, 0, NULL},
+	{"audio", "wait_for_client", K_BOOL, O(wait_for_client), 0, 0, 0, RESTART, NULL},
 	{"audio", "raw_format", K_RAWFMT, O(raw_format), S(raw_format), 0, 0, RESTART, NULL},
 	{"audio", "raw_rate", K_INT, O(raw_rate), 0, 1000, 768000, RESTART, NULL},
 	{"audio", "raw_channels", K_INT, O(raw_channels), 0, 1, 64, RESTART, NULL},
@@ -135,6 +136,7 @@ void drsn__config_defaults(struct drsn__config *c)
 	snprintf(c->source, sizeof c->source, "pa:");
 	c->realtime = 1;
 	c->on_eof_exit = 0;
+	c->wait_for_client = 0;
 	snprintf(c->raw_format, sizeof c->raw_format, "s16le");
 	c->raw_rate = 16000;
 	c->raw_channels = 1;
@@ -1040,6 +1042,13 @@ int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *er
 		snprintf(what, sizeof what, "[audio] channel: channel %d asked for, but raw_channels "
 			 "is %d", top, c->raw_channels);
 		two_keys_error(c, errs, "audio", "channel", "audio", "raw_channels", what);
+		rc = -EINVAL;
+	}
+	if (c->wait_for_client && !strncmp(c->source, "pa:", 3)) {
+		/* a live microphone does not hold its audio for anyone */
+		snprintf(what, sizeof what, "[audio] wait_for_client: a live pa: source cannot wait "
+			 "for a client (only file:, stdin and fd: can); set wait_for_client = no");
+		two_keys_error(c, errs, "audio", "wait_for_client", "audio", "source", what);
 		rc = -EINVAL;
 	}
 	if (c->pcm_socket[0] && !strcmp(c->pcm_socket, c->socket_path)) {

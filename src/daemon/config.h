@@ -28,7 +28,7 @@
 #define DRSN_CFG_MAX_THRESHOLDS 64
 #define DRSN_CFG_MAX_ERRORS 32
 #define DRSN_CFG_ERROR_MAX 640           /* bytes of a message: a drsn_error's and a prefix */
-#define DRSN_CFG_N_KEYS 35               /* keys of [daemon] .. [denoise] (config.c's table) */
+#define DRSN_CFG_N_KEYS 36               /* keys of [daemon] .. [denoise] (config.c's table) */
 #define DRSN_CFG_WHERE_MAX 96            /* "drsnd.conf:12", "command line" */
 #define DRSN_CFG_DEFAULT_PATH "/etc/drsnd/drsnd.conf"
 
@@ -93,6 +93,7 @@ struct drsn__config {
 	char source[PATH_MAX + 8]; /* pa:[DEVICE] | file:PATH | stdin | fd:N */
 	int realtime;              /* file: pace at real time */
 	int on_eof_exit;           /* file/stdin/fd end: 1 = exit, 0 = keep serving */
+	int wait_for_client;       /* file/stdin/fd: read nothing until the first client connects */
 	char raw_format[16];       /* stdin/fd: sample format */
 	int raw_rate;
 	int raw_channels;

@@ -63,6 +63,7 @@ static void test_shipped_file_matches_defaults(void **state)
 	assert_int_equal(c.flood_errors, def.flood_errors);
 	assert_int_equal(c.realtime, def.realtime);
 	assert_int_equal(c.on_eof_exit, def.on_eof_exit);
+	assert_int_equal(c.wait_for_client, def.wait_for_client);
 	assert_string_equal(c.raw_format, def.raw_format);
 	assert_int_equal(c.raw_rate, def.raw_rate);
 	assert_int_equal(c.raw_channels, def.raw_channels);
@@ -852,6 +853,56 @@ static void test_audio_channel(void **state)
 	free(buf);
 }
 
+/* [audio] wait_for_client: a boolean, off by default; a bad value names
+ * its line; with a pa: source (a live microphone cannot wait) it is an
+ * error naming both keys' places; file:, stdin and fd: take it. */
+static void test_wait_for_client(void **state)
+{
+	(void)state;
+	struct drsn__config c;
+	struct drsn__cfg_errors errs = {0};
+	drsn__config_defaults(&c);
+	assert_int_equal(c.wait_for_client, 0);
+	assert_int_equal(drsn__config_load_string(&c, "[audio]\nsource = stdin\n"
+						  "wait_for_client = yes\n", "t.conf", &errs), 0);
+	assert_int_equal(c.wait_for_client, 1);
+	assert_int_equal(drsn__config_check(&c, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(drsn__config_load_string(&c, "[audio]\n\nwait_for_client = later\n",
+						  "t.conf", &errs), -EINVAL);
+	dump(&errs);
+	assert_true(has_error(&errs, "t.conf:3: [audio] wait_for_client: 'later' is not a boolean"));
+
+	static const char *const ok[] = {"file:/x.wav", "stdin", "fd:3"};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		char arg[64];
+		drsn__config_defaults(&c);
+		errs.n = 0;
+		snprintf(arg, sizeof arg, "audio.source=%s", ok[i]);
+		assert_int_equal(drsn__config_set_arg(&c, arg, &errs), 0);
+		assert_int_equal(drsn__config_set_arg(&c, "audio.wait_for_client=yes", &errs), 0);
+		assert_int_equal(drsn__config_check(&c, &errs), 0);
+	}
+
+	/* pa: (the default source, and a named device) is refused */
+	drsn__config_defaults(&c);
+	errs.n = 0;
+	assert_int_equal(drsn__config_load_string(&c, "[audio]\nwait_for_client = on\n", "t.conf",
+						  &errs), 0);
+	assert_int_equal(drsn__config_check(&c, &errs), -EINVAL);
+	dump(&errs);
+	assert_true(has_error(&errs, "t.conf:2: [audio] wait_for_client: a live pa: source cannot "
+			      "wait for a client (only file:, stdin and fd: can); set wait_for_client = no "
+			      "([audio] wait_for_client: t.conf:2; [audio] source: the default)"));
+	errs.n = 0;
+	assert_int_equal(drsn__config_set_arg(&c, "audio.source=pa:USB", &errs), 0);
+	assert_int_equal(drsn__config_check(&c, &errs), -EINVAL);
+	assert_true(has_error(&errs, "command line: [audio] wait_for_client: a live pa: source"));
+	errs.n = 0;
+	assert_int_equal(drsn__config_set_arg(&c, "audio.wait_for_client=no", &errs), 0);
+	assert_int_equal(drsn__config_check(&c, &errs), 0);
+}
+
 /* drsnd.conf edited on Windows: a UTF-8 BOM, CRLF line ends, tabs around
  * '=' and trailing blanks are taken as the same file without them; a
  * UTF-16 file (Notepad's "Unicode") is one error naming line 1 and what to
@@ -931,6 +982,7 @@ int main(void)
 		cmocka_unit_test(test_check_system),
 		cmocka_unit_test(test_detect_ranges_are_the_pipelines),
 		cmocka_unit_test(test_audio_channel),
+		cmocka_unit_test(test_wait_for_client),
 		cmocka_unit_test(test_windows_file),
 	};
 	return cmocka_run_group_tests_name("daemon-config", tests, NULL, NULL);

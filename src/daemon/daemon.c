@@ -56,6 +56,9 @@ struct daemon {
 	uint64_t src_warned_ms;    /* uv_now() of the last retry warning */
 	unsigned src_quiet;        /* retries logged at info since then */
 	int narrow_rate;           /* the source rate last warned of as below the model's */
+	/* [audio] wait_for_client: the source is not started until the first
+	 * client connects (then 0 for good: a client leaving pauses nothing) */
+	int src_waiting;
 
 	struct drsn__server *srv;
 
@@ -346,6 +349,13 @@ static cJSON *hello(struct daemon *d)
 	return o;
 }
 
+/* The source's state for status and systemd: "waiting" before the source
+ * has been started ([audio] wait_for_client). */
+static const char *source_state(const struct daemon *d, const struct drsn__source_stats *st)
+{
+	return d->src_waiting ? "waiting" : drsn__source_state_name(st->state);
+}
+
 static double cpu_seconds(void)
 {
 	struct rusage ru;
@@ -403,7 +413,7 @@ static cJSON *status(struct daemon *d)
 	cJSON_AddNumberToObject(o, "stream_time", stream_time(d));
 	cJSON *s = cJSON_AddObjectToObject(o, "source");
 	cJSON_AddStringToObject(s, "name", drsn__source_name(d->src));
-	cJSON_AddStringToObject(s, "state", drsn__source_state_name(src.state));
+	cJSON_AddStringToObject(s, "state", source_state(d, &src));
 	cJSON_AddNumberToObject(s, "samples", (double)src.samples);
 	cJSON_AddNumberToObject(s, "overflows", (double)src.overflows);
 	cJSON_AddNumberToObject(s, "overflow_samples", (double)src.overflow_samples);
@@ -873,6 +883,14 @@ static void on_connect(void *user, struct drsn__client *c)
 {
 	struct daemon *d = user;
 	send_to(c, hello(d), NULL);
+	if (d->src_waiting && !d->stopping) {
+		/* [audio] wait_for_client: this client (subscribed to detection,
+		 * as every new one) gets the stream from its first sample */
+		d->src_waiting = 0;
+		drsn__log_notice("client %llu connected: reading %s",
+				 (unsigned long long)drsn__client_id(c), drsn__source_name(d->src));
+		drsn__source_start(d->src);
+	}
 }
 
 /* Why event ev cannot come with the running config (a reload may change
@@ -991,7 +1009,7 @@ static void on_status_timer(uv_timer_t *t)
 	struct drsn__source_stats src;
 	drsn__source_get_stats(d->src, &src);
 	drsn__notify_status("%s: %s, %.0f s of audio, %llu detections, %llu clients, %llu overflows",
-			    drsn__source_name(d->src), drsn__source_state_name(src.state), stream_time(d),
+			    drsn__source_name(d->src), source_state(d, &src), stream_time(d),
 			    (unsigned long long)d->detections, (unsigned long long)ss.clients,
 			    (unsigned long long)(src.overflows + src.device_overflows));
 	if (drsn__server_subscribers(d->srv, DRSN_EV_STATUS) || drsn__plugins_count(d->plugins))
@@ -1177,7 +1195,14 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		 d->cfg.source, d->model ? d->model_name : "(none)");
 	drsn__notify_ready(ready);
 	drsn__log_notice("drsnd %s %s (%s kernels)", drsn_version(), ready, drsn_simd_name());
-	drsn__source_start(d->src);
+	if (d->cfg.wait_for_client) {
+		/* ready all the same: the daemon serves; the file waits */
+		d->src_waiting = 1;
+		drsn__log_notice("waiting for a client before reading %s", drsn__source_name(d->src));
+		drsn__notify_status("waiting for a client before reading %s", drsn__source_name(d->src));
+	} else {
+		drsn__source_start(d->src);
+	}
 
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	code = d->exit_code;

@@ -39,6 +39,8 @@ static void usage(FILE *f)
 		"      --realtime          [audio] realtime = yes (pace file: sources)\n"
 		"      --no-realtime       [audio] realtime = no (as fast as possible)\n"
 		"      --exit-on-eof       [audio] on_eof = exit\n"
+		"      --wait-for-client   [audio] wait_for_client = yes (file:, stdin, fd:\n"
+		"                          read nothing until the first client connects)\n"
 		"      --set SECTION.KEY=VALUE   any config key (repeatable)\n"
 		"  -l, --log-level LEVEL   error | warning | info | debug\n"
 		"  -v, --verbose           log more (-v info, -vv debug)\n"
@@ -60,7 +62,7 @@ static char *kv(const char *key, const char *value)
 int main(int argc, char **argv)
 {
 	drsn__log_init();
-	enum { O_CHECK = 256, O_PRINT, O_LIST, O_LISTPL, O_RT, O_NORT, O_EOF, O_SET, O_VERSION };
+	enum { O_CHECK = 256, O_PRINT, O_LIST, O_LISTPL, O_RT, O_NORT, O_EOF, O_WAIT, O_SET, O_VERSION };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, O_CHECK},
@@ -73,6 +75,7 @@ int main(int argc, char **argv)
 		{"realtime", no_argument, NULL, O_RT},
 		{"no-realtime", no_argument, NULL, O_NORT},
 		{"exit-on-eof", no_argument, NULL, O_EOF},
+		{"wait-for-client", no_argument, NULL, O_WAIT},
 		{"set", required_argument, NULL, O_SET},
 		{"log-level", required_argument, NULL, 'l'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -102,6 +105,7 @@ int main(int argc, char **argv)
 		case O_RT: o = kv("audio.realtime", "yes"); break;
 		case O_NORT: o = kv("audio.realtime", "no"); break;
 		case O_EOF: o = kv("audio.on_eof", "exit"); break;
+		case O_WAIT: o = kv("audio.wait_for_client", "yes"); break;
 		case O_SET: o = kv("", optarg) ; if (o) memmove(o, o + 1, strlen(o)); break;
 		case 'l': o = kv("daemon.log_level", optarg); break;
 		case 'v': verbose++; continue;

@@ -436,9 +436,96 @@ def test_narrowband_warned():
     log("8 kHz file and stdin: one warning each, status source.rate 8000; 16 and 48 kHz: none")
 
 
+def wait_socket_file(d, timeout=20):
+    """Wait for d's socket to appear without connecting to it (a connection
+    is what starts a --wait-for-client source)."""
+    end = time.time() + timeout
+    while not os.path.exists(d.sock):
+        assert d.p.poll() is None and time.time() < end, d.stderr()
+        time.sleep(0.02)
+
+
+def test_wait_for_client():
+    """[audio] wait_for_client (--wait-for-client): a file: read as fast as
+    possible, and stdin from a file, are not read until the first client
+    connects, however late: that client gets every detection drsn detect
+    finds (without waiting, --exit-on-eof drsnd has read the whole file and
+    gone within a fraction of a second). systemd hears READY=1 at once, then
+    the waiting state; a later client starts nothing again; a pa: source is
+    refused."""
+    import socket
+    ref = run_detect(*DET_CLI, SAMPLE)
+    assert len(ref) >= 3, ref
+    tmp = os.environ["TMPDIR"]
+    raw = os.path.join(tmp, "wait.raw")
+    with open(raw, "wb") as f:
+        f.write(raw_s16(SAMPLE))
+    systemd = "systemd" in os.environ.get("DRSND_FEATURES", "portaudio systemd").split()
+    for name, kw, extra in [("file:", {"source": "file:" + SAMPLE}, ["--no-realtime"]),
+                            ("stdin", {"source": "stdin", "stdin": open(raw, "rb")},
+                             ["--set", "audio.raw_format=s16le", "--set", "audio.raw_rate=16000"])]:
+        npath = os.path.join(tmp, "notify-%s.sock" % name.strip(":"))
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind(npath)
+        ns.settimeout(10)
+        d = Daemon(*DET, *extra, "--wait-for-client", "--exit-on-eof", "--set", "daemon.status_interval_ms=200",
+                   env={"NOTIFY_SOCKET": npath}, **kw)
+        wait_socket_file(d)
+        t0 = time.time()
+        notes = []
+        while time.time() - t0 < 1.5:   # reading the 10.2 s file takes ~0.1 s here
+            try:
+                ns.settimeout(max(0.01, 1.5 - (time.time() - t0)))
+                notes.append(ns.recv(4096).decode())
+            except socket.timeout:
+                pass
+        ns.close()
+        assert d.p.poll() is None, "%s: drsnd read without a client and exited:\n%s" % (name, d.stderr())
+        if systemd:
+            assert notes and notes[0].startswith("READY=1\nSTATUS=listening on "), notes
+            assert "STATUS=waiting for a client before reading " + kw["source"] in notes, notes
+            assert any(n.startswith("STATUS=%s: waiting, 0 s of audio" % kw["source"]) for n in notes), notes
+        c = Client(d.sock)
+        dets = collect(c)
+        assert d.p.wait(10) == 0, d.stderr()
+        n = same(dets, ref)   # from the first detection on: t_min 0
+        assert n == len(ref), (n, len(ref))
+        err = d.stderr()
+        assert err.count("waiting for a client before reading " + kw["source"]) == 1, err
+        log("%s: connected %.1f s after the socket appeared: all %d detections of drsn detect" %
+            (name, time.time() - t0, n))
+
+    # a client that leaves does not pause the reading; the next one gets the rest
+    d = Daemon(*DET, "--wait-for-client", "--no-realtime", source="file:" + SAMPLE)
+    wait_socket_file(d)
+    c = Client(d.sock)
+    c.close()
+    c = Client(d.sock)
+    for _ in range(300):
+        st = c.request({"type": "status"})["source"]
+        if st["state"] == "ended":
+            break
+        time.sleep(0.1)
+    assert st["state"] == "ended" and st["samples"] >= 160000, st
+    d.signal(signal.SIGTERM)
+    assert d.p.wait(10) == 0
+
+    # a live microphone cannot wait: --check-config and start-up refuse it
+    for argv in (["--check-config"], []):
+        r = subprocess.run([DRSND, "--socket", os.path.join(tmp, "pa.sock"), "--model", MODEL,
+                            "--source", "pa:", "--wait-for-client"] + argv,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1 and "[audio] wait_for_client: a live pa: source cannot wait for a client" \
+            in r.stderr, (argv, r.returncode, r.stderr)
+    r = subprocess.run([DRSND, "--model", MODEL, "--check-config", "--set", "audio.wait_for_client=maybe"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "[audio] wait_for_client: 'maybe' is not a boolean" in r.stderr, r.stderr
+
+
 if __name__ == "__main__":
     main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_stdin_starting_until_audio,
           test_drsn_detect_errors,
           test_stdin_matches_drsn_detect, test_stdin_f32_nan_samples, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_pauses_over_a_stall,
-          test_file_realtime_matches_drsn_detect, test_channels, test_narrowband_warned])
+          test_file_realtime_matches_drsn_detect, test_channels, test_narrowband_warned,
+          test_wait_for_client])

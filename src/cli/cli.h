@@ -113,6 +113,65 @@ void drsn__cli_put_label(FILE *f, const char *label);
 /* Every label of m so, with sep between them. */
 void drsn__cli_put_labels(FILE *f, const struct drsn_model *m, const char *sep);
 
+/* drsn detect's machinery, shared with drsn tune (src/cli/cmd_detect.c):
+ * detect's options, the model, the pipeline and the run over the files.
+ * Use: drsn__detect_init; in the getopt_long loop (DRSN__DETECT_LONGOPTS in
+ * the option table, DRSN__DETECT_SHORTOPTS in the optstring) hand each option
+ * to drsn__detect_option; then drsn__detect_open, drsn__detect_run,
+ * drsn__detect_close (always, also after a failed open). */
+#include "drsn/pipeline.h"
+struct drsn__detect {
+	const char *cmd;               /* "detect", "tune": error messages */
+	const char *model_path;
+	const char *lt[64];            /* --label-threshold L=P as given */
+	float lt_p[64];
+	int n_lt, quiet;
+	uint64_t channels;
+	drsn_pipeline_opts o;
+	/* from drsn__detect_open: */
+	drsn_model *m;
+	drsn_pipeline *p;
+	float *thr;                    /* per label, -1 = the global threshold */
+	struct drsn__cli_files files;
+};
+enum { DRSN__DETECT_O_LT = 256, DRSN__DETECT_O_HOP, DRSN__DETECT_O_SMOOTH, DRSN__DETECT_O_REFR,
+       DRSN__DETECT_O_VAD, DRSN__DETECT_O_VADDB, DRSN__DETECT_O_VADH, DRSN__DETECT_O_CHAN,
+       DRSN__DETECT_O_NEXT /* a command's own long options from here */ };
+#define DRSN__DETECT_SHORTOPTS "m:t:q"
+#define DRSN__DETECT_LONGOPTS \
+	{"model", required_argument, NULL, 'm'}, \
+	{"threshold", required_argument, NULL, 't'}, \
+	{"label-threshold", required_argument, NULL, DRSN__DETECT_O_LT}, \
+	{"inference-hop-ms", required_argument, NULL, DRSN__DETECT_O_HOP}, \
+	{"smoothing-ms", required_argument, NULL, DRSN__DETECT_O_SMOOTH}, \
+	{"refractory-ms", required_argument, NULL, DRSN__DETECT_O_REFR}, \
+	{"vad", no_argument, NULL, DRSN__DETECT_O_VAD}, \
+	{"vad-threshold-db", required_argument, NULL, DRSN__DETECT_O_VADDB}, \
+	{"vad-hangover-ms", required_argument, NULL, DRSN__DETECT_O_VADH}, \
+	{"channel", required_argument, NULL, DRSN__DETECT_O_CHAN}, \
+	{"quiet", no_argument, NULL, 'q'}
+void drsn__detect_init(struct drsn__detect *d, const char *cmd);
+/* The options' lines of a usage text (detect's, shared by tune). */
+void drsn__detect_usage_options(FILE *f);
+/* Option c (getopt_long's return) with arg: 1 if it is one of detect's
+ * (*bad = 1 after a usage error, said on stderr), 0 if not. */
+int drsn__detect_option(struct drsn__detect *d, int c, const char *arg, int *bad);
+/* Load the model, check the --label-threshold labels, create the pipeline,
+ * collect the files of args. 0, or -1 after an error on stderr. */
+int drsn__detect_open(struct drsn__detect *d, char **args, int n_args);
+/* Every file through the pipeline, each a stream of its own (reset, push,
+ * finish), with ev and user; file_start (may be NULL) before a file's first
+ * sample, file_end (may be NULL) after its finish with the audio's length
+ * in seconds. A file that cannot be read gets drsn__cli_file_error. 0, or 1
+ * when a file failed or stdout failed (the exit code). */
+int drsn__detect_run(struct drsn__detect *d, const drsn_pipeline_events *ev,
+		     void (*file_start)(void *user, const char *file),
+		     void (*file_end)(void *user, const char *file, double audio_s), void *user);
+void drsn__detect_close(struct drsn__detect *d);
+/* A float option's value in [lo, hi]: 0, or -1 after "drsn: CMD: OPT: 'V' is
+ * not a number in [lo, hi]". */
+int drsn__cli_parse_float(const char *cmd, const char *opt, const char *v, float lo, float hi, float *out);
+
 /* Subcommands (add yours here and in the table in main.c). */
 int drsn__cmd_version(int argc, char **argv);
 int drsn__cmd_info(int argc, char **argv);
@@ -121,5 +180,6 @@ int drsn__cmd_denoise(int argc, char **argv);
 int drsn__cmd_detect(int argc, char **argv);
 int drsn__cmd_bench(int argc, char **argv);
 int drsn__cmd_classify(int argc, char **argv);
+int drsn__cmd_tune(int argc, char **argv);
 
 #endif

@@ -19,17 +19,9 @@
 
 #define CHUNK 1600
 
-static void usage(FILE *f)
+void drsn__detect_usage_options(FILE *f)
 {
 	fprintf(f,
-		"usage: drsn detect [--model M] [OPTIONS] FILE|FOLDER...\n\n"
-		"Runs drsnd's streaming detection pipeline over each file (a folder: every\n"
-		"audio file under it, in name order; '-': stdin) and prints one JSON line per\n"
-		"detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds); a file\n"
-		"that cannot be read gets {\"file\",\"error\"} (and a message on stderr).\n"
-		"Each file is a stream of its own, with one window of silence before and after\n"
-		"it, so a keyword at its very start or end is found too.\n"
-		"The options are drsnd.conf's [detect] keys, with the same defaults:\n"
 		"  -m, --model PATH            (default %s)\n"
 		"  -t, --threshold P           global threshold [0.8]\n"
 		"      --label-threshold L=P   per-label threshold (repeatable)\n"
@@ -44,6 +36,20 @@ static void usage(FILE *f)
 		"                              the first), a list 1,2 or a range 1-4\n"
 		"  -q, --quiet                 no progress bar (shown on a terminal for long batches)\n",
 		drsn_default_model_path());
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: drsn detect [--model M] [OPTIONS] FILE|FOLDER...\n\n"
+		"Runs drsnd's streaming detection pipeline over each file (a folder: every\n"
+		"audio file under it, in name order; '-': stdin) and prints one JSON line per\n"
+		"detection: {\"file\",\"label\",\"score\",\"start\",\"end\"} (seconds); a file\n"
+		"that cannot be read gets {\"file\",\"error\"} (and a message on stderr).\n"
+		"Each file is a stream of its own, with one window of silence before and after\n"
+		"it, so a keyword at its very start or end is found too.\n"
+		"The options are drsnd.conf's [detect] keys, with the same defaults:\n");
+	drsn__detect_usage_options(f);
 }
 
 struct run {
@@ -67,149 +73,140 @@ static void on_detection(void *user, const drsn_detection *d)
 	r->n++;
 }
 
-static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
+static int parse_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out)
 {
 	char *end;
 	long x = strtol(v, &end, 10);
 	if (end == v || *end || x < lo || x > hi) {
-		drsn__cli_err("detect: %s: '%s' is not an integer in [%d, %d]", opt, v, lo, hi);
+		drsn__cli_err("%s: %s: '%s' is not an integer in [%d, %d]", cmd, opt, v, lo, hi);
 		return -1;
 	}
 	*out = (int)x;
 	return 0;
 }
 
-static int parse_float(const char *opt, const char *v, float lo, float hi, float *out)
+int drsn__cli_parse_float(const char *cmd, const char *opt, const char *v, float lo, float hi, float *out)
 {
 	char *end;
 	float x = strtof(v, &end);
 	if (end == v || *end || !(x >= lo && x <= hi)) {
-		drsn__cli_err("detect: %s: '%s' is not a number in [%g, %g]", opt, v, lo, hi);
+		drsn__cli_err("%s: %s: '%s' is not a number in [%g, %g]", cmd, opt, v, lo, hi);
 		return -1;
 	}
 	*out = x;
 	return 0;
 }
 
-int drsn__cmd_detect(int argc, char **argv)
+void drsn__detect_init(struct drsn__detect *d, const char *cmd)
 {
-	enum { O_LT = 256, O_HOP, O_SMOOTH, O_REFR, O_VAD, O_VADDB, O_VADH, O_CHAN };
-	static const struct option opts[] = {
-		{"model", required_argument, NULL, 'm'},
-		{"threshold", required_argument, NULL, 't'},
-		{"label-threshold", required_argument, NULL, O_LT},
-		{"inference-hop-ms", required_argument, NULL, O_HOP},
-		{"smoothing-ms", required_argument, NULL, O_SMOOTH},
-		{"refractory-ms", required_argument, NULL, O_REFR},
-		{"vad", no_argument, NULL, O_VAD},
-		{"vad-threshold-db", required_argument, NULL, O_VADDB},
-		{"vad-hangover-ms", required_argument, NULL, O_VADH},
-		{"channel", required_argument, NULL, O_CHAN},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *model_path = drsn_default_model_path();
-	const char *lt[64];
-	float lt_p[64];
-	int n_lt = 0, quiet = 0, c, code = 1;
-	uint64_t channels = 0;
-	drsn_pipeline_opts o;
-	drsn_pipeline_opts_default(&o);
-	optind = 1;
-	opterr = 0;   /* drsn__cli_bad_option says it, in one line */
-	while ((c = getopt_long(argc, argv, ":m:t:qh", opts, NULL)) != -1) {
-		int bad = 0;
-		switch (c) {
-		case 'm': model_path = optarg; break;
-		case 't': bad = parse_float("--threshold", optarg, 0, 1, &o.threshold); break;
-		case O_LT:
-			if (n_lt == 64 || !strchr(optarg, '=')) {
-				drsn__cli_err("detect: --label-threshold '%s': expected LABEL=P (at most 64)", optarg);
-				bad = 1;
-			} else {
-				/* P now, a usage error like -t's; LABEL once the model is
-				 * loaded. P is after the last '=': a label may hold one. */
-				const char *val = strrchr(optarg, '=') + 1;
-				bad = parse_float("--label-threshold", val, 0, 1, &lt_p[n_lt]);
-				lt[n_lt++] = optarg;
-			}
-			break;
-		case O_HOP: bad = parse_int("--inference-hop-ms", optarg, DRSN_PIPELINE_HOP_MS_MIN, DRSN_PIPELINE_HOP_MS_MAX, &o.inference_hop_ms); break;
-		case O_SMOOTH: bad = parse_int("--smoothing-ms", optarg, 0, DRSN_PIPELINE_SMOOTHING_MS_MAX, &o.smoothing_ms); break;
-		case O_REFR: bad = parse_int("--refractory-ms", optarg, 0, DRSN_PIPELINE_REFRACTORY_MS_MAX, &o.refractory_ms); break;
-		case O_VAD: o.vad = 1; break;
-		case O_VADDB: bad = parse_float("--vad-threshold-db", optarg, DRSN_PIPELINE_VAD_DB_MIN, 0, &o.vad_threshold_db); break;
-		case O_VADH: bad = parse_int("--vad-hangover-ms", optarg, 0, DRSN_PIPELINE_HANGOVER_MS_MAX, &o.vad_hangover_ms); break;
-		case O_CHAN: bad = drsn__cli_channel_arg("detect", optarg, &channels); break;
-		case 'q': quiet = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: return drsn__cli_bad_option("detect", c, argv);
-		}
-		if (bad)
-			return 2;
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	memset(d, 0, sizeof *d);
+	d->cmd = cmd;
+	d->model_path = drsn_default_model_path();
+	drsn_pipeline_opts_default(&d->o);
+}
 
-	drsn_model *m = NULL;
-	drsn_pipeline *p = NULL;
-	float *thr = NULL, *buf = NULL;
-	drsn_audio *a = NULL;
-	struct drsn__cli_files files = {0};
-	drsn_error e;
-	if (drsn_model_load(&m, model_path, &e) < 0) {
-		drsn__cli_err("detect: %s", e.msg);
-		goto out;
+int drsn__detect_option(struct drsn__detect *d, int c, const char *arg, int *bad)
+{
+	const char *cmd = d->cmd;
+	drsn_pipeline_opts *o = &d->o;
+	int b = 0;
+	switch (c) {
+	case 'm': d->model_path = arg; break;
+	case 't': b = drsn__cli_parse_float(cmd, "--threshold", arg, 0, 1, &o->threshold); break;
+	case DRSN__DETECT_O_LT:
+		if (d->n_lt == 64 || !strchr(arg, '=')) {
+			drsn__cli_err("%s: --label-threshold '%s': expected LABEL=P (at most 64)", cmd, arg);
+			b = 1;
+		} else {
+			/* P now, a usage error like -t's; LABEL once the model is
+			 * loaded. P is after the last '=': a label may hold one. */
+			const char *val = strrchr(arg, '=') + 1;
+			b = drsn__cli_parse_float(cmd, "--label-threshold", val, 0, 1, &d->lt_p[d->n_lt]);
+			d->lt[d->n_lt++] = arg;
+		}
+		break;
+	case DRSN__DETECT_O_HOP: b = parse_int(cmd, "--inference-hop-ms", arg, DRSN_PIPELINE_HOP_MS_MIN, DRSN_PIPELINE_HOP_MS_MAX, &o->inference_hop_ms); break;
+	case DRSN__DETECT_O_SMOOTH: b = parse_int(cmd, "--smoothing-ms", arg, 0, DRSN_PIPELINE_SMOOTHING_MS_MAX, &o->smoothing_ms); break;
+	case DRSN__DETECT_O_REFR: b = parse_int(cmd, "--refractory-ms", arg, 0, DRSN_PIPELINE_REFRACTORY_MS_MAX, &o->refractory_ms); break;
+	case DRSN__DETECT_O_VAD: o->vad = 1; break;
+	case DRSN__DETECT_O_VADDB: b = drsn__cli_parse_float(cmd, "--vad-threshold-db", arg, DRSN_PIPELINE_VAD_DB_MIN, 0, &o->vad_threshold_db); break;
+	case DRSN__DETECT_O_VADH: b = parse_int(cmd, "--vad-hangover-ms", arg, 0, DRSN_PIPELINE_HANGOVER_MS_MAX, &o->vad_hangover_ms); break;
+	case DRSN__DETECT_O_CHAN: b = drsn__cli_channel_arg(cmd, arg, &d->channels); break;
+	case 'q': d->quiet = 1; break;
+	default: return 0;
 	}
-	int nl = drsn_model_n_labels(m);
-	thr = malloc((size_t)nl * sizeof *thr);
-	buf = malloc(CHUNK * sizeof *buf);
-	if (!thr || !buf) {
-		drsn__cli_err("detect: out of memory");
-		goto out;
+	*bad = b != 0;
+	return 1;
+}
+
+int drsn__detect_open(struct drsn__detect *d, char **args, int n_args)
+{
+	const char *cmd = d->cmd;
+	drsn_error e;
+	if (drsn_model_load(&d->m, d->model_path, &e) < 0) {
+		drsn__cli_err("%s: %s", cmd, e.msg);
+		return -1;
+	}
+	int nl = drsn_model_n_labels(d->m);
+	d->thr = malloc((size_t)nl * sizeof *d->thr);
+	if (!d->thr) {
+		drsn__cli_err("%s: out of memory", cmd);
+		return -1;
 	}
 	for (int l = 0; l < nl; l++)
-		thr[l] = -1;
-	for (int i = 0; i < n_lt; i++) {
-		const char *eq = strrchr(lt[i], '=');
+		d->thr[l] = -1;
+	for (int i = 0; i < d->n_lt; i++) {
+		const char *lt = d->lt[i], *eq = strrchr(lt, '=');
 		int found = -1;
 		for (int l = 0; l < nl; l++)
-			if (strlen(drsn_model_label(m, l)) == (size_t)(eq - lt[i]) &&
-			    !strncmp(drsn_model_label(m, l), lt[i], (size_t)(eq - lt[i])))
+			if (strlen(drsn_model_label(d->m, l)) == (size_t)(eq - lt) &&
+			    !strncmp(drsn_model_label(d->m, l), lt, (size_t)(eq - lt)))
 				found = l;
 		if (found < 0) {
-			fprintf(stderr, "drsn: detect: --label-threshold '%s': no such label '%.*s' in %s (labels: ",
-				lt[i], (int)(eq - lt[i]), lt[i], model_path);
-			drsn__cli_put_labels(stderr, m, ", ");
+			fprintf(stderr, "drsn: %s: --label-threshold '%s': no such label '%.*s' in %s (labels: ",
+				cmd, lt, (int)(eq - lt), lt, d->model_path);
+			drsn__cli_put_labels(stderr, d->m, ", ");
 			fputs(")\n", stderr);
-			goto out;
+			return -1;
 		}
-		thr[found] = lt_p[i];
+		d->thr[found] = d->lt_p[i];
 	}
-	o.thresholds = thr;
-	if (drsn_pipeline_create(&p, m, &o, &e) < 0) {
-		drsn__cli_err("detect: %s", e.msg);
-		goto out;
+	d->o.thresholds = d->thr;
+	if (drsn_pipeline_create(&d->p, d->m, &d->o, &e) < 0) {
+		drsn__cli_err("%s: %s", cmd, e.msg);
+		return -1;
 	}
-	if (drsn__cli_files_collect(&files, argv + optind, argc - optind) < 0) {
-		drsn__cli_err("detect: out of memory");
-		goto out;
+	if (drsn__cli_files_collect(&d->files, args, n_args) < 0) {
+		drsn__cli_err("%s: out of memory", cmd);
+		return -1;
 	}
-	int rate = drsn_model_features_params(m)->sample_rate;
-	int n_files = (int)files.n;
-	int show_bar = !quiet && isatty(2);
+	return 0;
+}
+
+int drsn__detect_run(struct drsn__detect *d, const drsn_pipeline_events *ev,
+		     void (*file_start)(void *user, const char *file),
+		     void (*file_end)(void *user, const char *file, double audio_s), void *user)
+{
+	const char *cmd = d->cmd;
+	drsn_audio *a = NULL;
+	drsn_error e;
+	float *buf = malloc(CHUNK * sizeof *buf);
+	if (!buf) {
+		drsn__cli_err("%s: out of memory", cmd);
+		return 1;
+	}
+	int rate = drsn_model_features_params(d->m)->sample_rate;
+	int n_files = (int)d->files.n;
+	int show_bar = !d->quiet && isatty(2);
 	/* total audio, for the progress bar (only when it will be shown) */
 	double total = 0, done = 0;
 	if (show_bar) {
-		for (size_t i = 0; i < files.n; i++) {
+		for (size_t i = 0; i < d->files.n; i++) {
 			drsn_audio_opts ao;
 			drsn_audio_opts_default(&ao);
 			ao.target_rate = rate;
-			if (!files.file[i].error && strcmp(files.file[i].path, "-") &&
-			    drsn_audio_open(&a, files.file[i].path, &ao, NULL) == 0) {
+			if (!d->files.file[i].error && strcmp(d->files.file[i].path, "-") &&
+			    drsn_audio_open(&a, d->files.file[i].path, &ao, NULL) == 0) {
 				drsn_audio_info info;
 				drsn_audio_get_info(a, &info);
 				total += info.out_frames > 0 ? (double)info.out_frames : 0;
@@ -219,46 +216,50 @@ int drsn__cmd_detect(int argc, char **argv)
 		}
 		show_bar = total > 30.0 * rate;   /* long batches only */
 	}
-	code = 0;
+	int code = 0;
 	int narrow_said = 0;   /* the narrowband warning: once a run */
-	for (size_t i = 0; i < files.n && !drsn__cli_stdout_failed(); i++) {
-		struct run r = {files.file[i].path, 0};
-		if (files.file[i].error) {
+	for (size_t i = 0; i < d->files.n && !drsn__cli_stdout_failed(); i++) {
+		const char *file = d->files.file[i].path;
+		if (d->files.file[i].error) {
 			drsn__cli_progress_erase();
-			drsn__cli_file_error("detect", r.file, files.file[i].error);
+			drsn__cli_file_error(cmd, file, d->files.file[i].error);
 			code = 1;
 			continue;
 		}
 		drsn_audio_opts ao;
 		drsn_audio_opts_default(&ao);
 		ao.target_rate = rate;
-		if (drsn__cli_audio_open(&a, r.file, &ao, channels, &e) < 0) {
+		if (drsn__cli_audio_open(&a, file, &ao, d->channels, &e) < 0) {
 			drsn__cli_progress_erase();
-			drsn__cli_file_error("detect", r.file, e.msg);
+			drsn__cli_file_error(cmd, file, e.msg);
 			code = 1;
 			continue;
 		}
 		/* (drsn__cli_err erases the bar; the next update draws it again) */
-		drsn__cli_warn_narrowband("detect", r.file, a, drsn_model_features_params(m), &narrow_said);
-		drsn_pipeline_reset(p);
-		static const drsn_pipeline_events ev = {on_detection, NULL, NULL};
+		drsn__cli_warn_narrowband(cmd, file, a, drsn_model_features_params(d->m), &narrow_said);
+		drsn_pipeline_reset(d->p);
+		if (file_start)
+			file_start(user, file);
 		long n = 0;
 		while (!drsn__cli_stdout_failed() && (n = drsn_audio_read(a, buf, CHUNK, &e)) > 0) {
-			drsn_pipeline_push(p, buf, (size_t)n, &ev, &r);
+			drsn_pipeline_push(d->p, buf, (size_t)n, ev, user);
 			done += (double)n;
 			if (show_bar && ((int64_t)done / n) % 50 == 0)   /* long: 32 bits on armhf */
 				drsn__cli_progress(done, total, (int)i + 1, n_files);
 		}
+		double audio_s = drsn_pipeline_time(d->p);
 		if (n < 0) {
 			drsn__cli_progress_erase();
-			drsn__cli_file_error("detect", r.file, e.msg);
+			drsn__cli_file_error(cmd, file, e.msg);
 			code = 1;
 		} else if (!drsn__cli_stdout_failed()) {
-			drsn_pipeline_finish(p, &ev, &r);   /* score the last second in full */
+			drsn_pipeline_finish(d->p, ev, user);   /* score the last second in full */
+			if (file_end)
+				file_end(user, file, audio_s);
 		}
 		if (drsn_audio_bad_samples(a) > 0) {
 			drsn__cli_progress_erase();
-			drsn__cli_warn_bad_samples("detect", r.file, a);
+			drsn__cli_warn_bad_samples(cmd, file, a);
 		}
 		drsn_audio_close(a);
 		a = NULL;
@@ -270,11 +271,60 @@ int drsn__cmd_detect(int argc, char **argv)
 		drsn__cli_progress(total, total, n_files, n_files);
 		fputc('\n', stderr);
 	}
-out:
-	drsn__cli_files_free(&files);
-	drsn_pipeline_destroy(p);
-	drsn_model_free(m);
-	free(thr);
 	free(buf);
+	return code;
+}
+
+void drsn__detect_close(struct drsn__detect *d)
+{
+	drsn__cli_files_free(&d->files);
+	drsn_pipeline_destroy(d->p);
+	drsn_model_free(d->m);
+	free(d->thr);
+	d->p = NULL;
+	d->m = NULL;
+	d->thr = NULL;
+}
+
+static void file_start(void *user, const char *file)
+{
+	struct run *r = user;
+	r->file = file;
+}
+
+int drsn__cmd_detect(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		DRSN__DETECT_LONGOPTS,
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct drsn__detect d;
+	int c, bad = 0;
+	drsn__detect_init(&d, "detect");
+	optind = 1;
+	opterr = 0;   /* drsn__cli_bad_option says it, in one line */
+	while ((c = getopt_long(argc, argv, ":" DRSN__DETECT_SHORTOPTS "h", opts, NULL)) != -1) {
+		if (drsn__detect_option(&d, c, optarg, &bad)) {
+			if (bad)
+				return 2;
+		} else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else {
+			return drsn__cli_bad_option("detect", c, argv);
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	int code = 1;
+	if (drsn__detect_open(&d, argv + optind, argc - optind) == 0) {
+		static const drsn_pipeline_events ev = {on_detection, NULL, NULL};
+		struct run r = {NULL, 0};
+		code = drsn__detect_run(&d, &ev, file_start, NULL, &r);
+	}
+	drsn__detect_close(&d);
 	return code;
 }

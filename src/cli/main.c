@@ -16,6 +16,7 @@ static const struct drsn__cmd commands[] = {
 	{"detect", drsn__cmd_detect, "spot keywords in audio files (drsnd's streaming pipeline, offline)"},
 	{"bench", drsn__cmd_bench, "engine latency per SIMD path, GFLOP/s, load time, and PyTorch in the same run"},
 	{"classify", drsn__cmd_classify, "label whole clips (one window per file) as JSON lines"},
+	{"tune", drsn__cmd_tune, "per-label thresholds that keep false alarms down on recordings of your room"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

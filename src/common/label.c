@@ -1,6 +1,7 @@
 /* A model's label as list text (label.h). */
 #include "common/label.h"
 
+#include <ctype.h>
 #include <string.h>
 
 size_t drsn__label_text(const char *label, char *out, size_t n)
@@ -19,4 +20,26 @@ size_t drsn__label_text(const char *label, char *out, size_t n)
 		out[k++] = '"';
 	out[k] = '\0';
 	return k;
+}
+
+void drsn__label_put_quoted(FILE *f, const char *s, int quote)
+{
+	if (!quote) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void drsn__label_put_conf_key(FILE *f, const char *k)
+{
+	size_t n = strlen(k);
+	drsn__label_put_quoted(f, k, !n || strpbrk(k, "=:;") || strchr("\"[#", k[0]) ||
+				     isspace((unsigned char)k[0]) || isspace((unsigned char)k[n - 1]));
 }

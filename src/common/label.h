@@ -16,4 +16,14 @@
  * Returns the text's length. */
 size_t drsn__label_text(const char *label, char *out, size_t n);
 
+/* s to f as it is (quote 0), or in double quotes with '"' and '\\' escaped
+ * (drsnd.conf's rule: src/daemon/config.c's unquote reads it back). */
+#include <stdio.h>
+void drsn__label_put_quoted(FILE *f, const char *s, int quote);
+
+/* A label as a key of drsnd.conf's [thresholds] (drsnd --print-config, drsn
+ * tune's block): quoted when inih would not read it back as it is: with
+ * '=', ':' or ';' in it, '"', '[', '#' first, blanks at an end. */
+void drsn__label_put_conf_key(FILE *f, const char *label);
+
 #endif

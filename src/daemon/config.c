@@ -14,6 +14,7 @@
 
 #include "audio/mix.h"
 #include "common/cnum.h"
+#include "common/label.h"
 #include "common/unixsock.h"
 #include "daemon/log.h"
 #include "drsn/audio.h"
@@ -1269,22 +1270,6 @@ float drsn__config_threshold(const struct drsn__config *c, const char *label)
 	return c->threshold;
 }
 
-/* s as it is, or in quotes with '"' and '\\' escaped (unquote reads it). */
-static void print_quoted(FILE *f, const char *s, int quote)
-{
-	if (!quote) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 /* A value as inih reads it back: quoted if it has blanks at an end, starts
  * with a quote, or holds a ';' after a blank (an inline comment). */
 static void print_value(FILE *f, const char *v)
@@ -1294,16 +1279,7 @@ static void print_value(FILE *f, const char *v)
 			  v[0] == '"');
 	for (size_t i = 1; i < n && !quote; i++)
 		quote = v[i] == ';' && isspace((unsigned char)v[i - 1]);
-	print_quoted(f, v, quote);
-}
-
-/* A [thresholds] key (a label), quoted when inih would not read it back as
- * it is: with '=', ':' or ';' in it, '"', '[', '#' first, blanks at an end. */
-static void print_key(FILE *f, const char *k)
-{
-	size_t n = strlen(k);
-	print_quoted(f, k, !n || strpbrk(k, "=:;") || strchr("\"[#", k[0]) ||
-			   isspace((unsigned char)k[0]) || isspace((unsigned char)k[n - 1]));
+	drsn__label_put_quoted(f, v, quote);
 }
 
 /* The shortest decimal that strtof reads back as v: "0.8", not
@@ -1355,7 +1331,7 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 	fprintf(f, "\n[thresholds]\n");
 	for (int i = 0; i < c->n_thresholds; i++)
 	{
-		print_key(f, c->thresholds[i].label);
+		drsn__label_put_conf_key(f, c->thresholds[i].label);
 		fputs(" = ", f);
 		print_float(f, c->thresholds[i].value);
 		fputc('\n', f);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "pipeline/detector.h"
 #include "drsn/features.h"
 
 struct drsn_pipeline {
@@ -221,6 +222,46 @@ static double thread_cpu(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+int drsn__detector_pick(const float *smoothed, const float *thr, const char *fires,
+			const double *last_fire, double refractory_s, double t, int n_labels)
+{
+	int best = -1;
+	for (int l = 0; l < n_labels; l++) {
+		if (!fires[l] || smoothed[l] < thr[l] || t - last_fire[l] < refractory_s)
+			continue;
+		if (best < 0 || smoothed[l] > smoothed[best])
+			best = l;
+	}
+	return best;
+}
+
+/* The history slot of the window that gave label its highest raw probability. */
+static int peak_slot(const drsn_pipeline *p, int label)
+{
+	size_t nl = (size_t)p->n_labels;
+	int bh = 0;
+	for (int h = 1; h < p->h_n; h++)
+		if (p->hist[(size_t)h * nl + (size_t)label] > p->hist[(size_t)bh * nl + (size_t)label])
+			bh = h;
+	return bh;
+}
+
+int drsn__pipeline_peak_back(const drsn_pipeline *p, int label)
+{
+	int newest = (p->h_pos - 1 + p->S) % p->S;
+	return (newest - peak_slot(p, label) + p->S) % p->S;
+}
+
+double drsn__pipeline_refractory_s(const drsn_pipeline *p)
+{
+	return p->refractory_s;
+}
+
+const char *drsn__pipeline_fires(const drsn_pipeline *p)
+{
+	return p->fires;
+}
+
 static void infer(drsn_pipeline *p)
 {
 	/* Window end: the newest frame's last sample. */
@@ -256,20 +297,10 @@ static void infer(drsn_pipeline *p)
 	if (p->ev && p->ev->scores)
 		p->ev->scores(p->user, t, p->probs, p->smoothed, nl);
 
-	int best = -1;
-	for (int l = 0; l < nl; l++) {
-		if (!p->fires[l] || p->smoothed[l] < p->thr[l] || t - p->last_fire[l] < p->refractory_s)
-			continue;
-		if (best < 0 || p->smoothed[l] > p->smoothed[best])
-			best = l;
-	}
+	int best = drsn__detector_pick(p->smoothed, p->thr, p->fires, p->last_fire, p->refractory_s, t, nl);
 	if (best < 0)
 		return;
-	/* The window that gave the label its highest raw probability. */
-	int bh = 0;
-	for (int h = 1; h < p->h_n; h++)
-		if (p->hist[(size_t)h * (size_t)nl + (size_t)best] > p->hist[(size_t)bh * (size_t)nl + (size_t)best])
-			bh = h;
+	int bh = peak_slot(p, best);
 	p->last_fire[best] = t;
 	p->st.detections++;
 	drsn_detection d = {

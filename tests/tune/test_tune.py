@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""test_tune.py: `drsn tune` against `drsn detect` (meson test drsn-tune).
+
+  test_tune.py DRSN SAMPLES_DIR
+
+- counts: at thresholds P, `drsn tune --threshold P --json`'s false alarms
+  and keywords found per label are those of `drsn detect --threshold P`'s
+  output matched by train/evaluate_stream.py's match() (with and without
+  --truth, with other smoothing/refractory/VAD options), and a label's
+  "lowest" threshold gives, through `drsn detect --label-threshold`, the
+  counts tune says;
+- the suggested [thresholds] block, run through `drsn detect
+  --label-threshold`, gives the false alarms tune says, <= F an hour, on
+  samples/stream-noisy.wav taken as holding no keyword and on a noise file
+  made here (a sample clip's real noise with a tone, repeated);
+- bad input: an unreadable file, a malformed --truth CSV (the line named).
+"""
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import wave
+
+DRSN, SAMPLES = sys.argv[1], sys.argv[2]
+WAV = os.path.join(SAMPLES, "stream-noisy.wav")
+TRUTH = os.path.join(SAMPLES, "stream-noisy.truth.csv")
+fails = []
+
+# the matcher of train/evaluate_stream.py itself (it needs numpy, as /usr/bin/python3 has)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "train"))
+try:
+    from evaluate_stream import match
+except ImportError as e:
+    print("train/evaluate_stream.py cannot be imported: %s" % e)
+    sys.exit(1 if os.environ.get("CI") == "true" else 77)
+
+
+def check(cond, msg):
+    if not cond:
+        fails.append(msg)
+        print("FAIL:", msg)
+
+
+def run(args):
+    return subprocess.run([DRSN] + args, capture_output=True, text=True, timeout=300)
+
+
+def detect(files, args):
+    r = run(["detect", "-q"] + args + files)
+    assert r.returncode == 0, r.stderr
+    return [json.loads(x) for x in r.stdout.splitlines()]
+
+
+def tune(files, args):
+    r = run(["tune", "-q", "--json"] + args + files)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def load_truth(path):
+    rows = [x.split(",") for x in open(path).read().splitlines()[1:] if x]
+    return [(r[0], float(r[2]), float(r[3])) for r in rows]
+
+
+def per_label(dets, truth):
+    found, _, extra = match(dets, truth)
+    fa, fo = {}, {}
+    for d in extra:
+        fa[d['label']] = fa.get(d['label'], 0) + 1
+    for t in found:
+        fo[t[0]] = fo.get(t[0], 0) + 1
+    return fa, fo
+
+
+def lt_args(thresholds):
+    return [a for k, v in thresholds.items() for a in ("--label-threshold", "%s=%s" % (k, v))]
+
+
+def compare_counts(files, truth_path, opts, p, what):
+    truth = load_truth(truth_path) if truth_path else []
+    targs = ["--truth", truth_path] if truth_path else []
+    fa, fo = per_label(detect(files, opts + ["--threshold", p]), truth)
+    t = tune(files, opts + targs + ["--threshold", p])
+    for e in t["labels"]:
+        check(e["false_alarms"] == fa.get(e["label"], 0),
+              "%s P=%s %s: tune %d false alarms, detect %d" % (what, p, e["label"], e["false_alarms"],
+                                                              fa.get(e["label"], 0)))
+        if truth_path:
+            check(e["found"] == fo.get(e["label"], 0),
+                  "%s P=%s %s: tune found %d, detect %d" % (what, p, e["label"], e["found"], fo.get(e["label"], 0)))
+    check(t["false_alarms"] == sum(fa.values()), "%s P=%s: total false alarms" % (what, p))
+    return t
+
+
+def check_suggestion(files, truth_path, opts, f_max, what):
+    truth = load_truth(truth_path) if truth_path else []
+    targs = ["--truth", truth_path] if truth_path else []
+    t = tune(files, opts + targs + ["--max-fa-per-hour", str(f_max)])
+    hours = t["seconds"] / 3600
+    dets = detect(files, opts + lt_args(t["thresholds"]))
+    fa, fo = per_label(dets, truth)
+    check(sum(fa.values()) == t["suggested_false_alarms"],
+          "%s: with the block detect gives %d false alarms, tune says %d" % (what, sum(fa.values()),
+                                                                            t["suggested_false_alarms"]))
+    for e in t["labels"]:
+        n = fa.get(e["label"], 0)
+        check(n == e["suggested_false_alarms"], "%s %s: block: detect %d, tune %d" % (
+            what, e["label"], n, e["suggested_false_alarms"]))
+        if e["suggested"] < 1:
+            check(n <= f_max * hours, "%s %s: %d false alarms > %g an hour over %.4f h" % (
+                what, e["label"], n, f_max, hours))
+    # one label's "lowest", the others as now: detect agrees
+    raised = [e for e in t["labels"] if e["lowest"] > t["threshold"]]
+    for e in raised[:3]:
+        fa1, fo1 = per_label(detect(files, opts + ["--label-threshold", "%s=%.2f" % (e["label"], e["lowest"])]), truth)
+        check(fa1.get(e["label"], 0) == e["lowest_false_alarms"],
+              "%s %s at %.2f: detect %d, tune %d" % (what, e["label"], e["lowest"], fa1.get(e["label"], 0),
+                                                     e["lowest_false_alarms"]))
+    return t
+
+
+def write_noise(path):
+    """A keyword-free file that sets the detector off: samples/stream-noisy.wav
+    played backwards (speech-like, no word of the model's), then a noise
+    clip's 0.2 s before its word with tones, repeated: 60 s in all."""
+    with wave.open(WAV) as w:
+        rate, n = w.getframerate(), w.getnframes()
+        out = list(struct.unpack("<%dh" % n, w.readframes(n))[::-1])
+    with wave.open(os.path.join(SAMPLES, "clips", "yes-0-real-0db.wav")) as w:
+        n = w.getnframes()
+        x = struct.unpack("<%dh" % n, w.readframes(n))[:int(0.2 * rate)]
+    k = 0
+    while len(out) < 60 * rate:
+        f = 300 + 150 * (k % 7)
+        for i, s in enumerate(x):
+            out.append(int(max(-32767, min(32767, 3 * s + 4000 * math.sin(2 * math.pi * f * i / rate)))))
+        k += 1
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(struct.pack("<%dh" % len(out), *out))
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="drsn-tune-") as tmp:
+        return run_all(tmp)
+
+
+def run_all(tmp):
+    noise = os.path.join(tmp, "noise.wav")
+    write_noise(noise)
+
+    # exactness of the replay: counts at a threshold are detect's
+    for p in ("0.55", "0.8", "0.93"):
+        compare_counts([WAV], TRUTH, [], p, "truth")
+        compare_counts([WAV], None, [], p, "no truth")
+    compare_counts([WAV, noise], None, ["--smoothing-ms", "500", "--refractory-ms", "400"], "0.6", "opts")
+    for p in ("0.5", "0.8"):
+        compare_counts([noise], None, [], p, "noise")
+    compare_counts([WAV], None, ["--vad", "--vad-threshold-db", "-30", "--inference-hop-ms", "50"], "0.7", "vad")
+    compare_counts([WAV], None, ["--smoothing-ms", "0", "--refractory-ms", "0"], "0.5", "raw")
+
+    # the suggestions hold through drsn detect
+    t = check_suggestion([WAV], None, [], 150, "stream as no keyword")   # 1 a label over 24 s
+    check(len(t["thresholds"]) > 0, "stream as no keyword: no label raised (%s)" % t["thresholds"])
+    check_suggestion([WAV], TRUTH, [], 1, "stream with truth")
+    for f_max in (30, 1):   # F is per label
+        t = check_suggestion([noise], None, [], f_max, "noise F=%d" % f_max)
+        worst = max(e["false_alarms"] for e in t["labels"])
+        check(worst > f_max * t["seconds"] / 3600 and t["thresholds"],
+              "noise F=%d: nothing to tune: %d false alarms of one label now, block %s" % (
+                  f_max, worst, t["thresholds"]))
+    check_suggestion([noise], None, ["--threshold", "0.5", "--smoothing-ms", "0"], 60, "noise raw")
+    check_suggestion([WAV, noise], None, ["--refractory-ms", "300"], 120, "stream and noise")
+
+    # the text output: the block and the options
+    r = run(["tune", "-q", "--max-fa-per-hour", "150", WAV])
+    check(r.returncode == 0 and "[thresholds]\n" in r.stdout and "--label-threshold " in r.stdout,
+          "text output: %r" % r.stdout[-400:])
+
+    # bad input
+    r = run(["tune", "-q", WAV, os.path.join(tmp, "missing.wav")])
+    check(r.returncode != 0 and "missing.wav" in r.stderr, "unreadable file: rc %d %r" % (r.returncode, r.stderr))
+    for body, want in (("label,word,start,end\nyes,yes,1.0\n", ":2: 3 fields"),
+                       ("label,word,start,end\nyes,yes,1.0,0.5\n", ":2: start"),
+                       ("label,word,start,end\n\nyse,yes,1.0,1.5\n", ":3: no such label 'yse'"),
+                       ("word,from,to\n", ":1: the header"),
+                       ("label,word,start,end\nyes,yes,x,1\n", ":2: start 'x'")):
+        bad = os.path.join(tmp, "bad.csv")
+        open(bad, "w").write(body)
+        r = run(["tune", "-q", "--truth", bad, WAV])
+        check(r.returncode != 0 and want in r.stderr and r.stdout == "",
+              "truth %r: rc %d, stderr %r (want %r)" % (body, r.returncode, r.stderr, want))
+    r = run(["tune", "-q", "--truth", TRUTH, WAV, noise])
+    check(r.returncode == 2 and "one FILE" in r.stderr, "truth with two files: %r" % r.stderr)
+
+    print("%d failures" % len(fails))
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -426,6 +426,9 @@ static cJSON *status(struct daemon *d)
 	cJSON_AddNumberToObject(s, "device_channels", src.device_channels);
 	cJSON_AddNumberToObject(s, "rate", src.source_rate);
 	add_channels(s, "silent_channels", src.silent_channels);
+	cJSON_AddNumberToObject(s, "suspends", (double)src.suspends);
+	cJSON_AddNumberToObject(s, "suspended", round(src.suspended_s * 1e3) / 1e3);
+	cJSON_AddNumberToObject(s, "last_suspend", round(src.last_suspend_s * 1e3) / 1e3);
 	cJSON_AddNumberToObject(o, "frames", (double)ps.frames);
 	cJSON_AddNumberToObject(o, "inferences", (double)ps.inferences);
 	cJSON_AddNumberToObject(o, "vad_skipped", (double)ps.vad_skipped);
@@ -634,6 +637,25 @@ static void on_audio(void *user, const float *x, size_t n)
 }
 
 static void begin_stop(struct daemon *d, int code);
+
+/* The host slept (source_pa.c logged it): the audio before and after the
+ * suspend, minutes or hours apart, must not meet in one window, where half
+ * a word said before and half of one after could make a keyword never
+ * said, and the smoothing and refractory state belongs to the old audio.
+ * The pipeline starts a new stream at the current stream time, with
+ * nothing to replay at a reload. Status subscribers hear of it at once. */
+static void on_source_suspend(void *user, double seconds)
+{
+	struct daemon *d = user;
+	(void)seconds;
+	if (d->pipe) {
+		drsn_pipeline_reset(d->pipe);
+		d->pipe_t0 = d->dn && d->cfg.classify_on_denoised ? (double)d->dn_out / d->rate : stream_time(d);
+	}
+	d->ctx_n = 0;
+	if (d->srv && (drsn__server_subscribers(d->srv, DRSN_EV_STATUS) || drsn__plugins_count(d->plugins)))
+		emit(d, DRSN_EV_STATUS, status(d), NULL);
+}
 
 /* Audio below the model's rate (features/narrowband.h): a warning when it
  * starts to flow, once per rate (a device that comes back at the same rate
@@ -1110,7 +1132,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		.retry_max_ms = d->cfg.retry_max_ms,
 		.stall_ms = d->cfg.stall_ms,
 	};
-	static const struct drsn__source_events sev = {on_audio, on_source_state};
+	static const struct drsn__source_events sev = {on_audio, on_source_state, on_source_suspend};
 	if (drsn__source_create(&d->src, d->loop, &so, &sev, d, &e) < 0) {
 		log_err("%s", e.msg);
 		goto out_loop;

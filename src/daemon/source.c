@@ -112,6 +112,26 @@ static void close_handle(struct drsn__source *s, uv_handle_t *h)
 	uv_close(h, drsn__source_handle_closed);
 }
 
+void (*drsn__source_clocks_hook)(uint64_t *mono_ms, uint64_t *boot_ms);
+
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	if (clock_gettime(id, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void drsn__source_clocks(uint64_t *mono_ms, uint64_t *boot_ms)
+{
+	if (drsn__source_clocks_hook) {
+		drsn__source_clocks_hook(mono_ms, boot_ms);
+		return;
+	}
+	*mono_ms = clock_ms(CLOCK_MONOTONIC);
+	*boot_ms = clock_ms(CLOCK_BOOTTIME);
+}
+
 /* ---- file: -------------------------------------------------------------- */
 
 static void file_end(struct drsn__source *s, long rc, const drsn_error *e)

@@ -15,7 +15,10 @@
  *                source: "running" means samples have been delivered). A stop waits for a job that hangs
  *                (the signals are back to their default then: a second
  *                SIGTERM or Ctrl-C ends drsnd at once; the unit's
- *                TimeoutStopSec is 10 s).
+ *                TimeoutStopSec is 10 s). A host suspend (CLOCK_BOOTTIME
+ *                ran on while CLOCK_MONOTONIC, the loop's, stood still) is
+ *                noticed within 250 ms of the resume: logged, counted
+ *                (suspends) and told to on_suspend.
  *   file:PATH    any file libsndfile reads (drsn_audio_*): paced at real
  *                time with a uv timer, or as fast as possible (one chunk per
  *                loop turn, so clients are still served).
@@ -66,6 +69,10 @@ struct drsn__source_events {
 	void (*on_audio)(void *user, const float *x, size_t n);
 	/* State changes; detail is a sentence for logs and clients. */
 	void (*on_state)(void *user, enum drsn__source_state st, const char *detail);
+	/* pa: the host was suspended for `seconds` (noticed within
+	 * STALL_CHECK_MS of the resume, logged and counted already): the audio
+	 * before and after it are not one stream. May be NULL. */
+	void (*on_suspend)(void *user, double seconds);
 };
 
 struct drsn__source_stats {
@@ -91,6 +98,10 @@ struct drsn__source_stats {
 	uint64_t silent_channels;
 	int source_rate;             /* Hz of the audio as it comes (the file's, raw_rate, the
 				        device's stream), before resampling; 0 until known */
+	/* pa: host suspends seen (CLOCK_BOOTTIME ran on while CLOCK_MONOTONIC
+	 * stood still), their seconds in all, and the last one's */
+	uint64_t suspends;
+	double suspended_s, last_suspend_s;
 };
 
 /* Parse the spec, open what can be opened now (files are opened here, so a

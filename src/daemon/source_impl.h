@@ -77,6 +77,12 @@ uint64_t drsn__source_due(uint64_t elapsed_ns, int rate);
  * not caught up, the start *t0_ns moves on by it instead. */
 uint64_t drsn__source_pace(uint64_t *t0_ns, uint64_t now_ns, uint64_t delivered, int rate,
 			   uint64_t max_lag);
+/* Milliseconds of CLOCK_MONOTONIC (stands still while the host is
+ * suspended) and CLOCK_BOOTTIME (runs on), read together: source_pa.c's
+ * suspend check, every STALL_CHECK_MS, never on the audio path. */
+void drsn__source_clocks(uint64_t *mono_ms, uint64_t *boot_ms);
+/* Tests only: when set, drsn__source_clocks asks it instead. */
+extern void (*drsn__source_clocks_hook)(uint64_t *mono_ms, uint64_t *boot_ms);
 /* A libuv handle owned by the source was closed (counts toward done). */
 void drsn__source_handle_closed(uv_handle_t *h);
 /* Something else the stop waited for (s->open_handles++ at stop) is over. */

@@ -26,6 +26,7 @@
 #define GAP_SETTLE_MS 1000         /* after that, the backlog the device kept has come by now */
 #define GAP_SETTLE_MAX_MS 10000    /* or by then at the latest */
 #define GAP_SLACK_S 0.25           /* less missing than this is the device's own latency */
+#define SUSPEND_MIN_MS 1000        /* CLOCK_BOOTTIME ran on this much more: the host was suspended */
 #define SILENT_CHECK_S 3           /* a chosen channel all zeros this long while another is not: warn */
 
 struct drsn__pa {
@@ -84,6 +85,10 @@ struct drsn__pa {
 	uint64_t gap_frames;           /* frames then */
 	uint64_t gap_end_ms;           /* the first turn after the (latest) gap */
 	double gap_lost_s;             /* seconds lost over gaps */
+	/* A host suspend (lid closed, systemctl suspend) stops CLOCK_MONOTONIC,
+	 * the loop's clock, with everything else: the loop sees no gap at all.
+	 * CLOCK_BOOTTIME runs on: on_watch's previous readings of both. */
+	uint64_t clk_mono_ms, clk_boot_ms;
 
 	/* Opening and closing run on libuv's threadpool, one job at a time:
 	 * with a hung sound server (a stopped PulseAudio, a wedged driver)
@@ -586,18 +591,55 @@ static void check_silent_channels(struct drsn__source *s, uint64_t frames)
 		 p->dev_name, p->max_channels);
 }
 
+/* Seconds the host was suspended since the previous call (CLOCK_BOOTTIME
+ * ran on while CLOCK_MONOTONIC stood still), or 0: counted, logged once
+ * per suspend, and told to the daemon (on_suspend). Whatever the source's
+ * state: a device retrying during the suspend missed its audio as well. */
+static double check_suspend(struct drsn__source *s)
+{
+	struct drsn__pa *p = s->pa;
+	uint64_t mono, boot;
+	drsn__source_clocks(&mono, &boot);
+	int first = !p->clk_boot_ms;
+	uint64_t slept = boot - p->clk_boot_ms - (mono - p->clk_mono_ms);
+	p->clk_mono_ms = mono;
+	p->clk_boot_ms = boot;
+	/* (BOOTTIME - MONOTONIC only grows: an unsigned wrap is no suspend) */
+	if (first || slept < SUSPEND_MIN_MS || slept > (uint64_t)1 << 62)
+		return 0;
+	double secs = (double)slept / 1000.0;
+	s->st.suspends++;
+	s->st.suspended_s += secs;
+	s->st.last_suspend_s = secs;
+	log_warn("%s: the host was suspended for %.1f s; the audio of that time was not heard "
+		 "(status: source.suspends)", s->spec, secs);
+	if (s->ev.on_suspend)
+		s->ev.on_suspend(s->user, secs);
+	return secs;
+}
+
 /* Every STALL_CHECK_MS: a device that stopped calling back is lost. */
 static void on_watch(uv_timer_t *t)
 {
 	struct drsn__source *s = t->data;
 	struct drsn__pa *p = s->pa;
+	double slept = s->stopping ? 0 : check_suspend(s);
 	if (s->stopping || p->job || !p->stream) {
 		p->last_watch_ms = p->gap_from_ms = 0;
 		return;
 	}
 	uint64_t now = uv_now(s->loop);
 	uint64_t frames = atomic_load(&p->frames);
-	if (p->last_watch_ms && now - p->last_watch_ms >= LOOP_GAP_MS) {
+	if (slept > 0) {
+		/* The loop's own pause around a suspend (tasks frozen, devices
+		 * resumed: seconds on the monotonic clock too) is part of the
+		 * suspend, reported as that, not as a loop gap as well; a gap
+		 * being measured ends here. The device gets stall_ms afresh, at
+		 * least STARTUP_MS until it calls back: it may wake slowly. */
+		p->gap_from_ms = 0;
+		p->last_progress_ms = now;
+		p->got_audio = 0;
+	} else if (p->last_watch_ms && now - p->last_watch_ms >= LOOP_GAP_MS) {
 		/* we did not run, the device may well have: it gets stall_ms
 		 * afresh; and what it kept of the gap is measured */
 		p->last_progress_ms = now;

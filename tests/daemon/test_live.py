@@ -356,11 +356,14 @@ def test_long_stop_counts_what_the_server_dropped(Server=None):
             % (stop_s, wall, acc[0], acc[1], acc[2]))
         assert abs(sum(acc) - wall) < 1.0, (acc, wall, b)
         assert b["source"]["state"] == "running" and b["source"]["restarts"] == 0, b
+        # a stopped drsnd is not a suspended host: both clocks ran on
+        assert (b["source"]["suspends"], b["source"]["suspended"], b["source"]["last_suspend"]) == (0, 0, 0), b
         c.lines()
         c.wait_for(lambda m: m["type"] == "level", 5, "levels after the stop")
         assert d.stop() == 0
         err = d.stderr()
         assert "retrying" not in err, err[-2000:]
+        assert "suspended" not in err, err[-2000:]
         if acc[1] > 0:
             assert "audio lost:" in err, err[-2000:]
         assert err.count("while drsnd did not run") + err.count("drsnd did not run for") == 1, err[-2000:]

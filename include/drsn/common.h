@@ -52,6 +52,15 @@
  *    two overlap. Every cJSON parse writes cJSON's global error record: a
  *    parse of yours beside a model load is a harmless race that race
  *    detectors (helgrind) report.
+ *  - C++: every header compiles as C++11 and later (-Wall -Wextra
+ *    -Wpedantic) and declares its functions extern "C"; link libdrsn as
+ *    from C. The library is C and is built without -fexceptions: a callback
+ *    you pass it (drsn_pipeline_events, drsn_denoise_opts.on_frame,
+ *    drsn_features_cb) must not throw. An exception that leaves one unwinds
+ *    through the library's frames without its cleanup (the handle is left
+ *    half-updated: destroy it, nothing else) or, where C code has no unwind
+ *    tables (armhf), ends the process in std::terminate. Catch inside the
+ *    callback (mark it noexcept) and stop the stream after the call returns.
  */
 #ifndef DRSN_COMMON_H
 #define DRSN_COMMON_H

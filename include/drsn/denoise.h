@@ -45,7 +45,8 @@ typedef struct drsn_denoise drsn_denoise;
 /* Called once per analysed frame (every hop samples), from inside process()
  * or flush(): frame counts from 0; speech is the frame's speech-presence
  * probability in [0, 1]: the estimator's per-bin probability averaged
- * over the 300-4000 Hz bins, weighted by their power. Must not call back into d. */
+ * over the 300-4000 Hz bins, weighted by their power. Must not call back into d,
+ * nor throw a C++ exception (drsn/common.h, "C++"). */
 typedef void (*drsn_denoise_frame_fn)(void *user, uint64_t frame, float speech);
 
 typedef struct drsn_denoise_opts {

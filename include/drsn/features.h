@@ -87,7 +87,8 @@ typedef struct drsn_features drsn_features;
 
 /* Called once per completed frame: mel[0..n_mels) are the log-mel values of
  * frame number frame_index (0 for the first frame since create/reset). mel
- * is only valid during the call. */
+ * is only valid during the call. It must not throw a C++ exception
+ * (drsn/common.h, "C++"). */
 typedef void (*drsn_features_cb)(void *user, const float *mel, int64_t frame_index);
 
 /* Validate p (err names the field at fault) and build a front end for it. */

@@ -82,7 +82,8 @@ typedef struct drsn_detection {
 } drsn_detection;
 
 /* Callbacks, each may be NULL. Pointers are valid during the call only. They
- * run inside push/finish and must not push, finish, reset or destroy p. */
+ * run inside push/finish and must not push, finish, reset or destroy p.
+ * From C++: they must not throw (drsn/common.h, "C++"); catch inside. */
 typedef struct drsn_pipeline_events {
 	void (*detection)(void *user, const drsn_detection *d);
 	/* After every inference: t = stream time of the window's end. */

@@ -26,6 +26,15 @@
  * exactly the detections a local stream would.
  *
  * Pointers passed to callbacks are valid during the call only.
+ *
+ * C++ plugins: this header compiles as C++11 and later, and
+ * DRSN_PLUGIN_DEFINE gives the two exported functions C linkage. drsnd is C:
+ * no callback (create, destroy, start, on_event, on_audio, on_model, nor a
+ * libuv callback of the plugin's) may let an exception out. Catch
+ * everything inside and return a negative errno with a message (create,
+ * start) or log through host->log; an exception that reaches drsnd's frames
+ * skips its cleanup (or ends the process in std::terminate where C code has
+ * no unwind tables, as on armhf).
  */
 #ifndef DRSN_PLUGIN_H
 #define DRSN_PLUGIN_H
@@ -160,10 +169,25 @@ typedef struct drsn_plugin {
 typedef uint32_t (*drsn_plugin_abi_fn)(void);
 typedef const drsn_plugin *(*drsn_plugin_entry_fn)(void);
 
-/* In the plugin's source, once:  DRSN_PLUGIN_DEFINE(my_plugin_struct)  */
+/* C linkage for the two exported functions: a plugin's source is outside
+ * this header's extern "C" block, and a C++ compiler would otherwise mangle
+ * their names (_Z23drsn_plugin_abi_versionv), which drsnd's dlsym() of
+ * DRSN_PLUGIN_ABI_SYMBOL does not find. */
+#ifdef __cplusplus
+#define DRSN_PLUGIN_EXTERN_C extern "C"
+#else
+#define DRSN_PLUGIN_EXTERN_C
+#endif
+
+/* In the plugin's source (C or C++), once, at file (global namespace) scope:
+ *     DRSN_PLUGIN_DEFINE(my_plugin_struct)
+ * A C++ plugin: the callbacks are plain functions (static member functions
+ * or captureless lambdas do too) and must not throw; see above. */
 #define DRSN_PLUGIN_DEFINE(plugin_struct)                                          \
-	__attribute__((visibility("default"))) uint32_t drsn_plugin_abi_version(void); \
-	__attribute__((visibility("default"))) const drsn_plugin *drsn_plugin_entry(void); \
+	DRSN_PLUGIN_EXTERN_C __attribute__((visibility("default")))                \
+	uint32_t drsn_plugin_abi_version(void);                                    \
+	DRSN_PLUGIN_EXTERN_C __attribute__((visibility("default")))                \
+	const drsn_plugin *drsn_plugin_entry(void);                                \
 	uint32_t drsn_plugin_abi_version(void) { return DRSN_PLUGIN_ABI_VERSION; }     \
 	const drsn_plugin *drsn_plugin_entry(void) { return &(plugin_struct); }
 

@@ -51,6 +51,15 @@ extern "C" {
 
 #define DRSN_PLUGIN_ABI_VERSION 1u
 
+/* The host table's own version (drsn_plugin_host.version). Fields are only
+ * ever appended to the host table, so a plugin built against an older
+ * header loads unchanged (the ABI version above stays); a plugin that reads
+ * a newer field checks host->version first, since an older drsnd (or
+ * another host) fills only the fields of its version:
+ *   1: up to host_data
+ *   2: instance */
+#define DRSN_PLUGIN_HOST_VERSION 2u
+
 /* The two exported symbols (see DRSN_PLUGIN_DEFINE below). */
 #define DRSN_PLUGIN_ABI_SYMBOL "drsn_plugin_abi_version"
 #define DRSN_PLUGIN_ENTRY_SYMBOL "drsn_plugin_entry"
@@ -79,7 +88,7 @@ typedef struct drsn_plugin_config {
 
 /* What the daemon offers a plugin. Filled by the host, read-only. */
 typedef struct drsn_plugin_host {
-	uint32_t version;                 /* DRSN_PLUGIN_ABI_VERSION */
+	uint32_t version;                 /* DRSN_PLUGIN_HOST_VERSION (1 in older drsnd) */
 	struct uv_loop_s *loop;           /* the daemon's loop (libuv) */
 	const char *daemon_version;       /* e.g. "0.1.0" */
 	const char *hostname;             /* gethostname(), for topics and ids */
@@ -106,6 +115,12 @@ typedef struct drsn_plugin_host {
 	double (*pipeline_time)(const drsn_pipeline *p);
 
 	void *host_data;                  /* the host's own; plugins leave it alone */
+
+	/* version >= 2 only (read host->version first): */
+	const char *instance;             /* `drsnd --instance NAME` (drsnd@NAME.service
+					   * passes %i), for ids and topics that must
+					   * differ between instances on one host; NULL
+					   * for a plain drsnd */
 } drsn_plugin_host;
 
 enum drsn_plugin_event_type {

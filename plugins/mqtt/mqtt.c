@@ -1,7 +1,11 @@
 /*
  * plugins/mqtt/mqtt.c - drsnd plugin: detections and status to an MQTT broker.
  *
- * Topics (PREFIX = topic_prefix, "drsnd/<hostname>" by default):
+ * Topics (PREFIX = topic_prefix, "drsnd/<hostname>" by default, and
+ * "drsnd/<hostname>/<instance>" in a drsnd --instance NAME, i.e.
+ * drsnd@NAME.service, whose client id is then drsnd-<hostname>-<instance>:
+ * two instances on one host with one copied config must not share an id,
+ * or the broker throws one off whenever the other connects):
  *   PREFIX/detection     every detection, the JSON socket clients get
  *                        (QoS = qos, retained only with retain_detections)
  *   PREFIX/status        retained: the latest status event with
@@ -78,6 +82,12 @@
 
 #define STOP_DRAIN_MS 1000
 #define MISC_INTERVAL_MS 1000
+/* A connection the broker closes within QUICK_DROP_MS of its CONNACK was
+ * dropped "right after connecting"; CLASH_DROPS of them in a row are what a
+ * second client with the same client id causes (the broker closes the older
+ * session whenever the other one connects): warned once. */
+#define QUICK_DROP_MS 10000
+#define CLASH_DROPS 3
 
 enum { ST_IDLE, ST_CONNECTING, ST_CONNECTED };
 
@@ -128,6 +138,9 @@ struct mqtt {
 
 	int state;
 	int ever_connected;
+	int64_t connected_ms;     /* uv_now() of the last CONNACK */
+	int quick_drops;          /* connections in a row closed within QUICK_DROP_MS */
+	int clash_warned;
 	int backoff_ms;           /* the next retry's base delay */
 	unsigned rand_state;
 	int inflight;             /* QoS>0 publishes not yet acknowledged */
@@ -158,26 +171,32 @@ static int errf(char *err, size_t n, int code, const char *fmt, ...)
 	return code;
 }
 
-/* s with every "%h" replaced by the host name. */
-static char *expand_host(const char *s, const char *hostname)
+/* s with every "%h" replaced by the host name and every "%i" by the
+ * instance name (drsnd --instance, drsnd@NAME), in *out. 0, -ENOMEM, or
+ * -ENOENT for a "%i" without an instance. */
+static int expand_vars(const char *s, const char *hostname, const char *instance, char **out)
 {
-	size_t hl = strlen(hostname), n = 1;
-	for (const char *p = s; *p; p++)
-		n += (p[0] == '%' && p[1] == 'h') ? (p++, hl) : 1;
-	char *out = malloc(n), *o = out;
-	if (!out)
-		return NULL;
-	for (const char *p = s; *p; p++) {
-		if (p[0] == '%' && p[1] == 'h') {
-			memcpy(o, hostname, hl);
-			o += hl;
-			p++;
-		} else {
-			*o++ = *p;
+	*out = NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		size_t n = 0;
+		for (const char *p = s; *p; p++) {
+			const char *v = NULL;
+			if (p[0] == '%' && p[1] == 'h')
+				v = hostname;
+			else if (p[0] == '%' && p[1] == 'i' && !(v = instance))
+				return -ENOENT;
+			size_t vl = v ? strlen(v) : 1;
+			if (pass)
+				memcpy(*out + n, v ? v : p, vl);
+			n += vl;
+			p += v != NULL;
 		}
+		if (pass)
+			(*out)[n] = 0;
+		else if (!(*out = malloc(n + 1)))
+			return -ENOMEM;
 	}
-	*o = 0;
-	return out;
+	return 0;
 }
 
 static char *cat3(const char *a, const char *b, const char *c)
@@ -314,7 +333,7 @@ static int read_password_file(struct mqtt_cfg *c, const char *where, const char 
 }
 
 static int cfg_parse(struct mqtt_cfg *c, const drsn_plugin_config *cfg, const char *hostname,
-		     char *err, size_t en)
+		     const char *instance, char *err, size_t en)
 {
 	char sect[96];
 	snprintf(sect, sizeof sect, "plugin %s", cfg->name ? cfg->name : "mqtt");
@@ -371,16 +390,24 @@ static int cfg_parse(struct mqtt_cfg *c, const drsn_plugin_config *cfg, const ch
 		return -ENOMEM;
 	if (!c->port)
 		c->port = c->tls ? 8883 : 1883;
-	char *s = expand_host(c->client_id ? c->client_id : "drsnd-%h", hostname);
-	if (!s)
-		return -ENOMEM;
-	free(c->client_id);
-	c->client_id = s;
-	s = expand_host(c->prefix ? c->prefix : "drsnd/%h", hostname);
-	if (!s)
-		return -ENOMEM;
-	free(c->prefix);
-	c->prefix = s;
+	/* an instance (drsnd@NAME) gets its own id and topics by default; a
+	 * plain drsnd keeps drsnd-%h and drsnd/%h */
+	static const char *const vkeys[2] = {"client_id", "topic_prefix"};
+	const char *defaults[2] = {instance ? "drsnd-%h-%i" : "drsnd-%h", instance ? "drsnd/%h/%i" : "drsnd/%h"};
+	char **vals[2] = {&c->client_id, &c->prefix};
+	for (int i = 0; i < 2; i++) {
+		char *s;
+		int rc = expand_vars(*vals[i] ? *vals[i] : defaults[i], hostname, instance, &s);
+		if (rc == -ENOENT)
+			return errf(err, en, -EINVAL,
+				    "%s: [%s] %s: '%s' uses %%i, but this drsnd has no instance name "
+				    "(drsnd --instance NAME, as drsnd@NAME.service passes)",
+				    where_of(cfg, vkeys[i]), sect, vkeys[i], *vals[i]);
+		if (rc < 0)
+			return rc;
+		free(*vals[i]);
+		*vals[i] = s;
+	}
 
 	/* checks across keys */
 	size_t pl = strlen(c->prefix);
@@ -442,6 +469,7 @@ struct watch {
 
 static void on_poll(uv_poll_t *p, int status, int events);
 static void schedule_retry(struct mqtt *m);
+static void note_drop(struct mqtt *m);
 
 /* Our memory (libmosquitto's is gone by now). */
 static void free_state(struct mqtt *m)
@@ -529,6 +557,8 @@ static void sync_io(struct mqtt *m)
 		}
 	}
 	if (s < 0 && m->state != ST_IDLE) {
+		if (m->state == ST_CONNECTED)   /* gone without on_disconnect() */
+			note_drop(m);
 		m->state = ST_IDLE;
 		schedule_retry(m);
 	}
@@ -775,7 +805,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 		return;   /* libmosquitto drops the socket; sync_io retries */
 	}
 	m->state = ST_CONNECTED;
-	m->backoff_ms = m->cfg.reconnect_min_ms;
+	m->connected_ms = (int64_t)uv_now(m->loop);   /* the backoff is reset in note_drop() */
 	LOG(m, INFO, "connected to %s:%d as %s; publishing to %s/", m->cfg.host, m->cfg.port, m->cfg.client_id,
 	    m->cfg.prefix);
 	if (m->dropped > m->dropped_logged) {
@@ -790,14 +820,35 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	flush_queue(m);
 }
 
+/* A connection that was up ended. One that lasted resets the backoff; one
+ * the broker closed right after connecting does not (a client id clash
+ * would otherwise reconnect every reconnect_min_ms for ever, each time
+ * throwing the other client off), and a few in a row are warned about. */
+static void note_drop(struct mqtt *m)
+{
+	if ((int64_t)uv_now(m->loop) - m->connected_ms >= QUICK_DROP_MS) {
+		m->quick_drops = 0;
+		m->backoff_ms = m->cfg.reconnect_min_ms;
+		return;
+	}
+	if (++m->quick_drops >= CLASH_DROPS && !m->clash_warned) {
+		m->clash_warned = 1;
+		LOG(m, WARN, "the broker %s:%d closed the connection %d times right after connecting (within %d s): "
+		    "is another client using client id '%s'? (two drsnd instances need their own client_id: "
+		    "drsnd --instance NAME and %%i)",
+		    m->cfg.host, m->cfg.port, m->quick_drops, QUICK_DROP_MS / 1000, m->cfg.client_id);
+	}
+}
+
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct mqtt *m = obj;
 	if (m->stopping)
 		return;
-	if (m->state == ST_CONNECTED)
+	if (m->state == ST_CONNECTED) {
 		LOG(m, WARN, "connection to %s:%d lost: %s", m->cfg.host, m->cfg.port, mosq_why(rc));
-	else if (!m->refused)
+		note_drop(m);
+	} else if (!m->refused)
 		LOG(m, WARN, "cannot connect to %s:%d: %s", m->cfg.host, m->cfg.port, mosq_why(rc));
 	m->refused = 0;
 	m->state = ST_IDLE;
@@ -841,7 +892,9 @@ static int mqtt_create(void **self, const drsn_plugin_host *host, const drsn_plu
 	m->poll_sock = -1;
 	m->state = ST_IDLE;
 	const char *hostname = host->hostname && host->hostname[0] ? host->hostname : "localhost";
-	int rc = cfg_parse(&m->cfg, cfg, hostname, err, err_size);
+	/* host->instance is in version 2 of the host table */
+	const char *instance = host->version >= 2 && host->instance && host->instance[0] ? host->instance : NULL;
+	int rc = cfg_parse(&m->cfg, cfg, hostname, instance, err, err_size);
 	if (rc < 0) {
 		if (rc == -ENOMEM)
 			errf(err, err_size, rc, "out of memory");

@@ -48,7 +48,7 @@ def run(broker, sub, rate, count, tag, extra=(), instances=1):
         ids = ["client_id=bench-%s" % tag, "topic_prefix=drsnd/bench-%s" % tag]
     else:
         topics = ["drsnd/bench-%s-%d/detection" % (tag, i) for i in range(instances)]
-        ids = ["client_id=bench-%s-%%i" % tag, "topic_prefix=drsnd/bench-%s-%%i" % tag]
+        ids = ["client_id=bench-%s-%%n" % tag, "topic_prefix=drsnd/bench-%s-%%n" % tag]
     errf = tempfile.TemporaryFile()
     t0 = time.time()
     p = subprocess.Popen([MQTT_DRIVE, PLUGIN, "--count", str(count), "--rate", str(rate), "--wait-ms", str(wait),

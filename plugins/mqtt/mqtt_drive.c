@@ -13,8 +13,11 @@
  *     --linger-ms L    after the last, before destroy() (default 500)
  *     --status-ms S    also a status event every S ms (default 0: none)
  *     --instances K    K instances of the plugin (a fleet of K boxes, one
- *                      connection each); detections go round-robin, "%i" in
- *                      a value is the instance number (client_id=box%i)
+ *                      connection each); detections go round-robin, "%n" in
+ *                      a value is the instance number (client_id=box%n)
+ *     --instance-name NAME  host->instance (drsnd --instance NAME; the
+ *                      plugin's "%i"); without it the host table is
+ *                      version 1, as an older drsnd's
  *   key=value pairs form the [plugin NAME] section (NAME = the file's base
  *   name), "where" = "argv[i]".
  *
@@ -131,11 +134,12 @@ int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "usage: mqtt-drive PLUGIN.so [--check] [--count N] [--rate R] [--wait-ms W] "
-				"[--linger-ms L] [--status-ms S] [--instances K] [key=value ...]\n");
+				"[--linger-ms L] [--status-ms S] [--instances K] [--instance-name NAME] [key=value ...]\n");
 		return 2;
 	}
 	struct drive d = {.count = 1000, .rate = 1000, .linger_ms = 500, .n_inst = 1};
 	int check = 0, wait_ms = 500;
+	const char *instance = NULL;
 	static drsn_plugin_kv kv[MAX_KV];
 	static char where[MAX_KV][32];
 	int nkv = 0;
@@ -153,6 +157,8 @@ int main(int argc, char **argv)
 			d.linger_ms = atoi(argv[++i]);
 		} else if (!strcmp(a, "--instances") && i + 1 < argc) {
 			d.n_inst = atoi(argv[++i]);
+		} else if (!strcmp(a, "--instance-name") && i + 1 < argc) {
+			instance = argv[++i];
 		} else if (!strcmp(a, "--status-ms") && i + 1 < argc) {
 			d.status_ms = atoi(argv[++i]);
 		} else if (strchr(a, '=') && a[0] != '-' && nkv < MAX_KV) {
@@ -186,15 +192,16 @@ int main(int argc, char **argv)
 	gethostname(hostname, sizeof hostname - 1);
 	d.loop = uv_default_loop();
 	drsn_plugin_host host = {
-		.version = DRSN_PLUGIN_ABI_VERSION,
+		.version = instance ? DRSN_PLUGIN_HOST_VERSION : 1,
 		.loop = d.loop,
 		.daemon_version = "mqtt-drive",
 		.hostname = hostname,
 		.log = drive_log,
 		.model = drive_no_model,
 		.host_data = (void *)d.pl->name,
+		.instance = instance,
 	};
-	/* per instance: its own copy of the keys, "%i" -> the instance number */
+	/* per instance: its own copy of the keys, "%n" -> the instance number */
 	drsn_plugin_kv *ikv = calloc((size_t)d.n_inst * (size_t)(nkv + 1), sizeof *ikv);
 	d.self = calloc((size_t)d.n_inst, sizeof *d.self);
 	char *vals = malloc((size_t)d.n_inst * (size_t)(nkv + 1) * 128);
@@ -205,7 +212,7 @@ int main(int argc, char **argv)
 	for (int k = 0; k < d.n_inst && rc >= 0; k++) {
 		for (int j = 0; j < nkv; j++) {
 			char *v = vals + ((size_t)k * (size_t)(nkv + 1) + (size_t)j) * 128;
-			const char *pi = strstr(kv[j].value, "%i");
+			const char *pi = strstr(kv[j].value, "%n");
 			if (pi)
 				snprintf(v, 128, "%.*s%d%s", (int)(pi - kv[j].value), kv[j].value, k, pi + 2);
 			else

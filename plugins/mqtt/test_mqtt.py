@@ -290,6 +290,98 @@ def test_silent_broker():
     log("silent broker: gave up after keepalive_s and retried (%.1f s)" % (time.time() - t0))
 
 
+def takeovers(b):
+    """Times the broker threw a client off for another with its client id."""
+    return b.text().count("already connected, closing old connection")
+
+
+def test_instance_defaults():
+    # drsnd --instance NAME (drsnd@NAME.service) gives the plugin
+    # host->instance: the default client id and topic prefix carry it, so
+    # two instances on one host never share them; %i names it explicitly;
+    # without an instance (a plain drsnd.service, or a host table of version
+    # 1) the defaults stay drsnd-%h and drsnd/%h
+    b = Broker()
+    sub = Sub(b).ready(b)
+    common = ["--count", "3", "--rate", "100", "--wait-ms", "300", "--linger-ms", "1500", "port=%d" % b.port]
+    ps = {name: drive_async("--instance-name", name, *common) for name in ("kitchen", "garage")}
+    for name, p in ps.items():
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        assert "as drsnd-%s-%s;" % (HOST, name) in err and err.count("connected to") == 1, err
+        assert "lost" not in err, err
+    for name in ps:
+        topic = "%s/%s/detection" % (PREFIX, name)
+        sub.wait_count(lambda m: m[2] == topic, 3, 10, "detections on " + topic)
+        assert [m[3] for m in sub.on("%s/%s/availability" % (PREFIX, name))] == ["online", "offline"], sub.msgs
+    assert takeovers(b) == 0, b.text()
+    assert sub.count(lambda m: m[2].startswith(PREFIX + "/") and m[2].count("/") == 2) == 0, sub.msgs
+    # explicit %i, and %i without an instance: an error naming key and value
+    r = drive("--instance-name", "mic1", "--count", "1", "--rate", "0", "--wait-ms", "300", "--linger-ms", "300",
+              "port=%d" % b.port, "client_id=box-%i", "topic_prefix=site/%h/%i", check=True)
+    assert "as box-mic1; publishing to site/%s/mic1/" % HOST in r.stderr, r.stderr
+    r = drive("--check", "topic_prefix=site/%i")
+    assert r.returncode == 1 and "argv[3]" in r.stdout and "topic_prefix: 'site/%i' uses %i" in r.stdout \
+        and "no instance name" in r.stdout, r.stdout
+    r = drive("--count", "1", "--rate", "0", "--wait-ms", "300", "--linger-ms", "300", "port=%d" % b.port,
+              check=True)
+    assert "as drsnd-%s; publishing to %s/" % (HOST, PREFIX) in r.stderr, r.stderr
+    log("instances kitchen and garage: ids drsnd-%s-{kitchen,garage}, topics %s/{kitchen,garage}/, no takeover"
+        % (HOST, PREFIX))
+
+
+def test_client_id_clash_warning():
+    # two clients with one client id (two drsnd instances, client_id set to
+    # the same value by hand): the broker closes the older connection
+    # whenever the other one connects, so each is thrown off right after
+    # connecting, over and over. The plugin says once what this looks like.
+    b = Broker()
+    args = ["--count", "0", "--wait-ms", "0", "--linger-ms", "6000", "port=%d" % b.port, "client_id=clash",
+            "topic_prefix=drsnd/clash", "reconnect_min_ms=100", "reconnect_max_ms=400"]
+    ps = [drive_async(*args), drive_async(*args)]
+    errs = []
+    for p in ps:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        errs.append(err)
+    warn = "is another client using client id 'clash'?"
+    n = [e.count(warn) for e in errs]
+    assert max(n) == 1 and min(n) >= 0, (n, errs)   # once per process at most, at least one says it
+    line = [l for e in errs for l in e.splitlines() if warn in l][0]
+    assert "closed the connection 3 times right after connecting" in line, line
+    log("clash: %d takeovers by the broker in 6 s, %s connects; warned: %s"
+        % (takeovers(b), [e.count("connected to") for e in errs], line.split("plugin mqtt: ")[-1]))
+
+
+def test_two_instances_in_drsnd():
+    # the user's case: drsnd@kitchen and drsnd@garage with one copied config
+    # (defaults for client_id and topic_prefix) on one broker. Each keeps its
+    # one connection, and publishes status, availability and detections
+    # under its own prefix; a clean stop says offline on its own topic only.
+    b = Broker()
+    sub = Sub(b).ready(b)
+    ds = {name: mqtt_daemon(b.port, extra_args=["--instance", name]).wait_listening()
+          for name in ("kitchen", "garage")}
+    for name in ds:
+        p = "%s/%s" % (PREFIX, name)
+        sub.wait(lambda m: m[2] == p + "/detection", 20, "a detection on " + p)
+        sub.wait(lambda m: m[2] == p + "/status", 10, "status on " + p)
+    time.sleep(3)   # two reconnect rounds, were they throwing each other off
+    for name, d in ds.items():
+        assert retained(b, "%s/%s/availability" % (PREFIX, name)) == "online"
+        err = d.stderr()
+        assert err.count("connected to") == 1 and "lost" not in err, err
+        assert "as drsnd-%s-%s;" % (HOST, name) in err, err
+    assert takeovers(b) == 0, b.text()
+    assert not sub.on(PREFIX + "/availability") and not sub.on(PREFIX + "/detection"), sub.msgs
+    assert ds["kitchen"].stop() == 0
+    sub.wait(lambda m: m[2] == PREFIX + "/kitchen/availability" and m[3] == "offline", 5, "kitchen offline")
+    assert retained(b, PREFIX + "/garage/availability") == "online"
+    assert ds["garage"].stop() == 0
+    log("drsnd --instance kitchen / garage: one connection each, %d and %d detections under their own prefixes"
+        % (len(sub.on(PREFIX + "/kitchen/detection")), len(sub.on(PREFIX + "/garage/detection"))))
+
+
 def wait_text(path, needle, timeout, p=None):
     """Wait until the file at path contains needle (p: give up if it exits)."""
     end = time.time() + timeout
@@ -459,9 +551,11 @@ def test_tls():
 
 
 DRIVE_TESTS = [test_config_errors, test_restart_under_load, test_queue_bound_while_down,
-               test_retain_qos0_and_host_expansion, test_silent_broker, test_hanging_resolver]
+               test_retain_qos0_and_host_expansion, test_silent_broker, test_hanging_resolver,
+               test_instance_defaults, test_client_id_clash_warning]
 DAEMON_TESTS = [test_config_error_in_drsnd, test_stream_status_and_clean_stop, test_will_on_sigkill,
-                test_broker_restart_mid_stream, test_host_name_in_drsnd, test_password, test_tls]
+                test_broker_restart_mid_stream, test_host_name_in_drsnd, test_password, test_tls,
+                test_two_instances_in_drsnd]
 
 if __name__ == "__main__":
     a = sys.argv[1:]

@@ -1195,7 +1195,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 			log_warn("%s", warn->msg[i]);
 		free(warn);
 	}
-	if (drsn__plugins_load(&d->plugins, d->loop, &d->cfg, d->model) < 0)
+	if (drsn__plugins_load(&d->plugins, d->loop, &d->cfg, d->model, d->args->instance) < 0)
 		log_err("plugins: out of memory; running without plugins");
 	if (!d->dn && denoise_wanted(d, &d->cfg)) {
 		/* a plugin wants denoised audio */

@@ -32,6 +32,8 @@ struct drsn__daemon_args {
 	const char *config_path;      /* NULL = DRSND_CONFIG_PATH if it exists */
 	const char *const *overrides; /* "section.key=value", applied after the file */
 	int n_overrides;
+	const char *instance;         /* --instance NAME (drsnd@NAME), NULL = none:
+				       * plugins' host->instance */
 };
 
 /* Build a config from defaults, the file and the overrides, and check it.

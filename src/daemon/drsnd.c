@@ -2,6 +2,7 @@
  * drsnd: the keyword-spotting daemon. Command line -> daemon.c.
  * See `drsnd --help`, config/drsnd.conf and docs/protocol.md.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,9 @@ static void usage(FILE *f)
 		"      --list-devices      list PortAudio input devices and exit\n"
 		"      --list-plugins      list the plugins in [plugins] dir and exit\n"
 		"  -s, --socket PATH       [socket] path\n"
+		"      --instance NAME     this drsnd's instance name (drsnd@NAME.service\n"
+		"                          passes %%i): plugins tell instances apart by it\n"
+		"                          (mqtt: default client id drsnd-%%h-NAME)\n"
 		"  -m, --model PATH        [model] path ('' = no model)\n"
 		"  -i, --source SPEC       [audio] source: pa:[DEVICE] | file:PATH | stdin | fd:N\n"
 		"      --realtime          [audio] realtime = yes (pace file: sources)\n"
@@ -59,10 +63,23 @@ static char *kv(const char *key, const char *value)
 	return s;
 }
 
+/* An instance name as systemd's %i can be: it goes into plugins' ids and
+ * topics (no '/', '+', '#', blanks). */
+static int instance_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 64)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.:-\\", *s))
+			return 0;
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	drsn__log_init();
-	enum { O_CHECK = 256, O_PRINT, O_LIST, O_LISTPL, O_RT, O_NORT, O_EOF, O_WAIT, O_SET, O_VERSION };
+	enum { O_CHECK = 256, O_PRINT, O_LIST, O_LISTPL, O_RT, O_NORT, O_EOF, O_WAIT, O_SET, O_VERSION, O_INSTANCE };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, O_CHECK},
@@ -70,6 +87,7 @@ int main(int argc, char **argv)
 		{"list-devices", no_argument, NULL, O_LIST},
 		{"list-plugins", no_argument, NULL, O_LISTPL},
 		{"socket", required_argument, NULL, 's'},
+		{"instance", required_argument, NULL, O_INSTANCE},
 		{"model", required_argument, NULL, 'm'},
 		{"source", required_argument, NULL, 'i'},
 		{"realtime", no_argument, NULL, O_RT},
@@ -95,6 +113,14 @@ int main(int argc, char **argv)
 		char *o = NULL;
 		switch (c) {
 		case 'c': a.config_path = optarg; continue;
+		case O_INSTANCE:
+			if (!instance_ok(optarg)) {
+				fprintf(stderr, "drsnd: --instance '%s': not an instance name (1-64 of a-z A-Z 0-9 "
+						"_ . : - \\, as systemd's %%i)\n", optarg);
+				goto out;
+			}
+			a.instance = optarg;
+			continue;
 		case O_CHECK: check = 1; continue;
 		case O_PRINT: print = 1; continue;
 		case O_LIST: list = 1; continue;

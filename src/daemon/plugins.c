@@ -36,6 +36,7 @@ struct drsn__plugins {
 	const struct drsn__config *cfg;
 	const drsn_model *model;
 	char hostname[256];
+	const char *instance;     /* --instance NAME, or NULL */
 	int n;
 	struct plugin pl[DRSN_CFG_MAX_PLUGINS];
 	int stopped;
@@ -83,7 +84,7 @@ static void host_fill(struct plugin *pl, struct drsn__plugins *ps)
 {
 	pl->set = ps;
 	pl->host = (drsn_plugin_host){
-		.version = DRSN_PLUGIN_ABI_VERSION,
+		.version = DRSN_PLUGIN_HOST_VERSION,
 		.loop = ps->loop,
 		.daemon_version = drsn_version(),
 		.hostname = ps->hostname,
@@ -98,6 +99,7 @@ static void host_fill(struct plugin *pl, struct drsn__plugins *ps)
 		.pipeline_reset = drsn_pipeline_reset,
 		.pipeline_time = drsn_pipeline_time,
 		.host_data = pl,
+		.instance = ps->instance,
 	};
 }
 
@@ -248,12 +250,13 @@ failed:
 }
 
 int drsn__plugins_load(struct drsn__plugins **out, struct uv_loop_s *loop,
-		       const struct drsn__config *cfg, const drsn_model *model)
+		       const struct drsn__config *cfg, const drsn_model *model, const char *instance)
 {
 	struct drsn__plugins *ps = calloc(1, sizeof *ps);
 	*out = ps;
 	if (!ps)
 		return -ENOMEM;
+	ps->instance = instance && instance[0] ? instance : NULL;
 	ps->loop = loop;
 	ps->cfg = cfg;
 	ps->model = model;

@@ -42,10 +42,11 @@ struct drsn__plugins;
 
 /* Load every plugin of c->plugins.load. cfg must stay valid (and is read
  * again by pipeline_create: pass the daemon's running config); model may be
- * NULL. Failures of single plugins are logged and kept for
+ * NULL. instance (NULL or "" = none; must stay valid) is host->instance,
+ * drsnd --instance NAME. Failures of single plugins are logged and kept for
  * drsn__plugins_error(); only -ENOMEM fails the whole call. */
 int drsn__plugins_load(struct drsn__plugins **out, struct uv_loop_s *loop,
-		       const struct drsn__config *cfg, const drsn_model *model);
+		       const struct drsn__config *cfg, const drsn_model *model, const char *instance);
 
 /* Plugins that loaded and run, and their names (for status). */
 int drsn__plugins_count(const struct drsn__plugins *ps);

@@ -134,7 +134,7 @@ static void test_every_failure_reported_and_good_one_runs(void **state)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct drsn__plugins *ps;
-	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL), 0);
+	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL, NULL), 0);
 
 	assert_int_equal(drsn__plugins_count(ps), 1);
 	assert_string_equal(drsn__plugins_name(ps, 0), "mock_good");
@@ -212,7 +212,7 @@ static const char *load_error(const char *name, char *err, size_t n)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct drsn__plugins *ps;
-	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL), 0);
+	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL, NULL), 0);
 	const char *e = drsn__plugins_error(ps, name);
 	snprintf(err, n, "%s", e ? e : "");
 	assert_int_equal(drsn__plugins_count(ps), e ? 0 : 1);
@@ -227,6 +227,31 @@ static const char *load_error(const char *name, char *err, size_t n)
 /* A folder or module anyone may write: anyone could make drsnd run their
  * code. Refused with the reason, before dlopen runs any of it (the old
  * loader opened them). */
+/* The host table is version 2 and hands plugins drsnd's --instance (NULL
+ * or "" = none). */
+static void test_host_instance(void **state)
+{
+	(void)state;
+	struct drsn__config *c = config("load = mock_good\n");
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	const char *given[] = {"kitchen", "", NULL};
+	const char *want[] = {"kitchen", "(none)", "(none)"};
+	for (int i = 0; i < 3; i++) {
+		reset_counts();
+		struct drsn__plugins *ps;
+		assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL, given[i]), 0);
+		assert_int_equal(drsn__plugins_count(ps), 1);
+		assert_int_equal(counts("good")->host_version, DRSN_PLUGIN_HOST_VERSION);
+		assert_int_equal(DRSN_PLUGIN_HOST_VERSION, 2);
+		assert_string_equal(counts("good")->instance, want[i]);
+		drsn__plugins_free(ps);
+		assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	}
+	assert_int_equal(uv_loop_close(&loop), 0);
+	free(c);
+}
+
 static void test_world_writable_refused(void **state)
 {
 	(void)state;
@@ -297,7 +322,7 @@ static void test_section_in_order_and_bad_key(void **state)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct drsn__plugins *ps;
-	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL), 0);
+	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL, NULL), 0);
 	assert_int_equal(drsn__plugins_count(ps), 1);
 	assert_string_equal(counts("good")->greeting, "world");
 	drsn__plugins_free(ps);   /* stops too */
@@ -310,7 +335,7 @@ static void test_section_in_order_and_bad_key(void **state)
 		   "[plugin mock_good]\n"
 		   "greeting = hi\n"
 		   "colour = blue\n");    /* 6 */
-	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL), 0);
+	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL, NULL), 0);
 	assert_int_equal(drsn__plugins_count(ps), 0);
 	expect_error(ps, "mock_good", "create failed: t.conf:6: unknown key 'colour' (known: greeting, pipeline)");
 	expect_error(ps, "mock_failcreate", "create failed: the mock refuses to start (0 keys given)");
@@ -401,7 +426,7 @@ static void test_config_names_and_bounds(void **state)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct drsn__plugins *ps;
-	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL), 0);
+	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL, NULL), 0);
 	char want[1024];
 	snprintf(want, sizeof want, "plugin '../mock_good': refused: not a plugin name (only a-z, 0-9, '_' and '-'; plugins are only loaded from %s)", g_dir);
 	assert_string_equal(drsn__plugins_error(ps, "../mock_good"), want);
@@ -454,7 +479,7 @@ static void test_host_pipeline(void **state)
 	uv_loop_init(&loop);
 	struct drsn__plugins *ps;
 	/* no model: a clear error from pipeline_create */
-	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL), 0);
+	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL, NULL), 0);
 	struct mock_counts *g = counts("good");
 	assert_int_equal(g->pipeline_rc, -ENOENT);
 	assert_string_equal(g->pipeline_err, "drsnd runs without a model ([model] path is empty)");
@@ -468,14 +493,14 @@ static void test_host_pipeline(void **state)
 		drsn_error err;
 		assert_int_equal(drsn_model_load(&m, g_model_path, &err), 0);
 		reset_counts();
-		assert_int_equal(drsn__plugins_load(&ps, &loop, c, m), 0);
+		assert_int_equal(drsn__plugins_load(&ps, &loop, c, m, NULL), 0);
 		assert_int_equal(g->pipeline_rc, 0);
 		assert_true(g->pipeline_time == 1.0);
 		/* [thresholds] with a label the model lacks: the daemon's message */
 		drsn__plugins_free(ps);
 		assert_int_equal(drsn__config_set_arg(c, "thresholds.nosuchlabel=0.5", NULL), 0);
 		reset_counts();
-		assert_int_equal(drsn__plugins_load(&ps, &loop, c, m), 0);
+		assert_int_equal(drsn__plugins_load(&ps, &loop, c, m, NULL), 0);
 		assert_int_equal(g->pipeline_rc, -EINVAL);
 		assert_non_null(strstr(g->pipeline_err, "command line: [thresholds] nosuchlabel: no such label"));
 		drsn__plugins_free(ps);
@@ -496,6 +521,7 @@ int main(int argc, char **argv)
 	g_model_path = argc > 2 ? argv[2] : getenv("DRSN_TEST_MODEL");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_failure_reported_and_good_one_runs),
+		cmocka_unit_test(test_host_instance),
 		cmocka_unit_test(test_world_writable_refused),
 		cmocka_unit_test(test_section_in_order_and_bad_key),
 		cmocka_unit_test(test_config_names_and_bounds),

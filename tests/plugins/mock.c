@@ -81,6 +81,9 @@ static int mock_create(void **self, const drsn_plugin_host *host, const drsn_plu
 		       char *err, size_t err_size)
 {
 	mock_counts.creates++;
+	mock_counts.host_version = host->version;
+	snprintf(mock_counts.instance, sizeof mock_counts.instance, "%s",
+		 host->version >= 2 && host->instance ? host->instance : "(none)");
 	int want_pipeline = 0;
 	char slow_while[512] = "";
 	for (int i = 0; i < cfg->n; i++) {

@@ -16,6 +16,8 @@ struct mock_counts {
 	double pipeline_time;      /* host pipeline fed 1 s of silence in create */
 	int pipeline_rc;
 	char pipeline_err[512];
+	unsigned host_version;     /* host->version at create */
+	char instance[64];         /* host->instance at create, "(none)" for NULL */
 };
 
 #endif

@@ -542,7 +542,7 @@ int drsn__cmd_tune(int argc, char **argv)
 			printf("%3d/%-3d ", found_now[l], kw[l]);
 		printf("%s%8.2f %9.1f", s == 0 ? "<=" : "  ", grid[s], sfa[l * N_GRID + s] / hours);
 		if (truth_path)
-			printf("  %3d/%-3d", sfound[l * N_GRID + s], kw[l]);
+			printf("  %3d/%d", sfound[l * N_GRID + s], kw[l]);
 		if (sfa[l * N_GRID + s] > limit)
 			printf("  (over %g/hour even at %.2f)", max_fa, grid[s]);
 		putchar('\n');

@@ -78,6 +78,7 @@
 #include <mosquitto.h>
 #include <uv.h>
 
+#include "common/closest.h"
 #include "drsn/plugin.h"
 
 #define STOP_DRAIN_MS 1000
@@ -352,11 +353,15 @@ static int cfg_parse(struct mqtt_cfg *c, const drsn_plugin_config *cfg, const ch
 				k = &keys[j];
 		if (!k) {
 			char known[512] = "";
-			for (int j = 0; j < N_KEYS; j++)
+			struct drsn__closest near;
+			drsn__closest_init(&near, kv->key);
+			for (int j = 0; j < N_KEYS; j++) {
 				snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
 					 j ? ", " : "", keys[j].name);
-			return errf(err, en, -EINVAL, "%s: [%s] unknown key '%s' (known: %s)", kv->where, sect,
-				    kv->key, known);
+				drsn__closest_add(&near, keys[j].name);
+			}
+			return errf(err, en, -EINVAL, "%s: [%s] unknown key '%s' (known: %s)%s", kv->where, sect,
+				    kv->key, known, drsn__closest_hint(&near, ""));
 		}
 		void *p = (char *)c + k->off;
 		switch (k->kind) {

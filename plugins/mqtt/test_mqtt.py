@@ -81,7 +81,8 @@ def check_same(socket_dets, mqtt_dets):
 def test_config_errors():
     # create() checks every key: the message names key, value and place
     for args, needles in [
-        (["hots=x"], ["argv[3]", "unknown key 'hots'", "known: host, port"]),
+        (["hots=x"], ["argv[3]", "unknown key 'hots'", "known: host, port", "queue_max); did you mean 'host'?"]),
+        (["colour=x"], ["argv[3]", "unknown key 'colour'", "reconnect_max_ms, queue_max)\n"]),
         (["port=70000"], ["argv[3]", "port", "'70000'"]),
         (["qos=3"], ["qos", "'3'"]),
         (["tls=maybe"], ["tls", "'maybe'", "boolean"]),

@@ -57,6 +57,7 @@
 #include <uv.h>
 
 #include "audio/sndfile_io.h"
+#include "common/closest.h"
 #include "common/cnum.h"
 #include "common/utc.h"
 #include "drsn/plugin.h"
@@ -171,8 +172,12 @@ static int configure(struct recorder *r, const drsn_plugin_config *cfg, char *er
 		} else if (!strcmp(kv->key, "max_mb")) {
 			rc = parse_int(kv, 1, 1000000, &max_mb, err, n);
 		} else {
-			snprintf(err, n, "%s: [plugin recorder] unknown key '%s' (known: dir, pre_roll_ms, post_roll_ms, denoised, max_mb)",
-				 kv->where, kv->key);
+			const char *known = "dir, pre_roll_ms, post_roll_ms, denoised, max_mb";
+			struct drsn__closest near;
+			drsn__closest_init(&near, kv->key);
+			drsn__closest_add_list(&near, known);
+			snprintf(err, n, "%s: [plugin recorder] unknown key '%s' (known: %s)%s",
+				 kv->where, kv->key, known, drsn__closest_hint(&near, ""));
 			return -EINVAL;
 		}
 		if (rc < 0)

@@ -522,6 +522,16 @@ def test_rate_out_of_memory():
     assert r == 16000 and len(y) > 16000 * 30, (r, len(y))
 
 
+def test_key_typo_named():
+    # a key's typo: the message names the key meant (recorder-drive: no daemon)
+    tmp = tempfile.mkdtemp()
+    for key, end in (("pre_rol_ms=5", "max_mb); did you mean 'pre_roll_ms'?\n"), ("colour=red", "max_mb)\n")):
+        r = dt.subprocess.run([os.environ["RECORDER_DRIVE"], MODULE, tmp, key, "--", "run"],
+                              capture_output=True, text=True, timeout=60)   # create's message: on stdout
+        assert r.returncode == 1 and "create failed: argv: [plugin recorder] unknown key '%s'" % key.split("=")[0] \
+            in r.stdout and r.stdout.endswith(end), (r.stdout, r.stderr)
+
+
 if __name__ == "__main__":
     if not os.path.exists(MODEL):
         print("model %s is missing (set DRSN_TEST_MODEL to a trained model)" % MODEL)
@@ -531,4 +541,5 @@ if __name__ == "__main__":
              test_stale_part_files_deleted_at_start,
              test_reload_keeps_plugins_and_check_config, test_rate_change_while_writing,
              test_labels_of_ones_own_in_file_names, test_score_in_name_in_comma_locale,
-             test_planted_symlinks_and_file_mode, test_wall_clock_steps_back, test_rate_out_of_memory])
+             test_planted_symlinks_and_file_mode, test_wall_clock_steps_back, test_rate_out_of_memory,
+             test_key_typo_named])

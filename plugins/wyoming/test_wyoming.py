@@ -358,17 +358,19 @@ def test_unix_socket_max_clients_and_bad_config():
     d.stop()
     assert not os.path.exists(path), "the socket file was left behind"
     # an unknown key: the plugin is refused with a message naming key and
-    # line, and drsnd runs on without it
-    d = WyDaemon(extra_conf="colour = blue\n", wait_port=False)
-    end = time.time() + 20
-    while "unknown key" not in d.d.stderr() and time.time() < end:
-        time.sleep(0.05)
-    err = d.d.stderr()
-    m = re.search(r".*unknown key 'colour'.*", err)
-    assert m and (os.path.basename(d.conf) + ":7") in m.group(0), err
-    log("bad key: " + m.group(0))
-    assert d.d.p.poll() is None
-    d.stop()
+    # line (and the key meant, for a typo), and drsnd runs on without it
+    for key, end in (("colour", "language); drsnd runs on without it"),
+                     ("langauge", "language); did you mean 'language'?; drsnd runs on without it")):
+        d = WyDaemon(extra_conf=key + " = blue\n", wait_port=False)
+        until = time.time() + 20
+        while "unknown key" not in d.d.stderr() and time.time() < until:
+            time.sleep(0.05)
+        err = d.d.stderr()
+        m = re.search(r".*unknown key '%s'.*" % key, err)
+        assert m and (os.path.basename(d.conf) + ":7") in m.group(0) and m.group(0).endswith(end), err
+        log("bad key: " + m.group(0))
+        assert d.d.p.poll() is None
+        d.stop()
 
 
 def test_unix_socket_another_instance_made_stays():

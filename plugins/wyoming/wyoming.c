@@ -75,6 +75,7 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+#include "common/closest.h"
 #include "common/unixsock.h"
 #include "drsn/plugin.h"
 #include "frame.h"
@@ -329,8 +330,13 @@ static int configure(struct wy *w, const drsn_plugin_config *cfg, char *err, siz
 				snprintf(w->language, sizeof w->language, "%s", v);
 			}
 		} else {
-			snprintf(err, n, "%s: [plugin wyoming] unknown key '%s' (known: uri, mode, group, max_clients, idle_timeout_ms, frame_timeout_ms, max_header_bytes, max_data_bytes, max_payload_bytes, width4, language)",
-				 at, k);
+			const char *known = "uri, mode, group, max_clients, idle_timeout_ms, frame_timeout_ms, "
+					    "max_header_bytes, max_data_bytes, max_payload_bytes, width4, language";
+			struct drsn__closest near;
+			drsn__closest_init(&near, k);
+			drsn__closest_add_list(&near, known);
+			snprintf(err, n, "%s: [plugin wyoming] unknown key '%s' (known: %s)%s",
+				 at, k, known, drsn__closest_hint(&near, ""));
 			rc = -EINVAL;
 		}
 	}

@@ -102,8 +102,10 @@ int drsn__cli_refuse_clash(const char *cmd, const char *out, const char *const *
 
 /* For a getopt_long loop run with opterr = 0 and an optstring that starts
  * with ':': the '?' or ':' it returned, as one line naming the option
- * ("drsn: CMD: unknown option '--x' (try 'drsn CMD --help')"). Returns 2. */
-int drsn__cli_bad_option(const char *cmd, int c, char **argv);
+ * ("drsn: CMD: unknown option '--x' (try 'drsn CMD --help')", then "; did
+ * you mean '--y'?" when an option of opts is close). Returns 2. */
+struct option;
+int drsn__cli_bad_option(const char *cmd, int c, char **argv, const struct option *opts);
 
 /* A model's label as one item of a list (common/label.h: quoted when it
  * holds a blank, ',', '"' or '\'). */

@@ -223,7 +223,7 @@ int drsn__cmd_classify(int argc, char **argv)
 				return 2;
 			break;
 		case 'h': usage(stdout); return 0;
-		default: return drsn__cli_bad_option("classify", c, argv);
+		default: return drsn__cli_bad_option("classify", c, argv, opts);
 		}
 	}
 	if (optind >= argc) {

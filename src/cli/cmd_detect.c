@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/closest.h"
 #include "common/utf8.h"
 #include "drsn/drsn.h"
 #include "drsn_config.h"
@@ -163,8 +164,12 @@ int drsn__detect_open(struct drsn__detect *d, char **args, int n_args)
 			    !strncmp(drsn_model_label(d->m, l), lt, (size_t)(eq - lt)))
 				found = l;
 		if (found < 0) {
-			fprintf(stderr, "drsn: %s: --label-threshold '%s': no such label '%.*s' in %s (labels: ",
-				cmd, lt, (int)(eq - lt), lt, d->model_path);
+			struct drsn__closest near;
+			drsn__closest_init_n(&near, lt, (size_t)(eq - lt));
+			for (int l = 0; l < nl; l++)
+				drsn__closest_add(&near, drsn_model_label(d->m, l));
+			fprintf(stderr, "drsn: %s: --label-threshold '%s': no such label '%.*s' in %s%s (labels: ",
+				cmd, lt, (int)(eq - lt), lt, d->model_path, drsn__closest_hint(&near, ""));
 			drsn__cli_put_labels(stderr, d->m, ", ");
 			fputs(")\n", stderr);
 			return -1;
@@ -312,7 +317,7 @@ int drsn__cmd_detect(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else {
-			return drsn__cli_bad_option("detect", c, argv);
+			return drsn__cli_bad_option("detect", c, argv, opts);
 		}
 	}
 	if (optind >= argc) {

@@ -340,7 +340,7 @@ int drsn__cmd_tune(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else {
-			return drsn__cli_bad_option("tune", c, argv);
+			return drsn__cli_bad_option("tune", c, argv, opts);
 		}
 	}
 	if (optind >= argc) {

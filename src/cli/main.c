@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/closest.h"
 #include "common/outfile.h"
 #include "drsn/drsn.h"
 
@@ -32,11 +33,13 @@ void drsn__cli_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int drsn__cli_bad_option(const char *cmd, int c, char **argv)
+int drsn__cli_bad_option(const char *cmd, int c, char **argv, const struct option *opts)
 {
 	const char *s = optind > 0 ? argv[optind - 1] : "", *what = "unknown option", *how = "";
 	char opt[3] = {'-', (char)optopt, 0};
 	int len = 2;
+	struct drsn__closest near;
+	drsn__closest_init(&near, "");
 	if (!strncmp(s, "--", 2)) {   /* the long option as given, without =VALUE */
 		len = (int)strcspn(s, "=");
 		if (c == '?' && optopt) {   /* glibc: a known option, given a value */
@@ -44,6 +47,7 @@ int drsn__cli_bad_option(const char *cmd, int c, char **argv)
 			how = " takes no value";
 		} else if (c == '?') {
 			what = "unknown or ambiguous option";
+			drsn__closest_option(&near, s, opts);
 		}
 	} else {
 		s = opt;
@@ -52,7 +56,8 @@ int drsn__cli_bad_option(const char *cmd, int c, char **argv)
 		what = "option";
 		how = " needs a value";
 	}
-	drsn__cli_err("%s: %s '%.*s'%s (try 'drsn %s --help')", cmd, what, len, s, how, cmd);
+	drsn__cli_err("%s: %s '%.*s'%s (try 'drsn %s --help')%s", cmd, what, len, s, how, cmd,
+		      drsn__closest_hint(&near, "--"));
 	return 2;
 }
 
@@ -95,6 +100,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
-	drsn__cli_err("unknown command '%s' (try 'drsn --help')", argv[1]);
+	struct drsn__closest near;
+	drsn__closest_init(&near, argv[1]);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		drsn__closest_add(&near, commands[i].name);
+	drsn__cli_err("unknown command '%s' (try 'drsn --help')%s", argv[1], drsn__closest_hint(&near, ""));
 	return 2;
 }

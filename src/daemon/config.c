@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "audio/mix.h"
+#include "common/closest.h"
 #include "common/cnum.h"
 #include "common/label.h"
 #include "common/unixsock.h"
@@ -380,7 +381,11 @@ static int set_plugins(struct drsn__config *c, const char *key, const char *valu
 		snprintf(c->plugins.dir, sizeof c->plugins.dir, "%s", value);
 		return 0;
 	}
-	drsn__cfg_error(errs, "%s: [plugins] unknown key '%s' (known: dir, load)", where, key);
+	struct drsn__closest near;
+	drsn__closest_init(&near, key);
+	drsn__closest_add_list(&near, "dir, load");
+	drsn__cfg_error(errs, "%s: [plugins] unknown key '%s' (known: dir, load)%s", where, key,
+			drsn__closest_hint(&near, ""));
 	return -EINVAL;
 }
 
@@ -478,13 +483,23 @@ int drsn__config_set(struct drsn__config *c, const char *section, const char *ke
 	for (size_t i = 0; i < N_KEYS; i++)
 		if (!strcmp(keys[i].section, section))
 			known_section = 1;
+	struct drsn__closest near;
 	if (!known_section) {
-		drsn__cfg_error(errs, "%s: unknown section [%s] (known: daemon, socket, model, audio, detect, denoise, thresholds, plugins, plugin NAME)",
-				where, section);
+		drsn__closest_init(&near, section);
+		for (size_t i = 0; i < N_KEYS; i++)
+			drsn__closest_add(&near, keys[i].section);
+		drsn__closest_add_list(&near, "thresholds, plugins");
+		drsn__cfg_error(errs, "%s: unknown section [%s] (known: daemon, socket, model, audio, detect, denoise, thresholds, plugins, plugin NAME)%s",
+				where, section, drsn__closest_hint(&near, ""));
 		return -EINVAL;
 	}
 	if (!k) {
-		drsn__cfg_error(errs, "%s: [%s] unknown key '%s'", where, section, key);
+		drsn__closest_init(&near, key);
+		for (size_t i = 0; i < N_KEYS; i++)
+			if (!strcmp(keys[i].section, section))
+				drsn__closest_add(&near, keys[i].name);
+		drsn__cfg_error(errs, "%s: [%s] unknown key '%s'%s", where, section, key,
+				drsn__closest_hint(&near, ""));
 		return -EINVAL;
 	}
 	int rc = set_key(c, k, section, key, value, where, errs);

@@ -85,6 +85,59 @@ static void test_shipped_file_matches_defaults(void **state)
 	assert_int_equal(drsn__config_check(&c2, NULL), 0);
 }
 
+/* One message is exactly want */
+static int error_is(const struct drsn__cfg_errors *e, const char *want)
+{
+	for (int i = 0; i < e->n; i++)
+		if (!strcmp(e->msg[i], want))
+			return 1;
+	return 0;
+}
+
+/* A typo in a section's or a key's name: the message names the one meant;
+ * a name like none: the message as before */
+static void test_typos_get_a_hint(void **state)
+{
+	(void)state;
+	const char *text =
+		"[detect]\n"                            /* 1 */
+		"threshhold = 0.7\n"                    /* 2 */
+		"Smoothing_MS = 200\n"                  /* 3: case */
+		"zzzzqqq = 1\n"                         /* 4 */
+		"[dectect]\n"                           /* 5 */
+		"threshold = 0.7\n"                     /* 6 */
+		"[audio]\n"                             /* 7 */
+		"sorce = pa:\n"                         /* 8 */
+		"[plugins]\n"                           /* 9 */
+		"laod = mqtt\n"                         /* 10 */
+		"[pluginz]\n"                           /* 11 */
+		"x = 1\n"                               /* 12 */
+		"[socket]\n"                            /* 13 */
+		"grup = audio\n";                       /* 14 */
+	struct drsn__config c;
+	drsn__config_defaults(&c);
+	struct drsn__cfg_errors e = {0};
+	assert_int_equal(drsn__config_load_string(&c, text, "t.conf", &e), -EINVAL);
+	dump(&e);
+	assert_true(error_is(&e, "t.conf:2: [detect] unknown key 'threshhold'; did you mean 'threshold'?"));
+	assert_true(error_is(&e, "t.conf:3: [detect] unknown key 'Smoothing_MS'; did you mean 'smoothing_ms'?"));
+	assert_true(error_is(&e, "t.conf:4: [detect] unknown key 'zzzzqqq'"));
+	assert_true(error_is(&e, "t.conf:6: unknown section [dectect] (known: daemon, socket, model, audio, "
+				 "detect, denoise, thresholds, plugins, plugin NAME); did you mean 'detect'?"));
+	assert_true(error_is(&e, "t.conf:8: [audio] unknown key 'sorce'; did you mean 'source'?"));
+	assert_true(error_is(&e, "t.conf:10: [plugins] unknown key 'laod' (known: dir, load); did you mean 'load'?"));
+	assert_true(error_is(&e, "t.conf:12: unknown section [pluginz] (known: daemon, socket, model, audio, "
+				 "detect, denoise, thresholds, plugins, plugin NAME); did you mean 'plugins'?"));
+	assert_true(error_is(&e, "t.conf:14: [socket] unknown key 'grup'; did you mean 'group'?"));
+	assert_int_equal(e.n, 8);
+	/* --set too; a key of another section is not offered */
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_set_arg(&c, "audio.threshold=0.5", &e), -EINVAL);
+	assert_int_equal(drsn__config_set_arg(&c, "model.pth=/x", &e), -EINVAL);
+	assert_true(error_is(&e, "command line: [audio] unknown key 'threshold'"));
+	assert_true(error_is(&e, "command line: [model] unknown key 'pth'; did you mean 'path'?"));
+}
+
 static void test_errors_have_line_numbers_and_all_are_reported(void **state)
 {
 	(void)state;
@@ -123,6 +176,8 @@ static void test_errors_have_line_numbers_and_all_are_reported(void **state)
 	assert_true(has_error(&e, "t.conf:15: [thresholds] yes: '2'"));
 	assert_true(has_error(&e, "t.conf:18: [daemon] log_level: 'loud'"));
 	assert_int_equal(e.n, 10);
+	/* colour, [nosuch]: like no known name, so no "did you mean" */
+	assert_false(has_error(&e, "did you mean"));
 	/* The good line still applied. */
 	assert_int_equal(c.n_thresholds, 1);
 	assert_string_equal(c.thresholds[0].label, "no");
@@ -623,12 +678,28 @@ static void test_threshold_label_not_in_model(void **state)
 	assert_int_equal(drsn__daemon_pipeline(&c, m, &p, &err), -EINVAL);
 	assert_null(p);
 	print_message("%s\n", err.msg);
-	assert_non_null(strstr(err.msg, "own.conf:2: [thresholds] Hey Box: no such label in own.safetensors "
-					"(labels: _silence_, \"hey box\", \"a, b\", " KO4 "1, "));
+	/* labels are compared case and all: the hint names the one meant, before
+	 * the list (which the message cuts short) */
+	assert_non_null(strstr(err.msg, "own.conf:2: [thresholds] Hey Box: no such label in own.safetensors; "
+					"did you mean 'hey box'? (labels: _silence_, \"hey box\", \"a, b\", " KO4 "1, "));
 	size_t n = strlen(err.msg);
 	assert_int_equal(drsn__utf8_check(err.msg, n), n);
 	assert_string_equal(err.msg + n - 4, "\xe2\x80\xa6)");
 	assert_non_null(strstr(err.msg, KO4 "3, \xe2\x80\xa6)"));
+	/* a typo: the label meant; a name like none: no hint */
+	static const struct { const char *conf, *want; } cases[] = {
+		{"[thresholds]\n_silense_ = 0.5\n", "_silense_: no such label in own.safetensors; did you mean '_silence_'? (labels: "},
+		{"[thresholds]\na b = 0.5\n", "a b: no such label in own.safetensors; did you mean 'a, b'? (labels: "},
+		{"[thresholds]\nbanana = 0.5\n", "banana: no such label in own.safetensors (labels: "},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		drsn__config_defaults(&c);
+		snprintf(c.model_path, sizeof c.model_path, "own.safetensors");
+		assert_int_equal(drsn__config_load_string(&c, cases[i].conf, "own.conf", &e), 0);
+		assert_int_equal(drsn__daemon_pipeline(&c, m, &p, &err), -EINVAL);
+		print_message("%s\n", err.msg);
+		assert_non_null(strstr(err.msg, cases[i].want));
+	}
 	drsn_model_free(m);
 #undef KO4
 #undef KO
@@ -969,6 +1040,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_file_matches_defaults),
 		cmocka_unit_test(test_errors_have_line_numbers_and_all_are_reported),
+		cmocka_unit_test(test_typos_get_a_hint),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_set_arg_overrides_and_check),
 		cmocka_unit_test(test_overridden_keys_are_named),

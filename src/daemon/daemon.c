@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include "common/closest.h"
 #include "common/error.h"
 #include "common/label.h"
 #include "common/utf8.h"
@@ -167,9 +168,14 @@ int drsn__daemon_pipeline(const struct drsn__config *c, const drsn_model *m, drs
 				found = l;
 		if (found < 0) {
 			char known[256];
+			struct drsn__closest near;
 			label_list(m, known, sizeof known);
-			rc = drsn__fail(err, -EINVAL, "%s: [thresholds] %s: no such label in %s (labels: %s)",
-					c->thresholds[i].where, c->thresholds[i].label, c->model_path, known);
+			drsn__closest_init(&near, c->thresholds[i].label);
+			for (int l = 0; l < nl; l++)
+				drsn__closest_add(&near, drsn_model_label(m, l));
+			rc = drsn__fail(err, -EINVAL, "%s: [thresholds] %s: no such label in %s%s (labels: %s)",
+					c->thresholds[i].where, c->thresholds[i].label, c->model_path,
+					drsn__closest_hint(&near, ""), known);
 			goto out;
 		}
 		thr[found] = c->thresholds[i].value;

@@ -11,6 +11,7 @@
 
 #include <uv.h>
 
+#include "common/closest.h"
 #include "daemon/daemon.h"
 #include "daemon/hush.h"
 #include "daemon/log.h"
@@ -145,6 +146,15 @@ int main(int argc, char **argv)
 			code = 0;
 			goto out;
 		default:
+			/* getopt said "unrecognized option '--x'" (or "ambiguous"): under it,
+			 * a close option's name */
+			if (c == '?' && !optopt && optind > 0 && !strncmp(argv[optind - 1], "--", 2)) {
+				struct drsn__closest near;
+				drsn__closest_option(&near, argv[optind - 1], opts);
+				const char *hint = drsn__closest_hint(&near, "--");
+				if (hint[0])
+					fprintf(stderr, "drsnd:%s\n", hint + 1);   /* " did you mean '--y'?" */
+			}
 			usage(stderr);
 			goto out;
 		}

@@ -321,13 +321,18 @@ static void test_labels_of_ones_own(void **state)
 	snprintf(args, sizeof args, "detect -q -m '%s' --label-threshold 'Hey Box=0.5' '%s'", model, wav);
 	rc = run(args, out, sizeof out, err, sizeof err);
 	if (rc != 1 || !strstr(err, "--label-threshold 'Hey Box=0.5': no such label 'Hey Box' in ") ||
-	    !strstr(err, "(labels: _silence_, \"hey box\", a=b, \"Licht an\", "))
+	    !strstr(err, "; did you mean 'hey box'? (labels: _silence_, \"hey box\", a=b, \"Licht an\", "))
+		fail_msg("drsn %s: exit %d: %s", args, rc, err);
+	snprintf(args, sizeof args, "detect -q -m '%s' --label-threshold 'banana=0.5' '%s'", model, wav);
+	rc = run(args, out, sizeof out, err, sizeof err);
+	if (rc != 1 || !strstr(err, "no such label 'banana' in ") || strstr(err, "did you mean"))
 		fail_msg("drsn %s: exit %d: %s", args, rc, err);
 }
 
 /* A bad option of detect or classify is one line on stderr that names it
  * and what is wrong with it, as features and denoise say it (it was glibc's
- * "detect: unrecognized option" above 20 lines of usage). */
+ * "detect: unrecognized option" above 20 lines of usage); with the option or
+ * command meant when a known one is close. */
 static void test_bad_option_one_line(void **state)
 {
 	(void)state;
@@ -340,6 +345,12 @@ static void test_bad_option_one_line(void **state)
 		{"detect --quiet=yes x.wav", "drsn: detect: option '--quiet' takes no value (try 'drsn detect --help')\n"},
 		{"classify --bogus=1 x.wav", "drsn: classify: unknown or ambiguous option '--bogus' (try 'drsn classify --help')\n"},
 		{"classify x.wav --top", "drsn: classify: option '--top' needs a value (try 'drsn classify --help')\n"},
+		/* a typo: the option meant; a command's name too */
+		{"detect --treshold 0.9 x.wav", "drsn: detect: unknown or ambiguous option '--treshold' (try 'drsn detect --help'); did you mean '--threshold'?\n"},
+		{"tune --Treshold=0.9 x.wav", "drsn: tune: unknown or ambiguous option '--Treshold' (try 'drsn tune --help'); did you mean '--threshold'?\n"},
+		{"classify --modle m x.wav", "drsn: classify: unknown or ambiguous option '--modle' (try 'drsn classify --help'); did you mean '--model'?\n"},
+		{"detct x.wav", "drsn: unknown command 'detct' (try 'drsn --help'); did you mean 'detect'?\n"},
+		{"xyzzy x.wav", "drsn: unknown command 'xyzzy' (try 'drsn --help')\n"},
 	};
 	char out[4096], err[4096];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -446,6 +446,14 @@ def test_check_config():
     r = subprocess.run([DRSND, "--config", conf, "--check-config", "--model", MODEL],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and conf + ":3: [thresholds] nosuchlabel: no such label" in r.stderr, r.stderr
+    assert "did you mean" not in r.stderr, r.stderr
+    # a typo of a label: the label meant, before the model's list
+    with open(conf, "w") as f:
+        f.write("[thresholds]\nYse = 0.5\n")
+    r = subprocess.run([DRSND, "--config", conf, "--check-config", "--model", MODEL],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and (conf + ":2: [thresholds] Yse: no such label in %s; did you mean 'yes'? (labels: "
+                                  % MODEL) in r.stderr, r.stderr
     # the shipped config is valid (with the test model)
     shipped = os.path.join(os.environ["DRSN_SOURCE_ROOT"], "config", "drsnd.conf")
     r = subprocess.run([DRSND, "--config", shipped, "--check-config", "--model", MODEL],
@@ -471,7 +479,12 @@ def test_check_config():
     r = subprocess.run([DRSND, "--set", "detect.nokey=1", "--check-config"], capture_output=True, text=True)
     assert r.returncode == 1 and "command line: [detect] unknown key 'nokey'" in r.stderr
     r = subprocess.run([DRSND, "--bogus-flag"], capture_output=True, text=True)
-    assert r.returncode == 2
+    assert r.returncode == 2 and "did you mean" not in r.stderr, r.stderr
+    # a typo: getopt's message, then the option meant, then the usage
+    r = subprocess.run([DRSND, "--wait-for-clint"], capture_output=True, text=True)
+    lines = r.stderr.splitlines()
+    assert r.returncode == 2 and lines[0].endswith(": unrecognized option '--wait-for-clint'"), r.stderr
+    assert lines[1] == "drsnd: did you mean '--wait-for-client'?" and lines[2].startswith("usage: drsnd"), r.stderr
     r = subprocess.run([DRSND, "--config", "/nonexistent.conf", "--check-config"], capture_output=True, text=True)
     assert r.returncode == 1 and "/nonexistent.conf: cannot open" in r.stderr
     # what start-up would refuse: an unknown group (the unit passes

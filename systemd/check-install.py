@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""check-install.py MESON BUILDDIR: what `meson install` would write, from
+"""check-install.py MESON BUILDDIR [PLUGIN,...]: what `meson install` would write, from
 `meson introspect --installed` (nothing is installed). Every file goes under
 the prefix, or an absolute sysconfdir/localstatedir (/etc and /var of
 --prefix=/usr; a scratch --prefix must not write /lib or /etc); the systemd unit
 and its template drsnd@.service are installed only when drsnd has sd_notify (it is Type=notify with a
 watchdog), and then its ExecStart runs the installed drsnd with the installed
-drsnd.conf (drsnd@.service: <sysconfdir>/drsnd/%i.conf); the man pages go to <prefix>/<mandir>/man{1,5,8}."""
+drsnd.conf (drsnd@.service: <sysconfdir>/drsnd/%i.conf); the man pages go to <prefix>/<mandir>/man{1,5,8}; the plugins built (PLUGIN,...) go
+to drsn.pc's plugindir, and no other plugin does."""
 import json
 import os
 import re
@@ -20,6 +21,7 @@ def introspect(meson, build, what):
 
 def main():
     meson, build = sys.argv[1], sys.argv[2]
+    built = [n for n in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if n]
     installed = introspect(meson, build, "--installed")
     opts = {o["name"]: o["value"] for o in introspect(meson, build, "--buildoptions")}
     prefix = opts["prefix"].rstrip("/")
@@ -63,15 +65,23 @@ def main():
         want = "%s/%s/man%d/%s" % (prefix, opts.get("mandir", "share/man"), section, page)
         if by_name.get(page, []) != [want]:
             fails.append("man page %s: installed as %s, not %s" % (page, by_name.get(page) or "nothing", want))
-    # drsn.pc's plugindir (for plugins built elsewhere) is where ours go
-    plugins = sorted(os.path.dirname(d) for d in installed.values() if d.endswith("/recorder.so"))
+    # drsn.pc's plugindir (for plugins built elsewhere) is where ours go:
+    # each plugin built (PLUGINS, from plugins/meson.build) once, and no other
+    # (-Dplugin_NAME=disabled installs nothing of NAME)
     with open(os.path.join(build, "meson-private", "drsn.pc")) as f:
         pc = dict(re.findall(r"^(\w+)=(.*)$", f.read(), re.M))
     plugindir = pc.get("plugindir", "")
     while "${" in plugindir:
         plugindir = re.sub(r"\$\{(\w+)\}", lambda m: pc.get(m.group(1), "?"), plugindir)
-    if plugins and plugins != [plugindir]:
-        fails.append("drsn.pc: plugindir=%r, but the plugins go to %s" % (plugindir, plugins[0]))
+    for name in built:
+        if by_name.get(name + ".so", []) != [plugindir + "/" + name + ".so"]:
+            fails.append("plugin %s: installed as %s, not %s/%s.so (drsn.pc's plugindir)" % (
+                name, by_name.get(name + ".so") or "nothing", plugindir, name))
+    extra = sorted(d for d in installed.values()
+                   if os.path.dirname(d) == plugindir and os.path.basename(d)[:-3] not in built)
+    if extra:
+        fails.append("installed in %s but not a plugin built (%s): %s" % (
+            plugindir, ", ".join(built) or "none", ", ".join(extra)))
     for f in fails:
         print("FAIL:", f)
     if not fails:

@@ -2,7 +2,7 @@
 """check-man.py: the man pages against the code (meson test --suite man).
 
   check-man.py --drsn DRSN --drsnd DRSND --pages DIR [--groff GROFF]
-               [--plugins DIR] [--plugins-required]
+               [--plugins DIR] [--plugins-required NAME,...]
 
 - every option in the usage and option lines of `drsn COMMAND --help` (every
   command `drsn --help` lists) is an item (.TP tag) of that command's section
@@ -173,7 +173,8 @@ def main():
     ap.add_argument("--pages", required=True)
     ap.add_argument("--groff", default="")
     ap.add_argument("--plugins", default="")
-    ap.add_argument("--plugins-required", action="store_true")
+    ap.add_argument("--plugins-required", default="",
+                    help="NAME,...: the plugins built (plugins/meson.build); only these are checked")
     a = ap.parse_args()
     page = {n: os.path.join(a.pages, n) for n in ("drsn.1", "drsnd.8", "drsnd.conf.5")}
     check_drsn(a.drsn, page["drsn.1"])
@@ -183,11 +184,19 @@ def main():
         for sec in ("daemon", "socket", "model", "audio", "detect", "thresholds", "plugins"):
             if sec not in keys:
                 fail("drsnd --print-config: no [%s] in %r" % (sec, sorted(keys)))
-        modules = sorted(glob.glob(os.path.join(a.plugins, "*", "*.so"))) if a.plugins else []
+        required = [n for n in a.plugins_required.split(",") if n]
+        if required:
+            # a module left in the build folder by a plugin since switched
+            # off (-Dplugin_NAME=disabled) is not checked
+            modules = [os.path.join(a.plugins, n, n + ".so") for n in required]
+            for m in modules:
+                if not os.path.isfile(m):
+                    fail("plugin module %s not built" % m)
+            modules = [m for m in modules if os.path.isfile(m)]
+        else:
+            modules = sorted(glob.glob(os.path.join(a.plugins, "*", "*.so"))) if a.plugins else []
         if modules:
             keys.update(plugin_keys(a.drsnd, modules, tmp))
-        elif a.plugins_required:
-            fail("no plugin modules under %r (-Dplugins=enabled)" % a.plugins)
         else:
             print("no plugin modules built: [plugin NAME] keys not checked")
         check_conf(keys, page["drsnd.conf.5"])

@@ -2,7 +2,8 @@
 
 Environment (set by tests/daemon/meson.build): DRSND, DRSN (executables),
 DRSN_TEST_MODEL (a random-init model from train/export.py), DRSN_SOURCE_ROOT,
-DRSND_FEATURES (what this drsnd was built with: "portaudio", "systemd").
+DRSND_FEATURES (what this drsnd was built with: "portaudio", "systemd",
+"plugin_recorder" when the recorder plugin is built).
 """
 import json
 import os

@@ -38,6 +38,8 @@
 #define SNR_MAX 1e10f
 #define IN_CLIP 65536.0f
 #define IN_TINY 1e-20f       /* flushed to zero: keeps denormals out */
+#define GLITCH_DB 20.0f      /* a frame this far above the recent envelope may be a glitch */
+#define GLITCH_MAX_MS 10.0f  /* longest burst the estimator surely forgets */
 
 /* fminf/fmaxf are libm calls without -ffast-math; no NaN reaches these. */
 static inline float minf(float a, float b) { return a < b ? a : b; }
@@ -126,9 +128,17 @@ DRSN_API int drsn_denoise_create(drsn_denoise **out, int sample_rate,
 	if (d->vad_hi > d->nbins - 1)
 		d->vad_hi = d->nbins - 1;
 
+	/* Glitch guard: an event of up to GLITCH_MAX_MS touches at most
+	 * ceil((GLITCH_MAX_MS + frame) / hop) frames. */
+	d->glitch_ratio = powf(10.0f, GLITCH_DB / 10.0f);
+	d->glitch_max = (int)ceilf((GLITCH_MAX_MS * 1e-3f * (float)sample_rate + (float)d->n)
+				   / (float)d->hop);
+
 	size_t n = (size_t)d->n, nb = (size_t)d->nbins, hop = (size_t)d->hop;
+	d->state_len = nb * (10 + 2 * IMCRA_U);
 	size_t total = 5 * n + hop              /* win hist ola frame fft_out | outq */
-		+ nb * (13 + 2 * IMCRA_U);      /* per-bin state */
+		+ 3 * nb                        /* ypow prob ind */
+		+ 2 * d->state_len;             /* estimator state and its snapshot */
 	d->mem = alloc_floats(total);
 	d->spec = fftwf_malloc(nb * sizeof(fftwf_complex));
 	if (!d->mem || !d->spec) {
@@ -143,7 +153,9 @@ DRSN_API int drsn_denoise_create(drsn_denoise **out, int sample_rate,
 	d->fft_out = p; p += n;
 	d->outq = p; p += hop;
 	d->ypow = p; p += nb;
-	d->s = p; p += nb;
+	d->prob = p; p += nb;
+	d->ind = p; p += nb;
+	d->s = p; p += nb;            /* the state block starts here */
 	d->smin = p; p += nb;
 	d->ssub = p; p += nb;
 	d->st = p; p += nb;
@@ -153,10 +165,9 @@ DRSN_API int drsn_denoise_create(drsn_denoise **out, int sample_rate,
 	d->lambda = p; p += nb;
 	d->ghat2 = p; p += nb;
 	d->gamma_prev = p; p += nb;
-	d->prob = p; p += nb;
-	d->ind = p; p += nb;
 	d->sminbuf = p; p += nb * IMCRA_U;
-	d->stminbuf = p; p += nb * IMCRA_U;
+	d->stminbuf = p; p += nb * IMCRA_U;   /* ... and ends here */
+	d->snap = p; p += d->state_len;
 
 	/* Plan before filling the buffers: FFTW_MEASURE may scribble on them. */
 	d->fwd = drsn__fft_plan_r2c(d->n, d->frame, d->spec);
@@ -195,6 +206,9 @@ DRSN_API void drsn_denoise_reset(drsn_denoise *d)
 	d->speech = 0.0f;
 	d->sub_count = 0;
 	d->sub_idx = 0;
+	d->glitch_n = 0;
+	d->env = d->env_prev = d->e_ref = d->e_peak = 0.0f;
+	d->glitches = 0;
 }
 
 DRSN_API int drsn_denoise_latency(const drsn_denoise *d)
@@ -280,6 +294,61 @@ static void track_minima(drsn_denoise *d)
 	}
 }
 
+/* Glitch guard, before the frame updates the estimator. env follows the
+ * frame energy: it takes any higher frame at once and decays by alpha_s
+ * per frame, as the smoothed power s does, so it is the level the
+ * estimator already holds from recent sound. A frame whose energy e is
+ * more than glitch_ratio above env (ignoring what the last frame alone
+ * added: a burst's first frame may hold only its edge) starts an event,
+ * and the estimator state is saved. The event was a glitch (a burst, a pop,
+ * a click far above what came before) if within glitch_max frames the
+ * energy is back within glitch_ratio of that reference, or if after
+ * glitch_max frames it has fallen glitch_ratio below the event's peak (a
+ * glitch followed by louder sound than before it). Then the saved state
+ * comes back, the minimum search's sub-window clock is run over the event's
+ * frames as if they had held the power from before it, and the estimator
+ * goes on as if the glitch never happened; the frames it touched were
+ * denoised with the state it left. An event that stays near its peak
+ * longer is sound: the state it built is kept, as without the guard.
+ * Speech is near the level of its own recent past, so it nearly never
+ * ends an event early and its output does not change (docs/denoise.md,
+ * "Bursts"). */
+static void glitch_guard(drsn_denoise *d, float e)
+{
+	const float r = d->glitch_ratio, a = d->alpha_s;
+	if (d->glitch_n == 0) {
+		float ref = minf(d->env, a * d->env_prev);
+		if (e > r * ref) {
+			memcpy(d->snap, d->s, d->state_len * sizeof(float));
+			d->snap_sub_count = d->sub_count;
+			d->snap_sub_idx = d->sub_idx;
+			d->glitch_n = 1;
+			d->e_ref = ref;
+			d->e_peak = e;
+		} else {
+			d->env_prev = d->env;
+			d->env = maxf(e, a * d->env);
+		}
+		return;
+	}
+	if (e <= r * d->e_ref || (d->glitch_n >= d->glitch_max && e * r < d->e_peak)) {
+		memcpy(d->s, d->snap, d->state_len * sizeof(float));
+		d->sub_count = d->snap_sub_count;
+		d->sub_idx = d->snap_sub_idx;
+		for (int i = 0; i < d->glitch_n; i++)
+			track_minima(d);
+		d->glitch_n = 0;
+		d->glitches++;
+		d->env = d->env_prev = maxf(e, a * d->e_ref);
+		return;
+	}
+	d->e_peak = maxf(d->e_peak, e);
+	if (++d->glitch_n > d->glitch_max) {   /* sound, not a glitch */
+		d->glitch_n = 0;
+		d->env = d->env_prev = maxf(e, a * d->e_peak);
+	}
+}
+
 static void analyse_frame(drsn_denoise *d)
 {
 	const int n = d->n, nb = d->nbins;
@@ -288,11 +357,18 @@ static void analyse_frame(drsn_denoise *d)
 	for (int i = 0; i < n; i++)
 		d->frame[i] = d->hist[i] * d->win[i];
 	fftwf_execute_dft_r2c(d->fwd, d->frame, Y);
-	for (int k = 0; k < nb; k++)
+	float energy = 0.0f;
+	for (int k = 0; k < nb; k++) {
 		d->ypow[k] = Y[k][0] * Y[k][0] + Y[k][1] * Y[k][1];
+		energy += d->ypow[k];
+	}
 
-	if (d->frames < (uint64_t)(n / d->hop))
+	if (d->frames < (uint64_t)(n / d->hop)) {
 		init_state(d);
+		d->env = d->env_prev = energy;
+	} else {
+		glitch_guard(d, energy);
+	}
 
 	const float gmin = d->gmin, a_s = d->alpha_s, a_dd = d->alpha_dd;
 	const float lg_min = logf(gmin > 1e-30f ? gmin : 1e-30f);

@@ -28,14 +28,32 @@ struct drsn_denoise {
 	float *mem;               /* one block holding every float array below */
 	fftwf_complex *spec;
 	float *win, *hist, *ola, *frame, *fft_out, *outq;
-	float *ypow, *s, *smin, *ssub, *st, *stmin, *stsub;
-	float *lbar, *lambda, *ghat2, *gamma_prev, *prob, *ind;
+	float *ypow, *prob, *ind;
+	/* The estimator's state, contiguous from s to the end of stminbuf
+	 * (state_len floats), so that one copy saves or restores it. */
+	float *s, *smin, *ssub, *st, *stmin, *stsub;
+	float *lbar, *lambda, *ghat2, *gamma_prev;
 	float *sminbuf, *stminbuf;   /* IMCRA_U sub-window minima per bin */
+	float *snap;              /* the state from before a suspected glitch */
+	size_t state_len;
 
 	int pos;                  /* samples of the current hop received */
 	int sub_count, sub_idx;
 	uint64_t frames;
 	float speech;
+
+	/* Glitch guard (glitch_guard() in denoise.c, docs/denoise.md "Bursts"):
+	 * a frame whose energy jumps glitch_ratio above the recent envelope
+	 * saves the state to snap; if the event is over within glitch_max
+	 * frames, the state comes back and the event is forgotten. */
+	float glitch_ratio;
+	int glitch_max;           /* frames a forgettable event may touch */
+	int glitch_n;             /* frames of the event so far, 0 = none */
+	int snap_sub_count, snap_sub_idx;
+	float env, env_prev;      /* frame energy envelope, and its value a frame before */
+	float e_ref;              /* the envelope the event rose from */
+	float e_peak;             /* the event's highest frame energy */
+	uint64_t glitches;        /* events forgotten since reset */
 };
 
 #endif

@@ -20,7 +20,8 @@
  * 16000), the averages, the targets, how well drsn's per-frame speech value
  * separates speech frames from pauses (ROC AUC), and speed (x real time on one core,
  * thread CPU time, median of --runs) at 16 and 48 kHz for every system.
- * --set tunes an internal parameter for experiments (thr, alpha_dd, xi_min_db, beta, bmin, v_frames).
+ * --set tunes an internal parameter for experiments (thr, alpha_dd, xi_min_db, beta, bmin, v_frames,
+ * glitch_db: the glitch guard's jump, dB; 300 turns the guard off).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -63,6 +64,7 @@ static struct {
 
 /* Per-frame speech values of the last run_drsn, for the VAD figure. */
 static struct { float *v; size_t n, cap; } vad;
+static uint64_t glitches;   /* events the glitch guard forgot, all drsn runs */
 
 /* ---- seeded noise ------------------------------------------------------ */
 static uint64_t rs;
@@ -232,6 +234,8 @@ static drsn_denoise *drsn_new(int rate)
 			d->beta = t->value;
 		else if (!strcmp(t->name, "xi_min_db"))
 			d->xi_min = powf(10.0f, t->value / 10.0f);
+		else if (!strcmp(t->name, "glitch_db"))
+			d->glitch_ratio = powf(10.0f, t->value / 10.0f);
 		else {
 			fprintf(stderr, "bench-denoise: unknown --set %s\n", t->name);
 			exit(2);
@@ -258,6 +262,7 @@ static void run_drsn(int rate, const float *in, size_t n, float *out, float *wor
 	drsn_denoise_process(d, in, n, work);
 	drsn_denoise_flush(d, work + n);
 	memcpy(out, work + lat, n * sizeof *out);
+	glitches += d->glitches;
 	drsn_denoise_destroy(d);
 }
 
@@ -388,6 +393,7 @@ static void quality(const char *mat, const float *real, size_t real_n, int rate,
 
 	double imp[N_NOISES][N_SNRS][N_SYS] = {{{0}}}, base[N_NOISES][N_SNRS] = {{0}};
 	double auc[N_NOISES][N_SNRS], bacc[N_NOISES][N_SNRS];
+	uint64_t glitch_cell[N_NOISES][N_SNRS];
 	drsn_denoise *probe = drsn_new(rate);
 	int frame_n = drsn_denoise_latency(probe), hop = drsn_denoise_hop(probe);
 	drsn_denoise_destroy(probe);
@@ -395,6 +401,7 @@ static void quality(const char *mat, const float *real, size_t real_n, int rate,
 	vad.v = malloc(vad.cap * sizeof *vad.v);
 	for (int t = 0; t < N_NOISES; t++)
 		for (int s = 0; s < N_SNRS; s++) {
+			uint64_t g0 = glitches;
 			for (int k = 0; k < c.n; k++) {
 				size_t n = c.len[k];
 				mix(c.x[k], n, t, snrs[s], real, real_n,
@@ -412,6 +419,7 @@ static void quality(const char *mat, const float *real, size_t real_n, int rate,
 				}
 			}
 			vad_figures(&auc[t][s], &bacc[t][s]);
+			glitch_cell[t][s] = glitches - g0;
 		}
 	printf("\nSI-SDR improvement, dB (mean over clips), %d Hz, drsn strength %s\n", rate,
 	       cfg.strength >= 0 ? "set" : "default");
@@ -433,6 +441,17 @@ static void quality(const char *mat, const float *real, size_t real_n, int rate,
 	printf("target: average >= best SpeexDSP + 2 dB: %s (%+.2f dB); no cell below SpeexDSP: %s (worst cell %+.2f dB)\n",
 	       avg[0] - fmax(avg[1], avg[2]) >= 2 ? "MET" : "NOT MET", avg[0] - fmax(avg[1], avg[2]),
 	       worst >= 0 ? "MET" : "NOT MET", worst);
+
+	printf("drsn glitch guard: events forgotten (all clips) per noise at");
+	for (int s = 0; s < N_SNRS; s++)
+		printf("%s%.0f", s ? "/" : " ", snrs[s]);
+	printf(" dB:");
+	for (int t = 0; t < N_NOISES; t++) {
+		printf(" %s", noise_names[t]);
+		for (int s = 0; s < N_SNRS; s++)
+			printf("%s%llu", s ? "/" : " ", (unsigned long long)glitch_cell[t][s]);
+	}
+	printf("\n");
 
 	printf("\ndrsn speech value as a VAD (frames labelled speech within 30 dB of the clip's loudest hop):\n");
 	printf("%-8s %5s %6s %16s\n", "noise", "SNR", "AUC", "bal.acc. at 0.5");

@@ -150,6 +150,12 @@ typedef struct drsn_plugin_audio {
 /* Audio a plugin asks for (drsn_plugin.wants). */
 #define DRSN_PLUGIN_WANT_RAW_AUDIO      (1u << 0)
 #define DRSN_PLUGIN_WANT_DENOISED_AUDIO (1u << 1)
+/* Also in wants: create() only reads its config and the model (no files
+ * written, no sockets, no use of host->loop), so `drsnd --check-config`
+ * calls create() (host->loop NULL, host->log silent) and destroy() right
+ * after, and reports create()'s message as a config error. A drsnd that
+ * does not know the bit ignores it. */
+#define DRSN_PLUGIN_CHECK_CONFIG        (1u << 8)
 
 typedef struct drsn_plugin {
 	uint32_t version;                 /* DRSN_PLUGIN_ABI_VERSION: first, always */

@@ -108,6 +108,7 @@ int main(int argc, char **argv)
 	setenv("JACK_NO_START_SERVER", "1", 0);
 	char *ov[MAX_OVERRIDES];
 	int n_ov = 0, check = 0, print = 0, list = 0, list_plugins = 0, verbose = 0, quiet = 0, code = 2;
+	drsn_model *check_model = NULL;   /* --check-config: the model, for the plugins */
 	struct drsn__daemon_args a = {0};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:s:m:i:l:vqh", opts, NULL)) != -1) {
@@ -225,17 +226,21 @@ int main(int argc, char **argv)
 				rc = -1;
 			}
 			drsn_pipeline_destroy(p);
-			drsn_model_free(m);
+			check_model = m;   /* for the plugins' create() below */
 		}
 		if (rc == 0 && check) {
-			/* [plugins]: modules present and of the right ABI (not created) */
+			/* [plugins]: modules present and of the right ABI; those
+			 * that allow it created (their keys checked), not started */
 			struct drsn__cfg_errors *warn = calloc(1, sizeof *warn);
-			if (!warn || drsn__plugins_check(cfg, errs, warn) < 0)
+			if (!warn || drsn__plugins_check(cfg, errs, warn) < 0 ||
+			    drsn__plugins_check_create(cfg, check_model, errs) < 0)
 				rc = -1;
 			for (int i = 0; warn && i < warn->n; i++)
 				fprintf(stderr, "warning: %s\n", warn->msg[i]);
 			free(warn);
 		}
+		drsn_model_free(check_model);
+		check_model = NULL;
 		for (int i = 0; i < errs->n; i++)
 			fprintf(stderr, "%s\n", errs->msg[i]);
 		if (rc == 0 && print)

@@ -202,6 +202,17 @@ fail:
 
 /* ---- loading ------------------------------------------------------------------- */
 
+/* The [plugin NAME] section, in order, into kv (its strings live in the config). */
+static drsn_plugin_config section_config(const struct drsn__config *c, const char *name,
+					 drsn_plugin_kv kv[DRSN_CFG_MAX_PLUGIN_KEYS])
+{
+	int s = drsn__config_plugin_section(c, name);
+	int n = s < 0 ? 0 : c->plugins.sections[s].n_kv;
+	for (int i = 0; i < n; i++)
+		drsn__config_plugin_kv(c, s, i, &kv[i].key, &kv[i].value, &kv[i].where);
+	return (drsn_plugin_config){.name = name, .n = n, .kv = kv};
+}
+
 static void load_one(struct drsn__plugins *ps, struct plugin *pl)
 {
 	const struct drsn__config *c = ps->cfg;
@@ -211,13 +222,8 @@ static void load_one(struct drsn__plugins *ps, struct plugin *pl)
 			sizeof pl->error) < 0)
 		goto failed;
 
-	/* the section, in order; its strings live in the config */
-	int s = drsn__config_plugin_section(c, pl->name);
-	int n = s < 0 ? 0 : c->plugins.sections[s].n_kv;
 	drsn_plugin_kv kv[DRSN_CFG_MAX_PLUGIN_KEYS];
-	for (int i = 0; i < n; i++)
-		drsn__config_plugin_kv(c, s, i, &kv[i].key, &kv[i].value, &kv[i].where);
-	drsn_plugin_config pc = {.name = pl->name, .n = n, .kv = kv};
+	drsn_plugin_config pc = section_config(c, pl->name, kv);
 
 	msg[0] = '\0';
 	int rc = pl->p->create(&pl->self, &pl->host, &pc, msg, sizeof msg);
@@ -387,6 +393,50 @@ int drsn__plugins_check(const struct drsn__config *c, struct drsn__cfg_errors *e
 			drsn__cfg_error(warnings, "%s: [plugin %s]: '%s' is not in [plugins] load: its keys are not used",
 					pc->sections[s].where, pc->sections[s].name, pc->sections[s].name);
 	}
+	return rc;
+}
+
+static void quiet_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
+{
+	(void)h;
+	(void)level;
+	(void)fmt;
+}
+
+int drsn__plugins_check_create(const struct drsn__config *c, const drsn_model *model,
+			       struct drsn__cfg_errors *errs)
+{
+	struct drsn__plugins *ps = calloc(1, sizeof *ps);
+	if (!ps)
+		return -ENOMEM;
+	ps->cfg = c;
+	ps->model = model;
+	snprintf(ps->hostname, sizeof ps->hostname, "localhost");
+	const char *dir = drsn__config_plugin_dir(c);
+	int rc = 0;
+	for (int i = 0; i < c->plugins.n_load && i < DRSN_CFG_MAX_PLUGINS; i++) {
+		struct plugin *pl = &ps->pl[ps->n++];
+		snprintf(pl->name, sizeof pl->name, "%s", c->plugins.load[i]);
+		host_fill(pl, ps);
+		pl->host.log = quiet_log;
+		if (open_module(dir, pl->name, pl->path, sizeof pl->path, &pl->dl, &pl->p, pl->error,
+				sizeof pl->error) < 0)
+			continue;   /* drsn__plugins_check() reported it */
+		if (pl->p->wants & DRSN_PLUGIN_CHECK_CONFIG) {
+			drsn_plugin_kv kv[DRSN_CFG_MAX_PLUGIN_KEYS];
+			drsn_plugin_config pc = section_config(c, pl->name, kv);
+			char msg[MSG_MAX - 128] = "";
+			int r = pl->p->create(&pl->self, &pl->host, &pc, msg, sizeof msg);
+			if (r < 0) {
+				drsn__cfg_error(errs, "plugin %s: %s", pl->name, msg[0] ? msg : strerror(-r));
+				rc = -EINVAL;
+			} else {
+				pl->p->destroy(pl->self);
+			}
+		}
+		dlclose(pl->dl);
+	}
+	free(ps);
 	return rc;
 }
 

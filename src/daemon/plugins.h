@@ -81,6 +81,13 @@ void drsn__plugins_free(struct drsn__plugins *ps);
 int drsn__plugins_check(const struct drsn__config *c, struct drsn__cfg_errors *errs,
 			struct drsn__cfg_errors *warnings);
 
+/* --check-config, after drsn__plugins_check() passed: create() and destroy()
+ * each plugin in load whose wants has DRSN_PLUGIN_CHECK_CONFIG (its create()
+ * only reads config and model: exec), with model (may be NULL) and no loop;
+ * a create() that fails is an error with its message. 0 or -EINVAL. */
+int drsn__plugins_check_create(const struct drsn__config *c, const drsn_model *model,
+			       struct drsn__cfg_errors *errs);
+
 /* drsnd --list-plugins: every NAME.so in the plugin dir with its
  * description (or why it cannot load), "(load)" for those in [plugins] load,
  * and load names without a file. 0 or a negative errno (no dir). */

@@ -32,7 +32,7 @@ static const char *g_model_path;
 static char g_dir[256];               /* temp dir: symlinks to the mocks + garbage.so */
 
 static const char *const kinds[] = {"good", "abi2", "structver", "noentry", "nocreate",
-				    "failcreate", "failstart", "notplugin"};
+				    "failcreate", "failstart", "notplugin", "checkfail"};
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 static void *g_keep[N_KINDS];         /* the test's own handles keep counters alive */
 
@@ -470,6 +470,33 @@ static void test_check_config(void **state)
 	free(c);
 }
 
+/* --check-config creates (and destroys) only the plugins whose wants has
+ * DRSN_PLUGIN_CHECK_CONFIG; their create() message is a config error. */
+static void test_check_create(void **state)
+{
+	(void)state;
+	reset_counts();
+	struct drsn__config *c = config("load = mock_good, mock_failcreate, mock_checkfail\n"
+					"[plugin mock_checkfail]\n"
+					"a = 1\n");
+	struct drsn__cfg_errors e = {0};
+	assert_int_equal(drsn__plugins_check_create(c, NULL, &e), -EINVAL);
+	dump(&e);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.msg[0], "plugin mock_checkfail: the mock refuses to start (1 keys given)");
+	assert_int_equal(counts("checkfail")->creates, 1);
+	assert_int_equal(counts("good")->creates, 0);        /* not asked to */
+	assert_int_equal(counts("failcreate")->creates, 0);
+	free(c);
+
+	c = config("load = mock_good\n");
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__plugins_check_create(c, NULL, &e), 0);
+	assert_int_equal(e.n, 0);
+	assert_int_equal(counts("good")->creates, 0);
+	free(c);
+}
+
 static void test_host_pipeline(void **state)
 {
 	(void)state;
@@ -526,6 +553,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_section_in_order_and_bad_key),
 		cmocka_unit_test(test_config_names_and_bounds),
 		cmocka_unit_test(test_check_config),
+		cmocka_unit_test(test_check_create),
 		cmocka_unit_test(test_host_pipeline),
 	};
 	return cmocka_run_group_tests_name("daemon-plugins", tests, setup_dir, teardown_dir);

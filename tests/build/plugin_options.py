@@ -3,8 +3,9 @@
 (meson_options.txt plugin_<name>, plugins/meson.build) in scratch builds of
 this source tree in a temp folder (configure only, plus the recorder module):
 
-- -Dplugin_mqtt=disabled -Dplugin_wyoming=disabled: recorder is built and
-  installed, mqtt and wyoming are neither targets, nor tests, nor installed;
+- -Dplugin_mqtt=disabled -Dplugin_wyoming=disabled -Dplugin_exec=disabled:
+  recorder is built and
+  installed, mqtt, wyoming and exec are neither targets, nor tests, nor installed;
   the summary says why; install-layout (systemd/check-install.py) passes;
 - -Dplugins=disabled: no plugin at all, whatever plugin_<name> says (auto);
 - libmosquitto missing (a pkg-config folder with every .pc but
@@ -62,28 +63,31 @@ def main():
     try:
         # 1. the packager's build: recorder without mqtt and wyoming
         b = os.path.join(tmp, "no-mqtt-wyoming")
-        rc, out = setup(meson, SRC, b, ["-Dplugin_mqtt=disabled", "-Dplugin_wyoming=disabled"])
-        check(rc == 0, "-Dplugin_mqtt=disabled -Dplugin_wyoming=disabled configures (exit %d)" % rc)
+        rc, out = setup(meson, SRC, b, ["-Dplugin_mqtt=disabled", "-Dplugin_wyoming=disabled",
+                                              "-Dplugin_exec=disabled"])
+        check(rc == 0, "-Dplugin_mqtt=disabled -Dplugin_wyoming=disabled -Dplugin_exec=disabled configures (exit %d)" % rc)
         if rc:
             print(out)
             return 1
         targets = plugin_targets(meson, b)
         check("recorder" in targets, "recorder is a target (plugin targets: %s)" % sorted(targets))
-        for t in ("mqtt", "mqtt-drive", "wyoming", "wyoming_core"):
+        for t in ("mqtt", "mqtt-drive", "wyoming", "wyoming_core", "exec"):
             check(t not in targets, "%s is not a target" % t)
         tests = {t["name"] for t in introspect(meson, b, "--tests")}
         for t in sorted(tests):
-            if t.startswith(("plugin-mqtt", "plugin-wyoming", "wyoming-")):
+            if t.startswith(("plugin-mqtt", "plugin-wyoming", "wyoming-", "plugin-exec")):
                 check(False, "test %s of a plugin switched off is registered" % t)
         installed = {os.path.basename(d) for d in introspect(meson, b, "--installed").values()}
         check("recorder.so" in installed, "recorder.so is installed")
-        check("mqtt.so" not in installed and "wyoming.so" not in installed,
-              "neither mqtt.so nor wyoming.so is installed")
+        check(not {"mqtt.so", "wyoming.so", "exec.so"} & installed,
+              "none of mqtt.so, wyoming.so, exec.so is installed")
         check(summary_line(out, "recorder") == "YES", "summary: recorder: %s" % summary_line(out, "recorder"))
         check(summary_line(out, "mqtt") == "NO (-Dplugin_mqtt=disabled)",
               "summary: mqtt: %s" % summary_line(out, "mqtt"))
         check(summary_line(out, "wyoming") == "NO (-Dplugin_wyoming=disabled)",
               "summary: wyoming: %s" % summary_line(out, "wyoming"))
+        check(summary_line(out, "exec") == "NO (-Dplugin_exec=disabled)",
+              "summary: exec: %s" % summary_line(out, "exec"))
         r = subprocess.run([sys.executable, os.path.join(SRC, "systemd", "check-install.py"), meson, b, "recorder"],
                            capture_output=True, text=True)
         check(r.returncode == 0, "check-install.py with the recorder only: %s" % (r.stdout + r.stderr).strip())
@@ -99,7 +103,7 @@ def main():
         if rc == 0:
             targets = plugin_targets(meson, os.path.join(tmp, "no-plugins"))
             check(not targets, "-Dplugins=disabled: no plugin target (%s)" % sorted(targets))
-            for n in ("mqtt", "recorder", "wyoming"):
+            for n in ("mqtt", "recorder", "wyoming", "exec"):
                 check(summary_line(out, n) == "NO (-Dplugins=disabled)",
                       "summary: %s: %s" % (n, summary_line(out, n)))
 

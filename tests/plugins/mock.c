@@ -11,6 +11,8 @@
  *   mock_noentry     no drsn_plugin_entry symbol
  *   mock_nocreate    create() missing
  *   mock_failcreate  create() fails with its own message
+ *   mock_checkfail   mock_failcreate whose wants has DRSN_PLUGIN_CHECK_CONFIG
+ *                    (drsnd --check-config creates it)
  *   mock_failstart   start() fails after opening a timer
  *   mock_notplugin   a shared object without the ABI symbol
  *   mock_slow        mock_good whose on_audio takes 3x the block's duration
@@ -65,7 +67,7 @@ static void mock_destroy(void *self)
 		free(m);
 }
 
-#if defined(MOCK_FAILCREATE)
+#if defined(MOCK_FAILCREATE) || defined(MOCK_CHECKFAIL)
 static int mock_create(void **self, const drsn_plugin_host *host, const drsn_plugin_config *cfg,
 		       char *err, size_t err_size)
 {
@@ -197,7 +199,11 @@ static const drsn_plugin mock_plugin = {
 	.version = MOCK_VERSION,
 	.name = "mock",
 	.description = "loader test mock",
+#if defined(MOCK_CHECKFAIL)
+	.wants = DRSN_PLUGIN_WANT_RAW_AUDIO | DRSN_PLUGIN_CHECK_CONFIG,
+#else
 	.wants = DRSN_PLUGIN_WANT_RAW_AUDIO,
+#endif
 #if defined(MOCK_NOCREATE)
 	.create = NULL,
 #else

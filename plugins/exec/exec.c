@@ -47,6 +47,7 @@
 #include <uv.h>
 
 #include "common/cnum.h"
+#include "common/plugin_kv.h"
 #include "drsn/plugin.h"
 
 #define MAX_ARGS 64
@@ -106,20 +107,6 @@ struct exec_plugin {
 };
 
 /* ---- config ------------------------------------------------------------------ */
-
-static int parse_int(const drsn_plugin_kv *kv, long lo, long hi, int *out, char *err, size_t n)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(kv->value, &end, 10);
-	if (errno || end == kv->value || *end || v < lo || v > hi) {
-		snprintf(err, n, "%s: [plugin exec] %s: '%s' is not an integer in [%ld, %ld]", kv->where,
-			 kv->key, kv->value, lo, hi);
-		return -EINVAL;
-	}
-	*out = (int)v;
-	return 0;
-}
 
 /* Split cmd into words (the quoting of the head comment) into r->argv.
  * 0 or -EINVAL with a message. */
@@ -280,11 +267,11 @@ static int configure(struct exec_plugin *x, const drsn_plugin_config *cfg, char 
 		const drsn_plugin_kv *kv = &cfg->kv[i];
 		int rc;
 		if (!strcmp(kv->key, "timeout_ms")) {
-			rc = parse_int(kv, 1, 86400000, &x->timeout_ms, err, n);
+			rc = drsn__plugin_kv_int(kv, "exec", 1, 86400000, &x->timeout_ms, err, n);
 		} else if (!strcmp(kv->key, "min_interval_ms")) {
-			rc = parse_int(kv, 0, 86400000, &x->min_interval_ms, err, n);
+			rc = drsn__plugin_kv_int(kv, "exec", 0, 86400000, &x->min_interval_ms, err, n);
 		} else if (!strcmp(kv->key, "max_running")) {
-			rc = parse_int(kv, 1, 64, &x->max_running, err, n);
+			rc = drsn__plugin_kv_int(kv, "exec", 1, 64, &x->max_running, err, n);
 		} else {
 			int is_any = !strcmp(kv->key, "any");
 			if (!is_any && (!m || !has_label(h, m, kv->key))) {

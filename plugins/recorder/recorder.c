@@ -59,6 +59,7 @@
 #include "audio/sndfile_io.h"
 #include "common/closest.h"
 #include "common/cnum.h"
+#include "common/plugin_kv.h"
 #include "common/utc.h"
 #include "drsn/plugin.h"
 
@@ -118,20 +119,6 @@ struct recorder {
 
 /* ---- config ---------------------------------------------------------------- */
 
-static int parse_int(const drsn_plugin_kv *kv, long lo, long hi, int *out, char *err, size_t n)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(kv->value, &end, 10);
-	if (errno || end == kv->value || *end || v < lo || v > hi) {
-		snprintf(err, n, "%s: [plugin recorder] %s: '%s' is not an integer in [%ld, %ld]", kv->where,
-			 kv->key, kv->value, lo, hi);
-		return -EINVAL;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 static int parse_bool(const drsn_plugin_kv *kv, int *out, char *err, size_t n)
 {
 	static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false", "off"};
@@ -164,13 +151,13 @@ static int configure(struct recorder *r, const drsn_plugin_config *cfg, char *er
 			snprintf(r->dir, sizeof r->dir, "%s", kv->value);
 			dir_where = kv->where;
 		} else if (!strcmp(kv->key, "pre_roll_ms")) {
-			rc = parse_int(kv, 0, 30000, &r->pre_ms, err, n);
+			rc = drsn__plugin_kv_int(kv, "recorder", 0, 30000, &r->pre_ms, err, n);
 		} else if (!strcmp(kv->key, "post_roll_ms")) {
-			rc = parse_int(kv, 0, 30000, &r->post_ms, err, n);
+			rc = drsn__plugin_kv_int(kv, "recorder", 0, 30000, &r->post_ms, err, n);
 		} else if (!strcmp(kv->key, "denoised")) {
 			rc = parse_bool(kv, &r->denoised, err, n);
 		} else if (!strcmp(kv->key, "max_mb")) {
-			rc = parse_int(kv, 1, 1000000, &max_mb, err, n);
+			rc = drsn__plugin_kv_int(kv, "recorder", 1, 1000000, &max_mb, err, n);
 		} else {
 			const char *known = "dir, pre_roll_ms, post_roll_ms, denoised, max_mb";
 			struct drsn__closest near;

@@ -644,6 +644,13 @@ static void on_audio(void *user, const float *x, size_t n)
 
 static void begin_stop(struct daemon *d, int code);
 
+/* Stream time at which a pipeline that starts now, classifying the raw or
+ * (classify_on_denoised) the denoised stream, hears its first sample. */
+static double pipe_origin(const struct daemon *d, int on_denoised)
+{
+	return d->dn && on_denoised ? (double)d->dn_out / d->rate : stream_time(d);
+}
+
 /* The host slept (source_pa.c logged it): the audio before and after the
  * suspend, minutes or hours apart, must not meet in one window, where half
  * a word said before and half of one after could make a keyword never
@@ -654,9 +661,12 @@ static void on_source_suspend(void *user, double seconds)
 {
 	struct daemon *d = user;
 	(void)seconds;
+	/* what the denoiser holds is from before: its tail goes to the PCM
+	 * readers only, and it starts afresh too */
+	denoise_flush(d, 0);
 	if (d->pipe) {
 		drsn_pipeline_reset(d->pipe);
-		d->pipe_t0 = d->dn && d->cfg.classify_on_denoised ? (double)d->dn_out / d->rate : stream_time(d);
+		d->pipe_t0 = pipe_origin(d, d->cfg.classify_on_denoised);
 	}
 	d->ctx_n = 0;
 	if (d->srv && (drsn__server_subscribers(d->srv, DRSN_EV_STATUS) || drsn__plugins_count(d->plugins)))
@@ -829,8 +839,10 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 		size_t need = context_samples(d, p, nc);
 		size_t hop = (size_t)(drsn_pipeline_hop_s(p) * d->rate + 0.5);
 		/* 64-bit: samples passes 2^32 after 74.5 h at 16 kHz, and size_t
-		 * is 32-bit on armhf; replay itself is at most need + hop */
-		uint64_t old_n = old_st.samples;
+		 * is 32-bit on armhf; replay itself is at most need + hop. The
+		 * old pipeline's samples since its last reset (a suspend resets
+		 * it; its stats count on): its hops are counted from there */
+		uint64_t old_n = (uint64_t)llround(drsn_pipeline_time(old_pipe) * d->rate);
 		size_t replay = (size_t)(old_n <= need || !hop ? old_n : old_n - (old_n - need) / hop * hop);
 		while (replay > d->ctx_n && replay >= hop && hop)
 			replay -= hop;
@@ -845,8 +857,7 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	stats_add(&d->retired, &primed_st, -1);
 	d->model = m;
 	d->pipe = p;
-	d->pipe_t0 = (d->dn && nc->classify_on_denoised ? (double)d->dn_out / d->rate : stream_time(d)) -
-		     (double)primed / d->rate;
+	d->pipe_t0 = pipe_origin(d, nc->classify_on_denoised) - (double)primed / d->rate;
 	if (m)
 		model_name(nc->model_path, d->model_name, sizeof d->model_name);
 	struct drsn__config old = d->cfg;

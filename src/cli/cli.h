@@ -52,9 +52,13 @@ void drsn__cli_files_free(struct drsn__cli_files *fl);
  * freed; "drsn: CMD: out of memory" if it cannot be printed. A write that
  * fails (a closed pipe while SIGPIPE is ignored, a full disk) is said once,
  * "drsn: CMD: stdout: write error: REASON", and from then on
- * drsn__cli_stdout_failed() is 1: stop, and exit 1. */
+ * drsn__cli_stdout_failed() is 1: stop, and exit 1. 0, or -1 when the
+ * line was not written (either cause). */
 struct cJSON;
-void drsn__cli_print_json(const char *cmd, struct cJSON *o);
+int drsn__cli_print_json(const char *cmd, struct cJSON *o);
+/* s in single quotes for a shell command line ("'" as '\''), into out of
+ * n bytes (cut short if it does not fit); returns out. */
+const char *drsn__cli_shell_quote(const char *s, char *out, size_t n);
 int drsn__cli_stdout_failed(void);
 
 /* A file that could not be read or processed: "drsn: CMD: MSG" on stderr

@@ -284,25 +284,13 @@ out:
 	return rc;
 }
 
-/* LABEL=P as one shell word. */
+/* LABEL=P as one shell word (quoted when the label needs it). */
 static void put_shell_arg(FILE *f, const char *label, float p)
 {
-	int plain = 1;
-	for (const char *s = label; *s; s++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-+", *s))
-			plain = 0;
-	if (plain) {
-		fprintf(f, "%s=%.2f", label, p);
-		return;
-	}
-	fputc('\'', f);
-	for (const char *s = label; *s; s++) {
-		if (*s == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*s, f);
-	}
-	fprintf(f, "=%.2f'", p);
+	char arg[256 + 16], q[4 * sizeof arg + 3];   /* a model's labels are < 256 bytes */
+	snprintf(arg, sizeof arg, "%s=%.2f", label, p);
+	fputs(strspn(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-+") == strlen(label)
+		      ? arg : drsn__cli_shell_quote(arg, q, sizeof q), f);
 }
 
 #define N_GRID 101
@@ -522,7 +510,8 @@ int drsn__cmd_tune(int argc, char **argv)
 			cJSON_AddNumberToObject(o, "found", fo_tot_now);
 			cJSON_AddNumberToObject(o, "suggested_found", fo_tot);
 		}
-		drsn__cli_print_json("tune", o);
+		if (drsn__cli_print_json("tune", o) < 0)
+			code = 1;
 		free(sfa);
 		free(sfound);
 		goto out;
@@ -571,15 +560,20 @@ int drsn__cmd_tune(int argc, char **argv)
 	if (!n_blk)
 		printf("; none: every label stays at or under %g an hour at the global threshold\n", max_fa);
 	printf("\n# drsn detect\n");
-	if (d.o.threshold != 0.8f)
-		printf("--threshold %.2f ", d.o.threshold);
+	const char *sep = "";
+	drsn_pipeline_opts def;
+	drsn_pipeline_opts_default(&def);
+	if (d.o.threshold != def.threshold) {
+		printf("--threshold %.2f", d.o.threshold);
+		sep = " ";
+	}
 	for (int l = 0; l < nl; l++)
 		if (blk[l] >= 0) {
-			printf("--label-threshold ");
+			printf("%s--label-threshold ", sep);
 			put_shell_arg(stdout, drsn_model_label(d.m, l), blk[l]);
-			putchar(' ');
+			sep = " ";
 		}
-	putchar('\n');
+	printf("%s\n", *sep ? "" : "(no option needed)");
 	free(sfa);
 	free(sfound);
 	if (fflush(stdout) || ferror(stdout)) {

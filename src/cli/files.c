@@ -66,8 +66,7 @@ static int media_extension(const char *name)
 	return 0;
 }
 
-/* s in single quotes for a shell command line ("'" as '\''), into out. */
-static const char *shell_quote(const char *s, char *out, size_t n)
+const char *drsn__cli_shell_quote(const char *s, char *out, size_t n)
 {
 	size_t k = 0;
 	out[k++] = '\'';
@@ -93,7 +92,7 @@ static void note_skipped(const char *path)
 	snprintf(wav, sizeof wav, "%s.wav", path);
 	drsn__cli_err("%s: skipped: this libsndfile does not read %s files; convert it first, e.g. "
 		      "ffmpeg -i %s -ac 1 -ar 16000 %s", path, strrchr(path, '.'),
-		      shell_quote(path, q, sizeof q), shell_quote(wav, qw, sizeof qw));
+		      drsn__cli_shell_quote(path, q, sizeof q), drsn__cli_shell_quote(wav, qw, sizeof qw));
 }
 
 static int add(struct drsn__cli_files *fl, const char *path, const char *error)
@@ -269,7 +268,7 @@ int drsn__cli_stdout_failed(void)
 	return stdout_failed;
 }
 
-void drsn__cli_print_json(const char *cmd, cJSON *o)
+int drsn__cli_print_json(const char *cmd, cJSON *o)
 {
 	char *line = o ? cJSON_PrintUnformatted(o) : NULL;
 	int bad = 0;
@@ -283,8 +282,10 @@ void drsn__cli_print_json(const char *cmd, cJSON *o)
 		drsn__cli_err("%s: stdout: write error: %s", cmd, errno ? strerror(errno) : "unknown");
 		stdout_failed = 1;
 	}
+	int ok = line && !bad;
 	free(line);
 	cJSON_Delete(o);
+	return ok ? 0 : -1;
 }
 
 void drsn__cli_file_error(const char *cmd, const char *file, const char *msg)

@@ -181,6 +181,23 @@ def run_all(tmp):
     r = run(["tune", "-q", "--max-fa-per-hour", "150", WAV])
     check(r.returncode == 0 and "[thresholds]\n" in r.stdout and "--label-threshold " in r.stdout,
           "text output: %r" % r.stdout[-400:])
+    check(not [x for x in r.stdout.splitlines() if x != x.rstrip()], "text output: a line ends in a blank")
+    silence = os.path.join(tmp, "silence.wav")
+    with wave.open(silence, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0" * 16000 * 5)
+    r = run(["tune", "-q", silence])
+    check(r.returncode == 0 and r.stdout.endswith("# drsn detect\n(no option needed)\n"),
+          "nothing to raise: %r" % r.stdout[-120:])
+    # a failed write is an exit status, text and JSON alike
+    for extra in ([], ["--json"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([DRSN, "tune", "-q"] + extra + [WAV], stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=300)
+        check(r.returncode == 1 and "write error" in r.stderr, "tune %s > /dev/full: rc %d %r" % (
+            extra, r.returncode, r.stderr))
 
     # bad input
     r = run(["tune", "-q", WAV, os.path.join(tmp, "missing.wav")])

@@ -46,6 +46,7 @@
 
 #include <uv.h>
 
+#include "common/closest.h"
 #include "common/cnum.h"
 #include "common/plugin_kv.h"
 #include "drsn/plugin.h"
@@ -277,11 +278,18 @@ static int configure(struct exec_plugin *x, const drsn_plugin_config *cfg, char 
 			if (!is_any && (!m || !has_label(h, m, kv->key))) {
 				/* no model: no detections, no label to match */
 				char labels[300] = "";
-				if (m)
+				struct drsn__closest near;
+				drsn__closest_init(&near, kv->key);
+				drsn__closest_add_list(&near, "any, timeout_ms, min_interval_ms, max_running");
+				if (m) {
 					label_list(h, m, labels, sizeof labels);
+					for (int l = 0; l < h->model_n_labels(m); l++)
+						drsn__closest_add(&near, h->model_label(m, l));
+				}
 				snprintf(err, n, "%s: [plugin exec] unknown key '%s' (known: any, timeout_ms, min_interval_ms, "
-					 "max_running%s%s)%s", kv->where, kv->key, m ? ", or a label of the model: " : "",
-					 labels, m ? "" : ": no model is loaded, so no label key can match");
+					 "max_running%s%s)%s%s", kv->where, kv->key, m ? ", or a label of the model: " : "",
+					 labels, m ? "" : ": no model is loaded, so no label key can match",
+					 drsn__closest_hint(&near, ""));
 				return -EINVAL;
 			}
 			/* a later key for the same label replaces the earlier (a
@@ -398,6 +406,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	for (ssize_t i = 0; i < nread && !c->capped; i++) {
+		if (c->lines >= MAX_LINES) {   /* a byte beyond the last line logged */
+			c->capped = 1;
+			const drsn_plugin_host *h = c->x->host;
+			h->log(h, DRSN_PLUGIN_LOG_WARN, "%s[%d]: more than %d lines of output: the rest is not logged, "
+			       "its stdout and stderr are closed", c->label, c->proc.pid, MAX_LINES);
+			break;
+		}
 		char ch = buf->base[i];
 		if (ch == '\n') {
 			flush_line(c, k);
@@ -405,12 +420,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			c->line[k][c->line_len[k]++] = ch == '\r' || ch == '\t' ? ' ' : ch;
 		} else {
 			c->line_cut[k] = 1;
-		}
-		if (c->lines >= MAX_LINES) {
-			c->capped = 1;
-			const drsn_plugin_host *h = c->x->host;
-			h->log(h, DRSN_PLUGIN_LOG_WARN, "%s[%d]: more than %d lines of output: the rest is not logged, "
-			       "its stdout and stderr are closed", c->label, c->proc.pid, MAX_LINES);
 		}
 	}
 	if (c->capped) {

@@ -182,13 +182,30 @@ def test_output_flood_is_bounded():
     dt.log("RSS %d -> %d kB, log %d bytes, %d flood lines logged" % (rss0, rss1, size, len(flood)))
     assert len(flood) == 40, len(flood)
     assert re.search(r"plugin exec: off\[\d+\]: more than 20 lines of output: the rest is not logged", err), err
-    # yes gets SIGPIPE once its stdout is closed
-    assert re.search(r"plugin exec: off\[\d+\]: killed by signal 13", err), err
+    # yes stops once its stdout is closed: SIGPIPE, or (output still unread
+    # when the socket closed: ECONNRESET, no signal) its write error
+    assert re.search(r"plugin exec: off\[\d+\]: (killed by signal 13|exited with status 1)", err), err
     # cat /dev/zero: one line, never ended, nothing logged until it is cut
     # by the timeout; the log line is cut at 400 bytes
     assert all(len(z) < 600 for z in zero), [len(z) for z in zero]
     assert rss1 - rss0 < 8 * 1024, (rss0, rss1)
     assert size < 64 * 1024, size
+
+
+def test_exactly_the_line_cap_is_not_cut():
+    tmp = tempfile.mkdtemp()
+    # off: exactly 20 lines, all logged, nothing cut; three: 21, the 21st cut
+    cfg = config(tmp, [("off", "seq 20"), ("three", "seq 21")])
+    d = dt.Daemon("--realtime", model=MODEL, source=SOURCE, config=cfg)
+    d.wait_listening()
+    run_until(d, lambda e: re.search(r"three\[\d+\]: more than 20 lines", e), timeout=60)
+    assert d.stop() == 0
+    err = d.stderr()
+    off = re.findall(r"plugin exec: off\[\d+\]: (\d+)$", err, re.M)
+    three = re.findall(r"plugin exec: three\[\d+\]: (\d+)$", err, re.M)
+    assert off == [str(i) for i in range(1, 21)], off
+    assert not re.search(r"off\[\d+\]: more than", err), err
+    assert three == [str(i) for i in range(1, 21)], three
 
 
 def test_bad_commands_and_labels_refused():
@@ -227,6 +244,12 @@ def test_bad_commands_and_labels_refused():
                               capture_output=True, text=True, timeout=60)
         assert r.returncode == 1 and "OK" not in r.stdout, (r.stdout, r.stderr)
         assert ("plugin exec: " + (cfg + want if want.startswith(":") else want)) in r.stderr, (want, r.stderr)
+    # a typo of a label: the close name
+    cfg = config(tmp, [("stpo", "true")])
+    r = dt.subprocess.run([dt.DRSND, "--check-config", "--config", cfg, "--model", MODEL],
+                          capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "unknown key 'stpo'" in r.stderr and r.stderr.endswith(
+        "; did you mean 'stop'?\n"), r.stderr
     # a good [plugin exec]: OK, and nothing of it runs
     flag = os.path.join(tmp, "ran")
     cfg = config(tmp, [("stop", "touch " + flag), ("any", "sh -c 'echo \"$DRSN_LABEL\"'")])
@@ -276,5 +299,5 @@ if __name__ == "__main__":
     only = sys.argv[3:]
     dt.main([t for t in (test_label_and_any_keys, test_timeout_kill_exit_status_and_output,
                          test_max_running_and_min_interval, test_output_flood_is_bounded,
-                         test_bad_commands_and_labels_refused, test_reload_to_a_model_without_the_label)
+                         test_exactly_the_line_cap_is_not_cut, test_bad_commands_and_labels_refused, test_reload_to_a_model_without_the_label)
              if not only or t.__name__ in only])

@@ -233,7 +233,7 @@ int main(int argc, char **argv)
 			 * that allow it created (their keys checked), not started */
 			struct drsn__cfg_errors *warn = calloc(1, sizeof *warn);
 			if (!warn || drsn__plugins_check(cfg, errs, warn) < 0 ||
-			    drsn__plugins_check_create(cfg, check_model, errs) < 0)
+			    drsn__plugins_check_create(cfg, check_model, a.instance, errs) < 0)
 				rc = -1;
 			for (int i = 0; warn && i < warn->n; i++)
 				fprintf(stderr, "warning: %s\n", warn->msg[i]);

@@ -255,6 +255,18 @@ failed:
 	log_err("%s; drsnd runs on without it", pl->error);
 }
 
+/* What the host table tells plugins of this drsnd: its host and instance
+ * names (the same for a run and for --check-config). */
+static void set_identity(struct drsn__plugins *ps, const struct drsn__config *cfg, const drsn_model *model,
+			 const char *instance)
+{
+	ps->instance = instance && instance[0] ? instance : NULL;
+	ps->cfg = cfg;
+	ps->model = model;
+	if (gethostname(ps->hostname, sizeof ps->hostname - 1) < 0)
+		snprintf(ps->hostname, sizeof ps->hostname, "localhost");
+}
+
 int drsn__plugins_load(struct drsn__plugins **out, struct uv_loop_s *loop,
 		       const struct drsn__config *cfg, const drsn_model *model, const char *instance)
 {
@@ -262,12 +274,8 @@ int drsn__plugins_load(struct drsn__plugins **out, struct uv_loop_s *loop,
 	*out = ps;
 	if (!ps)
 		return -ENOMEM;
-	ps->instance = instance && instance[0] ? instance : NULL;
+	set_identity(ps, cfg, model, instance);
 	ps->loop = loop;
-	ps->cfg = cfg;
-	ps->model = model;
-	if (gethostname(ps->hostname, sizeof ps->hostname - 1) < 0)
-		snprintf(ps->hostname, sizeof ps->hostname, "localhost");
 	for (int i = 0; i < cfg->plugins.n_load && i < DRSN_CFG_MAX_PLUGINS; i++) {
 		struct plugin *pl = &ps->pl[ps->n++];
 		snprintf(pl->name, sizeof pl->name, "%s", cfg->plugins.load[i]);
@@ -403,15 +411,13 @@ static void quiet_log(const drsn_plugin_host *h, int level, const char *fmt, ...
 	(void)fmt;
 }
 
-int drsn__plugins_check_create(const struct drsn__config *c, const drsn_model *model,
+int drsn__plugins_check_create(const struct drsn__config *c, const drsn_model *model, const char *instance,
 			       struct drsn__cfg_errors *errs)
 {
 	struct drsn__plugins *ps = calloc(1, sizeof *ps);
 	if (!ps)
 		return -ENOMEM;
-	ps->cfg = c;
-	ps->model = model;
-	snprintf(ps->hostname, sizeof ps->hostname, "localhost");
+	set_identity(ps, c, model, instance);
 	const char *dir = drsn__config_plugin_dir(c);
 	int rc = 0;
 	for (int i = 0; i < c->plugins.n_load && i < DRSN_CFG_MAX_PLUGINS; i++) {

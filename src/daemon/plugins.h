@@ -83,9 +83,10 @@ int drsn__plugins_check(const struct drsn__config *c, struct drsn__cfg_errors *e
 
 /* --check-config, after drsn__plugins_check() passed: create() and destroy()
  * each plugin in load whose wants has DRSN_PLUGIN_CHECK_CONFIG (its create()
- * only reads config and model: exec), with model (may be NULL) and no loop;
+ * only reads config and model: exec), with model (may be NULL), the host
+ * and instance names a run gives them (drsnd --instance) and no loop;
  * a create() that fails is an error with its message. 0 or -EINVAL. */
-int drsn__plugins_check_create(const struct drsn__config *c, const drsn_model *model,
+int drsn__plugins_check_create(const struct drsn__config *c, const drsn_model *model, const char *instance,
 			       struct drsn__cfg_errors *errs);
 
 /* drsnd --list-plugins: every NAME.so in the plugin dir with its

@@ -480,18 +480,19 @@ static void test_check_create(void **state)
 					"[plugin mock_checkfail]\n"
 					"a = 1\n");
 	struct drsn__cfg_errors e = {0};
-	assert_int_equal(drsn__plugins_check_create(c, NULL, &e), -EINVAL);
+	assert_int_equal(drsn__plugins_check_create(c, NULL, "kitchen", &e), -EINVAL);
 	dump(&e);
 	assert_int_equal(e.n, 1);
 	assert_string_equal(e.msg[0], "plugin mock_checkfail: the mock refuses to start (1 keys given)");
 	assert_int_equal(counts("checkfail")->creates, 1);
+	assert_string_equal(counts("checkfail")->instance, "kitchen");   /* as a run gives it */
 	assert_int_equal(counts("good")->creates, 0);        /* not asked to */
 	assert_int_equal(counts("failcreate")->creates, 0);
 	free(c);
 
 	c = config("load = mock_good\n");
 	memset(&e, 0, sizeof e);
-	assert_int_equal(drsn__plugins_check_create(c, NULL, &e), 0);
+	assert_int_equal(drsn__plugins_check_create(c, NULL, NULL, &e), 0);
 	assert_int_equal(e.n, 0);
 	assert_int_equal(counts("good")->creates, 0);
 	free(c);

@@ -72,8 +72,9 @@ static int mock_create(void **self, const drsn_plugin_host *host, const drsn_plu
 		       char *err, size_t err_size)
 {
 	(void)self;
-	(void)host;
 	mock_counts.creates++;
+	snprintf(mock_counts.instance, sizeof mock_counts.instance, "%s",
+		 host->version >= 2 && host->instance ? host->instance : "(none)");
 	snprintf(err, err_size, "the mock refuses to start (%d keys given)", cfg->n);
 	return -EINVAL;
 }

@@ -79,6 +79,7 @@
 #include <uv.h>
 
 #include "common/closest.h"
+#include "common/plugin_kv.h"
 #include "drsn/plugin.h"
 
 #define STOP_DRAIN_MS 1000
@@ -233,30 +234,6 @@ static const char *mosq_why(int rc)
 
 /* ---- config -------------------------------------------------------------- */
 
-static int parse_bool(const char *v, int *out)
-{
-	static const char *const yes[] = {"1", "yes", "true", "on"};
-	static const char *const no[] = {"0", "no", "false", "off"};
-	for (int i = 0; i < 4; i++) {
-		if (!strcasecmp(v, yes[i]))
-			return *out = 1, 0;
-		if (!strcasecmp(v, no[i]))
-			return *out = 0, 0;
-	}
-	return -1;
-}
-
-static int parse_int(const char *v, long lo, long hi, int *out)
-{
-	char *end;
-	errno = 0;
-	long x = strtol(v, &end, 10);
-	if (errno || end == v || *end || x < lo || x > hi)
-		return -1;
-	*out = (int)x;
-	return 0;
-}
-
 enum kind { K_STR, K_INT, K_BOOL };
 
 struct key {
@@ -377,15 +354,12 @@ static int cfg_parse(struct mqtt_cfg *c, const drsn_plugin_config *cfg, const ch
 			break;
 		}
 		case K_INT:
-			if (parse_int(kv->value, k->lo, k->hi, p))
-				return errf(err, en, -EINVAL, "%s: [%s] %s: '%s' is not an integer in [%ld, %ld]",
-					    kv->where, sect, kv->key, kv->value, k->lo, k->hi);
+			if (drsn__plugin_kv_int(kv, sect + strlen("plugin "), k->lo, k->hi, p, err, en))
+				return -EINVAL;
 			break;
 		case K_BOOL:
-			if (parse_bool(kv->value, p))
-				return errf(err, en, -EINVAL,
-					    "%s: [%s] %s: '%s' is not a boolean (yes/no, true/false, on/off, 1/0)",
-					    kv->where, sect, kv->key, kv->value);
+			if (drsn__plugin_kv_bool(kv, sect + strlen("plugin "), p, err, en))
+				return -EINVAL;
 			break;
 		}
 	}

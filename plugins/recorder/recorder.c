@@ -119,20 +119,6 @@ struct recorder {
 
 /* ---- config ---------------------------------------------------------------- */
 
-static int parse_bool(const drsn_plugin_kv *kv, int *out, char *err, size_t n)
-{
-	static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false", "off"};
-	for (int i = 0; i < 4; i++) {
-		if (!strcasecmp(kv->value, yes[i]) || !strcasecmp(kv->value, no[i])) {
-			*out = !strcasecmp(kv->value, yes[i]);
-			return 0;
-		}
-	}
-	snprintf(err, n, "%s: [plugin recorder] %s: '%s' is not a boolean (yes/no, true/false, on/off, 1/0)",
-		 kv->where, kv->key, kv->value);
-	return -EINVAL;
-}
-
 static int configure(struct recorder *r, const drsn_plugin_config *cfg, char *err, size_t n)
 {
 	int max_mb = 100;
@@ -155,7 +141,7 @@ static int configure(struct recorder *r, const drsn_plugin_config *cfg, char *er
 		} else if (!strcmp(kv->key, "post_roll_ms")) {
 			rc = drsn__plugin_kv_int(kv, "recorder", 0, 30000, &r->post_ms, err, n);
 		} else if (!strcmp(kv->key, "denoised")) {
-			rc = parse_bool(kv, &r->denoised, err, n);
+			rc = drsn__plugin_kv_bool(kv, "recorder", &r->denoised, err, n);
 		} else if (!strcmp(kv->key, "max_mb")) {
 			rc = drsn__plugin_kv_int(kv, "recorder", 1, 1000000, &max_mb, err, n);
 		} else {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 int drsn__plugin_kv_int(const drsn_plugin_kv *kv, const char *plugin, long lo, long hi, int *out,
 			char *err, size_t n)
@@ -17,4 +18,18 @@ int drsn__plugin_kv_int(const drsn_plugin_kv *kv, const char *plugin, long lo, l
 	}
 	*out = (int)v;
 	return 0;
+}
+
+int drsn__plugin_kv_bool(const drsn_plugin_kv *kv, const char *plugin, int *out, char *err, size_t n)
+{
+	static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false", "off"};
+	for (int i = 0; i < 4; i++) {
+		if (!strcasecmp(kv->value, yes[i]) || !strcasecmp(kv->value, no[i])) {
+			*out = !strcasecmp(kv->value, yes[i]);
+			return 0;
+		}
+	}
+	snprintf(err, n, "%s: [plugin %s] %s: '%s' is not a boolean (yes/no, true/false, on/off, 1/0)", kv->where,
+		 plugin, kv->key, kv->value);
+	return -EINVAL;
 }

@@ -32,6 +32,7 @@
 #define DEFAULT_RATE 16000   /* without a model */
 #define STOP_FLUSH_MS 2000
 #define RETRY_WARN_MS 600000   /* a source that keeps failing: a warning every 10 min */
+#define WAIT_SILENT_MS 250     /* [audio] wait_for_client: a client that says nothing for this long starts the reading */
 
 struct daemon {
 	uv_loop_t *loop;
@@ -57,8 +58,10 @@ struct daemon {
 	uint64_t src_warned_ms;    /* uv_now() of the last retry warning */
 	unsigned src_quiet;        /* retries logged at info since then */
 	int narrow_rate;           /* the source rate last warned of as below the model's */
-	/* [audio] wait_for_client: the source is not started until the first
-	 * client connects (then 0 for good: a client leaving pauses nothing) */
+	/* [audio] wait_for_client: the source is not started until a client
+	 * subscribes to what the pipeline makes, or stays silent for
+	 * WAIT_SILENT_MS after it connected or after a status, ping or reload
+	 * (then 0 for good: a client leaving pauses nothing) */
 	int src_waiting;
 
 	struct drsn__server *srv;
@@ -918,18 +921,32 @@ static void do_reload(struct daemon *d, struct drsn__client *asker, const cJSON 
 
 /* ---- server callbacks ------------------------------------------------------ */
 
+/* [audio] wait_for_client: client c wants the stream (why: what it did);
+ * it gets it from its first sample, the source being read only now */
+static void stop_waiting(struct daemon *d, struct drsn__client *c, const char *why)
+{
+	if (!d->src_waiting || d->stopping)
+		return;
+	d->src_waiting = 0;
+	drsn__log_notice("client %llu %s: reading %s", (unsigned long long)drsn__client_id(c), why,
+			 drsn__source_name(d->src));
+	drsn__source_start(d->src);
+}
+
 static void on_connect(void *user, struct drsn__client *c)
 {
 	struct daemon *d = user;
 	send_to(c, hello(d), NULL);
-	if (d->src_waiting && !d->stopping) {
-		/* [audio] wait_for_client: this client (subscribed to detection,
-		 * as every new one) gets the stream from its first sample */
-		d->src_waiting = 0;
-		drsn__log_notice("client %llu connected: reading %s",
-				 (unsigned long long)drsn__client_id(c), drsn__source_name(d->src));
-		drsn__source_start(d->src);
-	}
+	/* a client that only listens (subscribed to detection, as every new
+	 * one) starts the reading; a probe (status, ping) that is gone by
+	 * then does not */
+	if (d->src_waiting && !d->stopping && drsn__client_watch_silence(c, WAIT_SILENT_MS) < 0)
+		stop_waiting(d, c, "connected (no timer)");
+}
+
+static void on_silent(void *user, struct drsn__client *c)
+{
+	stop_waiting(user, c, "sent nothing for 0.25 s");
 }
 
 /* Why event ev cannot come with the running config (a reload may change
@@ -988,6 +1005,17 @@ static void on_command(void *user, struct drsn__client *c, const struct drsn__co
 		do_reload(d, c, cmd->id);
 		break;
 	}
+	if (!d->src_waiting)
+		return;
+	/* a subscription to what the pipeline makes starts the reading;
+	 * status, ping and reload are what health checks and admins send:
+	 * they leave the source waiting (answered first, so the reply still
+	 * says so), unless the client then stays, silent and not at the end
+	 * of its input, for WAIT_SILENT_MS: a listener that asked first */
+	if (cmd->kind == DRSN_CMD_SUBSCRIBE && (cmd->events & ~(1u << DRSN_EV_STATUS)))
+		stop_waiting(d, c, "subscribed");
+	else if (drsn__client_watch_silence(c, WAIT_SILENT_MS) < 0)
+		stop_waiting(d, c, "asked (no timer)");
 }
 
 /* ---- signals, timers, stop ------------------------------------------------- */
@@ -1172,7 +1200,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		d->sig[i].data = d;
 		uv_signal_start(&d->sig[i], on_signal, signums[i]);
 	}
-	static const struct drsn__server_ops sops = {on_connect, on_command};
+	static const struct drsn__server_ops sops = {on_connect, on_command, on_silent};
 	if (drsn__server_start(&d->srv, d->loop, &svo, &sops, d, &e) < 0) {
 		log_err("%s", e.msg);
 		close_signals(d);
@@ -1191,7 +1219,7 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 		po.client_queue = (int)((int64_t)d->rate * 2 * (d->cfg.pcm_queue_ms + d->cfg.ring_ms) / 1000);
 		if (po.client_queue < 4096)
 			po.client_queue = 4096;
-		static const struct drsn__server_ops pops = {NULL, NULL};
+		static const struct drsn__server_ops pops = {NULL, NULL, NULL};
 		if (drsn__server_start(&d->pcm, d->loop, &po, &pops, d, &e) < 0) {
 			log_err("[denoise] pcm_socket: %s", e.msg);
 			close_signals(d);

@@ -19,7 +19,7 @@
 #define LISTEN_BACKLOG 128
 
 struct drsn__client {
-	uv_pipe_t pipe;                 /* first: handle->data is unused, we cast */
+	uv_pipe_t pipe;                 /* first: the read callbacks cast; data is c too */
 	struct drsn__server *srv;
 	struct drsn__client *prev, *next;
 	uint64_t id;
@@ -39,11 +39,17 @@ struct drsn__client {
 	int writing;
 	int finishing;                  /* shut down once the ring is empty */
 	int half_closed;                /* sent EOF (shutdown(SHUT_WR)) but still reads */
+	int spoke;                      /* has sent a line (a command or not) */
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
 
 	uint64_t flood_start;
 	int flood_count;
+
+	/* drsn__client_watch_silence: fires on_silent unless a line comes first */
+	uv_timer_t silence;
+	int silence_open;               /* silence was initialised: closed with the client */
+	int open_handles;               /* pipe (+ silence): freed when both are closed */
 };
 
 struct drsn__server {
@@ -181,6 +187,28 @@ uint64_t drsn__client_id(const struct drsn__client *c)
 	return c->id;
 }
 
+static void on_silence(uv_timer_t *t)
+{
+	struct drsn__client *c = t->data;
+	if (!c->closing && c->srv->ops.on_silent)
+		c->srv->ops.on_silent(c->srv->user, c);
+}
+
+int drsn__client_watch_silence(struct drsn__client *c, uint64_t ms)
+{
+	if (c->closing)
+		return -EPIPE;
+	if (!c->silence_open) {
+		int rc = uv_timer_init(c->srv->loop, &c->silence);
+		if (rc < 0)
+			return rc;
+		c->silence.data = c;
+		c->silence_open = 1;
+		c->open_handles++;
+	}
+	return uv_timer_start(&c->silence, on_silence, ms, 0);
+}
+
 void drsn__server_broadcast(struct drsn__server *s, int ev, const char *line, size_t len)
 {
 	struct drsn__client *c = s->clients, *next;
@@ -206,8 +234,10 @@ void drsn__server_get_stats(const struct drsn__server *s, struct drsn__server_st
 
 static void on_client_closed(uv_handle_t *h)
 {
-	struct drsn__client *c = (struct drsn__client *)h;
+	struct drsn__client *c = h->data;
 	struct drsn__server *s = c->srv;
+	if (--c->open_handles > 0)
+		return;
 	if (c->prev)
 		c->prev->next = c->next;
 	else if (s->clients == c)
@@ -236,6 +266,8 @@ static void close_client(struct drsn__client *c)
 		c->srv->n_half_closed--;
 	}
 	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+	if (c->silence_open)
+		uv_close((uv_handle_t *)&c->silence, on_client_closed);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -290,12 +322,21 @@ static void protocol_error(struct drsn__client *c, const char *code, const char 
 	drsn__client_error(c, code, msg, id);
 }
 
+/* c has sent a line (a command, or one that is not): it is not silent */
+static void heard(struct drsn__client *c)
+{
+	c->spoke = 1;
+	if (c->silence_open)
+		uv_timer_stop(&c->silence);
+}
+
 static void handle_line(struct drsn__client *c, const char *line, size_t len)
 {
 	while (len && (line[len - 1] == '\r'))
 		len--;
 	if (len == 0)
 		return;   /* blank lines are keep-alives */
+	heard(c);
 	struct drsn__command cmd;
 	const char *code;
 	char msg[256];
@@ -316,6 +357,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
 static void line_too_long(struct drsn__client *c)
 {
 	char msg[128];
+	heard(c);
 	snprintf(msg, sizeof msg, "line longer than %d bytes: discarded", c->srv->o.max_line);
 	protocol_error(c, DRSN_ERR_LINE_TOO_LONG, msg, NULL);
 }
@@ -425,6 +467,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		c->in_len = 0;
 		if (c->closing)
 			return;
+		/* a client that said something and then ended its input
+		 * ("printf status | socat") was a probe: not silent, not a
+		 * listener; one that ends its input without a word listens */
+		if (c->spoke && c->silence_open)
+			uv_timer_stop(&c->silence);
 		log_debug("%s %llu: end of its input, still sending to it", who(s),
 			  (unsigned long long)c->id);
 		c->half_closed = 1;
@@ -464,6 +511,8 @@ static void on_connection(uv_stream_t *l, int status)
 	c->in = malloc((size_t)s->o.max_line + 2);
 	c->out = malloc(c->out_cap);
 	uv_pipe_init(s->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	c->open_handles = 1;
 	s->open_handles++;
 	/* link first: on_client_closed unlinks */
 	c->next = s->clients;

@@ -54,6 +54,9 @@ struct drsn__server_ops {
 	/* A parsed command (cmd->id is the request id or NULL; valid during
 	 * the call). Reply with drsn__client_send. */
 	void (*on_command)(void *user, struct drsn__client *c, const struct drsn__command *cmd);
+	/* drsn__client_watch_silence ran out: c has sent no line since. May
+	 * be NULL. */
+	void (*on_silent)(void *user, struct drsn__client *c);
 };
 
 struct drsn__server_stats {
@@ -86,6 +89,12 @@ int drsn__client_send(struct drsn__client *c, const char *line, size_t len);
 /* Send an "error" event to c (id: the request id to echo, or NULL). */
 void drsn__client_error(struct drsn__client *c, const char *code, const char *msg,
 			const cJSON *id);
+
+/* Call ops->on_silent(user, c) once, ms from now, unless c sends a line
+ * first (a command or a malformed or overlong one; blank keep-alive lines
+ * do not count) or goes away. The timer is part of c (no allocation) and
+ * is closed with it. Returns 0 or a negative errno. */
+int drsn__client_watch_silence(struct drsn__client *c, uint64_t ms);
 
 void drsn__client_set_events(struct drsn__client *c, unsigned mask);
 unsigned drsn__client_events(const struct drsn__client *c);

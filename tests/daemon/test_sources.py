@@ -445,14 +445,41 @@ def wait_socket_file(d, timeout=20):
         time.sleep(0.02)
 
 
+def probe(d, msg, linger=0.0):
+    """A health check: connect, send one line (half-closing as socat does),
+    read the reply, stay connected for linger s, leave; the reply."""
+    import socket
+    c = Client(d.sock)
+    c.send(msg)
+    c.s.shutdown(socket.SHUT_WR)
+    reply = c.recv(10)
+    time.sleep(linger)
+    c.close()
+    return reply
+
+
+def still_waiting(d, what):
+    """d is alive and has read nothing (asked by a status probe)."""
+    assert d.p.poll() is None, "%s: drsnd read the source and exited:\n%s" % (what, d.stderr())
+    st = probe(d, {"type": "status"})
+    assert st and st["type"] == "status", (what, st)
+    assert st["source"]["state"] == "waiting" and st["source"]["samples"] == 0, (what, st["source"])
+    return st
+
+
 def test_wait_for_client():
     """[audio] wait_for_client (--wait-for-client): a file: read as fast as
-    possible, and stdin from a file, are not read until the first client
-    connects, however late: that client gets every detection drsn detect
+    possible, and stdin from a file, are not read until a client wants the
+    stream, however late: that client gets every detection drsn detect
     finds (without waiting, --exit-on-eof drsnd has read the whole file and
-    gone within a fraction of a second). systemd hears READY=1 at once, then
-    the waiting state; a later client starts nothing again; a pa: source is
-    refused."""
+    gone within a fraction of a second). Health checks do not start it: a
+    status probe and a ping probe (socat-like: half-closed, lingering past
+    0.25 s), a garbage line, a client gone at once, SIGHUP; the real client
+    does: one that subscribes (file:) at once, one that says nothing
+    (stdin; it asks for status first, its input open) 0.25 s after its
+    last word. systemd hears READY=1 at once, then
+    the waiting state; a later client starts nothing again; a pa: source
+    is refused."""
     import socket
     ref = run_detect(*DET_CLI, SAMPLE)
     assert len(ref) >= 3, ref
@@ -472,33 +499,72 @@ def test_wait_for_client():
                    env={"NOTIFY_SOCKET": npath}, **kw)
         wait_socket_file(d)
         t0 = time.time()
+        # probes, each answered; none starts the reading (the old daemon
+        # read the file with the first and was gone)
+        st = probe(d, {"type": "status"}, linger=0.5)
+        assert st["type"] == "status" and st["source"]["state"] == "waiting", st
+        assert probe(d, {"type": "ping"}, linger=0.5)["type"] == "pong"
+        assert probe(d, b"GET / HTTP/1.0\n", linger=0.5)["code"] == "bad_json"
+        Client(d.sock).close()   # connects and leaves before 0.25 s
+        if name == "file:":
+            d.signal(signal.SIGHUP)
+            for _ in range(100):
+                if still_waiting(d, name)["reloads"] == 1:
+                    break
+                time.sleep(0.05)
         notes = []
-        while time.time() - t0 < 1.5:   # reading the 10.2 s file takes ~0.1 s here
+        while time.time() - t0 < 3.0:   # reading the 10.2 s file takes ~0.1 s here
             try:
-                ns.settimeout(max(0.01, 1.5 - (time.time() - t0)))
+                ns.settimeout(max(0.01, 3.0 - (time.time() - t0)))
                 notes.append(ns.recv(4096).decode())
             except socket.timeout:
                 pass
         ns.close()
-        assert d.p.poll() is None, "%s: drsnd read without a client and exited:\n%s" % (name, d.stderr())
+        st = still_waiting(d, name)
+        assert st["reloads"] == (1 if name == "file:" else 0), st
         if systemd:
             assert notes and notes[0].startswith("READY=1\nSTATUS=listening on "), notes
             assert "STATUS=waiting for a client before reading " + kw["source"] in notes, notes
             assert any(n.startswith("STATUS=%s: waiting, 0 s of audio" % kw["source"]) for n in notes), notes
+            assert all(("%s: waiting" % kw["source"]) in n for n in notes if n.startswith("STATUS=" + kw["source"])), \
+                notes
+        t1 = time.time()
         c = Client(d.sock)
-        dets = collect(c)
+        if name == "file:":
+            # its first command other than status or ping starts it at once
+            assert c.request({"type": "subscribe", "events": ["detection"]})["type"] == "subscribed"
+            why = "subscribed"
+        else:
+            # a listener that asks for status first, then only listens
+            # (its input still open): 0.25 s after it asked
+            assert c.request({"type": "status"})["source"]["state"] == "waiting"
+            t1 = time.time()
+            why = "sent nothing for 0.25 s"
+        first, _ = c.wait_for(lambda m: m["type"] == "detection", 30, "first detection")
+        waited = time.time() - t1
+        dets = [first] + collect(c)
         assert d.p.wait(10) == 0, d.stderr()
         n = same(dets, ref)   # from the first detection on: t_min 0
         assert n == len(ref), (n, len(ref))
         err = d.stderr()
         assert err.count("waiting for a client before reading " + kw["source"]) == 1, err
-        log("%s: connected %.1f s after the socket appeared: all %d detections of drsn detect" %
-            (name, time.time() - t0, n))
+        assert err.count(": reading " + kw["source"]) == 1 and \
+            (" %s: reading %s" % (why, kw["source"])) in err, err
+        if name == "stdin":   # a silent client: not before its 0.25 s
+            assert waited >= 0.24, waited
+        log("%s: status, ping and garbage probes, a client gone at once read nothing; the %s client, %.1f s after the "
+            "socket appeared, got all %d detections of drsn detect, the first %.2f s after it connected" %
+            (name, "subscribing" if name == "file:" else "silent", t1 - t0, n, waited))
 
     # a client that leaves does not pause the reading; the next one gets the rest
     d = Daemon(*DET, "--wait-for-client", "--no-realtime", source="file:" + SAMPLE)
     wait_socket_file(d)
     c = Client(d.sock)
+    c.send({"type": "status"})   # a probe, then a real command: that starts it
+    c.send({"type": "subscribe", "events": ["status"]})   # status only: a monitor, still waiting
+    c.wait_for(lambda m: m["type"] == "subscribed")
+    c.send({"type": "subscribe", "events": ["detection", "status"]})
+    c.wait_for(lambda m: m["type"] == "subscribed")
     c.close()
     c = Client(d.sock)
     for _ in range(300):
@@ -507,6 +573,7 @@ def test_wait_for_client():
             break
         time.sleep(0.1)
     assert st["state"] == "ended" and st["samples"] >= 160000, st
+    assert "client 1 subscribed: reading file:" in d.stderr(), d.stderr()
     d.signal(signal.SIGTERM)
     assert d.p.wait(10) == 0
 

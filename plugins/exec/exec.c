@@ -35,7 +35,8 @@
  * pipes are closed (as `| head` does: a command that writes on gets EPIPE or
  * SIGPIPE) and that is logged once. Memory per command is fixed. A non-zero
  * exit status or a signal is logged. At stop, running commands get SIGTERM,
- * and SIGKILL if still there KILL_GRACE_MS later.
+ * and SIGKILL if still there KILL_GRACE_MS later. A command's background
+ * job outlives it; when drsnd is PID 1 it is reaped by drsnd (src/daemon/reap.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -438,7 +439,8 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
 	if (term_signal) {
 		c->x->failed++;
 		h->log(h, DRSN_PLUGIN_LOG_WARN, "%s[%d]: killed by signal %d (%s)%s", c->label, p->pid, term_signal,
-		       strsignal(term_signal), c->timed_out ? ", after timeout_ms" : "");
+		       strsignal(term_signal), !c->timed_out ? "" : c->x->destroying ? ", at drsnd's stop" :
+		       ", after timeout_ms");
 	} else if (status) {
 		c->x->failed++;
 		h->log(h, DRSN_PLUGIN_LOG_WARN, "%s[%d]: exited with status %lld", c->label, p->pid,

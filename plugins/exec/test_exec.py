@@ -16,12 +16,19 @@ eight nine up left stop five no), a trained model, and exec loaded.
      not have: create fails with a message naming the key and its line,
      drsnd runs on without the plugin; bad quoting too; `drsnd
      --check-config` reports the same (exit 1), and OK for a good section;
-  6. a reload to a model without a key's label: logged with the key's line.
+  6. a reload to a model without a key's label: logged with the key's line;
+  7. drsnd as PID 1 of a container without --init (unshare --pid, as root)
+     or a child subreaper (prctl, as anyone): the orphans of commands that
+     background a job are reaped (no zombie per detection), the commands'
+     own exit statuses are still logged; SIGINT/SIGTERM stop it, exit 0;
+  8. a second SIGTERM (and a SIGHUP) while drsnd stops waiting for its
+     commands: it stops as the first one said (exit 0, commands killed).
 
 usage: test_exec.py EXEC_SO MODEL   (DRSN_TEST_MODEL overrides MODEL)
 """
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -292,6 +299,116 @@ def test_reload_to_a_model_without_the_label():
     assert "plugin exec: %s:6: the new model has label 'stop' again" % cfg in err, err
 
 
+# PR_SET_CHILD_SUBREAPER (36), kept across the exec: drsnd gets the orphans
+# below it as PID 1 does (what a container without --init does to it)
+SUBREAPER = [sys.executable, "-c", "import ctypes, os, sys\n"
+             "if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0): sys.exit('prctl failed')\n"
+             "os.execv(sys.argv[1], sys.argv[1:])"]
+PID1 = ["unshare", "--pid", "--fork", "--mount-proc"]
+
+
+def pid1_ok():
+    """unshare --pid works here (root, and a container that allows it)"""
+    if os.getuid() != 0:
+        dt.log("not root: drsnd as PID 1 is not tried, as a child subreaper only")
+        return False
+    probe = dt.subprocess.run(PID1 + ["true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        dt.log("unshare --pid is not permitted here (%s): as a child subreaper only"
+               % probe.stderr.strip()[:200])
+        return False
+    return True
+
+
+def drsnd_pid(d, wrap):
+    """drsnd's pid (seen from here): unshare's child under PID1"""
+    if wrap != PID1:
+        return d.p.pid
+    end = time.time() + 10
+    while time.time() < end:
+        with open("/proc/%d/task/%d/children" % (d.p.pid, d.p.pid)) as f:
+            kids = f.read().split()
+        if kids:
+            return int(kids[0])
+        time.sleep(0.02)
+    raise AssertionError("unshare started no child")
+
+
+def zombie_children(pid):
+    out = []
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        kids = f.read().split()
+    for k in kids:
+        try:
+            with open("/proc/%s/stat" % k) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    out.append(int(k))
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def test_orphans_reaped_as_pid1():
+    """README "Running in a container": a command's background job is
+    reparented to drsnd when it is PID 1; libuv waits only for its own
+    children, so each detection left a zombie (10 here) until drsnd reaped
+    the others. libuv still gets its children's statuses (3)."""
+    wraps = [("subreaper", SUBREAPER, signal.SIGTERM)]
+    if pid1_ok():
+        wraps.append(("PID 1", PID1, signal.SIGINT))
+    for name, wrap, sig in wraps:
+        dt.log("--- drsnd as %s" % name)
+        tmp = tempfile.mkdtemp()
+        cfg = config(tmp, [("max_running", 32),
+                           # one orphan exits with the command, one later
+                           ("any", "sh -c 'true & (sleep 0.3; true) & exit 3'")])
+        d = dt.Daemon("--no-realtime", model=MODEL, source=SOURCE, config=cfg, wrap=wrap)
+        pid = drsnd_pid(d, wrap)
+        d.wait_listening()
+        err = run_until(d, lambda e: "end of file" in e and e.count("exited with status 3") == len(TRUTH))
+        time.sleep(1.0)   # the late orphans exit
+        zombies = zombie_children(pid)
+        assert not zombies, "%s: %d zombies: %s\n%s" % (name, len(zombies), zombies, d.stderr()[-3000:])
+        os.kill(pid, sig)
+        assert d.p.wait(15) == 0, d.stderr()
+        assert d.stop() == 0
+        err = d.stderr()
+        assert "%s: reaping orphaned processes" % name in err, err
+        assert "%s: stopping" % sig.name in err and "stopped (exit status 0)" in err, err
+        assert not os.path.exists(d.sock), "socket left behind"
+
+
+def test_second_sigterm_while_stopping():
+    """docker stop, then another SIGTERM (or Ctrl-C twice): the stop waits
+    for the commands (SIGTERM, SIGKILL 2 s later) and ends with exit 0; the
+    second signal does not kill drsnd halfway, leaving its commands."""
+    tmp = tempfile.mkdtemp()
+    cfg = config(tmp, [("max_running", 32), ("any", "sh -c 'trap \"\" TERM; exec sleep 60'")])
+    d = dt.Daemon("--no-realtime", model=MODEL, source=SOURCE, config=cfg)
+    d.wait_listening()
+    run_until(d, lambda e: e.count(": started sh [") >= 2)
+    with open("/proc/%d/task/%d/children" % (d.p.pid, d.p.pid)) as f:
+        kids = [int(k) for k in f.read().split()]
+    assert kids
+    t0 = time.time()
+    d.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    d.signal(signal.SIGTERM)
+    d.signal(signal.SIGHUP)
+    rc = d.stop()
+    took = time.time() - t0
+    err = d.stderr()
+    dt.log("stop took %.2f s" % took)
+    assert rc == 0, "exit status %s\n%s" % (rc, err[-3000:])
+    assert "SIGTERM: already stopping" in err and "SIGHUP: already stopping" in err, err
+    assert "stopped (exit status 0)" in err, err
+    assert re.search(r"plugin exec: \w+\[\d+\]: killed by signal 9 \(Killed\), at drsnd's stop", err), err
+    assert "after timeout_ms" not in err, err
+    assert 1.5 < took < 10, took
+    for k in kids:   # the commands ignored SIGTERM: drsnd's SIGKILL ended them
+        assert not os.path.exists("/proc/%d" % k), "command %d still runs" % k
+
+
 if __name__ == "__main__":
     if not os.path.exists(MODEL):
         print("model %s is missing (set DRSN_TEST_MODEL to a trained model)" % MODEL)
@@ -299,5 +416,6 @@ if __name__ == "__main__":
     only = sys.argv[3:]
     dt.main([t for t in (test_label_and_any_keys, test_timeout_kill_exit_status_and_output,
                          test_max_running_and_min_interval, test_output_flood_is_bounded,
-                         test_exactly_the_line_cap_is_not_cut, test_bad_commands_and_labels_refused, test_reload_to_a_model_without_the_label)
+                         test_exactly_the_line_cap_is_not_cut, test_bad_commands_and_labels_refused, test_reload_to_a_model_without_the_label,
+                         test_orphans_reaped_as_pid1, test_second_sigterm_while_stopping)
              if not only or t.__name__ in only])

@@ -20,6 +20,7 @@
 #include "daemon/notify.h"
 #include "daemon/plugins.h"
 #include "daemon/proto.h"
+#include "daemon/reap.h"
 #include "daemon/server.h"
 #include "daemon/source.h"
 #include "features/narrowband.h"
@@ -78,6 +79,7 @@ struct daemon {
 	struct drsn__plugins *plugins; /* [plugins] load: loaded at start, kept over reloads */
 	struct drsn__notify notify;
 	uv_signal_t sig[3];
+	struct drsn__reaper reaper;   /* PID 1: orphans (reap.h) */
 	uv_timer_t status_timer;
 
 	/* level meter */
@@ -1044,7 +1046,11 @@ static void begin_stop(struct daemon *d, int code)
 	d->stopping = 1;
 	d->exit_code = code;
 	drsn__notify_stopping();
-	close_signals(d);
+	/* the signals stay caught until the loop ends (they no longer keep it
+	 * running): another SIGTERM or SIGINT during the stop must not kill
+	 * drsnd halfway, a SIGHUP neither (their default actions) */
+	for (int i = 0; i < 3; i++)
+		uv_unref((uv_handle_t *)&d->sig[i]);
 	uv_close((uv_handle_t *)&d->status_timer, on_closed);
 	drsn__notify_close(&d->notify);
 	/* plugins close their handles; the loop runs until they have */
@@ -1059,12 +1065,17 @@ static void begin_stop(struct daemon *d, int code)
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct daemon *d = h->data;
+	const char *name = signum == SIGHUP ? "SIGHUP" : signum == SIGINT ? "SIGINT" : "SIGTERM";
+	if (d->stopping) {
+		log_info("%s: already stopping", name);
+		return;
+	}
 	if (signum == SIGHUP) {
 		log_info("SIGHUP: reloading");
 		do_reload(d, NULL, NULL);
 		return;
 	}
-	log_info("%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	log_info("%s: stopping", name);
 	begin_stop(d, 0);
 }
 
@@ -1240,6 +1251,10 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 			log_warn("%s", warn->msg[i]);
 		free(warn);
 	}
+	/* orphans of the plugins' commands when drsnd is PID 1 */
+	int rrc = drsn__reap_start(&d->reaper, d->loop);
+	if (rrc < 0)
+		log_warn("cannot reap orphaned processes: %s", uv_strerror(rrc));
 	if (drsn__plugins_load(&d->plugins, d->loop, &d->cfg, d->model, d->args->instance) < 0)
 		log_err("plugins: out of memory; running without plugins");
 	if (!d->dn && denoise_wanted(d, &d->cfg)) {
@@ -1273,6 +1288,9 @@ int drsn__daemon_run(const struct drsn__daemon_args *a)
 
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	code = d->exit_code;
+	close_signals(d);
+	drsn__reap_stop(&d->reaper);
+	uv_run(d->loop, UV_RUN_DEFAULT);   /* their close callbacks */
 	drsn__log_notice("stopped (exit status %d)", code);
 out_loop:
 	/* the plugins' code goes only after the loop ran their close callbacks */

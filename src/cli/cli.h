@@ -39,6 +39,7 @@ void drsn__cli_progress_redraw(void);
 struct drsn__cli_file {
 	char *path;
 	char *error;   /* NULL, or "PATH: what is wrong" */
+	int arg;       /* the index in args of the argument that named it */
 };
 struct drsn__cli_files {
 	struct drsn__cli_file *file;
@@ -47,6 +48,8 @@ struct drsn__cli_files {
 /* 0, or -ENOMEM (nothing to free then); free with drsn__cli_files_free. */
 int drsn__cli_files_collect(struct drsn__cli_files *fl, char **args, int n_args);
 void drsn__cli_files_free(struct drsn__cli_files *fl);
+/* mkdir -p for the folders of path (not its last part): 0 or -errno. */
+int drsn__cli_make_parents(char *path);
 
 /* o as one line on stdout, flushed (results go out as they come), then
  * freed; "drsn: CMD: out of memory" if it cannot be printed. A write that

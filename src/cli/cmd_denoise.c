@@ -498,19 +498,6 @@ cleanup:
 	return rc;
 }
 
-/* mkdir -p for the folders of path (not its last part). */
-static int make_parents(char *path)
-{
-	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = 0;
-		int rc = mkdir(path, 0777) < 0 && errno != EEXIST ? -errno : 0;
-		*s = '/';
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 /* IN_DIR OUT_DIR: every audio file under IN_DIR to the same relative path
  * under OUT_DIR, which may not be IN_DIR or inside it. */
 static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const char *out_dir)
@@ -566,7 +553,7 @@ static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const 
 			rc = 1;
 			continue;
 		}
-		int mrc = make_parents(out);
+		int mrc = drsn__cli_make_parents(out);
 		if (mrc < 0) {
 			drsn__cli_err("denoise: %s: cannot create its folder: %s", out, strerror(-mrc));
 			rc = 1;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -17,14 +18,25 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: drsn features [-p PARAMS.json] [--channel SEL] FILE [-o OUT.npy]\n"
+		"       drsn features [-p PARAMS.json] [--channel SEL] FILE|FOLDER... [-o OUT_FOLDER]\n"
 		"       drsn features [-p PARAMS.json] --params\n"
 		"\n"
 		"Computes the streaming log-mel front end over FILE (any format libsndfile\n"
 		"reads, resampled to the front end's rate and averaged to mono; '-' is stdin).\n"
+		"Several files, or a folder (every audio file under it, in name order): each\n"
+		"file as one FILE would be; a file that cannot be read is said on stderr, the\n"
+		"others go on, and the exit code is then 1. With -o, OUT_FOLDER (created) gets\n"
+		"one .npy for each file, its whole name and '.npy': a file given by itself\n"
+		"at OUT_FOLDER/NAME.npy (x.wav: x.wav.npy), a folder's files at their path\n"
+		"under that folder (IN/a/x.wav: OUT_FOLDER/a/x.wav.npy, as drsn denoise\n"
+		"IN_FOLDER OUT_FOLDER). Two files that would get one .npy, or a .npy that is\n"
+		"an input, are refused before anything is written. -o an existing folder\n"
+		"with one FILE writes FILE's .npy into it.\n"
 		"  -o OUT.npy       write the frames x bands float32 matrix as a NumPy .npy file\n"
 		"                   (without -o: print frames, bands and min/mean/max); it is\n"
 		"                   replaced only when complete, and may not be FILE itself;\n"
 		"                   '-': to stdout (not a terminal), once all frames are known\n"
+		"  -o OUT_FOLDER    several files, or a folder: a .npy for each file, as above\n"
 		"  -p PARAMS.json   front-end parameters (keys as --params prints; missing keys\n"
 		"                   keep their defaults)\n"
 		"  --params         print the front-end parameters as JSON and exit\n"
@@ -109,90 +121,33 @@ static void on_frame(void *user, const float *mel, int64_t idx)
 	}
 }
 
-int drsn__cmd_features(int argc, char **argv)
+/* The features of in: to out (a .npy; "-": stdout), or a summary on stdout
+ * without out. 0, or 1 after an error on stderr (it names the file). */
+static int features_file(const char *in, const char *out, const drsn_features_params *p,
+			 uint64_t channels)
 {
-	const char *in = NULL, *out = NULL, *params_path = NULL;
-	int print_params = 0, rc = 1;
-	uint64_t channels = 0;
-	drsn_features_params p;
+	int rc = 1;
 	drsn_features *fe = NULL;
 	drsn_audio *a = NULL;
 	drsn_error e;
 	struct run r = {.min = DBL_MAX, .max = -DBL_MAX};
-
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(s, "--params")) {
-			print_params = 1;
-		} else if (!strcmp(s, "--channel")) {
-			if (i + 1 >= argc) {
-				drsn__cli_err("features: %s needs an argument", s);
-				return 2;
-			}
-			if (drsn__cli_channel_arg("features", argv[++i], &channels) < 0)
-				return 2;
-		} else if (!strcmp(s, "-o") || !strcmp(s, "-p")) {
-			if (i + 1 >= argc) {
-				drsn__cli_err("features: %s needs an argument", s);
-				return 2;
-			}
-			*(s[1] == 'o' ? &out : &params_path) = argv[++i];
-		} else if (s[0] == '-' && s[1] != '\0') {
-			drsn__cli_err("features: unknown option '%s' (try 'drsn features --help')", s);
-			return 2;
-		} else if (!in) {
-			in = s;
-		} else {
-			drsn__cli_err("features: one input file only ('%s' and '%s')", in, s);
-			return 2;
-		}
-	}
-	if (out && !strcmp(out, "-") && isatty(STDOUT_FILENO)) {
-		drsn__cli_err("features: -o -: not writing a binary .npy to a terminal (redirect "
-			      "or pipe stdout)");
-		return 2;
-	}
-	const char *inputs[] = {in, params_path};
-	if (!print_params && drsn__cli_refuse_clash("features", out, inputs, 2))
-		return 2;
-	drsn_features_params_default(&p);
-	if (params_path && load_params(params_path, &p) < 0)
-		return 1;
-	if (print_params) {
-		char *j = drsn_features_params_to_json(&p);
-		if (!j) {
-			drsn__cli_err("features: out of memory");
-			return 1;
-		}
-		printf("%s\n", j);
-		free(j);
-		return 0;
-	}
-	if (!in) {
-		usage(stderr);
-		return 2;
-	}
-
 	drsn_audio_opts o;
 	drsn_audio_opts_default(&o);
-	o.target_rate = p.sample_rate;
+	o.target_rate = p->sample_rate;
 	if (drsn__cli_audio_open(&a, in, &o, channels, &e) < 0) {
 		drsn__cli_err("%s", e.msg);
 		goto cleanup;
 	}
-	if (drsn_features_create(&fe, &p, &e) < 0) {
+	if (drsn_features_create(&fe, p, &e) < 0) {
 		drsn__cli_err("%s", e.msg);
 		goto cleanup;
 	}
 	if (!strcmp(in, "-"))
 		in = "stdin";
-	r.n_mels = p.n_mels;
+	r.n_mels = p->n_mels;
 	r.bad_frame = -1;
 	r.to_mem = out && !strcmp(out, "-");
-	if (out && !r.to_mem && drsn__npy_open(&r.npy, out, (size_t)p.n_mels, &e) < 0) {
+	if (out && !r.to_mem && drsn__npy_open(&r.npy, out, (size_t)p->n_mels, &e) < 0) {
 		drsn__cli_err("%s", e.msg);
 		goto cleanup;
 	}
@@ -226,29 +181,275 @@ int drsn__cmd_features(int argc, char **argv)
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
 		}
-		fprintf(stderr, "%s: %lld frames x %d bands -> %s\n", in, (long long)r.frames, p.n_mels, out);
+		fprintf(stderr, "%s: %lld frames x %d bands -> %s\n", in, (long long)r.frames, p->n_mels, out);
 	} else if (r.to_mem) {
 		if (drsn__npy_write_f32_stream(stdout, "stdout", r.mem, (size_t)r.frames,
-					       (size_t)p.n_mels, &e) < 0) {
+					       (size_t)p->n_mels, &e) < 0) {
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
 		}
 		fprintf(stderr, "%s: %lld frames x %d bands -> stdout\n", in, (long long)r.frames,
-			p.n_mels);
+			p->n_mels);
 	} else if (r.frames == 0) {
 		printf("%s: 0 frames (%lld samples at %d Hz; a frame needs %d)\n", in, (long long)samples,
-		       p.sample_rate, p.win_length);
+		       p->sample_rate, p->win_length);
 	} else {
 		printf("%s: %lld frames x %d bands (%.2f s at %d Hz, hop %d)\n"
 		       "log-mel min %.3f mean %.3f max %.3f\n",
-		       in, (long long)r.frames, p.n_mels, (double)samples / p.sample_rate, p.sample_rate,
-		       p.hop_length, r.min, r.sum / ((double)r.frames * p.n_mels), r.max);
+		       in, (long long)r.frames, p->n_mels, (double)samples / p->sample_rate, p->sample_rate,
+		       p->hop_length, r.min, r.sum / ((double)r.frames * p->n_mels), r.max);
 	}
+	fflush(stdout);   /* as each file is done: to a log, and before a Ctrl-C */
 	rc = 0;
 cleanup:
 	drsn__npy_abort(r.npy);  /* on error: no partial .npy, and OUT as it was */
 	free(r.mem);
 	drsn_features_destroy(fe);
 	drsn_audio_close(a);
+	return rc;
+}
+
+static int is_folder(const char *path)
+{
+	struct stat st;
+	return strcmp(path, "-") && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The .npy of file f (of fl, collected from args) under out_dir: a folder's
+ * file at its path relative to that folder, a file at its name, with ".npy"
+ * after its whole name (x.wav and x.flac side by side do not meet). NULL if
+ * it has no name (stdin) or out of memory (*oom then 1). */
+static char *npy_path(const char *out_dir, const struct drsn__cli_file *f, char **args, int *oom)
+{
+	const char *arg = args[f->arg], *rel;
+	if (!strcmp(f->path, "-"))
+		return NULL;
+	if (is_folder(arg)) {
+		rel = f->path + strlen(arg);
+		while (*rel == '/')
+			rel++;
+	} else {
+		rel = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
+	}
+	size_t olen = strlen(out_dir);
+	while (olen > 1 && out_dir[olen - 1] == '/')
+		olen--;   /* "out/" and "out" name the same files */
+	char *o = malloc(olen + 1 + strlen(rel) + sizeof ".npy");
+	if (!o) {
+		*oom = 1;
+		return NULL;
+	}
+	sprintf(o, "%.*s/%s.npy", (int)olen, out_dir, rel);
+	return o;
+}
+
+struct named {
+	const char *out;
+	size_t file;
+};
+
+static int by_out(const void *a, const void *b)
+{
+	return strcmp(((const struct named *)a)->out, ((const struct named *)b)->out);
+}
+
+struct inode {
+	dev_t dev;
+	ino_t ino;
+	size_t file;
+};
+
+static int by_inode(const void *a, const void *b)
+{
+	const struct inode *x = a, *y = b;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* Several inputs, or a folder: each file's features to its own .npy under
+ * out_dir (npy_path), or each one's summary without it. A file that fails
+ * is said and the rest go on: 1 at the end, 2 for a usage error found
+ * before any file is read (two files to one .npy, a .npy that is an input). */
+static int features_files(char **args, int n_args, const char *out_dir, const drsn_features_params *p,
+			  uint64_t channels)
+{
+	struct drsn__cli_files fl;
+	char **outs = NULL;
+	struct named *order = NULL;
+	struct inode *ino = NULL;
+	int rc = 1, oom = 0, failed = 0;
+	if (drsn__cli_files_collect(&fl, args, n_args) < 0) {
+		drsn__cli_err("features: out of memory");
+		return 1;
+	}
+	if (out_dir) {
+		outs = calloc(fl.n + 1, sizeof *outs);
+		order = malloc((fl.n + 1) * sizeof *order);
+		ino = malloc((fl.n + 1) * sizeof *ino);
+		size_t n_ino = 0, n_out = 0;
+		for (size_t i = 0; outs && order && ino && i < fl.n && !oom; i++) {
+			struct stat st;
+			if (fl.file[i].error)
+				continue;
+			if (!(outs[i] = npy_path(out_dir, &fl.file[i], args, &oom)))
+				continue;
+			order[n_out++] = (struct named){outs[i], i};
+			if (stat(fl.file[i].path, &st) == 0 && S_ISREG(st.st_mode))
+				ino[n_ino++] = (struct inode){st.st_dev, st.st_ino, i};
+		}
+		if (!outs || !order || !ino || oom) {
+			drsn__cli_err("features: out of memory");
+			goto out;
+		}
+		/* two files to one .npy: the second would replace the first */
+		qsort(order, n_out, sizeof *order, by_out);
+		for (size_t k = 1; k < n_out; k++) {
+			if (!strcmp(order[k - 1].out, order[k].out)) {
+				drsn__cli_err("features: %s and %s would both be written to %s: give them "
+					      "separately, or rename one", fl.file[order[k - 1].file].path,
+					      fl.file[order[k].file].path, order[k].out);
+				rc = 2;
+				goto out;
+			}
+		}
+		/* a .npy that is an input (one named .npy, or a link to one) */
+		qsort(ino, n_ino, sizeof *ino, by_inode);
+		for (size_t k = 0; k < n_out; k++) {
+			struct stat st;
+			if (stat(order[k].out, &st) < 0)
+				continue;
+			struct inode key = {st.st_dev, st.st_ino, 0}, *hit;
+			hit = bsearch(&key, ino, n_ino, sizeof *ino, by_inode);
+			if (hit) {
+				drsn__cli_err("features: output %s is the same file as input %s: refusing to "
+					      "overwrite the input (choose another output folder)",
+					      order[k].out, fl.file[hit->file].path);
+				rc = 2;
+				goto out;
+			}
+		}
+		if (mkdir(out_dir, 0777) < 0 && errno != EEXIST) {
+			drsn__cli_err("features: %s: cannot create the folder: %s", out_dir, strerror(errno));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < fl.n; i++) {
+		const char *in = fl.file[i].path;
+		int mrc = 0;
+		if (fl.file[i].error) {
+			drsn__cli_err("features: %s", fl.file[i].error);
+			failed = 1;
+		} else if (out_dir && !outs[i]) {
+			drsn__cli_err("features: stdin ('-') has no name for a .npy in %s: give it alone, "
+				      "with -o OUT.npy", out_dir);
+			failed = 1;
+		} else if (out_dir && (mrc = drsn__cli_make_parents(outs[i])) < 0) {
+			drsn__cli_err("features: %s: cannot create its folder: %s", outs[i], strerror(-mrc));
+			failed = 1;
+		} else {
+			failed |= features_file(in, out_dir ? outs[i] : NULL, p, channels);
+		}
+	}
+	rc = failed;
+out:
+	for (size_t i = 0; outs && i < fl.n; i++)
+		free(outs[i]);
+	free(outs);
+	free(order);
+	free(ino);
+	drsn__cli_files_free(&fl);
+	return rc;
+}
+
+int drsn__cmd_features(int argc, char **argv)
+{
+	const char *out = NULL, *params_path = NULL;
+	int print_params = 0, n_in = 0;
+	uint64_t channels = 0;
+	drsn_features_params p;
+	char **ins = malloc((size_t)argc * sizeof *ins);
+	if (!ins) {
+		drsn__cli_err("features: out of memory");
+		return 1;
+	}
+	int rc = 2;
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+			usage(stdout);
+			rc = 0;
+			goto out;
+		} else if (!strcmp(s, "--params")) {
+			print_params = 1;
+		} else if (!strcmp(s, "--channel")) {
+			if (i + 1 >= argc) {
+				drsn__cli_err("features: %s needs an argument", s);
+				goto out;
+			}
+			if (drsn__cli_channel_arg("features", argv[++i], &channels) < 0)
+				goto out;
+		} else if (!strcmp(s, "-o") || !strcmp(s, "-p")) {
+			if (i + 1 >= argc) {
+				drsn__cli_err("features: %s needs an argument", s);
+				goto out;
+			}
+			*(s[1] == 'o' ? &out : &params_path) = argv[++i];
+		} else if (s[0] == '-' && s[1] != '\0') {
+			drsn__cli_err("features: unknown option '%s' (try 'drsn features --help')", s);
+			goto out;
+		} else {
+			ins[n_in++] = argv[i];
+		}
+	}
+	/* several inputs, or a folder: -o names a folder (as drsn denoise IN_FOLDER OUT_FOLDER) */
+	int many = n_in > 1 || (n_in == 1 && is_folder(ins[0]));
+	if (!print_params && out && (many || is_folder(out))) {
+		struct stat st;
+		if (!strcmp(out, "-")) {
+			drsn__cli_err("features: -o -: one input file only (%s); -o FOLDER writes a .npy "
+				      "for each file", n_in > 1 ? "several given" : "a folder given");
+			goto out;
+		}
+		if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			drsn__cli_err("features: with %s, -o names a folder (a .npy for each file in it): "
+				      "'%s' is a file", n_in > 1 ? "several inputs" : "a folder", out);
+			goto out;
+		}
+	} else if (out && !strcmp(out, "-") && isatty(STDOUT_FILENO)) {
+		drsn__cli_err("features: -o -: not writing a binary .npy to a terminal (redirect "
+			      "or pipe stdout)");
+		goto out;
+	}
+	const char *inputs[] = {n_in ? ins[0] : NULL, params_path};
+	if (!print_params && !many && drsn__cli_refuse_clash("features", out, inputs, 2))
+		goto out;
+	drsn_features_params_default(&p);
+	if (params_path && load_params(params_path, &p) < 0) {
+		rc = 1;
+		goto out;
+	}
+	if (print_params) {
+		char *j = drsn_features_params_to_json(&p);
+		rc = 0;
+		if (!j) {
+			drsn__cli_err("features: out of memory");
+			rc = 1;
+			goto out;
+		}
+		printf("%s\n", j);
+		free(j);
+		goto out;
+	}
+	if (!n_in) {
+		usage(stderr);
+		goto out;
+	}
+	if (many || (out && is_folder(out)))
+		rc = features_files(ins, n_in, out, &p, channels);
+	else
+		rc = features_file(ins[0], out, &p, channels);
+out:
+	free(ins);
 	return rc;
 }

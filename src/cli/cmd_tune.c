@@ -39,16 +39,22 @@ static void usage(FILE *f)
 		"Without --truth every detection is a false alarm (record the TV, the machines,\n"
 		"talk that holds no keyword: the more hours, the surer). With --truth the CSV\n"
 		"(a header naming label, start and end, e.g. label,word,start,end,voice; then\n"
-		"one word a line, seconds; samples/README.md) lists the words said in the one\n"
-		"FILE: a detection whose window, widened by 0.3 s on each side, holds the\n"
-		"centre of a listed word of its label (each word found once) is a keyword\n"
+		"one word a line, seconds; samples/README.md) lists the words said in a FILE:\n"
+		"a detection whose window, widened by 0.3 s on each side, holds the centre of\n"
+		"a listed word of its label in its file (each word found once) is a keyword\n"
 		"found, any other a false alarm (as train/evaluate_stream.py counts).\n"
+		"Several files: either one --truth for each FILE, in the order the files are\n"
+		"read (a folder's in name order), or CSVs with a file column naming each row's\n"
+		"recording (as on the command line, or from the CSV's folder); then every\n"
+		"file needs a row: one with no keyword has its file and the rest empty\n"
+		"(file,label,start,end: 'tv.wav,,,').\n"
 		"Labels are not independent: at one inference only the most probable of the\n"
 		"labels over their thresholds fires, so raising one label's threshold can let\n"
 		"another fire where it used to win. The counts for the block come from a\n"
 		"replay with all of it applied; a label still over F is raised further (up to\n"
 		"5 rounds).\n"
-		"  --truth CSV                 the keywords said in the one FILE\n"
+		"  --truth CSV                 the keywords said in a FILE (repeat: one for each\n"
+		"                              FILE in order), or in each file its rows name\n"
 		"  --max-fa-per-hour F         false alarms an hour of each label to stay at or\n"
 		"                              under [1]\n"
 		"  --json                      one JSON object instead of the table\n");
@@ -57,6 +63,7 @@ static void usage(FILE *f)
 
 struct file_rec {
 	const char *name;
+	size_t file;       /* its index in the files (struct drsn__detect's) */
 	size_t first, n;   /* its inferences */
 	double audio_s;
 	int ok;
@@ -65,6 +72,7 @@ struct file_rec {
 struct truth {
 	int label;
 	double centre;
+	size_t file;       /* the recording it is in (index in the files) */
 };
 
 struct rec {
@@ -78,7 +86,9 @@ struct rec {
 	struct file_rec *f;
 	size_t nf, capf;
 	struct truth *truth;
-	size_t n_truth;
+	size_t n_truth, cap_truth;
+	const struct drsn__cli_files *files;
+	size_t next_file;   /* where on_start looks for its file first */
 	int oom;
 	const drsn_pipeline *p;
 };
@@ -98,7 +108,11 @@ static void on_start(void *user, const char *file)
 		r->f = f;
 		r->capf = c;
 	}
-	r->f[r->nf++] = (struct file_rec){file, r->n, 0, 0, 0};
+	size_t i = r->next_file;   /* file is files->file[i].path: in order, some skipped */
+	while (i < r->files->n && r->files->file[i].path != file)
+		i++;
+	r->next_file = i + 1;
+	r->f[r->nf++] = (struct file_rec){file, i, r->n, 0, 0, 0};
 }
 
 static void on_end(void *user, const char *file, double audio_s)
@@ -176,7 +190,8 @@ static void replay(const struct rec *r, const float *thr, int *det, int *fa, int
 			end = round(end * 1e4) / 1e4 + TOL;
 			int hit = 0;
 			for (size_t k = 0; k < r->n_truth && !hit; k++)
-				if (!used[k] && r->truth[k].label == b && start <= r->truth[k].centre &&
+				if (!used[k] && r->truth[k].label == b && r->truth[k].file == f->file &&
+				    start <= r->truth[k].centre &&
 				    r->truth[k].centre <= end)
 					used[k] = hit = 1;
 			if (hit)
@@ -187,17 +202,45 @@ static void replay(const struct rec *r, const float *thr, int *det, int *fa, int
 	}
 }
 
-/* --truth CSV: header with label, start and end columns; one word a line. */
-static int load_truth(struct rec *r, const char *path, const drsn_model *m)
+/* The input file a --truth row names (its file column): the path as given
+ * (any spelling of one of the files: the same file; "-" for stdin), else
+ * from the CSV's folder; -1 if none. */
+static long truth_file(const struct drsn__cli_files *fl, const char *csv, const char *name)
 {
+	char rel[4096 + 256];
+	const char *slash = strrchr(csv, '/');
+	int has_rel = name[0] != '/' && slash &&
+		      snprintf(rel, sizeof rel, "%.*s/%s", (int)(slash - csv), csv, name) < (int)sizeof rel;
+	for (size_t i = 0; i < fl->n; i++)
+		if (!strcmp(fl->file[i].path, name))
+			return (long)i;
+	for (size_t i = 0; i < fl->n; i++)
+		if (drsn__cli_same_file(fl->file[i].path, name))
+			return (long)i;
+	for (size_t i = 0; has_rel && i < fl->n; i++)
+		if (drsn__cli_same_file(fl->file[i].path, rel))
+			return (long)i;
+	return -1;
+}
+
+/* --truth CSV: a header with label, start and end columns (and file, to name
+ * each row's recording); one word a line. Rows without a file column are for
+ * file dflt. has[i] = 1 for each file a row is for; *has_file_col = 1 if
+ * the CSV has a file column. 0, or -1 after an error on stderr
+ * (*has_file_col is 2 then if it is a usage error: a file not among the
+ * inputs). */
+static int load_truth(struct rec *r, const char *path, const drsn_model *m, int *has_file_col,
+		      long dflt, char *has)
+{
+	const struct drsn__cli_files *fl = r->files;
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		drsn__cli_err("tune: --truth %s: %s", path, strerror(errno));
 		return -1;
 	}
-	char line[4096];
-	int ln = 0, col_l = -1, col_s = -1, col_e = -1, n_cols = 0, rc = -1;
-	size_t cap = 0;
+	char line[4096], last_name[4096] = "";
+	long last_file = -1;
+	int ln = 0, col_l = -1, col_s = -1, col_e = -1, col_f = -1, n_cols = 0, rc = -1;
 	while (fgets(line, sizeof line, f)) {
 		ln++;
 		size_t len = strlen(line);
@@ -226,19 +269,46 @@ static int load_truth(struct rec *r, const char *path, const drsn_model *m)
 					col_s = i;
 				else if (!strcmp(field[i], "end"))
 					col_e = i;
+				else if (!strcmp(field[i], "file"))
+					col_f = i;
 			}
 			if (col_l < 0 || col_s < 0 || col_e < 0) {
 				drsn__cli_err("tune: --truth %s:%d: the header must name the columns label, start and end "
-					      "(as samples/stream-noisy.truth.csv: label,word,start,end,voice)", path, ln);
+					      "(as samples/stream-noisy.truth.csv: label,word,start,end,voice; "
+					      "and file, for several recordings)", path, ln);
 				goto out;
 			}
 			n_cols = nf;
+			*has_file_col = col_f >= 0;
 			continue;
 		}
 		if (nf != n_cols) {
 			drsn__cli_err("tune: --truth %s:%d: %d fields, the header has %d", path, ln, nf, n_cols);
 			goto out;
 		}
+		long file = dflt;
+		if (col_f >= 0) {
+			if (!field[col_f][0]) {
+				drsn__cli_err("tune: --truth %s:%d: no file named (the file column names the "
+					      "recording of each row)", path, ln);
+				goto out;
+			}
+			if (strcmp(field[col_f], last_name)) {   /* rows of one file come together */
+				last_file = truth_file(fl, path, field[col_f]);
+				snprintf(last_name, sizeof last_name, "%s", field[col_f]);
+			}
+			if ((file = last_file) < 0) {
+				drsn__cli_err("tune: --truth %s:%d: '%s' is not one of the input files (a path as "
+					      "given on the command line, or from the CSV's folder)", path, ln,
+					      field[col_f]);
+				*has_file_col = 2;   /* a usage error */
+				goto out;
+			}
+		}
+		has[file] = 1;
+		/* file,,, (no label, start, end): a recording with no keyword in it */
+		if (col_f >= 0 && !field[col_l][0] && !field[col_s][0] && !field[col_e][0])
+			continue;
 		char *e1, *e2;
 		double a = strtod(field[col_s], &e1), b = strtod(field[col_e], &e2);
 		if (e1 == field[col_s] || *e1 || e2 == field[col_e] || *e2 || !isfinite(a) || !isfinite(b) ||
@@ -258,17 +328,17 @@ static int load_truth(struct rec *r, const char *path, const drsn_model *m)
 			fputs(")\n", stderr);
 			goto out;
 		}
-		if (r->n_truth == cap) {
-			size_t c = cap ? 2 * cap : 64;
+		if (r->n_truth == r->cap_truth) {
+			size_t c = r->cap_truth ? 2 * r->cap_truth : 64;
 			struct truth *t = realloc(r->truth, c * sizeof *t);
 			if (!t) {
 				drsn__cli_err("tune: out of memory");
 				goto out;
 			}
 			r->truth = t;
-			cap = c;
+			r->cap_truth = c;
 		}
-		r->truth[r->n_truth++] = (struct truth){lab, (a + b) / 2};
+		r->truth[r->n_truth++] = (struct truth){lab, (a + b) / 2, (size_t)file};
 	}
 	if (ferror(f)) {
 		drsn__cli_err("tune: --truth %s: read error", path);
@@ -278,10 +348,66 @@ static int load_truth(struct rec *r, const char *path, const drsn_model *m)
 		drsn__cli_err("tune: --truth %s: empty (expected a header label,word,start,end,...)", path);
 		goto out;
 	}
+	if (col_f < 0)
+		has[dflt] = 1;   /* a header alone: no keyword in that recording */
 	rc = 0;
 out:
 	fclose(f);
 	return rc;
+}
+
+/* Every --truth CSV: either each with a file column, or each without, one
+ * for each file in order. 0, or the exit code after an error on stderr. */
+static int load_truths(struct rec *r, const char *const *paths, int n_paths, const drsn_model *m)
+{
+	const struct drsn__cli_files *fl = r->files;
+	char *has = calloc(fl->n ? fl->n : 1, 1);
+	int code = 1, with = 0, without = 0;
+	if (!has) {
+		drsn__cli_err("tune: out of memory");
+		return 1;
+	}
+	for (int i = 0; i < n_paths; i++) {
+		int col = 0;
+		/* without a file column the i-th CSV is the i-th file's; checked below */
+		long dflt = (size_t)i < fl->n ? i : (long)fl->n - 1;
+		if (load_truth(r, paths[i], m, &col, dflt, has) < 0) {
+			code = col == 2 ? 2 : 1;
+			goto out;
+		}
+		if (col)
+			with++;
+		else
+			without++;
+		if (with && without) {
+			drsn__cli_err("tune: --truth %s has %s file column and %s %s: give either CSVs with a file "
+				      "column (each row naming its recording), or one CSV without it for each FILE, "
+				      "in order", paths[i], col ? "a" : "no", paths[i - 1], col ? "has not" : "has");
+			code = 2;
+			goto out;
+		}
+	}
+	if (without && (size_t)without != fl->n) {
+		drsn__cli_err("tune: --truth without a file column describes one FILE: %d given for %zu file%s "
+			      "(give one --truth for each FILE, in order, or one CSV with a file column naming "
+			      "each row's recording)", without, fl->n, fl->n == 1 ? "" : "s");
+		code = 2;
+		goto out;
+	}
+	for (size_t i = 0; i < fl->n; i++) {
+		if (!has[i] && !fl->file[i].error) {
+			drsn__cli_err("tune: --truth: no row for %s, and the others have theirs (a recording "
+				      "with no keyword in it: a row with its file and the other fields "
+				      "empty, e.g. '%s,,,' for a header file,label,start,end)",
+				      fl->file[i].path, fl->file[i].path);
+			code = 2;
+			goto out;
+		}
+	}
+	code = 0;
+out:
+	free(has);
+	return code;
 }
 
 /* LABEL=P as one shell word (quoted when the label needs it). */
@@ -307,7 +433,8 @@ int drsn__cmd_tune(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct drsn__detect d;
-	const char *truth_path = NULL;
+	const char *truth_paths[64], *truth_path = NULL;   /* truth_path: the first */
+	int n_truth_paths = 0;
 	float max_fa = 1;
 	int c, bad = 0, json = 0;
 	drsn__detect_init(&d, "tune");
@@ -318,7 +445,13 @@ int drsn__cmd_tune(int argc, char **argv)
 			if (bad)
 				return 2;
 		} else if (c == O_TRUTH) {
-			truth_path = optarg;
+			if (n_truth_paths == (int)(sizeof truth_paths / sizeof *truth_paths)) {
+				drsn__cli_err("tune: --truth: at most %zu (for more recordings: one CSV with a "
+					      "file column)", sizeof truth_paths / sizeof *truth_paths);
+				return 2;
+			}
+			truth_paths[n_truth_paths++] = optarg;
+			truth_path = truth_paths[0];
 		} else if (c == O_MAXFA) {
 			if (drsn__cli_parse_float("tune", "--max-fa-per-hour", optarg, 0, 1e6f, &max_fa) < 0)
 				return 2;
@@ -344,13 +477,10 @@ int drsn__cmd_tune(int argc, char **argv)
 	char *used = NULL;
 	if (drsn__detect_open(&d, argv + optind, argc - optind) < 0)
 		goto out;
-	if (truth_path && d.files.n != 1) {
-		drsn__cli_err("tune: --truth describes one recording: give one FILE (%zu given)", d.files.n);
-		code = 2;
+	r.files = &d.files;
+	if (n_truth_paths && (code = load_truths(&r, truth_paths, n_truth_paths, d.m)) != 0)
 		goto out;
-	}
-	if (truth_path && load_truth(&r, truth_path, d.m) < 0)
-		goto out;
+	code = 1;
 	nl = drsn_model_n_labels(d.m);
 	r.nl = nl;
 	r.p = d.p;
@@ -398,9 +528,13 @@ int drsn__cmd_tune(int argc, char **argv)
 		code = 1;
 		goto out;
 	}
-	for (size_t k = 0; k < r.n_truth; k++)
-		if (r.fires[r.truth[k].label])
+	for (size_t k = 0; k < r.n_truth; k++) {
+		int read = 0;   /* a file that could not be read has no keyword to find */
+		for (size_t i = 0; i < r.nf && !read; i++)
+			read = r.f[i].ok && r.f[i].file == r.truth[k].file;
+		if (read && r.fires[r.truth[k].label])
 			kw[r.truth[k].label]++;
+	}
 	/* thresholds exactly as drsn detect parses them ("0.83": strtof) */
 	float g0 = floorf(d.o.threshold * 100) / 100;
 	if (g0 > 0.5f)
@@ -518,8 +652,12 @@ int drsn__cmd_tune(int argc, char **argv)
 	}
 	printf("%d file%s, %.1f min of audio; global threshold %.2f; aim: at most %g false alarm%s an hour\n",
 	       n_ok, n_ok == 1 ? "" : "s", seconds / 60, d.o.threshold, max_fa, max_fa == 1 ? "" : "s");
-	if (truth_path)
-		printf("truth: %d keywords (%s)\n", kw_tot, truth_path);
+	if (truth_path) {
+		printf("truth: %d keywords (", kw_tot);
+		for (int i = 0; i < n_truth_paths; i++)
+			printf("%s%s", i ? ", " : "", truth_paths[i]);
+		printf(")\n");
+	}
 	printf("\n%-12s %9s %9s %s %9s %9s%s\n", "label", "threshold", "FA/hour", truth_path ? "  found" : "",
 	       "lowest", "FA/hour", truth_path ? "  found" : "");
 	for (int l = 0; l < nl; l++) {

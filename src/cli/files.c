@@ -108,6 +108,7 @@ static int add(struct drsn__cli_files *fl, const char *path, const char *error)
 	struct drsn__cli_file *f = &fl->file[fl->n];
 	f->path = strdup(path);
 	f->error = error ? strdup(error) : NULL;
+	f->arg = 0;
 	if (!f->path || (error && !f->error)) {
 		free(f->path);
 		free(f->error);
@@ -210,6 +211,7 @@ int drsn__cli_files_collect(struct drsn__cli_files *fl, char **args, int n_args)
 	for (int i = 0; i < n_args; i++) {
 		struct stat st;
 		int rc = 0;
+		size_t first = fl->n;
 		if (!strcmp(args[i], "-") && stdin_seen++) {
 			rc = add(fl, "-", "stdin ('-') given more than once: it is read only once");
 		} else if (strcmp(args[i], "-") && stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -226,6 +228,20 @@ int drsn__cli_files_collect(struct drsn__cli_files *fl, char **args, int n_args)
 			drsn__cli_files_free(fl);
 			return rc;
 		}
+		for (size_t k = first; k < fl->n; k++)
+			fl->file[k].arg = i;
+	}
+	return 0;
+}
+
+int drsn__cli_make_parents(char *path)
+{
+	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = 0;
+		int rc = mkdir(path, 0777) < 0 && errno != EEXIST ? -errno : 0;
+		*s = '/';
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* drsn's commands end to end, beyond denoise (tests/denoise/cli.test.c):
  * `features -o` refuses an output that is an input and leaves an earlier
- * output as it was when it fails or is stopped by a signal; out-of-range option values are usage
+ * output as it was when it fails or is stopped by a signal; `features` of
+ * several files and folders writes a .npy for each into -o's folder; out-of-range option values are usage
  * errors (exit 2) that name the flag; `bench` without --model times the
  * default model, the one every command uses; `classify` of a long recording
  * takes its centre second without holding the recording in memory; the
@@ -153,6 +154,103 @@ static void test_features_failed_run_keeps_output(void **state)
 	assert_true(n > 128 && !memcmp(npy, "\x93NUMPY", 6));
 	free(npy);
 	drsn__test_assert_folder_holds(d, "cut.flac full.flac out.npy");
+}
+
+/* features FILE|FOLDER... -o OUT_FOLDER: each file's .npy, byte for byte
+ * what features FILE -o OUT.npy writes, at its path under the folder given
+ * (x.wav and x.flac side by side each get theirs), a file given by itself
+ * at its name; a file that cannot be read is named and the others are
+ * still done (exit 1); two files to one .npy and a .npy that is an input
+ * are refused before anything is written (exit 2). Without -o: a summary
+ * of each file. The old drsn features took one file only. */
+static void test_features_many_files(void **state)
+{
+	(void)state;
+	char d[128], p[256], q[256], args[2048], out[4096], err[4096];
+	path(d, sizeof d, "many");
+	assert_int_equal(mkdir(d, 0777), 0);
+	snprintf(p, sizeof p, "%s/in", d);
+	assert_int_equal(mkdir(p, 0777), 0);
+	snprintf(p, sizeof p, "%s/in/sub", d);
+	assert_int_equal(mkdir(p, 0777), 0);
+	snprintf(p, sizeof p, "%s/other", d);
+	assert_int_equal(mkdir(p, 0777), 0);
+	static const char *const wavs[] = {"in/y.wav", "in/sub/x.wav", "z.wav", "other/y.wav"};
+	for (size_t i = 0; i < sizeof wavs / sizeof *wavs; i++) {
+		snprintf(p, sizeof p, "%s/%s", d, wavs[i]);
+		write_audio(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, (int)(8000 + 4000 * i));
+	}
+	snprintf(p, sizeof p, "%s/in/sub/x.flac", d);
+	write_audio(p, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 20000);
+	snprintf(p, sizeof p, "%s/in/bad.wav", d);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("not audio\n", f);
+	fclose(f);
+
+	snprintf(args, sizeof args, "features '%s/in' '%s/z.wav' -o '%s/out'", d, d, d);
+	int rc = run(args, out, sizeof out, err, sizeof err);
+	if (rc != 1 || !strstr(err, "bad.wav") || strstr(err, "x.wav:") == NULL)
+		fail_msg("drsn %s: exit %d (want 1, bad.wav named, the rest done): %s", args, rc, err);
+	snprintf(p, sizeof p, "%s/out", d);
+	drsn__test_assert_folder_holds(p, "sub y.wav.npy z.wav.npy");
+	snprintf(p, sizeof p, "%s/out/sub", d);
+	drsn__test_assert_folder_holds(p, "x.flac.npy x.wav.npy");
+	static const char *const pairs[][2] = {{"in/y.wav", "out/y.wav.npy"}, {"in/sub/x.wav", "out/sub/x.wav.npy"},
+					       {"in/sub/x.flac", "out/sub/x.flac.npy"}, {"z.wav", "out/z.wav.npy"}};
+	for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+		snprintf(q, sizeof q, "%s/one.npy", d);
+		snprintf(args, sizeof args, "features '%s/%s' -o '%s'", d, pairs[i][0], q);
+		assert_int_equal(run(args, NULL, 0, err, sizeof err), 0);
+		size_t n;
+		char *want = drsn__test_slurp(q, &n);
+		assert_true(n > 128);
+		snprintf(p, sizeof p, "%s/%s", d, pairs[i][1]);
+		drsn__test_assert_file_is(p, want, n);
+		free(want);
+		unlink(q);
+	}
+
+	/* without -o: each file's summary, in order */
+	snprintf(args, sizeof args, "features '%s/z.wav' '%s/in/sub'", d, d);
+	rc = run(args, out, sizeof out, err, sizeof err);
+	const char *a = strstr(out, "z.wav: "), *b = strstr(out, "sub/x.flac: "), *c = strstr(out, "sub/x.wav: ");
+	if (rc != 0 || !a || !b || !c || !(a < b && b < c) || !strstr(a, "frames x 40 bands"))
+		fail_msg("drsn %s: exit %d: %s%s", args, rc, out, err);
+
+	/* two files to one .npy: nothing written */
+	snprintf(args, sizeof args, "features '%s/in' '%s/other' -o '%s/out2'", d, d, d);
+	rc = run(args, NULL, 0, err, sizeof err);
+	if (rc != 2 || !strstr(err, "would both be written to") || !strstr(err, "y.wav.npy"))
+		fail_msg("drsn %s: exit %d (want 2): %s", args, rc, err);
+	snprintf(p, sizeof p, "%s/out2", d);
+	assert_int_equal(access(p, F_OK), -1);
+
+	/* a .npy that is an input (audio named w.wav.npy): refused, left as it was */
+	snprintf(p, sizeof p, "%s/out3", d);
+	assert_int_equal(mkdir(p, 0777), 0);
+	snprintf(p, sizeof p, "%s/w.wav", d);
+	write_audio(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000);
+	snprintf(q, sizeof q, "%s/out3/w.wav.npy", d);
+	write_audio(q, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000);
+	size_t n0;
+	char *before = drsn__test_slurp(q, &n0);
+	snprintf(args, sizeof args, "features '%s' '%s' -o '%s/out3'", q, p, d);
+	rc = run(args, NULL, 0, err, sizeof err);
+	if (rc != 2 || !strstr(err, "is the same file as input"))
+		fail_msg("drsn %s: exit %d (want 2): %s", args, rc, err);
+	drsn__test_assert_file_is(q, before, n0);
+	free(before);
+
+	/* usage errors: -o - or -o FILE with several inputs */
+	snprintf(args, sizeof args, "features '%s/z.wav' '%s/w.wav' -o -", d, d);
+	rc = run(args, NULL, 0, err, sizeof err);
+	if (rc != 2 || !strstr(err, "-o -"))
+		fail_msg("drsn %s: exit %d (want 2): %s", args, rc, err);
+	snprintf(args, sizeof args, "features '%s/in' -o '%s/z.wav'", d, d);
+	rc = run(args, NULL, 0, err, sizeof err);
+	if (rc != 2 || !strstr(err, "-o names a folder"))
+		fail_msg("drsn %s: exit %d (want 2): %s", args, rc, err);
 }
 
 /* SIGINT, SIGTERM, SIGHUP or SIGPIPE while `features - -o OUT` writes (its
@@ -1107,6 +1205,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_features_output_is_input),
 		cmocka_unit_test(test_features_failed_run_keeps_output),
+		cmocka_unit_test(test_features_many_files),
 		cmocka_unit_test(test_features_signal_keeps_output),
 		cmocka_unit_test(test_non_finite_audio_read_as_zero),
 		cmocka_unit_test(test_detect_range_is_usage_error),

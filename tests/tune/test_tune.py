@@ -13,7 +13,13 @@
   --label-threshold`, gives the false alarms tune says, <= F an hour, on
   samples/stream-noisy.wav taken as holding no keyword and on a noise file
   made here (a sample clip's real noise with a tone, repeated);
-- bad input: an unreadable file, a malformed --truth CSV (the line named).
+- truth for several files: one --truth for each FILE in order, or a CSV
+  with a file column (named as given or from the CSV's folder): counts are
+  detect's matched file by file;
+- bad input: an unreadable file, a malformed --truth CSV (the line named), a
+  truth row naming a file that is no input, a file without truth when others
+  have it, the two kinds of CSV mixed, one CSV without a file column for
+  several files.
 """
 import json
 import math
@@ -92,6 +98,32 @@ def compare_counts(files, truth_path, opts, p, what):
             check(e["found"] == fo.get(e["label"], 0),
                   "%s P=%s %s: tune found %d, detect %d" % (what, p, e["label"], e["found"], fo.get(e["label"], 0)))
     check(t["false_alarms"] == sum(fa.values()), "%s P=%s: total false alarms" % (what, p))
+    return t
+
+
+def compare_counts_files(files, truth_by_file, targs, p, what):
+    """counts with truth for several files: detect's, matched file by file"""
+    dets = detect(files, ["--threshold", p])
+    fa, fo = {}, {}
+    for f in files:
+        a, b = per_label([d for d in dets if d["file"] == f], truth_by_file.get(f, []))
+        for k, v in a.items():
+            fa[k] = fa.get(k, 0) + v
+        for k, v in b.items():
+            fo[k] = fo.get(k, 0) + v
+    t = tune(files, targs + ["--threshold", p])
+    fires = set(e["label"] for e in t["labels"])   # not _unknown_
+    want = sum(1 for x in truth_by_file.values() for w in x if w[0] in fires)
+    check(t["keywords"] == want, "%s: %d keywords, want %d" % (what, t["keywords"], want))
+    check(sum(fo.values()) > 0, "%s: detect finds no keyword at %s: the test proves nothing" % (what, p))
+    for e in t["labels"]:
+        check(e["false_alarms"] == fa.get(e["label"], 0) and e["found"] == fo.get(e["label"], 0),
+              "%s P=%s %s: tune %d false alarms %d found, detect %d %d" % (
+                  what, p, e["label"], e["false_alarms"], e["found"], fa.get(e["label"], 0),
+                  fo.get(e["label"], 0)))
+    check(t["found"] == sum(fo.values()) and t["false_alarms"] == sum(fa.values()),
+          "%s P=%s: total found %d, false alarms %d; detect %d %d" % (
+              what, p, t["found"], t["false_alarms"], sum(fo.values()), sum(fa.values())))
     return t
 
 
@@ -215,6 +247,41 @@ def run_all(tmp):
               "truth %r: rc %d, stderr %r (want %r)" % (body, r.returncode, r.stderr, want))
     r = run(["tune", "-q", "--truth", TRUTH, WAV, noise])
     check(r.returncode == 2 and "one FILE" in r.stderr, "truth with two files: %r" % r.stderr)
+
+    # truth for several files: the stream twice (a copy), and the noise file with no keyword
+    copy = os.path.join(tmp, "copy.wav")
+    open(copy, "wb").write(open(WAV, "rb").read())
+    truth = load_truth(TRUTH)
+    rows = open(TRUTH).read().splitlines()
+    empty = os.path.join(tmp, "empty.csv")
+    open(empty, "w").write(rows[0] + "\n")
+    for p in ("0.55", "0.8"):
+        compare_counts_files([WAV, noise, copy], {WAV: truth, copy: truth},
+                             ["--truth", TRUTH, "--truth", empty, "--truth", TRUTH], p, "truth in order")
+    both = os.path.join(tmp, "both.csv")   # a file column: named as given, and from the CSV's folder
+    open(both, "w").write("file," + rows[0] + "\n" + "".join("%s,%s\n" % (f, x) for f in (WAV, "copy.wav")
+                                                              for x in rows[1:]) + "noise.wav,,,,,\n")
+    t = compare_counts_files([copy, WAV, noise], {WAV: truth, copy: truth}, ["--truth", both], "0.8",
+                             "truth with a file column")
+    t1 = tune([WAV], ["--truth", TRUTH])
+    check(t["found"] == 2 * t1["found"], "file column: %d found, one file alone %d" % (t["found"], t1["found"]))
+    # a copy's keywords are its own: truth for the stream only, its copy without
+    only = os.path.join(tmp, "only.csv")
+    open(only, "w").write("file," + rows[0] + "\n" + "".join("%s,%s\n" % (WAV, x) for x in rows[1:]) +
+                          "%s,,,,,\n" % copy)
+    compare_counts_files([WAV, copy], {WAV: truth}, ["--truth", only], "0.8", "truth for one of two")
+
+    # errors in truth for several files: usage errors, the culprit named, nothing on stdout
+    stray = os.path.join(tmp, "stray.csv")
+    open(stray, "w").write("file,label,start,end\n%s,yes,1,1.5\nelse.wav,yes,2,2.5\n" % WAV)
+    for args, want in ((["--truth", stray, WAV], "stray.csv:3: 'else.wav' is not one of the input files"),
+                       (["--truth", only, WAV, copy, noise], "no row for %s" % noise),
+                       (["--truth", both, "--truth", TRUTH, WAV, copy, noise], "has no file column"),
+                       (["--truth", TRUTH, "--truth", TRUTH, WAV, copy, noise], "2 given for 3 files"),
+                       (["--truth", TRUTH, "--truth", TRUTH, WAV], "2 given for 1 file")):
+        r = run(["tune", "-q"] + args)
+        check(r.returncode == 2 and want in r.stderr and r.stdout == "",
+              "truth %s: rc %d, stderr %r (want %r)" % (args, r.returncode, r.stderr, want))
 
     print("%d failures" % len(fails))
     return 1 if fails else 0

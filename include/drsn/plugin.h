@@ -126,6 +126,18 @@ typedef struct drsn_plugin_host {
 enum drsn_plugin_event_type {
 	DRSN_PLUGIN_EVENT_DETECTION = 1,  /* a keyword fired on a local stream */
 	DRSN_PLUGIN_EVENT_STATUS = 2,     /* the periodic status counters */
+	/* The stream broke off here: the audio after this event does not
+	 * follow on from the audio before it, although the stream time runs
+	 * on without a jump (the host was suspended, or the audio device was
+	 * lost and came back). Audio kept from before (a pre-roll) must not be
+	 * joined to the audio after. Only to plugins with
+	 * DRSN_PLUGIN_WANT_RESETS in wants: an older plugin never sees this
+	 * type. json: {"type":"reset","version":1,"stream":S,
+	 * "stream_time":T,"reason":"suspend"|"source"}, where T is the stream
+	 * time of the first sample after the break (socket clients get no
+	 * such event: they see source.suspends and the source's state in
+	 * status). detection is NULL. */
+	DRSN_PLUGIN_EVENT_RESET = 3,
 };
 
 typedef struct drsn_plugin_event {
@@ -150,6 +162,9 @@ typedef struct drsn_plugin_audio {
 /* Audio a plugin asks for (drsn_plugin.wants). */
 #define DRSN_PLUGIN_WANT_RAW_AUDIO      (1u << 0)
 #define DRSN_PLUGIN_WANT_DENOISED_AUDIO (1u << 1)
+/* DRSN_PLUGIN_EVENT_RESET events to on_event (a drsnd that does not know
+ * the bit sends none: a plugin must not count on them for safety). */
+#define DRSN_PLUGIN_WANT_RESETS         (1u << 2)
 /* Also in wants: create() only reads its config and the model (no files
  * written, no sockets, no use of host->loop), so `drsnd --check-config`
  * calls create() (host->loop NULL, host->log silent) and destroy() right
@@ -176,7 +191,8 @@ typedef struct drsn_plugin {
 	 * sockets and start timers on the loop. 0 or a negative errno (then
 	 * destroy() follows and the plugin is dropped). */
 	int (*start)(void *self, struct uv_loop_s *loop, char *err, size_t err_size);
-	/* Optional: detections and status. */
+	/* Optional: detections and status (and, with DRSN_PLUGIN_WANT_RESETS,
+	 * resets). Ignore a type you do not know. */
 	void (*on_event)(void *self, const drsn_plugin_event *ev);
 	/* Optional: audio blocks as wanted. Read-only; called from the loop
 	 * thread after the block went through the pipeline. */

@@ -35,6 +35,13 @@
  * recorder loaded: about 0.2% of a core (plugins/recorder/bench_recorder.py).
  * Without denoised = true the denoised blocks are ignored.
  *
+ * The pre-roll never reaches across a break in the stream: at a
+ * DRSN_PLUGIN_EVENT_RESET (drsnd: the host was suspended, or the audio
+ * device was lost and opened again) the clips waiting for their post-roll
+ * are written with the audio there is and the rings start afresh, so a
+ * detection right after a resume gets only the audio since, not that of
+ * before the suspend glued to it. (A reload is no break: the audio runs on.)
+ *
  * A reload with a model of another sample rate: the clips in the making are
  * dropped and the buffers re-sized for the new rate, once (logged once). The
  * clips being written then still use the old job buffers, so the re-size
@@ -655,9 +662,25 @@ static void sanitize(const char *in, char *out, size_t n)
 	out[k] = '\0';
 }
 
+/* The stream broke off (a host suspend, a device lost and back): what the
+ * rings hold is from before, maybe hours ago, and never goes into a clip
+ * with the audio after. Clips waiting for their post-roll are written now
+ * with the audio there is; the rings start afresh with the next block. */
+static void reset(struct recorder *r)
+{
+	for (int i = 0; i < PENDING; i++)
+		if (r->pend[i].active)
+			submit(r, &r->pend[i]);
+	r->raw.started = r->den.started = 0;
+}
+
 static void recorder_on_event(void *self, const drsn_plugin_event *ev)
 {
 	struct recorder *r = self;
+	if (ev->type == DRSN_PLUGIN_EVENT_RESET) {
+		reset(r);
+		return;
+	}
 	if (ev->type != DRSN_PLUGIN_EVENT_DETECTION || !ev->detection)
 		return;
 	const drsn_detection *d = ev->detection;
@@ -753,7 +776,7 @@ static const drsn_plugin recorder_plugin = {
 	.version = DRSN_PLUGIN_ABI_VERSION,
 	.name = "recorder",
 	.description = "writes the audio around each detection to WAV files",
-	.wants = DRSN_PLUGIN_WANT_RAW_AUDIO | DRSN_PLUGIN_WANT_DENOISED_AUDIO,
+	.wants = DRSN_PLUGIN_WANT_RAW_AUDIO | DRSN_PLUGIN_WANT_DENOISED_AUDIO | DRSN_PLUGIN_WANT_RESETS,
 	.create = recorder_create,
 	.destroy = recorder_destroy,
 	.on_event = recorder_on_event,

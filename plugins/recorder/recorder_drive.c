@@ -14,6 +14,9 @@
  *     wall:EPOCH           set the wall clock the detections carry to EPOCH
  *                          (s since 1970, UTC) now; it runs on with the
  *                          stream time (starts at 2025-12-01T00:00:00Z)
+ *     reset                a DRSN_PLUGIN_EVENT_RESET (the host was suspended:
+ *                          the stream breaks off here), if the plugin's
+ *                          wants has DRSN_PLUGIN_WANT_RESETS (drsnd's rule)
  *     run                  run the loop until the writes queued are done
  *     symlink:TARGET:NAME  make DIR/NAME a symlink to TARGET now (what someone
  *                          else with write access to DIR could do)
@@ -130,6 +133,12 @@ int main(int argc, char **argv)
 			if (!setlocale(LC_ALL, argv[i] + 7)) {
 				fprintf(stderr, "recorder-drive: locale %s is not installed\n", argv[i] + 7);
 				rc = 3;
+			}
+		} else if (!strcmp(argv[i], "reset")) {
+			if (pl->wants & DRSN_PLUGIN_WANT_RESETS) {
+				drsn_plugin_event ev = {.type = DRSN_PLUGIN_EVENT_RESET, .json = "{}",
+							.stream = "drive", .wall_time = wall0 + t};
+				pl->on_event(self, &ev);
 			}
 		} else if (!strcmp(argv[i], "run")) {
 			uv_run(loop, UV_RUN_DEFAULT);

@@ -22,7 +22,9 @@ post-roll exists), a trained model, and the recorder loaded.
      continued across restarts), the cap deletes the oldest, names never
      collide; old-pattern names (no sequence number) go first;
   8. (recorder-drive) a host that set a decimal-comma locale (de_DE.UTF-8,
-     which .ci/deps generates): the score in the name is still "0.90".
+     which .ci/deps generates): the score in the name is still "0.90";
+  9. (recorder-drive) a break in the stream (DRSN_PLUGIN_EVENT_RESET: a host
+     suspend): no clip holds audio from both sides of it.
 
 usage: test_recorder.py RECORDER_SO MODEL   (DRSN_TEST_MODEL overrides MODEL)
 """
@@ -332,6 +334,13 @@ def test_reload_keeps_plugins_and_check_config():
     assert r.returncode == 0 and "OK" in r.stdout, (r.stdout, r.stderr)
 
 
+def rec_dir(name="rec"):
+    """A new empty folder for the clips, in a new temp folder."""
+    out = os.path.join(tempfile.mkdtemp(), name)
+    os.mkdir(out)
+    return out
+
+
 def drive(out, keys, steps, env=None):
     """recorder-drive (plugins/recorder/recorder_drive.c): exit code, stderr."""
     r = dt.subprocess.run([os.environ["RECORDER_DRIVE"], MODULE, out] + keys + ["--"] + steps,
@@ -360,6 +369,33 @@ def test_rate_change_while_writing():
     for name, rate in zip(files, (16000, 8000)):
         r, y = read_wav(os.path.join(out, name))
         assert r == rate and len(y) == round(0.3 * rate), (name, r, len(y))
+
+
+def test_pre_roll_not_across_reset():
+    # a host suspend (drsnd: DRSN_PLUGIN_EVENT_RESET): the audio of before it,
+    # minutes or hours ago, is never glued to the audio after it in one clip.
+    # The old plugin wrote the clip of a detection 50 ms after the resume with
+    # 1 s of pre-roll from before the suspend (2.05 s instead of 1.1 s), and a
+    # clip waiting for its post-roll at the suspend got it from after (2.1 s).
+    out = rec_dir()
+    rc, err = drive(out, ["pre_roll_ms=1000", "post_roll_ms=1000"],
+                    ["audio:16000:2.6", "det:2.5:2.6:before", "audio:16000:0.4", "reset",
+                     "audio:16000:0.05", "det:3.05:3.1:after", "audio:16000:1.2", "run"])
+    assert rc == 0, err
+    assert "[error]" not in err and "[warn]" not in err, err
+    files = own_files(out)
+    assert len(files) == 2 and "-before-" in files[0] and "-after-" in files[1], files
+    # before: [1.5, 3.6) cut at the break (3.0); after: [2.05, 4.1) from 3.0 on
+    for name, want in zip(files, (1.5, 1.1)):
+        r, y = read_wav(os.path.join(out, name))
+        assert r == 16000 and len(y) == round(want * r), (name, len(y) / r, want)
+    # the same steps without the reset: the clips reach across (the test's own check)
+    out2 = rec_dir()
+    rc, err = drive(out2, ["pre_roll_ms=1000", "post_roll_ms=1000"],
+                    ["audio:16000:3.05", "det:2.5:2.6:before", "det:3.05:3.1:after", "audio:16000:1.2", "run"])
+    assert rc == 0, err
+    lens = [len(read_wav(os.path.join(out2, n))[1]) for n in own_files(out2)]
+    assert lens == [round(2.1 * 16000), round(2.05 * 16000)], lens
 
 
 def test_labels_of_ones_own_in_file_names():
@@ -540,6 +576,7 @@ if __name__ == "__main__":
              test_bad_key_refused_daemon_runs_on, test_disk_full_leaves_no_part_files,
              test_stale_part_files_deleted_at_start,
              test_reload_keeps_plugins_and_check_config, test_rate_change_while_writing,
+             test_pre_roll_not_across_reset,
              test_labels_of_ones_own_in_file_names, test_score_in_name_in_comma_locale,
              test_planted_symlinks_and_file_mode, test_wall_clock_steps_back, test_rate_out_of_memory,
              test_key_typo_named])

@@ -656,6 +656,49 @@ static double pipe_origin(const struct daemon *d, int on_denoised)
 	return d->dn && on_denoised ? (double)d->dn_out / d->rate : stream_time(d);
 }
 
+/* The stream broke off (reason: "suspend", "source"): plugins that keep
+ * audio (the recorder's pre-roll) hear that what comes next does not follow
+ * on from what they hold, although the stream time runs on (it counts
+ * samples). Call after the last audio from before went to the plugins. */
+static void plugins_reset(struct daemon *d, const char *reason)
+{
+	if (!(drsn__plugins_wants(d->plugins) & DRSN_PLUGIN_WANT_RESETS))
+		return;
+	cJSON *o = drsn__proto_new("reset");
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "stream", drsn__source_name(d->src));
+	cJSON_AddNumberToObject(o, "stream_time", stream_time(d));
+	cJSON_AddStringToObject(o, "reason", reason);
+	size_t len;
+	char *line = drsn__proto_line(o, &len);
+	if (!line)
+		return;
+	line[len - 1] = '\0';
+	drsn_plugin_event pe = {
+		.type = DRSN_PLUGIN_EVENT_RESET,
+		.json = line,
+		.stream = drsn__source_name(d->src),
+		.wall_time = drsn__wall_time(),
+	};
+	drsn__plugins_event(d->plugins, &pe);
+	free(line);
+}
+
+/* The audio that comes next does not follow on from the audio before
+ * (reason "suspend": the host slept; "source": a lost device is back): the
+ * keyword pipeline starts afresh, so that no window joins the two, and the
+ * plugins that keep audio hear of it. */
+static void pipeline_break(struct daemon *d, const char *reason)
+{
+	if (d->pipe) {
+		drsn_pipeline_reset(d->pipe);
+		d->pipe_t0 = pipe_origin(d, d->cfg.classify_on_denoised);
+	}
+	d->ctx_n = 0;
+	plugins_reset(d, reason);
+}
+
 /* The host slept (source_pa.c logged it): the audio before and after the
  * suspend, minutes or hours apart, must not meet in one window, where half
  * a word said before and half of one after could make a keyword never
@@ -669,11 +712,7 @@ static void on_source_suspend(void *user, double seconds)
 	/* what the denoiser holds is from before: its tail goes to the PCM
 	 * readers only, and it starts afresh too */
 	denoise_flush(d, 0);
-	if (d->pipe) {
-		drsn_pipeline_reset(d->pipe);
-		d->pipe_t0 = pipe_origin(d, d->cfg.classify_on_denoised);
-	}
-	d->ctx_n = 0;
+	pipeline_break(d, "suspend");
 	if (d->srv && (drsn__server_subscribers(d->srv, DRSN_EV_STATUS) || drsn__plugins_count(d->plugins)))
 		emit(d, DRSN_EV_STATUS, status(d), NULL);
 }
@@ -699,6 +738,15 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 	struct daemon *d = user;
 	uint64_t now = uv_now(d->loop);
 	switch (st) {
+	case DRSN_SRC_STARTING:
+		/* a lost device opened again (its audio comes after this): the
+		 * audio of before its loss is not followed on from (the denoiser
+		 * runs on with its noise estimate, likely the same room's: a few
+		 * ms of its pre-loss tail reach the denoised output) */
+		if (d->src_down)
+			pipeline_break(d, "source");
+		log_info("%s", detail);
+		break;
 	case DRSN_SRC_RETRYING:
 		/* A device that stays away: the first failure is a warning, then
 		 * one every RETRY_WARN_MS, not one per retry (2880 a day at the

@@ -320,8 +320,10 @@ uint32_t drsn__plugins_wants(const struct drsn__plugins *ps)
 
 void drsn__plugins_event(struct drsn__plugins *ps, const drsn_plugin_event *ev)
 {
+	/* a reset only to those that asked: older plugins never see the type */
+	uint32_t need = ev->type == DRSN_PLUGIN_EVENT_RESET ? DRSN_PLUGIN_WANT_RESETS : 0;
 	for (int k = 0; ps && k < ps->n; k++)
-		if (ps->pl[k].live && ps->pl[k].p->on_event)
+		if (ps->pl[k].live && ps->pl[k].p->on_event && (ps->pl[k].p->wants & need) == need)
 			ps->pl[k].p->on_event(ps->pl[k].self, ev);
 }
 

@@ -32,7 +32,7 @@ static const char *g_model_path;
 static char g_dir[256];               /* temp dir: symlinks to the mocks + garbage.so */
 
 static const char *const kinds[] = {"good", "abi2", "structver", "noentry", "nocreate",
-				    "failcreate", "failstart", "notplugin", "checkfail"};
+				    "failcreate", "failstart", "notplugin", "checkfail", "resets"};
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 static void *g_keep[N_KINDS];         /* the test's own handles keep counters alive */
 
@@ -199,6 +199,43 @@ static void test_every_failure_reported_and_good_one_runs(void **state)
 	assert_int_equal(g->closed, 1);
 	assert_int_equal(fs->closed, 1);
 	drsn__plugins_free(ps);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	free(c);
+}
+
+/* DRSN_PLUGIN_EVENT_RESET (a break in the stream: drsnd's daemon.c sends
+ * it at a host suspend and when a lost device opens again) goes only to a
+ * plugin whose wants has DRSN_PLUGIN_WANT_RESETS: one built before the type
+ * existed (mock_good) never sees it, and gets the rest as before. */
+static void test_reset_only_to_those_that_ask(void **state)
+{
+	(void)state;
+	reset_counts();
+	struct drsn__config *c = config("load = mock_good, mock_resets\n");
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct drsn__plugins *ps;
+	assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL, NULL), 0);
+	assert_int_equal(drsn__plugins_count(ps), 2);
+	assert_int_equal(drsn__plugins_wants(ps), DRSN_PLUGIN_WANT_RAW_AUDIO | DRSN_PLUGIN_WANT_RESETS);
+	const char *json = "{\"type\":\"reset\",\"version\":1,\"stream\":\"pa:default\","
+			   "\"stream_time\":12.5,\"reason\":\"suspend\"}";
+	drsn_plugin_event rs = {DRSN_PLUGIN_EVENT_RESET, json, NULL, "pa:default", 1.5e9};
+	drsn__plugins_event(ps, &rs);
+	drsn_plugin_event st = {DRSN_PLUGIN_EVENT_STATUS, "{\"type\":\"status\"}", NULL, "pa:default", 1.5e9};
+	drsn__plugins_event(ps, &st);
+	struct mock_counts *g = counts("good"), *r = counts("resets");
+	assert_int_equal(g->events, 1);
+	assert_int_equal(g->resets, 0);
+	assert_int_equal(g->statuses, 1);
+	assert_int_equal(r->events, 2);
+	assert_int_equal(r->resets, 1);
+	assert_int_equal(r->statuses, 1);
+	drsn__plugins_event(ps, &rs);
+	assert_int_equal(r->resets, 2);
+	assert_int_equal(g->events, 1);
+	drsn__plugins_free(ps);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	free(c);
 }
@@ -550,6 +587,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_failure_reported_and_good_one_runs),
 		cmocka_unit_test(test_host_instance),
+		cmocka_unit_test(test_reset_only_to_those_that_ask),
 		cmocka_unit_test(test_world_writable_refused),
 		cmocka_unit_test(test_section_in_order_and_bad_key),
 		cmocka_unit_test(test_config_names_and_bounds),

@@ -29,6 +29,7 @@ import struct
 import tempfile
 import threading
 import time
+import wave
 
 from drsndtest import DRSND, RUNNING, ROOT, Daemon, main, log, record_monitor
 
@@ -241,6 +242,183 @@ def test_live_capture_and_device_loss(Server=None):
     # thread traced the loss ("Expression '...' failed in ...") raw to stderr
     raw = [ln for ln in err.splitlines() if not LOG_LINE.match(ln)]
     assert not raw, "stderr lines not in drsnd's log format: %r" % raw[:20]
+
+
+def tone_wav(path, seconds, amp=0.5, freq=440.0, rate=16000):
+    """A 16 kHz mono 16-bit WAV of a sine tone."""
+    n = int(seconds * rate)
+    x = array.array("h", (int(amp * 32767 * math.sin(2 * math.pi * freq * k / rate)) for k in range(n)))
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(x.tobytes())
+
+
+def test_host_suspend_resets_pipeline_and_recorder(Server=None):
+    """A host suspend (lid closed, systemctl suspend) right after a sound:
+    drsnd, unchanged, runs with tests/daemon/slept_clock.c preloaded, whose
+    CLOCK_BOOTTIME runs on by what the test writes to a file while
+    CLOCK_MONOTONIC does not (what a suspend does). The sink plays a tone,
+    then digital silence; as soon as drsnd's levels show the silence, the
+    host "sleeps" a minute. Then:
+      - status (at once, to subscribers) counts it: source.suspends 1,
+        suspended and last_suspend 60 s; its stream_time is the break T;
+      - the pipeline starts afresh at T: every window scored after T holds
+        only digital silence (its raw scores are those of the silence before
+        the tone, to 1e-4), although the tone ended less than a model window
+        before T (without the reset the windows after T still hear it);
+      - the stream time runs on (no jump, scores in order);
+      - the recorder (3 s of pre-roll) writes each detection made after T
+        from the audio after T only: silence, not the tone of before;
+      - the same for a device lost mid-tone (the sound server killed) and
+        opened again: the clips after it hold none of the tone."""
+    if "DRSN_SLEPT_CLOCK" not in os.environ:
+        raise AssertionError("DRSN_SLEPT_CLOCK (tests/daemon/meson.build: slept_clock.so) is not set")
+    module = os.environ.get("DRSN_RECORDER_MODULE")
+    if not module:
+        raise AssertionError("the recorder plugin was not built (DRSN_RECORDER_MODULE)")
+    tmp = os.environ["TMPDIR"]
+    pulse = (Server or Pulse)(tmp)
+    pulse.start()
+    rec = os.path.join(tmp, "suspend-rec")
+    os.mkdir(rec)
+    conf = os.path.join(tmp, "suspend.conf")
+    with open(conf, "w") as f:
+        f.write("[plugins]\ndir = %s\nload = recorder\n\n[plugin recorder]\ndir = %s\n"
+                "pre_roll_ms = 3000\npost_roll_ms = 300\n" % (os.path.dirname(module), rec))
+    slept = os.path.join(tmp, "slept-ms")
+    with open(slept, "w") as f:
+        f.write("0\n")
+    tone = os.path.join(tmp, "tone.wav")
+    tone_wav(tone, 1.5)
+    env = dict(pulse.env)
+    env["LD_PRELOAD"] = os.environ["DRSN_SLEPT_CLOCK"]
+    env["DRSN_TEST_SLEPT_FILE"] = slept
+    # the preloaded shim comes before the sanitizers' runtime (as libfaketime)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+    # a threshold any window passes, smoothing off: detections all the time
+    d = Daemon("--set", "detect.threshold=0.001", "--set", "detect.smoothing_ms=0",
+               "--set", "detect.refractory_ms=300", "--set", "audio.stall_ms=3000",
+               config=conf, source="pa:pulse", env=env).wait_listening()
+    try:
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["detection", "level", "status", "scores"]})
+        c.wait_for(lambda m: m["type"] == "level", 15, "first level event")
+        msgs = []
+
+        def collect(seconds, until=None):
+            end = time.time() + seconds
+            while time.time() < end:
+                m = c.recv(0.1)
+                if m is None:
+                    continue
+                msgs.append(m)
+                if until and until(m):
+                    return m
+            return None
+
+        collect(2.0)   # silence: over a model window of it
+        silent = [m["scores"] for m in msgs if m["type"] == "scores"][-5:]
+        assert len(silent) == 5, msgs[-5:]
+        quiet = silent[-1]
+        assert all(max(abs(a - b) for a, b in zip(v, quiet)) < 1e-4 for v in silent), silent
+        player = pulse.play(tone)
+        loud = collect(10, lambda m: m["type"] == "level" and m["rms_dbfs"] > -20)
+        assert loud, "the tone was not heard"
+        gone = collect(10, lambda m: m["type"] == "level" and m["rms_dbfs"] < -150)
+        assert gone, "no silence after the tone"
+        with open(slept, "w") as f:   # the host sleeps a minute, now
+            f.write("60000\n")
+        st = collect(5, lambda m: m["type"] == "status" and m["source"]["suspends"] >= 1)
+        assert st, "no status with the suspend within 5 s"
+        assert st["source"]["suspends"] == 1, st["source"]
+        assert abs(st["source"]["suspended"] - 60) < 0.5 and abs(st["source"]["last_suspend"] - 60) < 0.5, \
+            st["source"]
+        T = st["stream_time"]
+        i_break = len(msgs)
+        collect(2.5)
+        assert player.wait(10) == 0
+        last_loud = max(m["stream_time"] for m in msgs[:i_break] if m["type"] == "level" and m["rms_dbfs"] > -100)
+        log("tone heard until stream time %.2f s, suspend noticed at %.2f s" % (last_loud, T))
+        # the tone's last 100 ms block ends last_loud: the windows right after
+        # T still hold it unless the pipeline started afresh
+        assert T - last_loud < 0.8, (T, last_loud)
+        before = [m for m in msgs[:i_break] if m["type"] == "scores"]
+        after = [m for m in msgs[i_break:] if m["type"] == "scores"]
+        assert any(max(abs(a - b) for a, b in zip(m["scores"], quiet)) > 1e-3 for m in before), \
+            "the tone did not change the scores: the test cannot tell"
+        assert len(after) > 15, len(after)   # a hop of 100 ms
+        times = [m["stream_time"] for m in before + after]
+        assert times == sorted(times) and after[0]["stream_time"] > T, (T, times[-len(after) - 3:][:6])
+        assert after[-1]["stream_time"] > T + 2.0   # no jump back, none ahead: audio since T
+        heard = [(m["stream_time"], max(abs(a - b) for a, b in zip(m["scores"], quiet))) for m in after]
+        bad = [(t, dv) for t, dv in heard if dv > 1e-4]
+        assert not bad, "windows after the suspend at %.2f s heard the audio of before: %s" % (T, bad[:5])
+        # a lost device opened again (the sound server killed mid-tone and
+        # started again) is a break too: no suspend, the stream time stands
+        # still meanwhile, the clips after it hold none of the tone
+        i_tone2 = len(msgs)
+        player = pulse.play(tone)
+        assert collect(10, lambda m: m["type"] == "level" and m["rms_dbfs"] > -20), "the second tone"
+        pulse.kill()
+        player.wait(10)
+        assert collect(10, lambda m: m["type"] == "error" and m["code"] == "source"), "no source error"
+        pulse.start()
+        assert collect(20, lambda m: m["type"] == "status" and m["source"]["state"] == "running"), \
+            "the source did not come back"
+        i_run = len(msgs)
+        collect(2.0)
+        # the keyword pipeline started afresh when the device came back:
+        # no window after it holds the tone from before the loss
+        after2 = [(m["stream_time"], max(abs(a - b) for a, b in zip(m["scores"], quiet)))
+                  for m in msgs[i_run:] if m["type"] == "scores"]
+        assert len(after2) > 10, len(after2)
+        bad = [(t, dv) for t, dv in after2 if dv > 1e-4]
+        assert not bad, "windows after the device came back heard the audio of before its loss: %s" % bad[:5]
+        tone2 = min(m["stream_time"] for m in msgs[i_tone2:] if m["type"] == "level" and m["rms_dbfs"] > -20)
+        st2 = c.request({"type": "status"})
+        assert st2["source"]["suspends"] == 1 and st2["source"]["state"] == "running", st2["source"]
+        assert st2["source"]["restarts"] >= 1, st2["source"]
+    finally:
+        rc = d.stop()
+        pulse.kill()
+        err = d.stderr()
+        log("drsnd exited with %s; its log:\n%s" % (rc, "\n".join(
+            ln for ln in err.splitlines() if ln.startswith("drsnd") and "detection:" not in ln)[-3000:]))
+    assert rc == 0, err[-2000:]
+    assert err.count("the host was suspended for 60.0 s") == 1, err[-3000:]
+    assert "did not run" not in err, err[-3000:]
+    # one clip per detection (drsnd logs each), in order (<seq>): those made
+    # after the suspend come from the audio after T alone, digital silence;
+    # the tone is minutes (here: within the 3 s of pre-roll) before
+    lines = err.splitlines()
+    i_lost = max(i for i, ln in enumerate(lines) if "retrying in" in ln)
+    i_back = max(i for i, ln in enumerate(lines) if re.search(r"pa:pulse: opened '.*'; waiting for its audio", ln))
+    assert i_back > i_lost, lines[i_lost:i_lost + 5]
+    dets, phase = [], 0   # 1: after the suspend, 2: after the device came back
+    for i, line in enumerate(lines):
+        phase = 2 if i > i_back else 1 if phase or "the host was suspended" in line else 0
+        m = re.search(r"drsnd: info: detection: \S+ [0-9.]+ \[([0-9.]+), ([0-9.]+)\] s", line)
+        if m:
+            dets.append((float(m.group(1)), float(m.group(2)), phase))
+    clips = sorted(n for n in os.listdir(rec) if n.endswith(".wav"))
+    assert len(clips) == len(dets), (len(clips), len(dets), clips[-3:])
+    # after the suspend: the clips that end before the second tone
+    late = [(n, dt) for n, dt in zip(clips, dets) if dt[2] == 1 and dt[1] + 0.3 < tone2 - 0.1]
+    back = [(n, dt) for n, dt in zip(clips, dets) if dt[2] == 2]
+    assert late, "no detection after the suspend"
+    assert back, "no detection after the device came back"
+    for what, got in (("the suspend", late), ("the device's loss", back)):
+        for name, (start, end, phase) in got:
+            with wave.open(os.path.join(rec, name)) as w:
+                x = array.array("h", w.readframes(w.getnframes()))
+            peak = max(abs(v) for v in x) if x else 0
+            assert peak <= 2, "%s (detection [%.2f, %.2f]): peak %d: the pre-roll holds audio from " \
+                "before %s" % (name, start, end, peak, what)
+            if phase == 1:
+                assert len(x) / 16000 <= end + 0.3 - T + 0.05, (name, len(x) / 16000, end, T)
+        log("%d detections after %s, their clips silence only" % (len(got), what))
 
 
 def foreign_lines(text):
@@ -807,4 +985,5 @@ if __name__ == "__main__":
           test_box_too_slow_for_real_time, test_silent_device_is_not_running,
           test_restarts_count_audio_not_opens, test_hung_sound_server,
           test_unplugged_device_retries_do_not_grow, test_long_stop_counts_what_the_server_dropped,
-          test_stereo_mic_channels, test_missing_channel_is_reported, test_float_device_nan_and_inf])
+          test_stereo_mic_channels, test_missing_channel_is_reported, test_float_device_nan_and_inf,
+          test_host_suspend_resets_pipeline_and_recorder])

@@ -15,6 +15,8 @@
  *                    (drsnd --check-config creates it)
  *   mock_failstart   start() fails after opening a timer
  *   mock_notplugin   a shared object without the ABI symbol
+ *   mock_resets      mock_good that asks for DRSN_PLUGIN_EVENT_RESET
+ *                    (DRSN_PLUGIN_WANT_RESETS), which mock_good never gets
  *   mock_slow        mock_good whose on_audio takes 3x the block's duration
  *                    (sleeps) while the file named by key 'slow_while'
  *                    exists: a box too slow for real time, on demand
@@ -165,6 +167,8 @@ static void mock_on_event(void *self, const drsn_plugin_event *ev)
 		mock_counts.detections++;
 	if (ev->type == DRSN_PLUGIN_EVENT_STATUS)
 		mock_counts.statuses++;
+	if (ev->type == DRSN_PLUGIN_EVENT_RESET)
+		mock_counts.resets++;
 	snprintf(mock_counts.last_json, sizeof mock_counts.last_json, "%s", ev->json);
 }
 
@@ -202,6 +206,8 @@ static const drsn_plugin mock_plugin = {
 	.description = "loader test mock",
 #if defined(MOCK_CHECKFAIL)
 	.wants = DRSN_PLUGIN_WANT_RAW_AUDIO | DRSN_PLUGIN_CHECK_CONFIG,
+#elif defined(MOCK_RESETS)
+	.wants = DRSN_PLUGIN_WANT_RAW_AUDIO | DRSN_PLUGIN_WANT_RESETS,
 #else
 	.wants = DRSN_PLUGIN_WANT_RAW_AUDIO,
 #endif

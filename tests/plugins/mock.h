@@ -5,7 +5,7 @@
 
 struct mock_counts {
 	int creates, starts, destroys, closed;
-	int events, detections, statuses;
+	int events, detections, statuses, resets;
 	int audio_blocks, denoised_blocks;
 	long audio_samples;
 	int models;

@@ -26,7 +26,8 @@
  *   -ENODATA  zero-length file, or a valid header with zero frames
  *   -ENOTSUP  not an audio format libsndfile knows (text, random bytes), an
  *             encoding it cannot decode (WAV format tag 0x0045 G.726, ...),
- *             or FLAC from a pipe (libsndfile must seek in FLAC)
+ *             or from a pipe a format libsndfile must seek in (FLAC, CAF,
+ *             VOC, WVE, SDS, HTK: the message names it)
  *   -EBADMSG  corrupt or truncated header, truncated data section, decode error
  *   -ERANGE   absurd sample rate or channel count in the header or options
  *   -EINVAL   bad options (unknown raw format, ...)
@@ -126,7 +127,9 @@ DRSN_API int drsn_audio_open(drsn_audio **out, const char *path,
 
 /* Open an already-open file descriptor: a file, or a pipe such as stdin
  * (pipes need opts->raw_format, or a format libsndfile can read from a pipe:
- * WAV, AIFF, Ogg, MP3; not FLAC, which fails with -ENOTSUP saying so). name is used in messages ("stdin", "fd:3"; NULL -> "fd:N").
+ * WAV, RF64, AIFF, AU, W64, Ogg, MP3, ...; not FLAC, CAF, VOC, WVE, SDS or
+ * HTK, which libsndfile must seek in: -ENOTSUP naming the format, before
+ * anything is read). name is used in messages ("stdin", "fd:3"; NULL -> "fd:N").
  * The fd stays open after drsn_audio_close; the caller closes it. On a pipe
  * a read blocks until about max_frames output frames' worth of input has
  * arrived (plus the resampler's delay) or the stream ends: ask for small

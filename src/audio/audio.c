@@ -17,6 +17,7 @@
 #include <sndfile.h>
 
 #include "audio/mix.h"
+#include "audio/pipe.h"
 #include "audio/resample.h"
 #include "audio/sndfile_io.h"
 #include "common/error.h"
@@ -44,6 +45,7 @@ struct drsn_audio {
 	size_t pend_cap, pend_n, pend_pos;   /* frames */
 	int64_t src_read;       /* source frames decoded so far */
 	int len_estimated;      /* source_frames is libsndfile's guess (MPEG) */
+	int64_t limit;          /* RF64 from a pipe: source frames its header declares, or -1 */
 	int64_t bad;            /* NaN/Inf/huge source samples (drsn_audio_bad_samples) */
 	int check;              /* a float or lossy encoding: samples need checking */
 	int src_eof;            /* libsndfile is done */
@@ -262,9 +264,54 @@ static int check_opts(const drsn_audio_opts *o, const char *name, int *raw_sf, d
 
 static pthread_mutex_t sf_open_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Takes over fd when own_fd (closed on failure too). */
+/* A pipe or socket (not raw PCM): peek at its header before libsndfile
+ * reads it. A format libsndfile must seek in is copied into memory first
+ * (spool: the offline tools), or refused naming it; RF64 has its header
+ * read here (*rf64), its audio then read as raw PCM. */
+static int pipe_header(int *fd, int *own_fd, const char *name, int spool, int *spooled,
+		       drsn__rf64_head *rf64, drsn_error *err)
+{
+	unsigned char head[4096];
+	ssize_t n = drsn__pipe_peek(*fd, head, 12);
+	if (n < 0)   /* neither a pipe nor a socket: libsndfile as it is */
+		return 0;
+	const char *fmt = drsn__pipe_seek_format(head, (size_t)n);
+	if (fmt && !spool)
+		return drsn__fail(err, -ENOTSUP, "%s: %s cannot be read from a pipe (libsndfile "
+				  "must seek in it): pipe WAV instead (e.g. 'sox IN -t wav -' or "
+				  "'ffmpeg -i IN -f wav -'), or name the file", name, fmt);
+	if (fmt) {
+		int sfd = drsn__pipe_spool(*fd, name, fmt, drsn__pipe_spool_max(), err);
+		if (sfd < 0)
+			return sfd;
+		if (*own_fd)
+			close(*fd);
+		*fd = sfd;
+		*own_fd = 1;
+		*spooled = 1;
+		return 0;
+	}
+	if (n < 12 || memcmp(head, "RF64", 4) || memcmp(head + 8, "WAVE", 4))
+		return 0;
+	n = drsn__pipe_peek(*fd, head, sizeof head);
+	int rc = drsn__rf64_parse(head, n < 0 ? 0 : (size_t)n, name, rf64, err);
+	if (rc < 0)
+		return rc;
+	for (size_t done = 0; done < rf64->header_len;) {   /* past the header */
+		ssize_t k = read(*fd, head, rf64->header_len - done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return drsn__fail(err, -EIO, "%s: read error: %s", name,
+					  k < 0 ? strerror(errno) : "end of stream in the header");
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+/* Takes over fd when own_fd (closed on failure too). spool: see pipe_header. */
 static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
-		       const drsn_audio_opts *opts, drsn_error *err)
+		       const drsn_audio_opts *opts, int spool, drsn_error *err)
 {
 	drsn_audio_opts defaults;
 	drsn_audio *a = NULL;
@@ -273,6 +320,8 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	char log[2048] = "";
 	long long declared, actual;
 	struct stat st = {0};
+	drsn__rf64_head rf64 = {0};
+	int spooled = 0;
 
 	fstat(fd, &st);
 	if (!opts) {
@@ -282,6 +331,14 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	rc = check_opts(opts, name, &raw_sf, err);
 	if (rc < 0)
 		goto cleanup;
+	if (!raw_sf && !S_ISREG(st.st_mode)) {
+		rc = pipe_header(&fd, &own_fd, name, spool, &spooled, &rf64, err);
+		if (rc < 0)
+			goto cleanup;
+		fstat(fd, &st);
+		if (rf64.format)
+			raw_sf = SF_FORMAT_RAW | (rf64.format & SF_FORMAT_SUBMASK) | SF_ENDIAN_LITTLE;
+	}
 
 	a = calloc(1, sizeof *a);
 	if (a) {
@@ -294,10 +351,11 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	}
 
 	memset(&sfi, 0, sizeof sfi);
+	a->limit = rf64.format ? rf64.frames : -1;
 	if (raw_sf) {
 		sfi.format = raw_sf;
-		sfi.samplerate = opts->raw_rate;
-		sfi.channels = opts->raw_channels;
+		sfi.samplerate = rf64.format ? rf64.rate : opts->raw_rate;
+		sfi.channels = rf64.format ? rf64.channels : opts->raw_channels;
 	}
 	/* A failed sf_open leaves its code and parse log in libsndfile globals:
 	 * serialise file opens so that concurrent ones cannot swap their reasons.
@@ -326,6 +384,10 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 				name, sfi.channels, DRSN_AUDIO_MAX_CHANNELS);
 		goto cleanup;
 	}
+	if (rf64.format) {   /* from here on as libsndfile's RF64 */
+		sfi.format = rf64.format;
+		raw_sf = 0;
+	}
 	if (!raw_sf && data_truncated(log, &declared, &actual)) {
 		rc = drsn__fail(err, -EBADMSG, "%s: truncated data section: header declares %lld "
 				"bytes of audio, the file holds %lld", name, declared, actual);
@@ -338,7 +400,7 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 				"(e.g. sox IN -t wav -), or name the file", name);
 		goto cleanup;
 	}
-	if (!sfi.seekable && !raw_sf && sfi.frames == 0) {
+	if (!sfi.seekable && !raw_sf && (rf64.format ? a->limit == 0 : sfi.frames == 0)) {
 		rc = drsn__fail(err, -ENODATA, "%s: no audio: the header declares zero frames (a "
 				"stream of unknown length must declare the largest size, as sox and "
 				"ffmpeg write)", name);
@@ -358,7 +420,11 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	ch = sfi.channels;
 	a->info.source_rate = sfi.samplerate;
 	a->info.source_channels = ch;
-	a->info.source_frames = sfi.seekable ? (int64_t)sfi.frames : -1;
+	/* A spooled pipe of SF_COUNT_MAX frames: its writer could not seek back
+	 * to say (a FLAC as `sox IN -t flac - | drsn detect -` sends it says 0
+	 * samples, for unknown): a stream of unknown length, as pipes are */
+	a->info.source_frames = sfi.seekable && !(spooled && sfi.frames == SF_COUNT_MAX) ?
+		(int64_t)sfi.frames : -1;
 	a->info.sndfile_format = sfi.format;
 	/* MPEG audio: without a length header (Xing/LAME, as in CBR files from
 	 * recorders, VBR ones without it, MP3 in WAV) libsndfile guesses the
@@ -450,7 +516,7 @@ DRSN_API int drsn_audio_open(drsn_audio **out, const char *path, const drsn_audi
 		close(fd);
 		return drsn__fail(err, -ENODATA, "%s: empty file (zero length)", path);
 	}
-	return open_common(out, fd, 1, path, opts, err);
+	return open_common(out, fd, 1, path, opts, 0, err);
 }
 
 DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
@@ -472,7 +538,17 @@ DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
 		return drsn__fail(err, -EISDIR, "%s: is a directory, not an audio stream", name);
 	if (S_ISREG(st.st_mode) && st.st_size == 0)
 		return drsn__fail(err, -ENODATA, "%s: empty file (zero length)", name);
-	return open_common(out, fd, 0, name, opts, err);
+	return open_common(out, fd, 0, name, opts, 0, err);
+}
+
+int drsn__audio_open_fd_spool(drsn_audio **out, int fd, const char *name,
+			      const drsn_audio_opts *opts, drsn_error *err)
+{
+	DRSN__REQUIRE(err, out);
+	*out = NULL;
+	DRSN__REQUIRE(err, name);
+	drsn__error_clear(err);
+	return open_common(out, fd, 0, name, opts, 1, err);
 }
 
 DRSN_API int drsn_audio_parse_channels(const char *text, uint64_t *mask, const char *what,
@@ -614,7 +690,9 @@ static long refill(drsn_audio *a, size_t need, drsn_error *err)
 		sf_count_t req = want < 1 ? 1 : want > CHUNK ? CHUNK : (sf_count_t)want;
 		if (a->info.source_frames >= 0)
 			req = CHUNK;
-		n = sf_readf_float(a->sf, a->src, req);
+		if (a->limit >= 0 && req > a->limit - a->src_read)
+			req = a->limit - a->src_read;
+		n = req > 0 ? sf_readf_float(a->sf, a->src, req) : 0;
 		e = sf_error(a->sf);
 		if (e == SF_ERR_SYSTEM)
 			return read_fail(a, err, -EIO, "read error after %" PRId64 " frames: %s",
@@ -627,7 +705,7 @@ static long refill(drsn_audio *a, size_t need, drsn_error *err)
 		 * sample over its neighbours (audio.h, "Sample values") */
 		if (n > 0 && a->check)
 			a->bad += (int64_t)drsn__samples_sanitize(a->src, (size_t)n * (size_t)ch);
-		if (n < req) {
+		if (n < req || req == 0) {
 			a->src_eof = 1;
 			if (a->info.source_frames >= 0 && a->src_read != a->info.source_frames &&
 			    !a->len_estimated)

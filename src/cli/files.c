@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "drsn/audio.h"
+#include "audio/pipe.h"
 #include "common/utf8.h"
 #include "features/narrowband.h"
 
@@ -350,7 +351,7 @@ int drsn__cli_audio_open(drsn_audio **a, const char *file, const drsn_audio_opts
 			 uint64_t channels, drsn_error *e)
 {
 	int rc = strcmp(file, "-") ? drsn_audio_open(a, file, ao, e)
-				   : drsn_audio_open_fd(a, 0, "stdin", ao, e);
+				   : drsn__audio_open_fd_spool(a, 0, "stdin", ao, e);
 	if (rc < 0 || !channels)
 		return rc;
 	rc = drsn_audio_select_channels(*a, channels, e);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "audio/mix.h"
+#include "audio/pipe.h"
 #include "common/error.h"
 #include "daemon/log.h"
 
@@ -261,6 +262,119 @@ static int reader_wake(struct drsn__source *s)
 	return !stop;
 }
 
+static size_t read_full(int fd, unsigned char *b, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = read(fd, b + got, n - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	return got;
+}
+
+static unsigned le16(const unsigned char *p)
+{
+	return (unsigned)p[0] | (unsigned)p[1] << 8;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#define WAV_HEADER_MAX (1 << 20)
+
+/* A WAV stream on a raw stdin or fd: source ("arecord | drsnd --source
+ * stdin" without -t raw): its header is read and dropped when it declares
+ * what the raw keys say, so the samples that follow are read as they are;
+ * else the source fails, naming both. Reader thread, before any sample. 0,
+ * or -1 with s->reader_err set. */
+static int take_wav_header(struct drsn__source *s)
+{
+	unsigned char b[64];
+	unsigned tag = 0, ch = 0, bits = 0;
+	uint32_t rate = 0;
+	size_t total = 12;
+	const char *why = NULL;
+
+	if (read_full(s->fd, b, 12) < 12) {
+		why = "ended inside its header";
+		goto bad;
+	}
+	for (;;) {
+		if (read_full(s->fd, b, 8) < 8) {
+			why = "ended inside its header";
+			goto bad;
+		}
+		uint32_t size = le32(b + 4);
+		total += 8;
+		if (!memcmp(b, "data", 4))
+			break;
+		uint64_t left = (uint64_t)size + (size & 1);
+		if (total + left > WAV_HEADER_MAX) {
+			why = "has a header of over 1 MiB before its data";
+			goto bad;
+		}
+		total += (size_t)left;
+		if (!memcmp(b, "fmt ", 4)) {
+			if (size < 16 || left > sizeof b) {
+				why = "has a malformed fmt chunk";
+				goto bad;
+			}
+			if (read_full(s->fd, b, (size_t)left) < left) {
+				why = "ended inside its header";
+				goto bad;
+			}
+			tag = le16(b);
+			ch = le16(b + 2);
+			rate = le32(b + 4);
+			bits = le16(b + 14);
+			if (tag == 0xFFFE && size >= 26)   /* WAVE_FORMAT_EXTENSIBLE: the GUID's first two bytes */
+				tag = le16(b + 24);
+			continue;
+		}
+		while (left > 0) {   /* LIST, fact, ...: skipped */
+			size_t k = left < sizeof b ? (size_t)left : sizeof b;
+			if (read_full(s->fd, b, k) < k) {
+				why = "ended inside its header";
+				goto bad;
+			}
+			left -= k;
+		}
+	}
+	if (!tag) {
+		why = "has no fmt chunk before its data";
+		goto bad;
+	}
+	const char *fmt = tag == 1 ? (bits == 8 ? "u8" : bits == 16 ? "s16le" : bits == 24 ? "s24le" :
+				      bits == 32 ? "s32le" : NULL) :
+			  tag == 3 ? (bits == 32 ? "f32le" : bits == 64 ? "f64le" : NULL) : NULL;
+	if (!fmt) {
+		snprintf(s->reader_err, sizeof s->reader_err, "%.200s: a WAV stream of format tag %u, "
+			 "%u bits, which a raw PCM source cannot read: pipe raw PCM instead (e.g. 'sox "
+			 "IN -t raw -e signed -b 16 -r 16000 -c 1 -'), or use source = file:PATH",
+			 s->spec, tag, bits);
+		return -1;
+	}
+	if (strcmp(fmt, s->o.raw_format) || rate != (uint32_t)s->o.raw_rate || ch != (unsigned)s->o.raw_channels) {
+		snprintf(s->reader_err, sizeof s->reader_err, "%.200s: a WAV stream of %s, %lu Hz, %u "
+			 "channel(s), but the raw PCM settings say %s, %d Hz, %d: set [audio] raw_format = "
+			 "%s, raw_rate = %lu, raw_channels = %u (or pipe raw PCM: 'arecord -t raw')",
+			 s->spec, fmt, (unsigned long)rate, ch, s->o.raw_format, s->o.raw_rate,
+			 s->o.raw_channels, fmt, (unsigned long)rate, ch);
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(s->reader_err, sizeof s->reader_err, "%.200s: a WAV stream that %s: pipe raw PCM "
+		 "instead ('arecord -t raw', 'sox IN -t raw ... -'), or use source = file:PATH", s->spec, why);
+	return -1;
+}
+
 /* 1 at the end of the stream, 2 on a read error, 0 when told to stop. */
 static int reader_loop(struct drsn__source *s, float *buf)
 {
@@ -269,6 +383,26 @@ static int reader_loop(struct drsn__source *s, float *buf)
 	size_t chunk = (size_t)s->o.target_rate / 100;
 	if (chunk < 1 || chunk > (size_t)s->o.chunk)
 		chunk = (size_t)s->o.chunk;
+	/* stdin and fd: are raw PCM: a file piped in (a FLAC, an Ogg) would be
+	 * read as noise, its header too. A live stream: refused, not spooled.
+	 * A WAV header that declares the raw settings is dropped (arecord
+	 * without -t raw), one that does not is refused naming both. */
+	unsigned char head[12];
+	ssize_t k = s->kind == SRC_FD && s->o.raw_format ? drsn__pipe_peek(s->fd, head, sizeof head) : 0;
+	const char *container = k > 0 ? drsn__pipe_container(head, (size_t)k) : NULL;
+	if (container && !memcmp(head, "RIFF", 4)) {   /* a little-endian WAV: read as raw if it matches */
+		if (take_wav_header(s) < 0)
+			return 2;
+		container = NULL;
+	}
+	if (container) {
+		snprintf(s->reader_err, sizeof s->reader_err, "%.200s: a %s stream, but stdin and "
+			 "fd: sources are raw PCM (raw_format %s, raw_rate %d, raw_channels %d): pipe "
+			 "raw PCM instead (e.g. 'sox IN -t raw -e signed -b 16 -r 16000 -c 1 -' or "
+			 "'ffmpeg -i IN -f s16le -ar 16000 -ac 1 -'), or use source = file:PATH",
+			 s->spec, container, s->o.raw_format, s->o.raw_rate, s->o.raw_channels);
+		return 2;
+	}
 	for (;;) {
 		drsn_error e;
 		long n = drsn_audio_read(s->audio, buf, chunk, &e);

@@ -180,6 +180,52 @@ def test_stdin_starting_until_audio():
     assert "end of stream after 0.000 s" in d.stderr(), d.stderr()
 
 
+def test_stdin_container_refused():
+    """stdin and fd: are raw PCM, a live stream: a file piped in (FLAC, a
+    WAV that does not declare the raw settings) is not spooled nor read as
+    noise (its header too): the source fails naming the container and the
+    fix, and the daemon keeps serving. A WAV that declares them (arecord
+    without -t raw) has its header dropped: the same detections as the raw
+    samples."""
+    for args, name, want in (
+            (["-t", "flac"], "FLAC", "stdin: a FLAC stream, but stdin and fd: sources are raw PCM"),
+            (["-r", "44100", "-c", "2", "-t", "wav"], "WAV 44.1 kHz stereo",
+             "stdin: a WAV stream of s16le, 44100 Hz, 2 channel(s), but the raw PCM settings say s16le, "
+             "16000 Hz, 1: set [audio] raw_format = s16le, raw_rate = 44100, raw_channels = 2")):
+        data = subprocess.run(["sox", SAMPLE] + args + ["-"], check=True, capture_output=True).stdout
+        d = stdin_daemon()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["status"]})
+        d.p.stdin.write(data[:4096])   # the pipe stays open: a live stream
+        d.p.stdin.flush()
+        st, _ = c.wait_for(lambda m: m["type"] == "status" and m["source"]["state"] != "starting", 10,
+                           "the source failing")
+        assert st["source"]["state"] == "failed" and st["source"]["samples"] == 0, st
+        assert c.request({"type": "ping"})["type"] == "pong"
+        d.p.stdin.close()
+        assert d.stop() == 0
+        err = d.stderr()
+        assert want in err, err
+        log("stdin %s: refused: %s" % (name, want))
+    # a WAV of the raw settings, with a LIST chunk before its data, as
+    # arecord's streaming header (data length unknown) or sox's
+    ref = run_detect(*DET_CLI, SAMPLE)
+    raw = raw_s16(SAMPLE)
+    fmt = struct.pack("<HHIIHH", 1, 1, 16000, 32000, 2, 16)
+    info = b"INFOISFT" + struct.pack("<I", 5) + b"test\0\0"
+    wav = (b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt +
+           b"LIST" + struct.pack("<I", len(info) - 1) + info[:-1] + b"\0" +
+           b"data" + struct.pack("<I", 0xFFFFFFFF) + raw)
+    d = stdin_daemon("--exit-on-eof", *DET)
+    c = d.client()
+    feed(d, wav)
+    dets = collect(c)
+    assert d.p.wait(10) == 0, d.stderr()
+    n = same(dets, ref)
+    assert n == len(ref), (n, len(ref))
+    log("stdin WAV of the raw settings: its header dropped, all %d detections equal to drsn detect's" % n)
+
+
 def test_file_pauses_over_a_stall():
     """drsnd stopped (SIGSTOP; a paused VM, a box too busy) while it reads a
     file at real time: on SIGCONT it used to deliver the whole gap at once,
@@ -591,6 +637,7 @@ def test_wait_for_client():
 
 if __name__ == "__main__":
     main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_stdin_starting_until_audio,
+          test_stdin_container_refused,
           test_drsn_detect_errors,
           test_stdin_matches_drsn_detect, test_stdin_f32_nan_samples, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_pauses_over_a_stall,

@@ -1,0 +1,244 @@
+/* Audio from a pipe: peeking at its header, RF64's header, spooling (pipe.h). */
+#include "audio/pipe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sndfile.h>
+
+#include "common/error.h"
+
+ssize_t drsn__pipe_peek(int fd, unsigned char *buf, size_t n)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (S_ISSOCK(st.st_mode)) {
+		ssize_t k;
+		do
+			k = recv(fd, buf, n, MSG_PEEK | MSG_WAITALL);
+		while (k < 0 && errno == EINTR);
+		return k;
+	}
+	if (!S_ISFIFO(st.st_mode)) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	int cap = fcntl(fd, F_GETPIPE_SZ);
+	if (cap > 0 && n > (size_t)cap)
+		n = (size_t)cap;
+	/* A pipe cannot be waited on for n bytes: poll says "some", FIONREAD
+	 * how many; a writer's header comes in one write, so this rarely waits */
+	for (long ns = 1000000;;) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		int avail = 0;
+		if (poll(&pf, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (ioctl(fd, FIONREAD, &avail) < 0)
+			return -1;
+		if ((size_t)avail >= n || (pf.revents & (POLLHUP | POLLERR)))
+			break;
+		struct timespec ts = {0, ns};
+		nanosleep(&ts, NULL);
+		if (ns < 20000000)
+			ns *= 2;
+	}
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	ssize_t t = tee(fd, p[1], n, SPLICE_F_NONBLOCK), got = 0;
+	if (t == -1 && errno == EAGAIN)   /* an O_NONBLOCK stdin that the poll raced */
+		t = 0;
+	while (t > 0 && got < t) {
+		ssize_t r = read(p[0], buf + got, (size_t)(t - got));
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	int e = errno;
+	close(p[0]);
+	close(p[1]);
+	errno = e;
+	return t < 0 ? -1 : got;
+}
+
+static int is(const unsigned char *p, const char *s)
+{
+	return !memcmp(p, s, strlen(s));
+}
+
+const char *drsn__pipe_seek_format(const unsigned char *b, size_t n)
+{
+	if (n < 12)
+		return NULL;
+	if (is(b, "fLaC"))
+		return "FLAC";
+	if (is(b, "caff") && is(b + 8, "desc"))
+		return "CAF";
+	if (is(b, "Creative"))
+		return "VOC";
+	if (is(b, "ALawSoundFil"))
+		return "WVE";
+	if (b[0] == 0xF0 && b[1] == 0x7E && !(b[2] & 0x80) && b[3] == 0x01)
+		return "SDS";
+	/* libsndfile knows HTK by its sample count against the file's length */
+	if (b[8] == 0 && b[9] == 2 && b[10] == 0 && b[11] == 0)
+		return "HTK";
+	return NULL;
+}
+
+const char *drsn__pipe_container(const unsigned char *b, size_t n)
+{
+	static const struct { const char *at0, *at8, *name; } magic[] = {
+		{"RIFF", "WAVE", "WAV"}, {"RIFX", "WAVE", "WAV"}, {"RF64", "WAVE", "RF64"},
+		{"riff", NULL, "W64"}, {"FORM", "AIFF", "AIFF"}, {"FORM", "AIFC", "AIFF"},
+		{"OggS", NULL, "Ogg"}, {".snd", NULL, "AU"}, {"ID3", NULL, "MP3"},
+		{"fLaC", NULL, "FLAC"}, {"caff", "desc", "CAF"}, {"Creative", NULL, "VOC"},
+	};
+	if (n < 12)
+		return NULL;
+	for (size_t i = 0; i < sizeof magic / sizeof magic[0]; i++)
+		if (is(b, magic[i].at0) && (!magic[i].at8 || is(b + 8, magic[i].at8)))
+			return magic[i].name;
+	return NULL;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+int drsn__rf64_parse(const unsigned char *b, size_t n, const char *name, drsn__rf64_head *h,
+		     drsn_error *err)
+{
+	uint64_t ds64_data = 0;
+	int tag = -1, bits = 0, block = 0;
+	size_t at = 12;
+
+	memset(h, 0, sizeof *h);
+	if (n < 12 || !is(b, "RF64") || !is(b + 8, "WAVE"))
+		return drsn__fail(err, -EBADMSG, "%s: not an RF64 header", name);
+	for (;;) {
+		const unsigned char *c = b + at;
+		uint32_t size = at + 8 <= n ? le32(c + 4) : 0;
+		/* the chunk, and the next one's header, or the data's */
+		if (at + 8 > n || (!is(c, "data") && at + 16 + (uint64_t)size > n))
+			return drsn__fail(err, -EBADMSG, "%s: RF64 header cut short, or longer than "
+					  "the %zu bytes read of it from the pipe, before its data chunk",
+					  name, n);
+		at += 8;
+		if (is(c, "data")) {
+			uint64_t bytes = size != 0xFFFFFFFFu ? size : ds64_data;
+			if (tag < 0 || block <= 0)
+				return drsn__fail(err, -EBADMSG, "%s: RF64 without a valid fmt chunk "
+						  "before its data chunk", name);
+			h->header_len = at;
+			/* all ones: a writer's "unknown, to the end" */
+			h->frames = bytes >= (uint64_t)INT64_MAX ? -1 : (int64_t)(bytes / (uint64_t)block);
+			break;
+		}
+		if (is(c, "ds64") && size >= 24) {
+			ds64_data = le64(b + at + 8);
+		} else if (is(c, "fmt ") && size >= 16) {
+			tag = b[at] | b[at + 1] << 8;
+			h->channels = b[at + 2] | b[at + 3] << 8;
+			h->rate = (int)le32(b + at + 4);
+			block = b[at + 12] | b[at + 13] << 8;
+			bits = b[at + 14] | b[at + 15] << 8;
+			if (tag == 0xFFFE && size >= 40)   /* WAVE_FORMAT_EXTENSIBLE: the GUID's tag */
+				tag = b[at + 24] | b[at + 25] << 8;
+		}
+		at += size + (size & 1);
+	}
+	int sub = 0;
+	if (tag == 1)
+		sub = bits == 8 ? SF_FORMAT_PCM_U8 : bits == 16 ? SF_FORMAT_PCM_16 :
+		      bits == 24 ? SF_FORMAT_PCM_24 : bits == 32 ? SF_FORMAT_PCM_32 : 0;
+	else if (tag == 3)
+		sub = bits == 32 ? SF_FORMAT_FLOAT : bits == 64 ? SF_FORMAT_DOUBLE : 0;
+	else if (tag == 6 && bits == 8)
+		sub = SF_FORMAT_ALAW;
+	else if (tag == 7 && bits == 8)
+		sub = SF_FORMAT_ULAW;
+	if (!sub || h->channels < 1 || block != h->channels * bits / 8)
+		return drsn__fail(err, -ENOTSUP, "%s: RF64 with format tag 0x%04X, %d bits, cannot "
+				  "be read from a pipe (PCM, float, A-law and mu-law can): pipe WAV "
+				  "instead (e.g. 'sox IN -t wav -'), or name the file", name, tag, bits);
+	h->format = SF_FORMAT_RF64 | sub;
+	return 0;
+}
+
+int64_t drsn__pipe_spool_max(void)
+{
+	const int64_t gib = (int64_t)1 << 30;
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	int64_t half = pages > 0 && size > 0 ? (int64_t)pages * size / 2 : gib;
+	return half < gib ? half : gib;
+}
+
+int drsn__pipe_spool(int fd, const char *name, const char *fmt, int64_t max, drsn_error *err)
+{
+	char buf[65536];
+	int64_t total = 0;
+	int rc = 0;
+	int mfd = memfd_create("drsn-stdin", MFD_CLOEXEC);
+	if (mfd < 0)
+		return drsn__fail(err, -errno, "%s: cannot make a memory file to hold the %s stream: %s",
+				  name, fmt, strerror(errno));
+	for (;;) {
+		ssize_t k = read(fd, buf, sizeof buf);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			rc = drsn__fail(err, -EIO, "%s: read error: %s", name, strerror(errno));
+			goto cleanup;
+		}
+		if (k == 0)
+			break;
+		if (total + k > max) {
+			rc = drsn__fail(err, -EFBIG, "%s: %s from a pipe is held in memory whole, as "
+					"libsndfile must seek in it, and it is over %lld MiB: give the "
+					"file's name, or pipe WAV instead (e.g. 'sox IN -t wav -')", name,
+					fmt, (long long)(max >> 20));
+			goto cleanup;
+		}
+		for (ssize_t w = 0; w < k;) {
+			ssize_t r = write(mfd, buf + w, (size_t)(k - w));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				rc = drsn__fail(err, -ENOMEM, "%s: out of memory holding the %s stream "
+						"(%lld bytes): %s", name, fmt, (long long)total,
+						strerror(r < 0 ? errno : ENOSPC));
+				goto cleanup;
+			}
+			w += r;
+		}
+		total += k;
+	}
+	if (lseek(mfd, 0, SEEK_SET) < 0)
+		rc = drsn__fail(err, -errno, "%s: %s", name, strerror(errno));
+cleanup:
+	if (rc < 0) {
+		close(mfd);
+		return rc;
+	}
+	return mfd;
+}

@@ -40,6 +40,8 @@
 #define IN_TINY 1e-20f       /* flushed to zero: keeps denormals out */
 #define GLITCH_DB 20.0f      /* a frame this far above the recent envelope may be a glitch */
 #define GLITCH_MAX_MS 10.0f  /* longest burst the estimator surely forgets */
+#define GLITCH_FULL_MS 100.0f  /* ... and the longest one that reaches full scale */
+#define FULL_SCALE 1.0f      /* |x| >= this: the input is at (or past) full scale */
 
 /* fminf/fmaxf are libm calls without -ffast-math; no NaN reaches these. */
 static inline float minf(float a, float b) { return a < b ? a : b; }
@@ -133,6 +135,8 @@ DRSN_API int drsn_denoise_create(drsn_denoise **out, int sample_rate,
 	d->glitch_ratio = powf(10.0f, GLITCH_DB / 10.0f);
 	d->glitch_max = (int)ceilf((GLITCH_MAX_MS * 1e-3f * (float)sample_rate + (float)d->n)
 				   / (float)d->hop);
+	d->glitch_max_full = (int)ceilf((GLITCH_FULL_MS * 1e-3f * (float)sample_rate + (float)d->n)
+					/ (float)d->hop);
 
 	size_t n = (size_t)d->n, nb = (size_t)d->nbins, hop = (size_t)d->hop;
 	d->state_len = nb * (10 + 2 * IMCRA_U);
@@ -294,6 +298,16 @@ static void track_minima(drsn_denoise *d)
 	}
 }
 
+/* Whether any of the len samples from x is at full scale. */
+static int reaches_full_scale(const float *x, int len)
+{
+	for (int i = 0; i < len; i++) {
+		if (x[i] >= FULL_SCALE || x[i] <= -FULL_SCALE)
+			return 1;
+	}
+	return 0;
+}
+
 /* Glitch guard, before the frame updates the estimator. env follows the
  * frame energy: it takes any higher frame at once and decays by alpha_s
  * per frame, as the smoothed power s does, so it is the level the
@@ -308,8 +322,13 @@ static void track_minima(drsn_denoise *d)
  * comes back, the minimum search's sub-window clock is run over the event's
  * frames as if they had held the power from before it, and the estimator
  * goes on as if the glitch never happened; the frames it touched were
- * denoised with the state it left. An event that stays near its peak
- * longer is sound: the state it built is kept, as without the guard.
+ * denoised with the state it left. An event that reaches full scale (a
+ * sample at +-1 or beyond: a pop, garbage, a bad conversion) may last
+ * glitch_max_full frames (GLITCH_FULL_MS) instead, and ends only on a frame
+ * without full-scale samples, so that no tail of it (which may be within
+ * glitch_ratio of a high e_ref) reaches the restored state. An event that
+ * stays near its peak longer is sound: the state it built is kept, as
+ * without the guard.
  * Speech is near the level of its own recent past, so it nearly never
  * ends an event early and its output does not change (docs/denoise.md,
  * "Bursts"). */
@@ -325,13 +344,19 @@ static void glitch_guard(drsn_denoise *d, float e)
 			d->glitch_n = 1;
 			d->e_ref = ref;
 			d->e_peak = e;
+			d->glitch_full = reaches_full_scale(d->hist, d->n);
 		} else {
 			d->env_prev = d->env;
 			d->env = maxf(e, a * d->env);
 		}
 		return;
 	}
-	if (e <= r * d->e_ref || (d->glitch_n >= d->glitch_max && e * r < d->e_peak)) {
+	/* A frame that still holds full-scale samples holds the burst's tail
+	 * (it may be back within glitch_ratio of a high e_ref all the same). */
+	const int held = reaches_full_scale(d->hist, d->n);
+	d->glitch_full |= held;
+	const int max = d->glitch_full ? d->glitch_max_full : d->glitch_max;
+	if (!held && (e <= r * d->e_ref || (d->glitch_n >= max && e * r < d->e_peak))) {
 		memcpy(d->s, d->snap, d->state_len * sizeof(float));
 		d->sub_count = d->snap_sub_count;
 		d->sub_idx = d->snap_sub_idx;
@@ -343,7 +368,7 @@ static void glitch_guard(drsn_denoise *d, float e)
 		return;
 	}
 	d->e_peak = maxf(d->e_peak, e);
-	if (++d->glitch_n > d->glitch_max) {   /* sound, not a glitch */
+	if (++d->glitch_n > max) {   /* sound, not a glitch */
 		d->glitch_n = 0;
 		d->env = d->env_prev = maxf(e, a * d->e_peak);
 	}

@@ -48,6 +48,8 @@ struct drsn_denoise {
 	 * frames, the state comes back and the event is forgotten. */
 	float glitch_ratio;
 	int glitch_max;           /* frames a forgettable event may touch */
+	int glitch_max_full;      /* ... if it reached full scale */
+	int glitch_full;          /* the current event reached full scale */
 	int glitch_n;             /* frames of the event so far, 0 = none */
 	int snap_sub_count, snap_sub_idx;
 	float env, env_prev;      /* frame energy envelope, and its value a frame before */

@@ -3,13 +3,13 @@
 
 Makes SPEECH (default samples/keywords-clean.wav) plus pink noise at --snr dB,
 writes it as a 32-bit float WAV twice, without and with a burst of --burst-ms
-of alternating +-A samples at --at seconds, runs `drsn denoise` on both and
+(one or more lengths, each measured on its own) of +-A samples at --at seconds, runs `drsn denoise` on both and
 compares the outputs per 100 ms segment after the burst: the SNR of the
 output with the burst against the output without it (the burst-free output is
 the reference). Damage lasts until the last segment after the burst whose SNR
 is below --ok-db; "recovery" is its end minus the burst's end.
 
-    /usr/bin/python3 tests/bench/denoise_burst.py build/src/cli/drsn [--amp 65536 1 ...]
+    /usr/bin/python3 tests/bench/denoise_burst.py build/src/cli/drsn [--amp 65536 1 ...] [--burst-ms 10 30 50 100]
 
 Needs numpy (in /usr/bin/python3); drsn reads and writes the float WAVs.
 """
@@ -105,7 +105,8 @@ def main():
                     help='burst amplitudes; 0 = a dropout of zeros; nan and inf are read as 0 by drsn')
     ap.add_argument('--shape', nargs='+', default=['rand'], choices=['rand', 'alt', 'dc'],
                     help='burst samples: random signs, alternating signs (a Nyquist tone), or constant +A')
-    ap.add_argument('--burst-ms', type=float, default=10.0)
+    ap.add_argument('--burst-ms', type=float, nargs='+', default=[10.0],
+                    help='burst length(s), ms (each measured on its own)')
     ap.add_argument('--at', type=float, nargs='+', default=[2.0],
                     help='burst start(s), seconds (each measured on its own)')
     ap.add_argument('--ok-db', type=float, default=20.0,
@@ -125,11 +126,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         ref = denoise(a.drsn, x, rate, tmp, 'ref', a.strength, a.frame_ms)
         print(f'{os.path.basename(a.speech)} + pink noise at {a.snr:g} dB SNR, {rate} Hz, '
-              f'{len(x) / rate:.2f} s; burst {a.burst_ms:g} ms; damaged = segment SNR vs burst-free output < {a.ok_db:g} dB')
-        print(f'{"amplitude":>10} {"shape":>5} {"at s":>6} | {"recovery s":>10} {"worst dB":>8} {"dB@+0.5s":>8} {"dB@+1s":>8} {"dB@+3s":>8}')
-        for amp, shape, at in itertools.product(a.amp, a.shape, a.at):
+              f'{len(x) / rate:.2f} s; damaged = segment SNR vs burst-free output < {a.ok_db:g} dB')
+        print(f'{"amplitude":>10} {"ms":>5} {"shape":>5} {"at s":>6} | {"recovery s":>10} {"worst dB":>8} {"dB@+0.5s":>8} {"dB@+1s":>8} {"dB@+3s":>8}')
+        for amp, ms, shape, at in itertools.product(a.amp, a.burst_ms, a.shape, a.at):
             b0 = int(at * rate)
-            b1 = b0 + int(a.burst_ms * 1e-3 * rate)
+            b1 = b0 + int(ms * 1e-3 * rate)
             xb = x.copy()
             m = b1 - b0
             signs = {'rand': np.where(np.random.default_rng(a.seed + 7).random(m) < 0.5, -1.0, 1.0),
@@ -145,7 +146,7 @@ def main():
             bad = [i for i, v in enumerate(snrs) if v < a.ok_db]
             rec = (bad[-1] + 1) * seg / rate if bad else 0.0
             pick = lambda t: snrs[int(t * 10)] if int(t * 10) < len(snrs) else float('nan')  # noqa: E731
-            print(f'{amp:>10g} {shape:>5} {at:>6g} | {rec:>10.1f} {min(snrs):>8.1f} {pick(0.5):>8.1f} {pick(1.0):>8.1f} {pick(3.0):>8.1f}')
+            print(f'{amp:>10g} {ms:>5g} {shape:>5} {at:>6g} | {rec:>10.1f} {min(snrs):>8.1f} {pick(0.5):>8.1f} {pick(1.0):>8.1f} {pick(3.0):>8.1f}')
             if a.segments:
                 print('   ' + ' '.join(f'{v:.0f}' for v in snrs))
     return 0

@@ -440,6 +440,14 @@ static cJSON *status(struct daemon *d)
 	cJSON_AddNumberToObject(s, "suspends", (double)src.suspends);
 	cJSON_AddNumberToObject(s, "suspended", round(src.suspended_s * 1e3) / 1e3);
 	cJSON_AddNumberToObject(s, "last_suspend", round(src.last_suspend_s * 1e3) / 1e3);
+	cJSON_AddStringToObject(s, "health", src.health ? src.health : "unknown");
+	if (src.peak_known)
+		cJSON_AddNumberToObject(s, "peak_dbfs", round(src.peak_dbfs * 10) / 10);
+	else
+		cJSON_AddNullToObject(s, "peak_dbfs");
+	cJSON_AddNumberToObject(s, "clipped", (double)src.clipped);
+	cJSON_AddNumberToObject(s, "clipped_share", round(src.clipped_share * 1e5) / 1e5);
+	cJSON_AddNumberToObject(s, "silence", round(src.silence_s * 1e3) / 1e3);
 	cJSON_AddNumberToObject(o, "frames", (double)ps.frames);
 	cJSON_AddNumberToObject(o, "inferences", (double)ps.inferences);
 	cJSON_AddNumberToObject(o, "vad_skipped", (double)ps.vad_skipped);

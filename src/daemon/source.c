@@ -1,6 +1,7 @@
 #include "daemon/source_impl.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@ const char *drsn__source_name(const struct drsn__source *s)
 	return s->spec;
 }
 
+static void level_end(struct drsn__source *s);
+
 void drsn__source_set_state(struct drsn__source *s, enum drsn__source_state st, const char *fmt, ...)
 {
 	char detail[512];
@@ -31,9 +34,195 @@ void drsn__source_set_state(struct drsn__source *s, enum drsn__source_state st, 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
+	if (st == DRSN_SRC_ENDED)
+		level_end(s);   /* before the clients hear of the end */
 	s->st.state = st;
 	if (s->ev.on_state)
 		s->ev.on_state(s->user, st, detail);
+}
+
+/* ---- the level check ------------------------------------------------------
+ * The commonest first-run failure of a keyword spotter: it hears nothing
+ * because the capture is muted, the wrong device, or its gain is far too
+ * low or too high. Judged on the loop side over the samples delivered (the
+ * real-time callback only copies), with nothing allocated: speech comes and
+ * goes, so the level is a window's loudest sample, never its mean, and a
+ * room that is quiet between words is not "low". */
+#define LEVEL_WINDOW_S 30      /* the level is judged over windows this long */
+#define SILENCE_S 10           /* exact zeros this long: "silent" (also: the shortest last window judged) */
+#define LOW_DBFS (-50.0)       /* a window that never reaches this is "low": [detect] vad_threshold_db's
+				  default, which no 10 ms frame of it could pass */
+#define CLIP_LEVEL 0.98f       /* |x| at or above this (-0.18 dBFS): at or near full scale */
+#define CLIP_SHARE 0.001       /* that share of a window's samples: "clipping" (samples/stream-noisy.wav
+				  10 dB too loud: 0.09 %; 15 dB: 0.7 %; 20 dB: 2.1 %) */
+#define WARN_AGAIN_S 3600      /* a warning of one kind at most once an hour of audio */
+
+enum { LV_SILENT, LV_LOW, LV_CLIP };
+
+static double dbfs(float a)
+{
+	return 20.0 * log10((double)a + 1e-10);
+}
+
+/* 1 if a warning of this kind may be logged now (and it is counted as logged) */
+static int level_may_warn(struct drsn__source *s, int kind)
+{
+	uint64_t again = (uint64_t)WARN_AGAIN_S * (uint64_t)s->o.target_rate;
+	if (s->lv.warned[kind] && s->st.samples - s->lv.warned_at[kind] < again)
+		return 0;
+	s->lv.warned[kind] = 1;
+	s->lv.warned_at[kind] = s->st.samples;
+	return 1;
+}
+
+/* How to change the capture, for the warnings below: by source kind. */
+static const char *level_fix(const struct drsn__source *s, int louder)
+{
+	if (s->kind == SRC_FILE)
+		return louder ? "a file is not changed by any setting: record it again with more gain, or "
+				"raise it (sox --norm IN OUT)"
+			      : "a file is not changed by any setting: record it again with less gain";
+	if (s->kind == SRC_FD)
+		return louder ? "raise the capture level of the program that feeds drsnd (alsamixer, F4: "
+				"capture; pactl set-source-volume @DEFAULT_SOURCE@ 100%), or have it record "
+				"from another input (arecord -l, pactl list short sources)"
+			      : "lower the capture level of the program that feeds drsnd (alsamixer, F4: "
+				"capture; pactl set-source-volume @DEFAULT_SOURCE@ 50%)";
+	return louder ? "raise the capture level (alsamixer, F4: capture; pactl set-source-volume "
+			"@DEFAULT_SOURCE@ 100%), or pick another device (drsnd --list-devices, then "
+			"[audio] source = pa:NAME)"
+		      : "lower the capture level (alsamixer, F4: capture; pactl set-source-volume "
+			"@DEFAULT_SOURCE@ 50%), or move the microphone away from the loudspeaker";
+}
+
+static void warn_silent(struct drsn__source *s)
+{
+	if (s->kind == SRC_PA)
+		log_warn("%s: the capture from '%s' has been digital silence (every sample exactly 0) "
+			 "for %d s: the keyword spotter hears nothing. The input is muted, or it is the "
+			 "wrong device: unmute it (alsamixer, F4: capture, M; pactl set-source-mute "
+			 "@DEFAULT_SOURCE@ 0), or pick another device (drsnd --list-devices, then [audio] "
+			 "source = pa:NAME); status: source.health \"silent\"", s->spec, drsn__pa_device(s),
+			 SILENCE_S);
+	else if (s->kind == SRC_FD)
+		log_warn("%s: the stream has been digital silence (every sample exactly 0) for %d s: "
+			 "the keyword spotter hears nothing. The program that feeds drsnd records from a "
+			 "muted or wrong input: unmute it (alsamixer, F4: capture, M; pactl "
+			 "set-source-mute @DEFAULT_SOURCE@ 0), or have it record from another (arecord -l, "
+			 "pactl list short sources); status: source.health \"silent\"", s->spec, SILENCE_S);
+	else
+		log_warn("%s: %d s of digital silence (every sample exactly 0) from %.1f s into the "
+			 "file: the keyword spotter hears nothing there (a recording of a muted or "
+			 "unplugged input?); status: source.health \"silent\"", s->spec, SILENCE_S,
+			 (double)(s->st.samples - s->lv.zero_run) / s->o.target_rate);   /* samples: up to here */
+}
+
+/* The window is over (or the stream, and it held SILENCE_S or more). */
+static void level_judge(struct drsn__source *s)
+{
+	float peak = s->lv.peak;
+	double secs = (double)s->lv.n / s->o.target_rate;
+	double share = s->lv.n ? (double)s->lv.clipped / (double)s->lv.n : 0;
+	s->lv.judged = 1;
+	s->lv.last_peak = peak;
+	s->lv.last_share = share;
+	s->lv.n = 0;
+	s->lv.peak = 0;
+	s->lv.clipped = 0;
+	if (peak == 0)
+		return;   /* digital silence: the silence check says it */
+	if (dbfs(peak) >= LOW_DBFS)
+		s->lv.loud_seen = 1;
+	if (share >= CLIP_SHARE && level_may_warn(s, LV_CLIP))
+		log_warn("%s: %.2f%% of the samples of the last %.0f s were at or near full scale "
+			 "(clipped): the gain is too high, and clipped speech is heard badly; %s; "
+			 "status: source.clipped_share", s->spec, share * 100, secs, level_fix(s, 0));
+	else if (dbfs(peak) < LOW_DBFS && !s->lv.loud_seen && level_may_warn(s, LV_LOW))
+		/* once the level has been seen to reach speech, a quiet stretch is
+		 * a quiet room, not a gain */
+		log_warn("%s: the loudest sample of the last %.0f s was %.1f dBFS: far too quiet for "
+			 "the keyword spotter (speech 1 m from a microphone peaks at about -30 to -10 "
+			 "dBFS; below %.0f dBFS not even the voice-activity gate's default opens). %s: %s; "
+			 "status: source.peak_dbfs", s->spec, secs, dbfs(peak), LOW_DBFS,
+			 s->kind == SRC_FILE ? "If the file holds speech, it was recorded with far too little gain"
+					     : "If someone spoke meanwhile, the gain is far too low, or it is the wrong input",
+			 level_fix(s, 1));
+}
+
+static void level_feed(struct drsn__source *s, const float *x, size_t n)
+{
+	const uint64_t window = (uint64_t)LEVEL_WINDOW_S * (uint64_t)s->o.target_rate;
+	const uint64_t silence = (uint64_t)SILENCE_S * (uint64_t)s->o.target_rate;
+	while (n) {
+		size_t k = (size_t)(window - s->lv.n) < n ? (size_t)(window - s->lv.n) : n;
+		float peak = s->lv.peak;
+		uint64_t clipped = 0;
+		size_t first = k, last = 0;   /* the first non-zero sample, the one after the last */
+		for (size_t i = 0; i < k; i++) {
+			float a = fabsf(x[i]);
+			peak = a > peak ? a : peak;
+			clipped += a >= CLIP_LEVEL;
+			if (a != 0.0f) {
+				first = first < k ? first : i;
+				last = i + 1;
+			}
+		}
+		s->lv.peak = peak;
+		s->lv.clipped += clipped;
+		s->lv.clipped_total += clipped;
+		s->lv.n += k;
+		if (first < k) {
+			if (s->lv.silent_warned)
+				drsn__log_notice("%s: sound again after %.1f s of digital silence", s->spec,
+						 (double)(s->lv.zero_run + first) / s->o.target_rate);
+			if (s->lv.silent)
+				s->lv.judged = 0;   /* "unknown" until a window of the new sound */
+			s->lv.silent = s->lv.silent_warned = 0;
+			s->lv.zero_run = k - last;
+		} else {
+			s->lv.zero_run += k;
+		}
+		if (!s->lv.silent && s->lv.zero_run >= silence) {
+			s->lv.silent = 1;
+			/* the chosen channels a sound server filled with zeros
+			 * were named already (source_pa.c) */
+			if (!(s->kind == SRC_PA && drsn__pa_silent_channels_said(s)) &&
+			    level_may_warn(s, LV_SILENT)) {
+				s->lv.silent_warned = 1;
+				warn_silent(s);
+			}
+		}
+		if (s->lv.n == window)
+			level_judge(s);
+		x += k;
+		n -= k;
+	}
+}
+
+/* End of stream: its last window is judged if it is long enough. */
+static void level_end(struct drsn__source *s)
+{
+	if (s->lv.n >= (uint64_t)SILENCE_S * (uint64_t)s->o.target_rate)
+		level_judge(s);
+}
+
+static void level_stats(const struct drsn__source *s, struct drsn__source_stats *st)
+{
+	st->clipped = s->lv.clipped_total;
+	st->silence_s = (double)s->lv.zero_run / s->o.target_rate;
+	st->clipped_share = s->lv.judged ? s->lv.last_share : 0;
+	st->peak_known = s->lv.judged || s->lv.n;
+	st->peak_dbfs = dbfs(s->lv.judged ? s->lv.last_peak : s->lv.peak);
+	if (s->lv.silent)
+		st->health = "silent";
+	else if (!s->lv.judged)
+		st->health = "unknown";
+	else if (s->lv.last_share >= CLIP_SHARE)
+		st->health = "clipping";
+	else if (dbfs(s->lv.last_peak) < LOW_DBFS)
+		st->health = s->lv.loud_seen ? "quiet" : "low";   /* as the warning: a quiet room, or a gain */
+	else
+		st->health = "ok";
 }
 
 void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n)
@@ -54,6 +243,7 @@ void drsn__source_deliver(struct drsn__source *s, const float *x, size_t n)
 	while (n && !s->stopping) {
 		size_t k = n < chunk ? n : chunk;
 		s->st.samples += k;
+		level_feed(s, x, k);
 		s->ev.on_audio(s->user, x, k);
 		x += k;
 		n -= k;
@@ -645,6 +835,7 @@ void drsn__source_stop(struct drsn__source *s, void (*done)(void *), void *user)
 void drsn__source_get_stats(const struct drsn__source *s, struct drsn__source_stats *st)
 {
 	*st = s->st;
+	level_stats(s, st);
 	if (s->kind == SRC_FD) {
 		st->overflows = atomic_load(&s->ring.overflows);
 		st->overflow_samples = atomic_load(&s->ring.overflow_samples);

@@ -30,6 +30,10 @@
  *   stdin, fd:N  raw PCM (raw_format/raw_rate/raw_channels) read by a helper
  *                thread with drsn_audio_open_fd into the same kind of ring.
  *                The reader waits when the ring is full (no loss on pipes).
+ * Every source's delivered samples are checked for a level that hears
+ * nothing (source.c, on the loop): digital silence for 10 s, a 30 s window
+ * peaking below -50 dBFS, or clipping; logged with the fix for the kind of
+ * source, and in the stats (health, peak_dbfs, clipped...).
  */
 #ifndef DRSN_DAEMON_SOURCE_H
 #define DRSN_DAEMON_SOURCE_H
@@ -102,6 +106,19 @@ struct drsn__source_stats {
 	 * stood still), their seconds in all, and the last one's */
 	uint64_t suspends;
 	double suspended_s, last_suspend_s;
+	/* The level check (source.c: every source, on the loop side, over the
+	 * samples delivered): "unknown" (less than a window of audio yet),
+	 * "ok", "silent" (digital silence for SILENCE_S or more), "low" (the
+	 * last window's loudest sample below LOW_DBFS, and no window's above),
+	 * "quiet" (the same after a window above it: a quiet room), "clipping" (CLIP_SHARE
+	 * or more of the last window's samples at or near full scale) */
+	const char *health;
+	int peak_known;              /* 0 before any audio */
+	double peak_dbfs;            /* loudest sample of the last window (of the audio so far
+				        before the first), dBFS; -200 for digital silence */
+	uint64_t clipped;            /* samples at or near full scale since the start */
+	double clipped_share;        /* their share of the last window's samples */
+	double silence_s;            /* digital silence (exact zeros) up to now, s */
 };
 
 /* Parse the spec, open what can be opened now (files are opened here, so a

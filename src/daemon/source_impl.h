@@ -58,6 +58,24 @@ struct drsn__source {
 
 	int bad_warned;             /* bad_samples were logged (once per source) */
 
+	/* The level check (drsn__source_deliver): windows of LEVEL_WINDOW_S of
+	 * delivered audio, judged at their end (and at the end of a stream). */
+	struct {
+		uint64_t n;                /* samples in the current window */
+		float peak;                /* its loudest |x| */
+		uint64_t clipped;          /* its samples at or near full scale */
+		uint64_t clipped_total;
+		uint64_t zero_run;         /* exact zeros in a row up to now */
+		int judged;                /* the last_* hold a judged window */
+		float last_peak;
+		double last_share;
+		int loud_seen;             /* a window peaked at LOW_DBFS or above */
+		int silent;                /* zero_run reached SILENCE_S */
+		int silent_warned;         /* and this run was warned of */
+		int warned[3];             /* LV_SILENT, LV_LOW, LV_CLIP: warned once... */
+		uint64_t warned_at[3];     /* ...last at this sample (stream time) */
+	} lv;
+
 	int stopping;
 	int open_handles;
 	void (*done)(void *user);
@@ -96,5 +114,9 @@ int drsn__pa_start(struct drsn__source *s);
 void drsn__pa_stop(struct drsn__source *s);
 void drsn__pa_free(struct drsn__source *s);     /* after all handles closed */
 void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st);
+/* The name of the device open last ("" before any), for messages. */
+const char *drsn__pa_device(const struct drsn__source *s);
+/* check_silent_channels warned: every chosen channel is one of them. */
+int drsn__pa_silent_channels_said(const struct drsn__source *s);
 
 #endif

@@ -780,6 +780,18 @@ void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st)
 		st->behind_s = (double)drsn__ring_used(&s->ring) / s->pa->rate;
 }
 
+int drsn__pa_silent_channels_said(const struct drsn__source *s)
+{
+	return s->pa && s->pa->silent_warned;
+}
+
+const char *drsn__pa_device(const struct drsn__source *s)
+{
+	/* written by an open job: read while none runs (audio is delivered
+	 * only then) */
+	return s->pa && !s->pa->job ? s->pa->dev_name : "";
+}
+
 int drsn__source_list_devices(FILE *f)
 {
 	struct drsn__hush h;
@@ -840,6 +852,18 @@ void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st)
 {
 	(void)s;
 	(void)st;
+}
+
+int drsn__pa_silent_channels_said(const struct drsn__source *s)
+{
+	(void)s;
+	return 0;
+}
+
+const char *drsn__pa_device(const struct drsn__source *s)
+{
+	(void)s;
+	return "";
 }
 
 int drsn__source_list_devices(FILE *f)

@@ -980,10 +980,58 @@ def test_float_device_nan_and_inf():
         pulse.kill()
 
 
+def test_muted_microphone_is_warned():
+    """The commonest first-run failure: the capture is muted. The sink's
+    monitor, muted in PulseAudio (pactl set-source-mute), delivers exact
+    zeros through the ALSA pulse device while the keywords play: after 10 s
+    one warning names the source, the device, the causes and the fix, and the
+    status says "silent"; unmuted, the keywords come through, a notice says
+    so, and the status no longer says "silent"."""
+    tmp = os.environ["TMPDIR"]
+    pulse = Pulse(tmp)
+    pulse.start()
+    try:
+        subprocess.run(["pactl", "set-source-mute", "drsn.monitor", "1"], env=pulse.env, check=True)
+        d = Daemon(source="pa:pulse", env=pulse.env).wait_listening()
+        c = d.client()
+        c.request({"type": "subscribe", "events": ["level"]})
+        c.wait_for(lambda m: m["type"] == "level", 15, "first level event")
+        player = pulse.play(SAMPLE)
+        want = ("drsnd: warning: pa:pulse: the capture from 'pulse' has been digital silence (every sample "
+                "exactly 0) for 10 s: the keyword spotter hears nothing. The input is muted, or it is the "
+                "wrong device: unmute it (alsamixer, F4: capture, M; pactl set-source-mute @DEFAULT_SOURCE@ 0), "
+                "or pick another device (drsnd --list-devices")
+        end = time.time() + 20
+        while want not in d.stderr() and time.time() < end:
+            time.sleep(0.2)
+        assert want in d.stderr(), d.stderr()[-2000:]
+        assert player.wait(10) == 0
+        src = c.request({"type": "status"})["source"]
+        log("muted monitor while the keywords played: status %s"
+            % {k: src[k] for k in ("state", "health", "peak_dbfs", "silence")})
+        assert src["state"] == "running" and src["health"] == "silent" and src["silence"] >= 10, src
+        assert src["peak_dbfs"] == -200, src
+        subprocess.run(["pactl", "set-source-mute", "drsn.monitor", "0"], env=pulse.env, check=True)
+        player = pulse.play(SAMPLE)
+        end = time.time() + 15
+        while "sound again after" not in d.stderr() and time.time() < end:
+            time.sleep(0.2)
+        assert player.wait(15) == 0
+        src = c.request({"type": "status"})["source"]
+        assert d.stop() == 0, d.stderr()[-2000:]
+        err = d.stderr()
+        assert re.search(r"drsnd: notice: pa:pulse: sound again after \d+\.\d s of digital silence", err), err[-2000:]
+        assert err.count("digital silence") == 2, err[-3000:]   # the warning, the notice
+        assert src["health"] != "silent" and src["silence"] < 1, src
+        log("unmuted: a notice; status health %s" % src["health"])
+    finally:
+        pulse.kill()
+
+
 if __name__ == "__main__":
     main([test_device_selection, test_lost_audio_is_counted_and_logged, test_live_capture_and_device_loss,
           test_box_too_slow_for_real_time, test_silent_device_is_not_running,
           test_restarts_count_audio_not_opens, test_hung_sound_server,
           test_unplugged_device_retries_do_not_grow, test_long_stop_counts_what_the_server_dropped,
           test_stereo_mic_channels, test_missing_channel_is_reported, test_float_device_nan_and_inf,
-          test_host_suspend_resets_pipeline_and_recorder])
+          test_host_suspend_resets_pipeline_and_recorder, test_muted_microphone_is_warned])

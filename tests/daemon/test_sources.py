@@ -4,6 +4,7 @@ audio (the same pipeline must give the same detections): file: at real time,
 stdin raw s16le as fast as it comes, fd:N raw f32le 48 kHz stereo."""
 import array
 import json
+import math
 import os
 import signal
 import struct
@@ -635,6 +636,143 @@ def test_wait_for_client():
     assert r.returncode == 1 and "[audio] wait_for_client: 'maybe' is not a boolean" in r.stderr, r.stderr
 
 
+NOISY = os.path.join(ROOT, "samples", "stream-noisy.wav")
+LEVEL_WARNINGS = ("digital silence", "the loudest sample of the last", "at or near full scale")
+
+
+def s16_wav(path, ints, rate=16000):
+    """Exact 16-bit samples (a list or array of ints) -> mono WAV."""
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(array.array("h", ints).tobytes())
+
+
+def ended_status(d, timeout=60):
+    """The status once the file or stream has ended (the daemon stays up)."""
+    c = d.client()
+    end = time.time() + timeout
+    while time.time() < end:
+        src = c.request({"type": "status"})["source"]
+        if src["state"] == "ended":
+            c.close()
+            return src
+        time.sleep(0.1)
+    raise AssertionError("the source did not end: %s\n%s" % (src, d.stderr()[-2000:]))
+
+
+def file_level(ints, name):
+    """drsnd reading a 16 kHz WAV of these samples as fast as it can: its
+    status at the end, and its log."""
+    wav = os.path.join(os.environ["TMPDIR"], name)
+    s16_wav(wav, ints)
+    d = Daemon("--set", "audio.realtime=no", source="file:" + wav).wait_listening()
+    src = ended_status(d)
+    assert d.stop() == 0, d.stderr()
+    return wav, src, d.stderr()
+
+
+def test_level_silence_stdin():
+    """A capture piped from a muted input (arecord | drsnd): every sample 0.
+    After 10 s of it one warning says so, with the causes and the fix; the
+    status says "silent" and for how long; when sound comes, a notice says
+    after how long, and the status no longer says "silent"."""
+    d = stdin_daemon()
+    c = d.client()
+    st = c.request({"type": "status"})["source"]
+    assert st["health"] == "unknown" and st["peak_dbfs"] is None and st["silence"] == 0, st
+    d.p.stdin.write(b"\0\0" * 16000 * 12)   # 12 s of digital silence; the pipe stays open
+    d.p.stdin.flush()
+    end = time.time() + 30
+    while time.time() < end:
+        st = c.request({"type": "status"})["source"]
+        if st["samples"] >= 16000 * 12:
+            break
+        time.sleep(0.1)
+    log("12 s of zeros on stdin: status source %s" % {k: st[k] for k in ("health", "peak_dbfs", "silence")})
+    assert st["health"] == "silent" and st["silence"] == 12.0 and st["peak_dbfs"] == -200, st
+    err = d.stderr()
+    want = ("drsnd: warning: stdin: the stream has been digital silence (every sample exactly 0) for 10 s: "
+            "the keyword spotter hears nothing. The program that feeds drsnd records from a muted or wrong input")
+    assert err.count("digital silence") == 1 and want in err, err
+    assert "pactl set-source-mute @DEFAULT_SOURCE@ 0" in err and "arecord -l" in err, err
+    # sound again: 24 s of speech in noise, then the end
+    feed(d, raw_s16(NOISY))
+    st = ended_status(d)
+    err = d.stderr()
+    assert d.stop() == 0, err
+    assert err.count("drsnd: notice: stdin: sound again after 12.0 s of digital silence") == 1, err
+    assert err.count("digital silence") == 2, err   # the warning and the notice, nothing more
+    assert st["health"] == "ok" and st["silence"] == 0 and st["peak_dbfs"] > -10, st
+    log("then speech: one notice, status health %s, peak %.1f dBFS" % (st["health"], st["peak_dbfs"]))
+
+
+def test_level_low_file():
+    """Noise peaking at -70 dBFS for 35 s (a capture gain far too low): one
+    warning with the measured peak and what speech peaks at; status "low",
+    peak_dbfs the measured peak."""
+    import random
+    r = random.Random(3)
+    ints = [r.randint(-10, 10) for _ in range(16000 * 35)]   # 10/32768: -70.3 dBFS
+    wav, src, err = file_level(ints, "low.wav")
+    peak = 20 * math.log10(10 / 32768.0)
+    log("-70 dBFS noise: status %s" % {k: src[k] for k in ("health", "peak_dbfs", "clipped")})
+    assert src["health"] == "low" and abs(src["peak_dbfs"] - peak) < 0.06 and src["clipped"] == 0, src
+    want = ("drsnd: warning: file:%s: the loudest sample of the last 30 s was %.1f dBFS: far too quiet for the "
+            "keyword spotter (speech 1 m from a microphone peaks at about -30 to -10 dBFS" % (wav, peak))
+    assert err.count("the loudest sample") == 1 and want in err, err
+    assert "digital silence" not in err and "full scale" not in err, err
+
+
+def test_level_quiet_room_after_speech():
+    """Speech, then 35 s of noise at -70 dBFS (a quiet room, the microphone
+    heard at a normal level before): no warning, status "quiet", not "low"."""
+    import random
+    r = random.Random(4)
+    with wave.open(NOISY) as w:
+        x = array.array("h", w.readframes(w.getnframes()))
+    ints = list(x)[:16000 * 30] + [r.randint(-10, 10) for _ in range(16000 * 35)]
+    wav, src, err = file_level(ints, "quiet.wav")
+    log("speech, then a quiet room: status %s" % {k: src[k] for k in ("health", "peak_dbfs")})
+    assert src["health"] == "quiet" and src["peak_dbfs"] < -69, src
+    assert not any(w in err for w in LEVEL_WARNINGS), err
+
+
+def test_level_clipping_file():
+    """Speech in noise 20 dB too loud, clipped at full scale (47 s): one
+    warning with the share of clipped samples in the first 30 s (measured
+    here on the same samples) and the advice to lower the gain; status
+    "clipping", every clipped sample counted, the last window's share."""
+    with wave.open(NOISY) as w:
+        x = array.array("h", w.readframes(w.getnframes()))
+    ints = [max(-32768, min(32767, v * 10)) for v in list(x) * 2]
+    near = [abs(v) / 32768.0 >= 0.98 for v in ints]
+    share1 = sum(near[:16000 * 30]) / (16000 * 30)
+    share2 = sum(near[16000 * 30:]) / len(near[16000 * 30:])
+    wav, src, err = file_level(ints, "clipped.wav")
+    log("+20 dB, clipped: %.2f%% then %.2f%% clipped; status %s"
+        % (share1 * 100, share2 * 100, {k: src[k] for k in ("health", "peak_dbfs", "clipped", "clipped_share")}))
+    assert src["health"] == "clipping" and src["clipped"] == sum(near), (src, sum(near))
+    assert abs(src["clipped_share"] - share2) < 1e-5 and src["peak_dbfs"] > -0.1, (src, share2)
+    want = ("drsnd: warning: file:%s: %.2f%% of the samples of the last 30 s were at or near full scale "
+            "(clipped): the gain is too high" % (wav, share1 * 100))
+    assert err.count("full scale") == 1 and want in err, err   # the second window: not again
+    assert "record it again with less gain" in err, err
+
+
+def test_level_speech_no_warning():
+    """Ordinary speech in noise (samples/stream-noisy.wav twice, 47 s, with
+    quiet stretches between the words): no warning; status "ok"."""
+    with wave.open(NOISY) as w:
+        x = array.array("h", w.readframes(w.getnframes()))
+    wav, src, err = file_level(list(x) * 2, "normal.wav")
+    log("speech in noise: status %s" % {k: src[k] for k in ("health", "peak_dbfs", "clipped", "clipped_share")})
+    assert src["health"] == "ok" and src["clipped"] == 0 and src["clipped_share"] == 0, src
+    assert -3 < src["peak_dbfs"] < -1, src
+    assert not any(w in err for w in LEVEL_WARNINGS), err
+
+
 if __name__ == "__main__":
     main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_stdin_starting_until_audio,
           test_stdin_container_refused,
@@ -642,4 +780,5 @@ if __name__ == "__main__":
           test_stdin_matches_drsn_detect, test_stdin_f32_nan_samples, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_pauses_over_a_stall,
           test_file_realtime_matches_drsn_detect, test_channels, test_narrowband_warned,
-          test_wait_for_client])
+          test_wait_for_client, test_level_silence_stdin, test_level_low_file, test_level_quiet_room_after_speech, test_level_clipping_file,
+          test_level_speech_no_warning])

@@ -271,8 +271,8 @@ static pthread_mutex_t sf_open_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pipe_header(int *fd, int *own_fd, const char *name, int spool, int *spooled,
 		       drsn__rf64_head *rf64, drsn_error *err)
 {
-	unsigned char head[4096];
-	ssize_t n = drsn__pipe_peek(*fd, head, 12);
+	unsigned char head[12];
+	ssize_t n = drsn__pipe_peek(*fd, head, sizeof head);
 	if (n < 0)   /* neither a pipe nor a socket: libsndfile as it is */
 		return 0;
 	const char *fmt = drsn__pipe_seek_format(head, (size_t)n);
@@ -293,20 +293,7 @@ static int pipe_header(int *fd, int *own_fd, const char *name, int spool, int *s
 	}
 	if (n < 12 || memcmp(head, "RF64", 4) || memcmp(head + 8, "WAVE", 4))
 		return 0;
-	n = drsn__pipe_peek(*fd, head, sizeof head);
-	int rc = drsn__rf64_parse(head, n < 0 ? 0 : (size_t)n, name, rf64, err);
-	if (rc < 0)
-		return rc;
-	for (size_t done = 0; done < rf64->header_len;) {   /* past the header */
-		ssize_t k = read(*fd, head, rf64->header_len - done);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return drsn__fail(err, -EIO, "%s: read error: %s", name,
-					  k < 0 ? strerror(errno) : "end of stream in the header");
-		done += (size_t)k;
-	}
-	return 0;
+	return drsn__rf64_read(*fd, name, rf64, err);
 }
 
 /* Takes over fd when own_fd (closed on failure too). spool: see pipe_header. */

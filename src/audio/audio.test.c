@@ -548,6 +548,63 @@ static float *file_samples(const char *path, size_t *n, char **bytes, size_t *le
  * Formats libsndfile must seek in: drsn_audio_open_fd (drsnd's live
  * sources) refuses them by name; the offline tools' open spools them and
  * reads what the file gives, and says so past its cap. */
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* RF64 from a pipe as writers make it: a JUNK chunk longer than any peek
+ * (bext, iXML and JUNK can be kilobytes), and ffmpeg's on a pipe, whose
+ * ds64 says 0 for a data chunk of all ones: every sample, to the end. */
+static void test_rf64_pipe_big_header_and_unknown_length(void **state)
+{
+	(void)state;
+	enum { FRAMES = 8000, JUNK = 6000 };
+	const size_t len = 12 + 36 + 8 + JUNK + 24 + 8 + 2 * FRAMES;
+	drsn_audio_opts o;
+	drsn_audio_opts_default(&o);
+	o.target_rate = 0;
+	for (int known = 0; known < 2; known++) {
+		unsigned char *b = calloc(1, len), *p = b;
+		assert_non_null(b);
+		memcpy(p, "RF64", 4), put32(p + 4, 0xFFFFFFFFu), memcpy(p + 8, "WAVE", 4), p += 12;
+		memcpy(p, "ds64", 4), put32(p + 4, 28), p += 8;   /* riff, data, frames (64-bit), table 0 */
+		put32(p + 8, known ? 2 * FRAMES : 0), p += 28;
+		memcpy(p, "JUNK", 4), put32(p + 4, JUNK), p += 8 + JUNK;
+		memcpy(p, "fmt ", 4), put32(p + 4, 16), p += 8;
+		p[0] = 1, p[2] = 1, put32(p + 4, 16000), put32(p + 8, 32000), p[12] = 2, p[14] = 16, p += 16;
+		memcpy(p, "data", 4), put32(p + 4, 0xFFFFFFFFu), p += 8;
+		for (int k = 0; k < FRAMES; k++) {
+			int v = (int)lrint(9000 * sin(2 * M_PI * FREQ * k / 16000.0));
+			p[2 * k] = (unsigned char)(v & 0xFF), p[2 * k + 1] = (unsigned char)((v >> 8) & 0xFF);
+		}
+		assert_int_equal((size_t)(p + 2 * FRAMES - b), len);
+		pid_t pid;
+		int st, fd = pipe_from_child((char *)b, len, &pid);
+		drsn_audio *a = NULL;
+		drsn_error e;
+		if (drsn_audio_open_fd(&a, fd, "stdin", &o, &e) < 0)
+			fail_msg("RF64 (ds64 data %s, %d bytes of JUNK) from a pipe: %s", known ? "known" : "0", JUNK, e.msg);
+		static float x[FRAMES + 64];
+		size_t got = 0;
+		long r;
+		while ((r = drsn_audio_read(a, x + got, FRAMES + 64 - got, &e)) > 0)
+			got += (size_t)r;
+		assert_true(r == 0);
+		assert_int_equal(got, FRAMES);
+		for (int k = 0; k < FRAMES; k++) {
+			int v = (int)lrint(9000 * sin(2 * M_PI * FREQ * k / 16000.0));
+			if (fabsf(x[k] - (float)v / 32768.0f) > 1e-6f)
+				fail_msg("RF64 from a pipe: sample %d is %g, not %g", k, x[k], v / 32768.0);
+		}
+		drsn_audio_close(a);
+		close(fd);
+		waitpid(pid, &st, 0);
+		free(b);
+	}
+}
+
 static void test_pipe_formats_by_header(void **state)
 {
 	(void)state;
@@ -860,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_wav_pipe_and_fd),
 		cmocka_unit_test(test_flac_pipe_names_the_reason),
 		cmocka_unit_test(test_pipe_formats_by_header),
+		cmocka_unit_test(test_rf64_pipe_big_header_and_unknown_length),
 		cmocka_unit_test(test_mp3_without_length_header),
 		cmocka_unit_test(test_read_all_too_big_for_address_space),
 		cmocka_unit_test(test_nonfinite_and_huge_samples),

@@ -93,8 +93,10 @@ const char *drsn__pipe_seek_format(const unsigned char *b, size_t n)
 		return "WVE";
 	if (b[0] == 0xF0 && b[1] == 0x7E && !(b[2] & 0x80) && b[3] == 0x01)
 		return "SDS";
-	/* libsndfile knows HTK by its sample count against the file's length */
-	if (b[8] == 0 && b[9] == 2 && b[10] == 0 && b[11] == 0)
+	/* libsndfile knows HTK by its sample count against the file's length;
+	 * those bytes may be anything in a format with a magic (an AU's data
+	 * size of 131072) */
+	if (b[8] == 0 && b[9] == 2 && b[10] == 0 && b[11] == 0 && !drsn__pipe_container(b, n))
 		return "HTK";
 	return NULL;
 }
@@ -125,47 +127,73 @@ static uint64_t le64(const unsigned char *p)
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-int drsn__rf64_parse(const unsigned char *b, size_t n, const char *name, drsn__rf64_head *h,
-		     drsn_error *err)
+/* n bytes of fd into b (NULL: dropped); 0, or -1 at the end of the
+ * stream (errno 0) or on an error (errno) */
+static int take(int fd, unsigned char *b, uint64_t n)
 {
-	uint64_t ds64_data = 0;
+	unsigned char junk[4096];
+	while (n > 0) {
+		size_t want = b || n < sizeof junk ? (size_t)n : sizeof junk;
+		ssize_t k = read(fd, b ? b : junk, want);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = 0;
+			return -1;
+		}
+		n -= (uint64_t)k;
+		if (b)
+			b += k;
+	}
+	return 0;
+}
+
+int drsn__rf64_read(int fd, const char *name, drsn__rf64_head *h, drsn_error *err)
+{
+	unsigned char b[64], c[8];
+	uint64_t ds64_data = 0, at = 12;
 	int tag = -1, bits = 0, block = 0;
-	size_t at = 12;
 
 	memset(h, 0, sizeof *h);
-	if (n < 12 || !is(b, "RF64") || !is(b + 8, "WAVE"))
+	if (take(fd, b, 12) < 0)
+		goto cut;
+	if (!is(b, "RF64") || !is(b + 8, "WAVE"))
 		return drsn__fail(err, -EBADMSG, "%s: not an RF64 header", name);
 	for (;;) {
-		const unsigned char *c = b + at;
-		uint32_t size = at + 8 <= n ? le32(c + 4) : 0;
-		/* the chunk, and the next one's header, or the data's */
-		if (at + 8 > n || (!is(c, "data") && at + 16 + (uint64_t)size > n))
-			return drsn__fail(err, -EBADMSG, "%s: RF64 header cut short, or longer than "
-					  "the %zu bytes read of it from the pipe, before its data chunk",
-					  name, n);
+		if (take(fd, c, 8) < 0)
+			goto cut;
+		uint32_t size = le32(c + 4);
 		at += 8;
 		if (is(c, "data")) {
-			uint64_t bytes = size != 0xFFFFFFFFu ? size : ds64_data;
+			/* all ones: the length is in ds64; unknown if that is 0
+			 * too (ffmpeg writing to a pipe): to the end */
+			uint64_t bytes = size != 0xFFFFFFFFu ? size : ds64_data ? ds64_data : UINT64_MAX;
 			if (tag < 0 || block <= 0)
 				return drsn__fail(err, -EBADMSG, "%s: RF64 without a valid fmt chunk "
 						  "before its data chunk", name);
-			h->header_len = at;
-			/* all ones: a writer's "unknown, to the end" */
+			h->header_len = (size_t)at;
 			h->frames = bytes >= (uint64_t)INT64_MAX ? -1 : (int64_t)(bytes / (uint64_t)block);
 			break;
 		}
+		/* the start of the chunk is kept (what fmt and ds64 hold), the
+		 * rest dropped: any length of bext, iXML or JUNK */
+		uint64_t left = (uint64_t)size + (size & 1);
+		size_t keep = left < sizeof b ? (size_t)left : sizeof b;
+		if (take(fd, b, keep) < 0 || take(fd, NULL, left - keep) < 0)
+			goto cut;
+		at += left;
 		if (is(c, "ds64") && size >= 24) {
-			ds64_data = le64(b + at + 8);
+			ds64_data = le64(b + 8);
 		} else if (is(c, "fmt ") && size >= 16) {
-			tag = b[at] | b[at + 1] << 8;
-			h->channels = b[at + 2] | b[at + 3] << 8;
-			h->rate = (int)le32(b + at + 4);
-			block = b[at + 12] | b[at + 13] << 8;
-			bits = b[at + 14] | b[at + 15] << 8;
+			tag = b[0] | b[1] << 8;
+			h->channels = b[2] | b[3] << 8;
+			h->rate = (int)le32(b + 4);
+			block = b[12] | b[13] << 8;
+			bits = b[14] | b[15] << 8;
 			if (tag == 0xFFFE && size >= 40)   /* WAVE_FORMAT_EXTENSIBLE: the GUID's tag */
-				tag = b[at + 24] | b[at + 25] << 8;
+				tag = b[24] | b[25] << 8;
 		}
-		at += size + (size & 1);
 	}
 	int sub = 0;
 	if (tag == 1)
@@ -183,6 +211,9 @@ int drsn__rf64_parse(const unsigned char *b, size_t n, const char *name, drsn__r
 				  "instead (e.g. 'sox IN -t wav -'), or name the file", name, tag, bits);
 	h->format = SF_FORMAT_RF64 | sub;
 	return 0;
+cut:
+	return drsn__fail(err, -EIO, "%s: %s in its RF64 header", name,
+			  errno ? strerror(errno) : "end of stream");
 }
 
 int64_t drsn__pipe_spool_max(void)

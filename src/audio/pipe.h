@@ -42,19 +42,19 @@ const char *drsn__pipe_seek_format(const unsigned char *head, size_t n);
  * chance), else NULL: to tell a raw PCM reader that it was sent a file. */
 const char *drsn__pipe_container(const unsigned char *head, size_t n);
 
-/* What an RF64 header (head: the stream's first n bytes) declares, for
- * reading its data as raw PCM: the libsndfile SF_FORMAT_RF64 | subtype
- * code, rate, channels, the header's length (where the audio starts) and
- * the data's length in frames (-1: to the end; 0 is zero frames, as
- * libsndfile reads it). 0, or a negative errno
- * with why in err (name: the stream's, for the message). */
+/* What an RF64 header declares, read (consumed) from fd up to its data
+ * chunk's header, chunks of any length on the way dropped, for reading its
+ * data as raw PCM from there: the libsndfile SF_FORMAT_RF64 | subtype
+ * code, rate, channels, the header's length and the data's length in
+ * frames (-1: to the end, also when ds64 says 0 for a data chunk of all
+ * ones, as ffmpeg writes to a pipe; 0 is zero frames, as libsndfile reads
+ * it). 0, or a negative errno with why in err (name: the stream's). */
 typedef struct drsn__rf64_head {
 	int format, rate, channels;
 	size_t header_len;
 	int64_t frames;
 } drsn__rf64_head;
-int drsn__rf64_parse(const unsigned char *head, size_t n, const char *name, drsn__rf64_head *h,
-		     drsn_error *err);
+int drsn__rf64_read(int fd, const char *name, drsn__rf64_head *h, drsn_error *err);
 
 /* Copy all of fd (a pipe) into an anonymous memory file, at most max bytes:
  * its descriptor (at offset 0, the caller's to close), or a negative errno

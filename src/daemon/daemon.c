@@ -748,11 +748,12 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 	switch (st) {
 	case DRSN_SRC_STARTING:
 		/* a lost device opened again (its audio comes after this): the
-		 * audio of before its loss is not followed on from (the denoiser
-		 * runs on with its noise estimate, likely the same room's: a few
-		 * ms of its pre-loss tail reach the denoised output) */
-		if (d->src_down)
+		 * audio of before its loss is not followed on from; the
+		 * denoiser's tail goes to the PCM readers only, as at a suspend */
+		if (d->src_down) {
+			denoise_flush(d, 0);
 			pipeline_break(d, "source");
+		}
 		log_info("%s", detail);
 		break;
 	case DRSN_SRC_RETRYING:
@@ -998,7 +999,8 @@ static void on_connect(void *user, struct drsn__client *c)
 	/* a client that only listens (subscribed to detection, as every new
 	 * one) starts the reading; a probe (status, ping) that is gone by
 	 * then does not */
-	if (d->src_waiting && !d->stopping && drsn__client_watch_silence(c, WAIT_SILENT_MS) < 0)
+	int rc = d->src_waiting && !d->stopping ? drsn__client_watch_silence(c, WAIT_SILENT_MS) : 0;
+	if (rc < 0 && rc != -EPIPE)   /* -EPIPE: it is gone already */
 		stop_waiting(d, c, "connected (no timer)");
 }
 
@@ -1072,8 +1074,11 @@ static void on_command(void *user, struct drsn__client *c, const struct drsn__co
 	 * of its input, for WAIT_SILENT_MS: a listener that asked first */
 	if (cmd->kind == DRSN_CMD_SUBSCRIBE && (cmd->events & ~(1u << DRSN_EV_STATUS)))
 		stop_waiting(d, c, "subscribed");
-	else if (drsn__client_watch_silence(c, WAIT_SILENT_MS) < 0)
-		stop_waiting(d, c, "asked (no timer)");
+	else {
+		int rc = drsn__client_watch_silence(c, WAIT_SILENT_MS);
+		if (rc < 0 && rc != -EPIPE)   /* -EPIPE: it is gone already */
+			stop_waiting(d, c, "asked (no timer)");
+	}
 }
 
 /* ---- signals, timers, stop ------------------------------------------------- */

@@ -28,8 +28,8 @@ struct owner {
 static void find_process(uv_handle_t *h, void *arg)
 {
 	struct owner *o = arg;
-	/* a closing handle's child was waited for already: its pid may be
-	 * another process's by now */
+	/* a closing handle is libuv's no more (it drops it without waiting
+	 * for its child): that child, once exited, is ours to reap */
 	if (h->type == UV_PROCESS && !uv_is_closing(h) && uv_process_get_pid((uv_process_t *)h) == o->pid)
 		o->found = 1;
 }

@@ -187,9 +187,16 @@ uint64_t drsn__client_id(const struct drsn__client *c)
 	return c->id;
 }
 
+static int peer_gone(struct drsn__client *c);
+
 static void on_silence(uv_timer_t *t)
 {
 	struct drsn__client *c = t->data;
+	if (!c->closing && c->half_closed && peer_gone(c)) {
+		/* ended its input and went: nothing written to it told us yet */
+		close_client(c);
+		return;
+	}
 	if (!c->closing && c->srv->ops.on_silent)
 		c->srv->ops.on_silent(c->srv->user, c);
 }

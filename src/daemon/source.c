@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -579,7 +580,21 @@ static int reader_loop(struct drsn__source *s, float *buf)
 	 * without -t raw), one that does not is refused naming both. */
 	unsigned char head[12];
 	ssize_t k = s->kind == SRC_FD && s->o.raw_format ? drsn__pipe_peek(s->fd, head, sizeof head) : 0;
+	struct stat fst;
+	int regular = 0;
+	if (k < 0 && fstat(s->fd, &fst) == 0 && S_ISREG(fst.st_mode)) {   /* stdin < FILE */
+		off_t at = lseek(s->fd, 0, SEEK_CUR);
+		k = at < 0 ? -1 : pread(s->fd, head, sizeof head, at);
+		regular = 1;
+	}
 	const char *container = k > 0 ? drsn__pipe_container(head, (size_t)k) : NULL;
+	if (container && regular) {   /* a file: it can be read as one, header and all */
+		snprintf(s->reader_err, sizeof s->reader_err, "%.200s: a %s file, but stdin and fd: "
+			 "sources are raw PCM (raw_format %s, raw_rate %d, raw_channels %d): read it as a "
+			 "file with source = file:/dev/stdin (or file:PATH)", s->spec, container,
+			 s->o.raw_format, s->o.raw_rate, s->o.raw_channels);
+		return 2;
+	}
 	if (container && !memcmp(head, "RIFF", 4)) {   /* a little-endian WAV: read as raw if it matches */
 		if (take_wav_header(s) < 0)
 			return 2;

@@ -41,7 +41,8 @@
 #define GLITCH_DB 20.0f      /* a frame this far above the recent envelope may be a glitch */
 #define GLITCH_MAX_MS 10.0f  /* longest burst the estimator surely forgets */
 #define GLITCH_FULL_MS 100.0f  /* ... and the longest one that reaches full scale */
-#define FULL_SCALE 1.0f      /* |x| >= this: the input is at (or past) full scale */
+#define FULL_SCALE (32767.0f / 32768.0f)  /* |x| >= this: at (or past) full scale; int16's
+					     +32767 reads as this, -32768 as -1 */
 
 /* fminf/fmaxf are libm calls without -ffast-math; no NaN reaches these. */
 static inline float minf(float a, float b) { return a < b ? a : b; }

@@ -135,11 +135,13 @@ struct drsn__detect {
 	const char *lt[64];            /* --label-threshold L=P as given */
 	float lt_p[64];
 	int n_lt, quiet;
+	int jobs;                      /* -j N: threads (1: as before) */
 	uint64_t channels;
 	drsn_pipeline_opts o;
 	/* from drsn__detect_open: */
 	drsn_model *m;
 	drsn_pipeline *p;
+	drsn_pipeline **wp;            /* d->jobs - 1 more, one per other worker */
 	float *thr;                    /* per label, -1 = the global threshold */
 	struct drsn__cli_files files;
 };
@@ -172,14 +174,65 @@ int drsn__detect_open(struct drsn__detect *d, char **args, int n_args);
  * finish), with ev and user; file_start (may be NULL) before a file's first
  * sample, file_end (may be NULL) after its finish with the audio's length
  * in seconds. A file that cannot be read gets drsn__cli_file_error. 0, or 1
- * when a file failed or stdout failed (the exit code). */
+ * when a file failed or stdout failed (the exit code). With d->jobs > 1 the
+ * files go over that many threads (drsn__cli_jobs_run), worker w with the
+ * user at (char *)user + w * user_size (an array of d->jobs of them). */
 int drsn__detect_run(struct drsn__detect *d, const drsn_pipeline_events *ev,
 		     void (*file_start)(void *user, const char *file),
-		     void (*file_end)(void *user, const char *file, double audio_s), void *user);
+		     void (*file_end)(void *user, const char *file, double audio_s), void *user,
+		     size_t user_size);
 void drsn__detect_close(struct drsn__detect *d);
 /* A float option's value in [lo, hi]: 0, or -1 after "drsn: CMD: OPT: 'V' is
  * not a number in [lo, hi]". */
 int drsn__cli_parse_float(const char *cmd, const char *opt, const char *v, float lo, float hi, float *out);
+
+/* -j N (src/cli/jobs.c): a command's n files over N threads, the output
+ * exactly as one thread gives it, in input order. run(user, w, i) does file
+ * i on worker w (0..jobs-1: each worker has its own context, pipeline and
+ * buffers, made before; a model is shared) and returns 0, or 1 when it
+ * failed. On a worker, what it prints through drsn__cli_print_json,
+ * drsn__cli_print_line, drsn__cli_err and the warnings is kept with file i
+ * and printed by the main thread once every file before i has been; a
+ * worker at most 4 * jobs files ahead waits. The progress bar is the main
+ * thread's: tick (may be NULL) is called there every 100 ms while it waits
+ * and after each file is printed, with the first file not yet printed and
+ * the workers' progress (drsn__cli_jobs_progress). jobs 1: every file in
+ * order on this thread, as before. Stops after a file once stdout failed.
+ * Returns the OR of the files' codes. */
+#define DRSN__JOBS_MAX 256
+#include <stdatomic.h>
+struct drsn__cli_job_progress {
+	_Atomic long long item;     /* the file being done, -1 none */
+	_Atomic long long done, total;   /* of that file, as drsn__cli_progress got it */
+};
+struct drsn__cli_jobs {
+	const char *cmd;
+	int jobs;
+	size_t n;
+	int (*run)(void *user, int w, size_t i);
+	void (*tick)(void *user, size_t next, const void *workers, int n_workers);
+	void *user;
+};
+int drsn__cli_jobs_run(const struct drsn__cli_jobs *j);
+const struct drsn__cli_job_progress *drsn__cli_jobs_progress(const void *workers, int w);
+/* 1 on a worker of drsn__cli_jobs_run (its output is kept), else 0. */
+int drsn__cli_capturing(void);
+/* The worker's progress record (drsn__cli_progress on a worker stores
+ * there), or NULL on the main thread. */
+struct drsn__cli_job_progress *drsn__cli_job_progress_slot(void);
+/* On a worker: keep line (n bytes, no newline) or the message for stdout / stderr
+ * and return 1; elsewhere return 0 (print it yourself). once: a warning
+ * said for the first file only (the narrowband one). */
+#include <stdarg.h>
+int drsn__cli_capture_out(const char *line, size_t n);
+int drsn__cli_capture_err(int once, const char *fmt, va_list ap);
+/* -j/--jobs V: 1..DRSN__JOBS_MAX, or 0 / "auto" = the online CPUs: 0, or -1
+ * after "drsn: CMD: --jobs: 'V' is not ..." on stderr (a usage error). */
+int drsn__cli_jobs_arg(const char *cmd, const char *v, int *out);
+/* The n bytes of s and a newline on stdout, flushed, as drsn__cli_print_json
+ * prints a line (a write error said once; then drsn__cli_stdout_failed);
+ * kept instead on a worker. 0 or -1. */
+int drsn__cli_print_line(const char *cmd, const char *s, size_t n);
 
 /* Subcommands (add yours here and in the table in main.c). */
 int drsn__cmd_version(int argc, char **argv);

@@ -28,7 +28,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: drsn classify [--model M] [--top N] [--channel SEL] FILE|FOLDER...\n\n"
+		"usage: drsn classify [--model M] [--top N] [--channel SEL] [-j N] FILE|FOLDER...\n\n"
 		"Classifies each file (a folder: every audio file under it, in name order;\n"
 		"'-': stdin) as one window, centre-padded with silence or cropped around its\n"
 		"word to the model's 1 s window as in training (over 10 s: its centre),\n"
@@ -38,7 +38,9 @@ static void usage(FILE *f)
 		"  -n, --top N        labels in \"top\", most probable first [3]; 0 = all\n"
 		"  --channel SEL      which channels to average to mono: mix (all but those\n"
 		"                     that are digital silence) [mix], N (1 = the first), a\n"
-		"                     list 1,2 or a range 1-4\n",
+		"                     list 1,2 or a range 1-4\n"
+		"  -j, --jobs N       files on N threads at once [1]; 0 or auto: one per online\n"
+		"                     CPU; the output is the same, in the same order\n",
 		drsn_default_model_path());
 }
 
@@ -191,21 +193,129 @@ static double round6(float x)
 	return round((double)x * 1e6) / 1e6;
 }
 
+/* A worker's own context, front end and buffers, made once. */
+struct classify_worker {
+	drsn_ctx *ctx;
+	drsn_features *fe;
+	float *win, *chunk, *feats, *probs;
+	int *order;
+	int narrow_said;   /* the narrowband warning: once a run (a worker's) */
+};
+struct classify_job {
+	drsn_model *m;
+	const drsn_features_params *fp;
+	const struct drsn__cli_files *files;
+	drsn_audio_opts ao;
+	uint64_t channels;
+	size_t n;
+	int nl, frames, top;
+	struct classify_worker *w;
+};
+
+static int worker_open(struct classify_worker *w, const struct classify_job *j,
+		       const char *model_path, drsn_error *e)
+{
+	if (drsn_ctx_create(&w->ctx, j->m, e) < 0) {
+		drsn__cli_err("classify: %s", e->msg);
+		return -1;
+	}
+	if (drsn_features_create(&w->fe, j->fp, e) < 0) {
+		drsn__cli_err("classify: %s: %s", model_path, e->msg);
+		return -1;
+	}
+	w->win = malloc(j->n * sizeof *w->win);
+	w->chunk = malloc(CHUNK * sizeof *w->chunk);
+	w->feats = malloc((size_t)j->frames * (size_t)drsn_model_bands(j->m) * sizeof *w->feats);
+	w->probs = malloc((size_t)j->nl * sizeof *w->probs);
+	w->order = malloc((size_t)j->nl * sizeof *w->order);
+	if (!w->win || !w->chunk || !w->feats || !w->probs || !w->order) {
+		drsn__cli_err("classify: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void worker_close(struct classify_worker *w)
+{
+	free(w->order);
+	free(w->probs);
+	free(w->feats);
+	free(w->win);
+	free(w->chunk);
+	drsn_features_destroy(w->fe);
+	drsn_ctx_destroy(w->ctx);
+}
+
+/* File f on worker wi: 0, or 1 when it failed. */
+static int classify_file(void *user, int wi, size_t f)
+{
+	struct classify_job *j = user;
+	struct classify_worker *w = &j->w[wi];
+	const char *file = j->files->file[f].path;
+	int nl = j->nl, frames = j->frames;
+	drsn_error e;
+	if (j->files->file[f].error) {
+		drsn__cli_file_error("classify", file, j->files->file[f].error);
+		return 1;
+	}
+	if (read_window(file, &j->ao, j->channels, w->win, j->n, w->chunk, j->fp, &w->narrow_said,
+			&e) < 0) {
+		drsn__cli_file_error("classify", file, e.msg);
+		return 1;
+	}
+	drsn_features_reset(w->fe);
+	int64_t got = drsn_features_push_into(w->fe, w->win, j->n, w->feats, (size_t)frames);
+	int rc = got == frames ? drsn_ctx_run(w->ctx, w->feats, w->probs) : -EINVAL;
+	if (rc < 0) {
+		char msg[DRSN_ERROR_MSG_MAX + 64];
+		snprintf(msg, sizeof msg, "%s: %s", file,
+			 got != frames ? "front end gave too few frames"
+				       : "non-finite features (corrupt audio?)");
+		drsn__cli_file_error("classify", file, msg);
+		return 1;
+	}
+	/* top labels, most probable first (ties: lower index first) */
+	const float *probs = w->probs;
+	int *order = w->order;
+	for (int i = 0; i < nl; i++)
+		order[i] = i;
+	for (int i = 1; i < nl; i++) {
+		int k = order[i], x = i;
+		for (; x > 0 && probs[order[x - 1]] < probs[k]; x--)
+			order[x] = order[x - 1];
+		order[x] = k;
+	}
+	cJSON *o = cJSON_CreateObject();
+	drsn__utf8_add_string(o, "file", file);
+	cJSON_AddStringToObject(o, "label", drsn_model_label(j->m, order[0]));
+	cJSON_AddNumberToObject(o, "score", round6(probs[order[0]]));
+	cJSON *t = cJSON_AddArrayToObject(o, "top");
+	for (int i = 0; i < j->top; i++) {
+		cJSON *pair = cJSON_CreateArray();
+		cJSON_AddItemToArray(pair, cJSON_CreateString(drsn_model_label(j->m, order[i])));
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber(round6(probs[order[i]])));
+		cJSON_AddItemToArray(t, pair);
+	}
+	drsn__cli_print_json("classify", o);
+	return 0;
+}
+
 int drsn__cmd_classify(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"top", required_argument, NULL, 'n'},
 		{"channel", required_argument, NULL, 'c'},
+		{"jobs", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *model_path = drsn_default_model_path();
-	int top = 3, c;
+	int top = 3, c, jobs = 1;
 	uint64_t channels = 0;
 	optind = 1;
 	opterr = 0;   /* drsn__cli_bad_option says it, in one line */
-	while ((c = getopt_long(argc, argv, ":m:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:n:hj:", opts, NULL)) != -1) {
 		char *end;
 		long v;
 		switch (c) {
@@ -222,6 +332,10 @@ int drsn__cmd_classify(int argc, char **argv)
 			if (drsn__cli_channel_arg("classify", optarg, &channels) < 0)
 				return 2;
 			break;
+		case 'j':
+			if (drsn__cli_jobs_arg("classify", optarg, &jobs) < 0)
+				return 2;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: return drsn__cli_bad_option("classify", c, argv, opts);
 		}
@@ -231,101 +345,43 @@ int drsn__cmd_classify(int argc, char **argv)
 		return 2;
 	}
 
-	int code = 1, failed = 0;
-	drsn_model *m = NULL;
-	drsn_ctx *ctx = NULL;
-	drsn_features *fe = NULL;
-	float *win = NULL, *chunk = NULL, *feats = NULL, *probs = NULL;
-	int *order = NULL;
+	int code = 1;
+	struct classify_job j = {.channels = channels};
 	struct drsn__cli_files files = {0};
 	drsn_error e;
-	if (drsn_model_load(&m, model_path, &e) < 0 || drsn_ctx_create(&ctx, m, &e) < 0) {
+	if (drsn_model_load(&j.m, model_path, &e) < 0) {
 		drsn__cli_err("classify: %s", e.msg);
 		goto out;
 	}
-	const drsn_features_params *fp = drsn_model_features_params(m);
-	if (drsn_features_create(&fe, fp, &e) < 0) {
-		drsn__cli_err("classify: %s: %s", model_path, e.msg);
-		goto out;
-	}
-	int nl = drsn_model_n_labels(m), frames = drsn_model_frames(m), bands = drsn_model_bands(m);
-	size_t n = window_samples(fp, frames);
-	if (top == 0 || top > nl)
-		top = nl;
-	win = malloc(n * sizeof *win);
-	chunk = malloc(CHUNK * sizeof *chunk);
-	feats = malloc((size_t)frames * (size_t)bands * sizeof *feats);
-	probs = malloc((size_t)nl * sizeof *probs);
-	order = malloc((size_t)nl * sizeof *order);
-	if (!win || !chunk || !feats || !probs || !order) {
-		drsn__cli_err("classify: out of memory");
-		goto out;
-	}
-
+	j.fp = drsn_model_features_params(j.m);
+	j.nl = drsn_model_n_labels(j.m);
+	j.frames = drsn_model_frames(j.m);
+	j.n = window_samples(j.fp, j.frames);
+	j.top = top == 0 || top > j.nl ? j.nl : top;
 	if (drsn__cli_files_collect(&files, argv + optind, argc - optind) < 0) {
 		drsn__cli_err("classify: out of memory");
 		goto out;
 	}
-	drsn_audio_opts ao;
-	drsn_audio_opts_default(&ao);
-	ao.target_rate = fp->sample_rate;
-	int narrow_said = 0;   /* the narrowband warning: once a run */
-	for (size_t f = 0; f < files.n && !drsn__cli_stdout_failed(); f++) {
-		const char *file = files.file[f].path;
-		if (files.file[f].error) {
-			drsn__cli_file_error("classify", file, files.file[f].error);
-			failed = 1;
-			continue;
-		}
-		if (read_window(file, &ao, channels, win, n, chunk, fp, &narrow_said, &e) < 0) {
-			drsn__cli_file_error("classify", file, e.msg);
-			failed = 1;
-			continue;
-		}
-		drsn_features_reset(fe);
-		int64_t got = drsn_features_push_into(fe, win, n, feats, (size_t)frames);
-		int rc = got == frames ? drsn_ctx_run(ctx, feats, probs) : -EINVAL;
-		if (rc < 0) {
-			char msg[DRSN_ERROR_MSG_MAX + 64];
-			snprintf(msg, sizeof msg, "%s: %s", file,
-				 got != frames ? "front end gave too few frames"
-					       : "non-finite features (corrupt audio?)");
-			drsn__cli_file_error("classify", file, msg);
-			failed = 1;
-			continue;
-		}
-		/* top labels, most probable first (ties: lower index first) */
-		for (int i = 0; i < nl; i++)
-			order[i] = i;
-		for (int i = 1; i < nl; i++) {
-			int k = order[i], j = i;
-			for (; j > 0 && probs[order[j - 1]] < probs[k]; j--)
-				order[j] = order[j - 1];
-			order[j] = k;
-		}
-		cJSON *o = cJSON_CreateObject();
-		drsn__utf8_add_string(o, "file", file);
-		cJSON_AddStringToObject(o, "label", drsn_model_label(m, order[0]));
-		cJSON_AddNumberToObject(o, "score", round6(probs[order[0]]));
-		cJSON *t = cJSON_AddArrayToObject(o, "top");
-		for (int i = 0; i < top; i++) {
-			cJSON *pair = cJSON_CreateArray();
-			cJSON_AddItemToArray(pair, cJSON_CreateString(drsn_model_label(m, order[i])));
-			cJSON_AddItemToArray(pair, cJSON_CreateNumber(round6(probs[order[i]])));
-			cJSON_AddItemToArray(t, pair);
-		}
-		drsn__cli_print_json("classify", o);
+	if (jobs > (int)files.n)   /* no more workers than files */
+		jobs = files.n > 0 ? (int)files.n : 1;
+	if (!(j.w = calloc((size_t)jobs, sizeof *j.w))) {
+		drsn__cli_err("classify: out of memory");
+		goto out;
 	}
-	code = failed || drsn__cli_stdout_failed();
+	for (int w = 0; w < jobs; w++)
+		if (worker_open(&j.w[w], &j, model_path, &e) < 0)
+			goto out;
+	j.files = &files;
+	drsn_audio_opts_default(&j.ao);
+	j.ao.target_rate = j.fp->sample_rate;
+	struct drsn__cli_jobs run = {.cmd = "classify", .jobs = jobs, .n = files.n,
+				     .run = classify_file, .user = &j};
+	code = drsn__cli_jobs_run(&run) || drsn__cli_stdout_failed();
 out:
 	drsn__cli_files_free(&files);
-	free(order);
-	free(probs);
-	free(feats);
-	free(win);
-	free(chunk);
-	drsn_features_destroy(fe);
-	drsn_ctx_destroy(ctx);
-	drsn_model_free(m);
+	for (int w = 0; j.w && w < jobs; w++)
+		worker_close(&j.w[w]);
+	free(j.w);
+	drsn_model_free(j.m);
 	return code;
 }

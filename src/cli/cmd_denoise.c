@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static void usage(FILE *f)
 	drsn_denoise_opts_default(&o);
 	fprintf(f,
 		"usage: drsn denoise [--strength DB] [--frame-ms MS] [--channel SEL] [--vad OUT.csv] IN OUT\n"
-		"       drsn denoise [--strength DB] [--frame-ms MS] [--channel SEL] IN_FOLDER OUT_FOLDER\n"
+		"       drsn denoise [--strength DB] [--frame-ms MS] [--channel SEL] [-j N] IN_FOLDER OUT_FOLDER\n"
 		"\n"
 		"Removes background noise from IN (any format libsndfile reads; '-' is stdin)\n"
 		"and writes OUT at the same rate and channel count, each channel denoised on\n"
@@ -72,6 +73,8 @@ static void usage(FILE *f)
 		"                  channel is kept and denoised on its own\n"
 		"  --vad OUT.csv   write 'time_s,speech' per frame of the first channel: the\n"
 		"                  denoiser's speech-presence probability in [0, 1] ('-': stdout)\n"
+		"  -j, --jobs N    with folders: files on N threads at once [1]; 0 or auto: one\n"
+		"                  per online CPU; the same files and lines, in the same order\n"
 		"  -q, --quiet     no progress bar (shown on a terminal for files of 10 min or more)\n",
 		(double)o.strength_db, (double)o.frame_ms);
 }
@@ -498,9 +501,80 @@ cleanup:
 	return rc;
 }
 
+struct folder_job {
+	const drsn_denoise_opts *o;
+	const char *in_dir, *out_dir;
+	const struct drsn__cli_files *fl;
+};
+
+/* File i of a folder (on -j worker w): 0, or 1 when it failed. */
+static int denoise_one(void *user, int w, size_t i)
+{
+	struct folder_job *j = user;
+	const char *in = j->fl->file[i].path, *out_dir = j->out_dir;
+	(void)w;   /* a denoiser is made for each file: nothing of a worker's own */
+	if (j->fl->file[i].error) {
+		drsn__cli_err("denoise: %s", j->fl->file[i].error);
+		return 1;
+	}
+	const char *rel = in + strlen(j->in_dir);
+	while (*rel == '/')
+		rel++;
+	char out[PATH_MAX];
+	int olen = (int)strlen(out_dir);
+	while (olen > 1 && out_dir[olen - 1] == '/')
+		olen--;   /* "out/" and "out" name the same files */
+	if (snprintf(out, sizeof out, "%.*s/%s", olen, out_dir, rel) >= (int)sizeof out) {
+		drsn__cli_err("denoise: %s/%s: path too long", out_dir, rel);
+		return 1;
+	}
+	int mrc = drsn__cli_make_parents(out);
+	if (mrc < 0) {
+		drsn__cli_err("denoise: %s: cannot create its folder: %s", out, strerror(-mrc));
+		return 1;
+	}
+	if (!drsn__cli_capturing()) {   /* -j 1; a worker's bar is drawn by denoise_tick */
+		bar.file = (int)i + 1;
+		bar.n_files = (int)j->fl->n;
+	}
+	if (denoise_file(j->o, in, out, NULL) != 0)
+		return 1;
+	/* as it is done: to a log, and before a Ctrl-C */
+	char line[2 * PATH_MAX + 8];
+	int n = snprintf(line, sizeof line, "%s -> %s", in, out);
+	drsn__cli_print_line("denoise", line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+	return 0;
+}
+
+/* -j N: the bar of the first file in input order that is being denoised and
+ * long enough to have one (denoise_file draws it for -j 1). */
+static void denoise_tick(void *user, size_t next, const void *workers, int n_workers)
+{
+	struct folder_job *j = user;
+	const struct drsn__cli_job_progress *best = NULL;
+	long long best_item = -1;
+	(void)next;
+	if (!bar.on)
+		return;
+	for (int w = 0; w < n_workers; w++) {
+		const struct drsn__cli_job_progress *p = drsn__cli_jobs_progress(workers, w);
+		long long item = atomic_load(&p->item);
+		if (item >= 0 && atomic_load(&p->total) > 0 && (best_item < 0 || item < best_item)) {
+			best = p;
+			best_item = item;
+		}
+	}
+	if (best)
+		drsn__cli_progress((double)atomic_load(&best->done), (double)atomic_load(&best->total),
+				   (int)best_item + 1, (int)j->fl->n);
+	else
+		drsn__cli_progress_erase();
+}
+
 /* IN_DIR OUT_DIR: every audio file under IN_DIR to the same relative path
- * under OUT_DIR, which may not be IN_DIR or inside it. */
-static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const char *out_dir)
+ * under OUT_DIR, which may not be IN_DIR or inside it; jobs files at once. */
+static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const char *out_dir,
+			  int jobs)
 {
 	char in_real[PATH_MAX], out_real[PATH_MAX];
 	struct stat st;
@@ -532,42 +606,14 @@ static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const 
 		drsn__cli_err("denoise: out of memory");
 		return 1;
 	}
-	int rc = 0;
-	size_t skip = strlen(in_dir);
-	for (size_t i = 0; i < fl.n; i++) {
-		const char *in = fl.file[i].path;
-		if (fl.file[i].error) {
-			drsn__cli_err("denoise: %s", fl.file[i].error);
-			rc = 1;
-			continue;
-		}
-		const char *rel = in + skip;
-		while (*rel == '/')
-			rel++;
-		char out[PATH_MAX];
-		int olen = (int)strlen(out_dir);
-		while (olen > 1 && out_dir[olen - 1] == '/')
-			olen--;   /* "out/" and "out" name the same files */
-		if (snprintf(out, sizeof out, "%.*s/%s", olen, out_dir, rel) >= (int)sizeof out) {
-			drsn__cli_err("denoise: %s/%s: path too long", out_dir, rel);
-			rc = 1;
-			continue;
-		}
-		int mrc = drsn__cli_make_parents(out);
-		if (mrc < 0) {
-			drsn__cli_err("denoise: %s: cannot create its folder: %s", out, strerror(-mrc));
-			rc = 1;
-			continue;
-		}
-		bar.file = (int)i + 1;
-		bar.n_files = (int)fl.n;
-		if (denoise_file(o, in, out, NULL) != 0) {
-			rc = 1;
-		} else {
-			printf("%s -> %s\n", in, out);
-			fflush(stdout);   /* as it is done: to a log, and before a Ctrl-C */
-		}
-	}
+	struct folder_job j = {.o = o, .in_dir = in_dir, .out_dir = out_dir, .fl = &fl};
+	if (jobs > (int)fl.n)   /* no more workers than files */
+		jobs = fl.n > 0 ? (int)fl.n : 1;
+	struct drsn__cli_jobs run = {.cmd = "denoise", .jobs = jobs, .n = fl.n,
+				     .run = denoise_one, .tick = denoise_tick, .user = &j};
+	int rc = drsn__cli_jobs_run(&run);
+	if (jobs > 1 && bar.on)
+		drsn__cli_progress_erase();
 	drsn__cli_files_free(&fl);
 	return rc;
 }
@@ -577,7 +623,7 @@ int drsn__cmd_denoise(int argc, char **argv)
 	drsn_denoise_opts o;
 	drsn_denoise_opts_default(&o);
 	const char *in_path = NULL, *out_path = NULL, *vad_path = NULL;
-	int quiet = 0;
+	int quiet = 0, jobs = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -599,6 +645,12 @@ int drsn__cmd_denoise(int argc, char **argv)
 				o.frame_ms = v;
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			quiet = 1;
+		} else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
+			if (drsn__cli_jobs_arg("denoise", argv[++i], &jobs) < 0)
+				return 2;
+		} else if (!strncmp(a, "--jobs=", 7) || (!strncmp(a, "-j", 2) && a[2])) {
+			if (drsn__cli_jobs_arg("denoise", a + (a[1] == '-' ? 7 : 2), &jobs) < 0)
+				return 2;
 		} else if (!strcmp(a, "--vad") && i + 1 < argc) {
 			vad_path = argv[++i];
 		} else if (!strcmp(a, "--channel") && i + 1 < argc) {
@@ -606,7 +658,8 @@ int drsn__cmd_denoise(int argc, char **argv)
 				return 2;
 			channel.given = 1;
 		} else if (!strcmp(a, "--strength") || !strcmp(a, "--frame-ms") ||
-			   !strcmp(a, "--vad") || !strcmp(a, "--channel")) {   /* the last argument, without its value */
+			   !strcmp(a, "--vad") || !strcmp(a, "--channel") || !strcmp(a, "-j") ||
+			   !strcmp(a, "--jobs")) {   /* the last argument, without its value */
 			drsn__cli_err("denoise: %s needs a value (try 'drsn denoise --help')", a);
 			return 2;
 		} else if (a[0] == '-' && a[1]) {
@@ -636,7 +689,7 @@ int drsn__cmd_denoise(int argc, char **argv)
 			drsn__cli_err("denoise: --vad takes one input file, not the folder '%s'", in_path);
 			return 2;
 		}
-		return denoise_folder(&o, in_path, out_path);
+		return denoise_folder(&o, in_path, out_path, jobs);
 	}
 	return denoise_file(&o, in_path, out_path, vad_path);
 }

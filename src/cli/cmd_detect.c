@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,13 @@ void drsn__detect_usage_options(FILE *f)
 		drsn_default_model_path());
 }
 
+static int online_cpus(void)
+{
+	int n;
+	drsn__cli_jobs_arg("detect", "auto", &n);
+	return n;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -51,6 +59,10 @@ static void usage(FILE *f)
 		"it, so a keyword at its very start or end is found too.\n"
 		"The options are drsnd.conf's [detect] keys, with the same defaults:\n");
 	drsn__detect_usage_options(f);
+	fprintf(f,
+		"  -j, --jobs N                files on N threads at once [1]; 0 or auto: one per\n"
+		"                              online CPU (%d here); the output is the same, in\n"
+		"                              the same order\n", online_cpus());
 }
 
 struct run {
@@ -103,6 +115,7 @@ void drsn__detect_init(struct drsn__detect *d, const char *cmd)
 	memset(d, 0, sizeof *d);
 	d->cmd = cmd;
 	d->model_path = drsn_default_model_path();
+	d->jobs = 1;
 	drsn_pipeline_opts_default(&d->o);
 }
 
@@ -185,104 +198,171 @@ int drsn__detect_open(struct drsn__detect *d, char **args, int n_args)
 		drsn__cli_err("%s: out of memory", cmd);
 		return -1;
 	}
+	/* -j N: a pipeline for each other worker (the model is shared); no more
+	 * workers than files */
+	if (d->jobs > (int)d->files.n)
+		d->jobs = d->files.n > 0 ? (int)d->files.n : 1;
+	if (d->jobs > 1 && !(d->wp = calloc((size_t)d->jobs - 1, sizeof *d->wp))) {
+		drsn__cli_err("%s: out of memory", cmd);
+		return -1;
+	}
+	for (int w = 0; w < d->jobs - 1; w++) {
+		if (drsn_pipeline_create(&d->wp[w], d->m, &d->o, &e) < 0) {
+			drsn__cli_err("%s: %s", cmd, e.msg);
+			return -1;
+		}
+	}
 	return 0;
+}
+
+/* One run of drsn__detect_run: what its workers share, and each one's own. */
+struct detect_worker {
+	drsn_pipeline *p;
+	float *buf;          /* CHUNK samples */
+	int narrow_said;     /* the narrowband warning: once a run (a worker's) */
+	void *user;
+};
+struct detect_job {
+	struct drsn__detect *d;
+	const drsn_pipeline_events *ev;
+	void (*file_start)(void *user, const char *file);
+	void (*file_end)(void *user, const char *file, double audio_s);
+	struct detect_worker *w;
+	int rate, show_bar, n_files;
+	double total;
+	_Atomic long long done;   /* samples read, all files */
+};
+
+/* File i on worker w: 0, or 1 when it failed. */
+static int detect_file(void *user, int w, size_t i)
+{
+	struct detect_job *j = user;
+	struct drsn__detect *d = j->d;
+	struct detect_worker *wk = &j->w[w];
+	const char *cmd = d->cmd;
+	const char *file = d->files.file[i].path;
+	drsn_audio *a = NULL;
+	drsn_error e;
+	int code = 0;
+	if (d->files.file[i].error) {
+		drsn__cli_progress_erase();
+		drsn__cli_file_error(cmd, file, d->files.file[i].error);
+		return 1;
+	}
+	drsn_audio_opts ao;
+	drsn_audio_opts_default(&ao);
+	ao.target_rate = j->rate;
+	if (drsn__cli_audio_open(&a, file, &ao, d->channels, &e) < 0) {
+		drsn__cli_progress_erase();
+		drsn__cli_file_error(cmd, file, e.msg);
+		return 1;
+	}
+	/* (drsn__cli_err erases the bar; the next update draws it again) */
+	drsn__cli_warn_narrowband(cmd, file, a, drsn_model_features_params(d->m), &wk->narrow_said);
+	drsn_pipeline_reset(wk->p);
+	if (j->file_start)
+		j->file_start(wk->user, file);
+	long n = 0;
+	while (!drsn__cli_stdout_failed() && (n = drsn_audio_read(a, wk->buf, CHUNK, &e)) > 0) {
+		drsn_pipeline_push(wk->p, wk->buf, (size_t)n, j->ev, wk->user);
+		long long done = atomic_fetch_add(&j->done, (long long)n) + n;
+		if (j->show_bar && (done / n) % 50 == 0)   /* long long: 32-bit long on armhf */
+			drsn__cli_progress((double)done, j->total, (int)i + 1, j->n_files);
+	}
+	double audio_s = drsn_pipeline_time(wk->p);
+	if (n < 0) {
+		drsn__cli_progress_erase();
+		drsn__cli_file_error(cmd, file, e.msg);
+		code = 1;
+	} else if (!drsn__cli_stdout_failed()) {
+		drsn_pipeline_finish(wk->p, j->ev, wk->user);   /* score the last second in full */
+		if (j->file_end)
+			j->file_end(wk->user, file, audio_s);
+	}
+	if (drsn_audio_bad_samples(a) > 0) {
+		drsn__cli_progress_erase();
+		drsn__cli_warn_bad_samples(cmd, file, a);
+	}
+	drsn_audio_close(a);
+	return code;
+}
+
+/* -j N: the bar of all the audio read, at the first file not yet printed. */
+static void detect_tick(void *user, size_t next, const void *workers, int n_workers)
+{
+	struct detect_job *j = user;
+	(void)workers;
+	(void)n_workers;
+	if (j->show_bar && next < (size_t)j->n_files)
+		drsn__cli_progress((double)atomic_load(&j->done), j->total, (int)next + 1, j->n_files);
 }
 
 int drsn__detect_run(struct drsn__detect *d, const drsn_pipeline_events *ev,
 		     void (*file_start)(void *user, const char *file),
-		     void (*file_end)(void *user, const char *file, double audio_s), void *user)
+		     void (*file_end)(void *user, const char *file, double audio_s), void *user,
+		     size_t user_size)
 {
 	const char *cmd = d->cmd;
 	drsn_audio *a = NULL;
-	drsn_error e;
-	float *buf = malloc(CHUNK * sizeof *buf);
-	if (!buf) {
-		drsn__cli_err("%s: out of memory", cmd);
-		return 1;
+	int jobs = d->jobs > 1 ? d->jobs : 1, code = 1;
+	struct detect_job j = {.d = d, .ev = ev, .file_start = file_start, .file_end = file_end};
+	atomic_init(&j.done, 0LL);
+	j.w = calloc((size_t)jobs, sizeof *j.w);
+	if (!j.w)
+		goto nomem;
+	for (int w = 0; w < jobs; w++) {   /* each worker's pipeline and buffer, made once */
+		j.w[w].p = w == 0 ? d->p : d->wp[w - 1];
+		j.w[w].user = (char *)user + (size_t)w * user_size;
+		if (!(j.w[w].buf = malloc(CHUNK * sizeof *j.w[w].buf)))
+			goto nomem;
 	}
-	int rate = drsn_model_features_params(d->m)->sample_rate;
-	int n_files = (int)d->files.n;
-	int show_bar = !d->quiet && isatty(2);
+	j.rate = drsn_model_features_params(d->m)->sample_rate;
+	j.n_files = (int)d->files.n;
+	j.show_bar = !d->quiet && isatty(2);
 	/* total audio, for the progress bar (only when it will be shown) */
-	double total = 0, done = 0;
-	if (show_bar) {
+	if (j.show_bar) {
 		for (size_t i = 0; i < d->files.n; i++) {
 			drsn_audio_opts ao;
 			drsn_audio_opts_default(&ao);
-			ao.target_rate = rate;
+			ao.target_rate = j.rate;
 			if (!d->files.file[i].error && strcmp(d->files.file[i].path, "-") &&
 			    drsn_audio_open(&a, d->files.file[i].path, &ao, NULL) == 0) {
 				drsn_audio_info info;
 				drsn_audio_get_info(a, &info);
-				total += info.out_frames > 0 ? (double)info.out_frames : 0;
+				j.total += info.out_frames > 0 ? (double)info.out_frames : 0;
 				drsn_audio_close(a);
 				a = NULL;
 			}
 		}
-		show_bar = total > 30.0 * rate;   /* long batches only */
+		j.show_bar = j.total > 30.0 * j.rate;   /* long batches only */
 	}
-	int code = 0;
-	int narrow_said = 0;   /* the narrowband warning: once a run */
-	for (size_t i = 0; i < d->files.n && !drsn__cli_stdout_failed(); i++) {
-		const char *file = d->files.file[i].path;
-		if (d->files.file[i].error) {
-			drsn__cli_progress_erase();
-			drsn__cli_file_error(cmd, file, d->files.file[i].error);
-			code = 1;
-			continue;
-		}
-		drsn_audio_opts ao;
-		drsn_audio_opts_default(&ao);
-		ao.target_rate = rate;
-		if (drsn__cli_audio_open(&a, file, &ao, d->channels, &e) < 0) {
-			drsn__cli_progress_erase();
-			drsn__cli_file_error(cmd, file, e.msg);
-			code = 1;
-			continue;
-		}
-		/* (drsn__cli_err erases the bar; the next update draws it again) */
-		drsn__cli_warn_narrowband(cmd, file, a, drsn_model_features_params(d->m), &narrow_said);
-		drsn_pipeline_reset(d->p);
-		if (file_start)
-			file_start(user, file);
-		long n = 0;
-		while (!drsn__cli_stdout_failed() && (n = drsn_audio_read(a, buf, CHUNK, &e)) > 0) {
-			drsn_pipeline_push(d->p, buf, (size_t)n, ev, user);
-			done += (double)n;
-			if (show_bar && ((int64_t)done / n) % 50 == 0)   /* long: 32 bits on armhf */
-				drsn__cli_progress(done, total, (int)i + 1, n_files);
-		}
-		double audio_s = drsn_pipeline_time(d->p);
-		if (n < 0) {
-			drsn__cli_progress_erase();
-			drsn__cli_file_error(cmd, file, e.msg);
-			code = 1;
-		} else if (!drsn__cli_stdout_failed()) {
-			drsn_pipeline_finish(d->p, ev, user);   /* score the last second in full */
-			if (file_end)
-				file_end(user, file, audio_s);
-		}
-		if (drsn_audio_bad_samples(a) > 0) {
-			drsn__cli_progress_erase();
-			drsn__cli_warn_bad_samples(cmd, file, a);
-		}
-		drsn_audio_close(a);
-		a = NULL;
-	}
+	struct drsn__cli_jobs run = {.cmd = cmd, .jobs = jobs, .n = d->files.n, .run = detect_file,
+				     .tick = detect_tick, .user = &j};
+	code = drsn__cli_jobs_run(&run);
 	if (drsn__cli_stdout_failed()) {   /* said once: stop, exit 1 */
 		drsn__cli_progress_erase();
 		code = 1;
-	} else if (show_bar) {
-		drsn__cli_progress(total, total, n_files, n_files);
+	} else if (j.show_bar) {
+		drsn__cli_progress(j.total, j.total, j.n_files, j.n_files);
 		fputc('\n', stderr);
 	}
-	free(buf);
+	goto cleanup;
+nomem:
+	drsn__cli_err("%s: out of memory", cmd);
+cleanup:
+	for (int w = 0; j.w && w < jobs; w++)
+		free(j.w[w].buf);
+	free(j.w);
 	return code;
 }
 
 void drsn__detect_close(struct drsn__detect *d)
 {
 	drsn__cli_files_free(&d->files);
+	for (int w = 0; d->wp && w < d->jobs - 1; w++)
+		drsn_pipeline_destroy(d->wp[w]);
+	free(d->wp);
+	d->wp = NULL;
 	drsn_pipeline_destroy(d->p);
 	drsn_model_free(d->m);
 	free(d->thr);
@@ -301,6 +381,7 @@ int drsn__cmd_detect(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		DRSN__DETECT_LONGOPTS,
+		{"jobs", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -309,9 +390,12 @@ int drsn__cmd_detect(int argc, char **argv)
 	drsn__detect_init(&d, "detect");
 	optind = 1;
 	opterr = 0;   /* drsn__cli_bad_option says it, in one line */
-	while ((c = getopt_long(argc, argv, ":" DRSN__DETECT_SHORTOPTS "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" DRSN__DETECT_SHORTOPTS "hj:", opts, NULL)) != -1) {
 		if (drsn__detect_option(&d, c, optarg, &bad)) {
 			if (bad)
+				return 2;
+		} else if (c == 'j') {
+			if (drsn__cli_jobs_arg("detect", optarg, &d.jobs) < 0)
 				return 2;
 		} else if (c == 'h') {
 			usage(stdout);
@@ -327,8 +411,12 @@ int drsn__cmd_detect(int argc, char **argv)
 	int code = 1;
 	if (drsn__detect_open(&d, argv + optind, argc - optind) == 0) {
 		static const drsn_pipeline_events ev = {on_detection, NULL, NULL};
-		struct run r = {NULL, 0};
-		code = drsn__detect_run(&d, &ev, file_start, NULL, &r);
+		struct run *r = calloc((size_t)d.jobs, sizeof *r);   /* one per worker */
+		if (r)
+			code = drsn__detect_run(&d, &ev, file_start, NULL, r, sizeof *r);
+		else
+			drsn__cli_err("detect: out of memory");
+		free(r);
 	}
 	drsn__detect_close(&d);
 	return code;

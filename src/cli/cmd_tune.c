@@ -488,7 +488,7 @@ int drsn__cmd_tune(int argc, char **argv)
 	r.refractory_s = drsn__pipeline_refractory_s(d.p);
 	r.fires = drsn__pipeline_fires(d.p);
 	static const drsn_pipeline_events ev = {NULL, on_scores, NULL};
-	code = drsn__detect_run(&d, &ev, on_start, on_end, &r);
+	code = drsn__detect_run(&d, &ev, on_start, on_end, &r, sizeof r);
 	if (r.oom) {
 		drsn__cli_err("tune: out of memory (recording the scores)");
 		code = 1;

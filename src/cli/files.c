@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,31 +279,48 @@ int drsn__cli_refuse_clash(const char *cmd, const char *out, const char *const *
 	return 0;
 }
 
-static int stdout_failed;
+static _Atomic int stdout_failed;   /* read by -j workers */
 
 int drsn__cli_stdout_failed(void)
 {
-	return stdout_failed;
+	return atomic_load(&stdout_failed);
+}
+
+/* line (n bytes, or NULL: out of memory) and a newline, flushed. */
+static int put_line(const char *cmd, const char *line, size_t n)
+{
+	int bad = 0;
+	errno = 0;
+	if (line)
+		bad = fwrite(line, 1, n, stdout) != n || putchar('\n') == EOF;
+	else
+		drsn__cli_err("%s: out of memory", cmd);
+	bad |= fflush(stdout) != 0;
+	if (bad && !drsn__cli_stdout_failed()) {
+		drsn__cli_err("%s: stdout: write error: %s", cmd, errno ? strerror(errno) : "unknown");
+		atomic_store(&stdout_failed, 1);
+	}
+	return line && !bad ? 0 : -1;
+}
+
+int drsn__cli_print_line(const char *cmd, const char *s, size_t n)
+{
+	if (drsn__cli_capture_out(s, n))   /* on a -j worker: printed in order */
+		return 0;
+	return put_line(cmd, s, n);
 }
 
 int drsn__cli_print_json(const char *cmd, cJSON *o)
 {
 	char *line = o ? cJSON_PrintUnformatted(o) : NULL;
-	int bad = 0;
-	errno = 0;
-	if (line)
-		bad = printf("%s\n", line) < 0;
+	int rc;
+	if (line && drsn__cli_capture_out(line, strlen(line)))   /* on a -j worker: printed in order */
+		rc = 0;
 	else
-		drsn__cli_err("%s: out of memory", cmd);
-	bad |= fflush(stdout) != 0;
-	if (bad && !stdout_failed) {
-		drsn__cli_err("%s: stdout: write error: %s", cmd, errno ? strerror(errno) : "unknown");
-		stdout_failed = 1;
-	}
-	int ok = line && !bad;
+		rc = put_line(cmd, line, line ? strlen(line) : 0);
 	free(line);
 	cJSON_Delete(o);
-	return ok ? 0 : -1;
+	return rc;
 }
 
 void drsn__cli_file_error(const char *cmd, const char *file, const char *msg)
@@ -323,6 +341,15 @@ void drsn__cli_warn_bad_samples(const char *cmd, const char *file, const drsn_au
 			      (double)DRSN_AUDIO_MAX_SAMPLE);
 }
 
+static void capture_once(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void capture_once(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	drsn__cli_capture_err(1, fmt, ap);
+	va_end(ap);
+}
+
 void drsn__cli_warn_narrowband(const char *cmd, const char *file, const drsn_audio *a,
 			       const drsn_features_params *p, int *said)
 {
@@ -332,7 +359,10 @@ void drsn__cli_warn_narrowband(const char *cmd, const char *file, const drsn_aud
 		return;
 	drsn_audio_get_info(a, &info);
 	if (drsn__narrowband_note(info.source_rate, p, note, sizeof note)) {
-		drsn__cli_err("%s: %s: warning: %s", cmd, file, note);
+		if (!drsn__cli_capturing())
+			drsn__cli_err("%s: %s: warning: %s", cmd, file, note);
+		else   /* a -j worker: said for the first such file in input order */
+			capture_once("%s: %s: warning: %s", cmd, file, note);
 		*said = 1;
 	}
 }

@@ -25,6 +25,11 @@ static const struct drsn__cmd commands[] = {
 void drsn__cli_err(const char *fmt, ...)
 {
 	va_list ap;
+	va_start(ap, fmt);
+	int kept = drsn__cli_capture_err(0, fmt, ap);   /* on a -j worker */
+	va_end(ap);
+	if (kept)
+		return;
 	drsn__cli_progress_erase();   /* the message starts at the left margin */
 	fputs("drsn: ", stderr);
 	va_start(ap, fmt);

@@ -26,6 +26,12 @@ static void draw(void)
 
 void drsn__cli_progress(double done, double total, int file, int n_files)
 {
+	struct drsn__cli_job_progress *slot = drsn__cli_job_progress_slot();
+	if (slot) {   /* a -j worker: the main thread draws it (drsn__cli_jobs_run's tick) */
+		atomic_store(&slot->done, (long long)done);
+		atomic_store(&slot->total, (long long)total);
+		return;
+	}
 	bar.done = done;
 	bar.total = total;
 	bar.file = file;
@@ -35,7 +41,7 @@ void drsn__cli_progress(double done, double total, int file, int n_files)
 
 int drsn__cli_progress_erase(void)
 {
-	if (!bar.drawn)
+	if (!bar.drawn || drsn__cli_capturing())
 		return 0;
 	fputs("\r\033[K", stderr);   /* to the left margin, erase to the end of the line */
 	bar.drawn = 0;
@@ -44,5 +50,7 @@ int drsn__cli_progress_erase(void)
 
 void drsn__cli_progress_redraw(void)
 {
+	if (drsn__cli_capturing())
+		return;
 	draw();
 }

@@ -14,10 +14,14 @@
 
 /* ---- stop signals: the temporary files being written, for on_stop ------ */
 
-#define MAX_LIVE 8
+/* Two a file (OUT and OUT.csv), for each of up to 256 threads of drsn's
+ * -j (src/cli/jobs.c). live_lock guards taking and freeing a slot between
+ * threads; on_stop reads them without it (a handler cannot wait). */
+#define MAX_LIVE 520
 static const char *volatile live[MAX_LIVE];
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static int catching;      /* drsn__outfile_catch_signals ran */
-static int hold_depth;
+static _Thread_local int hold_depth;   /* the signal mask is a thread's own */
 static const int stop_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 #define N_STOP_SIGS (sizeof stop_sigs / sizeof stop_sigs[0])
 
@@ -107,7 +111,11 @@ int drsn__outfile_open(drsn__outfile *o, const char *path, drsn_error *err)
 	snprintf(o->tmp, n, "%s.XXXXXX", o->path);
 	/* created and known to on_stop at once */
 	drsn__outfile_hold_signals(1);
+	pthread_mutex_lock(&live_lock);
 	int slot = catching ? live_slot(NULL) : -1;
+	if (slot >= 0)
+		live[slot] = "";   /* taken: filled in below */
+	pthread_mutex_unlock(&live_lock);
 	if (catching && slot < 0) {
 		drsn__outfile_hold_signals(0);
 		rc = drsn__fail(err, -EMFILE, "%s: too many output files open at once", path);
@@ -117,8 +125,11 @@ int drsn__outfile_open(drsn__outfile *o, const char *path, drsn_error *err)
 	}
 	o->fd = mkostemp(o->tmp, O_CLOEXEC);   /* 0600, a name no one else has */
 	int e = errno;
-	if (o->fd >= 0 && slot >= 0)
-		live[slot] = o->tmp;
+	if (slot >= 0) {
+		pthread_mutex_lock(&live_lock);
+		live[slot] = o->fd >= 0 ? o->tmp : NULL;
+		pthread_mutex_unlock(&live_lock);
+	}
 	drsn__outfile_hold_signals(0);
 	if (o->fd < 0) {
 		rc = drsn__fail(err, -e, "%s: cannot create a file in its folder: %s", path,
@@ -170,9 +181,11 @@ void drsn__outfile_discard(drsn__outfile *o)
 	drsn__outfile_hold_signals(1);
 	if (o->tmp && o->tmp[0])
 		unlink(o->tmp);
+	pthread_mutex_lock(&live_lock);
 	int slot = o->tmp && catching ? live_slot(o->tmp) : -1;
 	if (slot >= 0)
 		live[slot] = NULL;
+	pthread_mutex_unlock(&live_lock);
 	drsn__outfile_hold_signals(0);
 	free(o->tmp);
 	free(o->path);

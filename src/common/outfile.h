@@ -37,8 +37,10 @@ void drsn__outfile_discard(drsn__outfile *o);
  * job) stays ignored. Each temporary file is known to the handler from its
  * creation on, and commit renames it with these signals held, so a signal
  * never leaves one behind nor removes a file already renamed. Without this
- * call the functions above touch no signal state. At most 8 outfiles may be
- * open at once while it is in force (-EMFILE beyond). */
+ * call the functions above touch no signal state. At most 520 outfiles may
+ * be open at once while it is in force (-EMFILE beyond): two for each of
+ * drsn's up to 256 threads. Threads may open, commit and discard outfiles
+ * at once; holding signals holds them for the calling thread. */
 void drsn__outfile_catch_signals(void);
 
 /* Blocks (hold 1) or unblocks (hold 0) those signals, nested, for a program

@@ -9,7 +9,8 @@
  * detection or an error; `detect -` and `classify -` read stdin; `bench`'s
  * fp32 peak is the core's, from its ISA and clock (not a fixed x86 figure
  * on a Raspberry Pi); `detect` and `classify` warn once of a file below the
- * model's rate (8 kHz). argv[1] is
+ * model's rate (8 kHz); `detect -j N` and `classify -j N` print exactly
+ * what -j 1 prints. argv[1] is
  * the drsn executable, argv[2] (optional) samples/stream-noisy.wav. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1276,6 +1277,115 @@ static void test_narrowband_warned_once(void **state)
 	}
 }
 
+/* A folder for -j: the sample twice, noise of several lengths (a file that
+ * gets no detection at -t 0.8 and one that gets many at -t 0.01), two 8 kHz
+ * files (the warning once, for the first), a FLAC cut short (it fails half
+ * way), a file that is not audio and a broken link (both cannot be read). */
+static void make_jobs_folder(const char *d)
+{
+	char p[256];
+	assert_int_equal(mkdir(d, 0777), 0);
+	size_t n;
+	char *wav = drsn__test_slurp(sample, &n);
+	const char *copies[] = {"a-sample.wav", "m-sample.wav"};
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof p, "%s/%s", d, copies[i]);
+		FILE *f = fopen(p, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(wav, 1, n, f), n);
+		fclose(f);
+	}
+	free(wav);
+	static const int secs[] = {1, 7, 2, 4};
+	for (int i = 0; i < 4; i++) {
+		snprintf(p, sizeof p, "%s/n%d-noise.wav", d, i);
+		write_audio(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, secs[i] * 16000 + 123 * i);
+	}
+	snprintf(p, sizeof p, "%s/b-tel-8k.wav", d);
+	write_noise_at(p, 8000);
+	snprintf(p, sizeof p, "%s/x-tel-8k.wav", d);
+	write_noise_at(p, 8000);
+	char full[256];
+	snprintf(full, sizeof full, "%s/c-full.flac.tmp", d);
+	write_audio(full, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 6 * 16000);
+	char *flac = drsn__test_slurp(full, &n);
+	snprintf(p, sizeof p, "%s/c-cut.flac", d);
+	FILE *f = fopen(p, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(flac, 1, n / 2, f), n / 2);
+	fclose(f);
+	free(flac);
+	assert_int_equal(unlink(full), 0);
+	snprintf(p, sizeof p, "%s/k-not-audio.wav", d);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("not audio\n", f);
+	fclose(f);
+	snprintf(p, sizeof p, "%s/z-broken.wav", d);
+	assert_int_equal(symlink("no-such-file.wav", p), 0);
+}
+
+/* detect and classify -j 2, -j 3 and --jobs=16 (more workers than files):
+ * stdout, stderr and the exit code exactly those of -j 1 (and of no -j),
+ * over a folder of files of different lengths, some that cannot be read;
+ * '-' among the inputs is read once, where it stands. Bad -j values are
+ * usage errors that name --jobs. */
+static void test_jobs_same_output(void **state)
+{
+	(void)state;
+	if (!sample || access(drsn_default_model_path(), R_OK) != 0) {
+		print_message("no sample or no default model: skipped\n");
+		skip();
+	}
+	char d[128], args[1024];
+	static char want[1 << 18], got[1 << 18], want_err[1 << 14], got_err[1 << 14];
+	path(d, sizeof d, "jobs");
+	make_jobs_folder(d);
+	static const char *const cmds[] = {"detect -q", "detect -q -t 0.01", "classify -n 0"};
+	static const char *const js[] = {"", "-j 2", "-j3", "--jobs=16", "--jobs 2"};
+	for (int c = 0; c < 3; c++) {
+		for (int stdin_too = 0; stdin_too < 2; stdin_too++) {
+			const char *in = stdin_too ? " - " : " ";
+			snprintf(args, sizeof args, "%s -j 1 '%s'%s'%s' < '%s'", cmds[c], d, in, sample, sample);
+			int want_rc = run(args, want, sizeof want, want_err, sizeof want_err);
+			if (want_rc != 1 || count(want, "\"error\"") != 3 ||
+			    count(want_err, "is below the model's") != 1)
+				fail_msg("drsn %s: exit %d (want 1: three files fail), stdout:\n%s\nstderr:\n%s",
+					 args, want_rc, want, want_err);
+			assert_true(count(want, "\"label\"") >= 8);
+			for (size_t j = 0; j < sizeof js / sizeof js[0]; j++) {
+				snprintf(args, sizeof args, "%s %s '%s'%s'%s' < '%s'", cmds[c], js[j], d, in,
+					 sample, sample);
+				int rc = run(args, got, sizeof got, got_err, sizeof got_err);
+				if (rc != want_rc || strcmp(got, want) || strcmp(got_err, want_err))
+					fail_msg("drsn %s: exit %d, want %d\nstdout:\n%s\nwant:\n%s\n"
+						 "stderr:\n%s\nwant:\n%s", args, rc, want_rc, got, want,
+						 got_err, want_err);
+			}
+		}
+	}
+	static const char *const bad[] = {"-j 257", "-j -1", "-j x", "-j ''", "--jobs=2x",
+					  "--jobs 1.5", "-j 99999999999999999999"};
+	for (int c = 0; c < 3; c += 2) {
+		for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+			snprintf(args, sizeof args, "%s %s '%s'", cmds[c], bad[b], d);
+			int rc = run(args, got, sizeof got, got_err, sizeof got_err);
+			if (rc != 2 || !strstr(got_err, "--jobs") || got[0])
+				fail_msg("drsn %s: exit %d (want 2), stderr: %s", args, rc, got_err);
+		}
+		snprintf(args, sizeof args, "%s '%s' -j", cmds[c], d);
+		int rc = run(args, NULL, 0, got_err, sizeof got_err);
+		if (rc != 2 || !strstr(got_err, "'-j' needs a value"))
+			fail_msg("drsn %s: exit %d (want 2), stderr: %s", args, rc, got_err);
+	}
+	/* 0 and auto: one per online CPU, the same output */
+	snprintf(args, sizeof args, "classify -j auto '%s'", d);
+	assert_int_equal(run(args, got, sizeof got, NULL, 0), 1);
+	snprintf(args, sizeof args, "classify -j 0 '%s'", d);
+	assert_int_equal(run(args, want, sizeof want, NULL, 0), 1);
+	assert_string_equal(got, want);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1313,6 +1423,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_closed_stdout_stops),
 		cmocka_unit_test(test_channel_selection),
 		cmocka_unit_test(test_narrowband_warned_once),
+		cmocka_unit_test(test_jobs_same_output),
 	};
 	int rc = cmocka_run_group_tests_name("drsn-cli", tests, NULL, NULL);
 	char cmd[128];

@@ -3,7 +3,7 @@
  * integer outputs rounded (not truncated), OUT '-' on a pipe, --vad -,
  * a WAVEX input's speaker layout, .mp3 and .opus outputs, RF64 where a
  * WAV could not hold OUT, ADPCM IN (16-bit OUT, of IN's length),
- * errors that name the file, IN_FOLDER OUT_FOLDER, outputs that are the
+ * errors that name the file, IN_FOLDER OUT_FOLDER (-j N: as -j 1), outputs that are the
  * input (refused), outputs left as they were by a failed run and by Ctrl-C,
  * the progress bar on a terminal.
  * argv[1] is the drsn executable, argv[2] drsn built with a 1 MB WAV limit. */
@@ -438,6 +438,75 @@ static void test_folder(void **state)
 	snprintf(args, sizeof args, "'%s' '%s'", in, a);
 	assert_int_equal(run(args, err, sizeof err), 2);
 	assert_non_null(strstr(err, "the output must be one too"));
+}
+
+/* IN_FOLDER OUT_FOLDER with -j 2, -j 3 and --jobs=16 (more workers than
+ * files): the same 'IN -> OUT' lines in the same order, the same errors,
+ * the same exit code and byte for byte the same files as -j 1, over files
+ * of different lengths and rates in a folder and a subfolder, one that is
+ * not audio and one cut short (both fail). Bad -j values are usage errors
+ * naming --jobs, with nothing written. */
+static void test_folder_jobs(void **state)
+{
+	(void)state;
+	char in[128], sub[160], p[256], out[128], keep[128], args[1024];
+	static char want[1 << 14], got[1 << 14], want_err[1 << 14], got_err[1 << 14];
+	path(in, sizeof in, "jobs-in");
+	path(out, sizeof out, "jobs-out");
+	path(keep, sizeof keep, "jobs-out-1");
+	snprintf(sub, sizeof sub, "%s/sub", in);
+	assert_int_equal(mkdir(in, 0777), 0);
+	assert_int_equal(mkdir(sub, 0777), 0);
+	static const int secs[] = {3, 1, 5, 2, 1};
+	for (int i = 0; i < 5; i++) {
+		snprintf(p, sizeof p, "%s/n%d.%s", i % 2 ? sub : in, i, i == 2 ? "flac" : "wav");
+		write_noise(p, secs[i], i == 2 ? SF_FORMAT_FLAC | SF_FORMAT_PCM_16
+					       : SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+	}
+	snprintf(p, sizeof p, "%s/m-not-audio.wav", in);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("not audio\n", f);
+	fclose(f);
+	char full[256];
+	snprintf(full, sizeof full, "%s/n2.flac", in);
+	size_t n;
+	char *flac = drsn__test_slurp(full, &n);
+	snprintf(p, sizeof p, "%s/c-cut.flac", sub);
+	f = fopen(p, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(flac, 1, n / 2, f), n / 2);
+	fclose(f);
+	free(flac);
+
+	snprintf(args, sizeof args, "denoise -j 1 '%s' '%s'", in, out);
+	int want_rc = drsn__test_run(drsn, dir, args, want, sizeof want, want_err, sizeof want_err);
+	if (want_rc != 1 || !strstr(want_err, "m-not-audio.wav") || !strstr(want_err, "c-cut.flac"))
+		fail_msg("drsn %s: exit %d (want 1), stderr:\n%s", args, want_rc, want_err);
+	assert_non_null(strstr(want, "n4.wav ->"));
+	assert_int_equal(rename(out, keep), 0);
+	static const char *const js[] = {"-j 2", "-j3", "--jobs=16", "--jobs 3"};
+	for (size_t j = 0; j < sizeof js / sizeof js[0]; j++) {
+		snprintf(args, sizeof args, "denoise %s '%s' '%s'", js[j], in, out);
+		int rc = drsn__test_run(drsn, dir, args, got, sizeof got, got_err, sizeof got_err);
+		if (rc != want_rc || strcmp(got, want) || strcmp(got_err, want_err))
+			fail_msg("drsn %s: exit %d, want %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s\nwant:\n%s",
+				 args, rc, want_rc, got, want, got_err, want_err);
+		snprintf(args, sizeof args, "diff -r '%s' '%s' && rm -r '%s'", keep, out, out);
+		if (system(args) != 0)
+			fail_msg("-j 1 and %s wrote different files", js[j]);
+	}
+	static const char *const bad[] = {"-j 257", "-j -1", "-j x", "--jobs=", "-j2x", "--jobs 1.5"};
+	for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+		snprintf(args, sizeof args, "denoise %s '%s' '%s'", bad[b], in, out);
+		int rc = drsn__test_run(drsn, dir, args, got, sizeof got, got_err, sizeof got_err);
+		if (rc != 2 || !strstr(got_err, "--jobs") || got[0] || access(out, F_OK) == 0)
+			fail_msg("drsn %s: exit %d (want 2), stderr: %s", args, rc, got_err);
+	}
+	snprintf(args, sizeof args, "denoise '%s' '%s' -j", in, out);
+	int rc = drsn__test_run(drsn, dir, args, NULL, 0, got_err, sizeof got_err);
+	if (rc != 2 || !strstr(got_err, "-j needs a value"))
+		fail_msg("drsn %s: exit %d (want 2), stderr: %s", args, rc, got_err);
 }
 
 /* OUT, or the --vad CSV, naming the input under any spelling (the same path,
@@ -941,6 +1010,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wavex_channel_map),
 		cmocka_unit_test(test_errors_name_the_file),
 		cmocka_unit_test(test_folder),
+		cmocka_unit_test(test_folder_jobs),
 		cmocka_unit_test(test_output_is_input),
 		cmocka_unit_test(test_failed_run_keeps_outputs),
 		cmocka_unit_test(test_signal_keeps_outputs),

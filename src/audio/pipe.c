@@ -149,6 +149,8 @@ static int take(int fd, unsigned char *b, uint64_t n)
 	return 0;
 }
 
+#define RF64_HEADER_MAX (64 << 20)
+
 int drsn__rf64_read(int fd, const char *name, drsn__rf64_head *h, drsn_error *err)
 {
 	unsigned char b[64], c[8];
@@ -179,6 +181,9 @@ int drsn__rf64_read(int fd, const char *name, drsn__rf64_head *h, drsn_error *er
 		/* the start of the chunk is kept (what fmt and ds64 hold), the
 		 * rest dropped: any length of bext, iXML or JUNK */
 		uint64_t left = (uint64_t)size + (size & 1);
+		if (at + left > RF64_HEADER_MAX)   /* not an RF64 a writer makes: do not eat a stream */
+			return drsn__fail(err, -EBADMSG, "%s: RF64 header over %d MiB before its data "
+					  "chunk: not an RF64 stream?", name, RF64_HEADER_MAX >> 20);
 		size_t keep = left < sizeof b ? (size_t)left : sizeof b;
 		if (take(fd, b, keep) < 0 || take(fd, NULL, left - keep) < 0)
 			goto cut;

@@ -517,6 +517,8 @@ static int denoise_one(void *user, int w, size_t i)
 		drsn__cli_err("denoise: %s", j->fl->file[i].error);
 		return 1;
 	}
+	if (drsn__cli_stdout_failed())   /* said once already: write no more files */
+		return 1;
 	const char *rel = in + strlen(j->in_dir);
 	while (*rel == '/')
 		rel++;
@@ -612,6 +614,8 @@ static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const 
 	struct drsn__cli_jobs run = {.cmd = "denoise", .jobs = jobs, .n = fl.n,
 				     .run = denoise_one, .tick = denoise_tick, .user = &j};
 	int rc = drsn__cli_jobs_run(&run);
+	if (drsn__cli_stdout_failed())   /* the 'IN -> OUT' lines could not be written */
+		rc = 1;
 	if (jobs > 1 && bar.on)
 		drsn__cli_progress_erase();
 	drsn__cli_files_free(&fl);

@@ -6,6 +6,7 @@
  * waits, so memory stays bounded however many files there are. */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -194,6 +195,15 @@ int drsn__cli_jobs_run(const struct drsn__cli_jobs *j)
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.work, NULL);
 	pthread_cond_init(&p.done, NULL);
+	/* the workers start with the stop signals blocked (a thread's mask
+	 * is inherited): only the main thread runs outfile's handler, never
+	 * one in the middle of taking a temporary file's slot */
+	sigset_t stop, old;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
 	int started = 0;
 	for (; started < nw; started++) {
 		wk[started].pool = &p;
@@ -211,6 +221,7 @@ int drsn__cli_jobs_run(const struct drsn__cli_jobs *j)
 			break;   /* fewer workers: the same output */
 		}
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	int once_said = 0;
 	while (!p.stop && p.next_emit < j->n) {
 		struct slot *s = &p.slot[p.next_emit % p.n_slots];

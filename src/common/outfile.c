@@ -60,6 +60,31 @@ void drsn__outfile_hold_signals(int hold)
 }
 
 /* The slot of live[] that holds tmp (NULL: a free one), or -1. */
+/* The umask, without changing it: umask() sets it for the whole process,
+ * and with drsn -j another thread may be creating a folder meanwhile
+ * (which would get 0777). Linux shows it in /proc/self/status since 4.7. */
+static mode_t process_umask(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	FILE *f = fopen("/proc/self/status", "re");
+	if (f) {
+		char line[256];
+		unsigned m;
+		while (fgets(line, sizeof line, f)) {
+			if (sscanf(line, "Umask: %o", &m) == 1) {
+				fclose(f);
+				return (mode_t)m;
+			}
+		}
+		fclose(f);
+	}
+	pthread_mutex_lock(&lock);   /* older kernels: the two calls, at least one thread at a time */
+	mode_t mask = umask(0);
+	umask(mask);
+	pthread_mutex_unlock(&lock);
+	return mask;
+}
+
 static int live_slot(const char *tmp)
 {
 	for (int i = 0; i < MAX_LIVE; i++)
@@ -143,9 +168,7 @@ int drsn__outfile_open(drsn__outfile *o, const char *path, drsn_error *err)
 	if (exists) {
 		mode = st.st_mode & 07777;
 	} else {
-		mode_t mask = umask(0);
-		umask(mask);
-		mode = 0666 & ~mask;
+		mode = 0666 & ~process_umask();
 	}
 	if (fchmod(o->fd, mode) < 0) {
 		rc = drsn__fail(err, -errno, "%s: cannot set the permissions of %s: %s", path,

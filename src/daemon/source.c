@@ -27,6 +27,7 @@ const char *drsn__source_name(const struct drsn__source *s)
 }
 
 static void level_end(struct drsn__source *s);
+static void level_restart(struct drsn__source *s);
 
 void drsn__source_set_state(struct drsn__source *s, enum drsn__source_state st, const char *fmt, ...)
 {
@@ -37,6 +38,8 @@ void drsn__source_set_state(struct drsn__source *s, enum drsn__source_state st, 
 	va_end(ap);
 	if (st == DRSN_SRC_ENDED)
 		level_end(s);   /* before the clients hear of the end */
+	if (st == DRSN_SRC_STARTING && (s->st.state == DRSN_SRC_RETRYING || s->st.state == DRSN_SRC_FAILED))
+		level_restart(s);   /* a device opened again: perhaps another one */
 	s->st.state = st;
 	if (s->ev.on_state)
 		s->ev.on_state(s->user, st, detail);
@@ -198,6 +201,20 @@ static void level_feed(struct drsn__source *s, const float *x, size_t n)
 		x += k;
 		n -= k;
 	}
+}
+
+/* A device opened again after a loss may be another one (a USB microphone
+ * unplugged, a quieter one picked): its level is judged afresh, as from the
+ * start (the clipped total and the warnings' hourly limit carry on). */
+static void level_restart(struct drsn__source *s)
+{
+	s->lv.n = 0;
+	s->lv.peak = 0;
+	s->lv.clipped = 0;
+	s->lv.zero_run = 0;
+	s->lv.judged = 0;
+	s->lv.loud_seen = 0;
+	s->lv.silent = s->lv.silent_warned = 0;
 }
 
 /* End of stream: its last window is judged if it is long enough. */

@@ -54,6 +54,7 @@ struct drsn__pa {
 	_Atomic uint64_t heard;
 	uint64_t open_frames;          /* frames when the stream opened (loop side) */
 	int silent_warned;             /* once per source */
+	uint64_t silent_said;          /* the chosen channels that warning named */
 	_Atomic uint64_t callbacks;
 	_Atomic uint64_t frames;       /* device frames the callbacks got */
 	_Atomic uint64_t device_overflows;
@@ -581,6 +582,7 @@ static void check_silent_channels(struct drsn__source *s, uint64_t frames)
 	if (!heard || !silent)
 		return;
 	p->silent_warned = 1;
+	p->silent_said = silent;
 	char sil[200], other[200];
 	channel_list(silent, sil, sizeof sil);
 	channel_list(heard, other, sizeof other);
@@ -782,7 +784,9 @@ void drsn__pa_stats(const struct drsn__source *s, struct drsn__source_stats *st)
 
 int drsn__pa_silent_channels_said(const struct drsn__source *s)
 {
-	return s->pa && s->pa->silent_warned;
+	/* all of the chosen channels: their mix is the zeros that warning
+	 * explained; else a channel not named went silent too (a mute) */
+	return s->pa && s->pa->silent_warned && !(s->o.channels & ~s->pa->silent_said);
 }
 
 const char *drsn__pa_device(const struct drsn__source *s)

@@ -523,6 +523,8 @@ def probe(d, msg, linger=0.0):
     c.send(msg)
     c.s.shutdown(socket.SHUT_WR)
     reply = c.recv(10)
+    while reply and reply["type"] == "hello":   # sent again to every client by a reload (SIGHUP)
+        reply = c.recv(10)
     time.sleep(linger)
     c.close()
     return reply

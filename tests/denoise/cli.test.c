@@ -507,6 +507,20 @@ static void test_folder_jobs(void **state)
 	int rc = drsn__test_run(drsn, dir, args, NULL, 0, got_err, sizeof got_err);
 	if (rc != 2 || !strstr(got_err, "-j needs a value"))
 		fail_msg("drsn %s: exit %d (want 2), stderr: %s", args, rc, got_err);
+	/* its 'IN -> OUT' lines cannot be written (a full disk): exit 1 */
+	for (int j = 1; j <= 2; j++) {
+		snprintf(args, sizeof args, "'%s' denoise -j %d '%s' '%s' >/dev/full 2>/dev/null; echo $? >'%s/rc'; "
+			 "rm -rf '%s'", drsn, j, in, out, dir, out);
+		assert_int_equal(system(args), 0);
+		snprintf(args, sizeof args, "%s/rc", dir);
+		FILE *rcf = fopen(args, "r");
+		assert_non_null(rcf);
+		int code = -1;
+		assert_int_equal(fscanf(rcf, "%d", &code), 1);
+		fclose(rcf);
+		if (code != 1)
+			fail_msg("drsn denoise -j %d FOLDER with stdout on /dev/full: exit %d (want 1)", j, code);
+	}
 }
 
 /* OUT, or the --vad CSV, naming the input under any spelling (the same path,

@@ -243,5 +243,6 @@ int drsn__cmd_detect(int argc, char **argv);
 int drsn__cmd_bench(int argc, char **argv);
 int drsn__cmd_classify(int argc, char **argv);
 int drsn__cmd_tune(int argc, char **argv);
+int drsn__cmd_watch(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct drsn__cmd commands[] = {
 	{"bench", drsn__cmd_bench, "engine latency per SIMD path, GFLOP/s, load time, and PyTorch in the same run"},
 	{"classify", drsn__cmd_classify, "label whole clips (one window per file) as JSON lines"},
 	{"tune", drsn__cmd_tune, "per-label thresholds that keep false alarms down on recordings of your room"},
+	{"watch", drsn__cmd_watch, "a running drsnd's detections, input level and scores, as they happen"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -128,7 +128,7 @@ void drsn__config_defaults(struct drsn__config *c)
 	memset(c, 0, sizeof *c);
 	c->log_level = DRSN_LOG_WARNING;
 	c->status_interval_ms = 10000;
-	snprintf(c->socket_path, sizeof c->socket_path, "/run/drsnd/drsnd.sock");
+	snprintf(c->socket_path, sizeof c->socket_path, "%s", DRSN_CFG_DEFAULT_SOCKET);
 	c->socket_mode = 0660;
 	c->max_clients = 64;
 	c->max_line = 4096;

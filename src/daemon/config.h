@@ -31,6 +31,8 @@
 #define DRSN_CFG_N_KEYS 36               /* keys of [daemon] .. [denoise] (config.c's table) */
 #define DRSN_CFG_WHERE_MAX 96            /* "drsnd.conf:12", "command line" */
 #define DRSN_CFG_DEFAULT_PATH "/etc/drsnd/drsnd.conf"
+/* [socket] path's default: drsnd listens there, drsn watch connects there. */
+#define DRSN_CFG_DEFAULT_SOCKET "/run/drsnd/drsnd.sock"
 
 /* [plugins] and [plugin NAME] bounds (over a bound = a config error). */
 #define DRSN_CFG_MAX_PLUGINS 16          /* names in load, [plugin NAME] sections */

@@ -19,10 +19,12 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -46,7 +48,8 @@ static void usage(FILE *f)
 		"(version, model, labels, source), then a line for every detection:\n"
 		"  12:03:04.512  stop  0.93  [3.41-4.27 s]  pa:\n"
 		"(the local time, the label, its score, the window in stream time, the stream).\n"
-		"Ctrl-C ends it (exit status 0).\n"
+		"Ctrl-C, SIGTERM or SIGHUP ends it (exit status 0), as does a reader of its\n"
+		"output that goes away (drsn watch | head -3).\n"
 		"  --socket PATH   drsnd's socket (default %s, drsnd's [socket] path)\n"
 		"  --levels        also the input level, the source's health (ok, silent, low,\n"
 		"                  quiet, clipping: a hint when it is not ok) and state; on a\n"
@@ -59,8 +62,10 @@ static void usage(FILE *f)
 		"  --timeout S     exit 1 when S seconds (> 0) pass without a detection (from\n"
 		"                  connecting, and again after each detection): with --count 1,\n"
 		"                  \"say a keyword within S seconds\" for scripts and CI\n"
-		"Exit status: 0 (Ctrl-C, SIGTERM, --count reached), 1 (no socket, no access,\n"
-		"--timeout, drsnd closed the connection), 2 (usage).\n",
+		"Exit status: 0 (Ctrl-C, SIGTERM, SIGHUP, --count reached, stdout's reader\n"
+		"gone), 1 (no socket, no access, not drsnd's event socket, --timeout, also\n"
+		"while connecting, drsnd closed the connection, a stdout write error), 2\n"
+		"(usage).\n",
 		DRSN_CFG_DEFAULT_SOCKET);
 }
 
@@ -111,9 +116,13 @@ static void tx_label(struct txt *t, const char *label, int width)
 /* "12:03:04.512": local time of Unix time at (seconds). */
 static void tx_clock(struct txt *t, double at)
 {
+	struct tm tm;
+	if (!isfinite(at) || fabs(at) > 1e12) {   /* not a time: no undefined conversion */
+		tx_printf(t, "??:??:??.???");
+		return;
+	}
 	time_t s = (time_t)floor(at);
 	int ms = (int)((at - floor(at)) * 1000);
-	struct tm tm;
 	if (ms > 999)
 		ms = 999;
 	if (!localtime_r(&s, &tm)) {
@@ -138,6 +147,9 @@ struct watch {
 	long count;
 	double timeout;
 	int tty;                 /* stdout is a terminal: a live line */
+	int blocked;             /* the stop signals are blocked but in ppoll ... */
+	sigset_t wait_mask;      /* ... and in stdout writes, which may block */
+	int stdout_gone;         /* its reader went away (EPIPE): a quiet end, 0 */
 	int fd;
 	char *buf;
 	size_t len, cap;
@@ -164,12 +176,40 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+/* Writes to stdout may block (a reader that stalls): the stop signals
+ * are let in meanwhile, so SIGTERM still ends drsn watch. */
+static void out_open(struct watch *w, sigset_t *prev)
+{
+	if (w->blocked)
+		sigprocmask(SIG_SETMASK, &w->wait_mask, prev);
+}
+
+static void out_close(struct watch *w, const sigset_t *prev)
+{
+	if (w->blocked)
+		sigprocmask(SIG_SETMASK, prev, NULL);
+}
+
 static void flush_out(struct watch *w)
 {
-	if ((fflush(stdout) != 0 || ferror(stdout)) && !w->stdout_failed) {
-		w->stdout_failed = 1;
-		drsn__cli_err("watch: stdout: write error: %s", errno ? strerror(errno) : "unknown");
+	sigset_t prev;
+	errno = 0;
+	out_open(w, &prev);
+	int bad = fflush(stdout) != 0 || ferror(stdout);
+	int e = errno;
+	out_close(w, &prev);
+	if (!bad || w->stdout_failed || w->stdout_gone)
+		return;
+	if (e == EINTR && stop_signal) {   /* stopped while blocked: not an error */
+		clearerr(stdout);
+		return;
 	}
+	if (e == EPIPE) {   /* drsn watch | head -3 */
+		w->stdout_gone = 1;
+		return;
+	}
+	w->stdout_failed = 1;
+	drsn__cli_err("watch: stdout: write error: %s", e ? strerror(e) : "unknown");
 }
 
 static void live_erase(struct watch *w)
@@ -250,8 +290,11 @@ static void live_draw(struct watch *w)
 static void put_line(struct watch *w, const struct txt *t)
 {
 	live_erase(w);
+	sigset_t prev;
+	out_open(w, &prev);
 	fwrite(t->b, 1, t->n, stdout);
 	fputc('\n', stdout);
+	out_close(w, &prev);
 	flush_out(w);
 	live_draw(w);
 }
@@ -510,8 +553,10 @@ static void on_error(struct watch *w, const cJSON *ev)
 	tx_reset(&t);
 	tx_printf(&t, "drsnd error ");
 	tx_str(&t, str_of(ev, "code") ? str_of(ev, "code") : "?");
-	tx_printf(&t, ": ");
-	tx_str(&t, str_of(ev, "message") ? str_of(ev, "message") : "");
+	if (str_of(ev, "message")) {
+		tx_printf(&t, ": ");
+		tx_str(&t, str_of(ev, "message"));
+	}
 	put_err(w, &t);
 }
 
@@ -791,10 +836,13 @@ int drsn__cmd_watch(int argc, char **argv)
 	sigemptyset(&block);
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
 		sigaddset(&block, sigs[i]);
-		struct sigaction act = {.sa_handler = on_signal};   /* no SA_RESTART */
+		struct sigaction act = {.sa_handler = on_signal}, old;   /* no SA_RESTART */
 		sigemptyset(&act.sa_mask);
-		sigaction(sigs[i], &act, NULL);
+		/* one ignored by who started us (nohup) stays ignored */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &act, NULL);
 	}
+	signal(SIGPIPE, SIG_IGN);   /* a reader gone: EPIPE, a quiet end */
 
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	memcpy(sa.sun_path, w.path, strlen(w.path) + 1);
@@ -803,17 +851,34 @@ int drsn__cmd_watch(int argc, char **argv)
 		drsn__cli_err("watch: socket: %s", strerror(errno));
 		goto out;
 	}
+	if (w.timeout > 0) {   /* a full backlog: connect() waits, --timeout long at most */
+		struct timeval tv = {(time_t)w.timeout, (suseconds_t)((w.timeout - floor(w.timeout)) * 1e6)};
+		setsockopt(w.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	}
 	if (connect(w.fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		if (errno == EINTR && stop_signal) {
 			code = 0;
+		} else if (errno == EAGAIN || errno == EINPROGRESS) {
+			struct txt t;
+			tx_reset(&t);
+			tx_str(&t, w.path);
+			tx_printf(&t, ": drsnd did not accept the connection within %g s (--timeout; its "
+				  "listen backlog is full?)", w.timeout);
+			put_err(&w, &t);
 		} else {
 			connect_error(&w, errno);
 		}
 		goto out;
 	}
+	if (w.timeout > 0) {
+		struct timeval none = {0, 0};
+		setsockopt(w.fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+	}
 	sigprocmask(SIG_BLOCK, &block, &wait_mask);
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		sigdelset(&wait_mask, sigs[i]);
+	w.wait_mask = wait_mask;
+	w.blocked = 1;
 	/* a status first (its reply comes before any level: health is known
 	 * from the first level line on), then what to send us */
 	char sub[160];
@@ -870,6 +935,10 @@ int drsn__cmd_watch(int argc, char **argv)
 		if (r <= 0)
 			continue;
 		int p = pump(&w);
+		if (w.stdout_gone) {
+			code = 0;
+			break;
+		}
 		if (p > 0 || w.stdout_failed)
 			break;
 		if (w.detections > seen) {   /* --timeout counts again from each detection */
@@ -882,6 +951,8 @@ int drsn__cmd_watch(int argc, char **argv)
 		}
 	}
 out:
+	if (stop_signal || w.stdout_gone)
+		__fpurge(stdout);   /* a stalled or gone reader: exit() must not wait on it */
 	live_erase(&w);
 	if (w.stdout_failed)
 		code = 1;

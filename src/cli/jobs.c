@@ -203,6 +203,7 @@ int drsn__cli_jobs_run(const struct drsn__cli_jobs *j)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGPIPE);   /* outfile's stop signals, all of them */
 	pthread_sigmask(SIG_BLOCK, &stop, &old);
 	int started = 0;
 	for (; started < nw; started++) {

@@ -22,6 +22,7 @@ static const char *volatile live[MAX_LIVE];
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static int catching;      /* drsn__outfile_catch_signals ran */
 static _Thread_local int hold_depth;   /* the signal mask is a thread's own */
+static _Thread_local sigset_t held_from;   /* the mask before the outer hold */
 static const int stop_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 #define N_STOP_SIGS (sizeof stop_sigs / sizeof stop_sigs[0])
 
@@ -52,14 +53,17 @@ void drsn__outfile_hold_signals(int hold)
 {
 	if (!catching || (hold ? hold_depth++ > 0 : --hold_depth > 0))
 		return;
+	if (!hold) {   /* back to what it was: a -j worker keeps them blocked */
+		pthread_sigmask(SIG_SETMASK, &held_from, NULL);
+		return;
+	}
 	sigset_t set;
 	sigemptyset(&set);
 	for (size_t i = 0; i < N_STOP_SIGS; i++)
 		sigaddset(&set, stop_sigs[i]);
-	pthread_sigmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+	pthread_sigmask(SIG_BLOCK, &set, &held_from);
 }
 
-/* The slot of live[] that holds tmp (NULL: a free one), or -1. */
 /* The umask, without changing it: umask() sets it for the whole process,
  * and with drsn -j another thread may be creating a folder meanwhile
  * (which would get 0777). Linux shows it in /proc/self/status since 4.7. */
@@ -85,6 +89,7 @@ static mode_t process_umask(void)
 	return mask;
 }
 
+/* The slot of live[] that holds tmp (NULL: a free one), or -1. */
 static int live_slot(const char *tmp)
 {
 	for (int i = 0; i < MAX_LIVE; i++)

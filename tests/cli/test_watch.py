@@ -398,8 +398,60 @@ def test_terminal_live_line():
     d.stop()
 
 
+def test_stalled_gone_reader_and_nohup():
+    """A reader that stalls (stdout's pipe full): SIGTERM still ends drsn
+    watch at once, exit 0 (it used to wait for the reader for ever). A
+    reader that goes away (drsn watch | head): exit 0, nothing on stderr
+    (it used to die of SIGPIPE, 141). SIGHUP ignored by who started it
+    (nohup) stays ignored."""
+    import fcntl
+    d = Daemon(*QUIET, source="file:" + SAMPLE).wait_listening()
+    try:
+        r, w = os.pipe()
+        fcntl.fcntl(w, 1031, 4096)   # F_SETPIPE_SZ: full after a few lines
+        p = subprocess.Popen([DRSN, "watch", "--socket", d.sock, "--json", "--scores"], stdout=w,
+                             stderr=subprocess.PIPE, text=True)
+        RUNNING.append(p)
+        os.close(w)
+        time.sleep(2.0)   # 10 scores events a second, ~400 bytes each: the pipe is full
+        assert p.poll() is None, p.returncode
+        t0 = time.time()
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(5)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("drsn watch blocked on a full stdout ignored SIGTERM")
+        os.close(r)
+        assert rc == 0 and p.stderr.read() == "", rc
+        log("stalled reader: SIGTERM ended it in %.2f s, exit 0" % (time.time() - t0))
+
+        p = subprocess.Popen([DRSN, "watch", "--socket", d.sock, "--scores"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        RUNNING.append(p)
+        assert p.stdout.readline().startswith("drsnd ")
+        p.stdout.close()   # the reader goes: the next line meets EPIPE
+        rc = p.wait(10)
+        err = p.stderr.read()
+        assert rc == 0 and err == "", (rc, err)
+        log("reader gone: exit 0, nothing on stderr")
+
+        p = subprocess.Popen([DRSN, "watch", "--socket", d.sock], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+        RUNNING.append(p)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert p.poll() is None, "SIGHUP ignored by its parent (nohup) ended drsn watch"
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0
+        log("nohup: SIGHUP stays ignored; SIGTERM: exit 0")
+    finally:
+        d.stop()
+
+
 if __name__ == "__main__":
     main([test_detections_equal_drsn_detect, test_json_lines, test_count, test_timeout_on_silence,
           test_no_socket, test_not_a_socket, test_not_drsnd, test_permission_denied, test_daemon_stops,
           test_error_event_and_sigint, test_usage_errors, test_levels_to_a_pipe, test_silence_hint,
-          test_clipping_hint, test_terminal_live_line])
+          test_clipping_hint, test_terminal_live_line, test_stalled_gone_reader_and_nohup])

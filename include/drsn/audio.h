@@ -27,7 +27,8 @@
  *   -ENOTSUP  not an audio format libsndfile knows (text, random bytes), an
  *             encoding it cannot decode (WAV format tag 0x0045 G.726, ...),
  *             or from a pipe a format libsndfile must seek in (FLAC, CAF,
- *             VOC, WVE, SDS, HTK: the message names it)
+ *             VOC, WVE, SDS, HTK: the message names it), or an RF64 from a
+ *             pipe in another encoding than PCM, float, A-law, mu-law
  *   -EBADMSG  corrupt or truncated header, truncated data section, decode error
  *   -ERANGE   absurd sample rate or channel count in the header or options
  *   -EINVAL   bad options (unknown raw format, ...)

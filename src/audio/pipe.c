@@ -216,8 +216,8 @@ int drsn__rf64_read(int fd, const char *name, drsn__rf64_head *h, drsn_error *er
 				  "instead (e.g. 'sox IN -t wav -'), or name the file", name, tag, bits);
 	h->format = SF_FORMAT_RF64 | sub;
 	return 0;
-cut:
-	return drsn__fail(err, -EIO, "%s: %s in its RF64 header", name,
+cut:   /* the end of the stream: a truncated header; else a read error */
+	return drsn__fail(err, errno ? -EIO : -EBADMSG, "%s: %s in its RF64 header", name,
 			  errno ? strerror(errno) : "end of stream");
 }
 

@@ -471,7 +471,7 @@ static void health_hint(struct watch *w)
 	else if (!strcmp(h, "clipping"))
 		tx_printf(&t, "hint: the input clips (%.2f %% of the last window's samples at full scale): "
 			       "lower the capture level "
-			       "(alsamixer, F4: capture; pactl set-source-volume @DEFAULT_SOURCE@ 70%%)",
+			       "(alsamixer, F4: capture; pactl set-source-volume @DEFAULT_SOURCE@ 50%%)",
 			  w->clipped_share * 100);
 	else {
 		tx_printf(&t, "hint: source health ");

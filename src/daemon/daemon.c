@@ -1128,7 +1128,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct daemon *d = h->data;
 	const char *name = signum == SIGHUP ? "SIGHUP" : signum == SIGINT ? "SIGINT" : "SIGTERM";
 	if (d->stopping) {
-		log_info("%s: already stopping", name);
+		drsn__log_notice("%s: already stopping", name);
 		return;
 	}
 	if (signum == SIGHUP) {

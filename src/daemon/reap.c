@@ -104,7 +104,7 @@ int drsn__reap_start(struct drsn__reaper *r, uv_loop_t *loop)
 	uv_unref((uv_handle_t *)&r->sigchld);
 	uv_unref((uv_handle_t *)&r->again);
 	r->on = 1;
-	log_info("%s: reaping orphaned processes (a container without --init: see README "
+	drsn__log_notice("%s: reaping orphaned processes (a container without --init: see README "
 		 "\"Running in a container\")", getpid() == 1 ? "PID 1" : "a child subreaper");
 	reap(r, loop);   /* any that exited before */
 	return 0;

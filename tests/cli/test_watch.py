@@ -354,7 +354,7 @@ def test_clipping_hint():
     hints = [s for s in r.stdout.splitlines() if s.startswith("hint: ")]
     assert len(hints) == 1 and re.match(
         r"hint: the input clips \(\d+\.\d\d % of the last window's samples at full scale\): lower the "
-        r"capture level \(alsamixer, F4: capture; pactl set-source-volume @DEFAULT_SOURCE@ 70%\)$", hints[0]), hints
+        r"capture level \(alsamixer, F4: capture; pactl set-source-volume @DEFAULT_SOURCE@ 50%\)$", hints[0]), hints
     d.stop()
 
 

@@ -127,9 +127,7 @@ static uint64_t le64(const unsigned char *p)
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-/* n bytes of fd into b (NULL: dropped); 0, or -1 at the end of the
- * stream (errno 0) or on an error (errno) */
-static int take(int fd, unsigned char *b, uint64_t n)
+int drsn__pipe_take(int fd, unsigned char *b, uint64_t n)
 {
 	unsigned char junk[4096];
 	while (n > 0) {
@@ -158,12 +156,12 @@ int drsn__rf64_read(int fd, const char *name, drsn__rf64_head *h, drsn_error *er
 	int tag = -1, bits = 0, block = 0;
 
 	memset(h, 0, sizeof *h);
-	if (take(fd, b, 12) < 0)
+	if (drsn__pipe_take(fd, b, 12) < 0)
 		goto cut;
 	if (!is(b, "RF64") || !is(b + 8, "WAVE"))
 		return drsn__fail(err, -EBADMSG, "%s: not an RF64 header", name);
 	for (;;) {
-		if (take(fd, c, 8) < 0)
+		if (drsn__pipe_take(fd, c, 8) < 0)
 			goto cut;
 		uint32_t size = le32(c + 4);
 		at += 8;
@@ -185,7 +183,7 @@ int drsn__rf64_read(int fd, const char *name, drsn__rf64_head *h, drsn_error *er
 			return drsn__fail(err, -EBADMSG, "%s: RF64 header over %d MiB before its data "
 					  "chunk: not an RF64 stream?", name, RF64_HEADER_MAX >> 20);
 		size_t keep = left < sizeof b ? (size_t)left : sizeof b;
-		if (take(fd, b, keep) < 0 || take(fd, NULL, left - keep) < 0)
+		if (drsn__pipe_take(fd, b, keep) < 0 || drsn__pipe_take(fd, NULL, left - keep) < 0)
 			goto cut;
 		at += left;
 		if (is(c, "ds64") && size >= 24) {

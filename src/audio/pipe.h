@@ -33,6 +33,10 @@ int drsn__audio_open_fd_spool(drsn_audio **out, int fd, const char *name,
  * (errno) when fd is neither. */
 ssize_t drsn__pipe_peek(int fd, unsigned char *buf, size_t n);
 
+/* n bytes of fd into b (NULL: dropped), however many reads it takes; 0,
+ * or -1 at the end of the stream (errno 0) or on an error (errno). */
+int drsn__pipe_take(int fd, unsigned char *b, uint64_t n);
+
 /* The name ("FLAC", "CAF", ...) of the format whose first 12 bytes are
  * head, if libsndfile must seek in it (as above), else NULL. */
 const char *drsn__pipe_seek_format(const unsigned char *head, size_t n);

@@ -470,20 +470,6 @@ static int reader_wake(struct drsn__source *s)
 	return !stop;
 }
 
-static size_t read_full(int fd, unsigned char *b, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t k = read(fd, b + got, n - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
-	return got;
-}
-
 static unsigned le16(const unsigned char *p)
 {
 	return (unsigned)p[0] | (unsigned)p[1] << 8;
@@ -509,12 +495,12 @@ static int take_wav_header(struct drsn__source *s)
 	size_t total = 12;
 	const char *why = NULL;
 
-	if (read_full(s->fd, b, 12) < 12) {
+	if (drsn__pipe_take(s->fd, b, 12) < 0) {
 		why = "ended inside its header";
 		goto bad;
 	}
 	for (;;) {
-		if (read_full(s->fd, b, 8) < 8) {
+		if (drsn__pipe_take(s->fd, b, 8) < 0) {
 			why = "ended inside its header";
 			goto bad;
 		}
@@ -533,7 +519,7 @@ static int take_wav_header(struct drsn__source *s)
 				why = "has a malformed fmt chunk";
 				goto bad;
 			}
-			if (read_full(s->fd, b, (size_t)left) < left) {
+			if (drsn__pipe_take(s->fd, b, left) < 0) {
 				why = "ended inside its header";
 				goto bad;
 			}
@@ -545,13 +531,9 @@ static int take_wav_header(struct drsn__source *s)
 				tag = le16(b + 24);
 			continue;
 		}
-		while (left > 0) {   /* LIST, fact, ...: skipped */
-			size_t k = left < sizeof b ? (size_t)left : sizeof b;
-			if (read_full(s->fd, b, k) < k) {
-				why = "ended inside its header";
-				goto bad;
-			}
-			left -= k;
+		if (drsn__pipe_take(s->fd, NULL, left) < 0) {   /* LIST, fact, ...: skipped */
+			why = "ended inside its header";
+			goto bad;
 		}
 	}
 	if (!tag) {

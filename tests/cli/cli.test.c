@@ -72,6 +72,28 @@ static void write_audio(const char *p, int format, int frames)
 	free(x);
 }
 
+/* Seconds FROM to TO of the sample, written to P as 16-bit WAV. */
+static void write_excerpt(const char *p, double from, double to)
+{
+	SF_INFO si = {0};
+	SNDFILE *in = sf_open(sample, SFM_READ, &si);
+	assert_non_null(in);
+	sf_count_t a = (sf_count_t)(from * si.samplerate), n = (sf_count_t)((to - from) * si.samplerate);
+	assert_true(a + n <= si.frames);
+	float *x = malloc((size_t)(n * si.channels) * sizeof *x);
+	assert_non_null(x);
+	assert_int_equal(sf_seek(in, a, SEEK_SET), a);
+	assert_int_equal(sf_readf_float(in, x, n), n);
+	sf_close(in);
+	SF_INFO so = {.samplerate = si.samplerate, .channels = si.channels,
+		      .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+	SNDFILE *out = sf_open(p, SFM_WRITE, &so);
+	assert_non_null(out);
+	assert_int_equal(sf_writef_float(out, x, n), n);
+	sf_close(out);
+	free(x);
+}
+
 /* features FILE -o FILE under any spelling (the same path, with ./, a
  * symbolic link, a hard link), or -o naming the -p params file: refused
  * before anything is opened, exit 2, both named, the input unchanged. */
@@ -1286,17 +1308,13 @@ static void make_jobs_folder(const char *d)
 	char p[256];
 	assert_int_equal(mkdir(d, 0777), 0);
 	size_t n;
-	char *wav = drsn__test_slurp(sample, &n);
-	const char *copies[] = {"a-sample.wav", "m-sample.wav"};
-	for (int i = 0; i < 2; i++) {
-		snprintf(p, sizeof p, "%s/%s", d, copies[i]);
-		FILE *f = fopen(p, "wb");
-		assert_non_null(f);
-		assert_int_equal(fwrite(wav, 1, n, f), n);
-		fclose(f);
-	}
-	free(wav);
-	static const int secs[] = {1, 7, 2, 4};
+	/* two keywords each (samples/stream-noisy.truth.csv): short, as every
+	 * run reads the folder, and this test runs under ASan and qemu too */
+	snprintf(p, sizeof p, "%s/a-sample.wav", d);
+	write_excerpt(p, 0.5, 3.8);
+	snprintf(p, sizeof p, "%s/m-sample.wav", d);
+	write_excerpt(p, 4.3, 9.0);
+	static const int secs[] = {1, 3, 2, 1};
 	for (int i = 0; i < 4; i++) {
 		snprintf(p, sizeof p, "%s/n%d-noise.wav", d, i);
 		write_audio(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, secs[i] * 16000 + 123 * i);
@@ -1341,21 +1359,25 @@ static void test_jobs_same_output(void **state)
 	static char want[1 << 18], got[1 << 18], want_err[1 << 14], got_err[1 << 14];
 	path(d, sizeof d, "jobs");
 	make_jobs_folder(d);
+	char ex[128]; /* given after the folder, by name and as stdin */
+	path(ex, sizeof ex, "jobs-excerpt.wav");
+	write_excerpt(ex, 9.8, 13.0);
 	static const char *const cmds[] = {"detect -q", "detect -q -t 0.01", "classify -n 0"};
 	static const char *const js[] = {"", "-j 2", "-j3", "--jobs=16", "--jobs 2"};
 	for (int c = 0; c < 3; c++) {
 		for (int stdin_too = 0; stdin_too < 2; stdin_too++) {
 			const char *in = stdin_too ? " - " : " ";
-			snprintf(args, sizeof args, "%s -j 1 '%s'%s'%s' < '%s'", cmds[c], d, in, sample, sample);
+			snprintf(args, sizeof args, "%s -j 1 '%s'%s'%s' < '%s'", cmds[c], d, in, ex, ex);
 			int want_rc = run(args, want, sizeof want, want_err, sizeof want_err);
 			if (want_rc != 1 || count(want, "\"error\"") != 3 ||
 			    count(want_err, "is below the model's") != 1)
 				fail_msg("drsn %s: exit %d (want 1: three files fail), stdout:\n%s\nstderr:\n%s",
 					 args, want_rc, want, want_err);
-			assert_true(count(want, "\"label\"") >= 8);
+			if (count(want, "\"label\"") < 6)
+				fail_msg("drsn %s: fewer than 6 labels:\n%s", args, want);
 			for (size_t j = 0; j < sizeof js / sizeof js[0]; j++) {
 				snprintf(args, sizeof args, "%s %s '%s'%s'%s' < '%s'", cmds[c], js[j], d, in,
-					 sample, sample);
+					 ex, ex);
 				int rc = run(args, got, sizeof got, got_err, sizeof got_err);
 				if (rc != want_rc || strcmp(got, want) || strcmp(got_err, want_err))
 					fail_msg("drsn %s: exit %d, want %d\nstdout:\n%s\nwant:\n%s\n"

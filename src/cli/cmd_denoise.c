@@ -88,6 +88,20 @@ static const struct { const char *ext; int major; int subtype; } containers[] = 
 	{"opus", SF_FORMAT_OGG, SF_FORMAT_OPUS},
 };
 
+/* sf_format_check() and what libsndfile can write: it passes MPEG Layer I
+ * and II (read-only: "unimplemented format" at open) and a WAV holding MPEG
+ * Layer III ("unsupported encoding"), so an MP2 or MP3 IN would make an OUT
+ * that cannot be opened. */
+static int can_write(int format, int rate, int channels)
+{
+	int sub = format & SF_FORMAT_SUBMASK;
+	if (sub == SF_FORMAT_MPEG_LAYER_I || sub == SF_FORMAT_MPEG_LAYER_II ||
+	    (sub == SF_FORMAT_MPEG_LAYER_III && (format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG))
+		return 0;
+	SF_INFO si = {.samplerate = rate, .channels = channels, .format = format};
+	return sf_format_check(&si);
+}
+
 /* The libsndfile format to write: container from OUT's extension (else the
  * input's), encoding from the input where that container takes it (not
  * ADPCM, which would change the length; see below); 0 if the
@@ -110,21 +124,17 @@ static int out_format(const char *path, int in_format, int rate, int channels)
 	if (major == SF_FORMAT_WAV && ((in_format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAVEX ||
 				       (in_format & SF_FORMAT_TYPEMASK) == SF_FORMAT_RF64))
 		major = in_format & SF_FORMAT_TYPEMASK;
-	SF_INFO si = {.samplerate = rate, .channels = channels};
 	int sub = in_format & SF_FORMAT_SUBMASK;
 	/* ADPCM comes in whole blocks, of a size each writer picks: libsndfile
 	 * reads a block's worth (its last one padded) and writes blocks of its
 	 * own size, so OUT would be up to a block longer than IN: 16-bit PCM */
-	si.format = major | sub;
-	if (sub != SF_FORMAT_IMA_ADPCM && sub != SF_FORMAT_MS_ADPCM && sf_format_check(&si))
-		return si.format;
-	si.format = major | fallback;
-	if (sf_format_check(&si))
-		return si.format;
+	if (sub != SF_FORMAT_IMA_ADPCM && sub != SF_FORMAT_MS_ADPCM && can_write(major | sub, rate, channels))
+		return major | sub;
+	if (can_write(major | fallback, rate, channels))
+		return major | fallback;
 	if (named)
 		return 0;   /* not a WAV under another name */
-	si.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-	return si.format;
+	return SF_FORMAT_WAV | SF_FORMAT_PCM_16;
 }
 
 /* Bits of an integer PCM encoding, else 0 (float, compressed, companded). */

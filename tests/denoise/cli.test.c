@@ -698,6 +698,24 @@ static void test_signal_keeps_outputs(void **state)
 	drsn__test_assert_folder_holds(d, "out.csv out.wav");
 }
 
+/* drsn denoise IN OUT must succeed and OUT be of this rate, channels and
+ * format: its frames. */
+static sf_count_t denoised_as(const char *in, const char *out, int rate, int ch, int format)
+{
+	char args[1024], err[1024];
+	snprintf(args, sizeof args, "'%s' '%s'", in, out);
+	int rc = run(args, err, sizeof err);
+	if (rc != 0)
+		fail_msg("drsn denoise %s: exit %d: %s", args, rc, err);
+	SF_INFO si;
+	free(read_wav(out, &si));
+	if (si.format != format)
+		fail_msg("%s: format 0x%x, not 0x%x", out, si.format, format);
+	assert_int_equal(si.samplerate, rate);
+	assert_int_equal(si.channels, ch);
+	return si.frames;
+}
+
 /* OUT named .mp3 or .opus is an MP3 or an Opus file (it was a WAV under that
  * name), at IN's rate and channels; audio such a container cannot hold (6
  * channels in an MP3) is an error naming OUT, and nothing is written. */
@@ -726,16 +744,7 @@ static void test_mp3_opus_output(void **state)
 		snprintf(in, sizeof in, "%s/in%zu.wav", d, k);
 		snprintf(out, sizeof out, "%s/%s", d, outs[k].name);
 		write_wav(in, 16000, outs[k].ch, SF_FORMAT_WAV | SF_FORMAT_PCM_16, x, N);
-		snprintf(args, sizeof args, "'%s' '%s'", in, out);
-		int rc = run(args, err, sizeof err);
-		if (rc != 0)
-			fail_msg("drsn denoise %s: exit %d: %s", args, rc, err);
-		SF_INFO si;
-		free(read_wav(out, &si));
-		if (si.format != outs[k].format)
-			fail_msg("%s: format 0x%x, not 0x%x", out, si.format, outs[k].format);
-		assert_int_equal(si.samplerate, 16000);
-		assert_int_equal(si.channels, outs[k].ch);
+		denoised_as(in, out, 16000, outs[k].ch, outs[k].format);
 	}
 	snprintf(in, sizeof in, "%s/six.wav", d);
 	snprintf(out, sizeof out, "%s/six.mp3", d);
@@ -784,17 +793,9 @@ static void test_lossy_input_to_other_containers(void **state)
 		}
 		for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++) {
 			snprintf(out, sizeof out, "%s/out-%s.%s", d, ins[i], outs[k].ext);
-			snprintf(args, sizeof args, "'%s' '%s'", in, out);
-			int rc = run(args, err, sizeof err);
-			if (rc != 0)
-				fail_msg("drsn denoise %s: exit %d: %s", args, rc, err);
-			SF_INFO si;
-			free(read_wav(out, &si));
-			if (si.format != outs[k].format)
-				fail_msg("%s: format 0x%x, not 0x%x", out, si.format, outs[k].format);
-			assert_int_equal(si.channels, 1);
-			if (si.frames < 14000 || si.frames > 20000)
-				fail_msg("%s: %lld frames from 1 s of audio", out, (long long)si.frames);
+			sf_count_t n = denoised_as(in, out, 16000, 1, outs[k].format);
+			if (n < 14000 || n > 20000)
+				fail_msg("%s: %lld frames from 1 s of audio", out, (long long)n);
 		}
 	}
 }

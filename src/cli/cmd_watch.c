@@ -162,7 +162,7 @@ struct watch {
 	int have_level;
 	double rms, peak;
 	int have_status, have_health, have_src_peak;
-	char health[24], state[24];
+	char health[24], state[24], source[16];   /* source: the start of source.name */
 	double src_peak, clipped_share;
 	struct txt top;          /* "yes 0.91  no 0.05  _unknown_ 0.02" */
 	int live_drawn;
@@ -447,32 +447,51 @@ static void on_level(struct watch *w, const cJSON *ev)
 		level_line(w);
 }
 
-/* What to do about an input that is not ok (the warnings drsnd logs). */
+/* What to do about an input that is not ok, by kind of source as in the
+ * warnings drsnd logs: no mixer advice for a file, which no setting changes;
+ * for stdin and fd:N it is the program that feeds drsnd that records. */
 static void health_hint(struct watch *w)
 {
+	enum { MIC, FILE_, PIPE } kind = !strncmp(w->source, "file:", 5) ? FILE_ :
+					  !strcmp(w->source, "stdin") || !strncmp(w->source, "fd:", 3) ? PIPE : MIC;
 	struct txt t;
 	tx_reset(&t);
 	const char *h = w->health;
 	if (!strcmp(h, "ok") || !strcmp(h, "unknown"))
 		return;
 	if (!strcmp(h, "silent"))
-		tx_printf(&t, "hint: drsnd hears digital silence (every sample 0): the capture is muted or it is "
-			       "the wrong device: unmute it (alsamixer, F4: capture, M; pactl set-source-mute "
-			       "@DEFAULT_SOURCE@ 0) or pick another (drsnd --list-devices; [audio] source)");
+		tx_printf(&t, "%s", kind == FILE_ ?
+			  "hint: the file is digital silence here (every sample 0): a recording of a muted "
+			  "or unplugged input?" : kind == PIPE ?
+			  "hint: drsnd hears digital silence (every sample 0): the program that feeds it "
+			  "records from a muted or wrong input: unmute it (alsamixer, F4: capture, M; pactl "
+			  "set-source-mute @DEFAULT_SOURCE@ 0) or have it record from another (arecord -l, "
+			  "pactl list short sources)" :
+			  "hint: drsnd hears digital silence (every sample 0): the capture is muted or it is "
+			  "the wrong device: unmute it (alsamixer, F4: capture, M; pactl set-source-mute "
+			  "@DEFAULT_SOURCE@ 0) or pick another (drsnd --list-devices; [audio] source)");
 	else if (!strcmp(h, "low")) {
 		tx_printf(&t, "hint: the input is far too quiet (");
 		if (w->have_src_peak)
 			tx_printf(&t, "its loudest sample in 30 s: %.1f dBFS; ", w->src_peak);
-		tx_printf(&t, "speech 1 m from a microphone peaks at -30 to -10 dBFS): raise the capture "
-			       "level (alsamixer, F4: capture; pactl set-source-volume @DEFAULT_SOURCE@ 100%%)");
+		tx_printf(&t, "speech 1 m from a microphone peaks at -30 to -10 dBFS): %s", kind == FILE_ ?
+			  "the file was recorded with far too little gain: raise it (sox --norm IN OUT)" :
+			  kind == PIPE ? "raise the capture level of the program that feeds drsnd (alsamixer, "
+			  "F4: capture; pactl set-source-volume @DEFAULT_SOURCE@ 100%)" :
+			  "raise the capture level (alsamixer, F4: capture; pactl set-source-volume "
+			  "@DEFAULT_SOURCE@ 100%)");
 	} else if (!strcmp(h, "quiet"))
-		tx_printf(&t, "hint: nothing above -50 dBFS for 30 s (it was louder before): a quiet room, "
-			       "or speak up");
+		tx_printf(&t, "hint: nothing above -50 dBFS for 30 s (it was louder before): %s",
+			  kind == FILE_ ? "a quiet stretch of the file" : "a quiet room, or speak up");
 	else if (!strcmp(h, "clipping"))
-		tx_printf(&t, "hint: the input clips (%.2f %% of the last window's samples at full scale): "
-			       "lower the capture level "
-			       "(alsamixer, F4: capture; pactl set-source-volume @DEFAULT_SOURCE@ 50%%)",
-			  w->clipped_share * 100);
+		tx_printf(&t, "hint: the input clips (%.2f %% of the last window's samples at full scale): %s",
+			  w->clipped_share * 100, kind == FILE_ ?
+			  "the file was recorded with too much gain, and no setting undoes that: record it "
+			  "again with less" : kind == PIPE ?
+			  "lower the capture level of the program that feeds drsnd (alsamixer, F4: capture; "
+			  "pactl set-source-volume @DEFAULT_SOURCE@ 50%)" :
+			  "lower the capture level (alsamixer, F4: capture; pactl set-source-volume "
+			  "@DEFAULT_SOURCE@ 50%)");
 	else {
 		tx_printf(&t, "hint: source health ");
 		tx_str(&t, h);
@@ -491,6 +510,8 @@ static void on_status(struct watch *w, const cJSON *ev)
 	memcpy(was, w->health, sizeof was);
 	w->have_status = 1;
 	snprintf(w->state, sizeof w->state, "%s", state ? state : "");
+	const char *name = str_of(src, "name");
+	snprintf(w->source, sizeof w->source, "%s", name ? name : "");
 	w->have_health = health != NULL;   /* older drsnd: no source.health */
 	snprintf(w->health, sizeof w->health, "%s", health ? health : "");
 	w->have_src_peak = num_of(src, "peak_dbfs", &w->src_peak);

@@ -275,6 +275,22 @@ static int pipe_header(int *fd, int *own_fd, const char *name, int spool, int *s
 	ssize_t n = drsn__pipe_peek(*fd, head, sizeof head);
 	if (n < 0)   /* neither a pipe nor a socket: libsndfile as it is */
 		return 0;
+	/* An ID3v2 tag before a FLAC (or MP3) stream: dropped, to see what it
+	 * tags. libsndfile skips it in a file, but from a pipe it would take a
+	 * tagged FLAC for MP3 and then lose sync. */
+	uint64_t tag = drsn__pipe_id3_size(head, (size_t)n);
+	if (tag) {
+		int r = drsn__pipe_take(*fd, NULL, tag);
+		if (r < 0 && errno)
+			return drsn__fail(err, -errno, "%s: read error in its ID3 tag: %s", name,
+					  strerror(errno));
+		n = drsn__pipe_peek(*fd, head, sizeof head);
+		if (n < 0)
+			return drsn__fail(err, -errno, "%s: %s", name, strerror(errno));
+		if (r < 0 || n == 0)
+			return drsn__fail(err, -EBADMSG, "%s: no audio after its ID3 tag (%llu bytes): "
+					  "the stream ends there", name, (unsigned long long)tag);
+	}
 	const char *fmt = drsn__pipe_seek_format(head, (size_t)n);
 	if (fmt && !spool)
 		return drsn__fail(err, -ENOTSUP, "%s: %s cannot be read from a pipe (libsndfile "

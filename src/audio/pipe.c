@@ -79,6 +79,16 @@ static int is(const unsigned char *p, const char *s)
 	return !memcmp(p, s, strlen(s));
 }
 
+uint64_t drsn__pipe_id3_size(const unsigned char *b, size_t n)
+{
+	/* "ID3", version 2..4, revision, flags, a 28-bit size in four 7-bit bytes */
+	if (n < 10 || !is(b, "ID3") || b[3] < 2 || b[3] > 4 || b[4] == 0xFF ||
+	    (b[6] | b[7] | b[8] | b[9]) & 0x80)
+		return 0;
+	uint64_t size = (uint64_t)b[6] << 21 | (uint64_t)b[7] << 14 | (uint64_t)b[8] << 7 | b[9];
+	return 10 + size + (b[3] == 4 && (b[5] & 0x10) ? 10 : 0);
+}
+
 const char *drsn__pipe_seek_format(const unsigned char *b, size_t n)
 {
 	if (n < 12)

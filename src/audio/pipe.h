@@ -37,6 +37,11 @@ ssize_t drsn__pipe_peek(int fd, unsigned char *buf, size_t n);
  * or -1 at the end of the stream (errno 0) or on an error (errno). */
 int drsn__pipe_take(int fd, unsigned char *b, uint64_t n);
 
+/* The bytes of the ID3v2 tag that head (at least 10 bytes) starts with
+ * (its header, body and footer), else 0. MP3 and FLAC files may start with
+ * one; libsndfile skips it in a file. */
+uint64_t drsn__pipe_id3_size(const unsigned char *head, size_t n);
+
 /* The name ("FLAC", "CAF", ...) of the format whose first 12 bytes are
  * head, if libsndfile must seek in it (as above), else NULL. */
 const char *drsn__pipe_seek_format(const unsigned char *head, size_t n);

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -732,6 +734,84 @@ static void test_pipe_formats_by_header(void **state)
 	free(tag);
 }
 
+/* memfd_create() as a kernel before 3.17 or a seccomp filter has it: this
+ * definition in the test program is the one pipe.c's call is linked to. */
+static int memfd_errno;   /* 0: the real one */
+
+int memfd_create(const char *name, unsigned int flags)
+{
+	if (memfd_errno) {
+		errno = memfd_errno;
+		return -1;
+	}
+	return (int)syscall(SYS_memfd_create, name, flags);
+}
+
+/* Without memfd_create (ENOSYS, EPERM), a FLAC from a pipe is held in an
+ * unlinked file in $TMPDIR (or /tmp, if that is not there) and read as the
+ * file is; another failure is said. */
+static void test_spool_without_memfd(void **state)
+{
+	(void)state;
+	char path[128], *bytes, *had = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+	size_t n, len;
+	snprintf(path, sizeof path, "%s/spool.flac", tmpdir);
+	SF_INFO si = {.samplerate = 16000, .channels = 1, .format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16};
+	SNDFILE *f = sf_open(path, SFM_WRITE, &si);
+	assert_non_null(f);
+	float w[4000];
+	for (int k = 0; k < 4000; k++)
+		w[k] = 0.3f * (float)sin(2 * M_PI * FREQ * k / 16000.0);
+	assert_int_equal(sf_writef_float(f, w, 4000), 4000);
+	sf_close(f);
+	float *want = file_samples(path, &n, &bytes, &len);
+	drsn_audio_opts o;
+	drsn_audio_opts_default(&o);
+	o.target_rate = 0;
+	static const struct { int err; const char *tmp; } cases[] = {
+		{ENOSYS, NULL}, {EPERM, "/no/such/folder"}, {EMFILE, NULL},
+	};
+	for (size_t i = 0; i < 3; i++) {
+		if (cases[i].tmp)
+			setenv("TMPDIR", cases[i].tmp, 1);
+		else
+			setenv("TMPDIR", tmpdir, 1);
+		drsn_audio *a = NULL;
+		drsn_error e;
+		pid_t pid;
+		int st, fd = pipe_from_child(bytes, len, &pid);
+		memfd_errno = cases[i].err;
+		int rc = drsn__audio_open_fd_spool(&a, fd, "stdin", &o, &e);
+		memfd_errno = 0;
+		if (cases[i].err == EMFILE) {
+			if (rc != -EMFILE || !strstr(e.msg, "stdin: cannot make a memory file to hold the FLAC"))
+				fail_msg("memfd_create EMFILE: %d: %s", rc, e.msg);
+		} else {
+			if (rc < 0)
+				fail_msg("FLAC from a pipe, memfd_create %s: %s", strerror(cases[i].err), e.msg);
+			float x[4100];
+			size_t got = 0;
+			long r;
+			while ((r = drsn_audio_read(a, x + got, 4100 - got, &e)) > 0)
+				got += (size_t)r;
+			if (r < 0 || got != n || memcmp(x, want, n * sizeof *x))
+				fail_msg("FLAC from a pipe, memfd_create %s: %zu samples of %zu", strerror(cases[i].err),
+					 got, n);
+			drsn_audio_close(a);
+		}
+		close(fd);
+		waitpid(pid, &st, 0);
+	}
+	if (had)
+		setenv("TMPDIR", had, 1);
+	else
+		unsetenv("TMPDIR");
+	free(had);
+	free(want);
+	free(bytes);
+	unlink(path);
+}
+
 /* An MP3 without a length header (no Xing/LAME frame: CBR files from
  * recorders, VBR ones without it): libsndfile guesses its frames from the
  * first frame's bit rate and the file size. Here the first of 30 silent
@@ -958,6 +1038,7 @@ int main(void)
 		cmocka_unit_test(test_wav_pipe_and_fd),
 		cmocka_unit_test(test_flac_pipe_names_the_reason),
 		cmocka_unit_test(test_pipe_formats_by_header),
+		cmocka_unit_test(test_spool_without_memfd),
 		cmocka_unit_test(test_rf64_pipe_big_header_and_unknown_length),
 		cmocka_unit_test(test_mp3_without_length_header),
 		cmocka_unit_test(test_read_all_too_big_for_address_space),

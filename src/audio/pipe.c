@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -237,12 +238,29 @@ int64_t drsn__pipe_spool_max(void)
 	return half < gib ? half : gib;
 }
 
+/* A file with no name to hold a stream in: a memory file, or where there is
+ * none (a kernel before 3.17, a seccomp filter that forbids memfd_create:
+ * ENOSYS, EPERM) an unlinked one in $TMPDIR or /tmp. -1 and errno. */
+static int spool_file(void)
+{
+	int fd = memfd_create("drsn-stdin", MFD_CLOEXEC);
+	if (fd >= 0 || (errno != ENOSYS && errno != EPERM && errno != EACCES))
+		return fd;
+	int e = errno;
+	const char *dirs[] = {getenv("TMPDIR"), "/tmp"};
+	for (size_t i = 0; i < 2; i++)
+		if (dirs[i] && dirs[i][0] && (fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
+			return fd;
+	errno = e;
+	return -1;
+}
+
 int drsn__pipe_spool(int fd, const char *name, const char *fmt, int64_t max, drsn_error *err)
 {
 	char buf[65536];
 	int64_t total = 0;
 	int rc = 0;
-	int mfd = memfd_create("drsn-stdin", MFD_CLOEXEC);
+	int mfd = spool_file();
 	if (mfd < 0)
 		return drsn__fail(err, -errno, "%s: cannot make a memory file to hold the %s stream: %s",
 				  name, fmt, strerror(errno));

@@ -204,6 +204,37 @@ def test_not_drsnd():
                         "socket?)\n" % path), r.stderr
 
 
+def test_full_backlog_timeout():
+    """A drsnd that does not accept (hung, its listen backlog full): connect()
+    would wait for ever; --timeout bounds it and says why."""
+    import socket
+    path = os.path.join(os.environ["TMPDIR"], "hung.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(0)
+    held = []
+    while True:   # fill the backlog: the next connect() would block
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(path)
+        except BlockingIOError:
+            c.close()
+            break
+        held.append(c)
+        assert len(held) < 100, "the backlog never fills"
+    t0 = time.time()
+    r = watch("--socket", path, "--timeout", "1", timeout=10)
+    took = time.time() - t0
+    for c in held:
+        c.close()
+    srv.close()
+    assert r.returncode == 1 and r.stdout == "" and took < 5, (r, took)
+    assert r.stderr == ("drsn: watch: %s: drsnd did not accept the connection within 1 s (--timeout; its "
+                        "listen backlog is full?)\n" % path), r.stderr
+    log("full backlog: --timeout 1 ended it in %.2f s" % took)
+
+
 def test_permission_denied():
     # a folder anyone may enter, with drsnd's socket of mode 0660
     top = tempfile.mkdtemp(prefix="drsn-watch-", dir="/tmp")
@@ -474,6 +505,6 @@ def test_stalled_gone_reader_and_nohup():
 
 if __name__ == "__main__":
     main([test_detections_equal_drsn_detect, test_json_lines, test_count, test_timeout_on_silence,
-          test_no_socket, test_not_a_socket, test_not_drsnd, test_permission_denied, test_daemon_stops,
-          test_error_event_and_sigint, test_usage_errors, test_levels_to_a_pipe, test_silence_hint,
+          test_no_socket, test_not_a_socket, test_not_drsnd, test_full_backlog_timeout, test_permission_denied,
+          test_daemon_stops, test_error_event_and_sigint, test_usage_errors, test_levels_to_a_pipe, test_silence_hint,
           test_clipping_hint, test_terminal_live_line, test_stalled_gone_reader_and_nohup])

@@ -39,6 +39,7 @@
 #define LEVEL_LINE_S 1.0             /* --levels off a terminal: a line at most this often */
 #define MAX_LABELS 1024              /* labels named in --scores (more: "#N") */
 #define METER 16                     /* cells of the level meter, -60..0 dBFS */
+#define CONNECT_NOTE_S 2.0           /* a connect() waiting this long is said */
 
 static void usage(FILE *f)
 {
@@ -872,11 +873,25 @@ int drsn__cmd_watch(int argc, char **argv)
 		drsn__cli_err("watch: socket: %s", strerror(errno));
 		goto out;
 	}
-	if (w.timeout > 0) {   /* a full backlog: connect() waits, --timeout long at most */
-		struct timeval tv = {(time_t)w.timeout, (suseconds_t)((w.timeout - floor(w.timeout)) * 1e6)};
-		setsockopt(w.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	/* a full backlog (drsnd hung or swamped): connect() waits, --timeout
+	 * long at most; without one, it says so after CONNECT_NOTE_S and waits on */
+	double first_wait = w.timeout > 0 ? w.timeout : CONNECT_NOTE_S;
+	struct timeval tv = {(time_t)first_wait, (suseconds_t)((first_wait - floor(first_wait)) * 1e6)};
+	setsockopt(w.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	int rc = connect(w.fd, (struct sockaddr *)&sa, sizeof sa);
+	if (rc < 0 && (errno == EAGAIN || errno == EINPROGRESS) && w.timeout <= 0) {
+		struct txt t;
+		tx_reset(&t);
+		tx_str(&t, w.path);
+		tx_printf(&t, ": drsnd has not accepted the connection in %g s (its listen backlog is "
+			  "full: is it hung, or swamped with clients?); still waiting (Ctrl-C stops, "
+			  "--timeout S gives up)", CONNECT_NOTE_S);
+		put_err(&w, &t);
+		struct timeval none = {0, 0};
+		setsockopt(w.fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+		rc = connect(w.fd, (struct sockaddr *)&sa, sizeof sa);
 	}
-	if (connect(w.fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	if (rc < 0) {
 		if (errno == EINTR && stop_signal) {
 			code = 0;
 		} else if (errno == EAGAIN || errno == EINPROGRESS) {
@@ -891,10 +906,8 @@ int drsn__cmd_watch(int argc, char **argv)
 		}
 		goto out;
 	}
-	if (w.timeout > 0) {
-		struct timeval none = {0, 0};
-		setsockopt(w.fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
-	}
+	struct timeval none = {0, 0};
+	setsockopt(w.fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
 	sigprocmask(SIG_BLOCK, &block, &wait_mask);
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		sigdelset(&wait_mask, sigs[i]);

@@ -226,13 +226,32 @@ def test_full_backlog_timeout():
     t0 = time.time()
     r = watch("--socket", path, "--timeout", "1", timeout=10)
     took = time.time() - t0
-    for c in held:
-        c.close()
-    srv.close()
     assert r.returncode == 1 and r.stdout == "" and took < 5, (r, took)
     assert r.stderr == ("drsn: watch: %s: drsnd did not accept the connection within 1 s (--timeout; its "
                         "listen backlog is full?)\n" % path), r.stderr
     log("full backlog: --timeout 1 ended it in %.2f s" % took)
+    # without --timeout: said after 2 s, and the wait goes on until drsnd
+    # accepts (here: a slot freed), then Ctrl-C ends it as ever
+    errpath = os.path.join(os.environ["TMPDIR"], "hung.err")
+    with open(errpath, "w") as err:
+        p = subprocess.Popen([DRSN, "watch", "--socket", path], stdout=subprocess.DEVNULL, stderr=err)
+        RUNNING.append(p)
+        time.sleep(3)
+        note = open(errpath).read()
+        assert p.poll() is None and note == (
+            "drsn: watch: %s: drsnd has not accepted the connection in 2 s (its listen backlog is full: "
+            "is it hung, or swamped with clients?); still waiting (Ctrl-C stops, --timeout S gives up)\n"
+            % path), note
+        c, _ = srv.accept()   # its connect() completes
+        time.sleep(0.5)
+        assert p.poll() is None
+        p.send_signal(signal.SIGINT)
+        assert p.wait(10) == 0
+        c.close()
+    for c in held:
+        c.close()
+    srv.close()
+    log("full backlog without --timeout: said after 2 s, still waiting; Ctrl-C: exit 0")
 
 
 def test_permission_denied():

@@ -30,7 +30,8 @@ void drsn__cli_progress_redraw(void);
 /* The files that a command's FILE... arguments name. An argument that is a
  * folder stands for the audio files under it, at any depth, in byte order of
  * their paths (hidden entries, symbolic links to folders, and files whose
- * extension libsndfile does not read are skipped; one of a known audio or
+ * extension, in any case, is not one libsndfile's format lists name or one
+ * of files.c's other_extensions, .bwf .wave .snd ..., are skipped; one of a known audio or
  * video extension, e.g. .m4a or .mp4, with a note on stderr that suggests
  * ffmpeg); any other argument is
  * kept as it is, for the reader to open or to explain. An entry with error

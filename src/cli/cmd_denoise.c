@@ -55,11 +55,13 @@ static void usage(FILE *f)
 		"allows it (ADPCM: 16-bit PCM). A .wav OUT is RF64 (64-bit sizes) if IN is,\n"
 		"if it would pass the 4 GiB a WAV holds, or if IN is a pipe (then a WAV again\n"
 		"at the end if it stayed small).\n"
-		"OUT '-' is stdout; on a pipe it is a WAV stream (header of unknown length,\n"
-		"IN's encoding if PCM or float, else 16-bit), e.g. 'drsn denoise IN - | aplay'.\n"
+		"OUT '-' is stdout (not a terminal), always a WAV (IN's encoding if PCM or\n"
+		"float, else 16-bit); on a pipe a WAV stream (header of unknown length),\n"
+		"e.g. 'drsn denoise IN - | aplay'.\n"
 		"With a folder, every audio file under IN_FOLDER is written to the same\n"
 		"relative path under OUT_FOLDER (created; not inside IN_FOLDER), one line\n"
-		"'IN -> OUT' per file on stdout.\n"
+		"'IN -> OUT' per file on stdout; a run where an output would be an input\n"
+		"file (OUT_FOLDER above IN_FOLDER) or two inputs one output is refused.\n"
 		"OUT and OUT.csv are written beside their final names and replace them only\n"
 		"when complete (a failed or interrupted run leaves them as they were); an\n"
 		"output that is the same file as IN is refused.\n"
@@ -285,6 +287,16 @@ static void on_frame(void *user, uint64_t frame, float speech)
 	}
 }
 
+/* "OUT: write failed: " and the cause: the errno our I/O saw (a full disk,
+ * a file size limit), else libsndfile's message for out (NULL: after
+ * sf_close). libsndfile's own message after a short write through our I/O
+ * is "No Error.". */
+static void write_failed(const char *out_path, SNDFILE *out, const drsn__sfio *io)
+{
+	drsn__cli_err("%s: write failed: %s", out_path,
+		      io->err ? strerror(io->err) : out ? sf_strerror(out) : "unknown error");
+}
+
 /* An output that would overwrite the input, or two outputs in one file:
  * 2 with the reason on stderr, else 0. Nothing is opened. */
 static int refuse_clashes(const char *in_path, const char *out_path, const char *vad_path)
@@ -313,6 +325,11 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 	int rc = refuse_clashes(in_path, out_path, vad_path), nch = 0;
 	if (rc)
 		return rc;
+	if (!strcmp(out_path, "-") && isatty(STDOUT_FILENO)) {
+		drsn__cli_err("denoise: -: not writing a binary WAV to a terminal (redirect or pipe "
+			      "stdout, e.g. '| aplay')");
+		return 2;
+	}
 	rc = 1;
 	drsn_error e;
 	drsn_audio *a = NULL;
@@ -380,7 +397,11 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 		goto nomem;
 
 	SF_INFO si = {.samplerate = info.out_rate, .channels = nch};
-	si.format = out_format(out_path, info.sndfile_format, info.out_rate, nch);
+	int to_stdout = !strcmp(out_path, "-");
+	si.format = out_format(to_stdout ? "-.wav" : out_path, info.sndfile_format, info.out_rate, nch);
+	if (to_stdout)   /* a WAV, a pipe's or not: IN's encoding if PCM or float, else 16-bit */
+		si.format = (si.format & SF_FORMAT_TYPEMASK) |
+			    (pipe_format(info.sndfile_format, info.out_rate, nch) & SF_FORMAT_SUBMASK);
 	if (!si.format) {
 		drsn__cli_err("%s: a %s file cannot hold %d channels at %d Hz (try .wav or .flac)",
 			      out_path, strrchr(out_path, '.'), nch, info.out_rate);
@@ -395,7 +416,7 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 	if (!(ires = malloc(cap * (size_t)nch * sizeof *ires)))
 		goto nomem;
 	bits = pcm_bits(si.format);
-	if (!strcmp(out_path, "-") && lseek(1, 0, SEEK_CUR) < 0) {
+	if (to_stdout && lseek(1, 0, SEEK_CUR) < 0) {
 		/* a pipe: libsndfile writes no container there but raw */
 		si.format = pipe_format(info.sndfile_format, info.out_rate, nch);
 		auto_wav = 0;
@@ -404,7 +425,7 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 			drsn__cli_err("-: cannot write to stdout: %s", strerror(errno));
 			goto cleanup;
 		}
-	} else if (strcmp(out_path, "-") && drsn__outfile_open(&out_file, out_path, &e) < 0) {
+	} else if (!to_stdout && drsn__outfile_open(&out_file, out_path, &e) < 0) {
 		drsn__cli_err("%s", e.msg);
 		goto cleanup;
 	}
@@ -458,7 +479,7 @@ static int denoise_file(const drsn_denoise_opts *o, const char *in_path, const c
 			to_pcm(res + from * (size_t)nch, ires, (size_t)m * (size_t)nch, bits);
 		if (m > 0 && (bits ? sf_writef_int(out, ires, m)
 				   : sf_writef_float(out, res + from * (size_t)nch, m)) != m) {
-			drsn__cli_err("%s: write failed: %s", out_path, sf_strerror(out));
+			write_failed(out_path, out, &out_io);
 			goto cleanup;
 		}
 	}
@@ -478,7 +499,7 @@ nomem:
 	drsn__cli_err("denoise: out of memory");
 cleanup:
 	if (out && sf_close(out) != 0 && rc == 0) {
-		drsn__cli_err("%s: write failed", out_path);
+		write_failed(out_path, NULL, &out_io);
 		rc = 1;
 	}
 	if (out_file.fd >= 0 && close(out_file.fd) != 0 && rc == 0) {
@@ -517,11 +538,141 @@ struct folder_job {
 	const struct drsn__cli_files *fl;
 };
 
+/* The output of file i of a folder (the same relative path under out_dir)
+ * into out; 0, or -1 (said if say) when it is too long. */
+static int folder_out_path(const struct folder_job *j, size_t i, char *out, size_t n, int say)
+{
+	const char *rel = j->fl->file[i].path + strlen(j->in_dir), *out_dir = j->out_dir;
+	while (*rel == '/')
+		rel++;
+	int olen = (int)strlen(out_dir);
+	while (olen > 1 && out_dir[olen - 1] == '/')
+		olen--;   /* "out/" and "out" name the same files */
+	if (snprintf(out, n, "%.*s/%s", olen, out_dir, rel) >= (int)n) {
+		if (say)
+			drsn__cli_err("denoise: %s/%s: path too long", out_dir, rel);
+		return -1;
+	}
+	return 0;
+}
+
+/* The path a file written at p ends up at: p with its longest existing
+ * prefix resolved (symbolic links, "..") by realpath; 0, or -1. */
+static int final_path(const char *p, char *res)
+{
+	char head[PATH_MAX];
+	size_t n = strlen(p);
+	if (n >= sizeof head)
+		return -1;
+	memcpy(head, p, n + 1);
+	for (;;) {
+		char *slash = strrchr(head, '/');
+		if (realpath(head, res)) {
+			size_t k = strlen(res);
+			if (k + strlen(p + strlen(head)) >= PATH_MAX)
+				return -1;
+			strcpy(res + k, p + strlen(head));
+			return 0;
+		}
+		if (errno != ENOENT || !slash || slash == head)
+			return -1;
+		*slash = 0;
+	}
+}
+
+struct clash_key { dev_t dev; ino_t ino; size_t i; int out; };
+
+static int by_inode(const void *pa, const void *pb)
+{
+	const struct clash_key *a = pa, *b = pb;
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	return a->out - b->out;   /* an input first */
+}
+
+static int by_string(const void *pa, const void *pb)
+{
+	return strcmp(*(char *const *)pa, *(char *const *)pb);
+}
+
+/* Before anything is written: no output of the run may be one of its input
+ * files (the same device and inode; an OUT_FOLDER above IN_FOLDER maps
+ * IN/b/x.wav onto IN/x.wav), nor two outputs the same file (a symbolic link
+ * to a folder under OUT_FOLDER). 2 with both named on stderr, 1 when out of
+ * memory, else 0. */
+static int refuse_folder_clashes(const struct folder_job *j)
+{
+	size_t n = j->fl->n, nk = 0, nf = 0;
+	struct clash_key *k = malloc((2 * n + 1) * sizeof *k);
+	char **fin = calloc(n + 1, sizeof *fin);
+	int rc = 1;
+	if (!k || !fin) {
+		drsn__cli_err("denoise: out of memory");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char out[PATH_MAX], res[PATH_MAX];
+		struct stat st;
+		if (j->fl->file[i].error || folder_out_path(j, i, out, sizeof out, 0) < 0)
+			continue;   /* said when its turn comes */
+		if (stat(j->fl->file[i].path, &st) == 0 && S_ISREG(st.st_mode))
+			k[nk++] = (struct clash_key){st.st_dev, st.st_ino, i, 0};
+		if (stat(out, &st) == 0)
+			k[nk++] = (struct clash_key){st.st_dev, st.st_ino, i, 1};
+		if (final_path(out, res) == 0) {
+			/* the input's index after the path, for the message */
+			size_t len = strlen(res);
+			if (!(fin[nf] = malloc(len + 1 + sizeof i))) {
+				drsn__cli_err("denoise: out of memory");
+				goto cleanup;
+			}
+			memcpy(fin[nf], res, len + 1);
+			memcpy(fin[nf++] + len + 1, &i, sizeof i);
+		}
+	}
+	rc = 2;
+	qsort(k, nk, sizeof *k, by_inode);
+	for (size_t a = 0; a + 1 < nk; a++) {
+		const struct clash_key *x = &k[a], *y = &k[a + 1];
+		if (x->dev == y->dev && x->ino == y->ino && !x->out && y->out) {
+			char out[PATH_MAX];
+			folder_out_path(j, y->i, out, sizeof out, 0);
+			drsn__cli_err("denoise: the output %s (of %s) is the input %s: refusing to "
+				      "overwrite an input (choose an output folder that is not above "
+				      "the input folder)", out, j->fl->file[y->i].path,
+				      j->fl->file[x->i].path);
+			goto cleanup;
+		}
+	}
+	qsort(fin, nf, sizeof *fin, by_string);
+	for (size_t a = 0; a + 1 < nf; a++) {
+		if (!strcmp(fin[a], fin[a + 1])) {
+			size_t ia, ib;
+			memcpy(&ia, fin[a] + strlen(fin[a]) + 1, sizeof ia);
+			memcpy(&ib, fin[a + 1] + strlen(fin[a + 1]) + 1, sizeof ib);
+			drsn__cli_err("denoise: %s and %s would both be written to %s: refusing "
+				      "(a symbolic link in the output folder?)",
+				      j->fl->file[ia < ib ? ia : ib].path, j->fl->file[ia < ib ? ib : ia].path,
+				      fin[a]);
+			goto cleanup;
+		}
+	}
+	rc = 0;
+cleanup:
+	for (size_t a = 0; fin && a < nf; a++)
+		free(fin[a]);
+	free(fin);
+	free(k);
+	return rc;
+}
+
 /* File i of a folder (on -j worker w): 0, or 1 when it failed. */
 static int denoise_one(void *user, int w, size_t i)
 {
 	struct folder_job *j = user;
-	const char *in = j->fl->file[i].path, *out_dir = j->out_dir;
+	const char *in = j->fl->file[i].path;
 	(void)w;   /* a denoiser is made for each file: nothing of a worker's own */
 	if (j->fl->file[i].error) {
 		drsn__cli_err("denoise: %s", j->fl->file[i].error);
@@ -529,17 +680,9 @@ static int denoise_one(void *user, int w, size_t i)
 	}
 	if (drsn__cli_stdout_failed())   /* said once already: write no more files */
 		return 1;
-	const char *rel = in + strlen(j->in_dir);
-	while (*rel == '/')
-		rel++;
 	char out[PATH_MAX];
-	int olen = (int)strlen(out_dir);
-	while (olen > 1 && out_dir[olen - 1] == '/')
-		olen--;   /* "out/" and "out" name the same files */
-	if (snprintf(out, sizeof out, "%.*s/%s", olen, out_dir, rel) >= (int)sizeof out) {
-		drsn__cli_err("denoise: %s/%s: path too long", out_dir, rel);
+	if (folder_out_path(j, i, out, sizeof out, 1) < 0)
 		return 1;
-	}
 	int mrc = drsn__cli_make_parents(out);
 	if (mrc < 0) {
 		drsn__cli_err("denoise: %s: cannot create its folder: %s", out, strerror(-mrc));
@@ -619,6 +762,13 @@ static int denoise_folder(const drsn_denoise_opts *o, const char *in_dir, const 
 		return 1;
 	}
 	struct folder_job j = {.o = o, .in_dir = in_dir, .out_dir = out_dir, .fl = &fl};
+	int crc = refuse_folder_clashes(&j);
+	if (crc) {
+		if (created)
+			rmdir(out_dir);
+		drsn__cli_files_free(&fl);
+		return crc;
+	}
 	if (jobs > (int)fl.n)   /* no more workers than files */
 		jobs = fl.n > 0 ? (int)fl.n : 1;
 	struct drsn__cli_jobs run = {.cmd = "denoise", .jobs = jobs, .n = fl.n,

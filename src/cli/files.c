@@ -22,19 +22,33 @@
 
 #define MAX_DEPTH 32
 
-/* Extensions libsndfile names in its format lists, and a few common
- * spellings it does not ("aif"); "raw" is not one, as headerless files need
- * options a folder cannot give. */
+/* Common extensions of formats libsndfile reads that its format lists do
+ * not name (they give one extension a format): Broadcast WAV of field
+ * recorders (Zoom, Sound Devices, Tascam: .BWF), .wave, Sun/NeXT .snd,
+ * NIST SPHERE .sph and .nist, Amiga IFF .8svx .16sv .svx, MPEG Layer II
+ * .mp2. Each only if this libsndfile has the format (MPEG: 1.1 and later). */
+static const struct { const char *ext; int major; } other_extensions[] = {
+	{"aif", SF_FORMAT_AIFF}, {"bwf", SF_FORMAT_WAV}, {"wave", SF_FORMAT_WAV},
+	{"snd", SF_FORMAT_AU}, {"sph", SF_FORMAT_NIST}, {"nist", SF_FORMAT_NIST},
+	{"8svx", SF_FORMAT_SVX}, {"16sv", SF_FORMAT_SVX}, {"svx", SF_FORMAT_SVX},
+	{"mp2", SF_FORMAT_MPEG},
+};
+
+/* Extensions libsndfile names in its format lists, and other_extensions;
+ * "raw" is not one, as headerless files need options a folder cannot give.
+ * Any case (.WAV, .BWF). */
 static int audio_extension(const char *name)
 {
 	const char *dot = strrchr(name, '.');
 	if (!dot || dot == name || !dot[1])
 		return 0;
 	const char *ext = dot + 1;
-	if (!strcasecmp(ext, "aif"))
-		return 1;
 	if (!strcasecmp(ext, "raw"))
 		return 0;
+	int major = 0;
+	for (size_t i = 0; i < sizeof other_extensions / sizeof *other_extensions; i++)
+		if (!strcasecmp(ext, other_extensions[i].ext))
+			major = other_extensions[i].major;
 	static const int lists[2][2] = {{SFC_GET_FORMAT_MAJOR_COUNT, SFC_GET_FORMAT_MAJOR},
 					{SFC_GET_SIMPLE_FORMAT_COUNT, SFC_GET_SIMPLE_FORMAT}};
 	for (int l = 0; l < 2; l++) {
@@ -42,8 +56,9 @@ static int audio_extension(const char *name)
 		sf_command(NULL, lists[l][0], &n, sizeof n);
 		for (int i = 0; i < n; i++) {
 			SF_FORMAT_INFO fi = {.format = i};
-			if (sf_command(NULL, lists[l][1], &fi, sizeof fi) == 0 && fi.extension &&
-			    !strcasecmp(ext, fi.extension))
+			if (sf_command(NULL, lists[l][1], &fi, sizeof fi) == 0 &&
+			    (major ? (fi.format & SF_FORMAT_TYPEMASK) == major
+				   : fi.extension && !strcasecmp(ext, fi.extension)))
 				return 1;
 		}
 	}

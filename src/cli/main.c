@@ -1,5 +1,6 @@
 /* drsn: the command-line tool. Dispatches to one subcommand. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,6 +104,9 @@ int main(int argc, char **argv)
 		return drsn__cmd_version(0, NULL);
 	/* Ctrl-C, SIGTERM, SIGHUP, SIGPIPE: no output's temporary file stays behind */
 	drsn__outfile_catch_signals();
+	/* a file size limit (ulimit -f): a write that fails with EFBIG, said and
+	 * cleaned up like a full disk, not death with the temporary file left */
+	signal(SIGXFSZ, SIG_IGN);
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);

@@ -5,7 +5,9 @@
  * WAV could not hold OUT, ADPCM IN (16-bit OUT, of IN's length),
  * errors that name the file, IN_FOLDER OUT_FOLDER (-j N: as -j 1), outputs that are the
  * input (refused), outputs left as they were by a failed run and by Ctrl-C,
- * the progress bar on a terminal.
+ * the progress bar on a terminal, OUT '-' on a terminal (refused) and on
+ * a regular file (a WAV), a failed write naming its cause, a folder run
+ * where an output would be an input (refused), folder extensions (.BWF).
  * argv[1] is the drsn executable, argv[2] drsn built with a 1 MB WAV limit. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -257,6 +260,16 @@ static void test_stdout_pipe(void **state)
 		float *y = read_wav(out, &a), *z = read_wav(piped, &b);
 		assert_int_equal(b.samplerate, rate);
 		assert_int_equal(b.channels, 2);
+		assert_int_equal(b.frames, n);
+		assert_int_equal(b.format & SF_FORMAT_SUBMASK, a.format & SF_FORMAT_SUBMASK);
+		assert_memory_equal(y, z, 2 * (size_t)n * sizeof *y);
+		free(z);
+		/* stdout a regular file: a WAV too (a FLAC IN gave a FLAC) */
+		snprintf(args, sizeof args, "'%s' - 2>'%s/pipe-err.txt' >'%s'; true", in, dir, piped);
+		assert_int_equal(run(args, err, sizeof err), 0);
+		z = read_wav(piped, &b);
+		if ((b.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_WAV)
+			fail_msg("%s - > FILE: format 0x%x, not a WAV", flac ? "FLAC" : "WAV", b.format);
 		assert_int_equal(b.frames, n);
 		assert_int_equal(b.format & SF_FORMAT_SUBMASK, a.format & SF_FORMAT_SUBMASK);
 		assert_memory_equal(y, z, 2 * (size_t)n * sizeof *y);
@@ -952,8 +965,9 @@ static void test_folder_lines_as_done(void **state)
 }
 
 /* Runs drsn denoise ARGS... with stderr on a new terminal (a pty) and stdout
- * on /dev/null; returns what the terminal got (malloc'd) and sets *status. */
-static char *run_on_terminal(char *const argv[], int *status)
+ * on /dev/null (on the terminal too if tty_stdout); returns what the
+ * terminal got (malloc'd) and sets *status. */
+static char *run_on_terminal(char *const argv[], int *status, int tty_stdout)
 {
 	int m = posix_openpt(O_RDWR | O_NOCTTY);
 	assert_true(m >= 0);
@@ -965,7 +979,8 @@ static char *run_on_terminal(char *const argv[], int *status)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		int s = open(sname, O_RDWR | O_NOCTTY), null = open("/dev/null", O_RDWR);
-		if (s < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(s, 2) < 0)
+		if (s < 0 || null < 0 || dup2(null, 0) < 0 || dup2(tty_stdout ? s : null, 1) < 0 ||
+		    dup2(s, 2) < 0)
 			_exit(127);
 		close(m);
 		execv(argv[0], argv);
@@ -1014,14 +1029,14 @@ static void test_progress_on_terminal(void **state)
 
 	int status;
 	char *argv[] = {(char *)drsn, "denoise", in, out, NULL};
-	char *tty = run_on_terminal(argv, &status);
+	char *tty = run_on_terminal(argv, &status, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	if (!strstr(tty, "\r[") || !strstr(tty, "] 100%  file 1/1\r\033[K"))
 		fail_msg("no progress bar that ends at 100%% and is erased on the terminal: '%.300s'", tty);
 	free(tty);
 
 	char *argv_q[] = {(char *)drsn, "denoise", "--quiet", in, out_q, NULL};
-	tty = run_on_terminal(argv_q, &status);
+	tty = run_on_terminal(argv_q, &status, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	if (tty[0])
 		fail_msg("--quiet: the terminal got '%.300s'", tty);
@@ -1033,7 +1048,7 @@ static void test_progress_on_terminal(void **state)
 	free(b);
 
 	char *argv_s[] = {(char *)drsn, "denoise", shrt, out_q, NULL};
-	tty = run_on_terminal(argv_s, &status);
+	tty = run_on_terminal(argv_s, &status, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	if (tty[0])
 		fail_msg("a 1 min file: the terminal got '%.300s'", tty);
@@ -1042,6 +1057,160 @@ static void test_progress_on_terminal(void **state)
 	unlink(out);
 	unlink(out_q);
 	unlink(shrt);
+}
+
+/* OUT '-' with stdout a terminal is refused before anything is written
+ * (it printed a RIFF header there, then "Illegal seek", exit 1). */
+static void test_stdout_terminal(void **state)
+{
+	(void)state;
+	char in[160];
+	path(in, sizeof in, "tty-in.wav");
+	write_noise(in, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+	int status;
+	char *argv[] = {(char *)drsn, "denoise", "-q", in, "-", NULL};
+	char *tty = run_on_terminal(argv, &status, 1);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 2 || strstr(tty, "RIFF") ||
+	    !strstr(tty, "denoise: -: not writing a binary WAV to a terminal"))
+		fail_msg("drsn denoise IN - on a terminal: status 0x%x, the terminal got '%.300s'",
+			 status, tty);
+	free(tty);
+	unlink(in);
+}
+
+/* A write that fails (a file size limit, ulimit -f: EFBIG; a full disk:
+ * ENOSPC goes the same way) names the cause, not libsndfile's "No Error.",
+ * exits 1 and leaves no temporary file (drsn died of SIGXFSZ, leaving it). */
+static void test_write_error_named(void **state)
+{
+	(void)state;
+	char d[128], in[160], out[160], errp[160], cmd[1024];
+	path(d, sizeof d, "fsize");
+	assert_int_equal(mkdir(d, 0777), 0);
+	snprintf(in, sizeof in, "%s/in.wav", d);
+	snprintf(out, sizeof out, "%s/out.wav", d);
+	snprintf(errp, sizeof errp, "%s/err.txt", dir);
+	write_noise(in, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16);   /* 32 kB; the limit 8 blocks */
+	snprintf(cmd, sizeof cmd, "ulimit -f 8 && '%s' denoise --strength 0 '%s' '%s' 2>'%s'", drsn,
+		 in, out, errp);
+	int rc = system(cmd);
+	size_t n;
+	char *err = drsn__test_slurp(errp, &n), want[256];
+	snprintf(want, sizeof want, "out.wav: write failed: %s", strerror(EFBIG));
+	if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 1 || !strstr(err, want))
+		fail_msg("drsn denoise under ulimit -f: status 0x%x: %s", rc, err);
+	free(err);
+	drsn__test_assert_folder_holds(d, "in.wav");
+}
+
+/* IN_FOLDER OUT_FOLDER where an output would be an input: OUT_FOLDER the
+ * parent of IN_FOLDER, which holds b/x.wav and x.wav, wrote b/x.wav's
+ * result over x.wav before reading it. Refused before anything is written,
+ * exit 2, naming both; so are two inputs to one output (a symbolic link to
+ * a folder under OUT_FOLDER). OUT_FOLDER above IN_FOLDER with no output an
+ * input ('drsn denoise recordings .') still works. */
+static void test_folder_output_is_input(void **state)
+{
+	(void)state;
+	char t[128], in[160], sub[160], x[192], bx[192], args[1024], err[2048];
+	path(t, sizeof t, "above");
+	snprintf(in, sizeof in, "%s/b", t);
+	snprintf(sub, sizeof sub, "%s/b/b", t);
+	snprintf(x, sizeof x, "%s/x.wav", in);
+	snprintf(bx, sizeof bx, "%s/x.wav", sub);
+	assert_int_equal(mkdir(t, 0777), 0);
+	assert_int_equal(mkdir(in, 0777), 0);
+	assert_int_equal(mkdir(sub, 0777), 0);
+	enum { N = 4000 };
+	static float a[N];
+	for (int i = 0; i < N; i++)
+		a[i] = 0.1f * gauss();
+	write_wav(x, 16000, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, a, N);
+	write_wav(bx, 16000, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, a, N / 2);
+	size_t nx, nbx;
+	char *orig_x = drsn__test_slurp(x, &nx), *orig_bx = drsn__test_slurp(bx, &nbx);
+	for (int jobs = 1; jobs <= 2; jobs++) {
+		snprintf(args, sizeof args, "-j %d --strength 0 '%s' '%s'", jobs, in, t);
+		int rc = run(args, err, sizeof err);
+		if (rc != 2 || !strstr(err, bx) || !strstr(err, x) || !strstr(err, "is the input"))
+			fail_msg("drsn denoise %s: exit %d: %s", args, rc, err);
+		drsn__test_assert_file_is(x, orig_x, nx);
+		drsn__test_assert_file_is(bx, orig_bx, nbx);
+		drsn__test_assert_folder_holds(t, "b");   /* no x.wav written beside b */
+	}
+	free(orig_x);
+	free(orig_bx);
+
+	/* the same layout without b/b: harmless, b/x.wav -> x.wav */
+	snprintf(args, sizeof args, "rm -r '%s'", sub);
+	assert_int_equal(system(args), 0);
+	snprintf(args, sizeof args, "--strength 0 '%s' '%s' >/dev/null", in, t);
+	char tx[160];
+	snprintf(tx, sizeof tx, "%s/x.wav", t);
+	free(denoise_file(args, tx, 16000, 1, N, SF_FORMAT_WAV | SF_FORMAT_PCM_16));
+
+	/* OUT/alias a link to OUT/real; IN has alias/y.wav and real/y.wav */
+	char o[160], i2[160], p[224];
+	snprintf(o, sizeof o, "%s/o", t);
+	snprintf(i2, sizeof i2, "%s/i2", t);
+	assert_int_equal(mkdir(o, 0777), 0);
+	assert_int_equal(mkdir(i2, 0777), 0);
+	snprintf(p, sizeof p, "%s/real", o);
+	assert_int_equal(mkdir(p, 0777), 0);
+	snprintf(p, sizeof p, "%s/alias", o);
+	assert_int_equal(symlink("real", p), 0);
+	for (int k = 0; k < 2; k++) {
+		snprintf(p, sizeof p, "%s/%s", i2, k ? "real" : "alias");
+		assert_int_equal(mkdir(p, 0777), 0);
+		snprintf(p, sizeof p, "%s/%s/y.wav", i2, k ? "real" : "alias");
+		write_wav(p, 16000, 1, SF_FORMAT_WAV | SF_FORMAT_PCM_16, a, N / (k + 1));
+	}
+	snprintf(args, sizeof args, "--strength 0 '%s' '%s'", i2, o);
+	int rc = run(args, err, sizeof err);
+	if (rc != 2 || !strstr(err, "alias/y.wav and") || !strstr(err, "would both be written to"))
+		fail_msg("drsn denoise %s: exit %d: %s", args, rc, err);
+	snprintf(p, sizeof p, "%s/real", o);
+	drsn__test_assert_folder_holds(p, "");
+}
+
+/* A folder's audio files by extension in any case, beyond libsndfile's own
+ * list: Broadcast WAV from a field recorder (ZOOM0001.BWF), .wave, Sun .snd,
+ * NIST .sph, Amiga .8svx (they were skipped: "no audio files in this
+ * folder"). */
+static void test_folder_extensions(void **state)
+{
+	(void)state;
+	static const struct { const char *name; int format; } files[] = {
+		{"ZOOM0001.BWF", SF_FORMAT_WAV | SF_FORMAT_PCM_16},
+		{"a.wave", SF_FORMAT_WAV | SF_FORMAT_PCM_16},
+		{"b.snd", SF_FORMAT_AU | SF_FORMAT_PCM_16},
+		{"c.sph", SF_FORMAT_NIST | SF_FORMAT_PCM_16},
+		{"d.8svx", SF_FORMAT_SVX | SF_FORMAT_PCM_16},
+	};
+	enum { N = 1600, K = sizeof files / sizeof files[0] };
+	static float x[N];
+	for (int i = 0; i < N; i++)
+		x[i] = 0.1f * gauss();
+	char in[128], out[128], p[192], args[512], lines[4096], err[1024];
+	path(in, sizeof in, "ext-in");
+	path(out, sizeof out, "ext-out");
+	assert_int_equal(mkdir(in, 0777), 0);
+	for (int k = 0; k < K; k++) {
+		snprintf(p, sizeof p, "%s/%s", in, files[k].name);
+		write_wav(p, 16000, 1, files[k].format, x, N);
+	}
+	snprintf(args, sizeof args, "denoise --strength 0 '%s' '%s'", in, out);
+	int rc = drsn__test_run(drsn, dir, args, lines, sizeof lines, err, sizeof err);
+	if (rc != 0)
+		fail_msg("drsn %s: exit %d: %s", args, rc, err);
+	for (int k = 0; k < K; k++) {
+		snprintf(p, sizeof p, "%s/%s", out, files[k].name);
+		if (!strstr(lines, p))
+			fail_msg("%s not denoised; stdout: %s", files[k].name, lines);
+		SF_INFO si;
+		free(read_wav(p, &si));
+		assert_int_equal(si.frames, N);
+	}
 }
 
 int main(int argc, char **argv)
@@ -1087,6 +1256,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_adpcm_keeps_length),
 		cmocka_unit_test(test_folder_lines_as_done),
 		cmocka_unit_test(test_progress_on_terminal),
+		cmocka_unit_test(test_stdout_terminal),
+		cmocka_unit_test(test_write_error_named),
+		cmocka_unit_test(test_folder_output_is_input),
+		cmocka_unit_test(test_folder_extensions),
 	};
 	int rc = cmocka_run_group_tests_name("denoise-cli", tests, NULL, NULL);
 	char cmd[128];

@@ -16,8 +16,20 @@ struct drsn__cmd {
 	const char *summary;
 };
 
-/* Print "drsn: " + message to stderr. */
+/* Print "drsn: " + message to stderr. A message that says stdout could not
+ * be written ("stdout: write error: ...", "-: write failed", ...) is noted:
+ * main, which checks stdout after every command (flush and close: a failed
+ * write not said yet is "drsn: CMD: stdout: write error: REASON", exit 1),
+ * then does not say it again. */
 void drsn__cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A model that could not be loaded from path: "drsn: CMD: MSG" (msg is
+ * drsn_model_load's error, which starts with the path), with "PATH (from
+ * $DRSN_MODEL)" when from_env: the default model, as $DRSN_MODEL names it.
+ * drsn__cli_model_from_env(path): 1 if path is drsn_default_model_path()'s
+ * answer from $DRSN_MODEL (that very string, not an equal -m value). */
+void drsn__cli_model_error(const char *cmd, const char *path, int from_env, const char *msg);
+int drsn__cli_model_from_env(const char *path);
 
 /* The progress bar on stderr (src/cli/progress.c), for a caller that has
  * checked stderr is a terminal: drawn over itself, done/total of file of
@@ -169,7 +181,8 @@ void drsn__detect_usage_options(FILE *f);
  * (*bad = 1 after a usage error, said on stderr), 0 if not. */
 int drsn__detect_option(struct drsn__detect *d, int c, const char *arg, int *bad);
 /* Load the model, check the --label-threshold labels, create the pipeline,
- * collect the files of args. 0, or -1 after an error on stderr. */
+ * collect the files of args. 0, or -1 after an error on stderr; -2 after a
+ * usage error (a --label-threshold label the model does not have: exit 2). */
 int drsn__detect_open(struct drsn__detect *d, char **args, int n_args);
 /* Every file through the pipeline, each a stream of its own (reset, push,
  * finish), with ev and user; file_start (may be NULL) before a file's first

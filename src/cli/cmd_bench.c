@@ -378,7 +378,13 @@ int drsn__cmd_bench(int argc, char **argv)
 	const char *model_arg = NULL;
 	int json = 0, torch = 1, runs = 200, status = 1;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+		if (!strcmp(argv[i], "--")) {   /* the end of options; bench takes no operand */
+			if (i + 1 < argc) {
+				drsn__cli_err("bench: unexpected argument '%s' (try 'drsn bench --help')",
+					      argv[i + 1]);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--json")) {
@@ -425,7 +431,8 @@ int drsn__cmd_bench(int argc, char **argv)
 		m = NULL;
 		const double w0 = drsn__bench_wall();
 		if (drsn_model_load(&m, path, &err)) {
-			drsn__cli_err("bench: %s", err.msg);
+			drsn__cli_model_error("bench", path, !model_arg && !strcmp(source, "$DRSN_MODEL"),
+					      err.msg);
 			goto cleanup;
 		}
 		load_ms[i] = 1e3 * (drsn__bench_wall() - w0);

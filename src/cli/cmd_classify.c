@@ -350,7 +350,7 @@ int drsn__cmd_classify(int argc, char **argv)
 	struct drsn__cli_files files = {0};
 	drsn_error e;
 	if (drsn_model_load(&j.m, model_path, &e) < 0) {
-		drsn__cli_err("classify: %s", e.msg);
+		drsn__cli_model_error("classify", model_path, drsn__cli_model_from_env(model_path), e.msg);
 		goto out;
 	}
 	j.fp = drsn_model_features_params(j.m);

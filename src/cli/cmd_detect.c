@@ -158,7 +158,7 @@ int drsn__detect_open(struct drsn__detect *d, char **args, int n_args)
 	const char *cmd = d->cmd;
 	drsn_error e;
 	if (drsn_model_load(&d->m, d->model_path, &e) < 0) {
-		drsn__cli_err("%s: %s", cmd, e.msg);
+		drsn__cli_model_error(cmd, d->model_path, drsn__cli_model_from_env(d->model_path), e.msg);
 		return -1;
 	}
 	int nl = drsn_model_n_labels(d->m);
@@ -185,7 +185,7 @@ int drsn__detect_open(struct drsn__detect *d, char **args, int n_args)
 				cmd, lt, (int)(eq - lt), lt, d->model_path, drsn__closest_hint(&near, ""));
 			drsn__cli_put_labels(stderr, d->m, ", ");
 			fputs(")\n", stderr);
-			return -1;
+			return -2;   /* a bad argument, as -t 2 is */
 		}
 		d->thr[found] = d->lt_p[i];
 	}
@@ -408,8 +408,10 @@ int drsn__cmd_detect(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	int code = 1;
-	if (drsn__detect_open(&d, argv + optind, argc - optind) == 0) {
+	int code = 1, orc = drsn__detect_open(&d, argv + optind, argc - optind);
+	if (orc == -2)
+		code = 2;
+	if (orc == 0) {
 		static const drsn_pipeline_events ev = {on_detection, NULL, NULL};
 		struct run *r = calloc((size_t)d.jobs, sizeof *r);   /* one per worker */
 		if (r)

@@ -121,14 +121,16 @@ static void print_text(const char *path, const drsn_model *m)
 int drsn__cmd_info(int argc, char **argv)
 {
 	const char *path = NULL;
-	int json = 0;
+	int json = 0, opts = 1;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
+		if (opts && !strcmp(argv[i], "--")) {   /* the end of options: MODEL may start with '-' */
+			opts = 0;
+		} else if (opts && !strcmp(argv[i], "--json")) {
 			json = 1;
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		} else if (opts && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
 			usage(stdout);
 			return 0;
-		} else if (argv[i][0] == '-' || path) {
+		} else if ((opts && argv[i][0] == '-') || path) {
 			drsn__cli_err("info: unexpected argument '%s'", argv[i]);
 			usage(stderr);
 			return 2;
@@ -141,7 +143,7 @@ int drsn__cmd_info(int argc, char **argv)
 	drsn_model *m = NULL;
 	drsn_error err = {0};
 	if (drsn_model_load(&m, path, &err)) {
-		drsn__cli_err("%s", err.msg);
+		drsn__cli_model_error("info", path, drsn__cli_model_from_env(path), err.msg);
 		return 1;
 	}
 	int rc = 0;

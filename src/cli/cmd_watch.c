@@ -987,6 +987,8 @@ int drsn__cmd_watch(int argc, char **argv)
 out:
 	if (stop_signal || w.stdout_gone)
 		__fpurge(stdout);   /* a stalled or gone reader: exit() must not wait on it */
+	if (w.stdout_gone)
+		clearerr(stdout);   /* a quiet end: not a write error for main to say */
 	live_erase(&w);
 	if (w.stdout_failed)
 		code = 1;

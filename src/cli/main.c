@@ -1,8 +1,10 @@
 /* drsn: the command-line tool. Dispatches to one subcommand. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -24,9 +26,29 @@ static const struct drsn__cmd commands[] = {
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
+/* 1 once a command has said that stdout could not be written: main says
+ * it no more. */
+static _Atomic int stdout_said;   /* also set on a -j worker */
+
+/* A message about a failed write to stdout: "stdout: write error: ..." (the
+ * commands' own and drsn__cli_print_json's), "stdout: write failed: ..."
+ * (features -o -), "-: write failed" or "-: cannot write" (denoise's OUT or
+ * --vad '-'). */
+static int says_stdout_failed(const char *msg)
+{
+	return strstr(msg, "stdout: write") ||
+	       (!strncmp(msg, "-: ", 3) && (strstr(msg, "write failed") || strstr(msg, "cannot write")));
+}
+
 void drsn__cli_err(const char *fmt, ...)
 {
+	char msg[4096];
 	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && says_stdout_failed(msg))
+		stdout_said = 1;
 	va_start(ap, fmt);
 	int kept = drsn__cli_capture_err(0, fmt, ap);   /* on a -j worker */
 	va_end(ap);
@@ -34,10 +56,31 @@ void drsn__cli_err(const char *fmt, ...)
 		return;
 	drsn__cli_progress_erase();   /* the message starts at the left margin */
 	fputs("drsn: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof msg) {
+		fputs(msg, stderr);
+	} else {   /* longer than msg: as it is */
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+	}
 	fputc('\n', stderr);
+}
+
+int drsn__cli_model_from_env(const char *path)
+{
+	const char *env = getenv("DRSN_MODEL");
+	return env && *env && path == env;
+}
+
+void drsn__cli_model_error(const char *cmd, const char *path, int from_env, const char *msg)
+{
+	size_t n = strlen(path);
+	if (!from_env)
+		drsn__cli_err("%s: %s", cmd, msg);
+	else if (!strncmp(msg, path, n) && msg[n] == ':')
+		drsn__cli_err("%s: %s (from $DRSN_MODEL)%s", cmd, path, msg + n);
+	else
+		drsn__cli_err("%s: %s (from $DRSN_MODEL): %s", cmd, path, msg);
 }
 
 int drsn__cli_bad_option(const char *cmd, int c, char **argv, const struct option *opts)
@@ -87,33 +130,103 @@ static void usage(FILE *f)
 	fprintf(f, "usage: drsn COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'drsn COMMAND --help' describes one command.\n");
+	fprintf(f, "\n'drsn COMMAND --help' (or 'drsn help COMMAND') describes one command.\n");
 }
 
-int main(int argc, char **argv)
+/* After the command (cmd; NULL: drsn's own usage): stdout flushed and
+ * closed. A write that failed and was not said yet (a full disk, a closed
+ * pipe while SIGPIPE is ignored) is said, "drsn: CMD: stdout: write error:
+ * REASON", and the exit code rc becomes 1 (a usage error's 2 stays). */
+static int close_stdout(const char *cmd, int rc)
+{
+	errno = 0;
+	int bad = fflush(stdout) != 0;
+	int e = errno;   /* 0: an earlier write failed, its reason gone */
+	bad |= ferror(stdout) != 0;
+	errno = 0;
+	/* EBADF with nothing to write: stdout was closed (>&-) and not used */
+	if (fclose(stdout) != 0 && !bad && errno != EBADF) {
+		bad = 1;
+		e = errno;
+	}
+	if (!bad)
+		return rc;
+	if (!stdout_said && !drsn__cli_stdout_failed())
+		drsn__cli_err("%s%sstdout: write error%s%s", cmd ? cmd : "", cmd ? ": " : "",
+			      e ? ": " : "", e ? strerror(e) : "");
+	return rc ? rc : 1;
+}
+
+static const struct drsn__cmd *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+/* "unknown command 'X' (try 'drsn --help')", "; did you mean 'Y'?" when one is close */
+static int unknown_command(const char *how, const char *name)
+{
+	struct drsn__closest near;
+	drsn__closest_init(&near, name);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		drsn__closest_add(&near, commands[i].name);
+	drsn__cli_err("%sunknown command '%s' (try 'drsn --help')%s", how, name,
+		      drsn__closest_hint(&near, ""));
+	return 2;
+}
+
+/* drsn help [COMMAND]: drsn's usage (also for help --help), or COMMAND --help. */
+static int help(int argc, char **argv, const char **cmd)
+{
+	if (argc > 3) {
+		drsn__cli_err("help: one command at most (got '%s' too)", argv[3]);
+		return 2;
+	}
+	if (argc < 3 || !strcmp(argv[2], "help") || !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	const struct drsn__cmd *c = find_command(argv[2]);
+	if (!c)
+		return unknown_command("help: ", argv[2]);
+	char *args[] = {(char *)c->name, "--help", NULL};
+	*cmd = c->name;
+	return c->run(2, args);
+}
+
+static int run(int argc, char **argv, const char **cmd)
 {
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version"))
+	if (!strcmp(argv[1], "help"))
+		return help(argc, argv, cmd);
+	if (!strcmp(argv[1], "--version")) {
+		*cmd = "version";
 		return drsn__cmd_version(0, NULL);
+	}
 	/* Ctrl-C, SIGTERM, SIGHUP, SIGPIPE: no output's temporary file stays behind */
 	drsn__outfile_catch_signals();
 	/* a file size limit (ulimit -f): a write that fails with EFBIG, said and
 	 * cleaned up like a full disk, not death with the temporary file left */
 	signal(SIGXFSZ, SIG_IGN);
-	for (size_t i = 0; i < N_COMMANDS; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
-	struct drsn__closest near;
-	drsn__closest_init(&near, argv[1]);
-	for (size_t i = 0; i < N_COMMANDS; i++)
-		drsn__closest_add(&near, commands[i].name);
-	drsn__cli_err("unknown command '%s' (try 'drsn --help')%s", argv[1], drsn__closest_hint(&near, ""));
-	return 2;
+	const struct drsn__cmd *c = find_command(argv[1]);
+	if (!c)
+		return unknown_command("", argv[1]);
+	*cmd = c->name;
+	return c->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = NULL;
+	int rc = run(argc, argv, &cmd);
+	return close_stdout(cmd, rc);
 }

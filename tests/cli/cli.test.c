@@ -10,7 +10,10 @@
  * fp32 peak is the core's, from its ISA and clock (not a fixed x86 figure
  * on a Raspberry Pi); `detect` and `classify` warn once of a file below the
  * model's rate (8 kHz); `detect -j N` and `classify -j N` print exactly
- * what -j 1 prints. argv[1] is
+ * what -j 1 prints; every command says a failed write to stdout once and
+ * exits 1; '--' ends the options of info and bench; `drsn help COMMAND` is
+ * COMMAND --help; a default model from $DRSN_MODEL that fails to load is
+ * named so. argv[1] is
  * the drsn executable, argv[2] (optional) samples/stream-noisy.wav. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -405,27 +408,35 @@ static void test_detect_range_is_usage_error(void **state)
  * next ("hey box" is one label, not two), and `detect --label-threshold
  * LABEL=P` takes the P after the last '=' (a label may hold '='); a label
  * the model lacks is an error naming it and the labels there are. */
-static void test_labels_of_ones_own(void **state)
+/* A tiny DRSN-CW (6 labels, labels_json as its labels metadata, or the
+ * fixture's own if NULL) written to p: a model that loads in no time. */
+static void write_model(const char *p, const char *labels_json)
 {
-	(void)state;
 	static const struct fx_arch a = {"cw", 40, 98, 8, 3, 1, 1, {{8, 3, 1}}, "zero_pad", 6, 0, 0};
 	struct fx_model *fx = malloc(sizeof *fx);
 	assert_non_null(fx);
 	fx_init(fx, &a, 5);
-	fx_set(&fx->meta_labels, "[\"_silence_\",\"hey box\",\"a=b\",\"Licht an\","
-				 "\"\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf\",\"say \\\"hi\\\"\"]");
+	if (labels_json)
+		fx_set(&fx->meta_labels, labels_json);
 	size_t len;
 	unsigned char *bytes = fx_serialize(fx, &len);
 	fx_free(fx);
 	free(fx);
-	char model[160], wav[160], args[1024], out[8192], err[8192];
-	path(model, sizeof model, "own.safetensors");
-	path(wav, sizeof wav, "own.wav");
-	FILE *f = fopen(model, "wb");
+	FILE *f = fopen(p, "wb");
 	assert_non_null(f);
 	assert_int_equal(fwrite(bytes, 1, len, f), len);
 	fclose(f);
 	free(bytes);
+}
+
+static void test_labels_of_ones_own(void **state)
+{
+	(void)state;
+	char model[160], wav[160], args[1024], out[8192], err[8192];
+	path(model, sizeof model, "own.safetensors");
+	path(wav, sizeof wav, "own.wav");
+	write_model(model, "[\"_silence_\",\"hey box\",\"a=b\",\"Licht an\","
+			   "\"\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf\",\"say \\\"hi\\\"\"]");
 	write_audio(wav, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000);
 
 	snprintf(args, sizeof args, "info '%s'", model);
@@ -441,13 +452,215 @@ static void test_labels_of_ones_own(void **state)
 		fail_msg("drsn %s: exit %d: %s", args, rc, err);
 	snprintf(args, sizeof args, "detect -q -m '%s' --label-threshold 'Hey Box=0.5' '%s'", model, wav);
 	rc = run(args, out, sizeof out, err, sizeof err);
-	if (rc != 1 || !strstr(err, "--label-threshold 'Hey Box=0.5': no such label 'Hey Box' in ") ||
+	/* a bad argument, found once the model is loaded: a usage error (it was 1) */
+	if (rc != 2 || !strstr(err, "--label-threshold 'Hey Box=0.5': no such label 'Hey Box' in ") ||
 	    !strstr(err, "; did you mean 'hey box'? (labels: _silence_, \"hey box\", a=b, \"Licht an\", "))
 		fail_msg("drsn %s: exit %d: %s", args, rc, err);
 	snprintf(args, sizeof args, "detect -q -m '%s' --label-threshold 'banana=0.5' '%s'", model, wav);
 	rc = run(args, out, sizeof out, err, sizeof err);
-	if (rc != 1 || !strstr(err, "no such label 'banana' in ") || strstr(err, "did you mean"))
+	if (rc != 2 || !strstr(err, "no such label 'banana' in ") || strstr(err, "did you mean"))
 		fail_msg("drsn %s: exit %d: %s", args, rc, err);
+}
+
+/* "drsn ARGS >/dev/full": the exit code, stderr in err. */
+static int run_full(const char *args, char *err, size_t errn)
+{
+	char cmd[2048], ep[256];
+	snprintf(ep, sizeof ep, "%s/stderr.txt", dir);
+	snprintf(cmd, sizeof cmd, "'%s' %s >/dev/full 2>'%s'", drsn, args, ep);
+	int rc = system(cmd);
+	FILE *f = fopen(ep, "r");
+	size_t n = f ? fread(err, 1, errn - 1, f) : 0;
+	err[n] = '\0';
+	if (f)
+		fclose(f);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* "drsn ARGS" (no shell) with stdout a pipe that has no reader and SIGPIPE
+ * ignored or not: the wait status, stderr in err. */
+static int run_closed_pipe(char *const argv[], int ignore_sigpipe, char *err, size_t errn)
+{
+	int fds[2], errfd[2];
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(errfd), 0);
+	close(fds[0]);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGPIPE, ignore_sigpipe ? SIG_IGN : SIG_DFL);   /* kept across exec */
+		dup2(fds[1], 1);
+		dup2(errfd[1], 2);
+		execv(drsn, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	close(errfd[1]);
+	size_t n = 0;
+	ssize_t k;
+	while (n + 1 < errn && (k = read(errfd[0], err + n, errn - 1 - n)) > 0)
+		n += (size_t)k;
+	err[n] = 0;
+	close(errfd[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+/* Every command checks stdout at the end: a write that failed (a full
+ * disk) is said once, "drsn: CMD: stdout: write error: REASON", and the
+ * exit code is 1 (info, version, help and features said nothing and exited
+ * 0). A command that said it itself is not said twice. */
+static void test_stdout_write_error(void **state)
+{
+	(void)state;
+	char model[160], wav[160], outwav[160], args[1024], err[4096], want[512];
+	path(model, sizeof model, "full.safetensors");
+	path(wav, sizeof wav, "full.wav");
+	path(outwav, sizeof outwav, "full-out.wav");
+	write_model(model, NULL);
+	write_audio(wav, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000);
+	const char *enospc = strerror(ENOSPC);
+	static const struct {
+		const char *fmt, *cmd;   /* fmt: %1$s the model, %2$s the wav */
+		int reason;              /* the message ends with the reason */
+	} said_at_end[] = {
+		{"info '%1$s'", "info: ", 1},
+		{"info --json '%1$s'", "info: ", 1},
+		{"version", "version: ", 1},
+		{"--version", "version: ", 1},
+		{"help", "", 1},
+		{"help info", "info: ", 1},
+		{"features --params", "features: ", 1},
+		/* features flushes each file's summary itself: the reason is gone */
+		{"features '%2$s'", "features: ", 0},
+	};
+	for (size_t i = 0; i < sizeof said_at_end / sizeof said_at_end[0]; i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		snprintf(args, sizeof args, said_at_end[i].fmt, model, wav);
+#pragma GCC diagnostic pop
+		snprintf(want, sizeof want, "drsn: %sstdout: write error%s%s\n", said_at_end[i].cmd,
+			 said_at_end[i].reason ? ": " : "", said_at_end[i].reason ? enospc : "");
+		int rc = run_full(args, err, sizeof err);
+		if (rc != 1 || strcmp(err, want))
+			fail_msg("drsn %s >/dev/full: exit %d, stderr:\n%s(want exit 1 and\n%s)", args, rc,
+				 err, want);
+	}
+	/* said by the command: once */
+	const char *said_before[][2] = {
+		{"features '%2$s' -o -", "drsn: stdout: write failed: "},
+		{"classify -m '%1$s' '%2$s'", "drsn: classify: stdout: write error: "},
+		{"denoise --vad - '%2$s' '%3$s'", "drsn: -: write failed: "},
+	};
+	for (size_t i = 0; i < sizeof said_before / sizeof said_before[0]; i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		snprintf(args, sizeof args, said_before[i][0], model, wav, outwav);
+#pragma GCC diagnostic pop
+		int rc = run_full(args, err, sizeof err);
+		const char *nl = strchr(err, '\n');
+		if (rc != 1 || strncmp(err, said_before[i][1], strlen(said_before[i][1])) || !nl || nl[1])
+			fail_msg("drsn %s >/dev/full: exit %d, stderr:\n%s(want exit 1 and one line %s...)",
+				 args, rc, err, said_before[i][1]);
+	}
+	/* a closed pipe: SIGPIPE ignored, the write error (EPIPE); at its
+	 * default, the signal, as other tools */
+	char *argv[] = {(char *)drsn, "info", model, NULL};
+	int st = run_closed_pipe(argv, 1, err, sizeof err);
+	snprintf(want, sizeof want, "drsn: info: stdout: write error: %s\n", strerror(EPIPE));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || strcmp(err, want))
+		fail_msg("drsn info | (closed), SIGPIPE ignored: status 0x%x, stderr:\n%s", st, err);
+	st = run_closed_pipe(argv, 0, err, sizeof err);
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGPIPE || err[0])
+		fail_msg("drsn info | (closed): status 0x%x (want SIGPIPE), stderr:\n%s", st, err);
+}
+
+/* '--' ends the options of info and bench as of detect (they said
+ * "unknown option '--'"): a MODEL after it may start with '-'. */
+static void test_end_of_options(void **state)
+{
+	(void)state;
+	char model[160], args[1024], out[8192], err[4096];
+	path(model, sizeof model, "eoo.safetensors");
+	write_model(model, NULL);
+	snprintf(args, sizeof args, "info -- '%s'", model);
+	int rc = run(args, out, sizeof out, err, sizeof err);
+	if (rc != 0 || !strstr(out, "\nlabels      6:"))
+		fail_msg("drsn %s: exit %d: %s", args, rc, err);
+	/* after '--', --json is a file's name */
+	rc = run("info -- --json", out, sizeof out, err, sizeof err);
+	if (rc != 1 || strcmp(err, "drsn: info: --json: cannot open: no such file\n"))
+		fail_msg("drsn info -- --json: exit %d: %s", rc, err);
+	snprintf(args, sizeof args, "bench --no-torch --runs 1 -m '%s' --", model);
+	rc = run(args, out, sizeof out, err, sizeof err);
+	if (rc != 0 || !strstr(out, model))
+		fail_msg("drsn %s: exit %d: %s", args, rc, err);
+	rc = run("bench -- extra", out, sizeof out, err, sizeof err);
+	if (rc != 2 || strcmp(err, "drsn: bench: unexpected argument 'extra' (try 'drsn bench --help')\n"))
+		fail_msg("drsn bench -- extra: exit %d: %s", rc, err);
+}
+
+/* drsn help COMMAND is COMMAND --help (it printed drsn's usage); drsn help
+ * drsn's; an unknown COMMAND is a usage error naming it. */
+static void test_help_command(void **state)
+{
+	(void)state;
+	static char out[16384], want[16384];
+	char err[1024];
+	static const char *const cmds[] = {"detect", "version", "tune"};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		char args[64];
+		snprintf(args, sizeof args, "%s --help", cmds[i]);
+		assert_int_equal(run(args, want, sizeof want, NULL, 0), 0);
+		snprintf(args, sizeof args, "help %s", cmds[i]);
+		int rc = run(args, out, sizeof out, err, sizeof err);
+		if (rc != 0 || strcmp(out, want) || err[0])
+			fail_msg("drsn %s: exit %d, stdout:\n%.300s\nstderr: %s", args, rc, out, err);
+	}
+	assert_int_equal(run("--help", want, sizeof want, NULL, 0), 0);
+	assert_int_equal(run("help", out, sizeof out, NULL, 0), 0);
+	assert_string_equal(out, want);
+	assert_non_null(strstr(out, "'drsn help COMMAND'"));
+	assert_int_equal(run("help --help", out, sizeof out, NULL, 0), 0);
+	assert_string_equal(out, want);
+	int rc = run("help detct", out, sizeof out, err, sizeof err);
+	if (rc != 2 || out[0] ||
+	    strcmp(err, "drsn: help: unknown command 'detct' (try 'drsn --help'); did you mean 'detect'?\n"))
+		fail_msg("drsn help detct: exit %d, stderr: %s", rc, err);
+	rc = run("help detect info", out, sizeof out, err, sizeof err);
+	if (rc != 2 || out[0] || strcmp(err, "drsn: help: one command at most (got 'info' too)\n"))
+		fail_msg("drsn help detect info: exit %d, stderr: %s", rc, err);
+}
+
+/* A default model from $DRSN_MODEL that cannot be loaded: the error says
+ * where the path came from (it named a path the user never typed); one
+ * given with -m is said as it is. */
+static void test_model_from_env(void **state)
+{
+	(void)state;
+	char model[160], args[1024], out[4096], err[4096], want[512];
+	path(model, sizeof model, "env-none.safetensors");
+	setenv("DRSN_MODEL", model, 1);
+	snprintf(want, sizeof want, "%s (from $DRSN_MODEL): cannot open: no such file\n", model);
+	static const char *const cmds[][2] = {
+		{"detect x.wav", "detect"}, {"classify x.wav", "classify"}, {"info", "info"},
+		{"bench --no-torch", "bench"},
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		int rc = run(cmds[i][0], out, sizeof out, err, sizeof err);
+		char w[600];
+		snprintf(w, sizeof w, "drsn: %s: %s", cmds[i][1], want);
+		if (rc != 1 || strcmp(err, w))
+			fail_msg("DRSN_MODEL=%s drsn %s: exit %d, stderr:\n%s(want\n%s)", model, cmds[i][0],
+				 rc, err, w);
+	}
+	snprintf(args, sizeof args, "detect -m '%s' x.wav", model);
+	int rc = run(args, out, sizeof out, err, sizeof err);
+	unsetenv("DRSN_MODEL");
+	snprintf(want, sizeof want, "drsn: detect: %s: cannot open: no such file\n", model);
+	if (rc != 1 || strcmp(err, want))
+		fail_msg("drsn %s: exit %d, stderr:\n%s", args, rc, err);
 }
 
 /* A bad option of detect or classify is one line on stderr that names it
@@ -1002,31 +1215,11 @@ static void test_closed_stdout_stops(void **state)
 	}
 	const char *cmds[] = {"detect", "classify"};
 	for (int c = 0; c < 2; c++) {
-		int fds[2], errfd[2];
-		assert_int_equal(pipe(fds), 0);
-		assert_int_equal(pipe(errfd), 0);
-		close(fds[0]);   /* no reader: every write is EPIPE */
-		pid_t pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			signal(SIGPIPE, SIG_IGN);   /* kept across exec */
-			dup2(fds[1], 1);
-			dup2(errfd[1], 2);
-			/* a few files: the old code wrote into the void for every one */
-			execl(drsn, drsn, cmds[c], sample, sample, sample, sample, (char *)NULL);
-			_exit(127);
-		}
-		close(fds[1]);
-		close(errfd[1]);
+		/* a few files: the old code wrote into the void for every one */
+		char *argv[] = {(char *)drsn, (char *)cmds[c], (char *)sample, (char *)sample,
+				(char *)sample, (char *)sample, NULL};
 		char err[8192];
-		size_t n = 0;
-		ssize_t k;
-		while (n + 1 < sizeof err && (k = read(errfd[0], err + n, sizeof err - 1 - n)) > 0)
-			n += (size_t)k;
-		err[n] = 0;
-		close(errfd[0]);
-		int st;
-		assert_int_equal(waitpid(pid, &st, 0), pid);
+		int st = run_closed_pipe(argv, 1, err, sizeof err);
 		char want[128];
 		snprintf(want, sizeof want, "drsn: %s: stdout: write error: %s\n", cmds[c],
 			 strerror(EPIPE));
@@ -1431,6 +1624,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_detect_range_is_usage_error),
 		cmocka_unit_test(test_labels_of_ones_own),
 		cmocka_unit_test(test_version_help_and_arguments),
+		cmocka_unit_test(test_stdout_write_error),
+		cmocka_unit_test(test_end_of_options),
+		cmocka_unit_test(test_help_command),
+		cmocka_unit_test(test_model_from_env),
 		cmocka_unit_test(test_bad_option_one_line),
 		cmocka_unit_test(test_bench_default_model),
 		cmocka_unit_test(test_bench_peak_is_this_cores),

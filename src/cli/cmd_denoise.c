@@ -787,10 +787,21 @@ int drsn__cmd_denoise(int argc, char **argv)
 	drsn_denoise_opts o;
 	drsn_denoise_opts_default(&o);
 	const char *in_path = NULL, *out_path = NULL, *vad_path = NULL;
-	int quiet = 0, jobs = 1;
+	int quiet = 0, jobs = 1, opts = 1;   /* opts: 0 after "--" */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+		if (opts && !strcmp(a, "--")) {
+			opts = 0;
+		} else if (!opts || a[0] != '-' || !a[1]) {   /* a path ('-': stdin or stdout) */
+			if (!in_path) {
+				in_path = a;
+			} else if (!out_path) {
+				out_path = a;
+			} else {
+				drsn__cli_err("denoise: one input and one output file (got '%s' too)", a);
+				return 2;
+			}
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
 		} else if ((!strcmp(a, "--strength") || !strcmp(a, "--frame-ms")) && i + 1 < argc) {
@@ -826,15 +837,8 @@ int drsn__cmd_denoise(int argc, char **argv)
 			   !strcmp(a, "--jobs")) {   /* the last argument, without its value */
 			drsn__cli_err("denoise: %s needs a value (try 'drsn denoise --help')", a);
 			return 2;
-		} else if (a[0] == '-' && a[1]) {
-			drsn__cli_err("denoise: unknown option '%s' (try 'drsn denoise --help')", a);
-			return 2;
-		} else if (!in_path) {
-			in_path = a;
-		} else if (!out_path) {
-			out_path = a;
 		} else {
-			drsn__cli_err("denoise: one input and one output file (got '%s' too)", a);
+			drsn__cli_err("denoise: unknown option '%s' (try 'drsn denoise --help')", a);
 			return 2;
 		}
 	}

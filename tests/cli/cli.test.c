@@ -599,6 +599,23 @@ static void test_end_of_options(void **state)
 	rc = run("bench -- extra", out, sizeof out, err, sizeof err);
 	if (rc != 2 || strcmp(err, "drsn: bench: unexpected argument 'extra' (try 'drsn bench --help')\n"))
 		fail_msg("drsn bench -- extra: exit %d: %s", rc, err);
+	/* denoise: IN and OUT after '--' may start with '-' (relative names, so
+	 * in the current folder, where drsn runs) */
+	char in[64], den[64];
+	snprintf(in, sizeof in, "-drsn-cli-%d.wav", (int)getpid());
+	snprintf(den, sizeof den, "-drsn-cli-%d-out.wav", (int)getpid());
+	write_audio(in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000);
+	snprintf(args, sizeof args, "denoise -- %s %s", in, den);
+	rc = run(args, out, sizeof out, err, sizeof err);
+	int made = access(den, R_OK) == 0;
+	unlink(den);
+	if (rc != 0 || !made)
+		fail_msg("drsn %s: exit %d: %s", args, rc, err);
+	snprintf(args, sizeof args, "denoise %s x.wav", in);
+	rc = run(args, out, sizeof out, err, sizeof err);
+	unlink(in);
+	if (rc != 2 || !strstr(err, "unknown option '-drsn-cli-"))
+		fail_msg("drsn %s: exit %d: %s", args, rc, err);
 }
 
 /* drsn help COMMAND is COMMAND --help (it printed drsn's usage); drsn help

@@ -23,23 +23,30 @@
  * Errors name the file (or the name given for an fd) and the reason:
  *   -ENOENT   missing file (or a path component)
  *   -EACCES   no permission to read      -EISDIR  a directory, not a file
- *   -ENODATA  zero-length file, or a valid header with zero frames
+ *   -ENODATA  zero-length file or empty stream (0 bytes), or a valid header
+ *             with zero frames (or a length left open and no frames)
  *   -ENOTSUP  not an audio format libsndfile knows (text, random bytes), an
  *             encoding it cannot decode (WAV format tag 0x0045 G.726, ...),
  *             or from a pipe a format libsndfile must seek in (FLAC, CAF,
  *             VOC, WVE, SDS, HTK: the message names it), or an RF64 from a
  *             pipe in another encoding than PCM, float, A-law, mu-law
- *   -EBADMSG  corrupt or truncated header, truncated data section, decode error
+ *   -EBADMSG  corrupt or truncated header, truncated data, decode error
  *   -ERANGE   absurd sample rate or channel count in the header or options
  *   -EINVAL   bad options (unknown raw format, ...)
  *   -EIO      an I/O error from the operating system while reading
- * No partial garbage: a WAV/AIFF whose data section is shorter than its
- * header declares fails at open; a file that decodes fewer frames than its
- * header promises, or hits a decode error, fails the read that meets it
- * (the frames before it were real audio). From pipes the length is unknown
- * (source_frames -1) and the stream simply ends. MPEG audio (MP3) without a
- * length header has only libsndfile's estimate of its length: it ends where
- * the decoder ends, which is no error.
+ * No partial garbage, no silent truncation: a file cut short (a WAV, AIFF,
+ * AU, W64 or RF64 whose data is shorter than its header declares, a FLAC
+ * that decodes fewer frames than it promises, an Ogg with no last page)
+ * hands out the frames that are there, as sox and ffmpeg read it, then every
+ * read fails, saying how many of how many frames there were; a decode error
+ * fails the read that meets it (the frames before it were real audio).
+ * From pipes the length is unknown (source_frames -1) and the stream simply
+ * ends, unless its header declares a length (WAV, AIFF, AU, RF64: not a
+ * streaming writer's placeholder such as 0xFFFFFFFF) that it falls short
+ * of: then the same error. A header that leaves the length open (a FLAC
+ * saying 0 samples, as written to a pipe) is read to its end. MPEG audio
+ * (MP3) without a length header has only libsndfile's estimate of its
+ * length: it ends where the decoder ends, which is no error.
  *
  * Sample values: integer formats give [-1, 1); float formats (32/64-bit
  * float WAV, ...) give what the file holds, values a little beyond 1.0 too,
@@ -108,7 +115,8 @@ DRSN_API void drsn_audio_opts_default(drsn_audio_opts *o);
 typedef struct drsn_audio_info {
 	int source_rate;         /* Hz, as in the file (or raw_rate) */
 	int source_channels;     /* as in the file (or raw_channels) */
-	int64_t source_frames;   /* frames in the file, -1 if unknown (pipes);
+	int64_t source_frames;   /* frames in the file, -1 if unknown (pipes, a
+				    FLAC or Ogg header that leaves it open);
 				    an estimate for MP3 without a length header */
 	char format[48];         /* e.g. "WAV pcm_16", "FLAC pcm_24", "OGG vorbis",
 				    "MPEG layer3", "RAW f32le" */

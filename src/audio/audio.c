@@ -46,11 +46,19 @@ struct drsn_audio {
 	int64_t src_read;       /* source frames decoded so far */
 	int len_estimated;      /* source_frames is libsndfile's guess (MPEG) */
 	int64_t limit;          /* RF64 from a pipe: source frames its header declares, or -1 */
+	int seekable;           /* a file (or a spooled pipe): CHUNK-sized reads */
+	int open_len;           /* the header leaves the length open (SF_COUNT_MAX frames) */
+	int ogg;                /* an Ogg stream */
+	int ogg_no_end;         /* ... open_len in an Ogg file: it has no last page (cut short) */
+	int64_t declared;       /* source frames the header declares, more than the input
+				 * may hold (a cut file, a pipe): checked at its end; -1 none */
+	long long decl_bytes, held_bytes;   /* a cut file of no fixed frame size: bytes */
 	int64_t bad;            /* NaN/Inf/huge source samples (drsn_audio_bad_samples) */
 	int check;              /* a float or lossy encoding: samples need checking */
 	int src_eof;            /* libsndfile is done */
 	int done;               /* nothing more will come */
 	int failed;             /* sticky error code, 0 if none */
+	int end_failed;         /* failed once the frames before the end are out (end_fail) */
 	char failmsg[DRSN_ERROR_MSG_MAX];
 };
 
@@ -136,24 +144,86 @@ static long log_field(const char *log, const char *key)
 	return -1;
 }
 
-/* A WAV/AIFF data chunk longer than the file: libsndfile logs
- * "data : 32000 (should be 2000)" and quietly shortens it. Streaming writers
- * put a placeholder size (0xFFFFFFFF, 0x7FFFF000...) there, which is fine. */
-static int data_truncated(const char *log, long long *declared, long long *actual)
+/* Bytes of one sample of an uncompressed encoding, else 0. */
+static int sample_bytes(int format)
 {
-	static const char *keys[] = {"\ndata : ", "\n SSND : ", "\nSSND : "};
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-		const char *p = strstr(log, keys[i]);
-		long long d, a;
-		if (p && sscanf(p + strlen(keys[i]), "%lld (should be %lld)", &d, &a) == 2) {
-			if (d >= 0x7FFF0000LL || d <= a)
-				return 0;
-			*declared = d;
-			*actual = a;
-			return 1;
+	switch (format & SF_FORMAT_SUBMASK) {
+	case SF_FORMAT_PCM_S8:
+	case SF_FORMAT_PCM_U8:
+	case SF_FORMAT_ULAW:
+	case SF_FORMAT_ALAW:
+		return 1;
+	case SF_FORMAT_PCM_16:
+		return 2;
+	case SF_FORMAT_PCM_24:
+		return 3;
+	case SF_FORMAT_PCM_32:
+	case SF_FORMAT_FLOAT:
+		return 4;
+	case SF_FORMAT_DOUBLE:
+		return 8;
+	default:
+		return 0;
+	}
+}
+
+/* Streaming writers put a placeholder size (0xFFFFFFFF, 0x7FFFF000, sox's
+ * 0x7F000000 in AIFF...) where the length goes: no size at or past this
+ * is taken as a promise. */
+#define SIZE_PLACEHOLDER 0x70000000LL
+
+/* A file whose data chunk is longer than the file (cut short): libsndfile
+ * logs "data : 32000 (should be 2000)" (WAV), "SSND : ..." (AIFF),
+ * "Data Size : ..." (AU), a RIFF size past the end (W64) or a frame count
+ * short of the ds64 chunk's (RF64), and quietly reads what is there. The
+ * frames the header declares (*frames, -1 if the encoding has no fixed
+ * frame size), or else the bytes it declares and the file holds; 1 if cut. */
+static int cut_data(const char *log, int format, int channels, int64_t *frames,
+		    long long *declared, long long *held)
+{
+	static const char *keys[] = {"\ndata : ", "\n SSND : ", "\nSSND : ",
+				     "\n  Data Size   : "};
+	const int frame_bytes = sample_bytes(format) * channels;
+	long long d = -1, a = -1, x, y;
+	const char *p;
+
+	*frames = -1;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && d < 0; i++) {
+		p = strstr(log, keys[i]);
+		if (p && sscanf(p + strlen(keys[i]), "%lld (should be %lld)", &x, &y) == 2) {
+			/* AIFF's SSND chunk starts with 8 bytes of offset and block size */
+			const long long skip = strstr(keys[i], "SSND") ? 8 : 0;
+			d = x - skip;
+			a = y - skip;
 		}
 	}
-	return 0;
+	/* W64: "riff : 96104 (should be 48052)", then "data : 96024" (its
+	 * 24-byte chunk header included) */
+	p = strstr(log, "\nriff : ");
+	if (d < 0 && (format & SF_FORMAT_TYPEMASK) == SF_FORMAT_W64 && p &&
+	    sscanf(p + 8, "%lld (should be %lld)", &x, &y) == 2 && x > y &&
+	    (p = strstr(log, "\ndata : ")) && sscanf(p + 8, "%lld", &d) == 1) {
+		d -= 24;
+		a = d - (x - y);
+	}
+	/* RF64: "Calculated frame count 23971 does not match value from 'ds64'
+	 * chunk of 48000." */
+	p = strstr(log, "Calculated frame count ");
+	if (d < 0 && p && sscanf(p, "Calculated frame count %lld does not match value from "
+				 "'ds64' chunk of %lld", &y, &x) == 2 && x > y &&
+	    frame_bytes && x < INT64_MAX / frame_bytes) {
+		*frames = x;
+		*declared = x * frame_bytes;
+		*held = y * frame_bytes;
+		return 1;
+	}
+	if (d < 0 || a < 0 || d >= SIZE_PLACEHOLDER || d <= a)
+		return 0;
+	*declared = d;
+	*held = a;
+	if (frame_bytes)
+		*frames = d / frame_bytes;
+	return 1;
 }
 
 /* size < 0: not a regular file (a pipe). */
@@ -171,6 +241,10 @@ static int open_fail(drsn_error *err, const char *name, long long size, int code
 		return drsn__fail(err, -ENOTSUP, "%s: FLAC cannot be read from a pipe (libsndfile "
 				  "must seek in it): give the file's name, or pipe WAV instead "
 				  "(e.g. 'flac -dc FILE.flac | ...')", name);
+	/* a device with nothing in it (< /dev/null): libsndfile read no byte */
+	if (code == SF_ERR_UNRECOGNISED_FORMAT && size < 0 && strstr(log, "Length : 0\n") &&
+	    strstr(log, "short count"))
+		return drsn__fail(err, -ENODATA, "%s: empty: no data to read (zero bytes)", name);
 	switch (code) {
 	case SF_ERR_UNRECOGNISED_FORMAT:
 		return drsn__fail(err, -ENOTSUP, "%s: unsupported format: not an audio file libsndfile "
@@ -275,6 +349,9 @@ static int pipe_header(int *fd, int *own_fd, const char *name, int spool, int *s
 	ssize_t n = drsn__pipe_peek(*fd, head, sizeof head);
 	if (n < 0)   /* neither a pipe nor a socket: libsndfile as it is */
 		return 0;
+	if (n == 0)
+		return drsn__fail(err, -ENODATA, "%s: empty: the stream ended before its first "
+				  "byte (zero bytes)", name);
 	/* An ID3v2 tag before a FLAC (or MP3) stream: dropped, to see what it
 	 * tags. libsndfile skips it in a file, but from a pipe it would take a
 	 * tagged FLAC for MP3 and then lose sync. */
@@ -321,12 +398,22 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	SF_INFO sfi;
 	int raw_sf = 0, rc = 0, ch;
 	char log[2048] = "";
-	long long declared, actual;
 	struct stat st = {0};
 	drsn__rf64_head rf64 = {0};
 	int spooled = 0;
 
-	fstat(fd, &st);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = drsn__fail(err, -EBADF, "%s: not an open file descriptor", name);
+		goto cleanup;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = drsn__fail(err, -EISDIR, "%s: is a directory, not an audio stream", name);
+		goto cleanup;
+	}
+	if (S_ISREG(st.st_mode) && st.st_size == 0) {
+		rc = drsn__fail(err, -ENODATA, "%s: empty file (zero length)", name);
+		goto cleanup;
+	}
 	if (!opts) {
 		drsn_audio_opts_default(&defaults);
 		opts = &defaults;
@@ -391,11 +478,17 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 		sfi.format = rf64.format;
 		raw_sf = 0;
 	}
-	if (!raw_sf && data_truncated(log, &declared, &actual)) {
-		rc = drsn__fail(err, -EBADMSG, "%s: truncated data section: header declares %lld "
-				"bytes of audio, the file holds %lld", name, declared, actual);
-		goto cleanup;
-	}
+	/* A cut file, or a pipe whose header declares its length: read to the
+	 * end, as sox and ffmpeg do, and then said to be short (refill) */
+	a->declared = -1;
+	if (rf64.format)
+		a->declared = a->limit;
+	else if (!raw_sf && sfi.seekable)
+		cut_data(log, sfi.format, sfi.channels, &a->declared, &a->decl_bytes,
+			 &a->held_bytes);
+	else if (!raw_sf && sample_bytes(sfi.format) && sfi.frames > 0 &&
+		 sfi.frames < SIZE_PLACEHOLDER / (sample_bytes(sfi.format) * sfi.channels))
+		a->declared = sfi.frames;
 	/* From a pipe libsndfile would read nothing, and say nothing: from a CAF
 	 * (libsndfile 1.2), or from a WAV whose writer put 0 for "unknown length" */
 	if (!sfi.seekable && (sfi.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_CAF) {
@@ -423,11 +516,15 @@ static int open_common(drsn_audio **out, int fd, int own_fd, const char *name,
 	ch = sfi.channels;
 	a->info.source_rate = sfi.samplerate;
 	a->info.source_channels = ch;
-	/* A spooled pipe of SF_COUNT_MAX frames: its writer could not seek back
-	 * to say (a FLAC as `sox IN -t flac - | drsn detect -` sends it says 0
-	 * samples, for unknown): a stream of unknown length, as pipes are */
-	a->info.source_frames = sfi.seekable && !(spooled && sfi.frames == SF_COUNT_MAX) ?
-		(int64_t)sfi.frames : -1;
+	/* SF_COUNT_MAX frames: the length is open. A FLAC whose writer could not
+	 * seek back to say (`ffmpeg -i IN -f flac - | cat > F.flac`, or sox's to
+	 * a pipe, spooled) says 0 samples, for unknown: read to its end. An Ogg
+	 * file has it from its last page: without one it was cut short. */
+	a->seekable = sfi.seekable;
+	a->open_len = sfi.frames == SF_COUNT_MAX && !raw_sf;   /* raw PCM has no header */
+	a->ogg = (sfi.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_OGG;
+	a->ogg_no_end = a->ogg && a->open_len && sfi.seekable && !spooled;
+	a->info.source_frames = sfi.seekable && !a->open_len ? (int64_t)sfi.frames : -1;
 	a->info.sndfile_format = sfi.format;
 	/* MPEG audio: without a length header (Xing/LAME, as in CBR files from
 	 * recorders, VBR ones without it, MP3 in WAV) libsndfile guesses the
@@ -526,7 +623,6 @@ DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
 				const drsn_audio_opts *opts, drsn_error *err)
 {
 	char fdname[32];
-	struct stat st;
 
 	DRSN__REQUIRE(err, out);
 	*out = NULL;
@@ -535,12 +631,6 @@ DRSN_API int drsn_audio_open_fd(drsn_audio **out, int fd, const char *name,
 		name = fdname;
 	}
 	drsn__error_clear(err);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return drsn__fail(err, -EBADF, "%s: not an open file descriptor", name);
-	if (S_ISDIR(st.st_mode))
-		return drsn__fail(err, -EISDIR, "%s: is a directory, not an audio stream", name);
-	if (S_ISREG(st.st_mode) && st.st_size == 0)
-		return drsn__fail(err, -ENODATA, "%s: empty file (zero length)", name);
 	return open_common(out, fd, 0, name, opts, 0, err);
 }
 
@@ -635,16 +725,35 @@ DRSN_API void drsn_audio_get_info(const drsn_audio *a, drsn_audio_info *info)
 static long read_fail(drsn_audio *a, drsn_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+static void set_failmsg(drsn_audio *a, const char *fmt, va_list ap)
+{
+	int n = snprintf(a->failmsg, sizeof a->failmsg, "%s: ", a->name);
+	if (n >= 0 && (size_t)n < sizeof a->failmsg)
+		vsnprintf(a->failmsg + n, sizeof a->failmsg - (size_t)n, fmt, ap);
+}
+
 static long read_fail(drsn_audio *a, drsn_error *err, int code, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(a->failmsg, sizeof a->failmsg, "%s: ", a->name);
 	va_start(ap, fmt);
-	if (n >= 0 && (size_t)n < sizeof a->failmsg)
-		vsnprintf(a->failmsg + n, sizeof a->failmsg - (size_t)n, fmt, ap);
+	set_failmsg(a, fmt, ap);
 	va_end(ap);
 	a->failed = code;
 	return drsn__fail(err, code, "%s", a->failmsg);
+}
+
+/* A fault seen at the end of the source (it is shorter than its header
+ * says): the frames before it are handed out first, then every read fails. */
+static void end_fail(drsn_audio *a, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void end_fail(drsn_audio *a, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set_failmsg(a, fmt, ap);
+	va_end(ap);
+	a->end_failed = code;
 }
 
 void drsn__audio_mix(const float *src, size_t n, int ch, uint64_t select, uint64_t *live,
@@ -691,7 +800,7 @@ static long refill(drsn_audio *a, size_t need, drsn_error *err)
 	if (!a->src_eof) {
 		double want = ceil((double)need * a->info.source_rate / a->info.out_rate);
 		sf_count_t req = want < 1 ? 1 : want > CHUNK ? CHUNK : (sf_count_t)want;
-		if (a->info.source_frames >= 0)
+		if (a->seekable)
 			req = CHUNK;
 		if (a->limit >= 0 && req > a->limit - a->src_read)
 			req = a->limit - a->src_read;
@@ -712,9 +821,27 @@ static long refill(drsn_audio *a, size_t need, drsn_error *err)
 			a->src_eof = 1;
 			if (a->info.source_frames >= 0 && a->src_read != a->info.source_frames &&
 			    !a->len_estimated)
-				return read_fail(a, err, -EBADMSG, "truncated data: the audio ends after "
-						 "%" PRId64 " of the %" PRId64 " frames the header declares",
-						 a->src_read, a->info.source_frames);
+				end_fail(a, -EBADMSG, "truncated data: the audio ends after %" PRId64
+					 " of the %" PRId64 " frames the header declares", a->src_read,
+					 a->info.source_frames);
+			else if (a->declared >= 0 && a->src_read < a->declared)
+				end_fail(a, -EBADMSG, "truncated data: the audio ends after %" PRId64
+					 " of the %" PRId64 " frames the header declares", a->src_read,
+					 a->declared);
+			else if (a->decl_bytes > 0)
+				end_fail(a, -EBADMSG, "truncated data: the audio ends after %" PRId64
+					 " frames: the header declares %lld bytes of it, the file "
+					 "holds %lld", a->src_read, a->decl_bytes, a->held_bytes);
+			else if (a->open_len && a->src_read == 0 && a->ogg)
+				end_fail(a, -EBADMSG, "truncated or corrupt Ogg stream: not one frame "
+					 "of audio decodes from it");
+			else if (a->ogg_no_end)
+				end_fail(a, -EBADMSG, "truncated or corrupt Ogg stream: the audio ends "
+					 "after %" PRId64 " frames, and the file has no last page (cut "
+					 "short?)", a->src_read);
+			else if (a->open_len && a->src_read == 0)
+				end_fail(a, -ENODATA, "no audio: the header is valid but no frame "
+					 "follows it (it leaves the length open)");
 		}
 	}
 
@@ -773,6 +900,10 @@ DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames, drsn
 			a->pend_pos += k;
 			got += k;
 			continue;
+		}
+		if (a->done && a->end_failed && !got) {
+			a->failed = a->end_failed;
+			return drsn__fail(err, a->failed, "%s", a->failmsg);
 		}
 		if (a->done)
 			break;

@@ -901,6 +901,230 @@ static void test_wav_pipe_and_fd(void **state)
 	close(fd);
 }
 
+/* drsn_audio_read until it returns <= 0: the frames read (into x, at most
+ * cap), the last return in *r. */
+static size_t read_to_end(drsn_audio *a, float *x, size_t cap, long *r, drsn_error *e)
+{
+	size_t got = 0;
+	while ((*r = drsn_audio_read(a, x + got, cap - got, e)) > 0)
+		got += (size_t)*r;
+	return got;
+}
+
+/* A file cut short (a copy stopped, a recorder killed) is read as sox and
+ * ffmpeg read it: the audio that is there, then -EBADMSG saying so (a WAV or
+ * AIFF was refused before its first frame; an AU, W64 or RF64 was read to
+ * the cut and called whole). From a pipe the same, where the header declares
+ * its length (W64's is past the check; a writer's placeholder is no
+ * promise). */
+static void test_cut_files_read_to_the_cut(void **state)
+{
+	(void)state;
+	enum { FRAMES = 1600 };
+	static const struct {
+		const char *ext;
+		int format, pipe;
+	} cuts[] = {
+		{"wav", SF_FORMAT_WAV, 1}, {"aiff", SF_FORMAT_AIFF, 1}, {"au", SF_FORMAT_AU, 1},
+		{"w64", SF_FORMAT_W64, 0}, {"rf64", SF_FORMAT_RF64, 1},
+	};
+	drsn_audio_opts o;
+	drsn_audio_opts_default(&o);
+	o.target_rate = 0;
+	static float whole[FRAMES + 64], x[FRAMES + 64];
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		char path[256], cut[256], want[512];
+		snprintf(path, sizeof path, "%s/whole.%s", tmpdir, cuts[i].ext);
+		snprintf(cut, sizeof cut, "%s/cut.%s", tmpdir, cuts[i].ext);
+		write_tone(path, cuts[i].format | SF_FORMAT_PCM_16, 16000, 1, (double)FRAMES / 16000);
+		size_t len, nsamp;
+		char *bytes = NULL;
+		float *unused = file_samples(path, &nsamp, &bytes, &len);
+		free(unused);
+		FILE *f = fopen(cut, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(bytes, 1, len - FRAMES, f), len - FRAMES);   /* half the audio */
+		fclose(f);
+
+		drsn_audio *a = NULL;
+		drsn_error e;
+		long r;
+		assert_int_equal(drsn_audio_open(&a, path, &o, &e), 0);
+		assert_int_equal(read_to_end(a, whole, FRAMES + 64, &r, &e), FRAMES);
+		drsn_audio_close(a);
+		for (int p = 0; p <= cuts[i].pipe; p++) {
+			pid_t pid = -1;
+			int fd = -1;
+			if (p) {
+				fd = pipe_from_child(bytes, len - FRAMES, &pid);
+				if (drsn_audio_open_fd(&a, fd, cut, &o, &e) < 0)
+					fail_msg("%s from a pipe: %s", cut, e.msg);
+			} else if (drsn_audio_open(&a, cut, &o, &e) < 0) {
+				fail_msg("%s: %s", cut, e.msg);
+			}
+			size_t got = read_to_end(a, x, FRAMES + 64, &r, &e);
+			print_message("  %s%s: %zu frames, %ld: %s\n", cut, p ? " (pipe)" : "", got, r,
+				      r < 0 ? e.msg : "");
+			/* the half that is there, less the header's share */
+			assert_true(got >= FRAMES / 2 - 64 && got <= FRAMES / 2);
+			assert_memory_equal(x, whole, got * sizeof x[0]);
+			assert_int_equal(r, -EBADMSG);
+			snprintf(want, sizeof want, "%s: truncated data: the audio ends after %zu of the "
+				 "%d frames the header declares", cut, got, FRAMES);
+			assert_string_equal(e.msg, want);
+			assert_int_equal(drsn_audio_read(a, x, 1, NULL), -EBADMSG);   /* sticky */
+			drsn_audio_close(a);
+			if (p) {
+				int st;
+				close(fd);
+				waitpid(pid, &st, 0);
+			}
+		}
+		free(bytes);
+	}
+
+	/* a WAV on a pipe whose data size is a streaming writer's placeholder
+	 * (0x7F000000, as sox writes AIFF's) ends where it ends */
+	char path[256];
+	snprintf(path, sizeof path, "%s/whole.wav", tmpdir);
+	size_t len, nsamp;
+	char *bytes = NULL;
+	free(file_samples(path, &nsamp, &bytes, &len));
+	put32((unsigned char *)bytes + 40, 0x7F000000u);
+	assert_memory_equal(bytes + 36, "data", 4);
+	pid_t pid;
+	int st, fd = pipe_from_child(bytes, len, &pid);
+	drsn_audio *a = NULL;
+	drsn_error e;
+	long r;
+	assert_int_equal(drsn_audio_open_fd(&a, fd, "stdin", &o, &e), 0);
+	assert_int_equal(read_to_end(a, x, FRAMES + 64, &r, &e), FRAMES);
+	assert_int_equal(r, 0);
+	drsn_audio_close(a);
+	close(fd);
+	waitpid(pid, &st, 0);
+	free(bytes);
+}
+
+/* A FLAC whose STREAMINFO says 0 samples, for "unknown" (ffmpeg's written
+ * to a pipe and saved, sox's to a pipe, spooled): libsndfile gives
+ * SF_COUNT_MAX frames, which was taken for the length ("truncated data: the
+ * audio ends after 1600 of the 9223372036854775807 frames"). It is read to
+ * its end; with no frames at all it is "no audio", as other empty files. */
+static void test_flac_of_unknown_length(void **state)
+{
+	(void)state;
+	drsn_audio_opts o;
+	drsn_audio_opts_default(&o);
+	o.target_rate = 0;
+	char path[256];
+	snprintf(path, sizeof path, "%s/open.flac", tmpdir);
+	write_tone(path, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 16000, 1, 0.1);
+	/* STREAMINFO: "fLaC", a 4-byte block header, then the 36-bit total
+	 * samples in the low nibble of byte 13 and bytes 14..17 */
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	unsigned char si[26];
+	assert_int_equal(pread(fd, si, sizeof si, 0), (ssize_t)sizeof si);
+	assert_memory_equal(si, "fLaC", 4);
+	si[8 + 13] &= 0xF0;
+	memset(si + 8 + 14, 0, 4);
+	assert_int_equal(pwrite(fd, si, sizeof si, 0), (ssize_t)sizeof si);
+	/* the metadata blocks' end: where its first frame starts */
+	off_t end = 4;
+	for (unsigned char h[4];; end += 4 + (h[1] << 16 | h[2] << 8 | h[3])) {
+		assert_int_equal(pread(fd, h, 4, end), 4);
+		if (h[0] & 0x80) {
+			end += 4 + (h[1] << 16 | h[2] << 8 | h[3]);
+			break;
+		}
+	}
+	for (int frames = 1600; frames >= 0; frames -= 1600) {
+		if (!frames)   /* as `sox IN OUT.flac trim 0 0s` writes it */
+			assert_int_equal(ftruncate(fd, end), 0);
+		drsn_audio *a = NULL;
+		drsn_audio_info info;
+		drsn_error e;
+		if (drsn_audio_open(&a, path, &o, &e) < 0)
+			fail_msg("%s: %s", path, e.msg);
+		drsn_audio_get_info(a, &info);
+		assert_int_equal(info.source_frames, -1);   /* not known up front */
+		assert_int_equal(info.out_frames, -1);
+		static float x[2000];
+		long r;
+		size_t got = read_to_end(a, x, 2000, &r, &e);
+		drsn_audio_close(a);
+		assert_int_equal(got, frames);
+		if (frames) {
+			assert_int_equal(r, 0);
+			check_tone(path, x, got, 16000, chan_amp(0), 0.01, 60);
+		} else {
+			print_message("  %s\n", e.msg);
+			assert_int_equal(r, -ENODATA);
+			assert_non_null(strstr(e.msg, path));
+			assert_non_null(strstr(e.msg, "no audio"));
+			assert_null(strstr(e.msg, "9223372036854775807"));
+		}
+	}
+	close(fd);
+}
+
+/* An Ogg file cut short has no last page, so libsndfile has no length for
+ * it (SF_COUNT_MAX) and decodes what it can: named as cut or corrupt, not
+ * "the audio ends after 0 of the 9223372036854775807 frames". */
+static void test_cut_ogg(void **state)
+{
+	(void)state;
+	char path[256];
+	size_t len, nsamp;
+	char *bytes = NULL;
+	free(file_samples(file_name(2, 48000, 1), &nsamp, &bytes, &len));
+	snprintf(path, sizeof path, "%s/cut.ogg", tmpdir);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	/* its last 100 bytes: libsndfile refuses an Ogg cut within its
+	 * codebook headers (~4 kB) as malformed, which it is */
+	assert_true(len > 4200);
+	assert_int_equal(fwrite(bytes, 1, len - 100, f), len - 100);
+	fclose(f);
+	free(bytes);
+	float *x = NULL;
+	size_t n = 0;
+	drsn_error e;
+	assert_int_equal(drsn_audio_read_all(path, NULL, &x, &n, &e), -EBADMSG);
+	print_message("  %s\n", e.msg);
+	assert_null(x);
+	assert_non_null(strstr(e.msg, "truncated or corrupt Ogg stream"));
+	assert_null(strstr(e.msg, "9223372036854775807"));
+}
+
+/* stdin empty (< /dev/null, an empty pipe) or a folder (< DIR): said so,
+ * not "unsupported format: not an audio file libsndfile recognises". */
+static void test_empty_or_folder_stdin(void **state)
+{
+	(void)state;
+	for (int k = 0; k < 4; k++) {
+		int p[2] = {-1, -1}, fd;
+		if (k < 2) {
+			assert_int_equal(pipe(p), 0);
+			close(p[1]);
+			fd = p[0];
+		} else {
+			fd = open(k == 2 ? "/dev/null" : tmpdir, O_RDONLY);
+			assert_true(fd >= 0);
+		}
+		drsn_audio *a = NULL;
+		drsn_error e;
+		int rc = k == 1 ? drsn_audio_open_fd(&a, fd, "stdin", NULL, &e)
+				: drsn__audio_open_fd_spool(&a, fd, "stdin", NULL, &e);
+		print_message("  %s\n", e.msg);
+		assert_null(a);
+		assert_int_equal(rc, k == 3 ? -EISDIR : -ENODATA);
+		assert_non_null(strstr(e.msg, k == 3 ? "stdin: is a directory" : "stdin: empty"));
+		close(fd);
+	}
+}
+
 /* 32-bit size_t (armhf): a file whose output, here 1.4 MB of 1 kHz raw u8
  * upsampled 768 times, needs more than 4 GiB of floats. The buffer size
  * cap * sizeof(float) wrapped to 2 KiB and the reads ran past it; now a clear
@@ -1043,6 +1267,10 @@ int main(void)
 		cmocka_unit_test(test_mp3_without_length_header),
 		cmocka_unit_test(test_read_all_too_big_for_address_space),
 		cmocka_unit_test(test_nonfinite_and_huge_samples),
+		cmocka_unit_test(test_cut_files_read_to_the_cut),
+		cmocka_unit_test(test_flac_of_unknown_length),
+		cmocka_unit_test(test_cut_ogg),
+		cmocka_unit_test(test_empty_or_folder_stdin),
 	};
 	return cmocka_run_group_tests_name("audio", tests, setup, teardown);
 }

@@ -90,8 +90,6 @@ static const struct {
 	{"rate_10mhz.wav", -ERANGE, "absurd sample rate 10000000 Hz", NULL},
 	{"channels_0.wav", -ERANGE, "absurd channel count 0", NULL},
 	{"channels_1000.wav", -ERANGE, "absurd channel count 1000", NULL},
-	{"truncated_data.wav", -EBADMSG, "truncated data section", "declares 32000 bytes"},
-	{"truncated_data.aiff", -EBADMSG, "truncated data section", "declares 32008 bytes"},
 	{"truncated.ogg", -EBADMSG, "corrupt or truncated", "malformed"},
 };
 
@@ -140,6 +138,13 @@ static void test_corpus_read(void **state)
 	int fd0 = lowest_free_fd();
 	expect_read_fail("truncated.flac", "corrupt data after");
 	expect_read_fail("corrupt_data.flac", "corrupt data after");
+	/* a WAV or AIFF whose data chunk is longer than the file: read to the
+	 * cut, then said (it was refused at open, where sox and ffmpeg read it,
+	 * and the same bytes from a pipe were read without a word) */
+	expect_read_fail("truncated_data.wav", "truncated data: the audio ends after 1000 of "
+			 "the 16000 frames the header declares");
+	expect_read_fail("truncated_data.aiff", "truncated data: the audio ends after 1000 of "
+			 "the 16000 frames the header declares");
 	assert_int_equal(lowest_free_fd(), fd0);
 }
 

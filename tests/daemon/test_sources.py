@@ -359,7 +359,7 @@ def test_drsn_detect_errors():
     rc, out, err = run("--model", "/nonexistent.safetensors", SAMPLE)
     assert rc == 1 and "/nonexistent.safetensors" in err, err
     rc, out, err = run("--model", MODEL, "--label-threshold", "banana=0.5", SAMPLE)
-    assert rc == 1 and "banana" in err, err
+    assert rc == 2 and "banana" in err, (rc, err)   # a usage error (README)
     rc, out, err = run("--model", MODEL, "--threshold", "2", SAMPLE)
     assert rc == 2 and "--threshold" in err, err
     rc, out, err = run("--model", MODEL)

@@ -247,6 +247,11 @@ static int open_fail(drsn_error *err, const char *name, long long size, int code
 		return drsn__fail(err, -ENODATA, "%s: empty: no data to read (zero bytes)", name);
 	switch (code) {
 	case SF_ERR_UNRECOGNISED_FORMAT:
+		if (size < 0)   /* raw PCM from a pipe needs its rate and format given (drsnd's raw_*) */
+			return drsn__fail(err, -ENOTSUP, "%s: unsupported format: no header libsndfile "
+					  "recognises (%s); headerless raw PCM cannot be read without its "
+					  "rate and format: pipe WAV instead (e.g. 'sox IN -t wav -' or "
+					  "'ffmpeg -i IN -f wav -')", name, why);
 		return drsn__fail(err, -ENOTSUP, "%s: unsupported format: not an audio file libsndfile "
 				  "recognises (%s)", name, why);
 	case SF_ERR_SYSTEM:
@@ -286,8 +291,8 @@ static int open_fail(drsn_error *err, const char *name, long long size, int code
 	}
 	if (size < 0)   /* a pipe: FLAC, CAF, VOC... need to seek, WAV does not */
 		return drsn__fail(err, -EBADMSG, "%s: corrupt or truncated stream, or a format "
-				  "libsndfile cannot read from a pipe (%s): pipe WAV, AIFF, AU, "
-				  "OGG or raw PCM (e.g. sox IN -t wav -), or name the file", name, why);
+				  "libsndfile cannot read from a pipe (%s): pipe WAV, AIFF, AU "
+				  "or OGG (e.g. sox IN -t wav -), or name the file", name, why);
 	return drsn__fail(err, -EBADMSG, "%s: corrupt or truncated header or stream (%lld bytes): %s",
 			  name, size, why);
 }

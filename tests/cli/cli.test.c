@@ -1065,6 +1065,8 @@ static void test_stdin_formats_a_pipe_cannot_carry(void **state)
 		{"p0.wav", 0, "the header declares zero frames"},
 		{"p.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, NULL},
 		{"p.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, NULL},
+		/* no header: drsn cannot know its rate, and says what to pipe */
+		{"p.raw", SF_FORMAT_RAW | SF_FORMAT_PCM_16, "pipe WAV instead (e.g. 'sox IN -t wav -'"},
 	};
 	char f[160], args[1024], out[4096], err[4096];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -41,10 +41,11 @@ static void drive_log(const drsn_plugin_host *h, int level, const char *fmt, ...
 	__attribute__((format(printf, 3, 4)));
 static void drive_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
 {
-	static const char *const level_names[] = {"error", "warn", "info", "debug"};
+	static const char *const level_names[] = {"error", "warn", "info", "debug", "notice"};
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "[%s] plugin %s: ", level_names[level & 3], (const char *)h->host_data);
+	fprintf(stderr, "[%s] plugin %s: ", (unsigned)level <= DRSN_PLUGIN_LOG_NOTICE ? level_names[level] : "?",
+		(const char *)h->host_data);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);

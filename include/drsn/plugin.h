@@ -57,19 +57,24 @@ extern "C" {
  * a newer field checks host->version first, since an older drsnd (or
  * another host) fills only the fields of its version:
  *   1: up to host_data
- *   2: instance */
-#define DRSN_PLUGIN_HOST_VERSION 2u
+ *   2: instance
+ *   3: log() takes DRSN_PLUGIN_LOG_NOTICE (an older host logs it as debug) */
+#define DRSN_PLUGIN_HOST_VERSION 3u
 
 /* The two exported symbols (see DRSN_PLUGIN_DEFINE below). */
 #define DRSN_PLUGIN_ABI_SYMBOL "drsn_plugin_abi_version"
 #define DRSN_PLUGIN_ENTRY_SYMBOL "drsn_plugin_entry"
 
-/* Log levels for host->log (the daemon's own: error .. debug). */
+/* Log levels for host->log (the daemon's own: error .. debug). NOTICE
+ * (host->version >= 3; an older host logs it as debug) is for the few lines
+ * a service's journal should have at any level but error, such as a
+ * recovery after a failure that was warned about ("drsnd: notice: ..."). */
 enum drsn_plugin_log_level {
 	DRSN_PLUGIN_LOG_ERROR = 0,
 	DRSN_PLUGIN_LOG_WARN = 1,
 	DRSN_PLUGIN_LOG_INFO = 2,
 	DRSN_PLUGIN_LOG_DEBUG = 3,
+	DRSN_PLUGIN_LOG_NOTICE = 4,
 };
 
 /* One key = value of the plugin's "[plugin NAME]" config section, in file

@@ -57,6 +57,12 @@
  * connected, at most queue_max QoS>0 messages are in libmosquitto's hands
  * (sent, not yet acknowledged); beyond that they wait in the same queue.
  *
+ * A broker that stays unreachable: the first failure is a warning, the
+ * retries info, a warning again every DOWN_WARN_MS, and the reconnect a
+ * notice (log_down()). create() only reads the keys (and password_file) and
+ * sets up libmosquitto; the connection starts in start(), so `drsnd
+ * --check-config` creates the plugin to check the keys (DRSN_PLUGIN_CHECK_CONFIG).
+ *
  * On destroy() (drsnd stopping) the plugin publishes the final status and
  * "offline", waits up to STOP_DRAIN_MS for the broker to acknowledge what
  * it still has in flight (a bounded, blocking wait at shutdown only) and
@@ -90,6 +96,12 @@
  * session whenever the other one connects): warned once. */
 #define QUICK_DROP_MS 10000
 #define CLASH_DROPS 3
+/* A broker that stays unreachable: the first failure is a warning (an
+ * error for a name that does not resolve or a refusal), the retries are
+ * info, and a warning again every DOWN_WARN_MS (as drsnd's own audio
+ * source: not one per retry, 2880 a day at the 30 s backoff cap); the
+ * connection that ends it is a notice. */
+#define DOWN_WARN_MS 600000
 
 enum { ST_IDLE, ST_CONNECTING, ST_CONNECTED };
 
@@ -143,6 +155,10 @@ struct mqtt {
 	int64_t connected_ms;     /* uv_now() of the last CONNACK */
 	int quick_drops;          /* connections in a row closed within QUICK_DROP_MS */
 	int clash_warned;
+	int down;                 /* failed since the last connection (warned) */
+	int64_t down_warned_ms;   /* uv_now() of the last warning about it */
+	unsigned down_quiet;      /* failures logged at info since that warning */
+	unsigned down_failures;   /* failures since the last connection */
 	int backoff_ms;           /* the next retry's base delay */
 	unsigned rand_state;
 	int inflight;             /* QoS>0 publishes not yet acknowledged */
@@ -159,6 +175,40 @@ struct mqtt {
 /* ---- small helpers ------------------------------------------------------- */
 
 #define LOG(m, level, ...) (m)->host->log((m)->host, DRSN_PLUGIN_LOG_##level, __VA_ARGS__)
+
+/* A failed connect or a lost connection, at level for the first of a
+ * run (and every DOWN_WARN_MS), else at info. */
+static void log_down(struct mqtt *m, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void log_down(struct mqtt *m, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	int64_t now = (int64_t)uv_now(m->loop);
+	m->down_failures++;
+	if (m->down && now - m->down_warned_ms < DOWN_WARN_MS) {
+		m->host->log(m->host, DRSN_PLUGIN_LOG_INFO, "%s", msg);
+		m->down_quiet++;
+		return;
+	}
+	if (m->down_quiet)
+		m->host->log(m->host, level, "%s (still failing: %u more attempts since the last warning)", msg,
+			     m->down_quiet);
+	else
+		m->host->log(m->host, level, "%s", msg);
+	m->down = 1;
+	m->down_warned_ms = now;
+	m->down_quiet = 0;
+}
+
+/* A warning from libmosquitto while the broker is down and was warned
+ * about recently: info, as the failure it comes with. */
+static int down_quiet_now(const struct mqtt *m)
+{
+	return m->down && m->loop && (int64_t)uv_now(m->loop) - m->down_warned_ms < DOWN_WARN_MS;
+}
 
 static int errf(char *err, size_t n, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -574,7 +624,8 @@ static void on_misc(uv_timer_t *t)
 		/* no CONNACK within keepalive_s (a SYN into the void waits ~2 min
 		 * in the kernel): abort the socket under libmosquitto; its next
 		 * read fails and the usual retry follows */
-		LOG(m, WARN, "no answer from %s:%d within %d s", m->cfg.host, m->cfg.port, m->cfg.keepalive_s);
+		m->host->log(m->host, down_quiet_now(m) ? DRSN_PLUGIN_LOG_INFO : DRSN_PLUGIN_LOG_WARN,
+			     "no answer from %s:%d within %d s", m->cfg.host, m->cfg.port, m->cfg.keepalive_s);
 		shutdown(m->poll->fd, SHUT_RDWR);
 		mosquitto_loop_read(m->mosq, 1);
 	} else {
@@ -604,11 +655,11 @@ static void connect_result(struct mqtt *m, int rc, const char *why)
 {
 	if (rc != MOSQ_ERR_SUCCESS) {
 		if (rc == MOSQ_ERR_EAI)
-			LOG(m, ERROR, "cannot connect to %s:%d: cannot resolve the host name '%s'", m->cfg.host,
-			    m->cfg.port, m->cfg.host);
+			log_down(m, DRSN_PLUGIN_LOG_ERROR, "cannot connect to %s:%d: cannot resolve the host name '%s'",
+				 m->cfg.host, m->cfg.port, m->cfg.host);
 		else
-			LOG(m, WARN, "cannot connect to %s:%d: %s", m->cfg.host, m->cfg.port,
-			    rc == MOSQ_ERR_ERRNO ? why : mosq_why(rc));
+			log_down(m, DRSN_PLUGIN_LOG_WARN, "cannot connect to %s:%d: %s", m->cfg.host, m->cfg.port,
+				 rc == MOSQ_ERR_ERRNO ? why : mosq_why(rc));
 		/* the socket may be half made: drop it */
 		if (mosquitto_socket(m->mosq) >= 0)
 			mosquitto_disconnect(m->mosq);
@@ -638,7 +689,8 @@ static void connect_done(uv_work_t *req, int status)
 		return;
 	}
 	if (m->work_log[0])
-		LOG(m, WARN, "libmosquitto: %s", m->work_log);
+		m->host->log(m->host, down_quiet_now(m) ? DRSN_PLUGIN_LOG_INFO : DRSN_PLUGIN_LOG_WARN,
+			     "libmosquitto: %s", m->work_log);
 	if (status < 0) {
 		m->work_rc = MOSQ_ERR_ERRNO;
 		snprintf(m->work_why, sizeof m->work_why, "%s", uv_strerror(status));
@@ -778,15 +830,22 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	struct mqtt *m = obj;
 	if (rc != 0) {
 		const char *hint = (rc == 4 || rc == 5) ? " (check username and password)" : "";
-		LOG(m, ERROR, "broker %s:%d refused the connection: %s%s", m->cfg.host, m->cfg.port,
-		    mosquitto_connack_string(rc), hint);
+		log_down(m, DRSN_PLUGIN_LOG_ERROR, "broker %s:%d refused the connection: %s%s", m->cfg.host,
+			 m->cfg.port, mosquitto_connack_string(rc), hint);
 		m->refused = 1;   /* said; on_disconnect need not */
 		return;   /* libmosquitto drops the socket; sync_io retries */
 	}
 	m->state = ST_CONNECTED;
 	m->connected_ms = (int64_t)uv_now(m->loop);   /* the backoff is reset in note_drop() */
-	LOG(m, INFO, "connected to %s:%d as %s; publishing to %s/", m->cfg.host, m->cfg.port, m->cfg.client_id,
-	    m->cfg.prefix);
+	if (m->down)   /* the journal that has the failure has the recovery */
+		m->host->log(m->host, m->host->version >= 3 ? DRSN_PLUGIN_LOG_NOTICE : DRSN_PLUGIN_LOG_INFO,
+			     "connected to %s:%d again (after %u failed attempts) as %s; publishing to %s/",
+			     m->cfg.host, m->cfg.port, m->down_failures, m->cfg.client_id, m->cfg.prefix);
+	else
+		LOG(m, INFO, "connected to %s:%d as %s; publishing to %s/", m->cfg.host, m->cfg.port,
+		    m->cfg.client_id, m->cfg.prefix);
+	m->down = 0;
+	m->down_quiet = m->down_failures = 0;
 	if (m->dropped > m->dropped_logged) {
 		LOG(m, WARN, "%llu detections were dropped while the broker was unreachable",
 		    m->dropped - m->dropped_logged);
@@ -825,10 +884,13 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	if (m->stopping)
 		return;
 	if (m->state == ST_CONNECTED) {
-		LOG(m, WARN, "connection to %s:%d lost: %s", m->cfg.host, m->cfg.port, mosq_why(rc));
+		log_down(m, DRSN_PLUGIN_LOG_WARN, "connection to %s:%d lost: %s", m->cfg.host, m->cfg.port,
+			 mosq_why(rc));
 		note_drop(m);
-	} else if (!m->refused)
-		LOG(m, WARN, "cannot connect to %s:%d: %s", m->cfg.host, m->cfg.port, mosq_why(rc));
+	} else if (!m->refused) {
+		log_down(m, DRSN_PLUGIN_LOG_WARN, "cannot connect to %s:%d: %s", m->cfg.host, m->cfg.port,
+			 mosq_why(rc));
+	}
 	m->refused = 0;
 	m->state = ST_IDLE;
 	schedule_retry(m);
@@ -853,7 +915,8 @@ static void on_mosq_log(struct mosquitto *mosq, void *obj, int level, const char
 		return;
 	}
 	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
-		LOG(m, WARN, "libmosquitto: %s", msg);
+		m->host->log(m->host, down_quiet_now(m) ? DRSN_PLUGIN_LOG_INFO : DRSN_PLUGIN_LOG_WARN,
+			     "libmosquitto: %s", msg);
 	else if (level & (MOSQ_LOG_INFO | MOSQ_LOG_NOTICE))
 		LOG(m, DEBUG, "libmosquitto: %s", msg);
 }
@@ -1067,7 +1130,7 @@ static const drsn_plugin mqtt_plugin = {
 	.version = DRSN_PLUGIN_ABI_VERSION,
 	.name = "mqtt",
 	.description = "publishes detections and status to an MQTT broker (libmosquitto)",
-	.wants = 0,
+	.wants = DRSN_PLUGIN_CHECK_CONFIG,   /* create() reads keys and files, connects in start() */
 	.create = mqtt_create,
 	.destroy = mqtt_destroy,
 	.start = mqtt_start,

@@ -116,6 +116,28 @@ def test_config_error_in_drsnd():
     assert "unknown key 'hots'" in err and "drsnd.conf:" in err, err
 
 
+def test_check_config_in_drsnd():
+    # drsnd --check-config creates the plugin (not started: no broker is
+    # needed): every key checked as at a start, the error names its line, exit 1
+    tmp = tempfile.mkdtemp(prefix="drsnd-mqtt-check-")
+    conf = os.path.join(tmp, "drsnd.conf")
+    for keys, args, want in [
+            ("hots = x", [], ":5: [plugin mqtt] unknown key 'hots' (known: host, port"),
+            ("port = 99999", [], ":5: [plugin mqtt] port: '99999' is not an integer in [1, 65535]"),
+            ("client_id = x-%i", [], ":5: [plugin mqtt] client_id: 'x-%i' uses %i, but this drsnd has no instance name"),
+            ("client_id = x-%i", ["--instance", "kitchen"], None),
+            ("port = 1", [], None)]:
+        with open(conf, "w") as f:
+            f.write("[plugins]\ndir = %s\nload = mqtt\n[plugin mqtt]\n%s\n" % (PLUGIN_DIR, keys))
+        r = subprocess.run([os.environ["DRSND"], "--check-config", "--config", conf, "--model", MODEL] + args,
+                           capture_output=True, text=True, timeout=60)
+        if want:
+            assert r.returncode == 1 and ("plugin mqtt: " + conf + want) in r.stderr, (keys, r.stdout, r.stderr)
+            log("--check-config: " + r.stderr.strip())
+        else:
+            assert r.returncode == 0 and "OK" in r.stdout, (keys, args, r.stdout, r.stderr)
+
+
 def test_stream_status_and_clean_stop():
     b = Broker()
     sub = Sub(b).ready(b)
@@ -200,6 +222,8 @@ def test_broker_restart_mid_stream():
     err = d.stderr()
     assert "lost" in err and "reconnecting" in err, err
     assert err.count("connected to 127.0.0.1") >= 2, err
+    # the journal that has the loss has the recovery (a notice)
+    assert "drsnd: notice: plugin mqtt: connected to 127.0.0.1:%d again (after " % b.port in err, err
     d.stop()
     log("%d detections, %d while the broker was down: all arrived after the restart (%d duplicates)"
         % (len(dets), len(while_down), max(0, dup)))
@@ -254,6 +278,31 @@ def test_queue_bound_while_down():
     assert p.returncode == 0, err
     assert "15 detections were dropped" in err, err
     log("queue_max 10: 15 dropped and counted, the newest 10 delivered in order")
+
+
+def test_broker_down_warned_once():
+    # a broker that stays down: the first failed attempt is a warning, the
+    # retries (every 10-20 ms here) are info, not one warning each; the
+    # connection at last is a notice (host table version 3: --instance-name)
+    b = Broker()
+    b.stop()
+    p = drive_async("--count", "1", "--wait-ms", "2000", "--linger-ms", "300", "--instance-name", "down",
+                    "port=%d" % b.port, "reconnect_min_ms=10", "reconnect_max_ms=20",
+                    "topic_prefix=drsnd/down", "client_id=drive-down")
+    time.sleep(1.2)
+    b.start()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    fails = [l for l in err.splitlines() if "cannot connect to 127.0.0.1:%d" % b.port in l]
+    warned = [l for l in err.splitlines() if l.startswith("[warn]") or l.startswith("[error]")]
+    assert len(fails) >= 5 and fails[0].startswith("[warn]"), err
+    assert all(l.startswith("[info]") for l in fails[1:]), fails
+    assert warned == fails[:1], warned
+    again = [l for l in err.splitlines() if "connected to 127.0.0.1:%d again" % b.port in l]
+    assert len(again) == 1 and again[0].startswith("[notice]"), err
+    assert "again (after %d failed attempts)" % len(fails) in again[0], (again, len(fails))
+    log("broker down %d attempts: 1 warning, %d at info; back: %s"
+        % (len(fails), len(fails) - 1, again[0].split("plugin mqtt: ")[-1]))
 
 
 def test_retain_qos0_and_host_expansion():
@@ -552,9 +601,9 @@ def test_tls():
 
 
 DRIVE_TESTS = [test_config_errors, test_restart_under_load, test_queue_bound_while_down,
-               test_retain_qos0_and_host_expansion, test_silent_broker, test_hanging_resolver,
+               test_broker_down_warned_once, test_retain_qos0_and_host_expansion, test_silent_broker, test_hanging_resolver,
                test_instance_defaults, test_client_id_clash_warning]
-DAEMON_TESTS = [test_config_error_in_drsnd, test_stream_status_and_clean_stop, test_will_on_sigkill,
+DAEMON_TESTS = [test_config_error_in_drsnd, test_check_config_in_drsnd, test_stream_status_and_clean_stop, test_will_on_sigkill,
                 test_broker_restart_mid_stream, test_host_name_in_drsnd, test_password, test_tls,
                 test_two_instances_in_drsnd]
 

@@ -25,7 +25,9 @@
  * copies the clip (a few hundred kB at most) into the job. With every job
  * busy a clip is dropped and counted (logged). At stop, clips whose
  * post-roll had not arrived yet are written with the audio there is. At
- * start it deletes its own NAME.part files: writes a crash cut short.
+ * start (the start() hook, not create(): `drsnd --check-config` creates the
+ * plugin to check its keys) it deletes its own NAME.part files: writes a
+ * crash cut short.
  *
  * Keys ([plugin recorder]): dir (required, an existing writable directory),
  * pre_roll_ms (1000), post_roll_ms (1000), denoised (no), max_mb (100).
@@ -604,6 +606,22 @@ static int recorder_create(void **self, const drsn_plugin_host *host, const drsn
 	host->log(host, DRSN_PLUGIN_LOG_INFO, "recording %d ms before and %d ms after each detection to %s%s (cap %lld MB)",
 		  r->pre_ms, r->post_ms, r->dir, r->denoised ? ", with the denoised audio" : "",
 		  r->max_bytes / (1024 * 1024));
+	*self = r;
+	return 0;
+fail:
+	recorder_free(r);
+	return rc;
+}
+
+/* The directory's files: not in create(), which `drsnd --check-config`
+ * calls too (DRSN_PLUGIN_CHECK_CONFIG: it must not delete anything). */
+static int recorder_start(void *self, uv_loop_t *loop, char *err, size_t err_size)
+{
+	(void)loop;
+	(void)err;
+	(void)err_size;
+	struct recorder *r = self;
+	const drsn_plugin_host *host = r->host;
 	r->next_seq = first_seq(r->dir);
 	if (r->next_seq > SEQ_MAX) {
 		/* someone's 999999999999999999-... file: start over rather than
@@ -616,11 +634,7 @@ static int recorder_create(void **self, const drsn_plugin_host *host, const drsn
 	if (stale)
 		host->log(host, DRSN_PLUGIN_LOG_WARN, "deleted %d unfinished .part file(s) in %s "
 			  "(a write cut short by a crash or power loss)", stale, r->dir);
-	*self = r;
 	return 0;
-fail:
-	recorder_free(r);
-	return rc;
 }
 
 static void recorder_destroy(void *self)
@@ -776,9 +790,12 @@ static const drsn_plugin recorder_plugin = {
 	.version = DRSN_PLUGIN_ABI_VERSION,
 	.name = "recorder",
 	.description = "writes the audio around each detection to WAV files",
-	.wants = DRSN_PLUGIN_WANT_RAW_AUDIO | DRSN_PLUGIN_WANT_DENOISED_AUDIO | DRSN_PLUGIN_WANT_RESETS,
+	/* create() reads the keys and checks dir; start() deletes stale files */
+	.wants = DRSN_PLUGIN_WANT_RAW_AUDIO | DRSN_PLUGIN_WANT_DENOISED_AUDIO | DRSN_PLUGIN_WANT_RESETS |
+		 DRSN_PLUGIN_CHECK_CONFIG,
 	.create = recorder_create,
 	.destroy = recorder_destroy,
+	.start = recorder_start,
 	.on_event = recorder_on_event,
 	.on_audio = recorder_on_audio,
 };

@@ -90,6 +90,11 @@ int main(int argc, char **argv)
 		printf("create failed: %s\n", err);
 		return 1;
 	}
+	if (pl->start && pl->start(self, loop, err, sizeof err) < 0) {   /* as drsnd: create, then start */
+		printf("start failed: %s\n", err);
+		pl->destroy(self);
+		return 1;
+	}
 
 	double t = 0;   /* stream time, s */
 	double wall0 = 1764547200.0;   /* the wall clock at stream time 0 */

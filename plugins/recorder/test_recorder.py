@@ -247,6 +247,11 @@ def test_stale_part_files_deleted_at_start():
     for n in stale + keep:
         with open(os.path.join(out, n), "wb") as f:
             f.write(b"RIFF")
+    # --check-config creates the plugin to check its keys: it deletes nothing
+    r = dt.subprocess.run([dt.DRSND, "--check-config", "--config", config(tmp, out), "--model", MODEL],
+                          capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "OK" in r.stdout, (r.stdout, r.stderr)
+    assert sorted(os.listdir(out)) == sorted(stale + keep), os.listdir(out)
     d = dt.Daemon(model=MODEL, source="file:" + padded_source(tmp)[0], config=config(tmp, out))
     d.wait_listening()
     assert d.stop() == 0
@@ -327,8 +332,27 @@ def test_reload_keeps_plugins_and_check_config():
     r = dt.subprocess.run([dt.DRSND, "--config", empty, "--list-plugins"], capture_output=True, text=True,
                           timeout=60)
     assert r.returncode == 1 and "[plugins] dir %s/nosuchdir: No such file or directory" % tmp in r.stderr, r
+    # the plugin is created (not started): its keys are checked as at a
+    # start, each error names its line, exit 1
+    for keys, want in (("dir = /nonexistent\n",
+                        ":5: [plugin recorder] dir: '/nonexistent' is not a writable directory"),
+                       ("dir = %s\npre_roll_ms = 99999\n" % out,
+                        ":6: [plugin recorder] pre_roll_ms: '99999' is not an integer in [0, 30000]"),
+                       ("dir = %s\ndenoise = yes\n" % out,
+                        ":6: [plugin recorder] unknown key 'denoise' (known: dir, pre_roll_ms, post_roll_ms, "
+                        "denoised, max_mb); did you mean 'denoised'?"),
+                       ("", "[plugin recorder] dir: required")):
+        with open(bad, "w") as f:
+            f.write("[plugins]\ndir = %s\nload = recorder\n[plugin recorder]\n%s"
+                    % (os.path.dirname(MODULE), keys))
+        r = dt.subprocess.run([dt.DRSND, "--check-config", "--config", bad, "--model", MODEL],
+                              capture_output=True, text=True, timeout=60)
+        dt.log(r.stderr.strip())
+        assert r.returncode == 1 and "OK" not in r.stdout, (keys, r.stdout, r.stderr)
+        assert "plugin recorder: " + (bad if want.startswith(":") else "") + want in r.stderr, (want, r.stderr)
     with open(bad, "w") as f:
-        f.write("[plugins]\ndir = %s\nload = recorder\n" % os.path.dirname(MODULE))
+        f.write("[plugins]\ndir = %s\nload = recorder\n[plugin recorder]\ndir = %s\n"
+                % (os.path.dirname(MODULE), out))
     r = dt.subprocess.run([dt.DRSND, "--check-config", "--config", bad, "--model", MODEL],
                           capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "OK" in r.stdout, (r.stdout, r.stderr)

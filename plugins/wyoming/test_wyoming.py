@@ -373,6 +373,30 @@ def test_unix_socket_max_clients_and_bad_config():
         d.stop()
 
 
+def test_check_config():
+    """drsnd --check-config creates the plugin (its keys checked as at a
+    start, nothing bound): a bad key or value is an error naming its line,
+    exit 1; a good section is OK and no socket is made."""
+    tmp = tempfile.mkdtemp(dir=os.environ["TMPDIR"])
+    conf = os.path.join(tmp, "check.conf")
+    sock = os.path.join(tmp, "wy.sock")
+    for extra, want in (("uri = http://x\n", ":6: [plugin wyoming] uri 'http://x': expected tcp://HOST:PORT"),
+                        ("max_clients = 0\n", ":6: [plugin wyoming] max_clients"),
+                        ("langauge = en\n", ":6: [plugin wyoming] unknown key 'langauge'"),
+                        ("uri = unix://%s\n" % sock, None)):
+        with open(conf, "w") as f:
+            f.write("[plugins]\ndir = %s\nload = wyoming\n\n[plugin wyoming]\n%s"
+                    % (os.path.abspath(ARGS.plugin_dir), extra))
+        r = subprocess.run([drsndtest.DRSND, "--check-config", "--config", conf, "--model", MODEL],
+                           capture_output=True, text=True, timeout=60)
+        if want:
+            assert r.returncode == 1 and ("plugin wyoming: " + conf + want) in r.stderr, (extra, r)
+            log("--check-config: " + r.stderr.strip().splitlines()[-1])
+        else:
+            assert r.returncode == 0 and "OK" in r.stdout, (extra, r)
+            assert not os.path.exists(sock), "--check-config made the socket"
+
+
 def test_unix_socket_another_instance_made_stays():
     """Two drsnd with the same unix:// uri: the second is refused while the
     first listens (and drsnd runs on without it). Once the first one's
@@ -901,7 +925,8 @@ if __name__ == "__main__":
     tests = [test_describe, test_sample_matches_drsn_detect_and_truth, test_noise_not_detected,
              test_48k_stereo, test_home_assistant_client, test_detect_empty_names_means_all,
              test_bad_clients_beside_a_good_one, test_reload_mid_stream,
-             test_unix_socket_max_clients_and_bad_config, test_unix_socket_another_instance_made_stays,
+             test_unix_socket_max_clients_and_bad_config, test_check_config,
+             test_unix_socket_another_instance_made_stays,
              test_unix_socket_never_wider_than_configured,
              test_bad_mode_and_group, test_host_name_uri, test_idle_timeout,
              test_blank_line_trickle_idle, test_frame_timeout_trickle,

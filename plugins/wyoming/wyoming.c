@@ -60,6 +60,8 @@
  * Keys ([plugin wyoming]): uri (tcp://0.0.0.0:10400), mode (0660), group, max_clients (16),
  * idle_timeout_ms (60000), frame_timeout_ms (10000), max_header_bytes, max_data_bytes,
  * max_payload_bytes (65536, 65536, 1048576), width4 (int32), language (en).
+ * create() only parses them (`drsnd --check-config` calls it:
+ * DRSN_PLUGIN_CHECK_CONFIG); start() resolves, binds and listens.
  */
 #include <errno.h>
 #include <grp.h>
@@ -1196,7 +1198,7 @@ static const drsn_plugin wyoming_plugin = {
 	.version = DRSN_PLUGIN_ABI_VERSION,
 	.name = "wyoming",
 	.description = "Wyoming protocol wake-word service (Home Assistant)",
-	.wants = 0,
+	.wants = DRSN_PLUGIN_CHECK_CONFIG,   /* create() reads the keys; start() listens */
 	.create = wy_create,
 	.destroy = wy_destroy,
 	.start = wy_start,

@@ -52,6 +52,10 @@ static void host_log(const drsn_plugin_host *h, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (level == DRSN_PLUGIN_LOG_NOTICE) {
+		drsn__log_notice("plugin %s: %s", pl->name, msg);
+		return;
+	}
 	if (level < DRSN_PLUGIN_LOG_ERROR)
 		level = DRSN_PLUGIN_LOG_ERROR;
 	if (level > DRSN_PLUGIN_LOG_DEBUG)

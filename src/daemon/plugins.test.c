@@ -280,7 +280,7 @@ static void test_host_instance(void **state)
 		assert_int_equal(drsn__plugins_load(&ps, &loop, c, NULL, given[i]), 0);
 		assert_int_equal(drsn__plugins_count(ps), 1);
 		assert_int_equal(counts("good")->host_version, DRSN_PLUGIN_HOST_VERSION);
-		assert_int_equal(DRSN_PLUGIN_HOST_VERSION, 2);
+		assert_int_equal(DRSN_PLUGIN_HOST_VERSION, 3);
 		assert_string_equal(counts("good")->instance, want[i]);
 		drsn__plugins_free(ps);
 		assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);

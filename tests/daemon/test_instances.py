@@ -241,7 +241,7 @@ def test_container_recorder_folder_read_only():
     os.chmod(conf, 0o644)
     path = os.path.join(sock, "drsnd.sock")
     # the plugin is refused, naming the folder and why; drsnd runs on without
-    # it (--check-config does not create plugins: README "Plugins")
+    # it (--check-config creates the plugin too and says the same: README "Plugins")
     b = Box(box, ["--config", conf, "--socket", path, "--model", model, "--source", "file:" + w],
             rw=[sock])
     want = "[plugin recorder] dir: '%s' is not a writable directory: Read-only file system" % rec

@@ -161,7 +161,14 @@ int drsn__unix_listen(const char *path, unsigned mode, gid_t gid, const char *gr
 		goto fail;
 	}
 	if (gid != (gid_t)-1 && chown(tmp, (uid_t)-1, gid) < 0) {
-		rc = fail(msg, n, -errno, "%s: chown to group '%s': %s", path, group, strerror(errno));
+		rc = -errno;
+		if (rc == -EPERM)
+			fail(msg, n, rc, "%s: chown to group '%s': %s (uid %ld is not a member of "
+			     "'%s': drsnd's user must be one, e.g. SupplementaryGroups=%s in the "
+			     "systemd unit, or set another group)", path, group, strerror(-rc),
+			     (long)geteuid(), group, group);
+		else
+			fail(msg, n, rc, "%s: chown to group '%s': %s", path, group, strerror(-rc));
 		goto fail_bound;
 	}
 	if (chmod(tmp, mode) < 0) {

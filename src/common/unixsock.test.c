@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/foreign_group.test.h"
 #include "common/unixsock.h"
 
 /* A listening socket bound at path (as another process would have it). */
@@ -73,6 +74,34 @@ static void test_temporary_name_never_another_process(void **state)
 	close(other);
 	unlink(path);
 	unlink(theirs);
+	rmdir(dir);
+}
+
+/* A group the process is not in: chown's EPERM names the fix (the user
+ * must be a member, SupplementaryGroups= under systemd). As root, a child
+ * becomes nobody first. */
+static void test_group_not_a_member(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/drsn-unixsock-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0777), 0);
+	struct group *g;
+	pid_t pid = foreign_fork(&g);
+	if (pid == 0) {
+		char path[160], msg[700], want[700];
+		snprintf(path, sizeof path, "%s/a.sock", dir);
+		snprintf(want, sizeof want, "%s: chown to group '%s': Operation not permitted (uid %ld is "
+			 "not a member of '%s': drsnd's user must be one, e.g. SupplementaryGroups=%s "
+			 "in the systemd unit", path, g->gr_name, (long)geteuid(), g->gr_name, g->gr_name);
+		int fd = -1;
+		struct drsn__unix_id id;
+		int rc = drsn__unix_listen(path, 0660, g->gr_gid, g->gr_name, 4, &fd, &id, msg, sizeof msg);
+		print_message("%s\n", msg);
+		_exit(rc == -EPERM && strstr(msg, want) ? 0 : 1);
+	}
+	foreign_wait(pid);
+	assert_int_equal(files_in(dir), 0);
 	rmdir(dir);
 }
 
@@ -136,6 +165,7 @@ int main(void)
 		cmocka_unit_test(test_temporary_name_never_another_process),
 		cmocka_unit_test(test_remove_only_our_own),
 		cmocka_unit_test(test_live_path_refused),
+		cmocka_unit_test(test_group_not_a_member),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

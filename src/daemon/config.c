@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "audio/mix.h"
 #include "common/closest.h"
@@ -642,7 +643,16 @@ int drsn__config_set_arg(struct drsn__config *c, const char *arg, struct drsn__c
 
 /* inih calls our reader once per line: counting calls gives the line number
  * for the handler (Debian's inih is built without INI_HANDLER_LINENO). Lines
- * longer than inih's buffer are reported here instead of being split. */
+ * longer than inih's buffer (INI_MAX_LINE, 200 bytes with the newline and
+ * the NUL) are reported here instead of being split. A longer value goes on
+ * indented lines below its key (inih's INI_ALLOW_MULTILINE, on in Debian's
+ * build: it calls the handler again with each of them): the handler keeps
+ * the key pending and joins the parts with one space; the key is set when
+ * the next key, [section] or syntax error line or the end of the file comes
+ * (flush), so that messages stay in line order. Syntax errors are reported
+ * as the reader meets them (scan_line), not after the whole file. */
+#define CFG_FILE_MAX (1024 * 1024)   /* bytes of a config file read at most */
+#define CFG_VALUE_MAX (DRSN_CFG_PLUGIN_VALUE_MAX - 1)   /* a joined value, bytes */
 struct parse {
 	struct drsn__config *c;
 	struct drsn__cfg_errors *errs;
@@ -663,7 +673,21 @@ struct parse {
 	int threshold_line[DRSN_CFG_MAX_THRESHOLDS];
 	int plugins_line[2];       /* [plugins] dir, load */
 	int kv_start;              /* [plugin NAME] keys before this file */
+	size_t bytes;              /* read so far (CFG_FILE_MAX) */
+	int quote_open;            /* a "quoted value" goes on past this line */
+	int skip_section;          /* a broken [section line: skip its keys */
+	int skip_more;             /* skip continuation lines (of a line too long) */
+	/* the key line the handler saw last, set at flush (continued meanwhile) */
+	int pend;
+	int pend_line;
+	int pend_ctl;              /* its key_ctl */
+	int pend_long;             /* the joined value went over CFG_VALUE_MAX */
+	char pend_section[64];     /* inih's sections are < 50 bytes */
+	char pend_name[DRSN_CFG_LABEL_MAX + 8];
+	char pend_value[CFG_VALUE_MAX + 3];   /* + 2 quotes */
 };
+
+static void flush(struct parse *p);
 
 /* A ';' inside a "quoted value" or a "quoted key", hidden from inih's inline
  * comments; a '=' or ':' inside a "quoted key", hidden from inih's split of
@@ -684,6 +708,20 @@ static char *find_or_comment(char *s, const char *chars)
 	return s;
 }
 
+/* Hide the ';' of a "quoted value" from q, just after its opening quote or
+ * at the start of a line that continues it, up to the closing quote.
+ * Returns that quote, or NULL if the quote is still open at the line's end. */
+static char *hide_quoted(char *q)
+{
+	for (; *q && *q != '"'; q++) {
+		if (*q == '\\' && (q[1] == '"' || q[1] == '\\'))
+			q++;
+		else if (*q == ';')
+			*q = QUOTED_SEMICOLON;
+	}
+	return *q ? q : NULL;
+}
+
 /* Follow inih's reading of line (ini_parse_stream, INI_ALLOW_MULTILINE): a
  * comment or blank, an indented line after a key (a continuation of that
  * key's value: inih calls the handler again with it), a [section], or a key
@@ -702,11 +740,34 @@ static void scan_line(struct parse *p, char *line)
 		return;
 	if (p->have_key && st > line) {
 		p->continuation = 1;
+		char *rest = st;
+		if (p->quote_open && !(rest = hide_quoted(st)))
+			return;
+		p->quote_open = 0;
+		/* an inline comment: Debian's inih (r55) keeps it in a
+		 * continuation line (later ones cut it, as in a key line) */
+		char *semi = find_or_comment(rest, "");
+		*semi = '\0';
 		return;
 	}
+	/* not more of the key above: that key is whole */
+	flush(p);
+	p->skip_more = 0;
+	p->quote_open = 0;
 	if (*st == '[') {
-		if (*find_or_comment(st + 1, "]") == ']')
+		if (*find_or_comment(st + 1, "]") == ']') {
 			p->have_key = 0;
+			p->skip_section = 0;
+		} else {
+			/* inih keeps the section before: the keys below would
+			 * land there or outside any [section], errors of none
+			 * of their own */
+			drsn__cfg_error(p->errs, "%s:%d: syntax error: the ']' of the [section] is "
+					"missing (the keys up to the next [section] are not read)",
+					p->name, p->line);
+			p->bad = 1;
+			p->skip_section = 1;
+		}
 		return;
 	}
 	if (*st == '"') {
@@ -731,20 +792,18 @@ static void scan_line(struct parse *p, char *line)
 		}
 	}
 	char *sep = find_or_comment(st, "=:");
-	if (*sep != '=' && *sep != ':')
-		return;    /* a syntax error, inih reports it */
+	if (*sep != '=' && *sep != ':') {
+		drsn__cfg_error(p->errs, "%s:%d: syntax error (expected [section], key = value, "
+				"or a ; comment)", p->name, p->line);
+		p->bad = 1;
+		return;
+	}
 	p->have_key = 1;
 	char *v = sep + 1;
 	while (*v == ' ' || *v == '\t')
 		v++;
-	if (*v != '"')
-		return;
-	for (char *q = v + 1; *q && *q != '"'; q++) {
-		if (*q == '\\' && (q[1] == '"' || q[1] == '\\'))
-			q++;
-		else if (*q == ';')
-			*q = QUOTED_SEMICOLON;
-	}
+	if (*v == '"')
+		p->quote_open = !hide_quoted(v + 1);
 }
 
 static char *reader(char *str, int num, void *stream)
@@ -766,6 +825,14 @@ static char *reader(char *str, int num, void *stream)
 		}
 		if (ch == EOF)
 			break;
+		if (++p->bytes > CFG_FILE_MAX) {
+			flush(p);
+			drsn__cfg_error(p->errs, "%s: longer than %d MiB, the most of a config file "
+					"read (not a drsnd config file?)", p->name, CFG_FILE_MAX >> 20);
+			p->bad = 1;
+			p->stop = 1;
+			return NULL;
+		}
 		got = 1;
 		if (len < sizeof buf - 1)
 			buf[len++] = (char)ch;
@@ -778,6 +845,7 @@ static char *reader(char *str, int num, void *stream)
 		return NULL;
 	p->line++;
 	if (memchr(buf, '\0', len < sizeof buf ? len : sizeof buf - 1)) {
+		flush(p);
 		/* inih would cut the line at it: every line of a UTF-16 file
 		 * (Notepad's "Unicode") would be a syntax error of its own */
 		int u16 = p->line == 1 && len >= 2 &&
@@ -793,9 +861,21 @@ static char *reader(char *str, int num, void *stream)
 		return NULL;
 	}
 	if (len >= (size_t)num) {
-		drsn__cfg_error(p->errs, "%s:%d: line too long (max %d bytes)", p->name, p->line, num - 2);
+		/* more of the pending key: drop the key (no consequential
+		 * error about its cut value); else the key is whole */
+		size_t blanks = strspn(buf, " \t");
+		if (p->have_key && blanks && blanks < len && buf[blanks] != '\r' && buf[blanks] != '\n')
+			p->pend = 0;
+		else
+			flush(p);
+		drsn__cfg_error(p->errs, "%s:%d: line too long (max %d bytes): write a long value "
+				"on indented lines below its key, each continuing it (the parts are "
+				"joined with one space, at most %d bytes)", p->name, p->line, num - 2,
+				CFG_VALUE_MAX);
 		p->bad = 1;
 		p->continuation = 0;
+		p->quote_open = 0;
+		p->skip_more = 1;   /* indented lines below it: its own */
 		snprintf(str, (size_t)num, "\n");
 		return str;
 	}
@@ -870,41 +950,38 @@ static int first_line(const struct parse *p, const char *section, const char *ke
 
 /* Remember the first line that set section.key (whether or not its value
  * was good: a second line for it is a duplicate either way). */
-static void note_line(struct parse *p, const char *section, const char *key)
+static void note_line(struct parse *p, const char *section, const char *key, int line)
 {
 	const struct drsn__config *c = p->c;
 	if (!strcmp(section, "thresholds")) {
 		for (int i = 0; i < c->n_thresholds; i++)
 			if (!strcmp(c->thresholds[i].label, key) && !p->threshold_line[i])
-				p->threshold_line[i] = p->line;
+				p->threshold_line[i] = line;
 	} else if (!strcmp(section, "plugins")) {
 		int i = !strcmp(key, "load");
 		if ((i || !strcmp(key, "dir")) && !p->plugins_line[i])
-			p->plugins_line[i] = p->line;
+			p->plugins_line[i] = line;
 	} else {
 		const struct key *k = find_key(section, key);
 		if (k && !p->key_line[k - keys])
-			p->key_line[k - keys] = p->line;
+			p->key_line[k - keys] = line;
 	}
 	/* [plugin NAME] keys: found in c->plugins.kv by first_line */
 }
 
-static int handler(void *user, const char *section, const char *name, const char *value)
+/* Set the pending key (its value joined from all its lines), if any. */
+static void flush(struct parse *p)
 {
-	struct parse *p = user;
+	if (!p->pend)
+		return;
+	p->pend = 0;
+	const char *section = p->pend_section, *name = p->pend_name, *value = p->pend_value;
 	char where[DRSN_CFG_WHERE_MAX];
-	snprintf(where, sizeof where, "%s:%d", p->name, p->line);
+	snprintf(where, sizeof where, "%s:%d", p->name, p->pend_line);
 	if (!section[0]) {
 		drsn__cfg_error(p->errs, "%s: key '%s' outside any [section]", where, name);
 		p->bad = 1;
-		return 1;   /* keep going: report every error */
-	}
-	if (p->continuation) {
-		drsn__cfg_error(p->errs, "%s: [%s] %s: an indented line continues the value of "
-				"the key above it; values are one line (remove the indentation)",
-				where, section, name);
-		p->bad = 1;
-		return 1;
+		return;
 	}
 	char key[DRSN_CFG_LABEL_MAX + 8];
 	if (name[0] == '"') {
@@ -914,24 +991,30 @@ static int handler(void *user, const char *section, const char *name, const char
 		for (char *q = shown; *q; q++)
 			if (unhide(*q))
 				*q = unhide(*q);
-		const char *why = p->key_ctl ? "the key holds a control character"
+		const char *why = p->pend_ctl ? "the key holds a control character"
 				  : unquote(name, key, sizeof key, ";=:", 1);
 		if (why) {
 			drsn__cfg_error(p->errs, "%s: [%s] %s: %s", where, section, shown, why);
 			p->bad = 1;
-			return 1;
+			return;
 		}
 		name = key;
 	}
-	char unquoted[8192];
-	if (value && value[0] == '"') {
+	char unquoted[sizeof p->pend_value];
+	if (!p->pend_long && value[0] == '"') {
 		const char *why = unquote(value, unquoted, sizeof unquoted, ";", 0);
 		if (why) {
 			drsn__cfg_error(p->errs, "%s: [%s] %s: %s", where, section, name, why);
 			p->bad = 1;
-			return 1;
+			return;
 		}
 		value = unquoted;
+	}
+	if (p->pend_long || strlen(value) > CFG_VALUE_MAX) {
+		drsn__cfg_error(p->errs, "%s: [%s] %s: the value, joined from its lines, is longer "
+				"than %d bytes", where, section, name, CFG_VALUE_MAX);
+		p->bad = 1;
+		return;
 	}
 	int first = first_line(p, section, name);
 	if (first) {
@@ -940,9 +1023,44 @@ static int handler(void *user, const char *section, const char *name, const char
 				"(give each key once)", where, section, name, first);
 		p->bad = 1;
 	}
-	if (drsn__config_set(p->c, section, name, value ? value : "", where, p->errs))
+	if (drsn__config_set(p->c, section, name, value, where, p->errs))
 		p->bad = 1;
-	note_line(p, section, name);
+	note_line(p, section, name, p->pend_line);
+}
+
+/* inih's call for a key line (kept pending: lines below may continue it) or
+ * for an indented line continuing it (appended with one space). */
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+	if (!value)
+		value = "";
+	if (p->continuation) {
+		if (!p->pend || p->skip_more)
+			return 1;   /* of a key skipped or already reported */
+		size_t n = strlen(p->pend_value), m = strlen(value);
+		if (n + 1 + m > CFG_VALUE_MAX + 2)
+			p->pend_long = 1;
+		else
+			snprintf(p->pend_value + n, sizeof p->pend_value - n, " %s", value);
+		return 1;
+	}
+	flush(p);   /* (done already by scan_line) */
+	if (p->skip_section)
+		return 1;   /* under a broken [section line, reported */
+	if (strlen(section) >= sizeof p->pend_section || strlen(name) >= sizeof p->pend_name) {
+		drsn__cfg_error(p->errs, "%s:%d: [%.63s] %.64s: the key is too long", p->name, p->line,
+				section, name);
+		p->bad = 1;
+		return 1;
+	}
+	p->pend = 1;
+	p->pend_line = p->line;
+	p->pend_ctl = p->key_ctl;
+	p->pend_long = strlen(value) > CFG_VALUE_MAX + 2;
+	snprintf(p->pend_section, sizeof p->pend_section, "%s", section);
+	snprintf(p->pend_name, sizeof p->pend_name, "%s", name);
+	snprintf(p->pend_value, sizeof p->pend_value, "%s", p->pend_long ? "" : value);
 	return 1;
 }
 
@@ -951,6 +1069,7 @@ static int parse(struct parse *p)
 	int n_before = p->errs ? p->errs->n : 0;
 	p->kv_start = p->c->plugins.n_kv;
 	int rc = ini_parse_stream(reader, p, handler, p);
+	flush(p);
 	if (rc < 0) {
 		drsn__cfg_error(p->errs, "%s: out of memory while parsing", p->name);
 		return -ENOMEM;
@@ -974,6 +1093,15 @@ static int parse(struct parse *p)
 
 int drsn__config_load_file(struct drsn__config *c, const char *path, struct drsn__cfg_errors *errs)
 {
+	/* A named pipe (not through a link, as /dev/stdin and /dev/fd/N are:
+	 * a pipe given so is read) would make the open wait for a writer. A
+	 * device is read (/dev/null: no config; /dev/zero ends at the cap). */
+	struct stat st;
+	if (!lstat(path, &st) && S_ISFIFO(st.st_mode)) {
+		drsn__cfg_error(errs, "%s: a named pipe, not a file (drsnd would wait for a "
+				"writer): give a file, or pipe one in with --config /dev/stdin", path);
+		return -EINVAL;
+	}
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		int e = errno;
@@ -1079,16 +1207,78 @@ int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *er
 	return rc;
 }
 
+/* Is this process in group gid (so that it may chown a file to it)? */
+static int in_group(gid_t gid)
+{
+	if (geteuid() == 0 || getegid() == gid)
+		return 1;
+	gid_t groups[256];
+	int n = getgroups((int)(sizeof groups / sizeof groups[0]), groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return n < 0;   /* more groups than that: do not guess */
+}
+
+/* path is /run/drsnd/X or /run/drsnd-NAME/X (drsnd@NAME). */
+static int runtime_dir(const char *path)
+{
+	const char *rest = NULL;
+	if (!strncmp(path, "/run/drsnd/", 11))
+		rest = path + 11;
+	else if (!strncmp(path, "/run/drsnd-", 11) && (rest = strchr(path + 11, '/')))
+		rest++;
+	return rest && !strchr(rest, '/');
+}
+
+/* As drsn__server_start does before it binds (neither creating nor
+ * binding anything): the socket's directory exists, and path is no file
+ * other than a socket (a stale one is removed at start, a live one is the
+ * running daemon's). A missing /run/drsnd or /run/drsnd-NAME is fine: the
+ * systemd units create it at start (RuntimeDirectory=). */
+static int check_socket(const struct drsn__config *c, const char *path, const char *section,
+			const char *key, struct drsn__cfg_errors *errs)
+{
+	const char *w = where_of(c, section, key);
+	char name[48], msg[DRSN_CFG_ERROR_MAX - 160];
+	snprintf(name, sizeof name, "[%s] %s", section, key);
+	int rc = drsn__unix_check_dir(path, name, msg, sizeof msg);
+	if (rc == -ENOENT && runtime_dir(path))
+		return 0;
+	struct stat st;
+	if (!rc && !lstat(path, &st) && !S_ISSOCK(st.st_mode)) {
+		snprintf(msg, sizeof msg, "%s: exists and is not a socket (drsnd would not "
+			 "touch it): remove it, or set %s", path, name);
+		rc = -EEXIST;
+	}
+	if (rc < 0)
+		drsn__cfg_error(errs, "%s%s%s: %s", w, w[0] ? ": " : "", name, msg);
+	return rc;
+}
+
 int drsn__config_check_system(const struct drsn__config *c, struct drsn__cfg_errors *errs)
 {
 	int rc = 0;
 	const char *w = where_of(c, "socket", "group");
 	/* as drsn__server_start */
-	if (c->socket_group[0] && !getgrnam(c->socket_group)) {
+	struct group *g = c->socket_group[0] ? getgrnam(c->socket_group) : NULL;
+	if (c->socket_group[0] && !g) {
 		drsn__cfg_error(errs, "%s%s[socket] group: no group named '%s'", w,
 				w[0] ? ": " : "", c->socket_group);
 		rc = -ENOENT;
+	} else if (g && !in_group(g->gr_gid)) {
+		/* chown() to a group one is not in: EPERM at start */
+		drsn__cfg_error(errs, "%s%s[socket] group: this user (uid %ld) is not a member of "
+				"'%s', so drsnd could not give the socket that group: drsnd's user "
+				"must be one (under systemd: SupplementaryGroups=%s), or set another "
+				"[socket] group", w, w[0] ? ": " : "", (long)geteuid(), c->socket_group,
+				c->socket_group);
+		rc = -EPERM;
 	}
+	if (check_socket(c, c->socket_path, "socket", "path", errs) < 0)
+		rc = -EINVAL;
+	if (c->pcm_socket[0] && check_socket(c, c->pcm_socket, "denoise", "pcm_socket", errs) < 0)
+		rc = -EINVAL;
 	w = where_of(c, "audio", "source");
 	if (!strncmp(c->source, "file:", 5)) {
 		/* as drsn__source_create: the same open, without resampling */
@@ -1286,15 +1476,46 @@ float drsn__config_threshold(const struct drsn__config *c, const char *label)
 }
 
 /* A value as inih reads it back: quoted if it has blanks at an end, starts
- * with a quote, or holds a ';' after a blank (an inline comment). */
-static void print_value(FILE *f, const char *v)
+ * with a quote, or holds a ';' after a blank (an inline comment). One longer
+ * than a line (key = at col) goes on indented lines that continue it, each
+ * cut at a single blank (the reader joins the parts with one) before which
+ * no part starts with a comment's ';' or '#'. A value with no such blank is
+ * left whole (the file then says its line is too long). */
+static void print_value(FILE *f, const char *v, size_t col)
 {
 	size_t n = strlen(v);
 	int quote = n && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]) ||
 			  v[0] == '"');
 	for (size_t i = 1; i < n && !quote; i++)
 		quote = v[i] == ';' && isspace((unsigned char)v[i - 1]);
-	drsn__label_put_quoted(f, v, quote);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	if (m) {
+		drsn__label_put_quoted(m, v, quote);
+		if (fclose(m))
+			text = NULL;
+	}
+	if (!text) {
+		drsn__label_put_quoted(f, v, quote);
+		return;
+	}
+	const size_t line_max = 198;   /* inih's INI_MAX_LINE - 2 */
+	const char *t = text;
+	while (col + strlen(t) > line_max) {
+		const char *cut = NULL;
+		for (const char *q = t + 1; q + 1 < t + strlen(t) && (size_t)(q - t) + col <= line_max; q++)
+			if (*q == ' ' && q[-1] != ' ' && q[1] != ' ' && q[1] != '\t' &&
+			    q[-1] != '\t' && q[1] != ';' && q[1] != '#')
+				cut = q;
+		if (!cut)
+			break;
+		fprintf(f, "%.*s\n  ", (int)(cut - t), t);
+		t = cut + 1;
+		col = 2;
+	}
+	fputs(t, f);
+	free(text);
 }
 
 /* The shortest decimal that strtof reads back as v: "0.8", not
@@ -1331,12 +1552,12 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 		if (strcmp(sec, k->section))
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", sec = k->section);
 		const char *p = (const char *)c + k->off;
-		fprintf(f, "%s = ", k->name);
+		int col = fprintf(f, "%s = ", k->name);
 		switch (k->kind) {
 		case K_INT: fprintf(f, "%d\n", *(const int *)p); break;
 		case K_FLOAT: print_float(f, *(const float *)p); fputc('\n', f); break;
 		case K_BOOL: fprintf(f, "%s\n", *(const int *)p ? "yes" : "no"); break;
-		case K_STR: case K_RAWFMT: print_value(f, p); fputc('\n', f); break;
+		case K_STR: case K_RAWFMT: print_value(f, p, (size_t)col); fputc('\n', f); break;
 		case K_MODE: fprintf(f, "0%03o\n", *(const unsigned *)p); break;
 		case K_LOGLEVEL: fprintf(f, "%s\n", drsn__log_level_name(*(const int *)p)); break;
 		case K_ONEOF: fprintf(f, "%s\n", *(const int *)p ? "exit" : "stay"); break;
@@ -1353,7 +1574,7 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 	}
 	const struct drsn__cfg_plugins *pc = &c->plugins;
 	fprintf(f, "\n[plugins]\ndir = ");
-	print_value(f, pc->dir);
+	print_value(f, pc->dir, 6);
 	fprintf(f, "\nload =");
 	for (int i = 0; i < pc->n_load; i++)
 		fprintf(f, "%s %s", i ? "," : "", pc->load[i]);
@@ -1376,8 +1597,8 @@ void drsn__config_print(const struct drsn__config *c, FILE *f)
 				fprintf(f, "; %s = (set; not printed)\n", k);
 				continue;
 			}
-			fprintf(f, "%s = ", k);
-			print_value(f, v);
+			int col = fprintf(f, "%s = ", k);
+			print_value(f, v, (size_t)col);
 			fputc('\n', f);
 		}
 	}

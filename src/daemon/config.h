@@ -14,6 +14,11 @@
  * " ;" inside it is no comment and blanks at its ends stay. --print-config
  * quotes the values that need it, so its output reads back the same.
  *
+ * A line holds at most 198 bytes (inih's INI_MAX_LINE in Debian's build); a
+ * longer value goes on indented lines below its key (inih's multi-line
+ * values), joined with one space, up to 511 bytes. Syntax errors come in
+ * line order; a file is read up to 1 MiB, a named pipe refused.
+ *
  * A config is a plain value: reload builds a fresh one and swaps it in only
  * if it is valid.
  */
@@ -168,10 +173,13 @@ int drsn__config_load_string(struct drsn__config *c, const char *text, const cha
 int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *errs);
 
 /* What start-up will need from this system (drsnd --check-config): the
- * [socket] group exists, a file: source opens as audio, an fd: source is an
- * open descriptor. Same messages as start-up gives, after the place the key
- * was set. 0 or a negative errno. (The socket directory is not checked: the
- * systemd unit creates it only when the daemon starts.) */
+ * [socket] group exists and this user is in it (else chown fails), the
+ * directories of [socket] path and [denoise] pcm_socket exist and neither
+ * path is a file other than a socket (nothing is created or bound), a file:
+ * source opens as audio, an fd: source is an open descriptor. Same messages
+ * as start-up gives, after the place the key was set. 0 or a negative errno.
+ * (A missing /run/drsnd or /run/drsnd-NAME is fine: the systemd units
+ * create it when the daemon starts.) */
 int drsn__config_check_system(const struct drsn__config *c, struct drsn__cfg_errors *errs);
 
 /* The keys that only apply when the daemon starts ([socket] path, [audio]

@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/foreign_group.test.h"
 #include "common/utf8.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -203,6 +205,16 @@ static void test_syntax_errors(void **state)
 	memset(&e, 0, sizeof e);
 	assert_int_equal(drsn__config_load_string(&c, "[detect\n", "s.conf", &e), -EINVAL);
 	assert_true(has_error(&e, "s.conf:1: syntax error"));
+	/* in line order, and the keys under a broken [section line give no
+	 * error of their own (they were "outside any [section]", before it) */
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_load_string(&c, "[detect\nthreshold = 0.5\n[audio]\n"
+						      "nonsense\nring_ms = 1\n", "s.conf", &e), -EINVAL);
+	dump(&e);
+	assert_int_equal(e.n, 3);
+	assert_non_null(strstr(e.msg[0], "s.conf:1: syntax error: the ']' of the [section] is missing"));
+	assert_non_null(strstr(e.msg[1], "s.conf:4: syntax error (expected"));
+	assert_non_null(strstr(e.msg[2], "s.conf:5: [audio] ring_ms: '1'"));
 
 	/* An overlong line is one error at its own line, and counting stays right. */
 	char big[600];
@@ -212,8 +224,11 @@ static void test_syntax_errors(void **state)
 	memset(&e, 0, sizeof e);
 	assert_int_equal(drsn__config_load_string(&c, big, "l.conf", &e), -EINVAL);
 	dump(&e);
-	assert_true(has_error(&e, "l.conf:2: line too long"));
+	assert_true(has_error(&e, "l.conf:2: line too long (max 198 bytes): write a long value on "
+				  "indented lines below its key, each continuing it (the parts are "
+				  "joined with one space, at most 511 bytes)"));
 	assert_true(has_error(&e, "l.conf:4: [detect] threshold: '7'"));
+	assert_int_equal(e.n, 2);
 
 	memset(&e, 0, sizeof e);
 	assert_int_equal(drsn__config_load_file(&c, "/nonexistent/drsnd.conf", &e), -ENOENT);
@@ -223,6 +238,50 @@ static void test_syntax_errors(void **state)
 	assert_true(drsn__config_load_file(&c, "/", &e) < 0);
 	dump(&e);
 	assert_true(has_error(&e, "/: cannot read: Is a directory"));
+}
+
+/* What is read of a config file is bounded: 1 MiB (--config /dev/zero ran
+ * forever), and a named pipe is refused rather than waited on. */
+static void test_file_limits(void **state)
+{
+	(void)state;
+	struct drsn__config c;
+	drsn__config_defaults(&c);
+	struct drsn__cfg_errors e = {0};
+	/* more than 1 MiB (/dev/zero, a log file by mistake) is
+	 * not read to its end */
+	size_t huge_n = 1100000;
+	char *huge = malloc(huge_n + 1);
+	assert_non_null(huge);
+	for (size_t i = 0; i < huge_n; i++)
+		huge[i] = i % 64 == 63 ? '\n' : ';';
+	huge[huge_n] = '\0';
+	assert_int_equal(drsn__config_load_string(&c, huge, "h.conf", &e), -EINVAL);
+	free(huge);
+	dump(&e);
+	assert_true(has_error(&e, "h.conf: longer than 1 MiB, the most of a config file read"));
+	assert_int_equal(e.n, 1);
+
+	/* a named pipe would wait for a writer: refused, not opened (the old
+	 * code hung here: the alarm ends the test) */
+	char fifo[] = "/tmp/drsnd-cfg-XXXXXX";
+	assert_non_null(mkdtemp(fifo));
+	char fifo_path[64];
+	snprintf(fifo_path, sizeof fifo_path, "%s/fifo.conf", fifo);
+	assert_int_equal(mkfifo(fifo_path, 0600), 0);
+	memset(&e, 0, sizeof e);
+	alarm(10);
+	assert_int_equal(drsn__config_load_file(&c, fifo_path, &e), -EINVAL);
+	alarm(0);
+	unlink(fifo_path);
+	rmdir(fifo);
+	dump(&e);
+	assert_true(has_error(&e, "fifo.conf: a named pipe, not a file (drsnd would wait for a "
+				  "writer): give a file, or pipe one in with --config /dev/stdin"));
+	/* /dev/null is no config, as before */
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_load_file(&c, "/dev/null", &e), 0);
+	assert_int_equal(e.n, 0);
 }
 
 /* A key of the file that the command line sets to another value (the systemd
@@ -432,7 +491,7 @@ static void test_duplicates(void **state)
 	assert_int_equal(e.n, 0);
 
 	/* indentation: an indented first key of a section is a key; an indented
-	 * line after a key continues that key's value in inih */
+	 * line after a key continues that key's value (joined with a blank) */
 	drsn__config_defaults(&c);
 	memset(&e, 0, sizeof e);
 	assert_int_equal(drsn__config_load_string(&c, "[detect]\n  threshold = 0.5\n", "i.conf", &e), 0);
@@ -442,10 +501,86 @@ static void test_duplicates(void **state)
 						      "[audio]\n  ring_ms = 100\n", "i.conf", &e),
 			 -EINVAL);
 	dump(&e);
-	assert_true(has_error(&e, "i.conf:3: [detect] threshold: an indented line continues"));
-	assert_true(has_error(&e, "i.conf:4: [detect] threshold: an indented line continues"));
-	assert_int_equal(e.n, 2);
+	assert_true(has_error(&e, "i.conf:2: [detect] threshold: '0.5 0.6 smoothing_ms = 100'"));
+	assert_int_equal(e.n, 1);
 	assert_int_equal(c.ring_ms, 100);
+}
+
+/* A value longer than a line (inih's 198 bytes: a curl webhook for exec, a
+ * deep model path) continues on indented lines, joined with one blank, up to
+ * 511 bytes; a key given again (not indented) is still a duplicate, and
+ * --print-config writes such a value the same way. */
+static char *print(const struct drsn__config *c);
+
+static void test_long_values(void **state)
+{
+	(void)state;
+	char part[3][101], want[304], text[1200];
+	for (int i = 0; i < 3; i++) {
+		memset(part[i], 'a' + i, 100);
+		memcpy(part[i], i ? "--x" : "curl", i ? 3 : 4);
+		part[i][100] = '\0';
+	}
+	snprintf(want, sizeof want, "%s %s %s", part[0], part[1], part[2]);
+	assert_int_equal(strlen(want), 302);
+	snprintf(text, sizeof text, "[plugins]\nload = exec\n[plugin exec]\n"
+		 "yes = %s\n  %s\n\n  ; a comment between\n\t%s ; a comment\nno = true\n",
+		 part[0], part[1], part[2]);
+	struct drsn__config c, c2;
+	drsn__config_defaults(&c);
+	struct drsn__cfg_errors e = {0};
+	assert_int_equal(drsn__config_load_string(&c, text, "x.conf", &e), 0);
+	dump(&e);
+	int s = drsn__config_plugin_section(&c, "exec");
+	assert_true(s >= 0);
+	assert_int_equal(c.plugins.sections[s].n_kv, 2);
+	const char *k, *v, *w;
+	drsn__config_plugin_kv(&c, s, 0, &k, &v, &w);
+	assert_string_equal(k, "yes");
+	assert_string_equal(v, want);
+	assert_string_equal(w, "x.conf:4");
+	drsn__config_plugin_kv(&c, s, 1, &k, &v, &w);
+	assert_string_equal(v, "true");
+	assert_string_equal(w, "x.conf:9");
+
+	/* --print-config: lines of at most 198 bytes that read back the same */
+	char *out = print(&c);
+	print_message("%s", out);
+	for (const char *l = out; *l; l += strcspn(l, "\n") + !!l[strcspn(l, "\n")])
+		assert_true(strcspn(l, "\n") <= 198);
+	drsn__config_defaults(&c2);
+	assert_int_equal(drsn__config_load_string(&c2, out, "printed", &e), 0);
+	dump(&e);
+	drsn__config_plugin_kv(&c2, drsn__config_plugin_section(&c2, "exec"), 0, &k, &v, &w);
+	assert_string_equal(v, want);
+	free(out);
+
+	/* a quoted value goes on too: its ' ;' is no comment on any line */
+	drsn__config_defaults(&c);
+	assert_int_equal(drsn__config_load_string(&c, "[model]\npath = \"/a ;b\n   c ;d\" ; c\n",
+						      "q.conf", &e), 0);
+	assert_string_equal(c.model_path, "/a ;b c ;d");
+
+	/* a key not indented is a duplicate, continued or not */
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_load_string(&c, "[plugin exec]\nyes = a\n  b\nyes = c\n"
+						      "[model]\npath = /a\n  b\npath = /c\n",
+						      "d.conf", &e), -EINVAL);
+	dump(&e);
+	assert_true(has_error(&e, "d.conf:4: [plugin exec] yes: duplicate key, also set at line 2"));
+	assert_true(has_error(&e, "d.conf:8: [model] path: duplicate key, also set at line 6"));
+	assert_int_equal(e.n, 2);
+
+	/* joined, at most 511 bytes */
+	memset(&e, 0, sizeof e);
+	snprintf(text, sizeof text, "[plugin exec]\nyes = %s\n  %s\n  %s\n  %s\n  %s\n  %.8s\n"
+		 "[detect]\nthreshold = 2\n", part[0], part[1], part[2], part[0], part[1], part[2]);
+	assert_int_equal(drsn__config_load_string(&c, text, "l.conf", &e), -EINVAL);
+	dump(&e);
+	assert_non_null(strstr(e.msg[0], "l.conf:2: [plugin exec] yes: the value, joined from its "
+				       "lines, is longer than 511 bytes"));
+	assert_true(has_error(&e, "l.conf:9: [detect] threshold: '2'"));
+	assert_int_equal(e.n, 2);
 }
 
 static char *print(const struct drsn__config *c)
@@ -825,6 +960,70 @@ static void test_check_system(void **state)
 	close(dfd);
 }
 
+/* --check-config finds what makes start-up fail at the sockets (it said OK
+ * and the daemon then exited 1), creating and binding nothing: a missing
+ * directory, a path that is another file, a [socket] group this user is
+ * not in (chown's EPERM). A missing /run/drsnd-NAME is the unit's to make. */
+static void test_check_sockets(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/drsnd-cfg-sock-XXXXXX", arg[200], want[300];
+	assert_non_null(mkdtemp(dir));
+	struct drsn__config c;
+	drsn__config_defaults(&c);
+	struct drsn__cfg_errors e = {0};
+	snprintf(arg, sizeof arg, "socket.path=%s/file.sock", dir);
+	int fd = open(arg + 12, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(drsn__config_set_arg(&c, arg, &e), 0);
+	assert_int_equal(drsn__config_set_arg(&c, "denoise.pcm_socket=/nonexistent/p.sock", &e), 0);
+	assert_int_equal(drsn__config_check_system(&c, &e), -EINVAL);
+	dump(&e);
+	snprintf(want, sizeof want, "command line: [socket] path: %s/file.sock: exists and is not "
+		 "a socket (drsnd would not touch it): remove it, or set [socket] path", dir);
+	assert_true(has_error(&e, want));
+	assert_true(has_error(&e, "command line: [denoise] pcm_socket: /nonexistent: socket "
+				  "directory does not exist (create it, or set [denoise] pcm_socket)"));
+	assert_int_equal(e.n, 2);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(drsn__config_load_string(&c, "[socket]\npath = /nonexistent/x.sock\n"
+						      "[denoise]\npcm_socket =\n", "s.conf", &e), 0);
+	assert_int_equal(drsn__config_check_system(&c, &e), -EINVAL);
+	assert_true(has_error(&e, "s.conf:2: [socket] path: /nonexistent: socket directory does not exist"));
+	assert_int_equal(e.n, 1);
+	/* good ones: nothing is made there */
+	memset(&e, 0, sizeof e);
+	snprintf(arg, sizeof arg, "socket.path=%s/new.sock", dir);
+	assert_int_equal(drsn__config_set_arg(&c, arg, &e), 0);
+	assert_int_equal(drsn__config_check_system(&c, &e), 0);
+	assert_int_equal(access(arg + 12, F_OK), -1);
+	assert_int_equal(drsn__config_set_arg(&c, "socket.path=/run/drsnd-cfg-test-none/drsnd.sock", &e), 0);
+	assert_int_equal(drsn__config_check_system(&c, &e), 0);
+	assert_int_equal(e.n, 0);
+	snprintf(arg, sizeof arg, "%s/file.sock", dir);
+	unlink(arg);
+	rmdir(dir);
+
+	/* a group this user is not in: a child drops root (to nobody) first */
+	struct group *g;
+	pid_t pid = foreign_fork(&g);
+	if (pid == 0) {
+		drsn__config_defaults(&c);
+		memset(&e, 0, sizeof e);
+		snprintf(arg, sizeof arg, "socket.group=%s", g->gr_name);
+		snprintf(want, sizeof want, "command line: [socket] group: this user (uid %ld) is not "
+			 "a member of '%s', so drsnd could not give the socket that group: drsnd's "
+			 "user must be one (under systemd: SupplementaryGroups=%s)", (long)geteuid(),
+			 g->gr_name, g->gr_name);
+		int ok = !drsn__config_set_arg(&c, arg, &e) &&
+			 drsn__config_check_system(&c, &e) == -EPERM && has_error(&e, want) && e.n == 1;
+		dump(&e);
+		_exit(ok ? 0 : 1);
+	}
+	foreign_wait(pid);
+}
+
 /* [detect] accepts what drsn_pipeline_create accepts (the DRSN_PIPELINE_*
  * ranges of drsn/pipeline.h; drsn detect's options use them too): a config
  * that loads always makes a pipeline, and no valid value is refused. */
@@ -1042,16 +1241,19 @@ int main(void)
 		cmocka_unit_test(test_errors_have_line_numbers_and_all_are_reported),
 		cmocka_unit_test(test_typos_get_a_hint),
 		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_file_limits),
 		cmocka_unit_test(test_set_arg_overrides_and_check),
 		cmocka_unit_test(test_overridden_keys_are_named),
 		cmocka_unit_test(test_places),
 		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_print_round_trip),
 		cmocka_unit_test(test_threshold_labels_of_ones_own),
 		cmocka_unit_test(test_threshold_label_not_in_model),
 		cmocka_unit_test(test_long_messages),
 		cmocka_unit_test(test_restart_only_diff),
 		cmocka_unit_test(test_check_system),
+		cmocka_unit_test(test_check_sockets),
 		cmocka_unit_test(test_detect_ranges_are_the_pipelines),
 		cmocka_unit_test(test_audio_channel),
 		cmocka_unit_test(test_wait_for_client),

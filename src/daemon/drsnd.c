@@ -30,8 +30,9 @@ static void usage(FILE *f)
 		"\n"
 		"  -c, --config FILE       config file (default %s if it exists)\n"
 		"      --check-config      validate the config (load the model, look up the\n"
-		"                          socket group, check a file:/fd: source), print\n"
-		"                          every error with its line number, exit 0/1\n"
+		"                          socket group, check the socket paths and a\n"
+		"                          file:/fd: source), print every error with its\n"
+		"                          line number, exit 0/1\n"
 		"      --print-config      print the effective config and exit\n"
 		"      --list-devices      list PortAudio input devices and exit\n"
 		"      --list-plugins      list the plugins in [plugins] dir and exit\n"
@@ -213,7 +214,8 @@ int main(int argc, char **argv)
 		for (int i = 0; shadowed && i < shadowed->n; i++)
 			fprintf(stderr, "warning: %s\n", shadowed->msg[i]);
 		if (rc == 0 && check) {
-			/* what start-up needs from this system: the socket's group,
+			/* what start-up needs from this system: the socket's group
+			 * (and being in it), the sockets' directories and paths,
 			 * the file or descriptor of the audio source */
 			if (drsn__config_check_system(cfg, errs) < 0)
 				rc = -1;

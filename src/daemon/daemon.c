@@ -24,6 +24,7 @@
 #include "daemon/server.h"
 #include "daemon/source.h"
 #include "features/narrowband.h"
+#include "pipeline/detector.h"
 #include "drsn/drsn.h"
 
 #ifndef DRSND_CONFIG_PATH
@@ -90,6 +91,10 @@ struct daemon {
 
 	uint64_t reloads, reload_failures;
 	uint64_t detections;
+	/* inferences the network refused (an output that is not finite):
+	 * status failed_inferences; the first one is warned of */
+	uint64_t failed_inferences;
+	int64_t pipe_failed;            /* drsn__pipeline_failed(pipe) counted so far */
 	uint64_t start_ms;
 	int stopping;
 	int exit_code;
@@ -204,6 +209,35 @@ out:
 	return rc;
 }
 
+/* One run of the network on a window of digital silence (log(log_offset)
+ * in every band): a model whose weights are finite but overflow float32
+ * (a damaged or wrongly exported file) loads, and then every inference
+ * would fail; it is refused here, at start, reload and --check-config. */
+static int model_runs(const drsn_model *m, const char *path, drsn_error *err)
+{
+	drsn_ctx *ctx = NULL;
+	size_t n = (size_t)drsn_model_frames(m) * (size_t)drsn_model_bands(m);
+	float *x = malloc(n * sizeof *x);
+	int rc = -ENOMEM;
+	if (!x) {
+		drsn__fail(err, rc, "%s: out of memory", path);
+		goto cleanup;
+	}
+	float v = logf(drsn_model_features_params(m)->log_offset);
+	for (size_t i = 0; i < n; i++)
+		x[i] = v;
+	if ((rc = drsn_ctx_create(&ctx, m, err)) < 0)
+		goto cleanup;
+	rc = drsn_ctx_run(ctx, x, NULL);
+	if (rc < 0)
+		drsn__fail(err, rc, "%s: the network's output on silence is not finite (weights that "
+			   "overflow float32): a damaged or wrongly exported model", path);
+cleanup:
+	drsn_ctx_destroy(ctx);
+	free(x);
+	return rc;
+}
+
 int drsn__daemon_detector(const struct drsn__config *c, drsn_model **m, drsn_pipeline **p,
 			  int *config_fault, drsn_error *err)
 {
@@ -216,6 +250,12 @@ int drsn__daemon_detector(const struct drsn__config *c, drsn_model **m, drsn_pip
 	int rc = drsn_model_load(m, c->model_path, err);
 	if (rc < 0)
 		return rc;
+	rc = model_runs(*m, c->model_path, err);
+	if (rc < 0) {
+		drsn_model_free(*m);
+		*m = NULL;
+		return rc;
+	}
 	rc = drsn__daemon_pipeline(c, *m, p, err);
 	if (rc < 0) {
 		if (config_fault)
@@ -451,6 +491,7 @@ static cJSON *status(struct daemon *d)
 	cJSON_AddNumberToObject(o, "frames", (double)ps.frames);
 	cJSON_AddNumberToObject(o, "inferences", (double)ps.inferences);
 	cJSON_AddNumberToObject(o, "vad_skipped", (double)ps.vad_skipped);
+	cJSON_AddNumberToObject(o, "failed_inferences", (double)d->failed_inferences);
 	cJSON_AddNumberToObject(o, "detections", (double)d->detections);
 	cJSON_AddNumberToObject(o, "overflows", (double)(src.overflows + src.device_overflows));
 	cJSON_AddNumberToObject(o, "clients", (double)ss.clients);
@@ -545,10 +586,26 @@ static const drsn_pipeline_events pipe_events = {on_detection, on_scores, on_vad
 
 /* ---- audio ----------------------------------------------------------------- */
 
+/* After a push or finish: inferences that failed are counted, and the
+ * first is warned of (they give no scores and no detections). */
+static void count_failed(struct daemon *d)
+{
+	int64_t f = drsn__pipeline_failed(d->pipe);
+	if (f == d->pipe_failed)
+		return;
+	if (!d->failed_inferences)
+		log_warn("model %s: an inference failed: the network's output is not finite (weights or "
+			 "audio that overflow float32), so no scores nor detections for it (status "
+			 "failed_inferences counts them; warned once)", d->model_name);
+	d->failed_inferences += (uint64_t)(f - d->pipe_failed);
+	d->pipe_failed = f;
+}
+
 /* x goes to the pipeline, and its tail stays in ctx for a reload. */
 static void classify(struct daemon *d, const float *x, size_t n)
 {
 	drsn_pipeline_push(d->pipe, x, n, &pipe_events, d);
+	count_failed(d);
 	if (!d->ctx_cap)
 		return;
 	if (n >= d->ctx_cap) {
@@ -775,7 +832,9 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 		d->src_down = 1;
 		break;
 	case DRSN_SRC_FAILED:
-		log_warn("%s", detail);
+		/* with on_eof = exit it ends the daemon (status 1): an error,
+		 * which -q and log_level = error show too */
+		drsn__log(d->cfg.on_eof_exit ? DRSN_LOG_ERROR : DRSN_LOG_WARNING, "%s", detail);
 		d->src_down = 1;
 		break;
 	case DRSN_SRC_RUNNING:
@@ -800,8 +859,10 @@ static void on_source_state(void *user, enum drsn__source_state st, const char *
 	}
 	if (st == DRSN_SRC_ENDED || st == DRSN_SRC_FAILED)
 		denoise_flush(d, 1);
-	if (st == DRSN_SRC_ENDED && d->pipe)   /* a file or stdin: score its last second in full */
+	if (st == DRSN_SRC_ENDED && d->pipe) {   /* a file or stdin: score its last second in full */
 		drsn_pipeline_finish(d->pipe, &pipe_events, d);
+		count_failed(d);
+	}
 	if (d->srv && (drsn__server_subscribers(d->srv, DRSN_EV_STATUS) || drsn__plugins_count(d->plugins)))
 		emit(d, DRSN_EV_STATUS, status(d), NULL);
 	if ((st == DRSN_SRC_ENDED || st == DRSN_SRC_FAILED) && d->cfg.on_eof_exit)
@@ -919,6 +980,7 @@ static int reload(struct daemon *d, char *msg, size_t msg_size)
 	stats_add(&d->retired, &primed_st, -1);
 	d->model = m;
 	d->pipe = p;
+	d->pipe_failed = p ? drsn__pipeline_failed(p) : 0;   /* the replay's are not counted */
 	d->pipe_t0 = pipe_origin(d, nc->classify_on_denoised) - (double)primed / d->rate;
 	if (m)
 		model_name(nc->model_path, d->model_name, sizeof d->model_name);

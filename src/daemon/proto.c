@@ -209,6 +209,52 @@ static cJSON *raw_id(const char *line, size_t len)
 	return NULL;
 }
 
+/* The first of keys (NULL-terminated) that obj holds more than once, or
+ * NULL: cJSON keeps every member and its lookups find the first, so
+ * {"type":"ping","type":"status"} would be answered as a ping. The keys a
+ * command reads only: others are ignored anyway (and a walk of every pair
+ * would cost a long line's square). */
+static const char *dup_key(const cJSON *obj, const char *const *keys)
+{
+	for (; *keys; keys++) {
+		int n = 0;
+		for (const cJSON *c = obj->child; c; c = c->next)
+			if (c->string && !strcmp(c->string, *keys) && ++n > 1)
+				return *keys;
+	}
+	return NULL;
+}
+
+static int fail_duplicate(const char **code, const char *key, char *msg, size_t n)
+{
+	*code = DRSN_ERR_BAD_REQUEST;
+	snprintf(msg, n, "key \"%s\" appears more than once", key);
+	return -EINVAL;
+}
+
+/* How deep in arrays and objects byte at of s lies (strings skipped):
+ * what tells cJSON's nesting limit from a syntax error. */
+static size_t depth_at(const char *s, size_t at)
+{
+	size_t depth = 0;
+	int in_str = 0;
+	for (size_t i = 0; i < at; i++) {
+		if (in_str) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_str = 0;
+		} else if (s[i] == '"') {
+			in_str = 1;
+		} else if (s[i] == '[' || s[i] == '{') {
+			depth++;
+		} else if ((s[i] == ']' || s[i] == '}') && depth) {
+			depth--;
+		}
+	}
+	return depth;
+}
+
 int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 		      const char **code, char *msg, size_t msg_size, cJSON **id)
 {
@@ -243,7 +289,12 @@ int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 	if (!root) {
 		size_t at = end && end >= line ? (size_t)(end - line) : 0;
 		*code = DRSN_ERR_BAD_JSON;
-		snprintf(msg, msg_size, "not valid JSON (near byte %zu)", at);
+		if (at < len && (line[at] == '[' || line[at] == '{') &&
+		    depth_at(line, at) >= CJSON_NESTING_LIMIT)
+			snprintf(msg, msg_size, "arrays and objects nested deeper than %d levels (byte %zu)",
+				 CJSON_NESTING_LIMIT, at);
+		else
+			snprintf(msg, msg_size, "not valid JSON (near byte %zu)", at);
 		return -EINVAL;
 	}
 	/* Anything but whitespace after the object is an error too. */
@@ -270,6 +321,13 @@ int drsn__proto_parse(const char *line, size_t len, struct drsn__command *cmd,
 		*id = raw_id(line, len);
 		if (!*id)
 			*id = cJSON_Duplicate(jid, 1);
+	}
+	/* (a repeated "id": the first is echoed, as cJSON finds it) */
+	static const char *const cmd_keys[] = {"type", "id", "version", "events", NULL};
+	const char *dup = dup_key(root, cmd_keys);
+	if (dup) {
+		rc = fail_duplicate(code, dup, msg, msg_size);
+		goto out;
 	}
 	cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
 	if (!cJSON_IsString(type)) {

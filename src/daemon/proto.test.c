@@ -91,6 +91,78 @@ static void test_errors(void **state)
 	}
 }
 
+/* The error a line gets: its code and message (test_errors checks codes) */
+static void expect_error(const char *line, const char *want_code, const char *want_msg, int has_id)
+{
+	struct drsn__command c;
+	const char *code = NULL;
+	cJSON *id = NULL;
+	char msg[256];
+	int rc = drsn__proto_parse(line, strlen(line), &c, &code, msg, sizeof msg, &id);
+	if (rc == 0 || strcmp(code, want_code) || strcmp(msg, want_msg) || (id != NULL) != has_id)
+		fail_msg("'%.60s': rc %d code %s msg '%s' id %p", line, rc, code, rc ? msg : "",
+			 (void *)id);
+	cJSON_Delete(id);
+	if (rc == 0)
+		drsn__command_clear(&c);
+}
+
+/* Nesting beyond cJSON's limit (1000) is said as such, not as a syntax
+ * error ("near byte 1000" of valid JSON); brackets inside strings do not
+ * count. */
+static void test_nesting(void **state)
+{
+	(void)state;
+	char *line = malloc(8000);   /* 1001 "{\"a\":" and a NUL */
+	assert_non_null(line);
+	memset(line, '[', 2000);
+	memset(line + 2000, ']', 2000);
+	line[4000] = 0;
+	expect_error(line, DRSN_ERR_BAD_JSON, "arrays and objects nested deeper than 1000 levels (byte 1000)", 0);
+	/* 1000 levels are within the limit: an array, not a command */
+	memset(line, '[', 1000);
+	memset(line + 1000, ']', 1000);
+	line[2000] = 0;
+	expect_error(line, DRSN_ERR_BAD_REQUEST, "a command must be a JSON object", 0);
+	/* objects too */
+	size_t n = 0;
+	for (int i = 0; i < 1001; i++)
+		n += (size_t)sprintf(line + n, "{\"a\":");
+	line[n] = 0;
+	expect_error(line, DRSN_ERR_BAD_JSON, "arrays and objects nested deeper than 1000 levels (byte 5000)", 0);
+	/* 1500 '[' in a string, then a syntax error at a '[': not nesting */
+	n = (size_t)sprintf(line, "{\"type\":\"ping\",\"id\":\"\\\"");
+	memset(line + n, '[', 1500);
+	n += 1500;
+	sprintf(line + n, "\",\"x\":[1 [2]]}");
+	expect_error(line, DRSN_ERR_BAD_JSON, "not valid JSON (near byte 1532)", 0);
+	free(line);
+}
+
+/* {"type":"ping","type":"status"} was answered as a ping (cJSON finds the
+ * first): a key a command reads may appear once. */
+static void test_duplicate_keys(void **state)
+{
+	(void)state;
+	expect_error("{\"type\":\"ping\",\"type\":\"status\"}", DRSN_ERR_BAD_REQUEST,
+		     "key \"type\" appears more than once", 0);
+	expect_error("{\"type\":\"ping\",\"id\":1,\"version\":1,\"version\":2}", DRSN_ERR_BAD_REQUEST,
+		     "key \"version\" appears more than once", 1);
+	expect_error("{\"type\":\"subscribe\",\"events\":[],\"events\":[\"scores\"],\"id\":\"s\"}",
+		     DRSN_ERR_BAD_REQUEST, "key \"events\" appears more than once", 1);
+	expect_error("{\"id\":1,\"type\":\"ping\",\"id\":2}", DRSN_ERR_BAD_REQUEST,
+		     "key \"id\" appears more than once", 1);
+	/* other keys are ignored, repeated or not; a nested object may repeat
+	 * its keys */
+	struct drsn__command c;
+	const char *code;
+	cJSON *id;
+	assert_int_equal(parse("{\"type\":\"ping\",\"x\":1,\"x\":2,\"id\":{\"type\":1,\"type\":2}}",
+			       &c, &code, &id), 0);
+	assert_int_equal(c.kind, DRSN_CMD_PING);
+	drsn__command_clear(&c);
+}
+
 static void test_utf8_and_ids(void **state)
 {
 	(void)state;
@@ -243,6 +315,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_nesting),
+		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_utf8_and_ids),
 		cmocka_unit_test(test_ids_verbatim),
 		cmocka_unit_test(test_lines),

@@ -445,17 +445,25 @@ static int peer_gone(struct drsn__client *c)
 	return poll(&p, 1, 0) != 0;
 }
 
+/* Closes the clients (all, or only the half-closed ones) whose peer has
+ * closed its end; a closed client stays in the list until its close
+ * callback, so the walk is safe. */
+static void reap_gone(struct drsn__server *s, int half_closed_only)
+{
+	for (struct drsn__client *c = s->clients; c; c = c->next)
+		if (c->counted && !c->closing && (c->half_closed || !half_closed_only) && peer_gone(c)) {
+			log_debug("%s %llu: disconnected", who(s), (unsigned long long)c->id);
+			close_client(c);
+		}
+}
+
 /* A half-closed client that has since closed its end gets no EPIPE until
  * something is written to it: one subscribed to nothing would hold its
  * slot for ever. */
 static void on_hup_check(uv_timer_t *t)
 {
 	struct drsn__server *s = t->data;
-	for (struct drsn__client *c = s->clients; c; c = c->next)
-		if (c->half_closed && !c->closing && peer_gone(c)) {
-			log_debug("%s %llu: disconnected", who(s), (unsigned long long)c->id);
-			close_client(c);
-		}
+	reap_gone(s, 1);
 	if (!s->n_half_closed)
 		uv_timer_stop(t);
 }
@@ -531,6 +539,12 @@ static void on_connection(uv_stream_t *l, int status)
 		return;
 	}
 	s->st.accepted++;
+	/* Connections that came in one loop turn are all accepted before any
+	 * of them is read: clients that connected, asked and went (a health
+	 * check in a loop) would still hold slots, and a new client alone on
+	 * the socket could be refused. The gone ones go first. */
+	if (s->n_clients >= s->o.max_clients && !s->stopping)
+		reap_gone(s, 0);
 	if (s->n_clients >= s->o.max_clients || s->stopping) {
 		s->st.rejected++;
 		if (!s->o.raw) {

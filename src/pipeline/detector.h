@@ -26,4 +26,9 @@ int drsn__pipeline_peak_back(const drsn_pipeline *p, int label);
 double drsn__pipeline_refractory_s(const drsn_pipeline *p);
 const char *drsn__pipeline_fires(const drsn_pipeline *p);
 
+/* How many of p's inferences failed since it was created (drsn_ctx_run < 0:
+ * weights or features that overflow float32): they give no scores and are
+ * not in drsn_pipeline_stats' inferences. For drsnd, which says so. */
+int64_t drsn__pipeline_failed(const drsn_pipeline *p);
+
 #endif

@@ -15,6 +15,7 @@ struct drsn_pipeline {
 	drsn_ctx *ctx;
 	drsn_features *fe;
 	drsn_pipeline_opts o;
+	int64_t failed;   /* inferences drsn_ctx_run refused (drsn__pipeline_failed) */
 	int rate, hop, win;
 	int W, B, n_labels;
 	int hop_frames;            /* frames per inference */
@@ -252,6 +253,11 @@ int drsn__pipeline_peak_back(const drsn_pipeline *p, int label)
 	return (newest - peak_slot(p, label) + p->S) % p->S;
 }
 
+int64_t drsn__pipeline_failed(const drsn_pipeline *p)
+{
+	return p->failed;
+}
+
 double drsn__pipeline_refractory_s(const drsn_pipeline *p)
 {
 	return p->refractory_s;
@@ -278,8 +284,10 @@ static void infer(drsn_pipeline *p)
 	double c0 = thread_cpu();
 	int rc = drsn_ctx_run(p->ctx, win, p->probs);
 	p->st.inference_cpu_s += thread_cpu() - c0;
-	if (rc < 0)
-		return;   /* non-finite features: nothing sensible to report */
+	if (rc < 0) {   /* an output that is not finite: nothing sensible to report */
+		p->failed++;
+		return;
+	}
 	p->st.inferences++;
 
 	int nl = p->n_labels;

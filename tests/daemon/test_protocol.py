@@ -9,6 +9,7 @@ import select
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -285,6 +286,39 @@ def test_flood_and_max_clients():
         assert d.stop() == 0
 
 
+def test_gone_clients_do_not_fill_the_server():
+    """Connections that came in while drsnd was busy are all accepted in one
+    loop turn, before any is read: clients that asked and went (a health
+    check in a loop) held their slots, and a client with the server to
+    itself got too_many_clients (38 of 1000 ping/hello/close rounds). Now a
+    full server first lets the gone ones go. drsnd is stopped (SIGSTOP)
+    while 63 clients connect, send a ping and close, and a 64th connects:
+    one live client plus those fill the 64 slots."""
+    d = Daemon(source="file:" + setup_wav(os.environ.get("TMPDIR", "/tmp"))).wait_listening()
+    try:
+        live = d.client()
+        d.signal(signal.SIGSTOP)
+        try:
+            for _ in range(63):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(d.sock)
+                s.sendall(b'{"type":"ping"}\n')
+                s.close()
+            new = Client(d.sock, read_hello=False)
+        finally:
+            d.signal(signal.SIGCONT)
+        m = new.recv(10)
+        assert m and m["type"] == "hello", m
+        assert new.request({"type": "ping"})["type"] == "pong"
+        st = live.request({"type": "status"})
+        assert st["rejected_clients"] == 0 and st["clients"] <= 2, st
+        log("63 gone clients and a new one at once: the new one served, %d clients, none rejected" % st["clients"])
+        new.close()
+        live.close()
+    finally:
+        assert d.stop() == 0
+
+
 def test_socket_file_handling():
     wav = setup_wav(os.environ.get("TMPDIR", "/tmp"))
     d = Daemon(source="file:" + wav).wait_listening()
@@ -426,6 +460,67 @@ def test_graceful_stop_flushes_clients():
     d = Daemon(source="file:" + wav).wait_listening()
     d.signal(signal.SIGINT)
     assert d.p.wait(10) == 0
+
+
+def damaged_model(path, value, column=None):
+    """The test model with fc.weight set to value (only in that column, the
+    rest 0, if column is given): finite weights that overflow float32."""
+    with open(MODEL, "rb") as f:
+        data = bytearray(f.read())
+    (n,) = struct.unpack("<Q", data[:8])
+    info = json.loads(data[8:8 + n])["fc.weight"]
+    rows, cols = info["shape"]
+    w = [value if column is None or j == column else 0.0 for _ in range(rows) for j in range(cols)]
+    b, e = info["data_offsets"]
+    data[8 + n + b:8 + n + e] = struct.pack("<%df" % len(w), *w)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def test_overflowing_model():
+    """A damaged model whose weights are finite but huge loaded, passed
+    --check-config, and then every inference failed silently (no scores, no
+    detections, inferences 0). It is refused at load now, naming it. One
+    that overflows only on louder audio than silence is warned of at its
+    first failed inference, once, and status counts them."""
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    huge = os.path.join(tmp, "huge.safetensors")
+    damaged_model(huge, 1e38)
+    want = "huge.safetensors: the network's output on silence is not finite"
+    for extra in (["--check-config"], []):
+        r = subprocess.run([DRSND, "--socket", os.path.join(tmp, "huge.sock"), "--model", huge,
+                            "--source", "stdin"] + extra, capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 1 and want in r.stderr, (extra, r.returncode, r.stderr)
+    log("every fc weight 1e38: refused at load and by --check-config")
+    # one column of fc.weight at 3e38: the logits stay finite while that
+    # feature is < 1 (silence) and overflow when it is above (some audio)
+    wav = setup_wav(tmp, 3)
+    col = os.path.join(tmp, "column.safetensors")
+    for c in range(40):
+        damaged_model(col, 3e38, c)
+        d = Daemon("--no-realtime", model=col, source="file:" + wav)
+        try:
+            d.wait_listening()
+        except AssertionError:
+            assert "the network's output on silence is not finite" in d.stderr(), d.stderr()
+            continue   # overflows on silence already
+        c0 = d.client()
+        end = time.time() + 30
+        while time.time() < end:
+            st = c0.request({"type": "status"})
+            if st["source"]["state"] == "ended":
+                break
+            time.sleep(0.05)
+        assert d.stop() == 0
+        if st["failed_inferences"]:
+            err = d.stderr()
+            assert err.count("model column: an inference failed: the network's output is not finite") == 1, err
+            log("fc.weight column %d at 3e38: %d inferences failed, %d ran; warned once" % (
+                c, st["failed_inferences"], st["inferences"]))
+            return
+        assert "an inference failed" not in d.stderr(), d.stderr()
+    raise AssertionError("no column of fc.weight at 3e38 overflows on this audio but not on silence")
 
 
 def test_check_config():
@@ -724,7 +819,8 @@ def test_documented_fields_are_sent():
 
 if __name__ == "__main__":
     main([test_documented_python_client, test_hello_and_commands, test_subscribe_warns_of_events_that_never_come,
-          test_vad_and_periodic_status, test_flood_and_max_clients, test_socket_file_handling,
+          test_vad_and_periodic_status, test_flood_and_max_clients, test_gone_clients_do_not_fill_the_server,
+          test_socket_file_handling,
           test_socket_never_wider_than_configured, test_line_limit_without_terminator,
-          test_graceful_stop_flushes_clients, test_check_config, test_half_closed_client_keeps_receiving,
+          test_graceful_stop_flushes_clients, test_check_config, test_overflowing_model, test_half_closed_client_keeps_receiving,
           test_level_interval_at_48k, test_documented_fields_are_sent, test_wall_clock_steps])

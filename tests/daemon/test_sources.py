@@ -250,6 +250,32 @@ def test_stdin_container_refused():
     log("stdin < FILE: FLAC and WAV refused naming file:/dev/stdin, which reads it: all %d detections" % n)
 
 
+def test_source_failure_exit_is_an_error():
+    """With on_eof = exit a source that fails ends drsnd with status 1: that
+    is an error, shown at -q and log_level = error too (it used to be a
+    warning: at -q drsnd exited 1 without a word). A WAV redirected to stdin
+    and a FLAC stream piped in (--exit-on-eof), both refused."""
+    path = os.path.join(os.environ["TMPDIR"], "short.wav")
+    write_wav(path, noise_bursts(1))
+    flac = subprocess.run(["sox", path, "-t", "flac", "-"], check=True, capture_output=True).stdout
+    for name, level in (("WAV", None), ("FLAC", "error")):
+        args = ("--exit-on-eof",) + (("-q",) if level is None else ())
+        with open(path, "rb") as f:
+            d = Daemon(*args, source="stdin", log_level=level or "info",
+                       stdin=f if name == "WAV" else subprocess.PIPE)
+            if name == "FLAC":
+                try:   # (fits a pipe's buffer, but drsnd may have closed it)
+                    d.p.stdin.write(flac)
+                    d.p.stdin.close()
+                except BrokenPipeError:
+                    pass
+            assert d.p.wait(10) == 1, d.stderr()
+        want = "drsnd: error: stdin: a %s %s, but stdin and fd: sources are raw PCM" % (
+            name, "file" if name == "WAV" else "stream")
+        assert want in d.stderr(), d.stderr()
+        log("%s: %s" % (" ".join(args) + ("" if level is None else " --log-level error"), want))
+
+
 def test_file_pauses_over_a_stall():
     """drsnd stopped (SIGSTOP; a paused VM, a box too busy) while it reads a
     file at real time: on SIGCONT it used to deliver the whole gap at once,
@@ -805,7 +831,7 @@ def test_level_speech_no_warning():
 
 if __name__ == "__main__":
     main([test_json_is_utf8, test_stop_with_stdin_idle_or_busy, test_stdin_starting_until_audio,
-          test_stdin_container_refused,
+          test_stdin_container_refused, test_source_failure_exit_is_an_error,
           test_drsn_detect_errors,
           test_stdin_matches_drsn_detect, test_stdin_f32_nan_samples, test_fd_f32_48k_stereo, test_bad_sources,
           test_file_pauses_over_a_stall,

@@ -169,8 +169,10 @@ DRSN_API void drsn_audio_get_info(const drsn_audio *a, drsn_audio_info *info);
 /* Read up to max_frames (> 0) output frames (max_frames * out_channels floats)
  * into buf. Returns the number of frames written (> 0), 0 at the end, or a negative
  * errno with err naming the file. drsn code never allocates here; libsoxr
- * (when resampling) sets up inside the first few reads and at the end of the
- * stream, and allocates nothing in between (src/audio/alloc.test.c). */
+ * (when resampling) grows its buffers in the first ~0.5 s of output and again
+ * at the end of the stream, and allocates nothing in between (measured on
+ * 5 s files from 8, 22.05, 44.1 and 48 kHz in reads of 160 and 4096 frames:
+ * the last early allocation 0.41 s in; src/audio/alloc.test.c). */
 DRSN_API long drsn_audio_read(drsn_audio *a, float *buf, size_t max_frames,
 			      drsn_error *err);
 
@@ -219,9 +221,18 @@ DRSN_API size_t drsn_resampler_max_out(const drsn_resampler *r);
 
 /* Consume all n_in (<= max_in_chunk) samples, write *n_out samples to out.
  * Returns 0, -EINVAL (n_in too large, NULL pointers) or -ENOSPC (out_cap <
- * drsn_resampler_max_out). libsoxr finishes its set-up inside the first
- * few calls (about 10 measured) and re-does it after a flush; after that a
- * call allocates nothing. */
+ * drsn_resampler_max_out). Input samples that are NaN or infinite are read
+ * as 0 and ones beyond +-DRSN_AUDIO_MAX_SAMPLE are clipped there, as
+ * drsn_audio_read does (one NaN used to spoil ~30 ms of output); checking
+ * costs ~2 instructions a sample, ~4% of the call.
+ * Allocation: libsoxr grows its buffers during a stream's first calls
+ * (after create, reset or a finished flush): measured, the first 1.1 s of
+ * input in calls of 480 samples (0.1 s from 44.1 or 48 kHz, 1.1 s from
+ * 8 kHz), up to ~5 s in calls of 128. After that a call allocates nothing,
+ * whatever its n_in (larger calls are fed to libsoxr in pieces of 480, which
+ * leaves the output bit for bit the same). libsoxr's own growth rule gives no
+ * hard bound: from 96 kHz with random call sizes one more realloc was seen
+ * 100 s in. */
 DRSN_API int drsn_resampler_process(drsn_resampler *r, const float *in,
 				    size_t n_in, float *out, size_t out_cap,
 				    size_t *n_out);

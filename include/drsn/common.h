@@ -40,9 +40,9 @@
  *    drsn_strerror() and drsn_version() return static text.
  *  - Real time: the streaming calls (drsn_features_push, drsn_ctx_run,
  *    drsn_denoise_process, drsn_pipeline_push, drsn_resampler_process after
- *    its first calls) take no lock and never wait for another thread; only
- *    load/create/destroy and the wisdom calls may wait (for another thread's
- *    FFTW planning or model load).
+ *    a stream's first calls: see drsn/audio.h) take no lock and never wait
+ *    for another thread; only load/create/destroy and the wisdom calls may
+ *    wait (for another thread's FFTW planning or model load).
  *  - Your own FFTW or cJSON use: those locks are libdrsn's own. FFTW's
  *    planner is not thread-safe, so if your program plans or destroys FFTW
  *    plans (or imports wisdom) in one thread while another creates or
@@ -89,15 +89,18 @@ typedef struct drsn_error {
  * has the headers' version and a number to compare). */
 DRSN_API const char *drsn_version(void);
 
-/* Text for a negative errno returned by a drsn_ function. */
+/* Text for a negative errno returned by a drsn_ function; "success" for 0,
+ * "unknown error" for a positive code and for INT_MIN. Never NULL. */
 DRSN_API const char *drsn_strerror(int err);
 
 /* FFTW wisdom: load once at start-up (before creating front ends or
  * denoisers) to get measured plans; save to keep them for the next run.
  * One file holds both precisions FFTW plans here: double for the front end,
  * single for the denoiser (a file with only the single part loads too).
- * Errors: -EINVAL (NULL path), the errno of opening the file, -EIO, -EBADMSG
- * (not FFTW wisdom). */
+ * Errors: -EINVAL (NULL path, or not a regular file: a directory, a FIFO),
+ * the errno of opening or reading the file (-ENOENT, -EACCES, ...; the
+ * message names it: "x: cannot open FFTW wisdom file: no such file"), -EIO
+ * (a file over 64 MiB), -EBADMSG (not FFTW wisdom). */
 DRSN_API int drsn_fft_wisdom_load(const char *path, drsn_error *err);
 DRSN_API int drsn_fft_wisdom_save(const char *path, drsn_error *err);
 

@@ -56,7 +56,9 @@ DRSN_API int drsn_features_params_validate(const drsn_features_params *p, drsn_e
 
 /* p as a JSON object (what `drsn features --params` prints and what model
  * metadata holds), numbers with '.' whatever the program's locale. Returns a
- * malloc'd string, free() it; NULL on ENOMEM (or a NULL p). */
+ * malloc'd string, free() it; NULL on ENOMEM, for a NULL p, and for params
+ * drsn_features_params_validate refuses (a NaN or infinite field included),
+ * so the output always reads back with drsn_features_params_from_json. */
 DRSN_API char *drsn_features_params_to_json(const drsn_features_params *p);
 
 /* Parse a JSON object of the form above; missing keys keep p's values.

@@ -175,6 +175,52 @@ static void test_no_alloc_resampler(void **state)
 #endif
 }
 
+/* A call larger than every earlier one used to grow libsoxr's FIFOs: at
+ * 48 kHz, after 50 calls of 480, process(4000) made 1 realloc and
+ * process(16001) 3. libsoxr still sets itself up in a stream's first
+ * seconds (uncounted here: 2 s, see audio.h); after that no call allocates,
+ * whatever its size up to max_in_chunk. */
+static void test_no_alloc_resampler_any_size(void **state)
+{
+	(void)state;
+#if !HAVE_COUNTER
+	skip();
+#else
+	static const double rates[][2] = {{48000, 16000}, {44100, 16000}, {22050, 16000},
+					  {8000, 16000}, {16000, 44100}};
+	static float in[16001], out[48000];
+	for (int i = 0; i < 16001; i++)
+		in[i] = (float)(0.5 * sin(0.1 * i) + 0.1 * sin(0.37 * i * i));
+	srand(7);
+	for (size_t p = 0; p < sizeof rates / sizeof rates[0]; p++) {
+		drsn_resampler *r;
+		size_t n;
+		long big = 0, any = 0;
+		assert_int_equal(drsn_resampler_create(&r, rates[p][0], rates[p][1], 16001, NULL), 0);
+		assert_true(drsn_resampler_max_out(r) <= 48000);
+		for (int k = 0; k < 2 * (int)rates[p][0] / 480; k++)   /* the first 2 s */
+			assert_int_equal(drsn_resampler_process(r, in, 480, out, 48000, &n), 0);
+		n_alloc = 0;
+		counting = 1;
+		assert_int_equal(drsn_resampler_process(r, in, 4000, out, 48000, &n), 0);
+		assert_int_equal(drsn_resampler_process(r, in, 16001, out, 48000, &n), 0);
+		big = n_alloc;
+		for (double t = 0; t < 10 * rates[p][0];) {   /* 10 s in any sizes */
+			size_t c = (size_t)rand() % 16001 + 1;
+			assert_int_equal(drsn_resampler_process(r, in, c, out, 48000, &n), 0);
+			t += (double)c;
+		}
+		counting = 0;
+		any = n_alloc - big;
+		print_message("  %g -> %g: %ld allocations in process(4000), process(16001); "
+			      "%ld in 10 s of any sizes\n", rates[p][0], rates[p][1], big, any);
+		assert_int_equal(big, 0);
+		assert_int_equal(any, 0);
+		drsn_resampler_destroy(r);
+	}
+#endif
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -182,6 +228,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_alloc_while_reading),
 		cmocka_unit_test(test_no_alloc_resampler),
+		cmocka_unit_test(test_no_alloc_resampler_any_size),
 	};
 	int rc = cmocka_run_group_tests_name("audio_alloc", tests, NULL, NULL);
 	rmdir(dir);

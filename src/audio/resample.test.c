@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <soxr.h>
+
 #include "audio/resample.h"
 #include "audio/tone_fit.h"
 
@@ -203,6 +205,83 @@ static void test_reset_starts_a_new_stream(void **state)
 	free(z);
 }
 
+/* process feeds libsoxr in pieces (so that large calls do not grow its
+ * buffers: alloc.test.c); the output is bit for bit what one soxr_process
+ * call per chunk gave before, samples and counts, call by call. */
+static void test_pieces_change_no_output(void **state)
+{
+	(void)state;
+	static const double pairs[][2] = {{48000, 16000}, {44100, 16000}, {8000, 16000}, {16000, 44100}};
+	static const size_t chunks[] = {16001, 4000, 1, 999, 7000, 481};
+	for (size_t p = 0; p < 4; p++) {
+		size_t n = (size_t)pairs[p][0] * 2;
+		float *x = make_tone(n, pairs[p][0], 440, 0.5);
+		for (size_t i = 0; i < n; i++)   /* and something broadband */
+			x[i] += 0.1f * (float)sin(0.37 * (double)i * (double)i);
+		drsn_resampler *r;
+		assert_int_equal(drsn_resampler_create(&r, pairs[p][0], pairs[p][1], 16001, NULL), 0);
+		size_t cap = drsn_resampler_max_out(r), got, want, idone, k = 0;
+		soxr_error_t e = NULL;
+		soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+		soxr_quality_spec_t q = soxr_quality_spec(DRSN__SOXR_RECIPE, 0);
+		soxr_runtime_spec_t rt = soxr_runtime_spec(1);
+		soxr_t s = soxr_create(pairs[p][0], pairs[p][1], 1, &e, &io, &q, &rt);
+		assert_null(e);
+		float *a = malloc(cap * sizeof(float)), *b = malloc(cap * sizeof(float));
+		assert_non_null(a);
+		assert_non_null(b);
+		for (size_t pos = 0; pos < n; pos += chunks[k++ % 6]) {
+			size_t c = n - pos < chunks[k % 6] ? n - pos : chunks[k % 6];
+			assert_int_equal(drsn_resampler_process(r, x + pos, c, a, cap, &got), 0);
+			assert_null(soxr_process(s, x + pos, c, &idone, b, cap, &want));
+			assert_int_equal(idone, c);
+			assert_int_equal(got, want);
+			assert_memory_equal(a, b, got * sizeof(float));
+		}
+		soxr_delete(s);
+		drsn_resampler_destroy(r);
+		free(a);
+		free(b);
+		free(x);
+	}
+}
+
+/* NaN, infinities and huge values are made what drsn_audio_read makes them
+ * (0, or clipped at +-DRSN_AUDIO_MAX_SAMPLE) before the filter: they used to
+ * spread over ~490 output samples. The output is bit for bit what the
+ * sanitised input gives. */
+static void test_bad_samples_are_sanitised(void **state)
+{
+	(void)state;
+	static const float bad[] = {NAN, INFINITY, -INFINITY, 1e30f, -70000.0f};
+	static const float clean[] = {0, 0, 0, DRSN_AUDIO_MAX_SAMPLE, -DRSN_AUDIO_MAX_SAMPLE};
+	static const double rates[][2] = {{48000, 16000}, {16000, 16000}, {8000, 16000}};
+	float *x = make_tone(4800, 48000, 440, 0.5), *y = make_tone(4800, 48000, 440, 0.5);
+	for (size_t p = 0; p < 3; p++)
+		for (size_t k = 0; k < 5; k++) {
+			drsn_resampler *r;
+			float *a, *b;
+			x[1000] = bad[k];
+			x[1001] = bad[k];
+			y[1000] = clean[k];
+			y[1001] = clean[k];
+			assert_int_equal(drsn_resampler_create(&r, rates[p][0], rates[p][1], 480, NULL), 0);
+			size_t na = run(r, x, 4800, 480, &a);
+			size_t nb = run(r, y, 4800, 480, &b);
+			assert_int_equal(na, nb);
+			for (size_t i = 0; i < na; i++)
+				if (!isfinite(a[i]) || fabsf(a[i]) > 2 * DRSN_AUDIO_MAX_SAMPLE)
+					fail_msg("%g -> %g, %g in: output %zu is %g", rates[p][0], rates[p][1],
+						 (double)bad[k], i, (double)a[i]);
+			assert_memory_equal(a, b, na * sizeof(float));
+			free(a);
+			free(b);
+			drsn_resampler_destroy(r);
+		}
+	free(x);
+	free(y);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -238,6 +317,8 @@ int main(void)
 		cmocka_unit_test(test_pass_through),
 		cmocka_unit_test(test_latency_is_what_flush_returns),
 		cmocka_unit_test(test_reset_starts_a_new_stream),
+		cmocka_unit_test(test_pieces_change_no_output),
+		cmocka_unit_test(test_bad_samples_are_sanitised),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests_name("resample", tests, NULL, NULL);

@@ -2,6 +2,7 @@
 #include "drsn/version.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +36,8 @@ DRSN_API const char *drsn_strerror(int err)
 	case -EPROTO: return "protocol error";
 	default: break;
 	}
-	return err < 0 ? strerror(-err) : "unknown error";
+	/* -INT_MIN overflows: it is no errno anyway */
+	return err < 0 && err != INT_MIN ? strerror(-err) : "unknown error";
 }
 
 int drsn__fail(drsn_error *err, int code, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -30,6 +31,11 @@ static void test_strerror(void **state)
 	assert_string_equal(drsn_strerror(-ENOENT), "no such file");
 	assert_string_equal(drsn_strerror(-EBADMSG), "corrupt or truncated data");
 	assert_non_null(drsn_strerror(-12345));
+	/* -INT_MIN overflowed (UBSan: negation of INT_MIN) */
+	assert_string_equal(drsn_strerror(INT_MIN), "unknown error");
+	assert_string_equal(drsn_strerror(INT_MAX), "unknown error");
+	assert_string_equal(drsn_strerror(EINVAL), "unknown error");
+	assert_string_equal(drsn_strerror(0), "success");
 	assert_true(strlen(drsn_version()) >= 5);
 	/* the library is the version its headers say (drsn/version.h) */
 	assert_string_equal(drsn_version(), DRSN_VERSION_STRING);

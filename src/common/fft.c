@@ -1,11 +1,13 @@
 #include "common/fft.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
 
@@ -20,14 +22,19 @@ static int wisdom_loaded;
  * went double) still loads. */
 #define WISDOM_MAX (64 << 20)
 
-static char *read_text(FILE *f, size_t *len)
+/* The whole of a regular file of `size` bytes, 0-terminated; NULL with a
+ * negative errno in *rc if it cannot be read. */
+static char *read_text(FILE *f, size_t size, size_t *len, int *rc)
 {
-	struct stat st;
-	if (fstat(fileno(f), &st) < 0 || st.st_size < 0 || st.st_size > WISDOM_MAX)
+	char *buf = malloc(size + 1);
+	if (!buf) {
+		*rc = -ENOMEM;
 		return NULL;
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
-	if (!buf || ferror(f)) {
+	}
+	errno = 0;
+	size_t n = fread(buf, 1, size, f);
+	if (ferror(f)) {
+		*rc = errno ? -errno : -EIO;
 		free(buf);
 		return NULL;
 	}
@@ -86,13 +93,36 @@ DRSN_API int drsn_fft_wisdom_load(const char *path, drsn_error *err)
 	if (!path)
 		return drsn__fail(err, -EINVAL, "FFTW wisdom: path is NULL");
 	pthread_mutex_lock(&planner_lock);
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		rc = drsn__fail(err, -errno, "%s: cannot open FFTW wisdom file", path);
+	FILE *f = NULL;
+	struct stat st;
+	/* O_NONBLOCK: opening a FIFO would wait for a writer (as in model.c) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		rc = drsn__fail(err, rc, "%s: cannot open FFTW wisdom file: %s", path, drsn_strerror(rc));
 		goto cleanup;
 	}
-	if (!(text = read_text(f, &len))) {
-		rc = drsn__fail(err, -EIO, "%s: cannot read FFTW wisdom file", path);
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		rc = drsn__fail(err, rc, "%s: cannot stat FFTW wisdom file: %s", path, drsn_strerror(rc));
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = drsn__fail(err, -EINVAL, "%s: not a regular file (FFTW wisdom)", path);
+		goto cleanup;
+	}
+	if (st.st_size > WISDOM_MAX) {
+		rc = drsn__fail(err, -EIO, "%s: FFTW wisdom file is larger than %d MiB", path,
+				WISDOM_MAX >> 20);
+		goto cleanup;
+	}
+	if (!(f = fdopen(fd, "r"))) {
+		rc = drsn__fail(err, -ENOMEM, "%s: out of memory", path);
+		goto cleanup;
+	}
+	fd = -1;
+	if (!(text = read_text(f, (size_t)st.st_size, &len, &rc))) {
+		rc = drsn__fail(err, rc, "%s: cannot read FFTW wisdom file: %s", path, drsn_strerror(rc));
 		goto cleanup;
 	}
 	if (import_parts(text) < 0) {
@@ -103,6 +133,8 @@ DRSN_API int drsn_fft_wisdom_load(const char *path, drsn_error *err)
 cleanup:
 	if (f)
 		fclose(f);
+	if (fd >= 0)
+		close(fd);
 	free(text);
 	pthread_mutex_unlock(&planner_lock);
 	return rc;
@@ -116,7 +148,8 @@ DRSN_API int drsn_fft_wisdom_save(const char *path, drsn_error *err)
 	pthread_mutex_lock(&planner_lock);
 	FILE *f = fopen(path, "w");
 	if (!f) {
-		rc = drsn__fail(err, -errno, "%s: cannot write FFTW wisdom file", path);
+		rc = -errno;
+		rc = drsn__fail(err, rc, "%s: cannot write FFTW wisdom file: %s", path, drsn_strerror(rc));
 	} else {
 		/* both precisions: the denoiser plans float, the front end double */
 		fftwf_export_wisdom_to_file(f);

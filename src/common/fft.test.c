@@ -143,6 +143,12 @@ static void test_wisdom_errors(void **state)
 	assert_int_equal(drsn_fft_wisdom_load(path, &e), -EBADMSG);
 	unlink(path);
 	assert_int_equal(drsn_fft_wisdom_load(path, &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "cannot open FFTW wisdom file: no such file"));
+	/* a directory: the reason, as drsn_model_load gives it (was -EIO "cannot read") */
+	assert_int_equal(drsn_fft_wisdom_load("/", &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "/: not a regular file"));
+	assert_int_equal(drsn_fft_wisdom_save("/nonexistent-dir/w", &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "cannot write FFTW wisdom file: no such file"));
 	assert_int_equal(drsn_fft_wisdom_load(NULL, &e), -EINVAL);
 	assert_int_equal(drsn_fft_wisdom_save(NULL, &e), -EINVAL);
 	free(path);

@@ -146,6 +146,21 @@ static void test_json_roundtrip(void **state)
 	assert_int_equal(drsn_features_params_from_json(&q, j, strlen(j), NULL), 0);
 	assert_int_equal(q.hop_length, 80);
 	assert_int_equal(q.n_mels, 40);
+
+	/* params validate refuses give NULL, never JSON with "nan" in it */
+	static const float bad[] = {NAN, INFINITY, -1.0f};
+	for (size_t k = 0; k < 3; k++) {
+		drsn_features_params_default(&p);
+		p.f_min = bad[k];
+		assert_null(drsn_features_params_to_json(&p));
+		drsn_features_params_default(&p);
+		p.log_offset = bad[k];
+		assert_null(drsn_features_params_to_json(&p));
+	}
+	drsn_features_params_default(&p);
+	p.n_fft = 1;
+	assert_null(drsn_features_params_to_json(&p));
+	assert_null(drsn_features_params_to_json(NULL));
 }
 
 static void expect_json_error(const char *j, const char *needle)

@@ -102,7 +102,8 @@ static cJSON *add_float(cJSON *o, const char *key, float v)
 DRSN_API char *drsn_features_params_to_json(const drsn_features_params *p)
 {
 	char *out = NULL;
-	if (!p)
+	/* only what from_json reads back: no "nan", no params it would refuse */
+	if (!p || drsn_features_params_validate(p, NULL) < 0)
 		return NULL;
 	cJSON *o = cJSON_CreateObject();
 	if (!o)

@@ -22,6 +22,10 @@ struct drsn__cmd {
  * write not said yet is "drsn: CMD: stdout: write error: REASON", exit 1),
  * then does not say it again. */
 void drsn__cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print message (no prefix) and a newline to stderr: a note that is not an
+ * error (drsn features' "FILE: N frames x M bands -> OUT"). Both are kept
+ * with their file on a -j worker (drsn__cli_jobs_run). */
+void drsn__cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A model that could not be loaded from path: "drsn: CMD: MSG" (msg is
  * drsn_model_load's error, which starts with the path), with "PATH (from
@@ -161,7 +165,7 @@ struct drsn__detect {
 enum { DRSN__DETECT_O_LT = 256, DRSN__DETECT_O_HOP, DRSN__DETECT_O_SMOOTH, DRSN__DETECT_O_REFR,
        DRSN__DETECT_O_VAD, DRSN__DETECT_O_VADDB, DRSN__DETECT_O_VADH, DRSN__DETECT_O_CHAN,
        DRSN__DETECT_O_NEXT /* a command's own long options from here */ };
-#define DRSN__DETECT_SHORTOPTS "m:t:q"
+#define DRSN__DETECT_SHORTOPTS "m:t:qj:"
 #define DRSN__DETECT_LONGOPTS \
 	{"model", required_argument, NULL, 'm'}, \
 	{"threshold", required_argument, NULL, 't'}, \
@@ -173,7 +177,8 @@ enum { DRSN__DETECT_O_LT = 256, DRSN__DETECT_O_HOP, DRSN__DETECT_O_SMOOTH, DRSN_
 	{"vad-threshold-db", required_argument, NULL, DRSN__DETECT_O_VADDB}, \
 	{"vad-hangover-ms", required_argument, NULL, DRSN__DETECT_O_VADH}, \
 	{"channel", required_argument, NULL, DRSN__DETECT_O_CHAN}, \
-	{"quiet", no_argument, NULL, 'q'}
+	{"quiet", no_argument, NULL, 'q'}, \
+	{"jobs", required_argument, NULL, 'j'}
 void drsn__detect_init(struct drsn__detect *d, const char *cmd);
 /* The options' lines of a usage text (detect's, shared by tune). */
 void drsn__detect_usage_options(FILE *f);
@@ -240,9 +245,16 @@ struct drsn__cli_job_progress *drsn__cli_job_progress_slot(void);
 #include <stdarg.h>
 int drsn__cli_capture_out(const char *line, size_t n);
 int drsn__cli_capture_err(int once, const char *fmt, va_list ap);
+/* The same for a message without the "drsn: " prefix (drsn__cli_note). */
+int drsn__cli_capture_note(const char *fmt, va_list ap);
 /* -j/--jobs V: 1..DRSN__JOBS_MAX, or 0 / "auto" = the online CPUs: 0, or -1
  * after "drsn: CMD: --jobs: 'V' is not ..." on stderr (a usage error). */
 int drsn__cli_jobs_arg(const char *cmd, const char *v, int *out);
+/* For a command that parses its arguments by hand: argv[*i] as -j N, -jN,
+ * --jobs N or --jobs=N. 0 if it is none of them; 1 when taken into *jobs
+ * (*i then at its value); -1 after a usage error on stderr (a bad value, or
+ * "drsn: CMD: -j needs a value" for a last argument without one). */
+int drsn__cli_jobs_option(const char *cmd, int argc, char **argv, int *i, int *jobs);
 /* The n bytes of s and a newline on stdout, flushed, as drsn__cli_print_json
  * prints a line (a write error said once; then drsn__cli_stdout_failed);
  * kept instead on a worker. 0 or -1. */

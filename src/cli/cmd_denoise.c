@@ -787,7 +787,7 @@ int drsn__cmd_denoise(int argc, char **argv)
 	drsn_denoise_opts o;
 	drsn_denoise_opts_default(&o);
 	const char *in_path = NULL, *out_path = NULL, *vad_path = NULL;
-	int quiet = 0, jobs = 1, opts = 1;   /* opts: 0 after "--" */
+	int quiet = 0, jobs = 1, j, opts = 1;   /* opts: 0 after "--" */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (opts && !strcmp(a, "--")) {
@@ -820,11 +820,8 @@ int drsn__cmd_denoise(int argc, char **argv)
 				o.frame_ms = v;
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			quiet = 1;
-		} else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
-			if (drsn__cli_jobs_arg("denoise", argv[++i], &jobs) < 0)
-				return 2;
-		} else if (!strncmp(a, "--jobs=", 7) || (!strncmp(a, "-j", 2) && a[2])) {
-			if (drsn__cli_jobs_arg("denoise", a + (a[1] == '-' ? 7 : 2), &jobs) < 0)
+		} else if ((j = drsn__cli_jobs_option("denoise", argc, argv, &i, &jobs)) != 0) {
+			if (j < 0)
 				return 2;
 		} else if (!strcmp(a, "--vad") && i + 1 < argc) {
 			vad_path = argv[++i];
@@ -833,8 +830,7 @@ int drsn__cmd_denoise(int argc, char **argv)
 				return 2;
 			channel.given = 1;
 		} else if (!strcmp(a, "--strength") || !strcmp(a, "--frame-ms") ||
-			   !strcmp(a, "--vad") || !strcmp(a, "--channel") || !strcmp(a, "-j") ||
-			   !strcmp(a, "--jobs")) {   /* the last argument, without its value */
+			   !strcmp(a, "--vad") || !strcmp(a, "--channel")) {   /* the last argument, without its value */
 			drsn__cli_err("denoise: %s needs a value (try 'drsn denoise --help')", a);
 			return 2;
 		} else {

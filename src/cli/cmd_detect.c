@@ -21,6 +21,13 @@
 
 #define CHUNK 1600
 
+static int online_cpus(void)
+{
+	int n;
+	drsn__cli_jobs_arg("detect", "auto", &n);
+	return n;
+}
+
 void drsn__detect_usage_options(FILE *f)
 {
 	fprintf(f,
@@ -36,15 +43,11 @@ void drsn__detect_usage_options(FILE *f)
 		"      --channel SEL           which channels to average to mono: mix (all but\n"
 		"                              those that are digital silence) [mix], N (1 =\n"
 		"                              the first), a list 1,2 or a range 1-4\n"
-		"  -q, --quiet                 no progress bar (shown on a terminal for long batches)\n",
-		drsn_default_model_path());
-}
-
-static int online_cpus(void)
-{
-	int n;
-	drsn__cli_jobs_arg("detect", "auto", &n);
-	return n;
+		"  -q, --quiet                 no progress bar (shown on a terminal for long batches)\n"
+		"  -j, --jobs N                files on N threads at once [1]; 0 or auto: one per\n"
+		"                              online CPU (%d here); the output is the same, in\n"
+		"                              the same order\n",
+		drsn_default_model_path(), online_cpus());
 }
 
 static void usage(FILE *f)
@@ -59,10 +62,6 @@ static void usage(FILE *f)
 		"it, so a keyword at its very start or end is found too.\n"
 		"The options are drsnd.conf's [detect] keys, with the same defaults:\n");
 	drsn__detect_usage_options(f);
-	fprintf(f,
-		"  -j, --jobs N                files on N threads at once [1]; 0 or auto: one per\n"
-		"                              online CPU (%d here); the output is the same, in\n"
-		"                              the same order\n", online_cpus());
 }
 
 struct run {
@@ -147,6 +146,7 @@ int drsn__detect_option(struct drsn__detect *d, int c, const char *arg, int *bad
 	case DRSN__DETECT_O_VADH: b = parse_int(cmd, "--vad-hangover-ms", arg, 0, DRSN_PIPELINE_HANGOVER_MS_MAX, &o->vad_hangover_ms); break;
 	case DRSN__DETECT_O_CHAN: b = drsn__cli_channel_arg(cmd, arg, &d->channels); break;
 	case 'q': d->quiet = 1; break;
+	case 'j': b = drsn__cli_jobs_arg(cmd, arg, &d->jobs); break;
 	default: return 0;
 	}
 	*bad = b != 0;
@@ -381,7 +381,6 @@ int drsn__cmd_detect(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		DRSN__DETECT_LONGOPTS,
-		{"jobs", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -390,12 +389,9 @@ int drsn__cmd_detect(int argc, char **argv)
 	drsn__detect_init(&d, "detect");
 	optind = 1;
 	opterr = 0;   /* drsn__cli_bad_option says it, in one line */
-	while ((c = getopt_long(argc, argv, ":" DRSN__DETECT_SHORTOPTS "hj:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" DRSN__DETECT_SHORTOPTS "h", opts, NULL)) != -1) {
 		if (drsn__detect_option(&d, c, optarg, &bad)) {
 			if (bad)
-				return 2;
-		} else if (c == 'j') {
-			if (drsn__cli_jobs_arg("detect", optarg, &d.jobs) < 0)
 				return 2;
 		} else if (c == 'h') {
 			usage(stdout);

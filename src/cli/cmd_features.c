@@ -1,6 +1,7 @@
 /* drsn features: log-mel features of an audio file (see drsn/features.h). */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <float.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: drsn features [-p PARAMS.json] [--channel SEL] FILE [-o OUT.npy]\n"
-		"       drsn features [-p PARAMS.json] [--channel SEL] FILE|FOLDER... [-o OUT_FOLDER]\n"
+		"       drsn features [-p PARAMS.json] [--channel SEL] [-j N] FILE|FOLDER... [-o OUT_FOLDER]\n"
 		"       drsn features [-p PARAMS.json] --params\n"
 		"\n"
 		"Computes the streaming log-mel front end over FILE (any format libsndfile\n"
@@ -42,7 +43,10 @@ static void usage(FILE *f)
 		"  --params         print the front-end parameters as JSON and exit\n"
 		"  --channel SEL    which channels to average to mono: mix (all but those that\n"
 		"                   are digital silence) [mix], N (1 = the first), a list 1,2\n"
-		"                   or a range 1-4\n");
+		"                   or a range 1-4\n"
+		"  -j, --jobs N     several files: N at once, on N threads [1]; 0 or auto: one\n"
+		"                   per online CPU; the same .npy files and lines, in the same\n"
+		"                   order\n");
 }
 
 static int load_params(const char *path, drsn_features_params *p)
@@ -121,6 +125,28 @@ static void on_frame(void *user, const float *mel, int64_t idx)
 	}
 }
 
+/* A summary on stdout (drsn__cli_print_line: kept with its file on a -j
+ * worker): 0, or 1 when it could not be written (said). */
+static int print_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int print_fmt(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *s = n < 0 ? NULL : malloc((size_t)n + 1);
+	if (!s) {
+		drsn__cli_err("features: out of memory");
+		return 1;
+	}
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	int rc = drsn__cli_print_line("features", s, (size_t)n) < 0;
+	free(s);
+	return rc;
+}
+
 /* The features of in: to out (a .npy; "-": stdout), or a summary on stdout
  * without out. 0, or 1 after an error on stderr (it names the file). */
 static int features_file(const char *in, const char *out, const drsn_features_params *p,
@@ -181,7 +207,7 @@ static int features_file(const char *in, const char *out, const drsn_features_pa
 			drsn__cli_err("%s", e.msg);
 			goto cleanup;
 		}
-		fprintf(stderr, "%s: %lld frames x %d bands -> %s\n", in, (long long)r.frames, p->n_mels, out);
+		drsn__cli_note("%s: %lld frames x %d bands -> %s", in, (long long)r.frames, p->n_mels, out);
 	} else if (r.to_mem) {
 		if (drsn__npy_write_f32_stream(stdout, "stdout", r.mem, (size_t)r.frames,
 					       (size_t)p->n_mels, &e) < 0) {
@@ -191,15 +217,18 @@ static int features_file(const char *in, const char *out, const drsn_features_pa
 		fprintf(stderr, "%s: %lld frames x %d bands -> stdout\n", in, (long long)r.frames,
 			p->n_mels);
 	} else if (r.frames == 0) {
-		printf("%s: 0 frames (%lld samples at %d Hz; a frame needs %d)\n", in, (long long)samples,
-		       p->sample_rate, p->win_length);
+		rc = print_fmt("%s: 0 frames (%lld samples at %d Hz; a frame needs %d)", in,
+			       (long long)samples, p->sample_rate, p->win_length);
+		goto cleanup;
 	} else {
-		printf("%s: %lld frames x %d bands (%.2f s at %d Hz, hop %d)\n"
-		       "log-mel min %.3f mean %.3f max %.3f\n",
-		       in, (long long)r.frames, p->n_mels, (double)samples / p->sample_rate, p->sample_rate,
-		       p->hop_length, r.min, r.sum / ((double)r.frames * p->n_mels), r.max);
+		/* flushed as each file is done: to a log, and before a Ctrl-C */
+		rc = print_fmt("%s: %lld frames x %d bands (%.2f s at %d Hz, hop %d)\n"
+			       "log-mel min %.3f mean %.3f max %.3f",
+			       in, (long long)r.frames, p->n_mels, (double)samples / p->sample_rate,
+			       p->sample_rate, p->hop_length, r.min, r.sum / ((double)r.frames * p->n_mels),
+			       r.max);
+		goto cleanup;
 	}
-	fflush(stdout);   /* as each file is done: to a log, and before a Ctrl-C */
 	rc = 0;
 cleanup:
 	drsn__npy_abort(r.npy);  /* on error: no partial .npy, and OUT as it was */
@@ -267,12 +296,47 @@ static int by_inode(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
+struct features_job {
+	const struct drsn__cli_files *fl;
+	char **outs;          /* each file's .npy, or NULL: without -o */
+	const char *out_dir;
+	const drsn_features_params *p;
+	uint64_t channels;
+};
+
+/* File i of several (on -j worker w): 0, or 1 when it failed. */
+static int features_one(void *user, int w, size_t i)
+{
+	const struct features_job *j = user;
+	const struct drsn__cli_file *f = &j->fl->file[i];
+	char *out = j->outs ? j->outs[i] : NULL;
+	int mrc;
+	(void)w;   /* a front end is made for each file: nothing of a worker's own */
+	if (f->error) {
+		drsn__cli_err("features: %s", f->error);
+		return 1;
+	}
+	if (drsn__cli_stdout_failed())   /* said once already: do no more files */
+		return 1;
+	if (j->out_dir && !out) {
+		drsn__cli_err("features: stdin ('-') has no name for a .npy in %s: give it alone, "
+			      "with -o OUT.npy", j->out_dir);
+		return 1;
+	}
+	if (out && (mrc = drsn__cli_make_parents(out)) < 0) {
+		drsn__cli_err("features: %s: cannot create its folder: %s", out, strerror(-mrc));
+		return 1;
+	}
+	return features_file(f->path, out, j->p, j->channels);
+}
+
 /* Several inputs, or a folder: each file's features to its own .npy under
  * out_dir (npy_path), or each one's summary without it. A file that fails
  * is said and the rest go on: 1 at the end, 2 for a usage error found
- * before any file is read (two files to one .npy, a .npy that is an input). */
+ * before any file is read (two files to one .npy, a .npy that is an input).
+ * jobs files at once (drsn__cli_jobs_run: the output as one at a time). */
 static int features_files(char **args, int n_args, const char *out_dir, const drsn_features_params *p,
-			  uint64_t channels)
+			  uint64_t channels, int jobs)
 {
 	struct drsn__cli_files fl;
 	char **outs = NULL;
@@ -334,23 +398,12 @@ static int features_files(char **args, int n_args, const char *out_dir, const dr
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < fl.n; i++) {
-		const char *in = fl.file[i].path;
-		int mrc = 0;
-		if (fl.file[i].error) {
-			drsn__cli_err("features: %s", fl.file[i].error);
-			failed = 1;
-		} else if (out_dir && !outs[i]) {
-			drsn__cli_err("features: stdin ('-') has no name for a .npy in %s: give it alone, "
-				      "with -o OUT.npy", out_dir);
-			failed = 1;
-		} else if (out_dir && (mrc = drsn__cli_make_parents(outs[i])) < 0) {
-			drsn__cli_err("features: %s: cannot create its folder: %s", outs[i], strerror(-mrc));
-			failed = 1;
-		} else {
-			failed |= features_file(in, out_dir ? outs[i] : NULL, p, channels);
-		}
-	}
+	if (jobs > (int)fl.n)   /* no more workers than files */
+		jobs = fl.n > 0 ? (int)fl.n : 1;
+	struct features_job j = {.fl = &fl, .outs = outs, .out_dir = out_dir, .p = p, .channels = channels};
+	struct drsn__cli_jobs run = {.cmd = "features", .jobs = jobs, .n = fl.n, .run = features_one,
+				     .user = &j};
+	failed = drsn__cli_jobs_run(&run) || drsn__cli_stdout_failed();
 	rc = failed;
 out:
 	for (size_t i = 0; outs && i < fl.n; i++)
@@ -365,7 +418,7 @@ out:
 int drsn__cmd_features(int argc, char **argv)
 {
 	const char *out = NULL, *params_path = NULL;
-	int print_params = 0, n_in = 0;
+	int print_params = 0, n_in = 0, jobs = 1, jo;
 	uint64_t channels = 0;
 	drsn_features_params p;
 	char **ins = malloc((size_t)argc * sizeof *ins);
@@ -380,6 +433,9 @@ int drsn__cmd_features(int argc, char **argv)
 			usage(stdout);
 			rc = 0;
 			goto out;
+		} else if ((jo = drsn__cli_jobs_option("features", argc, argv, &i, &jobs)) != 0) {
+			if (jo < 0)
+				goto out;
 		} else if (!strcmp(s, "--params")) {
 			print_params = 1;
 		} else if (!strcmp(s, "--channel")) {
@@ -446,7 +502,7 @@ int drsn__cmd_features(int argc, char **argv)
 		goto out;
 	}
 	if (many || (out && is_folder(out)))
-		rc = features_files(ins, n_in, out, &p, channels);
+		rc = features_files(ins, n_in, out, &p, channels, jobs);
 	else
 		rc = features_file(ins[0], out, &p, channels);
 out:

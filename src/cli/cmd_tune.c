@@ -3,7 +3,9 @@
  * over the files, records every inference's smoothed probabilities, and
  * replays the pipeline's detector stage (src/pipeline/detector.h, the very
  * function drsn_pipeline runs) at other thresholds: the detections at a
- * threshold vector are exactly drsn detect's with those thresholds. */
+ * threshold vector are exactly drsn detect's with those thresholds. With
+ * -j N the pipeline runs over N files at once, each worker recording its
+ * own files; the replay takes the files in input order, as with -j 1. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
@@ -61,10 +63,12 @@ static void usage(FILE *f)
 	drsn__detect_usage_options(f);
 }
 
+struct rec;
 struct file_rec {
 	const char *name;
 	size_t file;       /* its index in the files (struct drsn__detect's) */
-	size_t first, n;   /* its inferences */
+	const struct rec *rec;   /* the record of its inferences (its -j worker's) */
+	size_t first, n;   /* its inferences there */
 	double audio_s;
 	int ok;
 };
@@ -93,26 +97,31 @@ struct rec {
 	const drsn_pipeline *p;
 };
 
+/* Room for c files: 0, or -1 with r->oom set. */
+static int grow_files(struct rec *r, size_t c)
+{
+	struct file_rec *f = realloc(r->f, c * sizeof *f);
+	if (!f) {
+		r->oom = 1;
+		return -1;
+	}
+	r->f = f;
+	r->capf = c;
+	return 0;
+}
+
 static void on_start(void *user, const char *file)
 {
 	struct rec *r = user;
 	if (r->oom)
 		return;
-	if (r->nf == r->capf) {
-		size_t c = r->capf ? 2 * r->capf : 16;
-		struct file_rec *f = realloc(r->f, c * sizeof *f);
-		if (!f) {
-			r->oom = 1;
-			return;
-		}
-		r->f = f;
-		r->capf = c;
-	}
+	if (r->nf == r->capf && grow_files(r, r->capf ? 2 * r->capf : 16) < 0)
+		return;
 	size_t i = r->next_file;   /* file is files->file[i].path: in order, some skipped */
 	while (i < r->files->n && r->files->file[i].path != file)
 		i++;
 	r->next_file = i + 1;
-	r->f[r->nf++] = (struct file_rec){file, i, r->n, 0, 0, 0};
+	r->f[r->nf++] = (struct file_rec){file, i, r, r->n, 0, 0, 0};
 }
 
 static void on_end(void *user, const char *file, double audio_s)
@@ -157,6 +166,36 @@ static void on_scores(void *user, double t, const float *probs, const float *smo
 	r->n++;
 }
 
+static int by_file(const void *a, const void *b)
+{
+	const struct file_rec *x = a, *y = b;
+	return x->file < y->file ? -1 : x->file > y->file;
+}
+
+/* After a run on n workers (-j N), each with its own record of the files
+ * it did and their inferences: the files of all of them in r, in input
+ * order, as one worker records them (each pointing at its inferences, which
+ * stay in its worker's record: nothing large is copied). 0, or -1 out of
+ * memory (r->oom). */
+static int merge(struct rec *r, const struct rec *wr, int n)
+{
+	size_t n_files = 0;
+	for (int w = 0; w < n; w++) {
+		n_files += wr[w].nf;
+		r->oom |= wr[w].oom;
+	}
+	if (r->oom || (n_files && grow_files(r, n_files) < 0))
+		return -1;
+	for (int w = 0; w < n; w++) {
+		if (wr[w].nf)
+			memcpy(r->f + r->nf, wr[w].f, wr[w].nf * sizeof *r->f);
+		r->nf += wr[w].nf;
+	}
+	if (r->nf > 1)
+		qsort(r->f, r->nf, sizeof *r->f, by_file);
+	return 0;
+}
+
 /* The detections drsn detect makes with thresholds thr, counted per label:
  * det (all), fa (matching no truth word), found (matching one). */
 static void replay(const struct rec *r, const float *thr, int *det, int *fa, int *found,
@@ -173,16 +212,17 @@ static void replay(const struct rec *r, const float *thr, int *det, int *fa, int
 			continue;
 		for (int l = 0; l < nl; l++)
 			last_fire[l] = -INFINITY;
+		const struct rec *in = f->rec;   /* where its inferences are */
 		for (size_t i = f->first; i < f->first + f->n; i++) {
-			const float *sm = r->sm + i * (size_t)nl;
-			int b = drsn__detector_pick(sm, thr, r->fires, last_fire, r->refractory_s, r->t[i], nl);
+			const float *sm = in->sm + i * (size_t)nl;
+			int b = drsn__detector_pick(sm, thr, r->fires, last_fire, r->refractory_s, in->t[i], nl);
 			if (b < 0)
 				continue;
-			last_fire[b] = r->t[i];
+			last_fire[b] = in->t[i];
 			det[b]++;
 			/* start and end as pipeline.c's infer() makes them and drsn
 			 * detect prints them (to 1e-4 s) */
-			double end = r->t[i - (size_t)r->back[i * (size_t)nl + (size_t)b]];
+			double end = in->t[i - (size_t)in->back[i * (size_t)nl + (size_t)b]];
 			double start = end - r->window_s < 0 ? 0 : end - r->window_s;
 			if (end > f->audio_s)
 				end = f->audio_s;
@@ -468,8 +508,8 @@ int drsn__cmd_tune(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct rec r = {0};
-	int code = 1, nl = 0;
+	struct rec r = {0}, *wr = NULL;   /* wr: each -j worker's record */
+	int code = 1, nl = 0, n_wr = 0;
 	float *cur = NULL, *v = NULL, *blk = NULL, grid[N_GRID];
 	int *det = NULL, *fa = NULL, *found = NULL, *fa_now = NULL, *found_now = NULL, *kw = NULL;
 	int *sug_i = NULL;
@@ -488,7 +528,21 @@ int drsn__cmd_tune(int argc, char **argv)
 	r.refractory_s = drsn__pipeline_refractory_s(d.p);
 	r.fires = drsn__pipeline_fires(d.p);
 	static const drsn_pipeline_events ev = {NULL, on_scores, NULL};
-	code = drsn__detect_run(&d, &ev, on_start, on_end, &r, sizeof r);
+	/* -j N: each worker records its files (its own pipeline: peak_back);
+	 * then r lists them all, in input order */
+	wr = calloc((size_t)d.jobs, sizeof *wr);
+	if (!wr) {
+		drsn__cli_err("tune: out of memory");
+		goto out;
+	}
+	n_wr = d.jobs;
+	for (int w = 0; w < d.jobs; w++) {
+		wr[w].nl = nl;
+		wr[w].files = &d.files;
+		wr[w].p = w == 0 ? d.p : d.wp[w - 1];
+	}
+	code = drsn__detect_run(&d, &ev, on_start, on_end, wr, sizeof *wr);
+	merge(&r, wr, n_wr);
 	if (r.oom) {
 		drsn__cli_err("tune: out of memory (recording the scores)");
 		code = 1;
@@ -720,9 +774,13 @@ int drsn__cmd_tune(int argc, char **argv)
 	}
 out:
 	drsn__detect_close(&d);
-	free(r.t);
-	free(r.sm);
-	free(r.back);
+	for (int w = 0; w < n_wr; w++) {
+		free(wr[w].t);
+		free(wr[w].sm);
+		free(wr[w].back);
+		free(wr[w].f);
+	}
+	free(wr);
 	free(r.f);
 	free(r.truth);
 	free(cur);

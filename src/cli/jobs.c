@@ -72,28 +72,41 @@ int drsn__cli_capture_out(const char *line, size_t n)
 	return 1;
 }
 
-int drsn__cli_capture_err(int once, const char *fmt, va_list ap)
+/* A stderr message (prefix, the formatted text, a newline) as a record of
+ * type, kept whole however long it is. */
+static int capture_msg(int type, const char *prefix, const char *fmt, va_list ap)
 {
 	if (!capturing)
 		return 0;
+	size_t pn = strlen(prefix);
 	char stack[4096], *msg = stack;
 	va_list aq;
 	va_copy(aq, ap);
-	int m = vsnprintf(stack + 6, sizeof stack - 7, fmt, ap);
-	if (m >= 0 && (size_t)m >= sizeof stack - 7 && (msg = malloc((size_t)m + 8)))
-		vsnprintf(msg + 6, (size_t)m + 1, fmt, aq);   /* a long one (a long path) */
+	int m = vsnprintf(stack + pn, sizeof stack - pn - 1, fmt, ap);
+	if (m >= 0 && (size_t)m >= sizeof stack - pn - 1 && (msg = malloc((size_t)m + pn + 2)))
+		vsnprintf(msg + pn, (size_t)m + 1, fmt, aq);   /* a long one (a long path) */
 	va_end(aq);
 	if (!msg) {
 		msg = stack;
-		m = (int)sizeof stack - 8;
+		m = (int)(sizeof stack - pn - 2);
 	}
-	size_t len = 6 + (m < 0 ? 0 : (size_t)m);
-	memcpy(msg, "drsn: ", 6);
+	size_t len = pn + (m < 0 ? 0 : (size_t)m);
+	memcpy(msg, prefix, pn);
 	msg[len++] = '\n';
-	add(once ? REC_ONCE : REC_ERR, msg, len);
+	add(type, msg, len);
 	if (msg != stack)
 		free(msg);
 	return 1;
+}
+
+int drsn__cli_capture_err(int once, const char *fmt, va_list ap)
+{
+	return capture_msg(once ? REC_ONCE : REC_ERR, "drsn: ", fmt, ap);
+}
+
+int drsn__cli_capture_note(const char *fmt, va_list ap)
+{
+	return capture_msg(REC_ERR, "", fmt, ap);
 }
 
 struct slot {
@@ -288,5 +301,20 @@ int drsn__cli_jobs_arg(const char *cmd, const char *v, int *out)
 		return -1;
 	}
 	*out = (int)x;
+	return 0;
+}
+
+int drsn__cli_jobs_option(const char *cmd, int argc, char **argv, int *i, int *jobs)
+{
+	const char *a = argv[*i];
+	if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
+		if (*i + 1 >= argc) {   /* the last argument, without its value */
+			drsn__cli_err("%s: %s needs a value (try 'drsn %s --help')", cmd, a, cmd);
+			return -1;
+		}
+		return drsn__cli_jobs_arg(cmd, argv[++*i], jobs) < 0 ? -1 : 1;
+	}
+	if (!strncmp(a, "--jobs=", 7) || (!strncmp(a, "-j", 2) && a[2]))
+		return drsn__cli_jobs_arg(cmd, a + (a[1] == '-' ? 7 : 2), jobs) < 0 ? -1 : 1;
 	return 0;
 }

@@ -40,6 +40,21 @@ static int says_stdout_failed(const char *msg)
 	       (!strncmp(msg, "-: ", 3) && (strstr(msg, "write failed") || strstr(msg, "cannot write")));
 }
 
+/* PREFIX FMT... and a newline on stderr, or kept for its turn on a -j worker */
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+	va_list aq;
+	va_copy(aq, ap);
+	int kept = *prefix ? drsn__cli_capture_err(0, fmt, aq) : drsn__cli_capture_note(fmt, aq);
+	va_end(aq);
+	if (kept)   /* on a -j worker */
+		return;
+	drsn__cli_progress_erase();   /* the message starts at the left margin */
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void drsn__cli_err(const char *fmt, ...)
 {
 	char msg[4096];
@@ -50,20 +65,16 @@ void drsn__cli_err(const char *fmt, ...)
 	if (n >= 0 && says_stdout_failed(msg))
 		stdout_said = 1;
 	va_start(ap, fmt);
-	int kept = drsn__cli_capture_err(0, fmt, ap);   /* on a -j worker */
+	say("drsn: ", fmt, ap);
 	va_end(ap);
-	if (kept)
-		return;
-	drsn__cli_progress_erase();   /* the message starts at the left margin */
-	fputs("drsn: ", stderr);
-	if (n >= 0 && (size_t)n < sizeof msg) {
-		fputs(msg, stderr);
-	} else {   /* longer than msg: as it is */
-		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
-		va_end(ap);
-	}
-	fputc('\n', stderr);
+}
+
+void drsn__cli_note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say("", fmt, ap);
+	va_end(ap);
 }
 
 int drsn__cli_model_from_env(const char *path)

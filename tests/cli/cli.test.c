@@ -10,7 +10,8 @@
  * fp32 peak is the core's, from its ISA and clock (not a fixed x86 figure
  * on a Raspberry Pi); `detect` and `classify` warn once of a file below the
  * model's rate (8 kHz); `detect -j N` and `classify -j N` print exactly
- * what -j 1 prints; every command says a failed write to stdout once and
+ * what -j 1 prints, and so do `features -j N` (the same .npy files too)
+ * and `tune -j N`; every command says a failed write to stdout once and
  * exits 1; '--' ends the options of info and bench; `drsn help COMMAND` is
  * COMMAND --help; a default model from $DRSN_MODEL that fails to load is
  * named so. argv[1] is
@@ -32,6 +33,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -73,6 +75,28 @@ static void write_audio(const char *p, int format, int frames)
 	assert_int_equal(sf_writef_float(f, x, frames), frames);
 	sf_close(f);
 	free(x);
+}
+
+/* A FLAC of noise cut short (the first half of its bytes: it fails half
+ * way), and a file that is not audio: files that cannot be read. */
+static void write_cut_flac(const char *p, int frames)
+{
+	size_t n;
+	write_audio(p, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, frames);
+	char *flac = drsn__test_slurp(p, &n);
+	FILE *f = fopen(p, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(flac, 1, n / 2, f), n / 2);
+	fclose(f);
+	free(flac);
+}
+
+static void write_not_audio(const char *p)
+{
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("not audio\n", f);
+	fclose(f);
 }
 
 /* Seconds FROM to TO of the sample, written to P as 16-bit WAV. */
@@ -313,6 +337,147 @@ static void test_features_signal_keeps_output(void **state)
 	free(wav);
 }
 
+static int count(const char *s, const char *needle);
+
+/* The entries of folder d that are temporary files (NAME.npy.XXXXXX). */
+static int temporaries(const char *d)
+{
+	char cmd[512], line[256];
+	int n = 0;
+	snprintf(cmd, sizeof cmd, "ls -a '%s' 2>/dev/null", d);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, ".npy.") != NULL;
+	pclose(f);
+	return n;
+}
+
+/* features FILE|FOLDER... -j 2, -j3, --jobs=16 (more workers than files)
+ * and --jobs 2: stdout, stderr, the exit code and, with -o, every .npy byte
+ * for byte those of -j 1, over a folder of files of different lengths (some
+ * in a subfolder), a FLAC cut short (it fails half way, its .npy begun), a
+ * file that is not audio and a file given by itself; without -o, '-' among
+ * them is read once, where it stands. Bad -j values are usage errors that
+ * name --jobs, with nothing written. SIGTERM while a worker writes a .npy
+ * (its input, a FIFO, stalls) leaves no temporary file. The old features
+ * had no -j. */
+static void test_features_jobs(void **state)
+{
+	(void)state;
+	char d[128], in[160], z[160], out[160], keep[160], p[256], args[2048];
+	static char want[1 << 14], got[1 << 14], want_err[1 << 14], got_err[1 << 14];
+	path(d, sizeof d, "fjobs");
+	assert_int_equal(mkdir(d, 0777), 0);
+	snprintf(in, sizeof in, "%s/in", d);
+	assert_int_equal(mkdir(in, 0777), 0);
+	snprintf(p, sizeof p, "%s/in/sub", d);
+	assert_int_equal(mkdir(p, 0777), 0);
+	static const int frames[] = {24000, 8000, 40000, 4000, 16000, 12000};
+	for (int i = 0; i < 6; i++) {
+		snprintf(p, sizeof p, "%s/%sn%d.wav", in, i % 3 == 1 ? "sub/" : "", i);
+		write_audio(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, frames[i]);
+	}
+	snprintf(p, sizeof p, "%s/c-cut.flac", in);
+	write_cut_flac(p, 3 * 16000);
+	snprintf(p, sizeof p, "%s/m-not-audio.wav", in);
+	write_not_audio(p);
+	snprintf(z, sizeof z, "%s/z.wav", d);
+	write_audio(z, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 6000);
+	snprintf(out, sizeof out, "%s/out", d);
+	snprintf(keep, sizeof keep, "%s/out-1", d);
+
+	static const char *const js[] = {"-j 2", "-j3", "--jobs=16", "--jobs 2"};
+	for (int with_o = 1; with_o >= 0; with_o--) {
+		if (with_o)
+			snprintf(args, sizeof args, "features -j 1 '%s' '%s' -o '%s'", in, z, out);
+		else   /* the summaries, with stdin among the files */
+			snprintf(args, sizeof args, "features -j 1 '%s' - '%s' < '%s'", in, z, z);
+		int want_rc = run(args, want, sizeof want, want_err, sizeof want_err);
+		if (want_rc != 1 || !strstr(want_err, "m-not-audio.wav") || !strstr(want_err, "c-cut.flac") ||
+		    count(with_o ? want_err : want, "frames x 40 bands") != 7 + !with_o)
+			fail_msg("drsn %s: exit %d (want 1: two files fail, the rest done)\nstdout:\n%s\n"
+				 "stderr:\n%s", args, want_rc, want, want_err);
+		if (with_o) {
+			assert_int_equal(temporaries(out), 0);
+			assert_int_equal(rename(out, keep), 0);
+		}
+		for (size_t j = 0; j < sizeof js / sizeof js[0]; j++) {
+			if (with_o)
+				snprintf(args, sizeof args, "features %s '%s' '%s' -o '%s'", js[j], in, z, out);
+			else
+				snprintf(args, sizeof args, "features %s '%s' - '%s' < '%s'", js[j], in, z, z);
+			int rc = run(args, got, sizeof got, got_err, sizeof got_err);
+			if (rc != want_rc || strcmp(got, want) || strcmp(got_err, want_err))
+				fail_msg("drsn %s: exit %d, want %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s\n"
+					 "want:\n%s", args, rc, want_rc, got, want, got_err, want_err);
+			if (!with_o)
+				continue;
+			snprintf(args, sizeof args, "diff -r '%s' '%s' && rm -r '%s'", keep, out, out);
+			if (system(args) != 0)
+				fail_msg("features -j 1 and %s wrote different files", js[j]);
+		}
+	}
+	static const char *const bad[] = {"-j 257", "-j -1", "-j x", "--jobs=", "-j2x", "--jobs 1.5"};
+	for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+		snprintf(args, sizeof args, "features %s '%s' -o '%s'", bad[b], in, out);
+		int rc = run(args, got, sizeof got, got_err, sizeof got_err);
+		if (rc != 2 || !strstr(got_err, "--jobs") || got[0] || access(out, F_OK) == 0)
+			fail_msg("drsn %s: exit %d (want 2), stderr: %s", args, rc, got_err);
+	}
+	snprintf(args, sizeof args, "features '%s' -o '%s' -j", in, out);
+	int rc = run(args, NULL, 0, got_err, sizeof got_err);
+	if (rc != 2 || !strstr(got_err, "-j needs a value"))
+		fail_msg("drsn %s: exit %d (want 2), stderr: %s", args, rc, got_err);
+
+	/* SIGTERM while the second file's .npy is being written: its input is
+	 * a FIFO that gets half a WAV and stalls */
+	char fifo[160];
+	size_t n;
+	snprintf(p, sizeof p, "%s/full.wav", d);
+	write_audio(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 2 * 16000);
+	char *wav = drsn__test_slurp(p, &n);
+	assert_int_equal(unlink(p), 0);
+	snprintf(fifo, sizeof fifo, "%s/fifo.wav", d);
+	assert_int_equal(mkfifo(fifo, 0666), 0);
+	char *argv[] = {(char *)drsn, "features", "-j", "2", z, fifo, in, "-o", out, NULL};
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		signal(SIGTERM, SIG_DFL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);   /* if drsn is gone before it reads */
+	int fd = -1, status = 0, t;
+	for (t = 0; t < 1000 && fd < 0 && waitpid(pid, &status, WNOHANG) == 0; t++) {
+		if ((fd = open(fifo, O_WRONLY | O_NONBLOCK)) < 0)   /* ENXIO: no reader yet */
+			nanosleep(&(struct timespec){0, 10000000}, NULL);
+	}
+	if (fd >= 0) {
+		assert_int_equal(fcntl(fd, F_SETFL, 0), 0);
+		assert_int_equal(write(fd, wav, n / 2), (ssize_t)(n / 2));
+		for (t = 0; t < 1000 && temporaries(out) == 0; t++)
+			nanosleep(&(struct timespec){0, 10000000}, NULL);
+	}
+	int had = temporaries(out);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	if (fd >= 0)
+		close(fd);
+	signal(SIGPIPE, old_pipe);
+	free(wav);
+	if (had != 1 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
+		fail_msg("features -j 2 with a FIFO: %d temporary files while it ran (want 1), status 0x%x "
+			 "(want SIGTERM)", had, status);
+	assert_int_equal(temporaries(out), 0);
+	snprintf(p, sizeof p, "%s/fifo.wav.npy", out);
+	assert_int_equal(access(p, F_OK), -1);
+}
+
 /* Audio holding NaN, infinite or huge samples (a float file gone wrong):
  * each is read as 0 (or clipped to DRSN_AUDIO_MAX_SAMPLE) where the file is
  * read, with one warning naming the file and the count, and every command
@@ -532,8 +697,8 @@ static void test_stdout_write_error(void **state)
 		{"help", "", 1},
 		{"help info", "info: ", 1},
 		{"features --params", "features: ", 1},
-		/* features flushes each file's summary itself: the reason is gone */
-		{"features '%2$s'", "features: ", 0},
+		/* said by features' own line printer, with its reason */
+		{"features '%2$s'", "features: ", 1},
 	};
 	for (size_t i = 0; i < sizeof said_at_end / sizeof said_at_end[0]; i++) {
 #pragma GCC diagnostic push
@@ -1519,7 +1684,6 @@ static void make_jobs_folder(const char *d)
 {
 	char p[256];
 	assert_int_equal(mkdir(d, 0777), 0);
-	size_t n;
 	/* two keywords each (samples/stream-noisy.truth.csv): short, as every
 	 * run reads the folder, and this test runs under ASan and qemu too */
 	snprintf(p, sizeof p, "%s/a-sample.wav", d);
@@ -1535,22 +1699,10 @@ static void make_jobs_folder(const char *d)
 	write_noise_at(p, 8000);
 	snprintf(p, sizeof p, "%s/x-tel-8k.wav", d);
 	write_noise_at(p, 8000);
-	char full[256];
-	snprintf(full, sizeof full, "%s/c-full.flac.tmp", d);
-	write_audio(full, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 6 * 16000);
-	char *flac = drsn__test_slurp(full, &n);
 	snprintf(p, sizeof p, "%s/c-cut.flac", d);
-	FILE *f = fopen(p, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(flac, 1, n / 2, f), n / 2);
-	fclose(f);
-	free(flac);
-	assert_int_equal(unlink(full), 0);
+	write_cut_flac(p, 6 * 16000);
 	snprintf(p, sizeof p, "%s/k-not-audio.wav", d);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs("not audio\n", f);
-	fclose(f);
+	write_not_audio(p);
 	snprintf(p, sizeof p, "%s/z-broken.wav", d);
 	assert_int_equal(symlink("no-such-file.wav", p), 0);
 }
@@ -1612,6 +1764,42 @@ static void test_jobs_same_output(void **state)
 		if (rc != 2 || !strstr(got_err, "'-j' needs a value"))
 			fail_msg("drsn %s: exit %d (want 2), stderr: %s", args, rc, got_err);
 	}
+	/* tune: the detection pass over the files on N threads, the same
+	 * table and JSON, also with --truth (where the detections' windows
+	 * count; the old tune had no -j). The keywords of the excerpts, each
+	 * file's row (samples/stream-noisy.truth.csv, from each excerpt's start) */
+	char truth[160];
+	path(truth, sizeof truth, "jobs-truth.csv");
+	FILE *tf = fopen(truth, "w");
+	assert_non_null(tf);
+	fprintf(tf, "file,label,start,end\n%s/a-sample.wav,off,0.5,0.84\n%s/a-sample.wav,yes,2.385,2.745\n"
+		"%s/m-sample.wav,three,0.418,0.748\n%s/m-sample.wav,eight,4.099,4.349\n%s,nine,0.345,0.695\n"
+		"%s,up,2.072,2.752\n", d, d, d, d, ex, ex);
+	static const char *const others[] = {"n0-noise.wav", "n1-noise.wav", "n2-noise.wav", "n3-noise.wav",
+					      "b-tel-8k.wav", "x-tel-8k.wav", "c-cut.flac", "k-not-audio.wav",
+					      "z-broken.wav"};
+	for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+		fprintf(tf, "%s/%s,,,\n", d, others[i]);
+	fclose(tf);
+	for (int v = 0; v < 3; v++) {
+		char as[256];
+		snprintf(as, sizeof as, "%s%s%s", v ? " --json" : "", v == 2 ? " --truth " : "", v == 2 ? truth : "");
+		snprintf(args, sizeof args, "tune -q%s -j 1 '%s' '%s'", as, d, ex);
+		int want_rc = run(args, want, sizeof want, want_err, sizeof want_err);
+		if (want_rc != 1 || count(want, "\"error\"") != 3 ||
+		    !strstr(want, v == 0 ? "[thresholds]" : v == 1 ? "\"suggested\"" : "\"keywords\":6"))
+			fail_msg("drsn %s: exit %d (want 1: three files fail)\nstdout:\n%s\nstderr:\n%s", args,
+				 want_rc, want, want_err);
+		snprintf(args, sizeof args, "tune -q%s %s '%s' '%s'", as, v == 1 ? "-j3" : "-j 2", d, ex);
+		int rc = run(args, got, sizeof got, got_err, sizeof got_err);
+		if (rc != want_rc || strcmp(got, want) || strcmp(got_err, want_err))
+			fail_msg("drsn %s: exit %d, want %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s\nwant:\n%s",
+				 args, rc, want_rc, got, want, got_err, want_err);
+	}
+	snprintf(args, sizeof args, "tune -j 257 '%s'", d);
+	int trc = run(args, got, sizeof got, got_err, sizeof got_err);
+	if (trc != 2 || !strstr(got_err, "tune: --jobs"))
+		fail_msg("drsn %s: exit %d (want 2), stderr: %s", args, trc, got_err);
 	/* 0 and auto: one per online CPU, the same output */
 	snprintf(args, sizeof args, "classify -j auto '%s'", d);
 	assert_int_equal(run(args, got, sizeof got, NULL, 0), 1);
@@ -1639,6 +1827,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_features_failed_run_keeps_output),
 		cmocka_unit_test(test_features_many_files),
 		cmocka_unit_test(test_features_signal_keeps_output),
+		cmocka_unit_test(test_features_jobs),
 		cmocka_unit_test(test_non_finite_audio_read_as_zero),
 		cmocka_unit_test(test_detect_range_is_usage_error),
 		cmocka_unit_test(test_labels_of_ones_own),

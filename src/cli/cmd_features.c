@@ -426,10 +426,14 @@ int drsn__cmd_features(int argc, char **argv)
 		drsn__cli_err("features: out of memory");
 		return 1;
 	}
-	int rc = 2;
+	int rc = 2, opts = 1;   /* opts: 0 after "--" */
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
-		if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+		if (opts && !strcmp(s, "--")) {
+			opts = 0;
+		} else if (!opts || s[0] != '-' || !s[1]) {   /* a FILE ('-': stdin) */
+			ins[n_in++] = argv[i];
+		} else if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
 			usage(stdout);
 			rc = 0;
 			goto out;
@@ -451,11 +455,9 @@ int drsn__cmd_features(int argc, char **argv)
 				goto out;
 			}
 			*(s[1] == 'o' ? &out : &params_path) = argv[++i];
-		} else if (s[0] == '-' && s[1] != '\0') {
+		} else {
 			drsn__cli_err("features: unknown option '%s' (try 'drsn features --help')", s);
 			goto out;
-		} else {
-			ins[n_in++] = argv[i];
 		}
 	}
 	/* several inputs, or a folder: -o names a folder (as drsn denoise IN_FOLDER OUT_FOLDER) */

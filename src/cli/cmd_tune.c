@@ -515,8 +515,11 @@ int drsn__cmd_tune(int argc, char **argv)
 	int *sug_i = NULL;
 	double *last_fire = NULL;
 	char *used = NULL;
-	if (drsn__detect_open(&d, argv + optind, argc - optind) < 0)
+	int orc = drsn__detect_open(&d, argv + optind, argc - optind);
+	if (orc < 0) {
+		code = orc == -2 ? 2 : 1;   /* -2: a usage error (a label the model lacks) */
 		goto out;
+	}
 	r.files = &d.files;
 	if (n_truth_paths && (code = load_truths(&r, truth_paths, n_truth_paths, d.m)) != 0)
 		goto out;

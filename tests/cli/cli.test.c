@@ -625,6 +625,10 @@ static void test_labels_of_ones_own(void **state)
 	rc = run(args, out, sizeof out, err, sizeof err);
 	if (rc != 2 || !strstr(err, "no such label 'banana' in ") || strstr(err, "did you mean"))
 		fail_msg("drsn %s: exit %d: %s", args, rc, err);
+	snprintf(args, sizeof args, "tune -q -m '%s' --label-threshold 'banana=0.5' '%s'", model, wav);
+	rc = run(args, out, sizeof out, err, sizeof err);   /* tune as detect */
+	if (rc != 2 || !strstr(err, "no such label 'banana' in "))
+		fail_msg("drsn %s: exit %d: %s", args, rc, err);
 }
 
 /* "drsn ARGS >/dev/full": the exit code, stderr in err. */
@@ -775,6 +779,10 @@ static void test_end_of_options(void **state)
 	int made = access(den, R_OK) == 0;
 	unlink(den);
 	if (rc != 0 || !made)
+		fail_msg("drsn %s: exit %d: %s", args, rc, err);
+	snprintf(args, sizeof args, "features -- %s", in);   /* features too */
+	rc = run(args, out, sizeof out, err, sizeof err);
+	if (rc != 0 || !strstr(out, in))
 		fail_msg("drsn %s: exit %d: %s", args, rc, err);
 	snprintf(args, sizeof args, "denoise %s x.wav", in);
 	rc = run(args, out, sizeof out, err, sizeof err);

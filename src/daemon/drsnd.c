@@ -82,6 +82,7 @@ static int instance_ok(const char *s)
 
 int main(int argc, char **argv)
 {
+	drsn__source_note_inherited_fds();   /* before anything opens one: fd:N */
 	drsn__log_init();
 	enum { O_CHECK = 256, O_PRINT, O_LIST, O_LISTPL, O_RT, O_NORT, O_EOF, O_WAIT, O_SET, O_VERSION, O_INSTANCE };
 	static const struct option opts[] = {

@@ -654,8 +654,24 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+enum { INHERITED_MAX = 1024 };
+static unsigned char inherited[INHERITED_MAX / 8];
+static int inherited_known;
+
+void drsn__source_note_inherited_fds(void)
+{
+	for (int fd = 0; fd < INHERITED_MAX; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			inherited[fd / 8] |= (unsigned char)(1u << (fd % 8));
+	inherited_known = 1;
+}
+
 static int fd_create(struct drsn__source *s, int fd, drsn_error *err)
 {
+	if (inherited_known && fd < INHERITED_MAX && !(inherited[fd / 8] & (1u << (fd % 8))))
+		return drsn__fail(err, -EBADF, "audio source '%s': descriptor %d was not open when "
+				  "drsnd started: start drsnd with it open (e.g. 'drsnd --source fd:%d "
+				  "%d< FILE', or a systemd socket or pipe)", s->spec, fd, fd, fd);
 	drsn_audio_opts ao;
 	drsn_audio_opts_default(&ao);
 	ao.target_rate = s->o.target_rate;

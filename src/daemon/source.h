@@ -124,6 +124,12 @@ struct drsn__source_stats {
 /* Parse the spec, open what can be opened now (files are opened here, so a
  * missing file is reported at start-up). A pa: device that is absent at
  * start is not an error: the source retries. */
+/* Notes which descriptors are open now: call first thing in main, before
+ * libuv or any library opens one. An fd:N source whose N was not open then
+ * is refused (else it could read one of libuv's own pipes). Without the
+ * call, fd:N is only checked to be open. */
+void drsn__source_note_inherited_fds(void);
+
 int drsn__source_create(struct drsn__source **out, uv_loop_t *loop,
 			const struct drsn__source_opts *o,
 			const struct drsn__source_events *ev, void *user, drsn_error *err);

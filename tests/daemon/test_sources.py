@@ -305,8 +305,11 @@ def test_file_pauses_over_a_stall():
 
 
 def test_bad_sources():
+    # fd:7 not open when drsnd starts (subprocess closes it): refused, not
+    # one of libuv's own descriptors read as audio (it could hang there)
     for src, needle in [("file:/nonexistent.wav", "/nonexistent.wav"), ("mic", "not pa:[DEVICE]"),
-                        ("fd:notanumber", "fd:N")]:
+                        ("fd:notanumber", "fd:N"), ("fd:7", "descriptor 7 was not open when drsnd started"),
+                        ("fd:1000", "descriptor 1000 was not open when drsnd started")]:
         r = subprocess.run([DRSND, "--socket", os.path.join(os.environ["TMPDIR"], "x.sock"),
                             "--model", MODEL, "--source", src], capture_output=True, text=True, timeout=30)
         assert r.returncode == 1 and needle in r.stderr, (src, r.stderr)

@@ -18,6 +18,7 @@
 #include "common/utf8.h"
 #include "drsn/drsn.h"
 #include "drsn_config.h"
+#include "pipeline/detector.h"
 
 #define CHUNK 1600
 
@@ -260,6 +261,7 @@ static int detect_file(void *user, int w, size_t i)
 	/* (drsn__cli_err erases the bar; the next update draws it again) */
 	drsn__cli_warn_narrowband(cmd, file, a, drsn_model_features_params(d->m), &wk->narrow_said);
 	drsn_pipeline_reset(wk->p);
+	const int64_t failed_before = drsn__pipeline_failed(wk->p);
 	if (j->file_start)
 		j->file_start(wk->user, file);
 	long n = 0;
@@ -278,6 +280,15 @@ static int detect_file(void *user, int w, size_t i)
 		drsn_pipeline_finish(wk->p, j->ev, wk->user);   /* score the last second in full */
 		if (j->file_end)
 			j->file_end(wk->user, file, audio_s);
+	}
+	/* the network's output was not finite (weights that overflow float32):
+	 * those windows were never scored, so nothing said is not "no keyword" */
+	int64_t failed = drsn__pipeline_failed(wk->p) - failed_before;
+	if (failed > 0) {
+		drsn__cli_progress_erase();
+		drsn__cli_err("%s: %s: %lld of the network's runs gave a non-finite output and were "
+			      "skipped (a damaged or wrongly exported model?)", cmd, file, (long long)failed);
+		code = 1;
 	}
 	if (drsn_audio_bad_samples(a) > 0) {
 		drsn__cli_progress_erase();

@@ -5,6 +5,7 @@ import glob
 import grp
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from drsndtest import RUNNING, DRSND, MODEL, ROOT, Daemon, Client, main, log, write_wav, noise_bursts
+from drsndtest import RUNNING, DRSN, DRSND, MODEL, ROOT, Daemon, Client, main, log, write_wav, noise_bursts
 from drsndtest import pausing_strace, watch_socket_files, check_socket_files, stop_wrapped
 from drsndtest import stdin_daemon, feed, raw_s16
 
@@ -493,9 +494,14 @@ def test_overflowing_model():
                            stdin=subprocess.DEVNULL)
         assert r.returncode == 1 and want in r.stderr, (extra, r.returncode, r.stderr)
     log("every fc weight 1e38: refused at load and by --check-config")
+    # drsn detect loads it (it makes no test run), and says that the
+    # windows were skipped, exit 1: no line is not "no keyword"
+    wav = setup_wav(tmp, 3)
+    r = subprocess.run([DRSN, "detect", "-q", "--model", huge, wav], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and r.stdout == "" and re.search(
+        r"detect: .*: \d+ of the network's runs gave a non-finite output and were skipped", r.stderr), r
     # one column of fc.weight at 3e38: the logits stay finite while that
     # feature is < 1 (silence) and overflow when it is above (some audio)
-    wav = setup_wav(tmp, 3)
     col = os.path.join(tmp, "column.safetensors")
     for c in range(40):
         damaged_model(col, 3e38, c)

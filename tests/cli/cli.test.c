@@ -24,6 +24,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -339,18 +340,25 @@ static void test_features_signal_keeps_output(void **state)
 
 static int count(const char *s, const char *needle);
 
-/* The entries of folder d that are temporary files (NAME.npy.XXXXXX). */
-static int temporaries(const char *d)
+/* The entries of folder d that are temporary files of name (NAME.npy.XXXXXX;
+ * NULL: of any name). */
+static int temporaries_of(const char *d, const char *name)
 {
-	char cmd[512], line[256];
+	char cmd[512], line[256], want[128];
 	int n = 0;
+	snprintf(want, sizeof want, "%s.npy.", name ? name : "");
 	snprintf(cmd, sizeof cmd, "ls -a '%s' 2>/dev/null", d);
 	FILE *f = popen(cmd, "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof line, f))
-		n += strstr(line, ".npy.") != NULL;
+		n += name ? !strncmp(line, want, strlen(want)) : strstr(line, want) != NULL;
 	pclose(f);
 	return n;
+}
+
+static int temporaries(const char *d)
+{
+	return temporaries_of(d, NULL);
 }
 
 /* features FILE|FOLDER... -j 2, -j3, --jobs=16 (more workers than files)
@@ -460,10 +468,11 @@ static void test_features_jobs(void **state)
 	if (fd >= 0) {
 		assert_int_equal(fcntl(fd, F_SETFL, 0), 0);
 		assert_int_equal(write(fd, wav, n / 2), (ssize_t)(n / 2));
-		for (t = 0; t < 1000 && temporaries(out) == 0; t++)
+		/* the other worker may be files ahead, with temporaries of its own */
+		for (t = 0; t < 1000 && temporaries_of(out, "fifo.wav") == 0; t++)
 			nanosleep(&(struct timespec){0, 10000000}, NULL);
 	}
-	int had = temporaries(out);
+	int had = temporaries_of(out, "fifo.wav");
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
 	if (fd >= 0)
@@ -768,27 +777,30 @@ static void test_end_of_options(void **state)
 	rc = run("bench -- extra", out, sizeof out, err, sizeof err);
 	if (rc != 2 || strcmp(err, "drsn: bench: unexpected argument 'extra' (try 'drsn bench --help')\n"))
 		fail_msg("drsn bench -- extra: exit %d: %s", rc, err);
-	/* denoise: IN and OUT after '--' may start with '-' (relative names, so
-	 * in the current folder, where drsn runs) */
-	char in[64], den[64];
-	snprintf(in, sizeof in, "-drsn-cli-%d.wav", (int)getpid());
-	snprintf(den, sizeof den, "-drsn-cli-%d-out.wav", (int)getpid());
-	write_audio(in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000);
-	snprintf(args, sizeof args, "denoise -- %s %s", in, den);
-	rc = run(args, out, sizeof out, err, sizeof err);
-	int made = access(den, R_OK) == 0;
-	unlink(den);
-	if (rc != 0 || !made)
-		fail_msg("drsn %s: exit %d: %s", args, rc, err);
-	snprintf(args, sizeof args, "features -- %s", in);   /* features too */
-	rc = run(args, out, sizeof out, err, sizeof err);
-	if (rc != 0 || !strstr(out, in))
-		fail_msg("drsn %s: exit %d: %s", args, rc, err);
-	snprintf(args, sizeof args, "denoise %s x.wav", in);
-	rc = run(args, out, sizeof out, err, sizeof err);
-	unlink(in);
-	if (rc != 2 || !strstr(err, "unknown option '-drsn-cli-"))
-		fail_msg("drsn %s: exit %d: %s", args, rc, err);
+	/* denoise and features: FILE, IN and OUT after '--' may start with '-':
+	 * relative names, so drsn runs in the test's folder (never in the
+	 * source tree, the tests' working folder) */
+	char exe[PATH_MAX], den[160];
+	if (!realpath(drsn, exe))
+		fail_msg("%s: not found", drsn);
+	path(den, sizeof den, "-eoo-out.wav");
+	write_audio(den, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000);   /* IN, then renamed */
+	char in[160];
+	path(in, sizeof in, "-eoo.wav");
+	assert_int_equal(rename(den, in), 0);
+	static const struct { const char *cmd; int rc; const char *want; } cases[] = {
+		{"denoise -- -eoo.wav -eoo-out.wav", 0, NULL},
+		{"features -- -eoo.wav", 0, "-eoo.wav"},
+		{"denoise -eoo.wav x.wav", 2, "unknown option '-eoo.wav'"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		static char sh[PATH_MAX + 1024];
+		snprintf(sh, sizeof sh, "-c \"cd '%s' && '%s' %s\"", dir, exe, cases[i].cmd);
+		rc = drsn__test_run("sh", dir, sh, out, sizeof out, err, sizeof err);
+		if (rc != cases[i].rc || (cases[i].want && !strstr(cases[i].rc ? err : out, cases[i].want)))
+			fail_msg("drsn %s: exit %d: %s", cases[i].cmd, rc, err);
+	}
+	assert_int_equal(access(den, R_OK), 0);
 }
 
 /* drsn help COMMAND is COMMAND --help (it printed drsn's usage); drsn help

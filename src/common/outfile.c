@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -20,6 +21,13 @@
 #define MAX_LIVE 520
 static const char *volatile live[MAX_LIVE];
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+/* A stop and a file being created on another thread (-j: the handler runs
+ * on the main thread): the creator marks its slot, then looks at stopping;
+ * on_stop sets stopping, then waits for marked slots. Sequentially
+ * consistent, so either the creator sees stopping and creates nothing, or
+ * on_stop sees the mark and waits until the name is in live[]. */
+static _Atomic int stopping;
+static _Atomic unsigned char creating[MAX_LIVE];
 static int catching;      /* drsn__outfile_catch_signals ran */
 static _Thread_local int hold_depth;   /* the signal mask is a thread's own */
 static _Thread_local sigset_t held_from;   /* the mask before the outer hold */
@@ -28,7 +36,12 @@ static const int stop_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
 static void on_stop(int sig)
 {
+	stopping = 1;
 	for (int i = 0; i < MAX_LIVE; i++) {
+		/* a creation under way on another thread: its name is there in
+		 * microseconds (1 s at most, for a stalled file system) */
+		for (int ms = 0; creating[i] && ms < 1000; ms++)
+			nanosleep(&(struct timespec){0, 1000000}, NULL);
 		const char *t = live[i];
 		if (t && t[0])
 			unlink(t);
@@ -153,12 +166,18 @@ int drsn__outfile_open(drsn__outfile *o, const char *path, drsn_error *err)
 		o->tmp = NULL;
 		goto fail;
 	}
-	o->fd = mkostemp(o->tmp, O_CLOEXEC);   /* 0600, a name no one else has */
-	int e = errno;
+	int e = EINTR;
+	if (slot >= 0)
+		creating[slot] = 1;
+	if (slot < 0 || !stopping) {
+		o->fd = mkostemp(o->tmp, O_CLOEXEC);   /* 0600, a name no one else has */
+		e = errno;
+	}
 	if (slot >= 0) {
 		pthread_mutex_lock(&live_lock);
 		live[slot] = o->fd >= 0 ? o->tmp : NULL;
 		pthread_mutex_unlock(&live_lock);
+		creating[slot] = 0;
 	}
 	drsn__outfile_hold_signals(0);
 	if (o->fd < 0) {

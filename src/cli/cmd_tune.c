@@ -771,8 +771,11 @@ int drsn__cmd_tune(int argc, char **argv)
 	printf("%s\n", *sep ? "" : "(no option needed)");
 	free(sfa);
 	free(sfound);
-	if (fflush(stdout) || ferror(stdout)) {
-		drsn__cli_err("tune: stdout: write error");
+	errno = 0;
+	if (fflush(stdout) || ferror(stdout)) {   /* once, with its reason if known */
+		if (!drsn__cli_stdout_failed())
+			drsn__cli_err("tune: stdout: write error%s%s", errno ? ": " : "",
+				      errno ? strerror(errno) : "");
 		code = 1;
 	}
 out:

@@ -730,6 +730,7 @@ static void test_stdout_write_error(void **state)
 		{"features '%2$s' -o -", "drsn: stdout: write failed: "},
 		{"classify -m '%1$s' '%2$s'", "drsn: classify: stdout: write error: "},
 		{"denoise --vad - '%2$s' '%3$s'", "drsn: -: write failed: "},
+		{"tune -q -m '%1$s' '%2$s'", "drsn: tune: stdout: write error: "},   /* with its reason */
 	};
 	for (size_t i = 0; i < sizeof said_before / sizeof said_before[0]; i++) {
 #pragma GCC diagnostic push

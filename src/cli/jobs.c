@@ -1,7 +1,9 @@
 /* -j N: a command's files over N threads, their output in input order (see
  * cli.h). A worker's stdout lines and stderr messages go to the buffer of
  * its file's slot (a thread-local capture); the main thread prints each
- * slot's buffer once every file before it has been printed. There are
+ * slot's buffer once every file before it has been printed, and the first
+ * file not yet printed as its lines come (within POLL_MS), as -j 1 would:
+ * a long recording's detections are not held until it is done. There are
  * 4 * N slots, reused: a worker that gets that far ahead of the printing
  * waits, so memory stays bounded however many files there are. */
 #include <errno.h>
@@ -18,10 +20,12 @@
 #include "cli/cli.h"
 
 enum { REC_OUT = 1, REC_ERR, REC_ONCE };
+enum { POLL_MS = 100 };
 
 struct capture {
+	pthread_mutex_t lock;   /* the worker adding, the main thread printing */
 	char *buf;
-	size_t len, cap;
+	size_t len, cap, shown;   /* shown: the bytes already printed */
 	int oom;
 };
 
@@ -43,9 +47,10 @@ struct drsn__cli_job_progress *drsn__cli_job_progress_slot(void)
 static void add(int type, const char *s, size_t n)
 {
 	struct capture *c = capturing;
+	pthread_mutex_lock(&c->lock);
 	size_t need = c->len + 1 + sizeof n + n;
 	if (c->oom)
-		return;
+		goto out;
 	if (need > c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 4096;
 		while (cap < need)
@@ -53,7 +58,7 @@ static void add(int type, const char *s, size_t n)
 		char *b = realloc(c->buf, cap);
 		if (!b) {
 			c->oom = 1;
-			return;
+			goto out;
 		}
 		c->buf = b;
 		c->cap = cap;
@@ -62,6 +67,8 @@ static void add(int type, const char *s, size_t n)
 	memcpy(c->buf + c->len + 1, &n, sizeof n);
 	memcpy(c->buf + c->len + 1 + sizeof n, s, n);
 	c->len = need;
+out:
+	pthread_mutex_unlock(&c->lock);
 }
 
 int drsn__cli_capture_out(const char *line, size_t n)
@@ -161,10 +168,13 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* A slot's records to stdout and stderr, as they would have gone there. */
-static void replay(const char *cmd, struct capture *c, int *once_said)
+/* A slot's records not yet shown to stdout and stderr, as they would have
+ * gone there; with all (its file is done), the slot made empty for reuse.
+ * Under the slot's lock: its worker may be adding. */
+static void replay(const char *cmd, struct capture *c, int *once_said, int all)
 {
-	for (size_t at = 0; at < c->len;) {
+	pthread_mutex_lock(&c->lock);
+	for (size_t at = c->shown; at < c->len;) {
 		int type = c->buf[at];
 		size_t n;
 		memcpy(&n, c->buf + at + 1, sizeof n);
@@ -179,10 +189,13 @@ static void replay(const char *cmd, struct capture *c, int *once_said)
 			*once_said |= type == REC_ONCE;
 		}
 	}
-	if (c->oom)
+	c->shown = c->len;
+	int oom = c->oom && all;
+	if (all)
+		c->len = c->shown = 0, c->oom = 0;
+	pthread_mutex_unlock(&c->lock);
+	if (oom)
 		drsn__cli_err("%s: out of memory", cmd);
-	c->len = 0;
-	c->oom = 0;
 }
 
 int drsn__cli_jobs_run(const struct drsn__cli_jobs *j)
@@ -205,6 +218,8 @@ int drsn__cli_jobs_run(const struct drsn__cli_jobs *j)
 		free(p.slot);
 		return 1;
 	}
+	for (size_t i = 0; i < p.n_slots; i++)
+		pthread_mutex_init(&p.slot[i].cap.lock, NULL);
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.work, NULL);
 	pthread_cond_init(&p.done, NULL);
@@ -243,19 +258,22 @@ int drsn__cli_jobs_run(const struct drsn__cli_jobs *j)
 		while (!s->done) {
 			struct timespec t;
 			clock_gettime(CLOCK_REALTIME, &t);
-			t.tv_nsec += 100 * 1000000L;
+			t.tv_nsec += POLL_MS * 1000000L;
 			if (t.tv_nsec >= 1000000000L) {
 				t.tv_sec++;
 				t.tv_nsec -= 1000000000L;
 			}
-			if (pthread_cond_timedwait(&p.done, &p.lock, &t) == ETIMEDOUT && j->tick) {
+			if (pthread_cond_timedwait(&p.done, &p.lock, &t) == ETIMEDOUT) {
+				/* the first file not yet printed: its lines so far */
 				pthread_mutex_unlock(&p.lock);
-				j->tick(j->user, p.next_emit, wk, started);
+				replay(j->cmd, &s->cap, &once_said, 0);
+				if (j->tick)
+					j->tick(j->user, p.next_emit, wk, started);
 				pthread_mutex_lock(&p.lock);
 			}
 		}
 		pthread_mutex_unlock(&p.lock);
-		replay(j->cmd, &s->cap, &once_said);
+		replay(j->cmd, &s->cap, &once_said, 1);
 		code |= s->code;
 		pthread_mutex_lock(&p.lock);
 		s->done = 0;
@@ -269,8 +287,10 @@ int drsn__cli_jobs_run(const struct drsn__cli_jobs *j)
 	}
 	for (int w = 0; w < started; w++)
 		pthread_join(th[w], NULL);
-	for (size_t i = 0; i < p.n_slots; i++)
+	for (size_t i = 0; i < p.n_slots; i++) {
 		free(p.slot[i].cap.buf);
+		pthread_mutex_destroy(&p.slot[i].cap.lock);
+	}
 	pthread_cond_destroy(&p.done);
 	pthread_cond_destroy(&p.work);
 	pthread_mutex_destroy(&p.lock);

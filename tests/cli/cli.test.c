@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pty.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -1835,6 +1836,69 @@ static void test_jobs_same_output(void **state)
 	assert_string_equal(got, want);
 }
 
+/* detect -j 2 with a long first file: its detections are printed as they
+ * are made, as at -j 1, not held until the file is done (an explorer saw
+ * no line after 2.5 s at -j 2 on 12-minute files, 116 at -j 1). The first
+ * file is a FIFO fed 3 s of a 3.3 s excerpt (its header says 3.3 s) and
+ * then held open: the file cannot end, and its "off" must come out. */
+static void test_jobs_head_file_streams(void **state)
+{
+	(void)state;
+	if (!sample || access(drsn_default_model_path(), R_OK) != 0) {
+		print_message("no sample or no default model: skipped\n");
+		skip();
+	}
+	char ex[160], fifo[160], other[160];
+	path(ex, sizeof ex, "head-excerpt.wav");
+	write_excerpt(ex, 0.5, 3.8);   /* "off" at 0.5 s into it, "yes" at 2.4 s */
+	path(other, sizeof other, "head-other.wav");
+	write_excerpt(other, 9.8, 13.0);
+	path(fifo, sizeof fifo, "head-fifo.wav");
+	assert_int_equal(mkfifo(fifo, 0666), 0);
+	size_t n;
+	char *wav = drsn__test_slurp(ex, &n);
+	int out[2];
+	assert_int_equal(pipe(out), 0);
+	char *argv[] = {(char *)drsn, "detect", "-q", "-j", "2", fifo, other, NULL};
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		close(out[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(out[1]);
+	int fd = open(fifo, O_WRONLY);   /* waits for drsn to open it */
+	assert_true(fd >= 0);
+	size_t part = 44 + 3 * 16000 * 2;   /* the header and 3 s */
+	assert_int_equal(write(fd, wav, part), (ssize_t)part);
+	char got[4096] = "";
+	size_t len = 0;
+	for (int t = 0; t < 600 && !strstr(got, "\"label\""); t++) {   /* 60 s at most (qemu) */
+		struct pollfd pf = {.fd = out[0], .events = POLLIN};
+		if (poll(&pf, 1, 100) > 0) {
+			ssize_t k = read(out[0], got + len, sizeof got - 1 - len);
+			if (k <= 0)
+				break;
+			len += (size_t)k;
+			got[len] = 0;
+		}
+	}
+	int streamed = strstr(got, "\"label\":\"off\"") != NULL;
+	assert_int_equal(write(fd, wav + part, n - part), (ssize_t)(n - part));
+	close(fd);
+	int status;
+	waitpid(pid, &status, 0);
+	close(out[0]);
+	free(wav);
+	if (!streamed)
+		fail_msg("detect -j 2: no detection of the first file while it was still open, "
+			 "stdout so far: '%s'", got);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1878,6 +1942,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_channel_selection),
 		cmocka_unit_test(test_narrowband_warned_once),
 		cmocka_unit_test(test_jobs_same_output),
+		cmocka_unit_test(test_jobs_head_file_streams),
 	};
 	int rc = cmocka_run_group_tests_name("drsn-cli", tests, NULL, NULL);
 	char cmd[128];

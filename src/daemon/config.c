@@ -666,6 +666,7 @@ struct parse {
 	const char *s;
 	/* the line inih is on, as inih sees it (scan_line) */
 	int continuation;          /* indented: continues the key above's value */
+	int indented_key;          /* indented but "NAME = ...": refused */
 	int key_ctl;               /* a "quoted key" holds a control byte */
 	int have_key;              /* a key line since the last [section] */
 	/* lines of this file that set each key (0 = none yet): duplicates */
@@ -722,6 +723,19 @@ static char *hide_quoted(char *q)
 	return *q ? q : NULL;
 }
 
+/* A line that starts "NAME =" or "NAME: " (inih's delimiters; not "https:"). */
+static int looks_like_key(const char *st)
+{
+	const char *q = st;
+	if (!isalpha((unsigned char)*q) && *q != '_')
+		return 0;
+	while (isalnum((unsigned char)*q) || *q == '_' || *q == '-' || *q == '.')
+		q++;
+	while (*q == ' ' || *q == '\t')
+		q++;
+	return *q == '=' || (*q == ':' && (!q[1] || isspace((unsigned char)q[1])));
+}
+
 /* Follow inih's reading of line (ini_parse_stream, INI_ALLOW_MULTILINE): a
  * comment or blank, an indented line after a key (a continuation of that
  * key's value: inih calls the handler again with it), a [section], or a key
@@ -735,10 +749,15 @@ static void scan_line(struct parse *p, char *line)
 	while (*st && isspace((unsigned char)*st))
 		st++;
 	p->continuation = 0;
+	p->indented_key = 0;
 	p->key_ctl = 0;
 	if (!*st || *st == ';' || *st == '#')
 		return;
-	if (p->have_key && st > line) {
+	if (p->have_key && st > line && looks_like_key(st)) {
+		/* "  port = 1884" in an indented style: a key, not more of the
+		 * value above (which it would silently become) */
+		p->indented_key = 1;
+	} else if (p->have_key && st > line) {
 		p->continuation = 1;
 		char *rest = st;
 		if (p->quote_open && !(rest = hide_quoted(st)))
@@ -1035,14 +1054,26 @@ static int handler(void *user, const char *section, const char *name, const char
 	struct parse *p = user;
 	if (!value)
 		value = "";
+	if (p->indented_key) {
+		drsn__cfg_error(p->errs, "%s:%d: an indented line that reads as a key ('%.40s'): write "
+				"keys without indentation (an indented line continues the value of the "
+				"key above it)", p->name, p->line, value);
+		p->bad = 1;
+		return 1;
+	}
 	if (p->continuation) {
 		if (!p->pend || p->skip_more)
 			return 1;   /* of a key skipped or already reported */
 		size_t n = strlen(p->pend_value), m = strlen(value);
-		if (n + 1 + m > CFG_VALUE_MAX + 2)
+		/* no space after an empty start ("path =" or an opening quote) */
+		size_t sep = n && strcmp(p->pend_value, "\"");
+		if (n + sep + m > CFG_VALUE_MAX + 2) {
 			p->pend_long = 1;
-		else
-			snprintf(p->pend_value + n, sizeof p->pend_value - n, " %s", value);
+		} else {   /* fits: n + sep + m + 1 <= sizeof pend_value */
+			if (sep)
+				p->pend_value[n] = ' ';
+			memcpy(p->pend_value + n + sep, value, m + 1);
+		}
 		return 1;
 	}
 	flush(p);   /* (done already by scan_line) */
@@ -1207,19 +1238,6 @@ int drsn__config_check(const struct drsn__config *c, struct drsn__cfg_errors *er
 	return rc;
 }
 
-/* Is this process in group gid (so that it may chown a file to it)? */
-static int in_group(gid_t gid)
-{
-	if (geteuid() == 0 || getegid() == gid)
-		return 1;
-	gid_t groups[256];
-	int n = getgroups((int)(sizeof groups / sizeof groups[0]), groups);
-	for (int i = 0; i < n; i++)
-		if (groups[i] == gid)
-			return 1;
-	return n < 0;   /* more groups than that: do not guess */
-}
-
 /* path is /run/drsnd/X or /run/drsnd-NAME/X (drsnd@NAME). */
 static int runtime_dir(const char *path)
 {
@@ -1266,15 +1284,10 @@ int drsn__config_check_system(const struct drsn__config *c, struct drsn__cfg_err
 		drsn__cfg_error(errs, "%s%s[socket] group: no group named '%s'", w,
 				w[0] ? ": " : "", c->socket_group);
 		rc = -ENOENT;
-	} else if (g && !in_group(g->gr_gid)) {
-		/* chown() to a group one is not in: EPERM at start */
-		drsn__cfg_error(errs, "%s%s[socket] group: this user (uid %ld) is not a member of "
-				"'%s', so drsnd could not give the socket that group: drsnd's user "
-				"must be one (under systemd: SupplementaryGroups=%s), or set another "
-				"[socket] group", w, w[0] ? ": " : "", (long)geteuid(), c->socket_group,
-				c->socket_group);
-		rc = -EPERM;
 	}
+	/* Membership is not checked: the check runs as whoever runs it, and
+	 * drsnd's units run as a DynamicUser with SupplementaryGroups=; a
+	 * start by a user outside the group fails naming that fix (unixsock.c). */
 	if (check_socket(c, c->socket_path, "socket", "path", errs) < 0)
 		rc = -EINVAL;
 	if (c->pcm_socket[0] && check_socket(c, c->pcm_socket, "denoise", "pcm_socket", errs) < 0)

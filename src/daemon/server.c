@@ -52,6 +52,8 @@ struct drsn__client {
 	int open_handles;               /* pipe (+ silence): freed when both are closed */
 };
 
+enum { REAP_EVERY_MS = 100 };
+
 struct drsn__server {
 	uv_loop_t *loop;
 	uv_pipe_t listener;
@@ -62,6 +64,7 @@ struct drsn__server {
 	void *user;
 	struct drsn__client *clients;   /* doubly linked list */
 	int n_clients;
+	uint64_t reaped_at;   /* uv_now() + 1 of the last full-server reap_gone, 0: none */
 	int subscribers[DRSN_EV_COUNT];
 	uint64_t next_id;
 	struct drsn__server_stats st;
@@ -543,8 +546,13 @@ static void on_connection(uv_stream_t *l, int status)
 	 * of them is read: clients that connected, asked and went (a health
 	 * check in a loop) would still hold slots, and a new client alone on
 	 * the socket could be refused. The gone ones go first. */
-	if (s->n_clients >= s->o.max_clients && !s->stopping)
+	if (s->n_clients >= s->o.max_clients && !s->stopping &&
+	    (!s->reaped_at || uv_now(s->loop) + 1 - s->reaped_at >= REAP_EVERY_MS)) {
+		/* a poll() per client: at most every REAP_EVERY_MS, so that a client
+		 * retrying against a full server of thousands does not stall the loop */
+		s->reaped_at = uv_now(s->loop) + 1;
 		reap_gone(s, 0);
+	}
 	if (s->n_clients >= s->o.max_clients || s->stopping) {
 		s->st.rejected++;
 		if (!s->o.raw) {

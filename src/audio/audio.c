@@ -207,10 +207,16 @@ static int cut_data(const char *log, int format, int channels, int64_t *frames,
 		a = d - (x - y);
 	}
 	/* RF64: "Calculated frame count 23971 does not match value from 'ds64'
-	 * chunk of 48000." */
+	 * chunk of 48000." The ds64 count is also its "  Frames    : 48000"
+	 * line, taken first: a 32-bit libsndfile (armhf) prints 0 in the
+	 * sentence for it (a 64-bit value through a 32-bit format). */
 	p = strstr(log, "Calculated frame count ");
+	const char *ds64 = strstr(log, "ds64 : "), *fr = ds64 ? strstr(ds64, "\n  Frames") : NULL;
+	long long ds = -1;
+	if (fr && sscanf(fr, " Frames : %lld", &ds) != 1)
+		ds = -1;
 	if (d < 0 && p && sscanf(p, "Calculated frame count %lld does not match value from "
-				 "'ds64' chunk of %lld", &y, &x) == 2 && x > y &&
+				 "'ds64' chunk of %lld", &y, &x) == 2 && (ds <= 0 || (x = ds)) && x > y &&
 	    frame_bytes && x < INT64_MAX / frame_bytes) {
 		*frames = x;
 		*declared = x * frame_bytes;

@@ -592,9 +592,12 @@ static int by_inode(const void *pa, const void *pb)
 	return a->out - b->out;   /* an input first */
 }
 
-static int by_string(const void *pa, const void *pb)
+/* An output's final path and the input it is written from. */
+struct final_out { char *path; size_t i; };
+
+static int by_path(const void *pa, const void *pb)
 {
-	return strcmp(*(char *const *)pa, *(char *const *)pb);
+	return strcmp(((const struct final_out *)pa)->path, ((const struct final_out *)pb)->path);
 }
 
 /* Before anything is written: no output of the run may be one of its input
@@ -606,7 +609,7 @@ static int refuse_folder_clashes(const struct folder_job *j)
 {
 	size_t n = j->fl->n, nk = 0, nf = 0;
 	struct clash_key *k = malloc((2 * n + 1) * sizeof *k);
-	char **fin = calloc(n + 1, sizeof *fin);
+	struct final_out *fin = calloc(n + 1, sizeof *fin);
 	int rc = 1;
 	if (!k || !fin) {
 		drsn__cli_err("denoise: out of memory");
@@ -622,14 +625,11 @@ static int refuse_folder_clashes(const struct folder_job *j)
 		if (stat(out, &st) == 0)
 			k[nk++] = (struct clash_key){st.st_dev, st.st_ino, i, 1};
 		if (final_path(out, res) == 0) {
-			/* the input's index after the path, for the message */
-			size_t len = strlen(res);
-			if (!(fin[nf] = malloc(len + 1 + sizeof i))) {
+			if (!(fin[nf].path = strdup(res))) {
 				drsn__cli_err("denoise: out of memory");
 				goto cleanup;
 			}
-			memcpy(fin[nf], res, len + 1);
-			memcpy(fin[nf++] + len + 1, &i, sizeof i);
+			fin[nf++].i = i;
 		}
 	}
 	rc = 2;
@@ -646,23 +646,21 @@ static int refuse_folder_clashes(const struct folder_job *j)
 			goto cleanup;
 		}
 	}
-	qsort(fin, nf, sizeof *fin, by_string);
+	qsort(fin, nf, sizeof *fin, by_path);
 	for (size_t a = 0; a + 1 < nf; a++) {
-		if (!strcmp(fin[a], fin[a + 1])) {
-			size_t ia, ib;
-			memcpy(&ia, fin[a] + strlen(fin[a]) + 1, sizeof ia);
-			memcpy(&ib, fin[a + 1] + strlen(fin[a + 1]) + 1, sizeof ib);
+		if (!strcmp(fin[a].path, fin[a + 1].path)) {
+			size_t ia = fin[a].i, ib = fin[a + 1].i;
 			drsn__cli_err("denoise: %s and %s would both be written to %s: refusing "
 				      "(a symbolic link in the output folder?)",
 				      j->fl->file[ia < ib ? ia : ib].path, j->fl->file[ia < ib ? ib : ia].path,
-				      fin[a]);
+				      fin[a].path);
 			goto cleanup;
 		}
 	}
 	rc = 0;
 cleanup:
 	for (size_t a = 0; fin && a < nf; a++)
-		free(fin[a]);
+		free(fin[a].path);
 	free(fin);
 	free(k);
 	return rc;
